@@ -1,0 +1,27 @@
+"""Prometheus metrics of this process (jobs by state are read from the database on scrape)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "frontdesk_http_requests_total",
+    "HTTP requests by method, route and status",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "frontdesk_http_request_seconds",
+    "HTTP request latency by route",
+    ["route"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+MESSAGES = Counter(
+    "frontdesk_messages_total",
+    "Messages in and out by outcome (inbound: stored/duplicate; outbound: delivered/sent/failed)",
+    ["direction", "outcome"],
+    registry=REGISTRY,
+)

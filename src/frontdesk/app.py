@@ -1,0 +1,189 @@
+"""create_app(settings) → the ASGI app; the lifespan starts the process runtime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from prometheus_client import generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from frontdesk.analytics.metrics import REGISTRY, REQUEST_SECONDS, REQUESTS
+from frontdesk.auth.views import router as auth_router
+from frontdesk.channels.views import router as channels_router
+from frontdesk.config import Settings
+from frontdesk.conversations.views import router as conversations_router
+from frontdesk.customers.views import router as customers_router
+from frontdesk.kit.errors import FrontdeskError, TooLarge, error_body
+from frontdesk.kit.jobs import count_by_state
+from frontdesk.realtime.views import router as realtime_router
+from frontdesk.runtime import Runtime
+from frontdesk.web.views import LoginRequired
+from frontdesk.web.views import router as web_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None, with_runner: bool | None = None) -> FastAPI:
+    own_runtime = runtime is None
+    rt = runtime or Runtime.build(
+        settings, with_runner=settings.embedded_worker if with_runner is None else with_runner
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if own_runtime:
+            await rt.start()
+        try:
+            yield
+        finally:
+            if own_runtime:
+                await rt.stop()
+
+    app = FastAPI(
+        title="Frontdesk",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    _install_error_handlers(app)
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, channels_router, customers_router, conversations_router, realtime_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_ops_router())
+    app.include_router(web_router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FrontdeskError)
+    async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        body = error_body("invalid", f"{where}: {first.get('msg')}")
+        body["error"]["details"] = [  # type: ignore[assignment]
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors
+        ]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            async with runtime.db.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse(error_body("not_ready", f"database unreachable: {exc}"), status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics", response_class=PlainTextResponse)
+    async def metrics(request: Request) -> PlainTextResponse:
+        runtime: Runtime = request.app.state.runtime
+        async with runtime.db.session() as session:
+            counts = await count_by_state(session)
+        lines = [
+            "# HELP frontdesk_jobs Jobs in the database by state (all processes)",
+            "# TYPE frontdesk_jobs gauge",
+            *(f'frontdesk_jobs{{state="{state}"}} {n}' for state, n in counts.items()),
+        ]
+        body = generate_latest(REGISTRY).decode() + "\n".join(lines) + "\n"
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over the limit before the app reads them (413, uniform body)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            response = JSONResponse(
+                error_body("too_large", f"request body is over {self.max_bytes} bytes"), status_code=413
+            )
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise TooLarge(f"request body is over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
+            REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)

@@ -1,0 +1,69 @@
+"""All SQL of the auth domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
+
+
+async def get_agent(session: AsyncSession, agent_id: int) -> Agent | None:
+    return await session.get(Agent, agent_id)
+
+
+async def get_agent_by_email(session: AsyncSession, email: str) -> Agent | None:
+    return await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
+
+
+async def get_agent_by_token(session: AsyncSession, digest: str, now: datetime) -> Agent | None:
+    return await session.scalar(
+        select(Agent)
+        .join(ApiToken, ApiToken.agent_id == Agent.id)
+        .where(
+            ApiToken.digest == digest,
+            Agent.active.is_(True),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
+    )
+
+
+async def delete_token(session: AsyncSession, digest: str) -> None:
+    await session.execute(delete(ApiToken).where(ApiToken.digest == digest))
+
+
+async def list_agents(session: AsyncSession, *, after: int | None, limit: int) -> Sequence[Agent]:
+    query = select(Agent).order_by(Agent.id).limit(limit)
+    if after is not None:
+        query = query.where(Agent.id > after)
+    return (await session.scalars(query)).all()
+
+
+async def get_team(session: AsyncSession, team_id: int) -> Team | None:
+    return await session.get(Team, team_id)
+
+
+async def get_team_by_name(session: AsyncSession, name: str) -> Team | None:
+    return await session.scalar(select(Team).where(Team.name == name))
+
+
+async def list_teams(session: AsyncSession) -> Sequence[Team]:
+    return (await session.scalars(select(Team).order_by(Team.id))).all()
+
+
+async def team_member_ids(session: AsyncSession, team_id: int) -> list[int]:
+    rows = await session.scalars(select(TeamMember.agent_id).where(TeamMember.team_id == team_id))
+    return list(rows.all())
+
+
+async def agent_team_ids(session: AsyncSession, agent_id: int) -> list[int]:
+    rows = await session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id))
+    return list(rows.all())
+
+
+async def set_team_members(session: AsyncSession, team_id: int, agent_ids: Sequence[int]) -> None:
+    await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    session.add_all(TeamMember(team_id=team_id, agent_id=agent_id) for agent_id in set(agent_ids))

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from frontdesk.kit.text import normalize_email
+
+Role = Literal["admin", "supervisor", "agent"]
+
+
+class AgentCreate(BaseModel):
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_email(value)
+
+    name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=200)
+    role: Role = "agent"
+    language: Literal["en", "ar", "fa"] = "en"
+
+
+class AgentUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    role: Role | None = None
+    language: Literal["en", "ar", "fa"] | None = None
+    active: bool | None = None
+
+
+class AgentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    role: str
+    language: str
+    active: bool
+    created_at: datetime
+
+
+class TeamCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    agent_ids: list[int] = []
+
+
+class TeamUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    agent_ids: list[int] | None = None
+
+
+class TeamRead(BaseModel):
+    id: int
+    name: str
+    agent_ids: list[int]
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(default="api", max_length=200)
+
+
+class TokenRead(BaseModel):
+    token: str
+    agent_id: int

@@ -1,0 +1,96 @@
+"""Agents, teams and tokens (admins manage; everyone reads themselves)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from frontdesk.auth import repository, service
+from frontdesk.auth.schemas import (
+    AgentCreate,
+    AgentRead,
+    AgentUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+    TokenCreate,
+    TokenRead,
+)
+from frontdesk.deps import AdminAgent, CurrentAgent, SessionDep, bearer_token
+from frontdesk.kit import uow
+from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+
+router = APIRouter(tags=["agents"])
+
+
+@router.get("/me", response_model=AgentRead)
+async def read_me(agent: CurrentAgent) -> AgentRead:
+    return AgentRead.model_validate(agent)
+
+
+@router.get("/agents", response_model=Page[AgentRead])
+async def list_agents(
+    session: SessionDep, agent: CurrentAgent, cursor: str | None = None, limit: int | None = None
+) -> Page[AgentRead]:
+    size = clamp_limit(limit)
+    rows = await repository.list_agents(session, after=decode_cursor(cursor), limit=size)
+    items = [AgentRead.model_validate(row) for row in rows]
+    return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.post("/agents", response_model=AgentRead, status_code=201)
+async def create_agent(data: AgentCreate, session: SessionDep, admin: AdminAgent) -> AgentRead:
+    agent = await service.create_agent(session, data)
+    await uow.commit(session)
+    return AgentRead.model_validate(agent)
+
+
+@router.get("/agents/{agent_id}", response_model=AgentRead)
+async def read_agent(agent_id: int, session: SessionDep, agent: CurrentAgent) -> AgentRead:
+    return AgentRead.model_validate(await service.get_agent_or_raise(session, agent_id))
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentRead)
+async def update_agent(
+    agent_id: int, data: AgentUpdate, session: SessionDep, admin: AdminAgent
+) -> AgentRead:
+    agent = await service.update_agent(session, await service.get_agent_or_raise(session, agent_id), data)
+    await uow.commit(session)
+    return AgentRead.model_validate(agent)
+
+
+@router.post("/agents/{agent_id}/tokens", response_model=TokenRead, status_code=201)
+async def create_token(
+    agent_id: int, data: TokenCreate, session: SessionDep, admin: AdminAgent
+) -> TokenRead:
+    agent = await service.get_agent_or_raise(session, agent_id)
+    token = await service.issue_token(session, agent, name=data.name)
+    await uow.commit(session)
+    return TokenRead(token=token, agent_id=agent.id)
+
+
+@router.get("/teams", response_model=list[TeamRead])
+async def list_teams(session: SessionDep, agent: CurrentAgent) -> list[TeamRead]:
+    return [await service.read_team(session, team) for team in await repository.list_teams(session)]
+
+
+@router.post("/teams", response_model=TeamRead, status_code=201)
+async def create_team(data: TeamCreate, session: SessionDep, admin: AdminAgent) -> TeamRead:
+    team = await service.create_team(session, data)
+    await uow.commit(session)
+    return team
+
+
+@router.patch("/teams/{team_id}", response_model=TeamRead)
+async def update_team(team_id: int, data: TeamUpdate, session: SessionDep, admin: AdminAgent) -> TeamRead:
+    team = await service.update_team(session, await service.get_team_or_raise(session, team_id), data)
+    await uow.commit(session)
+    return team
+
+
+@router.delete("/me/token", status_code=204)
+async def revoke_own_token(request: Request, session: SessionDep, agent: CurrentAgent) -> None:
+    """Revoke the bearer token this request was made with."""
+    token = bearer_token(request)
+    assert token is not None
+    await service.revoke_token(session, token)
+    await uow.commit(session)

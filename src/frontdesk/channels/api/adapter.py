@@ -1,0 +1,149 @@
+"""The API channel: signed JSON in, signed JSON webhooks out. The template for every channel."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field, ValidationError
+
+from frontdesk.channels.base import (
+    Inbound,
+    InboundAttachment,
+    Outbound,
+    PermanentSendError,
+    SendResult,
+    register,
+)
+from frontdesk.channels.models import Inbox
+from frontdesk.config import Settings
+from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
+from frontdesk.kit.security import check_outbound_url, sign, verify_signature
+
+SIGNATURE_HEADER = "x-frontdesk-signature"
+
+
+class _From(BaseModel):
+    address: str = Field(min_length=1, max_length=320)
+    name: str | None = Field(default=None, max_length=300)
+
+
+class _Attachment(BaseModel):
+    filename: str = Field(min_length=1, max_length=300)
+    content_type: str = Field(default="application/octet-stream", max_length=200)
+    data_base64: str
+
+
+class ApiInbound(BaseModel):
+    external_id: str = Field(min_length=1, max_length=300)
+    from_: _From = Field(alias="from")
+    text: str = Field(default="", max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=5_000_000)
+    thread: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=500)
+    attachments: list[_Attachment] = Field(default=[], max_length=50)
+    sent_at: datetime | None = None
+
+
+class ApiChannel:
+    channel = "api"
+    handle_kind = "api"
+
+    def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
+        url = settings.get("webhook_url")
+        if url:
+            check_outbound_url(str(url), allow_private=app.allow_private_webhooks)
+        return {"webhook_url": url} | {k: v for k, v in settings.items() if k != "webhook_url"}
+
+    def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
+        return verify_signature(inbox.secret, body, headers.get(SIGNATURE_HEADER))
+
+    def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FrontdeskError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+        try:
+            data = ApiInbound.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise Invalid(f"{where}: {first['msg']}", code="invalid_payload") from exc
+        if not data.text.strip() and not data.html and not data.attachments:
+            raise Invalid("a message needs text, html or an attachment", code="empty_message")
+        return Inbound(
+            inbox_id=inbox.id,
+            external_id=data.external_id,
+            address=data.from_.address,
+            name=data.from_.name,
+            text=data.text,
+            html=data.html,
+            thread=data.thread,
+            subject=data.subject,
+            attachments=[self._attachment(item, app) for item in data.attachments],
+            sent_at=data.sent_at,
+        )
+
+    def _attachment(self, item: _Attachment, app: Settings) -> InboundAttachment:
+        # base64 is 4/3 of the bytes: refuse before decoding anything oversized.
+        if len(item.data_base64) * 3 // 4 > app.max_attachment_bytes + 3:
+            raise TooLarge(
+                f"attachment {item.filename!r} is over {app.max_attachment_bytes} bytes",
+                code="attachment_too_large",
+            )
+        try:
+            data = base64.b64decode(item.data_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise Invalid(f"attachment {item.filename!r} is not valid base64", code="invalid_payload") from exc
+        if len(data) > app.max_attachment_bytes:
+            raise TooLarge(
+                f"attachment {item.filename!r} is over {app.max_attachment_bytes} bytes",
+                code="attachment_too_large",
+            )
+        return InboundAttachment(item.filename, item.content_type, data)
+
+    async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
+        url = inbox.settings.get("webhook_url")
+        if not url:
+            raise PermanentSendError("inbox has no webhook_url")
+        # Checked at send time too: DNS may have changed since the inbox was saved.
+        check_outbound_url(url, allow_private=app.allow_private_webhooks)
+        body = json.dumps(
+            {
+                "message_id": outbound.message_id,
+                "conversation_id": outbound.conversation_id,
+                "customer_id": outbound.customer_id,
+                "to": {"address": outbound.to_address},
+                "text": outbound.text,
+                "html": outbound.html,
+                "thread": outbound.thread,
+                "attachments": [
+                    {
+                        "filename": item.filename,
+                        "content_type": item.content_type,
+                        "data_base64": base64.b64encode(item.data).decode(),
+                    }
+                    for item in outbound.attachments
+                ],
+            }
+        ).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-frontdesk-signature": sign(inbox.secret, body),
+            "idempotency-key": outbound.idempotency_key,
+            "user-agent": "Frontdesk-Webhook/1",
+        }
+        async with httpx.AsyncClient(timeout=app.webhook_timeout_seconds, follow_redirects=False) as client:
+            response = await client.post(url, content=body, headers=headers)
+        if 200 <= response.status_code < 300:
+            return SendResult(status="delivered", external_id=response.headers.get("x-message-id"))
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 409, 425, 429):
+            raise PermanentSendError(f"webhook answered {response.status_code}")
+        raise RuntimeError(f"webhook answered {response.status_code}")
+
+
+api_channel = register(ApiChannel())

@@ -1,0 +1,45 @@
+"""All SQL about inboxes and who serves them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import Agent, TeamMember
+from frontdesk.channels.models import Inbox, InboxTeam
+
+
+async def get_inbox(session: AsyncSession, inbox_id: int) -> Inbox | None:
+    return await session.get(Inbox, inbox_id)
+
+
+async def list_inboxes(
+    session: AsyncSession, *, only: set[int] | None, after: int | None, limit: int
+) -> Sequence[Inbox]:
+    query = select(Inbox).order_by(Inbox.id).limit(limit)
+    if only is not None:
+        query = query.where(Inbox.id.in_(only or {-1}))
+    if after is not None:
+        query = query.where(Inbox.id > after)
+    return (await session.scalars(query)).all()
+
+
+async def inbox_team_ids(session: AsyncSession, inbox_id: int) -> list[int]:
+    rows = await session.scalars(select(InboxTeam.team_id).where(InboxTeam.inbox_id == inbox_id))
+    return list(rows.all())
+
+
+async def set_inbox_teams(session: AsyncSession, inbox_id: int, team_ids: Sequence[int]) -> None:
+    await session.execute(delete(InboxTeam).where(InboxTeam.inbox_id == inbox_id))
+    session.add_all(InboxTeam(inbox_id=inbox_id, team_id=team_id) for team_id in set(team_ids))
+
+
+async def served_inbox_ids(session: AsyncSession, agent: Agent) -> set[int]:
+    rows = await session.scalars(
+        select(InboxTeam.inbox_id)
+        .join(TeamMember, TeamMember.team_id == InboxTeam.team_id)
+        .where(TeamMember.agent_id == agent.id)
+    )
+    return set(rows.all())

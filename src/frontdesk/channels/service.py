@@ -1,0 +1,114 @@
+"""Inboxes: the only writers of inbox rows."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.auth.models import Agent
+from frontdesk.channels import repository
+from frontdesk.channels.base import adapter_for
+from frontdesk.channels.models import Inbox
+from frontdesk.channels.schemas import InboxCreate, InboxRead, InboxUpdate
+from frontdesk.config import Settings
+from frontdesk.kit.errors import Invalid, NotFound
+from frontdesk.kit.events import record
+
+SECRET_FIELDS = {"password"}
+
+
+async def visible_inbox_ids(session: AsyncSession, agent: Agent) -> set[int] | None:
+    """The inboxes an agent may see; None means all (supervisors and admins)."""
+    if agent.sees_everything:
+        return None
+    return await repository.served_inbox_ids(session, agent)
+
+
+async def _check_teams(session: AsyncSession, team_ids: list[int]) -> None:
+    for team_id in set(team_ids):
+        if await auth_repository.get_team(session, team_id) is None:
+            raise Invalid(f"team {team_id} does not exist", code="unknown_team")
+
+
+async def create_inbox(session: AsyncSession, data: InboxCreate, app: Settings) -> Inbox:
+    """Create an inbox on a channel, with a fresh signing secret."""
+    adapter = adapter_for(data.channel)
+    raw: dict[str, Any] = dict(data.settings)
+    raw.update(data.model_dump(include={"webhook_url", "address", "imap", "smtp"}, exclude_none=True))
+    await _check_teams(session, data.team_ids)
+    inbox = Inbox(
+        name=data.name,
+        channel=data.channel,
+        settings=adapter.validate_settings(raw, app),
+        secret=secrets.token_hex(32),
+        active=True,
+    )
+    session.add(inbox)
+    await session.flush()
+    await repository.set_inbox_teams(session, inbox.id, data.team_ids)
+    record(session, "inbox.created", {"inbox_id": inbox.id, "channel": inbox.channel})
+    return inbox
+
+
+async def update_inbox(session: AsyncSession, inbox: Inbox, data: InboxUpdate, app: Settings) -> Inbox:
+    """Rename, re-team, reconfigure, deactivate or rotate the secret of an inbox."""
+    if data.name is not None:
+        inbox.name = data.name
+    if data.active is not None:
+        inbox.active = data.active
+    if data.rotate_secret:
+        inbox.secret = secrets.token_hex(32)
+    if data.settings is not None or data.webhook_url is not None:
+        merged = {**inbox.settings, **(data.settings or {})}
+        if data.webhook_url is not None:
+            merged["webhook_url"] = data.webhook_url
+        inbox.settings = adapter_for(inbox.channel).validate_settings(merged, app)
+    if data.team_ids is not None:
+        await _check_teams(session, data.team_ids)
+        await repository.set_inbox_teams(session, inbox.id, data.team_ids)
+    await session.flush()
+    record(session, "inbox.updated", {"inbox_id": inbox.id})
+    return inbox
+
+
+async def deactivate_inbox(session: AsyncSession, inbox: Inbox) -> None:
+    """Inboxes keep their history: DELETE deactivates (inbound refused, nothing erased)."""
+    inbox.active = False
+    await session.flush()
+    record(session, "inbox.deactivated", {"inbox_id": inbox.id})
+
+
+async def get_inbox_or_raise(session: AsyncSession, inbox_id: int, *, agent: Agent) -> Inbox:
+    inbox = await repository.get_inbox(session, inbox_id)
+    visible = await visible_inbox_ids(session, agent)
+    if inbox is None or (visible is not None and inbox.id not in visible):
+        raise NotFound("inbox not found")
+    return inbox
+
+
+def _redact(settings: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            clean[key] = _redact(value)
+        elif key in SECRET_FIELDS and value:
+            clean[key] = "********"
+        else:
+            clean[key] = value
+    return clean
+
+
+async def read_inbox(session: AsyncSession, inbox: Inbox, *, agent: Agent) -> InboxRead:
+    return InboxRead(
+        id=inbox.id,
+        name=inbox.name,
+        channel=inbox.channel,
+        active=inbox.active,
+        team_ids=await repository.inbox_team_ids(session, inbox.id),
+        settings=_redact(inbox.settings),
+        created_at=inbox.created_at,
+        secret=inbox.secret if agent.role == "admin" else None,
+    )

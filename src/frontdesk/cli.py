@@ -1,0 +1,202 @@
+"""frontdesk demo | serve | worker | migrate | seed | admin create | token create"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from frontdesk.config import InsecureSettings, Settings
+
+app = typer.Typer(help="Frontdesk: omnichannel customer service.", no_args_is_help=True)
+admin_app = typer.Typer(help="Manage admin agents.")
+token_app = typer.Typer(help="Manage API tokens.")
+app.add_typer(admin_app, name="admin")
+app.add_typer(token_app, name="token")
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    return settings
+
+
+def _production(settings: Settings) -> None:
+    try:
+        settings.check_production()
+    except InsecureSettings as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: Path = typer.Option(Path(".frontdesk"), "--data-dir"),
+    smtp_port: int = typer.Option(2525, "--smtp-port", help="Reserved for the e-mail channel."),
+) -> None:
+    """Everything in one process on SQLite, with a seeded demo organisation."""
+    from frontdesk.app import create_app
+    from frontdesk.migrate import upgrade
+    from frontdesk.runtime import Runtime
+    from frontdesk.seed import seed
+
+    _logging()
+    settings = _settings(
+        env="development",
+        data_dir=data_dir,
+        base_url=f"http://{host}:{port}",
+        smtp_port=smtp_port,
+        allow_private_webhooks=True,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    runtime = Runtime.build(settings, with_runner=True)
+    seeded = asyncio.run(_seed(runtime, seed))
+    runtime = Runtime.build(settings, with_runner=True)
+    typer.echo(f"URL: http://{host}:{port}/")
+    typer.echo(f"API token: {seeded.token}")
+    for email, password in seeded.logins:
+        typer.echo(f"Login: {email} {password}")
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings, runtime=None), host=host, port=port, log_level="warning")
+
+
+async def _seed(runtime, seed):  # type: ignore[no-untyped-def]
+    try:
+        return await seed(runtime)
+    finally:
+        await runtime.db.dispose()
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve web, API and websockets (and run jobs unless FRONTDESK_EMBEDDED_WORKER=false)."""
+    from frontdesk.app import create_app
+
+    _logging()
+    settings = _settings()
+    _production(settings)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def worker() -> None:
+    """Run jobs and schedules; start as many as you need against one database."""
+    from frontdesk.runtime import Runtime
+
+    _logging()
+    settings = _settings()
+    _production(settings)
+
+    async def run() -> None:
+        runtime = Runtime.build(settings, with_runner=True)
+        await runtime.bus.start()
+        assert runtime.runner is not None
+        task = asyncio.create_task(runtime.runner.run())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        typer.echo(f"worker {runtime.runner.name} started", err=True)
+        await stop.wait()
+        await runtime.stop()
+        task.cancel()
+
+    asyncio.run(run())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe to run from several processes at once)."""
+    from frontdesk.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    typer.echo("migrated")
+
+
+@app.command("seed")
+def seed_command() -> None:
+    """Load the demo organisation into the configured database."""
+    from frontdesk.runtime import Runtime
+    from frontdesk.seed import seed
+
+    settings = _settings()
+    runtime = Runtime.build(settings, with_runner=False)
+    seeded = asyncio.run(_seed(runtime, seed))
+    typer.echo(f"API token: {seeded.token}")
+    for email, password in seeded.logins:
+        typer.echo(f"Login: {email} {password}")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: str = typer.Option(..., "--email"),
+    password: str = typer.Option(None, "--password", help="Generated and printed when omitted."),
+    name: str = typer.Option("Administrator", "--name"),
+) -> None:
+    """Create an admin agent."""
+    import secrets
+
+    from frontdesk.auth import service
+    from frontdesk.auth.schemas import AgentCreate
+    from frontdesk.kit import uow
+    from frontdesk.runtime import Runtime
+
+    settings = _settings()
+    chosen = password or secrets.token_urlsafe(12)
+
+    async def run() -> None:
+        runtime = Runtime.build(settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                await service.create_agent(
+                    session, AgentCreate(email=email, name=name, password=chosen, role="admin")
+                )
+                await uow.commit(session)
+        finally:
+            await runtime.db.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"Login: {email.strip().lower()} {chosen}" if not password else f"created {email}")
+
+
+@token_app.command("create")
+def token_create(agent: str = typer.Option(..., "--agent"), name: str = "cli") -> None:
+    """Print a new bearer token for an agent."""
+    from frontdesk.auth import repository, service
+    from frontdesk.kit import uow
+    from frontdesk.runtime import Runtime
+
+    settings = _settings()
+
+    async def run() -> str:
+        runtime = Runtime.build(settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                found = await repository.get_agent_by_email(session, agent)
+                if found is None:
+                    typer.echo(f"error: no agent with e-mail {agent}", err=True)
+                    raise typer.Exit(1)
+                token = await service.issue_token(session, found, name=name)
+                await uow.commit(session)
+                return token
+        finally:
+            await runtime.db.dispose()
+
+    typer.echo(asyncio.run(run()))
+
+
+def main() -> None:
+    app()

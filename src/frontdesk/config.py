@@ -1,0 +1,75 @@
+"""One Settings class for the whole process (env prefix FRONTDESK_)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The example secret: accepted only in development (demo, tests); `serve` and `worker` refuse it.
+EXAMPLE_SECRET = "change-me-frontdesk-example-secret"
+
+
+class InsecureSettings(RuntimeError):
+    """Raised when a production process would start with a default secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", extra="ignore")
+
+    # `demo` and the tests run in development; everything else is production by default.
+    env: Literal["development", "production"] = "production"
+    data_dir: Path = Path(".frontdesk")
+    # Unset = SQLite in data_dir. Operators set postgresql+psycopg://... to scale out.
+    database_url: str | None = None
+    # Unset = in-process pub/sub; set it whenever more than one process serves websockets.
+    redis_url: str | None = None
+    secret_key: str = EXAMPLE_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_port: int | None = None
+
+    # Request bodies above this are refused with 413 before they are read (CONTRACT default 25 MB).
+    max_body_bytes: int = 25 * 1024 * 1024
+    # One attachment above this is refused with 413; raise it for inboxes that carry recordings.
+    max_attachment_bytes: int = 10 * 1024 * 1024
+
+    # Jobs: a claimed job not finished within the lease is claimed again by another worker.
+    job_lease_seconds: float = 60.0
+    job_poll_seconds: float = 0.5
+    job_concurrency: int = 8
+    job_max_attempts: int = 8
+    # Backoff after the n-th failure: base * 2**(n-1), capped.
+    job_backoff_base_seconds: float = 2.0
+    job_backoff_max_seconds: float = 3600.0
+    # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
+    embedded_worker: bool = True
+
+    # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
+    allow_private_webhooks: bool = False
+    webhook_timeout_seconds: float = 10.0
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'frontdesk.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def check_production(self) -> None:
+        """Refuse to run a production process with the example secret."""
+        if self.env == "production" and (
+            self.secret_key == EXAMPLE_SECRET or len(self.secret_key) < 16
+        ):
+            raise InsecureSettings(
+                "FRONTDESK_SECRET_KEY must be set to a random value of at least 16 characters "
+                "outside development (try: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )

@@ -1,0 +1,187 @@
+"""All SQL about conversations, messages, notes, tags and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    Conversation,
+    ConversationTag,
+    Message,
+    Note,
+    Tag,
+)
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    return await session.get(Conversation, conversation_id)
+
+
+async def get_message(session: AsyncSession, message_id: int) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def find_message(session: AsyncSession, inbox_id: int, external_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.inbox_id == inbox_id, Message.external_id == external_id)
+    )
+
+
+async def find_by_thread(
+    session: AsyncSession, *, inbox_id: int, customer_id: int, thread_key: str
+) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.inbox_id == inbox_id,
+            Conversation.customer_id == customer_id,
+            Conversation.thread_key == thread_key,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+async def find_active(session: AsyncSession, *, inbox_id: int, customer_id: int) -> Conversation | None:
+    # Uses index: ix_conversations_customer_inbox.
+    return await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Conversation.inbox_id == inbox_id,
+            Conversation.status.in_(ACTIVE_STATUSES),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+async def list_conversations(
+    session: AsyncSession,
+    *,
+    inbox_ids: set[int] | None,
+    status: str | None,
+    inbox_id: int | None,
+    assignee_id: int | None,
+    customer_id: int | None,
+    before: int | None,
+    limit: int,
+) -> Sequence[Conversation]:
+    query = select(Conversation).order_by(Conversation.id.desc()).limit(limit)
+    if inbox_ids is not None:
+        query = query.where(Conversation.inbox_id.in_(inbox_ids or {-1}))
+    if status:
+        query = query.where(Conversation.status == status)
+    if inbox_id is not None:
+        query = query.where(Conversation.inbox_id == inbox_id)
+    if assignee_id is not None:
+        query = query.where(Conversation.assignee_id == assignee_id)
+    if customer_id is not None:
+        query = query.where(Conversation.customer_id == customer_id)
+    if before is not None:
+        query = query.where(Conversation.id < before)
+    return (await session.scalars(query)).all()
+
+
+async def list_messages(
+    session: AsyncSession, conversation_id: int, *, after: int | None, limit: int
+) -> Sequence[Message]:
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Message.id > after)
+    return (await session.scalars(query)).all()
+
+
+async def last_inbound(session: AsyncSession, conversation_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+async def mark_answered(session: AsyncSession, *, conversation_id: int, before_message_id: int) -> int:
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == "inbound",
+            Message.answered.is_(False),
+            Message.id < before_message_id,
+        )
+        .values(answered=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def attachments_of(session: AsyncSession, message_ids: Sequence[int]) -> Sequence[Attachment]:
+    if not message_ids:
+        return []
+    return (
+        await session.scalars(
+            select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
+        )
+    ).all()
+
+
+async def get_attachment(session: AsyncSession, attachment_id: int) -> Attachment | None:
+    return await session.get(Attachment, attachment_id)
+
+
+async def list_notes(session: AsyncSession, conversation_id: int) -> Sequence[Note]:
+    return (
+        await session.scalars(
+            select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)
+        )
+    ).all()
+
+
+async def tag_names(session: AsyncSession, conversation_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(Tag.name)
+        .join(ConversationTag, ConversationTag.tag_id == Tag.id)
+        .where(ConversationTag.conversation_id == conversation_id)
+        .order_by(Tag.name)
+    )
+    return list(rows.all())
+
+
+async def get_or_create_tag(session: AsyncSession, name: str) -> Tag:
+    tag = await session.scalar(select(Tag).where(Tag.name == name))
+    if tag is None:
+        tag = Tag(name=name)
+        session.add(tag)
+        await session.flush()
+    return tag
+
+
+async def set_tags(session: AsyncSession, conversation_id: int, tag_ids: Sequence[int]) -> None:
+    await session.execute(
+        delete(ConversationTag).where(ConversationTag.conversation_id == conversation_id)
+    )
+    session.add_all(
+        ConversationTag(conversation_id=conversation_id, tag_id=tag_id) for tag_id in set(tag_ids)
+    )
+
+
+async def due_snoozed(session: AsyncSession, now: datetime) -> Sequence[Conversation]:
+    return (
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.status == "snoozed", Conversation.snoozed_until <= now
+            )
+        )
+    ).all()

@@ -1,0 +1,333 @@
+"""Conversations: `receive` is the only way in, `reply` the only way out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.auth.models import Agent
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.base import Inbound, adapter_for
+from frontdesk.channels.models import Inbox
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import repository
+from frontdesk.conversations.models import Attachment, Conversation, Message, Note
+from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
+from frontdesk.customers import repository as customers_repository
+from frontdesk.customers import service as customers
+from frontdesk.customers.models import Customer, Identity
+from frontdesk.db import utcnow
+from frontdesk.kit import jobs
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.errors import Conflict, Invalid, NotFound
+from frontdesk.kit.events import record
+from frontdesk.kit.security import sanitize_html
+from frontdesk.kit.text import classify_address
+
+DELIVER_JOB = "conversations.deliver"
+
+
+@dataclass
+class Received:
+    message: Message
+    conversation: Conversation
+    duplicate: bool
+
+
+async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) -> Received:
+    """Store one inbound message exactly once, on its customer and conversation.
+    The caller commits (kit.uow.retrying) and only then acknowledges."""
+    inbox = await channels_repository.get_inbox(session, inbound.inbox_id)
+    if inbox is None or not inbox.active:
+        raise NotFound("inbox not found")
+    existing = await repository.find_message(session, inbox.id, inbound.external_id)
+    if existing is not None:
+        conversation = await repository.get_conversation(session, existing.conversation_id)
+        assert conversation is not None
+        return Received(existing, conversation, duplicate=True)
+    kind, address = classify_address(inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind)
+    customer, identity = await customers.resolve(session, kind=kind, address=address, name=inbound.name)
+    conversation = await _thread(session, inbox, customer, inbound)
+    message = Message(
+        conversation_id=conversation.id,
+        inbox_id=inbox.id,
+        customer_id=customer.id,
+        channel=inbox.channel,
+        direction="inbound",
+        author_kind="customer",
+        identity_id=identity.id,
+        text=inbound.text,
+        html=sanitize_html(inbound.html),
+        external_id=inbound.external_id,
+        delivery_status="received",
+        answered=False,
+        meta=inbound.meta,
+        sent_at=inbound.sent_at,
+    )
+    session.add(message)
+    # Flushing here makes a concurrent duplicate fail now, on the unique (inbox, external_id).
+    await session.flush()
+    for item in inbound.attachments:
+        key = blobs.put(item.data)
+        session.add(
+            Attachment(
+                message_id=message.id,
+                filename=item.filename[:300],
+                content_type=item.content_type[:200],
+                size=len(item.data),
+                blob_key=key,
+            )
+        )
+    conversation.last_message_at = conversation.updated_at = utcnow()
+    await session.flush()
+    _record_message(session, message, conversation, "message.created")
+    return Received(message, conversation, duplicate=False)
+
+
+async def _thread(
+    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
+) -> Conversation:
+    if inbound.thread:
+        found = await repository.find_by_thread(
+            session, inbox_id=inbox.id, customer_id=customer.id, thread_key=inbound.thread
+        )
+    else:
+        found = await repository.find_active(session, inbox_id=inbox.id, customer_id=customer.id)
+    if found is not None:
+        if found.status not in ("open", "pending"):
+            await _set_status(session, found, "open")
+        return found
+    team_ids = await channels_repository.inbox_team_ids(session, inbox.id)
+    conversation = Conversation(
+        inbox_id=inbox.id,
+        customer_id=customer.id,
+        status="open",
+        priority="normal",
+        team_id=min(team_ids) if team_ids else None,
+        subject=inbound.subject,
+        thread_key=inbound.thread,
+    )
+    session.add(conversation)
+    await session.flush()
+    record(
+        session,
+        "conversation.created",
+        {"conversation_id": conversation.id, "customer_id": customer.id, "status": "open"},
+        inbox_id=inbox.id,
+        conversation_id=conversation.id,
+        customer_id=customer.id,
+    )
+    return conversation
+
+
+async def reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Agent | None,
+    data: ReplyCreate,
+    author_kind: str = "agent",
+) -> Message:
+    """Queue an outbound message and its delivery job in this transaction."""
+    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    assert inbox is not None
+    if not inbox.active:
+        raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")
+    if data.channel is not None and data.channel != inbox.channel:
+        raise Invalid(
+            f"this conversation is on {inbox.channel!r}; replying on {data.channel!r} needs a "
+            "conversation on an inbox of that channel",
+            code="channel_mismatch",
+        )
+    if not data.text.strip() and not data.html:
+        raise Invalid("a reply needs text or html", code="empty_message")
+    identity = await _reply_identity(session, conversation, data.identity_id)
+    message = Message(
+        conversation_id=conversation.id,
+        inbox_id=inbox.id,
+        customer_id=conversation.customer_id,
+        channel=inbox.channel,
+        direction="outbound",
+        author_kind=author_kind,
+        author_agent_id=author.id if author else None,
+        identity_id=identity.id,
+        text=data.text,
+        html=sanitize_html(data.html),
+        delivery_status="queued",
+        answered=False,
+        meta={},
+    )
+    session.add(message)
+    await session.flush()
+    await jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}")
+    conversation.last_message_at = conversation.updated_at = utcnow()
+    _record_message(session, message, conversation, "message.created")
+    return message
+
+
+async def _reply_identity(
+    session: AsyncSession, conversation: Conversation, identity_id: int | None
+) -> Identity:
+    if identity_id is not None:
+        identity = await customers_repository.get_identity(session, identity_id)
+        if identity is None or identity.customer_id != conversation.customer_id:
+            raise Invalid("identity does not belong to this customer", code="invalid_identity")
+        return identity
+    last = await repository.last_inbound(session, conversation.id)
+    if last is not None and last.identity_id is not None:
+        identity = await customers_repository.get_identity(session, last.identity_id)
+        if identity is not None and identity.customer_id == conversation.customer_id:
+            return identity
+    identities = await customers_repository.identities_of(session, conversation.customer_id)
+    if not identities:
+        raise Conflict("the customer has no address to reply to", code="no_identity")
+    return identities[0]
+
+
+async def mark_delivered(
+    session: AsyncSession, message: Message, *, status: str, remote_id: str | None
+) -> None:
+    """Record a successful send; earlier inbound messages of the conversation are answered."""
+    message.delivery_status = status
+    message.sent_at = utcnow()
+    message.delivery_error = None
+    if remote_id:
+        message.meta = {**message.meta, "remote_id": remote_id}
+    answered = await repository.mark_answered(
+        session, conversation_id=message.conversation_id, before_message_id=message.id
+    )
+    conversation = await repository.get_conversation(session, message.conversation_id)
+    assert conversation is not None
+    _record_message(session, message, conversation, "message.updated", answered=answered)
+
+
+async def mark_failed(session: AsyncSession, message: Message, *, error: str) -> None:
+    """A delivery that will not be retried any more: visible, never silently dropped."""
+    message.delivery_status = "failed"
+    message.delivery_error = error
+    conversation = await repository.get_conversation(session, message.conversation_id)
+    assert conversation is not None
+    _record_message(session, message, conversation, "message.updated")
+
+
+def _record_message(
+    session: AsyncSession, message: Message, conversation: Conversation, type: str, **extra: object
+) -> None:
+    record(
+        session,
+        type,
+        {
+            "message_id": message.id,
+            "conversation_id": conversation.id,
+            "customer_id": message.customer_id,
+            "direction": message.direction,
+            "author_kind": message.author_kind,
+            "channel": message.channel,
+            "text": message.text,
+            "delivery_status": message.delivery_status,
+            **extra,
+        },
+        inbox_id=message.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=message.customer_id,
+    )
+
+
+async def get_or_raise(session: AsyncSession, conversation_id: int, *, agent: Agent) -> Conversation:
+    """The conversation if the agent may see its inbox, else NotFound."""
+    conversation = await repository.get_conversation(session, conversation_id)
+    if conversation is None:
+        raise NotFound("conversation not found")
+    inbox_ids = await visible_inbox_ids(session, agent)
+    if inbox_ids is not None and conversation.inbox_id not in inbox_ids:
+        raise NotFound("conversation not found")
+    return conversation
+
+
+async def _set_status(session: AsyncSession, conversation: Conversation, status: str) -> None:
+    previous = conversation.status
+    conversation.status = status
+    if status != "snoozed":
+        conversation.snoozed_until = None
+    conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.status_changed",
+        {"conversation_id": conversation.id, "from": previous, "to": status},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
+async def update(
+    session: AsyncSession, conversation: Conversation, data: ConversationUpdate, *, by: Agent
+) -> Conversation:
+    """Change status, priority, assignment, team, subject, language, snooze or tags."""
+    changes = data.model_dump(exclude_unset=True)
+    if "status" in changes and changes["status"] != conversation.status:
+        if changes["status"] == "snoozed" and not data.snoozed_until:
+            raise Invalid("snoozing needs snoozed_until", code="invalid_snooze")
+        await _set_status(session, conversation, changes["status"])
+    if data.snoozed_until is not None:
+        conversation.snoozed_until = data.snoozed_until
+    if "assignee_id" in changes:
+        await _check_assignee(session, conversation, changes["assignee_id"])
+        conversation.assignee_id = changes["assignee_id"]
+    for name in ("priority", "team_id", "subject", "language"):
+        if name in changes:
+            setattr(conversation, name, changes[name])
+    if data.tags is not None:
+        tags = [await repository.get_or_create_tag(session, name.strip()[:100]) for name in data.tags if name.strip()]
+        await repository.set_tags(session, conversation.id, [tag.id for tag in tags])
+    conversation.updated_at = utcnow()
+    await session.flush()
+    changed = sorted(changes)
+    record(
+        session,
+        "conversation.updated",
+        {"conversation_id": conversation.id, "changed": changed, "by": by.id},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+    return conversation
+
+
+async def _check_assignee(session: AsyncSession, conversation: Conversation, agent_id: int | None) -> None:
+    if agent_id is None:
+        return
+    assignee = await auth_repository.get_agent(session, agent_id)
+    if assignee is None or not assignee.active:
+        raise Invalid("assignee is not an active agent", code="invalid_assignee")
+    inbox_ids = await visible_inbox_ids(session, assignee)
+    if inbox_ids is not None and conversation.inbox_id not in inbox_ids:
+        raise Invalid("assignee does not serve this inbox", code="invalid_assignee")
+
+
+async def add_note(session: AsyncSession, conversation: Conversation, *, author: Agent, text: str) -> Note:
+    """An internal note: never sent to the customer."""
+    if not text.strip():
+        raise Invalid("a note needs text", code="empty_message")
+    note = Note(conversation_id=conversation.id, agent_id=author.id, text=text)
+    session.add(note)
+    await session.flush()
+    record(
+        session,
+        "note.created",
+        {"note_id": note.id, "conversation_id": conversation.id, "agent_id": author.id, "text": text},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+    return note
+
+
+async def wake_snoozed(session: AsyncSession) -> int:
+    """Reopen snoozed conversations whose time has come."""
+    due = await repository.due_snoozed(session, utcnow())
+    for conversation in due:
+        await _set_status(session, conversation, "open")
+    return len(due)

@@ -1,0 +1,86 @@
+"""Job handlers of the conversations domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.analytics.metrics import MESSAGES
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.base import Outbound, OutboundAttachment, PermanentSendError, adapter_for
+from frontdesk.conversations import repository, service
+from frontdesk.conversations.service import DELIVER_JOB
+from frontdesk.customers import repository as customers_repository
+from frontdesk.kit import uow
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.jobs import JobContext, PermanentJobError, every, handler
+
+DONE = ("sent", "delivered", "read")
+
+
+async def _delivery_failed(session: AsyncSession, payload: dict[str, Any], error: str) -> None:
+    message = await repository.get_message(session, int(payload["message_id"]))
+    if message is not None and message.delivery_status not in DONE:
+        await service.mark_failed(session, message, error=error)
+        MESSAGES.labels(direction="outbound", outcome="failed").inc()
+
+
+@handler(DELIVER_JOB, transactional=False, on_failure=_delivery_failed)
+async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Send one queued message through its inbox's channel adapter (idempotent)."""
+    message_id = int(payload["message_id"])
+    # Read in a short transaction and end it before the network call (SQLite holds its write
+    # lock for the whole transaction).
+    async with ctx.db.session() as session:
+        message = await repository.get_message(session, message_id)
+        if message is None or message.delivery_status in DONE:
+            return
+        inbox = await channels_repository.get_inbox(session, message.inbox_id)
+        identity = (
+            await customers_repository.get_identity(session, message.identity_id)
+            if message.identity_id
+            else None
+        )
+        conversation = await repository.get_conversation(session, message.conversation_id)
+        attachments = await repository.attachments_of(session, [message.id])
+        await session.commit()  # read-only; commit keeps the loaded rows usable
+    if inbox is None or identity is None or conversation is None:
+        raise PermanentJobError("message has no inbox, recipient or conversation any more")
+    blobs = BlobStore(ctx.settings.blob_dir)
+    outbound = Outbound(
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        customer_id=message.customer_id,
+        to_address=identity.address,
+        text=message.text,
+        html=message.html,
+        subject=conversation.subject,
+        thread=conversation.thread_key,
+        idempotency_key=f"frontdesk-message-{message.id}",
+        attachments=[
+            OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
+            for item in attachments
+        ],
+    )
+    try:
+        result = await adapter_for(inbox.channel).send(inbox, outbound, ctx.settings)
+    except PermanentSendError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    async with ctx.db.session() as session:
+        message = await repository.get_message(session, message_id)
+        if message is None or message.delivery_status in DONE:
+            return
+        await service.mark_delivered(
+            session, message, status=result.status, remote_id=result.external_id
+        )
+        await uow.commit(session)
+    MESSAGES.labels(direction="outbound", outcome=result.status).inc()
+
+
+@handler("conversations.wake_snoozed")
+async def wake_snoozed(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await service.wake_snoozed(session)
+
+
+every("conversations.wake_snoozed", "* * * * *", "conversations.wake_snoozed")

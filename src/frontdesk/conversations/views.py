@@ -1,0 +1,197 @@
+"""Conversations, their messages (agent replies), notes and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import repository, service
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.schemas import (
+    AttachmentRead,
+    ConversationRead,
+    ConversationUpdate,
+    MessageRead,
+    NoteRead,
+    ReplyCreate,
+)
+from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
+from frontdesk.kit import uow
+from frontdesk.kit.errors import NotFound
+from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+
+router = APIRouter(tags=["conversations"])
+
+
+async def read_conversation(session: AsyncSession, conversation: Conversation) -> ConversationRead:
+    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    return ConversationRead(
+        id=conversation.id,
+        inbox_id=conversation.inbox_id,
+        customer_id=conversation.customer_id,
+        channel=inbox.channel if inbox else "",
+        status=conversation.status,
+        priority=conversation.priority,
+        team_id=conversation.team_id,
+        assignee_id=conversation.assignee_id,
+        subject=conversation.subject,
+        language=conversation.language,
+        thread=conversation.thread_key,
+        tags=await repository.tag_names(session, conversation.id),
+        snoozed_until=conversation.snoozed_until,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        last_message_at=conversation.last_message_at,
+    )
+
+
+async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> list[MessageRead]:
+    attachments = await repository.attachments_of(session, [m.id for m in messages])
+    by_message: dict[int, list[AttachmentRead]] = {}
+    for item in attachments:
+        by_message.setdefault(item.message_id, []).append(
+            AttachmentRead(
+                id=item.id,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                url=f"/api/v1/attachments/{item.id}",
+            )
+        )
+    return [
+        MessageRead(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            inbox_id=m.inbox_id,
+            customer_id=m.customer_id,
+            channel=m.channel,
+            direction=m.direction,
+            author_kind=m.author_kind,
+            author_agent_id=m.author_agent_id,
+            text=m.text,
+            html=m.html,
+            external_id=m.external_id,
+            delivery_status=m.delivery_status,
+            delivery_error=m.delivery_error,
+            answered=m.answered if m.direction == "inbound" else None,
+            attachments=by_message.get(m.id, []),
+            created_at=m.created_at,
+            sent_at=m.sent_at,
+        )
+        for m in messages
+    ]
+
+
+@router.get("/conversations", response_model=Page[ConversationRead])
+async def list_conversations(
+    session: SessionDep,
+    agent: CurrentAgent,
+    status: str | None = None,
+    inbox_id: int | None = None,
+    assignee_id: int | None = None,
+    customer_id: int | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[ConversationRead]:
+    size = clamp_limit(limit)
+    rows = await repository.list_conversations(
+        session,
+        inbox_ids=await visible_inbox_ids(session, agent),
+        status=status,
+        inbox_id=inbox_id,
+        assignee_id=assignee_id,
+        customer_id=customer_id,
+        before=decode_cursor(cursor),
+        limit=size,
+    )
+    items = [await read_conversation(session, row) for row in rows]
+    return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationRead)
+async def get_conversation(conversation_id: int, session: SessionDep, agent: CurrentAgent) -> ConversationRead:
+    return await read_conversation(session, await service.get_or_raise(session, conversation_id, agent=agent))
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationRead)
+async def update_conversation(
+    conversation_id: int, data: ConversationUpdate, session: SessionDep, agent: CurrentAgent
+) -> ConversationRead:
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    await service.update(session, conversation, data, by=agent)
+    await uow.commit(session)
+    return await read_conversation(session, conversation)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=Page[MessageRead])
+async def list_messages(
+    conversation_id: int,
+    session: SessionDep,
+    agent: CurrentAgent,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[MessageRead]:
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    size = clamp_limit(limit)
+    rows = await repository.list_messages(session, conversation.id, after=decode_cursor(cursor), limit=size)
+    items = await read_messages(session, rows)
+    return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=MessageRead | NoteRead,
+    status_code=201,
+)
+async def post_message(
+    conversation_id: int, data: ReplyCreate, session: SessionDep, agent: CurrentAgent
+) -> MessageRead | NoteRead:
+    """An agent reply (queued for delivery), or an internal note with `private: true`."""
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    if data.private:
+        note = await service.add_note(session, conversation, author=agent, text=data.text)
+        await uow.commit(session)
+        return NoteRead.model_validate(note, from_attributes=True)
+    message = await service.reply(session, conversation, author=agent, data=data)
+    await uow.commit(session)
+    return (await read_messages(session, [message]))[0]
+
+
+@router.get("/conversations/{conversation_id}/notes", response_model=list[NoteRead])
+async def list_notes(conversation_id: int, session: SessionDep, agent: CurrentAgent) -> list[NoteRead]:
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    return [
+        NoteRead.model_validate(note, from_attributes=True)
+        for note in await repository.list_notes(session, conversation.id)
+    ]
+
+
+@router.get("/attachments/{attachment_id}", response_class=Response)
+async def download_attachment(
+    attachment_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
+) -> Response:
+    attachment = await repository.get_attachment(session, attachment_id)
+    if attachment is None:
+        raise NotFound("attachment not found")
+    message = await repository.get_message(session, attachment.message_id)
+    assert message is not None
+    # Ownership: the attachment is as visible as its conversation.
+    await service.get_or_raise(session, message.conversation_id, agent=agent)
+    return Response(
+        runtime.blobs.get(attachment.blob_key),
+        media_type="application/octet-stream",
+        headers={
+            "content-disposition": f"attachment; filename*=UTF-8''{_quote(attachment.filename)}",
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")

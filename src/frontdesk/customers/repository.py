@@ -1,0 +1,102 @@
+"""All SQL about customers and identities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.customers.models import Customer, Identity
+
+
+async def get_customer(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def find_identity(session: AsyncSession, kind: str, address: str) -> Identity | None:
+    return await session.scalar(
+        select(Identity).where(Identity.kind == kind, Identity.address == address)
+    )
+
+
+async def find_identities_by_address(session: AsyncSession, address: str) -> Sequence[Identity]:
+    return (await session.scalars(select(Identity).where(Identity.address == address))).all()
+
+
+async def get_identity(session: AsyncSession, identity_id: int) -> Identity | None:
+    return await session.get(Identity, identity_id)
+
+
+async def identities_of(session: AsyncSession, customer_id: int) -> Sequence[Identity]:
+    return (
+        await session.scalars(
+            select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
+        )
+    ).all()
+
+
+async def list_customers(
+    session: AsyncSession, *, inbox_ids: set[int] | None, after: int | None, limit: int
+) -> Sequence[Customer]:
+    query = (
+        select(Customer)
+        .where(Customer.merged_into_id.is_(None))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Customer.id > after)
+    if inbox_ids is not None:
+        query = query.where(_has_conversation_in(inbox_ids))
+    return (await session.scalars(query)).all()
+
+
+def _has_conversation_in(inbox_ids: set[int]):  # type: ignore[no-untyped-def]
+    return exists().where(
+        Conversation.customer_id == Customer.id, Conversation.inbox_id.in_(inbox_ids or {-1})
+    )
+
+
+async def customer_visible(session: AsyncSession, customer_id: int, inbox_ids: set[int]) -> bool:
+    found = await session.scalar(
+        select(Conversation.id)
+        .where(Conversation.customer_id == customer_id, Conversation.inbox_id.in_(inbox_ids or {-1}))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def move_customer_rows(session: AsyncSession, *, source: int, target: int) -> None:
+    for model in (Identity, Conversation, Message):
+        await session.execute(
+            update(model)
+            .where(model.customer_id == source)  # type: ignore[attr-defined]
+            .values(customer_id=target)
+            .execution_options(synchronize_session=False)
+        )
+    # Earlier merges into the source now point at the target (no chains to follow).
+    await session.execute(
+        update(Customer)
+        .where(Customer.merged_into_id == source)
+        .values(merged_into_id=target)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def timeline(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    inbox_ids: set[int] | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Message]:
+    # Uses index: ix_messages_customer_id.
+    query = select(Message).where(Message.customer_id == customer_id).order_by(Message.id).limit(limit)
+    if after is not None:
+        query = query.where(Message.id > after)
+    if inbox_ids is not None:
+        query = query.where(Message.inbox_id.in_(inbox_ids or {-1}))
+    return (await session.scalars(query)).all()

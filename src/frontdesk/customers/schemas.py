@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IdentityRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    address: str
+
+
+class IdentityCreate(BaseModel):
+    address: str = Field(min_length=1, max_length=320)
+    # Omitted: e-mail or phone is recognised from the address; anything else needs a kind.
+    kind: str | None = Field(default=None, max_length=20)
+
+
+class CustomerRead(BaseModel):
+    id: int
+    name: str | None
+    attributes: dict[str, Any]
+    identities: list[IdentityRead]
+    created_at: datetime
+
+
+class CustomerUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=300)
+    attributes: dict[str, Any] | None = None
+
+
+class MergeRequest(BaseModel):
+    other_id: int
+
+
+class TimelineItem(BaseModel):
+    id: int
+    conversation_id: int
+    inbox_id: int
+    channel: str
+    direction: str
+    author_kind: str
+    text: str
+    html: str | None
+    delivery_status: str
+    answered: bool | None
+    created_at: datetime

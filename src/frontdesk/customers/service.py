@@ -1,0 +1,159 @@
+"""Customers and identities: resolve, add/remove identities, merge, timeline."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import Agent
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations.models import Message
+from frontdesk.customers import repository
+from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.schemas import CustomerRead, CustomerUpdate, IdentityCreate, IdentityRead, TimelineItem
+from frontdesk.kit.errors import Conflict, Invalid, NotFound
+from frontdesk.kit.events import record
+from frontdesk.kit.text import classify_address
+
+
+async def resolve(
+    session: AsyncSession, *, kind: str, address: str, name: str | None
+) -> tuple[Customer, Identity]:
+    """Find the customer behind an identity, or create both (a unique index settles races)."""
+    identity = await repository.find_identity(session, kind, address)
+    if identity is not None:
+        customer = await repository.get_customer(session, identity.customer_id)
+        assert customer is not None
+        if name and not customer.name:
+            customer.name = name
+        return customer, identity
+    customer = Customer(name=name, attributes={})
+    session.add(customer)
+    await session.flush()
+    identity = Identity(customer_id=customer.id, kind=kind, address=address)
+    session.add(identity)
+    await session.flush()
+    record(session, "customer.created", {"customer_id": customer.id}, customer_id=customer.id)
+    return customer, identity
+
+
+async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent) -> Customer:
+    """The customer if this agent may see it, else NotFound (never a hint that it exists)."""
+    customer = await repository.get_customer(session, customer_id)
+    if customer is None:
+        raise NotFound("customer not found")
+    if customer.merged_into_id is not None:
+        customer = await repository.get_customer(session, customer.merged_into_id)
+        assert customer is not None
+    inbox_ids = await visible_inbox_ids(session, agent)
+    if inbox_ids is not None and not await repository.customer_visible(session, customer.id, inbox_ids):
+        raise NotFound("customer not found")
+    return customer
+
+
+async def find_by_identity(session: AsyncSession, address: str, *, agent: Agent) -> list[Customer]:
+    """Customers with this exact (normalised) address, as far as the agent may see them."""
+    kind, normalised = classify_address(address, handle_kind="handle")
+    identities = (
+        [found] if (found := await repository.find_identity(session, kind, normalised)) else []
+    ) if kind in ("email", "phone") else list(
+        await repository.find_identities_by_address(session, normalised)
+    )
+    customers: list[Customer] = []
+    for identity in identities:
+        try:
+            customers.append(await get_or_raise(session, identity.customer_id, agent=agent))
+        except NotFound:
+            continue
+    return customers
+
+
+async def update_customer(session: AsyncSession, customer: Customer, data: CustomerUpdate) -> Customer:
+    """Rename a customer or replace attributes."""
+    if data.name is not None:
+        customer.name = data.name
+    if data.attributes is not None:
+        customer.attributes = data.attributes
+    await session.flush()
+    record(session, "customer.updated", {"customer_id": customer.id}, customer_id=customer.id)
+    return customer
+
+
+async def add_identity(session: AsyncSession, customer: Customer, data: IdentityCreate) -> Identity:
+    """Attach an address to a customer; an address belongs to one customer only."""
+    kind, address = classify_address(data.address, handle_kind=data.kind or "")
+    if not kind:
+        raise Invalid("kind is required for addresses that are neither e-mail nor phone", code="invalid_address")
+    existing = await repository.find_identity(session, kind, address)
+    if existing is not None:
+        if existing.customer_id == customer.id:
+            return existing
+        raise Conflict("this address belongs to another customer (merge them instead)", code="identity_taken")
+    identity = Identity(customer_id=customer.id, kind=kind, address=address)
+    session.add(identity)
+    await session.flush()
+    record(session, "customer.identity_added", {"customer_id": customer.id, "identity_id": identity.id}, customer_id=customer.id)
+    return identity
+
+
+async def remove_identity(session: AsyncSession, customer: Customer, identity_id: int) -> None:
+    """Detach an address (the messages it carried stay on the timeline)."""
+    identity = await repository.get_identity(session, identity_id)
+    if identity is None or identity.customer_id != customer.id:
+        raise NotFound("identity not found")
+    await session.delete(identity)
+    await session.flush()
+    record(session, "customer.identity_removed", {"customer_id": customer.id, "identity_id": identity_id}, customer_id=customer.id)
+
+
+async def merge(session: AsyncSession, keep: Customer, other: Customer) -> Customer:
+    """Move the other customer's identities, conversations and messages onto `keep`."""
+    if keep.id == other.id:
+        raise Invalid("cannot merge a customer into itself", code="same_customer")
+    await repository.move_customer_rows(session, source=other.id, target=keep.id)
+    keep.attributes = {**other.attributes, **keep.attributes}
+    keep.name = keep.name or other.name
+    other.merged_into_id = keep.id
+    await session.flush()
+    record(
+        session,
+        "customer.merged",
+        {"customer_id": keep.id, "merged_id": other.id},
+        customer_id=keep.id,
+    )
+    return keep
+
+
+async def read(session: AsyncSession, customer: Customer) -> CustomerRead:
+    identities = await repository.identities_of(session, customer.id)
+    return CustomerRead(
+        id=customer.id,
+        name=customer.name,
+        attributes=customer.attributes,
+        identities=[IdentityRead.model_validate(item) for item in identities],
+        created_at=customer.created_at,
+    )
+
+
+async def timeline(
+    session: AsyncSession, customer: Customer, *, agent: Agent, after: int | None, limit: int
+) -> list[TimelineItem]:
+    """Every message of the customer on every channel the agent may see, oldest first."""
+    inbox_ids = await visible_inbox_ids(session, agent)
+    messages = await repository.timeline(session, customer.id, inbox_ids=inbox_ids, after=after, limit=limit)
+    return [timeline_item(message) for message in messages]
+
+
+def timeline_item(message: Message) -> TimelineItem:
+    return TimelineItem(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        inbox_id=message.inbox_id,
+        channel=message.channel,
+        direction=message.direction,
+        author_kind=message.author_kind,
+        text=message.text,
+        html=message.html,
+        delivery_status=message.delivery_status,
+        answered=message.answered if message.direction == "inbound" else None,
+        created_at=message.created_at,
+    )

@@ -1,0 +1,100 @@
+"""Customers: lookup by identity, profile, identities, merge, cross-channel timeline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.customers import repository, service
+from frontdesk.customers.schemas import (
+    CustomerRead,
+    CustomerUpdate,
+    IdentityCreate,
+    IdentityRead,
+    MergeRequest,
+    TimelineItem,
+)
+from frontdesk.deps import CurrentAgent, SessionDep
+from frontdesk.kit import uow
+from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+
+router = APIRouter(tags=["customers"])
+
+
+@router.get("/customers", response_model=Page[CustomerRead])
+async def list_customers(
+    session: SessionDep,
+    agent: CurrentAgent,
+    identity: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[CustomerRead]:
+    if identity is not None:
+        found = await service.find_by_identity(session, identity, agent=agent)
+        return Page(items=[await service.read(session, item) for item in found])
+    size = clamp_limit(limit)
+    rows = await repository.list_customers(
+        session, inbox_ids=await visible_inbox_ids(session, agent), after=decode_cursor(cursor), limit=size
+    )
+    items = [await service.read(session, row) for row in rows]
+    return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+async def read_customer(customer_id: int, session: SessionDep, agent: CurrentAgent) -> CustomerRead:
+    return await service.read(session, await service.get_or_raise(session, customer_id, agent=agent))
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerRead)
+async def update_customer(
+    customer_id: int, data: CustomerUpdate, session: SessionDep, agent: CurrentAgent
+) -> CustomerRead:
+    customer = await service.get_or_raise(session, customer_id, agent=agent)
+    await service.update_customer(session, customer, data)
+    await uow.commit(session)
+    return await service.read(session, customer)
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=Page[TimelineItem])
+async def read_timeline(
+    customer_id: int,
+    session: SessionDep,
+    agent: CurrentAgent,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[TimelineItem]:
+    customer = await service.get_or_raise(session, customer_id, agent=agent)
+    size = clamp_limit(limit)
+    items = await service.timeline(session, customer, agent=agent, after=decode_cursor(cursor), limit=size)
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == size else None)
+
+
+@router.post("/customers/{customer_id}/identities", response_model=IdentityRead, status_code=201)
+async def add_identity(
+    customer_id: int, data: IdentityCreate, session: SessionDep, agent: CurrentAgent
+) -> IdentityRead:
+    customer = await service.get_or_raise(session, customer_id, agent=agent)
+    identity = await service.add_identity(session, customer, data)
+    await uow.commit(session)
+    return IdentityRead.model_validate(identity)
+
+
+@router.delete("/customers/{customer_id}/identities/{identity_id}", status_code=204)
+async def remove_identity(
+    customer_id: int, identity_id: int, session: SessionDep, agent: CurrentAgent
+) -> None:
+    customer = await service.get_or_raise(session, customer_id, agent=agent)
+    await service.remove_identity(session, customer, identity_id)
+    await uow.commit(session)
+
+
+@router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
+async def merge_customers(
+    customer_id: int, data: MergeRequest, session: SessionDep, agent: CurrentAgent
+) -> CustomerRead:
+    """Merge `other_id` into this customer; the caller must be able to see both."""
+    keep = await service.get_or_raise(session, customer_id, agent=agent)
+    other = await service.get_or_raise(session, data.other_id, agent=agent)
+    await service.merge(session, keep, other)
+    await uow.commit(session)
+    return await service.read(session, keep)

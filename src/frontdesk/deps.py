@@ -1,0 +1,63 @@
+"""Named dependencies so routes read like sentences."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import service as auth_service
+from frontdesk.auth.models import Agent
+from frontdesk.kit.errors import Forbidden, Unauthorized
+from frontdesk.runtime import Runtime
+
+SESSION_COOKIE = "fd_session"
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    # Views commit explicitly (kit.uow.commit) before they answer: commit, then acknowledge.
+    async with runtime.db.session() as session:
+        session.info["runtime"] = runtime
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def get_current_agent(request: Request, session: SessionDep) -> Agent:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("missing bearer token", code="unauthenticated")
+    agent = await auth_service.agent_for_token(session, token)
+    if agent is None:
+        raise Unauthorized("invalid or expired token", code="unauthenticated")
+    return agent
+
+
+CurrentAgent = Annotated[Agent, Depends(get_current_agent)]
+
+
+async def get_admin(agent: CurrentAgent) -> Agent:
+    if agent.role != "admin":
+        raise Forbidden("only admins may do this", code="admin_only")
+    return agent
+
+
+AdminAgent = Annotated[Agent, Depends(get_admin)]

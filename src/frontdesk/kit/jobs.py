@@ -1,0 +1,350 @@
+"""Jobs: a table in the application database, enqueued inside the business transaction,
+claimed with FOR UPDATE SKIP LOCKED under a lease, retried with exponential backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from sqlalchemy import JSON, Index, Integer, String, Text, and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from frontdesk.config import Settings
+from frontdesk.db import Base, Database, UTCDateTime, utcnow
+from frontdesk.kit import uow
+
+log = logging.getLogger(__name__)
+
+AVAILABLE, RUNNING, COMPLETED, FAILED = "available", "running", "completed", "failed"
+JOB_STATES = (AVAILABLE, RUNNING, COMPLETED, FAILED)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "state", "run_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=AVAILABLE)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Enqueueing twice with the same key is a no-op: the first job stands.
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Schedule(Base):
+    """A cron schedule; firing it is a compare-and-set on next_run_at, so one process wins."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(100))
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help (the job fails at once)."""
+
+
+@dataclass
+class JobContext:
+    db: Database
+    settings: Settings
+    job_id: int
+    attempt: int
+
+
+@dataclass
+class Handler:
+    fn: Callable[..., Awaitable[None]]
+    # Transactional handlers get (session, payload) and commit together with the job's
+    # completion; I/O handlers get (JobContext, payload) and open short transactions themselves.
+    transactional: bool = True
+    on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+@dataclass
+class CronSpec:
+    name: str
+    cron: str
+    kind: str
+
+
+SCHEDULES: list[CronSpec] = []
+
+
+def handler(
+    kind: str,
+    *,
+    transactional: bool = True,
+    on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
+) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    def register(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        HANDLERS[kind] = Handler(fn, transactional, on_failure)
+        return fn
+
+    return register
+
+
+def every(name: str, cron: str, kind: str) -> None:
+    SCHEDULES.append(CronSpec(name, cron, kind))
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+) -> Job:
+    """Add a job to the current transaction; it becomes visible to workers at commit."""
+    if key is not None:
+        existing = await session.scalar(select(Job).where(Job.key == key))
+        if existing is not None:
+            return existing
+    job = Job(
+        kind=kind,
+        payload=payload,
+        key=key,
+        run_at=run_at or utcnow(),
+        max_attempts=max_attempts or 8,
+        state=AVAILABLE,
+        attempts=0,
+    )
+    session.add(job)
+    db = session.info.get("db")
+    if db is not None:
+
+        async def wake() -> None:
+            db.notify_jobs()
+
+        uow.after_commit(session, wake)
+    return job
+
+
+async def count_by_state(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Job.state, func.count()).group_by(Job.state))
+    counts = dict.fromkeys(JOB_STATES, 0)
+    counts.update({state: int(n) for state, n in rows.all()})
+    return counts
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    seconds = settings.job_backoff_base_seconds * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.job_backoff_max_seconds))
+
+
+@dataclass
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+@dataclass
+class JobRunner:
+    """Claims and runs jobs until stopped; any number may run against one database."""
+
+    db: Database
+    settings: Settings
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _running: set[asyncio.Task[None]] = field(default_factory=set)
+    _stopping: bool = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        await sync_schedules(self.db)
+        while not self._stopping:
+            try:
+                await self.fire_schedules()
+                free = self.settings.job_concurrency - len(self._running)
+                claimed = await self.claim(free) if free > 0 else []
+                for job in claimed:
+                    task = asyncio.create_task(self.execute(job))
+                    self._running.add(task)
+                    task.add_done_callback(self._done)
+                if claimed and len(claimed) == free:
+                    await asyncio.sleep(0)
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job runner loop failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
+            self._wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._running:
+            await asyncio.wait(self._running, timeout=10)
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        now = utcnow()
+        async with self.db.session() as session:
+            due = (
+                select(Job.id)
+                .where(
+                    or_(
+                        and_(Job.state == AVAILABLE, Job.run_at <= now),
+                        # A worker that died holding a job: its lease ran out, run it again.
+                        and_(Job.state == RUNNING, Job.locked_until < now),
+                    )
+                )
+                .order_by(Job.run_at, Job.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            result = await session.execute(
+                update(Job)
+                .where(Job.id.in_(due.scalar_subquery()))
+                .values(
+                    state=RUNNING,
+                    locked_by=self.name,
+                    locked_until=now + timedelta(seconds=self.settings.job_lease_seconds),
+                    attempts=Job.attempts + 1,
+                )
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = [Claimed(*row) for row in result.all()]
+            await session.commit()
+        return sorted(claimed, key=lambda job: job.id)
+
+    async def execute(self, job: Claimed) -> None:
+        spec = HANDLERS.get(job.kind)
+        try:
+            if spec is None:
+                raise PermanentJobError(f"no handler for job kind {job.kind!r}")
+            if job.attempts > job.max_attempts:
+                raise PermanentJobError("attempts exhausted (lease expired on the last one)")
+            if spec.transactional:
+                async with self.db.session() as session:
+                    await spec.fn(session, job.payload)
+                    if not await self._complete(session, job):
+                        await uow.rollback(session)
+                        return
+                    await uow.commit(session)
+            else:
+                context = JobContext(self.db, self.settings, job.id, job.attempts)
+                await spec.fn(context, job.payload)
+                async with self.db.session() as session:
+                    await self._complete(session, job)
+                    await uow.commit(session)
+        except Exception as exc:
+            await self._failed(job, spec, exc)
+
+    async def _complete(self, session: AsyncSession, job: Claimed) -> bool:
+        # Guarded by the lock owner: if our lease ran out and another worker took the job,
+        # its run is the one that counts.
+        result = await session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.locked_by == self.name, Job.state == RUNNING)
+            .values(state=COMPLETED, finished_at=utcnow(), locked_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _failed(self, job: Claimed, spec: Handler | None, exc: Exception) -> None:
+        error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
+        final = isinstance(exc, PermanentJobError) or job.attempts >= job.max_attempts
+        log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
+        async with self.db.session() as session:
+            values: dict[str, Any] = {"last_error": error, "locked_by": None, "locked_until": None}
+            if final:
+                values.update(state=FAILED, finished_at=utcnow())
+            else:
+                values.update(state=AVAILABLE, run_at=utcnow() + backoff(self.settings, job.attempts))
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.locked_by == self.name)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if not getattr(result, "rowcount", 0):
+                await uow.rollback(session)
+                return
+            if final and spec is not None and spec.on_failure is not None:
+                await spec.on_failure(session, job.payload, error)
+            await uow.commit(session)
+
+    async def fire_schedules(self) -> None:
+        now = utcnow()
+        async with self.db.session() as session:
+            due = (await session.scalars(select(Schedule).where(Schedule.next_run_at <= now))).all()
+            for item in due:
+                following = croniter(item.cron, now).get_next(datetime)
+                fired = await session.execute(
+                    update(Schedule)
+                    .where(Schedule.name == item.name, Schedule.next_run_at == item.next_run_at)
+                    .values(next_run_at=following)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(fired, "rowcount", 0):
+                    key = f"schedule:{item.name}:{item.next_run_at.isoformat()}"
+                    await enqueue(session, item.kind, {}, key=key, max_attempts=1)
+            await uow.commit(session)
+
+
+async def sync_schedules(db: Database) -> None:
+    """Make sure every schedule declared in code has a row (existing rows keep their time)."""
+    async with db.session() as session:
+        for spec in SCHEDULES:
+            row = await session.get(Schedule, spec.name)
+            if row is None:
+                session.add(
+                    Schedule(
+                        name=spec.name,
+                        cron=spec.cron,
+                        kind=spec.kind,
+                        next_run_at=croniter(spec.cron, utcnow()).get_next(datetime),
+                    )
+                )
+            elif row.cron != spec.cron or row.kind != spec.kind:
+                row.cron, row.kind = spec.cron, spec.kind
+        await uow.commit(session)
+
+
+@handler("jobs.prune")
+async def prune_jobs(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Delete completed jobs after a week; failed ones stay until someone looks at them."""
+    cutoff = utcnow() - timedelta(days=7)
+    await session.execute(
+        delete(Job).where(Job.state == COMPLETED, Job.finished_at < cutoff)
+    )
+
+
+every("jobs.prune", "17 3 * * *", "jobs.prune")

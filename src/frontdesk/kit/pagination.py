@@ -1,0 +1,41 @@
+"""Cursor pagination: opaque cursors over a monotonic integer key."""
+
+from __future__ import annotations
+
+import base64
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from frontdesk.kit.errors import Invalid
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(str(key).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except ValueError as exc:
+        raise Invalid("malformed cursor", code="invalid_cursor") from exc
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if limit < 1:
+        raise Invalid("limit must be at least 1", code="invalid_limit")
+    return min(limit, MAX_LIMIT)

@@ -1,0 +1,68 @@
+"""Unit of work: commit writes the queued events, then side effects run (never before)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.kit.events import PENDING_EVENTS, Event
+
+AFTER_COMMIT = "frontdesk.after_commit"
+# Any constant works; it only has to be the same in every process sharing the database.
+EVENT_LOCK_KEY = 7_242_001
+
+T = TypeVar("T")
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], Awaitable[None]]) -> None:
+    session.info.setdefault(AFTER_COMMIT, []).append(hook)
+
+
+async def commit(session: AsyncSession) -> list[dict[str, Any]]:
+    """Write queued events, commit, then publish them and run after-commit hooks."""
+    pending = session.info.pop(PENDING_EVENTS, [])
+    rows: list[Event] = []
+    if pending:
+        if session.get_bind().dialect.name == "postgresql":
+            # Held from the first event insert until commit, so sequences become visible in
+            # the order they were allocated: a reader resuming after N can never miss N+1.
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+        rows = [Event(**item) for item in pending]
+        session.add_all(rows)
+        await session.flush()
+    await session.commit()
+    hooks = session.info.pop(AFTER_COMMIT, [])
+    messages = [row.as_message() for row in rows]
+    db = session.info.get("db")
+    if db is not None and messages:
+        await db.publish_events(messages)
+    for hook in hooks:
+        await hook()
+    return messages
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(PENDING_EVENTS, None)
+    session.info.pop(AFTER_COMMIT, None)
+    await session.rollback()
+
+
+async def retrying(
+    session: AsyncSession, work: Callable[[], Awaitable[T]], *, attempts: int = 4
+) -> T:
+    """Run `work` and commit; on a unique-constraint race, roll back and run it again
+    (the retry sees what the concurrent winner committed)."""
+    for attempt in range(attempts):
+        try:
+            result = await work()
+            await commit(session)
+            return result
+        except IntegrityError:
+            await rollback(session)
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

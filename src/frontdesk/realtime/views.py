@@ -1,0 +1,135 @@
+"""Websocket /api/v1/events?since=N: replay what the caller may see after N, then stream.
+
+Invariant: a client that reconnects with the last sequence it saw misses nothing. Events are
+committed in sequence order (kit.uow.commit), so when the bus skips a number we re-read the
+log from the last sequence seen, and an idle socket re-reads it now and then as well."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from frontdesk.auth import service as auth_service
+from frontdesk.auth.models import Agent
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.deps import SESSION_COOKIE
+from frontdesk.kit.events import Event, list_after
+from frontdesk.runtime import Runtime
+
+router = APIRouter(tags=["events"])
+
+IDLE_REFRESH_SECONDS = 5.0
+VISIBILITY_TTL_SECONDS = 30.0
+REPLAY_BATCH = 500
+
+
+class _Viewer:
+    def __init__(self, runtime: Runtime, agent: Agent) -> None:
+        self.runtime = runtime
+        self.agent = agent
+        self.inbox_ids: set[int] | None = set()
+        self.loaded_at = 0.0
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self.loaded_at < VISIBILITY_TTL_SECONDS:
+            return
+        async with self.runtime.db.session() as session:
+            self.inbox_ids = await visible_inbox_ids(session, self.agent)
+        self.loaded_at = time.monotonic()
+
+    def may_see(self, event: dict[str, Any]) -> bool:
+        if self.inbox_ids is None:
+            return True
+        inbox_id = event.get("inbox_id")
+        return inbox_id is not None and inbox_id in self.inbox_ids
+
+
+async def _authenticate(websocket: WebSocket, runtime: Runtime, token: str | None) -> Agent | None:
+    if token is None:
+        header = websocket.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+    if token is None and (cookie := websocket.cookies.get(SESSION_COOKIE)):
+        # A browser session cookie is only honoured from our own pages (no cross-site sockets).
+        origin = websocket.headers.get("origin")
+        if origin and urlsplit(origin).netloc == websocket.headers.get("host"):
+            token = cookie
+    if not token:
+        return None
+    async with runtime.db.session() as session:
+        return await auth_service.agent_for_token(session, token)
+
+
+@router.websocket("/events")
+async def events(websocket: WebSocket, since: int = 0, token: str | None = None) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    agent = await _authenticate(websocket, runtime, token)
+    if agent is None:
+        await websocket.close(code=4401, reason="unauthenticated")
+        return
+    await websocket.accept()
+    viewer = _Viewer(runtime, agent)
+    reader = asyncio.create_task(_drain(websocket))
+    try:
+        # Subscribe before replaying: anything committed meanwhile is either in the replay or
+        # queued here (and dropped as already seen).
+        async with runtime.bus.subscribe("events") as queue:
+            last = await _replay(websocket, viewer, max(since, 0))
+            while not reader.done():
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, reader}, timeout=IDLE_REFRESH_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    if reader.done():
+                        break
+                    last = await _replay(websocket, viewer, last)
+                    continue
+                event = json.loads(getter.result())
+                sequence = int(event["sequence"])
+                if sequence <= last:
+                    continue
+                if sequence == last + 1:
+                    await viewer.refresh()
+                    if viewer.may_see(event):
+                        await websocket.send_text(json.dumps(event))
+                    last = sequence
+                else:
+                    last = await _replay(websocket, viewer, last)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) client frames so a disconnect is noticed promptly."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _replay(websocket: WebSocket, viewer: _Viewer, last: int) -> int:
+    """Send every visible event after `last` from the log; return the last sequence read."""
+    await viewer.refresh()
+    while True:
+        async with viewer.runtime.db.session() as session:
+            batch: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
+        for row in batch:
+            message = row.as_message()
+            if viewer.may_see(message):
+                await websocket.send_text(json.dumps(message))
+            last = row.sequence
+        if len(batch) < REPLAY_BATCH:
+            return last

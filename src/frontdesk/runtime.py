@@ -1,0 +1,55 @@
+"""What one process holds: settings, database, bus, blob store and (optionally) a job runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from frontdesk.config import Settings
+from frontdesk.db import Database
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.bus import MemoryBus, make_bus
+from frontdesk.kit.jobs import JobRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: MemoryBus
+    blobs: BlobStore
+    runner: JobRunner | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, with_runner: bool) -> Runtime:
+        import frontdesk.handlers  # noqa: F401  (registers every job handler)
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        bus = make_bus(settings.redis_url)
+        db.bus = bus
+        runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
+        if with_runner:
+            runtime.runner = JobRunner(db, settings)
+            db.job_listeners.append(runtime.runner.wake)
+        return runtime
+
+    async def start(self) -> None:
+        await self.bus.start()
+        if self.runner is not None:
+            self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.stop()
+        await self.db.dispose()

@@ -1,0 +1,86 @@
+"""The demo organisation: a small cast that `frontdesk demo` and `frontdesk seed` load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.auth import service as auth
+from frontdesk.auth.schemas import AgentCreate, TeamCreate
+from frontdesk.channels import service as channels
+from frontdesk.channels.base import Inbound
+from frontdesk.channels.schemas import InboxCreate
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.kit import uow
+from frontdesk.runtime import Runtime
+
+DEMO_AGENTS = [
+    ("admin@frontdesk.test", "Ada Admin", "admin", "frontdesk-admin", "en"),
+    ("sara@frontdesk.test", "Sara Supervisor", "supervisor", "frontdesk-sara", "fa"),
+    ("alice@frontdesk.test", "Alice Support", "agent", "frontdesk-alice", "en"),
+    ("bob@frontdesk.test", "Bob Billing", "agent", "frontdesk-bob", "ar"),
+]
+
+# (inbox index, external id, address, name, text)
+DEMO_MESSAGES = [
+    (0, "web-1001", "layla@example.com", "Layla Haddad", "Hi, my order #4411 has not arrived yet."),
+    (1, "app-2001", "layla@example.com", "Layla Haddad", "Also: I was charged twice for #4411."),
+    (0, "web-1002", "+989123456789", "Reza Ahmadi", "سلام، رمز عبورم را فراموش کرده‌ام."),
+    (1, "app-2002", "omar@example.org", "Omar Khalil", "مرحبا، أريد استرداد المبلغ من فضلك."),
+    (0, "web-1003", "john@example.net", "John Smith", "Can I change the delivery address?"),
+]
+
+
+@dataclass
+class Seeded:
+    token: str
+    logins: list[tuple[str, str]]
+
+
+async def seed(runtime: Runtime) -> Seeded:
+    """Load the demo organisation once; later calls only issue a fresh admin token."""
+    async with runtime.db.session() as session:
+        admin = await auth_repository.get_agent_by_email(session, DEMO_AGENTS[0][0])
+        if admin is None:
+            admin = await _load(session, runtime)
+        token = await auth.issue_token(session, admin, name="demo")
+        await uow.commit(session)
+    return Seeded(token=token, logins=[(email, password) for email, _, _, password, _ in DEMO_AGENTS])
+
+
+async def _load(session: AsyncSession, runtime: Runtime):  # type: ignore[no-untyped-def]
+    agents = {}
+    for email, name, role, password, language in DEMO_AGENTS:
+        agents[email] = await auth.create_agent(
+            session, AgentCreate(email=email, name=name, role=role, password=password, language=language)
+        )
+    support = await auth.create_team(session, TeamCreate(name="Support", agent_ids=[agents["alice@frontdesk.test"].id]))
+    billing = await auth.create_team(session, TeamCreate(name="Billing", agent_ids=[agents["bob@frontdesk.test"].id]))
+    sink = runtime.settings.base_url.rstrip("/") + "/demo/sink"
+    inboxes = [
+        await channels.create_inbox(
+            session,
+            InboxCreate(channel="api", name="Website (API)", team_ids=[support.id], webhook_url=sink),
+            runtime.settings,
+        ),
+        await channels.create_inbox(
+            session,
+            InboxCreate(channel="api", name="Mobile app (API)", team_ids=[billing.id], webhook_url=sink),
+            runtime.settings,
+        ),
+    ]
+    await session.flush()
+    received = []
+    for index, external_id, address, name, text in DEMO_MESSAGES:
+        inbound = Inbound(inbox_id=inboxes[index].id, external_id=external_id, address=address, name=name, text=text)
+        received.append(await conversations.receive(session, inbound, blobs=runtime.blobs))
+    await conversations.reply(
+        session,
+        received[0].conversation,
+        author=agents["alice@frontdesk.test"],
+        data=ReplyCreate(text="Sorry about that, Layla — I am checking with the courier now."),
+    )
+    return agents["admin@frontdesk.test"]
