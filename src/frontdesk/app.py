@@ -32,7 +32,9 @@ from frontdesk.web.views import router as web_router
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None, with_runner: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, with_runner: bool | None = None
+) -> FastAPI:
     own_runtime = runtime is None
     rt = runtime or Runtime.build(
         settings, with_runner=settings.embedded_worker if with_runner is None else with_runner
@@ -59,7 +61,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, with_runne
     app.state.runtime = rt
     _install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, channels_router, customers_router, conversations_router, realtime_router):
+    for router in (
+        auth_router,
+        channels_router,
+        customers_router,
+        conversations_router,
+        realtime_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(_ops_router())
@@ -87,7 +95,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(LoginRequired)
@@ -114,7 +124,9 @@ def _ops_router() -> APIRouter:
             async with runtime.db.session() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:
-            return JSONResponse(error_body("not_ready", f"database unreachable: {exc}"), status_code=503)
+            return JSONResponse(
+                error_body("not_ready", f"database unreachable: {exc}"), status_code=503
+            )
         return JSONResponse({"status": "ready"})
 
     @router.get("/metrics", response_class=PlainTextResponse)
@@ -147,7 +159,8 @@ class BodyLimitMiddleware:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             response = JSONResponse(
-                error_body("too_large", f"request body is over {self.max_bytes} bytes"), status_code=413
+                error_body("too_large", f"request body is over {self.max_bytes} bytes"),
+                status_code=413,
             )
             await response(scope, receive, send)
             return

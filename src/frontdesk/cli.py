@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -20,8 +21,8 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
 
 
-def _settings(**overrides: object) -> Settings:
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+def _settings(**overrides: Any) -> Settings:
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     return settings
 
 
@@ -34,7 +35,9 @@ def _production(settings: Settings) -> None:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -71,7 +74,7 @@ def demo(
     uvicorn.run(create_app(settings, runtime=None), host=host, port=port, log_level="warning")
 
 
-async def _seed(runtime, seed):  # type: ignore[no-untyped-def]
+async def _seed(runtime: Any, seed: Any) -> Any:
     try:
         return await seed(runtime)
     finally:

@@ -71,5 +71,5 @@ class Settings(BaseSettings):
         ):
             raise InsecureSettings(
                 "FRONTDESK_SECRET_KEY must be set to a random value of at least 16 characters "
-                "outside development (try: python -c 'import secrets; print(secrets.token_hex(32))')"
+                "outside development (python -c 'import secrets; print(secrets.token_hex(32))')"
             )

@@ -17,7 +17,7 @@ SESSION_COOKIE = "fd_session"
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

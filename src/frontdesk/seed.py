@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,34 +49,59 @@ async def seed(runtime: Runtime) -> Seeded:
             admin = await _load(session, runtime)
         token = await auth.issue_token(session, admin, name="demo")
         await uow.commit(session)
-    return Seeded(token=token, logins=[(email, password) for email, _, _, password, _ in DEMO_AGENTS])
+    return Seeded(
+        token=token, logins=[(email, password) for email, _, _, password, _ in DEMO_AGENTS]
+    )
 
 
-async def _load(session: AsyncSession, runtime: Runtime):  # type: ignore[no-untyped-def]
+async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     agents = {}
     for email, name, role, password, language in DEMO_AGENTS:
         agents[email] = await auth.create_agent(
-            session, AgentCreate(email=email, name=name, role=role, password=password, language=language)
+            session,
+            AgentCreate.model_validate(
+                {
+                    "email": email,
+                    "name": name,
+                    "role": role,
+                    "password": password,
+                    "language": language,
+                }
+            ),
         )
-    support = await auth.create_team(session, TeamCreate(name="Support", agent_ids=[agents["alice@frontdesk.test"].id]))
-    billing = await auth.create_team(session, TeamCreate(name="Billing", agent_ids=[agents["bob@frontdesk.test"].id]))
+    support = await auth.create_team(
+        session, TeamCreate(name="Support", agent_ids=[agents["alice@frontdesk.test"].id])
+    )
+    billing = await auth.create_team(
+        session, TeamCreate(name="Billing", agent_ids=[agents["bob@frontdesk.test"].id])
+    )
     sink = runtime.settings.base_url.rstrip("/") + "/demo/sink"
     inboxes = [
         await channels.create_inbox(
             session,
-            InboxCreate(channel="api", name="Website (API)", team_ids=[support.id], webhook_url=sink),
+            InboxCreate(
+                channel="api", name="Website (API)", team_ids=[support.id], webhook_url=sink
+            ),
             runtime.settings,
         ),
         await channels.create_inbox(
             session,
-            InboxCreate(channel="api", name="Mobile app (API)", team_ids=[billing.id], webhook_url=sink),
+            InboxCreate(
+                channel="api", name="Mobile app (API)", team_ids=[billing.id], webhook_url=sink
+            ),
             runtime.settings,
         ),
     ]
     await session.flush()
     received = []
     for index, external_id, address, name, text in DEMO_MESSAGES:
-        inbound = Inbound(inbox_id=inboxes[index].id, external_id=external_id, address=address, name=name, text=text)
+        inbound = Inbound(
+            inbox_id=inboxes[index].id,
+            external_id=external_id,
+            address=address,
+            name=name,
+            text=text,
+        )
         received.append(await conversations.receive(session, inbound, blobs=runtime.blobs))
     await conversations.reply(
         session,

@@ -71,7 +71,9 @@ async def issue_token(
     token = new_token("fds" if kind == "session" else "fd")
     expires = utcnow() + SESSION_LIFETIME if kind == "session" else None
     session.add(
-        ApiToken(agent_id=agent.id, digest=token_digest(token), kind=kind, name=name, expires_at=expires)
+        ApiToken(
+            agent_id=agent.id, digest=token_digest(token), kind=kind, name=name, expires_at=expires
+        )
     )
     await session.flush()
     return token

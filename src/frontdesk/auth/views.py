@@ -53,7 +53,9 @@ async def read_agent(agent_id: int, session: SessionDep, agent: CurrentAgent) ->
 async def update_agent(
     agent_id: int, data: AgentUpdate, session: SessionDep, admin: AdminAgent
 ) -> AgentRead:
-    agent = await service.update_agent(session, await service.get_agent_or_raise(session, agent_id), data)
+    agent = await service.update_agent(
+        session, await service.get_agent_or_raise(session, agent_id), data
+    )
     await uow.commit(session)
     return AgentRead.model_validate(agent)
 
@@ -81,8 +83,12 @@ async def create_team(data: TeamCreate, session: SessionDep, admin: AdminAgent) 
 
 
 @router.patch("/teams/{team_id}", response_model=TeamRead)
-async def update_team(team_id: int, data: TeamUpdate, session: SessionDep, admin: AdminAgent) -> TeamRead:
-    team = await service.update_team(session, await service.get_team_or_raise(session, team_id), data)
+async def update_team(
+    team_id: int, data: TeamUpdate, session: SessionDep, admin: AdminAgent
+) -> TeamRead:
+    team = await service.update_team(
+        session, await service.get_team_or_raise(session, team_id), data
+    )
     await uow.commit(session)
     return team
 

@@ -29,7 +29,9 @@ class InboxTeam(Base):
 
     __tablename__ = "inbox_teams"
 
-    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
+    )
     team_id: Mapped[int] = mapped_column(
         ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True
     )

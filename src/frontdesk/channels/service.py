@@ -37,7 +37,9 @@ async def create_inbox(session: AsyncSession, data: InboxCreate, app: Settings) 
     """Create an inbox on a channel, with a fresh signing secret."""
     adapter = adapter_for(data.channel)
     raw: dict[str, Any] = dict(data.settings)
-    raw.update(data.model_dump(include={"webhook_url", "address", "imap", "smtp"}, exclude_none=True))
+    raw.update(
+        data.model_dump(include={"webhook_url", "address", "imap", "smtp"}, exclude_none=True)
+    )
     await _check_teams(session, data.team_ids)
     inbox = Inbox(
         name=data.name,
@@ -53,7 +55,9 @@ async def create_inbox(session: AsyncSession, data: InboxCreate, app: Settings) 
     return inbox
 
 
-async def update_inbox(session: AsyncSession, inbox: Inbox, data: InboxUpdate, app: Settings) -> Inbox:
+async def update_inbox(
+    session: AsyncSession, inbox: Inbox, data: InboxUpdate, app: Settings
+) -> Inbox:
     """Rename, re-team, reconfigure, deactivate or rotate the secret of an inbox."""
     if data.name is not None:
         inbox.name = data.name

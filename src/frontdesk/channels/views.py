@@ -72,7 +72,9 @@ async def delete_inbox(inbox_id: int, session: SessionDep, admin: AdminAgent) ->
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}},
 )
-async def inbound(inbox_id: int, request: Request, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+async def inbound(
+    inbox_id: int, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> JSONResponse:
     """Signed inbound message (X-Frontdesk-Signature: sha256=HMAC(inbox secret, raw body)).
     Answers 202 only once the message is committed; a repeat answers `duplicate: true`."""
     body = await request.body()
@@ -87,7 +89,9 @@ async def inbound(inbox_id: int, request: Request, session: SessionDep, runtime:
     received = await uow.retrying(
         session, lambda: conversations.receive(session, parsed, blobs=runtime.blobs)
     )
-    MESSAGES.labels(direction="inbound", outcome="duplicate" if received.duplicate else "stored").inc()
+    MESSAGES.labels(
+        direction="inbound", outcome="duplicate" if received.duplicate else "stored"
+    ).inc()
     result = InboundAccepted(
         message_id=received.message.id,
         conversation_id=received.conversation.id,

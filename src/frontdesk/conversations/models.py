@@ -54,8 +54,12 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
     author_kind: Mapped[str] = mapped_column(String(10))  # customer | agent | bot | system
-    author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"))
+    author_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="SET NULL")
+    )
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(300))
@@ -100,7 +104,9 @@ class Attachment(Base):
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)

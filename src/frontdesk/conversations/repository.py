@@ -48,7 +48,9 @@ async def find_by_thread(
     )
 
 
-async def find_active(session: AsyncSession, *, inbox_id: int, customer_id: int) -> Conversation | None:
+async def find_active(
+    session: AsyncSession, *, inbox_id: int, customer_id: int
+) -> Conversation | None:
     # Uses index: ix_conversations_customer_inbox.
     return await session.scalar(
         select(Conversation)
@@ -112,7 +114,9 @@ async def last_inbound(session: AsyncSession, conversation_id: int) -> Message |
     )
 
 
-async def mark_answered(session: AsyncSession, *, conversation_id: int, before_message_id: int) -> int:
+async def mark_answered(
+    session: AsyncSession, *, conversation_id: int, before_message_id: int
+) -> int:
     result = await session.execute(
         update(Message)
         .where(

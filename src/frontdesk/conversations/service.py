@@ -47,8 +47,12 @@ async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) 
         conversation = await repository.get_conversation(session, existing.conversation_id)
         assert conversation is not None
         return Received(existing, conversation, duplicate=True)
-    kind, address = classify_address(inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind)
-    customer, identity = await customers.resolve(session, kind=kind, address=address, name=inbound.name)
+    kind, address = classify_address(
+        inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind
+    )
+    customer, identity = await customers.resolve(
+        session, kind=kind, address=address, name=inbound.name
+    )
     conversation = await _thread(session, inbox, customer, inbound)
     message = Message(
         conversation_id=conversation.id,
@@ -161,7 +165,9 @@ async def reply(
     )
     session.add(message)
     await session.flush()
-    await jobs.enqueue(session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}")
+    await jobs.enqueue(
+        session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}"
+    )
     conversation.last_message_at = conversation.updated_at = utcnow()
     _record_message(session, message, conversation, "message.created")
     return message
@@ -235,7 +241,9 @@ def _record_message(
     )
 
 
-async def get_or_raise(session: AsyncSession, conversation_id: int, *, agent: Agent) -> Conversation:
+async def get_or_raise(
+    session: AsyncSession, conversation_id: int, *, agent: Agent
+) -> Conversation:
     """The conversation if the agent may see its inbox, else NotFound."""
     conversation = await repository.get_conversation(session, conversation_id)
     if conversation is None:
@@ -280,7 +288,11 @@ async def update(
         if name in changes:
             setattr(conversation, name, changes[name])
     if data.tags is not None:
-        tags = [await repository.get_or_create_tag(session, name.strip()[:100]) for name in data.tags if name.strip()]
+        tags = [
+            await repository.get_or_create_tag(session, name.strip()[:100])
+            for name in data.tags
+            if name.strip()
+        ]
         await repository.set_tags(session, conversation.id, [tag.id for tag in tags])
     conversation.updated_at = utcnow()
     await session.flush()
@@ -296,7 +308,9 @@ async def update(
     return conversation
 
 
-async def _check_assignee(session: AsyncSession, conversation: Conversation, agent_id: int | None) -> None:
+async def _check_assignee(
+    session: AsyncSession, conversation: Conversation, agent_id: int | None
+) -> None:
     if agent_id is None:
         return
     assignee = await auth_repository.get_agent(session, agent_id)
@@ -307,7 +321,9 @@ async def _check_assignee(session: AsyncSession, conversation: Conversation, age
         raise Invalid("assignee does not serve this inbox", code="invalid_assignee")
 
 
-async def add_note(session: AsyncSession, conversation: Conversation, *, author: Agent, text: str) -> Note:
+async def add_note(
+    session: AsyncSession, conversation: Conversation, *, author: Agent, text: str
+) -> Note:
     """An internal note: never sent to the customer."""
     if not text.strip():
         raise Invalid("a note needs text", code="empty_message")
@@ -317,7 +333,12 @@ async def add_note(session: AsyncSession, conversation: Conversation, *, author:
     record(
         session,
         "note.created",
-        {"note_id": note.id, "conversation_id": conversation.id, "agent_id": author.id, "text": text},
+        {
+            "note_id": note.id,
+            "conversation_id": conversation.id,
+            "agent_id": author.id,
+            "text": text,
+        },
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,

@@ -113,8 +113,12 @@ async def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationRead)
-async def get_conversation(conversation_id: int, session: SessionDep, agent: CurrentAgent) -> ConversationRead:
-    return await read_conversation(session, await service.get_or_raise(session, conversation_id, agent=agent))
+async def get_conversation(
+    conversation_id: int, session: SessionDep, agent: CurrentAgent
+) -> ConversationRead:
+    return await read_conversation(
+        session, await service.get_or_raise(session, conversation_id, agent=agent)
+    )
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationRead)
@@ -137,7 +141,9 @@ async def list_messages(
 ) -> Page[MessageRead]:
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
     size = clamp_limit(limit)
-    rows = await repository.list_messages(session, conversation.id, after=decode_cursor(cursor), limit=size)
+    rows = await repository.list_messages(
+        session, conversation.id, after=decode_cursor(cursor), limit=size
+    )
     items = await read_messages(session, rows)
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
@@ -162,7 +168,9 @@ async def post_message(
 
 
 @router.get("/conversations/{conversation_id}/notes", response_model=list[NoteRead])
-async def list_notes(conversation_id: int, session: SessionDep, agent: CurrentAgent) -> list[NoteRead]:
+async def list_notes(
+    conversation_id: int, session: SessionDep, agent: CurrentAgent
+) -> list[NoteRead]:
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
     return [
         NoteRead.model_validate(note, from_attributes=True)

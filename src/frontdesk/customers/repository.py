@@ -41,10 +41,7 @@ async def list_customers(
     session: AsyncSession, *, inbox_ids: set[int] | None, after: int | None, limit: int
 ) -> Sequence[Customer]:
     query = (
-        select(Customer)
-        .where(Customer.merged_into_id.is_(None))
-        .order_by(Customer.id)
-        .limit(limit)
+        select(Customer).where(Customer.merged_into_id.is_(None)).order_by(Customer.id).limit(limit)
     )
     if after is not None:
         query = query.where(Customer.id > after)
@@ -53,7 +50,7 @@ async def list_customers(
     return (await session.scalars(query)).all()
 
 
-def _has_conversation_in(inbox_ids: set[int]):  # type: ignore[no-untyped-def]
+def _has_conversation_in(inbox_ids: set[int]):
     return exists().where(
         Conversation.customer_id == Customer.id, Conversation.inbox_id.in_(inbox_ids or {-1})
     )
@@ -62,7 +59,9 @@ def _has_conversation_in(inbox_ids: set[int]):  # type: ignore[no-untyped-def]
 async def customer_visible(session: AsyncSession, customer_id: int, inbox_ids: set[int]) -> bool:
     found = await session.scalar(
         select(Conversation.id)
-        .where(Conversation.customer_id == customer_id, Conversation.inbox_id.in_(inbox_ids or {-1}))
+        .where(
+            Conversation.customer_id == customer_id, Conversation.inbox_id.in_(inbox_ids or {-1})
+        )
         .limit(1)
     )
     return found is not None
@@ -72,7 +71,7 @@ async def move_customer_rows(session: AsyncSession, *, source: int, target: int)
     for model in (Identity, Conversation, Message):
         await session.execute(
             update(model)
-            .where(model.customer_id == source)  # type: ignore[attr-defined]
+            .where(model.customer_id == source)
             .values(customer_id=target)
             .execution_options(synchronize_session=False)
         )
@@ -94,7 +93,9 @@ async def timeline(
     limit: int,
 ) -> Sequence[Message]:
     # Uses index: ix_messages_customer_id.
-    query = select(Message).where(Message.customer_id == customer_id).order_by(Message.id).limit(limit)
+    query = (
+        select(Message).where(Message.customer_id == customer_id).order_by(Message.id).limit(limit)
+    )
     if after is not None:
         query = query.where(Message.id > after)
     if inbox_ids is not None:

@@ -9,7 +9,13 @@ from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations.models import Message
 from frontdesk.customers import repository
 from frontdesk.customers.models import Customer, Identity
-from frontdesk.customers.schemas import CustomerRead, CustomerUpdate, IdentityCreate, IdentityRead, TimelineItem
+from frontdesk.customers.schemas import (
+    CustomerRead,
+    CustomerUpdate,
+    IdentityCreate,
+    IdentityRead,
+    TimelineItem,
+)
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
 from frontdesk.kit.text import classify_address
@@ -45,7 +51,9 @@ async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent)
         customer = await repository.get_customer(session, customer.merged_into_id)
         assert customer is not None
     inbox_ids = await visible_inbox_ids(session, agent)
-    if inbox_ids is not None and not await repository.customer_visible(session, customer.id, inbox_ids):
+    if inbox_ids is not None and not await repository.customer_visible(
+        session, customer.id, inbox_ids
+    ):
         raise NotFound("customer not found")
     return customer
 
@@ -54,9 +62,9 @@ async def find_by_identity(session: AsyncSession, address: str, *, agent: Agent)
     """Customers with this exact (normalised) address, as far as the agent may see them."""
     kind, normalised = classify_address(address, handle_kind="handle")
     identities = (
-        [found] if (found := await repository.find_identity(session, kind, normalised)) else []
-    ) if kind in ("email", "phone") else list(
-        await repository.find_identities_by_address(session, normalised)
+        ([found] if (found := await repository.find_identity(session, kind, normalised)) else [])
+        if kind in ("email", "phone")
+        else list(await repository.find_identities_by_address(session, normalised))
     )
     customers: list[Customer] = []
     for identity in identities:
@@ -67,7 +75,9 @@ async def find_by_identity(session: AsyncSession, address: str, *, agent: Agent)
     return customers
 
 
-async def update_customer(session: AsyncSession, customer: Customer, data: CustomerUpdate) -> Customer:
+async def update_customer(
+    session: AsyncSession, customer: Customer, data: CustomerUpdate
+) -> Customer:
     """Rename a customer or replace attributes."""
     if data.name is not None:
         customer.name = data.name
@@ -82,16 +92,26 @@ async def add_identity(session: AsyncSession, customer: Customer, data: Identity
     """Attach an address to a customer; an address belongs to one customer only."""
     kind, address = classify_address(data.address, handle_kind=data.kind or "")
     if not kind:
-        raise Invalid("kind is required for addresses that are neither e-mail nor phone", code="invalid_address")
+        raise Invalid(
+            "kind is required for addresses that are neither e-mail nor phone",
+            code="invalid_address",
+        )
     existing = await repository.find_identity(session, kind, address)
     if existing is not None:
         if existing.customer_id == customer.id:
             return existing
-        raise Conflict("this address belongs to another customer (merge them instead)", code="identity_taken")
+        raise Conflict(
+            "this address belongs to another customer (merge them instead)", code="identity_taken"
+        )
     identity = Identity(customer_id=customer.id, kind=kind, address=address)
     session.add(identity)
     await session.flush()
-    record(session, "customer.identity_added", {"customer_id": customer.id, "identity_id": identity.id}, customer_id=customer.id)
+    record(
+        session,
+        "customer.identity_added",
+        {"customer_id": customer.id, "identity_id": identity.id},
+        customer_id=customer.id,
+    )
     return identity
 
 
@@ -102,7 +122,12 @@ async def remove_identity(session: AsyncSession, customer: Customer, identity_id
         raise NotFound("identity not found")
     await session.delete(identity)
     await session.flush()
-    record(session, "customer.identity_removed", {"customer_id": customer.id, "identity_id": identity_id}, customer_id=customer.id)
+    record(
+        session,
+        "customer.identity_removed",
+        {"customer_id": customer.id, "identity_id": identity_id},
+        customer_id=customer.id,
+    )
 
 
 async def merge(session: AsyncSession, keep: Customer, other: Customer) -> Customer:
@@ -139,7 +164,9 @@ async def timeline(
 ) -> list[TimelineItem]:
     """Every message of the customer on every channel the agent may see, oldest first."""
     inbox_ids = await visible_inbox_ids(session, agent)
-    messages = await repository.timeline(session, customer.id, inbox_ids=inbox_ids, after=after, limit=limit)
+    messages = await repository.timeline(
+        session, customer.id, inbox_ids=inbox_ids, after=after, limit=limit
+    )
     return [timeline_item(message) for message in messages]
 
 

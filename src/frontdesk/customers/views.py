@@ -34,7 +34,10 @@ async def list_customers(
         return Page(items=[await service.read(session, item) for item in found])
     size = clamp_limit(limit)
     rows = await repository.list_customers(
-        session, inbox_ids=await visible_inbox_ids(session, agent), after=decode_cursor(cursor), limit=size
+        session,
+        inbox_ids=await visible_inbox_ids(session, agent),
+        after=decode_cursor(cursor),
+        limit=size,
     )
     items = [await service.read(session, row) for row in rows]
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
@@ -42,7 +45,9 @@ async def list_customers(
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
 async def read_customer(customer_id: int, session: SessionDep, agent: CurrentAgent) -> CustomerRead:
-    return await service.read(session, await service.get_or_raise(session, customer_id, agent=agent))
+    return await service.read(
+        session, await service.get_or_raise(session, customer_id, agent=agent)
+    )
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
@@ -65,8 +70,12 @@ async def read_timeline(
 ) -> Page[TimelineItem]:
     customer = await service.get_or_raise(session, customer_id, agent=agent)
     size = clamp_limit(limit)
-    items = await service.timeline(session, customer, agent=agent, after=decode_cursor(cursor), limit=size)
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == size else None)
+    items = await service.timeline(
+        session, customer, agent=agent, after=decode_cursor(cursor), limit=size
+    )
+    return Page(
+        items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == size else None
+    )
 
 
 @router.post("/customers/{customer_id}/identities", response_model=IdentityRead, status_code=201)

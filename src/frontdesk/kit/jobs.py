@@ -287,7 +287,9 @@ class JobRunner:
             if final:
                 values.update(state=FAILED, finished_at=utcnow())
             else:
-                values.update(state=AVAILABLE, run_at=utcnow() + backoff(self.settings, job.attempts))
+                values.update(
+                    state=AVAILABLE, run_at=utcnow() + backoff(self.settings, job.attempts)
+                )
             result = await session.execute(
                 update(Job)
                 .where(Job.id == job.id, Job.locked_by == self.name)
@@ -342,9 +344,7 @@ async def sync_schedules(db: Database) -> None:
 async def prune_jobs(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Delete completed jobs after a week; failed ones stay until someone looks at them."""
     cutoff = utcnow() - timedelta(days=7)
-    await session.execute(
-        delete(Job).where(Job.state == COMPLETED, Job.finished_at < cutoff)
-    )
+    await session.execute(delete(Job).where(Job.state == COMPLETED, Job.finished_at < cutoff))
 
 
 every("jobs.prune", "17 3 * * *", "jobs.prune")

@@ -90,6 +90,4 @@ def check_outbound_url(url: str, *, allow_private: bool = False) -> None:
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
-            raise Invalid(
-                f"URL points to a non-public address ({address})", code="forbidden_url"
-            )
+            raise Invalid(f"URL points to a non-public address ({address})", code="forbidden_url")

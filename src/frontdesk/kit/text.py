@@ -9,7 +9,9 @@ import phonenumbers
 
 from frontdesk.kit.errors import Invalid
 
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$")
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
+)
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{5,}$")
 MAX_ADDRESS = 320
 

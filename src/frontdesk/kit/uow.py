@@ -30,7 +30,9 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
         if session.get_bind().dialect.name == "postgresql":
             # Held from the first event insert until commit, so sequences become visible in
             # the order they were allocated: a reader resuming after N can never miss N+1.
-            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY}
+            )
         rows = [Event(**item) for item in pending]
         session.add_all(rows)
         await session.flush()

@@ -84,7 +84,9 @@ async def events(websocket: WebSocket, since: int = 0, token: str | None = None)
             while not reader.done():
                 getter = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait(
-                    {getter, reader}, timeout=IDLE_REFRESH_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    {getter, reader},
+                    timeout=IDLE_REFRESH_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if getter not in done:
                     getter.cancel()

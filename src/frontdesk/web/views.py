@@ -51,7 +51,14 @@ async def page_agent(request: Request, session: SessionDep) -> Agent:
 PageAgent = Annotated[Agent, Depends(page_agent)]
 
 
-def render(request: Request, name: str, context: dict[str, Any], *, agent: Agent | None = None, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    agent: Agent | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     language = agent.language if agent else "en"
     response = templates.TemplateResponse(
@@ -116,7 +123,9 @@ async def logout(request: Request, session: SessionDep, csrf: Annotated[str, For
 
 
 @router.get("/", response_class=HTMLResponse)
-async def inbox_page(request: Request, session: SessionDep, agent: PageAgent, status: str | None = "open") -> HTMLResponse:
+async def inbox_page(
+    request: Request, session: SessionDep, agent: PageAgent, status: str | None = "open"
+) -> HTMLResponse:
     rows = await conversations_repository.list_conversations(
         session,
         inbox_ids=await visible_inbox_ids(session, agent),
@@ -136,10 +145,14 @@ async def inbox_page(request: Request, session: SessionDep, agent: PageAgent, st
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-async def conversation_page(request: Request, conversation_id: int, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+async def conversation_page(
+    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
-    messages = await conversations_repository.list_messages(session, conversation.id, after=None, limit=500)
+    messages = await conversations_repository.list_messages(
+        session, conversation.id, after=None, limit=500
+    )
     return render(
         request,
         "conversation.html",
@@ -165,11 +178,15 @@ async def reply_form(
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-async def customer_page(request: Request, customer_id: int, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+async def customer_page(
+    request: Request, customer_id: int, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
     customer = await customers.get_or_raise(session, customer_id, agent=agent)
     timeline = await customers.timeline(session, customer, agent=agent, after=None, limit=500)
     profile = await customers.read(session, customer)
-    return render(request, "customer.html", {"customer": profile, "timeline": timeline}, agent=agent)
+    return render(
+        request, "customer.html", {"customer": profile, "timeline": timeline}, agent=agent
+    )
 
 
 @router.get("/static/app.css")

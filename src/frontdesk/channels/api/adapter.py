@@ -98,7 +98,9 @@ class ApiChannel:
         try:
             data = base64.b64decode(item.data_base64, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise Invalid(f"attachment {item.filename!r} is not valid base64", code="invalid_payload") from exc
+            raise Invalid(
+                f"attachment {item.filename!r} is not valid base64", code="invalid_payload"
+            ) from exc
         if len(data) > app.max_attachment_bytes:
             raise TooLarge(
                 f"attachment {item.filename!r} is over {app.max_attachment_bytes} bytes",
@@ -137,7 +139,9 @@ class ApiChannel:
             "idempotency-key": outbound.idempotency_key,
             "user-agent": "Frontdesk-Webhook/1",
         }
-        async with httpx.AsyncClient(timeout=app.webhook_timeout_seconds, follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            timeout=app.webhook_timeout_seconds, follow_redirects=False
+        ) as client:
             response = await client.post(url, content=body, headers=headers)
         if 200 <= response.status_code < 300:
             return SendResult(status="delivered", external_id=response.headers.get("x-message-id"))

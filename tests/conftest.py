@@ -1,0 +1,345 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL (never skipped)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from frontdesk.app import create_app
+from frontdesk.auth import service as auth
+from frontdesk.auth.schemas import AgentCreate, TeamCreate
+from frontdesk.channels import service as channels
+from frontdesk.channels.schemas import InboxCreate
+from frontdesk.config import Settings
+from frontdesk.kit import uow
+from frontdesk.kit.security import sign
+from frontdesk.migrate import upgrade
+from frontdesk.runtime import Runtime
+
+PG_SERVER = os.environ.get("FRONTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+PG_DATABASE = os.environ.get("FRONTDESK_TEST_PG_DB", "frontdesk_test")
+REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PG_URL = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://', 1)}/{PG_DATABASE}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """A fresh PostgreSQL database, migrated once; tests empty it between runs."""
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (PG_DATABASE,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"')
+        conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    upgrade(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "frontdesk.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True
+    ) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "frontdesk.db"
+        shutil.copy(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="development",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        allow_private_webhooks=True,
+        job_poll_seconds=0.05,
+        job_backoff_base_seconds=0.01,
+        job_backoff_max_seconds=0.05,
+        job_lease_seconds=5,
+        job_max_attempts=3,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = Runtime.build(settings, with_runner=False)
+    await rt.start()
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
+def app(settings: Settings, runtime: Runtime):  # type: ignore[no-untyped-def]
+    return create_app(settings, runtime=runtime)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@dataclass
+class Person:
+    id: int
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class InboxInfo:
+    id: int
+    secret: str
+
+
+@dataclass
+class Cast:
+    """The recurring people of our tests: Ada (admin), Sara (supervisor), Alice (Support team,
+    serves the website inbox), Bob (Billing team, serves the app inbox)."""
+
+    ada: Person
+    sara: Person
+    alice: Person
+    bob: Person
+    website: InboxInfo
+    app: InboxInfo
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def cast(runtime: Runtime) -> Cast:
+    people: dict[str, Person] = {}
+    async with runtime.db.session() as session:
+        for key, role in (
+            ("ada", "admin"),
+            ("sara", "supervisor"),
+            ("alice", "agent"),
+            ("bob", "agent"),
+        ):
+            password = f"{key}-password-1"
+            agent = await auth.create_agent(
+                session,
+                AgentCreate(
+                    email=f"{key}@frontdesk.test", name=key.title(), password=password, role=role
+                ),
+            )
+            token = await auth.issue_token(session, agent)
+            people[key] = Person(agent.id, agent.email, password, token)
+        support = await auth.create_team(
+            session, TeamCreate(name="Support", agent_ids=[people["alice"].id])
+        )
+        billing = await auth.create_team(
+            session, TeamCreate(name="Billing", agent_ids=[people["bob"].id])
+        )
+        website = await channels.create_inbox(
+            session,
+            InboxCreate(channel="api", name="Website", team_ids=[support.id]),
+            runtime.settings,
+        )
+        app_inbox = await channels.create_inbox(
+            session, InboxCreate(channel="api", name="App", team_ids=[billing.id]), runtime.settings
+        )
+        await uow.commit(session)
+    return Cast(
+        ada=people["ada"],
+        sara=people["sara"],
+        alice=people["alice"],
+        bob=people["bob"],
+        website=InboxInfo(website.id, website.secret),
+        app=InboxInfo(app_inbox.id, app_inbox.secret),
+    )
+
+
+def inbound_payload(
+    external_id: str, address: str, text: str = "hello", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "from": {"address": address, **extra.pop("sender", {})},
+        "text": text,
+        **extra,
+    }
+
+
+async def post_inbound(
+    client: httpx.AsyncClient,
+    inbox: InboxInfo,
+    payload: dict[str, Any] | bytes,
+    *,
+    secret: str | None = None,
+) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return await client.post(
+        f"/api/v1/inboxes/{inbox.id}/inbound",
+        content=body,
+        headers={
+            "X-Frontdesk-Signature": sign(secret or inbox.secret, body),
+            "content-type": "application/json",
+        },
+    )
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def run_jobs(runtime: Runtime, *, rounds: int = 50) -> int:
+    """Run due jobs in this process until none is left (deterministic, no background task)."""
+    from frontdesk.kit.jobs import JobRunner
+
+    runner = JobRunner(runtime.db, runtime.settings, name="test-runner")
+    done = 0
+    for _ in range(rounds):
+        claimed = await runner.claim(50)
+        if not claimed:
+            return done
+        for job in claimed:
+            await runner.execute(job)
+            done += 1
+    return done
+
+
+@contextlib.asynccontextmanager
+async def serve_app(asgi_app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Run an ASGI app on a real loopback port inside the test's event loop."""
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live_server(app) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    async with serve_app(app) as address:
+        yield address
+
+
+class WebhookReceiver:
+    """A loopback integration endpoint: verifies signatures and processes each
+    Idempotency-Key once (repeats are answered as already done, as Stripe does)."""
+
+    def __init__(
+        self,
+        secret_for: dict[int, str] | None = None,
+        delay: float = 0.0,
+        fail_first: int = 0,
+        status: int = 200,
+    ) -> None:
+        self.processed: dict[str, dict[str, Any]] = {}
+        self.requests: list[str] = []
+        self.bad_signatures = 0
+        self.secrets: list[str] = list((secret_for or {}).values())
+        self.delay = delay
+        self.fail_first = fail_first
+        self.status = status
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        key = headers.get("idempotency-key", "")
+        self.requests.append(key)
+        status = self.status
+        if self.secrets and not any(
+            sign(secret, body) == headers.get("x-frontdesk-signature") for secret in self.secrets
+        ):
+            self.bad_signatures += 1
+            status = 401
+        elif self.fail_first > 0:
+            self.fail_first -= 1
+            status = 503
+        elif status < 300 and key not in self.processed:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            self.processed[key] = json.loads(body)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+@pytest.fixture
+def artifacts() -> Iterator[Path]:
+    path = Path(__file__).resolve().parents[1] / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    yield path
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test is a failure: nothing may pass by not running."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("CI") and reporter is not None and reporter.stats.get("skipped"):
+        reporter.write_line(
+            f"CI: {len(reporter.stats['skipped'])} skipped test(s) count as failures", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
