@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Unset = in-process pub/sub; set it whenever more than one process serves websockets.
     redis_url: str | None = None
+    # Namespaces pub/sub channels when several deployments (or test runs) share one Redis.
+    bus_prefix: str = "frontdesk"
     secret_key: str = EXAMPLE_SECRET
     base_url: str = "http://127.0.0.1:8000"
     smtp_port: int | None = None

@@ -31,7 +31,7 @@ class Runtime:
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
-        bus = make_bus(settings.redis_url)
+        bus = make_bus(settings.redis_url, settings.bus_prefix)
         db.bus = bus
         runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
         if with_runner:

@@ -55,10 +55,9 @@ class MemoryBus:
 class RedisBus(MemoryBus):
     """Publishes through Redis; one listener per process fans messages out locally."""
 
-    PREFIX = "frontdesk:"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "frontdesk") -> None:
         super().__init__()
+        self.prefix = f"{prefix}:"
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url)
@@ -79,20 +78,20 @@ class RedisBus(MemoryBus):
         await super().stop()
 
     async def publish(self, channel: str, data: str) -> None:
-        await self._redis.publish(self.PREFIX + channel, data)
+        await self._redis.publish(self.prefix + channel, data)
 
     async def _listen(self) -> None:
         delay = 0.2
         while True:
             try:
                 pubsub = self._redis.pubsub()
-                await pubsub.psubscribe(self.PREFIX + "*")
+                await pubsub.psubscribe(self.prefix + "*")
                 self._ready.set()
                 delay = 0.2
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
                         continue
-                    channel = message["channel"].decode()[len(self.PREFIX) :]
+                    channel = message["channel"].decode()[len(self.prefix) :]
                     self._deliver(channel, message["data"].decode())
             except asyncio.CancelledError:
                 raise
@@ -103,5 +102,5 @@ class RedisBus(MemoryBus):
                 delay = min(delay * 2, 5.0)
 
 
-def make_bus(redis_url: str | None) -> MemoryBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def make_bus(redis_url: str | None, prefix: str = "frontdesk") -> MemoryBus:
+    return RedisBus(redis_url, prefix) if redis_url else MemoryBus()
