@@ -78,7 +78,7 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=True),
     sa.Column('run_at', frontdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('locked_until', frontdesk.db.UTCDateTime(timezone=True), nullable=True),

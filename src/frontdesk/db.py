@@ -123,6 +123,8 @@ class Database:
             try:
                 yield session
             finally:
+                # Whatever was not committed is discarded; loaded rows stay readable (detached).
+                session.expunge_all()
                 if session.in_transaction():
                     await session.rollback()
 

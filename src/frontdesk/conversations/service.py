@@ -51,7 +51,7 @@ async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) 
         inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind
     )
     customer, identity = await customers.resolve(
-        session, kind=kind, address=address, name=inbound.name
+        session, kind=kind, address=address, name=inbound.name, inbox_id=inbox.id
     )
     conversation = await _thread(session, inbox, customer, inbound)
     message = Message(

@@ -22,7 +22,7 @@ from frontdesk.kit.text import classify_address
 
 
 async def resolve(
-    session: AsyncSession, *, kind: str, address: str, name: str | None
+    session: AsyncSession, *, kind: str, address: str, name: str | None, inbox_id: int | None = None
 ) -> tuple[Customer, Identity]:
     """Find the customer behind an identity, or create both (a unique index settles races)."""
     identity = await repository.find_identity(session, kind, address)
@@ -38,7 +38,14 @@ async def resolve(
     identity = Identity(customer_id=customer.id, kind=kind, address=address)
     session.add(identity)
     await session.flush()
-    record(session, "customer.created", {"customer_id": customer.id}, customer_id=customer.id)
+    # Seen by whoever serves the inbox the customer first wrote to.
+    record(
+        session,
+        "customer.created",
+        {"customer_id": customer.id},
+        customer_id=customer.id,
+        inbox_id=inbox_id,
+    )
     return customer, identity
 
 

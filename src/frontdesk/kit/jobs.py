@@ -38,7 +38,8 @@ class Job(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default=AVAILABLE)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    # NULL: the runner's FRONTDESK_JOB_MAX_ATTEMPTS applies.
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -130,7 +131,7 @@ async def enqueue(
         payload=payload,
         key=key,
         run_at=run_at or utcnow(),
-        max_attempts=max_attempts or 8,
+        max_attempts=max_attempts,
         state=AVAILABLE,
         attempts=0,
     )
@@ -163,7 +164,7 @@ class Claimed:
     kind: str
     payload: dict[str, Any]
     attempts: int
-    max_attempts: int
+    max_attempts: int | None
 
 
 @dataclass
@@ -246,6 +247,7 @@ class JobRunner:
 
     async def execute(self, job: Claimed) -> None:
         spec = HANDLERS.get(job.kind)
+        job.max_attempts = job.max_attempts or self.settings.job_max_attempts
         try:
             if spec is None:
                 raise PermanentJobError(f"no handler for job kind {job.kind!r}")
@@ -280,7 +282,9 @@ class JobRunner:
 
     async def _failed(self, job: Claimed, spec: Handler | None, exc: Exception) -> None:
         error = "".join(traceback.format_exception_only(exc)).strip()[:4000]
-        final = isinstance(exc, PermanentJobError) or job.attempts >= job.max_attempts
+        final = isinstance(exc, PermanentJobError) or job.attempts >= (
+            job.max_attempts or self.settings.job_max_attempts
+        )
         log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
         async with self.db.session() as session:
             values: dict[str, Any] = {"last_error": error, "locked_by": None, "locked_until": None}

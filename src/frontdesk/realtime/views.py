@@ -19,7 +19,7 @@ from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.deps import SESSION_COOKIE
-from frontdesk.kit.events import Event, list_after
+from frontdesk.kit.events import Event, last_sequence, list_after
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["events"])
@@ -70,17 +70,21 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, token: str | Non
 async def events(websocket: WebSocket, since: int = 0, token: str | None = None) -> None:
     runtime: Runtime = websocket.app.state.runtime
     agent = await _authenticate(websocket, runtime, token)
+    await websocket.accept()
     if agent is None:
+        # Accept first so browsers can read the close code (a refused handshake is opaque).
         await websocket.close(code=4401, reason="unauthenticated")
         return
-    await websocket.accept()
     viewer = _Viewer(runtime, agent)
     reader = asyncio.create_task(_drain(websocket))
     try:
         # Subscribe before replaying: anything committed meanwhile is either in the replay or
         # queued here (and dropped as already seen).
         async with runtime.bus.subscribe("events") as queue:
-            last = await _replay(websocket, viewer, max(since, 0))
+            async with runtime.db.session() as session:
+                # A cursor past the end (e.g. from a restored backup) means "from now on".
+                start = min(max(since, 0), await last_sequence(session))
+            last = await _replay(websocket, viewer, start)
             while not reader.done():
                 getter = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait(

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.db import utcnow
+from frontdesk.kit import jobs, uow
+from frontdesk.kit.jobs import Job, JobRunner, Schedule
+
+CALLS: list[dict[str, Any]] = []
+
+
+@jobs.handler("test.record")
+async def record_call(session: AsyncSession, payload: dict[str, Any]) -> None:
+    CALLS.append(payload)
+
+
+@jobs.handler("test.explode")
+async def explode(session: AsyncSession, payload: dict[str, Any]) -> None:
+    raise RuntimeError("boom")
+
+
+async def enqueue(runtime, kind="test.record", **kwargs):  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        job = await jobs.enqueue(session, kind, kwargs.pop("payload", {"n": 1}), **kwargs)
+        await uow.commit(session)
+        return job.id
+
+
+async def job_row(runtime, job_id):  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        return await session.get(Job, job_id)
+
+
+class TestEnqueue:
+    async def test_same_key_enqueues_once(self, runtime):
+        first = await enqueue(runtime, key="k1")
+        second = await enqueue(runtime, key="k1")
+        assert first == second
+
+    async def test_job_is_invisible_until_commit(self, runtime):
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        async with runtime.db.session() as session:
+            await jobs.enqueue(session, "test.record", {})
+            await session.flush()
+            if not runtime.db.is_postgres:
+                # SQLite has one writer at a time: the claim would wait for this transaction.
+                await session.rollback()
+                assert await runner.claim(10) == []
+                return
+            assert await runner.claim(10) == []
+            await uow.commit(session)
+        assert len(await runner.claim(10)) == 1
+
+
+class TestRunner:
+    async def test_runs_and_completes(self, runtime):
+        CALLS.clear()
+        job_id = await enqueue(runtime, payload={"n": 7})
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        for job in await runner.claim(10):
+            await runner.execute(job)
+        assert CALLS == [{"n": 7}]
+        row = await job_row(runtime, job_id)
+        assert (row.state, row.attempts) == ("completed", 1)
+
+    async def test_failure_backs_off_then_fails_for_good(self, runtime):
+        job_id = await enqueue(runtime, kind="test.explode", max_attempts=2)
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        [job] = await runner.claim(10)
+        await runner.execute(job)
+        row = await job_row(runtime, job_id)
+        assert row.state == "available" and row.run_at > utcnow() - timedelta(seconds=1)
+        assert "boom" in row.last_error
+        await asyncio.sleep(0.06)
+        [job] = await runner.claim(10)
+        await runner.execute(job)
+        row = await job_row(runtime, job_id)
+        assert (row.state, row.attempts) == ("failed", 2)
+
+    async def test_unknown_kind_fails_at_once(self, runtime):
+        job_id = await enqueue(runtime, kind="test.nobody-handles-this")
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        [job] = await runner.claim(10)
+        await runner.execute(job)
+        row = await job_row(runtime, job_id)
+        assert row.state == "failed" and "no handler" in row.last_error
+
+    async def test_expired_lease_is_claimed_by_another_worker(self, runtime):
+        CALLS.clear()
+        job_id = await enqueue(runtime)
+        dead = JobRunner(runtime.db, runtime.settings, name="dead")
+        assert len(await dead.claim(10)) == 1
+        alive = JobRunner(runtime.db, runtime.settings, name="alive")
+        assert await alive.claim(10) == []  # lease still held
+        async with runtime.db.session() as session:
+            await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
+            await session.commit()
+        [job] = await alive.claim(10)
+        assert job.attempts == 2
+        await alive.execute(job)
+        assert (await job_row(runtime, job_id)).state == "completed"
+        assert CALLS == [{"n": 1}]
+
+    async def test_late_completion_by_a_lost_lease_does_not_count(self, runtime):
+        CALLS.clear()
+        job_id = await enqueue(runtime)
+        slow = JobRunner(runtime.db, runtime.settings, name="slow")
+        [stale] = await slow.claim(10)
+        async with runtime.db.session() as session:
+            await session.execute(update(Job).values(locked_until=utcnow() - timedelta(seconds=1)))
+            await session.commit()
+        fast = JobRunner(runtime.db, runtime.settings, name="fast")
+        [fresh] = await fast.claim(10)
+        await slow.execute(stale)  # its transaction rolls back: it no longer holds the job
+        row = await job_row(runtime, job_id)
+        assert row.state == "running" and row.locked_by == "fast"
+        await fast.execute(fresh)
+        assert (await job_row(runtime, job_id)).state == "completed"
+
+    async def test_concurrent_claims_never_share_a_job(self, runtime):
+        for i in range(40):
+            await enqueue(runtime, payload={"n": i})
+        runners = [JobRunner(runtime.db, runtime.settings, name=f"r{i}") for i in range(4)]
+        batches = await asyncio.gather(*(runner.claim(15) for runner in runners))
+        ids = [job.id for batch in batches for job in batch]
+        assert len(ids) == len(set(ids)) == 40
+
+
+class TestSchedules:
+    async def test_due_schedule_fires_once_across_runners(self, runtime):
+        await jobs.sync_schedules(runtime.db)
+        async with runtime.db.session() as session:
+            await session.execute(
+                update(Schedule)
+                .where(Schedule.name == "jobs.prune")
+                .values(next_run_at=utcnow() - timedelta(minutes=1))
+            )
+            await session.commit()
+        runners = [JobRunner(runtime.db, runtime.settings, name=f"r{i}") for i in range(3)]
+        await asyncio.gather(*(runner.fire_schedules() for runner in runners))
+        async with runtime.db.session() as session:
+            fired = (await session.scalars(select(Job).where(Job.kind == "jobs.prune"))).all()
+            schedule = await session.get(Schedule, "jobs.prune")
+        assert len(fired) == 1
+        assert schedule is not None and schedule.next_run_at > utcnow()
+
+    async def test_sync_keeps_existing_next_run(self, runtime):
+        await jobs.sync_schedules(runtime.db)
+        async with runtime.db.session() as session:
+            before = (await session.get(Schedule, "conversations.wake_snoozed")).next_run_at
+        await jobs.sync_schedules(runtime.db)
+        async with runtime.db.session() as session:
+            after = (await session.get(Schedule, "conversations.wake_snoozed")).next_run_at
+        assert before == after
+
+    async def test_prune_deletes_old_completed_jobs_only(self, runtime):
+        old = await enqueue(runtime)
+        failed = await enqueue(runtime, kind="test.explode", max_attempts=1)
+        async with runtime.db.session() as session:
+            await session.execute(
+                update(Job)
+                .values(state="completed", finished_at=utcnow() - timedelta(days=8))
+                .where(Job.id == old)
+            )
+            await session.execute(
+                update(Job)
+                .values(state="failed", finished_at=utcnow() - timedelta(days=8))
+                .where(Job.id == failed)
+            )
+            await session.commit()
+        async with runtime.db.session() as session:
+            await jobs.prune_jobs(session, {})
+            await session.commit()
+        assert await job_row(runtime, old) is None
+        assert await job_row(runtime, failed) is not None

@@ -1,0 +1,123 @@
+"""Walks every API route: an agent asking for anything of an inbox outside their teams gets 404
+(management routes: 403). A new route with an unknown path parameter fails this test until it
+is added here, so no route escapes the walk."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import b64, inbound_payload, post_inbound
+
+# Routes that do not authenticate agents at all (they verify an inbox signature instead).
+SIGNED_ROUTES = {("POST", "/api/v1/inboxes/{inbox_id}/inbound")}
+ADMIN_ONLY = re.compile(r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$")
+
+BODIES = {
+    ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"text": "leak?"},
+    ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "x"},
+    ("POST", "/api/v1/customers/{customer_id}/identities"): {"address": "x@example.com"},
+    ("PATCH", "/api/v1/inboxes/{inbox_id}"): {"name": "x"},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {"name": "x"},
+    ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
+    ("PATCH", "/api/v1/teams/{team_id}"): {"name": "x"},
+}
+
+
+async def test_every_route_hides_other_teams_objects(client, cast, app):
+    mine = await post_inbound(client, cast.website, inbound_payload("w1", "layla@example.com"))
+    theirs = await post_inbound(
+        client,
+        cast.app,
+        inbound_payload(
+            "a1",
+            "omar@example.org",
+            attachments=[
+                {"filename": "p.txt", "content_type": "text/plain", "data_base64": b64(b"x")}
+            ],
+        ),
+    )
+    assert theirs.status_code == 202
+    other = theirs.json()
+    profile = await client.get(
+        f"/api/v1/customers/{other['customer_id']}", headers=cast.ada.headers
+    )
+    messages = await client.get(
+        f"/api/v1/conversations/{other['conversation_id']}/messages", headers=cast.ada.headers
+    )
+    values = {
+        "conversation_id": other["conversation_id"],
+        "customer_id": other["customer_id"],
+        "inbox_id": cast.app.id,
+        "attachment_id": messages.json()["items"][0]["attachments"][0]["id"],
+        "identity_id": profile.json()["identities"][0]["id"],
+        "agent_id": cast.bob.id,
+        "team_id": 2,
+    }
+    BODIES[("POST", "/api/v1/customers/{customer_id}/merge")] = {
+        "other_id": mine.json()["customer_id"]
+    }
+    walked = 0
+    for template, operations in app.openapi()["paths"].items():
+        if "{" not in template:
+            continue
+        params = re.findall(r"\{(\w+)\}", template)
+        unknown = [p for p in params if p not in values]
+        assert not unknown, f"{template}: add {unknown} to the authorization walk"
+        path = template.format(**{p: values[p] for p in params})
+        for method in (m.upper() for m in operations):
+            if (method, template) in SIGNED_ROUTES:
+                continue
+            body = BODIES.get((method, template))
+            response = await client.request(
+                method,
+                path,
+                json=body if method in {"POST", "PATCH", "PUT"} else None,
+                headers=cast.alice.headers,
+            )
+            reading_org_data = method == "GET" and template.startswith(
+                ("/api/v1/agents", "/api/v1/teams")
+            )
+            if reading_org_data:
+                assert response.status_code == 200, (method, template)
+            elif ADMIN_ONLY.search(template) and method != "GET":
+                assert response.status_code == 403, (method, template, response.text)
+            else:
+                assert response.status_code == 404, (method, template, response.text)
+                assert response.json()["error"]["code"] in {"not_found"}
+            walked += 1
+    assert walked >= 15
+    # Nothing changed for the other team.
+    after = await client.get(
+        f"/api/v1/conversations/{other['conversation_id']}", headers=cast.ada.headers
+    )
+    assert after.json()["status"] == "open"
+
+
+async def test_lists_never_include_other_teams_objects(client, cast):
+    await post_inbound(client, cast.website, inbound_payload("w1", "layla@example.com"))
+    theirs = (
+        await post_inbound(client, cast.app, inbound_payload("a1", "omar@example.org"))
+    ).json()
+    conversations = await client.get(
+        f"/api/v1/conversations?customer_id={theirs['customer_id']}", headers=cast.alice.headers
+    )
+    assert conversations.json()["items"] == []
+    customers = await client.get("/api/v1/customers", headers=cast.alice.headers)
+    assert theirs["customer_id"] not in [c["id"] for c in customers.json()["items"]]
+    by_inbox = await client.get(
+        f"/api/v1/conversations?inbox_id={cast.app.id}", headers=cast.alice.headers
+    )
+    assert by_inbox.json()["items"] == []
+
+
+async def test_requests_without_a_valid_token_are_refused(client, cast):
+    for headers in ({}, {"Authorization": "Bearer fd_wrong"}, {"Authorization": "Basic x"}):
+        response = await client.get("/api/v1/conversations", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_revoked_token_stops_working(client, cast):
+    assert (await client.delete("/api/v1/me/token", headers=cast.alice.headers)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=cast.alice.headers)).status_code == 401
