@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 
 from frontdesk.config import Settings
+from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
@@ -23,6 +24,7 @@ class Runtime:
     bus: MemoryBus
     blobs: BlobStore
     runner: JobRunner | None = None
+    ingestor: Ingestor = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -34,6 +36,8 @@ class Runtime:
         bus = make_bus(settings.redis_url, settings.bus_prefix)
         db.bus = bus
         runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
+        # SQLite has one writer at a time; PostgreSQL overlaps a few batches.
+        runtime.ingestor = Ingestor(db, runtime.blobs, writers=1 if settings.is_sqlite else 4)
         if with_runner:
             runtime.runner = JobRunner(db, settings)
             db.job_listeners.append(runtime.runner.wake)
@@ -47,6 +51,7 @@ class Runtime:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.stop()
+        await self.ingestor.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -9,7 +9,6 @@ from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels import repository, service
 from frontdesk.channels.base import adapter_for
 from frontdesk.channels.schemas import InboxCreate, InboxRead, InboxUpdate
-from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import InboundAccepted
 from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.kit import uow
@@ -85,10 +84,8 @@ async def inbound(
     if not adapter.verify(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     parsed = adapter.parse_inbound(inbox, body, runtime.settings)
-    await session.commit()  # end the read transaction; `retrying` runs the write in its own.
-    received = await uow.retrying(
-        session, lambda: conversations.receive(session, parsed, blobs=runtime.blobs)
-    )
+    await session.commit()  # end the read transaction; the ingestor writes in its own.
+    received = await runtime.ingestor.receive(parsed)
     MESSAGES.labels(
         direction="inbound", outcome="duplicate" if received.duplicate else "stored"
     ).inc()
