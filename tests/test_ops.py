@@ -110,3 +110,30 @@ def test_demo_prints_its_lines_and_serves(tmp_path: Path):
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(20)
+
+
+def test_migrate_admin_and_token_commands(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env["FRONTDESK_DATA_DIR"] = str(tmp_path)
+
+    def frontdesk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "frontdesk", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert frontdesk("migrate").returncode == 0
+    created = frontdesk("admin", "create", "--email", "Root@Example.com")
+    assert created.returncode == 0, created.stderr
+    login = created.stdout.strip().split()
+    assert login[:2] == ["Login:", "root@example.com"] and len(login[2]) >= 12
+    token = frontdesk("token", "create", "--agent", "root@example.com")
+    assert token.returncode == 0 and token.stdout.strip().startswith("fd_")
+    missing = frontdesk("token", "create", "--agent", "nobody@example.com")
+    assert missing.returncode == 1 and "no agent" in missing.stderr
+    seeded = frontdesk("seed")
+    assert seeded.returncode == 0 and "API token: fd_" in seeded.stdout
+    assert seeded.stdout.count("Login: ") == 4

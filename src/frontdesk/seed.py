@@ -75,7 +75,12 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     billing = await auth.create_team(
         session, TeamCreate(name="Billing", agent_ids=[agents["bob@frontdesk.test"].id])
     )
-    sink = runtime.settings.base_url.rstrip("/") + "/demo/sink"
+    # The demo sink only answers in development; elsewhere set real webhook URLs afterwards.
+    sink = (
+        runtime.settings.base_url.rstrip("/") + "/demo/sink"
+        if runtime.settings.env == "development"
+        else None
+    )
     inboxes = [
         await channels.create_inbox(
             session,

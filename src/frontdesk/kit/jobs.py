@@ -16,6 +16,7 @@ from typing import Any
 
 from croniter import croniter
 from sqlalchemy import JSON, Index, Integer, String, Text, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -182,7 +183,15 @@ class JobRunner:
         self._wake.set()
 
     async def run(self) -> None:
-        await sync_schedules(self.db)
+        while not self._stopping:
+            try:
+                await sync_schedules(self.db)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not sync schedules; retrying")
+                await asyncio.sleep(self.settings.job_poll_seconds)
         while not self._stopping:
             try:
                 await self.fire_schedules()
@@ -326,22 +335,34 @@ class JobRunner:
 
 
 async def sync_schedules(db: Database) -> None:
-    """Make sure every schedule declared in code has a row (existing rows keep their time)."""
-    async with db.session() as session:
-        for spec in SCHEDULES:
-            row = await session.get(Schedule, spec.name)
-            if row is None:
-                session.add(
-                    Schedule(
-                        name=spec.name,
-                        cron=spec.cron,
-                        kind=spec.kind,
-                        next_run_at=croniter(spec.cron, utcnow()).get_next(datetime),
-                    )
+    """Make sure every schedule declared in code has a row (existing rows keep their time).
+    Processes starting together may race to insert the same row: the loser retries."""
+    for attempt in range(3):
+        try:
+            async with db.session() as session:
+                await _sync_schedules(session)
+                await uow.commit(session)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+async def _sync_schedules(session: AsyncSession) -> None:
+    for spec in SCHEDULES:
+        row = await session.get(Schedule, spec.name)
+        if row is None:
+            session.add(
+                Schedule(
+                    name=spec.name,
+                    cron=spec.cron,
+                    kind=spec.kind,
+                    next_run_at=croniter(spec.cron, utcnow()).get_next(datetime),
                 )
-            elif row.cron != spec.cron or row.kind != spec.kind:
-                row.cron, row.kind = spec.cron, spec.kind
-        await uow.commit(session)
+            )
+            await session.flush()
+        elif row.cron != spec.cron or row.kind != spec.kind:
+            row.cron, row.kind = spec.cron, spec.kind
 
 
 @handler("jobs.prune")
