@@ -43,3 +43,10 @@ async def served_inbox_ids(session: AsyncSession, agent: Agent) -> set[int]:
         .where(TeamMember.agent_id == agent.id)
     )
     return set(rows.all())
+
+
+async def channels_of(session: AsyncSession, inbox_ids: set[int]) -> dict[int, str]:
+    if not inbox_ids:
+        return {}
+    rows = await session.execute(select(Inbox.id, Inbox.channel).where(Inbox.id.in_(inbox_ids)))
+    return {inbox_id: channel for inbox_id, channel in rows.all()}

@@ -153,14 +153,21 @@ async def list_notes(session: AsyncSession, conversation_id: int) -> Sequence[No
     ).all()
 
 
-async def tag_names(session: AsyncSession, conversation_id: int) -> list[str]:
-    rows = await session.scalars(
-        select(Tag.name)
-        .join(ConversationTag, ConversationTag.tag_id == Tag.id)
-        .where(ConversationTag.conversation_id == conversation_id)
+async def tag_names_by_conversation(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(ConversationTag.conversation_id, Tag.name)
+        .join(Tag, ConversationTag.tag_id == Tag.id)
+        .where(ConversationTag.conversation_id.in_(conversation_ids))
         .order_by(Tag.name)
     )
-    return list(rows.all())
+    names: dict[int, list[str]] = {}
+    for conversation_id, name in rows.all():
+        names.setdefault(conversation_id, []).append(name)
+    return names
 
 
 async def get_or_create_tag(session: AsyncSession, name: str) -> Tag:

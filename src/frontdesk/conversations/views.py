@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +29,31 @@ router = APIRouter(tags=["conversations"])
 
 
 async def read_conversation(session: AsyncSession, conversation: Conversation) -> ConversationRead:
-    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    return (await read_conversations(session, [conversation]))[0]
+
+
+async def read_conversations(
+    session: AsyncSession, conversations: Sequence[Conversation]
+) -> list[ConversationRead]:
+    ids = [conversation.id for conversation in conversations]
+    tags = await repository.tag_names_by_conversation(session, ids)
+    channels = await channels_repository.channels_of(
+        session, {conversation.inbox_id for conversation in conversations}
+    )
+    return [
+        _conversation_read(c, channels.get(c.inbox_id, ""), tags.get(c.id, []))
+        for c in conversations
+    ]
+
+
+def _conversation_read(
+    conversation: Conversation, channel: str, tags: list[str]
+) -> ConversationRead:
     return ConversationRead(
         id=conversation.id,
         inbox_id=conversation.inbox_id,
         customer_id=conversation.customer_id,
-        channel=inbox.channel if inbox else "",
+        channel=channel,
         status=conversation.status,
         priority=conversation.priority,
         team_id=conversation.team_id,
@@ -41,7 +61,7 @@ async def read_conversation(session: AsyncSession, conversation: Conversation) -
         subject=conversation.subject,
         language=conversation.language,
         thread=conversation.thread_key,
-        tags=await repository.tag_names(session, conversation.id),
+        tags=tags,
         snoozed_until=conversation.snoozed_until,
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
@@ -108,7 +128,7 @@ async def list_conversations(
         before=decode_cursor(cursor),
         limit=size,
     )
-    items = [await read_conversation(session, row) for row in rows]
+    items = await read_conversations(session, rows)
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
 
@@ -200,6 +220,4 @@ async def download_attachment(
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")

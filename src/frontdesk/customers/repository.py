@@ -21,8 +21,13 @@ async def find_identity(session: AsyncSession, kind: str, address: str) -> Ident
     )
 
 
-async def find_identities_by_address(session: AsyncSession, address: str) -> Sequence[Identity]:
-    return (await session.scalars(select(Identity).where(Identity.address == address))).all()
+async def find_identities_by_address(
+    session: AsyncSession, address: str, *, kind: str | None
+) -> Sequence[Identity]:
+    query = select(Identity).where(Identity.address == address).order_by(Identity.id)
+    if kind is not None:
+        query = query.where(Identity.kind == kind)
+    return (await session.scalars(query)).all()
 
 
 async def get_identity(session: AsyncSession, identity_id: int) -> Identity | None:

@@ -68,10 +68,9 @@ async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent)
 async def find_by_identity(session: AsyncSession, address: str, *, agent: Agent) -> list[Customer]:
     """Customers with this exact (normalised) address, as far as the agent may see them."""
     kind, normalised = classify_address(address, handle_kind="handle")
-    identities = (
-        ([found] if (found := await repository.find_identity(session, kind, normalised)) else [])
-        if kind in ("email", "phone")
-        else list(await repository.find_identities_by_address(session, normalised))
+    # E-mail and phone are unambiguous; a bare handle may exist on several channels.
+    identities = await repository.find_identities_by_address(
+        session, normalised, kind=kind if kind != "handle" else None
     )
     customers: list[Customer] = []
     for identity in identities:
