@@ -190,7 +190,7 @@ async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             pg_url, tmp_path, FRONTDESK_JOB_LEASE_SECONDS="2", FRONTDESK_JOB_CONCURRENCY="8"
         )
         first = processes.start(["worker"], env, tmp_path / "w1.log")
-        for _ in range(300):
+        for _ in range(600):
             if len(receiver.processed) >= 40:
                 break
             await asyncio.sleep(0.05)
