@@ -171,7 +171,7 @@ async def raw_rate(url: str, n: int, c: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def run(kind: str, n: int, c: int) -> dict[str, float]:
+def run(kind: str, n: int, c: int, workers: int) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"fd-bench-{kind}-"))
     url = fresh_database(kind, workdir)
     try:
@@ -184,9 +184,22 @@ def run(kind: str, n: int, c: int) -> dict[str, float]:
             FRONTDESK_DATABASE_URL=url,
             FRONTDESK_DATA_DIR=str(workdir),
             FRONTDESK_SECRET_KEY=secrets.token_hex(32),
+            FRONTDESK_REDIS_URL=os.environ.get(
+                "FRONTDESK_BENCH_REDIS", "redis://127.0.0.1:6379/14"
+            ),
+            FRONTDESK_BUS_PREFIX=f"bench{os.getpid()}",
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "frontdesk",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -222,10 +235,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="messages per database")
     parser.add_argument("--c", type=int, default=32, help="concurrent clients")
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="`frontdesk serve --workers`")
     args = parser.parse_args()
-    print(f"ingest: n={args.n} c={args.c} cpus={os.cpu_count()}")
+    print(f"ingest: n={args.n} c={args.c} workers={args.workers} cpus={os.cpu_count()}")
     for kind in args.db.split(","):
-        result = run(kind, args.n, args.c)
+        result = run(kind, args.n, args.c, args.workers)
         print(
             f"{kind:<11} {result['rate']:8.1f} msg/s   ack p50 {result['p50']:6.1f} ms"
             f"   p99 {result['p99']:6.1f} ms   raw inserts {result['raw']:8.1f}/s"

@@ -77,6 +77,11 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The ASGI app configured from FRONTDESK_* variables (uvicorn factory for `serve`)."""
+    return create_app(Settings())
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
     async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:

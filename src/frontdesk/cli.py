@@ -82,14 +82,28 @@ async def _seed(runtime: Any, seed: Any) -> Any:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(1, "--workers", help="Server processes sharing the port."),
+) -> None:
     """Serve web, API and websockets (and run jobs unless FRONTDESK_EMBEDDED_WORKER=false)."""
-    from frontdesk.app import create_app
-
     _logging()
     settings = _settings()
     _production(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            "error: --workers > 1 needs FRONTDESK_REDIS_URL (events cross processes)", err=True
+        )
+        raise typer.Exit(2)
+    uvicorn.run(
+        "frontdesk.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command()
