@@ -184,11 +184,12 @@ def run(kind: str, n: int, c: int, workers: int) -> dict[str, float]:
             FRONTDESK_DATABASE_URL=url,
             FRONTDESK_DATA_DIR=str(workdir),
             FRONTDESK_SECRET_KEY=secrets.token_hex(32),
-            FRONTDESK_REDIS_URL=os.environ.get(
-                "FRONTDESK_BENCH_REDIS", "redis://127.0.0.1:6379/14"
-            ),
             FRONTDESK_BUS_PREFIX=f"bench{os.getpid()}",
         )
+        if workers > 1:  # several processes: events must cross them
+            env["FRONTDESK_REDIS_URL"] = os.environ.get(
+                "FRONTDESK_BENCH_REDIS", "redis://127.0.0.1:6379/14"
+            )
         server = subprocess.Popen(
             [
                 sys.executable,
