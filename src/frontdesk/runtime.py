@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from frontdesk.config import Settings
 from frontdesk.db import Database
@@ -16,6 +17,14 @@ from frontdesk.kit.jobs import JobRunner
 log = logging.getLogger(__name__)
 
 
+class Service(Protocol):
+    """A long-running part of the process (the SMTP listener, the IMAP pollers)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -23,6 +32,7 @@ class Runtime:
     bus: MemoryBus
     blobs: BlobStore
     runner: JobRunner | None = None
+    services: list[Service] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -37,14 +47,27 @@ class Runtime:
         if with_runner:
             runtime.runner = JobRunner(db, settings)
             db.job_listeners.append(runtime.runner.wake)
+        if settings.smtp_port is not None:
+            from frontdesk.channels.email.smtp import SmtpListener
+
+            runtime.services.append(SmtpListener(runtime))
+        if with_runner and settings.imap_enabled:
+            from frontdesk.channels.email.imap import ImapPoller
+
+            runtime.services.append(ImapPoller(runtime))
         return runtime
 
     async def start(self) -> None:
         await self.bus.start()
         if self.runner is not None:
             self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
+        for service in self.services:
+            await service.start()
 
     async def stop(self) -> None:
+        for service in reversed(self.services):
+            with contextlib.suppress(Exception):
+                await service.stop()
         if self.runner is not None:
             await self.runner.stop()
         for task in self._tasks:
