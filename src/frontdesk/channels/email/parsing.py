@@ -169,11 +169,14 @@ class _Walker:
         if self.parts > MAX_PARTS:
             raise BrokenMail(f"more than {MAX_PARTS} MIME parts")
         defects = {type(d).__name__ for d in part.defects}
-        if part.is_multipart() and defects & set(_BROKEN_DEFECTS):
+        if defects & set(_BROKEN_DEFECTS):
             raise BrokenMail(f"undecodable MIME: {', '.join(sorted(defects))}")
         ctype = part.get_content_type()
         if ctype == "multipart/report":
             self.report = str(part.get_param("report-type") or "").lower() == "delivery-status"
+        if ctype == "message/rfc822":  # a forwarded mail stays one attachment, unopened
+            self._attach(part, ctype, _filename(part))
+            return
         if part.is_multipart():
             payload = part.get_payload()
             if not isinstance(payload, list):
