@@ -142,7 +142,7 @@ class MailboxSync:
             if response.result != "OK":
                 raise ImapError(f"UID FETCH: {_last(response.lines)}")
             mails = fetched(response.lines)
-            stored += await self._store(inbox, mailbox.id, chunk, mails)
+            stored += await self._store(inbox.id, mailbox.id, chunk, mails)
             if server.delete_after_import:
                 await self._delete(client, chunk)
             await self.renew()
@@ -160,7 +160,7 @@ class MailboxSync:
         return last_uid
 
     async def _store(
-        self, inbox: Inbox, mailbox_id: int, chunk: list[int], mails: dict[int, bytes]
+        self, inbox_id: int, mailbox_id: int, chunk: list[int], mails: dict[int, bytes]
     ) -> int:
         # Mails and the new last_uid commit together: a crash before the commit leaves both
         # where they were, so the next sync fetches the same UIDs again.
@@ -170,7 +170,7 @@ class MailboxSync:
             try:
                 outcomes = [
                     await service.take_in(
-                        session, inbox, raw, blobs=rt.blobs, settings=rt.settings, source="imap"
+                        session, inbox_id, raw, blobs=rt.blobs, settings=rt.settings, source="imap"
                     )
                     for raw in ordered
                 ]
@@ -187,7 +187,7 @@ class MailboxSync:
                             session,
                             lambda raw=raw: service.take_in(  # type: ignore[misc]
                                 session,
-                                inbox,
+                                inbox_id,
                                 raw,
                                 blobs=rt.blobs,
                                 settings=rt.settings,

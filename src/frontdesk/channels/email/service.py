@@ -36,7 +36,7 @@ class Taken:
 
 async def take_in(
     session: AsyncSession,
-    inbox: Inbox,
+    inbox_id: int,
     raw: bytes,
     *,
     blobs: BlobStore,
@@ -47,6 +47,10 @@ async def take_in(
 ) -> Taken:
     """Store one mail on its conversation once per inbox and Message-ID, or quarantine it.
     The caller commits (kit.uow.retrying), and only then acknowledges (SMTP 250, IMAP UID)."""
+    # Loaded here, not passed in: a retry after a rollback must not touch expired rows.
+    inbox = await session.get(Inbox, inbox_id)
+    if inbox is None or not inbox.active:
+        raise LookupError(f"inbox {inbox_id} is gone or inactive")
     try:
         mail = email_channel.parse(inbox, raw, settings, envelope_sender=envelope_sender)
     except BrokenMail as exc:

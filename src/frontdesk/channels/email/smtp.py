@@ -15,7 +15,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.email import repository, service
 from frontdesk.channels.email.threading import base_address
-from frontdesk.channels.models import Inbox
 from frontdesk.kit import uow
 from frontdesk.kit.text import normalize_email
 from frontdesk.runtime import Runtime
@@ -113,15 +112,11 @@ class MailHandler:
     ) -> None:
         rt = self.runtime
         async with rt.db.session() as session:
-            inbox = await session.get(Inbox, inbox_id)
-            await session.commit()
-            if inbox is None or not inbox.active:
-                raise RuntimeError(f"inbox {inbox_id} went away")
             taken = await uow.retrying(
                 session,
                 lambda: service.take_in(
                     session,
-                    inbox,
+                    inbox_id,
                     data,
                     blobs=rt.blobs,
                     settings=rt.settings,
@@ -133,6 +128,12 @@ class MailHandler:
         MESSAGES.labels(direction="inbound", outcome=taken.status).inc()
 
 
+class _SMTP(SMTP):
+    # RFC 5321 caps lines at 1,000 octets, but real senders break it, and broken mail must
+    # reach the quarantine rather than bounce. The message size limit (552) still applies.
+    line_length_limit = 64 * 1024 * 1024
+
+
 class SmtpListener:
     """Started by the runtime when FRONTDESK_SMTP_PORT is set."""
 
@@ -141,9 +142,9 @@ class SmtpListener:
         self.handler = MailHandler(runtime)
         self.server: asyncio.base_events.Server | None = None
 
-    def _protocol(self) -> SMTP:
+    def _protocol(self) -> _SMTP:
         settings = self.runtime.settings
-        return SMTP(
+        protocol = _SMTP(
             self.handler,
             data_size_limit=settings.smtp_max_bytes,
             enable_SMTPUTF8=True,
@@ -151,6 +152,7 @@ class SmtpListener:
             hostname=settings.smtp_hostname,
             ident="Frontdesk ESMTP",
         )
+        return protocol
 
     async def start(self) -> None:
         settings = self.runtime.settings
