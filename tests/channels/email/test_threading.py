@@ -126,7 +126,7 @@ class TestSpoofing:
         await run_jobs(runtime)
         token = str(sent_to(relay, "customer3@example.com")["Reply-To"].addresses[0].addr_spec)
         code = mail(sender="Slack <no-reply@slack.example>", subject="Your confirmation code",
-                    text="Your code is 424242", message_id="<code@slack.example>", to=token)  # fmt: skip
+                    text="Code: 424242", message_id="<code@slack.example>", to=token)  # fmt: skip
         await mailer.send(code, to=token)
         stored = await message_by_external(runtime, "<code@slack.example>")
         assert stored is not None and stored.conversation_id != conversation_id

@@ -58,7 +58,7 @@ async def take_in(
     seen = await repository.find_seen(session, inbox.id, mail.message_key)
     if seen is not None:
         return Taken("duplicate", seen.message_id, quarantine_id=seen.quarantine_id)
-    raw_key = await asyncio.to_thread(blobs.put, raw)
+    raw_key = await _put(blobs, raw)
     inbound = email_channel.to_inbound(
         inbox, mail, settings, raw_key=raw_key, recipients=list(recipients or [])
     )
@@ -72,6 +72,13 @@ async def take_in(
     return Taken(status, received.message.id, received.conversation.id)
 
 
+async def _put(blobs: BlobStore, raw: bytes) -> str:
+    # A small mail is written (and fsynced) inline: a thread hand-off costs more than that.
+    if len(raw) < 256 * 1024:
+        return blobs.put(raw)
+    return await asyncio.to_thread(blobs.put, raw)
+
+
 async def _quarantine(
     session: AsyncSession, inbox: Inbox, raw: bytes, reason: str, *, blobs: BlobStore, source: str
 ) -> Taken:
@@ -79,7 +86,7 @@ async def _quarantine(
     seen = await repository.find_seen(session, inbox.id, key)
     if seen is not None:
         return Taken("duplicate", quarantine_id=seen.quarantine_id)
-    blob_key = await asyncio.to_thread(blobs.put, raw)
+    blob_key = await _put(blobs, raw)
     item = Quarantined(
         inbox_id=inbox.id, source=source, reason=reason[:300], blob_key=blob_key, size=len(raw)
     )
