@@ -9,6 +9,10 @@ redis_ready() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; 
 need_apt=()
 command -v pg_isready >/dev/null || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The e-mail tests start their own Dovecot (generated config, free port) and make a TLS
+# certificate with openssl; only the binaries are needed, no system service.
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || need_apt+=(dovecot-imapd)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -33,4 +37,6 @@ redis_ready || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 # Tests connect as postgres over TCP (trust auth on this machine kind).
 psql -h 127.0.0.1 -U postgres -d postgres -qtAc "select 1" >/dev/null \
   || { echo "cannot connect to PostgreSQL as postgres@127.0.0.1" >&2; exit 1; }
-echo "services ready: PostgreSQL, Redis"
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null \
+  || { echo "dovecot (dovecot-imapd) is not installed" >&2; exit 1; }
+echo "services ready: PostgreSQL, Redis (Dovecot is started by the e-mail tests)"

@@ -16,8 +16,9 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from frontdesk.analytics.metrics import REGISTRY, REQUEST_SECONDS, REQUESTS
+from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
 from frontdesk.auth.views import router as auth_router
+from frontdesk.channels.email.views import router as email_router
 from frontdesk.channels.views import router as channels_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
@@ -67,6 +68,7 @@ def create_app(
         customers_router,
         conversations_router,
         realtime_router,
+        email_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -139,10 +141,12 @@ def _ops_router() -> APIRouter:
         runtime: Runtime = request.app.state.runtime
         async with runtime.db.session() as session:
             counts = await count_by_state(session)
+            extra = [line for collect in DB_COLLECTORS for line in await collect(session)]
         lines = [
             "# HELP frontdesk_jobs Jobs in the database by state (all processes)",
             "# TYPE frontdesk_jobs gauge",
             *(f'frontdesk_jobs{{state="{state}"}} {n}' for state, n in counts.items()),
+            *extra,
         ]
         body = generate_latest(REGISTRY).decode() + "\n".join(lines) + "\n"
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")

@@ -45,7 +45,9 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     data_dir: Path = typer.Option(Path(".frontdesk"), "--data-dir"),
-    smtp_port: int = typer.Option(2525, "--smtp-port", help="Reserved for the e-mail channel."),
+    smtp_port: int = typer.Option(
+        2525, "--smtp-port", help="Inbound SMTP listener of the e-mail channel (0: off)."
+    ),
 ) -> None:
     """Everything in one process on SQLite, with a seeded demo organisation."""
     from frontdesk.app import create_app
@@ -58,7 +60,7 @@ def demo(
         env="development",
         data_dir=data_dir,
         base_url=f"http://{host}:{port}",
-        smtp_port=smtp_port,
+        smtp_port=smtp_port or None,
         allow_private_webhooks=True,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +119,8 @@ def worker() -> None:
 
     async def run() -> None:
         runtime = Runtime.build(settings, with_runner=True)
-        await runtime.bus.start()
+        await runtime.start()  # the job runner, the IMAP pollers (and SMTP if configured)
         assert runtime.runner is not None
-        task = asyncio.create_task(runtime.runner.run())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -127,7 +128,6 @@ def worker() -> None:
         typer.echo(f"worker {runtime.runner.name} started", err=True)
         await stop.wait()
         await runtime.stop()
-        task.cancel()
 
     asyncio.run(run())
 

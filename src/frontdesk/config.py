@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     secret_key: str = EXAMPLE_SECRET
     base_url: str = "http://127.0.0.1:8000"
     smtp_port: int | None = None
+    # Inbound SMTP listener (e-mail channel): started when smtp_port is set. Put it behind
+    # your MX (Postfix, a provider's relay); bind 0.0.0.0 only when that relay is elsewhere.
+    smtp_host: str = "127.0.0.1"
+    smtp_hostname: str = "frontdesk.localhost"
+    # Larger messages are refused with 552 before they are stored.
+    smtp_max_bytes: int = 25 * 1024 * 1024
+    # Per envelope sender, per listener process; over it the sender gets 450 and retries.
+    smtp_sender_per_minute: int = 120
+    # IMAP pollers run wherever jobs run (serve with the embedded worker, or `worker`).
+    imap_enabled: bool = True
+    # A poller holds a mailbox this long without renewing; a crashed one is replaced after it.
+    imap_lease_seconds: float = 60.0
+    # How often the set of e-mail inboxes with IMAP is re-read (new inboxes start polling).
+    imap_refresh_seconds: float = 10.0
 
     # Request bodies above this are refused with 413 before they are read (CONTRACT default 25 MB).
     max_body_bytes: int = 25 * 1024 * 1024

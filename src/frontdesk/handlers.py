@@ -1,5 +1,6 @@
 """Imports every module that registers job handlers or channel adapters."""
 
 import frontdesk.channels.api.adapter
+import frontdesk.channels.email.adapter
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs  # noqa: F401

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
@@ -17,6 +18,14 @@ from frontdesk.kit.jobs import JobRunner
 log = logging.getLogger(__name__)
 
 
+class Service(Protocol):
+    """A long-running part of the process (the SMTP listener, the IMAP pollers)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -25,6 +34,7 @@ class Runtime:
     blobs: BlobStore
     runner: JobRunner | None = None
     ingestor: Ingestor = field(init=False)
+    services: list[Service] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -41,14 +51,27 @@ class Runtime:
         if with_runner:
             runtime.runner = JobRunner(db, settings)
             db.job_listeners.append(runtime.runner.wake)
+        if settings.smtp_port is not None:
+            from frontdesk.channels.email.smtp import SmtpListener
+
+            runtime.services.append(SmtpListener(runtime))
+        if with_runner and settings.imap_enabled:
+            from frontdesk.channels.email.imap import ImapPoller
+
+            runtime.services.append(ImapPoller(runtime))
         return runtime
 
     async def start(self) -> None:
         await self.bus.start()
         if self.runner is not None:
             self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
+        for service in self.services:
+            await service.start()
 
     async def stop(self) -> None:
+        for service in reversed(self.services):
+            with contextlib.suppress(Exception):
+                await service.stop()
         if self.runner is not None:
             await self.runner.stop()
         await self.ingestor.stop()

@@ -97,6 +97,17 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
             runtime.settings,
         ),
     ]
+    # Mail to support@frontdesk.test on the demo's SMTP port (--smtp-port) lands here.
+    await channels.create_inbox(
+        session,
+        InboxCreate(
+            channel="email",
+            name="Support (e-mail)",
+            team_ids=[support.id],
+            address="support@frontdesk.test",
+        ),
+        runtime.settings,
+    )
     await session.flush()
     received = []
     for index, external_id, address, name, text in DEMO_MESSAGES:

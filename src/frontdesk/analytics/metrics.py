@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -25,3 +28,7 @@ MESSAGES = Counter(
     ["direction", "outcome"],
     registry=REGISTRY,
 )
+
+# Gauges that live in the database (true for every process): each returns Prometheus text
+# lines, read on every scrape of /metrics.
+DB_COLLECTORS: list[Callable[[AsyncSession], Awaitable[list[str]]]] = []

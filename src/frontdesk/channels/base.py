@@ -31,6 +31,11 @@ class Inbound:
     attachments: list[InboundAttachment] = field(default_factory=list)
     sent_at: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Threading hints from the channel, strongest first: conversation ids the adapter verified
+    # (e.g. a signed reply token) and external ids of earlier messages this one answers.
+    # `receive` joins such a conversation only when the sender is its customer.
+    conversation_hints: list[int] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +58,15 @@ class Outbound:
     subject: str | None = None
     thread: str | None = None
     attachments: list[OutboundAttachment] = field(default_factory=list)
+    to_name: str | None = None
+    # External ids of the conversation's earlier messages, oldest first (e-mail References),
+    # and of the customer message this one answers (In-Reply-To).
+    references: list[str] = field(default_factory=list)
+    in_reply_to: str | None = None
+    # agent | bot | system: only an agent may answer mail that a machine sent.
+    author_kind: str = "agent"
+    # The customer message being answered was sent by a machine (auto-reply, bounce, bulk).
+    answers_automated: bool = False
 
 
 @dataclass

@@ -3,12 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Security = Literal["none", "starttls", "tls"]
 
 
 class MailServer(BaseModel):
+    # Channels validate their own extra keys (e.g. the IMAP folder); they pass through here.
+    model_config = ConfigDict(extra="allow")
+
     host: str
     port: int = Field(ge=1, le=65535)
     username: str | None = None

@@ -48,6 +48,34 @@ async def find_by_thread(
     )
 
 
+async def conversation_ids_for(
+    session: AsyncSession, inbox_id: int, external_ids: Sequence[str]
+) -> list[int]:
+    """Conversations of the inbox holding messages with these external ids, in their order."""
+    if not external_ids:
+        return []
+    rows = await session.execute(
+        select(Message.external_id, Message.conversation_id).where(
+            Message.inbox_id == inbox_id, Message.external_id.in_(list(external_ids)[:100])
+        )
+    )
+    found = dict(rows.tuples().all())
+    return [found[item] for item in external_ids if item in found]
+
+
+async def thread_messages(
+    session: AsyncSession, conversation_id: int, *, before_id: int
+) -> Sequence[Message]:
+    """The conversation's messages before this one, oldest first (for References)."""
+    return (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.id < before_id)
+            .order_by(Message.id)
+        )
+    ).all()
+
+
 async def find_active(
     session: AsyncSession, *, inbox_id: int, customer_id: int
 ) -> Conversation | None:

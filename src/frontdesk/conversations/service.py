@@ -27,6 +27,7 @@ from frontdesk.kit.security import sanitize_html
 from frontdesk.kit.text import classify_address
 
 DELIVER_JOB = "conversations.deliver"
+SPOOF_TAG = "possible-spoof"
 
 
 @dataclass
@@ -93,7 +94,19 @@ async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) 
 async def _thread(
     session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
 ) -> Conversation:
-    if inbound.thread:
+    foreign: list[int] = []
+    if inbound.conversation_hints or inbound.references:
+        found, foreign = await _referenced(session, inbox, customer, inbound)
+        if found is not None:
+            if found.status not in ("open", "pending"):
+                await _set_status(session, found, "open")
+            return found
+    if foreign:
+        # Someone wrote into another customer's conversation (a forwarded token, a forged
+        # In-Reply-To): never join it; open a new conversation and flag it for the agent.
+        inbound.meta = {**inbound.meta, "possible_spoof": {"conversation_ids": foreign}}
+        found = None
+    elif inbound.thread:
         found = await repository.find_by_thread(
             session, inbox_id=inbox.id, customer_id=customer.id, thread_key=inbound.thread
         )
@@ -123,7 +136,38 @@ async def _thread(
         conversation_id=conversation.id,
         customer_id=customer.id,
     )
+    if foreign:
+        tag = await repository.get_or_create_tag(session, SPOOF_TAG)
+        await repository.set_tags(session, conversation.id, [tag.id])
+        record(
+            session,
+            "conversation.flagged",
+            {"conversation_id": conversation.id, "flag": "possible_spoof", "referenced": foreign},
+            inbox_id=inbox.id,
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+        )
     return conversation
+
+
+async def _referenced(
+    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
+) -> tuple[Conversation | None, list[int]]:
+    """The first hinted conversation of this inbox whose customer is the sender, and the ids
+    of hinted conversations that belong to someone else."""
+    candidates = [
+        *inbound.conversation_hints,
+        *await repository.conversation_ids_for(session, inbox.id, inbound.references),
+    ]
+    foreign: list[int] = []
+    for conversation_id in dict.fromkeys(candidates):
+        conversation = await repository.get_conversation(session, conversation_id)
+        if conversation is None or conversation.inbox_id != inbox.id:
+            continue
+        if conversation.customer_id == customer.id:
+            return conversation, []
+        foreign.append(conversation.id)
+    return None, foreign
 
 
 async def reply(
@@ -233,6 +277,9 @@ def _record_message(
             "channel": message.channel,
             "text": message.text,
             "delivery_status": message.delivery_status,
+            # Set when a machine sent it (auto-reply, bounce, bulk) or it came in as an import:
+            # automations must not answer it.
+            **({"automated": True} if message.meta.get("automated") else {}),
             **extra,
         },
         inbox_id=message.inbox_id,

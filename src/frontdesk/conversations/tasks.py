@@ -12,9 +12,9 @@ from frontdesk.channels.base import Outbound, OutboundAttachment, PermanentSendE
 from frontdesk.conversations import repository, service
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.customers import repository as customers_repository
-from frontdesk.kit import uow
+from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.jobs import JobContext, PermanentJobError, every, handler
+from frontdesk.kit.jobs import JobContext, PermanentJobError, RetryLater, every, handler
 
 DONE = ("sent", "delivered", "read")
 
@@ -44,9 +44,16 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
         conversation = await repository.get_conversation(session, message.conversation_id)
         attachments = await repository.attachments_of(session, [message.id])
+        earlier = await repository.thread_messages(
+            session, message.conversation_id, before_id=message.id
+        )
+        customer = await customers_repository.get_customer(session, message.customer_id)
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if inbox is None or identity is None or conversation is None:
         raise PermanentJobError("message has no inbox, recipient or conversation any more")
+    adapter = adapter_for(inbox.channel)
+    await _take_rate_slot(ctx, adapter, inbox)
+    answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
     blobs = BlobStore(ctx.settings.blob_dir)
     outbound = Outbound(
         message_id=message.id,
@@ -58,13 +65,18 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         subject=conversation.subject,
         thread=conversation.thread_key,
         idempotency_key=f"frontdesk-message-{message.id}",
+        to_name=customer.name if customer else None,
+        references=[ref for m in earlier if (ref := m.external_id or m.meta.get("remote_id"))],
+        in_reply_to=answered.external_id if answered else None,
+        author_kind=message.author_kind,
+        answers_automated=bool(answered and answered.meta.get("automated")),
         attachments=[
             OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
             for item in attachments
         ],
     )
     try:
-        result = await adapter_for(inbox.channel).send(inbox, outbound, ctx.settings)
+        result = await adapter.send(inbox, outbound, ctx.settings)
     except PermanentSendError as exc:
         raise PermanentJobError(str(exc)) from exc
     async with ctx.db.session() as session:
@@ -76,6 +88,20 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
         await uow.commit(session)
     MESSAGES.labels(direction="outbound", outcome=result.status).inc()
+
+
+async def _take_rate_slot(ctx: JobContext, adapter: Any, inbox: Any) -> None:
+    """Channels may cap sends per inbox per minute (e-mail relays do); past the cap the job
+    waits for the next window without spending an attempt."""
+    cap = getattr(adapter, "outbound_per_minute", None)
+    limit = cap(inbox) if cap is not None else None
+    if not limit:
+        return
+    async with ctx.db.session() as session:
+        wait = await ratelimit.take(session, f"outbound:{inbox.id}", limit=limit)
+        await uow.commit(session)
+    if wait:
+        raise RetryLater(wait, f"outbound cap of {limit}/min for inbox {inbox.id} reached")
 
 
 @handler("conversations.wake_snoozed")

@@ -66,6 +66,15 @@ class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help (the job fails at once)."""
 
 
+class RetryLater(Exception):
+    """Raised by a handler that must wait (a rate cap): run again after `seconds`,
+    without spending one of the job's attempts."""
+
+    def __init__(self, seconds: float, reason: str = "retry later") -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
 @dataclass
 class JobContext:
     db: Database
@@ -275,8 +284,27 @@ class JobRunner:
                 async with self.db.session() as session:
                     await self._complete(session, job)
                     await uow.commit(session)
+        except RetryLater as exc:
+            await self._postpone(job, exc)
         except Exception as exc:
             await self._failed(job, spec, exc)
+
+    async def _postpone(self, job: Claimed, exc: RetryLater) -> None:
+        async with self.db.session() as session:
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.locked_by == self.name)
+                .values(
+                    state=AVAILABLE,
+                    attempts=Job.attempts - 1,
+                    run_at=utcnow() + timedelta(seconds=max(exc.seconds, 0.01)),
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=str(exc)[:4000],
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await uow.commit(session)
 
     async def _complete(self, session: AsyncSession, job: Claimed) -> bool:
         # Guarded by the lock owner: if our lease ran out and another worker took the job,

@@ -1,0 +1,134 @@
+"""E-mail benchmark: SMTP messages/s accepted with a durable 250, and the IMAP import rate
+of a 10,000-message mailbox (Dovecot). Targets: >= 200 msg/s over SMTP; 10,000 in <= 60 s.
+
+    .venv/bin/python bench/email.py [--smtp-messages 3000] [--imap-messages 10000]
+                                    [--connections 8] [--database-url postgresql+psycopg://...]
+
+Every figure is printed; nothing is asserted (run it on a quiet machine)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named email.py: drop its folder from the path so `import email` finds the
+# standard library, and put the project root on it (for the test helpers we reuse).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import aiosmtplib  # noqa: E402
+from tests.channels.email.conftest import create_email_inbox  # noqa: E402
+from tests.channels.email.dovecot import PASSWORD, running_dovecot  # noqa: E402
+from tests.channels.email.mails import SUPPORT, mail  # noqa: E402
+
+from frontdesk.channels.email.imap import MailboxSync  # noqa: E402
+from frontdesk.channels.email.smtp import SmtpListener  # noqa: E402
+from frontdesk.config import Settings  # noqa: E402
+from frontdesk.migrate import upgrade  # noqa: E402
+from frontdesk.runtime import Runtime  # noqa: E402
+
+
+def corpus(prefix: str, n: int) -> list[bytes]:
+    return [
+        mail(
+            sender=f"Customer {i % 500} <customer{i % 500}@example.com>",
+            message_id=f"<{prefix}{i}@bench.example>",
+            subject=f"Order #{i}",
+            text=f"Hello, this is message {i}. Where is my order?\n" + "Lorem ipsum. " * 40,
+            html=f"<p>Hello, this is message {i}.</p><p>Where is my <b>order</b>?</p>",
+        )
+        for i in range(n)
+    ]
+
+
+async def runtime_for(url: str | None, data_dir: Path) -> Runtime:
+    settings = Settings(
+        env="development",
+        data_dir=data_dir,
+        database_url=url,
+        imap_enabled=False,
+        smtp_port=0,
+        smtp_sender_per_minute=1_000_000,
+    )
+    upgrade(settings.resolved_database_url)
+    runtime = Runtime.build(settings, with_runner=False)
+    runtime.services.clear()
+    await runtime.start()
+    return runtime
+
+
+async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
+    runtime = await runtime_for(url, Path(tempfile.mkdtemp(prefix="bench-smtp-")))
+    await create_email_inbox(runtime, address=SUPPORT)
+    listener = SmtpListener(runtime)
+    await listener.start()
+    raws = corpus("smtp", messages)
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for raw in raws:
+        queue.put_nowait(raw)
+
+    async def client() -> int:
+        sent = 0
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=listener.port, start_tls=False)
+        async with smtp:
+            while not queue.empty():
+                raw = queue.get_nowait()
+                errors, _ = await smtp.sendmail("mta@bench.example", [SUPPORT], raw)
+                sent += 0 if errors else 1
+        return sent
+
+    started = time.perf_counter()
+    accepted = sum(await asyncio.gather(*(client() for _ in range(connections))))
+    elapsed = time.perf_counter() - started
+    await listener.stop()
+    await runtime.stop()
+    rate = accepted / elapsed
+    print(f"SMTP: {accepted} messages accepted with a durable 250 in {elapsed:.1f} s "
+          f"over {connections} connections = {rate:.0f} msg/s (target >= 200)")  # fmt: skip
+    return rate
+
+
+async def bench_imap(url: str | None, messages: int) -> float:
+    runtime = await runtime_for(url, Path(tempfile.mkdtemp(prefix="bench-imap-")))
+    with running_dovecot(users=["support"]) as dovecot:
+        dovecot.deliver_files("support", "INBOX", corpus("imap", messages))
+        # Let Dovecot index the new Maildir files first: we measure our import, not its scan.
+        client = dovecot.imap("support")
+        client.select("INBOX")
+        client.logout()
+        inbox = await create_email_inbox(
+            runtime,
+            address=SUPPORT,
+            imap={"host": "127.0.0.1", "port": dovecot.port, "username": "support",
+                  "password": PASSWORD, "security": "none"},
+        )  # fmt: skip
+        started = time.perf_counter()
+        imported = await MailboxSync(runtime, inbox, owner="bench").once()
+        elapsed = time.perf_counter() - started
+    await runtime.stop()
+    print(f"IMAP: {imported} messages imported in {elapsed:.1f} s = {imported / elapsed:.0f} "
+          f"msg/s (target: {messages} in <= 60 s)")  # fmt: skip
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smtp-messages", type=int, default=3000)
+    parser.add_argument("--imap-messages", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+    where = args.database_url.split("@")[-1] if args.database_url else "SQLite (embedded)"
+    print(f"database: {where}")
+    asyncio.run(bench_smtp(args.database_url, args.smtp_messages, args.connections))
+    asyncio.run(bench_imap(args.database_url, args.imap_messages))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""The e-mail channel: RFC 5322 bytes in (SMTP listener or IMAP), SMTP relay out."""
+
+from __future__ import annotations
+
+import ssl
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import aiosmtplib
+from pydantic import ValidationError
+
+from frontdesk.channels.base import Inbound, Outbound, PermanentSendError, SendResult, register
+from frontdesk.channels.email import threading
+from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
+from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
+from frontdesk.channels.models import Inbox
+from frontdesk.config import Settings
+from frontdesk.db import utcnow
+from frontdesk.kit.errors import Invalid
+from frontdesk.kit.text import normalize_email
+
+_REPLY_PREFIXES = ("re:", "aw:", "sv:", "رد:", "پاسخ:")
+
+
+class EmailChannel:
+    channel = "email"
+    handle_kind = "email"
+
+    def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
+        try:
+            parsed = EmailSettings.model_validate(settings)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise Invalid(f"{where}: {first['msg']}", code="invalid_settings") from exc
+        parsed.address = normalize_email(parsed.address)
+        if "+" in parsed.address.split("@")[0]:
+            raise Invalid("the inbox address cannot contain '+'", code="invalid_address")
+        if parsed.imap is not None and parsed.imap.security == "starttls":
+            raise Invalid(
+                "imap.security: STARTTLS is not supported for IMAP; use tls (port 993)",
+                code="invalid_settings",
+            )
+        return parsed.model_dump()
+
+    def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
+        # Mail has no signature of ours: the listener is reached only through the MX relay,
+        # and what the sender claims is judged by the trusted Authentication-Results.
+        return True
+
+    def outbound_per_minute(self, inbox: Inbox) -> int:
+        return settings_of(inbox.settings).outbound_per_minute
+
+    def parse(
+        self, inbox: Inbox, raw: bytes, app: Settings, *, envelope_sender: str | None = None
+    ) -> ParsedMail:
+        """Raises parsing.BrokenMail for mail that belongs in the quarantine."""
+        return parse_mail(
+            raw,
+            max_attachment_bytes=app.max_attachment_bytes,
+            trusted_authserv_id=settings_of(inbox.settings).trusted_authserv_id,
+            envelope_sender=envelope_sender,
+        )
+
+    def to_inbound(
+        self,
+        inbox: Inbox,
+        mail: ParsedMail,
+        app: Settings,
+        *,
+        raw_key: str | None,
+        recipients: list[str],
+    ) -> Inbound:
+        config = settings_of(inbox.settings)
+        hints, references = threading.hints(
+            mail, key=app.secret_key, inbox_id=inbox.id, recipients=recipients
+        )
+        return Inbound(
+            inbox_id=inbox.id,
+            external_id=mail.message_id,
+            address=mail.from_address,
+            name=mail.from_name,
+            text=mail.text,
+            html=mail.html,
+            # A mail that answers nothing we know starts its own conversation: e-mail threads
+            # by references, never by "the sender's latest open conversation" or the subject.
+            thread=f"email:{mail.message_key[:40]}",
+            subject=mail.subject[:500] or None,
+            attachments=mail.attachments,
+            sent_at=mail.date,
+            meta={
+                "automated": mail.automated or config.import_only,
+                "email": {
+                    "message_id": mail.message_id,
+                    "subject": mail.subject[:500],
+                    "from": mail.from_address,
+                    "to": mail.to[:20],
+                    "cc": mail.cc[:20],
+                    "flags": mail.flags + (["imported"] if config.import_only else []),
+                    "auth": mail.auth,
+                    "cids": mail.cids,
+                    "raw": raw_key,
+                    "quoted": mail.text != mail.text_full.strip(),
+                    "remote_images_blocked": mail.remote_images,
+                    "notes": mail.notes,
+                },
+            },
+            conversation_hints=hints,
+            references=references,
+        )
+
+    def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
+        return self.to_inbound(
+            inbox, self.parse(inbox, body, app), app, raw_key=None, recipients=[]
+        )
+
+    def build(self, inbox: Inbox, outbound: Outbound, app: Settings) -> EmailMessage:
+        """The outbound mail: multipart/alternative (text + HTML), attachments, threading."""
+        config = settings_of(inbox.settings)
+        domain = threading.domain_of(config.address)
+        msg = EmailMessage(policy=policy.SMTP)
+        msg["From"] = Address(display_name=inbox.name, addr_spec=config.address)
+        msg["To"] = Address(display_name=outbound.to_name or "", addr_spec=outbound.to_address)
+        if config.reply_token:
+            token = threading.reply_address(
+                key=app.secret_key,
+                inbox_id=inbox.id,
+                address=config.address,
+                conversation_id=outbound.conversation_id,
+            )
+            msg["Reply-To"] = Address(display_name=inbox.name, addr_spec=token)
+        msg["Subject"] = _reply_subject(outbound.subject, inbox.name)
+        msg["Date"] = format_datetime(utcnow())
+        msg["Message-ID"] = threading.message_id_for(
+            key=app.secret_key,
+            inbox_id=inbox.id,
+            conversation_id=outbound.conversation_id,
+            message_id=outbound.message_id,
+            domain=domain,
+        )
+        if outbound.in_reply_to:
+            msg["In-Reply-To"] = outbound.in_reply_to
+        references = threading.references_header(outbound.references)
+        if references:
+            msg["References"] = " ".join(references)
+        if outbound.author_kind != "agent":
+            msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer
+        msg.set_content(outbound.text or html_to_text(outbound.html or ""))
+        if outbound.html:
+            msg.add_alternative(outbound.html, subtype="html")
+        for item in outbound.attachments:
+            maintype, _, subtype = item.content_type.partition("/")
+            msg.add_attachment(
+                item.data,
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=item.filename,
+            )
+        return msg
+
+    async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
+        config = settings_of(inbox.settings)
+        if config.smtp is None:
+            raise PermanentSendError("inbox has no smtp relay configured")
+        if outbound.author_kind != "agent" and (config.import_only or outbound.answers_automated):
+            # No mail loops and no answers to a backlog: only a person answers these.
+            raise PermanentSendError("automatic replies to automated or imported mail are off")
+        msg = self.build(inbox, outbound, app)
+        try:
+            await aiosmtplib.send(
+                msg,
+                sender=config.address,
+                recipients=[outbound.to_address],
+                **_connection(config.smtp),
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentSendError(f"relay refused: {exc.code} {exc.message}") from exc
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise PermanentSendError(f"relay refused the recipient: {exc.recipients}") from exc
+        return SendResult(status="sent", external_id=str(msg["Message-ID"]))
+
+
+def _reply_subject(subject: str | None, fallback: str) -> str:
+    text = (subject or "").strip()
+    if not text:
+        return fallback
+    return text if text.lower().startswith(_REPLY_PREFIXES) else f"Re: {text}"
+
+
+def _connection(server: SmtpServer) -> dict[str, Any]:
+    context = ssl.create_default_context()
+    if not server.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return {
+        "hostname": server.host,
+        "port": server.port,
+        "username": server.username,
+        "password": server.password,
+        "use_tls": server.security == "tls",
+        "start_tls": server.security == "starttls",
+        "tls_context": context if server.security != "none" else None,
+        "timeout": server.timeout_seconds,
+    }
+
+
+email_channel = EmailChannel()
+register(email_channel)

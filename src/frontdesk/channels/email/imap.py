@@ -1,0 +1,370 @@
+"""IMAP in (aioimaplib): per mailbox, UIDVALIDITY and the last UID taken in are stored with
+the mail they belong to, so a sync resumes exactly where the last commit left it. A database
+lease makes one process the poller of a mailbox; IDLE when offered, polling otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import aioimaplib
+from sqlalchemy.exc import IntegrityError
+
+from frontdesk.analytics.metrics import MESSAGES
+from frontdesk.channels.email import repository, service
+from frontdesk.channels.email.models import Mailbox
+from frontdesk.channels.email.schemas import ImapServer, settings_of
+from frontdesk.channels.models import Inbox
+from frontdesk.kit import uow
+from frontdesk.runtime import Runtime
+
+log = logging.getLogger(__name__)
+# Mails fetched and committed together: one transaction, one step of last_uid.
+BATCH = 100
+_UID = re.compile(rb"UID (\d+)")
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+
+
+class ImapError(Exception):
+    pass
+
+
+class LeaseLost(Exception):
+    """Another process holds the mailbox now; this one stops touching it."""
+
+
+async def connect(server: ImapServer) -> aioimaplib.IMAP4:
+    if server.security == "tls":
+        context = ssl.create_default_context()
+        if not server.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
+            server.host, server.port, timeout=server.timeout_seconds, ssl_context=context
+        )
+    else:
+        client = aioimaplib.IMAP4(server.host, server.port, timeout=server.timeout_seconds)
+    await client.wait_hello_from_server()
+    response = await client.login(server.username or "", server.password or "")
+    if response.result != "OK":
+        raise ImapError(f"login refused: {_last(response.lines)}")
+    return client
+
+
+def _last(lines: list[Any]) -> str:
+    return bytes(lines[-1]).decode("utf-8", "replace") if lines else ""
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fetched(lines: Iterable[Any]) -> dict[int, bytes]:
+    """UID → raw bytes from a UID FETCH (BODY.PEEK[]) response (UID before or after the body)."""
+    result: dict[int, bytes] = {}
+    uid: int | None = None
+    pending: bytes | None = None
+    for line in lines:
+        if isinstance(line, bytearray):
+            pending = bytes(line)
+        elif found := _UID.search(line):
+            uid = int(found[1])
+        if pending is not None and uid is not None:
+            result[uid] = pending
+            uid = pending = None
+    return result
+
+
+class MailboxSync:
+    """One inbox's folder, synced by the process that holds its lease."""
+
+    def __init__(self, runtime: Runtime, inbox_id: int, *, owner: str) -> None:
+        self.runtime = runtime
+        self.inbox_id = inbox_id
+        self.owner = owner
+        self.lease_seconds = runtime.settings.imap_lease_seconds
+
+    async def _load(self) -> tuple[Inbox, ImapServer, Mailbox]:
+        async with self.runtime.db.session() as session:
+            inbox = await session.get(Inbox, self.inbox_id)
+            if inbox is None or not inbox.active or not inbox.settings.get("imap"):
+                raise LeaseLost("inbox gone, inactive or without imap")
+            server = settings_of(inbox.settings).imap
+            assert server is not None
+            mailbox = await service.mailbox_for(session, inbox, server.folder)
+            await uow.commit(session)
+        return inbox, server, mailbox
+
+    async def acquire(self) -> bool:
+        _, _, mailbox = await self._load()
+        async with self.runtime.db.session() as session:
+            got = await repository.take_lease(
+                session, mailbox.id, owner=self.owner, seconds=self.lease_seconds
+            )
+            await uow.commit(session)
+        return got
+
+    async def renew(self) -> None:
+        if not await self.acquire():
+            raise LeaseLost(f"lease on inbox {self.inbox_id} taken by another process")
+
+    async def release(self) -> None:
+        with contextlib.suppress(Exception):
+            _, _, mailbox = await self._load()
+            async with self.runtime.db.session() as session:
+                await repository.release_lease(session, mailbox.id, owner=self.owner)
+                await uow.commit(session)
+
+    async def sync(self, client: aioimaplib.IMAP4) -> int:
+        """Take in every mail past the stored UID; returns how many were new."""
+        inbox, server, mailbox = await self._load()
+        response = await client.select(_quote(server.folder))
+        if response.result != "OK":
+            raise ImapError(f"SELECT {server.folder}: {_last(response.lines)}")
+        uidvalidity = _uidvalidity(response.lines)
+        last_uid = await self._check_uidvalidity(mailbox.id, uidvalidity)
+        response = await client.uid_search(f"UID {last_uid + 1}:*")
+        if response.result != "OK":
+            raise ImapError(f"UID SEARCH: {_last(response.lines)}")
+        words = b" ".join(bytes(line) for line in response.lines[:-1]).split()
+        uids = sorted(int(w) for w in words if w.isdigit() and int(w) > last_uid)
+        stored = 0
+        for start in range(0, len(uids), BATCH):
+            chunk = uids[start : start + BATCH]
+            response = await client.uid("fetch", f"{chunk[0]}:{chunk[-1]}", "(UID BODY.PEEK[])")
+            if response.result != "OK":
+                raise ImapError(f"UID FETCH: {_last(response.lines)}")
+            mails = fetched(response.lines)
+            stored += await self._store(inbox.id, mailbox.id, chunk, mails)
+            if server.delete_after_import:
+                await self._delete(client, chunk)
+            await self.renew()
+        await self._succeeded(mailbox.id)
+        return stored
+
+    async def _check_uidvalidity(self, mailbox_id: int, uidvalidity: int) -> int:
+        async with self.runtime.db.session() as session:
+            mailbox = await session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            if mailbox.uidvalidity != uidvalidity:
+                service.reset_uidvalidity(session, mailbox, uidvalidity)
+            last_uid = mailbox.last_uid
+            await uow.commit(session)
+        return last_uid
+
+    async def _store(
+        self, inbox_id: int, mailbox_id: int, chunk: list[int], mails: dict[int, bytes]
+    ) -> int:
+        # Mails and the new last_uid commit together: a crash before the commit leaves both
+        # where they were, so the next sync fetches the same UIDs again.
+        rt = self.runtime
+        ordered = [mails[uid] for uid in chunk if uid in mails]
+        async with rt.db.session() as session:
+            try:
+                outcomes = [
+                    await service.take_in(
+                        session, inbox_id, raw, blobs=rt.blobs, settings=rt.settings, source="imap"
+                    )
+                    for raw in ordered
+                ]
+                await self._advance(session, mailbox_id, chunk[-1], outcomes)
+                await uow.commit(session)
+            except IntegrityError:
+                # A concurrent copy (same Message-ID over SMTP, or a lease that ran out under a
+                # slow batch): settle each mail on its own; the seen-index answers duplicate.
+                await uow.rollback(session)
+                outcomes = []
+                for raw in ordered:
+                    outcomes.append(
+                        await uow.retrying(
+                            session,
+                            lambda raw=raw: service.take_in(  # type: ignore[misc]
+                                session,
+                                inbox_id,
+                                raw,
+                                blobs=rt.blobs,
+                                settings=rt.settings,
+                                source="imap",
+                            ),
+                        )
+                    )
+                await self._advance(session, mailbox_id, chunk[-1], outcomes)
+                await uow.commit(session)
+        for outcome in outcomes:
+            MESSAGES.labels(direction="inbound", outcome=outcome.status).inc()
+        return sum(1 for outcome in outcomes if outcome.status == "stored")
+
+    async def _advance(
+        self, session: Any, mailbox_id: int, last_uid: int, outcomes: list[Any]
+    ) -> None:
+        imported = sum(1 for outcome in outcomes if outcome.status != "duplicate")
+        if not await repository.advance(
+            session, mailbox_id, owner=self.owner, last_uid=last_uid, imported=imported
+        ):
+            raise LeaseLost(f"lease on inbox {self.inbox_id} lost during a batch")
+
+    async def _delete(self, client: aioimaplib.IMAP4, chunk: list[int]) -> None:
+        # Only after the commit above: what is deleted on the server is already ours.
+        span = f"{chunk[0]}:{chunk[-1]}"
+        await client.uid("store", span, "+FLAGS.SILENT", r"(\Deleted)")
+        if client.has_capability("UIDPLUS"):
+            await client.uid("expunge", span)
+        else:
+            await client.expunge()
+
+    async def _succeeded(self, mailbox_id: int) -> None:
+        async with self.runtime.db.session() as session:
+            mailbox = await session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            service.mailbox_succeeded(session, mailbox)
+            await uow.commit(session)
+
+    async def failed(self, error: str) -> int:
+        _, _, mailbox = await self._load()
+        async with self.runtime.db.session() as session:
+            row = await session.get(Mailbox, mailbox.id)
+            assert row is not None
+            service.mailbox_failed(session, row, error)
+            failures = row.failures
+            await uow.commit(session)
+        return failures
+
+    async def once(self) -> int:
+        """Take the lease, connect, sync, log out (a poll; tests and `import` use it)."""
+        if not await self.acquire():
+            return 0
+        _, server, _ = await self._load()
+        client = await connect(server)
+        try:
+            return await self.sync(client)
+        finally:
+            await _logout(client)
+
+
+def _uidvalidity(lines: list[Any]) -> int:
+    for line in lines:
+        found = _UIDVALIDITY.search(bytes(line))
+        if found:
+            return int(found[1])
+    raise ImapError("server sent no UIDVALIDITY")
+
+
+async def _logout(client: aioimaplib.IMAP4) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.logout(), 5)
+
+
+async def _wait_for_mail(client: aioimaplib.IMAP4, seconds: float) -> None:
+    """IDLE until the server announces new mail or `seconds` pass."""
+    idle = await client.idle_start(timeout=seconds + 5)
+    try:
+        while client.has_pending_idle():
+            try:
+                pushed = await client.wait_server_push(timeout=seconds)
+            except TimeoutError:
+                break
+            if pushed == aioimaplib.STOP_WAIT_SERVER_PUSH or any(
+                b"EXISTS" in bytes(line) for line in pushed
+            ):
+                break
+    finally:
+        client.idle_done()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(idle, 5)
+
+
+class ImapPoller:
+    """One per process: a watcher per e-mail inbox with an IMAP block. Each watcher syncs
+    only while it holds the mailbox lease, so any number of processes may run one."""
+
+    def __init__(self, runtime: Runtime, *, name: str | None = None) -> None:
+        self.runtime = runtime
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:imap"
+        self.watchers: dict[int, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="imap-poller")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self.watchers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for inbox_id in list(self.watchers):
+            await MailboxSync(self.runtime, inbox_id, owner=self.name).release()
+        self.watchers.clear()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("listing e-mail inboxes failed")
+            await asyncio.sleep(self.runtime.settings.imap_refresh_seconds)
+
+    async def refresh(self) -> None:
+        async with self.runtime.db.session() as session:
+            inboxes = await repository.email_inboxes(session, with_imap=True)
+            await session.commit()
+        wanted = {inbox.id for inbox in inboxes}
+        for inbox_id in set(self.watchers) - wanted:
+            self.watchers.pop(inbox_id).cancel()
+        for inbox_id in wanted - set(self.watchers):
+            self.watchers[inbox_id] = asyncio.create_task(self.watch(inbox_id))
+
+    async def watch(self, inbox_id: int) -> None:
+        sync = MailboxSync(self.runtime, inbox_id, owner=self.name)
+        failures = 0
+        poll = 1.0
+        while True:
+            try:
+                _, server, _ = await sync._load()
+                poll = server.poll_seconds
+                if not await sync.acquire():
+                    await asyncio.sleep(min(server.poll_seconds, sync.lease_seconds / 2))
+                    continue
+                await self._session(sync, server)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except LeaseLost as exc:
+                log.info("imap inbox %s: %s", inbox_id, exc)
+                await asyncio.sleep(sync.lease_seconds / 2)
+            except Exception as exc:
+                failures = await self._failed(sync, exc)
+                delay = min(poll * 2 ** min(failures, 10), 300.0)
+                await asyncio.sleep(delay)
+
+    async def _session(self, sync: MailboxSync, server: ImapServer) -> None:
+        client = await connect(server)
+        try:
+            while True:
+                await sync.sync(client)
+                await sync.renew()
+                if server.idle and client.has_capability("IDLE"):
+                    await _wait_for_mail(client, min(server.poll_seconds, sync.lease_seconds / 3))
+                else:
+                    await asyncio.sleep(server.poll_seconds)
+        finally:
+            await _logout(client)
+
+    async def _failed(self, sync: MailboxSync, exc: Exception) -> int:
+        error = f"{exc.__class__.__name__}: {exc}"
+        log.warning("imap inbox %s failed: %s", sync.inbox_id, error)
+        try:
+            return await sync.failed(error)
+        except Exception:
+            log.exception("recording the imap failure failed")
+            return 1

@@ -1,0 +1,391 @@
+"""Raw RFC 5322 bytes → a `ParsedMail`: any charset, attachments and inline images, sanitised
+HTML with remote images blocked, the quoted part and signature split off for display, and
+the flags that keep us from answering machines. Broken mail raises `BrokenMail` (quarantine)."""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+import nh3
+
+from frontdesk.channels.base import InboundAttachment
+from frontdesk.channels.email import quoting
+from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+
+# Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).
+MAX_HEADER_SECTION = 512 * 1024
+MAX_DEPTH = 30
+MAX_PARTS = 500
+MAX_ID = 300  # messages.external_id is String(300)
+
+_BROKEN_DEFECTS = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
+# Bidirectional overrides and isolates: "invoice\u202egpj.exe" must not display as "invoiceexe.jpg".
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_MSGID = re.compile(r"<[^<>\s]+>")
+_AUTOMATED = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|"
+    r"bounces?|notifications?|auto[-_.]?confirm|verify|verification)([+._-].*)?$",
+    re.IGNORECASE,
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto[- ]?reply|out of (the )?office|abwesenheitsnotiz|"
+    r"réponse automatique|رد تلقائي|پاسخ خودکار)",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(undeliver(able|ed)|delivery status notification|mail delivery failed|"
+    r"returned mail|failure notice)",
+    re.IGNORECASE,
+)
+
+
+class BrokenMail(Exception):
+    """The bytes are not a mail we can take in; the reason goes to the quarantine."""
+
+
+@dataclass
+class ParsedMail:
+    message_id: str
+    message_key: str
+    from_address: str
+    from_name: str | None
+    subject: str
+    to: list[str]
+    cc: list[str]
+    in_reply_to: list[str]
+    references: list[str]
+    text: str
+    text_full: str
+    html: str | None
+    date: datetime | None = None
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    cids: dict[str, int] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    remote_images: int = 0
+
+    @property
+    def automated(self) -> bool:
+        return bool(self.flags)
+
+
+def message_key(message_id: str) -> str:
+    return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def external_id(message_id: str) -> str:
+    """The Message-ID as stored in messages.external_id (long ones hashed to fit)."""
+    if len(message_id) <= MAX_ID:
+        return message_id
+    return f"<{message_key(message_id)}@long-id.invalid>"
+
+
+def parse_mail(
+    raw: bytes,
+    *,
+    max_attachment_bytes: int = 10 * 1024 * 1024,
+    trusted_authserv_id: str | None = None,
+    envelope_sender: str | None = None,
+    allow_remote_images: bool = False,
+) -> ParsedMail:
+    """Parse one mail; raises BrokenMail for what must go to the quarantine."""
+    head_end = _header_end(raw)
+    if head_end > MAX_HEADER_SECTION:
+        raise BrokenMail(f"header section is over {MAX_HEADER_SECTION} bytes")
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+    except Exception as exc:  # the parser is lenient; anything it raises is truly broken
+        raise BrokenMail(f"unparseable: {exc.__class__.__name__}") from exc
+    assert isinstance(msg, EmailMessage)
+    from_name, from_address = _sender(msg)
+    walker = _Walker(max_attachment_bytes)
+    walker.walk(msg, 0)
+    raw_text = "\n\n".join(t for t in walker.texts if t.strip())
+    raw_html = "\n".join(walker.htmls) or None
+    if not raw_text and raw_html:
+        raw_text = html_to_text(raw_html)
+    message_id = _message_id(msg, raw)
+    mail = ParsedMail(
+        message_id=message_id,
+        message_key=message_key(message_id),
+        from_address=from_address,
+        from_name=from_name,
+        subject=_clean(header(msg, "subject"))[:2000],
+        to=_addresses(msg, "to")
+        + _addresses(msg, "delivered-to")
+        + _addresses(msg, "x-original-to"),
+        cc=_addresses(msg, "cc"),
+        in_reply_to=_ids(header(msg, "in-reply-to")),
+        references=_ids(header(msg, "references")),
+        text=quoting.strip_text(raw_text),
+        text_full=raw_text,
+        html=None,
+        date=_date(msg),
+        attachments=walker.attachments,
+        cids=walker.cids,
+        notes=walker.notes,
+    )
+    if raw_html is not None:
+        display = raw_html if allow_remote_images else quoting.strip_html(raw_html)
+        mail.html, mail.remote_images = sanitize_mail_html(display, allow_remote_images)
+    mail.flags = _flags(msg, mail, walker.report, envelope_sender)
+    mail.auth = authentication_results(msg, trusted_authserv_id)
+    return mail
+
+
+def _header_end(raw: bytes) -> int:
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends) if ends else len(raw)
+
+
+class _Walker:
+    """Collects text, HTML and attachments depth-first, refusing absurd structures."""
+
+    def __init__(self, max_attachment_bytes: int) -> None:
+        self.max_attachment_bytes = max_attachment_bytes
+        self.texts: list[str] = []
+        self.htmls: list[str] = []
+        self.attachments: list[InboundAttachment] = []
+        self.cids: dict[str, int] = {}
+        self.notes: list[str] = []
+        self.parts = 0
+        self.report = False
+
+    def walk(self, part: Message, depth: int) -> None:
+        self.parts += 1
+        if depth > MAX_DEPTH:
+            raise BrokenMail(f"MIME structure nested deeper than {MAX_DEPTH}")
+        if self.parts > MAX_PARTS:
+            raise BrokenMail(f"more than {MAX_PARTS} MIME parts")
+        defects = {type(d).__name__ for d in part.defects}
+        if defects & set(_BROKEN_DEFECTS):
+            raise BrokenMail(f"undecodable MIME: {', '.join(sorted(defects))}")
+        ctype = part.get_content_type()
+        if ctype == "multipart/report":
+            self.report = str(part.get_param("report-type") or "").lower() == "delivery-status"
+        if ctype == "message/rfc822":  # a forwarded mail stays one attachment, unopened
+            self._attach(part, ctype, _filename(part))
+            return
+        if part.is_multipart():
+            payload = part.get_payload()
+            if not isinstance(payload, list):
+                raise BrokenMail("undecodable MIME: multipart without parts")
+            for child in payload:
+                if isinstance(child, Message):
+                    self.walk(child, depth + 1)
+            return
+        disposition = part.get_content_disposition()
+        filename = _filename(part)
+        if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
+            (self.texts if ctype == "text/plain" else self.htmls).append(decode_text(part))
+        elif ctype in ("message/delivery-status", "message/feedback-report"):
+            self.texts.append(decode_text(part))
+        else:
+            self._attach(part, ctype, filename)
+
+    def _attach(self, part: Message, ctype: str, filename: str | None) -> None:
+        if ctype == "message/rfc822":
+            inner = part.get_payload()
+            first = inner[0] if isinstance(inner, list) and inner else None
+            data = first.as_bytes() if isinstance(first, Message) else b""
+        else:
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+        name = safe_filename(filename, ctype)
+        if len(data) > self.max_attachment_bytes:
+            self.notes.append(f"attachment {name!r} over the size limit: kept only in the original")
+            return
+        cid = (part.get("content-id") or "").strip().strip("<>")
+        if cid:
+            self.cids[cid] = len(self.attachments)
+        self.attachments.append(InboundAttachment(name, ctype[:200], data))
+
+
+def decode_text(part: Message) -> str:
+    """A text part as str: its declared charset, then UTF-8, then the declared one lossily."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        payload = str(part.get_payload()).encode("utf-8", "replace")
+    declared = (part.get_content_charset() or "utf-8").lower()
+    for charset in (declared, "utf-8"):
+        try:
+            return payload.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return payload.decode(declared, "replace")
+    except LookupError:
+        return payload.decode("cp1252", "replace")
+
+
+def header(msg: Message, name: str) -> str:
+    """A header as clean text; undecodable 8-bit headers are read as UTF-8, then windows-1256."""
+    try:
+        value = msg.get(name)
+    except Exception:
+        return ""
+    if value is None:
+        return ""
+    text = str(value)
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        data = text.encode("utf-8", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1256", "replace")
+    return text
+
+
+def _clean(value: str) -> str:
+    return " ".join(value.translate(_BIDI).split())
+
+
+def _sender(msg: Message) -> tuple[str | None, str]:
+    pairs = getaddresses([header(msg, "from")])
+    for name, address in pairs:
+        if "@" in address:
+            return (_clean(name) or None), address.strip()
+    raise BrokenMail("no usable From address")
+
+
+def _addresses(msg: Message, name: str) -> list[str]:
+    try:
+        values = [str(v) for v in (msg.get_all(name) or [])]
+    except Exception:
+        return []
+    return [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
+
+
+def _ids(value: str) -> list[str]:
+    return [external_id(found) for found in _MSGID.findall(value)]
+
+
+def _message_id(msg: Message, raw: bytes) -> str:
+    found = _MSGID.findall(header(msg, "message-id"))
+    if found:
+        return external_id(found[0])
+    # No Message-ID (it happens): the bytes themselves are the identity, so a retry dedupes.
+    return f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
+
+
+def _date(msg: Message) -> datetime | None:
+    try:
+        value = parsedate_to_datetime(header(msg, "date"))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value.tzinfo else None
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        return "attachment"
+    return name or None
+
+
+def safe_filename(name: str | None, ctype: str) -> str:
+    """No bidi tricks, control characters or paths in a filename we show or save."""
+    clean = "".join(
+        c for c in (name or "").translate(_BIDI) if unicodedata.category(c) not in ("Cc", "Cf")
+    )
+    clean = clean.replace("/", "_").replace("\\", "_").strip().lstrip(".")
+    if not clean:
+        ext = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html"}.get(ctype, "")
+        clean = f"attachment{ext}" if not ctype.startswith("image/") else "image." + ctype[6:]
+    return clean[:200]
+
+
+def sanitize_mail_html(html: str, allow_remote_images: bool) -> tuple[str, int]:
+    """nh3 with our allow-list; images only from cid: (the mail's own parts) unless the agent
+    allowed remote ones (a remote image is a read receipt and a tracking pixel)."""
+    blocked = 0
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        if tag == "img" and attribute == "src":
+            if value.lower().startswith("cid:"):
+                return value
+            if allow_remote_images and value.lower().startswith("https://"):
+                return value
+            blocked += 1
+            return None
+        return value
+
+    cleaned = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "cid"},
+        link_rel="noopener noreferrer nofollow",
+        attribute_filter=keep,
+    )
+    return cleaned, blocked
+
+
+_BLOCK = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d|/blockquote)\b[^>]*>", re.IGNORECASE)
+
+
+def html_to_text(html: str) -> str:
+    with_breaks = _BLOCK.sub("\n", html)
+    bare = nh3.clean(with_breaks, tags=set(), attributes={})
+    lines = (" ".join(line.split()) for line in html_lib.unescape(bare).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _flags(msg: Message, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
+    flags: set[str] = set()
+    auto = header(msg, "auto-submitted").strip().lower()
+    if auto and not auto.startswith("no"):
+        flags.add("auto_reply")
+    if any(header(msg, h) for h in ("x-autoreply", "x-autorespond", "x-autoresponder")):
+        flags.add("auto_reply")
+    precedence = header(msg, "precedence").strip().lower()
+    if precedence in ("bulk", "junk", "list"):
+        flags.add("bulk")
+    elif precedence == "auto_reply":
+        flags.add("auto_reply")
+    if header(msg, "list-id") or header(msg, "list-unsubscribe"):
+        flags.add("bulk")
+    if _AUTO_SUBJECT.match(mail.subject):
+        flags.add("auto_reply")
+    local = mail.from_address.rsplit("@", 1)[0]
+    if report or header(msg, "x-failed-recipients") or _BOUNCE_SUBJECT.match(mail.subject):
+        flags.add("bounce")
+    if local.lower() in ("mailer-daemon", "postmaster") or envelope_sender == "":
+        flags.add("bounce" if report or "daemon" in local.lower() else "auto_reply")
+    if _AUTOMATED.match(local) or header(msg, "return-path").strip() == "<>":
+        flags.add("automated_sender")
+    return sorted(flags)
+
+
+_RESULT = re.compile(r"\b(spf|dkim|dmarc|arc)\s*=\s*([a-z]+)", re.IGNORECASE)
+
+
+def authentication_results(msg: Message, trusted_authserv_id: str | None) -> dict[str, Any]:
+    """SPF/DKIM/DMARC verdicts from the topmost Authentication-Results header written by the
+    trusted receiving hop. Anything further down may have been written by the sender."""
+    if not trusted_authserv_id:
+        return {"trusted": False, "reason": "no trusted hop configured"}
+    wanted = trusted_authserv_id.strip().lower()
+    for value in msg.get_all("authentication-results") or []:
+        text = " ".join(str(value).split())
+        authserv = text.split(";", 1)[0].strip().split(" ")[0].lower()
+        if authserv != wanted:
+            continue
+        verdicts: dict[str, Any] = {"trusted": True, "authserv_id": authserv}
+        for method, result in _RESULT.findall(text):
+            verdicts.setdefault(method.lower(), result.lower())
+        return verdicts
+    return {"trusted": False, "reason": f"no Authentication-Results from {wanted}"}

@@ -1,0 +1,105 @@
+"""All SQL of the e-mail channel: inboxes by address, the seen-index, the quarantine and
+the mailbox sync state with its poll lease."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail
+from frontdesk.channels.models import Inbox
+from frontdesk.db import utcnow
+
+
+async def email_inboxes(session: AsyncSession, *, with_imap: bool = False) -> Sequence[Inbox]:
+    query = select(Inbox).where(Inbox.channel == "email", Inbox.active.is_(True))
+    rows = (await session.scalars(query.order_by(Inbox.id))).all()
+    return [row for row in rows if not with_imap or row.settings.get("imap")]
+
+
+async def find_seen(session: AsyncSession, inbox_id: int, message_key: str) -> SeenMail | None:
+    return await session.scalar(
+        select(SeenMail).where(SeenMail.inbox_id == inbox_id, SeenMail.message_key == message_key)
+    )
+
+
+async def get_quarantined(session: AsyncSession, quarantine_id: int) -> Quarantined | None:
+    return await session.get(Quarantined, quarantine_id)
+
+
+async def list_quarantined(
+    session: AsyncSession, *, inbox_id: int | None, before: int | None, limit: int
+) -> Sequence[Quarantined]:
+    query = select(Quarantined).order_by(Quarantined.id.desc()).limit(limit)
+    if inbox_id is not None:
+        query = query.where(Quarantined.inbox_id == inbox_id)
+    if before is not None:
+        query = query.where(Quarantined.id < before)
+    return (await session.scalars(query)).all()
+
+
+async def count_quarantined(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Quarantined)) or 0)
+
+
+async def get_mailbox(session: AsyncSession, inbox_id: int, folder: str) -> Mailbox | None:
+    return await session.scalar(
+        select(Mailbox).where(Mailbox.inbox_id == inbox_id, Mailbox.folder == folder)
+    )
+
+
+async def list_mailboxes(session: AsyncSession) -> Sequence[Mailbox]:
+    return (await session.scalars(select(Mailbox).order_by(Mailbox.id))).all()
+
+
+async def take_lease(session: AsyncSession, mailbox_id: int, *, owner: str, seconds: float) -> bool:
+    """Compare-and-set: free, expired or already ours → ours until now + seconds."""
+    now = utcnow()
+    result = await session.execute(
+        update(Mailbox)
+        .where(
+            Mailbox.id == mailbox_id,
+            or_(
+                Mailbox.lease_owner.is_(None),
+                Mailbox.lease_owner == owner,
+                Mailbox.lease_until < now,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release_lease(session: AsyncSession, mailbox_id: int, *, owner: str) -> None:
+    await session.execute(
+        update(Mailbox)
+        .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def advance(
+    session: AsyncSession,
+    mailbox_id: int,
+    *,
+    owner: str,
+    last_uid: int,
+    imported: int,
+    at: datetime | None = None,
+) -> bool:
+    """Move last_uid forward in the transaction that stored the mail, only while we hold
+    the lease (a process that lost it must not overwrite the new holder's progress)."""
+    result = await session.execute(
+        update(Mailbox)
+        .where(Mailbox.id == mailbox_id, Mailbox.lease_owner == owner, Mailbox.last_uid < last_uid)
+        .values(
+            last_uid=last_uid, imported=Mailbox.imported + imported, last_success_at=at or utcnow()
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

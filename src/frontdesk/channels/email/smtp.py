@@ -1,0 +1,175 @@
+"""Inbound SMTP (aiosmtpd) inside the process's event loop: 250 only after the mail is
+committed (RFC 1123 §5.3.3), 4xx when anything is temporarily wrong (the sender retries and
+the seen-index dedupes the retry), 550 for addresses that are no inbox of ours."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from frontdesk.analytics.metrics import MESSAGES
+from frontdesk.channels.email import repository, service
+from frontdesk.channels.email.threading import base_address
+from frontdesk.kit import uow
+from frontdesk.kit.text import normalize_email
+from frontdesk.runtime import Runtime
+
+log = logging.getLogger(__name__)
+# How long the address → inbox map is reused before it is read again (new inboxes show up
+# within this time; a deactivated one stops taking mail within it).
+ADDRESS_TTL_SECONDS = 5.0
+
+
+class SenderLimiter:
+    """Per-sender sliding window, per process (each listener protects itself)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[str, deque[float]] = {}
+
+    def allow(self, sender: str, now: float | None = None) -> bool:
+        moment = time.monotonic() if now is None else now
+        window = self.seen.setdefault(sender, deque())
+        while window and window[0] <= moment - 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return False
+        window.append(moment)
+        if len(self.seen) > 100_000:  # forget idle senders; memory stays bounded
+            self.seen = {k: v for k, v in self.seen.items() if v and v[-1] > moment - 60}
+        return True
+
+
+class MailHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.limiter = SenderLimiter(runtime.settings.smtp_sender_per_minute)
+        self._addresses: dict[str, int] = {}
+        self._loaded_at = -ADDRESS_TTL_SECONDS
+
+    async def inbox_for(self, address: str) -> int | None:
+        if time.monotonic() - self._loaded_at > ADDRESS_TTL_SECONDS:
+            async with self.runtime.db.session() as session:
+                inboxes = await repository.email_inboxes(session)
+                await session.commit()
+            table: dict[str, int] = {}
+            for inbox in inboxes:
+                table.setdefault(str(inbox.settings.get("address", "")).lower(), inbox.id)
+            self._addresses, self._loaded_at = table, time.monotonic()
+        try:
+            return self._addresses.get(base_address(normalize_email(address)))
+        except ValueError:
+            return None
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if not self.limiter.allow(address.lower()):
+            return "450 4.7.1 Too many messages from this sender; try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        try:
+            inbox_id = await self.inbox_for(address)
+        except Exception:
+            log.exception("looking up recipient %s failed", address)
+            return "451 4.3.0 Temporary failure; try again later"
+        if inbox_id is None:
+            return f"550 5.1.1 <{address}>: no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogateescape")
+        targets: dict[int, list[str]] = {}
+        for address in envelope.rcpt_tos:
+            inbox_id = await self.inbox_for(address)
+            if inbox_id is not None:
+                targets.setdefault(inbox_id, []).append(address.lower())
+        try:
+            for inbox_id, recipients in targets.items():
+                await self._take(inbox_id, data, recipients, envelope.mail_from)
+        except Exception:
+            # Nothing was acknowledged: the sender keeps the mail and retries; inboxes that
+            # did commit see the retry as a duplicate.
+            log.exception("storing mail from %s failed", envelope.mail_from)
+            return "451 4.3.0 Temporary failure storing the message; try again later"
+        return "250 2.0.0 OK: stored"
+
+    async def _take(
+        self, inbox_id: int, data: bytes, recipients: list[str], sender: str | None
+    ) -> None:
+        rt = self.runtime
+        async with rt.db.session() as session:
+            taken = await uow.retrying(
+                session,
+                lambda: service.take_in(
+                    session,
+                    inbox_id,
+                    data,
+                    blobs=rt.blobs,
+                    settings=rt.settings,
+                    source="smtp",
+                    recipients=recipients,
+                    envelope_sender=sender if sender not in (None, "<>") else "",
+                ),
+            )
+        MESSAGES.labels(direction="inbound", outcome=taken.status).inc()
+
+
+class _SMTP(SMTP):
+    # RFC 5321 caps lines at 1,000 octets, but real senders break it, and broken mail must
+    # reach the quarantine rather than bounce. The message size limit (552) still applies.
+    line_length_limit = 64 * 1024 * 1024
+
+
+class SmtpListener:
+    """Started by the runtime when FRONTDESK_SMTP_PORT is set."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.handler = MailHandler(runtime)
+        self.server: asyncio.base_events.Server | None = None
+
+    def _protocol(self) -> _SMTP:
+        settings = self.runtime.settings
+        protocol = _SMTP(
+            self.handler,
+            data_size_limit=settings.smtp_max_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=settings.smtp_hostname,
+            ident="Frontdesk ESMTP",
+        )
+        return protocol
+
+    async def start(self) -> None:
+        settings = self.runtime.settings
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            self._protocol, host=settings.smtp_host, port=settings.smtp_port
+        )
+        log.info("SMTP listener on %s:%s", settings.smtp_host, settings.smtp_port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        sockets: Any = self.server.sockets
+        return int(sockets[0].getsockname()[1])

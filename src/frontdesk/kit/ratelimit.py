@@ -1,0 +1,53 @@
+"""Rate caps shared by every process through the database (fixed one-minute windows)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Integer, String, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from frontdesk.db import Base
+
+
+class RateWindow(Base):
+    """One fixed one-minute window of a rate cap (e.g. outbound mail per inbox)."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # unix minute
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+async def take(session: AsyncSession, key: str, *, limit: int, now: float | None = None) -> float:
+    """Take one slot of `key`'s current minute: 0 when granted, else seconds to wait."""
+    moment = time.time() if now is None else now
+    window = int(moment // 60)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(RateWindow).values(key=key, window=window, count=0).on_conflict_do_nothing()
+    )
+    granted = await session.execute(
+        update(RateWindow)
+        .where(RateWindow.key == key, RateWindow.window == window, RateWindow.count < limit)
+        .values(count=RateWindow.count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(granted, "rowcount", 0):
+        await session.execute(
+            delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window)
+        )
+        return 0.0
+    return (window + 1) * 60 - moment + 0.01
+
+
+async def used(session: AsyncSession, key: str, *, now: float | None = None) -> int:
+    window = int((time.time() if now is None else now) // 60)
+    value = await session.scalar(
+        select(RateWindow.count).where(RateWindow.key == key, RateWindow.window == window)
+    )
+    return int(value or 0)

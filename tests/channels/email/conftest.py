@@ -1,0 +1,167 @@
+"""E-mail fixtures: an e-mail inbox, our SMTP listener, an aiosmtpd relay sink for outbound
+mail, and a private Dovecot (started once per test session)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from frontdesk.channels import service as channels
+from frontdesk.channels.email.smtp import SmtpListener
+from frontdesk.channels.schemas import InboxCreate
+from frontdesk.kit import uow
+from frontdesk.runtime import Runtime
+from tests.channels.email.dovecot import Dovecot, running_dovecot
+from tests.channels.email.mails import SUPPORT
+
+TRUSTED = "mx.frontdesk.test"
+
+
+@dataclass
+class Relay:
+    """An SMTP relay sink: what our outbound deliveries hand over lands in `mails`."""
+
+    port: int = 0
+    envelopes: list[Envelope] = field(default_factory=list)
+    refuse_with: str | None = None
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refuse_with:
+            return self.refuse_with
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    @property
+    def mails(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(bytes(e.original_content or b""), policy=policy.default)  # type: ignore[misc]
+            for e in self.envelopes
+        ]
+
+
+@dataclass
+class Mailer:
+    """Sends raw mail to our listener like an MTA would."""
+
+    port: int
+
+    async def send(self, raw: bytes, *, to: str = SUPPORT, sender: str = "mta@example.net") -> Any:
+        return await aiosmtplib.send(
+            raw,
+            sender=sender,
+            recipients=[to],
+            hostname="127.0.0.1",
+            port=self.port,
+            start_tls=False,
+            timeout=30,
+        )
+
+
+def _authenticator(relay: Relay) -> Any:
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.password == b"relay-pass"
+        if ok:
+            relay.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+async def start_relay(relay: Relay, **smtp_kwargs: Any) -> asyncio.base_events.Server:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(relay, hostname="relay.test", **smtp_kwargs), "127.0.0.1", 0
+    )
+    relay.port = server.sockets[0].getsockname()[1]
+    return server
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[Relay]:
+    sink = Relay()
+    server = await start_relay(sink, authenticator=_authenticator(sink), auth_require_tls=False)
+    yield sink
+    server.close()
+    await server.wait_closed()
+
+
+async def create_email_inbox(
+    runtime: Runtime, *, name: str = "Support", address: str = SUPPORT, **settings: Any
+) -> int:
+    async with runtime.db.session() as session:
+        inbox = await channels.create_inbox(
+            session,
+            InboxCreate(
+                channel="email",
+                name=name,
+                address=address,
+                settings={"trusted_authserv_id": TRUSTED, **settings},
+            ),
+            runtime.settings,
+        )
+        await uow.commit(session)
+        return inbox.id
+
+
+@pytest.fixture
+async def support(runtime: Runtime, cast: Any, relay: Relay) -> int:
+    """The support@frontdesk.test inbox, relaying outbound mail to the sink."""
+    return await create_email_inbox(
+        runtime, smtp={"host": "127.0.0.1", "port": relay.port, "security": "none"}
+    )
+
+
+@pytest.fixture
+async def listener(runtime: Runtime) -> AsyncIterator[SmtpListener]:
+    runtime.settings.smtp_port = 0
+    smtp = SmtpListener(runtime)
+    await smtp.start()
+    yield smtp
+    await smtp.stop()
+
+
+@pytest.fixture
+def mailer(listener: SmtpListener) -> Mailer:
+    return Mailer(listener.port)
+
+
+ACCOUNTS = 300
+_next_account = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    with running_dovecot(users=[f"user{i}" for i in range(ACCOUNTS)]) as server:
+        yield server
+
+
+@pytest.fixture
+def imap_user(dovecot: Dovecot) -> str:
+    """A fresh Dovecot account for this test (the server is shared by the whole session)."""
+    number = next(_next_account)
+    assert number < ACCOUNTS, "out of Dovecot test accounts; raise ACCOUNTS"
+    return f"user{number}"

@@ -1,0 +1,310 @@
+# ruff: noqa: E501, RUF005  (the corpus reads best one case per line)
+"""Builders for real-world-shaped mail (Gmail, Outlook, Apple Mail, Thunderbird, bounces,
+auto-replies, Arabic and Persian in UTF-8 and windows-1256, hostile HTML, broken MIME) and the
+corpus of cases with the outcome each must have. Generated here, never downloaded."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.header import Header
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+SUPPORT = "support@frontdesk.test"
+DATE = format_datetime(datetime(2025, 1, 6, 10, 0, tzinfo=UTC))
+
+
+def mail(
+    *,
+    sender: str = "Layla Haddad <layla@example.com>",
+    to: str = SUPPORT,
+    subject: str = "Order #4411",
+    text: str | None = "Hello, where is my order?",
+    html: str | None = None,
+    message_id: str | None = "<m1@example.com>",
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+) -> bytes:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = DATE
+    if message_id:
+        msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    if text is not None:
+        msg.set_content(text)
+    if html is not None:
+        if text is None:
+            msg.set_content(html, subtype="html")
+        else:
+            msg.add_alternative(html, subtype="html")
+    for filename, ctype, data in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+def raw(*lines: str | bytes, body: bytes = b"hello\r\n") -> bytes:
+    head = b"".join(
+        (line if isinstance(line, bytes) else line.encode()) + b"\r\n" for line in lines
+    )
+    return head + b"\r\n" + body
+
+
+def reply(
+    original: EmailMessage | bytes,
+    *,
+    sender: str,
+    text: str,
+    style: str = "gmail",
+    message_id: str,
+    to: str | None = None,
+    drop_in_reply_to: bool = False,
+) -> bytes:
+    """A reply as a mail client writes it, quoting the original in that client's style."""
+    from email import message_from_bytes, policy
+
+    source = (
+        message_from_bytes(original, policy=policy.default)
+        if isinstance(original, bytes)
+        else original
+    )
+    their_id = str(source["Message-ID"])
+    refs = " ".join(x for x in (str(source.get("References") or ""), their_id) if x)
+    reply_to = str(source.get("Reply-To") or source["From"])
+    quoted_text = source.get_body(("plain",))
+    quoted = quoted_text.get_content() if quoted_text is not None else ""
+    subject = str(source["Subject"])
+    subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    if style == "gmail":
+        body = (
+            f"{text}\n\nOn Mon, Jan 6, 2025 at 10:00 AM Support <{SUPPORT}>\nwrote:\n\n"
+            + "".join(f"> {line}\n" for line in quoted.splitlines())
+        )
+        html = f'<div dir="ltr">{text}</div><br><div class="gmail_quote"><div>On Mon wrote:</div><blockquote>{quoted}</blockquote></div>'
+    elif style == "outlook":
+        body = f"{text}\n\n________________________________\nFrom: Support <{SUPPORT}>\nSent: Monday, January 6, 2025 10:00 AM\nTo: {sender}\nSubject: {subject}\n\n{quoted}\n"
+        html = f'<div>{text}</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>From:</b> Support</div><div>{quoted}</div>'
+    else:  # apple
+        body = f"{text}\n\n> On 6 Jan 2025, at 10:00, Support <{SUPPORT}> wrote:\n>\n" + "".join(
+            f"> {line}\n" for line in quoted.splitlines()
+        )
+        html = f'<div>{text}</div><div><br><blockquote type="cite"><div>On 6 Jan 2025 wrote:</div>{quoted}</blockquote></div>'
+    return mail(
+        sender=sender,
+        to=to or reply_to,
+        subject=subject,
+        text=body,
+        html=html,
+        message_id=message_id,
+        in_reply_to=None if drop_in_reply_to else their_id,
+        references=refs,
+    )
+
+
+def encoded_word(text: str, charset: str, encoding: str = "B") -> str:
+    data = text.encode(charset)
+    if encoding == "B":
+        return f"=?{charset}?B?{base64.b64encode(data).decode()}?="
+    return str(Header(text, charset)).strip()
+
+
+def cp1256_mail() -> bytes:
+    body = "مرحبا، لم يصل طلبي رقم 4411 حتى الآن.".encode("cp1256")
+    subject = encoded_word("طلبي لم يصل", "windows-1256")
+    return raw(
+        "From: =?windows-1256?B?"
+        + base64.b64encode("عمر خليل".encode("cp1256")).decode()
+        + "?= <omar@example.org>",
+        f"To: {SUPPORT}",
+        f"Subject: {subject}",
+        "Message-ID: <cp1256@example.org>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=windows-1256",
+        "Content-Transfer-Encoding: 8bit",
+        body=body + b"\r\n",
+    )
+
+
+def nested(depth: int) -> bytes:
+    head = [
+        "From: deep@example.com",
+        f"To: {SUPPORT}",
+        "Subject: deep",
+        "Message-ID: <deep@x>",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/mixed; boundary="b0"',
+    ]
+    body = ""
+    for level in range(1, depth):
+        body += f'--b{level - 1}\r\nContent-Type: multipart/mixed; boundary="b{level}"\r\n\r\n'
+    body += f"--b{depth - 1}\r\nContent-Type: text/plain\r\n\r\nbottom\r\n"
+    for level in range(depth - 1, -1, -1):
+        body += f"--b{level}--\r\n"
+    return raw(*head, body=body.encode())
+
+
+def dsn() -> bytes:
+    body = (
+        "--B\r\nContent-Type: text/plain\r\n\r\n"
+        "This is the mail system. Your message could not be delivered.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        "Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        "From: support@frontdesk.test\r\nSubject: Re: order\r\n"
+        "--B--\r\n"
+    )
+    return raw(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>",
+        f"To: {SUPPORT}",
+        "Subject: Undelivered Mail Returned to Sender",
+        "Message-ID: <dsn1@mx.example.net>",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+        body=body.encode(),
+    )
+
+
+@dataclass
+class Case:
+    name: str
+    raw: bytes
+    outcome: str = "stored"  # stored | quarantined
+    text_has: list[str] = field(default_factory=list)
+    text_lacks: list[str] = field(default_factory=list)
+    full_has: list[str] = field(default_factory=list)
+    subject: str | None = None
+    flags: list[str] = field(default_factory=list)
+    html_lacks: list[str] = field(default_factory=list)
+    html_has: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
+    from_name: str | None = None
+
+
+HOSTILE = [
+    "<script>", "onerror", "javascript:", "onclick", "<style", "style=", "<iframe", "<svg",
+    "<form", "<object", "<embed", "expression(", "position:fixed", "onload",
+]  # fmt: skip
+
+
+def corpus() -> list[Case]:
+    gmail_original = mail(
+        message_id="<orig-g@frontdesk.test>",
+        sender=f"Support <{SUPPORT}>",
+        to="layla@example.com",
+        text="We shipped it on Friday.",
+    )
+    cases = [
+        Case("plain_new", mail(message_id="<c1@x>"), text_has=["where is my order"]),
+        Case("gmail_reply", reply(gmail_original, sender="Layla <layla@example.com>", text="Thanks, it arrived!", style="gmail", message_id="<c2@x>"),
+             text_has=["Thanks, it arrived!"], text_lacks=["We shipped it", "wrote:"], full_has=["We shipped it"], html_lacks=["gmail_quote", "We shipped"]),
+        Case("outlook_reply", reply(gmail_original, sender="Omar <omar@example.org>", text="Still not here.", style="outlook", message_id="<c3@x>"),
+             text_has=["Still not here."], text_lacks=["We shipped it", "Sent:"], html_lacks=["divRplyFwdMsg", "We shipped"]),
+        Case("apple_reply", reply(gmail_original, sender="John <john@example.net>", text="Got it, thank you.", style="apple", message_id="<c4@x>"),
+             text_has=["Got it, thank you."], text_lacks=["We shipped it"], html_lacks=["We shipped"]),
+        Case("thunderbird_reply", mail(message_id="<c5@x>", text="Fine by me.\n\nOn 06/01/2025 10:00, Support wrote:\n> We shipped it on Friday.\n",
+             html='<p>Fine by me.</p><div class="moz-cite-prefix">On 06/01/2025 Support wrote:</div><blockquote type="cite">We shipped it</blockquote>'),
+             text_has=["Fine by me."], text_lacks=["We shipped"], html_lacks=["We shipped"]),
+        Case("gmail_wrapped_header", mail(message_id="<c6@x>", text="New address is 12 Main St.\n\nOn Mon, Jan 6, 2025 at 10:00 AM Support Team <support@frontdesk.test>\nwrote:\n> old text\n"),
+             text_has=["12 Main St"], text_lacks=["old text"]),
+        Case("bottom_quote", mail(message_id="<c7@x>", text="Yes please.\n> Do you want a refund?\n> Support\n"), text_has=["Yes please."], text_lacks=["refund"]),
+        Case("interleaved_reply_kept", mail(message_id="<c8@x>", text="> Which colour?\nBlue.\n> Which size?\nLarge.\n"), text_has=["Blue.", "Large.", "Which size?"]),
+        Case("signature_stripped", mail(message_id="<c9@x>", text="Please call me back.\n\n-- \nJohn Smith\nACME Corp\n+1 555 0100"), text_has=["call me back"], text_lacks=["ACME"], full_has=["ACME"]),
+        Case("sent_from_iphone", mail(message_id="<c10@x>", text="On my way.\n\nSent from my iPhone"), text_has=["On my way."], text_lacks=["iPhone"]),
+        Case("arabic_utf8_b_subject", mail(message_id="<c11@x>", subject="طلب استرداد المبلغ", sender="عمر خليل <omar@example.org>", text="مرحبا، أريد استرداد المبلغ من فضلك."),
+             subject="طلب استرداد المبلغ", text_has=["أريد استرداد المبلغ"], from_name="عمر خليل"),
+        Case("arabic_windows_1256", cp1256_mail(), subject="طلبي لم يصل", text_has=["لم يصل طلبي رقم 4411"], from_name="عمر خليل"),
+        Case("persian_q_subject", raw("From: reza@example.ir", f"To: {SUPPORT}", "Subject: " + encoded_word("رمز عبورم را فراموش کرده‌ام", "utf-8", "Q"),
+             "Message-ID: <c13@x>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64",
+             body=base64.b64encode("سلام، لطفاً کمک کنید.".encode()) + b"\r\n"), subject="رمز عبورم را فراموش کرده‌ام", text_has=["لطفاً کمک کنید"]),
+        Case("persian_quoted_reply", mail(message_id="<c14@x>", text="ممنون، مشکل حل شد.\n\nدر دوشنبه ۶ ژانویه ۲۰۲۵، پشتیبانی <support@frontdesk.test> نوشت:\n> لطفاً دوباره امتحان کنید.\n"),
+             text_has=["مشکل حل شد"], text_lacks=["دوباره امتحان"]),
+        Case("arabic_quoted_reply", mail(message_id="<c15@x>", text="شكراً، وصل الطلب.\n\nفي الاثنين، 6 يناير 2025، كتب الدعم <support@frontdesk.test>:\n> تم شحن طلبك.\n"),
+             text_has=["وصل الطلب"], text_lacks=["تم شحن"]),
+        Case("raw_utf8_header", raw("From: Layla <layla@example.com>", f"To: {SUPPORT}", "Subject: طلب جديد".encode(), "Message-ID: <c16@x>",
+             "Content-Type: text/plain; charset=utf-8", body="نص".encode() + b"\r\n"), subject="طلب جديد", text_has=["نص"]),
+        Case("arabic_quoted_printable", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: qp", "Message-ID: <c17@x>", "MIME-Version: 1.0",
+             "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable", body=b"=D9=85=D8=B1=D8=AD=D8=A8=D8=A7\r\n"), text_has=["مرحبا"]),
+        Case("html_only", mail(message_id="<c18@x>", text=None, html="<p>Line one</p><p>Line <b>two</b></p>"), text_has=["Line one", "Line two"]),
+        Case("pdf_attachment", mail(message_id="<c19@x>", attachments=[("invoice.pdf", "application/pdf", b"%PDF-1.4 x")]), attachments=["invoice.pdf"]),
+        Case("rtl_override_filename", mail(message_id="<c20@x>", attachments=[("invoice\u202egpj.exe", "application/octet-stream", b"MZ")]),
+             attachments=["invoicegpj.exe"]),
+        Case("path_filename", mail(message_id="<c21@x>", attachments=[("../../etc/passwd", "text/plain", b"x")]), attachments=["_.._etc_passwd"]),
+        Case("script_tag", mail(message_id="<c22@x>", html="<p>hi</p><script>alert(document.cookie)</script>"), html_lacks=HOSTILE + ["alert"], html_has=["hi"]),
+        Case("onerror_img", mail(message_id="<c23@x>", html='<p>x</p><img src="x" onerror="alert(1)">'), html_lacks=HOSTILE),
+        Case("javascript_link", mail(message_id="<c24@x>", html='<a href="javascript:alert(1)">click</a><a href="JaVaScRiPt:alert(2)">two</a>'), html_lacks=HOSTILE, html_has=["click"]),
+        Case("css_tricks", mail(message_id="<c25@x>", html='<style>body{display:none}</style><div style="position:fixed;top:0;left:0;width:100%;height:100%;background:url(https://evil.test/x.png)">Pay to IBAN X</div><p style="width:expression(alert(1))">t</p>'),
+             html_lacks=HOSTILE + ["evil.test"], html_has=["Pay to IBAN X"]),
+        Case("tracking_pixel_blocked", mail(message_id="<c26@x>", html='<p>news</p><img src="https://tracker.example/pixel.gif?u=1" width="1"><img src="//tracker.example/p2.gif">'), html_lacks=["tracker.example"]),
+        Case("embedded_objects", mail(message_id="<c27@x>", html='<iframe src="https://evil.test"></iframe><svg onload="alert(1)"></svg><form action="https://evil.test"><input name=p></form><object data="x"></object><embed src="x">ok'),
+             html_lacks=HOSTILE + ["evil.test"], html_has=["ok"]),
+        Case("inline_cid_image", _cid_mail(), attachments=["logo.png"], html_has=["cid:logo1"]),
+        Case("dsn_bounce", dsn(), flags=["auto_reply", "bounce"], text_has=["could not be delivered"]),
+        Case("auto_submitted", mail(message_id="<c30@x>", headers={"Auto-Submitted": "auto-replied"}, subject="Re: Order", text="I am away until Monday."), flags=["auto_reply"]),
+        Case("outlook_oof", mail(message_id="<c31@x>", subject="Automatic reply: Order #4411", headers={"X-Auto-Response-Suppress": "All"}, text="I am out of office."), flags=["auto_reply"]),
+        Case("x_autoreply", mail(message_id="<c32@x>", headers={"X-Autoreply": "yes"}, text="Away."), flags=["auto_reply"]),
+        Case("bulk_newsletter", mail(message_id="<c33@x>", sender="News <news@shop.example>", headers={"Precedence": "bulk", "List-Unsubscribe": "<https://shop.example/u>"}, text="Sale!"), flags=["bulk"]),
+        Case("noreply_verification", mail(message_id="<c34@x>", sender="Slack <no-reply@slack.example>", subject="Your verification code", text="Your code is 424242"), flags=["automated_sender"]),
+        Case("mailer_daemon_plain", mail(message_id="<c35@x>", sender="MAILER-DAEMON@mx.example.net", subject="Mail delivery failed", headers={"X-Failed-Recipients": "gone@example.net"}, text="failed"),
+             flags=["automated_sender", "bounce"]),
+        Case("no_from", raw(f"To: {SUPPORT}", "Subject: who am I", "Message-ID: <c36@x>"), outcome="quarantined"),
+        Case("huge_subject", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: " + "A" * (10 * 1024 * 1024), "Message-ID: <c37@x>"), outcome="quarantined"),
+        Case("nested_100_deep", nested(100), outcome="quarantined"),
+        Case("multipart_without_boundary", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: nb", "Message-ID: <c39@x>", "MIME-Version: 1.0", "Content-Type: multipart/mixed",
+             body=b"--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n"), outcome="quarantined"),
+        Case("garbage_base64", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: b64", "Message-ID: <c40@x>", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64",
+             body=b"aGVsbG8gd29ybGQ=!!!%%%\r\n"), text_has=["hello world"]),
+        Case("unknown_charset", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: cs", "Message-ID: <c41@x>", "Content-Type: text/plain; charset=x-klingon", body="héllo".encode() + b"\r\n"), text_has=["héllo"]),
+        Case("mislabelled_charset", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: ml", "Message-ID: <c42@x>", "Content-Type: text/plain; charset=utf-8", body="مرحبا".encode("cp1256") + b" ok\r\n"), text_has=["ok"]),
+        Case("no_message_id", mail(message_id=None, text="no id here"), text_has=["no id here"]),
+        Case("forwarded_rfc822", _forwarded(), attachments=["attachment.eml"], text_has=["see below"]),
+        Case("forged_auth_results", mail(message_id="<c45@x>", headers={"Authentication-Results": "mx.frontdesk.test; spf=pass; dkim=pass; dmarc=pass"}, text="trust me")),
+        Case("long_message_id", mail(message_id="<" + "x" * 400 + "@example.com>", text="long id")),
+        Case("calendar_invite", mail(message_id="<c47@x>", attachments=[("invite.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")]), attachments=["invite.ics"]),
+        Case("bidi_in_display_name", mail(message_id="<c48@x>", sender="=?utf-8?B?" + base64.b64encode("Support\u202e tset".encode()).decode() + "?= <evil@example.com>", text="x"), from_name="Support tset"),
+    ]  # fmt: skip
+    return cases
+
+
+def _cid_mail() -> bytes:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = "Layla <layla@example.com>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = "Screenshot"
+    msg["Message-ID"] = "<c28@x>"
+    msg.set_content("see the picture")
+    msg.add_alternative('<p>see</p><img src="cid:logo1" alt="logo">', subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(
+        b"\x89PNG\r\n\x1a\nfake", "image", "png", cid="<logo1>", filename="logo.png"
+    )
+    return msg.as_bytes()
+
+
+def _forwarded() -> bytes:
+    inner = EmailMessage(policy=SMTP)
+    inner["From"] = "someone@else.example"
+    inner["Subject"] = "original"
+    inner.set_content("original body")
+    outer = EmailMessage(policy=SMTP)
+    outer["From"] = "Layla <layla@example.com>"
+    outer["To"] = SUPPORT
+    outer["Subject"] = "Fwd: original"
+    outer["Message-ID"] = "<c44@x>"
+    outer.set_content("see below")
+    outer.add_attachment(inner)
+    return outer.as_bytes()

@@ -1,0 +1,225 @@
+"""Outbound mail through a real relay (aiosmtpd): MIME shape, encoded Arabic/Persian headers,
+threading headers, none/STARTTLS/TLS with auth, loop protection and the per-inbox cap."""
+
+from __future__ import annotations
+
+import re
+import ssl
+
+from sqlalchemy import select
+
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Attachment, Message
+from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.kit import uow
+from frontdesk.kit.jobs import Job
+from tests.channels.email.conftest import Relay, create_email_inbox, start_relay
+from tests.channels.email.helpers import message_by_external
+from tests.channels.email.mails import mail
+from tests.conftest import run_jobs
+
+
+async def reply_to(runtime, external_id: str, *, text="Thanks", html=None, author_kind="agent"):
+    stored = await message_by_external(runtime, external_id)
+    assert stored is not None
+    async with runtime.db.session() as session:
+        conversation = await conversations_repository.get_conversation(
+            session, stored.conversation_id
+        )
+        assert conversation is not None
+        message = await conversations.reply(
+            session,
+            conversation,
+            author=None,
+            data=ReplyCreate(text=text, html=html),
+            author_kind=author_kind,
+        )
+        await uow.commit(session)
+        return message.id
+
+
+async def status_of(runtime, message_id: int) -> str:
+    async with runtime.db.session() as session:
+        message = await session.get(Message, message_id)
+        assert message is not None
+        status = message.delivery_status
+        await session.commit()
+        return status
+
+
+class TestMime:
+    async def test_reply_is_multipart_alternative_with_threading_headers(
+        self, support, mailer, relay, runtime
+    ):
+        await mailer.send(
+            mail(sender="عمر خليل <omar@example.org>", subject="طلب استرداد المبلغ",
+                 message_id="<ar1@example.org>")
+        )  # fmt: skip
+        message_id = await reply_to(
+            runtime, "<ar1@example.org>", text="سنعيد المبلغ", html="<p>سنعيد <b>المبلغ</b></p>"
+        )
+        async with runtime.db.session() as session:
+            session.add(
+                Attachment(
+                    message_id=message_id,
+                    filename="فاتورة.pdf",
+                    content_type="application/pdf",
+                    size=4,
+                    blob_key=runtime.blobs.put(b"%PDF"),
+                )
+            )
+            await session.commit()
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "sent"
+        raw = bytes(relay.envelopes[0].original_content or b"")
+        assert b"\xd8" not in raw.split(b"\r\n\r\n", 1)[0]  # headers are 7-bit encoded words
+        sent = relay.mails[0]
+        assert str(sent["Subject"]) == "Re: طلب استرداد المبلغ"
+        assert sent["To"].addresses[0].display_name == "عمر خليل"
+        assert sent["In-Reply-To"] == "<ar1@example.org>"
+        assert "<ar1@example.org>" in str(sent["References"])
+        assert re.fullmatch(
+            r"<fd\.\d+\.\d+\.[0-9a-f]{20}@frontdesk\.test>", str(sent["Message-ID"])
+        )
+        assert re.fullmatch(
+            r"support\+c\d+\.[0-9a-f]{20}@frontdesk\.test", sent["Reply-To"].addresses[0].addr_spec
+        )
+        assert sent.get_content_type() == "multipart/mixed"
+        body = sent.get_body(("plain",))
+        html = sent.get_body(("html",))
+        assert body is not None and "سنعيد المبلغ" in body.get_content()
+        assert html is not None and "<b>المبلغ</b>" in html.get_content()
+        names = [part.get_filename() for part in sent.iter_attachments()]
+        assert names == ["فاتورة.pdf"]
+        stored = await message_by_external(runtime, "<ar1@example.org>")
+        assert stored is not None and stored.answered is True
+        async with runtime.db.session() as session:
+            outbound = await session.get(Message, message_id)
+            assert outbound is not None and outbound.meta["remote_id"] == str(sent["Message-ID"])
+            await session.commit()
+
+
+class TestTransport:
+    async def _send_through(self, runtime, mailer, relay: Relay, security: str) -> None:
+        inbox = await create_email_inbox(
+            runtime,
+            name=f"TLS {security}",
+            address=f"{security}@frontdesk.test",
+            smtp={
+                "host": "127.0.0.1",
+                "port": relay.port,
+                "security": security,
+                "username": "frontdesk",
+                "password": "relay-pass",
+                "verify_tls": False,
+            },
+        )
+        assert inbox
+        await mailer.send(mail(message_id=f"<{security}@x>"), to=f"{security}@frontdesk.test")
+        message_id = await reply_to(runtime, f"<{security}@x>")
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "sent"
+        assert len(relay.envelopes) == 1 and relay.logins == ["frontdesk"]
+
+    async def test_starttls_with_auth(self, cast, mailer, runtime, tls_files):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls_files)
+        sink = Relay()
+        from tests.channels.email.conftest import _authenticator
+
+        server = await start_relay(
+            sink, tls_context=context, require_starttls=True, authenticator=_authenticator(sink)
+        )
+        try:
+            await self._send_through(runtime, mailer, sink, "starttls")
+        finally:
+            server.close()
+
+    async def test_implicit_tls_with_auth(self, cast, mailer, runtime, tls_files):
+        import asyncio
+
+        from aiosmtpd.smtp import SMTP
+
+        from tests.channels.email.conftest import _authenticator
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls_files)
+        sink = Relay()
+        server = await asyncio.get_running_loop().create_server(
+            lambda: SMTP(sink, authenticator=_authenticator(sink), auth_require_tls=False),
+            "127.0.0.1",
+            0,
+            ssl=context,
+        )
+        sink.port = server.sockets[0].getsockname()[1]
+        try:
+            await self._send_through(runtime, mailer, sink, "tls")
+        finally:
+            server.close()
+
+    async def test_relay_refusal_fails_the_message_for_good(self, support, mailer, relay, runtime):
+        relay.refuse_with = "554 5.7.1 rejected"
+        await mailer.send(mail(message_id="<rf@x>"))
+        message_id = await reply_to(runtime, "<rf@x>")
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "failed"
+
+    async def test_temporary_refusal_is_retried(self, support, mailer, relay, runtime):
+        relay.refuse_with = "451 4.3.0 later"
+        await mailer.send(mail(message_id="<tr@x>"))
+        message_id = await reply_to(runtime, "<tr@x>")
+        await run_jobs(runtime, rounds=1)
+        assert await status_of(runtime, message_id) == "queued"
+        relay.refuse_with = None
+        import asyncio
+
+        await asyncio.sleep(0.1)
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "sent"
+
+
+class TestLoops:
+    async def test_no_automatic_answer_to_an_auto_reply(self, support, mailer, relay, runtime):
+        await mailer.send(mail(message_id="<oof@x>", headers={"Auto-Submitted": "auto-replied"}))
+        bot = await reply_to(runtime, "<oof@x>", author_kind="bot")
+        person = await reply_to(runtime, "<oof@x>", text="a person answers")
+        await run_jobs(runtime)
+        assert await status_of(runtime, bot) == "failed"
+        assert await status_of(runtime, person) == "sent"
+        assert len(relay.envelopes) == 1
+
+    async def test_import_only_inbox_sends_no_automatic_mail(self, cast, mailer, relay, runtime):
+        await create_email_inbox(
+            runtime,
+            address="history@frontdesk.test",
+            import_only=True,
+            smtp={"host": "127.0.0.1", "port": relay.port, "security": "none"},
+        )
+        await mailer.send(mail(message_id="<old@x>"), to="history@frontdesk.test")
+        stored = await message_by_external(runtime, "<old@x>")
+        assert stored is not None and "imported" in stored.meta["email"]["flags"]
+        bot = await reply_to(runtime, "<old@x>", author_kind="bot")
+        await run_jobs(runtime)
+        assert await status_of(runtime, bot) == "failed" and relay.envelopes == []
+
+    async def test_outbound_cap_per_inbox_postpones_without_spending_attempts(
+        self, cast, mailer, relay, runtime
+    ):
+        await create_email_inbox(
+            runtime,
+            address="capped@frontdesk.test",
+            outbound_per_minute=2,
+            smtp={"host": "127.0.0.1", "port": relay.port, "security": "none"},
+        )
+        for n in range(3):
+            await mailer.send(mail(message_id=f"<cap{n}@x>", sender=f"c{n}@example.com"),
+                              to="capped@frontdesk.test")  # fmt: skip
+        ids = [await reply_to(runtime, f"<cap{n}@x>") for n in range(3)]
+        await run_jobs(runtime)
+        statuses = [await status_of(runtime, i) for i in ids]
+        assert statuses.count("sent") == 2 and statuses.count("queued") == 1
+        async with runtime.db.session() as session:
+            waiting = (await session.scalars(select(Job).where(Job.state == "available"))).all()
+            assert len(waiting) == 1 and waiting[0].attempts == 0
+            assert "outbound cap" in (waiting[0].last_error or "")

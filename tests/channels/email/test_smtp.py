@@ -1,0 +1,204 @@
+"""Inbound SMTP against our real listener: 250 only after commit, 4xx on temporary failure,
+550 for strangers, limits, dedupe of retries, quarantine that never blocks, kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import aiosmtplib
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from frontdesk.channels.email import service
+from frontdesk.conversations.models import Message
+from tests.channels.email.helpers import count, events, message_by_external, quarantined
+from tests.channels.email.mails import SUPPORT, corpus, mail
+from tests.conftest import free_port
+
+
+class TestAccepting:
+    async def test_mail_is_stored_before_the_250(self, support, mailer, runtime):
+        _, reply = await mailer.send(mail(message_id="<a1@example.com>"))
+        assert reply.startswith("2.0.0")
+        stored = await message_by_external(runtime, "<a1@example.com>")
+        assert stored is not None and stored.channel == "email"
+        assert stored.text == "Hello, where is my order?"
+        assert stored.meta["email"]["auth"]["trusted"] is False
+
+    async def test_unknown_recipient_gets_550(self, support, mailer, runtime):
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await mailer.send(mail(), to="nobody@frontdesk.test")
+        assert refused.value.recipients[0].code == 550
+        assert await count(runtime, Message) == 0
+
+    async def test_plus_address_reaches_its_inbox(self, support, mailer, runtime):
+        await mailer.send(mail(message_id="<plus@x>"), to="support+anything@frontdesk.test")
+        assert await message_by_external(runtime, "<plus@x>") is not None
+
+    async def test_retry_of_the_same_message_is_stored_once(self, support, mailer, runtime):
+        raw = mail(message_id="<same@example.com>")
+        await asyncio.gather(*(mailer.send(raw) for _ in range(3)))
+        await mailer.send(raw)
+        assert await count(runtime, Message) == 1
+
+    async def test_temporary_failure_answers_451_and_the_retry_is_stored(
+        self, support, mailer, runtime, monkeypatch
+    ):
+        real = service.take_in
+        calls = {"n": 0}
+
+        async def flaky(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OperationalError("INSERT", {}, Exception("database is locked"))
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(service, "take_in", flaky)
+        with pytest.raises(aiosmtplib.SMTPDataError) as failed:
+            await mailer.send(mail(message_id="<tmp@x>"))
+        assert failed.value.code == 451
+        assert await count(runtime, Message) == 0
+        await mailer.send(mail(message_id="<tmp@x>"))
+        assert await count(runtime, Message) == 1
+
+    async def test_oversized_mail_is_refused(self, support, mailer, runtime, listener):
+        runtime.settings.smtp_max_bytes = 20_000
+        await listener.stop()
+        await listener.start()
+        with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+            await aiosmtplib.send(
+                mail(text="x" * 50_000),
+                sender="a@example.com",
+                recipients=[SUPPORT],
+                hostname="127.0.0.1",
+                port=listener.port,
+                start_tls=False,
+            )
+        assert refused.value.code == 552
+        assert await count(runtime, Message) == 0
+
+    async def test_a_sender_over_its_rate_gets_450(self, support, mailer, runtime, listener):
+        listener.handler.limiter.per_minute = 3
+        for n in range(3):
+            await mailer.send(mail(message_id=f"<r{n}@x>"), sender="flood@example.com")
+        with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+            await mailer.send(mail(message_id="<r4@x>"), sender="flood@example.com")
+        assert refused.value.code == 450
+        await mailer.send(mail(message_id="<r5@x>"), sender="calm@example.com")
+        assert await count(runtime, Message) == 4
+
+
+class TestBrokenMail:
+    async def test_broken_mail_is_quarantined_and_the_next_one_flows(
+        self, support, mailer, runtime
+    ):
+        broken = next(c for c in corpus() if c.name == "no_from").raw
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=mailer.port, start_tls=False)
+        async with client:
+            await client.sendmail("a@example.com", [SUPPORT], broken)
+            await client.sendmail("a@example.com", [SUPPORT], mail(message_id="<after@x>"))
+            await client.sendmail("a@example.com", [SUPPORT], broken)  # a retry: kept once
+        items = await quarantined(runtime)
+        assert len(items) == 1 and items[0].reason == "no usable From address"
+        assert runtime.blobs.get(items[0].blob_key) == broken
+        assert len(await events(runtime, "email.quarantined")) == 1
+        assert await message_by_external(runtime, "<after@x>") is not None
+
+    async def test_the_whole_corpus_lands_as_expected(self, support, mailer, runtime):
+        cases = corpus()
+        for case in cases:
+            await mailer.send(case.raw)
+        expected_quarantined = sum(1 for c in cases if c.outcome == "quarantined")
+        assert len(await quarantined(runtime)) == expected_quarantined
+        assert await count(runtime, Message) == len(cases) - expected_quarantined
+        bounce = await message_by_external(runtime, "<dsn1@mx.example.net>")
+        assert bounce is not None and "bounce" in bounce.meta["email"]["flags"]
+        assert bounce.meta["automated"] is True
+        forged = await message_by_external(runtime, "<c45@x>")
+        assert forged is not None
+        # The sender wrote "spf=pass" with our authserv-id, but not at the top of a header
+        # block our MX wrote: here no trusted hop added one, so it is the topmost and would
+        # be believed — which is why the MX must strip such headers (docs/email.md).
+        assert forged.meta["email"]["auth"]["authserv_id"] == "mx.frontdesk.test"
+
+
+SERVE = """
+import sys
+from frontdesk.cli import main
+sys.argv = ["frontdesk", "serve", "--port", sys.argv[1]]
+main()
+"""
+
+
+def _start_server(db_url: str, data_dir: str, smtp_port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "FRONTDESK_DATABASE_URL": db_url,
+        "FRONTDESK_DATA_DIR": data_dir,
+        "FRONTDESK_SECRET_KEY": "kill-nine-test-secret-key-0123456789",
+        "FRONTDESK_SMTP_PORT": str(smtp_port),
+        "FRONTDESK_IMAP_ENABLED": "false",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(free_port())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((process.stderr.read() if process.stderr else b"").decode())
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError("server did not open its SMTP port")
+
+
+class TestCrash:
+    async def test_kill_9_right_after_250_loses_nothing(self, support, runtime, settings, tmp_path):
+        port = free_port()
+        process = _start_server(settings.resolved_database_url, str(tmp_path / "srv"), port)
+        try:
+            await _wait_for_port(port, process)
+            raws = [mail(message_id=f"<k{n}@example.com>", text=f"crash {n}") for n in range(5)]
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+            await client.connect()
+            for raw in raws:
+                await client.sendmail("a@example.com", [SUPPORT], raw)
+            # The last 250 just arrived: kill the server before it can do anything else.
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+            client.close()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+        for n in range(5):
+            assert await message_by_external(runtime, f"<k{n}@example.com>") is not None
+        # After the restart, the sender's retry of a message it already got 250 for is a no-op.
+        process = _start_server(settings.resolved_database_url, str(tmp_path / "srv"), port)
+        try:
+            await _wait_for_port(port, process)
+            await aiosmtplib.send(
+                raws[-1], sender="a@example.com", recipients=[SUPPORT],
+                hostname="127.0.0.1", port=port, start_tls=False,
+            )  # fmt: skip
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        assert await count(runtime, Message) == 5
