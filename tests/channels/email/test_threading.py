@@ -104,8 +104,11 @@ class TestSpoofing:
         flagged = await events(runtime, "conversation.flagged")
         assert [e.conversation_id for e in flagged] == [stored.conversation_id]
         async with runtime.db.session() as session:
-            tags = await conversations_repository.tag_names(session, stored.conversation_id)
-            victim_tags = await conversations_repository.tag_names(session, conversation_id)
+            tags_of = await conversations_repository.tag_names_by_conversation(
+                session, [stored.conversation_id, conversation_id]
+            )
+            tags = tags_of.get(stored.conversation_id, [])
+            victim_tags = tags_of.get(conversation_id, [])
         assert tags == ["possible-spoof"] and victim_tags == []
 
     async def test_a_forged_token_is_no_hint_at_all(self, support, mailer, relay, runtime):
