@@ -7,6 +7,13 @@ ratio. Usage: python bench/ingest.py [--n 3000] [--c 32] [--db sqlite,postgresql
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# `python bench/ingest.py` puts bench/ first on the path, where email.py would shadow the stdlib.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import json

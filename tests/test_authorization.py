@@ -10,7 +10,9 @@ from tests.conftest import b64, inbound_payload, post_inbound
 
 # Routes that do not authenticate agents at all (they verify an inbox signature instead).
 SIGNED_ROUTES = {("POST", "/api/v1/inboxes/{inbox_id}/inbound")}
-ADMIN_ONLY = re.compile(r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$")
+ADMIN_ONLY = re.compile(
+    r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/"
+)
 
 BODIES = {
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
@@ -51,6 +53,8 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         "inbox_id": cast.app.id,
         "attachment_id": messages.json()["items"][0]["attachments"][0]["id"],
         "identity_id": profile.json()["identities"][0]["id"],
+        "message_id": messages.json()["items"][0]["id"],
+        "quarantine_id": 1,
         "agent_id": cast.bob.id,
         "team_id": 2,
     }
@@ -80,7 +84,7 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
             )
             if reading_org_data:
                 assert response.status_code == 200, (method, template)
-            elif ADMIN_ONLY.search(template) and method != "GET":
+            elif ADMIN_ONLY.search(template) and (method != "GET" or "quarantine" in template):
                 assert response.status_code == 403, (method, template, response.text)
             else:
                 assert response.status_code == 404, (method, template, response.text)

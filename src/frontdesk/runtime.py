@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from frontdesk.channels.cache import InboxCache
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
@@ -34,6 +35,7 @@ class Runtime:
     blobs: BlobStore
     runner: JobRunner | None = None
     ingestor: Ingestor = field(init=False)
+    inboxes: InboxCache = field(init=False)
     services: list[Service] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -47,6 +49,7 @@ class Runtime:
         db.bus = bus
         runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
         # SQLite has one writer at a time; PostgreSQL overlaps a few batches.
+        runtime.inboxes = InboxCache(db)
         runtime.ingestor = Ingestor(db, runtime.blobs, writers=1 if settings.is_sqlite else 4)
         if with_runner:
             runtime.runner = JobRunner(db, settings)

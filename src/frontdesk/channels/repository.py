@@ -50,3 +50,22 @@ async def channels_of(session: AsyncSession, inbox_ids: set[int]) -> dict[int, s
         return {}
     rows = await session.execute(select(Inbox.id, Inbox.channel).where(Inbox.id.in_(inbox_ids)))
     return {inbox_id: channel for inbox_id, channel in rows.all()}
+
+
+async def get_inboxes(session: AsyncSession, inbox_ids: set[int]) -> dict[int, Inbox]:
+    if not inbox_ids:
+        return {}
+    rows = await session.scalars(select(Inbox).where(Inbox.id.in_(inbox_ids)))
+    return {inbox.id: inbox for inbox in rows.all()}
+
+
+async def team_ids_by_inbox(session: AsyncSession, inbox_ids: set[int]) -> dict[int, list[int]]:
+    if not inbox_ids:
+        return {}
+    rows = await session.execute(
+        select(InboxTeam.inbox_id, InboxTeam.team_id).where(InboxTeam.inbox_id.in_(inbox_ids))
+    )
+    teams: dict[int, list[int]] = {}
+    for inbox_id, team_id in rows.all():
+        teams.setdefault(inbox_id, []).append(team_id)
+    return teams

@@ -55,14 +55,18 @@ async def update_inbox(
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.update_inbox(session, inbox, data, runtime.settings)
     await uow.commit(session)
+    runtime.inboxes.forget(inbox.id)
     return await service.read_inbox(session, inbox, agent=admin)
 
 
 @router.delete("/inboxes/{inbox_id}", status_code=204)
-async def delete_inbox(inbox_id: int, session: SessionDep, admin: AdminAgent) -> None:
+async def delete_inbox(
+    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+) -> None:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.deactivate_inbox(session, inbox)
     await uow.commit(session)
+    runtime.inboxes.forget(inbox.id)
 
 
 @router.post(
@@ -71,20 +75,17 @@ async def delete_inbox(inbox_id: int, session: SessionDep, admin: AdminAgent) ->
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}},
 )
-async def inbound(
-    inbox_id: int, request: Request, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
+async def inbound(inbox_id: int, request: Request, runtime: RuntimeDep) -> JSONResponse:
     """Signed inbound message (X-Frontdesk-Signature: sha256=HMAC(inbox secret, raw body)).
     Answers 202 only once the message is committed; a repeat answers `duplicate: true`."""
     body = await request.body()
-    inbox = await repository.get_inbox(session, inbox_id)
+    inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active:
         raise NotFound("inbox not found", code="unknown_inbox")
     adapter = adapter_for(inbox.channel)
     if not adapter.verify(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     parsed = adapter.parse_inbound(inbox, body, runtime.settings)
-    await session.commit()  # end the read transaction; the ingestor writes in its own.
     received = await runtime.ingestor.receive(parsed)
     MESSAGES.labels(
         direction="inbound", outcome="duplicate" if received.duplicate else "stored"

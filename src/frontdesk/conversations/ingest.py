@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.base import Inbound
-from frontdesk.conversations.service import Received, receive
+from frontdesk.conversations.receiving import Received, receive, receive_many
 from frontdesk.db import Database
 from frontdesk.kit import uow
 from frontdesk.kit.blobs import BlobStore
@@ -92,22 +92,16 @@ class Ingestor:
     async def _write_together(self, batch: list[_Pending]) -> bool:
         """One transaction for the whole batch; False (nothing committed) if it must be split,
         e.g. when another process raced us on a unique key."""
-        results: list[tuple[_Pending, Received | FrontdeskError]] = []
         async with self.db.session() as session:
             try:
-                for item in batch:
-                    try:
-                        results.append(
-                            (item, await receive(session, item.inbound, blobs=self.blobs))
-                        )
-                    except FrontdeskError as exc:
-                        # Refused before it wrote anything (unknown inbox, invalid address).
-                        results.append((item, exc))
+                outcomes = await receive_many(
+                    session, [item.inbound for item in batch], blobs=self.blobs
+                )
                 await uow.commit(session)
             except Exception:
                 await uow.rollback(session)
                 return False
-        for item, outcome in results:
+        for item, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, FrontdeskError):
                 item.future.set_exception(outcome)
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -31,6 +31,59 @@ async def find_message(session: AsyncSession, inbox_id: int, external_id: str) -
     return await session.scalar(
         select(Message).where(Message.inbox_id == inbox_id, Message.external_id == external_id)
     )
+
+
+async def find_messages(
+    session: AsyncSession, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], Message]:
+    """Stored messages by (inbox_id, external_id)."""
+    by_inbox: dict[int, set[str]] = {}
+    for inbox_id, external_id in keys:
+        by_inbox.setdefault(inbox_id, set()).add(external_id)
+    if not by_inbox:
+        return {}
+    # Uses index: uq_messages_inbox_id (inbox_id, external_id).
+    condition = or_(
+        *(
+            and_(Message.inbox_id == inbox_id, Message.external_id.in_(external_ids))
+            for inbox_id, external_ids in by_inbox.items()
+        )
+    )
+    rows = await session.scalars(select(Message).where(condition))
+    return {(m.inbox_id, m.external_id or ""): m for m in rows.all()}
+
+
+async def get_conversations(
+    session: AsyncSession, conversation_ids: set[int]
+) -> dict[int, Conversation]:
+    if not conversation_ids:
+        return {}
+    rows = await session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids)))
+    return {conversation.id: conversation for conversation in rows.all()}
+
+
+async def find_active_many(
+    session: AsyncSession, keys: set[tuple[int, int]]
+) -> dict[tuple[int, int], Conversation]:
+    """The newest active conversation per (inbox_id, customer_id)."""
+    if not keys:
+        return {}
+    # Uses index: ix_conversations_customer_inbox.
+    rows = await session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.customer_id.in_({customer_id for _, customer_id in keys}),
+            Conversation.inbox_id.in_({inbox_id for inbox_id, _ in keys}),
+            Conversation.status.in_(ACTIVE_STATUSES),
+        )
+        .order_by(Conversation.id.desc())
+    )
+    found: dict[tuple[int, int], Conversation] = {}
+    for conversation in rows.all():
+        key = (conversation.inbox_id, conversation.customer_id)
+        if key in keys and key not in found:
+            found[key] = conversation
+    return found
 
 
 async def find_by_thread(

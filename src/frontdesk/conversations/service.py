@@ -2,172 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import Inbound, adapter_for
-from frontdesk.channels.models import Inbox
 from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import repository
-from frontdesk.conversations.models import Attachment, Conversation, Message, Note
+from frontdesk.conversations.models import Conversation, Message, Note
+from frontdesk.conversations.receiving import (
+    Received,
+    receive,
+    receive_many,
+    record_message,
+    set_status,
+)
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
-from frontdesk.customers import service as customers
-from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
 from frontdesk.kit import jobs
-from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
 from frontdesk.kit.security import sanitize_html
-from frontdesk.kit.text import classify_address
 
 DELIVER_JOB = "conversations.deliver"
-SPOOF_TAG = "possible-spoof"
 
-
-@dataclass
-class Received:
-    message: Message
-    conversation: Conversation
-    duplicate: bool
-
-
-async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) -> Received:
-    """Store one inbound message exactly once, on its customer and conversation.
-    The caller commits (kit.uow.retrying) and only then acknowledges."""
-    inbox = await channels_repository.get_inbox(session, inbound.inbox_id)
-    if inbox is None or not inbox.active:
-        raise NotFound("inbox not found")
-    existing = await repository.find_message(session, inbox.id, inbound.external_id)
-    if existing is not None:
-        conversation = await repository.get_conversation(session, existing.conversation_id)
-        assert conversation is not None
-        return Received(existing, conversation, duplicate=True)
-    kind, address = classify_address(
-        inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind
-    )
-    customer, identity = await customers.resolve(
-        session, kind=kind, address=address, name=inbound.name, inbox_id=inbox.id
-    )
-    conversation = await _thread(session, inbox, customer, inbound)
-    message = Message(
-        conversation_id=conversation.id,
-        inbox_id=inbox.id,
-        customer_id=customer.id,
-        channel=inbox.channel,
-        direction="inbound",
-        author_kind="customer",
-        identity_id=identity.id,
-        text=inbound.text,
-        html=sanitize_html(inbound.html),
-        external_id=inbound.external_id,
-        delivery_status="received",
-        answered=False,
-        meta=inbound.meta,
-        sent_at=inbound.sent_at,
-    )
-    session.add(message)
-    # Flushing here makes a concurrent duplicate fail now, on the unique (inbox, external_id).
-    await session.flush()
-    for item in inbound.attachments:
-        key = blobs.put(item.data)
-        session.add(
-            Attachment(
-                message_id=message.id,
-                filename=item.filename[:300],
-                content_type=item.content_type[:200],
-                size=len(item.data),
-                blob_key=key,
-            )
-        )
-    conversation.last_message_at = conversation.updated_at = utcnow()
-    await session.flush()
-    _record_message(session, message, conversation, "message.created")
-    return Received(message, conversation, duplicate=False)
-
-
-async def _thread(
-    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
-) -> Conversation:
-    foreign: list[int] = []
-    if inbound.conversation_hints or inbound.references:
-        found, foreign = await _referenced(session, inbox, customer, inbound)
-        if found is not None:
-            if found.status not in ("open", "pending"):
-                await _set_status(session, found, "open")
-            return found
-    if foreign:
-        # Someone wrote into another customer's conversation (a forwarded token, a forged
-        # In-Reply-To): never join it; open a new conversation and flag it for the agent.
-        inbound.meta = {**inbound.meta, "possible_spoof": {"conversation_ids": foreign}}
-        found = None
-    elif inbound.thread:
-        found = await repository.find_by_thread(
-            session, inbox_id=inbox.id, customer_id=customer.id, thread_key=inbound.thread
-        )
-    else:
-        found = await repository.find_active(session, inbox_id=inbox.id, customer_id=customer.id)
-    if found is not None:
-        if found.status not in ("open", "pending"):
-            await _set_status(session, found, "open")
-        return found
-    team_ids = await channels_repository.inbox_team_ids(session, inbox.id)
-    conversation = Conversation(
-        inbox_id=inbox.id,
-        customer_id=customer.id,
-        status="open",
-        priority="normal",
-        team_id=min(team_ids) if team_ids else None,
-        subject=inbound.subject,
-        thread_key=inbound.thread,
-    )
-    session.add(conversation)
-    await session.flush()
-    record(
-        session,
-        "conversation.created",
-        {"conversation_id": conversation.id, "customer_id": customer.id, "status": "open"},
-        inbox_id=inbox.id,
-        conversation_id=conversation.id,
-        customer_id=customer.id,
-    )
-    if foreign:
-        tag = await repository.get_or_create_tag(session, SPOOF_TAG)
-        await repository.set_tags(session, conversation.id, [tag.id])
-        record(
-            session,
-            "conversation.flagged",
-            {"conversation_id": conversation.id, "flag": "possible_spoof", "referenced": foreign},
-            inbox_id=inbox.id,
-            conversation_id=conversation.id,
-            customer_id=customer.id,
-        )
-    return conversation
-
-
-async def _referenced(
-    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
-) -> tuple[Conversation | None, list[int]]:
-    """The first hinted conversation of this inbox whose customer is the sender, and the ids
-    of hinted conversations that belong to someone else."""
-    candidates = [
-        *inbound.conversation_hints,
-        *await repository.conversation_ids_for(session, inbox.id, inbound.references),
-    ]
-    foreign: list[int] = []
-    for conversation_id in dict.fromkeys(candidates):
-        conversation = await repository.get_conversation(session, conversation_id)
-        if conversation is None or conversation.inbox_id != inbox.id:
-            continue
-        if conversation.customer_id == customer.id:
-            return conversation, []
-        foreign.append(conversation.id)
-    return None, foreign
+__all__ = ["DELIVER_JOB", "Received", "receive", "receive_many", "reply"]
 
 
 async def reply(
@@ -213,7 +74,7 @@ async def reply(
         session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}"
     )
     conversation.last_message_at = conversation.updated_at = utcnow()
-    _record_message(session, message, conversation, "message.created")
+    record_message(session, message, conversation, "message.created")
     return message
 
 
@@ -250,7 +111,7 @@ async def mark_delivered(
     )
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
-    _record_message(session, message, conversation, "message.updated", answered=answered)
+    record_message(session, message, conversation, "message.updated", answered=answered)
 
 
 async def mark_failed(session: AsyncSession, message: Message, *, error: str) -> None:
@@ -259,33 +120,7 @@ async def mark_failed(session: AsyncSession, message: Message, *, error: str) ->
     message.delivery_error = error
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
-    _record_message(session, message, conversation, "message.updated")
-
-
-def _record_message(
-    session: AsyncSession, message: Message, conversation: Conversation, type: str, **extra: object
-) -> None:
-    record(
-        session,
-        type,
-        {
-            "message_id": message.id,
-            "conversation_id": conversation.id,
-            "customer_id": message.customer_id,
-            "direction": message.direction,
-            "author_kind": message.author_kind,
-            "channel": message.channel,
-            "text": message.text,
-            "delivery_status": message.delivery_status,
-            # Set when a machine sent it (auto-reply, bounce, bulk) or it came in as an import:
-            # automations must not answer it.
-            **({"automated": True} if message.meta.get("automated") else {}),
-            **extra,
-        },
-        inbox_id=message.inbox_id,
-        conversation_id=conversation.id,
-        customer_id=message.customer_id,
-    )
+    record_message(session, message, conversation, "message.updated")
 
 
 async def get_or_raise(
@@ -301,22 +136,6 @@ async def get_or_raise(
     return conversation
 
 
-async def _set_status(session: AsyncSession, conversation: Conversation, status: str) -> None:
-    previous = conversation.status
-    conversation.status = status
-    if status != "snoozed":
-        conversation.snoozed_until = None
-    conversation.updated_at = utcnow()
-    record(
-        session,
-        "conversation.status_changed",
-        {"conversation_id": conversation.id, "from": previous, "to": status},
-        inbox_id=conversation.inbox_id,
-        conversation_id=conversation.id,
-        customer_id=conversation.customer_id,
-    )
-
-
 async def update(
     session: AsyncSession, conversation: Conversation, data: ConversationUpdate, *, by: Agent
 ) -> Conversation:
@@ -325,7 +144,7 @@ async def update(
     if "status" in changes and changes["status"] != conversation.status:
         if changes["status"] == "snoozed" and not data.snoozed_until:
             raise Invalid("snoozing needs snoozed_until", code="invalid_snooze")
-        await _set_status(session, conversation, changes["status"])
+        await set_status(session, conversation, changes["status"])
     if data.snoozed_until is not None:
         conversation.snoozed_until = data.snoozed_until
     if "assignee_id" in changes:
@@ -397,5 +216,5 @@ async def wake_snoozed(session: AsyncSession) -> int:
     """Reopen snoozed conversations whose time has come."""
     due = await repository.due_snoozed(session, utcnow())
     for conversation in due:
-        await _set_status(session, conversation, "open")
+        await set_status(session, conversation, "open")
     return len(due)

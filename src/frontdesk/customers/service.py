@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
@@ -21,32 +23,59 @@ from frontdesk.kit.events import record
 from frontdesk.kit.text import classify_address
 
 
+@dataclass(frozen=True)
+class IdentityRef:
+    kind: str
+    address: str
+    name: str | None = None
+    # The inbox the customer wrote to: whoever serves it sees the customer.created event.
+    inbox_id: int | None = None
+
+
 async def resolve(
     session: AsyncSession, *, kind: str, address: str, name: str | None, inbox_id: int | None = None
 ) -> tuple[Customer, Identity]:
     """Find the customer behind an identity, or create both (a unique index settles races)."""
-    identity = await repository.find_identity(session, kind, address)
-    if identity is not None:
-        customer = await repository.get_customer(session, identity.customer_id)
-        assert customer is not None
-        if name and not customer.name:
-            customer.name = name
-        return customer, identity
-    customer = Customer(name=name, attributes={})
-    session.add(customer)
-    await session.flush()
-    identity = Identity(customer_id=customer.id, kind=kind, address=address)
-    session.add(identity)
-    await session.flush()
-    # Seen by whoever serves the inbox the customer first wrote to.
-    record(
-        session,
-        "customer.created",
-        {"customer_id": customer.id},
-        customer_id=customer.id,
-        inbox_id=inbox_id,
+    return (await resolve_many(session, [IdentityRef(kind, address, name, inbox_id)]))[0]
+
+
+async def resolve_many(
+    session: AsyncSession, refs: list[IdentityRef]
+) -> list[tuple[Customer, Identity]]:
+    """`resolve` for many identities with a fixed number of queries; the same address twice
+    resolves to the same new customer."""
+    found = await repository.find_identities(session, {(ref.kind, ref.address) for ref in refs})
+    customers_by_id = await repository.get_customers(
+        session, {i.customer_id for i in found.values()}
     )
-    return customer, identity
+    created: dict[tuple[str, str], tuple[Customer, IdentityRef]] = {}
+    for ref in refs:
+        key = (ref.kind, ref.address)
+        if key in found:
+            customer = customers_by_id[found[key].customer_id]
+            if ref.name and not customer.name:
+                customer.name = ref.name
+        elif key not in created:
+            created[key] = (Customer(name=ref.name, attributes={}), ref)
+    if created:
+        session.add_all(customer for customer, _ in created.values())
+        await session.flush()
+        for key, (customer, ref) in created.items():
+            found[key] = Identity(customer_id=customer.id, kind=ref.kind, address=ref.address)
+            customers_by_id[customer.id] = customer
+            session.add(found[key])
+            record(
+                session,
+                "customer.created",
+                {"customer_id": customer.id},
+                customer_id=customer.id,
+                inbox_id=ref.inbox_id,
+            )
+        await session.flush()
+    return [
+        (customers_by_id[found[(r.kind, r.address)].customer_id], found[(r.kind, r.address)])
+        for r in refs
+    ]
 
 
 async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent) -> Customer:

@@ -1,0 +1,334 @@
+"""The way in: `receive` / `receive_many` store inbound messages exactly once, on their
+customer and conversation. Batch-native: a batch costs a fixed number of queries for dedupe,
+identities and threading, whatever its size (see conversations/ingest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.base import Inbound, adapter_for
+from frontdesk.channels.models import Inbox
+from frontdesk.conversations import repository
+from frontdesk.conversations.models import Attachment, Conversation, Message
+from frontdesk.customers import service as customers
+from frontdesk.customers.models import Customer
+from frontdesk.customers.service import IdentityRef
+from frontdesk.db import utcnow
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.errors import FrontdeskError, NotFound
+from frontdesk.kit.events import record
+from frontdesk.kit.security import sanitize_html
+from frontdesk.kit.text import classify_address
+
+SPOOF_TAG = "possible-spoof"
+
+
+@dataclass
+class Received:
+    message: Message
+    conversation: Conversation
+    duplicate: bool
+
+
+async def receive(session: AsyncSession, inbound: Inbound, *, blobs: BlobStore) -> Received:
+    """Store one inbound message exactly once, on its customer and conversation.
+    The caller commits (kit.uow.retrying) and only then acknowledges."""
+    [outcome] = await receive_many(session, [inbound], blobs=blobs)
+    if isinstance(outcome, FrontdeskError):
+        raise outcome
+    return outcome
+
+
+@dataclass
+class _Item:
+    index: int
+    inbound: Inbound
+    inbox: Inbox
+    ref: IdentityRef
+    # Filled in as the batch is processed.
+    customer: Customer = field(init=False)
+    identity_id: int = field(init=False)
+    conversation: Conversation = field(init=False)
+
+    @property
+    def plain(self) -> bool:
+        """No thread key or references: joins the customer's active conversation."""
+        inbound = self.inbound
+        return not (inbound.thread or inbound.conversation_hints or inbound.references)
+
+
+async def receive_many(
+    session: AsyncSession, inbounds: list[Inbound], *, blobs: BlobStore
+) -> list[Received | FrontdeskError]:
+    """`receive` for a batch, in order. An item refused before anything is written (unknown
+    inbox, invalid address) gets its error in place; the others are stored. The caller commits.
+    Duplicates — already stored, or repeated within the batch — answer `duplicate: True`."""
+    outcomes: list[Received | FrontdeskError | None] = [None] * len(inbounds)
+    inboxes = await channels_repository.get_inboxes(session, {i.inbox_id for i in inbounds})
+    items: list[_Item] = []
+    for index, inbound in enumerate(inbounds):
+        inbox = inboxes.get(inbound.inbox_id)
+        try:
+            if inbox is None or not inbox.active:
+                raise NotFound("inbox not found")
+            kind, address = classify_address(
+                inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind
+            )
+        except FrontdeskError as exc:
+            outcomes[index] = exc
+            continue
+        items.append(
+            _Item(index, inbound, inbox, IdentityRef(kind, address, inbound.name, inbox.id))
+        )
+    items = await _drop_duplicates(session, items, outcomes)
+    resolved = await customers.resolve_many(session, [item.ref for item in items])
+    for item, (customer, identity) in zip(items, resolved, strict=True):
+        item.customer, item.identity_id = customer, identity.id
+    await _thread_all(session, items)
+    messages = [_new_message(item) for item in items]
+    session.add_all(messages)
+    # Flushing here makes a concurrent duplicate fail now, on the unique (inbox, external_id).
+    await session.flush()
+    now = utcnow()
+    for item, message in zip(items, messages, strict=True):
+        for attachment in item.inbound.attachments:
+            session.add(
+                Attachment(
+                    message_id=message.id,
+                    filename=attachment.filename[:300],
+                    content_type=attachment.content_type[:200],
+                    size=len(attachment.data),
+                    blob_key=blobs.put(attachment.data),
+                )
+            )
+        item.conversation.last_message_at = item.conversation.updated_at = now
+        record_message(session, message, item.conversation, "message.created")
+        outcomes[item.index] = Received(message, item.conversation, duplicate=False)
+    await session.flush()
+    _answer_repeats(inbounds, outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _drop_duplicates(
+    session: AsyncSession, items: list[_Item], outcomes: list[Received | FrontdeskError | None]
+) -> list[_Item]:
+    """Answer already-stored messages as duplicates; keep the first of repeats in the batch."""
+    stored = await repository.find_messages(
+        session, {(item.inbox.id, item.inbound.external_id) for item in items}
+    )
+    conversations = await repository.get_conversations(
+        session, {message.conversation_id for message in stored.values()}
+    )
+    fresh: list[_Item] = []
+    seen: set[tuple[int, str]] = set()
+    for item in items:
+        key = (item.inbox.id, item.inbound.external_id)
+        if key in stored:
+            message = stored[key]
+            outcomes[item.index] = Received(message, conversations[message.conversation_id], True)
+        elif key not in seen:
+            seen.add(key)
+            fresh.append(item)
+    return fresh
+
+
+def _answer_repeats(
+    inbounds: list[Inbound], outcomes: list[Received | FrontdeskError | None]
+) -> None:
+    first: dict[tuple[int, str], Received] = {}
+    for index, inbound in enumerate(inbounds):
+        key = (inbound.inbox_id, inbound.external_id)
+        outcome = outcomes[index]
+        if isinstance(outcome, Received) and key not in first:
+            first[key] = outcome
+        elif outcome is None and key in first:
+            outcomes[index] = Received(first[key].message, first[key].conversation, True)
+
+
+async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
+    """Plain messages join their customer's active conversation on the inbox (one query for
+    the batch, one insert for the new ones); the others are threaded one by one."""
+    team_ids = await channels_repository.team_ids_by_inbox(session, {i.inbox.id for i in items})
+    active = await repository.find_active_many(
+        session, {(item.inbox.id, item.customer.id) for item in items if item.plain}
+    )
+    opened: list[Conversation] = []
+    for item in items:
+        teams = team_ids.get(item.inbox.id, [])
+        if not item.plain:
+            item.conversation = await _thread(
+                session, item.inbox, item.customer, item.inbound, teams
+            )
+            continue
+        key = (item.inbox.id, item.customer.id)
+        conversation = active.get(key)
+        if conversation is None:
+            conversation = active[key] = _new_conversation(
+                item.inbox, item.customer, item.inbound, teams
+            )
+            session.add(conversation)
+            opened.append(conversation)
+        elif conversation.status not in ("open", "pending"):
+            await set_status(session, conversation, "open")
+        item.conversation = conversation
+    if opened:
+        await session.flush()
+        for conversation in opened:
+            _record_opened(session, conversation)
+
+
+def _new_message(item: _Item) -> Message:
+    inbound = item.inbound
+    return Message(
+        conversation_id=item.conversation.id,
+        inbox_id=item.inbox.id,
+        customer_id=item.customer.id,
+        channel=item.inbox.channel,
+        direction="inbound",
+        author_kind="customer",
+        identity_id=item.identity_id,
+        text=inbound.text,
+        html=sanitize_html(inbound.html),
+        external_id=inbound.external_id,
+        delivery_status="received",
+        answered=False,
+        meta=inbound.meta,
+        sent_at=inbound.sent_at,
+    )
+
+
+def _new_conversation(
+    inbox: Inbox, customer: Customer, inbound: Inbound, team_ids: list[int]
+) -> Conversation:
+    return Conversation(
+        inbox_id=inbox.id,
+        customer_id=customer.id,
+        status="open",
+        priority="normal",
+        team_id=min(team_ids) if team_ids else None,
+        subject=inbound.subject,
+        thread_key=inbound.thread,
+    )
+
+
+def _record_opened(session: AsyncSession, conversation: Conversation) -> None:
+    record(
+        session,
+        "conversation.created",
+        {
+            "conversation_id": conversation.id,
+            "customer_id": conversation.customer_id,
+            "status": "open",
+        },
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
+async def _thread(
+    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound, team_ids: list[int]
+) -> Conversation:
+    foreign: list[int] = []
+    if inbound.conversation_hints or inbound.references:
+        found, foreign = await _referenced(session, inbox, customer, inbound)
+        if found is not None:
+            if found.status not in ("open", "pending"):
+                await set_status(session, found, "open")
+            return found
+    if foreign:
+        # Someone wrote into another customer's conversation (a forwarded token, a forged
+        # In-Reply-To): never join it; open a new conversation and flag it for the agent.
+        inbound.meta = {**inbound.meta, "possible_spoof": {"conversation_ids": foreign}}
+        found = None
+    elif inbound.thread:
+        found = await repository.find_by_thread(
+            session, inbox_id=inbox.id, customer_id=customer.id, thread_key=inbound.thread
+        )
+    else:
+        found = await repository.find_active(session, inbox_id=inbox.id, customer_id=customer.id)
+    if found is not None:
+        if found.status not in ("open", "pending"):
+            await set_status(session, found, "open")
+        return found
+    conversation = _new_conversation(inbox, customer, inbound, team_ids)
+    session.add(conversation)
+    await session.flush()
+    _record_opened(session, conversation)
+    if foreign:
+        tag = await repository.get_or_create_tag(session, SPOOF_TAG)
+        await repository.set_tags(session, conversation.id, [tag.id])
+        record(
+            session,
+            "conversation.flagged",
+            {"conversation_id": conversation.id, "flag": "possible_spoof", "referenced": foreign},
+            inbox_id=inbox.id,
+            conversation_id=conversation.id,
+            customer_id=customer.id,
+        )
+    return conversation
+
+
+async def _referenced(
+    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
+) -> tuple[Conversation | None, list[int]]:
+    """The first hinted conversation of this inbox whose customer is the sender, and the ids
+    of hinted conversations that belong to someone else."""
+    candidates = [
+        *inbound.conversation_hints,
+        *await repository.conversation_ids_for(session, inbox.id, inbound.references),
+    ]
+    foreign: list[int] = []
+    for conversation_id in dict.fromkeys(candidates):
+        conversation = await repository.get_conversation(session, conversation_id)
+        if conversation is None or conversation.inbox_id != inbox.id:
+            continue
+        if conversation.customer_id == customer.id:
+            return conversation, []
+        foreign.append(conversation.id)
+    return None, foreign
+
+
+async def set_status(session: AsyncSession, conversation: Conversation, status: str) -> None:
+    previous = conversation.status
+    conversation.status = status
+    if status != "snoozed":
+        conversation.snoozed_until = None
+    conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.status_changed",
+        {"conversation_id": conversation.id, "from": previous, "to": status},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
+def record_message(
+    session: AsyncSession, message: Message, conversation: Conversation, type: str, **extra: object
+) -> None:
+    record(
+        session,
+        type,
+        {
+            "message_id": message.id,
+            "conversation_id": conversation.id,
+            "customer_id": message.customer_id,
+            "direction": message.direction,
+            "author_kind": message.author_kind,
+            "channel": message.channel,
+            "text": message.text,
+            "delivery_status": message.delivery_status,
+            # Set when a machine sent it (auto-reply, bounce, bulk) or it came in as an import:
+            # automations must not answer it.
+            **({"automated": True} if message.meta.get("automated") else {}),
+            **extra,
+        },
+        inbox_id=message.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=message.customer_id,
+    )
