@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Backoff after the n-th failure: base * 2**(n-1), capped.
     job_backoff_base_seconds: float = 2.0
     job_backoff_max_seconds: float = 3600.0
+    # Concurrent group-commit writers for inbound messages per process (bench/ingest.py: one
+    # writer with larger batches beat two or four on PostgreSQL on 2 cores).
+    ingest_writers: int = 1
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
 

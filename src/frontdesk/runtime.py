@@ -48,9 +48,8 @@ class Runtime:
         bus = make_bus(settings.redis_url, settings.bus_prefix)
         db.bus = bus
         runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
-        # SQLite has one writer at a time; PostgreSQL overlaps a few batches.
         runtime.inboxes = InboxCache(db)
-        runtime.ingestor = Ingestor(db, runtime.blobs, writers=1 if settings.is_sqlite else 4)
+        runtime.ingestor = Ingestor(db, runtime.blobs, writers=settings.ingest_writers)
         if with_runner:
             runtime.runner = JobRunner(db, settings)
             db.job_listeners.append(runtime.runner.wake)
