@@ -16,7 +16,8 @@ from frontdesk.runtime import Runtime
 SESSION_COOKIE = "fd_session"
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a sync dependency would cost a thread hop on every request.
     return request.app.state.runtime
 
 
