@@ -14,6 +14,7 @@ from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["inboxes"])
 
@@ -75,9 +76,11 @@ async def delete_inbox(
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}},
 )
-async def inbound(inbox_id: int, request: Request, runtime: RuntimeDep) -> JSONResponse:
+async def inbound(inbox_id: int, request: Request) -> JSONResponse:
     """Signed inbound message (X-Frontdesk-Signature: sha256=HMAC(inbox secret, raw body)).
     Answers 202 only once the message is committed; a repeat answers `duplicate: true`."""
+    # The hot path: no dependencies to solve, no request session (the ingestor writes).
+    runtime: Runtime = request.app.state.runtime
     body = await request.body()
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active:
