@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from frontdesk.conversations.models import Message
@@ -18,6 +20,16 @@ async def new_conversation(client, cast, external_id="m1", address="layla@exampl
     response = await post_inbound(client, cast.website, inbound_payload(external_id, address))
     assert response.status_code == 202, response.text
     return response.json()["conversation_id"]
+
+
+async def run_jobs_until(runtime, done, *, attempts: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """Run due jobs until `done()`; retries are backed off, so wait between rounds."""
+    for _ in range(attempts):
+        await run_jobs(runtime)
+        if done():
+            return
+        await asyncio.sleep(0.06)
+    raise AssertionError("condition not reached")
 
 
 class TestThreading:
@@ -134,13 +146,7 @@ class TestReply:
                 json={"text": "retry me"},
                 headers=cast.alice.headers,
             )
-            for _ in range(20):
-                await run_jobs(runtime)
-                if receiver.processed:
-                    break
-                import asyncio
-
-                await asyncio.sleep(0.06)
+            await run_jobs_until(runtime, lambda: bool(receiver.processed))
         assert len(receiver.processed) == 1
         assert len(receiver.requests) == 3
         async with runtime.db.session() as session:
@@ -159,15 +165,11 @@ class TestReply:
                 json={"text": "doomed"},
                 headers=cast.alice.headers,
             )
-            import asyncio
-
-            for _ in range(40):
-                await run_jobs(runtime)
-                async with runtime.db.session() as session:
-                    job = (await session.scalars(select(Job))).one()
-                if job.state == "failed":
-                    break
-                await asyncio.sleep(0.06)
+            await run_jobs_until(
+                runtime, lambda: bool(receiver.requests) and len(receiver.requests) >= 3
+            )
+            async with runtime.db.session() as session:
+                job = (await session.scalars(select(Job))).one()
         assert job.state == "failed" and job.attempts == runtime.settings.job_max_attempts
         assert "503" in (job.last_error or "")
         items = (
