@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from frontdesk.analytics.metrics import REGISTRY, REQUEST_SECONDS, REQUESTS
 from frontdesk.auth.views import router as auth_router
 from frontdesk.channels.views import router as channels_router
+from frontdesk.channels.webchat.socket import router as webchat_socket_router
+from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
@@ -72,6 +74,8 @@ def create_app(
     app.include_router(api)
     app.include_router(_ops_router())
     app.include_router(web_router)
+    app.include_router(webchat_router)
+    app.include_router(webchat_socket_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app
