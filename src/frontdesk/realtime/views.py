@@ -63,7 +63,11 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, token: str | Non
     if not token:
         return None
     async with runtime.db.session() as session:
-        return await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token)
+        # End the read with a commit, not the closing rollback: a rollback expires the loaded
+        # agent, and a detached, expired agent cannot be read by the socket afterwards.
+        await session.commit()
+        return agent
 
 
 @router.websocket("/events")

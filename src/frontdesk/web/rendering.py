@@ -30,7 +30,7 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "object-src 'none'"
 )
-CHANNEL_ICONS = {"api": "⇄", "email": "✉", "webchat": "💬", "sms": "✆", "voice": "☎"}
+CHANNEL_ICONS = {"api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "voice": "☎"}
 
 
 class LoginRequired(Exception):

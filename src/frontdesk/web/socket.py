@@ -40,7 +40,9 @@ async def _agent(websocket: WebSocket, runtime: Runtime) -> Agent | None:
     if not token or not origin or urlsplit(origin).netloc != websocket.headers.get("host"):
         return None
     async with runtime.db.session() as session:
-        return await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token)
+        await session.commit()  # keeps the loaded agent readable after the session closes
+        return agent
 
 
 class _Desk:
@@ -71,6 +73,7 @@ class _Desk:
                     return None
                 inbox = await channels_repository.get_inbox(session, found.inbox_id)
                 channel = inbox.channel if inbox else ""
+                await session.commit()
                 self.conversations[conversation_id] = (found.inbox_id, found.customer_id, channel)
         return self.conversations[conversation_id]
 

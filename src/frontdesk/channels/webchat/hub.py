@@ -134,6 +134,7 @@ class VisitorHub:
         try:
             async with self.runtime.db.session() as session:
                 rows = await list_after(session, last, inbox_ids=None, limit=upto - last)
+                await session.commit()
         except Exception:
             log.exception("visitor hub could not refill events %s..%s", last, upto)
             return

@@ -40,6 +40,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
             inbox = await service.get_webchat_inbox(session, claims.inbox_id)
             customer_id = await service.customer_id_of(session, claims)
             online = await routing.inbox_has_agent_online(session, inbox.id)
+            await session.commit()  # read-only; commit keeps the loaded rows usable
     except FrontdeskError:
         await websocket.close(code=4401, reason="unauthenticated")
         return
@@ -126,6 +127,7 @@ async def _on_message(
                 ),
             )
             shown = await service.widget_messages(session, [received.message], token=token)
+            await session.commit()
         message = received.message
         conn.acked.add(message.id)
         conn.sent.add(message.id)
@@ -187,6 +189,7 @@ async def _replay(conn: VisitorConn, runtime: Runtime, token: str, since: int) -
         )
         fresh = [row for row in rows if row.id not in conn.sent]
         shown = await service.widget_messages(session, fresh, token=token)
+        await session.commit()
     for row, message in zip(fresh, shown, strict=True):
         conn.sent.add(row.id)
         conn.conversation_id = row.conversation_id
@@ -214,6 +217,7 @@ async def _forward(conn: VisitorConn, runtime: Runtime, token: str, event: dict[
         if message is None:
             return
         shown = await service.widget_messages(session, [message], token=token)
+        await session.commit()
     if message_id in conn.sent:
         return
     conn.sent.add(message_id)

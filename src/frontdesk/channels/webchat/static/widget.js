@@ -100,7 +100,7 @@
       placeholder: t("Type a message…"), "data-testid": "fd-widget-input", maxlength: "10000"
     });
     var fileId = "fdw-file-" + INBOX;
-    var fileLabel = el("label", { "for": fileId, "class": "fdw-attach", title: t("Attach a file") }, "📎");
+    var fileLabel = el("label", { "for": fileId, "class": "fdw-attach", title: t("Attach a file") }, "+");
     fileLabel.appendChild(el("span", { "class": "fdw-sr" }, t("Attach a file")));
     var file = el("input", { id: fileId, type: "file", "class": "fdw-file", accept: cfg.upload.types.join(",") });
     var send = el("button", { type: "submit", "class": "fdw-send", "data-testid": "fd-widget-send" }, t("Send"));
