@@ -36,7 +36,7 @@ from frontdesk.kit.text import normalize_email
 
 TRANSCRIPT_JOB = "webchat.transcript"
 # Messages this recent are replayed on reconnect even below the client's `since`.
-REPLAY_SLACK = timedelta(seconds=30)
+REPLAY_SLACK = timedelta(seconds=10)
 
 
 async def get_webchat_inbox(session: AsyncSession, inbox_id: int) -> Inbox:
