@@ -83,7 +83,7 @@
     header.appendChild(close);
     var status = el("p", { "class": "fdw-status", role: "status" });
     var list = el("ol", {
-      "class": "fdw-messages", "data-testid": "fd-widget-messages", role: "log",
+      "class": "fdw-messages", "data-testid": "fd-widget-messages",
       "aria-live": "polite", "aria-label": t("Messages"), tabindex: "0"
     });
     var greeting = el("li", { "class": "fdw-msg fdw-agent fdw-greeting" }, cfg.greeting);
