@@ -131,11 +131,12 @@ async def _replay(websocket: WebSocket, viewer: _Viewer, last: int) -> int:
     await viewer.refresh()
     while True:
         async with viewer.runtime.db.session() as session:
-            batch: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
-        for row in batch:
-            message = row.as_message()
+            rows: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
+            # Read inside the session: closing it rolls back, which expires the rows.
+            batch = [row.as_message() for row in rows]
+        for message in batch:
             if viewer.may_see(message):
                 await websocket.send_text(json.dumps(message))
-            last = row.sequence
+            last = int(message["sequence"])
         if len(batch) < REPLAY_BATCH:
             return last
