@@ -36,7 +36,7 @@ from frontdesk.channels.webchat.tokens import VisitorClaims, issue
 
 
 def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else 1_048_576
     resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
@@ -108,7 +108,9 @@ class Bench:
             async for raw in ws:
                 frame = json.loads(raw)
                 if frame["type"] == "ack":
-                    started = self.sent_at.get(frame["id"]) or self.ack_started.pop(frame["id"], None)
+                    started = self.sent_at.get(frame["id"]) or self.ack_started.pop(
+                        frame["id"], None
+                    )
                     if started is not None:
                         self.acked.append(time.monotonic() - started)
                 elif frame["type"] == "error":
@@ -210,20 +212,32 @@ async def run(opts: argparse.Namespace) -> None:
         print(f"command: {' '.join(sys.argv)}")
         print(f"fd limit raised to: {limit}")
         print(f"database: {'postgresql' if opts.database_url else 'sqlite (embedded default)'}")
-        print(f"visitors requested: {opts.visitors}, connected in {connect_seconds:.1f}s, "
-              f"connect failures: {bench.connect_failures}")
+        print(
+            f"visitors requested: {opts.visitors}, connected in {connect_seconds:.1f}s, "
+            f"connect failures: {bench.connect_failures}"
+        )
         print(f"connections held at end: {still_open}")
-        print(f"messages sent: {sent} in {opts.duration:.0f}s "
-              f"(target {opts.rate}/s, achieved {sent / opts.duration:.0f}/s)")
-        print(f"delivered to agent: {len(delivered)}  lost/late: {sent - len(delivered)}  "
-              f"errors: {bench.errors}")
-        print(f"visitor->agent delivery p50: {percentile(delivered, 0.5) * 1000:.1f} ms  "
-              f"p99: {percentile(delivered, 0.99) * 1000:.1f} ms  "
-              f"max: {max(delivered, default=float('nan')) * 1000:.1f} ms")
-        print(f"visitor->ack p50: {percentile(bench.acked, 0.5) * 1000:.1f} ms  "
-              f"p99: {percentile(bench.acked, 0.99) * 1000:.1f} ms")
-        print(f"server RSS: idle with all sockets {idle_rss:.0f} MB, after load {rss:.0f} MB, "
-              f"peak {peak:.0f} MB")
+        print(
+            f"messages sent: {sent} in {opts.duration:.0f}s "
+            f"(target {opts.rate}/s, achieved {sent / opts.duration:.0f}/s)"
+        )
+        print(
+            f"delivered to agent: {len(delivered)}  lost/late: {sent - len(delivered)}  "
+            f"errors: {bench.errors}"
+        )
+        print(
+            f"visitor->agent delivery p50: {percentile(delivered, 0.5) * 1000:.1f} ms  "
+            f"p99: {percentile(delivered, 0.99) * 1000:.1f} ms  "
+            f"max: {max(delivered, default=float('nan')) * 1000:.1f} ms"
+        )
+        print(
+            f"visitor->ack p50: {percentile(bench.acked, 0.5) * 1000:.1f} ms  "
+            f"p99: {percentile(bench.acked, 0.99) * 1000:.1f} ms"
+        )
+        print(
+            f"server RSS: idle with all sockets {idle_rss:.0f} MB, after load {rss:.0f} MB, "
+            f"peak {peak:.0f} MB"
+        )
         if delivered:
             print(f"mean delivery: {statistics.mean(delivered) * 1000:.1f} ms")
         for ws in held:

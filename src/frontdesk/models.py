@@ -20,6 +20,6 @@ from frontdesk.routing.models import AgentPresence
 
 __all__ = [
     "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
-    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "Job", "Message", "Note", "Schedule", "Tag",
-    "Team", "TeamMember", "WebchatVisitor",
+    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "Job", "Message",
+    "Note", "Schedule", "Tag", "Team", "TeamMember", "WebchatVisitor",
 ]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ class InboxFilter:
 
 def _base(
     agent_id: int, visible: set[int] | None, view: str, f: InboxFilter
-) -> Select[tuple[Conversation]]:
+) -> Select[Any]:
     query = select(Conversation)
     if visible is not None:
         query = query.where(Conversation.inbox_id.in_(visible or {-1}))
@@ -106,7 +107,9 @@ async def count_views(
     return counts
 
 
-async def last_messages(session: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, Message]:
+async def last_messages(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, Message]:
     if not conversation_ids:
         return {}
     latest = (

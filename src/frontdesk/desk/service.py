@@ -37,7 +37,9 @@ async def create_canned(session: AsyncSession, agent: Agent, data: CannedCreate)
     return row
 
 
-async def get_canned_or_raise(session: AsyncSession, canned_id: int, *, agent: Agent) -> CannedResponse:
+async def get_canned_or_raise(
+    session: AsyncSession, canned_id: int, *, agent: Agent
+) -> CannedResponse:
     row = await repository.get_canned(session, canned_id)
     if row is None or (row.owner_id is not None and row.owner_id != agent.id):
         raise NotFound("canned response not found")

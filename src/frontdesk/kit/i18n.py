@@ -51,7 +51,12 @@ def translator(lang: str) -> Callable[..., str]:
     def gettext(text: str, **values: object) -> str:
         translated = strings.get(text, text)
         if values:
-            translated = translated.format(**{k: localise_digits(str(v), lang) if isinstance(v, int) else v for k, v in values.items()})
+            translated = translated.format(
+                **{
+                    k: localise_digits(str(v), lang) if isinstance(v, int) else v
+                    for k, v in values.items()
+                }
+            )
         return translated
 
     return gettext

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, TeamMember
 from frontdesk.channels.models import InboxTeam
 from frontdesk.conversations.models import Conversation
 from frontdesk.routing.models import AgentPresence
-from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def get_presence(session: AsyncSession, agent_id: int) -> AgentPresence | None:
@@ -22,7 +22,9 @@ async def list_presence(session: AsyncSession) -> Sequence[AgentPresence]:
     return (await session.scalars(select(AgentPresence))).all()
 
 
-async def any_available_for_inbox(session: AsyncSession, inbox_id: int, *, seen_after: datetime) -> bool:
+async def any_available_for_inbox(
+    session: AsyncSession, inbox_id: int, *, seen_after: datetime
+) -> bool:
     """Whether an agent who serves the inbox (or sees everything) is available right now."""
     serving = (
         select(TeamMember.agent_id)
@@ -49,14 +51,18 @@ async def open_conversation_counts(session: AsyncSession) -> dict[int, int]:
         .where(Conversation.assignee_id.is_not(None), Conversation.status.in_(("open", "pending")))
         .group_by(Conversation.assignee_id)
     )
-    return {int(agent_id): int(n) for agent_id, n in rows.all()}
+    return {int(agent_id): int(n) for agent_id, n in rows.all() if agent_id is not None}
 
 
-async def open_conversations_of(session: AsyncSession, agent_id: int, limit: int = 20) -> Sequence[Conversation]:
+async def open_conversations_of(
+    session: AsyncSession, agent_id: int, limit: int = 20
+) -> Sequence[Conversation]:
     return (
         await session.scalars(
             select(Conversation)
-            .where(Conversation.assignee_id == agent_id, Conversation.status.in_(("open", "pending")))
+            .where(
+                Conversation.assignee_id == agent_id, Conversation.status.in_(("open", "pending"))
+            )
             .order_by(Conversation.id.desc())
             .limit(limit)
         )

@@ -23,7 +23,10 @@ async def canned_page(request: Request, session: SessionDep, agent: PageAgent) -
     return render(
         request,
         "canned.html",
-        {"items": await desk.list_canned(session, agent), "error": request.query_params.get("error")},
+        {
+            "items": await desk.list_canned(session, agent),
+            "error": request.query_params.get("error"),
+        },
         agent=agent,
     )
 

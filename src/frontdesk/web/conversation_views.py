@@ -62,7 +62,12 @@ async def _timeline(
     ]
     for note in await conversations_repository.list_notes(session, conversation.id):
         entries.append(
-            {"kind": "note", "at": note.created_at, "note": note, "author": agents.get(note.agent_id or 0)}
+            {
+                "kind": "note",
+                "at": note.created_at,
+                "note": note,
+                "author": agents.get(note.agent_id or 0),
+            }
         )
     entries.sort(key=lambda entry: entry["at"])
     return entries
@@ -85,15 +90,24 @@ async def _context(
         "timeline": await _timeline(session, conversation, agent),
         "tags": await conversations_repository.tag_names(session, conversation.id),
         "agents": [
-            a for a in await auth_repository.list_agents(session, after=None, limit=1000) if a.active
+            a
+            for a in await auth_repository.list_agents(session, after=None, limit=1000)
+            if a.active
         ],
         "past": await desk_repository.conversations_of_customer(
             session, customer.id, visible=visible
         ),
         "canned": [
-            {**item.model_dump(), "filled": desk.fill_variables(
-                item.text, customer=customer, agent=agent, conversation=conversation, email=email
-            )}
+            {
+                **item.model_dump(),
+                "filled": desk.fill_variables(
+                    item.text,
+                    customer=customer,
+                    agent=agent,
+                    conversation=conversation,
+                    email=email,
+                ),
+            }
             for item in canned
         ],
         "statuses": STATUSES,
@@ -254,7 +268,9 @@ async def customer_page(
     profile = await customers.read(session, customer)
     inboxes = {
         i.id: i
-        for i in await channels_repository.list_inboxes(session, only=visible, after=None, limit=500)
+        for i in await channels_repository.list_inboxes(
+            session, only=visible, after=None, limit=500
+        )
     }
     return render(
         request,

@@ -28,7 +28,7 @@ def _filter(request: Request) -> InboxFilter:
     q = request.query_params
     inbox = q.get("inbox", "")
     return InboxFilter(
-        view=q.get("view") if q.get("view") in VIEWS else "all",
+        view=str(q.get("view")) if q.get("view") in VIEWS else "all",
         status=q.get("status", "open") if q.get("status", "open") in (*STATUSES, "") else "open",
         channel=q.get("channel") or None,
         inbox_id=int(inbox) if inbox.isdigit() else None,

@@ -16,7 +16,9 @@ from tests.helpers import Visitor, make_chat, visitor_token
 async def count_messages(runtime, text: str) -> int:  # type: ignore[no-untyped-def]
     async with runtime.db.session() as session:
         return int(
-            await session.scalar(select(func.count()).select_from(Message).where(Message.text == text))
+            await session.scalar(
+                select(func.count()).select_from(Message).where(Message.text == text)
+            )
             or 0
         )
 

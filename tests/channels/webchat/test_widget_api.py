@@ -7,12 +7,12 @@ import json
 
 from sqlalchemy import select
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.channels.webchat.tokens import user_hash
 from frontdesk.customers.models import Identity
+from frontdesk.kit import uow
 from frontdesk.kit.jobs import Job
 from frontdesk.routing import service as routing
-from frontdesk.auth import repository as auth_repository
-from frontdesk.kit import uow
 from tests.conftest import run_jobs
 from tests.helpers import make_chat, visitor_token
 
@@ -50,7 +50,11 @@ class TestSettings:
     async def test_script_capable_upload_types_are_refused(self, client, cast):
         response = await client.post(
             "/api/v1/inboxes",
-            json={"channel": "webchat", "name": "S", "settings": {"upload_types": ["image/svg+xml"]}},
+            json={
+                "channel": "webchat",
+                "name": "S",
+                "settings": {"upload_types": ["image/svg+xml"]},
+            },
             headers=cast.ada.headers,
         )
         assert response.status_code == 422
@@ -160,7 +164,12 @@ class TestNoAgentOnline:
         response = await post(
             client,
             "/widget/api/email",
-            {"token": token, "email": "Nour@Example.com", "text": "call me back", "id": "mail-0001"},
+            {
+                "token": token,
+                "email": "Nour@Example.com",
+                "text": "call me back",
+                "id": "mail-0001",
+            },
         )
         assert response.status_code == 200, response.text
         async with runtime.db.session() as session:

@@ -69,7 +69,10 @@ async def agent_page(browser: Browser, base: str, person: Person) -> Page:
 
 async def live(page: Page) -> None:
     """Wait until the page's event socket is connected."""
-    await page.wait_for_function("() => document.getElementById('fd-live') && !document.getElementById('fd-live').classList.contains('down') && window.htmx")
+    await page.wait_for_function(
+        "() => { const badge = document.getElementById('fd-live');"
+        " return badge && !badge.classList.contains('down') && window.htmx; }"
+    )
 
 
 async def customer_page(browser: Browser, base: str) -> Page:
@@ -77,7 +80,9 @@ async def customer_page(browser: Browser, base: str) -> Page:
     page = await context.new_page()
     await page.goto(f"{base}/demo/site")
     await page.get_by_test_id("fd-widget-launcher").click()
-    await page.wait_for_function("() => window.FrontdeskWidget && FrontdeskWidget.state().connected")
+    await page.wait_for_function(
+        "() => window.FrontdeskWidget && FrontdeskWidget.state().connected"
+    )
     return page
 
 

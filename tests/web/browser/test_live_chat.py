@@ -94,7 +94,9 @@ class TestLiveChat:
         assert await customer.locator(".fdw-pending").count() == 2
         assert await customer.evaluate("FrontdeskWidget.state().outbox") == 2
         await customer.evaluate("FrontdeskWidget.connect()")
-        await customer.wait_for_function("() => FrontdeskWidget.state().outbox === 0", timeout=10_000)
+        await customer.wait_for_function(
+            "() => FrontdeskWidget.state().outbox === 0", timeout=10_000
+        )
         # A second cut and return resends nothing twice.
         await customer.evaluate("FrontdeskWidget.disconnect(); FrontdeskWidget.connect()")
         await customer.wait_for_function("() => FrontdeskWidget.state().connected")

@@ -174,4 +174,5 @@ class WebchatChannel:
         return await email.send(relay, outbound, app)
 
 
-webchat_channel = register(WebchatChannel())
+webchat_channel = WebchatChannel()
+register(webchat_channel)

@@ -93,9 +93,7 @@ class VisitorHub:
             self._ready = [asyncio.Event(), asyncio.Event()]
             self._tasks = [
                 asyncio.create_task(self._pump_events(self._ready[0]), name="visitor-hub-events"),
-                asyncio.create_task(
-                    self._pump_signals(self._ready[1]), name="visitor-hub-signals"
-                ),
+                asyncio.create_task(self._pump_signals(self._ready[1]), name="visitor-hub-signals"),
             ]
         await asyncio.gather(*(event.wait() for event in self._ready))
 
@@ -169,7 +167,7 @@ class VisitorHub:
                             conn.push({"kind": "resync"})
                     continue
                 key = (signal.get("inbox_id"), signal.get("customer_id"))
-                for conn in tuple(self.by_customer.get(key, ())):  # type: ignore[arg-type]
+                for conn in tuple(self.by_customer.get(key, ())):
                     conn.push({"kind": "signal", "signal": signal})
 
 

@@ -18,7 +18,12 @@ from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import repository, tokens
 from frontdesk.channels.webchat.adapter import webchat_channel
 from frontdesk.channels.webchat.models import WebchatVisitor
-from frontdesk.channels.webchat.schemas import SessionRead, SessionStart, WidgetAttachment, WidgetMessage
+from frontdesk.channels.webchat.schemas import (
+    SessionRead,
+    SessionStart,
+    WidgetAttachment,
+    WidgetMessage,
+)
 from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
@@ -75,7 +80,9 @@ async def start_session(
         claims = VisitorClaims(inbox.id, "v" + secrets.token_urlsafe(18), None)
     visitor = await repository.get_visitor(session, claims.key)
     if visitor is None:
-        visitor = WebchatVisitor(inbox_id=inbox.id, key=claims.key, user_id=claims.user_id, prechat={})
+        visitor = WebchatVisitor(
+            inbox_id=inbox.id, key=claims.key, user_id=claims.user_id, prechat={}
+        )
         session.add(visitor)
     if data.name:
         visitor.name = data.name.strip()[:300] or visitor.name
@@ -134,9 +141,7 @@ async def _attach_email(session: AsyncSession, customer_id: int, email: str) -> 
     return True
 
 
-async def mark_read(
-    session: AsyncSession, *, inbox_id: int, customer_id: int, up_to: int
-) -> int:
+async def mark_read(session: AsyncSession, *, inbox_id: int, customer_id: int, up_to: int) -> int:
     """The visitor has seen every reply up to `up_to`: those messages become `read`."""
     unread = await repository.unread_outbound(
         session, inbox_id=inbox_id, customer_id=customer_id, up_to=up_to

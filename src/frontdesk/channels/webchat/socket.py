@@ -147,12 +147,16 @@ async def _on_message(
             )
         await conn.send({"type": "ack", "id": client_id, "message": shown[0].model_dump()})
     except FrontdeskError as exc:
-        await conn.send({"type": "error", "id": client_id, "code": exc.code, "message": exc.message})
+        await conn.send(
+            {"type": "error", "id": client_id, "code": exc.code, "message": exc.message}
+        )
     finally:
         conn.end()
 
 
-async def _on_read(conn: VisitorConn, runtime: Runtime, inbox_id: int, frame: dict[str, Any]) -> None:
+async def _on_read(
+    conn: VisitorConn, runtime: Runtime, inbox_id: int, frame: dict[str, Any]
+) -> None:
     try:
         up_to = int(frame.get("up_to", 0))
     except (TypeError, ValueError):

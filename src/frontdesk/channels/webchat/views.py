@@ -35,7 +35,8 @@ CORS = {"access-control-allow-origin": "*", "x-content-type-options": "nosniff"}
 WIDGET_STRINGS = (
     "Chat with us", "Type a message…", "Send", "Open chat", "Close chat", "Attach a file",
     "No agent is online right now. Leave your e-mail and we will answer by e-mail.",
-    "Your e-mail", "Continue by e-mail", "E-mail me the transcript", "Transcript on its way to {email}.",
+    "Your e-mail", "Continue by e-mail", "E-mail me the transcript",
+    "Transcript on its way to {email}.",
     "Start chat", "Your name", "Agent is typing…", "Seen", "Sending…",
     "Offline: your messages will be sent when the connection is back.",
     "We will reply to {email}.", "Messages", "Hello! How can we help?", "Agents online",
