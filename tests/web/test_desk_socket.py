@@ -72,3 +72,37 @@ class TestCollision:
         with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
             await desk_socket(client, cast.alice, live_server, origin="http://evil.example")
         assert refused.value.response.status_code == 403
+
+
+class TestEventsVisibility:
+    async def test_events_socket_shows_an_agent_only_their_inboxes(self, client, cast, live_server):
+        bob = await websockets.connect(f"ws://{live_server}/api/v1/events?token={cast.bob.token}")
+        alice = await websockets.connect(
+            f"ws://{live_server}/api/v1/events?token={cast.alice.token}"
+        )
+        await asyncio.sleep(0.2)
+        await post_inbound(client, cast.website, inbound_payload("e-1", "a@example.com"))
+        seen = await frames(alice)
+        assert "message.created" in [f["type"] for f in seen]
+        assert await frames(bob, 0.3) == []
+        await bob.close()
+        await alice.close()
+
+    async def test_reconnecting_with_since_replays_what_was_missed(self, client, cast, live_server):
+        await post_inbound(client, cast.website, inbound_payload("e-2", "a@example.com"))
+        first = await websockets.connect(
+            f"ws://{live_server}/api/v1/events?token={cast.alice.token}"
+        )
+        before = await frames(first)
+        await first.close()
+        await post_inbound(client, cast.website, inbound_payload("e-3", "b@example.com"))
+        since = before[-1]["sequence"]
+        again = await websockets.connect(
+            f"ws://{live_server}/api/v1/events?token={cast.alice.token}&since={since}"
+        )
+        missed = await frames(again)
+        assert missed and all(f["sequence"] > since for f in missed)
+        assert [f["payload"].get("text") for f in missed if f["type"] == "message.created"] == [
+            "hello"
+        ]
+        await again.close()

@@ -119,9 +119,10 @@ async def _context(
 async def conversation_page(
     request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
+    since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     context = await _context(session, conversation, agent)
-    context["since"] = await last_sequence(session)
+    context["since"] = since
     context["error"] = request.query_params.get("error")
     return render(request, "conversation.html", context, agent=agent)
 

@@ -89,9 +89,12 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
 @router.get("/", response_class=HTMLResponse)
 async def inbox_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
     f = _filter(request)
+    # Read the resume point before the rows: an event committed in between is then replayed
+    # (a harmless refresh) instead of being missed.
+    since = await last_sequence(session)
     context = await _rows(session, agent, f)
     context.update(
-        since=await last_sequence(session),
+        since=since,
         statuses=STATUSES,
         priorities=PRIORITIES,
         views=VIEWS,
