@@ -189,3 +189,22 @@ async def _conversation_of(client, cast, message_id: int) -> int:  # type: ignor
         if any(m["id"] == message_id for m in got.json()["items"]):
             return int(item["id"])
     raise AssertionError("message not found in Alice's conversations")
+
+
+class TestOrigins:
+    async def test_socket_refuses_sites_outside_allowed_origins(
+        self, client, cast, runtime, live_server
+    ):
+        chat = await make_chat(runtime, cast, allowed_origins=["https://shop.example"])
+        token = await visitor_token(client, chat)
+        with pytest.raises(websockets.exceptions.WebSocketException):
+            await websockets.connect(
+                f"ws://{live_server}/widget/ws?token={token}",
+                origin="https://evil.example",  # type: ignore[arg-type]
+            )
+        ok = await websockets.connect(
+            f"ws://{live_server}/widget/ws?token={token}",
+            origin="https://shop.example",  # type: ignore[arg-type]
+        )
+        assert json.loads(await ok.recv())["type"] == "hello"
+        await ok.close()

@@ -128,6 +128,13 @@ class VisitorHub:
                 self._dispatch(event)
                 self.last = sequence
 
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        # One malformed event must not stop the fan-out for every visitor of the process.
+        try:
+            self._route(event)
+        except Exception:
+            log.exception("visitor hub could not route event %s", event.get("sequence"))
+
     async def _refill(self, last: int, upto: int) -> None:
         try:
             async with self.runtime.db.session() as session:
@@ -140,7 +147,7 @@ class VisitorHub:
             if row.sequence < upto:
                 self._dispatch(row.as_message())
 
-    def _dispatch(self, event: dict[str, Any]) -> None:
+    def _route(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind in ("message.created", "message.updated"):
             key = (event.get("inbox_id"), event.get("customer_id"))
@@ -159,16 +166,21 @@ class VisitorHub:
         async with self.runtime.bus.subscribe(VISITOR_SIGNALS) as queue:
             ready.set()
             while True:
-                signal = json.loads(await queue.get())
-                if signal.get("type") == "bind":
-                    for conn in tuple(self.by_address.get(signal["address"], ())):
-                        if conn.customer_id is None:
-                            self.bind(conn, int(signal["customer_id"]))
-                            conn.push({"kind": "resync"})
-                    continue
-                key = (signal.get("inbox_id"), signal.get("customer_id"))
-                for conn in tuple(self.by_customer.get(key, ())):
-                    conn.push({"kind": "signal", "signal": signal})
+                try:
+                    self._signal(json.loads(await queue.get()))
+                except (ValueError, KeyError, TypeError):
+                    log.exception("visitor hub dropped a malformed signal")
+
+    def _signal(self, signal: dict[str, Any]) -> None:
+        if signal.get("type") == "bind":
+            for conn in tuple(self.by_address.get(signal["address"], ())):
+                if conn.customer_id is None:
+                    self.bind(conn, int(signal["customer_id"]))
+                    conn.push({"kind": "resync"})
+            return
+        key = (signal.get("inbox_id"), signal.get("customer_id"))
+        for conn in tuple(self.by_customer.get(key, ())):  # type: ignore[arg-type]
+            conn.push({"kind": "signal", "signal": signal})
 
 
 def _discard(index: dict[Any, set[VisitorConn]], key: Any, conn: VisitorConn) -> None:

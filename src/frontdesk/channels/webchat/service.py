@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,6 +99,19 @@ async def start_session(
     )
 
 
+@dataclass(frozen=True)
+class VisitorInfo:
+    """What a socket remembers of its visitor, so a message costs no visitor lookup."""
+
+    name: str | None
+    email: str | None
+
+
+async def visitor_info(session: AsyncSession, claims: VisitorClaims) -> VisitorInfo | None:
+    visitor = await repository.get_visitor(session, claims.key)
+    return VisitorInfo(visitor.name, visitor.email) if visitor else None
+
+
 async def customer_id_of(session: AsyncSession, claims: VisitorClaims) -> int | None:
     identity = await customers_repository.find_identity(session, "webchat", claims.address)
     return identity.customer_id if identity else None
@@ -113,9 +127,11 @@ async def receive_message(
     attachments: Sequence[InboundAttachment] = (),
     blobs: BlobStore,
     app: Settings,
+    visitor: VisitorInfo | None = None,
 ) -> Received:
     """Store what the visitor typed, once per client-generated id. The caller commits."""
-    visitor = await repository.get_visitor(session, claims.key)
+    if visitor is None:
+        visitor = await visitor_info(session, claims)
     frame = {"id": client_id, "text": text, "from": claims.address}
     if visitor is not None and visitor.name:
         frame["name"] = visitor.name
@@ -226,6 +242,21 @@ async def history(
         customer_id=customer_id,
         after=after,
         recent_since=utcnow() - REPLAY_SLACK,
+    )
+
+
+def visitor_message(message: Message) -> WidgetMessage:
+    """A text message the visitor just sent, as the widget shows it (no lookups needed)."""
+    return WidgetMessage(
+        id=message.id,
+        client_id=(message.meta or {}).get("client_id"),
+        direction=message.direction,
+        author="visitor",
+        author_name=None,
+        text=message.text,
+        status=message.delivery_status,
+        at=message.created_at.isoformat(),
+        attachments=[],
     )
 
 

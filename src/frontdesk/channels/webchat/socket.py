@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings
 from frontdesk.channels.webchat.hub import DESK_SIGNALS, VISITOR_SIGNALS, VisitorConn, VisitorHub
@@ -39,6 +40,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
         async with runtime.db.session() as session:
             inbox = await service.get_webchat_inbox(session, claims.inbox_id)
             customer_id = await service.customer_id_of(session, claims)
+            visitor = await service.visitor_info(session, claims)
             online = await routing.inbox_has_agent_online(session, inbox.id)
             await session.commit()  # read-only; commit keeps the loaded rows usable
     except FrontdeskError:
@@ -56,7 +58,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
     try:
         await conn.send({"type": "hello", "online": online})
         conn.push({"kind": "replay", "since": max(since, 0)})
-        await _reader(conn, runtime, hub, inbox.id, token)
+        await _reader(conn, runtime, hub, inbox, visitor)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -67,8 +69,13 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
 
 
 async def _reader(
-    conn: VisitorConn, runtime: Runtime, hub: VisitorHub, inbox_id: int, token: str
+    conn: VisitorConn,
+    runtime: Runtime,
+    hub: VisitorHub,
+    inbox: Inbox,
+    visitor: service.VisitorInfo | None,
 ) -> None:
+    inbox_id = inbox.id
     while True:
         raw = await conn.websocket.receive_text()
         try:
@@ -80,7 +87,7 @@ async def _reader(
             continue
         kind = frame.get("type")
         if kind == "message":
-            await _on_message(conn, runtime, hub, inbox_id, frame, token)
+            await _on_message(conn, runtime, hub, inbox, frame, visitor)
         elif kind == "typing" and conn.customer_id is not None:
             await runtime.bus.publish(
                 DESK_SIGNALS,
@@ -105,15 +112,15 @@ async def _on_message(
     conn: VisitorConn,
     runtime: Runtime,
     hub: VisitorHub,
-    inbox_id: int,
+    inbox: Inbox,
     frame: dict[str, Any],
-    token: str,
+    visitor: service.VisitorInfo | None,
 ) -> None:
     client_id = str(frame.get("id", ""))
     conn.begin()
     try:
+        # One transaction per message: `receive` checks the inbox is still active itself.
         async with runtime.db.session() as session:
-            inbox = await service.get_webchat_inbox(session, inbox_id)
             received = await uow.retrying(
                 session,
                 lambda: service.receive_message(
@@ -124,10 +131,10 @@ async def _on_message(
                     text=str(frame.get("text", "")),
                     blobs=runtime.blobs,
                     app=runtime.settings,
+                    visitor=visitor,
                 ),
             )
-            shown = await service.widget_messages(session, [received.message], token=token)
-            await session.commit()
+            shown = service.visitor_message(received.message)
         message = received.message
         conn.acked.add(message.id)
         conn.sent.add(message.id)
@@ -145,7 +152,7 @@ async def _on_message(
                     }
                 ),
             )
-        await conn.send({"type": "ack", "id": client_id, "message": shown[0].model_dump()})
+        await conn.send({"type": "ack", "id": client_id, "message": shown.model_dump()})
     except FrontdeskError as exc:
         await conn.send(
             {"type": "error", "id": client_id, "code": exc.code, "message": exc.message}
