@@ -107,9 +107,9 @@ class VisitorInfo:
     email: str | None
 
 
-async def visitor_info(session: AsyncSession, claims: VisitorClaims) -> VisitorInfo | None:
+async def visitor_info(session: AsyncSession, claims: VisitorClaims) -> VisitorInfo:
     visitor = await repository.get_visitor(session, claims.key)
-    return VisitorInfo(visitor.name, visitor.email) if visitor else None
+    return VisitorInfo(visitor.name, visitor.email) if visitor else VisitorInfo(None, None)
 
 
 async def customer_id_of(session: AsyncSession, claims: VisitorClaims) -> int | None:
@@ -133,14 +133,14 @@ async def receive_message(
     if visitor is None:
         visitor = await visitor_info(session, claims)
     frame = {"id": client_id, "text": text, "from": claims.address}
-    if visitor is not None and visitor.name:
+    if visitor.name:
         frame["name"] = visitor.name
     inbound = webchat_channel.parse_inbound(inbox, json.dumps(frame).encode(), app)
     inbound.attachments = list(attachments)
     if not inbound.text.strip() and not inbound.attachments:
         raise Invalid("a message needs text or a file", code="empty_message")
     received = await conversations.receive(session, inbound, blobs=blobs)
-    if not received.duplicate and visitor is not None and visitor.email:
+    if not received.duplicate and visitor.email:
         await _attach_email(session, received.message.customer_id, visitor.email)
     return received
 

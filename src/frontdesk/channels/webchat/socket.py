@@ -73,7 +73,7 @@ async def _reader(
     runtime: Runtime,
     hub: VisitorHub,
     inbox: Inbox,
-    visitor: service.VisitorInfo | None,
+    visitor: service.VisitorInfo,
 ) -> None:
     inbox_id = inbox.id
     while True:
@@ -114,7 +114,7 @@ async def _on_message(
     hub: VisitorHub,
     inbox: Inbox,
     frame: dict[str, Any],
-    visitor: service.VisitorInfo | None,
+    visitor: service.VisitorInfo,
 ) -> None:
     client_id = str(frame.get("id", ""))
     conn.begin()
