@@ -200,10 +200,10 @@ async def run(opts: argparse.Namespace) -> None:
         idle_rss, _ = rss_mb(server.pid)
         random.shuffle(held)
         sent = await bench.send(held, opts.rate, opts.duration) if held else 0
-        for _ in range(100):
-            if not bench.sent_at:
-                break
+        drain_started = time.monotonic()
+        while bench.sent_at and time.monotonic() - drain_started < opts.drain:
             await asyncio.sleep(0.1)
+        drain_seconds = time.monotonic() - drain_started
         rss, peak = rss_mb(server.pid)
         still_open = sum(1 for ws in held if ws.state.name == "OPEN")
         stop.set()
