@@ -222,8 +222,9 @@ async def run(opts: argparse.Namespace) -> None:
             f"(target {opts.rate}/s, achieved {sent / opts.duration:.0f}/s)"
         )
         print(
-            f"delivered to agent: {len(delivered)}  lost/late: {sent - len(delivered)}  "
-            f"errors: {bench.errors}"
+            f"delivered to agent: {len(delivered)} (backlog drained {drain_seconds:.1f}s after "
+            f"sending stopped)  not delivered within {opts.drain:.0f}s: "
+            f"{sent - len(delivered)}  errors: {bench.errors}"
         )
         print(
             f"visitor->agent delivery p50: {percentile(delivered, 0.5) * 1000:.1f} ms  "
@@ -257,6 +258,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1_000, help="messages per second, in total")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--drain", type=float, default=120.0, help="max wait for the backlog")
     parser.add_argument("--connect-concurrency", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     asyncio.run(run(parser.parse_args()))
