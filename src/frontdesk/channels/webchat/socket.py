@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import service
@@ -29,7 +32,24 @@ from frontdesk.kit.errors import FrontdeskError
 from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+
+# Visitor sockets use at most this many database sessions at once (the SQLite pool holds 16):
+# under overload visitors queue here, in order, instead of timing out in the pool, and agent
+# pages, event sockets and jobs keep connections of their own.
+VISITOR_DB_SLOTS = 8
+_slots: dict[int, tuple[Runtime, asyncio.Semaphore]] = {}
+
+
+@contextlib.asynccontextmanager
+async def visitor_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    known = _slots.get(id(runtime))
+    if known is None or known[0] is not runtime:
+        _slots.clear()  # one runtime per process (tests make a new one per test)
+        known = _slots[id(runtime)] = (runtime, asyncio.Semaphore(VISITOR_DB_SLOTS))
+    async with known[1], runtime.db.session() as session:
+        yield session
 
 
 @router.websocket("/widget/ws")
@@ -37,7 +57,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
     runtime: Runtime = websocket.app.state.runtime
     try:
         claims = service.read_token(runtime.settings, token)
-        async with runtime.db.session() as session:
+        async with visitor_session(runtime) as session:
             inbox = await service.get_webchat_inbox(session, claims.inbox_id)
             customer_id = await service.customer_id_of(session, claims)
             visitor = await service.visitor_info(session, claims)
@@ -120,7 +140,7 @@ async def _on_message(
     conn.begin()
     try:
         # One transaction per message: `receive` checks the inbox is still active itself.
-        async with runtime.db.session() as session:
+        async with visitor_session(runtime) as session:
             received = await uow.retrying(
                 session,
                 lambda: service.receive_message(
@@ -157,6 +177,19 @@ async def _on_message(
         await conn.send(
             {"type": "error", "id": client_id, "code": exc.code, "message": exc.message}
         )
+    except Exception:
+        # Nothing was acknowledged, so nothing is lost: the widget keeps the message and sends
+        # it again; `receive` stores it once whenever that succeeds.
+        log.exception("visitor message %s not stored; the client will retry", client_id)
+        await conn.send(
+            {
+                "type": "error",
+                "id": client_id,
+                "code": "unavailable",
+                "retry": True,
+                "message": "not stored yet, retrying",
+            }
+        )
     finally:
         conn.end()
 
@@ -169,7 +202,7 @@ async def _on_read(
     except (TypeError, ValueError):
         return
     assert conn.customer_id is not None
-    async with runtime.db.session() as session:
+    async with visitor_session(runtime) as session:
         changed = await service.mark_read(
             session, inbox_id=inbox_id, customer_id=conn.customer_id, up_to=up_to
         )
@@ -194,7 +227,7 @@ async def _writer(conn: VisitorConn, runtime: Runtime, token: str) -> None:
 async def _replay(conn: VisitorConn, runtime: Runtime, token: str, since: int) -> None:
     if conn.customer_id is None:
         return
-    async with runtime.db.session() as session:
+    async with visitor_session(runtime) as session:
         rows = await service.history(
             session, inbox_id=conn.claims.inbox_id, customer_id=conn.customer_id, after=since
         )
@@ -223,7 +256,7 @@ async def _forward(conn: VisitorConn, runtime: Runtime, token: str, event: dict[
         await conn.idle.wait()
         if message_id in conn.acked:
             return
-    async with runtime.db.session() as session:
+    async with visitor_session(runtime) as session:
         message = await conversations_repository.get_message(session, message_id)
         if message is None:
             return

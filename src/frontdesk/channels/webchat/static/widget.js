@@ -247,6 +247,13 @@
     } else if (frame.type === "status") setStatus(frame.id, frame.status);
     else if (frame.type === "typing") showTyping(frame.on);
     else if (frame.type === "error") {
+      if (frame.id && frame.retry) {
+        // Not stored yet (server busy): send the same id again shortly; stored once either way.
+        setTimeout(function () {
+          (state.outbox || []).forEach(function (i) { if (i.id === frame.id) transmit(i); });
+        }, 2000);
+        return;
+      }
       if (frame.id) state.outbox = (state.outbox || []).filter(function (i) { return i.id !== frame.id; });
       save(); notice(frame.message);
     }
