@@ -35,10 +35,11 @@ from frontdesk.runtime import Runtime
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-# Visitor sockets use at most this many database sessions at once (the SQLite pool holds 16):
-# under overload visitors queue here, in order, instead of timing out in the pool, and agent
-# pages, event sockets and jobs keep connections of their own.
-VISITOR_DB_SLOTS = 8
+# Visitor sockets use at most this many database sessions at once: under overload visitors
+# queue here, in order, instead of timing out in the pool, and agent pages, event sockets and
+# jobs keep connections of their own. SQLite runs one writer at a time anyway, and handing
+# its lock over through this queue beats SQLite's sleeping busy-wait.
+VISITOR_DB_SLOTS = {"sqlite": 1, "postgresql": 8}
 _slots: dict[int, tuple[Runtime, asyncio.Semaphore]] = {}
 
 
@@ -47,7 +48,8 @@ async def visitor_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
     known = _slots.get(id(runtime))
     if known is None or known[0] is not runtime:
         _slots.clear()  # one runtime per process (tests make a new one per test)
-        known = _slots[id(runtime)] = (runtime, asyncio.Semaphore(VISITOR_DB_SLOTS))
+        slots = VISITOR_DB_SLOTS.get(runtime.db.engine.dialect.name, 8)
+        known = _slots[id(runtime)] = (runtime, asyncio.Semaphore(slots))
     async with known[1], runtime.db.session() as session:
         yield session
 
