@@ -20,6 +20,8 @@ from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS
 from frontdesk.auth.views import router as auth_router
 from frontdesk.channels.email.views import router as email_router
 from frontdesk.channels.views import router as channels_router
+from frontdesk.channels.webchat.socket import router as webchat_socket_router
+from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
@@ -74,6 +76,8 @@ def create_app(
     app.include_router(api)
     app.include_router(_ops_router())
     app.include_router(web_router)
+    app.include_router(webchat_router)
+    app.include_router(webchat_socket_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

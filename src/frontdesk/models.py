@@ -3,6 +3,7 @@
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
 from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail
 from frontdesk.channels.models import Inbox, InboxTeam
+from frontdesk.channels.webchat.models import WebchatVisitor
 from frontdesk.conversations.models import (
     Attachment,
     Conversation,
@@ -13,12 +14,15 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.db import Base
+from frontdesk.desk.models import CannedResponse
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
 from frontdesk.kit.ratelimit import RateWindow
+from frontdesk.routing.models import AgentPresence
 
 __all__ = [
-    "Agent", "ApiToken", "Attachment", "Base", "Conversation", "ConversationTag", "Customer",
-    "Event", "Identity", "Inbox", "InboxTeam", "Job", "Mailbox", "Message", "Note", "Quarantined",
-    "RateWindow", "Schedule", "SeenMail", "Tag", "Team", "TeamMember",
+    "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
+    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "Job", "Mailbox",
+    "Message", "Note", "Quarantined", "RateWindow", "Schedule", "SeenMail", "Tag", "Team",
+    "TeamMember", "WebchatVisitor",
 ]  # fmt: skip

@@ -15,6 +15,8 @@ from frontdesk.channels.base import Inbound
 from frontdesk.channels.schemas import InboxCreate
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.desk import service as desk
+from frontdesk.desk.schemas import CannedCreate
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
 
@@ -108,6 +110,16 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         ),
         runtime.settings,
     )
+    chat = await channels.create_inbox(
+        session,
+        InboxCreate(
+            channel="webchat",
+            name="Website chat",
+            team_ids=[support.id],
+            settings={"greeting": "Hi! Ask us anything about your order."},
+        ),
+        runtime.settings,
+    )
     await session.flush()
     received = []
     for index, external_id, address, name, text in DEMO_MESSAGES:
@@ -125,4 +137,27 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         author=agents["alice@frontdesk.test"],
         data=ReplyCreate(text="Sorry about that, Layla — I am checking with the courier now."),
     )
+    await _load_desk(session, runtime, chat, agents)
     return agents["admin@frontdesk.test"]
+
+
+async def _load_desk(session: AsyncSession, runtime: Runtime, chat: Any, agents: Any) -> None:
+    """A visitor already chatting on the website, and a shared canned response."""
+    visitor = Inbound(
+        inbox_id=chat.id,
+        external_id=f"wc{chat.id}-vdemo:demo-0001",
+        address=f"wc{chat.id}-vdemo",
+        name="Mina Rahimi",
+        text="Hello! Do you ship to Shiraz?",
+    )
+    await conversations.receive(session, visitor, blobs=runtime.blobs)
+    await desk.create_canned(
+        session,
+        agents["sara@frontdesk.test"],
+        CannedCreate(
+            shortcut="hello",
+            title="Greeting",
+            text="Hi {{customer.first_name}}, thanks for reaching out! I am {{agent.first_name}}.",
+            shared=True,
+        ),
+    )

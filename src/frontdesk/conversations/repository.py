@@ -234,6 +234,10 @@ async def list_notes(session: AsyncSession, conversation_id: int) -> Sequence[No
     ).all()
 
 
+async def tag_names(session: AsyncSession, conversation_id: int) -> list[str]:
+    return (await tag_names_by_conversation(session, [conversation_id])).get(conversation_id, [])
+
+
 async def tag_names_by_conversation(
     session: AsyncSession, conversation_ids: Sequence[int]
 ) -> dict[int, list[str]]:

@@ -63,7 +63,11 @@ async def _authenticate(websocket: WebSocket, runtime: Runtime, token: str | Non
     if not token:
         return None
     async with runtime.db.session() as session:
-        return await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token)
+        # End the read with a commit, not the closing rollback: a rollback expires the loaded
+        # agent, and a detached, expired agent cannot be read by the socket afterwards.
+        await session.commit()
+        return agent
 
 
 @router.websocket("/events")
@@ -131,11 +135,12 @@ async def _replay(websocket: WebSocket, viewer: _Viewer, last: int) -> int:
     await viewer.refresh()
     while True:
         async with viewer.runtime.db.session() as session:
-            batch: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
-        for row in batch:
-            message = row.as_message()
+            rows: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
+            # Read inside the session: closing it rolls back, which expires the rows.
+            batch = [row.as_message() for row in rows]
+        for message in batch:
             if viewer.may_see(message):
                 await websocket.send_text(json.dumps(message))
-            last = row.sequence
+            last = int(message["sequence"])
         if len(batch) < REPLAY_BATCH:
             return last

@@ -1,89 +1,45 @@
-"""Server-rendered pages: log in, the conversation list, a conversation, a customer timeline.
-(The full agent desktop is its own piece of work; these pages use the same services.)"""
+"""The agent desktop: log in and out, language, presence, static files. The inbox, the
+conversation, customers, canned responses and the supervisor page live in their own modules
+and are mounted here."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from frontdesk.auth import service as auth_service
-from frontdesk.auth.models import Agent
+from frontdesk.auth.schemas import AgentUpdate
 from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
-from frontdesk.conversations import repository as conversations_repository
-from frontdesk.conversations import service as conversations
-from frontdesk.conversations.schemas import ReplyCreate
-from frontdesk.customers import service as customers
 from frontdesk.deps import SESSION_COOKIE, RuntimeDep, SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound, Unauthorized, error_body
+from frontdesk.kit.i18n import LANGUAGES, translator
 from frontdesk.kit.security import verify_signature
+from frontdesk.routing import service as routing
+from frontdesk.web import canned_views, conversation_views, inbox_views, socket, supervisor_views
+from frontdesk.web.rendering import (
+    LoginRequired,
+    PageAgent,
+    check_csrf,
+    render,
+)
+
+__all__ = ["LoginRequired", "router"]
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+for module in (inbox_views, conversation_views, canned_views, supervisor_views, socket):
+    router.include_router(module.router)
 
-CSRF_COOKIE = "fd_csrf"
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-RTL_LANGUAGES = {"ar", "fa"}
-
-
-class LoginRequired(Exception):
-    pass
-
-
-async def page_agent(request: Request, session: SessionDep) -> Agent:
-    token = request.cookies.get(SESSION_COOKIE)
-    agent = await auth_service.agent_for_token(session, token) if token else None
-    if agent is None:
-        raise LoginRequired
-    return agent
-
-
-PageAgent = Annotated[Agent, Depends(page_agent)]
-
-
-def render(
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    *,
-    agent: Agent | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    language = agent.language if agent else "en"
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {
-            **context,
-            "agent": agent,
-            "csrf": csrf,
-            "lang": language,
-            "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
-        },
-        status_code=status,
-    )
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
-    response.headers["content-security-policy"] = CSP
-    response.headers["x-frame-options"] = "DENY"
-    response.headers["referrer-policy"] = "same-origin"
-    return response
-
-
-def check_csrf(request: Request, submitted: str) -> None:
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, submitted):
-        raise Unauthorized("form expired, reload the page", code="csrf")
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {
+    "app.css": "text/css",
+    "desk.js": "application/javascript",
+    "htmx.min.js": "application/javascript",
+}
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -103,8 +59,10 @@ async def login(
     try:
         agent = await auth_service.authenticate(session, email, password)
     except Unauthorized:
-        return render(request, "login.html", {"error": "Wrong e-mail or password."}, status=401)
+        _ = translator(request.query_params.get("lang", "en"))
+        return render(request, "login.html", {"error": _("Wrong e-mail or password.")}, status=401)
     token = await auth_service.issue_token(session, agent, kind="session", name="browser")
+    await routing.set_status(session, agent, "available")
     await uow.commit(session)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=14 * 86400)
@@ -115,6 +73,9 @@ async def login(
 async def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
     if token := request.cookies.get(SESSION_COOKIE):
+        agent = await auth_service.agent_for_token(session, token)
+        if agent is not None:
+            await routing.set_status(session, agent, "offline")
         await auth_service.revoke_token(session, token)
         await uow.commit(session)
     response = RedirectResponse("/login", status_code=303)
@@ -122,77 +83,54 @@ async def logout(request: Request, session: SessionDep, csrf: Annotated[str, For
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-async def inbox_page(
-    request: Request, session: SessionDep, agent: PageAgent, status: str | None = "open"
-) -> HTMLResponse:
-    rows = await conversations_repository.list_conversations(
-        session,
-        inbox_ids=await visible_inbox_ids(session, agent),
-        status=status or None,
-        inbox_id=None,
-        assignee_id=None,
-        customer_id=None,
-        before=None,
-        limit=100,
-    )
-    items = []
-    for row in rows:
-        customer = await customers.get_or_raise(session, row.customer_id, agent=agent)
-        inbox = await channels_repository.get_inbox(session, row.inbox_id)
-        items.append({"conversation": row, "customer": customer, "inbox": inbox})
-    return render(request, "inbox.html", {"items": items, "status": status}, agent=agent)
+def _back(request: Request) -> str:
+    # Only ever back to a page of ours (a path), never to another site.
+    parts = urlsplit(request.headers.get("referer", "/"))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return path if path.startswith("/") and not path.startswith("//") else "/"
 
 
-@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-async def conversation_page(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
-) -> HTMLResponse:
-    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
-    messages = await conversations_repository.list_messages(
-        session, conversation.id, after=None, limit=500
-    )
-    return render(
-        request,
-        "conversation.html",
-        {"conversation": conversation, "customer": customer, "messages": messages},
-        agent=agent,
-    )
-
-
-@router.post("/conversations/{conversation_id}/reply")
-async def reply_form(
+@router.post("/me/language")
+async def set_language(
     request: Request,
-    conversation_id: int,
     session: SessionDep,
     agent: PageAgent,
-    text: Annotated[str, Form()],
+    language: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
 ) -> Response:
     check_csrf(request, csrf)
-    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    await conversations.reply(session, conversation, author=agent, data=ReplyCreate(text=text))
+    if language in LANGUAGES:
+        await auth_service.update_agent(
+            session, agent, AgentUpdate.model_validate({"language": language})
+        )
+        await uow.commit(session)
+    return RedirectResponse(_back(request), status_code=303)
+
+
+@router.post("/me/presence")
+async def set_presence(
+    request: Request,
+    session: SessionDep,
+    agent: PageAgent,
+    status: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+) -> Response:
+    check_csrf(request, csrf)
+    await routing.set_status(session, agent, status)
     await uow.commit(session)
-    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    return RedirectResponse(_back(request), status_code=303)
 
 
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
-async def customer_page(
-    request: Request, customer_id: int, session: SessionDep, agent: PageAgent
-) -> HTMLResponse:
-    customer = await customers.get_or_raise(session, customer_id, agent=agent)
-    timeline = await customers.timeline(session, customer, agent=agent, after=None, limit=500)
-    profile = await customers.read(session, customer)
-    return render(
-        request, "customer.html", {"customer": profile, "timeline": timeline}, agent=agent
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise NotFound("not found")
+    return Response(
+        (STATIC / name).read_bytes(),
+        media_type=media_type,
+        headers={"cache-control": "max-age=300", "x-content-type-options": "nosniff"},
     )
-
-
-@router.get("/static/app.css")
-async def stylesheet() -> Response:
-    css = (Path(__file__).parent / "static" / "app.css").read_text()
-    return Response(css, media_type="text/css", headers={"cache-control": "max-age=300"})
 
 
 @router.post("/demo/sink")

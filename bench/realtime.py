@@ -1,0 +1,268 @@
+"""Realtime benchmark: N concurrent chat visitors over websockets against one `frontdesk
+serve`, sending M messages per second in total; one agent listens on /api/v1/events.
+
+Prints connections held, visitor→agent delivery latency (visitor sends → the agent's event
+socket receives message.created) p50/p99, visitor→ack latency, and the server's RSS.
+
+    python bench/realtime.py --visitors 10000 --rate 1000 --duration 20
+    python bench/realtime.py --visitors 500 --rate 100 --duration 5        # a quick look
+
+Everything runs on this machine (loopback only): the server in a subprocess on a temporary
+SQLite database (or --database-url postgresql+psycopg://...), the clients in this process.
+Visitor tokens are minted with the server's secret instead of N HTTP session calls."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from frontdesk.channels.webchat.tokens import VisitorClaims, issue
+
+
+def raise_fd_limit() -> int:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    code = "from frontdesk.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+class Bench:
+    def __init__(self, opts: argparse.Namespace) -> None:
+        self.opts = opts
+        self.delivered: list[float] = []
+        self.acked: list[float] = []
+        self.sent_at: dict[str, float] = {}
+        self.errors = 0
+        self.connect_failures = 0
+
+    async def agent(self, url: str, ready: asyncio.Event, stop: asyncio.Event) -> None:
+        async with websockets.connect(url, max_size=None) as ws:
+            ready.set()
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                now = time.monotonic()
+                event = json.loads(raw)
+                if event.get("type") != "message.created":
+                    continue
+                text = event["payload"].get("text", "")
+                if text.startswith("bench "):
+                    started = self.sent_at.pop(text.split(" ")[1], None)
+                    if started is not None:
+                        self.delivered.append(now - started)
+
+    async def visitor(self, url: str, held: list[Any], barrier: asyncio.Semaphore) -> None:
+        async with barrier:
+            try:
+                ws = await websockets.connect(url, open_timeout=60, max_size=2**20)
+                json.loads(await asyncio.wait_for(ws.recv(), 60))  # hello
+            except Exception:
+                self.connect_failures += 1
+                return
+        held.append(ws)
+        asyncio.get_running_loop().create_task(self.read_acks(ws))
+
+    async def read_acks(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] == "ack":
+                    started = self.sent_at.get(frame["id"]) or self.ack_started.pop(
+                        frame["id"], None
+                    )
+                    if started is not None:
+                        self.acked.append(time.monotonic() - started)
+                elif frame["type"] == "error":
+                    self.errors += 1
+
+    ack_started: dict[str, float] = {}
+
+    async def send(self, held: list[Any], rate: int, duration: float) -> int:
+        tick = 0.01
+        count = 0
+        started = time.monotonic()
+        due = 0.0
+        while (now := time.monotonic()) - started < duration:
+            due += rate * tick
+            while due >= 1:
+                due -= 1
+                ws = held[count % len(held)]
+                ident = f"b{count:09d}"
+                self.sent_at[ident] = self.ack_started[ident] = time.monotonic()
+                frame = {"type": "message", "id": ident, "text": f"bench {ident}"}
+                with contextlib.suppress(Exception):
+                    await ws.send(json.dumps(frame))
+                count += 1
+            await asyncio.sleep(max(0.0, tick - (time.monotonic() - now)))
+        return count
+
+
+async def run(opts: argparse.Namespace) -> None:
+    limit = raise_fd_limit()
+    workdir = Path(tempfile.mkdtemp(prefix="frontdesk-bench-"))
+    secret = secrets.token_hex(32)
+    env = {
+        **os.environ,
+        "FRONTDESK_DATA_DIR": str(workdir),
+        "FRONTDESK_SECRET_KEY": secret,
+        "FRONTDESK_BASE_URL": f"http://127.0.0.1:{opts.port}",
+    }
+    if opts.database_url:
+        env["FRONTDESK_DATABASE_URL"] = opts.database_url
+    cli(env, "migrate")
+    cli(env, "admin", "create", "--email", "bench@frontdesk.test", "--password", "bench-password")
+    token = cli(env, "token", "create", "--agent", "bench@frontdesk.test").splitlines()[-1]
+    code = "from frontdesk.cli import main; main()"
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(opts.port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "server.log", "w"),  # noqa: SIM115
+    )
+    base = f"http://127.0.0.1:{opts.port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            inbox = (
+                await http.post(
+                    "/api/v1/inboxes",
+                    json={"channel": "webchat", "name": "Bench chat"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            ).json()
+        bench = Bench(opts)
+        ws_base = base.replace("http", "ws")
+        stop, ready = asyncio.Event(), asyncio.Event()
+        agent = asyncio.create_task(
+            bench.agent(f"{ws_base}/api/v1/events?token={token}&since=0", ready, stop)
+        )
+        await ready.wait()
+        held: list[Any] = []
+        barrier = asyncio.Semaphore(opts.connect_concurrency)
+        connect_started = time.monotonic()
+        await asyncio.gather(
+            *(
+                bench.visitor(
+                    f"{ws_base}/widget/ws?token="
+                    + issue(secret, VisitorClaims(inbox["id"], f"vbench{n}", None)),
+                    held,
+                    barrier,
+                )
+                for n in range(opts.visitors)
+            )
+        )
+        connect_seconds = time.monotonic() - connect_started
+        idle_rss, _ = rss_mb(server.pid)
+        random.shuffle(held)
+        sent = await bench.send(held, opts.rate, opts.duration) if held else 0
+        drain_started = time.monotonic()
+        while bench.sent_at and time.monotonic() - drain_started < opts.drain:
+            await asyncio.sleep(0.1)
+        drain_seconds = time.monotonic() - drain_started
+        rss, peak = rss_mb(server.pid)
+        still_open = sum(1 for ws in held if ws.state.name == "OPEN")
+        stop.set()
+        await agent
+        delivered = bench.delivered
+        print(f"command: {' '.join(sys.argv)}")
+        print(f"fd limit raised to: {limit}")
+        print(f"database: {'postgresql' if opts.database_url else 'sqlite (embedded default)'}")
+        print(
+            f"visitors requested: {opts.visitors}, connected in {connect_seconds:.1f}s, "
+            f"connect failures: {bench.connect_failures}"
+        )
+        print(f"connections held at end: {still_open}")
+        print(
+            f"messages sent: {sent} in {opts.duration:.0f}s "
+            f"(target {opts.rate}/s, achieved {sent / opts.duration:.0f}/s)"
+        )
+        print(
+            f"delivered to agent: {len(delivered)} (backlog drained {drain_seconds:.1f}s after "
+            f"sending stopped)  not delivered within {opts.drain:.0f}s: "
+            f"{sent - len(delivered)}  errors: {bench.errors}"
+        )
+        print(
+            f"visitor->agent delivery p50: {percentile(delivered, 0.5) * 1000:.1f} ms  "
+            f"p99: {percentile(delivered, 0.99) * 1000:.1f} ms  "
+            f"max: {max(delivered, default=float('nan')) * 1000:.1f} ms"
+        )
+        print(
+            f"visitor->ack p50: {percentile(bench.acked, 0.5) * 1000:.1f} ms  "
+            f"p99: {percentile(bench.acked, 0.99) * 1000:.1f} ms"
+        )
+        print(
+            f"server RSS: idle with all sockets {idle_rss:.0f} MB, after load {rss:.0f} MB, "
+            f"peak {peak:.0f} MB"
+        )
+        if delivered:
+            print(f"mean delivery: {statistics.mean(delivered) * 1000:.1f} ms")
+        for ws in held:
+            with contextlib.suppress(Exception):
+                await ws.close()
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=20)
+        if server.poll() is None:
+            server.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=1_000, help="messages per second, in total")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--drain", type=float, default=120.0, help="max wait for the backlog")
+    parser.add_argument("--connect-concurrency", type=int, default=200)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

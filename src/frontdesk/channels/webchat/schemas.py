@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SessionStart(BaseModel):
+    inbox_id: int
+    # A token the browser already holds: the same visitor carries on (across pages and tabs).
+    token: str | None = Field(default=None, max_length=2000)
+    # Identity verification: the site's user id and hex HMAC-SHA256(inbox secret, user id).
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    user_hash: str | None = Field(default=None, max_length=128)
+    # The pre-chat form.
+    name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class SessionRead(BaseModel):
+    token: str
+    verified: bool
+    name: str | None
+    email: str | None
+
+
+class EmailContinue(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    text: str = Field(default="", max_length=10_000)
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TranscriptRequest(BaseModel):
+    email: str | None = Field(default=None, max_length=320)
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class WidgetAttachment(BaseModel):
+    id: int
+    name: str
+    type: str
+    size: int
+    url: str
+
+
+class WidgetMessage(BaseModel):
+    id: int
+    client_id: str | None
+    direction: str
+    author: str  # "visitor" | "agent" | "bot" | "system"
+    author_name: str | None
+    text: str
+    status: str
+    at: str
+    attachments: list[WidgetAttachment]

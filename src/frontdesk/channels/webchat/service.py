@@ -1,0 +1,301 @@
+"""Webchat visitors: sessions, messages in, read receipts, e-mail continuation, transcripts.
+Everything a visitor says still goes through conversations.receive (dedupe, threading)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.base import InboundAttachment
+from frontdesk.channels.models import Inbox
+from frontdesk.channels.webchat import repository, tokens
+from frontdesk.channels.webchat.adapter import webchat_channel
+from frontdesk.channels.webchat.models import WebchatVisitor
+from frontdesk.channels.webchat.schemas import (
+    SessionRead,
+    SessionStart,
+    WidgetAttachment,
+    WidgetMessage,
+)
+from frontdesk.channels.webchat.tokens import VisitorClaims
+from frontdesk.config import Settings
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Message
+from frontdesk.conversations.service import Received
+from frontdesk.customers import repository as customers_repository
+from frontdesk.customers import service as customers
+from frontdesk.customers.schemas import IdentityCreate
+from frontdesk.db import utcnow
+from frontdesk.kit import jobs
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.errors import Conflict, Invalid, NotFound, Unauthorized
+from frontdesk.kit.events import record
+from frontdesk.kit.text import normalize_email
+
+TRANSCRIPT_JOB = "webchat.transcript"
+# Messages this recent are replayed on reconnect even below the client's `since`.
+REPLAY_SLACK = timedelta(seconds=10)
+
+
+async def get_webchat_inbox(session: AsyncSession, inbox_id: int) -> Inbox:
+    inbox = await channels_repository.get_inbox(session, inbox_id)
+    if inbox is None or not inbox.active or inbox.channel != "webchat":
+        raise NotFound("chat not found", code="unknown_inbox")
+    return inbox
+
+
+def read_token(app: Settings, token: str | None, inbox_id: int | None = None) -> VisitorClaims:
+    claims = tokens.read(app.secret_key, token)
+    if claims is None or (inbox_id is not None and claims.inbox_id != inbox_id):
+        raise Unauthorized("visitor token missing or invalid", code="bad_token")
+    return claims
+
+
+async def start_session(
+    session: AsyncSession, inbox: Inbox, data: SessionStart, app: Settings
+) -> SessionRead:
+    """Issue (or renew) the signed token a browser keeps for this chat."""
+    settings = webchat_channel.validate_settings(inbox.settings, app)
+    previous = tokens.read(app.secret_key, data.token)
+    if previous is not None and previous.inbox_id != inbox.id:
+        previous = None
+    if data.user_id is not None:
+        if not tokens.verify_user(inbox.secret, data.user_id, data.user_hash):
+            raise Unauthorized("identity verification failed", code="bad_user_hash")
+        # The same site user on any device is one visitor (and so one customer).
+        digest = hashlib.sha256(f"{inbox.id}:{data.user_id}".encode()).hexdigest()[:40]
+        claims = VisitorClaims(inbox.id, f"u{digest}", data.user_id)
+    elif settings["identity_verification"]:
+        raise Unauthorized("this chat is for signed-in users", code="verification_required")
+    elif previous is not None and previous.user_id is None:
+        claims = previous
+    else:
+        claims = VisitorClaims(inbox.id, "v" + secrets.token_urlsafe(18), None)
+    visitor = await repository.get_visitor(session, claims.key)
+    if visitor is None:
+        visitor = WebchatVisitor(
+            inbox_id=inbox.id, key=claims.key, user_id=claims.user_id, prechat={}
+        )
+        session.add(visitor)
+    if data.name:
+        visitor.name = data.name.strip()[:300] or visitor.name
+    if data.email:
+        visitor.email = normalize_email(data.email)
+    visitor.last_seen_at = utcnow()
+    await session.flush()
+    return SessionRead(
+        token=tokens.issue(app.secret_key, claims),
+        verified=claims.user_id is not None,
+        name=visitor.name,
+        email=visitor.email,
+    )
+
+
+@dataclass(frozen=True)
+class VisitorInfo:
+    """What a socket remembers of its visitor, so a message costs no visitor lookup."""
+
+    name: str | None
+    email: str | None
+
+
+async def visitor_info(session: AsyncSession, claims: VisitorClaims) -> VisitorInfo:
+    visitor = await repository.get_visitor(session, claims.key)
+    return VisitorInfo(visitor.name, visitor.email) if visitor else VisitorInfo(None, None)
+
+
+async def customer_id_of(session: AsyncSession, claims: VisitorClaims) -> int | None:
+    identity = await customers_repository.find_identity(session, "webchat", claims.address)
+    return identity.customer_id if identity else None
+
+
+async def receive_message(
+    session: AsyncSession,
+    inbox: Inbox,
+    claims: VisitorClaims,
+    *,
+    client_id: str,
+    text: str,
+    attachments: Sequence[InboundAttachment] = (),
+    blobs: BlobStore,
+    app: Settings,
+    visitor: VisitorInfo | None = None,
+) -> Received:
+    """Store what the visitor typed, once per client-generated id. The caller commits."""
+    if visitor is None:
+        visitor = await visitor_info(session, claims)
+    frame = {"id": client_id, "text": text, "from": claims.address}
+    if visitor.name:
+        frame["name"] = visitor.name
+    inbound = webchat_channel.parse_inbound(inbox, json.dumps(frame).encode(), app)
+    inbound.attachments = list(attachments)
+    if not inbound.text.strip() and not inbound.attachments:
+        raise Invalid("a message needs text or a file", code="empty_message")
+    received = await conversations.receive(session, inbound, blobs=blobs)
+    if not received.duplicate and visitor.email:
+        await _attach_email(session, received.message.customer_id, visitor.email)
+    return received
+
+
+async def _attach_email(session: AsyncSession, customer_id: int, email: str) -> bool:
+    """Give the customer the e-mail identity the visitor typed, unless another customer owns
+    it (an anonymous visitor must not take over someone's record: agents merge by hand)."""
+    customer = await customers_repository.get_customer(session, customer_id)
+    assert customer is not None
+    try:
+        await customers.add_identity(session, customer, IdentityCreate(address=email))
+    except Conflict:
+        return False
+    return True
+
+
+async def mark_read(session: AsyncSession, *, inbox_id: int, customer_id: int, up_to: int) -> int:
+    """The visitor has seen every reply up to `up_to`: those messages become `read`."""
+    unread = await repository.unread_outbound(
+        session, inbox_id=inbox_id, customer_id=customer_id, up_to=up_to
+    )
+    for message in unread:
+        await conversations.mark_delivered(session, message, status="read", remote_id=None)
+    return len(unread)
+
+
+async def continue_by_email(
+    session: AsyncSession,
+    inbox: Inbox,
+    claims: VisitorClaims,
+    *,
+    email: str,
+    text: str,
+    client_id: str,
+    blobs: BlobStore,
+    app: Settings,
+) -> Received:
+    """No agent online: the visitor leaves an address. It becomes an e-mail identity of the
+    same customer and the message is stored on it, so the reply goes out by e-mail — in the
+    same conversation, on a second channel."""
+    address = normalize_email(email)
+    visitor = await repository.get_visitor(session, claims.key)
+    if visitor is not None:
+        visitor.email = address
+    customer_id = await customer_id_of(session, claims)
+    if customer_id is None:
+        customer, _ = await customers.resolve(
+            session, kind="webchat", address=claims.address, name=visitor.name if visitor else None
+        )
+        customer_id = customer.id
+    owned = await _attach_email(session, customer_id, address)
+    frame = {"id": client_id, "text": text or "(left an e-mail address)", "from": claims.address}
+    inbound = webchat_channel.parse_inbound(inbox, json.dumps(frame).encode(), app)
+    inbound.meta["reply_by_email"] = address
+    if owned:
+        inbound.address = address
+    return await conversations.receive(session, inbound, blobs=blobs)
+
+
+async def request_transcript(
+    session: AsyncSession,
+    inbox: Inbox,
+    claims: VisitorClaims,
+    *,
+    email: str | None,
+    request_id: str,
+) -> str:
+    """Queue the chat's transcript for e-mail; answers the address it will go to."""
+    visitor = await repository.get_visitor(session, claims.key)
+    address = normalize_email(email) if email else (visitor.email if visitor else None)
+    if not address:
+        raise Invalid("an e-mail address is needed", code="email_required")
+    customer_id = await customer_id_of(session, claims)
+    if customer_id is None:
+        raise NotFound("there is no conversation yet", code="no_conversation")
+    await jobs.enqueue(
+        session,
+        TRANSCRIPT_JOB,
+        {"inbox_id": inbox.id, "customer_id": customer_id, "email": address},
+        key=f"transcript:{claims.key}:{request_id}",
+        max_attempts=3,
+    )
+    record(
+        session,
+        "webchat.transcript_requested",
+        {"customer_id": customer_id, "email": address},
+        inbox_id=inbox.id,
+        customer_id=customer_id,
+    )
+    return address
+
+
+async def history(
+    session: AsyncSession, *, inbox_id: int, customer_id: int, after: int
+) -> Sequence[Message]:
+    return await repository.visitor_messages(
+        session,
+        inbox_id=inbox_id,
+        customer_id=customer_id,
+        after=after,
+        recent_since=utcnow() - REPLAY_SLACK,
+    )
+
+
+def visitor_message(message: Message) -> WidgetMessage:
+    """A text message the visitor just sent, as the widget shows it (no lookups needed)."""
+    return WidgetMessage(
+        id=message.id,
+        client_id=(message.meta or {}).get("client_id"),
+        direction=message.direction,
+        author="visitor",
+        author_name=None,
+        text=message.text,
+        status=message.delivery_status,
+        at=message.created_at.isoformat(),
+        attachments=[],
+    )
+
+
+async def widget_messages(
+    session: AsyncSession, messages: Sequence[Message], *, token: str
+) -> list[WidgetMessage]:
+    """What the visitor sees of messages: no internal fields, agents by first name only."""
+    attachments = await repository.attachments_for(session, [m.id for m in messages])
+    files: dict[int, list[WidgetAttachment]] = {}
+    for item in attachments:
+        files.setdefault(item.message_id, []).append(
+            WidgetAttachment(
+                id=item.id,
+                name=item.filename,
+                type=item.content_type,
+                size=item.size,
+                url=f"/widget/api/attachments/{item.id}?token={token}",
+            )
+        )
+    names: dict[int, str] = {}
+    result = []
+    for m in messages:
+        author_name = None
+        if m.author_agent_id is not None:
+            if m.author_agent_id not in names:
+                agent = await auth_repository.get_agent(session, m.author_agent_id)
+                names[m.author_agent_id] = agent.name.split(" ")[0] if agent else ""
+            author_name = names[m.author_agent_id] or None
+        result.append(
+            WidgetMessage(
+                id=m.id,
+                client_id=(m.meta or {}).get("client_id"),
+                direction=m.direction,
+                author="visitor" if m.direction == "inbound" else m.author_kind,
+                author_name=author_name,
+                text=m.text,
+                status=m.delivery_status,
+                at=m.created_at.isoformat(),
+                attachments=files.get(m.id, []),
+            )
+        )
+    return result

@@ -1,0 +1,49 @@
+"""Job handlers of the webchat channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.base import Outbound, PermanentSendError
+from frontdesk.channels.webchat import repository
+from frontdesk.channels.webchat.adapter import webchat_channel
+from frontdesk.channels.webchat.service import TRANSCRIPT_JOB
+from frontdesk.db import utcnow
+from frontdesk.kit.jobs import JobContext, PermanentJobError, handler
+
+
+@handler(TRANSCRIPT_JOB, transactional=False)
+async def send_transcript(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """E-mail a visitor the whole chat (through the e-mail channel, when it is installed)."""
+    async with ctx.db.session() as session:
+        inbox = await channels_repository.get_inbox(session, int(payload["inbox_id"]))
+        messages = await repository.visitor_messages(
+            session,
+            inbox_id=int(payload["inbox_id"]),
+            customer_id=int(payload["customer_id"]),
+            after=0,
+            recent_since=utcnow(),
+            limit=5000,
+        )
+        await session.commit()
+    if inbox is None or not messages:
+        raise PermanentJobError("nothing to send: the chat or its inbox is gone")
+    lines = [
+        f"[{m.created_at:%Y-%m-%d %H:%M} UTC] {'You' if m.direction == 'inbound' else 'Us'}: "
+        f"{m.text}"
+        for m in messages
+    ]
+    outbound = Outbound(
+        message_id=messages[-1].id,
+        conversation_id=messages[-1].conversation_id,
+        customer_id=int(payload["customer_id"]),
+        to_address=str(payload["email"]),
+        text="\n".join(lines),
+        subject=f"Your chat with {inbox.name}",
+        idempotency_key=f"frontdesk-transcript-{ctx.job_id}",
+    )
+    try:
+        await webchat_channel.send_email(inbox, outbound, ctx.settings)
+    except PermanentSendError as exc:
+        raise PermanentJobError(str(exc)) from exc

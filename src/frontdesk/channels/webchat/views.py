@@ -1,0 +1,257 @@
+"""The widget's HTTP side: the script, its config, visitor sessions, uploads, e-mail
+continuation, transcripts, the visitor's own attachments, and the demo site.
+
+The widget runs on other sites: answers carry `Access-Control-Allow-Origin: *` and requests
+stay "simple" (JSON sent as text/plain, the token in the body), so no credentials or cookies
+are involved — the signed visitor token is the only key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
+
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.webchat import service
+from frontdesk.channels.webchat.adapter import read_settings, webchat_channel
+from frontdesk.channels.webchat.schemas import EmailContinue, SessionStart, TranscriptRequest
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.deps import RuntimeDep, SessionDep
+from frontdesk.kit import uow
+from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, error_body
+from frontdesk.kit.i18n import direction, translator
+from frontdesk.routing import service as routing
+
+router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+CORS = {"access-control-allow-origin": "*", "x-content-type-options": "nosniff"}
+WIDGET_STRINGS = (
+    "Chat with us", "Type a message…", "Send", "Open chat", "Close chat", "Attach a file",
+    "No agent is online right now. Leave your e-mail and we will answer by e-mail.",
+    "Your e-mail", "Continue by e-mail", "E-mail me the transcript",
+    "Transcript on its way to {email}.",
+    "Start chat", "Your name", "Agent is typing…", "Seen", "Sending…",
+    "Offline: your messages will be sent when the connection is back.",
+    "We will reply to {email}.", "Messages", "Hello! How can we help?", "Agents online",
+)  # fmt: skip
+
+
+def _cors(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=CORS)
+
+
+async def _answer(work: Callable[[], Awaitable[Any]]) -> JSONResponse:
+    try:
+        return _cors(await work())
+    except FrontdeskError as exc:
+        return _cors(error_body(exc.code, exc.message), exc.status)
+
+
+async def _body(request: Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(json.loads(await request.body()))
+    except (ValueError, ValidationError) as exc:
+        raise Invalid(f"invalid request: {exc}", code="invalid") from exc
+
+
+def _static(name: str, media_type: str) -> Response:
+    return Response(
+        (STATIC / name).read_bytes(),
+        media_type=media_type,
+        headers={**CORS, "cache-control": "public, max-age=300"},
+    )
+
+
+@router.get("/widget.js")
+async def widget_js() -> Response:
+    return _static("widget.js", "application/javascript")
+
+
+@router.get("/widget.css")
+async def widget_css() -> Response:
+    return _static("widget.css", "text/css")
+
+
+@router.get("/demo/site.css")
+async def demo_css() -> Response:
+    return _static("demo_site.css", "text/css")
+
+
+@router.get("/widget/api/config")
+async def widget_config(session: SessionDep, inbox: int) -> JSONResponse:
+    async def work() -> dict[str, Any]:
+        found = await service.get_webchat_inbox(session, inbox)
+        settings = read_settings(found)
+        _ = translator(settings.language)
+        return {
+            "inbox_id": found.id,
+            "title": settings.title or _("Chat with us"),
+            "greeting": settings.greeting or _("Hello! How can we help?"),
+            "color": settings.color,
+            "text_color": settings.text_color,
+            "language": settings.language,
+            "dir": "rtl" if settings.is_rtl else direction("en"),
+            "prechat": settings.prechat.model_dump(),
+            "identity_verification": settings.identity_verification,
+            "upload": {"types": settings.upload_types, "max_bytes": settings.max_upload_bytes},
+            "online": await routing.inbox_has_agent_online(session, found.id),
+            "strings": {text: _(text) for text in WIDGET_STRINGS},
+        }
+
+    return await _answer(work)
+
+
+@router.post("/widget/api/session")
+async def start_session(request: Request, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+    async def work() -> dict[str, Any]:
+        data = await _body(request, SessionStart)
+        inbox = await service.get_webchat_inbox(session, data.inbox_id)
+        started = await service.start_session(session, inbox, data, runtime.settings)
+        await uow.commit(session)
+        return started.model_dump()
+
+    return await _answer(work)
+
+
+@router.post("/widget/api/upload")
+async def upload(request: Request, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+    async def work() -> dict[str, Any]:
+        form = await request.form()
+        token, client_id, upload = form.get("token"), form.get("id"), form.get("file")
+        claims = service.read_token(runtime.settings, str(token or ""))
+        if upload is None or isinstance(upload, str):
+            raise Invalid("a file is needed", code="empty_message")
+        inbox = await service.get_webchat_inbox(session, claims.inbox_id)
+        attachment = webchat_channel.attachment(
+            inbox,
+            filename=upload.filename or "upload",
+            content_type=upload.content_type or "application/octet-stream",
+            data=await upload.read(runtime.settings.max_attachment_bytes + 1),
+        )
+        await session.commit()  # end the read; `retrying` writes in its own transaction
+        received = await uow.retrying(
+            session,
+            lambda: service.receive_message(
+                session,
+                inbox,
+                claims,
+                client_id=str(client_id or ""),
+                text=str(form.get("text") or ""),
+                attachments=[attachment],
+                blobs=runtime.blobs,
+                app=runtime.settings,
+            ),
+        )
+        shown = await service.widget_messages(session, [received.message], token=str(token))
+        return {"message": shown[0].model_dump(), "duplicate": received.duplicate}
+
+    return await _answer(work)
+
+
+async def _token(request: Request, runtime: Any) -> tuple[Any, dict[str, Any]]:
+    raw = json.loads(await request.body() or b"{}")
+    return service.read_token(runtime.settings, raw.get("token")), raw
+
+
+@router.post("/widget/api/email")
+async def continue_by_email(
+    request: Request, session: SessionDep, runtime: RuntimeDep
+) -> JSONResponse:
+    async def work() -> dict[str, Any]:
+        claims, raw = await _token(request, runtime)
+        data = EmailContinue.model_validate(raw)
+        inbox = await service.get_webchat_inbox(session, claims.inbox_id)
+        await session.commit()
+        received = await uow.retrying(
+            session,
+            lambda: service.continue_by_email(
+                session,
+                inbox,
+                claims,
+                email=data.email,
+                text=data.text,
+                client_id=data.id,
+                blobs=runtime.blobs,
+                app=runtime.settings,
+            ),
+        )
+        shown = await service.widget_messages(session, [received.message], token=raw["token"])
+        return {"message": shown[0].model_dump(), "email": data.email.strip().lower()}
+
+    return await _answer(work)
+
+
+@router.post("/widget/api/transcript")
+async def transcript(request: Request, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+    async def work() -> dict[str, Any]:
+        claims, raw = await _token(request, runtime)
+        data = TranscriptRequest.model_validate(raw)
+        inbox = await service.get_webchat_inbox(session, claims.inbox_id)
+        address = await service.request_transcript(
+            session, inbox, claims, email=data.email, request_id=data.id
+        )
+        await uow.commit(session)
+        return {"queued": True, "email": address}
+
+    return await _answer(work)
+
+
+@router.get("/widget/api/attachments/{attachment_id}")
+async def visitor_attachment(
+    attachment_id: int, token: str, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """A visitor's own file (or one an agent sent them); anything else is not found."""
+    claims = service.read_token(runtime.settings, token)
+    attachment = await conversations_repository.get_attachment(session, attachment_id)
+    message = (
+        await conversations_repository.get_message(session, attachment.message_id)
+        if attachment
+        else None
+    )
+    customer_id = await service.customer_id_of(session, claims)
+    if (
+        attachment is None
+        or message is None
+        or customer_id is None
+        or message.customer_id != customer_id
+        or message.inbox_id != claims.inbox_id
+    ):
+        raise NotFound("attachment not found")
+    return Response(
+        runtime.blobs.get(attachment.blob_key),
+        media_type="application/octet-stream",
+        headers={
+            **CORS,
+            "content-disposition": "attachment",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+@router.get("/demo/site", response_class=HTMLResponse)
+async def demo_site(
+    request: Request, session: SessionDep, runtime: RuntimeDep, inbox: int | None = None
+) -> HTMLResponse:
+    """A sample customer website with the demo webchat inbox's widget (development only)."""
+    if runtime.settings.env != "development":
+        raise NotFound("not found")
+    rows = await channels_repository.list_inboxes(session, only=None, after=None, limit=200)
+    chats = [row for row in rows if row.channel == "webchat" and row.active]
+    chosen = next((row for row in chats if inbox is None or row.id == inbox), None)
+    if chosen is None:
+        raise NotFound("no webchat inbox to show")
+    response = templates.TemplateResponse(
+        request, "demo_site.html", {"inbox": chosen, "lang": read_settings(chosen).language}
+    )
+    response.headers["content-security-policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+    return response

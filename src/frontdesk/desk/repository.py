@@ -1,0 +1,159 @@
+"""All SQL of the agent desktop: the inbox views and canned responses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import TeamMember
+from frontdesk.channels.models import Inbox, InboxTeam
+from frontdesk.conversations.models import Conversation, ConversationTag, Message, Tag
+from frontdesk.customers.models import Customer, Identity
+from frontdesk.desk.models import CannedResponse
+
+VIEWS = ("mine", "unassigned", "teams", "all")
+
+
+@dataclass
+class InboxFilter:
+    view: str = "all"
+    status: str | None = "open"
+    channel: str | None = None
+    inbox_id: int | None = None
+    tag: str | None = None
+    priority: str | None = None
+    q: str | None = None
+
+
+def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) -> Select[Any]:
+    query = select(Conversation)
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    if view == "mine":
+        query = query.where(Conversation.assignee_id == agent_id)
+    elif view == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif view == "teams":
+        my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
+        served = select(InboxTeam.inbox_id).where(InboxTeam.team_id.in_(my_teams))
+        query = query.where(
+            or_(Conversation.team_id.in_(my_teams), Conversation.inbox_id.in_(served))
+        )
+    if f.status:
+        query = query.where(Conversation.status == f.status)
+    if f.priority:
+        query = query.where(Conversation.priority == f.priority)
+    if f.inbox_id is not None:
+        query = query.where(Conversation.inbox_id == f.inbox_id)
+    if f.channel:
+        query = query.where(
+            Conversation.inbox_id.in_(select(Inbox.id).where(Inbox.channel == f.channel))
+        )
+    if f.tag:
+        query = query.where(
+            exists().where(
+                ConversationTag.conversation_id == Conversation.id,
+                ConversationTag.tag_id == Tag.id,
+                Tag.name == f.tag,
+            )
+        )
+    if f.q:
+        needle = f"%{f.q.lower()}%"
+        query = query.where(
+            or_(
+                exists().where(
+                    Customer.id == Conversation.customer_id, func.lower(Customer.name).like(needle)
+                ),
+                exists().where(
+                    Identity.customer_id == Conversation.customer_id,
+                    func.lower(Identity.address).like(needle),
+                ),
+                exists().where(
+                    Message.conversation_id == Conversation.id,
+                    func.lower(Message.text).like(needle),
+                ),
+            )
+        )
+    return query
+
+
+async def list_view(
+    session: AsyncSession, *, agent_id: int, visible: set[int] | None, f: InboxFilter, limit: int
+) -> Sequence[Conversation]:
+    query = (
+        _base(agent_id, visible, f.view, f)
+        .order_by(
+            func.coalesce(Conversation.last_message_at, Conversation.created_at).desc(),
+            Conversation.id.desc(),
+        )
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def count_views(
+    session: AsyncSession, *, agent_id: int, visible: set[int] | None, f: InboxFilter
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for view in VIEWS:
+        sub = _base(agent_id, visible, view, f).with_only_columns(Conversation.id).subquery()
+        counts[view] = int(await session.scalar(select(func.count()).select_from(sub)) or 0)
+    return counts
+
+
+async def last_messages(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, Message]:
+    if not conversation_ids:
+        return {}
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    rows = (await session.scalars(select(Message).where(Message.id.in_(latest)))).all()
+    return {row.conversation_id: row for row in rows}
+
+
+async def customers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Customer]:
+    if not ids:
+        return {}
+    rows = (await session.scalars(select(Customer).where(Customer.id.in_(set(ids))))).all()
+    return {row.id: row for row in rows}
+
+
+async def conversations_of_customer(
+    session: AsyncSession, customer_id: int, *, visible: set[int] | None, limit: int = 20
+) -> Sequence[Conversation]:
+    query = (
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Conversation.id.desc())
+        .limit(limit)
+    )
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    return (await session.scalars(query)).all()
+
+
+async def all_tags(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(Tag.name).order_by(Tag.name))).all())
+
+
+async def get_canned(session: AsyncSession, canned_id: int) -> CannedResponse | None:
+    return await session.get(CannedResponse, canned_id)
+
+
+async def list_canned(session: AsyncSession, agent_id: int) -> Sequence[CannedResponse]:
+    """Shared responses and the agent's own, by shortcut."""
+    return (
+        await session.scalars(
+            select(CannedResponse)
+            .where(or_(CannedResponse.owner_id.is_(None), CannedResponse.owner_id == agent_id))
+            .order_by(CannedResponse.shortcut, CannedResponse.id)
+        )
+    ).all()

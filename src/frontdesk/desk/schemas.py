@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CannedCreate(BaseModel):
+    shortcut: str = Field(min_length=1, max_length=50, pattern=r"^[\w-]+$")
+    title: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=20_000)
+    shared: bool = False
+
+
+class CannedRead(BaseModel):
+    id: int
+    shortcut: str
+    title: str
+    text: str
+    shared: bool
+    owner_id: int | None

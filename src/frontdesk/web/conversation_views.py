@@ -1,0 +1,315 @@
+"""A conversation: the customer's cross-channel timeline, reply, notes, and the actions on
+the conversation (status, priority, assignment, tags, snooze). Every route goes through
+`conversations.get_or_raise`, which answers 404 for anything outside the agent's inboxes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.auth.models import Agent
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import PRIORITIES, STATUSES, Conversation
+from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
+from frontdesk.customers import repository as customers_repository
+from frontdesk.customers import service as customers
+from frontdesk.deps import RuntimeDep, SessionDep
+from frontdesk.desk import repository as desk_repository
+from frontdesk.desk import service as desk
+from frontdesk.kit import uow
+from frontdesk.kit.errors import FrontdeskError, NotFound
+from frontdesk.kit.events import last_sequence
+from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
+
+router = APIRouter(include_in_schema=False)
+TIMELINE_LIMIT = 500
+# Only these are shown inline; everything else downloads. Never SVG or HTML (they script).
+INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+async def _timeline(
+    session: AsyncSession, conversation: Conversation, agent: Agent
+) -> list[dict[str, Any]]:
+    """Every message of the customer on every channel the agent may see, interleaved with
+    this conversation's internal notes, oldest first."""
+    visible = await visible_inbox_ids(session, agent)
+    messages = await customers_repository.timeline(
+        session, conversation.customer_id, inbox_ids=visible, after=None, limit=TIMELINE_LIMIT
+    )
+    files = await conversations_repository.attachments_of(session, [m.id for m in messages])
+    by_message: dict[int, list[Any]] = {}
+    for item in files:
+        by_message.setdefault(item.message_id, []).append(item)
+    agents = {a.id: a for a in await auth_repository.list_agents(session, after=None, limit=1000)}
+    entries: list[dict[str, Any]] = [
+        {
+            "kind": "message",
+            "at": m.created_at,
+            "m": m,
+            "files": by_message.get(m.id, []),
+            "author": agents.get(m.author_agent_id) if m.author_agent_id else None,
+            "here": m.conversation_id == conversation.id,
+        }
+        for m in messages
+    ]
+    for note in await conversations_repository.list_notes(session, conversation.id):
+        entries.append(
+            {
+                "kind": "note",
+                "at": note.created_at,
+                "note": note,
+                "author": agents.get(note.agent_id or 0),
+            }
+        )
+    entries.sort(key=lambda entry: entry["at"])
+    return entries
+
+
+async def _context(
+    session: AsyncSession, conversation: Conversation, agent: Agent
+) -> dict[str, Any]:
+    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    visible = await visible_inbox_ids(session, agent)
+    identities = await customers_repository.identities_of(session, customer.id)
+    email = next((i.address for i in identities if i.kind == "email"), None)
+    canned = await desk.list_canned(session, agent)
+    return {
+        "conversation": conversation,
+        "customer": customer,
+        "inbox": inbox,
+        "identities": identities,
+        "timeline": await _timeline(session, conversation, agent),
+        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "agents": [
+            a
+            for a in await auth_repository.list_agents(session, after=None, limit=1000)
+            if a.active
+        ],
+        "past": await desk_repository.conversations_of_customer(
+            session, customer.id, visible=visible
+        ),
+        "canned": [
+            {
+                **item.model_dump(),
+                "filled": desk.fill_variables(
+                    item.text,
+                    customer=customer,
+                    agent=agent,
+                    conversation=conversation,
+                    email=email,
+                ),
+            }
+            for item in canned
+        ],
+        "statuses": STATUSES,
+        "priorities": PRIORITIES,
+    }
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(
+    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
+    since = await last_sequence(session)  # before the reads (see inbox_page)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    context = await _context(session, conversation, agent)
+    context["since"] = since
+    context["error"] = request.query_params.get("error")
+    return render(request, "conversation.html", context, agent=agent)
+
+
+@router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
+async def timeline_partial(
+    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    return render(
+        request,
+        "_timeline.html",
+        {"conversation": conversation, "timeline": await _timeline(session, conversation, agent)},
+        agent=agent,
+    )
+
+
+def _done(request: Request, conversation_id: int, error: str | None = None) -> Response:
+    url = f"/conversations/{conversation_id}" + (f"?error={error}" if error else "")
+    if request.headers.get("hx-request"):
+        response = Response(status_code=204, headers={"hx-trigger": "fd:refresh"})
+        if error:
+            response = Response(error, status_code=422, media_type="text/plain")
+        secure_headers(response)
+        return response
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply_form(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    text: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    identity_id: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
+    try:
+        await conversations.reply(session, conversation, author=agent, data=data)
+    except FrontdeskError as exc:
+        return _done(request, conversation_id, exc.code)
+    await uow.commit(session)
+    return _done(request, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/note")
+async def note_form(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    text: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+) -> Response:
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    try:
+        await desk.add_note(session, conversation, author=agent, text=text)
+    except FrontdeskError as exc:
+        return _done(request, conversation_id, exc.code)
+    await uow.commit(session)
+    return _done(request, conversation_id)
+
+
+def _snooze_until(value: str) -> datetime | None:
+    presets = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "1d": timedelta(days=1)}
+    if value in presets:
+        return datetime.now().astimezone() + presets[value]
+    try:
+        return datetime.fromisoformat(value).astimezone() if value else None
+    except ValueError:
+        return None
+
+
+@router.post("/conversations/{conversation_id}/update")
+async def update_form(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+    status: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    assignee: Annotated[str, Form()] = "-",
+    tags: Annotated[str | None, Form()] = None,
+    snooze: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    changes: dict[str, Any] = {}
+    if status:
+        changes["status"] = status
+    if priority:
+        changes["priority"] = priority
+    if assignee != "-":
+        changes["assignee_id"] = int(assignee) if assignee.isdigit() else None
+    if tags is not None:
+        changes["tags"] = [t.strip() for t in tags.split(",") if t.strip()]
+    if snooze:
+        changes["status"], changes["snoozed_until"] = "snoozed", _snooze_until(snooze)
+    try:
+        data = ConversationUpdate.model_validate(changes)
+        await conversations.update(session, conversation, data, by=agent)
+    except (FrontdeskError, ValueError) as exc:
+        return _done(request, conversation_id, getattr(exc, "code", "invalid"))
+    await uow.commit(session)
+    return _done(request, conversation_id)
+
+
+@router.get("/desk/attachments/{attachment_id}")
+async def attachment(
+    attachment_id: int, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
+) -> Response:
+    """A file as visible as its conversation; safe images inline, everything else downloads."""
+    item = await conversations_repository.get_attachment(session, attachment_id)
+    message = await conversations_repository.get_message(session, item.message_id) if item else None
+    if item is None or message is None:
+        raise NotFound("attachment not found")
+    await conversations.get_or_raise(session, message.conversation_id, agent=agent)
+    inline = item.content_type in INLINE_IMAGES
+    return Response(
+        runtime.blobs.get(item.blob_key),
+        media_type=item.content_type if inline else "application/octet-stream",
+        headers={
+            "content-disposition": "inline" if inline else "attachment",
+            "content-security-policy": "default-src 'none'; sandbox",
+            "x-content-type-options": "nosniff",
+            "cache-control": "private, max-age=300",
+        },
+    )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+async def customer_page(
+    request: Request, customer_id: int, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
+    customer = await customers.get_or_raise(session, customer_id, agent=agent)
+    visible = await visible_inbox_ids(session, agent)
+    timeline = await customers.timeline(session, customer, agent=agent, after=None, limit=500)
+    profile = await customers.read(session, customer)
+    inboxes = {
+        i.id: i
+        for i in await channels_repository.list_inboxes(
+            session, only=visible, after=None, limit=500
+        )
+    }
+    return render(
+        request,
+        "customer.html",
+        {
+            "customer": profile,
+            "timeline": timeline,
+            "past": await desk_repository.conversations_of_customer(
+                session, customer.id, visible=visible
+            ),
+            "inboxes": inboxes,
+            "error": request.query_params.get("error"),
+        },
+        agent=agent,
+    )
+
+
+@router.post("/customers/{customer_id}/merge")
+async def merge_form(
+    request: Request,
+    customer_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    other: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Merge another customer (by id or by one of their addresses) into this one."""
+    check_csrf(request, csrf)
+    keep = await customers.get_or_raise(session, customer_id, agent=agent)
+    try:
+        if other.strip().isdigit():
+            found = [await customers.get_or_raise(session, int(other.strip()), agent=agent)]
+        else:
+            found = await customers.find_by_identity(session, other, agent=agent)
+        if not found:
+            raise NotFound("no such customer", code="not_found")
+        await customers.merge(session, keep, found[0])
+    except FrontdeskError as exc:
+        return RedirectResponse(f"/customers/{keep.id}?error={exc.code}", status_code=303)
+    await uow.commit(session)
+    return RedirectResponse(f"/customers/{keep.id}", status_code=303)

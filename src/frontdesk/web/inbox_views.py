@@ -1,0 +1,112 @@
+"""The unified inbox: views (mine / unassigned / my teams / all), filters, counts, search."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import Agent
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.conversations.models import PRIORITIES, STATUSES
+from frontdesk.deps import SessionDep
+from frontdesk.desk import repository as desk_repository
+from frontdesk.desk.repository import VIEWS, InboxFilter
+from frontdesk.kit.events import last_sequence
+from frontdesk.web.rendering import PageAgent, render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 100
+
+
+def _filter(request: Request) -> InboxFilter:
+    q = request.query_params
+    inbox = q.get("inbox", "")
+    return InboxFilter(
+        view=str(q.get("view")) if q.get("view") in VIEWS else "all",
+        status=q.get("status", "open") if q.get("status", "open") in (*STATUSES, "") else "open",
+        channel=q.get("channel") or None,
+        inbox_id=int(inbox) if inbox.isdigit() else None,
+        tag=q.get("tag") or None,
+        priority=q.get("priority") if q.get("priority") in PRIORITIES else None,
+        q=(q.get("q") or "").strip()[:200] or None,
+    )
+
+
+def view_query(f: InboxFilter, **override: object) -> str:
+    params: dict[str, object] = {
+        "view": f.view,
+        "status": f.status or "",
+        "channel": f.channel or "",
+        "inbox": f.inbox_id or "",
+        "tag": f.tag or "",
+        "priority": f.priority or "",
+        "q": f.q or "",
+    }
+    params.update(override)
+    return urlencode({k: v for k, v in params.items() if v != "" or k == "status"})
+
+
+async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str, Any]:
+    visible = await visible_inbox_ids(session, agent)
+    rows = await desk_repository.list_view(
+        session, agent_id=agent.id, visible=visible, f=f, limit=PAGE_SIZE
+    )
+    counts = await desk_repository.count_views(session, agent_id=agent.id, visible=visible, f=f)
+    customers = await desk_repository.customers_by_id(session, [r.customer_id for r in rows])
+    last = await desk_repository.last_messages(session, [r.id for r in rows])
+    inboxes = {
+        inbox.id: inbox
+        for inbox in await channels_repository.list_inboxes(
+            session, only=visible, after=None, limit=500
+        )
+    }
+    items = [
+        {
+            "conversation": row,
+            "customer": customers.get(row.customer_id),
+            "inbox": inboxes.get(row.inbox_id),
+            "last": last.get(row.id),
+            "tags": await conversations_repository.tag_names(session, row.id),
+        }
+        for row in rows
+    ]
+    return {
+        "items": items,
+        "counts": counts,
+        "filter": f,
+        "inboxes": list(inboxes.values()),
+        "view_links": {view: "/?" + view_query(f, view=view) for view in VIEWS},
+        "partial_url": "/partials/inbox?" + view_query(f),
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+async def inbox_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    f = _filter(request)
+    # Read the resume point before the rows: an event committed in between is then replayed
+    # (a harmless refresh) instead of being missed.
+    since = await last_sequence(session)
+    context = await _rows(session, agent, f)
+    context.update(
+        since=since,
+        statuses=STATUSES,
+        priorities=PRIORITIES,
+        views=VIEWS,
+        tags=await desk_repository.all_tags(session),
+        channels=sorted({inbox.channel for inbox in context["inboxes"]}),
+    )
+    return render(request, "inbox.html", context, agent=agent)
+
+
+@router.get("/partials/inbox", response_class=HTMLResponse)
+async def inbox_rows(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    """The list and the view counts, re-rendered when live events arrive."""
+    context = await _rows(session, agent, _filter(request))
+    context.update(views=VIEWS)
+    return render(request, "_inbox_rows.html", context, agent=agent)

@@ -1,0 +1,163 @@
+"""The desk socket /desk/ws: live signals that are never stored — who is viewing or typing
+in a conversation (collision detection), a visitor typing — and the presence heartbeat.
+Stored events (messages, status changes) come from /api/v1/events?since=N instead.
+
+Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"}
+and {"type": "heartbeat"}. Server frames: the signals of conversations this agent may see."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from frontdesk.auth import service as auth_service
+from frontdesk.auth.models import Agent
+from frontdesk.channels import repository as channels_repository
+from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.channels.webchat.hub import DESK_SIGNALS, VISITOR_SIGNALS
+from frontdesk.conversations import service as conversations
+from frontdesk.deps import SESSION_COOKIE
+from frontdesk.kit import uow
+from frontdesk.kit.errors import NotFound
+from frontdesk.routing import service as routing
+from frontdesk.runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+VISIBILITY_TTL = 30.0
+HEARTBEAT_SECONDS = 30.0
+
+
+async def _agent(websocket: WebSocket, runtime: Runtime) -> Agent | None:
+    token = websocket.cookies.get(SESSION_COOKIE)
+    origin = websocket.headers.get("origin")
+    # A session cookie counts only from our own pages: no cross-site socket hijacking.
+    if not token or not origin or urlsplit(origin).netloc != websocket.headers.get("host"):
+        return None
+    async with runtime.db.session() as session:
+        agent = await auth_service.agent_for_token(session, token)
+        await session.commit()  # keeps the loaded agent readable after the session closes
+        return agent
+
+
+class _Desk:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, agent: Agent) -> None:
+        self.websocket = websocket
+        self.runtime = runtime
+        self.agent = agent
+        self.inbox_ids: set[int] | None = set()
+        self.loaded = 0.0
+        self.conversations: dict[int, tuple[int, int, str]] = {}
+
+    async def visible(self) -> set[int] | None:
+        if time.monotonic() - self.loaded > VISIBILITY_TTL:
+            async with self.runtime.db.session() as session:
+                self.inbox_ids = await visible_inbox_ids(session, self.agent)
+            self.loaded = time.monotonic()
+        return self.inbox_ids
+
+    async def conversation(self, conversation_id: int) -> tuple[int, int, str] | None:
+        """(inbox id, customer id, channel) of a conversation this agent may see."""
+        if conversation_id not in self.conversations:
+            async with self.runtime.db.session() as session:
+                try:
+                    found = await conversations.get_or_raise(
+                        session, conversation_id, agent=self.agent
+                    )
+                except NotFound:
+                    return None
+                inbox = await channels_repository.get_inbox(session, found.inbox_id)
+                channel = inbox.channel if inbox else ""
+                await session.commit()
+                self.conversations[conversation_id] = (found.inbox_id, found.customer_id, channel)
+        return self.conversations[conversation_id]
+
+    async def heartbeat(self) -> None:
+        async with self.runtime.db.session() as session:
+            await routing.seen(session, self.agent)
+            await uow.commit(session)
+
+
+@router.websocket("/desk/ws")
+async def desk_socket(websocket: WebSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    agent = await _agent(websocket, runtime)
+    if agent is None:
+        await websocket.close(code=4401, reason="unauthenticated")
+        return
+    await websocket.accept()
+    desk = _Desk(websocket, runtime, agent)
+    await desk.heartbeat()
+    async with runtime.bus.subscribe(DESK_SIGNALS) as queue:
+        forward = asyncio.create_task(_forward(desk, queue))
+        try:
+            await _read(desk)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            forward.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await forward
+
+
+async def _read(desk: _Desk) -> None:
+    last_beat = time.monotonic()
+    while True:
+        try:
+            frame = json.loads(await desk.websocket.receive_text())
+        except ValueError:
+            continue
+        if not isinstance(frame, dict):
+            continue
+        if time.monotonic() - last_beat > HEARTBEAT_SECONDS or frame.get("type") == "heartbeat":
+            await desk.heartbeat()
+            last_beat = time.monotonic()
+        if frame.get("type") in ("viewing", "typing"):
+            await _signal(desk, frame)
+
+
+async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
+    try:
+        conversation_id = int(frame.get("conversation_id", 0))
+    except (TypeError, ValueError):
+        return
+    found = await desk.conversation(conversation_id)
+    if found is None:
+        return
+    inbox_id, customer_id, channel = found
+    kind = str(frame["type"])
+    signal = {
+        "type": kind,
+        "who": "agent",
+        "agent_id": desk.agent.id,
+        "agent_name": desk.agent.name,
+        "conversation_id": conversation_id,
+        "inbox_id": inbox_id,
+        "target": "note" if frame.get("target") == "note" else "reply",
+    }
+    await desk.runtime.bus.publish(DESK_SIGNALS, json.dumps(signal))
+    if kind == "typing" and signal["target"] == "reply" and channel == "webchat":
+        # The visitor sees "agent is typing" — never for internal notes.
+        await desk.runtime.bus.publish(
+            VISITOR_SIGNALS,
+            json.dumps(
+                {"type": "typing", "on": True, "inbox_id": inbox_id, "customer_id": customer_id}
+            ),
+        )
+
+
+async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
+    while True:
+        signal = json.loads(await queue.get())
+        if signal.get("who") == "agent" and signal.get("agent_id") == desk.agent.id:
+            continue
+        visible = await desk.visible()
+        if visible is not None and signal.get("inbox_id") not in visible:
+            continue
+        with contextlib.suppress(Exception):
+            await desk.websocket.send_text(json.dumps(signal))

@@ -1,0 +1,146 @@
+/* Agent desktop: live updates from /api/v1/events?since=N (replay on reconnect, so the page
+   is exactly up to date), collision signals over /desk/ws, keyboard navigation, canned
+   responses. Server-rendered HTML only: this file never builds markup from message text. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var page = body.getAttribute("data-page");
+  var conversationId = Number(body.getAttribute("data-conversation-id") || 0);
+  var customerId = Number(body.getAttribute("data-customer-id") || 0);
+  var since = Number(body.getAttribute("data-since") || 0);
+  if (!body.getAttribute("data-agent-id")) return;
+  var wsBase = location.origin.replace(/^http/, "ws");
+  var refreshTimer = null, retry = 0, desk = null;
+
+  function refresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      if (window.htmx) htmx.trigger(body, "fd:refresh");
+    }, 120);
+  }
+
+  function live(on) {
+    var badge = document.getElementById("fd-live");
+    if (!badge) return;
+    badge.textContent = badge.getAttribute(on ? "data-online" : "data-offline");
+    badge.classList.toggle("down", !on);
+  }
+
+  function relevant(event) {
+    if (page === "inbox") return true;
+    if (page === "conversation") {
+      return event.conversation_id === conversationId || event.customer_id === customerId;
+    }
+    return page === "customer" && event.customer_id === customerId;
+  }
+
+  function events() {
+    var ws = new WebSocket(wsBase + "/api/v1/events?since=" + since);
+    ws.onopen = function () { retry = 0; live(true); };
+    ws.onmessage = function (e) {
+      var event = JSON.parse(e.data);
+      if (event.sequence <= since) return;
+      since = event.sequence;
+      body.setAttribute("data-since", String(since));
+      if (relevant(event)) refresh();
+    };
+    ws.onclose = function () {
+      live(false);
+      retry = Math.min(retry + 1, 6);
+      setTimeout(events, Math.min(10000, 250 * Math.pow(2, retry)));
+    };
+  }
+
+  // Collision detection: who else is viewing or typing here (signals expire on their own).
+  var viewers = {}, typers = {}, customerTyping = 0;
+  function collision() {
+    var box = document.getElementById("fd-collision");
+    if (!box) return;
+    var now = Date.now(), parts = [];
+    var seeing = Object.keys(viewers).filter(function (n) { return viewers[n] > now; });
+    var typing = Object.keys(typers).filter(function (n) { return typers[n] > now; });
+    if (typing.length) parts.push(box.getAttribute("data-typing").replace("{names}", typing.join(", ")));
+    if (seeing.length) parts.push(box.getAttribute("data-viewing").replace("{names}", seeing.join(", ")));
+    if (customerTyping > now) parts.push(box.getAttribute("data-customer-typing"));
+    box.textContent = parts.join(" · ");
+  }
+
+  function deskSocket() {
+    var ws = desk = new WebSocket(wsBase + "/desk/ws");
+    ws.onopen = function () { announce("viewing"); };
+    ws.onmessage = function (e) {
+      var s = JSON.parse(e.data);
+      if (s.conversation_id !== conversationId && !(s.who === "customer" && s.customer_id === customerId)) return;
+      if (s.who === "customer") customerTyping = Date.now() + 5000;
+      else if (s.type === "viewing") viewers[s.agent_name] = Date.now() + 12000;
+      else if (s.type === "typing") { typers[s.agent_name] = Date.now() + 5000; viewers[s.agent_name] = Date.now() + 12000; }
+      collision();
+    };
+    ws.onclose = function () { desk = null; setTimeout(deskSocket, 3000); };
+  }
+
+  function announce(type, target) {
+    if (!desk || desk.readyState !== 1) return;
+    if (conversationId) desk.send(JSON.stringify({ type: type, conversation_id: conversationId, target: target || "reply" }));
+    else desk.send(JSON.stringify({ type: "heartbeat" }));
+  }
+
+  var lastTyping = 0;
+  document.addEventListener("input", function (e) {
+    var target = e.target.getAttribute && e.target.getAttribute("data-typing");
+    if (!target || Date.now() - lastTyping < 1500) return;
+    lastTyping = Date.now();
+    announce("typing", target);
+  });
+
+  // Forms: selects that save on change; reply and note forms reset after htmx sends them.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.hasAttribute && t.hasAttribute("data-autosubmit")) t.form.submit();
+    if (t.hasAttribute && t.hasAttribute("data-canned-target")) {
+      var option = t.options[t.selectedIndex];
+      var area = document.getElementById(t.getAttribute("data-canned-target"));
+      if (option && option.value && area) {
+        area.value = (area.value ? area.value + "\n" : "") + option.getAttribute("data-text");
+        area.focus();
+      }
+      t.selectedIndex = 0;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form || form.tagName !== "FORM") return;
+    if (e.detail.successful) { form.reset(); refresh(); }
+    else {
+      var note = form.querySelector(".form-error") || form.appendChild(document.createElement("p"));
+      note.className = "form-error error"; note.setAttribute("role", "alert");
+      note.textContent = e.detail.xhr ? e.detail.xhr.responseText : "error";
+    }
+  });
+
+  // Keyboard: j/k or arrows move through the list, Enter opens, / searches, r replies.
+  document.addEventListener("keydown", function (e) {
+    var tag = (e.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) {
+      if (e.key === "Escape" && e.target.blur) e.target.blur();
+      return;
+    }
+    if (e.key === "/") {
+      var search = document.getElementById("fd-q");
+      if (search) { e.preventDefault(); search.focus(); }
+    } else if (e.key === "r" && page === "conversation") {
+      e.preventDefault(); document.getElementById("fd-reply").focus();
+    } else if (page === "inbox" && ["j", "k", "ArrowDown", "ArrowUp"].indexOf(e.key) >= 0) {
+      var links = Array.prototype.slice.call(document.querySelectorAll(".row-link"));
+      if (!links.length) return;
+      e.preventDefault();
+      var at = links.indexOf(document.activeElement);
+      var next = (e.key === "j" || e.key === "ArrowDown") ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);
+      links[next].focus();
+    }
+  });
+
+  setInterval(function () { collision(); announce(conversationId ? "viewing" : "heartbeat"); }, 5000);
+  events();
+  deskSocket();
+})();

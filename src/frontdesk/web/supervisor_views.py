@@ -1,0 +1,35 @@
+"""The supervisor page: every agent, their presence and their open conversations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from frontdesk.auth import repository as auth_repository
+from frontdesk.deps import SessionDep
+from frontdesk.kit.errors import NotFound
+from frontdesk.routing import repository as routing_repository
+from frontdesk.routing import service as routing
+from frontdesk.web.rendering import PageAgent, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/supervisor", response_class=HTMLResponse)
+async def supervisor_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    if not agent.sees_everything:
+        raise NotFound("not found")
+    presence = await routing.all_presence(session)
+    counts = await routing_repository.open_conversation_counts(session)
+    rows = []
+    for member in await auth_repository.list_agents(session, after=None, limit=1000):
+        state = presence.get(member.id)
+        rows.append(
+            {
+                "agent": member,
+                "presence": state.effective if state else "offline",
+                "open": counts.get(member.id, 0),
+                "conversations": await routing_repository.open_conversations_of(session, member.id),
+            }
+        )
+    return render(request, "supervisor.html", {"rows": rows}, agent=agent)
