@@ -4,7 +4,10 @@ transcripts, presence — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from frontdesk.auth import repository as auth_repository
@@ -13,6 +16,7 @@ from frontdesk.customers.models import Identity
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import Job
 from frontdesk.routing import service as routing
+from tests.channels.email.conftest import Relay, start_relay
 from tests.conftest import run_jobs
 from tests.helpers import make_chat, visitor_token
 
@@ -155,6 +159,23 @@ class TestUploads:
         assert response.status_code == 413
 
 
+def email_settings(relay: Relay) -> dict[str, Any]:
+    return {
+        "address": "chat@frontdesk.test",
+        "smtp": {"host": "127.0.0.1", "port": relay.port, "security": "none"},
+    }
+
+
+@pytest.fixture
+async def relay_sink() -> AsyncIterator[Relay]:
+    """An SMTP relay on loopback standing in for the inbox's outbound mail server."""
+    sink = Relay()
+    server = await start_relay(sink)
+    yield sink
+    server.close()
+    await server.wait_closed()
+
+
 class TestNoAgentOnline:
     async def test_continue_by_email_adds_the_identity_to_the_same_customer(
         self, client, cast, runtime
@@ -178,10 +199,10 @@ class TestNoAgentOnline:
         webchat = next(cid for (kind, _), cid in kinds.items() if kind == "webchat")
         assert kinds[("email", "nour@example.com")] == webchat
 
-    async def test_the_reply_goes_to_the_email_identity_in_the_same_conversation(
-        self, client, cast, runtime
+    async def test_the_reply_goes_out_by_email_in_the_same_conversation(
+        self, client, cast, runtime, relay_sink
     ):
-        chat = await make_chat(runtime, cast)
+        chat = await make_chat(runtime, cast, email=email_settings(relay_sink))
         token = await visitor_token(client, chat)
         await post(
             client,
@@ -203,20 +224,44 @@ class TestNoAgentOnline:
                 f"/api/v1/conversations/{conversation['id']}/messages", headers=cast.alice.headers
             )
         ).json()["items"]
-        sent = messages[-1]
-        # Without the e-mail channel installed the reply cannot leave, and says so.
-        assert sent["delivery_status"] == "failed"
-        assert "e-mail channel is not installed" in sent["delivery_error"]
+        assert messages[-1]["delivery_status"] == "sent", messages[-1]
+        [mail] = relay_sink.mails
+        assert mail["To"].addresses[0].addr_spec == "nour@example.com"
+        assert mail["From"].addresses[0].addr_spec == "chat@frontdesk.test"
+        assert "We will write to you" in mail.get_body(("plain",)).get_content()
 
-    async def test_transcript_is_queued_and_fails_visibly_without_email_channel(
-        self, client, cast, runtime
-    ):
+    async def test_without_email_settings_the_reply_fails_visibly(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
         token = await visitor_token(client, chat)
         await post(
             client,
             "/widget/api/email",
-            {"token": token, "email": "nour@example.com", "text": "hi", "id": "mail-0003"},
+            {"token": token, "email": "nour@example.com", "text": "hi", "id": "mail-0004"},
+        )
+        [conversation] = (
+            await client.get("/api/v1/conversations", headers=cast.alice.headers)
+        ).json()["items"]
+        await client.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"text": "lost?"},
+            headers=cast.alice.headers,
+        )
+        await run_jobs(runtime)
+        messages = (
+            await client.get(
+                f"/api/v1/conversations/{conversation['id']}/messages", headers=cast.alice.headers
+            )
+        ).json()["items"]
+        assert messages[-1]["delivery_status"] == "failed"
+        assert "no e-mail settings" in messages[-1]["delivery_error"]
+
+    async def test_transcript_is_mailed_to_the_visitor(self, client, cast, runtime, relay_sink):
+        chat = await make_chat(runtime, cast, email=email_settings(relay_sink))
+        token = await visitor_token(client, chat)
+        await post(
+            client,
+            "/widget/api/email",
+            {"token": token, "email": "nour@example.com", "text": "hi there", "id": "mail-0003"},
         )
         response = await post(
             client, "/widget/api/transcript", {"token": token, "id": "transcript-0001"}
@@ -226,8 +271,10 @@ class TestNoAgentOnline:
         await run_jobs(runtime)
         async with runtime.db.session() as session:
             job = await session.scalar(select(Job).where(Job.kind == "webchat.transcript"))
-            assert job is not None and job.state == "failed"
-            assert "e-mail channel is not installed" in (job.last_error or "")
+            assert job is not None and job.state == "completed", job and job.last_error
+        [mail] = relay_sink.mails
+        assert mail["To"].addresses[0].addr_spec == "nour@example.com"
+        assert "hi there" in mail.get_body(("plain",)).get_content()
 
     async def test_email_of_another_customer_is_not_taken_over(self, client, cast, runtime):
         from tests.conftest import inbound_payload, post_inbound
