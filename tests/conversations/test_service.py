@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from frontdesk.channels.base import Inbound
 from frontdesk.conversations.models import Message
+from frontdesk.conversations.receiving import Received, receive_many
 from frontdesk.conversations.service import receive
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.kit import uow
@@ -54,3 +55,71 @@ class TestReceiveConcurrency:
         assert all(not r.duplicate for r in results[:5])  # type: ignore[union-attr]
         async with runtime.db.session() as session:
             assert await session.scalar(select(func.count()).select_from(Message)) == 5
+
+
+async def receive_batch(runtime, inbox_id: int, said: list[tuple[str, dict]]) -> list[Received]:
+    """Receive (sender, threading) pairs as one batch; message n has external id <tn@x>."""
+    inbounds = [
+        Inbound(
+            inbox_id=inbox_id,
+            external_id=f"<t{n}@x>",
+            address=address,
+            text=f"message {n}",
+            **threading,
+        )
+        for n, (address, threading) in enumerate(said, start=1)
+    ]
+    async with runtime.db.session() as session:
+        outcomes = await receive_many(session, inbounds, blobs=runtime.blobs)
+        await uow.commit(session)
+    assert all(isinstance(outcome, Received) for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+LAYLA, OMAR, MALLORY = "layla@example.com", "omar@example.com", "mallory@example.com"
+
+
+class TestReceiveManyThreading:
+    """A batch threads its messages as if they had come one at a time."""
+
+    async def test_a_reply_finds_the_message_it_answers_earlier_in_the_batch(self, runtime, cast):
+        first, other, reply, reply_to_reply = await receive_batch(
+            runtime,
+            cast.website.id,
+            [
+                (LAYLA, {"thread": "t:1"}),
+                (OMAR, {"thread": "t:2"}),
+                (LAYLA, {"thread": "t:3", "references": ["<t1@x>"]}),
+                (LAYLA, {"thread": "t:4", "references": ["<t0@x>", "<t3@x>"]}),
+            ],
+        )
+        assert reply.conversation.id == first.conversation.id
+        assert reply_to_reply.conversation.id == first.conversation.id
+        assert other.conversation.id != first.conversation.id
+
+    async def test_a_stranger_referencing_an_earlier_message_is_kept_apart(self, runtime, cast):
+        original, forged = await receive_batch(
+            runtime,
+            cast.website.id,
+            [(LAYLA, {"thread": "t:1"}), (MALLORY, {"thread": "t:2", "references": ["<t1@x>"]})],
+        )
+        assert forged.conversation.id != original.conversation.id
+        assert forged.message.meta["possible_spoof"] == {
+            "conversation_ids": [original.conversation.id]
+        }
+
+    async def test_messages_of_one_thread_key_share_a_conversation(self, runtime, cast):
+        one, two, plain, other = await receive_batch(
+            runtime,
+            cast.website.id,
+            [
+                (LAYLA, {"thread": "t:same"}),
+                (LAYLA, {"thread": "t:same"}),
+                (LAYLA, {}),
+                (OMAR, {"thread": "t:same"}),
+            ],
+        )
+        assert two.conversation.id == one.conversation.id
+        # One at a time, the plain message would join Layla's newest active conversation.
+        assert plain.conversation.id == one.conversation.id
+        assert other.conversation.id != one.conversation.id

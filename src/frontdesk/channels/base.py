@@ -26,6 +26,9 @@ class Inbound:
     text: str
     name: str | None = None
     html: str | None = None
+    # True only when the adapter already cleaned `html` with kit.security's allow-lists (or
+    # stricter): `receive` then stores it as it is instead of sanitising it a second time.
+    html_sanitized: bool = False
     thread: str | None = None
     subject: str | None = None
     attachments: list[InboundAttachment] = field(default_factory=list)

@@ -4,6 +4,7 @@ identities and threading, whatever its size (see conversations/ingest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,11 +13,11 @@ from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.base import Inbound, adapter_for
 from frontdesk.channels.models import Inbox
 from frontdesk.conversations import repository
-from frontdesk.conversations.models import Attachment, Conversation, Message
+from frontdesk.conversations.models import ACTIVE_STATUSES, Attachment, Conversation, Message
 from frontdesk.customers import service as customers
 from frontdesk.customers.models import Customer
 from frontdesk.customers.service import IdentityRef
-from frontdesk.db import utcnow
+from frontdesk.db import assign_ids, utcnow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError, NotFound
 from frontdesk.kit.events import record
@@ -59,15 +60,35 @@ class _Item:
         inbound = self.inbound
         return not (inbound.thread or inbound.conversation_hints or inbound.references)
 
+    @property
+    def keyed(self) -> bool:
+        """A thread key and no references: joins the newest conversation of that thread."""
+        inbound = self.inbound
+        return bool(inbound.thread) and not (inbound.conversation_hints or inbound.references)
+
+    @property
+    def customer_key(self) -> tuple[int, int]:
+        return (self.inbox.id, self.customer.id)
+
+    @property
+    def thread_key(self) -> tuple[int, int, str]:
+        return (self.inbox.id, self.customer.id, self.inbound.thread or "")
+
 
 async def receive_many(
-    session: AsyncSession, inbounds: list[Inbound], *, blobs: BlobStore
+    session: AsyncSession,
+    inbounds: list[Inbound],
+    *,
+    blobs: BlobStore,
+    inboxes: Mapping[int, Inbox] | None = None,
 ) -> list[Received | FrontdeskError]:
     """`receive` for a batch, in order. An item refused before anything is written (unknown
     inbox, invalid address) gets its error in place; the others are stored. The caller commits.
-    Duplicates — already stored, or repeated within the batch — answer `duplicate: True`."""
+    Duplicates — already stored, or repeated within the batch — answer `duplicate: True`.
+    `inboxes`: the batch's inbox rows if the caller read them in this transaction."""
     outcomes: list[Received | FrontdeskError | None] = [None] * len(inbounds)
-    inboxes = await channels_repository.get_inboxes(session, {i.inbox_id for i in inbounds})
+    if inboxes is None:
+        inboxes = await channels_repository.get_inboxes(session, {i.inbox_id for i in inbounds})
     items: list[_Item] = []
     for index, inbound in enumerate(inbounds):
         inbox = inboxes.get(inbound.inbox_id)
@@ -90,9 +111,14 @@ async def receive_many(
     await _thread_all(session, items)
     messages = [_new_message(item) for item in items]
     session.add_all(messages)
+    await assign_ids(session, Message)
     # Flushing here makes a concurrent duplicate fail now, on the unique (inbox, external_id).
     await session.flush()
     now = utcnow()
+    # Durable before the caller commits: one round of fsyncs for the batch's attachments.
+    blob_keys = iter(
+        await blobs.put_many_async([a.data for item in items for a in item.inbound.attachments])
+    )
     for item, message in zip(items, messages, strict=True):
         for attachment in item.inbound.attachments:
             session.add(
@@ -101,7 +127,7 @@ async def receive_many(
                     filename=attachment.filename[:300],
                     content_type=attachment.content_type[:200],
                     size=len(attachment.data),
-                    blob_key=blobs.put(attachment.data),
+                    blob_key=next(blob_keys),
                 )
             )
         item.conversation.last_message_at = item.conversation.updated_at = now
@@ -149,35 +175,72 @@ def _answer_repeats(
 
 
 async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
-    """Plain messages join their customer's active conversation on the inbox (one query for
-    the batch, one insert for the new ones); the others are threaded one by one."""
+    """Plain messages join their customer's active conversation on the inbox, messages with
+    only a thread key join that thread (one query each for the batch, one insert for what is
+    new); messages with references are threaded one by one. Each message finds what the ones
+    before it in the batch opened or wrote, as if they had been received one at a time."""
     team_ids = await channels_repository.team_ids_by_inbox(session, {i.inbox.id for i in items})
     active = await repository.find_active_many(
-        session, {(item.inbox.id, item.customer.id) for item in items if item.plain}
+        session, {item.customer_key for item in items if item.plain}
     )
+    threads = await repository.find_by_thread_many(
+        session, {item.thread_key for item in items if item.keyed}
+    )
+    # (inbox_id, external_id) → conversation, for references to earlier messages of the batch.
+    earlier: dict[tuple[int, str], Conversation] = {}
     opened: list[Conversation] = []
     for item in items:
         teams = team_ids.get(item.inbox.id, [])
-        if not item.plain:
-            item.conversation = await _thread(
-                session, item.inbox, item.customer, item.inbound, teams
+        if item.plain or item.keyed:
+            conversation = (
+                active.get(item.customer_key) if item.plain else threads.get(item.thread_key)
             )
-            continue
-        key = (item.inbox.id, item.customer.id)
-        conversation = active.get(key)
-        if conversation is None:
-            conversation = active[key] = _new_conversation(
-                item.inbox, item.customer, item.inbound, teams
+            if conversation is None:
+                conversation = _new_conversation(item.inbox, item.customer, item.inbound, teams)
+                session.add(conversation)
+                opened.append(conversation)
+            elif conversation.status not in ("open", "pending"):
+                await set_status(session, conversation, "open")
+        else:
+            await _flush_opened(session, opened)  # references resolve to conversation ids
+            conversation = await _thread(
+                session, item.inbox, item.customer, item.inbound, teams, earlier
             )
-            session.add(conversation)
-            opened.append(conversation)
-        elif conversation.status not in ("open", "pending"):
-            await set_status(session, conversation, "open")
         item.conversation = conversation
+        earlier[(item.inbox.id, item.inbound.external_id)] = conversation
+        _remember(conversation, active, threads)
+    await _flush_opened(session, opened)
+
+
+def _remember(
+    conversation: Conversation,
+    active: dict[tuple[int, int], Conversation],
+    threads: dict[tuple[int, int, str], Conversation],
+) -> None:
+    """Keep what a query would now find for later messages of the batch: the newest active
+    conversation of the customer, and the newest of its thread (a new one has no id yet)."""
+
+    def newer(other: Conversation | None) -> bool:
+        if other is None or conversation.id is None:
+            return True
+        return other.id is not None and conversation.id >= other.id
+
+    customer = (conversation.inbox_id, conversation.customer_id)
+    if conversation.status in ACTIVE_STATUSES and newer(active.get(customer)):
+        active[customer] = conversation
+    if conversation.thread_key:
+        thread = (*customer, conversation.thread_key)
+        if newer(threads.get(thread)):
+            threads[thread] = conversation
+
+
+async def _flush_opened(session: AsyncSession, opened: list[Conversation]) -> None:
     if opened:
+        await assign_ids(session, Conversation)
         await session.flush()
         for conversation in opened:
             _record_opened(session, conversation)
+        opened.clear()
 
 
 def _new_message(item: _Item) -> Message:
@@ -191,7 +254,7 @@ def _new_message(item: _Item) -> Message:
         author_kind="customer",
         identity_id=item.identity_id,
         text=inbound.text,
-        html=sanitize_html(inbound.html),
+        html=inbound.html if inbound.html_sanitized else sanitize_html(inbound.html),
         external_id=inbound.external_id,
         delivery_status="received",
         answered=False,
@@ -230,11 +293,16 @@ def _record_opened(session: AsyncSession, conversation: Conversation) -> None:
 
 
 async def _thread(
-    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound, team_ids: list[int]
+    session: AsyncSession,
+    inbox: Inbox,
+    customer: Customer,
+    inbound: Inbound,
+    team_ids: list[int],
+    earlier: dict[tuple[int, str], Conversation],
 ) -> Conversation:
     foreign: list[int] = []
     if inbound.conversation_hints or inbound.references:
-        found, foreign = await _referenced(session, inbox, customer, inbound)
+        found, foreign = await _referenced(session, inbox, customer, inbound, earlier)
         if found is not None:
             if found.status not in ("open", "pending"):
                 await set_status(session, found, "open")
@@ -273,13 +341,23 @@ async def _thread(
 
 
 async def _referenced(
-    session: AsyncSession, inbox: Inbox, customer: Customer, inbound: Inbound
+    session: AsyncSession,
+    inbox: Inbox,
+    customer: Customer,
+    inbound: Inbound,
+    earlier: dict[tuple[int, str], Conversation],
 ) -> tuple[Conversation | None, list[int]]:
     """The first hinted conversation of this inbox whose customer is the sender, and the ids
-    of hinted conversations that belong to someone else."""
+    of hinted conversations that belong to someone else. References name stored messages
+    or earlier messages of the batch."""
+    references = inbound.references[:100]
+    stored = await repository.conversation_ids_by_external_id(session, inbox.id, references)
+    for reference in references:
+        if (inbox.id, reference) in earlier:
+            stored[reference] = earlier[(inbox.id, reference)].id
     candidates = [
         *inbound.conversation_hints,
-        *await repository.conversation_ids_for(session, inbox.id, inbound.references),
+        *(stored[reference] for reference in references if reference in stored),
     ]
     foreign: list[int] = []
     for conversation_id in dict.fromkeys(candidates):

@@ -101,19 +101,42 @@ async def find_by_thread(
     )
 
 
-async def conversation_ids_for(
+async def find_by_thread_many(
+    session: AsyncSession, keys: set[tuple[int, int, str]]
+) -> dict[tuple[int, int, str], Conversation]:
+    """The newest conversation per (inbox_id, customer_id, thread_key)."""
+    if not keys:
+        return {}
+    # Uses index: ix_conversations_thread_key.
+    rows = await session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.thread_key.in_({thread_key for _, _, thread_key in keys}),
+            Conversation.inbox_id.in_({inbox_id for inbox_id, _, _ in keys}),
+            Conversation.customer_id.in_({customer_id for _, customer_id, _ in keys}),
+        )
+        .order_by(Conversation.id.desc())
+    )
+    found: dict[tuple[int, int, str], Conversation] = {}
+    for conversation in rows.all():
+        key = (conversation.inbox_id, conversation.customer_id, conversation.thread_key or "")
+        if key in keys and key not in found:
+            found[key] = conversation
+    return found
+
+
+async def conversation_ids_by_external_id(
     session: AsyncSession, inbox_id: int, external_ids: Sequence[str]
-) -> list[int]:
-    """Conversations of the inbox holding messages with these external ids, in their order."""
+) -> dict[str, int]:
+    """Conversations of the inbox holding messages with these external ids (the first 100)."""
     if not external_ids:
-        return []
+        return {}
     rows = await session.execute(
         select(Message.external_id, Message.conversation_id).where(
             Message.inbox_id == inbox_id, Message.external_id.in_(list(external_ids)[:100])
         )
     )
-    found = dict(rows.tuples().all())
-    return [found[item] for item in external_ids if item in found]
+    return {external_id or "": conversation_id for external_id, conversation_id in rows.tuples()}
 
 
 async def thread_messages(

@@ -18,6 +18,7 @@ from frontdesk.customers.schemas import (
     IdentityRead,
     TimelineItem,
 )
+from frontdesk.db import assign_ids
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
 from frontdesk.kit.text import classify_address
@@ -59,6 +60,7 @@ async def resolve_many(
             created[key] = (Customer(name=ref.name, attributes={}), ref)
     if created:
         session.add_all(customer for customer, _ in created.values())
+        await assign_ids(session, Customer)
         await session.flush()
         for key, (customer, ref) in created.items():
             found[key] = Identity(customer_id=customer.id, kind=ref.kind, address=ref.address)
@@ -71,6 +73,7 @@ async def resolve_many(
                 customer_id=customer.id,
                 inbox_id=ref.inbox_id,
             )
+        await assign_ids(session, Identity)
         await session.flush()
     return [
         (customers_by_id[found[(r.kind, r.address)].customer_id], found[(r.kind, r.address)])

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.db import assign_ids
 from frontdesk.kit.events import PENDING_EVENTS, Event
 
 AFTER_COMMIT = "frontdesk.after_commit"
@@ -35,6 +36,7 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
             )
         rows = [Event(**item) for item in pending]
         session.add_all(rows)
+        await assign_ids(session, Event)
         await session.flush()
     await session.commit()
     hooks = session.info.pop(AFTER_COMMIT, [])

@@ -8,16 +8,18 @@ import asyncio
 import contextlib
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from frontdesk.channels.email.imap import ImapPoller, MailboxSync
 from frontdesk.channels.email.models import Mailbox
 from frontdesk.conversations.models import Conversation, Message
 from tests.channels.email.conftest import create_email_inbox
 from tests.channels.email.dovecot import PASSWORD
-from tests.channels.email.helpers import count, events, message_by_external
-from tests.channels.email.mails import mail
+from tests.channels.email.helpers import count, events, message_by_external, quarantined
+from tests.channels.email.mails import corpus, mail
 from tests.conftest import free_port
+
+BROKEN = next(c for c in corpus() if c.name == "no_from").raw
 
 
 def batch(prefix: str, n: int, *, size: int = 0) -> list[bytes]:
@@ -128,6 +130,35 @@ class TestSync:
         assert await sync.once() == 0
         assert await message_by_external(runtime, "<gone@x>") is None
         assert await count(runtime, Message) == 1
+
+    async def test_a_broken_mail_in_a_batch_is_quarantined_and_the_rest_imported(
+        self, cast, runtime, dovecot, imap_user
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user)
+        good = batch("q", 6)
+        dovecot.append(imap_user, "INBOX", [*good[:3], BROKEN, *good[3:]])
+        assert await MailboxSync(runtime, inbox, owner="test").once() == 6
+        assert await count(runtime, Message) == 6
+        assert [item.source for item in await quarantined(runtime)] == ["imap"]
+        row = await mailbox_row(runtime, inbox)
+        assert row.last_uid == 7 and row.imported == 7
+
+    async def test_a_batch_fetched_again_is_not_imported_twice(
+        self, cast, runtime, dovecot, imap_user
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user)
+        dovecot.append(imap_user, "INBOX", [*batch("again", 4), BROKEN])
+        sync = MailboxSync(runtime, inbox, owner="test")
+        assert await sync.once() == 4
+        # As if the step of last_uid were lost: the same UIDs come in again.
+        async with runtime.db.session() as session:
+            await session.execute(update(Mailbox).values(last_uid=0))
+            await session.commit()
+        assert await sync.once() == 0
+        assert await count(runtime, Message) == 4
+        assert len(await quarantined(runtime)) == 1
+        row = await mailbox_row(runtime, inbox)
+        assert row.last_uid == 5 and row.imported == 5
 
     async def test_delete_after_import_removes_mail_only_after_commit(
         self, cast, runtime, dovecot, imap_user

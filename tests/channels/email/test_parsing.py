@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from email import policy
+
 import pytest
 
-from frontdesk.channels.email import quoting
+from frontdesk.channels.email import parsing, quoting
 from frontdesk.channels.email.parsing import BrokenMail, parse_mail, safe_filename
+from frontdesk.kit.security import sanitize_html
 from tests.channels.email.mails import HOSTILE, Case, corpus, mail
 
 CORPUS = corpus()
@@ -95,3 +98,44 @@ class TestDisplay:
 
     def test_hostile_list_is_applied(self):
         assert "<script>" in HOSTILE
+
+
+class TestHeaderCache:
+    @pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+    def test_parses_exactly_as_the_stock_policy(self, case: Case, monkeypatch):
+        def outcome() -> object:
+            try:
+                return parse_mail(case.raw, trusted_authserv_id=TRUSTED)
+            except BrokenMail as exc:
+                return str(exc)
+
+        cached, again = outcome(), outcome()  # the second read comes from the cache
+        monkeypatch.setattr(parsing, "_POLICY", policy.default)
+        assert cached == again == outcome()
+
+    def test_stays_bounded(self):
+        for n in range(parsing.HEADER_CACHE + 50):
+            parse_mail(mail(message_id=f"<bound{n}@x>", subject=f"s{n}"))
+        registry = parsing._POLICY.header_factory
+        assert len(registry._parsed) <= parsing.HEADER_CACHE  # type: ignore[attr-defined]
+        assert len(registry._classes) < 30  # type: ignore[attr-defined]
+
+
+class TestHtml:
+    @pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+    def test_mail_html_is_stored_as_the_second_sanitising_would_leave_it(self, case: Case):
+        # receive() skips its own pass for mail: ours must already be its fixed point.
+        try:
+            parsed = parse_mail(case.raw, trusted_authserv_id=TRUSTED)
+        except BrokenMail:
+            return
+        if parsed.html is not None:
+            assert sanitize_html(parsed.html) == parsed.html
+
+    def test_a_self_closing_tag_stays_one_element(self):
+        html = '<p>a<br/>b</p><div class="gmail_quote">old<br/>text</div><img src="cid:x"/>'
+        assert quoting.strip_html(html) == '<p>a<br/>b</p><img src="cid:x"/>'
+
+    def test_html_without_quotes_is_not_rewritten(self):
+        html = "<p>News</p><table><tr><td>row</td></tr></table><!-- tracking -->" * 1000
+        assert quoting.strip_html(html) is html

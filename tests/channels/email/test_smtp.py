@@ -12,10 +12,12 @@ import time
 
 import aiosmtplib
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from frontdesk.channels.email import service
+from frontdesk.channels.email.models import SeenMail
 from frontdesk.conversations.models import Message
+from frontdesk.kit import uow
 from tests.channels.email.helpers import count, events, message_by_external, quarantined
 from tests.channels.email.mails import SUPPORT, corpus, mail
 from tests.conftest import free_port
@@ -49,7 +51,7 @@ class TestAccepting:
     async def test_temporary_failure_answers_451_and_the_retry_is_stored(
         self, support, mailer, runtime, monkeypatch
     ):
-        real = service.take_in
+        real = service.take_in_many
         calls = {"n": 0}
 
         async def flaky(*args, **kwargs):
@@ -58,7 +60,7 @@ class TestAccepting:
                 raise OperationalError("INSERT", {}, Exception("database is locked"))
             return await real(*args, **kwargs)
 
-        monkeypatch.setattr(service, "take_in", flaky)
+        monkeypatch.setattr(service, "take_in_many", flaky)
         with pytest.raises(aiosmtplib.SMTPDataError) as failed:
             await mailer.send(mail(message_id="<tmp@x>"))
         assert failed.value.code == 451
@@ -91,6 +93,96 @@ class TestAccepting:
         assert refused.value.code == 450
         await mailer.send(mail(message_id="<r5@x>"), sender="calm@example.com")
         assert await count(runtime, Message) == 4
+
+
+def batching(monkeypatch, *, fail_first_batch: bool = False) -> list[int]:
+    """Hold the first transaction a moment so the other sessions queue behind it and share
+    the next one; returns the size of every batch taken in."""
+    real = service.take_in_many
+    sizes: list[int] = []
+    failed: list[int] = []
+
+    async def spy(session, mails, **kwargs):  # type: ignore[no-untyped-def]
+        sizes.append(len(mails))
+        if len(sizes) == 1:
+            await asyncio.sleep(0.3)
+        if fail_first_batch and len(mails) > 1 and not failed:
+            failed.append(len(mails))
+            raise IntegrityError("INSERT", {}, Exception("raced by another process"))
+        session.info.setdefault("raws", []).extend(m.raw for m in mails)
+        return await real(session, mails, **kwargs)
+
+    monkeypatch.setattr(service, "take_in_many", spy)
+    return sizes
+
+
+def committed_raws(monkeypatch) -> set[bytes]:
+    """The raw mails whose transaction has committed (filled right after each commit)."""
+    committed: set[bytes] = set()
+    real = uow.commit
+
+    async def spy(session):  # type: ignore[no-untyped-def]
+        result = await real(session)
+        committed.update(session.info.pop("raws", []))
+        return result
+
+    monkeypatch.setattr(uow, "commit", spy)
+    return committed
+
+
+class TestConcurrentSessions:
+    async def test_sessions_share_a_commit_and_each_250_follows_it(
+        self, support, mailer, runtime, monkeypatch
+    ):
+        sizes = batching(monkeypatch)
+        committed = committed_raws(monkeypatch)
+
+        async def deliver(n: int) -> None:
+            raw = mail(message_id=f"<s{n}@x>", sender=f"c{n}@example.com", text=f"hi {n}")
+            _, reply = await mailer.send(raw)
+            assert reply.startswith("2.0.0")
+            assert raw in committed  # the 250 came after the commit that stored it
+
+        await asyncio.gather(*(deliver(n) for n in range(8)))
+        assert max(sizes) > 1  # sessions did share a transaction
+        assert await count(runtime, Message) == 8
+        assert await count(runtime, SeenMail) == 8
+
+    async def test_one_message_id_from_concurrent_sessions_is_stored_once(
+        self, support, mailer, runtime, monkeypatch
+    ):
+        sizes = batching(monkeypatch)
+        raw = mail(message_id="<twice@x>")
+        others = [mail(message_id=f"<o{n}@x>") for n in range(2)]
+        replies = await asyncio.gather(*(mailer.send(r) for r in [raw, *others, raw, raw]))
+        assert all(reply.startswith("2.0.0") for _, reply in replies)
+        assert max(sizes) > 1
+        assert await count(runtime, Message) == 3
+        assert await count(runtime, SeenMail) == 3
+
+    async def test_a_refused_mail_gets_451_alone(self, support, mailer, runtime, monkeypatch):
+        sizes = batching(monkeypatch)
+        good = [mail(message_id=f"<g{n}@x>") for n in range(4)]
+        refused = mail(message_id="<refused@x>", sender="who@localhost")
+        results = await asyncio.gather(
+            *(mailer.send(r) for r in [*good[:2], refused, *good[2:]]), return_exceptions=True
+        )
+        assert isinstance(results[2], aiosmtplib.SMTPDataError) and results[2].code == 451
+        assert all(not isinstance(r, Exception) for r in [*results[:2], *results[3:]])
+        assert max(sizes) > 1
+        assert await count(runtime, Message) == 4
+
+    async def test_a_batch_that_fails_is_replayed_mail_by_mail(
+        self, support, mailer, runtime, monkeypatch
+    ):
+        sizes = batching(monkeypatch, fail_first_batch=True)
+        committed = committed_raws(monkeypatch)
+        raws = [mail(message_id=f"<f{n}@x>") for n in range(5)]
+        replies = await asyncio.gather(*(mailer.send(r) for r in raws))
+        assert all(reply.startswith("2.0.0") for _, reply in replies)
+        assert sizes.count(1) > 1  # replayed one per transaction after the batch failed
+        assert committed == set(raws)
+        assert await count(runtime, Message) == 5
 
 
 class TestBrokenMail:

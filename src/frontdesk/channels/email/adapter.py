@@ -85,6 +85,7 @@ class EmailChannel:
             name=mail.from_name,
             text=mail.text,
             html=mail.html,
+            html_sanitized=True,  # parsing.sanitize_mail_html: our allow-lists, fewer images
             # A mail that answers nothing we know starts its own conversation: e-mail threads
             # by references, never by "the sender's latest open conversation" or the subject.
             thread=f"email:{mail.message_key[:40]}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import aioimaplib
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.email import repository, service
@@ -165,15 +166,10 @@ class MailboxSync:
         # Mails and the new last_uid commit together: a crash before the commit leaves both
         # where they were, so the next sync fetches the same UIDs again.
         rt = self.runtime
-        ordered = [mails[uid] for uid in chunk if uid in mails]
+        batch = [service.IncomingMail(inbox_id, mails[uid]) for uid in chunk if uid in mails]
         async with rt.db.session() as session:
             try:
-                outcomes = [
-                    await service.take_in(
-                        session, inbox_id, raw, blobs=rt.blobs, settings=rt.settings, source="imap"
-                    )
-                    for raw in ordered
-                ]
+                outcomes = await self._take_in(session, batch)
                 await self._advance(session, mailbox_id, chunk[-1], outcomes)
                 await uow.commit(session)
             except IntegrityError:
@@ -181,25 +177,31 @@ class MailboxSync:
                 # slow batch): settle each mail on its own; the seen-index answers duplicate.
                 await uow.rollback(session)
                 outcomes = []
-                for raw in ordered:
-                    outcomes.append(
-                        await uow.retrying(
-                            session,
-                            lambda raw=raw: service.take_in(  # type: ignore[misc]
-                                session,
-                                inbox_id,
-                                raw,
-                                blobs=rt.blobs,
-                                settings=rt.settings,
-                                source="imap",
-                            ),
-                        )
+                for mail in batch:
+                    outcomes += await uow.retrying(
+                        session,
+                        lambda mail=mail: self._take_in(session, [mail]),  # type: ignore[misc]
                     )
                 await self._advance(session, mailbox_id, chunk[-1], outcomes)
                 await uow.commit(session)
         for outcome in outcomes:
             MESSAGES.labels(direction="inbound", outcome=outcome.status).inc()
         return sum(1 for outcome in outcomes if outcome.status == "stored")
+
+    async def _take_in(
+        self, session: AsyncSession, batch: list[service.IncomingMail]
+    ) -> list[service.Taken]:
+        """The batch's outcomes; any mail refused (its inbox went away) fails the batch."""
+        rt = self.runtime
+        outcomes = await service.take_in_many(
+            session, batch, blobs=rt.blobs, settings=rt.settings, source="imap"
+        )
+        taken: list[service.Taken] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+            taken.append(outcome)
+        return taken
 
     async def _advance(
         self, session: Any, mailbox_id: int, last_uid: int, outcomes: list[Any]

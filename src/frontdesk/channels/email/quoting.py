@@ -110,6 +110,12 @@ class _QuoteRemover(HTMLParser):
             return
         self.out.append(self.get_starttag_text() or "")
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> is one element: a start and an end tag ("</br>" reads as a second <br>).
+        depth = self.skip_depth
+        self.handle_starttag(tag, attrs)
+        self.skip_depth = depth  # a quote container closed as soon as it opened
+
     def handle_endtag(self, tag: str) -> None:
         if self.cut:
             return
@@ -129,8 +135,15 @@ class _QuoteRemover(HTMLParser):
         self.handle_data(f"&#{name};")
 
 
+# Every quote container _QuoteRemover knows names one of these (lower-cased).
+_QUOTE_MARKERS = ("gmail_quote", "cite", "divrplyfwdmsg", "appendonsend")
+
+
 def strip_html(html: str) -> str:
     """The HTML without its quoted part; the whole HTML when nothing would remain."""
+    lowered = html.lower()
+    if not any(marker in lowered for marker in _QUOTE_MARKERS):
+        return html  # nothing to cut: skip re-serialising it (costly for large newsletters)
     remover = _QuoteRemover()
     try:
         remover.feed(html)

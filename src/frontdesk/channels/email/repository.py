@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail
@@ -20,10 +21,30 @@ async def email_inboxes(session: AsyncSession, *, with_imap: bool = False) -> Se
     return [row for row in rows if not with_imap or row.settings.get("imap")]
 
 
-async def find_seen(session: AsyncSession, inbox_id: int, message_key: str) -> SeenMail | None:
-    return await session.scalar(
-        select(SeenMail).where(SeenMail.inbox_id == inbox_id, SeenMail.message_key == message_key)
+async def find_seen_many(
+    session: AsyncSession, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], SeenMail]:
+    """Seen rows by (inbox_id, message_key)."""
+    by_inbox: dict[int, set[str]] = {}
+    for inbox_id, message_key in keys:
+        by_inbox.setdefault(inbox_id, set()).add(message_key)
+    if not by_inbox:
+        return {}
+    # Uses index: uq_email_seen_inbox_id_message_key.
+    condition = or_(
+        *(
+            and_(SeenMail.inbox_id == inbox_id, SeenMail.message_key.in_(message_keys))
+            for inbox_id, message_keys in by_inbox.items()
+        )
     )
+    rows = await session.scalars(select(SeenMail).where(condition))
+    return {(row.inbox_id, row.message_key): row for row in rows.all()}
+
+
+async def add_seen(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Seen rows in one statement; its unique index settles concurrent copies of a mail."""
+    if rows:
+        await session.execute(insert(SeenMail), rows)
 
 
 async def get_quarantined(session: AsyncSession, quarantine_id: int) -> Quarantined | None:

@@ -6,19 +6,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.email import repository
 from frontdesk.channels.email.adapter import email_channel
-from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail
-from frontdesk.channels.email.parsing import BrokenMail, message_key
+from frontdesk.channels.email.models import Mailbox, Quarantined
+from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, message_key
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
 from frontdesk.db import utcnow
 from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.events import record
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,28 @@ class Taken:
     quarantine_id: int | None = None
 
 
+@dataclass
+class IncomingMail:
+    """A mail as it reached us, for one inbox (SMTP adds its envelope)."""
+
+    inbox_id: int
+    raw: bytes
+    recipients: list[str] = field(default_factory=list)
+    envelope_sender: str | None = None
+
+
+@dataclass
+class _Read:
+    """One mail of a batch, read against its inbox: parsed, or why it is quarantined."""
+
+    index: int
+    inbox: Inbox
+    incoming: IncomingMail
+    mail: ParsedMail | None
+    broken: str
+    key: str  # its seen-index key
+
+
 async def take_in(
     session: AsyncSession,
     inbox_id: int,
@@ -47,61 +72,179 @@ async def take_in(
 ) -> Taken:
     """Store one mail on its conversation once per inbox and Message-ID, or quarantine it.
     The caller commits (kit.uow.retrying), and only then acknowledges (SMTP 250, IMAP UID)."""
+    incoming = IncomingMail(inbox_id, raw, list(recipients or []), envelope_sender)
+    [outcome] = await take_in_many(
+        session, [incoming], blobs=blobs, settings=settings, source=source
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+async def take_in_many(
+    session: AsyncSession,
+    mails: list[IncomingMail],
+    *,
+    blobs: BlobStore,
+    settings: Settings,
+    source: str,
+) -> list[Taken | Exception]:
+    """`take_in` for a batch, in order: one seen-index query, one round of blob fsyncs and one
+    `receive_many`. A mail whose inbox is gone, or that `receive_many` refuses, gets its error
+    in place (nothing of it is written); repeats within the batch answer duplicate."""
+    outcomes: list[Taken | Exception | None] = [None] * len(mails)
     # Loaded here, not passed in: a retry after a rollback must not touch expired rows.
-    inbox = await session.get(Inbox, inbox_id)
-    if inbox is None or not inbox.active:
-        raise LookupError(f"inbox {inbox_id} is gone or inactive")
+    inboxes = await channels_repository.get_inboxes(session, {mail.inbox_id for mail in mails})
+    reads: list[_Read] = []
+    for index, incoming in enumerate(mails):
+        inbox = inboxes.get(incoming.inbox_id)
+        if inbox is None or not inbox.active:
+            outcomes[index] = LookupError(f"inbox {incoming.inbox_id} is gone or inactive")
+        else:
+            reads.append(_read(index, inbox, incoming, settings))
+    fresh, repeats = await _drop_seen(session, reads, outcomes)
+    # The raw mails are written and fsynced while the database work goes on; this returns —
+    # so the caller commits and acknowledges — only once they are durable.
+    writing = asyncio.create_task(blobs.put_many_async([read.incoming.raw for read in fresh]))
     try:
-        mail = email_channel.parse(inbox, raw, settings, envelope_sender=envelope_sender)
+        await _store(session, fresh, outcomes, inboxes, blobs, settings, source)
+    except BaseException:
+        await asyncio.wait([writing])
+        if not writing.cancelled():
+            writing.exception()  # the first failure is the one to report
+        raise
+    await writing
+    for index, first in repeats:
+        outcome = outcomes[first]
+        if isinstance(outcome, Taken):
+            outcome = Taken("duplicate", outcome.message_id, quarantine_id=outcome.quarantine_id)
+        outcomes[index] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _store(
+    session: AsyncSession,
+    fresh: list[_Read],
+    outcomes: list[Taken | Exception | None],
+    inboxes: dict[int, Inbox],
+    blobs: BlobStore,
+    settings: Settings,
+    source: str,
+) -> None:
+    """Store or quarantine the mails not seen before."""
+    broken = [read for read in fresh if read.mail is None]
+    readable = [read for read in fresh if read.mail is not None]
+    seen = [
+        *await _quarantine_all(session, broken, source, blobs, outcomes),
+        *await _store_all(session, readable, blobs, settings, outcomes, inboxes),
+    ]
+    # The seen rows are the exactly-once guarantee; their unique index settles concurrent copies.
+    await repository.add_seen(session, seen)
+
+
+def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) -> _Read:
+    try:
+        mail = email_channel.parse(
+            inbox, incoming.raw, settings, envelope_sender=incoming.envelope_sender
+        )
     except BrokenMail as exc:
-        return await _quarantine(session, inbox, raw, str(exc), blobs=blobs, source=source)
-    seen = await repository.find_seen(session, inbox.id, mail.message_key)
-    if seen is not None:
-        return Taken("duplicate", seen.message_id, quarantine_id=seen.quarantine_id)
-    raw_key = await _put(blobs, raw)
-    inbound = email_channel.to_inbound(
-        inbox, mail, settings, raw_key=raw_key, recipients=list(recipients or [])
-    )
-    received = await conversations.receive(session, inbound, blobs=blobs)
-    # The seen row is the exactly-once guarantee; its unique index settles concurrent copies.
-    session.add(
-        SeenMail(inbox_id=inbox.id, message_key=mail.message_key, message_id=received.message.id)
-    )
+        key = message_key("raw:" + hashlib.sha256(incoming.raw).hexdigest())
+        return _Read(index, inbox, incoming, None, str(exc), key)
+    return _Read(index, inbox, incoming, mail, "", mail.message_key)
+
+
+async def _drop_seen(
+    session: AsyncSession, reads: list[_Read], outcomes: list[Taken | Exception | None]
+) -> tuple[list[_Read], list[tuple[int, int]]]:
+    """Answer mails seen before as duplicates; keep the first of repeats within the batch
+    (returned as (index, index of the first) pairs)."""
+    seen = await repository.find_seen_many(session, {(read.inbox.id, read.key) for read in reads})
+    fresh: list[_Read] = []
+    repeats: list[tuple[int, int]] = []
+    first: dict[tuple[int, str], int] = {}
+    for read in reads:
+        key = (read.inbox.id, read.key)
+        if key in seen:
+            row = seen[key]
+            outcomes[read.index] = Taken(
+                "duplicate", row.message_id, quarantine_id=row.quarantine_id
+            )
+        elif key in first:
+            repeats.append((read.index, first[key]))
+        else:
+            first[key] = read.index
+            fresh.append(read)
+    return fresh, repeats
+
+
+async def _store_all(
+    session: AsyncSession,
+    readable: list[_Read],
+    blobs: BlobStore,
+    settings: Settings,
+    outcomes: list[Taken | Exception | None],
+    inboxes: dict[int, Inbox],
+) -> list[dict[str, Any]]:
+    """Receive the readable mails; their seen rows."""
+    inbounds = [
+        email_channel.to_inbound(
+            read.inbox,
+            read.mail,
+            settings,
+            raw_key=blobs.key(read.incoming.raw),
+            recipients=read.incoming.recipients,
+        )
+        for read in readable
+        if read.mail is not None
+    ]
+    received = await conversations.receive_many(session, inbounds, blobs=blobs, inboxes=inboxes)
+    seen: list[dict[str, Any]] = []
+    for read, outcome in zip(readable, received, strict=True):
+        if isinstance(outcome, FrontdeskError):
+            outcomes[read.index] = outcome
+            continue
+        message = outcome.message
+        seen.append({"inbox_id": read.inbox.id, "message_key": read.key, "message_id": message.id})
+        status = "duplicate" if outcome.duplicate else "stored"
+        outcomes[read.index] = Taken(status, message.id, outcome.conversation.id)
+    return seen
+
+
+async def _quarantine_all(
+    session: AsyncSession,
+    broken: list[_Read],
+    source: str,
+    blobs: BlobStore,
+    outcomes: list[Taken | Exception | None],
+) -> list[dict[str, Any]]:
+    """Quarantine the broken mails; their seen rows."""
+    items = [
+        Quarantined(
+            inbox_id=read.inbox.id,
+            source=source,
+            reason=read.broken[:300],
+            blob_key=blobs.key(read.incoming.raw),
+            size=len(read.incoming.raw),
+        )
+        for read in broken
+    ]
+    if not items:
+        return []
+    session.add_all(items)
     await session.flush()
-    status = "duplicate" if received.duplicate else "stored"
-    return Taken(status, received.message.id, received.conversation.id)
-
-
-async def _put(blobs: BlobStore, raw: bytes) -> str:
-    # A small mail is written (and fsynced) inline: a thread hand-off costs more than that.
-    if len(raw) < 256 * 1024:
-        return blobs.put(raw)
-    return await asyncio.to_thread(blobs.put, raw)
-
-
-async def _quarantine(
-    session: AsyncSession, inbox: Inbox, raw: bytes, reason: str, *, blobs: BlobStore, source: str
-) -> Taken:
-    key = message_key("raw:" + hashlib.sha256(raw).hexdigest())
-    seen = await repository.find_seen(session, inbox.id, key)
-    if seen is not None:
-        return Taken("duplicate", quarantine_id=seen.quarantine_id)
-    blob_key = await _put(blobs, raw)
-    item = Quarantined(
-        inbox_id=inbox.id, source=source, reason=reason[:300], blob_key=blob_key, size=len(raw)
-    )
-    session.add(item)
-    await session.flush()
-    session.add(SeenMail(inbox_id=inbox.id, message_key=key, quarantine_id=item.id))
-    await session.flush()
-    record(
-        session,
-        "email.quarantined",
-        {"quarantine_id": item.id, "reason": item.reason, "size": item.size, "source": source},
-        inbox_id=inbox.id,
-    )
-    log.warning("quarantined mail for inbox %s: %s", inbox.id, reason)
-    return Taken("quarantined", quarantine_id=item.id)
+    for read, item in zip(broken, items, strict=True):
+        record(
+            session,
+            "email.quarantined",
+            {"quarantine_id": item.id, "reason": item.reason, "size": item.size, "source": source},
+            inbox_id=read.inbox.id,
+        )
+        log.warning("quarantined mail for inbox %s: %s", read.inbox.id, read.broken)
+        outcomes[read.index] = Taken("quarantined", quarantine_id=item.id)
+    return [
+        {"inbox_id": read.inbox.id, "message_key": read.key, "quarantine_id": item.id}
+        for read, item in zip(broken, items, strict=True)
+    ]
 
 
 async def mailbox_for(session: AsyncSession, inbox: Inbox, folder: str) -> Mailbox:
