@@ -249,6 +249,32 @@ async def get_attachment(session: AsyncSession, attachment_id: int) -> Attachmen
     return await session.get(Attachment, attachment_id)
 
 
+async def get_note(session: AsyncSession, note_id: int) -> Note | None:
+    return await session.get(Note, note_id)
+
+
+async def attachments_by_id(session: AsyncSession, ids: Sequence[int]) -> Sequence[Attachment]:
+    if not ids:
+        return []
+    return (
+        await session.scalars(
+            select(Attachment).where(Attachment.id.in_(ids)).order_by(Attachment.id)
+        )
+    ).all()
+
+
+async def attachments_of_notes(
+    session: AsyncSession, note_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    if not note_ids:
+        return []
+    return (
+        await session.scalars(
+            select(Attachment).where(Attachment.note_id.in_(note_ids)).order_by(Attachment.id)
+        )
+    ).all()
+
+
 async def list_notes(session: AsyncSession, conversation_id: int) -> Sequence[Note]:
     return (
         await session.scalars(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Note
+from frontdesk.conversations.models import Attachment, Conversation, Note
 from frontdesk.customers.models import Customer
 from frontdesk.desk import repository
 from frontdesk.desk.models import CannedResponse
@@ -110,10 +110,17 @@ async def mentioned_agents(session: AsyncSession, text: str) -> list[Agent]:
 
 
 async def add_note(
-    session: AsyncSession, conversation: Conversation, *, author: Agent, text: str
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Agent,
+    text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> tuple[Note, Sequence[Agent]]:
     """An internal note; every @mentioned agent gets a `note.mentioned` event."""
-    note = await conversations.add_note(session, conversation, author=author, text=text)
+    note = await conversations.add_note(
+        session, conversation, author=author, text=text, attachments=attachments
+    )
     mentioned = await mentioned_agents(session, text)
     for agent in mentioned:
         record(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +15,10 @@ from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import PRIORITIES, STATUSES, Conversation
+from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
@@ -25,8 +26,9 @@ from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
 from frontdesk.kit import uow
-from frontdesk.kit.errors import FrontdeskError, NotFound
+from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
+from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
 router = APIRouter(include_in_schema=False)
@@ -44,9 +46,9 @@ async def _timeline(
     messages = await customers_repository.timeline(
         session, conversation.customer_id, inbox_ids=visible, after=None, limit=TIMELINE_LIMIT
     )
-    files = await conversations_repository.attachments_of(session, [m.id for m in messages])
-    by_message: dict[int, list[Any]] = {}
-    for item in files:
+    attached = await conversations_repository.attachments_of(session, [m.id for m in messages])
+    by_message: dict[int | None, list[Any]] = {}
+    for item in attached:
         by_message.setdefault(item.message_id, []).append(item)
     agents = {a.id: a for a in await auth_repository.list_agents(session, after=None, limit=1000)}
     entries: list[dict[str, Any]] = [
@@ -60,12 +62,17 @@ async def _timeline(
         }
         for m in messages
     ]
-    for note in await conversations_repository.list_notes(session, conversation.id):
+    notes = await conversations_repository.list_notes(session, conversation.id)
+    by_note: dict[int | None, list[Any]] = {}
+    for item in await conversations_repository.attachments_of_notes(session, [n.id for n in notes]):
+        by_note.setdefault(item.note_id, []).append(item)
+    for note in notes:
         entries.append(
             {
                 "kind": "note",
                 "at": note.created_at,
                 "note": note,
+                "files": by_note.get(note.id, []),
                 "author": agents.get(note.agent_id or 0),
             }
         )
@@ -151,21 +158,50 @@ def _done(request: Request, conversation_id: int, error: str | None = None) -> R
     return RedirectResponse(url, status_code=303)
 
 
+async def _uploads(
+    session: AsyncSession,
+    conversation: Conversation,
+    agent: Agent,
+    runtime: Runtime,
+    uploads: list[UploadFile],
+) -> list[Attachment]:
+    """The form's files as pending uploads (empty file inputs send one nameless part)."""
+    return [
+        await files.upload(
+            session,
+            conversation,
+            agent=agent,
+            filename=item.filename or "",
+            content_type=item.content_type or "application/octet-stream",
+            data=await item.read(runtime.settings.max_attachment_bytes + 1),
+            blobs=runtime.blobs,
+            app=runtime.settings,
+        )
+        for item in uploads[: files.MAX_PER_MESSAGE + 1]
+        if item.filename
+    ]
+
+
 @router.post("/conversations/{conversation_id}/reply")
 async def reply_form(
     request: Request,
     conversation_id: int,
     session: SessionDep,
     agent: PageAgent,
-    text: Annotated[str, Form()],
+    runtime: RuntimeDep,
     csrf: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
     identity_id: Annotated[str, Form()] = "",
+    attach: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
     try:
-        await conversations.reply(session, conversation, author=agent, data=data)
+        taken = await _uploads(session, conversation, agent, runtime, attach)
+        if len(taken) > files.MAX_PER_MESSAGE:
+            raise Invalid("too many files", code="too_many_files")
+        await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
     except FrontdeskError as exc:
         return _done(request, conversation_id, exc.code)
     await uow.commit(session)
@@ -178,13 +214,18 @@ async def note_form(
     conversation_id: int,
     session: SessionDep,
     agent: PageAgent,
-    text: Annotated[str, Form()],
+    runtime: RuntimeDep,
     csrf: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
+    attach: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     try:
-        await desk.add_note(session, conversation, author=agent, text=text)
+        taken = await _uploads(session, conversation, agent, runtime, attach)
+        if len(taken) > files.MAX_PER_MESSAGE:
+            raise Invalid("too many files", code="too_many_files")
+        await desk.add_note(session, conversation, author=agent, text=text, attachments=taken)
     except FrontdeskError as exc:
         return _done(request, conversation_id, exc.code)
     await uow.commit(session)
@@ -241,11 +282,7 @@ async def attachment(
     attachment_id: int, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
 ) -> Response:
     """A file as visible as its conversation; safe images inline, everything else downloads."""
-    item = await conversations_repository.get_attachment(session, attachment_id)
-    message = await conversations_repository.get_message(session, item.message_id) if item else None
-    if item is None or message is None:
-        raise NotFound("attachment not found")
-    await conversations.get_or_raise(session, message.conversation_id, agent=agent)
+    item = await files.get_or_raise(session, attachment_id, agent=agent)
     inline = item.content_type in INLINE_IMAGES
     return Response(
         runtime.blobs.get(item.blob_key),

@@ -265,7 +265,7 @@ async def widget_messages(
 ) -> list[WidgetMessage]:
     """What the visitor sees of messages: no internal fields, agents by first name only."""
     attachments = await repository.attachments_for(session, [m.id for m in messages])
-    files: dict[int, list[WidgetAttachment]] = {}
+    files: dict[int | None, list[WidgetAttachment]] = {}
     for item in attachments:
         files.setdefault(item.message_id, []).append(
             WidgetAttachment(

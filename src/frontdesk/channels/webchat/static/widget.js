@@ -11,6 +11,7 @@
   var USER_ID = script.getAttribute("data-user-id");
   var USER_HASH = script.getAttribute("data-user-hash");
   var KEY = "fd-widget:" + HOST + ":" + INBOX;
+  var IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
   var cfg = null, t = function (s) { return (cfg && cfg.strings[s]) || s; };
   var state = load(), socket = null, wantSocket = true, retry = 0, retryTimer = null;
   var els = {}, shown = {}, typingTimer = null, lastTyping = 0, readUpTo = 0, since = 0;
@@ -273,7 +274,10 @@
     if (m.text) li.appendChild(el("span", { "class": "fdw-text" }, m.text));
     (m.attachments || []).forEach(function (a) {
       var href = HOST + a.url;
-      var link = el("a", { href: href, "class": "fdw-file-link", rel: "noopener", target: "_blank" }, a.name);
+      var link = el("a", { href: href, "class": "fdw-file-link", rel: "noopener", target: "_blank", "data-testid": "fd-widget-file", dir: "auto" });
+      // Safe raster images get a preview (served inline); everything else is a download link.
+      if (IMAGES.indexOf(a.type) >= 0) link.appendChild(el("img", { src: href, alt: a.name, "class": "fdw-preview" }));
+      else link.textContent = a.name;
       li.appendChild(link);
     });
     li.appendChild(el("span", { "class": "fdw-meta" }, m.direction === "outbound" ? "" : (m.status === "read" ? t("Seen") : "")));
