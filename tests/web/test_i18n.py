@@ -17,8 +17,8 @@ def ui_strings() -> set[str]:
     found: set[str] = set(WIDGET_STRINGS)
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
-        found |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', text))
-        found |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", text))
+        found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))
+        found |= set(re.findall(r"_\(\s*'([^']+)'\s*[,)]", text))
     return found
 
 

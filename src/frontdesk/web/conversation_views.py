@@ -128,6 +128,9 @@ async def conversation_page(
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    # Opening the conversation reads the agent's mentions in it.
+    if await desk.mark_mentions_read(session, agent, conversation_id=conversation.id):
+        await uow.commit(session)
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
