@@ -42,6 +42,7 @@ WIDGET_STRINGS = (
     "Start chat", "Your name", "Agent is typing…", "Seen", "Sending…",
     "Offline: your messages will be sent when the connection is back.",
     "We will reply to {email}.", "Messages", "Hello! How can we help?", "Agents online",
+    "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
 )  # fmt: skip
 
 
