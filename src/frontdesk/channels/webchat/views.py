@@ -43,6 +43,8 @@ WIDGET_STRINGS = (
     "Offline: your messages will be sent when the connection is back.",
     "We will reply to {email}.", "Messages", "Hello! How can we help?", "Agents online",
     "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
+    "{name}: files of this type are not accepted.",
+    "{name}: the file is too large (at most {size}).",
 )  # fmt: skip
 
 

@@ -357,8 +357,13 @@
   function upload() {
     var f = els.file.files[0];
     if (!f) return;
-    if (cfg.upload.types.indexOf(f.type) < 0 || f.size > cfg.upload.max_bytes) {
-      notice(f.name + ": " + (f.size > cfg.upload.max_bytes ? "too large" : "type not accepted"));
+    // Checked here for a quick answer; the server checks the same limits again.
+    var refusal = cfg.upload.types.indexOf(f.type) < 0
+      ? t("{name}: files of this type are not accepted.")
+      : (f.size > cfg.upload.max_bytes ? t("{name}: the file is too large (at most {size}).") : "");
+    if (refusal) {
+      els.file.value = "";
+      notice(refusal.replace("{name}", f.name).replace("{size}", megabytes(cfg.upload.max_bytes)));
       return;
     }
     var data = new FormData();
@@ -367,6 +372,12 @@
       .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw failure(r, d); return d; }); })
       .then(function (d) { render(d.message); els.file.value = ""; })
       .catch(function (err) { els.file.value = ""; handle(err); });
+  }
+
+  function megabytes(bytes) {
+    var mb = bytes / (1024 * 1024);
+    var n = mb >= 1 ? (Math.round(mb * 10) / 10) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+    try { return n.replace(/[\d.]+/, function (d) { return Number(d).toLocaleString(cfg.language); }); } catch (e) { return n; }
   }
 
   function askTranscript() {
