@@ -168,7 +168,10 @@ async def _uploads(
     runtime: Runtime,
     uploads: list[UploadFile],
 ) -> list[Attachment]:
-    """The form's files as pending uploads (empty file inputs send one nameless part)."""
+    """The form's files as pending uploads (an empty file input sends one nameless part)."""
+    chosen = [item for item in uploads if item.filename]
+    if len(chosen) > files.MAX_PER_MESSAGE:
+        raise Invalid(f"at most {files.MAX_PER_MESSAGE} files per message", code="too_many_files")
     return [
         await files.upload(
             session,
@@ -180,8 +183,7 @@ async def _uploads(
             blobs=runtime.blobs,
             app=runtime.settings,
         )
-        for item in uploads[: files.MAX_PER_MESSAGE + 1]
-        if item.filename
+        for item in chosen
     ]
 
 
@@ -202,8 +204,6 @@ async def reply_form(
     data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
     try:
         taken = await _uploads(session, conversation, agent, runtime, attach)
-        if len(taken) > files.MAX_PER_MESSAGE:
-            raise Invalid("too many files", code="too_many_files")
         await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
     except FrontdeskError as exc:
         return _done(request, conversation_id, exc.code)
@@ -226,8 +226,6 @@ async def note_form(
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     try:
         taken = await _uploads(session, conversation, agent, runtime, attach)
-        if len(taken) > files.MAX_PER_MESSAGE:
-            raise Invalid("too many files", code="too_many_files")
         await desk.add_note(session, conversation, author=agent, text=text, attachments=taken)
     except FrontdeskError as exc:
         return _done(request, conversation_id, exc.code)
