@@ -3,8 +3,13 @@ the inbox's type and size limits; who may read them (agents, the visitor, nobody
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from frontdesk.conversations import attachments
+from frontdesk.conversations.models import Attachment
+from frontdesk.db import utcnow
+from frontdesk.kit import uow
 from tests.conversations.test_views import new_conversation
 from tests.helpers import make_chat, visitor_token
 
@@ -176,3 +181,24 @@ class TestVisitorSide:
         stranger = await visitor_token(client, chat)
         other = await client.get(f"/widget/api/attachments/{file_id}?token={stranger}")
         assert other.status_code == 404
+
+
+class TestStaleUploads:
+    async def test_uploads_left_waiting_a_day_are_dropped(self, client, cast, runtime):
+        conversation = await new_conversation(client, cast)
+        old = (await upload(client, cast.alice, conversation, "a.png", PNG, "image/png")).json()
+        fresh = (await upload(client, cast.alice, conversation, "b.png", PNG, "image/png")).json()
+        used = (await upload(client, cast.alice, conversation, "c.png", PNG, "image/png")).json()
+        await reply(client, cast.alice, conversation, text="x", attachment_ids=[used["id"]])
+        async with runtime.db.session() as session:
+            for file_id in (old["id"], used["id"]):
+                row = await session.get(Attachment, file_id)
+                assert row is not None
+                row.created_at = utcnow() - timedelta(hours=25)
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            assert await attachments.drop_stale_uploads(session) == 1
+            await uow.commit(session)
+        assert (await client.get(old["url"], headers=cast.alice.headers)).status_code == 404
+        assert (await client.get(fresh["url"], headers=cast.alice.headers)).status_code == 200
+        assert (await client.get(used["url"], headers=cast.alice.headers)).status_code == 200

@@ -6,6 +6,7 @@ it is a pending upload that only its uploader can see or use, and only in its co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,10 +16,14 @@ from frontdesk.channels.webchat.adapter import check_file, upload_limits
 from frontdesk.config import Settings
 from frontdesk.conversations import repository, service
 from frontdesk.conversations.models import Attachment, Conversation
+from frontdesk.db import utcnow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import Invalid, NotFound
 
 MAX_PER_MESSAGE = 10
+# An upload no reply or note took by then is dropped (the desk sends files with the form, so
+# only API clients leave uploads waiting, and a day is ample for them).
+PENDING_UPLOAD_LIFETIME = timedelta(hours=24)
 
 
 async def upload(
@@ -100,3 +105,11 @@ async def get_or_raise(session: AsyncSession, attachment_id: int, *, agent: Agen
     conversation_id = await conversation_of(session, attachment, agent=agent)
     await service.get_or_raise(session, conversation_id, agent=agent)
     return attachment
+
+
+async def drop_stale_uploads(session: AsyncSession) -> int:
+    """Forget uploads that waited longer than PENDING_UPLOAD_LIFETIME. The blobs stay: they
+    are content-addressed and may be shared with other attachments."""
+    return await repository.delete_pending_uploads(
+        session, before=utcnow() - PENDING_UPLOAD_LIFETIME
+    )
