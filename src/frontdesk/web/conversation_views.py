@@ -28,6 +28,7 @@ from frontdesk.desk import service as desk
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
+from frontdesk.kit.i18n import translator
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -35,6 +36,13 @@ router = APIRouter(include_in_schema=False)
 TIMELINE_LIMIT = 500
 # Only these are shown inline; everything else downloads. Never SVG or HTML (they script).
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# Form errors the agent can fix, said in their language (the code follows, for support).
+ERROR_TEXT = {
+    "upload_type": "This type of file is not accepted here.",
+    "attachment_too_large": "The file is too large for this inbox.",
+    "too_many_files": "At most 10 files per message.",
+    "empty_message": "Write a message or attach a file.",
+}
 
 
 async def _timeline(
@@ -134,6 +142,7 @@ async def conversation_page(
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
+    context["error_text"] = ERROR_TEXT.get(context["error"] or "")
     return render(request, "conversation.html", context, agent=agent)
 
 
@@ -150,12 +159,17 @@ async def timeline_partial(
     )
 
 
-def _done(request: Request, conversation_id: int, error: str | None = None) -> Response:
+def _done(
+    request: Request, conversation_id: int, error: str | None = None, *, lang: str = "en"
+) -> Response:
     url = f"/conversations/{conversation_id}" + (f"?error={error}" if error else "")
     if request.headers.get("hx-request"):
         response = Response(status_code=204, headers={"hx-trigger": "fd:refresh"})
         if error:
-            response = Response(error, status_code=422, media_type="text/plain")
+            text = (
+                f"{translator(lang)(ERROR_TEXT[error])} ({error})" if error in ERROR_TEXT else error
+            )
+            response = Response(text, status_code=422, media_type="text/plain")
         secure_headers(response)
         return response
     return RedirectResponse(url, status_code=303)
@@ -206,7 +220,7 @@ async def reply_form(
         taken = await _uploads(session, conversation, agent, runtime, attach)
         await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code)
+        return _done(request, conversation_id, exc.code, lang=agent.language)
     await uow.commit(session)
     return _done(request, conversation_id)
 
@@ -228,7 +242,7 @@ async def note_form(
         taken = await _uploads(session, conversation, agent, runtime, attach)
         await desk.add_note(session, conversation, author=agent, text=text, attachments=taken)
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code)
+        return _done(request, conversation_id, exc.code, lang=agent.language)
     await uow.commit(session)
     return _done(request, conversation_id)
 
