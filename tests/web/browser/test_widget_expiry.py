@@ -58,3 +58,29 @@ class TestExpiredToken:
         renewed = json.loads(await customer.evaluate(f"() => localStorage.getItem({key!r})"))
         fresh = tokens.read(runtime.settings.secret_key, renewed["token"])
         assert fresh is not None and fresh.key != claims.key and not tokens.expired(fresh)
+
+    async def test_socket_refusing_the_token_mid_chat_starts_a_new_chat(
+        self, browser, live_server, cast, chat, runtime
+    ):
+        base = f"http://{live_server}"
+        customer = await customer_page(browser, base)
+        await widget_say(customer, "before the key changed")
+        await customer.wait_for_selector("[data-testid=fd-widget-message][data-id]")
+        await customer.evaluate("FrontdeskWidget.disconnect()")
+        await widget_say(customer, "typed while cut off")
+        # The operator rotates FRONTDESK_SECRET_KEY: every visitor token stops being valid.
+        runtime.settings.secret_key = "another-secret-key-0123456789"
+        await customer.evaluate("FrontdeskWidget.connect()")
+        await customer.wait_for_function(
+            "() => FrontdeskWidget.state().connected && FrontdeskWidget.state().outbox === 0",
+            timeout=10_000,
+        )
+        status = customer.locator(".fdw-status")
+        assert "A new chat has started" in (await status.text_content() or "")
+        texts = await customer.eval_on_selector_all(
+            "[data-testid=fd-widget-message] .fdw-text", "nodes => nodes.map(n => n.textContent)"
+        )
+        assert texts == ["typed while cut off"]
+        [old] = await customers_of(runtime, "before the key changed")
+        [new] = await customers_of(runtime, "typed while cut off")
+        assert new != old
