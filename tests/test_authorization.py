@@ -24,6 +24,12 @@ BODIES = {
     ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
     ("PATCH", "/api/v1/teams/{team_id}"): {"name": "x"},
 }
+# Multipart routes: sent as files, so that the walk reaches the authorization check.
+FILES = {
+    ("POST", "/api/v1/conversations/{conversation_id}/uploads"): {
+        "file": ("a.png", b"\x89PNG", "image/png")
+    },
+}
 
 
 async def test_every_route_hides_other_teams_objects(client, cast, app):
@@ -58,6 +64,15 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         "agent_id": cast.bob.id,
         "team_id": 2,
     }
+    # Bob is mentioned in his team's conversation: nobody else may read or mark that.
+    noted = await client.post(
+        f"/api/v1/conversations/{other['conversation_id']}/messages",
+        json={"text": "@bob have a look", "private": True},
+        headers=cast.ada.headers,
+    )
+    mentions = await client.get("/api/v1/me/mentions", headers=cast.bob.headers)
+    assert noted.status_code == 201 and len(mentions.json()["items"]) == 1
+    values["mention_id"] = mentions.json()["items"][0]["id"]
     BODIES[("POST", "/api/v1/customers/{customer_id}/merge")] = {
         "other_id": mine.json()["customer_id"]
     }
@@ -76,7 +91,8 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
             response = await client.request(
                 method,
                 path,
-                json=body if method in {"POST", "PATCH", "PUT"} else None,
+                json=body if method in {"POST", "PATCH", "PUT"} and body is not None else None,
+                files=FILES.get((method, template)),
                 headers=cast.alice.headers,
             )
             reading_org_data = method == "GET" and template.startswith(
@@ -96,6 +112,8 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         f"/api/v1/conversations/{other['conversation_id']}", headers=cast.ada.headers
     )
     assert after.json()["status"] == "open"
+    unread = await client.get("/api/v1/me/mentions?unread=true", headers=cast.bob.headers)
+    assert len(unread.json()["items"]) == 1
 
 
 async def test_lists_never_include_other_teams_objects(client, cast):

@@ -25,6 +25,7 @@ from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
+from frontdesk.desk.views import router as desk_router
 from frontdesk.kit.errors import FrontdeskError, TooLarge, error_body
 from frontdesk.kit.jobs import count_by_state
 from frontdesk.realtime.views import router as realtime_router
@@ -69,6 +70,7 @@ def create_app(
         channels_router,
         customers_router,
         conversations_router,
+        desk_router,
         realtime_router,
         email_router,
     ):

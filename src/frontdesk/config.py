@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
 
+    # Chat widget: a visitor token not renewed for this long is refused (401 token_expired,
+    # socket close 4440) and the widget starts a new anonymous chat. Sliding: each page load
+    # and socket connect renews it. Shorten it for shared computers (kiosks, libraries).
+    webchat_token_days: float = 30.0
+
     # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
     allow_private_webhooks: bool = False
     webhook_timeout_seconds: float = 10.0

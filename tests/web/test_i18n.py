@@ -9,16 +9,17 @@ import pytest
 
 from frontdesk.channels.webchat.views import WIDGET_STRINGS
 from frontdesk.kit.i18n import catalogue, direction, format_number, translator
+from frontdesk.web.conversation_views import ERROR_TEXT
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src/frontdesk/web/templates"
 
 
 def ui_strings() -> set[str]:
-    found: set[str] = set(WIDGET_STRINGS)
+    found: set[str] = set(WIDGET_STRINGS) | set(ERROR_TEXT.values())
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
-        found |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', text))
-        found |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", text))
+        found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))
+        found |= set(re.findall(r"_\(\s*'([^']+)'\s*[,)]", text))
     return found
 
 

@@ -101,13 +101,24 @@ class ConversationTag(Base):
 
 
 class Attachment(Base):
+    """A file on a message or an internal note. An agent's upload waits with neither (bound
+    to its conversation and uploader) until a reply or note takes it."""
+
     __tablename__ = "attachments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(
+    message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )
+    note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notes.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
     blob_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)

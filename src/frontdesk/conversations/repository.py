@@ -249,6 +249,46 @@ async def get_attachment(session: AsyncSession, attachment_id: int) -> Attachmen
     return await session.get(Attachment, attachment_id)
 
 
+async def delete_pending_uploads(session: AsyncSession, *, before: datetime) -> int:
+    """Agents' uploads that no reply or note took, uploaded before `before`."""
+    result = await session.execute(
+        delete(Attachment)
+        .where(
+            Attachment.message_id.is_(None),
+            Attachment.note_id.is_(None),
+            Attachment.created_at < before,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_note(session: AsyncSession, note_id: int) -> Note | None:
+    return await session.get(Note, note_id)
+
+
+async def attachments_by_id(session: AsyncSession, ids: Sequence[int]) -> Sequence[Attachment]:
+    if not ids:
+        return []
+    return (
+        await session.scalars(
+            select(Attachment).where(Attachment.id.in_(ids)).order_by(Attachment.id)
+        )
+    ).all()
+
+
+async def attachments_of_notes(
+    session: AsyncSession, note_ids: Sequence[int]
+) -> Sequence[Attachment]:
+    if not note_ids:
+        return []
+    return (
+        await session.scalars(
+            select(Attachment).where(Attachment.note_id.in_(note_ids)).order_by(Attachment.id)
+        )
+    ).all()
+
+
 async def list_notes(session: AsyncSession, conversation_id: int) -> Sequence[Note]:
     return (
         await session.scalars(

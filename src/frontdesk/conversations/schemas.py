@@ -73,6 +73,8 @@ class ReplyCreate(BaseModel):
     channel: str | None = None
     identity_id: int | None = None
     private: bool = False
+    # Ids of the agent's own uploads to this conversation (POST .../uploads), at most 10.
+    attachment_ids: list[int] = Field(default_factory=list, max_length=10)
 
 
 class NoteRead(BaseModel):
@@ -81,6 +83,7 @@ class NoteRead(BaseModel):
     agent_id: int | None
     text: str
     created_at: datetime
+    attachments: list[AttachmentRead] = []
 
 
 class InboundAccepted(BaseModel):

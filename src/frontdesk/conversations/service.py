@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
@@ -9,7 +11,7 @@ from frontdesk.auth.models import Agent
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import repository
-from frontdesk.conversations.models import Conversation, Message, Note
+from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.receiving import (
     Received,
     receive,
@@ -38,8 +40,10 @@ async def reply(
     author: Agent | None,
     data: ReplyCreate,
     author_kind: str = "agent",
+    attachments: Sequence[Attachment] = (),
 ) -> Message:
-    """Queue an outbound message and its delivery job in this transaction."""
+    """Queue an outbound message (with the given pending uploads) and its delivery job in
+    this transaction."""
     inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
     if not inbox.active:
@@ -50,8 +54,8 @@ async def reply(
             "conversation on an inbox of that channel",
             code="channel_mismatch",
         )
-    if not data.text.strip() and not data.html:
-        raise Invalid("a reply needs text or html", code="empty_message")
+    if not data.text.strip() and not data.html and not attachments:
+        raise Invalid("a reply needs text, html or a file", code="empty_message")
     identity = await _reply_identity(session, conversation, data.identity_id)
     message = Message(
         conversation_id=conversation.id,
@@ -70,6 +74,8 @@ async def reply(
     )
     session.add(message)
     await session.flush()
+    for attachment in attachments:
+        attachment.message_id = message.id
     await jobs.enqueue(
         session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}"
     )
@@ -188,14 +194,21 @@ async def _check_assignee(
 
 
 async def add_note(
-    session: AsyncSession, conversation: Conversation, *, author: Agent, text: str
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Agent,
+    text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> Note:
-    """An internal note: never sent to the customer."""
-    if not text.strip():
-        raise Invalid("a note needs text", code="empty_message")
+    """An internal note (with the given pending uploads): never sent to the customer."""
+    if not text.strip() and not attachments:
+        raise Invalid("a note needs text or a file", code="empty_message")
     note = Note(conversation_id=conversation.id, agent_id=author.id, text=text)
     session.add(note)
     await session.flush()
+    for attachment in attachments:
+        attachment.note_id = note.id
     record(
         session,
         "note.created",

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.base import Outbound, OutboundAttachment, PermanentSendError, adapter_for
-from frontdesk.conversations import repository, service
+from frontdesk.conversations import attachments, repository, service
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.customers import repository as customers_repository
 from frontdesk.kit import ratelimit, uow
@@ -110,3 +110,11 @@ async def wake_snoozed(session: AsyncSession, payload: dict[str, Any]) -> None:
 
 
 every("conversations.wake_snoozed", "* * * * *", "conversations.wake_snoozed")
+
+
+@handler("conversations.drop_stale_uploads")
+async def drop_stale_uploads(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await attachments.drop_stale_uploads(session)
+
+
+every("conversations.drop_stale_uploads", "17 * * * *", "conversations.drop_stale_uploads")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository, service
-from frontdesk.conversations.models import Conversation, Message
+from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.schemas import (
     AttachmentRead,
     ConversationRead,
@@ -21,8 +22,8 @@ from frontdesk.conversations.schemas import (
     ReplyCreate,
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
+from frontdesk.desk import service as desk
 from frontdesk.kit import uow
-from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["conversations"])
@@ -69,19 +70,38 @@ def _conversation_read(
     )
 
 
+def read_attachment(item: Attachment) -> AttachmentRead:
+    return AttachmentRead(
+        id=item.id,
+        filename=item.filename,
+        content_type=item.content_type,
+        size=item.size,
+        url=f"/api/v1/attachments/{item.id}",
+    )
+
+
+async def read_notes(session: AsyncSession, notes: Sequence[Note]) -> list[NoteRead]:
+    by_note: dict[int | None, list[AttachmentRead]] = {}
+    for item in await repository.attachments_of_notes(session, [n.id for n in notes]):
+        by_note.setdefault(item.note_id, []).append(read_attachment(item))
+    return [
+        NoteRead(
+            id=note.id,
+            conversation_id=note.conversation_id,
+            agent_id=note.agent_id,
+            text=note.text,
+            created_at=note.created_at,
+            attachments=by_note.get(note.id, []),
+        )
+        for note in notes
+    ]
+
+
 async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> list[MessageRead]:
     attachments = await repository.attachments_of(session, [m.id for m in messages])
-    by_message: dict[int, list[AttachmentRead]] = {}
+    by_message: dict[int | None, list[AttachmentRead]] = {}
     for item in attachments:
-        by_message.setdefault(item.message_id, []).append(
-            AttachmentRead(
-                id=item.id,
-                filename=item.filename,
-                content_type=item.content_type,
-                size=item.size,
-                url=f"/api/v1/attachments/{item.id}",
-            )
-        )
+        by_message.setdefault(item.message_id, []).append(read_attachment(item))
     return [
         MessageRead(
             id=m.id,
@@ -169,6 +189,33 @@ async def list_messages(
 
 
 @router.post(
+    "/conversations/{conversation_id}/uploads", response_model=AttachmentRead, status_code=201
+)
+async def upload_file(
+    conversation_id: int,
+    file: UploadFile,
+    session: SessionDep,
+    agent: CurrentAgent,
+    runtime: RuntimeDep,
+) -> AttachmentRead:
+    """An agent's file for a later reply or note (`attachment_ids`); the inbox's upload types
+    and size limit apply. Only the uploader can see or use it until a message takes it."""
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    row = await files.upload(
+        session,
+        conversation,
+        agent=agent,
+        filename=file.filename or "",
+        content_type=file.content_type or "application/octet-stream",
+        data=await file.read(runtime.settings.max_attachment_bytes + 1),
+        blobs=runtime.blobs,
+        app=runtime.settings,
+    )
+    await uow.commit(session)
+    return read_attachment(row)
+
+
+@router.post(
     "/conversations/{conversation_id}/messages",
     response_model=MessageRead | NoteRead,
     status_code=201,
@@ -176,13 +223,17 @@ async def list_messages(
 async def post_message(
     conversation_id: int, data: ReplyCreate, session: SessionDep, agent: CurrentAgent
 ) -> MessageRead | NoteRead:
-    """An agent reply (queued for delivery), or an internal note with `private: true`."""
+    """An agent reply (queued for delivery), or an internal note with `private: true`; both
+    may carry the agent's uploads by `attachment_ids`."""
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    taken = await files.take(session, conversation, agent=agent, ids=data.attachment_ids)
     if data.private:
-        note = await service.add_note(session, conversation, author=agent, text=data.text)
+        note, _ = await desk.add_note(
+            session, conversation, author=agent, text=data.text, attachments=taken
+        )
         await uow.commit(session)
-        return NoteRead.model_validate(note, from_attributes=True)
-    message = await service.reply(session, conversation, author=agent, data=data)
+        return (await read_notes(session, [note]))[0]
+    message = await service.reply(session, conversation, author=agent, data=data, attachments=taken)
     await uow.commit(session)
     return (await read_messages(session, [message]))[0]
 
@@ -192,23 +243,15 @@ async def list_notes(
     conversation_id: int, session: SessionDep, agent: CurrentAgent
 ) -> list[NoteRead]:
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
-    return [
-        NoteRead.model_validate(note, from_attributes=True)
-        for note in await repository.list_notes(session, conversation.id)
-    ]
+    return await read_notes(session, await repository.list_notes(session, conversation.id))
 
 
 @router.get("/attachments/{attachment_id}", response_class=Response)
 async def download_attachment(
     attachment_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
 ) -> Response:
-    attachment = await repository.get_attachment(session, attachment_id)
-    if attachment is None:
-        raise NotFound("attachment not found")
-    message = await repository.get_message(session, attachment.message_id)
-    assert message is not None
-    # Ownership: the attachment is as visible as its conversation.
-    await service.get_or_raise(session, message.conversation_id, agent=agent)
+    # Ownership: as visible as its conversation; a pending upload only to its uploader.
+    attachment = await files.get_or_raise(session, attachment_id, agent=agent)
     return Response(
         runtime.blobs.get(attachment.blob_key),
         media_type="application/octet-stream",

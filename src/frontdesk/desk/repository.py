@@ -1,4 +1,4 @@
-"""All SQL of the agent desktop: the inbox views and canned responses."""
+"""All SQL of the agent desktop: the inbox views, canned responses and mentions."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import TeamMember
 from frontdesk.channels.models import Inbox, InboxTeam
-from frontdesk.conversations.models import Conversation, ConversationTag, Message, Tag
+from frontdesk.conversations.models import Conversation, ConversationTag, Message, Note, Tag
 from frontdesk.customers.models import Customer, Identity
-from frontdesk.desk.models import CannedResponse
+from frontdesk.desk.models import CannedResponse, Mention
 
 VIEWS = ("mine", "unassigned", "teams", "all")
 
@@ -157,3 +157,60 @@ async def list_canned(session: AsyncSession, agent_id: int) -> Sequence[CannedRe
             .order_by(CannedResponse.shortcut, CannedResponse.id)
         )
     ).all()
+
+
+def _mentions_of(agent_id: int, visible: set[int] | None) -> Select[Mention, str]:
+    # Mentions in conversations the agent can no longer see (team changed) are hidden.
+    query = (
+        select(Mention, Note.text)
+        .join(Note, Note.id == Mention.note_id)
+        .join(Conversation, Conversation.id == Mention.conversation_id)
+        .where(Mention.agent_id == agent_id)
+    )
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    return query
+
+
+async def list_mentions(
+    session: AsyncSession,
+    agent_id: int,
+    *,
+    visible: set[int] | None,
+    unread_only: bool,
+    before: int | None,
+    limit: int,
+) -> list[tuple[Mention, str]]:
+    """Newest first, with the note's text."""
+    query = _mentions_of(agent_id, visible)
+    if unread_only:
+        query = query.where(Mention.read_at.is_(None))
+    if before is not None:
+        query = query.where(Mention.id < before)
+    rows = await session.execute(query.order_by(Mention.id.desc()).limit(limit))
+    return [(mention, text) for mention, text in rows.all()]
+
+
+async def count_unread_mentions(
+    session: AsyncSession, agent_id: int, *, visible: set[int] | None
+) -> int:
+    # Uses index: ix_mentions_agent_unread.
+    query = _mentions_of(agent_id, visible).where(Mention.read_at.is_(None))
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+async def get_mention(session: AsyncSession, mention_id: int) -> Mention | None:
+    return await session.get(Mention, mention_id)
+
+
+async def mark_mentions_read(
+    session: AsyncSession, agent_id: int, *, at: Any, conversation_id: int | None = None
+) -> int:
+    """Mark the agent's unread mentions read (all, or those of one conversation)."""
+    statement = update(Mention).where(Mention.agent_id == agent_id, Mention.read_at.is_(None))
+    if conversation_id is not None:
+        statement = statement.where(Mention.conversation_id == conversation_id)
+    result = await session.execute(
+        statement.values(read_at=at).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -17,3 +19,15 @@ class CannedRead(BaseModel):
     text: str
     shared: bool
     owner_id: int | None
+
+
+class MentionRead(BaseModel):
+    id: int
+    conversation_id: int
+    note_id: int
+    by_agent_id: int | None
+    by_name: str | None
+    text: str
+    created_at: datetime
+    read_at: datetime | None
+    url: str

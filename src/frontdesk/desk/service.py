@@ -9,12 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
+from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Conversation, Note
+from frontdesk.conversations.models import Attachment, Conversation, Note
 from frontdesk.customers.models import Customer
+from frontdesk.db import utcnow
 from frontdesk.desk import repository
-from frontdesk.desk.models import CannedResponse
-from frontdesk.desk.schemas import CannedCreate, CannedRead
+from frontdesk.desk.models import CannedResponse, Mention
+from frontdesk.desk.schemas import CannedCreate, CannedRead, MentionRead
 from frontdesk.kit.errors import Forbidden, NotFound
 from frontdesk.kit.events import record
 
@@ -110,12 +112,32 @@ async def mentioned_agents(session: AsyncSession, text: str) -> list[Agent]:
 
 
 async def add_note(
-    session: AsyncSession, conversation: Conversation, *, author: Agent, text: str
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    author: Agent,
+    text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> tuple[Note, Sequence[Agent]]:
-    """An internal note; every @mentioned agent gets a `note.mentioned` event."""
-    note = await conversations.add_note(session, conversation, author=author, text=text)
-    mentioned = await mentioned_agents(session, text)
+    """An internal note; every @mentioned agent who may see the conversation (other than the
+    author) gets an unread mention and a `note.mentioned` event."""
+    note = await conversations.add_note(
+        session, conversation, author=author, text=text, attachments=attachments
+    )
+    mentioned = [
+        agent
+        for agent in await mentioned_agents(session, text)
+        if agent.id != author.id and await _may_see(session, agent, conversation)
+    ]
     for agent in mentioned:
+        session.add(
+            Mention(
+                agent_id=agent.id,
+                note_id=note.id,
+                conversation_id=conversation.id,
+                by_agent_id=author.id,
+            )
+        )
         record(
             session,
             "note.mentioned",
@@ -129,4 +151,74 @@ async def add_note(
             conversation_id=conversation.id,
             customer_id=conversation.customer_id,
         )
+    await session.flush()
     return note, mentioned
+
+
+async def _may_see(session: AsyncSession, agent: Agent, conversation: Conversation) -> bool:
+    inbox_ids = await visible_inbox_ids(session, agent)
+    return inbox_ids is None or conversation.inbox_id in inbox_ids
+
+
+async def list_mentions(
+    session: AsyncSession,
+    agent: Agent,
+    *,
+    unread_only: bool = False,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[MentionRead]:
+    """The agent's own mentions, newest first, only in conversations they may still see."""
+    rows = await repository.list_mentions(
+        session,
+        agent.id,
+        visible=await visible_inbox_ids(session, agent),
+        unread_only=unread_only,
+        before=before,
+        limit=limit,
+    )
+    names: dict[int, str] = {}
+    for mention, _ in rows:
+        if mention.by_agent_id is not None and mention.by_agent_id not in names:
+            by = await auth_repository.get_agent(session, mention.by_agent_id)
+            names[mention.by_agent_id] = by.name if by else ""
+    return [
+        MentionRead(
+            id=mention.id,
+            conversation_id=mention.conversation_id,
+            note_id=mention.note_id,
+            by_agent_id=mention.by_agent_id,
+            by_name=names.get(mention.by_agent_id or 0) or None,
+            text=text[:300],
+            created_at=mention.created_at,
+            read_at=mention.read_at,
+            url=f"/conversations/{mention.conversation_id}",
+        )
+        for mention, text in rows
+    ]
+
+
+async def unread_mentions(session: AsyncSession, agent: Agent) -> int:
+    return await repository.count_unread_mentions(
+        session, agent.id, visible=await visible_inbox_ids(session, agent)
+    )
+
+
+async def mark_mention_read(session: AsyncSession, agent: Agent, mention_id: int) -> Mention:
+    """One of the agent's own mentions; anyone else's is not found."""
+    mention = await repository.get_mention(session, mention_id)
+    if mention is None or mention.agent_id != agent.id:
+        raise NotFound("mention not found")
+    if mention.read_at is None:
+        mention.read_at = utcnow()
+        await session.flush()
+    return mention
+
+
+async def mark_mentions_read(
+    session: AsyncSession, agent: Agent, *, conversation_id: int | None = None
+) -> int:
+    """All the agent's unread mentions, or those of one conversation (opening it reads them)."""
+    return await repository.mark_mentions_read(
+        session, agent.id, at=utcnow(), conversation_id=conversation_id
+    )

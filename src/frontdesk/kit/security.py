@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 import secrets
 import socket
+import unicodedata
 from urllib.parse import urlsplit
 
 import nh3
@@ -74,6 +75,30 @@ def sanitize_html(html: str | None) -> str | None:
         url_schemes={"http", "https", "mailto", "cid"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+# Bidirectional overrides and isolates: "invoice\u202egnp.exe" shows as "invoiceexe.png".
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def safe_filename(name: str | None, content_type: str) -> str:
+    """No bidi tricks, control characters or paths in a filename we show or save."""
+    clean = "".join(
+        c
+        for c in (name or "").translate(BIDI_CONTROLS)
+        if unicodedata.category(c) not in ("Cc", "Cf")
+    )
+    clean = clean.replace("/", "_").replace("\\", "_").strip().lstrip(".")
+    if not clean:
+        ext = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html"}.get(
+            content_type, ""
+        )
+        clean = (
+            f"attachment{ext}"
+            if not content_type.startswith("image/")
+            else "image." + content_type[6:]
+        )
+    return clean[:200]
 
 
 def check_outbound_url(url: str, *, allow_private: bool = False) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +15,10 @@ from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.service import visible_inbox_ids
+from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import PRIORITIES, STATUSES, Conversation
+from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
@@ -25,14 +26,23 @@ from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
 from frontdesk.kit import uow
-from frontdesk.kit.errors import FrontdeskError, NotFound
+from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
+from frontdesk.kit.i18n import translator
+from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
 router = APIRouter(include_in_schema=False)
 TIMELINE_LIMIT = 500
 # Only these are shown inline; everything else downloads. Never SVG or HTML (they script).
 INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+# Form errors the agent can fix, said in their language (the code follows, for support).
+ERROR_TEXT = {
+    "upload_type": "This type of file is not accepted here.",
+    "attachment_too_large": "The file is too large for this inbox.",
+    "too_many_files": "At most 10 files per message.",
+    "empty_message": "Write a message or attach a file.",
+}
 
 
 async def _timeline(
@@ -44,9 +54,9 @@ async def _timeline(
     messages = await customers_repository.timeline(
         session, conversation.customer_id, inbox_ids=visible, after=None, limit=TIMELINE_LIMIT
     )
-    files = await conversations_repository.attachments_of(session, [m.id for m in messages])
-    by_message: dict[int, list[Any]] = {}
-    for item in files:
+    attached = await conversations_repository.attachments_of(session, [m.id for m in messages])
+    by_message: dict[int | None, list[Any]] = {}
+    for item in attached:
         by_message.setdefault(item.message_id, []).append(item)
     agents = {a.id: a for a in await auth_repository.list_agents(session, after=None, limit=1000)}
     entries: list[dict[str, Any]] = [
@@ -60,12 +70,17 @@ async def _timeline(
         }
         for m in messages
     ]
-    for note in await conversations_repository.list_notes(session, conversation.id):
+    notes = await conversations_repository.list_notes(session, conversation.id)
+    by_note: dict[int | None, list[Any]] = {}
+    for item in await conversations_repository.attachments_of_notes(session, [n.id for n in notes]):
+        by_note.setdefault(item.note_id, []).append(item)
+    for note in notes:
         entries.append(
             {
                 "kind": "note",
                 "at": note.created_at,
                 "note": note,
+                "files": by_note.get(note.id, []),
                 "author": agents.get(note.agent_id or 0),
             }
         )
@@ -121,9 +136,13 @@ async def conversation_page(
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    # Opening the conversation reads the agent's mentions in it.
+    if await desk.mark_mentions_read(session, agent, conversation_id=conversation.id):
+        await uow.commit(session)
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
+    context["error_text"] = ERROR_TEXT.get(context["error"] or "")
     return render(request, "conversation.html", context, agent=agent)
 
 
@@ -140,15 +159,46 @@ async def timeline_partial(
     )
 
 
-def _done(request: Request, conversation_id: int, error: str | None = None) -> Response:
+def _done(
+    request: Request, conversation_id: int, error: str | None = None, *, lang: str = "en"
+) -> Response:
     url = f"/conversations/{conversation_id}" + (f"?error={error}" if error else "")
     if request.headers.get("hx-request"):
         response = Response(status_code=204, headers={"hx-trigger": "fd:refresh"})
         if error:
-            response = Response(error, status_code=422, media_type="text/plain")
+            text = (
+                f"{translator(lang)(ERROR_TEXT[error])} ({error})" if error in ERROR_TEXT else error
+            )
+            response = Response(text, status_code=422, media_type="text/plain")
         secure_headers(response)
         return response
     return RedirectResponse(url, status_code=303)
+
+
+async def _uploads(
+    session: AsyncSession,
+    conversation: Conversation,
+    agent: Agent,
+    runtime: Runtime,
+    uploads: list[UploadFile],
+) -> list[Attachment]:
+    """The form's files as pending uploads (an empty file input sends one nameless part)."""
+    chosen = [item for item in uploads if item.filename]
+    if len(chosen) > files.MAX_PER_MESSAGE:
+        raise Invalid(f"at most {files.MAX_PER_MESSAGE} files per message", code="too_many_files")
+    return [
+        await files.upload(
+            session,
+            conversation,
+            agent=agent,
+            filename=item.filename or "",
+            content_type=item.content_type or "application/octet-stream",
+            data=await item.read(runtime.settings.max_attachment_bytes + 1),
+            blobs=runtime.blobs,
+            app=runtime.settings,
+        )
+        for item in chosen
+    ]
 
 
 @router.post("/conversations/{conversation_id}/reply")
@@ -157,17 +207,20 @@ async def reply_form(
     conversation_id: int,
     session: SessionDep,
     agent: PageAgent,
-    text: Annotated[str, Form()],
+    runtime: RuntimeDep,
     csrf: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
     identity_id: Annotated[str, Form()] = "",
+    attach: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
     try:
-        await conversations.reply(session, conversation, author=agent, data=data)
+        taken = await _uploads(session, conversation, agent, runtime, attach)
+        await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code)
+        return _done(request, conversation_id, exc.code, lang=agent.language)
     await uow.commit(session)
     return _done(request, conversation_id)
 
@@ -178,15 +231,18 @@ async def note_form(
     conversation_id: int,
     session: SessionDep,
     agent: PageAgent,
-    text: Annotated[str, Form()],
+    runtime: RuntimeDep,
     csrf: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
+    attach: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     try:
-        await desk.add_note(session, conversation, author=agent, text=text)
+        taken = await _uploads(session, conversation, agent, runtime, attach)
+        await desk.add_note(session, conversation, author=agent, text=text, attachments=taken)
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code)
+        return _done(request, conversation_id, exc.code, lang=agent.language)
     await uow.commit(session)
     return _done(request, conversation_id)
 
@@ -241,11 +297,7 @@ async def attachment(
     attachment_id: int, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
 ) -> Response:
     """A file as visible as its conversation; safe images inline, everything else downloads."""
-    item = await conversations_repository.get_attachment(session, attachment_id)
-    message = await conversations_repository.get_message(session, item.message_id) if item else None
-    if item is None or message is None:
-        raise NotFound("attachment not found")
-    await conversations.get_or_raise(session, message.conversation_id, agent=agent)
+    item = await files.get_or_raise(session, attachment_id, agent=agent)
     inline = item.content_type in INLINE_IMAGES
     return Response(
         runtime.blobs.get(item.blob_key),

@@ -20,7 +20,14 @@ from frontdesk.kit.errors import NotFound, Unauthorized, error_body
 from frontdesk.kit.i18n import LANGUAGES, translator
 from frontdesk.kit.security import verify_signature
 from frontdesk.routing import service as routing
-from frontdesk.web import canned_views, conversation_views, inbox_views, socket, supervisor_views
+from frontdesk.web import (
+    canned_views,
+    conversation_views,
+    inbox_views,
+    mention_views,
+    socket,
+    supervisor_views,
+)
 from frontdesk.web.rendering import (
     LoginRequired,
     PageAgent,
@@ -31,7 +38,14 @@ from frontdesk.web.rendering import (
 __all__ = ["LoginRequired", "router"]
 
 router = APIRouter(include_in_schema=False)
-for module in (inbox_views, conversation_views, canned_views, supervisor_views, socket):
+for module in (
+    inbox_views,
+    conversation_views,
+    canned_views,
+    supervisor_views,
+    mention_views,
+    socket,
+):
     router.include_router(module.router)
 
 STATIC = Path(__file__).parent / "static"

@@ -223,3 +223,30 @@ class TestLoops:
             waiting = (await session.scalars(select(Job).where(Job.state == "available"))).all()
             assert len(waiting) == 1 and waiting[0].attempts == 0
             assert "outbound cap" in (waiting[0].last_error or "")
+
+
+class TestAgentFiles:
+    async def test_agent_upload_goes_out_as_a_mail_attachment(
+        self, support, mailer, relay, runtime, client, cast
+    ):
+        await mailer.send(mail(sender="omar@example.org", message_id="<f1@example.org>"))
+        stored = await message_by_external(runtime, "<f1@example.org>")
+        assert stored is not None
+        base = f"/api/v1/conversations/{stored.conversation_id}"
+        uploaded = await client.post(
+            f"{base}/uploads",
+            files={"file": ("\u202e" + "فاتورة.pdf", b"%PDF-1.4 list", "application/pdf")},
+            headers=cast.ada.headers,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        sent = await client.post(
+            f"{base}/messages",
+            json={"text": "The list", "attachment_ids": [uploaded.json()["id"]]},
+            headers=cast.ada.headers,
+        )
+        assert sent.status_code == 201, sent.text
+        await run_jobs(runtime)
+        assert await status_of(runtime, sent.json()["id"]) == "sent"
+        [part] = list(relay.mails[0].iter_attachments())
+        assert part.get_filename() == "فاتورة.pdf"
+        assert part.get_content() == b"%PDF-1.4 list"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -21,7 +20,7 @@ import nh3
 
 from frontdesk.channels.base import InboundAttachment
 from frontdesk.channels.email import quoting
-from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_filename
 
 # Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).
 MAX_HEADER_SECTION = 512 * 1024
@@ -332,18 +331,6 @@ def _filename(part: Message) -> str | None:
     except Exception:
         return "attachment"
     return name or None
-
-
-def safe_filename(name: str | None, ctype: str) -> str:
-    """No bidi tricks, control characters or paths in a filename we show or save."""
-    clean = "".join(
-        c for c in (name or "").translate(_BIDI) if unicodedata.category(c) not in ("Cc", "Cf")
-    )
-    clean = clean.replace("/", "_").replace("\\", "_").strip().lstrip(".")
-    if not clean:
-        ext = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html"}.get(ctype, "")
-        clean = f"attachment{ext}" if not ctype.startswith("image/") else "image." + ctype[6:]
-    return clean[:200]
 
 
 def sanitize_mail_html(html: str, allow_remote_images: bool) -> tuple[str, int]:

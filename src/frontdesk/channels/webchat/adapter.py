@@ -22,6 +22,7 @@ from frontdesk.channels.base import (
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
+from frontdesk.kit.security import safe_filename
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -29,6 +30,7 @@ MAX_TEXT = 10_000
 SAFE_UPLOAD_TYPES = [
     "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
 ]  # fmt: skip
+DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
 
 
 class PrechatForm(BaseModel):
@@ -55,7 +57,7 @@ class WebchatSettings(BaseModel):
     identity_verification: bool = False
     # Sites allowed to open the widget's socket; empty = any site (the token is the key).
     allowed_origins: list[str] = []
-    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD, ge=1)
     upload_types: list[str] = SAFE_UPLOAD_TYPES
     # The e-mail inbox settings (address, smtp) used when a visitor continues by e-mail or
     # asks for a transcript; handed to the e-mail channel adapter when it is installed.
@@ -134,16 +136,13 @@ class WebchatChannel:
     ) -> InboundAttachment:
         """Check an upload against the inbox's type and size limits."""
         settings = read_settings(inbox)
-        kind = content_type.split(";")[0].strip().lower()
-        if kind not in settings.upload_types:
-            raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
-        if len(data) > settings.max_upload_bytes:
-            raise TooLarge(
-                f"file is over {settings.max_upload_bytes} bytes", code="attachment_too_large"
-            )
-        if not data:
-            raise Invalid("the file is empty", code="empty_message")
-        return InboundAttachment(filename[:300] or "upload", kind, data)
+        return check_file(
+            types=settings.upload_types,
+            max_bytes=settings.max_upload_bytes,
+            filename=filename,
+            content_type=content_type,
+            data=data,
+        )
 
     async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         if "@" in outbound.to_address:
@@ -172,6 +171,29 @@ class WebchatChannel:
             active=True,
         )
         return await email.send(relay, outbound, app)
+
+
+def upload_limits(inbox: Inbox, app: Settings) -> tuple[list[str], int]:
+    """Accepted types and largest size of a file on this inbox: a webchat inbox's own
+    settings, the widget's defaults on every other channel (agents' files included)."""
+    if inbox.channel == "webchat":
+        settings = read_settings(inbox)
+        return settings.upload_types, min(settings.max_upload_bytes, app.max_attachment_bytes)
+    return SAFE_UPLOAD_TYPES, min(DEFAULT_MAX_UPLOAD, app.max_attachment_bytes)
+
+
+def check_file(
+    *, types: list[str], max_bytes: int, filename: str, content_type: str, data: bytes
+) -> InboundAttachment:
+    """A file within the type and size limits, its name made safe to show and save."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in types:
+        raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
+    if len(data) > max_bytes:
+        raise TooLarge(f"file is over {max_bytes} bytes", code="attachment_too_large")
+    if not data:
+        raise Invalid("the file is empty", code="empty_message")
+    return InboundAttachment(safe_filename(filename, kind) or "upload", kind, data)
 
 
 webchat_channel = WebchatChannel()

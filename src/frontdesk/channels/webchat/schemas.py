@@ -20,6 +20,8 @@ class SessionRead(BaseModel):
     verified: bool
     name: str | None
     email: str | None
+    # The token sent in had expired: this is a new visitor (a new chat).
+    expired: bool = False
 
 
 class EmailContinue(BaseModel):

@@ -41,6 +41,7 @@ from frontdesk.kit.events import record
 from frontdesk.kit.text import normalize_email
 
 TRANSCRIPT_JOB = "webchat.transcript"
+TOKEN_EXPIRED = "token_expired"
 # Messages this recent are replayed on reconnect even below the client's `since`.
 REPLAY_SLACK = timedelta(seconds=10)
 
@@ -56,7 +57,14 @@ def read_token(app: Settings, token: str | None, inbox_id: int | None = None) ->
     claims = tokens.read(app.secret_key, token)
     if claims is None or (inbox_id is not None and claims.inbox_id != inbox_id):
         raise Unauthorized("visitor token missing or invalid", code="bad_token")
+    if tokens.expired(claims):
+        raise Unauthorized("visitor token expired: start a new session", code=TOKEN_EXPIRED)
     return claims
+
+
+def issue_token(app: Settings, claims: VisitorClaims) -> str:
+    """A token for these claims, valid for the configured time from now (sliding expiry)."""
+    return tokens.issue(app.secret_key, claims, ttl_seconds=app.webchat_token_days * 86400)
 
 
 async def start_session(
@@ -66,6 +74,10 @@ async def start_session(
     settings = webchat_channel.validate_settings(inbox.settings, app)
     previous = tokens.read(app.secret_key, data.token)
     if previous is not None and previous.inbox_id != inbox.id:
+        previous = None
+    # An expired token is never renewed: the browser starts over as a new anonymous visitor.
+    expired = previous is not None and tokens.expired(previous)
+    if expired:
         previous = None
     if data.user_id is not None:
         if not tokens.verify_user(inbox.secret, data.user_id, data.user_hash):
@@ -92,7 +104,8 @@ async def start_session(
     visitor.last_seen_at = utcnow()
     await session.flush()
     return SessionRead(
-        token=tokens.issue(app.secret_key, claims),
+        token=issue_token(app, claims),
+        expired=expired,
         verified=claims.user_id is not None,
         name=visitor.name,
         email=visitor.email,
@@ -265,7 +278,7 @@ async def widget_messages(
 ) -> list[WidgetMessage]:
     """What the visitor sees of messages: no internal fields, agents by first name only."""
     attachments = await repository.attachments_for(session, [m.id for m in messages])
-    files: dict[int, list[WidgetAttachment]] = {}
+    files: dict[int | None, list[WidgetAttachment]] = {}
     for item in attachments:
         files.setdefault(item.message_id, []).append(
             WidgetAttachment(

@@ -65,8 +65,14 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
             visitor = await service.visitor_info(session, claims)
             online = await routing.inbox_has_agent_online(session, inbox.id)
             await session.commit()  # read-only; commit keeps the loaded rows usable
-    except FrontdeskError:
-        await websocket.close(code=4401, reason="unauthenticated")
+    except FrontdeskError as exc:
+        # Accepted first: a close before the handshake reaches the browser as a bare 403, and
+        # the widget must tell 4440 (token expired: start a new chat) from 4401 (no valid token).
+        await websocket.accept()
+        if exc.code == service.TOKEN_EXPIRED:
+            await websocket.close(code=4440, reason=service.TOKEN_EXPIRED)
+        else:
+            await websocket.close(code=4401, reason="unauthenticated")
         return
     allowed = read_settings(inbox).allowed_origins
     if allowed and websocket.headers.get("origin") not in allowed:
@@ -78,7 +84,9 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
     await hub.attach(conn)  # subscribed before the replay: nothing falls in between
     writer = asyncio.create_task(_writer(conn, runtime, token))
     try:
-        await conn.send({"type": "hello", "online": online})
+        # Sliding expiry: each connect hands the widget a renewed token.
+        renewed = service.issue_token(runtime.settings, claims)
+        await conn.send({"type": "hello", "online": online, "token": renewed})
         conn.push({"kind": "replay", "since": max(since, 0)})
         await _reader(conn, runtime, hub, inbox, visitor)
     except (WebSocketDisconnect, RuntimeError):

@@ -1,4 +1,4 @@
-"""Signed visitor tokens and the site's identity-verification HMAC."""
+"""Signed visitor tokens (with an expiry) and the site's identity-verification HMAC."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
+
+# Sliding: every session start and socket connect hands the widget a renewed token.
+DEFAULT_TTL_SECONDS = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,8 @@ class VisitorClaims:
     inbox_id: int
     key: str
     user_id: str | None
+    # Unix seconds after which the token is refused; set by `issue`, read back by `read`.
+    expires_at: int = 0
 
     @property
     def address(self) -> str:
@@ -31,14 +37,24 @@ def _mac(secret_key: str, body: str) -> str:
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
-def issue(secret_key: str, claims: VisitorClaims) -> str:
-    raw = json.dumps({"i": claims.inbox_id, "k": claims.key, "u": claims.user_id}).encode()
+def issue(
+    secret_key: str,
+    claims: VisitorClaims,
+    *,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    now: float | None = None,
+) -> str:
+    expires = int((time.time() if now is None else now) + ttl_seconds)
+    raw = json.dumps(
+        {"i": claims.inbox_id, "k": claims.key, "u": claims.user_id, "e": expires}
+    ).encode()
     body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     return f"{body}.{_mac(secret_key, body)}"
 
 
 def read(secret_key: str, token: str | None) -> VisitorClaims | None:
-    """The claims of a token this server signed, else None."""
+    """The claims of a token this server signed (expired or not), else None. A token without
+    an expiry is not one of ours."""
     if not token or token.count(".") != 1 or len(token) > 2000:
         return None
     body, mac = token.split(".")
@@ -46,9 +62,13 @@ def read(secret_key: str, token: str | None) -> VisitorClaims | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        return VisitorClaims(int(data["i"]), str(data["k"]), data.get("u"))
+        return VisitorClaims(int(data["i"]), str(data["k"]), data.get("u"), int(data["e"]))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def expired(claims: VisitorClaims, *, now: float | None = None) -> bool:
+    return (time.time() if now is None else now) >= claims.expires_at
 
 
 def user_hash(inbox_secret: str, user_id: str) -> str:

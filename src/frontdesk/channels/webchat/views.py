@@ -32,6 +32,8 @@ router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CORS = {"access-control-allow-origin": "*", "x-content-type-options": "nosniff"}
+# Never SVG or HTML (they script).
+INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 WIDGET_STRINGS = (
     "Chat with us", "Type a message…", "Send", "Open chat", "Close chat", "Attach a file",
     "No agent is online right now. Leave your e-mail and we will answer by e-mail.",
@@ -40,6 +42,9 @@ WIDGET_STRINGS = (
     "Start chat", "Your name", "Agent is typing…", "Seen", "Sending…",
     "Offline: your messages will be sent when the connection is back.",
     "We will reply to {email}.", "Messages", "Hello! How can we help?", "Agents online",
+    "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
+    "{name}: files of this type are not accepted.",
+    "{name}: the file is too large (at most {size}).",
 )  # fmt: skip
 
 
@@ -210,9 +215,10 @@ async def visitor_attachment(
     """A visitor's own file (or one an agent sent them); anything else is not found."""
     claims = service.read_token(runtime.settings, token)
     attachment = await conversations_repository.get_attachment(session, attachment_id)
+    # Files of internal notes and agents' pending uploads have no message: never the visitor's.
     message = (
         await conversations_repository.get_message(session, attachment.message_id)
-        if attachment
+        if attachment is not None and attachment.message_id is not None
         else None
     )
     customer_id = await service.customer_id_of(session, claims)
@@ -224,13 +230,16 @@ async def visitor_attachment(
         or message.inbox_id != claims.inbox_id
     ):
         raise NotFound("attachment not found")
+    # Safe raster images show inline (previews in the widget); everything else downloads.
+    inline = attachment.content_type in INLINE_IMAGES
     return Response(
         runtime.blobs.get(attachment.blob_key),
-        media_type="application/octet-stream",
+        media_type=attachment.content_type if inline else "application/octet-stream",
         headers={
             **CORS,
-            "content-disposition": "attachment",
+            "content-disposition": "inline" if inline else "attachment",
             "content-security-policy": "default-src 'none'; sandbox",
+            "cache-control": "private, max-age=300",
         },
     )
 

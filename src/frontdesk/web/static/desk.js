@@ -43,6 +43,10 @@
       since = event.sequence;
       body.setAttribute("data-since", String(since));
       if (relevant(event)) refresh();
+      // Mentions of this agent refresh the header badge (server-rendered, like everything).
+      if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
+        if (window.htmx) htmx.trigger(body, "fd:mentions");
+      }
     };
     ws.onclose = function () {
       live(false);

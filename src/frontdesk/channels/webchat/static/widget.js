@@ -11,9 +11,11 @@
   var USER_ID = script.getAttribute("data-user-id");
   var USER_HASH = script.getAttribute("data-user-hash");
   var KEY = "fd-widget:" + HOST + ":" + INBOX;
+  var IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
   var cfg = null, t = function (s) { return (cfg && cfg.strings[s]) || s; };
   var state = load(), socket = null, wantSocket = true, retry = 0, retryTimer = null;
   var els = {}, shown = {}, typingTimer = null, lastTyping = 0, readUpTo = 0, since = 0;
+  var sticky = "";  // a notice that stays until the visitor writes again
 
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; }
@@ -36,10 +38,16 @@
       method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().then(function (data) {
-        if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
+        if (!r.ok) throw failure(r, data);
         return data;
       });
     });
+  }
+
+  function failure(r, data) {
+    var err = new Error((data.error && data.error.message) || r.statusText);
+    err.code = data.error && data.error.code;
+    return err;
   }
 
   function start() {
@@ -60,9 +68,33 @@
     for (var k in extra || {}) body[k] = extra[k];
     return post("/widget/api/session", body).then(function (data) {
       state.token = data.token; save();
+      if (data.expired) expiredNotice();
       els.form.hidden = true; els.composer.hidden = false;
       connect();
     }).catch(function (err) { notice(err.message); });
+  }
+
+  function expiredNotice() {
+    sticky = t("Your chat session expired. A new chat has started; messages not yet sent will be sent in it.");
+    notice("");
+  }
+
+  // The token expired (or is no longer valid): start a new anonymous chat. What the old one
+  // showed is removed (this browser can no longer open it); unsent messages stay queued and
+  // go out in the new chat, and the visitor is told so.
+  function restart() {
+    disconnect();
+    state.token = null; delete state.email; save();
+    for (var id in shown) if (shown[id].parentNode) shown[id].parentNode.removeChild(shown[id]);
+    shown = {}; since = 0; readUpTo = 0;
+    expiredNotice();
+    if (needsForm()) { els.form.hidden = false; els.composer.hidden = true; }
+    else session();
+  }
+
+  function handle(err) {
+    if (err.code === "token_expired" || err.code === "bad_token") restart();
+    else notice(err.message);
   }
 
   function build() {
@@ -167,7 +199,7 @@
           render(data.message);
           notice(t("We will reply to {email}.").replace("{email}", data.email));
           state.email = data.email; save();
-        }).catch(function (err) { notice(err.message); });
+        }).catch(handle);
     });
     return form;
   }
@@ -185,7 +217,7 @@
     else els.launcher.focus();
   }
 
-  function notice(text) { els.status.textContent = text || ""; }
+  function notice(text) { els.status.textContent = text || sticky || ""; }
 
   function connect() {
     if (!state.token) return;
@@ -200,9 +232,10 @@
       (state.outbox || []).forEach(function (item) { transmit(item); });
     };
     ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
-    ws.onclose = function () {
+    ws.onclose = function (e) {
       if (socket === ws) socket = null;
       if (!wantSocket) return;
+      if (e.code === 4440 || e.code === 4401) { restart(); return; }
       if ((state.outbox || []).length) notice(t("Offline: your messages will be sent when the connection is back."));
       retry = Math.min(retry + 1, 6);
       retryTimer = setTimeout(connect, Math.min(10000, 250 * Math.pow(2, retry)));
@@ -221,6 +254,7 @@
   function submit() {
     var text = els.input.value.trim();
     if (!text) return;
+    sticky = "";
     els.input.value = "";
     var item = { id: newId(), text: text };
     state.outbox = (state.outbox || []).concat([item]); save();
@@ -238,7 +272,10 @@
   }
 
   function receive(frame) {
-    if (frame.type === "hello") setOnline(frame.online);
+    if (frame.type === "hello") {
+      setOnline(frame.online);
+      if (frame.token) { state.token = frame.token; save(); }  // sliding expiry
+    }
     else if (frame.type === "message") render(frame.message);
     else if (frame.type === "ack") {
       state.outbox = (state.outbox || []).filter(function (i) { return i.id !== frame.id; }); save();
@@ -273,7 +310,10 @@
     if (m.text) li.appendChild(el("span", { "class": "fdw-text" }, m.text));
     (m.attachments || []).forEach(function (a) {
       var href = HOST + a.url;
-      var link = el("a", { href: href, "class": "fdw-file-link", rel: "noopener", target: "_blank" }, a.name);
+      var link = el("a", { href: href, "class": "fdw-file-link", rel: "noopener", target: "_blank", "data-testid": "fd-widget-file", dir: "auto" });
+      // Safe raster images get a preview (served inline); everything else is a download link.
+      if (IMAGES.indexOf(a.type) >= 0) link.appendChild(el("img", { src: href, alt: a.name, "class": "fdw-preview" }));
+      else link.textContent = a.name;
       li.appendChild(link);
     });
     li.appendChild(el("span", { "class": "fdw-meta" }, m.direction === "outbound" ? "" : (m.status === "read" ? t("Seen") : "")));
@@ -317,16 +357,27 @@
   function upload() {
     var f = els.file.files[0];
     if (!f) return;
-    if (cfg.upload.types.indexOf(f.type) < 0 || f.size > cfg.upload.max_bytes) {
-      notice(f.name + ": " + (f.size > cfg.upload.max_bytes ? "too large" : "type not accepted"));
+    // Checked here for a quick answer; the server checks the same limits again.
+    var refusal = cfg.upload.types.indexOf(f.type) < 0
+      ? t("{name}: files of this type are not accepted.")
+      : (f.size > cfg.upload.max_bytes ? t("{name}: the file is too large (at most {size}).") : "");
+    if (refusal) {
+      els.file.value = "";
+      notice(refusal.replace("{name}", f.name).replace("{size}", megabytes(cfg.upload.max_bytes)));
       return;
     }
     var data = new FormData();
     data.append("token", state.token); data.append("id", newId()); data.append("file", f);
     fetch(HOST + "/widget/api/upload", { method: "POST", body: data })
-      .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw new Error(d.error.message); return d; }); })
+      .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw failure(r, d); return d; }); })
       .then(function (d) { render(d.message); els.file.value = ""; })
-      .catch(function (err) { notice(err.message); });
+      .catch(function (err) { els.file.value = ""; handle(err); });
+  }
+
+  function megabytes(bytes) {
+    var mb = bytes / (1024 * 1024);
+    var n = mb >= 1 ? (Math.round(mb * 10) / 10) + " MB" : Math.max(1, Math.round(bytes / 1024)) + " KB";
+    try { return n.replace(/[\d.]+/, function (d) { return Number(d).toLocaleString(cfg.language); }); } catch (e) { return n; }
   }
 
   function askTranscript() {
@@ -334,7 +385,7 @@
     if (!email) { els.offline.hidden = false; els.offline.querySelector("input").focus(); return; }
     post("/widget/api/transcript", { token: state.token, email: email, id: newId() })
       .then(function (d) { notice(t("Transcript on its way to {email}.").replace("{email}", d.email)); })
-      .catch(function (err) { notice(err.message); });
+      .catch(handle);
   }
 
   function scroll() { els.list.scrollTop = els.list.scrollHeight; }
