@@ -58,10 +58,24 @@ class EmailChannel:
         self, inbox: Inbox, raw: bytes, app: Settings, *, envelope_sender: str | None = None
     ) -> ParsedMail:
         """Raises parsing.BrokenMail for mail that belongs in the quarantine."""
+        trusted = settings_of(inbox.settings).trusted_authserv_id
+        return self.parse_for(
+            raw, app, trusted_authserv_id=trusted, envelope_sender=envelope_sender
+        )
+
+    def parse_for(
+        self,
+        raw: bytes,
+        app: Settings,
+        *,
+        trusted_authserv_id: str | None,
+        envelope_sender: str | None = None,
+    ) -> ParsedMail:
+        """`parse` without the inbox row: only its trusted_authserv_id changes the result."""
         return parse_mail(
             raw,
             max_attachment_bytes=app.max_attachment_bytes,
-            trusted_authserv_id=settings_of(inbox.settings).trusted_authserv_id,
+            trusted_authserv_id=trusted_authserv_id,
             envelope_sender=envelope_sender,
         )
 

@@ -16,6 +16,7 @@ from frontdesk.channels.email import repository
 from frontdesk.channels.email.adapter import email_channel
 from frontdesk.channels.email.models import Mailbox, Quarantined
 from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, message_key
+from frontdesk.channels.email.schemas import settings_of
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
@@ -45,6 +46,10 @@ class IncomingMail:
     raw: bytes
     recipients: list[str] = field(default_factory=list)
     envelope_sender: str | None = None
+    # Parsed ahead of the batch (`parse_ahead`: SMTP parses while the previous batch commits)
+    # for this trusted_authserv_id; parsed again in the batch if the inbox changed since.
+    parsed: ParsedMail | BrokenMail | None = None
+    parsed_for: str | None = None
 
 
 @dataclass
@@ -142,15 +147,36 @@ async def _store(
     await repository.add_seen(session, seen)
 
 
-def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) -> _Read:
+def parse_ahead(incoming: IncomingMail, *, trusted_authserv_id: str | None, app: Settings) -> None:
+    """Parse a mail before it joins a batch, so the batch's writer does not have to."""
     try:
-        mail = email_channel.parse(
-            inbox, incoming.raw, settings, envelope_sender=incoming.envelope_sender
+        incoming.parsed = email_channel.parse_for(
+            incoming.raw,
+            app,
+            trusted_authserv_id=trusted_authserv_id,
+            envelope_sender=incoming.envelope_sender,
         )
     except BrokenMail as exc:
+        incoming.parsed = exc
+    except Exception:  # a parser bug: the batch parses it again and reports it there
+        log.exception("parsing a mail ahead of its batch failed")
+        return
+    incoming.parsed_for = trusted_authserv_id
+
+
+def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) -> _Read:
+    parsed = incoming.parsed
+    if parsed is None or incoming.parsed_for != settings_of(inbox.settings).trusted_authserv_id:
+        try:
+            parsed = email_channel.parse(
+                inbox, incoming.raw, settings, envelope_sender=incoming.envelope_sender
+            )
+        except BrokenMail as exc:
+            parsed = exc
+    if isinstance(parsed, BrokenMail):
         key = message_key("raw:" + hashlib.sha256(incoming.raw).hexdigest())
-        return _Read(index, inbox, incoming, None, str(exc), key)
-    return _Read(index, inbox, incoming, mail, "", mail.message_key)
+        return _Read(index, inbox, incoming, None, str(parsed), key)
+    return _Read(index, inbox, incoming, parsed, "", parsed.message_key)
 
 
 async def _drop_seen(
