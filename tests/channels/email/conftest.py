@@ -84,7 +84,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )  # fmt: skip
@@ -154,8 +155,10 @@ _next_account = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    with running_dovecot(users=[f"user{i}" for i in range(ACCOUNTS)]) as server:
+def dovecot(tls_files: tuple[str, str]) -> Iterator[Dovecot]:
+    """Plain IMAP offering STARTTLS, and IMAPS, with the self-signed `tls_files` certificate."""
+    users = [f"user{i}" for i in range(ACCOUNTS)]
+    with running_dovecot(users=users, tls=tls_files) as server:
         yield server
 
 

@@ -39,11 +39,6 @@ class EmailChannel:
         parsed.address = normalize_email(parsed.address)
         if "+" in parsed.address.split("@")[0]:
             raise Invalid("the inbox address cannot contain '+'", code="invalid_address")
-        if parsed.imap is not None and parsed.imap.security == "starttls":
-            raise Invalid(
-                "imap.security: STARTTLS is not supported for IMAP; use tls (port 993)",
-                code="invalid_settings",
-            )
         return parsed.model_dump()
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
