@@ -23,6 +23,7 @@ import nh3
 
 from frontdesk.channels.base import InboundAttachment
 from frontdesk.channels.email import quoting
+from frontdesk.channels.email.bounces import Bounce, BounceReader
 from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 
 # Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).
@@ -115,6 +116,8 @@ class ParsedMail:
     auth: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     remote_images: int = 0
+    # What a bounce says about the mail of ours it returns (only for mail flagged "bounce").
+    bounce: Bounce | None = None
 
     @property
     def automated(self) -> bool:
@@ -182,6 +185,12 @@ def parse_mail(
         display = raw_html if allow_remote_images else quoting.strip_html(raw_html)
         mail.html, mail.remote_images = sanitize_mail_html(display, allow_remote_images)
     mail.flags = _flags(heads, mail, walker.report, envelope_sender)
+    if "bounce" in mail.flags:
+        mail.bounce = walker.bounce.result(
+            headers=heads.values,
+            references=[*mail.in_reply_to, *reversed(mail.references)],
+            texts=walker.texts,
+        )
     mail.auth = authentication_results(
         heads.values.get("authentication-results", []), trusted_authserv_id
     )
@@ -205,6 +214,7 @@ class _Walker:
         self.notes: list[str] = []
         self.parts = 0
         self.report = False
+        self.bounce = BounceReader()
 
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
@@ -219,7 +229,11 @@ class _Walker:
         if ctype == "multipart/report":
             self.report = str(part.get_param("report-type") or "").lower() == "delivery-status"
         if ctype == "message/rfc822":  # a forwarded mail stays one attachment, unopened
+            self.bounce.original(part)
             self._attach(part, ctype, _filename(part))
+            return
+        if ctype == "message/delivery-status":  # parsed into blocks by the stdlib
+            self.texts.append(self.bounce.delivery_status(part))
             return
         if part.is_multipart():
             payload = part.get_payload()
@@ -233,9 +247,11 @@ class _Walker:
         filename = _filename(part)
         if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
             (self.texts if ctype == "text/plain" else self.htmls).append(decode_text(part))
-        elif ctype in ("message/delivery-status", "message/feedback-report"):
+        elif ctype == "message/feedback-report":
             self.texts.append(decode_text(part))
         else:
+            if ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+                self.bounce.original_headers(decode_text(part))
             self._attach(part, ctype, filename)
 
     def _attach(self, part: Message, ctype: str, filename: str | None) -> None:
