@@ -67,6 +67,17 @@ class Mailer:
             timeout=30,
         )
 
+    async def bounce(self, raw: bytes, *, to: str = SUPPORT) -> str:
+        """Deliver with the null envelope sender (MAIL FROM:<>), as MTAs send bounces
+        (aiosmtplib's send refuses an empty sender). Returns the reply to the final dot."""
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port, start_tls=False) as smtp:
+            await smtp.ehlo()
+            reply = await smtp.execute_command(b"MAIL", b"FROM:<>")
+            assert reply.code == 250, reply
+            await smtp.rcpt(to)
+            response = await smtp.data(raw)
+            return f"{response.code} {response.message}"
+
 
 def _authenticator(relay: Relay) -> Any:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

@@ -11,9 +11,10 @@ from typing import Any
 
 import aiosmtplib
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.base import Inbound, Outbound, PermanentSendError, SendResult, register
-from frontdesk.channels.email import threading
+from frontdesk.channels.email import repository, threading
 from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
 from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
 from frontdesk.channels.models import Inbox
@@ -45,6 +46,21 @@ class EmailChannel:
         # Mail has no signature of ours: the listener is reached only through the MX relay,
         # and what the sender claims is judged by the trusted Authentication-Results.
         return True
+
+    async def refusal(self, session: AsyncSession, inbox: Inbox, address: str) -> str | None:
+        """Why no mail may go to `address` now (it hard-bounced), or None. The delivery job
+        asks before sending: a suppressed address fails the message instead of bouncing again."""
+        try:
+            normalised = normalize_email(address)
+        except ValueError:
+            return None
+        found = await repository.get_suppression(session, normalised)
+        if found is None:
+            return None
+        return (
+            f"not sent: {found.address} is suppressed after a hard bounce "
+            f"({found.status}: {found.reason})"
+        )
 
     def outbound_per_minute(self, inbox: Inbox) -> int:
         return settings_of(inbox.settings).outbound_per_minute

@@ -89,6 +89,8 @@ async def _starttls(client: aioimaplib.IMAP4, host: str, context: ssl.SSLContext
     protocol.transport = transport
     # Capabilities announced before TLS may have been forged: ask again (RFC 3501 §6.2.1).
     await protocol.capability()
+
+
 def _last(lines: list[Any]) -> str:
     return bytes(lines[-1]).decode("utf-8", "replace") if lines else ""
 
