@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
 from typing import Any
@@ -163,10 +164,31 @@ class MailHandler:
         )
 
 
+# <local@domain> in its plain dot-atom form: what relays send in MAIL FROM and RCPT TO.
+_PLAIN_PATH = re.compile(
+    r"[ \t]*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
+)
+
+
 class _SMTP(SMTP):
     # RFC 5321 caps lines at 1,000 octets, but real senders break it, and broken mail must
     # reach the quarantine rather than bounce. The message size limit (552) still applies.
     line_length_limit = 64 * 1024 * 1024
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd runs the RFC 5322 header parser on every MAIL and RCPT argument (a tenth
+        # of the listener's CPU under load); a plain path gives the same answer at a glance.
+        found = _PLAIN_PATH.match(arg)
+        rest = arg[found.end() :] if found else ""
+        if (
+            found is None
+            or "(" in rest  # a comment: the full parser's business
+            or (rest and rest[0] not in " \t")
+            or (self.local_part_limit and len(found[1].split("@")[0]) > self.local_part_limit)
+        ):
+            return super()._getaddr(arg)
+        return found[1], rest.lstrip(" \t")
 
 
 class SmtpListener:
