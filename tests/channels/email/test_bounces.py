@@ -140,6 +140,23 @@ class TestSuppression:
         assert "5.1.1" in refused.delivery_error
         assert len(relay.envelopes) == relayed  # nothing was handed to the relay
 
+    async def test_an_admin_lists_and_lifts_a_suppression(
+        self, support, mailer, relay, runtime, client, cast
+    ):
+        _, original, _ = await sent(runtime, mailer, relay, "gone@example.net")
+        await mailer.bounce(postfix_bounce(original, "gone@example.net"))
+        listed = await client.get("/api/v1/email/suppressions", headers=cast.ada.headers)
+        assert listed.status_code == 200
+        [row] = listed.json()
+        assert row["address"] == "gone@example.net" and row["status"] == "5.1.1"
+        url = "/api/v1/email/suppressions/gone@example.net"
+        assert (await client.delete(url, headers=cast.alice.headers)).status_code == 403
+        assert (await client.delete(url, headers=cast.ada.headers)).status_code == 204
+        assert (await client.delete(url, headers=cast.ada.headers)).status_code == 404
+        again = await reply_to(runtime, "<in.gone@example.net>", text="Fixed?")
+        await run_jobs(runtime)
+        assert await status_of(runtime, again) == "sent"
+
     async def test_other_recipients_are_still_served(self, support, mailer, relay, runtime):
         _, original, _ = await sent(runtime, mailer, relay, "gone@example.net")
         await mailer.bounce(postfix_bounce(original, "gone@example.net"))

@@ -135,3 +135,12 @@ async def add_suppression(session: AsyncSession, suppression: Suppression) -> No
     """Insert; the unique address settles a concurrent insert (the batch is replayed)."""
     session.add(suppression)
     await session.flush()
+
+
+async def list_suppressions(session: AsyncSession) -> Sequence[Suppression]:
+    return (await session.scalars(select(Suppression).order_by(Suppression.id))).all()
+
+
+async def delete_suppression(session: AsyncSession, suppression: Suppression) -> None:
+    await session.delete(suppression)
+    await session.flush()

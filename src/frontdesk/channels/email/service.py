@@ -388,6 +388,17 @@ async def _suppress(
     )
 
 
+async def lift_suppression(session: AsyncSession, address: str, *, by: int) -> bool:
+    """Let mail go to a hard-bounced address again (an admin fixed it); False if it was not
+    suppressed."""
+    found = await repository.get_suppression(session, address.strip().lower())
+    if found is None:
+        return False
+    await repository.delete_suppression(session, found)
+    record(session, "email.suppression_lifted", {"address": found.address, "agent_id": by})
+    return True
+
+
 async def mailbox_for(session: AsyncSession, inbox: Inbox, folder: str) -> Mailbox:
     """The sync state of an inbox's folder, created on first sight."""
     found = await repository.get_mailbox(session, inbox.id, folder)
