@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 
+from frontdesk.channels.email.imap import MailboxSync
 from frontdesk.channels.email.models import SeenMail, Suppression
 from frontdesk.channels.email.parsing import parse_mail
 from frontdesk.conversations.models import Message
 from frontdesk.kit import uow
+from tests.channels.email.conftest import create_email_inbox
+from tests.channels.email.dovecot import PASSWORD
 from tests.channels.email.helpers import count, events, messages
 from tests.channels.email.mails import (
     delayed_dsn,
@@ -184,3 +187,28 @@ class TestReading:
 
     def test_ordinary_mail_has_no_bounce(self):
         assert parse_mail(mail()).bounce is None
+
+
+class TestOverImap:
+    async def test_a_bounce_in_the_polled_mailbox_fails_the_message(
+        self, cast, runtime, relay, dovecot, imap_user
+    ):
+        inbox = await create_email_inbox(
+            runtime,
+            name=f"IMAP {imap_user}",
+            address=f"{imap_user}@frontdesk.test",
+            imap={"host": "127.0.0.1", "port": dovecot.port, "username": imap_user,
+                  "password": PASSWORD, "security": "none", "timeout_seconds": 5},
+            smtp={"host": "127.0.0.1", "port": relay.port, "security": "none"},
+        )  # fmt: skip
+        sync = MailboxSync(runtime, inbox, owner="test")
+        dovecot.append(imap_user, "INBOX", [mail(sender="gone@example.net", message_id="<im@x>")])
+        assert await sync.once() == 1
+        message_id = await reply_to(runtime, "<im@x>")
+        await run_jobs(runtime)
+        original = bytes(relay.envelopes[-1].original_content or b"")
+        dovecot.append(imap_user, "INBOX", [postfix_bounce(original, "gone@example.net")])
+        assert await sync.once() == 0  # nothing new stored: the bounce is a report
+        failed = await outbound(runtime, message_id)
+        assert failed.delivery_status == "failed" and failed.meta["bounce"]["status"] == "5.1.1"
+        assert await count(runtime, Message) == 2
