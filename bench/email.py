@@ -23,6 +23,7 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+from sqlalchemy import func, select  # noqa: E402
 from tests.channels.email.conftest import create_email_inbox  # noqa: E402
 from tests.channels.email.dovecot import PASSWORD, running_dovecot  # noqa: E402
 from tests.channels.email.mails import SUPPORT, mail  # noqa: E402
@@ -30,6 +31,7 @@ from tests.channels.email.mails import SUPPORT, mail  # noqa: E402
 from frontdesk.channels.email.imap import MailboxSync  # noqa: E402
 from frontdesk.channels.email.smtp import SmtpListener  # noqa: E402
 from frontdesk.config import Settings  # noqa: E402
+from frontdesk.conversations.models import Message  # noqa: E402
 from frontdesk.migrate import upgrade  # noqa: E402
 from frontdesk.runtime import Runtime  # noqa: E402
 
@@ -108,6 +110,13 @@ async def runtime_for(url: str | None, data_dir: Path) -> Runtime:
     return runtime
 
 
+async def count_stored(runtime: Runtime) -> int:
+    async with runtime.db.session() as session:
+        stored = int(await session.scalar(select(func.count()).select_from(Message)) or 0)
+        await session.commit()
+    return stored
+
+
 async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
     runtime = await runtime_for(url, Path(tempfile.mkdtemp(prefix="bench-smtp-")))
     await create_email_inbox(runtime, address=SUPPORT)
@@ -125,7 +134,10 @@ async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
     user, system = after.user - before.user, after.system - before.system
     accepted, elapsed = int(out.split()[0]), float(out.split()[1])
     await listener.stop()
+    stored = await count_stored(runtime)
     await runtime.stop()
+    if stored != accepted:  # every 250 must be exactly one stored mail
+        raise SystemExit(f"SMTP: {accepted} accepted but {stored} stored")
     rate = accepted / elapsed
     print(f"SMTP: {accepted} messages accepted with a durable 250 in {elapsed:.1f} s "
           f"over {connections} connections = {rate:.0f} msg/s (target >= 200); listener CPU "
