@@ -132,7 +132,11 @@ async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
     after = os.times()
     # The listener's CPU (all its threads): steadier than the rate on a shared machine.
     user, system = after.user - before.user, after.system - before.system
-    accepted, elapsed = int(out.split()[0]), float(out.split()[1])
+    accepted, elapsed, client_cpu = (
+        int(out.split()[0]),
+        float(out.split()[1]),
+        float(out.split()[2]),
+    )
     await listener.stop()
     stored = await count_stored(runtime)
     await runtime.stop()
@@ -142,7 +146,8 @@ async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
     print(f"SMTP: {accepted} messages accepted with a durable 250 in {elapsed:.1f} s "
           f"over {connections} connections = {rate:.0f} msg/s (target >= 200); listener CPU "
           f"{1000 * (user + system) / max(accepted, 1):.2f} ms/msg "
-          f"({1000 * system / max(accepted, 1):.2f} of it in the kernel)")  # fmt: skip
+          f"({1000 * system / max(accepted, 1):.2f} of it in the kernel); client busy "
+          f"{100 * client_cpu / elapsed:.0f}% of a core")  # fmt: skip
     return rate
 
 
@@ -179,8 +184,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.client:  # the SMTP client process: port, messages, connections
         port, messages, connections = args.client
-        accepted, elapsed = asyncio.run(smtp_client(port, corpus("smtp", messages), connections))
-        print(accepted, elapsed)
+        raws = corpus("smtp", messages)
+        before = os.times()
+        accepted, elapsed = asyncio.run(smtp_client(port, raws, connections))
+        after = os.times()
+        print(accepted, elapsed, after.user - before.user + after.system - before.system)
         return
     where = args.database_url.split("@")[-1] if args.database_url else "SQLite (embedded)"
     print(f"database: {where}")
