@@ -20,6 +20,7 @@ sys.path.insert(0, str(_HERE.parent))
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -118,7 +119,8 @@ async def count_stored(runtime: Runtime) -> int:
 
 
 async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
-    runtime = await runtime_for(url, Path(tempfile.mkdtemp(prefix="bench-smtp-")))
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
+    runtime = await runtime_for(url, data_dir)
     await create_email_inbox(runtime, address=SUPPORT)
     listener = SmtpListener(runtime)
     await listener.start()
@@ -140,6 +142,7 @@ async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
     await listener.stop()
     stored = await count_stored(runtime)
     await runtime.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
     if stored != accepted:  # every 250 must be exactly one stored mail
         raise SystemExit(f"SMTP: {accepted} accepted but {stored} stored")
     rate = accepted / elapsed
@@ -152,7 +155,8 @@ async def bench_smtp(url: str | None, messages: int, connections: int) -> float:
 
 
 async def bench_imap(url: str | None, messages: int) -> float:
-    runtime = await runtime_for(url, Path(tempfile.mkdtemp(prefix="bench-imap-")))
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-imap-"))
+    runtime = await runtime_for(url, data_dir)
     with running_dovecot(users=["support"]) as dovecot:
         dovecot.deliver_files("support", "INBOX", corpus("imap", messages))
         # Let Dovecot index the new Maildir files first: we measure our import, not its scan.
@@ -169,6 +173,7 @@ async def bench_imap(url: str | None, messages: int) -> float:
         imported = await MailboxSync(runtime, inbox, owner="bench").once()
         elapsed = time.perf_counter() - started
     await runtime.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
     print(f"IMAP: {imported} messages imported in {elapsed:.1f} s = {imported / elapsed:.0f} "
           f"msg/s (target: {messages} in <= 60 s)")  # fmt: skip
     return elapsed
