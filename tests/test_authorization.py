@@ -11,7 +11,7 @@ from tests.conftest import b64, inbound_payload, post_inbound
 # Routes that do not authenticate agents at all (they verify an inbox signature instead).
 SIGNED_ROUTES = {("POST", "/api/v1/inboxes/{inbox_id}/inbound")}
 ADMIN_ONLY = re.compile(
-    r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/"
+    r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
 )
 
 BODIES = {
@@ -61,6 +61,7 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         "identity_id": profile.json()["identities"][0]["id"],
         "message_id": messages.json()["items"][0]["id"],
         "quarantine_id": 1,
+        "address": "gone@example.net",
         "agent_id": cast.bob.id,
         "team_id": 2,
     }

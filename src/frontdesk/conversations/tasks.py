@@ -48,9 +48,12 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
             session, message.conversation_id, before_id=message.id
         )
         customer = await customers_repository.get_customer(session, message.customer_id)
+        refused = await _refusal(session, inbox, identity)
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if inbox is None or identity is None or conversation is None:
         raise PermanentJobError("message has no inbox, recipient or conversation any more")
+    if refused:  # e.g. the address hard-bounced: fail clearly instead of sending again
+        raise PermanentJobError(refused)
     adapter = adapter_for(inbox.channel)
     await _take_rate_slot(ctx, adapter, inbox)
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
@@ -88,6 +91,18 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
         await uow.commit(session)
     MESSAGES.labels(direction="outbound", outcome=result.status).inc()
+
+
+async def _refusal(session: AsyncSession, inbox: Any, identity: Any) -> str | None:
+    """Channels may refuse a recipient before anything is sent (e-mail: suppressed after a
+    hard bounce)."""
+    if inbox is None or identity is None:
+        return None
+    refusal = getattr(adapter_for(inbox.channel), "refusal", None)
+    if refusal is None:
+        return None
+    reason: str | None = await refusal(session, inbox, identity.address)
+    return reason
 
 
 async def _take_rate_slot(ctx: JobContext, adapter: Any, inbox: Any) -> None:

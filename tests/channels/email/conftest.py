@@ -67,6 +67,17 @@ class Mailer:
             timeout=30,
         )
 
+    async def bounce(self, raw: bytes, *, to: str = SUPPORT) -> str:
+        """Deliver with the null envelope sender (MAIL FROM:<>), as MTAs send bounces
+        (aiosmtplib's send refuses an empty sender). Returns the reply to the final dot."""
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.port, start_tls=False) as smtp:
+            await smtp.ehlo()
+            reply = await smtp.execute_command(b"MAIL", b"FROM:<>")
+            assert reply.code == 250, reply
+            await smtp.rcpt(to)
+            response = await smtp.data(raw)
+            return f"{response.code} {response.message}"
+
 
 def _authenticator(relay: Relay) -> Any:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -84,7 +95,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )  # fmt: skip
@@ -154,8 +166,10 @@ _next_account = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    with running_dovecot(users=[f"user{i}" for i in range(ACCOUNTS)]) as server:
+def dovecot(tls_files: tuple[str, str]) -> Iterator[Dovecot]:
+    """Plain IMAP offering STARTTLS, and IMAPS, with the self-signed `tls_files` certificate."""
+    users = [f"user{i}" for i in range(ACCOUNTS)]
+    with running_dovecot(users=users, tls=tls_files) as server:
         yield server
 
 

@@ -36,10 +36,11 @@ def find_dovecot() -> str:
 @dataclass
 class Dovecot:
     root: Path
-    port: int
+    port: int  # plain IMAP, STARTTLS offered when the server has a certificate
     process: subprocess.Popen[bytes]
     uid: int
     gid: int
+    tls_port: int | None = None  # implicit TLS (IMAPS), when started with a certificate
 
     def maildir(self, user: str) -> Path:
         return self.root / "mail" / user
@@ -116,7 +117,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u:LAYOUT=maildir++
@@ -142,7 +143,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = {imaps}
   }}
 }}
 service auth {{
@@ -174,9 +177,33 @@ def _exists_user(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_dovecot(users: Iterable[str] = ("support",)) -> Iterator[Dovecot]:
-    """Start Dovecot on a free loopback port. Its files live in a world-traversable temporary
-    directory: Dovecot's unprivileged processes must reach them when the tests run as root."""
+def running_dovecot(
+    users: Iterable[str] = ("support",), *, tls: tuple[str, str] | None = None
+) -> Iterator[Dovecot]:
+    """Start Dovecot on free loopback ports. Its files live in a world-traversable temporary
+    directory: Dovecot's unprivileged processes must reach them when the tests run as root.
+    `tls`: (certificate, key) files — STARTTLS on the plain port, and an IMAPS port.
+    A port taken by someone else between our probe and Dovecot's bind (other test runs on
+    the machine) is retried with fresh ports."""
+    for attempt in range(5):
+        try:
+            server = _start(list(users), tls)
+        except _PortTaken:
+            if attempt == 4:
+                raise
+            continue
+        break
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _start(users: list[str], tls: tuple[str, str] | None) -> Dovecot:
     import grp
     import pwd
 
@@ -186,6 +213,7 @@ def running_dovecot(users: Iterable[str] = ("support",)) -> Iterator[Dovecot]:
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir(exist_ok=True)
     port = _free_port()
+    tls_port = _free_port() if tls else 0
     me = pwd.getpwuid(os.getuid())
     # Dovecot refuses root for login and mail processes: use the package's own users then.
     if me.pw_uid == 0:
@@ -196,11 +224,22 @@ def running_dovecot(users: Iterable[str] = ("support",)) -> Iterator[Dovecot]:
     for path in (root / "mail", root / "home"):
         os.chown(path, mail.pw_uid, mail.pw_gid)
     (root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in users))
+    if tls:
+        # Copies Dovecot's login processes can read (the originals may sit in a 0700 dir).
+        for name, source in zip(("cert.pem", "key.pem"), tls, strict=True):
+            shutil.copy(source, root / name)
+            (root / name).chmod(0o644)
+        ssl = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+    else:
+        ssl = "ssl = no"
     config = root / "dovecot.conf"
     config.write_text(
         CONFIG.format(
             root=root,
             port=port,
+            tls_port=tls_port,
+            imaps="yes" if tls else "no",
+            ssl=ssl,
             uid=mail.pw_uid,
             gid=mail.pw_gid,
             user=mail.pw_name,
@@ -210,20 +249,21 @@ def running_dovecot(users: Iterable[str] = ("support",)) -> Iterator[Dovecot]:
         )
     )
     process = subprocess.Popen([binary, "-F", "-c", str(config)], stderr=subprocess.PIPE)
-    server = Dovecot(root, port, process, mail.pw_uid, mail.pw_gid)
+    server = Dovecot(root, port, process, mail.pw_uid, mail.pw_gid, tls_port or None)
+    # Ready once the master has bound its listeners and says so in its own log; a probe of
+    # the port alone could reach another run's server that holds the same port.
+    log = root / "dovecot.log"
     deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
-                server.stop()
-                raise RuntimeError(f"dovecot did not start: {err}\n{log}") from None
-            time.sleep(0.05)
-    try:
-        yield server
-    finally:
-        server.stop()
+    while not (log.exists() and "starting up" in log.read_text()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            err = process.stderr.read().decode() if process.stderr and process.poll() else ""
+            text = log.read_text() if log.exists() else ""
+            server.stop()
+            if "Address already in use" in err + text:
+                raise _PortTaken(f"port {port} or {tls_port} was taken") from None
+            raise RuntimeError(f"dovecot did not start: {err}\n{text}") from None
+        time.sleep(0.05)
+    for probe in [port, *([tls_port] if tls else [])]:
+        with socket.create_connection(("127.0.0.1", probe), timeout=5):
+            pass
+    return server

@@ -308,3 +308,182 @@ def _forwarded() -> bytes:
     outer.set_content("see below")
     outer.add_attachment(inner)
     return outer.as_bytes()
+
+
+# Bounces of a mail we sent, as real MTAs write them. `original` is the mail as our relay
+# handed it on; `recipient` the address that failed.
+
+
+def _report(head: list[str], boundary: str, parts: list[tuple[str, str | bytes]]) -> bytes:
+    body = b"This is a MIME-encapsulated message.\r\n\r\n"
+    for headers, content in parts:
+        data = content if isinstance(content, bytes) else content.encode()
+        body += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return raw(*head, body=body)
+
+
+def _header_section(original: bytes) -> bytes:
+    return original.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+
+def postfix_bounce(original: bytes, recipient: str) -> bytes:
+    boundary = "4F1A2B3C4D.1764133200/mx.example.net"
+    return _report(
+        [
+            "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)",
+            "Subject: Undelivered Mail Returned to Sender",
+            f"To: {SUPPORT}",
+            "Auto-Submitted: auto-replied",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+            "Message-Id: <20261126050000.4F1A2B3C4D@mx.example.net>",
+            f"Date: {DATE}",
+        ],
+        boundary,
+        [
+            ("Content-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii",
+             "This is the mail system at host mx.example.net.\r\n\r\n"
+             "I'm sorry to have to inform you that your message could not\r\n"
+             "be delivered to one or more recipients. It's attached below.\r\n\r\n"
+             f"<{recipient}>: host mx2.example.net[203.0.113.5] said: 550 5.1.1\r\n"
+             f"    <{recipient}>: Recipient address rejected: User unknown in local\r\n"
+             "    recipient table (in reply to RCPT TO command)\r\n"),
+            ("Content-Description: Delivery report\r\nContent-Type: message/delivery-status",
+             "Reporting-MTA: dns; mx.example.net\r\n"
+             "X-Postfix-Queue-ID: 4F1A2B3C4D\r\n"
+             f"X-Postfix-Sender: rfc822; {SUPPORT}\r\n"
+             f"Arrival-Date: {DATE}\r\n\r\n"
+             f"Final-Recipient: rfc822; {recipient}\r\n"
+             f"Original-Recipient: rfc822;{recipient}\r\n"
+             "Action: failed\r\nStatus: 5.1.1\r\n"
+             "Remote-MTA: dns; mx2.example.net\r\n"
+             f"Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected:\r\n"
+             "    User unknown in local recipient table\r\n"),
+            ("Content-Description: Undelivered Message\r\nContent-Type: message/rfc822",
+             original),
+        ],
+    )  # fmt: skip
+
+
+def exchange_bounce(original: bytes, recipient: str) -> bytes:
+    boundary = "_000_AM0PR01MB1234EURP_"
+    return _report(
+        [
+            "From: Microsoft Outlook <postmaster@contoso.onmicrosoft.com>",
+            f"To: {SUPPORT}",
+            "Subject: Undeliverable: Re: Order #4411",
+            "Message-ID: <0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0@AM0PR01MB1234.eurprd01.prod.exchangelabs.com>",
+            "X-MS-Exchange-Message-Is-Ndr:",
+            "Auto-Submitted: auto-replied",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+            f"Date: {DATE}",
+        ],
+        boundary,
+        [
+            ("Content-Type: text/plain; charset=us-ascii",
+             f"Your message to {recipient} couldn't be delivered.\r\n"
+             f"{recipient.split('@')[0]} wasn't found at {recipient.split('@')[1]}.\r\n"
+             "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; "
+             "Recipient not found by SMTP address lookup'\r\n"),
+            ("Content-Type: message/delivery-status",
+             "Reporting-MTA: dns;AM0PR01MB1234.eurprd01.prod.exchangelabs.com\r\n"
+             "Received-From-MTA: dns;mail.frontdesk.test\r\n"
+             f"Arrival-Date: {DATE}\r\n\r\n"
+             f"Original-Recipient: rfc822;{recipient}\r\n"
+             f"Final-Recipient: rfc822;{recipient}\r\n"
+             "Action: failed\r\nStatus: 5.1.10\r\n"
+             "Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not\r\n"
+             " found by SMTP address lookup\r\n"),
+            ("Content-Type: text/rfc822-headers", _header_section(original)),
+        ],
+    )  # fmt: skip
+
+
+def gmail_bounce(original_id: str, recipient: str) -> bytes:
+    """Gmail's shape: answers the mail (In-Reply-To, References) and names the recipient in
+    X-Failed-Recipients; this one returns no copy of the mail."""
+    boundary = "000000000000a1b2c3d4e5f6"
+    return _report(
+        [
+            "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            f"To: {SUPPORT}",
+            f"X-Failed-Recipients: {recipient}",
+            "Auto-Submitted: auto-replied",
+            "Subject: Delivery Status Notification (Failure)",
+            f"References: {original_id}",
+            f"In-Reply-To: {original_id}",
+            "Message-ID: <5f0e1d2c.050a0220.3b2c1.abcd.GMR@mx.google.com>",
+            f"Date: {DATE}",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/report; boundary="{boundary}"; report-type=delivery-status',
+        ],
+        boundary,
+        [
+            ("Content-Type: text/plain; charset=UTF-8",
+             "** Address not found **\r\n\r\n"
+             f"Your message wasn't delivered to {recipient} because the address couldn't be\r\n"
+             "found, or is unable to receive mail.\r\n"),
+            ("Content-Type: message/delivery-status",
+             "Reporting-MTA: dns; googlemail.com\r\n"
+             f"Arrival-Date: {DATE}\r\n\r\n"
+             f"Final-Recipient: rfc822; {recipient}\r\n"
+             "Action: failed\r\nStatus: 5.1.1\r\n"
+             "Remote-MTA: dns; gmail-smtp-in.l.google.com. (2a00:1450:400c:c0b::1b, the server\r\n"
+             " for the domain gmail.com.)\r\n"
+             "Diagnostic-Code: smtp; 550-5.1.1 The email account that you tried to reach does\r\n"
+             " not exist. Please try double-checking the recipient's email address\r\n"),
+        ],
+    )  # fmt: skip
+
+
+def qmail_bounce(original: bytes, recipient: str) -> bytes:
+    """No MIME report: the failure and a copy of the mail in prose."""
+    return raw(
+        "From: MAILER-DAEMON@mail.example.org",
+        f"To: {SUPPORT}",
+        "Subject: failure notice",
+        "Message-ID: <qmail-1764133200@mail.example.org>",
+        f"Date: {DATE}",
+        body=(
+            b"Hi. This is the qmail-send program at mail.example.org.\r\n"
+            b"I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+            b"This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+            + f"<{recipient}>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n".encode()
+            + b"--- Below this line is a copy of the message.\r\n\r\n"
+            + original
+        ),
+    )
+
+
+def delayed_dsn(original: bytes, recipient: str) -> bytes:
+    boundary = "7C8D9E0F1A.1764133200/mx.example.net"
+    return _report(
+        [
+            "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)",
+            "Subject: Delayed Mail (still being retried)",
+            f"To: {SUPPORT}",
+            "Auto-Submitted: auto-replied",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+            "Message-Id: <20261126060000.7C8D9E0F1A@mx.example.net>",
+            f"Date: {DATE}",
+        ],
+        boundary,
+        [
+            ("Content-Type: text/plain; charset=us-ascii",
+             "This is the mail system at host mx.example.net.\r\n\r\n"
+             "####################################################################\r\n"
+             "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
+             "####################################################################\r\n"),
+            ("Content-Type: message/delivery-status",
+             "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+             f"Final-Recipient: rfc822; {recipient}\r\n"
+             "Action: delayed\r\nStatus: 4.4.1\r\n"
+             "Diagnostic-Code: X-Postfix; connect to mx2.example.net[203.0.113.5]:25:\r\n"
+             "    Connection timed out\r\n"
+             "Will-Retry-Until: Thu, 3 Dec 2026 05:00:00 +0000 (UTC)\r\n"),
+            ("Content-Type: text/rfc822-headers", _header_section(original)),
+        ],
+    )  # fmt: skip

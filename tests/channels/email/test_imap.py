@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 import pytest
 from sqlalchemy import delete, update
 
-from frontdesk.channels.email.imap import ImapPoller, MailboxSync
+from frontdesk.channels.email.imap import ImapError, ImapPoller, MailboxSync
 from frontdesk.channels.email.models import Mailbox
 from frontdesk.conversations.models import Conversation, Message
 from tests.channels.email.conftest import create_email_inbox
-from tests.channels.email.dovecot import PASSWORD
+from tests.channels.email.dovecot import PASSWORD, running_dovecot
 from tests.channels.email.helpers import count, events, message_by_external, quarantined
 from tests.channels.email.mails import corpus, mail
 from tests.conftest import free_port
@@ -291,3 +292,53 @@ class TestPoller:
             await poller.stop()
         assert await count(runtime, Message) == 2
         assert (await mailbox_row(runtime, inbox)).lease_owner is None  # released on stop
+
+
+class TestSecurity:
+    """STARTTLS and implicit TLS against Dovecot with a self-signed certificate: verified
+    against the system's trust store (here pointed at that certificate), or not at all only
+    when the inbox says `verify_tls: false`."""
+
+    @pytest.fixture
+    def trusted(self, tls_files, monkeypatch):
+        # OpenSSL's default trust store, as an operator would extend it for a private CA.
+        monkeypatch.setenv("SSL_CERT_FILE", tls_files[0])
+
+    async def test_starttls_upgrades_before_logging_in(
+        self, cast, runtime, dovecot, imap_user, trusted
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user, security="starttls")
+        dovecot.append(imap_user, "INBOX", batch("st", 3))
+        assert await MailboxSync(runtime, inbox, owner="test").once() == 3
+        assert await count(runtime, Message) == 3
+        log = (dovecot.root / "dovecot.log").read_text().splitlines()
+        logins = [line for line in log if "Login:" in line and f"user=<{imap_user}>" in line]
+        assert any("TLS" in line for line in logins)  # ours (the test helper logs in plain)
+
+    async def test_implicit_tls(self, cast, runtime, dovecot, imap_user, trusted):
+        inbox = await imap_inbox(runtime, dovecot, imap_user, port=dovecot.tls_port, security="tls")
+        dovecot.append(imap_user, "INBOX", batch("tl", 2))
+        assert await MailboxSync(runtime, inbox, owner="test").once() == 2
+
+    async def test_an_untrusted_certificate_is_refused_by_default(
+        self, cast, runtime, dovecot, imap_user
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user, security="starttls")
+        dovecot.append(imap_user, "INBOX", batch("un", 1))
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await MailboxSync(runtime, inbox, owner="test").once()
+        assert await count(runtime, Message) == 0
+
+    async def test_verification_can_be_turned_off_per_inbox(
+        self, cast, runtime, dovecot, imap_user
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user, security="starttls", verify_tls=False)
+        dovecot.append(imap_user, "INBOX", batch("nv", 1))
+        assert await MailboxSync(runtime, inbox, owner="test").once() == 1
+
+    async def test_a_server_without_starttls_gets_no_password(self, cast, runtime, trusted):
+        with running_dovecot(users=["plain"]) as plain:  # no certificate: no STARTTLS
+            inbox = await imap_inbox(runtime, plain, "plain", security="starttls")
+            with pytest.raises(ImapError, match="does not offer STARTTLS"):
+                await MailboxSync(runtime, inbox, owner="test").once()
+            assert "Login" not in (plain.root / "dovecot.log").read_text()

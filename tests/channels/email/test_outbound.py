@@ -203,6 +203,20 @@ class TestLoops:
         await run_jobs(runtime)
         assert await status_of(runtime, bot) == "failed" and relay.envelopes == []
 
+    async def test_import_only_inbox_still_sends_what_an_agent_writes(
+        self, cast, mailer, relay, runtime
+    ):
+        await create_email_inbox(
+            runtime,
+            address="history@frontdesk.test",
+            import_only=True,
+            smtp={"host": "127.0.0.1", "port": relay.port, "security": "none"},
+        )
+        await mailer.send(mail(message_id="<old2@x>"), to="history@frontdesk.test")
+        person = await reply_to(runtime, "<old2@x>", text="Sorry for the wait")
+        await run_jobs(runtime)
+        assert await status_of(runtime, person) == "sent" and len(relay.envelopes) == 1
+
     async def test_outbound_cap_per_inbox_postpones_without_spending_attempts(
         self, cast, mailer, relay, runtime
     ):

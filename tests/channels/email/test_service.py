@@ -10,7 +10,7 @@ from frontdesk.channels.email.models import Quarantined, SeenMail
 from frontdesk.channels.models import Inbox
 from frontdesk.conversations.models import Message
 from frontdesk.kit import uow
-from tests.channels.email.conftest import create_email_inbox
+from tests.channels.email.conftest import TRUSTED, create_email_inbox
 from tests.channels.email.helpers import count, message_by_external
 from tests.channels.email.mails import corpus, mail
 
@@ -78,3 +78,31 @@ class TestTakeInMany:
         assert statuses(outcomes) == ["stored", "LookupError", "Invalid", "stored"]
         assert await count(runtime, Message) == 2
         assert await count(runtime, SeenMail) == 2  # the refused ones may come back later
+
+
+class TestParseAhead:
+    async def test_a_mail_parsed_ahead_is_stored_from_that_parse(self, support, runtime):
+        incoming = service.IncomingMail(support, mail(message_id="<ahead@x>"))
+        service.parse_ahead(incoming, trusted_authserv_id=TRUSTED, app=runtime.settings)
+        assert incoming.parsed is not None and incoming.parsed_for == TRUSTED
+        assert statuses(await take_in_many(runtime, [incoming])) == ["stored"]
+
+    async def test_a_parse_for_another_trusted_hop_is_done_again(self, support, runtime):
+        # The inbox trusts TRUSTED; the mail was parsed ahead while it still trusted "old-mx".
+        raw = mail(
+            message_id="<hop@x>",
+            headers={"Authentication-Results": f"{TRUSTED}; spf=pass smtp.mailfrom=example.com"},
+        )
+        incoming = service.IncomingMail(support, raw)
+        service.parse_ahead(incoming, trusted_authserv_id="old-mx.example", app=runtime.settings)
+        assert statuses(await take_in_many(runtime, [incoming])) == ["stored"]
+        stored = await message_by_external(runtime, "<hop@x>")
+        assert stored is not None
+        assert stored.meta["email"]["auth"]["trusted"] is True
+        assert stored.meta["email"]["auth"]["spf"] == "pass"
+
+    async def test_broken_mail_parsed_ahead_is_quarantined(self, support, runtime):
+        incoming = service.IncomingMail(support, BROKEN)
+        service.parse_ahead(incoming, trusted_authserv_id=TRUSTED, app=runtime.settings)
+        assert statuses(await take_in_many(runtime, [incoming])) == ["quarantined"]
+        assert await count(runtime, Quarantined) == 1

@@ -294,3 +294,25 @@ class TestCrash:
             except subprocess.TimeoutExpired:
                 process.kill()
         assert await count(runtime, Message) == 5
+
+
+class TestPathParsing:
+    def test_plain_paths_read_as_aiosmtpd_reads_them(self):
+        from aiosmtpd.smtp import SMTP
+
+        from frontdesk.channels.email.smtp import _SMTP
+
+        ours = _SMTP(object())
+        for arg in [
+            "<mta@bench.example>",
+            "<mta@bench.example> SIZE=1000 BODY=8BITMIME",
+            " <a.b+c@x.y>",
+            "<>",
+            '<"q u"@x.y>',
+            "<a@b.c>(comment) SIZE=1",
+            "<a@b.c>X",
+            "a@b.c",
+            "<@route:a@b.c>",
+            "<not an address",
+        ]:
+            assert ours._getaddr(arg) == SMTP._getaddr(ours, arg), arg

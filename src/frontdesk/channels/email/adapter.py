@@ -11,9 +11,10 @@ from typing import Any
 
 import aiosmtplib
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.base import Inbound, Outbound, PermanentSendError, SendResult, register
-from frontdesk.channels.email import threading
+from frontdesk.channels.email import repository, threading
 from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
 from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
 from frontdesk.channels.models import Inbox
@@ -39,17 +40,27 @@ class EmailChannel:
         parsed.address = normalize_email(parsed.address)
         if "+" in parsed.address.split("@")[0]:
             raise Invalid("the inbox address cannot contain '+'", code="invalid_address")
-        if parsed.imap is not None and parsed.imap.security == "starttls":
-            raise Invalid(
-                "imap.security: STARTTLS is not supported for IMAP; use tls (port 993)",
-                code="invalid_settings",
-            )
         return parsed.model_dump()
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         # Mail has no signature of ours: the listener is reached only through the MX relay,
         # and what the sender claims is judged by the trusted Authentication-Results.
         return True
+
+    async def refusal(self, session: AsyncSession, inbox: Inbox, address: str) -> str | None:
+        """Why no mail may go to `address` now (it hard-bounced), or None. The delivery job
+        asks before sending: a suppressed address fails the message instead of bouncing again."""
+        try:
+            normalised = normalize_email(address)
+        except ValueError:
+            return None
+        found = await repository.get_suppression(session, normalised)
+        if found is None:
+            return None
+        return (
+            f"not sent: {found.address} is suppressed after a hard bounce "
+            f"({found.status}: {found.reason})"
+        )
 
     def outbound_per_minute(self, inbox: Inbox) -> int:
         return settings_of(inbox.settings).outbound_per_minute
@@ -58,10 +69,24 @@ class EmailChannel:
         self, inbox: Inbox, raw: bytes, app: Settings, *, envelope_sender: str | None = None
     ) -> ParsedMail:
         """Raises parsing.BrokenMail for mail that belongs in the quarantine."""
+        trusted = settings_of(inbox.settings).trusted_authserv_id
+        return self.parse_for(
+            raw, app, trusted_authserv_id=trusted, envelope_sender=envelope_sender
+        )
+
+    def parse_for(
+        self,
+        raw: bytes,
+        app: Settings,
+        *,
+        trusted_authserv_id: str | None,
+        envelope_sender: str | None = None,
+    ) -> ParsedMail:
+        """`parse` without the inbox row: only its trusted_authserv_id changes the result."""
         return parse_mail(
             raw,
             max_attachment_bytes=app.max_attachment_bytes,
-            trusted_authserv_id=settings_of(inbox.settings).trusted_authserv_id,
+            trusted_authserv_id=trusted_authserv_id,
             envelope_sender=envelope_sender,
         )
 

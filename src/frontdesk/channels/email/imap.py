@@ -42,21 +42,53 @@ class LeaseLost(Exception):
 
 
 async def connect(server: ImapServer) -> aioimaplib.IMAP4:
+    context = _tls_context(server) if server.security != "none" else None
     if server.security == "tls":
-        context = ssl.create_default_context()
-        if not server.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
             server.host, server.port, timeout=server.timeout_seconds, ssl_context=context
         )
     else:
         client = aioimaplib.IMAP4(server.host, server.port, timeout=server.timeout_seconds)
     await client.wait_hello_from_server()
+    if context is not None and server.security == "starttls":
+        await asyncio.wait_for(_starttls(client, server.host, context), server.timeout_seconds)
     response = await client.login(server.username or "", server.password or "")
     if response.result != "OK":
         raise ImapError(f"login refused: {_last(response.lines)}")
     return client
+
+
+def _tls_context(server: ImapServer) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not server.verify_tls:  # the inbox's explicit opt-out, for self-signed servers
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _starttls(client: aioimaplib.IMAP4, host: str, context: ssl.SSLContext) -> None:
+    """RFC 3501 §6.2.1 / RFC 2595: upgrade the plain connection before anything secret is
+    sent. aioimaplib knows the command but not the upgrade, so the transport is swapped
+    here. Never falls back to plain text: a server without STARTTLS is an error."""
+    protocol = client.protocol
+    if "STARTTLS" not in protocol.capabilities:
+        raise ImapError("the server does not offer STARTTLS")
+    response = await protocol.execute(
+        aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+    )
+    if response.result != "OK":
+        raise ImapError(f"STARTTLS refused: {_last(response.lines)}")
+    if protocol.incomplete_line:
+        # Bytes that arrived after the OK, before the handshake, were not protected: a
+        # man in the middle may have injected them (CVE-2011-0411 class). Refuse.
+        raise ImapError("data injected before the TLS handshake")
+    loop = asyncio.get_running_loop()
+    transport = await loop.start_tls(protocol.transport, protocol, context, server_hostname=host)
+    if transport is None:
+        raise ImapError("the TLS handshake did not complete")
+    protocol.transport = transport
+    # Capabilities announced before TLS may have been forged: ask again (RFC 3501 §6.2.1).
+    await protocol.capability()
 
 
 def _last(lines: list[Any]) -> str:

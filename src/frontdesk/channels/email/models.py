@@ -1,5 +1,6 @@
 """Tables of the e-mail channel: mailbox sync state (with its poll lease), the index of every
-Message-ID ever taken in, and the quarantine of mail that could not be read."""
+Message-ID ever taken in, the quarantine of mail that could not be read, and the addresses
+that hard-bounced."""
 
 from __future__ import annotations
 
@@ -68,4 +69,19 @@ class Quarantined(Base):
     reason: Mapped[str] = mapped_column(String(300))
     blob_key: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suppression(Base):
+    """An address that hard-bounced (5.x.x) a mail we sent: no more mail goes to it, each
+    attempt fails with this reason instead. An admin removes the row once it is fixed."""
+
+    __tablename__ = "email_suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # the enhanced status code, e.g. 5.1.1
+    reason: Mapped[str] = mapped_column(String(500))
+    # The outbound message whose bounce put the address here.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

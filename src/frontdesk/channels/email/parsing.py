@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -20,6 +22,7 @@ import nh3
 
 from frontdesk.channels.base import InboundAttachment
 from frontdesk.channels.email import quoting
+from frontdesk.channels.email.bounces import Bounce, BounceReader
 from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_filename
 
 # Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).
@@ -112,6 +115,8 @@ class ParsedMail:
     auth: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     remote_images: int = 0
+    # What a bounce says about the mail of ours it returns (only for mail flagged "bounce").
+    bounce: Bounce | None = None
 
     @property
     def automated(self) -> bool:
@@ -146,30 +151,31 @@ def parse_mail(
     except Exception as exc:  # the parser is lenient; anything it raises is truly broken
         raise BrokenMail(f"unparseable: {exc.__class__.__name__}") from exc
     assert isinstance(msg, EmailMessage)
-    from_name, from_address = _sender(msg)
+    heads = _Heads(msg)
+    from_name, from_address = _sender(heads)
     walker = _Walker(max_attachment_bytes)
     walker.walk(msg, 0)
     raw_text = "\n\n".join(t for t in walker.texts if t.strip())
     raw_html = "\n".join(walker.htmls) or None
     if not raw_text and raw_html:
         raw_text = html_to_text(raw_html)
-    message_id = _message_id(msg, raw)
+    message_id = _message_id(heads, raw)
     mail = ParsedMail(
         message_id=message_id,
         message_key=message_key(message_id),
         from_address=from_address,
         from_name=from_name,
         subject=_clean(header(msg, "subject"))[:2000],
-        to=_addresses(msg, "to")
-        + _addresses(msg, "delivered-to")
-        + _addresses(msg, "x-original-to"),
-        cc=_addresses(msg, "cc"),
-        in_reply_to=_ids(header(msg, "in-reply-to")),
-        references=_ids(header(msg, "references")),
+        to=heads.addresses("to")
+        + heads.addresses("delivered-to")
+        + heads.addresses("x-original-to"),
+        cc=heads.addresses("cc"),
+        in_reply_to=_ids(heads.get("in-reply-to")),
+        references=_ids(heads.get("references")),
         text=quoting.strip_text(raw_text),
         text_full=raw_text,
         html=None,
-        date=_date(msg),
+        date=_date(heads),
         attachments=walker.attachments,
         cids=walker.cids,
         notes=walker.notes,
@@ -177,8 +183,16 @@ def parse_mail(
     if raw_html is not None:
         display = raw_html if allow_remote_images else quoting.strip_html(raw_html)
         mail.html, mail.remote_images = sanitize_mail_html(display, allow_remote_images)
-    mail.flags = _flags(msg, mail, walker.report, envelope_sender)
-    mail.auth = authentication_results(msg, trusted_authserv_id)
+    mail.flags = _flags(heads, mail, walker.report, envelope_sender)
+    if "bounce" in mail.flags:
+        mail.bounce = walker.bounce.result(
+            headers=heads.values,
+            references=[*mail.in_reply_to, *reversed(mail.references)],
+            texts=walker.texts,
+        )
+    mail.auth = authentication_results(
+        heads.values.get("authentication-results", []), trusted_authserv_id
+    )
     return mail
 
 
@@ -199,6 +213,7 @@ class _Walker:
         self.notes: list[str] = []
         self.parts = 0
         self.report = False
+        self.bounce = BounceReader()
 
     def walk(self, part: Message, depth: int) -> None:
         self.parts += 1
@@ -213,7 +228,11 @@ class _Walker:
         if ctype == "multipart/report":
             self.report = str(part.get_param("report-type") or "").lower() == "delivery-status"
         if ctype == "message/rfc822":  # a forwarded mail stays one attachment, unopened
+            self.bounce.original(part)
             self._attach(part, ctype, _filename(part))
+            return
+        if ctype == "message/delivery-status":  # parsed into blocks by the stdlib
+            self.texts.append(self.bounce.delivery_status(part))
             return
         if part.is_multipart():
             payload = part.get_payload()
@@ -227,9 +246,11 @@ class _Walker:
         filename = _filename(part)
         if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
             (self.texts if ctype == "text/plain" else self.htmls).append(decode_text(part))
-        elif ctype in ("message/delivery-status", "message/feedback-report"):
+        elif ctype == "message/feedback-report":
             self.texts.append(decode_text(part))
         else:
+            if ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+                self.bounce.original_headers(decode_text(part))
             self._attach(part, ctype, filename)
 
     def _attach(self, part: Message, ctype: str, filename: str | None) -> None:
@@ -275,51 +296,82 @@ def header(msg: Message, name: str) -> str:
         return ""
     if value is None:
         return ""
-    text = str(value)
+    return _eight_bit(str(value))
+
+
+def _eight_bit(text: str) -> str:
+    """Raw 8-bit header bytes (surrogate-escaped by the parser) read as UTF-8, else windows-1256."""
     if any("\udc80" <= c <= "\udcff" for c in text):
         data = text.encode("utf-8", "surrogateescape")
         try:
-            text = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
-            text = data.decode("cp1256", "replace")
+            return data.decode("cp1256", "replace")
     return text
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+class _Heads:
+    """The top-level headers as written, unfolded, by lower-case name. Addresses, ids, dates
+    and flags are read from these directly: the policy's structured parse of each would cost
+    more than the rest of the mail (and `header()` would parse each again on every read)."""
+
+    def __init__(self, msg: Message) -> None:
+        self.values: dict[str, list[str]] = {}
+        for name, value in msg.raw_items():
+            text = _eight_bit(_FOLD.sub("", str(value)))
+            self.values.setdefault(name.lower(), []).append(text.strip())
+
+    def get(self, name: str) -> str:
+        found = self.values.get(name)
+        return found[0] if found else ""
+
+    def addresses(self, name: str) -> list[str]:
+        values = self.values.get(name)
+        if not values:
+            return []
+        return [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
 
 
 def _clean(value: str) -> str:
     return " ".join(value.translate(_BIDI).split())
 
 
-def _sender(msg: Message) -> tuple[str | None, str]:
-    pairs = getaddresses([header(msg, "from")])
+def _sender(heads: _Heads) -> tuple[str | None, str]:
+    pairs = getaddresses([heads.get("from")])
     for name, address in pairs:
         if "@" in address:
-            return (_clean(name) or None), address.strip()
+            return (_clean(_decode_words(name)) or None), address.strip()
     raise BrokenMail("no usable From address")
 
 
-def _addresses(msg: Message, name: str) -> list[str]:
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded-words (=?utf-8?b?…?=) in a display name, as text."""
+    if "=?" not in text:
+        return text
     try:
-        values = [str(v) for v in (msg.get_all(name) or [])]
-    except Exception:
-        return []
-    return [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
+        return str(make_header(decode_header(text)))
+    except (LookupError, UnicodeError, ValueError, HeaderParseError):
+        return text
 
 
 def _ids(value: str) -> list[str]:
     return [external_id(found) for found in _MSGID.findall(value)]
 
 
-def _message_id(msg: Message, raw: bytes) -> str:
-    found = _MSGID.findall(header(msg, "message-id"))
+def _message_id(heads: _Heads, raw: bytes) -> str:
+    found = _MSGID.findall(heads.get("message-id"))
     if found:
         return external_id(found[0])
     # No Message-ID (it happens): the bytes themselves are the identity, so a retry dedupes.
     return f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
 
 
-def _date(msg: Message) -> datetime | None:
+def _date(heads: _Heads) -> datetime | None:
     try:
-        value = parsedate_to_datetime(header(msg, "date"))
+        value = parsedate_to_datetime(heads.get("date"))
     except (TypeError, ValueError, IndexError):
         return None
     return value if value.tzinfo else None
@@ -370,28 +422,28 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _flags(msg: Message, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
+def _flags(heads: _Heads, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
     flags: set[str] = set()
-    auto = header(msg, "auto-submitted").strip().lower()
+    auto = heads.get("auto-submitted").strip().lower()
     if auto and not auto.startswith("no"):
         flags.add("auto_reply")
-    if any(header(msg, h) for h in ("x-autoreply", "x-autorespond", "x-autoresponder")):
+    if any(heads.get(h) for h in ("x-autoreply", "x-autorespond", "x-autoresponder")):
         flags.add("auto_reply")
-    precedence = header(msg, "precedence").strip().lower()
+    precedence = heads.get("precedence").strip().lower()
     if precedence in ("bulk", "junk", "list"):
         flags.add("bulk")
     elif precedence == "auto_reply":
         flags.add("auto_reply")
-    if header(msg, "list-id") or header(msg, "list-unsubscribe"):
+    if heads.get("list-id") or heads.get("list-unsubscribe"):
         flags.add("bulk")
     if _AUTO_SUBJECT.match(mail.subject):
         flags.add("auto_reply")
     local = mail.from_address.rsplit("@", 1)[0]
-    if report or header(msg, "x-failed-recipients") or _BOUNCE_SUBJECT.match(mail.subject):
+    if report or heads.get("x-failed-recipients") or _BOUNCE_SUBJECT.match(mail.subject):
         flags.add("bounce")
     if local.lower() in ("mailer-daemon", "postmaster") or envelope_sender == "":
         flags.add("bounce" if report or "daemon" in local.lower() else "auto_reply")
-    if _AUTOMATED.match(local) or header(msg, "return-path").strip() == "<>":
+    if _AUTOMATED.match(local) or heads.get("return-path").strip() == "<>":
         flags.add("automated_sender")
     return sorted(flags)
 
@@ -399,14 +451,14 @@ def _flags(msg: Message, mail: ParsedMail, report: bool, envelope_sender: str | 
 _RESULT = re.compile(r"\b(spf|dkim|dmarc|arc)\s*=\s*([a-z]+)", re.IGNORECASE)
 
 
-def authentication_results(msg: Message, trusted_authserv_id: str | None) -> dict[str, Any]:
+def authentication_results(values: list[str], trusted_authserv_id: str | None) -> dict[str, Any]:
     """SPF/DKIM/DMARC verdicts from the topmost Authentication-Results header written by the
     trusted receiving hop. Anything further down may have been written by the sender."""
     if not trusted_authserv_id:
         return {"trusted": False, "reason": "no trusted hop configured"}
     wanted = trusted_authserv_id.strip().lower()
-    for value in msg.get_all("authentication-results") or []:
-        text = " ".join(str(value).split())
+    for value in values:  # the Authentication-Results headers, topmost first
+        text = " ".join(value.split())
         authserv = text.split(";", 1)[0].strip().split(" ")[0].lower()
         if authserv != wanted:
             continue

@@ -1,5 +1,5 @@
-"""All SQL of the e-mail channel: inboxes by address, the seen-index, the quarantine and
-the mailbox sync state with its poll lease."""
+"""All SQL of the e-mail channel: inboxes by address, the seen-index, the quarantine, the
+mailbox sync state with its poll lease, and the suppressed (hard-bounced) addresses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail
+from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail, Suppression
 from frontdesk.channels.models import Inbox
 from frontdesk.db import utcnow
 
@@ -124,3 +124,23 @@ async def advance(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def get_suppression(session: AsyncSession, address: str) -> Suppression | None:
+    # Uses index: uq_email_suppressions_address.
+    return await session.scalar(select(Suppression).where(Suppression.address == address))
+
+
+async def add_suppression(session: AsyncSession, suppression: Suppression) -> None:
+    """Insert; the unique address settles a concurrent insert (the batch is replayed)."""
+    session.add(suppression)
+    await session.flush()
+
+
+async def list_suppressions(session: AsyncSession) -> Sequence[Suppression]:
+    return (await session.scalars(select(Suppression).order_by(Suppression.id))).all()
+
+
+async def delete_suppression(session: AsyncSession, suppression: Suppression) -> None:
+    await session.delete(suppression)
+    await session.flush()

@@ -84,6 +84,14 @@ class QuarantineRead(BaseModel):
     url: str
 
 
+class SuppressionRead(BaseModel):
+    address: str
+    status: str
+    reason: str
+    message_id: int | None
+    created_at: datetime
+
+
 class MailboxRead(BaseModel):
     id: int
     inbox_id: int

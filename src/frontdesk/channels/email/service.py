@@ -12,13 +12,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.email import repository
+from frontdesk.channels.email import repository, threading
 from frontdesk.channels.email.adapter import email_channel
-from frontdesk.channels.email.models import Mailbox, Quarantined
+from frontdesk.channels.email.models import Mailbox, Quarantined, Suppression
 from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, message_key
+from frontdesk.channels.email.schemas import settings_of
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
+from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Message
+from frontdesk.customers import repository as customers_repository
 from frontdesk.db import utcnow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError
@@ -31,7 +35,9 @@ ALERT_AFTER = 3
 
 @dataclass
 class Taken:
-    status: str  # stored | duplicate | quarantined
+    # stored | duplicate | quarantined | bounce (a report on a mail of ours: message_id is
+    # that outbound message; nothing new joins the conversation)
+    status: str
     message_id: int | None = None
     conversation_id: int | None = None
     quarantine_id: int | None = None
@@ -45,6 +51,10 @@ class IncomingMail:
     raw: bytes
     recipients: list[str] = field(default_factory=list)
     envelope_sender: str | None = None
+    # Parsed ahead of the batch (`parse_ahead`: SMTP parses while the previous batch commits)
+    # for this trusted_authserv_id; parsed again in the batch if the inbox changed since.
+    parsed: ParsedMail | BrokenMail | None = None
+    parsed_for: str | None = None
 
 
 @dataclass
@@ -134,23 +144,46 @@ async def _store(
     """Store or quarantine the mails not seen before."""
     broken = [read for read in fresh if read.mail is None]
     readable = [read for read in fresh if read.mail is not None]
+    bounces, readable = await _match_bounces(session, readable, settings)
     seen = [
         *await _quarantine_all(session, broken, source, blobs, outcomes),
+        *await _settle_bounces(session, bounces, blobs, outcomes),
         *await _store_all(session, readable, blobs, settings, outcomes, inboxes),
     ]
     # The seen rows are the exactly-once guarantee; their unique index settles concurrent copies.
     await repository.add_seen(session, seen)
 
 
-def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) -> _Read:
+def parse_ahead(incoming: IncomingMail, *, trusted_authserv_id: str | None, app: Settings) -> None:
+    """Parse a mail before it joins a batch, so the batch's writer does not have to."""
     try:
-        mail = email_channel.parse(
-            inbox, incoming.raw, settings, envelope_sender=incoming.envelope_sender
+        incoming.parsed = email_channel.parse_for(
+            incoming.raw,
+            app,
+            trusted_authserv_id=trusted_authserv_id,
+            envelope_sender=incoming.envelope_sender,
         )
     except BrokenMail as exc:
+        incoming.parsed = exc
+    except Exception:  # a parser bug: the batch parses it again and reports it there
+        log.exception("parsing a mail ahead of its batch failed")
+        return
+    incoming.parsed_for = trusted_authserv_id
+
+
+def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) -> _Read:
+    parsed = incoming.parsed
+    if parsed is None or incoming.parsed_for != settings_of(inbox.settings).trusted_authserv_id:
+        try:
+            parsed = email_channel.parse(
+                inbox, incoming.raw, settings, envelope_sender=incoming.envelope_sender
+            )
+        except BrokenMail as exc:
+            parsed = exc
+    if isinstance(parsed, BrokenMail):
         key = message_key("raw:" + hashlib.sha256(incoming.raw).hexdigest())
-        return _Read(index, inbox, incoming, None, str(exc), key)
-    return _Read(index, inbox, incoming, mail, "", mail.message_key)
+        return _Read(index, inbox, incoming, None, str(parsed), key)
+    return _Read(index, inbox, incoming, parsed, "", parsed.message_key)
 
 
 async def _drop_seen(
@@ -245,6 +278,125 @@ async def _quarantine_all(
         {"inbox_id": read.inbox.id, "message_key": read.key, "quarantine_id": item.id}
         for read, item in zip(broken, items, strict=True)
     ]
+
+
+async def _match_bounces(
+    session: AsyncSession, reads: list[_Read], settings: Settings
+) -> tuple[list[tuple[_Read, Message]], list[_Read]]:
+    """Bounces of mail we sent, each with that outbound message; and the other mails. A
+    bounce that names no mail of ours (or one since deleted) is stored like any mail."""
+    matched: list[tuple[_Read, Message]] = []
+    rest: list[_Read] = []
+    for read in reads:
+        message = None
+        if read.mail is not None and read.mail.bounce is not None:
+            message = await _bounced_message(session, read, settings)
+        if message is None:
+            rest.append(read)
+        else:
+            matched.append((read, message))
+    return matched, rest
+
+
+async def _bounced_message(
+    session: AsyncSession, read: _Read, settings: Settings
+) -> Message | None:
+    assert read.mail is not None and read.mail.bounce is not None
+    for candidate in read.mail.bounce.original_ids:
+        ours = threading.our_message_in_id(
+            key=settings.secret_key, inbox_id=read.inbox.id, message_id=candidate
+        )
+        if ours is None:
+            continue
+        message = await conversations_repository.get_message(session, ours[1])
+        if (
+            message is not None
+            and message.direction == "outbound"
+            and message.conversation_id == ours[0]
+            and message.inbox_id == read.inbox.id
+        ):
+            return message
+    return None
+
+
+async def _settle_bounces(
+    session: AsyncSession,
+    bounces: list[tuple[_Read, Message]],
+    blobs: BlobStore,
+    outcomes: list[Taken | Exception | None],
+) -> list[dict[str, Any]]:
+    """Report each bounce on the outbound message it returns; their seen rows."""
+    seen: list[dict[str, Any]] = []
+    for read, message in bounces:
+        await bounced(session, message, read.mail, raw_key=blobs.key(read.incoming.raw))
+        seen.append({"inbox_id": read.inbox.id, "message_key": read.key, "message_id": message.id})
+        outcomes[read.index] = Taken("bounce", message.id, message.conversation_id)
+    return seen
+
+
+async def bounced(
+    session: AsyncSession, message: Message, mail: ParsedMail | None, *, raw_key: str
+) -> None:
+    """A bounce of our outbound `message`: its delivery failed (a delay only records an
+    event); a permanent (5.x.x) failure suppresses the address for further mail."""
+    assert mail is not None and mail.bounce is not None
+    report = mail.bounce
+    identity = (
+        await customers_repository.get_identity(session, message.identity_id)
+        if message.identity_id
+        else None
+    )
+    sent_to = identity.address if identity is not None else ""
+    failed = report.failed
+    recipient = next((r for r in failed if r.address == sent_to), failed[0] if failed else None)
+    status = (recipient.status if recipient else "") or report.text_status
+    diagnostic = recipient.diagnostic if recipient else ""
+    details = {
+        "recipient": (recipient.address if recipient else "") or sent_to,
+        "status": status,
+        "diagnostic": diagnostic,
+        "permanent": status.startswith("5"),
+        "from": mail.from_address,
+        "raw": raw_key,
+    }
+    where = {
+        "inbox_id": message.inbox_id,
+        "conversation_id": message.conversation_id,
+        "customer_id": message.customer_id,
+    }
+    if report.recipients and not failed:  # "delayed": the relay keeps trying
+        record(session, "email.delivery_delayed", {"message_id": message.id, **details}, **where)
+        return
+    message.meta = {**message.meta, "bounce": details}
+    error = f"bounced: {status or 'no status given'}" + (f" ({diagnostic})" if diagnostic else "")
+    await conversations.mark_failed(session, message, error=error[:2000])
+    record(session, "email.bounced", {"message_id": message.id, **details}, **where)
+    if details["permanent"] and sent_to:
+        await _suppress(
+            session, sent_to, status=status, reason=diagnostic or error, message=message
+        )
+
+
+async def _suppress(
+    session: AsyncSession, address: str, *, status: str, reason: str, message: Message
+) -> None:
+    if await repository.get_suppression(session, address) is not None:
+        return
+    await repository.add_suppression(
+        session,
+        Suppression(address=address, status=status, reason=reason[:500], message_id=message.id),
+    )
+
+
+async def lift_suppression(session: AsyncSession, address: str, *, by: int) -> bool:
+    """Let mail go to a hard-bounced address again (an admin fixed it); False if it was not
+    suppressed."""
+    found = await repository.get_suppression(session, address.strip().lower())
+    if found is None:
+        return False
+    await repository.delete_suppression(session, found)
+    record(session, "email.suppression_lifted", {"address": found.address, "agent_id": by})
+    return True
 
 
 async def mailbox_for(session: AsyncSession, inbox: Inbox, folder: str) -> Mailbox:

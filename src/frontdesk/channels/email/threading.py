@@ -57,12 +57,18 @@ def conversation_in_address(*, key: str, inbox_id: int, address: str) -> int | N
 
 
 def conversation_in_message_id(*, key: str, inbox_id: int, message_id: str) -> int | None:
+    found = our_message_in_id(key=key, inbox_id=inbox_id, message_id=message_id)
+    return found[0] if found else None
+
+
+def our_message_in_id(*, key: str, inbox_id: int, message_id: str) -> tuple[int, int] | None:
+    """(conversation id, message id) of a Message-ID we generated for this inbox, if signed."""
     match = _OUR_ID.match(message_id.strip())
     if match is None:
         return None
     conversation, message = int(match[1]), int(match[2])
     expected = _sign(key, inbox_id, f"m:{conversation}:{message}")
-    return conversation if hmac.compare_digest(expected, match[3]) else None
+    return (conversation, message) if hmac.compare_digest(expected, match[3]) else None
 
 
 def hints(

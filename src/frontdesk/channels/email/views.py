@@ -1,6 +1,6 @@
 """What agents and admins see of e-mail beyond the message: headers, SPF/DKIM/DMARC verdicts,
-flags, the full original (text, HTML with remote images on request, raw .eml), the quarantine
-and the state of every IMAP mailbox."""
+flags, the full original (text, HTML with remote images on request, raw .eml), the quarantine,
+the hard-bounced addresses and the state of every IMAP mailbox."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import DB_COLLECTORS
-from frontdesk.channels.email import repository
+from frontdesk.channels.email import repository, service
 from frontdesk.channels.email.parsing import BrokenMail, parse_mail
 from frontdesk.channels.email.schemas import (
     AuthVerdicts,
     EmailMessageRead,
     MailboxRead,
     QuarantineRead,
+    SuppressionRead,
 )
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
+from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 
@@ -127,6 +129,23 @@ async def quarantined_raw(
     if item is None:
         raise NotFound("quarantined mail not found")
     return _eml(runtime.blobs.get(item.blob_key), f"quarantine-{item.id}.eml")
+
+
+@router.get("/email/suppressions", response_model=list[SuppressionRead])
+async def list_suppressions(session: SessionDep, admin: AdminAgent) -> list[SuppressionRead]:
+    """Addresses that hard-bounced: mail to them fails instead of being sent."""
+    return [
+        SuppressionRead.model_validate(row, from_attributes=True)
+        for row in await repository.list_suppressions(session)
+    ]
+
+
+@router.delete("/email/suppressions/{address}", status_code=204)
+async def lift_suppression(address: str, session: SessionDep, admin: AdminAgent) -> None:
+    """Send to the address again (after the recipient fixed their mailbox)."""
+    if not await service.lift_suppression(session, address, by=admin.id):
+        raise NotFound("address is not suppressed")
+    await uow.commit(session)
 
 
 @router.get("/email/mailboxes", response_model=list[MailboxRead])
