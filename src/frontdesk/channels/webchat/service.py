@@ -46,7 +46,11 @@ REPLAY_SLACK = timedelta(seconds=10)
 
 
 async def get_webchat_inbox(session: AsyncSession, inbox_id: int) -> Inbox:
-    inbox = await channels_repository.get_inbox(session, inbox_id)
+    return webchat_inbox(await channels_repository.get_inbox(session, inbox_id))
+
+
+def webchat_inbox(inbox: Inbox | None) -> Inbox:
+    """The inbox if it is an active webchat inbox, else NotFound."""
     if inbox is None or not inbox.active or inbox.channel != "webchat":
         raise NotFound("chat not found", code="unknown_inbox")
     return inbox
