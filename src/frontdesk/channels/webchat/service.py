@@ -103,7 +103,7 @@ async def start_session(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitorInfo:
     """What a socket remembers of its visitor, so a message costs no visitor lookup."""
 

@@ -34,6 +34,7 @@ from frontdesk.channels.webchat.hub import (
     VisitorConn,
     VisitorHub,
 )
+from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
@@ -83,11 +84,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
         claims = service.read_token(runtime.settings, token)
         # All sockets of an inbox share its cached row (the intake re-reads it per batch).
         inbox = service.webchat_inbox(await runtime.inboxes.get(claims.inbox_id))
-        async with visitor_session(runtime) as session:
-            customer_id = await service.customer_id_of(session, claims)
-            visitor = await service.visitor_info(session, claims)
-            online = await routing.inbox_has_agent_online(session, inbox.id)
-            await session.commit()
+        customer_id, visitor, online = await _visitor_state(runtime, claims)
     except FrontdeskError:
         await websocket.close(code=4401, reason="unauthenticated")
         return
@@ -108,6 +105,18 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
     finally:
         await conn.close()
         await hub.detach(conn)
+
+
+async def _visitor_state(
+    runtime: Runtime, claims: VisitorClaims
+) -> tuple[int | None, service.VisitorInfo, bool]:
+    # A function of its own so that no session outlives it in the socket's frame.
+    async with visitor_session(runtime) as session:
+        customer_id = await service.customer_id_of(session, claims)
+        visitor = await service.visitor_info(session, claims)
+        online = await routing.inbox_has_agent_online(session, claims.inbox_id)
+        await session.commit()
+    return customer_id, visitor, online
 
 
 async def _reader(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitorClaims:
     inbox_id: int
     key: str
