@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     ingest_writers: int = 1
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
+    # Every this many seconds the process collects cyclic garbage once and freezes the rest
+    # out of the collector's way (kit/gcfreeze.py; bench/realtime.py). 0 turns it off.
+    gc_freeze_seconds: float = 30.0
 
     # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
     allow_private_webhooks: bool = False
