@@ -48,6 +48,7 @@ class VisitorConn:
 
     __slots__ = (
         "_backlog",
+        "_closed",
         "_deliver",
         "_drainer",
         "_held",
@@ -82,8 +83,11 @@ class VisitorConn:
         self._backlog: deque[Item] | None = None
         self._held: list[Item] | None = None
         self._drainer: asyncio.Task[None] | None = None
+        self._closed = False
 
     def push(self, item: Item) -> None:
+        if self._closed:
+            return
         if self.inflight and _is_inbound_created(item):
             # Most likely our own message, committed but not yet acknowledged: decide once
             # the ack is out (and then it is shown already) instead of waking a task now.
@@ -133,6 +137,7 @@ class VisitorConn:
                     self.push(item)  # another tab of this visitor wrote it
 
     async def close(self) -> None:
+        self._closed = True
         drainer, self._drainer = self._drainer, None
         self._backlog = self._held = None
         if drainer is not None:
