@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     embedded_worker: bool = True
     # Every this many seconds the process collects cyclic garbage once and freezes the rest
     # out of the collector's way (kit/gcfreeze.py; bench/realtime.py). 0 turns it off.
-    gc_freeze_seconds: float = 30.0
+    gc_freeze_seconds: float = 10.0
 
     # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
     allow_private_webhooks: bool = False
