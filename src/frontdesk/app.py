@@ -41,11 +41,18 @@ class FrontdeskApp(FastAPI):
     and each open socket would otherwise hold the whole chain of coroutine frames."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == webchat_socket.PATH:
+        if scope["type"] == "websocket" and _route_path(scope) == webchat_socket.PATH:
             scope["app"] = self
             await webchat_socket.visitor_endpoint(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (uvicorn puts --root-path in front of it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def create_app(

@@ -92,3 +92,13 @@ class TestWidgetSocketOnTheServeProtocol:
             pongs = [await visitor.next("pong") for _ in range(50)]
             assert len(pongs) == 50
             await visitor.close()
+
+    async def test_widget_socket_below_a_root_path(self, client, cast, runtime, app):  # type: ignore[no-untyped-def]
+        chat = await make_chat(runtime, cast)
+        token = await visitor_token(client, chat)
+        async with serve_app(app, root_path="/chat", **WS_OPTIONS) as address:
+            # Behind a proxy that serves us at /chat and strips it (uvicorn --root-path /chat).
+            visitor = await Visitor.connect(address, token)
+            ack = await visitor.say("root-00001", "below a root path")
+            assert ack["message"]["text"] == "below a root path"
+            await visitor.close()
