@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -27,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import websockets
@@ -48,6 +48,15 @@ def rss_mb(pid: int) -> tuple[float, float]:
         key, _, value = line.partition(":")
         fields[key] = value.strip()
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (default: this one)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,6 +80,7 @@ class Bench:
         self.delivered: list[float] = []
         self.acked: list[float] = []
         self.sent_at: dict[str, float] = {}
+        self.ack_started: dict[str, float] = {}
         self.errors = 0
         self.connect_failures = 0
 
@@ -92,50 +102,135 @@ class Bench:
                     if started is not None:
                         self.delivered.append(now - started)
 
-    async def visitor(self, url: str, held: list[Any], barrier: asyncio.Semaphore) -> None:
+    def on_frame(self, raw: bytes) -> None:
+        frame = json.loads(raw)
+        if frame["type"] == "ack":
+            started = self.ack_started.pop(frame["id"], None)
+            if started is not None:
+                self.acked.append(time.monotonic() - started)
+        elif frame["type"] == "error":
+            self.errors += 1
+
+    async def visitor(
+        self, host: str, port: int, path: str, held: list[LeanVisitor], barrier: asyncio.Semaphore
+    ) -> None:
         async with barrier:
             try:
-                ws = await websockets.connect(url, open_timeout=60, max_size=2**20)
-                json.loads(await asyncio.wait_for(ws.recv(), 60))  # hello
+                _, conn = await asyncio.get_running_loop().create_connection(
+                    lambda: LeanVisitor(self, host, port, path), host, port
+                )
+                await asyncio.wait_for(conn.hello, 60)
             except Exception:
                 self.connect_failures += 1
                 return
-        held.append(ws)
-        asyncio.get_running_loop().create_task(self.read_acks(ws))
+        held.append(conn)
 
-    async def read_acks(self, ws: Any) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                frame = json.loads(raw)
-                if frame["type"] == "ack":
-                    started = self.sent_at.get(frame["id"]) or self.ack_started.pop(
-                        frame["id"], None
-                    )
-                    if started is not None:
-                        self.acked.append(time.monotonic() - started)
-                elif frame["type"] == "error":
-                    self.errors += 1
-
-    ack_started: dict[str, float] = {}
-
-    async def send(self, held: list[Any], rate: int, duration: float) -> int:
+    async def send(self, held: list[LeanVisitor], rate: int, duration: float) -> int:
+        """One task paces every visitor: each frame is written straight to its socket."""
         tick = 0.01
         count = 0
         started = time.monotonic()
-        due = 0.0
         while (now := time.monotonic()) - started < duration:
-            due += rate * tick
-            while due >= 1:
-                due -= 1
-                ws = held[count % len(held)]
+            while count < rate * (now - started):
+                conn = held[count % len(held)]
                 ident = f"b{count:09d}"
+                text = f'{{"type":"message","id":"{ident}","text":"bench {ident}"}}'
                 self.sent_at[ident] = self.ack_started[ident] = time.monotonic()
-                frame = {"type": "message", "id": ident, "text": f"bench {ident}"}
-                with contextlib.suppress(Exception):
-                    await ws.send(json.dumps(frame))
+                conn.send_text(text.encode())
                 count += 1
             await asyncio.sleep(max(0.0, tick - (time.monotonic() - now)))
         return count
+
+
+class LeanVisitor(asyncio.Protocol):
+    """A minimal websocket client (RFC 6455) for one visitor: no task, no queue, frames
+    parsed in data_received. It does what a browser does on the wire — masked client
+    frames, pongs to the server's pings — so the server's work is the same as with a
+    full client, while 10,000 of them leave the shared cores to the server."""
+
+    def __init__(self, bench: Bench, host: str, port: int, path: str) -> None:
+        self.bench = bench
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+        ).encode()
+        self.hello: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer = b""
+        self.upgraded = False
+        self.open = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        if not self.hello.done():
+            self.hello.set_exception(ConnectionError("closed before hello"))
+
+    def send_text(self, payload: bytes) -> None:
+        self._send(0x1, payload)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        if not self.open or self.transport is None:
+            return
+        size = len(payload)
+        header = bytes([0x80 | opcode])
+        if size < 126:
+            header += bytes([0x80 | size])
+        elif size < 65536:
+            header += bytes([0x80 | 126]) + size.to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + size.to_bytes(8, "big")
+        mask = os.urandom(4)
+        key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+        masked = (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+        self.transport.write(header + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                if not self.hello.done():
+                    self.hello.set_exception(ConnectionError(head.split(b"\r\n")[0].decode()))
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.upgraded = self.open = True
+            self.buffer = rest
+        while len(self.buffer) >= 2:
+            opcode, size, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload = self.buffer[start : start + size]
+            self.buffer = self.buffer[start + size :]
+            if opcode == 0x1:
+                if not self.hello.done():
+                    self.hello.set_result(None)  # the server's hello frame
+                else:
+                    self.bench.on_frame(payload)
+            elif opcode == 0x9:
+                self._send(0xA, payload)  # pong
+            elif opcode == 0x8:
+                self.open = False
+                assert self.transport is not None
+                self.transport.close()
+
+    def close(self) -> None:
+        if self.transport is not None and self.open:
+            self._send(0x8, (1000).to_bytes(2, "big"))
+            self.open = False
+            self.transport.close()
 
 
 async def run(opts: argparse.Namespace) -> None:
@@ -182,13 +277,15 @@ async def run(opts: argparse.Namespace) -> None:
             bench.agent(f"{ws_base}/api/v1/events?token={token}&since=0", ready, stop)
         )
         await ready.wait()
-        held: list[Any] = []
+        held: list[LeanVisitor] = []
         barrier = asyncio.Semaphore(opts.connect_concurrency)
         connect_started = time.monotonic()
         await asyncio.gather(
             *(
                 bench.visitor(
-                    f"{ws_base}/widget/ws?token="
+                    "127.0.0.1",
+                    opts.port,
+                    "/widget/ws?token="
                     + issue(secret, VisitorClaims(inbox["id"], f"vbench{n}", None)),
                     held,
                     barrier,
@@ -199,13 +296,15 @@ async def run(opts: argparse.Namespace) -> None:
         connect_seconds = time.monotonic() - connect_started
         idle_rss, _ = rss_mb(server.pid)
         random.shuffle(held)
+        server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds()
         sent = await bench.send(held, opts.rate, opts.duration) if held else 0
+        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds() - client_cpu
         drain_started = time.monotonic()
         while bench.sent_at and time.monotonic() - drain_started < opts.drain:
             await asyncio.sleep(0.1)
         drain_seconds = time.monotonic() - drain_started
         rss, peak = rss_mb(server.pid)
-        still_open = sum(1 for ws in held if ws.state.name == "OPEN")
+        still_open = sum(1 for conn in held if conn.open)
         stop.set()
         await agent
         delivered = bench.delivered
@@ -239,11 +338,14 @@ async def run(opts: argparse.Namespace) -> None:
             f"server RSS: idle with all sockets {idle_rss:.0f} MB, after load {rss:.0f} MB, "
             f"peak {peak:.0f} MB"
         )
+        print(
+            f"CPU while sending: server {server_cpu / opts.duration:.0%} of a core, "
+            f"bench client {client_cpu / opts.duration:.0%} of a core"
+        )
         if delivered:
             print(f"mean delivery: {statistics.mean(delivered) * 1000:.1f} ms")
-        for ws in held:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        for conn in held:
+            conn.close()
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

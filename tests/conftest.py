@@ -250,11 +250,14 @@ async def run_jobs(runtime: Runtime, *, rounds: int = 50) -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(asgi_app: Any, port: int | None = None) -> AsyncIterator[str]:
-    """Run an ASGI app on a real loopback port inside the test's event loop."""
+async def serve_app(asgi_app: Any, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """Run an ASGI app on a real loopback port inside the test's event loop (`options`: more
+    uvicorn settings, e.g. cli.WS_OPTIONS as `frontdesk serve` uses them)."""
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

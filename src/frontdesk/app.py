@@ -20,7 +20,7 @@ from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS
 from frontdesk.auth.views import router as auth_router
 from frontdesk.channels.email.views import router as email_router
 from frontdesk.channels.views import router as channels_router
-from frontdesk.channels.webchat.socket import router as webchat_socket_router
+from frontdesk.channels.webchat import socket as webchat_socket
 from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
@@ -34,6 +34,26 @@ from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
 
 log = logging.getLogger(__name__)
+
+
+class FrontdeskApp(FastAPI):
+    """The widget socket (`/widget/ws`) goes straight to its endpoint; everything else
+    through the middleware stack and the router. None of the middleware acts on websockets,
+    and each open socket would otherwise hold the whole chain of coroutine frames."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _route_path(scope) == webchat_socket.PATH:
+            scope["app"] = self
+            await webchat_socket.visitor_endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (uvicorn puts --root-path in front of it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def create_app(
@@ -54,7 +74,7 @@ def create_app(
             if own_runtime:
                 await rt.stop()
 
-    app = FastAPI(
+    app = FrontdeskApp(
         title="Frontdesk",
         version="0.1.0",
         lifespan=lifespan,
@@ -79,7 +99,6 @@ def create_app(
     app.include_router(_ops_router())
     app.include_router(web_router)
     app.include_router(webchat_router)
-    app.include_router(webchat_socket_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

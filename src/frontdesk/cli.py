@@ -16,8 +16,12 @@ from frontdesk.config import InsecureSettings, Settings
 
 # Sans-I/O websockets without per-message compression: ~21 KB per open socket instead of
 # ~156 KB with uvicorn's defaults (measured; thousands of idle chat visitors are the common
-# case, and chat frames are too small for compression to pay off).
-WS_OPTIONS: dict[str, Any] = {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+# case, and chat frames are too small for compression to pay off), trimmed by a further ~5 KB
+# (kit/websocket.py).
+WS_OPTIONS: dict[str, Any] = {
+    "ws": "frontdesk.kit.websocket:LeanWebSocketProtocol",
+    "ws_per_message_deflate": False,
+}
 
 app = typer.Typer(help="Frontdesk: omnichannel customer service.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage admin agents.")

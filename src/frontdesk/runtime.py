@@ -14,6 +14,7 @@ from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
+from frontdesk.kit.gcfreeze import freeze_periodically
 from frontdesk.kit.jobs import JobRunner
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class Runtime:
 
     async def start(self) -> None:
         await self.bus.start()
+        if self.settings.gc_freeze_seconds > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    freeze_periodically(self.settings.gc_freeze_seconds), name="gc-freeze"
+                )
+            )
         if self.runner is not None:
             self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
         for service in self.services:

@@ -102,14 +102,16 @@ async def events(websocket: WebSocket, since: int = 0, token: str | None = None)
                         break
                     last = await _replay(websocket, viewer, last)
                     continue
-                event = json.loads(getter.result())
+                raw = getter.result()
+                event = json.loads(raw)
                 sequence = int(event["sequence"])
                 if sequence <= last:
                     continue
                 if sequence == last + 1:
                     await viewer.refresh()
                     if viewer.may_see(event):
-                        await websocket.send_text(json.dumps(event))
+                        # The bus carries the event's JSON, encoded once at publish: send it on.
+                        await websocket.send_text(raw)
                     last = sequence
                 else:
                     last = await _replay(websocket, viewer, last)

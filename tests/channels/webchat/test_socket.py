@@ -8,6 +8,7 @@ import json
 import pytest
 import websockets
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from frontdesk.conversations.models import Message
 from tests.helpers import Visitor, make_chat, visitor_token
@@ -42,6 +43,8 @@ class TestVisitorMessages:
         # The ack was lost (socket cut): the widget resends the same id on reconnect.
         again = await Visitor.connect(live_server, token)
         second = await again.say("client-0002", "only once")
+        assert first["duplicate"] is False
+        assert second["duplicate"] is True
         assert second["message"]["id"] == first["message"]["id"]
         assert await count_messages(runtime, "only once") == 1
         await again.close()
@@ -65,6 +68,124 @@ class TestVisitorMessages:
         error = await visitor.next("error")
         assert error["code"] == "empty_message"
         await visitor.close()
+
+    async def test_malformed_frames_get_error_frames(self, client, cast, runtime, live_server):
+        chat = await make_chat(runtime, cast)
+        visitor = await Visitor.connect(live_server, await visitor_token(client, chat))
+        await visitor.ws.send("{not json")
+        assert (await visitor.next("error"))["code"] == "invalid_payload"
+        await visitor.ws.send(json.dumps({"type": "message", "id": "x", "text": "short id"}))
+        error = await visitor.next("error")
+        assert error["id"] == "x"
+        assert error["code"] == "invalid_payload"
+        # The socket is still in service.
+        ack = await visitor.say("client-0004", "still here")
+        assert ack["message"]["text"] == "still here"
+        await visitor.close()
+
+
+class TestGroupCommit:
+    """Visitor messages share commits (the webchat intake); each ack follows its commit."""
+
+    async def test_concurrent_visitors_are_each_stored_once_and_acked(
+        self, client, cast, runtime, live_server
+    ):
+        chat = await make_chat(runtime, cast)
+        visitors = [
+            await Visitor.connect(live_server, await visitor_token(client, chat)) for _ in range(12)
+        ]
+        for n, visitor in enumerate(visitors):
+            await visitor.ws.send(
+                json.dumps({"type": "message", "id": f"burst-{n:04d}", "text": f"burst {n}"})
+            )
+        acks = await asyncio.gather(*(visitor.next("ack") for visitor in visitors))
+        assert [ack["id"] for ack in acks] == [f"burst-{n:04d}" for n in range(12)]
+        assert all(ack["duplicate"] is False for ack in acks)
+        for n in range(12):
+            assert await count_messages(runtime, f"burst {n}") == 1
+        for visitor in visitors:
+            await visitor.close()
+
+    async def test_repeats_in_one_burst_are_one_message(self, client, cast, runtime, live_server):
+        chat = await make_chat(runtime, cast)
+        token = await visitor_token(client, chat)
+        tabs = [await Visitor.connect(live_server, token) for _ in range(3)]
+        frame = json.dumps({"type": "message", "id": "tabs-00001", "text": "from every tab"})
+        for tab in tabs:
+            await tab.ws.send(frame)
+        acks = await asyncio.gather(*(tab.next("ack") for tab in tabs))
+        assert len({ack["message"]["id"] for ack in acks}) == 1
+        assert sorted(ack["duplicate"] for ack in acks) == [False, True, True]
+        assert await count_messages(runtime, "from every tab") == 1
+        for tab in tabs:
+            await tab.close()
+
+    async def test_a_failing_write_answers_an_error_and_a_retry_stores_once(
+        self, client, cast, runtime, live_server
+    ):
+        chat = await make_chat(runtime, cast)
+        good = await Visitor.connect(live_server, await visitor_token(client, chat))
+        bad = await Visitor.connect(live_server, await visitor_token(client, chat))
+        await refuse_text(runtime, "the database says no")
+        try:
+            await bad.ws.send(
+                json.dumps({"type": "message", "id": "fail-0001", "text": "the database says no"})
+            )
+            await good.ws.send(json.dumps({"type": "message", "id": "fine-0001", "text": "fine"}))
+            error = await bad.next("error")
+            ack = await good.next("ack")
+        finally:
+            await accept_text_again(runtime)
+        # A batch that held both is rolled back and replayed one by one: the good one is stored.
+        assert ack["id"] == "fine-0001"
+        assert await count_messages(runtime, "fine") == 1
+        assert error["id"] == "fail-0001"
+        assert error["code"] == "unavailable"
+        assert error["retry"] is True
+        assert await count_messages(runtime, "the database says no") == 0
+        # The widget sends it again: stored once.
+        again = await bad.say("fail-0001", "the database says no")
+        assert again["duplicate"] is False
+        assert await count_messages(runtime, "the database says no") == 1
+        await good.close()
+        await bad.close()
+
+
+async def refuse_text(runtime, text: str) -> None:  # type: ignore[no-untyped-def]
+    """A database trigger refuses inserts of one text: a real write failure."""
+    async with runtime.db.session() as session:
+        if runtime.db.is_postgres:
+            await session.execute(
+                sql(
+                    "CREATE FUNCTION rt_refuse() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.text = '{text}' THEN RAISE EXCEPTION 'refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await session.execute(
+                sql(
+                    "CREATE TRIGGER rt_refuse BEFORE INSERT ON messages "
+                    "FOR EACH ROW EXECUTE FUNCTION rt_refuse()"
+                )
+            )
+        else:
+            await session.execute(
+                sql(
+                    "CREATE TRIGGER rt_refuse BEFORE INSERT ON messages "
+                    f"WHEN NEW.text = '{text}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        await session.commit()
+
+
+async def accept_text_again(runtime) -> None:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        await session.execute(
+            sql("DROP TRIGGER rt_refuse" + (" ON messages" if runtime.db.is_postgres else ""))
+        )
+        if runtime.db.is_postgres:
+            await session.execute(sql("DROP FUNCTION rt_refuse()"))
+        await session.commit()
 
 
 class TestReplies:

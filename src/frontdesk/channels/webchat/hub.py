@@ -12,13 +12,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.tokens import VisitorClaims
+from frontdesk.conversations.receiving import Received
 from frontdesk.kit.events import list_after
+from frontdesk.kit.groupcommit import GroupCommit
 from frontdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,43 +31,128 @@ log = logging.getLogger(__name__)
 OUTBOX_SIZE = 256
 VISITOR_SIGNALS = "visitor"  # bus channel: typing and binding, never stored
 DESK_SIGNALS = "desk"  # bus channel: what the agent desktop shows live but never stores
+# Under load, how long the intake waits for as many visitors as its previous batch had, so
+# they share a commit; a message after a quiet spell is written at once (kit/groupcommit.py).
+INTAKE_LINGER_SECONDS = 0.002
+
+# What the hub hands a socket: ("event", event) · ("signal", signal) · ("replay", since) ·
+# ("resync", None).
+Item = tuple[str, Any]
+Deliver = Callable[["VisitorConn", Item], Awaitable[None]]
 
 
 class VisitorConn:
-    def __init__(self, websocket: WebSocket, claims: VisitorClaims, customer_id: int | None):
+    """One visitor socket. Idle, it holds no task, queue or lock: thousands of open chats
+    cost little. Pushed items are delivered in order by a task that exists only while there
+    is something to deliver."""
+
+    __slots__ = (
+        "_backlog",
+        "_closed",
+        "_deliver",
+        "_drainer",
+        "_held",
+        "claims",
+        "conversation_id",
+        "customer_id",
+        "inflight",
+        "sent",
+        "token",
+        "websocket",
+    )
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        claims: VisitorClaims,
+        customer_id: int | None,
+        *,
+        token: str,
+        deliver: Deliver,
+    ) -> None:
         self.websocket = websocket
         self.claims = claims
         self.customer_id = customer_id
         self.conversation_id: int | None = None
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(OUTBOX_SIZE)
-        self.acked: set[int] = set()
+        self.token = token
+        # Ids of the messages this socket has shown (replayed, forwarded or acknowledged).
         self.sent: set[int] = set()
+        # The socket's own messages between submit and ack.
         self.inflight = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.lock = asyncio.Lock()
+        self._deliver = deliver
+        self._backlog: deque[Item] | None = None
+        self._held: list[Item] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+        self._closed = False
 
-    def push(self, item: dict[str, Any]) -> None:
-        try:
-            self.outbox.put_nowait(item)
-        except asyncio.QueueFull:
+    def push(self, item: Item) -> None:
+        if self._closed:
+            return
+        if self.inflight and _is_inbound_created(item):
+            # Most likely our own message, committed but not yet acknowledged: decide once
+            # the ack is out (and then it is shown already) instead of waking a task now.
+            if self._held is None:
+                self._held = []
+            self._held.append(item)
+            return
+        if self._backlog is None:
+            self._backlog = deque()
+        if len(self._backlog) >= OUTBOX_SIZE:
             # Too far behind: drop the backlog and replay from the messages table instead.
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.outbox.put_nowait({"kind": "resync"})
+            self._backlog.clear()
+            item = ("resync", None)
+        self._backlog.append(item)
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._backlog:
+                item = self._backlog.popleft()
+                try:
+                    await self._deliver(self, item)
+                except (WebSocketDisconnect, RuntimeError):
+                    self._backlog.clear()  # gone; the reader notices and detaches
+                except Exception:
+                    # Whatever failed is replayed from the messages table on the next resync.
+                    log.exception("visitor socket could not deliver %s", item[0])
+        finally:
+            self._drainer = None
+            if not self._backlog:
+                self._backlog = None
 
     async def send(self, data: dict[str, Any]) -> None:
-        async with self.lock:
-            await self.websocket.send_text(json.dumps(data))
+        # One frame per call, written whole (no lock needed: a send never interleaves).
+        await self.websocket.send_text(json.dumps(data))
 
     def begin(self) -> None:
         self.inflight += 1
-        self.idle.clear()
 
     def end(self) -> None:
         self.inflight -= 1
-        if self.inflight == 0:
-            self.idle.set()
+        if self.inflight == 0 and self._held is not None:
+            held, self._held = self._held, None
+            for item in held:
+                if int(item[1]["payload"]["message_id"]) not in self.sent:
+                    self.push(item)  # another tab of this visitor wrote it
+
+    async def close(self) -> None:
+        self._closed = True
+        drainer, self._drainer = self._drainer, None
+        self._backlog = self._held = None
+        if drainer is not None:
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await drainer
+
+
+def _is_inbound_created(item: Item) -> bool:
+    if item[0] != "event":
+        return False
+    event = item[1]
+    return bool(
+        event.get("type") == "message.created" and event["payload"].get("direction") == "inbound"
+    )
 
 
 class VisitorHub:
@@ -74,6 +164,27 @@ class VisitorHub:
         self.last: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready: list[asyncio.Event] = []
+        self.intake = self._new_intake()
+
+    def _new_intake(self) -> GroupCommit[service.VisitorMessage, Received]:
+        # Visitor messages of the process share commits (ADR 0002, ADR 0004): an ack still
+        # follows the commit that stored its message.
+        return GroupCommit(
+            self.runtime.db,
+            self._write_many,
+            writers=self.runtime.settings.ingest_writers,
+            linger=INTAKE_LINGER_SECONDS,
+            name="webchat",
+        )
+
+    async def _write_many(
+        self, session: AsyncSession, items: list[service.VisitorMessage]
+    ) -> Sequence[Received | Exception]:
+        return await service.receive_visitor_messages(session, items, blobs=self.runtime.blobs)
+
+    async def receive(self, item: service.VisitorMessage) -> Received:
+        """Store one visitor message; returns once it is committed (or raises why not)."""
+        return await self.intake.submit(item)
 
     @classmethod
     def of(cls, app: Any) -> VisitorHub:
@@ -106,6 +217,11 @@ class VisitorHub:
         _discard(self.by_address, conn.claims.address, conn)
         if conn.customer_id is not None:
             _discard(self.by_customer, (conn.claims.inbox_id, conn.customer_id), conn)
+        if self.count == 0:
+            # No socket left, so nobody waits on the intake: stop its writer (a socket that
+            # comes meanwhile uses the fresh one).
+            intake, self.intake = self.intake, self._new_intake()
+            await intake.stop()
         if self.count == 0 and self._tasks:
             tasks, self._tasks = self._tasks, []
             for task in tasks:
@@ -152,7 +268,7 @@ class VisitorHub:
         if kind in ("message.created", "message.updated"):
             key = (event.get("inbox_id"), event.get("customer_id"))
             for conn in tuple(self.by_customer.get(key, ())):  # type: ignore[arg-type]
-                conn.push({"kind": "event", "event": event})
+                conn.push(("event", event))
         elif kind == "customer.merged":
             keep, merged = event["payload"]["customer_id"], event["payload"]["merged_id"]
             for (inbox_id, customer_id), conns in list(self.by_customer.items()):
@@ -160,7 +276,7 @@ class VisitorHub:
                     for conn in tuple(conns):
                         _discard(self.by_customer, (inbox_id, customer_id), conn)
                         self.bind(conn, keep)
-                        conn.push({"kind": "resync"})
+                        conn.push(("resync", None))
 
     async def _pump_signals(self, ready: asyncio.Event) -> None:
         async with self.runtime.bus.subscribe(VISITOR_SIGNALS) as queue:
@@ -176,11 +292,11 @@ class VisitorHub:
             for conn in tuple(self.by_address.get(signal["address"], ())):
                 if conn.customer_id is None:
                     self.bind(conn, int(signal["customer_id"]))
-                    conn.push({"kind": "resync"})
+                    conn.push(("resync", None))
             return
         key = (signal.get("inbox_id"), signal.get("customer_id"))
         for conn in tuple(self.by_customer.get(key, ())):  # type: ignore[arg-type]
-            conn.push({"kind": "signal", "signal": signal})
+            conn.push(("signal", signal))
 
 
 def _discard(index: dict[Any, set[VisitorConn]], key: Any, conn: VisitorConn) -> None:

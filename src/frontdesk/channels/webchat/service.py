@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import InboundAttachment
+from frontdesk.channels.base import Inbound, InboundAttachment
 from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import repository, tokens
 from frontdesk.channels.webchat.adapter import webchat_channel
@@ -36,7 +36,7 @@ from frontdesk.customers.schemas import IdentityCreate
 from frontdesk.db import utcnow
 from frontdesk.kit import jobs
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.errors import Conflict, Invalid, NotFound, Unauthorized
+from frontdesk.kit.errors import Conflict, FrontdeskError, Invalid, NotFound, Unauthorized
 from frontdesk.kit.events import record
 from frontdesk.kit.text import normalize_email
 
@@ -47,7 +47,11 @@ REPLAY_SLACK = timedelta(seconds=10)
 
 
 async def get_webchat_inbox(session: AsyncSession, inbox_id: int) -> Inbox:
-    inbox = await channels_repository.get_inbox(session, inbox_id)
+    return webchat_inbox(await channels_repository.get_inbox(session, inbox_id))
+
+
+def webchat_inbox(inbox: Inbox | None) -> Inbox:
+    """The inbox if it is an active webchat inbox, else NotFound."""
     if inbox is None or not inbox.active or inbox.channel != "webchat":
         raise NotFound("chat not found", code="unknown_inbox")
     return inbox
@@ -112,7 +116,7 @@ async def start_session(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitorInfo:
     """What a socket remembers of its visitor, so a message costs no visitor lookup."""
 
@@ -130,6 +134,54 @@ async def customer_id_of(session: AsyncSession, claims: VisitorClaims) -> int | 
     return identity.customer_id if identity else None
 
 
+@dataclass(frozen=True)
+class VisitorMessage:
+    """One message a visitor typed, parsed and checked at the edge, ready for the intake."""
+
+    inbound: Inbound
+    # The address the visitor gave (pre-chat form): it becomes an e-mail identity of the
+    # customer in the transaction that stores the message.
+    email: str | None
+
+
+def visitor_message_in(
+    inbox: Inbox,
+    claims: VisitorClaims,
+    *,
+    client_id: str,
+    text: str,
+    app: Settings,
+    visitor: VisitorInfo,
+    attachments: Sequence[InboundAttachment] = (),
+) -> VisitorMessage:
+    """Parse one visitor frame (no database): bad ids, oversize or empty text are refused."""
+    frame = {"id": client_id, "text": text, "from": claims.address}
+    if visitor.name:
+        frame["name"] = visitor.name
+    inbound = webchat_channel.parse_inbound(inbox, json.dumps(frame).encode(), app)
+    inbound.attachments = list(attachments)
+    if not inbound.text.strip() and not inbound.attachments:
+        raise Invalid("a message needs text or a file", code="empty_message")
+    return VisitorMessage(inbound, visitor.email)
+
+
+async def receive_visitor_messages(
+    session: AsyncSession, items: list[VisitorMessage], *, blobs: BlobStore
+) -> list[Received | FrontdeskError]:
+    """Store a batch of visitor messages (one per client id) in order. The caller commits."""
+    outcomes = await conversations.receive_many(
+        session, [item.inbound for item in items], blobs=blobs
+    )
+    attached: set[tuple[int, str]] = set()
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, Received) and not outcome.duplicate and item.email:
+            key = (outcome.message.customer_id, item.email)
+            if key not in attached:
+                attached.add(key)
+                await _attach_email(session, *key)
+    return outcomes
+
+
 async def receive_message(
     session: AsyncSession,
     inbox: Inbox,
@@ -145,17 +197,19 @@ async def receive_message(
     """Store what the visitor typed, once per client-generated id. The caller commits."""
     if visitor is None:
         visitor = await visitor_info(session, claims)
-    frame = {"id": client_id, "text": text, "from": claims.address}
-    if visitor.name:
-        frame["name"] = visitor.name
-    inbound = webchat_channel.parse_inbound(inbox, json.dumps(frame).encode(), app)
-    inbound.attachments = list(attachments)
-    if not inbound.text.strip() and not inbound.attachments:
-        raise Invalid("a message needs text or a file", code="empty_message")
-    received = await conversations.receive(session, inbound, blobs=blobs)
-    if not received.duplicate and visitor.email:
-        await _attach_email(session, received.message.customer_id, visitor.email)
-    return received
+    item = visitor_message_in(
+        inbox,
+        claims,
+        client_id=client_id,
+        text=text,
+        app=app,
+        visitor=visitor,
+        attachments=attachments,
+    )
+    [outcome] = await receive_visitor_messages(session, [item], blobs=blobs)
+    if isinstance(outcome, FrontdeskError):
+        raise outcome
+    return outcome
 
 
 async def _attach_email(session: AsyncSession, customer_id: int, email: str) -> bool:

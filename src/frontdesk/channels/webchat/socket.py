@@ -18,14 +18,23 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings
-from frontdesk.channels.webchat.hub import DESK_SIGNALS, VISITOR_SIGNALS, VisitorConn, VisitorHub
+from frontdesk.channels.webchat.hub import (
+    DESK_SIGNALS,
+    VISITOR_SIGNALS,
+    Item,
+    VisitorConn,
+    VisitorHub,
+)
+from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
@@ -33,7 +42,6 @@ from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 # Visitor sockets use at most this many database sessions at once: under overload visitors
 # queue here, in order, instead of timing out in the pool, and agent pages, event sockets and
@@ -54,17 +62,29 @@ async def visitor_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-@router.websocket("/widget/ws")
+PATH = "/widget/ws"
+
+
+async def visitor_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """The widget socket as a bare ASGI endpoint: app.py hands it `/widget/ws` before the
+    middleware stack and the router (none of which act on websockets), so each of thousands
+    of idle visitors holds one short coroutine chain instead of twenty frames (~14 KB)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    token = query.get("token", [""])[0]
+    try:
+        since = int(query.get("since", ["0"])[0])
+    except ValueError:
+        since = 0
+    await visitor_socket(WebSocket(scope, receive, send), token, since)
+
+
 async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) -> None:
     runtime: Runtime = websocket.app.state.runtime
     try:
         claims = service.read_token(runtime.settings, token)
-        async with visitor_session(runtime) as session:
-            inbox = await service.get_webchat_inbox(session, claims.inbox_id)
-            customer_id = await service.customer_id_of(session, claims)
-            visitor = await service.visitor_info(session, claims)
-            online = await routing.inbox_has_agent_online(session, inbox.id)
-            await session.commit()  # read-only; commit keeps the loaded rows usable
+        # All sockets of an inbox share its cached row (the intake re-reads it per batch).
+        inbox = service.webchat_inbox(await runtime.inboxes.get(claims.inbox_id))
+        customer_id, visitor, online = await _visitor_state(runtime, claims)
     except FrontdeskError as exc:
         # Accepted first: a close before the handshake reaches the browser as a bare 403, and
         # the widget must tell 4440 (token expired: start a new chat) from 4401 (no valid token).
@@ -80,22 +100,31 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
         return
     await websocket.accept()
     hub = VisitorHub.of(websocket.app)
-    conn = VisitorConn(websocket, claims, customer_id)
+    conn = VisitorConn(websocket, claims, customer_id, token=token, deliver=_deliver)
     await hub.attach(conn)  # subscribed before the replay: nothing falls in between
-    writer = asyncio.create_task(_writer(conn, runtime, token))
     try:
         # Sliding expiry: each connect hands the widget a renewed token.
         renewed = service.issue_token(runtime.settings, claims)
         await conn.send({"type": "hello", "online": online, "token": renewed})
-        conn.push({"kind": "replay", "since": max(since, 0)})
+        conn.push(("replay", max(since, 0)))
         await _reader(conn, runtime, hub, inbox, visitor)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        await conn.close()
         await hub.detach(conn)
+
+
+async def _visitor_state(
+    runtime: Runtime, claims: VisitorClaims
+) -> tuple[int | None, service.VisitorInfo, bool]:
+    # A function of its own so that no session outlives it in the socket's frame.
+    async with visitor_session(runtime) as session:
+        customer_id = await service.customer_id_of(session, claims)
+        visitor = await service.visitor_info(session, claims)
+        online = await routing.inbox_has_agent_online(session, claims.inbox_id)
+        await session.commit()
+    return customer_id, visitor, online
 
 
 async def _reader(
@@ -105,6 +134,8 @@ async def _reader(
     inbox: Inbox,
     visitor: service.VisitorInfo,
 ) -> None:
+    """The socket's one task: reads frames and answers them in order (so a visitor's
+    messages are stored in the order typed)."""
     inbox_id = inbox.id
     while True:
         raw = await conn.websocket.receive_text()
@@ -149,24 +180,18 @@ async def _on_message(
     client_id = str(frame.get("id", ""))
     conn.begin()
     try:
-        # One transaction per message: `receive` checks the inbox is still active itself.
-        async with visitor_session(runtime) as session:
-            received = await uow.retrying(
-                session,
-                lambda: service.receive_message(
-                    session,
-                    inbox,
-                    conn.claims,
-                    client_id=client_id,
-                    text=str(frame.get("text", "")),
-                    blobs=runtime.blobs,
-                    app=runtime.settings,
-                    visitor=visitor,
-                ),
-            )
-            shown = service.visitor_message(received.message)
+        item = service.visitor_message_in(
+            inbox,
+            conn.claims,
+            client_id=client_id,
+            text=str(frame.get("text", "")),
+            app=runtime.settings,
+            visitor=visitor,
+        )
+        # Shares a commit with the other visitors' messages of the moment (the intake reads
+        # the inbox again and refuses it if it is gone); returns once committed.
+        received = await hub.receive(item)
         message = received.message
-        conn.acked.add(message.id)
         conn.sent.add(message.id)
         conn.conversation_id = message.conversation_id
         if conn.customer_id is None:
@@ -182,11 +207,21 @@ async def _on_message(
                     }
                 ),
             )
-        await conn.send({"type": "ack", "id": client_id, "message": shown.model_dump()})
+        shown = service.visitor_message(message)
+        await conn.send(
+            {
+                "type": "ack",
+                "id": client_id,
+                "duplicate": received.duplicate,
+                "message": shown.model_dump(),
+            }
+        )
     except FrontdeskError as exc:
         await conn.send(
             {"type": "error", "id": client_id, "code": exc.code, "message": exc.message}
         )
+    except WebSocketDisconnect:
+        raise
     except Exception:
         # Nothing was acknowledged, so nothing is lost: the widget keeps the message and sends
         # it again; `receive` stores it once whenever that succeeds.
@@ -220,21 +255,21 @@ async def _on_read(
             await uow.commit(session)
 
 
-async def _writer(conn: VisitorConn, runtime: Runtime, token: str) -> None:
-    while True:
-        item = await conn.outbox.get()
-        kind = item["kind"]
-        if kind in ("replay", "resync"):
-            since = item.get("since", max(conn.sent, default=0))
-            await _replay(conn, runtime, token, since)
-        elif kind == "signal":
-            signal = item["signal"]
-            await conn.send({"type": signal["type"], "on": signal.get("on", True)})
-        elif kind == "event":
-            await _forward(conn, runtime, token, item["event"])
+async def _deliver(conn: VisitorConn, item: Item) -> None:
+    """What the hub pushed, in order (run by the socket's short-lived delivery task)."""
+    kind, value = item
+    runtime: Runtime = conn.websocket.app.state.runtime
+    if kind == "replay":
+        await _replay(conn, runtime, value)
+    elif kind == "resync":
+        await _replay(conn, runtime, max(conn.sent, default=0))
+    elif kind == "signal":
+        await conn.send({"type": value["type"], "on": value.get("on", True)})
+    elif kind == "event":
+        await _forward(conn, runtime, value)
 
 
-async def _replay(conn: VisitorConn, runtime: Runtime, token: str, since: int) -> None:
+async def _replay(conn: VisitorConn, runtime: Runtime, since: int) -> None:
     if conn.customer_id is None:
         return
     async with visitor_session(runtime) as session:
@@ -242,7 +277,7 @@ async def _replay(conn: VisitorConn, runtime: Runtime, token: str, since: int) -
             session, inbox_id=conn.claims.inbox_id, customer_id=conn.customer_id, after=since
         )
         fresh = [row for row in rows if row.id not in conn.sent]
-        shown = await service.widget_messages(session, fresh, token=token)
+        shown = await service.widget_messages(session, fresh, token=conn.token)
         await session.commit()
     for row, message in zip(fresh, shown, strict=True):
         conn.sent.add(row.id)
@@ -250,7 +285,7 @@ async def _replay(conn: VisitorConn, runtime: Runtime, token: str, since: int) -
         await conn.send({"type": "message", "message": message.model_dump()})
 
 
-async def _forward(conn: VisitorConn, runtime: Runtime, token: str, event: dict[str, Any]) -> None:
+async def _forward(conn: VisitorConn, runtime: Runtime, event: dict[str, Any]) -> None:
     payload = event["payload"]
     message_id = int(payload["message_id"])
     if event["type"] == "message.updated":
@@ -259,18 +294,15 @@ async def _forward(conn: VisitorConn, runtime: Runtime, token: str, event: dict[
                 {"type": "status", "id": message_id, "status": payload["delivery_status"]}
             )
         return
+    # The socket's own messages never get here: VisitorConn.push holds inbound events while
+    # a message of the socket awaits its ack, and the ack marks it sent.
     if message_id in conn.sent:
         return
-    if payload.get("direction") == "inbound":
-        # Our own frame may still be between commit and ack: wait, then it is acked and shown.
-        await conn.idle.wait()
-        if message_id in conn.acked:
-            return
     async with visitor_session(runtime) as session:
         message = await conversations_repository.get_message(session, message_id)
         if message is None:
             return
-        shown = await service.widget_messages(session, [message], token=token)
+        shown = await service.widget_messages(session, [message], token=conn.token)
         await session.commit()
     if message_id in conn.sent:
         return

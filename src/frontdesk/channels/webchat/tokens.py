@@ -14,7 +14,7 @@ from urllib.parse import quote
 DEFAULT_TTL_SECONDS = 30 * 86400
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitorClaims:
     inbox_id: int
     key: str
