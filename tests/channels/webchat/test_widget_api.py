@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from frontdesk.auth import repository as auth_repository
-from frontdesk.channels.webchat.tokens import user_hash
+from frontdesk.channels.webchat.tokens import read, user_hash
 from frontdesk.customers.models import Identity
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import Job
@@ -82,14 +82,22 @@ class TestSessions:
         chat = await make_chat(runtime, cast)
         token = await visitor_token(client, chat)
         again = await visitor_token(client, chat, token=token)
-        assert again == token
+        # Renewed (its expiry slides), but the same visitor.
+        secret = runtime.settings.secret_key
+        first, renewed = read(secret, token), read(secret, again)
+        assert first is not None and renewed is not None
+        assert (renewed.inbox_id, renewed.key) == (first.inbox_id, first.key)
+        assert renewed.expires_at >= first.expires_at
 
     async def test_verified_user_is_the_same_visitor_on_every_device(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
         proof = user_hash(chat.secret, "user-42")
         one = await visitor_token(client, chat, user_id="user-42", user_hash=proof)
         two = await visitor_token(client, chat, user_id="user-42", user_hash=proof)
-        assert one == two
+        secret = runtime.settings.secret_key
+        first, second = read(secret, one), read(secret, two)
+        assert first is not None and second is not None
+        assert (first.key, first.user_id) == (second.key, second.user_id) == (first.key, "user-42")
 
     async def test_wrong_user_hash_is_refused(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
