@@ -13,6 +13,13 @@ Visitor tokens are minted with the server's secret instead of N HTTP session cal
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# `python bench/realtime.py` puts bench/ first on the path, where email.py would shadow the stdlib.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import base64
@@ -24,10 +31,8 @@ import resource
 import secrets
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import websockets
