@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.webchat.models import WebchatVisitor
-from frontdesk.conversations.models import Attachment, Message
+from frontdesk.conversations.models import Message
 
 
 async def get_visitor(session: AsyncSession, key: str) -> WebchatVisitor | None:
@@ -58,14 +58,3 @@ async def unread_outbound(
         )
     ).all()
 
-
-async def attachments_for(
-    session: AsyncSession, message_ids: Sequence[int]
-) -> Sequence[Attachment]:
-    if not message_ids:
-        return []
-    return (
-        await session.scalars(
-            select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
-        )
-    ).all()

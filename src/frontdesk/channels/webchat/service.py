@@ -27,6 +27,7 @@ from frontdesk.channels.webchat.schemas import (
 )
 from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.config import Settings
+from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.conversations.service import Received
@@ -331,7 +332,7 @@ async def widget_messages(
     session: AsyncSession, messages: Sequence[Message], *, token: str
 ) -> list[WidgetMessage]:
     """What the visitor sees of messages: no internal fields, agents by first name only."""
-    attachments = await repository.attachments_for(session, [m.id for m in messages])
+    attachments = await conversations_repository.attachments_of(session, [m.id for m in messages])
     files: dict[int | None, list[WidgetAttachment]] = {}
     for item in attachments:
         files.setdefault(item.message_id, []).append(
