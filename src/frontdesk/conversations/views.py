@@ -252,15 +252,30 @@ async def download_attachment(
 ) -> Response:
     # Ownership: as visible as its conversation; a pending upload only to its uploader.
     attachment = await files.get_or_raise(session, attachment_id, agent=agent)
+    return attachment_response(runtime.blobs.get(attachment.blob_key), attachment, preview=False)
+
+
+# Raster images a browser shows without running anything; every other file downloads.
+INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def attachment_response(
+    data: bytes, attachment: Attachment, *, preview: bool, headers: dict[str, str] | None = None
+) -> Response:
+    """A stored file, served the same way on every path (API, desktop, widget): with
+    `preview`, safe images inline; everything else as a download; never sniffed, sandboxed."""
+    inline = preview and attachment.content_type in INLINE_IMAGES
+    disposition = "inline" if inline else "attachment"
+    if not preview:
+        disposition += f"; filename*=UTF-8''{quote(attachment.filename, safe='')}"
     return Response(
-        runtime.blobs.get(attachment.blob_key),
-        media_type="application/octet-stream",
+        data,
+        media_type=attachment.content_type if inline else "application/octet-stream",
         headers={
-            "content-disposition": f"attachment; filename*=UTF-8''{_quote(attachment.filename)}",
+            **(headers or {}),
+            "content-disposition": disposition,
+            "content-security-policy": "default-src 'none'; sandbox",
             "x-content-type-options": "nosniff",
+            "cache-control": "private, max-age=300",
         },
     )
-
-
-def _quote(name: str) -> str:
-    return quote(name, safe="")

@@ -20,6 +20,7 @@ from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
+from frontdesk.conversations.views import attachment_response
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
 from frontdesk.deps import RuntimeDep, SessionDep
@@ -35,7 +36,6 @@ from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_header
 router = APIRouter(include_in_schema=False)
 TIMELINE_LIMIT = 500
 # Only these are shown inline; everything else downloads. Never SVG or HTML (they script).
-INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 # Form errors the agent can fix, said in their language (the code follows, for support).
 ERROR_TEXT = {
     "upload_type": "This type of file is not accepted here.",
@@ -298,17 +298,7 @@ async def attachment(
 ) -> Response:
     """A file as visible as its conversation; safe images inline, everything else downloads."""
     item = await files.get_or_raise(session, attachment_id, agent=agent)
-    inline = item.content_type in INLINE_IMAGES
-    return Response(
-        runtime.blobs.get(item.blob_key),
-        media_type=item.content_type if inline else "application/octet-stream",
-        headers={
-            "content-disposition": "inline" if inline else "attachment",
-            "content-security-policy": "default-src 'none'; sandbox",
-            "x-content-type-options": "nosniff",
-            "cache-control": "private, max-age=300",
-        },
-    )
+    return attachment_response(runtime.blobs.get(item.blob_key), item, preview=True)
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)

@@ -22,6 +22,7 @@ from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings, webchat_channel
 from frontdesk.channels.webchat.schemas import EmailContinue, SessionStart, TranscriptRequest
 from frontdesk.conversations import repository as conversations_repository
+from frontdesk.conversations.views import attachment_response
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, error_body
@@ -33,7 +34,6 @@ STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 CORS = {"access-control-allow-origin": "*", "x-content-type-options": "nosniff"}
 # Never SVG or HTML (they script).
-INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 WIDGET_STRINGS = (
     "Chat with us", "Type a message…", "Send", "Open chat", "Close chat", "Attach a file",
     "No agent is online right now. Leave your e-mail and we will answer by e-mail.",
@@ -231,16 +231,8 @@ async def visitor_attachment(
     ):
         raise NotFound("attachment not found")
     # Safe raster images show inline (previews in the widget); everything else downloads.
-    inline = attachment.content_type in INLINE_IMAGES
-    return Response(
-        runtime.blobs.get(attachment.blob_key),
-        media_type=attachment.content_type if inline else "application/octet-stream",
-        headers={
-            **CORS,
-            "content-disposition": "inline" if inline else "attachment",
-            "content-security-policy": "default-src 'none'; sandbox",
-            "cache-control": "private, max-age=300",
-        },
+    return attachment_response(
+        runtime.blobs.get(attachment.blob_key), attachment, preview=True, headers=CORS
     )
 
 
