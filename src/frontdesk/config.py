@@ -64,9 +64,9 @@ class Settings(BaseSettings):
     ingest_writers: int = 1
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
-    # Every this many seconds the process collects cyclic garbage once and freezes the rest
+    # Every this many seconds the process collects what is not frozen and freezes the rest
     # out of the collector's way (kit/gcfreeze.py; bench/realtime.py). 0 turns it off.
-    gc_freeze_seconds: float = 10.0
+    gc_freeze_seconds: float = 1.0
 
     # Chat widget: a visitor token not renewed for this long is refused (401 token_expired,
     # socket close 4440) and the widget starts a new anonymous chat. Sliding: each page load
