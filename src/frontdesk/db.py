@@ -9,8 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, func, select, table
-from sqlalchemy import column as sql_column
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -99,30 +98,60 @@ async def assign_ids(session: AsyncSession, model: type[Base]) -> None:
         return
     mapper = sa_inspect(model)
     [column] = mapper.primary_key
-    stored_in = mapper.local_table
-    assert isinstance(stored_in, Table)
     key = mapper.get_property_by_column(column).key
     rows = [row for row in session.new if isinstance(row, model)]
     rows.sort(key=lambda row: sa_inspect(row).insert_order or 0)  # keys in the order added
     new = [row for row in rows if getattr(row, key) is None]
     if len(new) < 2:
         return
-    largest: Any = select(func.coalesce(func.max(column), 0)).scalar_subquery()
-    if stored_in.dialect_options["sqlite"]["autoincrement"]:
-        ever = (
-            select(func.coalesce(func.max(_SQLITE_SEQUENCE.c.seq), 0))
-            .where(_SQLITE_SEQUENCE.c.name == stored_in.name)
-            .scalar_subquery()
-        )
-        largest = func.max(largest, ever)
     with session.no_autoflush:  # the rows must stay unflushed until they have their keys
-        stored = int(await session.scalar(select(largest)) or 0)
+        stored = await _sqlite_largest_key(session, model)
     start = max([stored, *(getattr(row, key) or 0 for row in rows)])
     for offset, row in enumerate(new, start=1):
         setattr(row, key, start + offset)
 
 
-_SQLITE_SEQUENCE = table("sqlite_sequence", sql_column("name"), sql_column("seq"))
+async def next_keys(session: AsyncSession, model: type[Base], count: int) -> list[int]:
+    """`count` new primary keys of `model`, ascending, for rows inserted with Core (one
+    executemany, no ORM objects). PostgreSQL: from the column's sequence. SQLite: after the
+    largest key, as in `assign_ids` (the transaction holds the write lock)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        stored = await _sqlite_largest_key(session, model)
+        return list(range(stored + 1, stored + 1 + count))
+    stored_in = sa_inspect(model).local_table
+    assert isinstance(stored_in, Table)
+    [column] = sa_inspect(model).primary_key
+    sequence = func.pg_get_serial_sequence(stored_in.name, column.name)
+    keys = await session.scalars(
+        select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+    )
+    return sorted(keys)
+
+
+async def _sqlite_largest_key(session: AsyncSession, model: type[Base]) -> int:
+    sql = _LARGEST_KEY_SQL.get(model)
+    if sql is None:
+        mapper = sa_inspect(model)
+        [column] = mapper.primary_key
+        stored_in = mapper.local_table
+        assert isinstance(stored_in, Table)
+        # Names from our own schema, never from input.
+        sql = f'SELECT coalesce(max("{column.name}"), 0) FROM "{stored_in.name}"'
+        if stored_in.dialect_options["sqlite"]["autoincrement"]:
+            sql = (
+                f"SELECT max(({sql}), coalesce((SELECT max(seq) FROM sqlite_sequence"
+                f" WHERE name = '{stored_in.name}'), 0))"
+            )
+        _LARGEST_KEY_SQL[model] = sql
+    # Plain SQL on the session's connection: this runs several times per batch, and
+    # building and compiling the statement each time cost more than running it.
+    connection = await session.connection()
+    return int((await connection.exec_driver_sql(sql)).scalar() or 0)
+
+
+_LARGEST_KEY_SQL: dict[type[Base], str] = {}
 
 
 class Database:

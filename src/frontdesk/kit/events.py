@@ -31,15 +31,37 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     def as_message(self) -> dict[str, Any]:
-        return {
-            "sequence": self.sequence,
-            "type": self.type,
-            "at": self.at.isoformat(),
-            "inbox_id": self.inbox_id,
-            "conversation_id": self.conversation_id,
-            "customer_id": self.customer_id,
-            "payload": self.payload,
-        }
+        return event_message(
+            sequence=self.sequence,
+            type=self.type,
+            at=self.at,
+            inbox_id=self.inbox_id,
+            conversation_id=self.conversation_id,
+            customer_id=self.customer_id,
+            payload=self.payload,
+        )
+
+
+def event_message(
+    *,
+    sequence: int,
+    type: str,
+    at: datetime,
+    inbox_id: int | None,
+    conversation_id: int | None,
+    customer_id: int | None,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """An event as clients get it (the bus, /api/v1/events, webhooks)."""
+    return {
+        "sequence": sequence,
+        "type": type,
+        "at": at.isoformat(),
+        "inbox_id": inbox_id,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "payload": payload,
+    }
 
 
 def record(

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.db import assign_ids
-from frontdesk.kit.events import PENDING_EVENTS, Event
+from frontdesk.db import next_keys
+from frontdesk.kit.events import PENDING_EVENTS, Event, event_message
 
 AFTER_COMMIT = "frontdesk.after_commit"
+EVENTS = Event.metadata.tables["events"]
 # Any constant works; it only has to be the same in every process sharing the database.
 EVENT_LOCK_KEY = 7_242_001
 
@@ -26,7 +27,6 @@ def after_commit(session: AsyncSession, hook: Callable[[], Awaitable[None]]) -> 
 async def commit(session: AsyncSession) -> list[dict[str, Any]]:
     """Write queued events, commit, then publish them and run after-commit hooks."""
     pending = session.info.pop(PENDING_EVENTS, [])
-    rows: list[Event] = []
     if pending:
         if session.get_bind().dialect.name == "postgresql":
             # Held from the first event insert until commit, so sequences become visible in
@@ -34,13 +34,17 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
             await session.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY}
             )
-        rows = [Event(**item) for item in pending]
-        session.add_all(rows)
-        await assign_ids(session, Event)
+        # One executemany, no ORM objects: the log is append-only and nobody reads these
+        # rows back in this transaction.
         await session.flush()
+        for sequence, item in zip(
+            await next_keys(session, Event, len(pending)), pending, strict=True
+        ):
+            item["sequence"] = sequence
+        await session.execute(insert(EVENTS), pending)
     await session.commit()
     hooks = session.info.pop(AFTER_COMMIT, [])
-    messages = [row.as_message() for row in rows]
+    messages = [event_message(**item) for item in pending]
     db = session.info.get("db")
     if db is not None and messages:
         await db.publish_events(messages)
