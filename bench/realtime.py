@@ -47,21 +47,38 @@ def raise_fd_limit() -> int:
     return target
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants (with --workers, uvicorn's supervisor and workers)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            pids.extend(family(int(child)))
+    return pids
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    """RSS and peak RSS of the process and its descendants, summed."""
+    rss = peak = 0.0
+    for member in family(pid):
+        fields = {}
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+        rss += int(fields["VmRSS"].split()[0]) / 1024
+        peak += int(fields["VmHWM"].split()[0]) / 1024
+    return rss, peak
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU time of a process (default: this one)."""
+    """User + system CPU time of a process and its descendants (default: this process)."""
     if pid is None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -250,12 +267,15 @@ async def run(opts: argparse.Namespace) -> None:
     }
     if opts.database_url:
         env["FRONTDESK_DATABASE_URL"] = opts.database_url
+    if opts.redis_url:
+        env["FRONTDESK_REDIS_URL"] = opts.redis_url
     cli(env, "migrate")
     cli(env, "admin", "create", "--email", "bench@frontdesk.test", "--password", "bench-password")
     token = cli(env, "token", "create", "--agent", "bench@frontdesk.test").splitlines()[-1]
     code = "from frontdesk.cli import main; main()"
+    command = [sys.executable, "-c", code, "serve", "--port", str(opts.port)]
     server = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", str(opts.port)],
+        [*command, "--workers", str(opts.workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / "server.log", "w"),  # noqa: SIM115
@@ -368,6 +388,10 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=120.0, help="max wait for the backlog")
     parser.add_argument("--connect-concurrency", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--redis-url", default=None, help="default: in-process pub/sub")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (> 1 needs --redis-url)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
