@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from frontdesk.kit.sqlite import make_sqlite_engine
+
 log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
@@ -61,7 +63,7 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=8, **kwargs)
+        engine = make_sqlite_engine(url, pool_size=8, max_overflow=8, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)

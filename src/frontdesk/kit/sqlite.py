@@ -1,0 +1,137 @@
+"""An aiosqlite connection that runs each statement in one trip to its thread.
+
+aiosqlite runs every call of a cursor in the connection's thread, one trip per call, and
+SQLAlchemy makes four for a query (open a cursor, execute, fetch all, close) and three for a
+write. Each trip costs a queue hand-off, a wake-up of the thread, a cross-thread callback to
+the event loop and a greenlet switch, and waits for the loop's next turn; a batch of 20 chat
+messages made ~70 of them. Here a cursor is opened, executed, read to the end and closed in
+one trip; what SQLAlchemy then fetches is already in memory (it reads every result whole
+anyway: frontdesk uses no server-side cursors).
+
+Relies on aiosqlite's `Connection._execute` (run a function in the connection's thread),
+hence the pin `aiosqlite>=0.22,<0.23` in pyproject.toml; tests/kit/test_sqlite.py covers it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# (description, rowcount, lastrowid, rows) of one statement, read in the connection's thread.
+_Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        elif parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor:
+    """The part of aiosqlite's Cursor that SQLAlchemy uses, one thread trip per statement."""
+
+    __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    async def execute(self, sql: str, parameters: Any = None) -> OneTripCursor:
+        outcome = await self._connection._execute(
+            _run, self._connection._conn, sql, parameters, False
+        )
+        self.description, self.rowcount, self.lastrowid, self._rows = outcome
+        return self
+
+    async def executemany(self, sql: str, parameters: Sequence[Any]) -> OneTripCursor:
+        outcome = await self._connection._execute(
+            _run, self._connection._conn, sql, parameters, True
+        )
+        self.description, self.rowcount, self.lastrowid, self._rows = outcome
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+    async def __aenter__(self) -> OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+class _Opened:
+    """`connection.cursor()`: awaitable and an async context manager, as in aiosqlite, but
+    without a trip to the thread (the sqlite3 cursor is made when a statement runs)."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: OneTripCursor) -> None:
+        self.cursor = cursor
+
+    def __await__(self) -> Generator[Any, None, OneTripCursor]:
+        if False:  # pragma: no cover - makes this a generator
+            yield
+        return self.cursor
+
+    async def __aenter__(self) -> OneTripCursor:
+        return self.cursor
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.cursor.close()
+
+
+class OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> Any:  # aiosqlite's returns a Result; this returns the same shape
+        return _Opened(OneTripCursor(self))
+
+
+def make_sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for a `sqlite+aiosqlite://` URL whose connections are OneTripConnection
+    (connect arguments as SQLAlchemy derives them from the URL)."""
+
+    async def connect() -> OneTripConnection:
+        args, options = engine.dialect.create_connect_args(make_url(url))
+
+        def connector() -> sqlite3.Connection:
+            connect: Any = sqlite3.connect  # the arguments come from SQLAlchemy's URL parsing
+            connection: sqlite3.Connection = connect(*args, **options)
+            return connection
+
+        connection = OneTripConnection(connector, 64)
+        connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite dialect does
+        await connection
+        return connection
+
+    engine = create_async_engine(url, async_creator=connect, **kwargs)
+    return engine
