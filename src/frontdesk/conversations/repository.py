@@ -68,13 +68,17 @@ async def find_active_many(
     """The newest active conversation per (inbox_id, customer_id)."""
     if not keys:
         return {}
-    # Uses index: ix_conversations_customer_inbox.
+    # Uses index: ix_conversations_customer_inbox, led by the customers. Given an IN list of
+    # customers, SQLite (without ANALYZE statistics) picked the inbox_id or the status index
+    # and read every conversation of the inbox, or every open one, for each batch. The inbox
+    # and status terms are written so that no index can serve them (`+ 0`, `|| ''`): only the
+    # customer term can lead, and the rest is checked on the customers' few conversations.
     rows = await session.scalars(
         select(Conversation)
         .where(
             Conversation.customer_id.in_({customer_id for _, customer_id in keys}),
-            Conversation.inbox_id.in_({inbox_id for inbox_id, _ in keys}),
-            Conversation.status.in_(ACTIVE_STATUSES),
+            (Conversation.inbox_id + 0).in_({inbox_id for inbox_id, _ in keys}),
+            Conversation.status.concat("").in_(ACTIVE_STATUSES),
         )
         .order_by(Conversation.id.desc())
     )

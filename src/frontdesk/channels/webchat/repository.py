@@ -57,4 +57,3 @@ async def unread_outbound(
             .order_by(Message.id)
         )
     ).all()
-

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from frontdesk.channels.base import Inbound
+from frontdesk.conversations import repository
+from frontdesk.conversations.receiving import receive_many
+from frontdesk.conversations.service import set_status
+from frontdesk.kit import uow
+
+
+async def test_find_active_many_reads_only_the_batch_customers(runtime, cast):
+    """The newest active conversation per (inbox, customer) — and on SQLite the query is led
+    by the customers (ix_conversations_customer_inbox), not by the inbox or the status, which
+    would read every conversation of the inbox for each batch."""
+    async with runtime.db.session() as session:
+        inbounds = [
+            Inbound(
+                inbox_id=cast.website.id,
+                external_id=f"m{n}",
+                address=f"c{n % 30}@example.com",
+                text="hello",
+            )
+            for n in range(60)
+        ]
+        received = [r for r in await receive_many(session, inbounds, blobs=runtime.blobs)]
+        await uow.commit(session)
+    first = received[0].conversation  # type: ignore[union-attr]
+    async with runtime.db.session() as session:
+        conversation = await repository.get_conversation(session, first.id)
+        assert conversation is not None
+        await set_status(session, conversation, "resolved")
+        await uow.commit(session)
+    keys = {(cast.website.id, r.conversation.customer_id) for r in received[:3]}  # type: ignore[union-attr]
+
+    statements: list[str] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "FROM conversations" in statement:
+            statements.append((statement, parameters))
+
+    engine = runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        async with runtime.db.session() as session:
+            found = await repository.find_active_many(session, keys)
+            if runtime.db.is_postgres:
+                plan = None
+            else:
+                connection = await session.connection()
+                [(sql, parameters)] = statements
+                plan = " ".join(
+                    row[-1]
+                    for row in (
+                        await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+                    ).all()
+                )
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+    first_key = (cast.website.id, first.customer_id)
+    assert first_key not in found  # resolved: not active
+    assert (
+        {key: c.id for key, c in found.items()}
+        == {
+            (cast.website.id, r.conversation.customer_id): r.conversation.id  # type: ignore[union-attr]
+            for r in received[1:3]
+        }
+    )
+    if plan is not None:
+        assert "USING INDEX ix_conversations_customer_inbox (customer_id=?)" in plan, plan
+        assert "ix_conversations_inbox_id" not in plan and "ix_conversations_status" not in plan
