@@ -4,7 +4,7 @@ identities and threading, whatever its size (see conversations/ingest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -179,7 +179,15 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
     only a thread key join that thread (one query each for the batch, one insert for what is
     new); messages with references are threaded one by one. Each message finds what the ones
     before it in the batch opened or wrote, as if they had been received one at a time."""
-    team_ids = await channels_repository.team_ids_by_inbox(session, {i.inbox.id for i in items})
+    team_ids: dict[int, list[int]] | None = None  # read once, when a conversation must open
+
+    async def teams_of(inbox_id: int) -> list[int]:
+        nonlocal team_ids
+        if team_ids is None:
+            inbox_ids = {item.inbox.id for item in items}
+            team_ids = await channels_repository.team_ids_by_inbox(session, inbox_ids)
+        return team_ids.get(inbox_id, [])
+
     active = await repository.find_active_many(
         session, {item.customer_key for item in items if item.plain}
     )
@@ -190,12 +198,12 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
     earlier: dict[tuple[int, str], Conversation] = {}
     opened: list[Conversation] = []
     for item in items:
-        teams = team_ids.get(item.inbox.id, [])
         if item.plain or item.keyed:
             conversation = (
                 active.get(item.customer_key) if item.plain else threads.get(item.thread_key)
             )
             if conversation is None:
+                teams = await teams_of(item.inbox.id)
                 conversation = _new_conversation(item.inbox, item.customer, item.inbound, teams)
                 session.add(conversation)
                 opened.append(conversation)
@@ -204,7 +212,7 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
         else:
             await _flush_opened(session, opened)  # references resolve to conversation ids
             conversation = await _thread(
-                session, item.inbox, item.customer, item.inbound, teams, earlier
+                session, item.inbox, item.customer, item.inbound, teams_of, earlier
             )
         item.conversation = conversation
         earlier[(item.inbox.id, item.inbound.external_id)] = conversation
@@ -297,7 +305,7 @@ async def _thread(
     inbox: Inbox,
     customer: Customer,
     inbound: Inbound,
-    team_ids: list[int],
+    teams_of: Callable[[int], Awaitable[list[int]]],
     earlier: dict[tuple[int, str], Conversation],
 ) -> Conversation:
     foreign: list[int] = []
@@ -322,7 +330,7 @@ async def _thread(
         if found.status not in ("open", "pending"):
             await set_status(session, found, "open")
         return found
-    conversation = _new_conversation(inbox, customer, inbound, team_ids)
+    conversation = _new_conversation(inbox, customer, inbound, await teams_of(inbox.id))
     session.add(conversation)
     await session.flush()
     _record_opened(session, conversation)

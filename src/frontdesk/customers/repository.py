@@ -15,26 +15,26 @@ async def get_customer(session: AsyncSession, customer_id: int) -> Customer | No
     return await session.get(Customer, customer_id)
 
 
-async def get_customers(session: AsyncSession, customer_ids: set[int]) -> dict[int, Customer]:
-    if not customer_ids:
-        return {}
-    rows = await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
-    return {customer.id: customer for customer in rows.all()}
-
-
-async def find_identities(
+async def find_identities_with_customers(
     session: AsyncSession, keys: set[tuple[str, str]]
-) -> dict[tuple[str, str], Identity]:
+) -> dict[tuple[str, str], tuple[Identity, Customer]]:
+    """Identities by (kind, address), each with its customer (one query)."""
     if not keys:
         return {}
     # Uses index: uq_identities_kind (kind, address); addresses rarely collide across kinds.
-    rows = await session.scalars(
-        select(Identity).where(
+    rows = await session.execute(
+        select(Identity, Customer)
+        .join(Customer, Customer.id == Identity.customer_id)
+        .where(
             Identity.kind.in_({kind for kind, _ in keys}),
             Identity.address.in_({address for _, address in keys}),
         )
     )
-    return {(i.kind, i.address): i for i in rows.all() if (i.kind, i.address) in keys}
+    return {
+        (identity.kind, identity.address): (identity, customer)
+        for identity, customer in rows.tuples().all()
+        if (identity.kind, identity.address) in keys
+    }
 
 
 async def find_identity(session: AsyncSession, kind: str, address: str) -> Identity | None:

@@ -45,10 +45,11 @@ async def resolve_many(
 ) -> list[tuple[Customer, Identity]]:
     """`resolve` for many identities with a fixed number of queries; the same address twice
     resolves to the same new customer."""
-    found = await repository.find_identities(session, {(ref.kind, ref.address) for ref in refs})
-    customers_by_id = await repository.get_customers(
-        session, {i.customer_id for i in found.values()}
+    pairs = await repository.find_identities_with_customers(
+        session, {(ref.kind, ref.address) for ref in refs}
     )
+    found = {key: identity for key, (identity, _) in pairs.items()}
+    customers_by_id = {customer.id: customer for _, customer in pairs.values()}
     created: dict[tuple[str, str], tuple[Customer, IdentityRef]] = {}
     for ref in refs:
         key = (ref.kind, ref.address)

@@ -4,7 +4,6 @@ when the visitor left an address and is no longer in the chat."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
@@ -117,8 +116,8 @@ class WebchatChannel:
         """A visitor frame `{"id", "text", "from", "name"?}`; `from` is set by the server from
         the verified visitor token, never taken from the browser."""
         try:
-            frame = _Frame.model_validate(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
+            frame = _Frame.model_validate_json(body)
+        except ValueError as exc:  # pydantic's ValidationError, also for bad JSON or UTF-8
             raise FrontdeskError(f"malformed message: {exc}", code="invalid_payload") from exc
         return Inbound(
             inbox_id=inbox.id,
