@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from frontdesk.kit.sqlite import make_sqlite_engine
 
@@ -104,13 +104,14 @@ async def assign_ids(session: AsyncSession, model: type[Base]) -> None:
     rows = [row for row in session.new if isinstance(row, model)]
     rows.sort(key=lambda row: sa_inspect(row).insert_order or 0)  # keys in the order added
     new = [row for row in rows if getattr(row, key) is None]
-    if len(new) < 2:
-        return
+    if not new or (len(new) == 1 and model not in _largest_keys(session)):
+        return  # one row: SQLite picks the same key without a query
     with session.no_autoflush:  # the rows must stay unflushed until they have their keys
         stored = await _sqlite_largest_key(session, model)
     start = max([stored, *(getattr(row, key) or 0 for row in rows)])
     for offset, row in enumerate(new, start=1):
         setattr(row, key, start + offset)
+    _largest_keys(session)[model] = start + len(new)
 
 
 async def next_keys(session: AsyncSession, model: type[Base], count: int) -> list[int]:
@@ -121,6 +122,7 @@ async def next_keys(session: AsyncSession, model: type[Base], count: int) -> lis
         return []
     if session.get_bind().dialect.name == "sqlite":
         stored = await _sqlite_largest_key(session, model)
+        _largest_keys(session)[model] = stored + count
         return list(range(stored + 1, stored + 1 + count))
     stored_in = sa_inspect(model).local_table
     assert isinstance(stored_in, Table)
@@ -132,28 +134,77 @@ async def next_keys(session: AsyncSession, model: type[Base], count: int) -> lis
     return sorted(keys)
 
 
+# SQLite key allocation, per transaction: the largest key of each table that this transaction
+# has read or handed out. The first lookup of a transaction reads the largest keys of every
+# table the process has allocated keys for, in one statement (a batch of chat messages needs
+# five tables); later ones cost nothing. Keys the database picks itself — a row flushed
+# without a key — make that table's entry be read again (`_track_flushed_keys`).
+_LARGEST_KEYS = "frontdesk.largest_keys"
+_KEYED_MODELS: dict[type[Base], None] = {}  # ordered set: every model keys were asked for
+_LARGEST_KEY_SQL: dict[tuple[type[Base], ...], str] = {}
+
+
+def _largest_keys(session: AsyncSession | Session) -> dict[type[Base], int]:
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    transaction = sync.get_transaction()
+    held = sync.info.get(_LARGEST_KEYS)
+    if held is None or held[0] is not transaction:
+        held = sync.info[_LARGEST_KEYS] = (transaction, {})
+    keys: dict[type[Base], int] = held[1]
+    return keys
+
+
 async def _sqlite_largest_key(session: AsyncSession, model: type[Base]) -> int:
-    sql = _LARGEST_KEY_SQL.get(model)
-    if sql is None:
-        mapper = sa_inspect(model)
-        [column] = mapper.primary_key
-        stored_in = mapper.local_table
-        assert isinstance(stored_in, Table)
-        # Names from our own schema, never from input.
-        sql = f'SELECT coalesce(max("{column.name}"), 0) FROM "{stored_in.name}"'
-        if stored_in.dialect_options["sqlite"]["autoincrement"]:
-            sql = (
-                f"SELECT max(({sql}), coalesce((SELECT max(seq) FROM sqlite_sequence"
-                f" WHERE name = '{stored_in.name}'), 0))"
+    known = _largest_keys(session)
+    if model not in known:
+        _KEYED_MODELS[model] = None
+        wanted = tuple(m for m in _KEYED_MODELS if m not in known)
+        sql = _LARGEST_KEY_SQL.get(wanted)
+        if sql is None:
+            sql = _LARGEST_KEY_SQL[wanted] = "SELECT " + ", ".join(
+                f"({_largest_key_sql(m)})" for m in wanted
             )
-        _LARGEST_KEY_SQL[model] = sql
-    # Plain SQL on the session's connection: this runs several times per batch, and
-    # building and compiling the statement each time cost more than running it.
-    connection = await session.connection()
-    return int((await connection.exec_driver_sql(sql)).scalar() or 0)
+        # Plain SQL on the session's connection: building and compiling the statement each
+        # time cost more than running it.
+        connection = await session.connection()
+        row = (await connection.exec_driver_sql(sql)).one()
+        known.update(zip(wanted, (int(value or 0) for value in row), strict=True))
+    return known[model]
 
 
-_LARGEST_KEY_SQL: dict[type[Base], str] = {}
+def _largest_key_sql(model: type[Base]) -> str:
+    mapper = sa_inspect(model)
+    [column] = mapper.primary_key
+    stored_in = mapper.local_table
+    assert isinstance(stored_in, Table)
+    # Names from our own schema, never from input.
+    sql = f'SELECT coalesce(max("{column.name}"), 0) FROM "{stored_in.name}"'
+    if stored_in.dialect_options["sqlite"]["autoincrement"]:
+        sql = (
+            f"SELECT max(({sql}), coalesce((SELECT max(seq) FROM sqlite_sequence"
+            f" WHERE name = '{stored_in.name}'), 0))"
+        )
+    return sql
+
+
+@event.listens_for(Session, "before_flush")
+def _track_flushed_keys(session: Session, _context: Any, _instances: Any) -> None:
+    """Rows about to be inserted with a key we did not hand out: the database picks the key
+    (forget what we knew of that table) or the caller did (remember it if larger)."""
+    held = session.info.get(_LARGEST_KEYS)
+    if not held or held[0] is not session.get_transaction() or not held[1]:
+        return
+    known: dict[type[Base], int] = held[1]
+    for row in session.new:
+        model = type(row)
+        if model not in known:
+            continue
+        [column] = sa_inspect(model).primary_key
+        value = getattr(row, sa_inspect(model).get_property_by_column(column).key)
+        if value is None:
+            del known[model]
+        elif value > known[model]:
+            known[model] = value
 
 
 class Database:
