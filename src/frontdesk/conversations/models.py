@@ -120,5 +120,6 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
-    blob_key: Mapped[str] = mapped_column(String(64))
+    # Content-addressed: several attachments may share one blob (blobgc asks by key).
+    blob_key: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)

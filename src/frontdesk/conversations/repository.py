@@ -267,6 +267,17 @@ async def delete_pending_uploads(session: AsyncSession, *, before: datetime) -> 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def blob_keys_in_use(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` that an attachment names (of a message, a note or an upload)."""
+    if not keys:
+        return set()
+    # Uses index: ix_attachments_blob_key.
+    rows = await session.scalars(
+        select(Attachment.blob_key).where(Attachment.blob_key.in_(keys)).distinct()
+    )
+    return set(rows.all())
+
+
 async def get_note(session: AsyncSession, note_id: int) -> Note | None:
     return await session.get(Note, note_id)
 

@@ -67,7 +67,7 @@ class Quarantined(Base):
     )
     source: Mapped[str] = mapped_column(String(20))  # smtp | imap
     reason: Mapped[str] = mapped_column(String(300))
-    blob_key: Mapped[str] = mapped_column(String(64))
+    blob_key: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

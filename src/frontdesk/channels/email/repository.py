@@ -1,5 +1,6 @@
 """All SQL of the e-mail channel: inboxes by address, the seen-index, the quarantine, the
-mailbox sync state with its poll lease, and the suppressed (hard-bounced) addresses."""
+mailbox sync state with its poll lease, the suppressed (hard-bounced) addresses, and the blobs
+the channel keeps (raw mails)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail, Suppression
 from frontdesk.channels.models import Inbox
+from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
+
+# Where messages.meta names blobs: the original of an inbound mail, and of the bounce that
+# failed an outbound one (each has an expression index, migration 0007).
+RAW_IN_META = (("email", "raw"), ("bounce", "raw"))
 
 
 async def email_inboxes(session: AsyncSession, *, with_imap: bool = False) -> Sequence[Inbox]:
@@ -64,6 +81,29 @@ async def list_quarantined(
 
 async def count_quarantined(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Quarantined)) or 0)
+
+
+async def blob_keys_in_use(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` that the channel keeps: quarantined mails, and the originals of
+    mails and bounces named in messages.meta."""
+    if not keys:
+        return set()
+    dialect = session.get_bind().dialect.name
+    # Uses index: ix_email_quarantine_blob_key, ix_messages_email_raw, ix_messages_bounce_raw.
+    queries = [select(Quarantined.blob_key).where(Quarantined.blob_key.in_(keys))]
+    for path in RAW_IN_META:
+        held = _meta_text(dialect, path)
+        queries.append(select(held).where(held.in_(keys)))
+    rows = await session.scalars(union(*queries))
+    return set(rows.all())
+
+
+def _meta_text(dialect: str, path: tuple[str, str]) -> ColumnElement[str]:
+    """messages.meta at `path` as text, written exactly as in its index's definition (SQLite
+    matches index expressions by their text; a bound path would read every message)."""
+    if dialect == "postgresql":
+        return Message.meta.op("#>>", return_type=String)(literal_column(f"'{{{','.join(path)}}}'"))
+    return func.json_extract(Message.meta, literal_column(f"'$.{'.'.join(path)}'"), type_=String)
 
 
 async def get_mailbox(session: AsyncSession, inbox_id: int, folder: str) -> Mailbox | None:
