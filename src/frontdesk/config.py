@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The example secret: accepted only in development (demo, tests); `serve` and `worker` refuse it.
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     imap_lease_seconds: float = 60.0
     # How often the set of e-mail inboxes with IMAP is re-read (new inboxes start polling).
     imap_refresh_seconds: float = 10.0
+
+    # The blob collector (daily) removes files no row names once nobody put them for this
+    # long. It must outlast any transaction that writes a blob and then commits a row naming
+    # it (an upload in flight), hence the floor; raise it if such transactions can be slower.
+    blob_grace_hours: float = Field(default=24.0, ge=1.0)
 
     # Request bodies above this are refused with 413 before they are read (CONTRACT default 25 MB).
     max_body_bytes: int = 25 * 1024 * 1024

@@ -1,5 +1,6 @@
 """Imports every module that registers job handlers or channel adapters."""
 
+import frontdesk.blobgc
 import frontdesk.channels.api.adapter
 import frontdesk.channels.email.adapter
 import frontdesk.channels.webchat.adapter

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from frontdesk import blobgc
 from frontdesk.conversations import attachments
 from frontdesk.conversations.models import Attachment
 from frontdesk.db import utcnow
 from frontdesk.kit import uow
 from tests.conversations.test_views import new_conversation
 from tests.helpers import make_chat, visitor_token
+from tests.test_blobgc import GRACE, age_blobs
 
 PNG = b"\x89PNG\r\n\x1a\n fake"
 
@@ -202,3 +204,35 @@ class TestStaleUploads:
         assert (await client.get(old["url"], headers=cast.alice.headers)).status_code == 404
         assert (await client.get(fresh["url"], headers=cast.alice.headers)).status_code == 200
         assert (await client.get(used["url"], headers=cast.alice.headers)).status_code == 200
+
+    async def test_a_dropped_uploads_blob_goes_at_the_first_collection_past_the_grace(
+        self, client, cast, runtime
+    ):
+        conversation = await new_conversation(client, cast)
+        stale = (await upload(client, cast.alice, conversation, "a.png", PNG, "image/png")).json()
+        shared = PNG + b" shared"
+        dropped = (
+            await upload(client, cast.alice, conversation, "b.png", shared, "image/png")
+        ).json()
+        used = (await upload(client, cast.alice, conversation, "c.png", shared, "image/png")).json()
+        await reply(client, cast.alice, conversation, text="x", attachment_ids=[used["id"]])
+        async with runtime.db.session() as session:
+            for file_id in (stale["id"], dropped["id"]):
+                row = await session.get(Attachment, file_id)
+                assert row is not None
+                row.created_at = utcnow() - timedelta(hours=25)
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            assert await attachments.drop_stale_uploads(session) == 2
+            await uow.commit(session)
+        gone, kept = runtime.blobs.key(PNG), runtime.blobs.key(shared)
+        # Within the grace period since the files were written: nothing goes yet.
+        assert (await blobgc.collect(runtime.db, runtime.blobs, grace=GRACE)).files == 0
+        assert runtime.blobs.exists(gone)
+        age_blobs(runtime.blobs)
+        swept = await blobgc.collect(runtime.db, runtime.blobs, grace=GRACE)
+        assert (swept.files, swept.bytes, swept.in_use) == (1, len(PNG), 1)
+        assert not runtime.blobs.exists(gone)
+        assert runtime.blobs.get(kept) == shared  # the reply's file, shared with the dropped one
+        download = await client.get(used["url"], headers=cast.alice.headers)
+        assert download.status_code == 200 and download.content == shared

@@ -28,6 +28,16 @@ MESSAGES = Counter(
     ["direction", "outcome"],
     registry=REGISTRY,
 )
+BLOB_FILES_REMOVED = Counter(
+    "frontdesk_blob_files_removed_total",
+    "Blob files the collector removed (no row named them)",
+    registry=REGISTRY,
+)
+BLOB_BYTES_REMOVED = Counter(
+    "frontdesk_blob_bytes_removed_total",
+    "Bytes of the blob files the collector removed",
+    registry=REGISTRY,
+)
 
 # Gauges that live in the database (true for every process): each returns Prometheus text
 # lines, read on every scrape of /metrics.

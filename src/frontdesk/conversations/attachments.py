@@ -108,8 +108,8 @@ async def get_or_raise(session: AsyncSession, attachment_id: int, *, agent: Agen
 
 
 async def drop_stale_uploads(session: AsyncSession) -> int:
-    """Forget uploads that waited longer than PENDING_UPLOAD_LIFETIME. The blobs stay: they
-    are content-addressed and may be shared with other attachments."""
+    """Forget uploads that waited longer than PENDING_UPLOAD_LIFETIME. Their blobs are left
+    to the blob collector (blobgc): content-addressed, they may be shared with other rows."""
     return await repository.delete_pending_uploads(
         session, before=utcnow() - PENDING_UPLOAD_LIFETIME
     )
