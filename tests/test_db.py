@@ -60,8 +60,10 @@ async def test_keys_stay_unique_around_rows_keyed_elsewhere(runtime):
     finally:
         event.remove(engine, "before_cursor_execute", grab)
     if not runtime.db.is_postgres:
-        # First transaction: one lookup for customers, one again after the lone row (the
-        # database picked its key), one for identities (a table not seen before); the second
-        # transaction reads every table seen so far in one statement.
-        assert len(lookups) == 4, lookups
+        # First transaction: one lookup for customers (and every table the process keyed
+        # before), one again after the lone row (the database picked its key), one for
+        # identities unless the first lookup covered them already; the second transaction
+        # reads every table seen so far in one statement.
+        assert "customers" in lookups[0]
+        assert len(lookups) == (3 if "identities" in lookups[0] else 4), lookups
         assert "identities" in lookups[-1] and "customers" in lookups[-1]
