@@ -29,6 +29,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -377,6 +378,8 @@ async def run(opts: argparse.Namespace) -> None:
             server.wait(timeout=20)
         if server.poll() is None:
             server.kill()
+        server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:

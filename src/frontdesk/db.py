@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,15 +62,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, sqlite: SqliteOptions | None = None, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = make_sqlite_engine(url, pool_size=8, max_overflow=8, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite or SqliteOptions())
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+@dataclass
+class SqliteOptions:
+    # Set by a process that checkpoints the WAL from its own task (kit/sqlite.py
+    # `checkpoint_periodically`): connections opened afterwards leave checkpoints to it, so a
+    # commit never pays for one. Processes without it (CLI commands) keep SQLite's automatic
+    # checkpoints; the last connection to close checkpoints anyway.
+    background_checkpoints: bool = False
+
+
+def _configure_sqlite(engine: AsyncEngine, options: SqliteOptions) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We issue BEGIN ourselves (below) so savepoints work and writers queue instead of failing.
@@ -77,6 +87,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if options.background_checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
@@ -212,7 +224,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.sqlite = SqliteOptions()
+        self.engine = make_engine(url, sqlite=self.sqlite)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Wired by the process runtime: where committed events go, who wants to hear of new jobs.
         self.bus: Any = None

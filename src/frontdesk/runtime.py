@@ -16,8 +16,12 @@ from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
 from frontdesk.kit.gcfreeze import freeze_periodically
 from frontdesk.kit.jobs import JobRunner
+from frontdesk.kit.sqlite import checkpoint_periodically
 
 log = logging.getLogger(__name__)
+
+# How often a process serving an SQLite database checkpoints its WAL (kit/sqlite.py).
+SQLITE_CHECKPOINT_SECONDS = 0.5
 
 
 class Service(Protocol):
@@ -70,6 +74,15 @@ class Runtime:
             self._tasks.append(
                 asyncio.create_task(
                     freeze_periodically(self.settings.gc_freeze_seconds), name="gc-freeze"
+                )
+            )
+        if self.settings.is_sqlite:
+            self.db.sqlite.background_checkpoints = True
+            await self.db.engine.dispose()  # pooled connections reopen with the setting
+            self._tasks.append(
+                asyncio.create_task(
+                    checkpoint_periodically(self.db.url, SQLITE_CHECKPOINT_SECONDS),
+                    name="sqlite-checkpoint",
                 )
             )
         if self.runner is not None:

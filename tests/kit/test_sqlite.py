@@ -3,6 +3,8 @@ row counts, last row ids and errors SQLAlchemy expects from aiosqlite."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +81,37 @@ async def test_a_statement_is_one_trip_to_the_thread(
         )
         assert trips == ["_run", "_run"]
         await connection.rollback()
+
+
+async def test_background_checkpoints_move_the_wal_into_the_database(tmp_path: Path) -> None:
+    """With automatic checkpoints off (a process that runs `checkpoint_periodically`), commits
+    leave their pages in the WAL; the checkpoint task copies them into the database file."""
+    from frontdesk.db import SqliteOptions, make_engine
+    from frontdesk.kit.sqlite import checkpoint_periodically
+
+    path = tmp_path / "wal.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = make_engine(url, sqlite=SqliteOptions(background_checkpoints=True))
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        for _ in range(12):  # ~6 MB: past SQLite's automatic checkpoint at 1,000 pages
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x" * 2000}] * 250
+                )
+        wal = path.with_name("wal.db-wal")
+        assert wal.stat().st_size > 5_000_000
+        size_before = path.stat().st_size
+        assert size_before < 200_000  # nothing checkpointed yet: the rows are all in the WAL
+        task = asyncio.create_task(checkpoint_periodically(url, 0.02))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert path.stat().st_size > size_before + 5_000_000
+        async with engine.connect() as connection:
+            count = (await connection.execute(text("SELECT count(*) FROM t"))).scalar()
+        assert count == 3000
+    finally:
+        await engine.dispose()

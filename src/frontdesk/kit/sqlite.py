@@ -13,6 +13,8 @@ hence the pin `aiosqlite>=0.22,<0.23` in pyproject.toml; tests/kit/test_sqlite.p
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -20,6 +22,8 @@ from typing import Any
 import aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 # (description, rowcount, lastrowid, rows) of one statement, read in the connection's thread.
 _Outcome = tuple[Any, int, int | None, list[Any]]
@@ -114,6 +118,36 @@ class _Opened:
 class OneTripConnection(aiosqlite.Connection):
     def cursor(self) -> Any:  # aiosqlite's returns a Result; this returns the same shape
         return _Opened(OneTripCursor(self))
+
+
+async def checkpoint_periodically(url: str, interval: float) -> None:
+    """Checkpoint the WAL of the database at `url` every `interval` seconds, from a connection
+    of its own in a worker thread (PASSIVE: it copies what it can and never waits for readers
+    or writers). With automatic checkpoints off (`db.SqliteOptions`), the commit that would
+    have crossed the 1,000-page mark no longer stops to copy ~4 MB and fsync the database:
+    measured at 1,000 chat messages/s, 1 % of commits took 8-24 ms instead of ~1 ms."""
+    path = make_url(url).database
+    if not path or path == ":memory:":
+        return
+    connection: sqlite3.Connection | None = None
+
+    def checkpoint() -> None:
+        nonlocal connection
+        if connection is None:
+            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout=1000")
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(checkpoint)
+            except sqlite3.Error:
+                log.warning("WAL checkpoint of %s failed; retrying", path, exc_info=True)
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 def make_sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
