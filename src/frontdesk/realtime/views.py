@@ -102,19 +102,24 @@ async def events(websocket: WebSocket, since: int = 0, token: str | None = None)
                         break
                     last = await _replay(websocket, viewer, last)
                     continue
-                raw = getter.result()
-                event = json.loads(raw)
-                sequence = int(event["sequence"])
-                if sequence <= last:
-                    continue
-                if sequence == last + 1:
-                    await viewer.refresh()
-                    if viewer.may_see(event):
-                        # The bus carries the event's JSON, encoded once at publish: send it on.
-                        await websocket.send_text(raw)
-                    last = sequence
-                else:
-                    last = await _replay(websocket, viewer, last)
+                # Whatever else is queued (a commit publishes its events together) is sent in
+                # the same turn, not one event per wait.
+                burst = [getter.result()]
+                while not queue.empty():
+                    burst.append(queue.get_nowait())
+                for raw in burst:
+                    event = json.loads(raw)
+                    sequence = int(event["sequence"])
+                    if sequence <= last:
+                        continue
+                    if sequence == last + 1:
+                        await viewer.refresh()
+                        if viewer.may_see(event):
+                            # The bus carries the event's JSON, encoded once at publish.
+                            await websocket.send_text(raw)
+                        last = sequence
+                    else:
+                        last = await _replay(websocket, viewer, last)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
