@@ -192,12 +192,7 @@ class TestStaleUploads:
         fresh = (await upload(client, cast.alice, conversation, "b.png", PNG, "image/png")).json()
         used = (await upload(client, cast.alice, conversation, "c.png", PNG, "image/png")).json()
         await reply(client, cast.alice, conversation, text="x", attachment_ids=[used["id"]])
-        async with runtime.db.session() as session:
-            for file_id in (old["id"], used["id"]):
-                row = await session.get(Attachment, file_id)
-                assert row is not None
-                row.created_at = utcnow() - timedelta(hours=25)
-            await uow.commit(session)
+        await age_uploads(runtime, old["id"], used["id"])
         async with runtime.db.session() as session:
             assert await attachments.drop_stale_uploads(session) == 1
             await uow.commit(session)
@@ -216,12 +211,7 @@ class TestStaleUploads:
         ).json()
         used = (await upload(client, cast.alice, conversation, "c.png", shared, "image/png")).json()
         await reply(client, cast.alice, conversation, text="x", attachment_ids=[used["id"]])
-        async with runtime.db.session() as session:
-            for file_id in (stale["id"], dropped["id"]):
-                row = await session.get(Attachment, file_id)
-                assert row is not None
-                row.created_at = utcnow() - timedelta(hours=25)
-            await uow.commit(session)
+        await age_uploads(runtime, stale["id"], dropped["id"])
         async with runtime.db.session() as session:
             assert await attachments.drop_stale_uploads(session) == 2
             await uow.commit(session)
@@ -236,3 +226,13 @@ class TestStaleUploads:
         assert runtime.blobs.get(kept) == shared  # the reply's file, shared with the dropped one
         download = await client.get(used["url"], headers=cast.alice.headers)
         assert download.status_code == 200 and download.content == shared
+
+
+async def age_uploads(runtime, *file_ids: int) -> None:  # type: ignore[no-untyped-def]
+    """Make uploads look 25 hours old (past the stale-upload cut-off)."""
+    async with runtime.db.session() as session:
+        for file_id in file_ids:
+            row = await session.get(Attachment, file_id)
+            assert row is not None
+            row.created_at = utcnow() - timedelta(hours=25)
+        await uow.commit(session)

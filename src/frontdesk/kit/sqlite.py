@@ -14,10 +14,12 @@ hence the pin `aiosqlite>=0.22,<0.23` in pyproject.toml; tests/kit/test_sqlite.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Generator, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 from sqlalchemy.engine import make_url
@@ -129,25 +131,29 @@ async def checkpoint_periodically(url: str, interval: float) -> None:
     path = make_url(url).database
     if not path or path == ":memory:":
         return
-    connection: sqlite3.Connection | None = None
+    while True:
+        await asyncio.sleep(interval)
+        # The thread opens and closes its own connection, and a cancelled task still waits
+        # for it: nothing here is ever closed under a running checkpoint.
+        running = asyncio.ensure_future(asyncio.to_thread(_checkpoint, path))
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await running
+            raise
+        except sqlite3.Error:
+            log.warning("WAL checkpoint of %s failed; retrying", path, exc_info=True)
 
-    def checkpoint() -> None:
-        nonlocal connection
-        if connection is None:
-            connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA busy_timeout=1000")
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
+def _checkpoint(path: str) -> None:
+    # mode=rw: never create a database that is not there (any more).
+    connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None)
     try:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.to_thread(checkpoint)
-            except sqlite3.Error:
-                log.warning("WAL checkpoint of %s failed; retrying", path, exc_info=True)
+        connection.execute("PRAGMA busy_timeout=1000")
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     finally:
-        if connection is not None:
-            connection.close()
+        connection.close()
 
 
 def make_sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
