@@ -234,13 +234,16 @@ class Database:
     async def publish_events(self, messages: list[dict[str, Any]]) -> None:
         """Fan committed events out to every process; never raises (the commit already stands,
         and sockets that miss a publish refill from the event log)."""
-        if self.bus is None:
+        if self.bus is None or not messages:
             return
-        for message in messages:
-            try:
-                await self.bus.publish("events", json.dumps(message))
-            except Exception:
-                log.exception("publishing event %s failed", message.get("sequence"))
+        try:
+            await self.bus.publish_many("events", [json.dumps(message) for message in messages])
+        except Exception:
+            log.exception(
+                "publishing events %s..%s failed",
+                messages[0].get("sequence"),
+                messages[-1].get("sequence"),
+            )
 
     def notify_jobs(self) -> None:
         for listener in self.job_listeners:
