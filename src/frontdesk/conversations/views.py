@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth.models import Agent
 from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import attachments as files
@@ -25,6 +26,7 @@ from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["conversations"])
 
@@ -201,7 +203,21 @@ async def upload_file(
     """An agent's file for a later reply or note (`attachment_ids`); the inbox's upload types
     and size limit apply. Only the uploader can see or use it until a message takes it."""
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
-    row = await files.upload(
+    row = await store_upload(session, conversation, agent, file, runtime)
+    await uow.commit(session)
+    return read_attachment(row)
+
+
+async def store_upload(
+    session: AsyncSession,
+    conversation: Conversation,
+    agent: Agent,
+    file: UploadFile,
+    runtime: Runtime,
+) -> Attachment:
+    """A multipart file part as the agent's pending upload (API and desktop forms); reads one
+    byte past the limit so an oversize file is refused rather than cut."""
+    return await files.upload(
         session,
         conversation,
         agent=agent,
@@ -211,8 +227,6 @@ async def upload_file(
         blobs=runtime.blobs,
         app=runtime.settings,
     )
-    await uow.commit(session)
-    return read_attachment(row)
 
 
 @router.post(

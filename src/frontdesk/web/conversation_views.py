@@ -20,7 +20,7 @@ from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
-from frontdesk.conversations.views import attachment_response
+from frontdesk.conversations.views import attachment_response, store_upload
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
 from frontdesk.deps import RuntimeDep, SessionDep
@@ -186,19 +186,7 @@ async def _uploads(
     chosen = [item for item in uploads if item.filename]
     if len(chosen) > files.MAX_PER_MESSAGE:
         raise Invalid(f"at most {files.MAX_PER_MESSAGE} files per message", code="too_many_files")
-    return [
-        await files.upload(
-            session,
-            conversation,
-            agent=agent,
-            filename=item.filename or "",
-            content_type=item.content_type or "application/octet-stream",
-            data=await item.read(runtime.settings.max_attachment_bytes + 1),
-            blobs=runtime.blobs,
-            app=runtime.settings,
-        )
-        for item in chosen
-    ]
+    return [await store_upload(session, conversation, agent, item, runtime) for item in chosen]
 
 
 @router.post("/conversations/{conversation_id}/reply")
