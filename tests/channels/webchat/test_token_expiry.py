@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 import websockets
@@ -15,6 +16,20 @@ from frontdesk.channels.webchat.tokens import VisitorClaims
 from tests.helpers import Visitor, make_chat, visitor_token
 
 DAY = 86400.0
+
+
+async def restart(  # type: ignore[no-untyped-def]
+    client, runtime, chat, token: str
+) -> tuple[dict[str, Any], VisitorClaims, VisitorClaims]:
+    """Start a widget session with `token`: the answer, the old token's claims, the new one's."""
+    response = await client.post(
+        "/widget/api/session", content=json.dumps({"inbox_id": chat.id, "token": token})
+    )
+    body: dict[str, Any] = response.json()
+    before = tokens.read(runtime.settings.secret_key, token)
+    after = tokens.read(runtime.settings.secret_key, body["token"])
+    assert before is not None and after is not None
+    return body, before, after
 
 
 def aged(runtime, token: str, days: float) -> str:  # type: ignore[no-untyped-def]
@@ -56,27 +71,16 @@ class TestHttp:
     async def test_session_renews_a_valid_token_for_the_same_visitor(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
         old = aged(runtime, await visitor_token(client, chat), days=29)
-        renewed = await client.post(
-            "/widget/api/session", content=json.dumps({"inbox_id": chat.id, "token": old})
-        )
-        body = renewed.json()
+        body, before, after = await restart(client, runtime, chat, old)
         assert body["expired"] is False
-        before = tokens.read(runtime.settings.secret_key, old)
-        after = tokens.read(runtime.settings.secret_key, body["token"])
-        assert before is not None and after is not None
         assert after.key == before.key and after.expires_at > before.expires_at + 28 * DAY
 
     async def test_expired_token_starts_a_new_visitor(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
         old = aged(runtime, await visitor_token(client, chat), days=31)
-        started = await client.post(
-            "/widget/api/session", content=json.dumps({"inbox_id": chat.id, "token": old})
-        )
-        body = started.json()
+        body, before, after = await restart(client, runtime, chat, old)
         assert body["expired"] is True
-        before = tokens.read(runtime.settings.secret_key, old)
-        after = tokens.read(runtime.settings.secret_key, body["token"])
-        assert before is not None and after is not None and after.key != before.key
+        assert after.key != before.key
 
     async def test_expired_token_is_refused_with_a_clear_code(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)

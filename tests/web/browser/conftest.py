@@ -91,6 +91,14 @@ async def widget_say(page: Page, text: str) -> None:
     await page.get_by_test_id("fd-widget-send").click()
 
 
+async def widget_texts(page: Page) -> list[str]:
+    """The texts of the messages the widget shows, in order."""
+    texts: list[str] = await page.eval_on_selector_all(
+        "[data-testid=fd-widget-message] .fdw-text", "nodes => nodes.map(n => n.textContent)"
+    )
+    return texts
+
+
 async def axe_violations(page: Page) -> list[dict]:  # type: ignore[type-arg]
     """Serious or critical axe-core violations on the page (axe from npm, see scripts)."""
     if not AXE.exists():

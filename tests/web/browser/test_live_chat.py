@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from frontdesk.conversations.models import Message
-from tests.web.browser.conftest import agent_page, customer_page, widget_say
+from tests.web.browser.conftest import agent_page, customer_page, widget_say, widget_texts
 
 
 async def stored(runtime, text: str) -> int:  # type: ignore[no-untyped-def]
@@ -19,12 +19,6 @@ async def stored(runtime, text: str) -> int:  # type: ignore[no-untyped-def]
             )
             or 0
         )
-
-
-async def widget_texts(page) -> list[str]:  # type: ignore[no-untyped-def]
-    return await page.eval_on_selector_all(
-        "[data-testid=fd-widget-message] .fdw-text", "nodes => nodes.map(n => n.textContent)"
-    )
 
 
 async def conversation_of(client, cast) -> int:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from frontdesk.channels.webchat import tokens
 from frontdesk.conversations.models import Message
-from tests.web.browser.conftest import customer_page, widget_say
+from tests.web.browser.conftest import customer_page, widget_say, widget_texts
 
 STATE = "() => Object.keys(localStorage).find(k => k.startsWith('fd-widget:'))"
 
@@ -47,9 +47,7 @@ class TestExpiredToken:
         )
         status = customer.locator(".fdw-status")
         assert "A new chat has started" in (await status.text_content() or "")
-        texts = await customer.eval_on_selector_all(
-            "[data-testid=fd-widget-message] .fdw-text", "nodes => nodes.map(n => n.textContent)"
-        )
+        texts = await widget_texts(customer)
         assert texts == ["written before it expired"]
         [old] = await customers_of(runtime, "my old chat")
         [new] = await customers_of(runtime, "written before it expired")
@@ -77,9 +75,7 @@ class TestExpiredToken:
         )
         status = customer.locator(".fdw-status")
         assert "A new chat has started" in (await status.text_content() or "")
-        texts = await customer.eval_on_selector_all(
-            "[data-testid=fd-widget-message] .fdw-text", "nodes => nodes.map(n => n.textContent)"
-        )
+        texts = await widget_texts(customer)
         assert texts == ["typed while cut off"]
         [old] = await customers_of(runtime, "before the key changed")
         [new] = await customers_of(runtime, "typed while cut off")
