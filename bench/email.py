@@ -29,6 +29,7 @@ from tests.channels.email.conftest import create_email_inbox  # noqa: E402
 from tests.channels.email.dovecot import PASSWORD, running_dovecot  # noqa: E402
 from tests.channels.email.mails import SUPPORT, mail  # noqa: E402
 
+import frontdesk.handlers  # noqa: E402, F401  (job handlers and channels)
 from frontdesk.channels.email.imap import MailboxSync  # noqa: E402
 from frontdesk.channels.email.smtp import SmtpListener  # noqa: E402
 from frontdesk.config import Settings  # noqa: E402

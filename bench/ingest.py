@@ -31,11 +31,12 @@ from pathlib import Path
 import httpx
 import psycopg
 
+import frontdesk.handlers  # noqa: F401  (job handlers and channels)
 from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate
-from frontdesk.channels import service as channels
-from frontdesk.channels.schemas import InboxCreate
 from frontdesk.config import Settings
+from frontdesk.inboxes import service as inboxes
+from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.kit.security import sign
 from frontdesk.migrate import upgrade
@@ -83,7 +84,7 @@ async def prepare(settings: Settings) -> tuple[int, str]:
                     role="admin",
                 ),
             )
-            inbox = await channels.create_inbox(
+            inbox = await inboxes.create_inbox(
                 session, InboxCreate(channel="api", name="Bench"), settings
             )
             await auth.issue_token(session, admin)

@@ -22,9 +22,9 @@ import uvicorn
 from frontdesk.app import create_app
 from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate, TeamCreate
-from frontdesk.channels import service as channels
-from frontdesk.channels.schemas import InboxCreate
 from frontdesk.config import Settings
+from frontdesk.inboxes import service as inboxes
+from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.kit.security import sign
 from frontdesk.migrate import upgrade
@@ -181,12 +181,12 @@ async def cast(runtime: Runtime) -> Cast:
         billing = await auth.create_team(
             session, TeamCreate(name="Billing", agent_ids=[people["bob"].id])
         )
-        website = await channels.create_inbox(
+        website = await inboxes.create_inbox(
             session,
             InboxCreate(channel="api", name="Website", team_ids=[support.id]),
             runtime.settings,
         )
-        app_inbox = await channels.create_inbox(
+        app_inbox = await inboxes.create_inbox(
             session, InboxCreate(channel="api", name="App", team_ids=[billing.id]), runtime.settings
         )
         await uow.commit(session)

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import websockets
 
-from frontdesk.channels import service as channels
-from frontdesk.channels.schemas import InboxCreate
+from frontdesk.inboxes import service as inboxes
+from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
 from tests.conftest import Cast
@@ -30,7 +30,7 @@ async def make_chat(runtime: Runtime, cast: Cast, **settings: Any) -> Chat:
 
         support = await auth_repository.get_team_by_name(session, "Support")
         assert support is not None
-        inbox = await channels.create_inbox(
+        inbox = await inboxes.create_inbox(
             session,
             InboxCreate(channel="webchat", name="Chat", team_ids=[support.id], settings=settings),
             runtime.settings,

@@ -13,11 +13,11 @@ from sqlalchemy import event, select, text
 
 from frontdesk import blobgc
 from frontdesk.analytics.metrics import REGISTRY
-from frontdesk.channels.base import Inbound, InboundAttachment
 from frontdesk.channels.email.models import Quarantined
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Attachment, Message
 from frontdesk.db import Base
+from frontdesk.inboxes.port import Inbound, InboundAttachment
 from frontdesk.kit import uow
 from frontdesk.kit.blobs import BlobStore, Swept
 from frontdesk.kit.jobs import SCHEDULES, Job, enqueue
@@ -160,7 +160,7 @@ class TestReferenceQueries:
         finally:
             event.remove(engine, "before_cursor_execute", capture)
         asked = [(sql, params) for sql, params in statements if "blob_key" in sql]
-        assert len(asked) == len(blobgc.HOLDERS)
+        assert len(asked) == len(blobgc.holders())
         postgresql = runtime.db.is_postgres
         async with runtime.db.engine.connect() as conn:
             if postgresql:  # tiny tables: make a usable index win over a sequential scan
@@ -178,7 +178,7 @@ class TestReferenceQueries:
                 assert not re.search(scans, plan), plan
 
     def test_every_table_with_a_blob_key_is_a_holder(self):
-        # A new table that names blobs must join blobgc.HOLDERS (and this list).
+        # A new table that names blobs must join blobgc.holders() (and this list).
         named = {
             table.name
             for table in Base.metadata.tables.values()

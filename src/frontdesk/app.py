@@ -16,16 +16,15 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import frontdesk.handlers  # noqa: F401  (every job handler and installed channel)
 from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
 from frontdesk.auth.views import router as auth_router
-from frontdesk.channels.email.views import router as email_router
-from frontdesk.channels.views import router as channels_router
-from frontdesk.channels.webchat import socket as webchat_socket
-from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
 from frontdesk.desk.views import router as desk_router
+from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
+from frontdesk.inboxes.views import router as inboxes_router
 from frontdesk.kit.errors import FrontdeskError, TooLarge, error_body
 from frontdesk.kit.jobs import count_by_state
 from frontdesk.realtime.views import router as realtime_router
@@ -37,15 +36,20 @@ log = logging.getLogger(__name__)
 
 
 class FrontdeskApp(FastAPI):
-    """The widget socket (`/widget/ws`) goes straight to its endpoint; everything else
-    through the middleware stack and the router. None of the middleware acts on websockets,
-    and each open socket would otherwise hold the whole chain of coroutine frames."""
+    """Channels' hot sockets (the widget's `/widget/ws`) go straight to their endpoints;
+    everything else through the middleware stack and the router. None of the middleware acts
+    on websockets, and each open socket would otherwise hold the whole chain of coroutine
+    frames."""
+
+    sockets: dict[str, SocketEndpoint]  # set by create_app from the channels' plugins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and _route_path(scope) == webchat_socket.PATH:
-            scope["app"] = self
-            await webchat_socket.visitor_endpoint(scope, receive, send)
-            return
+        if scope["type"] == "websocket":
+            endpoint = self.sockets.get(_route_path(scope))
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -83,22 +87,29 @@ def create_app(
         redoc_url=None,
     )
     app.state.runtime = rt
+    app.sockets = {}
     _install_error_handlers(app)
+    plugins = channel_plugins()
     api = APIRouter(prefix="/api/v1")
     for router in (
         auth_router,
-        channels_router,
+        inboxes_router,
         customers_router,
         conversations_router,
         desk_router,
         realtime_router,
-        email_router,
     ):
         api.include_router(router)
+    for plugin in plugins:
+        for router in plugin.api_routers:
+            api.include_router(router)
     app.include_router(api)
     app.include_router(_ops_router())
     app.include_router(web_router)
-    app.include_router(webchat_router)
+    for plugin in plugins:
+        for router in plugin.routers:
+            app.include_router(router)
+        app.sockets.update(plugin.sockets)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -1,23 +1,22 @@
 """Blob garbage collection: the tables that name blobs, and the daily job that removes the
 files none of them names.
 
-Invariant: every row that names a blob is found by one of HOLDERS. A new table (or JSON
-field) that stores blob keys joins the list, or the collector removes its blobs."""
+Invariant: every row that names a blob is found by one of `holders()`. A new table (or JSON
+field) that stores blob keys joins HOLDERS, or its channel's plugin `blob_holders`, or the
+collector removes its blobs."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from frontdesk.analytics.metrics import BLOB_BYTES_REMOVED, BLOB_FILES_REMOVED
-from frontdesk.channels.email import repository as email_repository
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.db import Database
+from frontdesk.inboxes.port import BlobHolder, channel_plugins
 from frontdesk.kit import uow
 from frontdesk.kit.blobs import BlobStore, Swept, sweep
 from frontdesk.kit.jobs import JobContext, enqueue, every, handler
@@ -26,13 +25,16 @@ log = logging.getLogger(__name__)
 
 COLLECT_JOB = "blobs.collect"
 
-# Each answers which of the given keys its tables name.
-HOLDERS: tuple[Callable[[AsyncSession, Sequence[str]], Awaitable[set[str]]], ...] = (
+# Each answers which of the given keys its tables name; channels add their own (the e-mail
+# channel: email_quarantine, and raw mails and bounces named in messages.meta).
+HOLDERS: tuple[BlobHolder, ...] = (
     # attachments: of messages, of notes, and agents' pending uploads
     conversations_repository.blob_keys_in_use,
-    # email_quarantine, and raw mails and bounces named in messages.meta
-    email_repository.blob_keys_in_use,
 )
+
+
+def holders() -> list[BlobHolder]:
+    return [*HOLDERS, *(holder for plugin in channel_plugins() for holder in plugin.blob_holders)]
 
 
 async def keys_in_use(db: Database, keys: Sequence[str]) -> set[str]:
@@ -40,7 +42,7 @@ async def keys_in_use(db: Database, keys: Sequence[str]) -> set[str]:
     (on SQLite it holds the write lock)."""
     used: set[str] = set()
     async with db.session() as session:
-        for holder in HOLDERS:
+        for holder in holders():
             rest = [key for key in keys if key not in used]
             if not rest:
                 break

@@ -7,12 +7,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
 
 from frontdesk.config import InsecureSettings, Settings
+
+if TYPE_CHECKING:
+    from frontdesk.runtime import Runtime
 
 # Sans-I/O websockets without per-message compression: ~21 KB per open socket instead of
 # ~156 KB with uvicorn's defaults (measured; thousands of idle chat visitors are the common
@@ -28,6 +31,14 @@ admin_app = typer.Typer(help="Manage admin agents.")
 token_app = typer.Typer(help="Manage API tokens.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
+
+
+def _build_runtime(settings: Settings, *, with_runner: bool) -> Runtime:
+    """The process runtime with every job handler and installed channel loaded."""
+    import frontdesk.handlers  # noqa: F401
+    from frontdesk.runtime import Runtime
+
+    return Runtime.build(settings, with_runner=with_runner)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -61,7 +72,6 @@ def demo(
     """Everything in one process on SQLite, with a seeded demo organisation."""
     from frontdesk.app import create_app
     from frontdesk.migrate import upgrade
-    from frontdesk.runtime import Runtime
     from frontdesk.seed import seed
 
     _logging()
@@ -74,9 +84,9 @@ def demo(
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
-    runtime = Runtime.build(settings, with_runner=True)
+    runtime = _build_runtime(settings, with_runner=True)
     seeded = asyncio.run(_seed(runtime, seed))
-    runtime = Runtime.build(settings, with_runner=True)
+    runtime = _build_runtime(settings, with_runner=True)
     typer.echo(f"URL: http://{host}:{port}/")
     typer.echo(f"API token: {seeded.token}")
     for email, password in seeded.logins:
@@ -123,14 +133,13 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run jobs and schedules; start as many as you need against one database."""
-    from frontdesk.runtime import Runtime
 
     _logging()
     settings = _settings()
     _production(settings)
 
     async def run() -> None:
-        runtime = Runtime.build(settings, with_runner=True)
+        runtime = _build_runtime(settings, with_runner=True)
         await runtime.start()  # the job runner, the IMAP pollers (and SMTP if configured)
         assert runtime.runner is not None
         stop = asyncio.Event()
@@ -158,11 +167,10 @@ def migrate() -> None:
 @app.command("seed")
 def seed_command() -> None:
     """Load the demo organisation into the configured database."""
-    from frontdesk.runtime import Runtime
     from frontdesk.seed import seed
 
     settings = _settings()
-    runtime = Runtime.build(settings, with_runner=False)
+    runtime = _build_runtime(settings, with_runner=False)
     seeded = asyncio.run(_seed(runtime, seed))
     typer.echo(f"API token: {seeded.token}")
     for email, password in seeded.logins:
@@ -181,13 +189,12 @@ def admin_create(
     from frontdesk.auth import service
     from frontdesk.auth.schemas import AgentCreate
     from frontdesk.kit import uow
-    from frontdesk.runtime import Runtime
 
     settings = _settings()
     chosen = password or secrets.token_urlsafe(12)
 
     async def run() -> None:
-        runtime = Runtime.build(settings, with_runner=False)
+        runtime = _build_runtime(settings, with_runner=False)
         try:
             async with runtime.db.session() as session:
                 await service.create_agent(
@@ -206,12 +213,11 @@ def token_create(agent: str = typer.Option(..., "--agent"), name: str = "cli") -
     """Print a new bearer token for an agent."""
     from frontdesk.auth import repository, service
     from frontdesk.kit import uow
-    from frontdesk.runtime import Runtime
 
     settings = _settings()
 
     async def run() -> str:
-        runtime = Runtime.build(settings, with_runner=False)
+        runtime = _build_runtime(settings, with_runner=False)
         try:
             async with runtime.db.session() as session:
                 found = await repository.get_agent_by_email(session, agent)

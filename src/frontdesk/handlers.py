@@ -1,9 +1,9 @@
-"""Imports every module that registers job handlers or channel adapters."""
+"""Imports every module that registers job handlers, and every installed channel (each
+channel's plugin module registers its adapter, routes, runners and jobs)."""
 
 import frontdesk.blobgc
-import frontdesk.channels.api.adapter
-import frontdesk.channels.email.adapter
-import frontdesk.channels.webchat.adapter
-import frontdesk.channels.webchat.tasks
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs  # noqa: F401
+from frontdesk import channels
+
+channels.load()

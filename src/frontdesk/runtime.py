@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from frontdesk.channels.cache import InboxCache
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
+from frontdesk.inboxes.cache import InboxCache
+from frontdesk.inboxes.port import Runner, channel_plugins
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
 from frontdesk.kit.gcfreeze import freeze_periodically
@@ -24,14 +24,6 @@ log = logging.getLogger(__name__)
 SQLITE_CHECKPOINT_SECONDS = 0.5
 
 
-class Service(Protocol):
-    """A long-running part of the process (the SMTP listener, the IMAP pollers)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -41,13 +33,14 @@ class Runtime:
     runner: JobRunner | None = None
     ingestor: Ingestor = field(init=False)
     inboxes: InboxCache = field(init=False)
-    services: list[Service] = field(default_factory=list)
+    # What the channels run in this process (listeners, pollers), from their plugins.
+    services: list[Runner] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, with_runner: bool) -> Runtime:
-        import frontdesk.handlers  # noqa: F401  (registers every job handler)
-
+        if not channel_plugins():
+            raise RuntimeError("no channel is loaded: import frontdesk.handlers first")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         bus = make_bus(settings.redis_url, settings.bus_prefix)
@@ -58,14 +51,11 @@ class Runtime:
         if with_runner:
             runtime.runner = JobRunner(db, settings)
             db.job_listeners.append(runtime.runner.wake)
-        if settings.smtp_port is not None:
-            from frontdesk.channels.email.smtp import SmtpListener
-
-            runtime.services.append(SmtpListener(runtime))
-        if with_runner and settings.imap_enabled:
-            from frontdesk.channels.email.imap import ImapPoller
-
-            runtime.services.append(ImapPoller(runtime))
+        for plugin in channel_plugins():
+            for make_runner in plugin.runners:
+                service = make_runner(runtime)
+                if service is not None:
+                    runtime.services.append(service)
         return runtime
 
     async def start(self) -> None:

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate, TeamCreate
-from frontdesk.channels import service as channels
-from frontdesk.channels.base import Inbound
-from frontdesk.channels.schemas import InboxCreate
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
+from frontdesk.inboxes import service as inboxes
+from frontdesk.inboxes.port import Inbound
+from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
 
@@ -83,15 +83,15 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         if runtime.settings.env == "development"
         else None
     )
-    inboxes = [
-        await channels.create_inbox(
+    api_inboxes = [
+        await inboxes.create_inbox(
             session,
             InboxCreate(
                 channel="api", name="Website (API)", team_ids=[support.id], webhook_url=sink
             ),
             runtime.settings,
         ),
-        await channels.create_inbox(
+        await inboxes.create_inbox(
             session,
             InboxCreate(
                 channel="api", name="Mobile app (API)", team_ids=[billing.id], webhook_url=sink
@@ -100,7 +100,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         ),
     ]
     # Mail to support@frontdesk.test on the demo's SMTP port (--smtp-port) lands here.
-    await channels.create_inbox(
+    await inboxes.create_inbox(
         session,
         InboxCreate(
             channel="email",
@@ -110,7 +110,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         ),
         runtime.settings,
     )
-    chat = await channels.create_inbox(
+    chat = await inboxes.create_inbox(
         session,
         InboxCreate(
             channel="webchat",
@@ -124,7 +124,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     received = []
     for index, external_id, address, name, text in DEMO_MESSAGES:
         inbound = Inbound(
-            inbox_id=inboxes[index].id,
+            inbox_id=api_inboxes[index].id,
             external_id=external_id,
             address=address,
             name=name,

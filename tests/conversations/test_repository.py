@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
-from frontdesk.channels.base import Inbound
 from frontdesk.conversations import repository
 from frontdesk.conversations.receiving import receive_many
 from frontdesk.conversations.service import set_status
+from frontdesk.inboxes.port import Inbound
 from frontdesk.kit import uow
 
 

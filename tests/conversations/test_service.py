@@ -4,11 +4,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from frontdesk.channels.base import Inbound
 from frontdesk.conversations.models import Message
 from frontdesk.conversations.receiving import Received, receive_many
 from frontdesk.conversations.service import receive
 from frontdesk.customers.models import Customer, Identity
+from frontdesk.inboxes.port import Inbound
 from frontdesk.kit import uow
 
 

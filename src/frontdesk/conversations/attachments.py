@@ -11,12 +11,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.webchat.adapter import check_file, upload_limits
 from frontdesk.config import Settings
 from frontdesk.conversations import repository, service
 from frontdesk.conversations.models import Attachment, Conversation
 from frontdesk.db import utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.port import check_file, upload_limits
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import Invalid, NotFound
 
@@ -38,7 +38,7 @@ async def upload(
     app: Settings,
 ) -> Attachment:
     """Store an agent's file for a later reply or note, within the inbox's upload limits."""
-    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
     types, max_bytes = upload_limits(inbox, app)
     file = check_file(

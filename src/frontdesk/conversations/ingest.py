@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.base import Inbound
 from frontdesk.conversations.receiving import Received, receive_many
 from frontdesk.db import Database
+from frontdesk.inboxes.port import Inbound
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.groupcommit import GroupCommit
 

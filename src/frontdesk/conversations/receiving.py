@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import Inbound, adapter_for
-from frontdesk.channels.models import Inbox
 from frontdesk.conversations import repository
 from frontdesk.conversations.models import ACTIVE_STATUSES, Attachment, Conversation, Message
 from frontdesk.customers import service as customers
 from frontdesk.customers.models import Customer
 from frontdesk.customers.service import IdentityRef
 from frontdesk.db import assign_ids, utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Inbound, adapter_for
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError, NotFound
 from frontdesk.kit.events import record
@@ -88,7 +88,7 @@ async def receive_many(
     `inboxes`: the batch's inbox rows if the caller read them in this transaction."""
     outcomes: list[Received | FrontdeskError | None] = [None] * len(inbounds)
     if inboxes is None:
-        inboxes = await channels_repository.get_inboxes(session, {i.inbox_id for i in inbounds})
+        inboxes = await inboxes_repository.get_inboxes(session, {i.inbox_id for i in inbounds})
     items: list[_Item] = []
     for index, inbound in enumerate(inbounds):
         inbox = inboxes.get(inbound.inbox_id)
@@ -185,7 +185,7 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
         nonlocal team_ids
         if team_ids is None:
             inbox_ids = {item.inbox.id for item in items}
-            team_ids = await channels_repository.team_ids_by_inbox(session, inbox_ids)
+            team_ids = await inboxes_repository.team_ids_by_inbox(session, inbox_ids)
         return team_ids.get(inbox_id, [])
 
     active = await repository.find_active_many(

@@ -8,8 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import repository
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.receiving import (
@@ -23,6 +21,8 @@ from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
@@ -44,7 +44,7 @@ async def reply(
 ) -> Message:
     """Queue an outbound message (with the given pending uploads) and its delivery job in
     this transaction."""
-    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
     if not inbox.active:
         raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import MESSAGES
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import Outbound, OutboundAttachment, PermanentSendError, adapter_for
 from frontdesk.conversations import attachments, repository, service
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.customers import repository as customers_repository
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.port import Outbound, OutboundAttachment, PermanentSendError, adapter_for
 from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import JobContext, PermanentJobError, RetryLater, every, handler
@@ -36,7 +36,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         message = await repository.get_message(session, message_id)
         if message is None or message.delivery_status in DONE:
             return
-        inbox = await channels_repository.get_inbox(session, message.inbox_id)
+        inbox = await inboxes_repository.get_inbox(session, message.inbox_id)
         identity = (
             await customers_repository.get_identity(session, message.identity_id)
             if message.identity_id

@@ -9,8 +9,6 @@ from fastapi import APIRouter, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository, service
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
@@ -24,6 +22,8 @@ from frontdesk.conversations.schemas import (
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from frontdesk.runtime import Runtime
@@ -40,7 +40,7 @@ async def read_conversations(
 ) -> list[ConversationRead]:
     ids = [conversation.id for conversation in conversations]
     tags = await repository.tag_names_by_conversation(session, ids)
-    channels = await channels_repository.channels_of(
+    channels = await inboxes_repository.channels_of(
         session, {conversation.inbox_id for conversation in conversations}
     )
     return [

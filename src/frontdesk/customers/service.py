@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations.models import Message
 from frontdesk.customers import repository
 from frontdesk.customers.models import Customer, Identity
@@ -19,6 +18,7 @@ from frontdesk.customers.schemas import (
     TimelineItem,
 )
 from frontdesk.db import assign_ids
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
 from frontdesk.kit.text import classify_address

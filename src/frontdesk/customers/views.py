@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.customers import repository, service
 from frontdesk.customers.schemas import (
     CustomerRead,
@@ -15,6 +14,7 @@ from frontdesk.customers.schemas import (
     TimelineItem,
 )
 from frontdesk.deps import CurrentAgent, SessionDep
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 

@@ -10,10 +10,10 @@ from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import TeamMember
-from frontdesk.channels.models import Inbox, InboxTeam
 from frontdesk.conversations.models import Conversation, ConversationTag, Message, Note, Tag
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Mention
+from frontdesk.inboxes.models import Inbox, InboxTeam
 
 VIEWS = ("mine", "unassigned", "teams", "all")
 

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Attachment, Conversation, Note
 from frontdesk.customers.models import Customer
@@ -17,6 +16,7 @@ from frontdesk.db import utcnow
 from frontdesk.desk import repository
 from frontdesk.desk.models import CannedResponse, Mention
 from frontdesk.desk.schemas import CannedCreate, CannedRead, MentionRead
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import Forbidden, NotFound
 from frontdesk.kit.events import record
 

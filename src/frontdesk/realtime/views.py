@@ -17,8 +17,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.deps import SESSION_COOKIE
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.events import Event, last_sequence, list_after
 from frontdesk.runtime import Runtime
 

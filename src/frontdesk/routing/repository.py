@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, TeamMember
-from frontdesk.channels.models import InboxTeam
 from frontdesk.conversations.models import Conversation
+from frontdesk.inboxes.models import InboxTeam
 from frontdesk.routing.models import AgentPresence
 
 

@@ -13,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
@@ -26,6 +24,8 @@ from frontdesk.customers import service as customers
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
@@ -92,7 +92,7 @@ async def _context(
     session: AsyncSession, conversation: Conversation, agent: Agent
 ) -> dict[str, Any]:
     customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
-    inbox = await channels_repository.get_inbox(session, conversation.inbox_id)
+    inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     visible = await visible_inbox_ids(session, agent)
     identities = await customers_repository.identities_of(session, customer.id)
     email = next((i.address for i in identities if i.kind == "email"), None)
@@ -299,7 +299,7 @@ async def customer_page(
     profile = await customers.read(session, customer)
     inboxes = {
         i.id: i
-        for i in await channels_repository.list_inboxes(
+        for i in await inboxes_repository.list_inboxes(
             session, only=visible, after=None, limit=500
         )
     }

@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.models import PRIORITIES, STATUSES
 from frontdesk.deps import SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk.repository import VIEWS, InboxFilter
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.events import last_sequence
 from frontdesk.web.rendering import PageAgent, render
 
@@ -62,7 +62,7 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
     last = await desk_repository.last_messages(session, [r.id for r in rows])
     inboxes = {
         inbox.id: inbox
-        for inbox in await channels_repository.list_inboxes(
+        for inbox in await inboxes_repository.list_inboxes(
             session, only=visible, after=None, limit=500
         )
     }

@@ -18,11 +18,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.service import visible_inbox_ids
-from frontdesk.channels.webchat.hub import DESK_SIGNALS, VISITOR_SIGNALS
 from frontdesk.conversations import service as conversations
 from frontdesk.deps import SESSION_COOKIE
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.port import DESK_SIGNALS, VISITOR_SIGNALS
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.routing import service as routing
@@ -71,7 +71,7 @@ class _Desk:
                     )
                 except NotFound:
                     return None
-                inbox = await channels_repository.get_inbox(session, found.inbox_id)
+                inbox = await inboxes_repository.get_inbox(session, found.inbox_id)
                 channel = inbox.channel if inbox else ""
                 await session.commit()
                 self.conversations[conversation_id] = (found.inbox_id, found.customer_id, channel)

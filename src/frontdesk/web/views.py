@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.schemas import AgentUpdate
-from frontdesk.channels import repository as channels_repository
 from frontdesk.deps import SESSION_COOKIE, RuntimeDep, SessionDep
+from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound, Unauthorized, error_body
 from frontdesk.kit.i18n import LANGUAGES, translator
@@ -153,7 +153,7 @@ async def demo_sink(request: Request, runtime: RuntimeDep, session: SessionDep) 
     if runtime.settings.env != "development":
         raise NotFound("not found")
     body = await request.body()
-    for inbox in await channels_repository.list_inboxes(session, only=None, after=None, limit=200):
+    for inbox in await inboxes_repository.list_inboxes(session, only=None, after=None, limit=200):
         if verify_signature(inbox.secret, body, request.headers.get("x-frontdesk-signature")):
             return JSONResponse({"ok": True})
     return JSONResponse(error_body("bad_signature", "signature missing or wrong"), status_code=401)

@@ -16,9 +16,9 @@ import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from frontdesk.channels import service as channels
 from frontdesk.channels.email.smtp import SmtpListener
-from frontdesk.channels.schemas import InboxCreate
+from frontdesk.inboxes import service as inboxes
+from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
 from tests.channels.email.dovecot import Dovecot, running_dovecot
@@ -125,7 +125,7 @@ async def create_email_inbox(
     runtime: Runtime, *, name: str = "Support", address: str = SUPPORT, **settings: Any
 ) -> int:
     async with runtime.db.session() as session:
-        inbox = await channels.create_inbox(
+        inbox = await inboxes.create_inbox(
             session,
             InboxCreate(
                 channel="email",

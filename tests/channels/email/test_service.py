@@ -7,8 +7,8 @@ from sqlalchemy import update
 
 from frontdesk.channels.email import service
 from frontdesk.channels.email.models import Quarantined, SeenMail
-from frontdesk.channels.models import Inbox
 from frontdesk.conversations.models import Message
+from frontdesk.inboxes.models import Inbox
 from frontdesk.kit import uow
 from tests.channels.email.conftest import TRUSTED, create_email_inbox
 from tests.channels.email.helpers import count, message_by_external

@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from frontdesk.channels.base import (
+from frontdesk.config import Settings
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import (
+    Capabilities,
     Inbound,
     InboundAttachment,
     Outbound,
     PermanentSendError,
     SendResult,
-    register,
 )
-from frontdesk.channels.models import Inbox
-from frontdesk.config import Settings
 from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
 from frontdesk.kit.security import check_outbound_url, sign, verify_signature
 
@@ -49,9 +49,16 @@ class ApiInbound(BaseModel):
     sent_at: datetime | None = None
 
 
+class ApiSettings(BaseModel):
+    """Where replies are POSTed (signed with the inbox secret); unset = replies are not sent."""
+
+    webhook_url: str | None = None
+
+
 class ApiChannel:
     channel = "api"
     handle_kind = "api"
+    capabilities = Capabilities(media=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         url = settings.get("webhook_url")
@@ -150,4 +157,4 @@ class ApiChannel:
         raise RuntimeError(f"webhook answered {response.status_code}")
 
 
-api_channel = register(ApiChannel())
+api_channel = ApiChannel()

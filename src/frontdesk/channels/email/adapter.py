@@ -13,13 +13,19 @@ import aiosmtplib
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels.base import Inbound, Outbound, PermanentSendError, SendResult, register
 from frontdesk.channels.email import repository, threading
 from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
 from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
-from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import (
+    Capabilities,
+    Inbound,
+    Outbound,
+    PermanentSendError,
+    SendResult,
+)
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.text import normalize_email
 
@@ -29,6 +35,7 @@ _REPLY_PREFIXES = ("re:", "aw:", "sv:", "رد:", "پاسخ:")
 class EmailChannel:
     channel = "email"
     handle_kind = "email"
+    capabilities = Capabilities(media=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         try:
@@ -236,4 +243,3 @@ def _connection(server: SmtpServer) -> dict[str, Any]:
 
 
 email_channel = EmailChannel()
-register(email_channel)

@@ -22,7 +22,7 @@ from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.email import repository, service
 from frontdesk.channels.email.models import Mailbox
 from frontdesk.channels.email.schemas import ImapServer, settings_of
-from frontdesk.channels.models import Inbox
+from frontdesk.inboxes.models import Inbox
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import nh3
 
-from frontdesk.channels.base import InboundAttachment
 from frontdesk.channels.email import quoting
 from frontdesk.channels.email.bounces import Bounce, BounceReader
+from frontdesk.inboxes.port import InboundAttachment
 from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_filename
 
 # Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).

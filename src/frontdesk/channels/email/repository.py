@@ -23,9 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.email.models import Mailbox, Quarantined, SeenMail, Suppression
-from frontdesk.channels.models import Inbox
 from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
+from frontdesk.inboxes.models import Inbox
 
 # Where messages.meta names blobs: the original of an inbound mail, and of the bounce that
 # failed an outbound one (each has an expression index, migration 0007).

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from frontdesk.channels.schemas import Security
+from frontdesk.inboxes.schemas import Security
 
 
 class SmtpServer(BaseModel):

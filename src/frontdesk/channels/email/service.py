@@ -11,19 +11,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.email import repository, threading
 from frontdesk.channels.email.adapter import email_channel
 from frontdesk.channels.email.models import Mailbox, Quarantined, Suppression
 from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, message_key
 from frontdesk.channels.email.schemas import settings_of
-from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Message
 from frontdesk.customers import repository as customers_repository
 from frontdesk.db import utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.events import record
@@ -104,7 +104,7 @@ async def take_in_many(
     in place (nothing of it is written); repeats within the batch answer duplicate."""
     outcomes: list[Taken | Exception | None] = [None] * len(mails)
     # Loaded here, not passed in: a retry after a rollback must not touch expired rows.
-    inboxes = await channels_repository.get_inboxes(session, {mail.inbox_id for mail in mails})
+    inboxes = await inboxes_repository.get_inboxes(session, {mail.inbox_id for mail in mails})
     reads: list[_Read] = []
     for index, incoming in enumerate(mails):
         inbox = inboxes.get(incoming.inbox_id)

@@ -9,27 +9,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from frontdesk.channels.base import (
-    ADAPTERS,
+from frontdesk.config import Settings
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import (
+    DEFAULT_MAX_UPLOAD,
+    SAFE_UPLOAD_TYPES,
+    Capabilities,
     Inbound,
     InboundAttachment,
     Outbound,
     PermanentSendError,
     SendResult,
-    register,
+    check_file,
+    find_adapter,
 )
-from frontdesk.channels.models import Inbox
-from frontdesk.config import Settings
-from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
-from frontdesk.kit.security import safe_filename
+from frontdesk.kit.errors import FrontdeskError, Invalid
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 10_000
-SAFE_UPLOAD_TYPES = [
-    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
-]  # fmt: skip
-DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
 
 
 class PrechatForm(BaseModel):
@@ -97,6 +95,7 @@ def read_settings(inbox: Inbox) -> WebchatSettings:
 class WebchatChannel:
     channel = "webchat"
     handle_kind = "webchat"
+    capabilities = Capabilities(media=True, read_receipts=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         try:
@@ -130,6 +129,11 @@ class WebchatChannel:
             meta={"client_id": frame.id},
         )
 
+    def upload_limits(self, inbox: Inbox, app: Settings) -> tuple[list[str], int]:
+        """The inbox's own accepted types and largest size (agents' files included)."""
+        settings = read_settings(inbox)
+        return settings.upload_types, min(settings.max_upload_bytes, app.max_attachment_bytes)
+
     def attachment(
         self, inbox: Inbox, *, filename: str, content_type: str, data: bytes
     ) -> InboundAttachment:
@@ -153,7 +157,7 @@ class WebchatChannel:
     async def send_email(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         """Hand an e-mail (a reply to a visitor who left, or a transcript) to the e-mail
         channel, configured by this inbox's `email` settings."""
-        email = ADAPTERS.get("email")
+        email = find_adapter("email")
         if email is None:
             raise PermanentSendError(
                 "the e-mail channel is not installed: this message cannot go out by e-mail"
@@ -172,28 +176,4 @@ class WebchatChannel:
         return await email.send(relay, outbound, app)
 
 
-def upload_limits(inbox: Inbox, app: Settings) -> tuple[list[str], int]:
-    """Accepted types and largest size of a file on this inbox: a webchat inbox's own
-    settings, the widget's defaults on every other channel (agents' files included)."""
-    if inbox.channel == "webchat":
-        settings = read_settings(inbox)
-        return settings.upload_types, min(settings.max_upload_bytes, app.max_attachment_bytes)
-    return SAFE_UPLOAD_TYPES, min(DEFAULT_MAX_UPLOAD, app.max_attachment_bytes)
-
-
-def check_file(
-    *, types: list[str], max_bytes: int, filename: str, content_type: str, data: bytes
-) -> InboundAttachment:
-    """A file within the type and size limits, its name made safe to show and save."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind not in types:
-        raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
-    if len(data) > max_bytes:
-        raise TooLarge(f"file is over {max_bytes} bytes", code="attachment_too_large")
-    if not data:
-        raise Invalid("the file is empty", code="empty_message")
-    return InboundAttachment(safe_filename(filename, kind) or "upload", kind, data)
-
-
 webchat_channel = WebchatChannel()
-register(webchat_channel)

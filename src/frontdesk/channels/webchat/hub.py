@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.conversations.receiving import Received
+from frontdesk.inboxes.port import VISITOR_SIGNALS
 from frontdesk.kit.events import list_after
 from frontdesk.kit.groupcommit import GroupCommit
 from frontdesk.runtime import Runtime
@@ -29,8 +30,6 @@ from frontdesk.runtime import Runtime
 log = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 256
-VISITOR_SIGNALS = "visitor"  # bus channel: typing and binding, never stored
-DESK_SIGNALS = "desk"  # bus channel: what the agent desktop shows live but never stores
 # Under load, how long the intake waits for as many visitors as its previous batch had, so
 # they share a commit; a message after a quiet spell is written at once (kit/groupcommit.py).
 INTAKE_LINGER_SECONDS = 0.002

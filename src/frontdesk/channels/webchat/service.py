@@ -13,9 +13,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import Inbound, InboundAttachment
-from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import repository, tokens
 from frontdesk.channels.webchat.adapter import webchat_channel
 from frontdesk.channels.webchat.models import WebchatVisitor
@@ -35,6 +32,9 @@ from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
 from frontdesk.customers.schemas import IdentityCreate
 from frontdesk.db import utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Inbound, InboundAttachment
 from frontdesk.kit import jobs
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import Conflict, FrontdeskError, Invalid, NotFound, Unauthorized
@@ -48,7 +48,7 @@ REPLAY_SLACK = timedelta(seconds=10)
 
 
 async def get_webchat_inbox(session: AsyncSession, inbox_id: int) -> Inbox:
-    return webchat_inbox(await channels_repository.get_inbox(session, inbox_id))
+    return webchat_inbox(await inboxes_repository.get_inbox(session, inbox_id))
 
 
 def webchat_inbox(inbox: Inbox | None) -> Inbox:

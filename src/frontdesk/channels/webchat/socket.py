@@ -24,18 +24,13 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-from frontdesk.channels.models import Inbox
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings
-from frontdesk.channels.webchat.hub import (
-    DESK_SIGNALS,
-    VISITOR_SIGNALS,
-    Item,
-    VisitorConn,
-    VisitorHub,
-)
+from frontdesk.channels.webchat.hub import Item, VisitorConn, VisitorHub
 from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.conversations import repository as conversations_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import DESK_SIGNALS, VISITOR_SIGNALS
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.routing import service as routing

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontdesk.channels import repository as channels_repository
-from frontdesk.channels.base import Outbound, PermanentSendError
 from frontdesk.channels.webchat import repository
 from frontdesk.channels.webchat.adapter import webchat_channel
 from frontdesk.channels.webchat.service import TRANSCRIPT_JOB
 from frontdesk.db import utcnow
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.port import Outbound, PermanentSendError
 from frontdesk.kit.jobs import JobContext, PermanentJobError, handler
 
 
@@ -17,7 +17,7 @@ from frontdesk.kit.jobs import JobContext, PermanentJobError, handler
 async def send_transcript(ctx: JobContext, payload: dict[str, Any]) -> None:
     """E-mail a visitor the whole chat (through the e-mail channel, when it is installed)."""
     async with ctx.db.session() as session:
-        inbox = await channels_repository.get_inbox(session, int(payload["inbox_id"]))
+        inbox = await inboxes_repository.get_inbox(session, int(payload["inbox_id"]))
         messages = await repository.visitor_messages(
             session,
             inbox_id=int(payload["inbox_id"]),

@@ -17,13 +17,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
-from frontdesk.channels import repository as channels_repository
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings, webchat_channel
 from frontdesk.channels.webchat.schemas import EmailContinue, SessionStart, TranscriptRequest
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.views import attachment_response
 from frontdesk.deps import RuntimeDep, SessionDep
+from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, error_body
 from frontdesk.kit.i18n import direction, translator
@@ -243,7 +243,7 @@ async def demo_site(
     """A sample customer website with the demo webchat inbox's widget (development only)."""
     if runtime.settings.env != "development":
         raise NotFound("not found")
-    rows = await channels_repository.list_inboxes(session, only=None, after=None, limit=200)
+    rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=200)
     chats = [row for row in rows if row.channel == "webchat" and row.active]
     chosen = next((row for row in chats if inbox is None or row.id == inbox), None)
     if chosen is None:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, TeamMember
-from frontdesk.channels.models import Inbox, InboxTeam
+from frontdesk.inboxes.models import Inbox, InboxTeam
 
 
 async def get_inbox(session: AsyncSession, inbox_id: int) -> Inbox | None:

@@ -49,3 +49,10 @@ class InboxRead(BaseModel):
     created_at: datetime
     # Only admins see the secret (it signs inbound webhooks and outbound deliveries).
     secret: str | None = None
+
+
+class ChannelRead(BaseModel):
+    name: str
+    # reply_window is in seconds (null = replies are always allowed).
+    capabilities: dict[str, Any]
+    settings_schema: dict[str, Any] | None

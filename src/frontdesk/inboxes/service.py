@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.channels import repository
-from frontdesk.channels.base import adapter_for
-from frontdesk.channels.models import Inbox
-from frontdesk.channels.schemas import InboxCreate, InboxRead, InboxUpdate
 from frontdesk.config import Settings
+from frontdesk.inboxes import repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import adapter_for
+from frontdesk.inboxes.schemas import InboxCreate, InboxRead, InboxUpdate
 from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.kit.events import record
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from frontdesk.channels import repository
-from frontdesk.channels.models import Inbox
 from frontdesk.db import Database
+from frontdesk.inboxes import repository
+from frontdesk.inboxes.models import Inbox
 
 TTL_SECONDS = 5.0
 

@@ -1,0 +1,17 @@
+"""The webchat channel plugs in: the widget's socket (outside the middleware stack), its
+script, pages and upload routes, and the transcript job."""
+
+import frontdesk.channels.webchat.tasks  # noqa: F401  (registers the transcript job)
+from frontdesk.channels.webchat import socket
+from frontdesk.channels.webchat.adapter import WebchatSettings, webchat_channel
+from frontdesk.channels.webchat.views import router
+from frontdesk.inboxes.port import ChannelPlugin, register_channel
+
+PLUGIN = register_channel(
+    ChannelPlugin(
+        adapter=webchat_channel,
+        routers=[router],
+        settings_schema=WebchatSettings,
+        sockets={socket.PATH: socket.visitor_endpoint},
+    )
+)

@@ -1,0 +1,225 @@
+"""The channel port: wire data in as `Inbound`, `Outbound` back out as wire data, the
+`ChannelAdapter` protocol with its capabilities, and the registry every channel plugs into.
+
+An adapter knows its protocol and nothing else (no customers, conversations or routing).
+This module sits below `conversations/` and imports no channel: channels register here
+(`register_channel`) and the rest of the house finds them through `adapter_for` and
+`channel_plugins` (ADR 0006)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
+
+from frontdesk.config import Settings
+from frontdesk.inboxes.models import Inbox
+from frontdesk.kit.errors import Invalid, TooLarge
+from frontdesk.kit.security import safe_filename
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.types import Receive, Scope, Send
+
+# Bus channels for live signals that are never stored: what the agent desktop shows (typing,
+# presence of a visitor) and what reaches the channels' own sockets (typing, binding).
+DESK_SIGNALS = "desk"
+VISITOR_SIGNALS = "visitor"
+
+# Files any channel takes from agents and visitors unless its inbox says otherwise.
+SAFE_UPLOAD_TYPES = [
+    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+]  # fmt: skip
+DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
+
+
+@dataclass
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Inbound:
+    inbox_id: int
+    external_id: str
+    address: str
+    text: str
+    name: str | None = None
+    html: str | None = None
+    # True only when the adapter already cleaned `html` with kit.security's allow-lists (or
+    # stricter): `receive` then stores it as it is instead of sanitising it a second time.
+    html_sanitized: bool = False
+    thread: str | None = None
+    subject: str | None = None
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    sent_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Threading hints from the channel, strongest first: conversation ids the adapter verified
+    # (e.g. a signed reply token) and external ids of earlier messages this one answers.
+    # `receive` joins such a conversation only when the sender is its customer.
+    conversation_hints: list[int] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Outbound:
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    to_address: str
+    text: str
+    # Stable across retries: the receiver uses it to process each message once.
+    idempotency_key: str
+    html: str | None = None
+    subject: str | None = None
+    thread: str | None = None
+    attachments: list[OutboundAttachment] = field(default_factory=list)
+    to_name: str | None = None
+    # External ids of the conversation's earlier messages, oldest first (e-mail References),
+    # and of the customer message this one answers (In-Reply-To).
+    references: list[str] = field(default_factory=list)
+    in_reply_to: str | None = None
+    # agent | bot | system: only an agent may answer mail that a machine sent.
+    author_kind: str = "agent"
+    # The customer message being answered was sent by a machine (auto-reply, bounce, bulk).
+    answers_automated: bool = False
+
+
+@dataclass
+class SendResult:
+    status: str  # sent | delivered
+    external_id: str | None = None
+
+
+class PermanentSendError(Exception):
+    """The remote side refused for good (4xx): retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can carry; the desktop and `reply` ask this instead of the channel name."""
+
+    # Files travel both ways (attachments, MMS, photos).
+    media: bool = False
+    # Only pre-approved templates may be sent outside the reply window (WhatsApp).
+    templates: bool = False
+    # How long after the customer's last message free-form replies are allowed; None = always.
+    reply_window: timedelta | None = None
+    read_receipts: bool = False
+    # The provider reports edits of earlier messages (Telegram).
+    edits: bool = False
+
+
+class ChannelAdapter(Protocol):
+    channel: str
+    # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").
+    handle_kind: str
+    capabilities: Capabilities
+
+    def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]: ...
+
+    def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool: ...
+
+    def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound: ...
+
+    async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult: ...
+
+
+class Runner(Protocol):
+    """A long-running part of a process that a channel brings (a listener, a poller)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Answers which of the given blob keys the channel's own tables name (see blobgc).
+BlobHolder = Callable[["AsyncSession", Sequence[str]], Awaitable[set[str]]]
+# A raw ASGI websocket endpoint that bypasses the middleware stack (one per hot path).
+SocketEndpoint = Callable[["Scope", "Receive", "Send"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChannelPlugin:
+    """Everything one channel package brings; `register_channel` plugs it in."""
+
+    adapter: ChannelAdapter
+    # Routers mounted under /api/v1 (API routes) or at the root (public pages, widget files).
+    api_routers: Sequence[APIRouter] = ()
+    routers: Sequence[APIRouter] = ()
+    # Called with the process Runtime when it is built; None = nothing to run in this process
+    # (e.g. a poller where no jobs run).
+    runners: Sequence[Callable[[Any], Runner | None]] = ()
+    # The inbox settings the channel takes (documented in /api/v1/channels and the desktop).
+    settings_schema: type[BaseModel] | None = None
+    blob_holders: Sequence[BlobHolder] = ()
+    sockets: Mapping[str, SocketEndpoint] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.adapter.channel
+
+
+_PLUGINS: dict[str, ChannelPlugin] = {}
+
+
+def register_channel(plugin: ChannelPlugin) -> ChannelPlugin:
+    _PLUGINS[plugin.name] = plugin
+    return plugin
+
+
+def channel_plugins() -> list[ChannelPlugin]:
+    """The installed channels, in the order they registered (frontdesk.channels.INSTALLED)."""
+    return list(_PLUGINS.values())
+
+
+def find_adapter(channel: str) -> ChannelAdapter | None:
+    plugin = _PLUGINS.get(channel)
+    return plugin.adapter if plugin is not None else None
+
+
+def adapter_for(channel: str) -> ChannelAdapter:
+    try:
+        return _PLUGINS[channel].adapter
+    except KeyError:
+        raise Invalid(
+            f"channel {channel!r} is not available (have: {', '.join(sorted(_PLUGINS))})",
+            code="unsupported_channel",
+        ) from None
+
+
+def upload_limits(inbox: Inbox, app: Settings) -> tuple[list[str], int]:
+    """Accepted types and largest size of a file on this inbox: the channel's own rule if it
+    has one (`upload_limits` on its adapter), else the safe defaults."""
+    own = getattr(adapter_for(inbox.channel), "upload_limits", None)
+    if own is not None:
+        limits: tuple[list[str], int] = own(inbox, app)
+        return limits
+    return SAFE_UPLOAD_TYPES, min(DEFAULT_MAX_UPLOAD, app.max_attachment_bytes)
+
+
+def check_file(
+    *, types: list[str], max_bytes: int, filename: str, content_type: str, data: bytes
+) -> InboundAttachment:
+    """A file within the type and size limits, its name made safe to show and save."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in types:
+        raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
+    if len(data) > max_bytes:
+        raise TooLarge(f"file is over {max_bytes} bytes", code="attachment_too_large")
+    if not data:
+        raise Invalid("the file is empty", code="empty_message")
+    return InboundAttachment(safe_filename(filename, kind) or "upload", kind, data)

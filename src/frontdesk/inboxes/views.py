@@ -1,0 +1,90 @@
+"""Inboxes: admins create, change and deactivate them; agents read those they serve."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
+from frontdesk.inboxes import repository, service
+from frontdesk.inboxes.port import Capabilities, channel_plugins
+from frontdesk.inboxes.schemas import ChannelRead, InboxCreate, InboxRead, InboxUpdate
+from frontdesk.kit import uow
+from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+
+router = APIRouter(tags=["inboxes"])
+
+
+@router.get("/inboxes", response_model=Page[InboxRead])
+async def list_inboxes(
+    session: SessionDep, agent: CurrentAgent, cursor: str | None = None, limit: int | None = None
+) -> Page[InboxRead]:
+    size = clamp_limit(limit)
+    rows = await repository.list_inboxes(
+        session,
+        only=await service.visible_inbox_ids(session, agent),
+        after=decode_cursor(cursor),
+        limit=size,
+    )
+    items = [await service.read_inbox(session, row, agent=agent) for row in rows]
+    return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.post("/inboxes", response_model=InboxRead, status_code=201)
+async def create_inbox(
+    data: InboxCreate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+) -> InboxRead:
+    inbox = await service.create_inbox(session, data, runtime.settings)
+    await uow.commit(session)
+    return await service.read_inbox(session, inbox, agent=admin)
+
+
+@router.get("/inboxes/{inbox_id}", response_model=InboxRead)
+async def read_inbox(inbox_id: int, session: SessionDep, agent: CurrentAgent) -> InboxRead:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
+    return await service.read_inbox(session, inbox, agent=agent)
+
+
+@router.patch("/inboxes/{inbox_id}", response_model=InboxRead)
+async def update_inbox(
+    inbox_id: int, data: InboxUpdate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+) -> InboxRead:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    await service.update_inbox(session, inbox, data, runtime.settings)
+    await uow.commit(session)
+    runtime.inboxes.forget(inbox.id)
+    return await service.read_inbox(session, inbox, agent=admin)
+
+
+@router.delete("/inboxes/{inbox_id}", status_code=204)
+async def delete_inbox(
+    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+) -> None:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    await service.deactivate_inbox(session, inbox)
+    await uow.commit(session)
+    runtime.inboxes.forget(inbox.id)
+
+
+@router.get("/channels", response_model=list[ChannelRead])
+async def list_channels(agent: CurrentAgent) -> list[ChannelRead]:
+    """The installed channels: what each can carry and the settings its inboxes take."""
+    return [
+        ChannelRead(
+            name=plugin.name,
+            capabilities=_capabilities(plugin.adapter.capabilities),
+            settings_schema=(
+                plugin.settings_schema.model_json_schema() if plugin.settings_schema else None
+            ),
+        )
+        for plugin in channel_plugins()
+    ]
+
+
+def _capabilities(capabilities: Capabilities) -> dict[str, Any]:
+    fields = asdict(capabilities)
+    window = capabilities.reply_window
+    fields["reply_window"] = int(window.total_seconds()) if window is not None else None
+    return fields
