@@ -122,6 +122,11 @@ class ParsedMail:
     def automated(self) -> bool:
         return bool(self.flags)
 
+    @property
+    def sender_forged(self) -> bool:
+        """The trusted hop's DMARC verdict says the From address is not authentic."""
+        return bool(self.auth.get("trusted")) and self.auth.get("dmarc") == "fail"
+
 
 def message_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
