@@ -148,9 +148,7 @@ class TestSpoofing:
 
 async def tags_of(runtime, conversation_id: int) -> list[str]:
     async with runtime.db.session() as session:
-        found = await conversations_repository.tag_names_by_conversation(
-            session, [conversation_id]
-        )
+        found = await conversations_repository.tag_names_by_conversation(session, [conversation_id])
         await session.commit()
     return found.get(conversation_id, [])
 
