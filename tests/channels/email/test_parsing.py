@@ -46,6 +46,8 @@ def test_corpus_case(case: Case):
     assert [a.filename for a in parsed.attachments] == case.attachments or not case.attachments
     if case.from_name is not None:
         assert parsed.from_name == case.from_name
+    if case.from_address is not None:
+        assert parsed.from_address == case.from_address
     # Whatever came in, the stored HTML carries nothing executable.
     for needle in ("<script", "onerror", "javascript:"):
         assert needle not in html
