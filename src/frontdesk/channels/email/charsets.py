@@ -228,7 +228,7 @@ def decode_header(value: str) -> str:
         between = value[position : match.start()]
         if not (pending and _BETWEEN_WORDS.match(between)):
             _flush(pending, pieces)
-            pieces.append(_eight_bit(between))
+            pieces.append(eight_bit(between))
         label, kind, payload = match.groups()
         data = _word_bytes(kind, payload)
         if data is None:
@@ -240,7 +240,7 @@ def decode_header(value: str) -> str:
             pending.append((label.lower(), data))
         position = match.end()
     _flush(pending, pieces)
-    pieces.append(_eight_bit(value[position:]))
+    pieces.append(eight_bit(value[position:]))
     return "".join(pieces)
 
 
@@ -258,7 +258,7 @@ def _word_bytes(kind: str, payload: str) -> bytes | None:
         return None
 
 
-def _eight_bit(text: str) -> str:
+def eight_bit(text: str) -> str:
     """Raw 8-bit bytes (surrogate-escaped by the parser) read by `guess`."""
     if not any("\udc80" <= c <= "\udcff" for c in text):
         return text
@@ -277,7 +277,7 @@ def quote_words(value: str) -> str:
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
 
-    return _eight_bit(_WORDS.sub(quoted, value))
+    return eight_bit(_WORDS.sub(quoted, value))
 
 
 # A run of encoded words, with the quotes some senders wrongly put around them.

@@ -381,15 +381,15 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 class _Heads:
-    """The top-level headers as written, unfolded, by lower-case name (8-bit bytes still
-    surrogate-escaped: each reader decodes what it needs). Addresses, ids, dates and flags
-    are read from these directly: the policy's structured parse of each would cost more
-    than the rest of the mail (and would parse each again on every read)."""
+    """The top-level headers as written, unfolded, by lower-case name (undeclared 8-bit
+    bytes read by `charsets.guess`; encoded words left for each reader). Addresses, ids,
+    dates and flags are read from these directly: the policy's structured parse of each
+    would cost more than the rest of the mail (and would parse each again on every read)."""
 
     def __init__(self, msg: Message) -> None:
         self.values: dict[str, list[str]] = {}
         for name, value in msg.raw_items():
-            text = _FOLD.sub("", str(value))
+            text = charsets.eight_bit(_FOLD.sub("", str(value)))
             self.values.setdefault(name.lower(), []).append(text.strip())
 
     def get(self, name: str) -> str:
