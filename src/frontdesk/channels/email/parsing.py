@@ -14,7 +14,7 @@ from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import nh3
@@ -22,6 +22,7 @@ import nh3
 from frontdesk.channels.base import InboundAttachment
 from frontdesk.channels.email import charsets, quoting
 from frontdesk.channels.email.bounces import Bounce, BounceReader
+from frontdesk.channels.email.headers import FOLD, Heads, clean, mend_head, sender
 from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_filename
 
 # Limits past which a mail is quarantined instead of parsed (each is far beyond real mail).
@@ -33,8 +34,6 @@ MAX_ID = 300  # messages.external_id is String(300)
 # A multipart without a boundary parameter cannot be split; one whose boundary never appears
 # is read as one text part (the sender's mailer wrote text and mislabelled it).
 _BROKEN_DEFECTS = ("NoBoundaryInMultipartDefect",)
-# Bidirectional overrides and isolates: "invoice\u202egpj.exe" must not display as "invoiceexe.jpg".
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _MSGID = re.compile(r"<[^<>\s]+>")
 _AUTOMATED = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|"
@@ -167,7 +166,7 @@ def parse_mail(
         message_key=message_key(message_id),
         from_address=from_address,
         from_name=from_name,
-        subject=_clean(charsets.decode_header(heads.get("subject")))[:2000],
+        subject=clean(charsets.decode_header(heads.get("subject")))[:2000],
         to=heads.addresses("to")
         + heads.addresses("delivered-to")
         + heads.addresses("x-original-to"),
@@ -271,7 +270,7 @@ class _Walker:
             subject = ""
             if isinstance(first, Message):
                 raw = next((str(v) for k, v in first.raw_items() if k.lower() == "subject"), "")
-                subject = _clean(_UNSAFE_NAME.sub(" ", charsets.decode_header(_FOLD.sub("", raw))))
+                subject = clean(_UNSAFE_NAME.sub(" ", charsets.decode_header(FOLD.sub("", raw))))
             return f"{subject[:150].strip(' .') or 'message'}.eml"
         cid = (part.get("content-id") or "").strip().strip("<>").split("@", 1)[0]
         cid = _UNSAFE_NAME.sub("_", cid)[:150].strip(" .")
@@ -314,134 +313,36 @@ def _parse(raw: bytes) -> EmailMessage:
     return msg
 
 
-def _read_head(raw: bytes) -> tuple[EmailMessage, _Heads, list[str]]:
+def _read_head(raw: bytes) -> tuple[EmailMessage, Heads, list[str]]:
     """The parsed mail, its headers, and notes on what was repaired: a header section that
     a junk first line or a badly folded line ended early is read again, mended."""
     msg = _parse(raw)
-    heads = _Heads(msg)
+    heads = Heads(msg)
     if not any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in msg.defects):
         return msg, heads, []
-    mended = _mend_head(raw)
+    mended = mend_head(raw)
     if mended is None:
         return msg, heads, []
     repaired, note = mended
     msg2 = _parse(repaired)
-    heads2 = _Heads(msg2)
+    heads2 = Heads(msg2)
     if len(heads2.values) <= len(heads.values):
         return msg, heads, []
     return msg2, heads2, [note]
 
 
-_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-_JUNK_LINES = 3  # junk lines we skip before the first header (an mbox ">From ", a banner)
-
-
-def _mend_head(raw: bytes) -> tuple[bytes, str] | None:
-    """`raw` with junk lines before the headers dropped and a header line that lost its
-    folding whitespace joined to the one before — only where header lines follow it (else
-    it is where the body starts, and a blank line is put before it)."""
-    lines = raw.split(b"\n")
-    start = 0
-    while start < min(len(lines), _JUNK_LINES) and not _HEADER_LINE.match(lines[start]):
-        if not lines[start].strip():
-            return None
-        start += 1
-    if start >= len(lines) or not _HEADER_LINE.match(lines[start]):
-        return None
-    notes = [f"skipped {start} junk line(s) before the headers"] if start else []
-    out: list[bytes] = []
-    index = start
-    while index < len(lines):
-        line = lines[index]
-        if not line.strip(b"\r"):
-            break
-        if not (_HEADER_LINE.match(line) or line[:1] in (b" ", b"\t")):
-            if not _headers_follow(lines, index + 1):
-                out.append(b"\r" if line.endswith(b"\r") else b"")
-                break
-            line = b" " + line
-            notes.append("joined a header line that had lost its folding")
-        out.append(line)
-        index += 1
-    if not notes:
-        return None
-    return b"\n".join(out + lines[index:]), "; ".join(dict.fromkeys(notes))
-
-
-def _headers_follow(lines: list[bytes], index: int) -> bool:
-    for line in lines[index:]:
-        if not line.strip(b"\r"):
-            return False
-        if _HEADER_LINE.match(line):
-            return True
-    return False
-
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-
-
-class _Heads:
-    """The top-level headers as written, unfolded, by lower-case name (undeclared 8-bit
-    bytes read by `charsets.guess`; encoded words left for each reader). Addresses, ids,
-    dates and flags are read from these directly: the policy's structured parse of each
-    would cost more than the rest of the mail (and would parse each again on every read)."""
-
-    def __init__(self, msg: Message) -> None:
-        self.values: dict[str, list[str]] = {}
-        for name, value in msg.raw_items():
-            text = charsets.eight_bit(_FOLD.sub("", str(value)))
-            self.values.setdefault(name.lower(), []).append(text.strip())
-
-    def get(self, name: str) -> str:
-        found = self.values.get(name)
-        return found[0] if found else ""
-
-    def pairs(self, name: str) -> list[tuple[str, str]]:
-        """(display name, address) of every address in every header of that name."""
-        values = self.values.get(name)
-        if not values:
-            return []
-        return getaddresses([charsets.quote_words(value) for value in values])
-
-    def addresses(self, name: str) -> list[str]:
-        return [a.strip().lower() for _, a in self.pairs(name) if "@" in a]
-
-
-def _clean(value: str) -> str:
-    return " ".join(value.translate(_BIDI).split())
-
-
-# Where the author is named when From is missing or holds no address, in order.
-_SENDER_HEADERS = ("from", "sender", "reply-to")
-_DAEMONS = ("mailer-daemon", "postmaster")
-
-
-def _sender(heads: _Heads, notes: list[str]) -> tuple[str | None, str]:
-    for name in _SENDER_HEADERS:
-        for display, address in heads.pairs(name):
-            if "@" in address:
-                if name != "from":
-                    notes.append(f"no usable From: the sender is taken from {name.title()}")
-                return (_clean(display) or None), address.strip()
-    for display, address in heads.pairs("from"):
-        # "MAILER-DAEMON (Mail Delivery System)": a bounce from a host that did not qualify
-        # its own address. It gets one, on the domain of the bounce's Message-ID.
-        if address.strip().lower() in _DAEMONS:
-            notes.append("From names no domain: a bounce from the reporting host")
-            return (_clean(display) or None), f"{address.strip().lower()}@{_daemon_host(heads)}"
-    raise BrokenMail("no usable From address")
-
-
-def _daemon_host(heads: _Heads) -> str:
-    found = re.search(r"@([A-Za-z0-9.-]+\.[A-Za-z]{2,})>", heads.get("message-id"))
-    return found[1].lower() if found else "mailer-daemon.invalid"
+def _sender(heads: Heads, notes: list[str]) -> tuple[str | None, str]:
+    found = sender(heads, notes)
+    if found is None:
+        raise BrokenMail("no usable From address")
+    return found
 
 
 def _ids(value: str) -> list[str]:
     return [external_id(found) for found in _MSGID.findall(value)]
 
 
-def _message_id(heads: _Heads, raw: bytes) -> str:
+def _message_id(heads: Heads, raw: bytes) -> str:
     found = _MSGID.findall(heads.get("message-id"))
     if found:
         return external_id(found[0])
@@ -449,7 +350,7 @@ def _message_id(heads: _Heads, raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
 
 
-def _date(heads: _Heads) -> datetime | None:
+def _date(heads: Heads) -> datetime | None:
     try:
         value = parsedate_to_datetime(heads.get("date"))
     except (TypeError, ValueError, IndexError):
@@ -526,7 +427,7 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _flags(heads: _Heads, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
+def _flags(heads: Heads, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
     flags: set[str] = set()
     auto = heads.get("auto-submitted").strip().lower()
     if auto and not auto.startswith("no"):
