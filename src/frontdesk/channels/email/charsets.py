@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
 
@@ -34,6 +35,7 @@ _ISO2022_JP = ("iso-2022-jp", "csiso2022jp", "iso2022jp", "iso-2022-jp-ms", "cp5
 _GUESSES = ("gb18030", "cp932", "big5hkscs", "cp949", "cp1251", "cp1252")
 
 
+@functools.lru_cache(maxsize=256)
 def codec_for(label: str | None) -> str | None:
     """The Python codec to read `label` with (its superset), or None when unknown."""
     name = (label or "").strip().strip('"').lower()
@@ -213,6 +215,7 @@ def _jis_to_sjis(first: int, second: int) -> bytes:
     return bytes((lead, odd_row_trail if first % 2 else second + 0x7E))
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _WORD = re.compile(r"=\?([^?\s]+?)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]*$")
 
@@ -260,7 +263,7 @@ def _word_bytes(kind: str, payload: str) -> bytes | None:
 
 def eight_bit(text: str) -> str:
     """Raw 8-bit bytes (surrogate-escaped by the parser) read by `guess`."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if not _SURROGATE.search(text):
         return text
     return guess(text.encode("utf-8", "surrogateescape"))
 
@@ -269,7 +272,7 @@ def quote_words(value: str) -> str:
     """An address header with its encoded words decoded into quoted strings, so that a
     comma or angle bracket inside one ("=?iso-8859-1?Q?B=FCrling,=20Andreas?=") is part of
     the name and not a separator. The text outside encoded words is left as written."""
-    if "=?" not in value and not any("\udc80" <= c <= "\udcff" for c in value):
+    if "=?" not in value and not _SURROGATE.search(value):
         return value
 
     def quoted(match: re.Match[str]) -> str:

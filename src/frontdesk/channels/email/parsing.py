@@ -365,14 +365,14 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:
         name = "attachment"
-    if name and not _UNDECODED.search(name) and "=?" not in name:
-        return name
-    for header_name, param in (("content-disposition", "filename"), ("content-type", "name")):
+    if not name or (not _UNDECODED.search(name) and "=?" not in name):
+        return name or None
+    for header_name, param in _NAME_PARAMS:
         for key, value in part.raw_items():
-            found = key.lower() == header_name and _raw_param(param).search(str(value))
+            found = key.lower() == header_name and param.search(str(value))
             if found:
                 return charsets.decode_header(found[1] if found[1] is not None else found[2])
-    return name or None
+    return name
 
 
 _UNDECODED = re.compile("[\ufffd\udc80-\udcff]")
@@ -382,6 +382,12 @@ _UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]+')
 
 def _raw_param(name: str) -> re.Pattern[str]:
     return re.compile(rf'(?:^|;)\s*{name}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.I)
+
+
+_NAME_PARAMS = (
+    ("content-disposition", _raw_param("filename")),
+    ("content-type", _raw_param("name")),
+)
 
 
 def _extension(ctype: str) -> str:
