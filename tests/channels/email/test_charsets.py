@@ -36,6 +36,10 @@ class TestGuess:
     def test_undeclared_cjk_cyrillic_and_latin_are_not_read_as_arabic(self, codec, text):
         assert charsets.guess(text.encode(codec)) == text
 
+    def test_utf8_with_a_stray_byte_stays_utf8(self):
+        text = "مرحبا، لم يصل طلبي رقم 4411 حتى الآن. شكرا"
+        assert charsets.guess(text.encode() + b"\xff") == text + "\ufffd"
+
     def test_utf8_comes_first(self):
         assert charsets.guess("طلب 订单".encode()) == "طلب 订单"
 

@@ -76,6 +76,10 @@ def guess(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    lenient = data.decode("utf-8", "replace")
+    broken = lenient.count("\ufffd")
+    if broken * 10 < sum(1 for c in lenient if ord(c) > 0x7F):
+        return lenient  # UTF-8 with a stray byte or two (a truncated line): keep it UTF-8
     if b"\x1b$" in data:  # ISO-2022-JP escapes without a label
         try:
             return decode_iso2022_jp(data)
