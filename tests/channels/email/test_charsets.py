@@ -55,6 +55,10 @@ class TestLabels:
         # ESC $ B, then ① (NEC row 13: 0x2D21) and の件; ESC ( B back to ASCII.
         assert charsets.decode(b"\x1b$B-!$N7o\x1b(B ok", "iso-2022-jp") == "①の件 ok"
 
+    def test_iso2022jp_2_escapes_to_korean(self):
+        data = "주문".encode("iso2022_jp_2")
+        assert charsets.decode(data, "ISO-2022-JP-2") == "주문"
+
     def test_iso2022jp_half_width_kana(self):
         assert charsets.decode(b"\x1b(I1\x1b(B", "iso-2022-jp") == "ｱ"
 
