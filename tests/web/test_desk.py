@@ -7,7 +7,11 @@ import re
 import httpx
 from sqlalchemy import select
 
+from frontdesk.channels.email import service as email_service
+from frontdesk.kit import uow
 from frontdesk.kit.events import Event
+from tests.channels.email.conftest import create_email_inbox
+from tests.channels.email.mails import mail
 from tests.conftest import Person, inbound_payload, post_inbound
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -266,3 +270,55 @@ class TestLanguages:
         await client.post("/me/language", data={"language": "ar", "csrf": csrf})
         page = (await client.get("/")).text
         assert '<html lang="ar" dir="rtl">' in page and "المحادثات" in page
+
+
+class TestMailChecks:
+    """Every inbound e-mail shows the trusted hop's SPF/DKIM/DMARC verdicts."""
+
+    async def take_in(self, runtime, inbox_id: int, raw: bytes) -> int:
+        async with runtime.db.session() as session:
+            taken = await email_service.take_in(
+                session, inbox_id, raw, blobs=runtime.blobs, settings=runtime.settings,
+                source="smtp",
+            )  # fmt: skip
+            await uow.commit(session)
+        assert taken.conversation_id is not None
+        return taken.conversation_id
+
+    async def test_verdicts_and_the_spoof_flag_are_shown(self, client, cast, runtime):
+        inbox_id = await create_email_inbox(runtime)
+        good = await self.take_in(runtime, inbox_id, mail(message_id="<v1@x>", headers={
+            "Authentication-Results": "mx.frontdesk.test; spf=pass; dkim=pass; dmarc=pass"
+        }))  # fmt: skip
+        forged = await self.take_in(runtime, inbox_id, mail(message_id="<v2@x>", headers={
+            "Authentication-Results": "mx.frontdesk.test; spf=fail; dkim=none; dmarc=fail"
+        }))  # fmt: skip
+        csrf = await login(client, cast.ada)
+        # The timeline is the customer's: both mails are on both pages, each with its verdicts.
+        page = (await client.get(f"/conversations/{good}")).text
+        assert self.verdicts(page) == [
+            [("spf", "pass"), ("dkim", "pass"), ("dmarc", "pass")],
+            [("spf", "fail"), ("dkim", "none"), ("dmarc", "fail")],
+        ]
+        first, second = page.split('data-testid="fd-message"')[1:]
+        assert "fd-mail-spoof" not in first
+        assert 'data-testid="fd-mail-spoof"' in second and "Possible spoof" in second
+        await client.post("/me/language", data={"language": "ar", "csrf": csrf})
+        page = (await client.get(f"/conversations/{forged}")).text
+        assert "DMARC: فاشل" in page and "DKIM: ناجح" in page and "انتحال محتمل" in page
+
+    @staticmethod
+    def verdicts(page: str) -> list[list[tuple[str, str]]]:
+        return [
+            re.findall(r'data-mechanism="(\w+)" data-result="(\w*)"', message)
+            for message in page.split('data-testid="fd-message"')[1:]
+        ]
+
+    async def test_mail_without_a_trusted_verdict_says_so(self, client, cast, runtime):
+        inbox_id = await create_email_inbox(runtime)
+        found = await self.take_in(runtime, inbox_id, mail(message_id="<v3@x>", headers={
+            "Authentication-Results": "evil.example; spf=pass; dkim=pass; dmarc=pass"
+        }))  # fmt: skip
+        await login(client, cast.ada)
+        page = (await client.get(f"/conversations/{found}")).text
+        assert 'data-result="untrusted"' in page and "data-mechanism" not in page

@@ -58,13 +58,17 @@ class _Item:
     def plain(self) -> bool:
         """No thread key or references: joins the customer's active conversation."""
         inbound = self.inbound
-        return not (inbound.thread or inbound.conversation_hints or inbound.references)
+        return not (
+            inbound.thread or inbound.conversation_hints or inbound.references or inbound.spoofed
+        )
 
     @property
     def keyed(self) -> bool:
         """A thread key and no references: joins the newest conversation of that thread."""
         inbound = self.inbound
-        return bool(inbound.thread) and not (inbound.conversation_hints or inbound.references)
+        return bool(inbound.thread) and not (
+            inbound.conversation_hints or inbound.references or inbound.spoofed
+        )
 
     @property
     def customer_key(self) -> tuple[int, int]:
@@ -311,14 +315,21 @@ async def _thread(
     foreign: list[int] = []
     if inbound.conversation_hints or inbound.references:
         found, foreign = await _referenced(session, inbox, customer, inbound, earlier)
-        if found is not None:
+        if found is not None and inbound.spoofed:
+            foreign = [found.id]  # the customer's own conversation, which it must not join
+        elif found is not None:
             if found.status not in ("open", "pending"):
                 await set_status(session, found, "open")
             return found
-    if foreign:
+    flagged = bool(foreign) or inbound.spoofed
+    if flagged:
         # Someone wrote into another customer's conversation (a forwarded token, a forged
-        # In-Reply-To): never join it; open a new conversation and flag it for the agent.
-        inbound.meta = {**inbound.meta, "possible_spoof": {"conversation_ids": foreign}}
+        # In-Reply-To), or under a sender address the channel found forged: never join an
+        # existing conversation; open a new one and flag it for the agent.
+        spoof: dict[str, object] = {"conversation_ids": foreign}
+        if inbound.spoofed:
+            spoof["sender_forged"] = True
+        inbound.meta = {**inbound.meta, "possible_spoof": spoof}
         found = None
     elif inbound.thread:
         found = await repository.find_by_thread(
@@ -334,7 +345,7 @@ async def _thread(
     session.add(conversation)
     await session.flush()
     _record_opened(session, conversation)
-    if foreign:
+    if flagged:
         tag = await repository.get_or_create_tag(session, SPOOF_TAG)
         await repository.set_tags(session, conversation.id, [tag.id])
         record(

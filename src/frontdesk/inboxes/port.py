@@ -65,6 +65,10 @@ class Inbound:
     # `receive` joins such a conversation only when the sender is its customer.
     conversation_hints: list[int] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    # True when the channel's trusted verification says the sender address is forged (e-mail:
+    # DMARC fail at the trusted hop): `receive` then threads it into no existing conversation
+    # and opens a new one flagged possible-spoof, whatever it references.
+    spoofed: bool = False
 
 
 @dataclass

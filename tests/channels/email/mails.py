@@ -1,4 +1,4 @@
-# ruff: noqa: E501, RUF005  (the corpus reads best one case per line)
+# ruff: noqa: E501, RUF001, RUF005  (the corpus reads best one case per line)
 """Builders for real-world-shaped mail (Gmail, Outlook, Apple Mail, Thunderbird, bounces,
 auto-replies, Arabic and Persian in UTF-8 and windows-1256, hostile HTML, broken MIME) and the
 corpus of cases with the outcome each must have. Generated here, never downloaded."""
@@ -193,6 +193,7 @@ class Case:
     html_has: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     from_name: str | None = None
+    from_address: str | None = None
 
 
 HOSTILE = [
@@ -271,13 +272,80 @@ def corpus() -> list[Case]:
         Case("unknown_charset", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: cs", "Message-ID: <c41@x>", "Content-Type: text/plain; charset=x-klingon", body="héllo".encode() + b"\r\n"), text_has=["héllo"]),
         Case("mislabelled_charset", raw("From: a@example.com", f"To: {SUPPORT}", "Subject: ml", "Message-ID: <c42@x>", "Content-Type: text/plain; charset=utf-8", body="مرحبا".encode("cp1256") + b" ok\r\n"), text_has=["ok"]),
         Case("no_message_id", mail(message_id=None, text="no id here"), text_has=["no id here"]),
-        Case("forwarded_rfc822", _forwarded(), attachments=["attachment.eml"], text_has=["see below"]),
+        Case("forwarded_rfc822", _forwarded(), attachments=["original.eml"], text_has=["see below"]),
         Case("forged_auth_results", mail(message_id="<c45@x>", headers={"Authentication-Results": "mx.frontdesk.test; spf=pass; dkim=pass; dmarc=pass"}, text="trust me")),
         Case("long_message_id", mail(message_id="<" + "x" * 400 + "@example.com>", text="long id")),
         Case("calendar_invite", mail(message_id="<c47@x>", attachments=[("invite.ics", "text/calendar", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")]), attachments=["invite.ics"]),
         Case("bidi_in_display_name", mail(message_id="<c48@x>", sender="=?utf-8?B?" + base64.b64encode("Support\u202e tset".encode()).decode() + "?= <evil@example.com>", text="x"), from_name="Support tset"),
     ]  # fmt: skip
-    return cases
+    return cases + real_world()
+
+
+def b64_word(text: str, charset: str, data: bytes | None = None) -> str:
+    payload = data if data is not None else text.encode(charset)
+    return f"=?{charset}?B?{base64.b64encode(payload).decode()}?="
+
+
+def _head(*lines: str | bytes, message_id: str) -> list[str | bytes]:
+    return [*lines, f"To: {SUPPORT}", f"Message-ID: {message_id}", f"Date: {DATE}"]
+
+
+def real_world() -> list[Case]:
+    """Mail as real senders write it, against the rules, whose meaning is still clear."""
+    gbk_subject = "關於發票的問題"  # traditional characters: in GBK, not in GB2312
+    return [
+        # Charsets.
+        Case("gb2312_label_holding_gbk", raw(*_head("From: li@example.cn", "Subject: " + b64_word(gbk_subject, "gb2312", gbk_subject.encode("gb18030")),
+             "MIME-Version: 1.0", "Content-Type: text/plain; charset=gb2312", "Content-Transfer-Encoding: 8bit", message_id="<cs1@x>"),
+             body="您好，請問發票什麼時候寄出？".encode("gb18030") + b"\r\n"), subject=gbk_subject, text_has=["請問發票什麼時候寄出"]),
+        Case("undeclared_chinese_subject", raw(*_head(b"Subject: " + "关于发票的问题".encode("gbk"), "From: li@example.cn", message_id="<cs2@x>")), subject="关于发票的问题"),
+        Case("undeclared_japanese_subject", raw(*_head(b"Subject: " + "ご注文の商品について".encode("cp932"), "From: sato@example.jp", message_id="<cs3@x>")), subject="ご注文の商品について"),
+        Case("undeclared_arabic_subject", raw(*_head(b"Subject: " + "طلبي لم يصل بعد".encode("cp1256"), "From: omar@example.org", message_id="<cs4@x>")), subject="طلبي لم يصل بعد"),
+        Case("undeclared_persian_name", raw(*_head(b"From: " + "رضا احمدي".encode("cp1256") + b" <reza@example.ir>", "Subject: x", message_id="<cs5@x>")), from_name="رضا احمدي"),
+        Case("iso2022jp_nec_extensions", raw(*_head("From: sato@example.jp", "Subject: " + b64_word("", "ISO-2022-JP", b"\x1b$B-!$N7o\x1b(B"), "MIME-Version: 1.0",
+             "Content-Type: text/plain; charset=ISO-2022-JP", "Content-Transfer-Encoding: 7bit", message_id="<cs6@x>"), body=b"\x1b$B-!$N7o$K$D$$$F!\"-\"$b$*4j$$$7$^$9\x1b(B\r\n"),
+             subject="①の件", text_has=["①の件について", "②もお願いします"]),
+        Case("iso2022jp_label_holding_shift_jis", raw(*_head("From: sato@example.jp", "Subject: " + b64_word("ご注文の件", "ISO-2022-JP", "ご注文の件".encode("cp932")), message_id="<cs7@x>")),
+             subject="ご注文の件"),
+        Case("eight_bit_filenames", mail(message_id="<cs8@x>", attachments=[("a.pdf", "application/pdf", b"%PDF-1.4 x"), ("b.pdf", "application/pdf", b"%PDF-1.4 y")])
+             .replace(b'filename="a.pdf"', b'filename="' + "发票.pdf".encode("gbk") + b'"').replace(b'filename="b.pdf"', b'filename="' + "فاتورة.pdf".encode("cp1256") + b'"'),
+             attachments=["发票.pdf", "فاتورة.pdf"]),
+        Case("encoded_word_split_at_a_comma", raw(*_head("From: =?iso-8859-1?Q?B=FCrling,=20Andreas?= <andreas@example.de>", "Subject: Rechnung", message_id="<cs9@x>")),
+             from_name="Bürling, Andreas", from_address="andreas@example.de"),
+        Case("utf8_split_between_encoded_words", raw(*_head("From: omar@example.org", "Subject: " + b64_word("", "utf-8", "طلب".encode()[:3]) + " " + b64_word("", "utf-8", "طلب".encode()[3:]), message_id="<cs10@x>")),
+             subject="طلب"),
+        # Recovered instead of quarantined.
+        Case("boundary_never_appears", raw(*_head("From: a@example.com", "Subject: nb", "MIME-Version: 1.0", 'Content-Type: multipart/alternative; boundary="----=_NextPart_000"', message_id="<rw1@x>"),
+             body=b"Please cancel my order.\r\n"), text_has=["Please cancel my order."]),
+        Case("junk_line_before_headers", b">From MAILER@example.com Mon Jan  6 10:00:00 2025\r\n" + raw(*_head("From: Layla <layla@example.com>", "Subject: junk first", message_id="<rw2@x>"), body=b"still readable\r\n"),
+             subject="junk first", text_has=["still readable"], from_address="layla@example.com"),
+        Case("two_from_headers_first_garbage", raw(*_head("From: ", "From: Layla <layla@example.com>", "Subject: two", message_id="<rw3@x>")), from_address="layla@example.com", from_name="Layla"),
+        Case("badly_folded_header", raw("Subject: a subject that is long", "and was folded without whitespace", *_head("From: Layla <layla@example.com>", message_id="<rw4@x>"), body=b"the body\r\n"),
+             subject="a subject that is long and was folded without whitespace", from_address="layla@example.com", text_has=["the body"]),
+        Case("no_from_but_reply_to", raw(*_head("Reply-To: Layla <layla@example.com>", "Subject: rt", message_id="<rw5@x>")), from_address="layla@example.com", from_name="Layla"),
+        Case("no_from_but_sender", raw(*_head("Sender: omar@example.org", "Subject: sd", message_id="<rw6@x>")), from_address="omar@example.org"),
+        Case("mailer_daemon_without_domain", raw(*_head("From: MAILER-DAEMON (Mail Delivery System)", "Subject: Undelivered Mail Returned to Sender", message_id="<bounce.1@mx.example.net>"),
+             body=b"This is the mail system at host mx.example.net.\r\n"), flags=["automated_sender", "bounce"], from_address="mailer-daemon@mx.example.net"),
+        # Names.
+        Case("forwarded_named_by_subject", _forwarded(subject="Invoice 4411: overdue?", message_id="<nm1@x>"), attachments=["Invoice 4411 overdue.eml"], text_has=["see below"]),
+        Case("forwarded_arabic_subject", _forwarded(subject="فاتورة رقم 4411", message_id="<nm2@x>"), attachments=["فاتورة رقم 4411.eml"]),
+        Case("unnamed_parts", _unnamed_parts(), attachments=["image001.jpg", "part-2.pdf"]),
+    ]  # fmt: skip
+
+
+def _unnamed_parts() -> bytes:
+    """Outlook's inline image (named only by its Content-ID) and a PDF with no name at all."""
+    body = (
+        "--R\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        '<p>see</p><img src="cid:image001.jpg@01DA5F7A.B3C1D2E0">\r\n'
+        "--R\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-ID: <image001.jpg@01DA5F7A.B3C1D2E0>\r\n\r\n/9j/4AAQ\r\n"
+        "--R\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment\r\n\r\nJVBERi0xLjQ=\r\n--R--\r\n"
+    )
+    return raw(*_head("From: a@example.com", "Subject: parts", "MIME-Version: 1.0",
+                      'Content-Type: multipart/related; boundary="R"', message_id="<nm3@x>"),
+               body=body.encode())  # fmt: skip
 
 
 def _cid_mail() -> bytes:
@@ -295,16 +363,16 @@ def _cid_mail() -> bytes:
     return msg.as_bytes()
 
 
-def _forwarded() -> bytes:
+def _forwarded(subject: str = "original", message_id: str = "<c44@x>") -> bytes:
     inner = EmailMessage(policy=SMTP)
     inner["From"] = "someone@else.example"
-    inner["Subject"] = "original"
+    inner["Subject"] = subject
     inner.set_content("original body")
     outer = EmailMessage(policy=SMTP)
     outer["From"] = "Layla <layla@example.com>"
     outer["To"] = SUPPORT
-    outer["Subject"] = "Fwd: original"
-    outer["Message-ID"] = "<c44@x>"
+    outer["Subject"] = f"Fwd: {subject}"
+    outer["Message-ID"] = message_id
     outer.set_content("see below")
     outer.add_attachment(inner)
     return outer.as_bytes()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from frontdesk.channels.email.imap import MailboxSync
-from frontdesk.channels.email.models import SeenMail, Suppression
+from frontdesk.channels.email.models import Quarantined, SeenMail, Suppression
 from frontdesk.channels.email.parsing import parse_mail
 from frontdesk.conversations.models import Message
 from frontdesk.kit import uow
@@ -90,6 +90,24 @@ class TestMatching:
         assert failed.delivery_status == "failed"
         assert failed.meta["bounce"]["status"] == "5.1.1"
         assert await count(runtime, Suppression) == 1
+
+    async def test_a_mailer_daemon_without_a_domain_is_still_a_bounce(
+        self, support, mailer, relay, runtime
+    ):
+        # Postfix as some hosts configure it: "From: MAILER-DAEMON (Mail Delivery System)".
+        message_id, original, _ = await sent(runtime, mailer, relay, "lost@example.org")
+        bounce = postfix_bounce(original, "lost@example.org").replace(
+            b"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)",
+            b"From: MAILER-DAEMON (Mail Delivery System)",
+        )
+        assert b"From: MAILER-DAEMON (Mail" in bounce
+        before = await count(runtime, Message)
+        await mailer.bounce(bounce)
+        failed = await outbound(runtime, message_id)
+        assert failed.delivery_status == "failed"
+        assert failed.meta["bounce"]["status"] == "5.1.1"
+        assert await count(runtime, Message) == before
+        assert await count(runtime, Quarantined) == 0
 
     async def test_a_delay_notice_records_an_event_and_changes_nothing(
         self, support, mailer, relay, runtime

@@ -46,6 +46,8 @@ def test_corpus_case(case: Case):
     assert [a.filename for a in parsed.attachments] == case.attachments or not case.attachments
     if case.from_name is not None:
         assert parsed.from_name == case.from_name
+    if case.from_address is not None:
+        assert parsed.from_address == case.from_address
     # Whatever came in, the stored HTML carries nothing executable.
     for needle in ("<script", "onerror", "javascript:"):
         assert needle not in html
@@ -139,3 +141,27 @@ class TestHtml:
     def test_html_without_quotes_is_not_rewritten(self):
         html = "<p>News</p><table><tr><td>row</td></tr></table><!-- tracking -->" * 1000
         assert quoting.strip_html(html) is html
+
+
+class TestEightBit:
+    @pytest.mark.parametrize("case", CORPUS, ids=[c.name for c in CORPUS])
+    def test_every_field_is_storable_text(self, case: Case):
+        # Undecoded 8-bit bytes reach Python as lone surrogates, which no database stores.
+        try:
+            parsed = parse_mail(case.raw, trusted_authserv_id=TRUSTED)
+        except BrokenMail:
+            return
+        fields = [parsed.message_id, parsed.subject, parsed.from_address, parsed.from_name or "",
+                  parsed.text, parsed.html or "", *parsed.to, *parsed.in_reply_to,
+                  *(a.filename for a in parsed.attachments)]  # fmt: skip
+        for value in fields:
+            value.encode("utf-8")
+
+    def test_eight_bit_message_id_and_recipient(self):
+        raw = (
+            b"From: a@example.com\r\nTo: " + "دعم".encode("cp1256") + b" <support@frontdesk.test>"
+            b"\r\nSubject: x\r\nMessage-ID: <\xe9t\xe9@example.com>\r\n\r\nhi\r\n"
+        )
+        parsed = parse_mail(raw)
+        assert parsed.message_id == "<été@example.com>"
+        assert parsed.to == ["support@frontdesk.test"]

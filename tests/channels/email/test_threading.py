@@ -144,3 +144,72 @@ class TestSpoofing:
             await mailer.send(mail(sender=sender, subject="Invoice", message_id=f"<s{n}@x>"))
         ids = [(await message_by_external(runtime, f"<s{n}@x>")).conversation_id for n in range(3)]
         assert len(set(ids)) == 3
+
+
+async def tags_of(runtime, conversation_id: int) -> list[str]:
+    async with runtime.db.session() as session:
+        found = await conversations_repository.tag_names_by_conversation(session, [conversation_id])
+        await session.commit()
+    return found.get(conversation_id, [])
+
+
+def verdict(dmarc: str) -> dict[str, str]:
+    """What the trusted MX (the inbox's trusted_authserv_id) writes above the mail."""
+    return {
+        "Authentication-Results": f"mx.frontdesk.test; spf=fail smtp.mailfrom=example.com;"
+        f" dkim=none; dmarc={dmarc} header.from=example.com"
+    }
+
+
+class TestFailedDmarc:
+    async def test_a_reply_failing_dmarc_opens_a_flagged_conversation(
+        self, support, mailer, relay, runtime
+    ):
+        conversation_id, _, _ = await open_thread(runtime, mailer, relay, 4)
+        await run_jobs(runtime)
+        ours = sent_to(relay, "customer4@example.com")
+        forged = reply(ours, sender="Customer 4 <customer4@example.com>", text="new IBAN: X",
+                       message_id="<dmarc-fail@evil.example>")  # fmt: skip
+        forged = forged.replace(b"MIME-Version", b"Authentication-Results: mx.frontdesk.test;"
+                                b" spf=fail; dkim=none; dmarc=fail\r\nMIME-Version", 1)  # fmt: skip
+        await mailer.send(forged, to=str(ours["Reply-To"].addresses[0].addr_spec))
+        stored = await message_by_external(runtime, "<dmarc-fail@evil.example>")
+        assert stored is not None
+        assert stored.conversation_id != conversation_id
+        assert stored.meta["possible_spoof"] == {
+            "conversation_ids": [conversation_id], "sender_forged": True
+        }  # fmt: skip
+        assert await tags_of(runtime, stored.conversation_id) == ["possible-spoof"]
+        assert await tags_of(runtime, conversation_id) == []
+        flagged = await events(runtime, "conversation.flagged")
+        assert [e.conversation_id for e in flagged] == [stored.conversation_id]
+
+    async def test_a_new_mail_failing_dmarc_is_flagged_too(self, support, mailer, runtime):
+        await mailer.send(mail(sender="layla@example.com", message_id="<plain-ok@x>"))
+        forged = mail(sender="layla@example.com", message_id="<plain-fail@x>",
+                      headers=verdict("fail"))  # fmt: skip
+        await mailer.send(forged)
+        good = await message_by_external(runtime, "<plain-ok@x>")
+        bad = await message_by_external(runtime, "<plain-fail@x>")
+        assert good is not None and bad is not None
+        assert good.customer_id == bad.customer_id
+        assert await tags_of(runtime, bad.conversation_id) == ["possible-spoof"]
+        assert await tags_of(runtime, good.conversation_id) == []
+
+    async def test_a_passing_or_untrusted_verdict_threads_as_usual(
+        self, support, mailer, relay, runtime
+    ):
+        conversation_id, _, _ = await open_thread(runtime, mailer, relay, 5)
+        await run_jobs(runtime)
+        ours = sent_to(relay, "customer5@example.com")
+        for n, headers in enumerate([verdict("pass"), {  # fail, but from a hop we do not trust
+            "Authentication-Results": "mx.elsewhere.example; dmarc=fail"
+        }]):  # fmt: skip
+            raw = reply(ours, sender="customer5@example.com", text=f"ok {n}",
+                        message_id=f"<dmarc-ok{n}@x>")  # fmt: skip
+            name, value = next(iter(headers.items()))
+            raw = raw.replace(b"MIME-Version", f"{name}: {value}\r\nMIME-Version".encode(), 1)
+            await mailer.send(raw, to=str(ours["Reply-To"].addresses[0].addr_spec))
+            stored = await message_by_external(runtime, f"<dmarc-ok{n}@x>")
+            assert stored is not None and stored.conversation_id == conversation_id
+            assert "possible_spoof" not in stored.meta

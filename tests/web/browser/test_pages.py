@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from frontdesk.channels.email import service as email_service
+from frontdesk.kit import uow
+from tests.channels.email.conftest import create_email_inbox
+from tests.channels.email.mails import mail
 from tests.web.browser.conftest import agent_page, axe_violations, customer_page, live, widget_say
 
 
@@ -150,3 +154,32 @@ class TestAccessibility:
         assert (
             await page.get_attribute("[data-testid=fd-widget-launcher]", "aria-expanded") == "false"
         )
+
+
+class TestMailChecks:
+    async def test_verdicts_are_shown_and_accessible_in_english_and_persian(
+        self, browser, live_server, cast, client, runtime, artifacts
+    ):
+        inbox_id = await create_email_inbox(runtime)
+        forged = mail(message_id="<shot@x>", text="Please pay the new IBAN.", headers={
+            "Authentication-Results": "mx.frontdesk.test; spf=fail; dkim=pass; dmarc=fail"
+        })  # fmt: skip
+        async with runtime.db.session() as session:
+            taken = await email_service.take_in(
+                session, inbox_id, forged, blobs=runtime.blobs, settings=runtime.settings,
+                source="smtp",
+            )  # fmt: skip
+            await uow.commit(session)
+        base = f"http://{live_server}"
+        page = await agent_page(browser, base, cast.ada)
+        for language, fail_word in (("en", "fail"), ("fa", "ناموفق")):
+            await set_language(client, cast, cast.ada, language)
+            await page.goto(f"{base}/conversations/{taken.conversation_id}")
+            checks = page.get_by_test_id("fd-mail-checks")
+            await checks.wait_for()
+            dmarc = checks.locator("[data-mechanism=dmarc]")
+            assert await dmarc.inner_text() == f"DMARC: {fail_word}"
+            assert await page.get_by_test_id("fd-mail-spoof").is_visible()
+            assert await axe_violations(page) == []
+            shot = artifacts / f"mail-checks-{language}.png"
+            await page.screenshot(path=str(shot), full_page=True)

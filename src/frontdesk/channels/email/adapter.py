@@ -143,6 +143,9 @@ class EmailChannel:
             },
             conversation_hints=hints,
             references=references,
+            # A From that fails DMARC at our own MX is someone else writing under the
+            # customer's address: it joins none of the customer's conversations.
+            spoofed=mail.sender_forged,
         )
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:

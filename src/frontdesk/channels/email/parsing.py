@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import hashlib
 import html as html_lib
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.errors import HeaderParseError
-from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import nh3
 
-from frontdesk.channels.email import quoting
+from frontdesk.channels.email import charsets, quoting
 from frontdesk.channels.email.bounces import Bounce, BounceReader
+from frontdesk.channels.email.headers import FOLD, Heads, clean, mend_head, sender
 from frontdesk.inboxes.port import InboundAttachment
 from frontdesk.kit.security import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_filename
 
@@ -31,9 +31,9 @@ MAX_DEPTH = 30
 MAX_PARTS = 500
 MAX_ID = 300  # messages.external_id is String(300)
 
-_BROKEN_DEFECTS = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
-# Bidirectional overrides and isolates: "invoice\u202egpj.exe" must not display as "invoiceexe.jpg".
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# A multipart without a boundary parameter cannot be split; one whose boundary never appears
+# is read as one text part (the sender's mailer wrote text and mislabelled it).
+_BROKEN_DEFECTS = ("NoBoundaryInMultipartDefect",)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _AUTOMATED = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|mailer[-_.]?daemon|postmaster|"
@@ -122,6 +122,11 @@ class ParsedMail:
     def automated(self) -> bool:
         return bool(self.flags)
 
+    @property
+    def sender_forged(self) -> bool:
+        """The trusted hop's DMARC verdict says the From address is not authentic."""
+        return bool(self.auth.get("trusted")) and self.auth.get("dmarc") == "fail"
+
 
 def message_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
@@ -146,14 +151,10 @@ def parse_mail(
     head_end = _header_end(raw)
     if head_end > MAX_HEADER_SECTION:
         raise BrokenMail(f"header section is over {MAX_HEADER_SECTION} bytes")
-    try:
-        msg = BytesParser(policy=_POLICY).parsebytes(raw)
-    except Exception as exc:  # the parser is lenient; anything it raises is truly broken
-        raise BrokenMail(f"unparseable: {exc.__class__.__name__}") from exc
-    assert isinstance(msg, EmailMessage)
-    heads = _Heads(msg)
-    from_name, from_address = _sender(heads)
+    msg, heads, repairs = _read_head(raw)
+    from_name, from_address = _sender(heads, repairs)
     walker = _Walker(max_attachment_bytes)
+    walker.notes += repairs
     walker.walk(msg, 0)
     raw_text = "\n\n".join(t for t in walker.texts if t.strip())
     raw_html = "\n".join(walker.htmls) or None
@@ -165,7 +166,7 @@ def parse_mail(
         message_key=message_key(message_id),
         from_address=from_address,
         from_name=from_name,
-        subject=_clean(header(msg, "subject"))[:2000],
+        subject=clean(charsets.decode_header(heads.get("subject")))[:2000],
         to=heads.addresses("to")
         + heads.addresses("delivered-to")
         + heads.addresses("x-original-to"),
@@ -234,6 +235,12 @@ class _Walker:
         if ctype == "message/delivery-status":  # parsed into blocks by the stdlib
             self.texts.append(self.bounce.delivery_status(part))
             return
+        if ctype.startswith("multipart/") and not part.is_multipart():
+            # Its boundary never appears: the sender's mailer wrote one text and mislabelled it.
+            self.notes.append("multipart whose boundary never appears: read as one text")
+            text = decode_text(part)
+            (self.htmls if _HTML_START.match(text) else self.texts).append(text)
+            return
         if part.is_multipart():
             payload = part.get_payload()
             if not isinstance(payload, list):
@@ -253,6 +260,24 @@ class _Walker:
                 self.bounce.original_headers(decode_text(part))
             self._attach(part, ctype, filename)
 
+    def _name_for(self, part: Message, ctype: str) -> str:
+        """A name for an unnamed part: a forwarded mail's subject, an inline image's
+        Content-ID (Outlook's "image001.jpg@01DA…"), else its place and type."""
+        extension = _extension(ctype)
+        if ctype == "message/rfc822":
+            inner = part.get_payload()
+            first = inner[0] if isinstance(inner, list) and inner else None
+            subject = ""
+            if isinstance(first, Message):
+                raw = next((str(v) for k, v in first.raw_items() if k.lower() == "subject"), "")
+                subject = clean(_UNSAFE_NAME.sub(" ", charsets.decode_header(FOLD.sub("", raw))))
+            return f"{subject[:150].strip(' .') or 'message'}.eml"
+        cid = (part.get("content-id") or "").strip().strip("<>").split("@", 1)[0]
+        cid = _UNSAFE_NAME.sub("_", cid)[:150].strip(" .")
+        if cid:
+            return cid if mimetypes.guess_type(cid, strict=False)[0] else f"{cid}{extension}"
+        return f"part-{len(self.attachments) + 1}{extension}"
+
     def _attach(self, part: Message, ctype: str, filename: str | None) -> None:
         if ctype == "message/rfc822":
             inner = part.get_payload()
@@ -261,7 +286,7 @@ class _Walker:
         else:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
-        name = safe_filename(filename, ctype)
+        name = safe_filename(filename or self._name_for(part, ctype), ctype)
         if len(data) > self.max_attachment_bytes:
             self.notes.append(f"attachment {name!r} over the size limit: kept only in the original")
             return
@@ -272,96 +297,52 @@ class _Walker:
 
 
 def decode_text(part: Message) -> str:
-    """A text part as str: its declared charset, then UTF-8, then the declared one lossily."""
+    """A text part as str: its declared charset's superset, then UTF-8, then a guess."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
-        payload = str(part.get_payload()).encode("utf-8", "replace")
-    declared = (part.get_content_charset() or "utf-8").lower()
-    for charset in (declared, "utf-8"):
-        try:
-            return payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
+        payload = str(part.get_payload()).encode("utf-8", "surrogateescape")
+    return charsets.decode(payload, part.get_content_charset())
+
+
+def _parse(raw: bytes) -> EmailMessage:
     try:
-        return payload.decode(declared, "replace")
-    except LookupError:
-        return payload.decode("cp1252", "replace")
+        msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    except Exception as exc:  # the parser is lenient; anything it raises is truly broken
+        raise BrokenMail(f"unparseable: {exc.__class__.__name__}") from exc
+    assert isinstance(msg, EmailMessage)
+    return msg
 
 
-def header(msg: Message, name: str) -> str:
-    """A header as clean text; undecodable 8-bit headers are read as UTF-8, then windows-1256."""
-    try:
-        value = msg.get(name)
-    except Exception:
-        return ""
-    if value is None:
-        return ""
-    return _eight_bit(str(value))
+def _read_head(raw: bytes) -> tuple[EmailMessage, Heads, list[str]]:
+    """The parsed mail, its headers, and notes on what was repaired: a header section that
+    a junk first line or a badly folded line ended early is read again, mended."""
+    msg = _parse(raw)
+    heads = Heads(msg)
+    if not any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in msg.defects):
+        return msg, heads, []
+    mended = mend_head(raw)
+    if mended is None:
+        return msg, heads, []
+    repaired, note = mended
+    msg2 = _parse(repaired)
+    heads2 = Heads(msg2)
+    if len(heads2.values) <= len(heads.values):
+        return msg, heads, []
+    return msg2, heads2, [note]
 
 
-def _eight_bit(text: str) -> str:
-    """Raw 8-bit header bytes (surrogate-escaped by the parser) read as UTF-8, else windows-1256."""
-    if any("\udc80" <= c <= "\udcff" for c in text):
-        data = text.encode("utf-8", "surrogateescape")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("cp1256", "replace")
-    return text
-
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-
-
-class _Heads:
-    """The top-level headers as written, unfolded, by lower-case name. Addresses, ids, dates
-    and flags are read from these directly: the policy's structured parse of each would cost
-    more than the rest of the mail (and `header()` would parse each again on every read)."""
-
-    def __init__(self, msg: Message) -> None:
-        self.values: dict[str, list[str]] = {}
-        for name, value in msg.raw_items():
-            text = _eight_bit(_FOLD.sub("", str(value)))
-            self.values.setdefault(name.lower(), []).append(text.strip())
-
-    def get(self, name: str) -> str:
-        found = self.values.get(name)
-        return found[0] if found else ""
-
-    def addresses(self, name: str) -> list[str]:
-        values = self.values.get(name)
-        if not values:
-            return []
-        return [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
-
-
-def _clean(value: str) -> str:
-    return " ".join(value.translate(_BIDI).split())
-
-
-def _sender(heads: _Heads) -> tuple[str | None, str]:
-    pairs = getaddresses([heads.get("from")])
-    for name, address in pairs:
-        if "@" in address:
-            return (_clean(_decode_words(name)) or None), address.strip()
-    raise BrokenMail("no usable From address")
-
-
-def _decode_words(text: str) -> str:
-    """RFC 2047 encoded-words (=?utf-8?b?…?=) in a display name, as text."""
-    if "=?" not in text:
-        return text
-    try:
-        return str(make_header(decode_header(text)))
-    except (LookupError, UnicodeError, ValueError, HeaderParseError):
-        return text
+def _sender(heads: Heads, notes: list[str]) -> tuple[str | None, str]:
+    found = sender(heads, notes)
+    if found is None:
+        raise BrokenMail("no usable From address")
+    return found
 
 
 def _ids(value: str) -> list[str]:
     return [external_id(found) for found in _MSGID.findall(value)]
 
 
-def _message_id(heads: _Heads, raw: bytes) -> str:
+def _message_id(heads: Heads, raw: bytes) -> str:
     found = _MSGID.findall(heads.get("message-id"))
     if found:
         return external_id(found[0])
@@ -369,7 +350,7 @@ def _message_id(heads: _Heads, raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
 
 
-def _date(heads: _Heads) -> datetime | None:
+def _date(heads: Heads) -> datetime | None:
     try:
         value = parsedate_to_datetime(heads.get("date"))
     except (TypeError, ValueError, IndexError):
@@ -378,11 +359,41 @@ def _date(heads: _Heads) -> datetime | None:
 
 
 def _filename(part: Message) -> str | None:
+    """The part's filename; read from the raw header when the stdlib could not decode it
+    (8-bit bytes, or an encoded word whose label is narrower than its text)."""
     try:
         name = part.get_filename()
     except Exception:
-        return "attachment"
-    return name or None
+        name = "attachment"
+    if not name or (not _UNDECODED.search(name) and "=?" not in name):
+        return name or None
+    for header_name, param in _NAME_PARAMS:
+        for key, value in part.raw_items():
+            found = key.lower() == header_name and param.search(str(value))
+            if found:
+                return charsets.decode_header(found[1] if found[1] is not None else found[2])
+    return name
+
+
+_UNDECODED = re.compile("[\ufffd\udc80-\udcff]")
+_HTML_START = re.compile(r"\s*<(!doctype|html|head|body|div|p|table)\b", re.IGNORECASE)
+_UNSAFE_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f]+')
+
+
+def _raw_param(name: str) -> re.Pattern[str]:
+    return re.compile(rf'(?:^|;)\s*{name}\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))', re.I)
+
+
+_NAME_PARAMS = (
+    ("content-disposition", _raw_param("filename")),
+    ("content-type", _raw_param("name")),
+)
+
+
+def _extension(ctype: str) -> str:
+    if ctype == "message/rfc822":
+        return ".eml"
+    return mimetypes.guess_extension(ctype, strict=False) or ".bin"
 
 
 def sanitize_mail_html(html: str, allow_remote_images: bool) -> tuple[str, int]:
@@ -422,7 +433,7 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _flags(heads: _Heads, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
+def _flags(heads: Heads, mail: ParsedMail, report: bool, envelope_sender: str | None) -> list[str]:
     flags: set[str] = set()
     auto = heads.get("auto-submitted").strip().lower()
     if auto and not auto.startswith("no"):

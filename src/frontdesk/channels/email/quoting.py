@@ -1,13 +1,38 @@
+# ruff: noqa: RUF001  (the quote headers are written in many scripts)
 """Split a reply from what it quotes and from its signature, for display only (the full
 original is always kept). Gmail, Outlook and Apple Mail styles, in English, Arabic and Persian
 (our own patterns), and the other languages mail-parser-reply knows."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from html.parser import HTMLParser
 
 from mailparser_reply import EmailReplyParser
+
+# Quote headers that name the verb ("wrote:") in the languages of Gmail, Android, Yandex,
+# Mail.ru and the desktop clients; used on one line of text or on the text before an HTML
+# quote. Russian and other localised Android/Gmail headers omit the verb and end in
+# "Name <address>:", which the last pattern takes.
+_VERBS = (
+    r"wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|skrev|kirjoitti|napisał\(a\)|"
+    r"napisał|napisala|написал\(а\)|написал|написала|написав|пишет|yazdı|menulis|έγραψε|"
+    r"写道|寫道|작성|كتب|نوشت"
+)
+_SEPARATORS = (
+    r"Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|"
+    r"Messaggio originale|Исходное сообщение|Пересылаемое сообщение|Original message|"
+    r"الرسالة الأصلية|پیام اصلی|Forwarded message|Переслан\w* сообщение"
+)
+_QUOTE_HEADER = re.compile(
+    # A header names a date or an address: "As I wrote:" in a customer's text is no header.
+    rf"^(?:(?=[^\n]*[\d@]).{{0,300}}(?:{_VERBS})[^:：\n]{{0,200}}[:：]"
+    rf"|-{{2,}}\s*(?:{_SEPARATORS})\s*-{{2,}}"
+    r"|.{0,300}<[^<>\s@]+@[^<>\s]+>\s*[:：])\s*$",
+    re.IGNORECASE,
+)
+
 
 _HEADERS = [
     # Gmail / Apple Mail / Thunderbird: "On <date>, <name> <addr> wrote:" (may wrap once).
@@ -25,6 +50,7 @@ _HEADERS = [
     r"^(در|On)\s.{0,300}نوشت.{0,200}:\s*$",
     r"^.{0,200}\sنوشت\s*:\s*$",
 ]
+_HEADERS.append(_QUOTE_HEADER.pattern)
 _HEADER = re.compile("|".join(f"(?:{h})" for h in _HEADERS), re.MULTILINE | re.IGNORECASE)
 _MOBILE = re.compile(
     r"^(Sent from my \w+.*|Get Outlook for \w+.*|أرسلت من .*|ارسال شده از .*|"
@@ -42,6 +68,10 @@ def strip_text(text: str) -> str:
     match = _HEADER.search(joined)
     if match and joined[: match.start()].strip():
         body = joined[: match.start()]
+    elif match:  # nothing above the header: a reply written below the quote
+        body = _below_quote(joined[match.end() :]) or body
+    else:
+        body = _below_quote(body) or body
     lines = body.rstrip().split("\n")
     while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
         lines.pop()
@@ -55,6 +85,20 @@ def strip_text(text: str) -> str:
         if other and len(other) < len(result):
             result = other
     return result or text.strip()
+
+
+def _below_quote(text: str) -> str | None:
+    """The reply under a leading "> " quote block, when that block is the only quote (an
+    answer interleaved with several quotes keeps them all)."""
+    lines = text.split("\n")
+    start = 0
+    while start < len(lines) and (lines[start].startswith(">") or not lines[start].strip()):
+        start += 1
+    rest = lines[start:]
+    quoted = any(line.startswith(">") for line in lines[:start])
+    if not quoted or not "".join(rest).strip() or any(line.startswith(">") for line in rest):
+        return None
+    return "\n".join(rest)
 
 
 def _join_wrapped_header(text: str) -> str:
@@ -72,27 +116,77 @@ def _drop_signature(lines: list[str]) -> list[str]:
 
 
 class _QuoteRemover(HTMLParser):
-    """Re-serialises HTML without Gmail/Apple/Outlook quote containers. The output is
-    sanitised afterwards, so this only has to find the quotes, not to be a safe writer."""
+    """Re-serialises HTML without the quoted mail, as each client marks it:
+
+    - containers skipped (what follows them stays: a reply written below the quote):
+      Gmail `.gmail_quote`, Apple/Thunderbird `blockquote[type=cite]`, `.moz-cite-prefix`,
+      Yandex `blockquote.…wmi-quote`, Mail.ru `.mail-quote-collapse`, the bordered
+      blockquote of Mail.ru, Outlook Express and Windows Live Mail, Yahoo `.yahoo_quoted`,
+      and any `<blockquote>` right after a quote header ("On … wrote:", "… <addr>:",
+      localised); a header just above a skipped container goes with it;
+    - markers after which everything is the quoted mail (cut): Outlook 365/Hotmail
+      `#divRplyFwdMsg`, `#appendonsend`, Hotmail `hr#stopSpelling`, Outlook for Mac
+      `#OLK_SRC_BODY_SECTION`, Outlook 2003 `.OutlookMessageHeader`, the Outlook 2007-365
+      and Windows Mail header box (`border-top:solid #B5C4DF|#E1E1E1 1.0pt`), and a
+      "----- Original Message -----" line (Windows Mail, Outlook Express, Android).
+
+    The output is sanitised afterwards, so this only has to find the quotes, not to be a
+    safe writer."""
 
     VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "wbr", "source"}
+    CUT_IDS = {"divrplyfwdmsg", "appendonsend", "stopspelling", "olk_src_body_section"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
         self.out: list[str] = []
         self.skip_depth = 0
-        self.stack: list[str] = []
         self.cut = False
+        self.found = False
+        self.last_open = 0  # index in `out` of the latest start tag
 
-    def _is_quote(self, tag: str, attrs: dict[str, str | None]) -> bool:
-        classes = (attrs.get("class") or "").split()
-        ident = attrs.get("id") or ""
+    def _is_container(self, tag: str, attrs: dict[str, str | None]) -> bool:
+        classes = (attrs.get("class") or "").lower().split()
+        style = re.sub(r"\s", "", (attrs.get("style") or "").lower())
         return (
             "gmail_quote" in classes
-            or (tag == "blockquote" and (attrs.get("type") or "").lower() == "cite")
-            or ident in ("divRplyFwdMsg", "appendonsend")
             or "moz-cite-prefix" in classes
+            or "mail-quote-collapse" in classes
+            or "yahoo_quoted" in classes
+            or any(name.endswith("wmi-quote") for name in classes)
+            or (tag == "blockquote" and (attrs.get("type") or "").lower() == "cite")
+            # Outlook Express, Windows Live Mail and Mail.ru draw the quote as a bordered box.
+            or (tag == "blockquote" and "border-left" in style)
+            or (tag == "blockquote" and self._header_before())
         )
+
+    def _is_cut(self, tag: str, attrs: dict[str, str | None]) -> bool:
+        ident = (attrs.get("id") or "").lower()
+        classes = (attrs.get("class") or "").lower().split()
+        style = re.sub(r"\s", "", (attrs.get("style") or "").lower())
+        return (
+            ident in self.CUT_IDS
+            or "outlookmessageheader" in classes
+            or ("border-top:solid#b5c4df1.0pt" in style or "border-top:solid#e1e1e11.0pt" in style)
+        )
+
+    def _header_before(self) -> bool:
+        """Whether the last line written (the text since the last block tag) is a quote
+        header; if so it is blanked, as it belongs to the quote."""
+        pieces: list[int] = []
+        for index in range(len(self.out) - 1, max(len(self.out) - 60, 0) - 1, -1):
+            piece = self.out[index]
+            if _BLOCK_TAG.match(piece):
+                if any(html_lib.unescape(self.out[i]).strip() for i in pieces):
+                    break
+                continue  # the tags closing the header's own block
+            if not piece.startswith("<"):
+                pieces.append(index)
+        line = " ".join(html_lib.unescape("".join(self.out[i] for i in reversed(pieces))).split())
+        if not line or len(line) > 600 or not _QUOTE_HEADER.match(line):
+            return False
+        for index in pieces:
+            self.out[index] = ""
+        return True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.cut:
@@ -102,12 +196,15 @@ class _QuoteRemover(HTMLParser):
             if tag not in self.VOID:
                 self.skip_depth += 1
             return
-        if self._is_quote(tag, named):
-            if (named.get("id") or "") in ("divRplyFwdMsg", "appendonsend"):
-                self.cut = True  # Outlook: everything after the marker is the quoted mail
-                return
+        if self._is_cut(tag, named):
+            self.cut = self.found = True
+            return
+        if self._is_container(tag, named):
+            self._header_before()  # Yandex, Mail.ru, Android: the header sits above the quote
+            self.found = True
             self.skip_depth = 1 if tag not in self.VOID else 0
             return
+        self.last_open = len(self.out)
         self.out.append(self.get_starttag_text() or "")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -125,8 +222,14 @@ class _QuoteRemover(HTMLParser):
         self.out.append(f"</{tag}>")
 
     def handle_data(self, data: str) -> None:
-        if not self.skip_depth and not self.cut:
-            self.out.append(data)
+        if self.skip_depth or self.cut:
+            return
+        if "--" in data and _QUOTE_HEADER.match(" ".join(html_lib.unescape(data).split())):
+            # "----- Original Message -----": the quoted mail starts with this element.
+            del self.out[self.last_open :]
+            self.cut = self.found = True
+            return
+        self.out.append(data)
 
     def handle_entityref(self, name: str) -> None:
         self.handle_data(f"&{name};")
@@ -135,8 +238,16 @@ class _QuoteRemover(HTMLParser):
         self.handle_data(f"&#{name};")
 
 
-# Every quote container _QuoteRemover knows names one of these (lower-cased).
-_QUOTE_MARKERS = ("gmail_quote", "cite", "divrplyfwdmsg", "appendonsend")
+_BLOCK_TAG = re.compile(
+    r"</?(div|p|br|blockquote|hr|table|tr|td|li|ul|ol|h\d|body|html)\b", re.IGNORECASE
+)
+
+# Any quote _QuoteRemover knows contains one of these (lower-cased): mail without them is
+# not re-serialised at all.
+_QUOTE_MARKERS = (
+    "gmail_quote", "<blockquote", "moz-cite", "divrplyfwdmsg", "appendonsend", "stopspelling",
+    "olk_src_body_section", "outlookmessageheader", "border-top:solid", "quote", "-----",
+)  # fmt: skip
 
 
 def strip_html(html: str) -> str:
@@ -149,6 +260,8 @@ def strip_html(html: str) -> str:
         remover.feed(html)
         remover.close()
     except Exception:
+        return html
+    if not remover.found:
         return html
     stripped = "".join(remover.out)
     text_left = re.sub(r"<[^>]*>|&nbsp;|\s", "", stripped)
