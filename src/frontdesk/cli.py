@@ -12,7 +12,7 @@ from typing import Any
 import typer
 import uvicorn
 
-from frontdesk.config import InsecureSettings, Settings
+from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings, demo_secret
 
 # Sans-I/O websockets without per-message compression: ~21 KB per open socket instead of
 # ~156 KB with uvicorn's defaults (measured; thousands of idle chat visitors are the common
@@ -72,6 +72,8 @@ def demo(
         smtp_port=smtp_port or None,
         allow_private_webhooks=True,
     )
+    if settings.secret_key == EXAMPLE_SECRET:  # FRONTDESK_SECRET_KEY, when set, wins
+        settings.secret_key = demo_secret(settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     runtime = Runtime.build(settings, with_runner=True)

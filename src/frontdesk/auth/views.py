@@ -51,10 +51,15 @@ async def read_agent(agent_id: int, session: SessionDep, agent: CurrentAgent) ->
 
 @router.patch("/agents/{agent_id}", response_model=AgentRead)
 async def update_agent(
-    agent_id: int, data: AgentUpdate, session: SessionDep, admin: AdminAgent
+    agent_id: int, data: AgentUpdate, request: Request, session: SessionDep, admin: AdminAgent
 ) -> AgentRead:
+    """A new password ends the agent's other sessions and tokens (an admin changing their own
+    keeps the token of this request); deactivation ends all of them."""
     agent = await service.update_agent(
-        session, await service.get_agent_or_raise(session, agent_id), data
+        session,
+        await service.get_agent_or_raise(session, agent_id),
+        data,
+        keep_token=bearer_token(request),
     )
     await uow.commit(session)
     return AgentRead.model_validate(agent)

@@ -4,6 +4,8 @@ and are mounted here."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from frontdesk.auth.schemas import AgentUpdate
 from frontdesk.channels import repository as channels_repository
 from frontdesk.deps import SESSION_COOKIE, RuntimeDep, SessionDep
 from frontdesk.kit import uow
-from frontdesk.kit.errors import NotFound, Unauthorized, error_body
+from frontdesk.kit.errors import NotFound, TooManyRequests, error_body
 from frontdesk.kit.i18n import LANGUAGES, translator
 from frontdesk.kit.security import verify_signature
 from frontdesk.routing import service as routing
@@ -33,6 +35,7 @@ from frontdesk.web.rendering import (
     PageAgent,
     check_csrf,
     render,
+    session_cookie,
 )
 
 __all__ = ["LoginRequired", "router"]
@@ -56,6 +59,13 @@ STATIC_FILES = {
 }
 
 
+# The login page's messages (translated in locale/*/messages.po).
+LOGIN_ERRORS = {
+    "bad_credentials": "Wrong e-mail or password.",
+    "too_many": "Too many login attempts. Try again in {minutes} minutes.",
+}
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", {"error": None})
@@ -64,22 +74,40 @@ async def login_page(request: Request) -> HTMLResponse:
 @router.post("/login")
 async def login(
     request: Request,
+    runtime: RuntimeDep,
     session: SessionDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
 ) -> Response:
     check_csrf(request, csrf)
+    _ = translator(request.query_params.get("lang", "en"))
     try:
-        agent = await auth_service.authenticate(session, email, password)
-    except Unauthorized:
-        _ = translator(request.query_params.get("lang", "en"))
-        return render(request, "login.html", {"error": _("Wrong e-mail or password.")}, status=401)
+        agent = await auth_service.authenticate(
+            session,
+            email,
+            password,
+            ip=request.client.host if request.client else "unknown",
+            limits=runtime.settings,
+        )
+    except auth_service.BadCredentials as exc:
+        await uow.commit(session)  # the failure is counted and audited
+        await asyncio.sleep(exc.delay)
+        error = _(LOGIN_ERRORS["bad_credentials"])
+        return render(request, "login.html", {"error": error}, status=401)
+    except TooManyRequests as exc:
+        await uow.commit(session)
+        error = _(LOGIN_ERRORS["too_many"], minutes=max(1, math.ceil(exc.retry_after / 60)))
+        response = render(
+            request, "login.html", {"error": error, "code": exc.code}, status=exc.status
+        )
+        response.headers["retry-after"] = str(math.ceil(exc.retry_after))
+        return response
     token = await auth_service.issue_token(session, agent, kind="session", name="browser")
     await routing.set_status(session, agent, "available")
     await uow.commit(session)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=14 * 86400)
+    session_cookie(response, runtime.settings, token)
     return response
 
 
@@ -87,7 +115,7 @@ async def login(
 async def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
     if token := request.cookies.get(SESSION_COOKIE):
-        agent = await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token, kind="session")
         if agent is not None:
             await routing.set_status(session, agent, "offline")
         await auth_service.revoke_token(session, token)
