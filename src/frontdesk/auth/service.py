@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,12 +39,14 @@ class BadCredentials(Unauthorized):
 async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
     """Create an agent with an argon2-hashed password."""
     email = data.email.strip().lower()
+    # Hashed first: in the password threads, before this session holds a transaction.
+    password_hash = await hash_password_async(data.password)
     if await repository.get_agent_by_email(session, email):
         raise Conflict(f"an agent with e-mail {email} exists", code="agent_exists")
     agent = Agent(
         email=email,
         name=data.name,
-        password_hash=await hash_password_async(data.password),
+        password_hash=password_hash,
         role=data.role,
         language=data.language,
         active=True,
@@ -95,23 +98,34 @@ def _limit_key(kind: str, *parts: str) -> str:
     return f"login:{kind}:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
 
 
-async def authenticate(
-    session: AsyncSession,
-    email: str,
-    password: str,
-    *,
-    ip: str,
-    limits: Settings,
-    now: float | None = None,
-) -> Agent:
-    """Check a password login, rate-limited per IP, per (account, IP) and per account.
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What start_login read, for finish_login once the password is checked."""
 
-    Raises BadCredentials (the same for an unknown e-mail, a wrong password and a deactivated
-    agent, after the same hashing work) or TooManyRequests. The caller commits either way:
-    failures are counted and audited in this transaction."""
+    email: str
+    ip: str
+    now: float
+    agent_id: int | None
+    password_hash: str | None
+
+    @property
+    def pair(self) -> str:
+        return _limit_key("pair", self.email, self.ip)
+
+    @property
+    def account(self) -> str:
+        return _limit_key("account", self.email)
+
+
+async def start_login(
+    session: AsyncSession, email: str, *, ip: str, limits: Settings, now: float | None = None
+) -> LoginAttempt:
+    """Count a login attempt against its IP and refuse locked-out accounts (TooManyRequests).
+
+    The caller commits before finish_login: argon2 must not run inside a transaction (an
+    SQLite one holds the write lock), and the attempt counts even if the request dies."""
     email = email.strip().lower()
     moment = time.time() if now is None else now
-    pair, account = _limit_key("pair", email, ip), _limit_key("account", email)
     wait = await ratelimit.take(
         session, _limit_key("ip", ip), limit=limits.login_ip_per_minute, now=moment
     )
@@ -119,9 +133,10 @@ async def authenticate(
         raise TooManyRequests(
             "too many login attempts", retry_after=wait, code="login_rate_limited"
         )
+    attempt = LoginAttempt(email, ip, moment, None, None)
     for key, period, limit in (
-        (pair, PAIR_WINDOW, limits.login_pair_failures),
-        (account, ACCOUNT_WINDOW, limits.login_account_failures),
+        (attempt.pair, PAIR_WINDOW, limits.login_pair_failures),
+        (attempt.account, ACCOUNT_WINDOW, limits.login_account_failures),
     ):
         if await ratelimit.used(session, key, now=moment, period=period) >= limit:
             raise TooManyRequests(
@@ -130,24 +145,29 @@ async def authenticate(
                 code="login_locked",
             )
     agent = await repository.get_agent_by_email(session, email)
-    matched = await check_password(password, agent.password_hash if agent else None)
-    if matched and agent is not None and agent.active:
-        await ratelimit.reset(session, pair)
-        return agent
-    raise BadCredentials(await _count_failure(session, agent, ip, pair, account, limits, moment))
+    if agent is None or not agent.active:
+        return attempt
+    return LoginAttempt(email, ip, moment, agent.id, agent.password_hash)
 
 
-async def _count_failure(
-    session: AsyncSession,
-    agent: Agent | None,
-    ip: str,
-    pair: str,
-    account: str,
-    limits: Settings,
-    moment: float,
-) -> float:
+async def finish_login(
+    session: AsyncSession, attempt: LoginAttempt, password: str, *, limits: Settings
+) -> Agent:
+    """Check the password (in the password threads, before this session opens a transaction)
+    and return the agent, or count and audit the failure and raise BadCredentials: the same
+    for an unknown e-mail, a wrong password and a deactivated agent, after the same work."""
+    matched = await check_password(password, attempt.password_hash)
+    if matched and attempt.agent_id is not None:
+        agent = await repository.get_agent(session, attempt.agent_id)
+        if agent is not None and agent.active:
+            await ratelimit.reset(session, attempt.pair)
+            return agent
+    raise BadCredentials(await _count_failure(session, attempt, limits))
+
+
+async def _count_failure(session: AsyncSession, attempt: LoginAttempt, limits: Settings) -> float:
     """Count and audit a failed login; return how long to wait before answering."""
-    agent_id = agent.id if agent else None
+    moment, pair, account = attempt.now, attempt.pair, attempt.account
     await ratelimit.take(
         session, pair, limit=limits.login_pair_failures, now=moment, period=PAIR_WINDOW
     )
@@ -155,20 +175,19 @@ async def _count_failure(
         session, account, limit=limits.login_account_failures, now=moment, period=ACCOUNT_WINDOW
     )
     failures = await ratelimit.used(session, pair, now=moment, period=PAIR_WINDOW)
-    record(session, LOGIN_FAILED, {"agent_id": agent_id, "ip": ip, "failures": failures})
+    who = {"agent_id": attempt.agent_id, "ip": attempt.ip}
+    record(session, LOGIN_FAILED, {**who, "failures": failures})
     for key, period, limit, scope in (
         (pair, PAIR_WINDOW, limits.login_pair_failures, "account_ip"),
         (account, ACCOUNT_WINDOW, limits.login_account_failures, "account"),
     ):
         if await ratelimit.used(session, key, now=moment, period=period) == limit:
             until = moment + ratelimit.retry_after(now=moment, period=period)
-            record(
-                session,
-                LOCKED_OUT,
-                {"agent_id": agent_id, "ip": ip, "scope": scope, "until": round(until)},
-            )
+            record(session, LOCKED_OUT, {**who, "scope": scope, "until": round(until)})
     # No wait for the first two slips; then base, 2 x base, ... (the lockout comes next).
-    return min(MAX_DELAY, limits.login_delay_seconds * 2 ** (failures - 3)) if failures > 2 else 0.0
+    if failures <= 2:
+        return 0.0
+    return min(MAX_DELAY, limits.login_delay_seconds * 2 ** (failures - 3))
 
 
 async def issue_token(

@@ -82,14 +82,11 @@ async def login(
 ) -> Response:
     check_csrf(request, csrf)
     _ = translator(request.query_params.get("lang", "en"))
+    ip = request.client.host if request.client else "unknown"
     try:
-        agent = await auth_service.authenticate(
-            session,
-            email,
-            password,
-            ip=request.client.host if request.client else "unknown",
-            limits=runtime.settings,
-        )
+        attempt = await auth_service.start_login(session, email, ip=ip, limits=runtime.settings)
+        await uow.commit(session)  # no transaction stays open while argon2 runs
+        agent = await auth_service.finish_login(session, attempt, password, limits=runtime.settings)
     except auth_service.BadCredentials as exc:
         await uow.commit(session)  # the failure is counted and audited
         await asyncio.sleep(exc.delay)
@@ -103,9 +100,16 @@ async def login(
         )
         response.headers["retry-after"] = str(math.ceil(exc.retry_after))
         return response
-    token = await auth_service.issue_token(session, agent, kind="session", name="browser")
-    await routing.set_status(session, agent, "available")
-    await uow.commit(session)
+    agent_id = agent.id
+
+    async def sign_in() -> str:
+        # Retried: two first logins of one agent at once race to create its presence row.
+        who = await auth_service.get_agent_or_raise(session, agent_id)
+        token = await auth_service.issue_token(session, who, kind="session", name="browser")
+        await routing.set_status(session, who, "available")
+        return token
+
+    token = await uow.retrying(session, sign_in)
     response = RedirectResponse("/", status_code=303)
     session_cookie(response, runtime.settings, token)
     return response
