@@ -6,6 +6,7 @@ import time
 
 import httpx
 
+from frontdesk.app import create_app
 from frontdesk.kit.security import check_password
 from tests.conftest import inbound_payload, post_inbound
 
@@ -197,3 +198,58 @@ class TestLoginAbuse:
         finally:
             for c in clients:
                 await c.aclose()
+
+
+class TestTransportSecurity:
+    async def test_a_form_posted_from_another_site_is_refused_even_with_the_token(
+        self, client, cast
+    ):
+        page = await client.get("/login")
+        for origin in ("https://evil.example", "null"):
+            response = await client.post(
+                "/login",
+                data={
+                    "email": cast.alice.email,
+                    "password": cast.alice.password,
+                    "csrf": csrf_of(page.text),
+                },
+                headers={"Origin": origin},
+            )
+            assert response.status_code == 401
+            assert response.json()["error"]["code"] == "csrf"
+        ours = await client.post(
+            "/login",
+            data={
+                "email": cast.alice.email,
+                "password": cast.alice.password,
+                "csrf": csrf_of(page.text),
+            },
+            headers={"Origin": "http://test"},
+        )
+        assert ours.status_code == 303
+
+    async def test_cookies_are_secure_and_hsts_is_sent_behind_https(self, settings, runtime, cast):
+        settings.base_url = "https://desk.example"
+        app = create_app(settings, runtime=runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://desk.example") as http:
+            page = await http.get("/login")
+            assert "secure" in page.headers["set-cookie"].lower()
+            assert page.headers["strict-transport-security"].startswith("max-age=")
+            response = await http.post(
+                "/login",
+                data={
+                    "email": cast.alice.email,
+                    "password": cast.alice.password,
+                    "csrf": csrf_of(page.text),
+                },
+            )
+            assert response.status_code == 303
+            assert "fd_session=" in response.headers["set-cookie"]
+            assert "secure" in response.headers["set-cookie"].lower()
+            assert "strict-transport-security" in (await http.get("/healthz")).headers
+
+    async def test_plain_http_gets_neither(self, client, cast):
+        page = await client.get("/login")
+        assert "secure" not in page.headers["set-cookie"].lower()
+        assert "strict-transport-security" not in page.headers
