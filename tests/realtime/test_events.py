@@ -233,6 +233,26 @@ class TestAccessEnds:
             await post_inbound(client, cast.website, inbound_payload("t2", "layla@example.com"))
             assert [e["type"] for e in await receive(socket, 1)] == ["message.created"]
 
+    async def test_moving_an_inbox_to_another_team_moves_its_events_at_once(
+        self, client, cast, live_server
+    ):
+        teams = (await client.get("/api/v1/teams", headers=cast.ada.headers)).json()
+        billing = next(t["id"] for t in teams if t["name"] == "Billing")
+        async with (
+            websockets.connect(url(live_server, cast.alice.token)) as alice,
+            websockets.connect(url(live_server, cast.bob.token)) as bob,
+        ):
+            await asyncio.sleep(0.2)
+            response = await client.patch(
+                f"/api/v1/inboxes/{cast.website.id}",
+                json={"team_ids": [billing]},
+                headers=cast.ada.headers,
+            )
+            assert response.status_code == 200
+            await post_inbound(client, cast.website, inbound_payload("i1", "layla@example.com"))
+            assert "message.created" in [e["type"] for e in await drain(bob)]
+            await silence(alice, 0.5)
+
     async def test_a_desktop_session_is_not_an_api_token(self, client, cast, live_server):
         await login(client, cast.alice)
         session = client.cookies["fd_session"]

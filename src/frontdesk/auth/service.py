@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -253,6 +254,14 @@ async def update_team(session: AsyncSession, team: Team, data: TeamUpdate) -> Te
     await session.flush()
     record(session, "team.updated", {"team_id": team.id})
     return await read_team(session, team)
+
+
+async def teams_inboxes_changed(session: AsyncSession, team_ids: Iterable[int]) -> None:
+    """These teams gained or lost an inbox: their members' open sockets re-read what they see."""
+    members: set[int] = set()
+    for team_id in set(team_ids):
+        members.update(await repository.team_member_ids(session, team_id))
+    access_changed(session, members, reason="teams_changed")
 
 
 async def get_team_or_raise(session: AsyncSession, team_id: int) -> Team:

@@ -81,25 +81,14 @@ async def login(
     csrf: Annotated[str, Form()],
 ) -> Response:
     check_csrf(request, csrf)
-    _ = translator(request.query_params.get("lang", "en"))
     ip = request.client.host if request.client else "unknown"
     try:
         attempt = await auth_service.start_login(session, email, ip=ip, limits=runtime.settings)
         await uow.commit(session)  # no transaction stays open while argon2 runs
         agent = await auth_service.finish_login(session, attempt, password, limits=runtime.settings)
-    except auth_service.BadCredentials as exc:
-        await uow.commit(session)  # the failure is counted and audited
-        await asyncio.sleep(exc.delay)
-        error = _(LOGIN_ERRORS["bad_credentials"])
-        return render(request, "login.html", {"error": error}, status=401)
-    except TooManyRequests as exc:
-        await uow.commit(session)
-        error = _(LOGIN_ERRORS["too_many"], minutes=max(1, math.ceil(exc.retry_after / 60)))
-        response = render(
-            request, "login.html", {"error": error, "code": exc.code}, status=exc.status
-        )
-        response.headers["retry-after"] = str(math.ceil(exc.retry_after))
-        return response
+    except (auth_service.BadCredentials, TooManyRequests) as exc:
+        await uow.commit(session)  # the attempt is counted (and a failure audited)
+        return await _refused(request, exc)
     agent_id = agent.id
 
     async def sign_in() -> str:
@@ -113,6 +102,24 @@ async def login(
     response = RedirectResponse("/", status_code=303)
     session_cookie(response, runtime.settings, token)
     return response
+
+
+async def _refused(
+    request: Request, exc: auth_service.BadCredentials | TooManyRequests
+) -> HTMLResponse:
+    """The login page again, with why; a wrong password answers after its delay."""
+    _ = translator(request.query_params.get("lang", "en"))
+    if isinstance(exc, auth_service.BadCredentials):
+        await asyncio.sleep(exc.delay)
+        return render(
+            request, "login.html", {"error": _(LOGIN_ERRORS["bad_credentials"])}, status=401
+        )
+    minutes = max(1, math.ceil(exc.retry_after / 60))
+    page = render(
+        request, "login.html", {"error": _(LOGIN_ERRORS["too_many"], minutes=minutes)}, status=429
+    )
+    page.headers["retry-after"] = str(math.ceil(exc.retry_after))
+    return page
 
 
 @router.post("/logout")
