@@ -40,8 +40,7 @@ class BadCredentials(Unauthorized):
 async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
     """Create an agent with an argon2-hashed password."""
     email = data.email.strip().lower()
-    # In the password threads. Unlike a login, an admin's request already holds its
-    # transaction here (SQLite: the write lock) for the ~0.2 s; rare enough to accept.
+    # Before any query: argon2 runs outside a transaction (an SQLite one holds the write lock).
     password_hash = await hash_password_async(data.password)
     if await repository.get_agent_by_email(session, email):
         raise Conflict(f"an agent with e-mail {email} exists", code="agent_exists")
@@ -71,6 +70,7 @@ async def update_agent(
     reason: AccessReason | None = None
     password = changes.pop("password", None)
     if password is not None:
+        # Outside any transaction when the caller committed first (auth/views.py does).
         agent.password_hash = await hash_password_async(password)
         keep = token_digest(keep_token) if keep_token else None
         await repository.delete_agent_tokens(session, agent.id, keep_digest=keep)
