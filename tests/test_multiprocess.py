@@ -28,6 +28,8 @@ from tests.conftest import (
     post_inbound,
     serve_app,
 )
+from tests.realtime.test_events import close_code
+from tests.web.test_desk import login
 
 
 def process_env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -162,6 +164,46 @@ async def test_event_posted_to_server_b_reaches_a_socket_on_server_a(
             while not any(e["payload"].get("delivery_status") == "delivered" for e in seen):
                 seen.append(json.loads(await asyncio.wait_for(socket.recv(), 15)))
         assert [p["text"] for p in receiver.processed.values()] == ["answer"]
+
+
+async def test_access_ended_on_server_b_closes_sockets_on_server_a_within_a_second(
+    cast, pg_url, tmp_path, processes
+):
+    """The broadcast crosses processes: A's event socket hears it in the event log (Redis
+    `events`), A's desk socket on the Redis `access` channel."""
+    env = process_env(
+        pg_url,
+        tmp_path,
+        FRONTDESK_REDIS_URL=REDIS_URL,
+        FRONTDESK_BUS_PREFIX=f"fdtest{secrets.token_hex(4)}",
+        FRONTDESK_EMBEDDED_WORKER="false",
+    )
+    port_a, port_b = free_port(), free_port()
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    processes.start(["serve", "--port", str(port_a)], env, log_a)
+    processes.start(["serve", "--port", str(port_b)], env, log_b)
+    await wait_ready(port_a, log_a)
+    await wait_ready(port_b, log_b)
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_a}") as server_a,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port_b}") as server_b,
+    ):
+        await login(server_a, cast.alice)
+        desk = await websockets.connect(
+            f"ws://127.0.0.1:{port_a}/desk/ws",
+            additional_headers={"Cookie": f"fd_session={server_a.cookies['fd_session']}"},
+            origin=f"http://127.0.0.1:{port_a}",  # type: ignore[arg-type]
+        )
+        events = await websockets.connect(
+            f"ws://127.0.0.1:{port_a}/api/v1/events?since=1000000&token={cast.alice.token}"
+        )
+        await asyncio.sleep(0.3)
+        response = await server_b.patch(
+            f"/api/v1/agents/{cast.alice.id}", json={"active": False}, headers=cast.ada.headers
+        )
+        assert response.status_code == 200
+        codes = await asyncio.gather(close_code(desk), close_code(events))
+        assert codes == [4401, 4401]
 
 
 async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(

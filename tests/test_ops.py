@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from frontdesk.channels.webchat import tokens
+from frontdesk.config import EXAMPLE_SECRET, demo_secret
 from tests.conftest import free_port, inbound_payload, post_inbound
 
 
@@ -22,6 +24,24 @@ async def test_health_ready_and_metrics(client, cast):
     assert 'frontdesk_messages_total{direction="inbound",outcome="duplicate"}' in metrics
     assert 'frontdesk_jobs{state="available"}' in metrics
     assert "frontdesk_http_requests_total" in metrics
+
+
+async def test_metrics_need_the_token_when_one_is_set(client, cast, runtime):
+    runtime.settings.metrics_token = "scrape-secret-1"
+    assert (await client.get("/metrics")).status_code == 401
+    wrong = {"Authorization": "Bearer scrape-secret-2"}
+    assert (await client.get("/metrics", headers=wrong)).status_code == 401
+    assert (await client.get("/metrics", headers=cast.ada.headers)).status_code == 401
+    right = {"Authorization": "Bearer scrape-secret-1"}
+    response = await client.get("/metrics", headers=right)
+    assert response.status_code == 200 and "frontdesk_http_requests_total" in response.text
+
+
+def test_the_demo_secret_is_random_per_data_dir_and_kept(tmp_path: Path):
+    first = demo_secret(tmp_path / "one")
+    assert first == demo_secret(tmp_path / "one") != demo_secret(tmp_path / "two")
+    assert first != EXAMPLE_SECRET and len(first) >= 32
+    assert (tmp_path / "one" / "secret_key").stat().st_mode & 0o077 == 0
 
 
 async def test_openapi_describes_the_v1_surface(client):
@@ -107,6 +127,19 @@ def test_demo_prints_its_lines_and_serves(tmp_path: Path):
         assert len({item["inbox_id"] for item in timeline}) == 2
         login = httpx.get(f"http://127.0.0.1:{port}/login")
         assert 'data-testid="fd-login-email"' in login.text
+        # The demo signs with its data dir's own secret, not the public example.
+        secret = (tmp_path / "secret_key").read_text().strip()
+        assert secret != EXAMPLE_SECRET
+        inboxes = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/inboxes",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["items"]
+        chat = next(i for i in inboxes if i["channel"] == "webchat")
+        visitor = httpx.post(
+            f"http://127.0.0.1:{port}/widget/api/session", json={"inbox_id": chat["id"]}
+        ).json()["token"]
+        assert tokens.read(secret, visitor) is not None
+        assert tokens.read(EXAMPLE_SECRET, visitor) is None
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(20)

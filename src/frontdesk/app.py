@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,13 @@ from frontdesk.customers.views import router as customers_router
 from frontdesk.desk.views import router as desk_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
 from frontdesk.inboxes.views import router as inboxes_router
-from frontdesk.kit.errors import FrontdeskError, TooLarge, error_body
+from frontdesk.kit.errors import (
+    FrontdeskError,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    error_body,
+)
 from frontdesk.kit.jobs import count_by_state
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.runtime import Runtime
@@ -112,6 +120,8 @@ def create_app(
         app.sockets.update(plugin.sockets)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
+    if settings.https:
+        app.add_middleware(StrictTransportMiddleware)
     return app
 
 
@@ -123,7 +133,14 @@ def app_from_environment() -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
     async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        headers = (
+            {"retry-after": str(math.ceil(exc.retry_after))}
+            if isinstance(exc, TooManyRequests)
+            else None
+        )
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,6 +192,11 @@ def _ops_router() -> APIRouter:
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
         runtime: Runtime = request.app.state.runtime
+        wanted = runtime.settings.metrics_token
+        if wanted and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {wanted}".encode()
+        ):
+            raise Unauthorized("metrics need the FRONTDESK_METRICS_TOKEN", code="unauthenticated")
         async with runtime.db.session() as session:
             counts = await count_by_state(session)
             extra = [line for collect in DB_COLLECTORS for line in await collect(session)]
@@ -221,6 +243,27 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+class StrictTransportMiddleware:
+    """HSTS on every HTTP response when BASE_URL is https (browsers then refuse plain http)."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, with_header)
 
 
 class MetricsMiddleware:

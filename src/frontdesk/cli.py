@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 import uvicorn
 
-from frontdesk.config import InsecureSettings, Settings
+from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings, demo_secret
 
 if TYPE_CHECKING:
     from frontdesk.runtime import Runtime
@@ -82,6 +82,8 @@ def demo(
         smtp_port=smtp_port or None,
         allow_private_webhooks=True,
     )
+    if settings.secret_key == EXAMPLE_SECRET:  # FRONTDESK_SECRET_KEY, when set, wins
+        settings.secret_key = demo_secret(settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     runtime = _build_runtime(settings, with_runner=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -11,6 +13,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The example secret: accepted only in development (demo, tests); `serve` and `worker` refuse it.
 EXAMPLE_SECRET = "change-me-frontdesk-example-secret"
+
+
+DEMO_SECRET_FILE = "secret_key"
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo's signing secret: random, made once per data dir and kept there (0600), so
+    a demo's webchat tokens and Message-IDs cannot be forged with the public example."""
+    path = data_dir / DEMO_SECRET_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 class InsecureSettings(RuntimeError):
@@ -79,6 +96,19 @@ class Settings(BaseSettings):
     # and socket connect renews it. Shorten it for shared computers (kiosks, libraries).
     webchat_token_days: float = 30.0
 
+    # Login abuse (auth/login.py). Per client IP: attempts per minute, over it 429. Per
+    # (account, IP): failures per 15-minute window, over it that pair is locked out until the
+    # window ends; the owner logging in from elsewhere is not. Per account from all IPs: a
+    # looser cap per hour against distributed guessing; it too ends with its window. Failures
+    # past the second wait login_delay_seconds, doubling each time (progressive delay).
+    login_ip_per_minute: int = 30
+    login_pair_failures: int = 5
+    login_account_failures: int = 50
+    login_delay_seconds: float = 0.5
+
+    # GET /metrics: unset = open (bind the port privately); set = needs `Bearer <token>`.
+    metrics_token: str | None = None
+
     # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
     allow_private_webhooks: bool = False
     webhook_timeout_seconds: float = 10.0
@@ -92,6 +122,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def https(self) -> bool:
+        """Served over https: cookies get Secure and responses HSTS."""
+        return self.base_url.lower().startswith("https://")
 
     @property
     def blob_dir(self) -> Path:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import (
     check_outbound_url,
+    check_password,
     hash_password,
+    hash_password_async,
     sanitize_html,
     sign,
     verify_password,
@@ -79,3 +83,22 @@ def test_production_refuses_the_example_secret():
         Settings(env="production", secret_key="short").check_production()
     Settings(env="production", secret_key="x" * 32).check_production()
     Settings(env="development").check_production()
+
+
+async def test_password_checks_run_off_the_event_loop() -> None:
+    hashed = await hash_password_async("correct horse")
+    assert await check_password("correct horse", hashed)
+    assert not await check_password("wrong", hashed)
+    assert not await check_password("correct horse", None)  # no such account
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
+    await check_password("wrong", hashed)
+    ticking.cancel()
+    assert ticks >= 3  # the loop kept running while argon2 worked

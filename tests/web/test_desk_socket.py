@@ -9,7 +9,8 @@ import pytest
 import websockets
 
 from tests.conftest import inbound_payload, post_inbound
-from tests.web.test_desk import login
+from tests.realtime.test_events import close_code
+from tests.web.test_desk import CSRF, login
 
 
 async def desk_socket(client, person, address: str, origin: str | None = None):  # type: ignore[no-untyped-def]
@@ -106,3 +107,61 @@ class TestEventsVisibility:
             "hello"
         ]
         await again.close()
+
+
+class TestAccessEnds:
+    async def test_logging_out_closes_the_sessions_desk_and_event_sockets(
+        self, client, cast, live_server
+    ):
+        desk = await desk_socket(client, cast.alice, live_server)
+        cookie = f"fd_session={client.cookies.get('fd_session')}"
+        events = await websockets.connect(
+            f"ws://{live_server}/api/v1/events",
+            additional_headers={"Cookie": cookie},
+            origin=f"http://{live_server}",  # type: ignore[arg-type]
+        )
+        await frames(events, 0.3)
+        page = await client.get("/")
+        csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        assert (await client.post("/logout", data={"csrf": csrf})).status_code == 303
+        assert await close_code(desk) == 4401
+        assert await close_code(events) == 4401
+
+    async def test_deactivation_closes_the_desk_socket(self, client, cast, live_server):
+        desk = await desk_socket(client, cast.alice, live_server)
+        await asyncio.sleep(0.2)
+        await client.patch(
+            f"/api/v1/agents/{cast.alice.id}", json={"active": False}, headers=cast.ada.headers
+        )
+        assert await close_code(desk) == 4401
+
+    async def test_a_password_change_closes_the_desk_socket(self, client, cast, live_server):
+        desk = await desk_socket(client, cast.alice, live_server)
+        await asyncio.sleep(0.2)
+        await client.patch(
+            f"/api/v1/agents/{cast.alice.id}",
+            json={"password": "a-new-password-2"},
+            headers=cast.ada.headers,
+        )
+        assert await close_code(desk) == 4401
+        assert (await client.get("/")).status_code == 303  # the session ended too
+
+    async def test_leaving_a_team_stops_its_signals_at_once(self, client, cast, live_server):
+        found = (
+            await post_inbound(client, cast.website, inbound_payload("d-9", "a@example.com"))
+        ).json()["conversation_id"]
+        teams = (await client.get("/api/v1/teams", headers=cast.ada.headers)).json()
+        support = next(t["id"] for t in teams if t["name"] == "Support")
+        alice = await desk_socket(client, cast.alice, live_server)
+        sara = await desk_socket(client, cast.sara, live_server)
+        await asyncio.sleep(0.2)
+        await sara.send(json.dumps({"type": "viewing", "conversation_id": found}))
+        assert [f["agent_name"] for f in await frames(alice)] == ["Sara"]
+        await client.patch(
+            f"/api/v1/teams/{support}", json={"agent_ids": []}, headers=cast.ada.headers
+        )
+        await asyncio.sleep(0.3)
+        await sara.send(json.dumps({"type": "typing", "conversation_id": found}))
+        assert await frames(alice) == []
+        for ws in (alice, sara):
+            await ws.close()

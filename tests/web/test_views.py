@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 
+import httpx
+
+from frontdesk.app import create_app
+from frontdesk.kit.security import check_password
 from tests.conftest import inbound_payload, post_inbound
 
 
@@ -109,3 +115,141 @@ class TestLogin:
         response = await client.post("/logout", data={"csrf": csrf_of(page.text)})
         assert response.status_code == 303
         assert (await client.get("/")).status_code == 303
+
+
+async def login_form(client, person, password: str | None = None, **params):  # type: ignore[no-untyped-def]
+    page = await client.get("/login")
+    return await client.post(
+        "/login",
+        params=params,
+        data={
+            "email": person.email,
+            "password": person.password if password is None else password,
+            "csrf": csrf_of(page.text),
+        },
+    )
+
+
+class TestLoginAbuse:
+    async def test_repeated_failures_get_429_with_retry_after_and_a_translated_message(
+        self, client, cast, runtime
+    ):
+        runtime.settings.login_delay_seconds = 0.01
+        for _ in range(5):
+            assert (await login_form(client, cast.alice, "wrong-guess")).status_code == 401
+        locked = await login_form(client, cast.alice, lang="fa")
+        assert locked.status_code == 429
+        assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+        assert "تلاش‌های ورود بیش از حد است" in locked.text
+        english = await login_form(client, cast.alice)
+        assert "Too many login attempts. Try again in" in english.text
+
+    async def test_later_failures_are_answered_more_slowly(self, client, cast, runtime):
+        runtime.settings.login_delay_seconds = 0.3
+        for _ in range(3):
+            await login_form(client, cast.bob, "wrong-guess")
+        started = time.perf_counter()
+        assert (await login_form(client, cast.bob, "wrong-guess")).status_code == 401
+        assert time.perf_counter() - started >= 0.6  # the fourth failure waits 2 x base
+
+    async def test_the_event_loop_keeps_serving_while_16_logins_hash(self, cast, live_server):
+        """Argon2 runs in the password threads: the server's event loop (this test's loop too)
+        is free while 16 logins hash, and a request meanwhile is answered at once."""
+        base = f"http://{live_server}"
+        clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in range(16)]
+        done = asyncio.Event()
+
+        async def stalls() -> list[float]:
+            """How late each 5 ms tick of the loop came."""
+            lags = []
+            while not done.is_set():
+                started = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - started - 0.005)
+            return sorted(lags)
+
+        try:
+            forms = [csrf_of((await c.get("/login")).text) for c in clients]
+            people = [cast.ada, cast.sara, cast.alice, cast.bob] * 4
+            asked = time.perf_counter()
+            await check_password("guess", None)
+            one_hash = time.perf_counter() - asked
+            watching = asyncio.create_task(stalls())
+            logins = asyncio.gather(
+                *(
+                    c.post("/login", data={"email": p.email, "password": p.password, "csrf": f})
+                    for c, p, f in zip(clients, people, forms, strict=True)
+                )
+            )
+            await asyncio.sleep(0.2)  # the logins are hashing now
+            async with httpx.AsyncClient(base_url=base) as probe:
+                asked = time.perf_counter()
+                assert (await probe.get("/healthz")).status_code == 200
+                answered = time.perf_counter() - asked
+            responses = await logins
+            done.set()
+            stalled = await watching
+            assert [r.status_code for r in responses] == [303] * 16
+            # On the loop, each of the 16 hashes stalled it for a whole hash (a request waited
+            # up to 13 s behind them); off it, the loop only waits its turn for the CPU.
+            long_stalls = [lag for lag in stalled if lag > one_hash / 2]
+            assert len(long_stalls) < 4, f"{long_stalls} (one hash takes {one_hash:.2f}s)"
+            assert answered < max(0.5, one_hash)
+        finally:
+            for c in clients:
+                await c.aclose()
+
+
+class TestTransportSecurity:
+    async def test_a_form_posted_from_another_site_is_refused_even_with_the_token(
+        self, client, cast
+    ):
+        page = await client.get("/login")
+        for origin in ("https://evil.example", "null"):
+            response = await client.post(
+                "/login",
+                data={
+                    "email": cast.alice.email,
+                    "password": cast.alice.password,
+                    "csrf": csrf_of(page.text),
+                },
+                headers={"Origin": origin},
+            )
+            assert response.status_code == 401
+            assert response.json()["error"]["code"] == "csrf"
+        ours = await client.post(
+            "/login",
+            data={
+                "email": cast.alice.email,
+                "password": cast.alice.password,
+                "csrf": csrf_of(page.text),
+            },
+            headers={"Origin": "http://test"},
+        )
+        assert ours.status_code == 303
+
+    async def test_cookies_are_secure_and_hsts_is_sent_behind_https(self, settings, runtime, cast):
+        settings.base_url = "https://desk.example"
+        app = create_app(settings, runtime=runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://desk.example") as http:
+            page = await http.get("/login")
+            assert "secure" in page.headers["set-cookie"].lower()
+            assert page.headers["strict-transport-security"].startswith("max-age=")
+            response = await http.post(
+                "/login",
+                data={
+                    "email": cast.alice.email,
+                    "password": cast.alice.password,
+                    "csrf": csrf_of(page.text),
+                },
+            )
+            assert response.status_code == 303
+            assert "fd_session=" in response.headers["set-cookie"]
+            assert "secure" in response.headers["set-cookie"].lower()
+            assert "strict-transport-security" in (await http.get("/healthz")).headers
+
+    async def test_plain_http_gets_neither(self, client, cast):
+        page = await client.get("/login")
+        assert "secure" not in page.headers["set-cookie"].lower()
+        assert "strict-transport-security" not in page.headers

@@ -19,20 +19,38 @@ async def get_agent_by_email(session: AsyncSession, email: str) -> Agent | None:
     return await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
 
 
-async def get_agent_by_token(session: AsyncSession, digest: str, now: datetime) -> Agent | None:
+async def get_agent_by_token(
+    session: AsyncSession, digest: str, now: datetime, *, kind: str
+) -> Agent | None:
+    # Uses index: api_tokens.digest (unique).
     return await session.scalar(
         select(Agent)
         .join(ApiToken, ApiToken.agent_id == Agent.id)
         .where(
             ApiToken.digest == digest,
+            ApiToken.kind == kind,
             Agent.active.is_(True),
             or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
         )
     )
 
 
+async def get_token_owner(session: AsyncSession, digest: str) -> int | None:
+    return await session.scalar(select(ApiToken.agent_id).where(ApiToken.digest == digest))
+
+
 async def delete_token(session: AsyncSession, digest: str) -> None:
     await session.execute(delete(ApiToken).where(ApiToken.digest == digest))
+
+
+async def delete_agent_tokens(
+    session: AsyncSession, agent_id: int, *, keep_digest: str | None = None
+) -> None:
+    """Delete every token and session of an agent, except the one with `keep_digest`."""
+    query = delete(ApiToken).where(ApiToken.agent_id == agent_id)
+    if keep_digest is not None:
+        query = query.where(ApiToken.digest != keep_digest)
+    await session.execute(query.execution_options(synchronize_session=False))
 
 
 async def list_agents(session: AsyncSession, *, after: int | None, limit: int) -> Sequence[Agent]:

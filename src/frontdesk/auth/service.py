@@ -2,30 +2,52 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository
+from frontdesk.auth.events import LOCKED_OUT, LOGIN_FAILED, AccessReason, access_changed
 from frontdesk.auth.models import Agent, ApiToken, Team
 from frontdesk.auth.schemas import AgentCreate, AgentUpdate, TeamCreate, TeamRead, TeamUpdate
+from frontdesk.config import Settings
 from frontdesk.db import utcnow
-from frontdesk.kit.errors import Conflict, Invalid, NotFound, Unauthorized
+from frontdesk.kit import ratelimit
+from frontdesk.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from frontdesk.kit.events import record
-from frontdesk.kit.security import hash_password, new_token, token_digest, verify_password
+from frontdesk.kit.security import check_password, hash_password_async, new_token, token_digest
 
 SESSION_LIFETIME = timedelta(days=14)
+# Fixed windows of the login limits (Settings.login_*): failures of one (account, IP) pair
+# count for 15 minutes, failures of one account from anywhere for an hour.
+PAIR_WINDOW = 15 * 60
+ACCOUNT_WINDOW = 60 * 60
+MAX_DELAY = 8.0
+
+
+class BadCredentials(Unauthorized):
+    """Wrong e-mail or password; answer after `delay` seconds (grows with each failure)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__("wrong e-mail or password", code="bad_credentials")
+        self.delay = delay
 
 
 async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
     """Create an agent with an argon2-hashed password."""
     email = data.email.strip().lower()
+    # Before any query: argon2 runs outside a transaction (an SQLite one holds the write lock).
+    password_hash = await hash_password_async(data.password)
     if await repository.get_agent_by_email(session, email):
         raise Conflict(f"an agent with e-mail {email} exists", code="agent_exists")
     agent = Agent(
         email=email,
         name=data.name,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         role=data.role,
         language=data.language,
         active=True,
@@ -36,16 +58,33 @@ async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
     return agent
 
 
-async def update_agent(session: AsyncSession, agent: Agent, data: AgentUpdate) -> Agent:
-    """Change an agent's profile, role, password or active flag."""
+async def update_agent(
+    session: AsyncSession, agent: Agent, data: AgentUpdate, *, keep_token: str | None = None
+) -> Agent:
+    """Change an agent's profile, role, password or active flag.
+
+    A new password ends every session and token of the agent except `keep_token` (the
+    credential of the request, when agents change their own password); deactivation ends all
+    of them. Either way the agent's open sockets close within a second (auth/events.py)."""
     changes = data.model_dump(exclude_unset=True)
-    if "password" in changes:
-        agent.password_hash = hash_password(changes.pop("password"))
+    reason: AccessReason | None = None
+    password = changes.pop("password", None)
+    if password is not None:
+        # Outside any transaction when the caller committed first (auth/views.py does).
+        agent.password_hash = await hash_password_async(password)
+        keep = token_digest(keep_token) if keep_token else None
+        await repository.delete_agent_tokens(session, agent.id, keep_digest=keep)
+        reason = "password_changed"
+    if changes.get("active") is False and agent.active:
+        await repository.delete_agent_tokens(session, agent.id)
+        reason = "deactivated"
     for name, value in changes.items():
         if value is not None:
             setattr(agent, name, value)
     await session.flush()
     record(session, "agent.updated", {"agent_id": agent.id})
+    if reason is not None:
+        access_changed(session, [agent.id], reason=reason)
     return agent
 
 
@@ -56,12 +95,101 @@ async def get_agent_or_raise(session: AsyncSession, agent_id: int) -> Agent:
     return agent
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> Agent:
-    """Check a password login; the same error for unknown e-mail and wrong password."""
+def _limit_key(kind: str, *parts: str) -> str:
+    # Hashed: e-mail addresses are longer than the key column, and need not be stored.
+    return f"login:{kind}:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What start_login read, for finish_login once the password is checked."""
+
+    email: str
+    ip: str
+    now: float
+    agent_id: int | None
+    password_hash: str | None
+
+    @property
+    def pair(self) -> str:
+        return _limit_key("pair", self.email, self.ip)
+
+    @property
+    def account(self) -> str:
+        return _limit_key("account", self.email)
+
+
+async def start_login(
+    session: AsyncSession, email: str, *, ip: str, limits: Settings, now: float | None = None
+) -> LoginAttempt:
+    """Count a login attempt against its IP and refuse locked-out accounts (TooManyRequests).
+
+    The caller commits before finish_login: argon2 must not run inside a transaction (an
+    SQLite one holds the write lock), and the attempt counts even if the request dies."""
+    email = email.strip().lower()
+    moment = time.time() if now is None else now
+    wait = await ratelimit.take(
+        session, _limit_key("ip", ip), limit=limits.login_ip_per_minute, now=moment
+    )
+    if wait:
+        raise TooManyRequests(
+            "too many login attempts", retry_after=wait, code="login_rate_limited"
+        )
+    attempt = LoginAttempt(email, ip, moment, None, None)
+    for key, period, limit in (
+        (attempt.pair, PAIR_WINDOW, limits.login_pair_failures),
+        (attempt.account, ACCOUNT_WINDOW, limits.login_account_failures),
+    ):
+        if await ratelimit.used(session, key, now=moment, period=period) >= limit:
+            raise TooManyRequests(
+                "too many failed logins, try again later",
+                retry_after=ratelimit.retry_after(now=moment, period=period),
+                code="login_locked",
+            )
     agent = await repository.get_agent_by_email(session, email)
-    if agent is None or not agent.active or not verify_password(password, agent.password_hash):
-        raise Unauthorized("wrong e-mail or password", code="bad_credentials")
-    return agent
+    if agent is None or not agent.active:
+        return attempt
+    return LoginAttempt(email, ip, moment, agent.id, agent.password_hash)
+
+
+async def finish_login(
+    session: AsyncSession, attempt: LoginAttempt, password: str, *, limits: Settings
+) -> Agent:
+    """Check the password (in the password threads, before this session opens a transaction)
+    and return the agent, or count and audit the failure and raise BadCredentials: the same
+    for an unknown e-mail, a wrong password and a deactivated agent, after the same work."""
+    matched = await check_password(password, attempt.password_hash)
+    if matched and attempt.agent_id is not None:
+        agent = await repository.get_agent(session, attempt.agent_id)
+        if agent is not None and agent.active:
+            await ratelimit.reset(session, attempt.pair)
+            return agent
+    raise BadCredentials(await _count_failure(session, attempt, limits))
+
+
+async def _count_failure(session: AsyncSession, attempt: LoginAttempt, limits: Settings) -> float:
+    """Count and audit a failed login; return how long to wait before answering."""
+    moment, pair, account = attempt.now, attempt.pair, attempt.account
+    await ratelimit.take(
+        session, pair, limit=limits.login_pair_failures, now=moment, period=PAIR_WINDOW
+    )
+    await ratelimit.take(
+        session, account, limit=limits.login_account_failures, now=moment, period=ACCOUNT_WINDOW
+    )
+    failures = await ratelimit.used(session, pair, now=moment, period=PAIR_WINDOW)
+    who = {"agent_id": attempt.agent_id, "ip": attempt.ip}
+    record(session, LOGIN_FAILED, {**who, "failures": failures})
+    for key, period, limit, scope in (
+        (pair, PAIR_WINDOW, limits.login_pair_failures, "account_ip"),
+        (account, ACCOUNT_WINDOW, limits.login_account_failures, "account"),
+    ):
+        if await ratelimit.used(session, key, now=moment, period=period) == limit:
+            until = moment + ratelimit.retry_after(now=moment, period=period)
+            record(session, LOCKED_OUT, {**who, "scope": scope, "until": round(until)})
+    # No wait for the first two slips; then base, 2 x base, ... (the lockout comes next).
+    if failures <= 2:
+        return 0.0
+    return min(MAX_DELAY, limits.login_delay_seconds * 2 ** (failures - 3))
 
 
 async def issue_token(
@@ -79,12 +207,19 @@ async def issue_token(
     return token
 
 
-async def agent_for_token(session: AsyncSession, token: str) -> Agent | None:
-    return await repository.get_agent_by_token(session, token_digest(token), utcnow())
+async def agent_for_token(session: AsyncSession, token: str, *, kind: str = "api") -> Agent | None:
+    """The active agent a live token of this kind belongs to: `api` for bearer tokens,
+    `session` for the desktop's cookie (a session is never a bearer token, nor the reverse)."""
+    return await repository.get_agent_by_token(session, token_digest(token), utcnow(), kind=kind)
 
 
 async def revoke_token(session: AsyncSession, token: str) -> None:
-    await repository.delete_token(session, token_digest(token))
+    """End a token or session; sockets opened with it close after commit."""
+    digest = token_digest(token)
+    owner = await repository.get_token_owner(session, digest)
+    await repository.delete_token(session, digest)
+    if owner is not None:
+        access_changed(session, [owner], reason="revoked")
 
 
 async def _check_agents(session: AsyncSession, agent_ids: list[int]) -> None:
@@ -113,10 +248,21 @@ async def update_team(session: AsyncSession, team: Team, data: TeamUpdate) -> Te
         team.name = data.name
     if data.agent_ids is not None:
         await _check_agents(session, data.agent_ids)
+        before = set(await repository.team_member_ids(session, team.id))
         await repository.set_team_members(session, team.id, data.agent_ids)
+        # Who left stops seeing the team's inboxes at once; who joined starts to.
+        access_changed(session, before ^ set(data.agent_ids), reason="teams_changed")
     await session.flush()
     record(session, "team.updated", {"team_id": team.id})
     return await read_team(session, team)
+
+
+async def teams_inboxes_changed(session: AsyncSession, team_ids: Iterable[int]) -> None:
+    """These teams gained or lost an inbox: their members' open sockets re-read what they see."""
+    members: set[int] = set()
+    for team_id in set(team_ids):
+        members.update(await repository.team_member_ids(session, team_id))
+    access_changed(session, members, reason="teams_changed")
 
 
 async def get_team_or_raise(session: AsyncSession, team_id: int) -> Team:

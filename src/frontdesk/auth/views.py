@@ -39,6 +39,7 @@ async def list_agents(
 
 @router.post("/agents", response_model=AgentRead, status_code=201)
 async def create_agent(data: AgentCreate, session: SessionDep, admin: AdminAgent) -> AgentRead:
+    await uow.commit(session)  # ends the auth read: argon2 runs outside any transaction
     agent = await service.create_agent(session, data)
     await uow.commit(session)
     return AgentRead.model_validate(agent)
@@ -51,11 +52,14 @@ async def read_agent(agent_id: int, session: SessionDep, agent: CurrentAgent) ->
 
 @router.patch("/agents/{agent_id}", response_model=AgentRead)
 async def update_agent(
-    agent_id: int, data: AgentUpdate, session: SessionDep, admin: AdminAgent
+    agent_id: int, data: AgentUpdate, request: Request, session: SessionDep, admin: AdminAgent
 ) -> AgentRead:
-    agent = await service.update_agent(
-        session, await service.get_agent_or_raise(session, agent_id), data
-    )
+    """A new password ends the agent's other sessions and tokens (an admin changing their own
+    keeps the token of this request); deactivation ends all of them."""
+    target = await service.get_agent_or_raise(session, agent_id)
+    if data.password is not None:
+        await uow.commit(session)  # argon2 runs outside any transaction (SQLite's hold the lock)
+    agent = await service.update_agent(session, target, data, keep_token=bearer_token(request))
     await uow.commit(session)
     return AgentRead.model_validate(agent)
 

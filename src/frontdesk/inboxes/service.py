@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
+from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.config import Settings
 from frontdesk.inboxes import repository
@@ -72,7 +73,10 @@ async def update_inbox(
         inbox.settings = adapter_for(inbox.channel).validate_settings(merged, app)
     if data.team_ids is not None:
         await _check_teams(session, data.team_ids)
+        before = set(await repository.inbox_team_ids(session, inbox.id))
         await repository.set_inbox_teams(session, inbox.id, data.team_ids)
+        # Members of teams that lost or gained the inbox see the change at once.
+        await auth_service.teams_inboxes_changed(session, before ^ set(data.team_ids))
     await session.flush()
     record(session, "inbox.updated", {"inbox_id": inbox.id})
     return inbox

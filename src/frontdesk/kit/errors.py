@@ -44,5 +44,16 @@ class TooLarge(FrontdeskError):
     code = "too_large"
 
 
+class TooManyRequests(FrontdeskError):
+    """429; the app's handler sends `Retry-After` (whole seconds, rounded up)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}

@@ -1,4 +1,5 @@
-"""Rate caps shared by every process through the database (fixed one-minute windows)."""
+"""Rate caps shared by every process through the database (fixed windows, one minute unless
+said otherwise)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,17 @@ class RateWindow(Base):
     __tablename__ = "rate_windows"
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # unix minute
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # unix time // period
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-async def take(session: AsyncSession, key: str, *, limit: int, now: float | None = None) -> float:
-    """Take one slot of `key`'s current minute: 0 when granted, else seconds to wait."""
+async def take(
+    session: AsyncSession, key: str, *, limit: int, now: float | None = None, period: int = 60
+) -> float:
+    """Take one slot of `key`'s current window: 0 when granted, else seconds to wait.
+    A key is always used with the same `period`."""
     moment = time.time() if now is None else now
-    window = int(moment // 60)
+    window = int(moment // period)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(RateWindow).values(key=key, window=window, count=0).on_conflict_do_nothing()
@@ -42,12 +46,24 @@ async def take(session: AsyncSession, key: str, *, limit: int, now: float | None
             delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window)
         )
         return 0.0
-    return (window + 1) * 60 - moment + 0.01
+    return (window + 1) * period - moment + 0.01
 
 
-async def used(session: AsyncSession, key: str, *, now: float | None = None) -> int:
-    window = int((time.time() if now is None else now) // 60)
+def retry_after(*, now: float | None = None, period: int = 60) -> float:
+    """Seconds until the current window of `period` ends."""
+    moment = time.time() if now is None else now
+    return (int(moment // period) + 1) * period - moment + 0.01
+
+
+async def used(
+    session: AsyncSession, key: str, *, now: float | None = None, period: int = 60
+) -> int:
+    window = int((time.time() if now is None else now) // period)
     value = await session.scalar(
         select(RateWindow.count).where(RateWindow.key == key, RateWindow.window == window)
     )
     return int(value or 0)
+
+
+async def reset(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(RateWindow).where(RateWindow.key == key))

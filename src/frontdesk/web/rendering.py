@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -15,6 +16,8 @@ from markupsafe import Markup
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
+from frontdesk.auth.service import SESSION_LIFETIME
+from frontdesk.config import Settings
 from frontdesk.deps import SESSION_COOKIE, SessionDep
 from frontdesk.kit.errors import Unauthorized
 from frontdesk.kit.i18n import direction, format_number, format_when, language, translator
@@ -39,7 +42,7 @@ class LoginRequired(Exception):
 
 async def page_agent(request: Request, session: SessionDep) -> Agent:
     token = request.cookies.get(SESSION_COOKIE)
-    agent = await auth_service.agent_for_token(session, token) if token else None
+    agent = await auth_service.agent_for_token(session, token, kind="session") if token else None
     if agent is None:
         raise LoginRequired
     request.state.presence = (await routing.of(session, agent)).status
@@ -90,9 +93,25 @@ def render(
         },
         status_code=status,
     )
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict")
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_https(request))
     secure_headers(response)
     return response
+
+
+def _https(request: Request) -> bool:
+    return bool(request.app.state.runtime.settings.https)
+
+
+def session_cookie(response: Any, settings: Settings, token: str) -> None:
+    """The desktop's session cookie (Secure whenever BASE_URL is https)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=settings.https,
+    )
 
 
 def secure_headers(response: Any) -> None:
@@ -103,6 +122,23 @@ def secure_headers(response: Any) -> None:
 
 
 def check_csrf(request: Request, submitted: str) -> None:
+    """The form's token must match its cookie, and a browser's Origin must be ours: this host
+    or BASE_URL ("null" and other sites are refused; no Origin, as from old browsers and
+    non-browser clients, leaves the token check alone)."""
     expected = request.cookies.get(CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, submitted):
         raise Unauthorized("form expired, reload the page", code="csrf")
+    origin = request.headers.get("origin")
+    if origin is not None and not _own_origin(request, origin):
+        raise Unauthorized("form sent from another site", code="csrf")
+
+
+def _own_origin(request: Request, origin: str) -> bool:
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.netloc:
+        return False
+    base = urlsplit(request.app.state.runtime.settings.base_url)
+    return parts.netloc == request.headers.get("host") or (
+        parts.scheme,
+        parts.netloc,
+    ) == (base.scheme, base.netloc)

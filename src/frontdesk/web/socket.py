@@ -3,7 +3,11 @@ in a conversation (collision detection), a visitor typing — and the presence h
 Stored events (messages, status changes) come from /api/v1/events?since=N instead.
 
 Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"}
-and {"type": "heartbeat"}. Server frames: the signals of conversations this agent may see."""
+and {"type": "heartbeat"}. Server frames: the signals of conversations this agent may see.
+
+The socket lives only as long as its session: an access change naming its agent (bus channel
+`access`, from every process) or the VISIBILITY_TTL re-check closes it with 4401 once the
+session has ended, and reloads the agent's inboxes otherwise."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from frontdesk.auth import service as auth_service
+from frontdesk.auth.events import ACCESS_CHANNEL, CLOSE_ACCESS_ENDED, names_agent
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import service as conversations
 from frontdesk.deps import SESSION_COOKIE
@@ -33,33 +38,46 @@ VISIBILITY_TTL = 30.0
 HEARTBEAT_SECONDS = 30.0
 
 
-async def _agent(websocket: WebSocket, runtime: Runtime) -> Agent | None:
+async def _agent(websocket: WebSocket, runtime: Runtime) -> tuple[Agent, str] | None:
     token = websocket.cookies.get(SESSION_COOKIE)
     origin = websocket.headers.get("origin")
     # A session cookie counts only from our own pages: no cross-site socket hijacking.
     if not token or not origin or urlsplit(origin).netloc != websocket.headers.get("host"):
         return None
     async with runtime.db.session() as session:
-        agent = await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token, kind="session")
         await session.commit()  # keeps the loaded agent readable after the session closes
-        return agent
+        return (agent, token) if agent is not None else None
 
 
 class _Desk:
-    def __init__(self, websocket: WebSocket, runtime: Runtime, agent: Agent) -> None:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, agent: Agent, token: str) -> None:
         self.websocket = websocket
         self.runtime = runtime
         self.agent = agent
+        self.token = token
+        self.ended = asyncio.Event()
         self.inbox_ids: set[int] | None = set()
         self.loaded = 0.0
         self.conversations: dict[int, tuple[int, int, str]] = {}
 
     async def visible(self) -> set[int] | None:
         if time.monotonic() - self.loaded > VISIBILITY_TTL:
-            async with self.runtime.db.session() as session:
-                self.inbox_ids = await visible_inbox_ids(session, self.agent)
-            self.loaded = time.monotonic()
+            await self.recheck()
         return self.inbox_ids
+
+    async def recheck(self) -> None:
+        """Re-read the session and the agent's inboxes; set `ended` if the session is gone."""
+        async with self.runtime.db.session() as session:
+            agent = await auth_service.agent_for_token(session, self.token, kind="session")
+            if agent is None:
+                self.ended.set()
+                return
+            self.inbox_ids = await visible_inbox_ids(session, agent)
+            await session.commit()
+        self.agent = agent
+        self.conversations.clear()
+        self.loaded = time.monotonic()
 
     async def conversation(self, conversation_id: int) -> tuple[int, int, str] | None:
         """(inbox id, customer id, channel) of a conversation this agent may see."""
@@ -86,23 +104,41 @@ class _Desk:
 @router.websocket("/desk/ws")
 async def desk_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
-    agent = await _agent(websocket, runtime)
-    if agent is None:
+    found = await _agent(websocket, runtime)
+    if found is None:
         await websocket.close(code=4401, reason="unauthenticated")
         return
     await websocket.accept()
-    desk = _Desk(websocket, runtime, agent)
+    desk = _Desk(websocket, runtime, *found)
     await desk.heartbeat()
-    async with runtime.bus.subscribe(DESK_SIGNALS) as queue:
-        forward = asyncio.create_task(_forward(desk, queue))
+    async with (
+        runtime.bus.subscribe(DESK_SIGNALS) as queue,
+        runtime.bus.subscribe(ACCESS_CHANNEL) as access,
+    ):
+        tasks = [
+            asyncio.create_task(_forward(desk, queue)),
+            asyncio.create_task(_watch(desk, access)),
+            asyncio.create_task(_read(desk)),
+            asyncio.create_task(desk.ended.wait()),
+        ]
         try:
-            await _read(desk)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            await asyncio.wait(tasks[2:], return_when=asyncio.FIRST_COMPLETED)
+            if desk.ended.is_set():
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=CLOSE_ACCESS_ENDED, reason="access ended")
         finally:
-            forward.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await forward
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def _watch(desk: _Desk, access: asyncio.Queue[str]) -> None:
+    """Re-check at once when any process reports an access change for this agent."""
+    while True:
+        if names_agent(json.loads(await access.get()), desk.agent.id):
+            await desk.recheck()
 
 
 async def _read(desk: _Desk) -> None:
@@ -112,6 +148,8 @@ async def _read(desk: _Desk) -> None:
             frame = json.loads(await desk.websocket.receive_text())
         except ValueError:
             continue
+        except (WebSocketDisconnect, RuntimeError):
+            return
         if not isinstance(frame, dict):
             continue
         if time.monotonic() - last_beat > HEARTBEAT_SECONDS or frame.get("type") == "heartbeat":

@@ -4,6 +4,8 @@ and are mounted here."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from frontdesk.auth.schemas import AgentUpdate
 from frontdesk.deps import SESSION_COOKIE, RuntimeDep, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit import uow
-from frontdesk.kit.errors import NotFound, Unauthorized, error_body
+from frontdesk.kit.errors import NotFound, TooManyRequests, error_body
 from frontdesk.kit.i18n import LANGUAGES, translator
 from frontdesk.kit.security import verify_signature
 from frontdesk.routing import service as routing
@@ -33,6 +35,7 @@ from frontdesk.web.rendering import (
     PageAgent,
     check_csrf,
     render,
+    session_cookie,
 )
 
 __all__ = ["LoginRequired", "router"]
@@ -56,6 +59,13 @@ STATIC_FILES = {
 }
 
 
+# The login page's messages (translated in locale/*/messages.po).
+LOGIN_ERRORS = {
+    "bad_credentials": "Wrong e-mail or password.",
+    "too_many": "Too many login attempts. Try again in {minutes} minutes.",
+}
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", {"error": None})
@@ -64,30 +74,59 @@ async def login_page(request: Request) -> HTMLResponse:
 @router.post("/login")
 async def login(
     request: Request,
+    runtime: RuntimeDep,
     session: SessionDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
 ) -> Response:
     check_csrf(request, csrf)
+    ip = request.client.host if request.client else "unknown"
     try:
-        agent = await auth_service.authenticate(session, email, password)
-    except Unauthorized:
-        _ = translator(request.query_params.get("lang", "en"))
-        return render(request, "login.html", {"error": _("Wrong e-mail or password.")}, status=401)
-    token = await auth_service.issue_token(session, agent, kind="session", name="browser")
-    await routing.set_status(session, agent, "available")
-    await uow.commit(session)
+        attempt = await auth_service.start_login(session, email, ip=ip, limits=runtime.settings)
+        await uow.commit(session)  # no transaction stays open while argon2 runs
+        agent = await auth_service.finish_login(session, attempt, password, limits=runtime.settings)
+    except (auth_service.BadCredentials, TooManyRequests) as exc:
+        await uow.commit(session)  # the attempt is counted (and a failure audited)
+        return await _refused(request, exc)
+    agent_id = agent.id
+
+    async def sign_in() -> str:
+        # Retried: two first logins of one agent at once race to create its presence row.
+        who = await auth_service.get_agent_or_raise(session, agent_id)
+        token = await auth_service.issue_token(session, who, kind="session", name="browser")
+        await routing.set_status(session, who, "available")
+        return token
+
+    token = await uow.retrying(session, sign_in)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", max_age=14 * 86400)
+    session_cookie(response, runtime.settings, token)
     return response
+
+
+async def _refused(
+    request: Request, exc: auth_service.BadCredentials | TooManyRequests
+) -> HTMLResponse:
+    """The login page again, with why; a wrong password answers after its delay."""
+    _ = translator(request.query_params.get("lang", "en"))
+    if isinstance(exc, auth_service.BadCredentials):
+        await asyncio.sleep(exc.delay)
+        return render(
+            request, "login.html", {"error": _(LOGIN_ERRORS["bad_credentials"])}, status=401
+        )
+    minutes = max(1, math.ceil(exc.retry_after / 60))
+    page = render(
+        request, "login.html", {"error": _(LOGIN_ERRORS["too_many"], minutes=minutes)}, status=429
+    )
+    page.headers["retry-after"] = str(math.ceil(exc.retry_after))
+    return page
 
 
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
     if token := request.cookies.get(SESSION_COOKIE):
-        agent = await auth_service.agent_for_token(session, token)
+        agent = await auth_service.agent_for_token(session, token, kind="session")
         if agent is not None:
             await routing.set_status(session, agent, "offline")
         await auth_service.revoke_token(session, token)

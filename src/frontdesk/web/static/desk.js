@@ -48,7 +48,9 @@
         if (window.htmx) htmx.trigger(body, "fd:mentions");
       }
     };
-    ws.onclose = function () {
+    ws.onclose = function (e) {
+      // 4401: the session ended (logout elsewhere, password change, deactivation).
+      if (e.code === 4401) { location.href = "/login"; return; }
       live(false);
       retry = Math.min(retry + 1, 6);
       setTimeout(events, Math.min(10000, 250 * Math.pow(2, retry)));
@@ -80,7 +82,11 @@
       else if (s.type === "typing") { typers[s.agent_name] = Date.now() + 5000; viewers[s.agent_name] = Date.now() + 12000; }
       collision();
     };
-    ws.onclose = function () { desk = null; setTimeout(deskSocket, 3000); };
+    ws.onclose = function (e) {
+      desk = null;
+      if (e.code === 4401) { location.href = "/login"; return; }
+      setTimeout(deskSocket, 3000);
+    };
   }
 
   function announce(type, target) {

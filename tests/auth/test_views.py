@@ -1,0 +1,52 @@
+"""auth/views.py and deps.py over HTTP: which credential opens what, and what a password
+change or deactivation ends."""
+
+from __future__ import annotations
+
+from tests.web.test_desk import login
+
+
+class TestCredentialKinds:
+    async def test_a_desktop_session_cookie_is_not_a_bearer_token(self, client, cast):
+        await login(client, cast.alice)
+        session = client.cookies["fd_session"]
+        client.cookies.clear()
+        response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {session}"})
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthenticated"
+
+    async def test_an_api_token_is_not_a_desktop_session(self, client, cast):
+        client.cookies.set("fd_session", cast.alice.token)
+        response = await client.get("/")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+class TestUpdateAgent:
+    async def test_a_new_password_ends_the_agents_sessions_and_tokens(self, client, cast):
+        await login(client, cast.alice)
+        assert (await client.get("/")).status_code == 200
+        response = await client.patch(
+            f"/api/v1/agents/{cast.alice.id}",
+            json={"password": "a-new-password-2"},
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 200
+        assert (await client.get("/")).status_code == 303
+        assert (await client.get("/api/v1/me", headers=cast.alice.headers)).status_code == 401
+        # Others are untouched.
+        assert (await client.get("/api/v1/me", headers=cast.bob.headers)).status_code == 200
+
+    async def test_deactivation_ends_every_session_and_token(self, client, cast):
+        await login(client, cast.bob)
+        await client.patch(
+            f"/api/v1/agents/{cast.bob.id}", json={"active": False}, headers=cast.ada.headers
+        )
+        assert (await client.get("/")).status_code == 303
+        assert (await client.get("/api/v1/me", headers=cast.bob.headers)).status_code == 401
+
+    async def test_a_null_password_changes_nothing(self, client, cast):
+        response = await client.patch(
+            f"/api/v1/agents/{cast.alice.id}", json={"password": None}, headers=cast.ada.headers
+        )
+        assert response.status_code == 200
+        assert (await client.get("/api/v1/me", headers=cast.alice.headers)).status_code == 200
