@@ -1,5 +1,5 @@
-"""messaging foundation: provider message ids on messages, and the notices (statuses, edits)
-kept until their message gets that id
+"""messaging foundation: provider message ids on messages, the notices (statuses, edits)
+kept until their message gets that id, and the Telegram channel's polling state
 
 Revision ID: 0012_messaging
 Revises: 0007_blob_references
@@ -49,9 +49,27 @@ def upgrade() -> None:
         "pending_provider_updates",
         ["created_at"],
     )
+    op.create_table(
+        "telegram_polls",
+        sa.Column("inbox_id", sa.Integer(), nullable=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column("lease_until", frontdesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("imported", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["inbox_id"],
+            ["inboxes.id"],
+            name=op.f("fk_telegram_polls_inbox_id_inboxes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("inbox_id", name=op.f("pk_telegram_polls")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("telegram_polls")
     op.drop_index(
         op.f("ix_pending_provider_updates_created_at"), table_name="pending_provider_updates"
     )

@@ -93,12 +93,10 @@ async def apply_provider_edit(
 
 async def settle_pending(session: AsyncSession, messages: Sequence[Message]) -> None:
     """Apply the notices kept for these messages' provider ids, oldest first."""
-    by_key = {
-        (m.inbox_id, m.provider_message_id): m for m in messages if m.provider_message_id
-    }
+    by_key = {(m.inbox_id, m.provider_message_id): m for m in messages if m.provider_message_id}
     if not by_key:
         return
-    for row in await repository.take_pending_updates(session, set(by_key)):  # type: ignore[arg-type]
+    for row in await repository.take_pending_updates(session, set(by_key)):
         message = by_key[(row.inbox_id, row.provider_message_id)]
         if row.kind == "status":
             await _status(session, message, row.payload)

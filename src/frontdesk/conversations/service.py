@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import delivery, repository
-from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.delivery import apply_provider_edit, apply_provider_status
 from frontdesk.conversations.events import record_message
+from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.receiving import Received, receive, receive_many, set_status
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations import attachments, repository, service
+from frontdesk.conversations.delivery import drop_stale_pending
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.customers import repository as customers_repository
 from frontdesk.inboxes import repository as inboxes_repository
-from frontdesk.conversations.delivery import drop_stale_pending
 from frontdesk.inboxes.port import (
     Outbound,
     OutboundAttachment,
@@ -19,6 +19,7 @@ from frontdesk.inboxes.port import (
     RateLimited,
     adapter_for,
 )
+from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import JobContext, PermanentJobError, RetryLater, every, handler
@@ -64,6 +65,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise PermanentJobError(refused)
     adapter = adapter_for(inbox.channel)
     await _take_rate_slot(ctx, adapter, inbox)
+    inbox = opened_inbox(inbox, ctx.settings)
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
     blobs = BlobStore(ctx.settings.blob_dir)
     outbound = Outbound(

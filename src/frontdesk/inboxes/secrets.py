@@ -33,7 +33,9 @@ def seal_settings(channel: str, settings: dict[str, Any], app: Settings) -> dict
 def open_settings(settings: dict[str, Any], app: Settings) -> dict[str, Any]:
     """Stored settings with every sealed value opened (for the adapter, never for a read)."""
     return {
-        key: unseal(value, secret_key=app.secret_key, purpose=PURPOSE) if is_sealed(value) else value
+        key: unseal(value, secret_key=app.secret_key, purpose=PURPOSE)
+        if is_sealed(value)
+        else value
         for key, value in settings.items()
     }
 
@@ -63,3 +65,20 @@ def _redact(settings: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
         else:
             clean[key] = value
     return clean
+
+
+def opened_inbox(inbox: Inbox, app: Settings) -> Inbox:
+    """What an adapter is handed: the inbox with its secrets opened. A detached copy that no
+    session ever sees, so the opened values cannot be written back; the row itself when
+    nothing in it is sealed."""
+    if not any(is_sealed(value) for value in inbox.settings.values()):
+        return inbox
+    return Inbox(
+        id=inbox.id,
+        name=inbox.name,
+        channel=inbox.channel,
+        settings=open_settings(inbox.settings, app),
+        secret=inbox.secret,
+        active=inbox.active,
+        created_at=inbox.created_at,
+    )

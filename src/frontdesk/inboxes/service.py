@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.config import Settings
-from frontdesk.inboxes import repository, secrets as sealed
+from frontdesk.inboxes import repository
+from frontdesk.inboxes import secrets as sealed
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import adapter_for, webhook_url
 from frontdesk.inboxes.schemas import InboxCreate, InboxRead, InboxUpdate
 from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.kit.events import record
+
 
 async def visible_inbox_ids(session: AsyncSession, agent: Agent) -> set[int] | None:
     """The inboxes an agent may see; None means all (supervisors and admins)."""

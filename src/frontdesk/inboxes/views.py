@@ -32,7 +32,9 @@ async def list_inboxes(
         after=decode_cursor(cursor),
         limit=size,
     )
-    items = [await service.read_inbox(session, row, agent=agent, app=runtime.settings) for row in rows]
+    items = [
+        await service.read_inbox(session, row, agent=agent, app=runtime.settings) for row in rows
+    ]
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
 

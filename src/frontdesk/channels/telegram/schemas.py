@@ -1,0 +1,105 @@
+"""The inbox settings of a Telegram bot, and the parts of the Bot API's `Update` we read
+(https://core.telegram.org/bots/api#update); unknown fields are ignored, as the API adds some."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_API = "https://api.telegram.org"
+# Message kinds we do not carry: shown as "[kind]" so the agent knows something came.
+OTHER_KINDS = (
+    "sticker", "voice", "audio", "video", "video_note", "animation", "location", "venue",
+    "contact", "poll", "dice",
+)  # fmt: skip
+
+
+class TelegramSettings(BaseModel):
+    """A bot from @BotFather. Webhook mode: Telegram calls `webhook_url` with `secret_token`
+    in X-Telegram-Bot-Api-Secret-Token. Polling mode: we call getUpdates (no public URL)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bot_token: str = Field(
+        pattern=r"^\d{1,20}:[A-Za-z0-9_-]{10,200}$", json_schema_extra={"writeOnly": True}
+    )
+    # Generated when absent; Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -.
+    secret_token: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$", json_schema_extra={"writeOnly": True}
+    )
+    mode: Literal["webhook", "polling"] = "webhook"
+    api_base_url: str = Field(default=DEFAULT_API, max_length=500)
+    # How long one getUpdates call may wait for an update (Telegram's long-poll timeout).
+    poll_timeout_seconds: int = Field(default=25, ge=0, le=50)
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class User(_Loose):
+    id: int
+    is_bot: bool = False
+    first_name: str = ""
+    last_name: str | None = None
+    username: str | None = None
+
+    @property
+    def display_name(self) -> str | None:
+        full = " ".join(part for part in (self.first_name, self.last_name) if part).strip()
+        return full or self.username
+
+
+class Chat(_Loose):
+    id: int
+    type: str = "private"
+    title: str | None = None
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class PhotoSize(_Loose):
+    file_id: str = Field(min_length=1, max_length=300)
+    width: int = 0
+    height: int = 0
+    file_size: int | None = None
+
+
+class Document(_Loose):
+    file_id: str = Field(min_length=1, max_length=300)
+    file_name: str | None = None
+    mime_type: str | None = None
+    file_size: int | None = None
+
+
+class Message(_Loose):
+    message_id: int
+    sender: User | None = Field(default=None, alias="from")
+    chat: Chat
+    date: int
+    edit_date: int | None = None
+    text: str | None = Field(default=None, max_length=100_000)
+    caption: str | None = Field(default=None, max_length=100_000)
+    photo: list[PhotoSize] = Field(default=[], max_length=50)
+    document: Document | None = None
+
+    def other_kind(self) -> str | None:
+        """The kind of a message we do not carry (sticker, voice, location...), if any."""
+        extra: dict[str, Any] = self.model_extra or {}
+        return next((kind for kind in OTHER_KINDS if kind in extra), None)
+
+
+class CallbackQuery(_Loose):
+    id: str = Field(min_length=1, max_length=300)
+    sender: User = Field(alias="from")
+    message: Message | None = None
+    data: str | None = Field(default=None, max_length=1000)
+
+
+class Update(_Loose):
+    update_id: int
+    message: Message | None = None
+    edited_message: Message | None = None
+    callback_query: CallbackQuery | None = None
