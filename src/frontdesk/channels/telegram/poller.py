@@ -31,6 +31,7 @@ REFRESH_SECONDS = 10.0
 # Updates asked for per getUpdates call (Telegram's maximum is 100).
 BATCH = 100
 UPDATES = ["message", "edited_message", "callback_query"]
+MIN_POLL_SECONDS = 1.0
 
 
 class BotPoll:
@@ -176,8 +177,13 @@ class TelegramPoller:
                 if not await poll.acquire():
                     await asyncio.sleep(poll.lease_seconds / 2)
                     continue
+                started = asyncio.get_running_loop().time()
                 await poll.once()
                 failures = 0
+                # Telegram holds an empty getUpdates for its timeout; one that answered at
+                # once (timeout 0, a proxy) must not turn this loop into a busy one.
+                if asyncio.get_running_loop().time() - started < MIN_POLL_SECONDS:
+                    await asyncio.sleep(MIN_POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
             except service.LeaseLost as exc:
