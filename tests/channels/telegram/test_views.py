@@ -216,6 +216,19 @@ class TestEdits:
         assert updated[-1].payload["edited"] is True
 
 
+    async def test_the_desktop_shows_the_edit_and_the_original(self, client, bot, runtime, cast):
+        from tests.web.test_views import log_in
+
+        await deliver(client, bot, update("message_text", text="original words"))
+        await deliver(client, bot, update("edited_message", text="corrected words"))
+        message = await only_message(runtime)
+        await log_in(client, cast.alice)
+        page = (await client.get(f"/conversations/{message.conversation_id}")).text
+        assert 'data-testid="fd-message-versions"' in page
+        assert "corrected words" in page and "original words" in page
+        assert ">edited</summary>" in page
+
+
 class TestMalformed:
     async def test_invalid_json_is_400_and_nothing_stored(self, client, bot, runtime):
         response = await deliver(client, bot, b"{not json")
