@@ -58,6 +58,7 @@ class FakeBotApi:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.failures: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
         self.next_message_id = 500
+        self.webhook: dict[str, Any] | None = None
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "POST"])])
         self.address = ""
 
@@ -133,6 +134,16 @@ class FakeBotApi:
         self.offsets.append(offset)
         assert isinstance(payload.get("timeout"), int)
         return [u for u in self.updates if self.ignore_offset or u["update_id"] >= offset]
+
+    def _setWebhook(self, payload: dict[str, Any]) -> Any:
+        if not str(payload.get("url", "")).startswith("http"):
+            return self._error(400, "Bad Request: bad webhook: an HTTPS URL must be provided")
+        self.webhook = payload
+        return True
+
+    def _deleteWebhook(self, payload: dict[str, Any]) -> Any:
+        self.webhook = None
+        return True
 
     def _getFile(self, payload: dict[str, Any]) -> Any:
         file_id = payload.get("file_id")

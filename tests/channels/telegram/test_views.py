@@ -215,7 +215,6 @@ class TestEdits:
         assert updated and updated[-1].payload["text"] == "v2"
         assert updated[-1].payload["edited"] is True
 
-
     async def test_the_desktop_shows_the_edit_and_the_original(self, client, bot, runtime, cast):
         from tests.web.test_views import log_in
 
@@ -303,6 +302,29 @@ class TestInboxSettings:
         assert response.status_code == 200, response.text
         # The kept secret still verifies webhooks, and the kept token still reaches the API.
         assert (await deliver(client, bot, update("message_text"))).status_code == 200
+
+    async def test_admin_registers_the_webhook_with_telegram(self, client, bot, cast, bot_api):
+        response = await client.post(
+            f"/api/v1/inboxes/{bot.id}/telegram/webhook", headers=cast.ada.headers
+        )
+        assert response.status_code == 200, response.text
+        assert bot_api.webhook is not None
+        assert bot_api.webhook["url"] == response.json()["webhook_url"]
+        assert bot_api.webhook["url"].endswith(f"/webhooks/telegram/{bot.id}")
+        assert bot_api.webhook["secret_token"] == bot.secret_token
+        assert bot_api.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+        agent = await client.post(
+            f"/api/v1/inboxes/{bot.id}/telegram/webhook", headers=cast.alice.headers
+        )
+        assert agent.status_code == 403
+
+    async def test_a_token_telegram_refuses_is_reported(self, client, bot, cast, bot_api):
+        bot_api.fail("setWebhook", 401, "Unauthorized")
+        response = await client.post(
+            f"/api/v1/inboxes/{bot.id}/telegram/webhook", headers=cast.ada.headers
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "provider_refused"
 
     async def test_a_bad_token_is_refused(self, client, cast, bot_api):
         response = await client.post(

@@ -29,6 +29,8 @@ from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+# The update kinds we ask Telegram for (webhook and getUpdates alike).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # sendMessage takes at most 4096 characters; longer replies go as several messages.
 TEXT_LIMIT = 4096
 

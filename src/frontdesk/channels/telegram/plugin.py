@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from frontdesk.channels.telegram.adapter import telegram_channel
 from frontdesk.channels.telegram.schemas import TelegramSettings
-from frontdesk.channels.telegram.views import router
+from frontdesk.channels.telegram.views import api_router, router
 from frontdesk.inboxes.port import ChannelPlugin, Runner, register_channel
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ def telegram_poller(runtime: Runtime) -> Runner | None:
 PLUGIN = register_channel(
     ChannelPlugin(
         adapter=telegram_channel,
+        api_routers=[api_router],
         routers=[router],
         runners=[telegram_poller],
         settings_schema=TelegramSettings,

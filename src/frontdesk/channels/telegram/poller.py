@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.telegram import repository, service
-from frontdesk.channels.telegram.adapter import update_of
+from frontdesk.channels.telegram.adapter import ALLOWED_UPDATES, update_of
 from frontdesk.channels.telegram.client import BotApi
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 10.0
 # Updates asked for per getUpdates call (Telegram's maximum is 100).
 BATCH = 100
-UPDATES = ["message", "edited_message", "callback_query"]
 MIN_POLL_SECONDS = 1.0
 
 
@@ -88,7 +87,7 @@ class BotPoll:
         api = BotApi(inbox.settings, self.runtime.settings, timeout=wait + 10)
         raw = await api.call(
             "getUpdates",
-            {"offset": offset, "limit": BATCH, "timeout": wait, "allowed_updates": UPDATES},
+            {"offset": offset, "limit": BATCH, "timeout": wait, "allowed_updates": ALLOWED_UPDATES},
         )
         items = raw if isinstance(raw, list) else []
         batch = []
