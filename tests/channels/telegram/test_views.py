@@ -194,6 +194,16 @@ class TestEdits:
         assert [v["text"] for v in read["versions"]] == ["I ordered 2 boxes", "I ordered 3 boxes"]
         assert await count(runtime, Message) == 1
 
+    async def test_an_edit_delivered_three_times_concurrently_is_one_version(
+        self, client, bot, runtime
+    ):
+        await deliver(client, bot, update("message_text", text="before"))
+        edit = update("edited_message", text="after")
+        responses = await asyncio.gather(*(deliver(client, bot, edit) for _ in range(3)))
+        assert [r.status_code for r in responses] == [200, 200, 200]
+        message = await only_message(runtime)
+        assert [v["text"] for v in message.meta["versions"]] == ["before", "after"]
+
     async def test_edit_before_its_original_is_applied_when_it_arrives(
         self, client, bot, runtime, cast
     ):
