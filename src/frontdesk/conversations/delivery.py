@@ -64,8 +64,9 @@ async def apply_provider_status(
         raise Invalid(f"unknown delivery status {status!r}", code="invalid_status")
     notice = {
         "status": status,
-        "code": None if code is None else str(code),
-        "text": text,
+        # NUL cannot be stored in PostgreSQL text or JSON; providers' texts are untrusted.
+        "code": None if code is None else str(code).replace("\x00", "")[:100],
+        "text": None if text is None else text.replace("\x00", "")[:1000],
         "at": (at or utcnow()).isoformat(),
     }
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)

@@ -366,3 +366,59 @@ class TestInboxSettings:
         assert props["bot_token"]["writeOnly"] is True
         assert props["secret_token"]["writeOnly"] is True
         assert telegram["capabilities"]["edits"] is True
+
+
+POISON: list[bytes] = [
+    b"",
+    b"null",
+    b"[]",
+    b'"update"',
+    b"\xff\xfe\x00garbage",
+    b'{"update_id": "ten"}',
+    b'{"update_id": -1}',
+    b'{"update_id": 1e400}',
+    b'{"update_id": 99999999999999999999999999}',
+    b'{"update_id": 1, "message": null, "edited_message": []}',
+    b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1}, "date": 1e30}}',
+    b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1}, "date": 99999999999999}}',
+    b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1e300}, "date": 1}}',
+    b'{"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1}, "date": 1, "photo": {}}}',
+    b'{"update_id": 1, "edited_message": {"message_id": 1, "chat": {"id": 1}, "date": -5}}',
+    b'{"update_id": 1, "callback_query": {"id": "", "from": {"id": 1}}}',
+    b'{"update_id": 1, "callback_query": {"id": "x", "from": {"id": "me"}}}',
+]
+
+
+class TestPoison:
+    async def test_malformed_updates_are_refused_never_500_and_nothing_stored(
+        self, client, bot, runtime
+    ):
+        for body in POISON:
+            response = await deliver(client, bot, body)
+            assert response.status_code in (400, 422), (body, response.status_code, response.text)
+            assert "error" in response.json()
+        assert await count(runtime, Message) == 0
+
+    async def test_nul_characters_are_dropped_not_fatal(self, client, bot, runtime):
+        payload = update("message_text", text="hello\x00 there")
+        payload["message"]["chat"]["type"] = "private\x00"
+        payload["message"]["from"]["first_name"] = "Na\x00me"
+        response = await deliver(client, bot, payload)
+        assert response.status_code == 200, response.text
+        message = await only_message(runtime)
+        assert message.text == "hello there"
+        assert message.meta["telegram"]["chat_type"] == "private"
+
+    def test_parse_inbound_refuses_what_carries_no_message(self, bot, runtime):
+        from frontdesk.channels.telegram.adapter import telegram_channel
+        from frontdesk.inboxes.models import Inbox
+        from frontdesk.kit.errors import FrontdeskError
+
+        inbox = Inbox(id=bot.id, name="Bot", channel="telegram", settings={}, secret="s")
+        for body in [*POISON, json.dumps(update("edited_message")).encode()]:
+            try:
+                telegram_channel.parse_inbound(inbox, body, runtime.settings)
+            except FrontdeskError as exc:
+                assert exc.status in (400, 422)
+            else:
+                raise AssertionError(f"accepted {body!r}")

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 DEFAULT_API = "https://api.telegram.org"
 # Message kinds we do not carry: shown as "[kind]" so the agent knows something came.
@@ -34,16 +34,23 @@ class TelegramSettings(BaseModel):
     poll_timeout_seconds: int = Field(default=25, ge=0, le=50)
 
 
+# What a hostile update can carry that our databases refuse (PostgreSQL: NUL in text and
+# JSON) or cannot represent (timestamps and ids past 64 bits) is dropped or refused here.
+Text = Annotated[str, AfterValidator(lambda value: value.replace("\x00", ""))]
+Id = Annotated[int, Field(ge=-(2**53), le=2**53)]
+Timestamp = Annotated[int, Field(ge=0, le=2**33)]
+
+
 class _Loose(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class User(_Loose):
-    id: int
+    id: Id
     is_bot: bool = False
-    first_name: str = ""
-    last_name: str | None = None
-    username: str | None = None
+    first_name: Text = Field(default="", max_length=300)
+    last_name: Text | None = Field(default=None, max_length=300)
+    username: Text | None = Field(default=None, max_length=300)
 
     @property
     def display_name(self) -> str | None:
@@ -52,36 +59,36 @@ class User(_Loose):
 
 
 class Chat(_Loose):
-    id: int
-    type: str = "private"
-    title: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    id: Id
+    type: Text = Field(default="private", max_length=50)
+    title: Text | None = Field(default=None, max_length=300)
+    username: Text | None = Field(default=None, max_length=300)
+    first_name: Text | None = Field(default=None, max_length=300)
+    last_name: Text | None = Field(default=None, max_length=300)
 
 
 class PhotoSize(_Loose):
-    file_id: str = Field(min_length=1, max_length=300)
+    file_id: Text = Field(min_length=1, max_length=300)
     width: int = 0
     height: int = 0
     file_size: int | None = None
 
 
 class Document(_Loose):
-    file_id: str = Field(min_length=1, max_length=300)
-    file_name: str | None = None
-    mime_type: str | None = None
+    file_id: Text = Field(min_length=1, max_length=300)
+    file_name: Text | None = Field(default=None, max_length=1000)
+    mime_type: Text | None = Field(default=None, max_length=200)
     file_size: int | None = None
 
 
 class Message(_Loose):
-    message_id: int
+    message_id: Id
     sender: User | None = Field(default=None, alias="from")
     chat: Chat
-    date: int
-    edit_date: int | None = None
-    text: str | None = Field(default=None, max_length=100_000)
-    caption: str | None = Field(default=None, max_length=100_000)
+    date: Timestamp
+    edit_date: Timestamp | None = None
+    text: Text | None = Field(default=None, max_length=100_000)
+    caption: Text | None = Field(default=None, max_length=100_000)
     photo: list[PhotoSize] = Field(default=[], max_length=50)
     document: Document | None = None
 
@@ -92,14 +99,14 @@ class Message(_Loose):
 
 
 class CallbackQuery(_Loose):
-    id: str = Field(min_length=1, max_length=300)
+    id: Text = Field(min_length=1, max_length=300)
     sender: User = Field(alias="from")
     message: Message | None = None
-    data: str | None = Field(default=None, max_length=1000)
+    data: Text | None = Field(default=None, max_length=1000)
 
 
 class Update(_Loose):
-    update_id: int
+    update_id: Annotated[int, Field(ge=0, le=2**53)]
     message: Message | None = None
     edited_message: Message | None = None
     callback_query: CallbackQuery | None = None

@@ -58,7 +58,7 @@ async def prepare(inbox: Inbox, update: Update, app: Settings) -> _Prepared:
         for ref in telegram_channel.media_of(update):
             attachment = await _download(api, ref, app)
             if attachment is None:
-                missing.append(ref.filename)
+                missing.append(safe_filename(ref.filename, ref.content_type))
             else:
                 inbound.attachments.append(attachment)
         if missing:
