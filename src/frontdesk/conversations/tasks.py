@@ -113,6 +113,7 @@ async def _refused(ctx: JobContext, message_id: int, exc: PermanentSendError) ->
         if message is not None and message.delivery_status not in DONE:
             await service.mark_failed(session, message, error=exc.reason, code=exc.code)
             await uow.commit(session)
+            MESSAGES.labels(direction="outbound", outcome="failed").inc()
 
 
 async def _refusal(session: AsyncSession, inbox: Any, identity: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import secret_settings
-from frontdesk.kit.crypto import is_sealed, seal, unseal
+from frontdesk.kit.crypto import SealError, is_sealed, seal, unseal
 
 PURPOSE = "inbox-settings"
 # What a read shows in place of a secret; sent back in a PATCH it means "keep the old one".
@@ -42,6 +42,22 @@ def open_settings(settings: dict[str, Any], app: Settings) -> dict[str, Any]:
 
 def opened(inbox: Inbox, app: Settings) -> dict[str, Any]:
     return open_settings(inbox.settings, app)
+
+
+def editable(inbox: Inbox, app: Settings) -> dict[str, Any]:
+    """Stored settings opened for an update. A secret sealed under an earlier SECRET_KEY is
+    left out, so the PATCH that re-enters it succeeds (and one that does not is refused by
+    the channel's validation as missing, instead of failing with a 500)."""
+    result: dict[str, Any] = {}
+    for key, value in inbox.settings.items():
+        if not is_sealed(value):
+            result[key] = value
+            continue
+        try:
+            result[key] = unseal(value, secret_key=app.secret_key, purpose=PURPOSE)
+        except SealError:
+            continue
+    return result
 
 
 def without_masks(changes: dict[str, Any]) -> dict[str, Any]:

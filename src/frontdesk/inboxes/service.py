@@ -66,7 +66,7 @@ async def update_inbox(
         inbox.secret = secrets.token_hex(32)
     if data.settings is not None or data.webhook_url is not None:
         # Secrets are write-only: one left out (or sent back masked) keeps its stored value.
-        current = sealed.opened(inbox, app)
+        current = sealed.editable(inbox, app)
         merged = {**current, **sealed.without_masks(data.settings or {})}
         if data.webhook_url is not None:
             merged["webhook_url"] = data.webhook_url
