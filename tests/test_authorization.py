@@ -9,9 +9,13 @@ import re
 from tests.conftest import b64, inbound_payload, post_inbound
 
 # Routes that do not authenticate agents at all (they verify an inbox signature instead).
-SIGNED_ROUTES = {("POST", "/api/v1/inboxes/{inbox_id}/inbound")}
+SIGNED_ROUTES = {
+    ("POST", "/api/v1/inboxes/{inbox_id}/inbound"),
+    ("POST", "/webhooks/telegram/{inbox_id}"),  # X-Telegram-Bot-Api-Secret-Token
+}
 ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
 )
 
 BODIES = {

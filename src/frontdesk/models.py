@@ -9,6 +9,7 @@ from frontdesk.conversations.models import (
     ConversationTag,
     Message,
     Note,
+    PendingProviderUpdate,
     Tag,
 )
 from frontdesk.customers.models import Customer, Identity
@@ -25,5 +26,5 @@ channels.load()
 __all__ = [
     "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
     "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "Job", "Message",
-    "Note", "RateWindow", "Schedule", "Tag", "Team", "TeamMember",
+    "Note", "PendingProviderUpdate", "RateWindow", "Schedule", "Tag", "Team", "TeamMember",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations.schemas import InboundAccepted
 from frontdesk.inboxes.port import adapter_for
+from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.runtime import Runtime
 
@@ -33,6 +34,7 @@ async def inbound(inbox_id: int, request: Request) -> JSONResponse:
     if inbox is None or not inbox.active:
         raise NotFound("inbox not found", code="unknown_inbox")
     adapter = adapter_for(inbox.channel)
+    inbox = opened_inbox(inbox, runtime.settings)
     if not adapter.verify(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     parsed = adapter.parse_inbound(inbox, body, runtime.settings)

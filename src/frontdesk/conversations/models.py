@@ -45,6 +45,8 @@ class Message(Base):
         # The dedupe guarantee: one message per (inbox, external id), whatever the concurrency.
         UniqueConstraint("inbox_id", "external_id"),
         Index("ix_messages_conversation", "conversation_id", "id"),
+        # Uses index: a provider's status or edit notice finds its message by this pair.
+        Index("ix_messages_provider", "inbox_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +65,10 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(300))
+    # The provider's id of the message, the one its status and edit notices name (outbound:
+    # what its send call answered; inbound: what the channel parsed). Per inbox.
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    # Only forwards (conversations/delivery.py): queued < sent < delivered < read; failed.
     delivery_status: Mapped[str] = mapped_column(String(20))
     delivery_error: Mapped[str | None] = mapped_column(Text)
     # Inbound only: false until a reply reaches the customer after it.
@@ -123,3 +129,19 @@ class Attachment(Base):
     # Content-addressed: several attachments may share one blob (blobgc asks by key).
     blob_key: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingProviderUpdate(Base):
+    """A provider's notice (a delivery status, an edit) about a message we do not know by
+    that provider id yet: the send has not returned, or the original has not arrived. It is
+    applied, in arrival order, when a message gets that id (conversations/delivery.py)."""
+
+    __tablename__ = "pending_provider_updates"
+    __table_args__ = (Index("ix_pending_provider_updates_key", "inbox_id", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
+    provider_message_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))  # status | edit
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

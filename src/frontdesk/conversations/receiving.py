@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations import repository
+from frontdesk.conversations import delivery, repository
+from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import ACTIVE_STATUSES, Attachment, Conversation, Message
 from frontdesk.customers import service as customers
 from frontdesk.customers.models import Customer
@@ -138,6 +139,8 @@ async def receive_many(
         record_message(session, message, item.conversation, "message.created")
         outcomes[item.index] = Received(message, item.conversation, duplicate=False)
     await session.flush()
+    # Notices (edits, statuses) that arrived before their message land on it now.
+    await delivery.settle_pending(session, messages)
     _answer_repeats(inbounds, outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
 
@@ -268,6 +271,7 @@ def _new_message(item: _Item) -> Message:
         text=inbound.text,
         html=inbound.html if inbound.html_sanitized else sanitize_html(inbound.html),
         external_id=inbound.external_id,
+        provider_message_id=inbound.provider_message_id,
         delivery_status="received",
         answered=False,
         meta=inbound.meta,
@@ -402,30 +406,4 @@ async def set_status(session: AsyncSession, conversation: Conversation, status: 
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,
-    )
-
-
-def record_message(
-    session: AsyncSession, message: Message, conversation: Conversation, type: str, **extra: object
-) -> None:
-    record(
-        session,
-        type,
-        {
-            "message_id": message.id,
-            "conversation_id": conversation.id,
-            "customer_id": message.customer_id,
-            "direction": message.direction,
-            "author_kind": message.author_kind,
-            "channel": message.channel,
-            "text": message.text,
-            "delivery_status": message.delivery_status,
-            # Set when a machine sent it (auto-reply, bounce, bulk) or it came in as an import:
-            # automations must not answer it.
-            **({"automated": True} if message.meta.get("automated") else {}),
-            **extra,
-        },
-        inbox_id=message.inbox_id,
-        conversation_id=conversation.id,
-        customer_id=message.customer_id,
     )

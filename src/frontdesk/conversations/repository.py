@@ -15,6 +15,7 @@ from frontdesk.conversations.models import (
     ConversationTag,
     Message,
     Note,
+    PendingProviderUpdate,
     Tag,
 )
 
@@ -359,3 +360,62 @@ async def due_snoozed(session: AsyncSession, now: datetime) -> Sequence[Conversa
             )
         )
     ).all()
+
+
+async def find_by_provider_id(
+    session: AsyncSession, inbox_id: int, provider_message_id: str
+) -> Message | None:
+    """The message a provider's notice names, locked until commit on PostgreSQL so that two
+    notices about one message apply one after the other (SQLite serialises writers anyway)."""
+    # Uses index: ix_messages_provider (inbox_id, provider_message_id).
+    query = (
+        select(Message)
+        .where(Message.inbox_id == inbox_id, Message.provider_message_id == provider_message_id)
+        .order_by(Message.id)
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.scalars(query)).first()
+
+
+async def take_pending_updates(
+    session: AsyncSession, keys: set[tuple[int, str]]
+) -> list[PendingProviderUpdate]:
+    """Pending notices for these (inbox_id, provider_message_id) pairs, oldest first; they are
+    deleted in this transaction (applied once, whoever commits first)."""
+    if not keys:
+        return []
+    by_inbox: dict[int, set[str]] = {}
+    for inbox_id, provider_id in keys:
+        by_inbox.setdefault(inbox_id, set()).add(provider_id)
+    # Uses index: ix_pending_provider_updates_key (inbox_id, provider_message_id).
+    condition = or_(
+        *(
+            and_(
+                PendingProviderUpdate.inbox_id == inbox_id,
+                PendingProviderUpdate.provider_message_id.in_(ids),
+            )
+            for inbox_id, ids in by_inbox.items()
+        )
+    )
+    rows = list(
+        (
+            await session.scalars(
+                select(PendingProviderUpdate).where(condition).order_by(PendingProviderUpdate.id)
+            )
+        ).all()
+    )
+    if rows:
+        await session.execute(
+            delete(PendingProviderUpdate).where(
+                PendingProviderUpdate.id.in_([row.id for row in rows])
+            )
+        )
+    return rows
+
+
+async def drop_pending_updates(session: AsyncSession, *, before: datetime) -> int:
+    result = await session.execute(
+        delete(PendingProviderUpdate).where(PendingProviderUpdate.created_at < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

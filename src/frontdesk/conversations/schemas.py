@@ -47,6 +47,11 @@ class AttachmentRead(BaseModel):
     url: str
 
 
+class MessageVersion(BaseModel):
+    text: str
+    at: datetime
+
+
 class MessageRead(BaseModel):
     id: int
     conversation_id: int
@@ -59,9 +64,15 @@ class MessageRead(BaseModel):
     text: str
     html: str | None
     external_id: str | None
+    # The provider's id of the message: the one its status notices name.
+    provider_message_id: str | None = None
     delivery_status: str
     delivery_error: str | None
     answered: bool | None
+    # The customer edited it on the provider's side: `text` is the newest version and
+    # `versions` every version, the original first.
+    edited: bool = False
+    versions: list[MessageVersion] = []
     attachments: list[AttachmentRead]
     created_at: datetime
     sent_at: datetime | None

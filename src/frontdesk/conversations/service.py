@@ -8,15 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.conversations import repository
+from frontdesk.conversations import delivery, repository
+from frontdesk.conversations.delivery import apply_provider_edit, apply_provider_status
+from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
-from frontdesk.conversations.receiving import (
-    Received,
-    receive,
-    receive_many,
-    record_message,
-    set_status,
-)
+from frontdesk.conversations.receiving import Received, receive, receive_many, set_status
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
@@ -30,7 +26,15 @@ from frontdesk.kit.security import sanitize_html
 
 DELIVER_JOB = "conversations.deliver"
 
-__all__ = ["DELIVER_JOB", "Received", "receive", "receive_many", "reply"]
+__all__ = [
+    "DELIVER_JOB",
+    "Received",
+    "apply_provider_edit",
+    "apply_provider_status",
+    "receive",
+    "receive_many",
+    "reply",
+]
 
 
 async def reply(
@@ -106,11 +110,14 @@ async def _reply_identity(
 async def mark_delivered(
     session: AsyncSession, message: Message, *, status: str, remote_id: str | None
 ) -> None:
-    """Record a successful send; earlier inbound messages of the conversation are answered."""
-    message.delivery_status = status
-    message.sent_at = utcnow()
-    message.delivery_error = None
+    """Record a successful send (with the provider's id of the message); earlier inbound
+    messages of the conversation are answered, and status notices that came first apply."""
+    if delivery.moves_forward(message.delivery_status, status):
+        message.delivery_status = status
+        message.delivery_error = None
+    message.sent_at = message.sent_at or utcnow()
     if remote_id:
+        message.provider_message_id = remote_id[:300]
         message.meta = {**message.meta, "remote_id": remote_id}
     answered = await repository.mark_answered(
         session, conversation_id=message.conversation_id, before_message_id=message.id
@@ -118,12 +125,15 @@ async def mark_delivered(
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
     record_message(session, message, conversation, "message.updated", answered=answered)
+    await delivery.settle_pending(session, [message])
 
 
-async def mark_failed(session: AsyncSession, message: Message, *, error: str) -> None:
+async def mark_failed(
+    session: AsyncSession, message: Message, *, error: str, code: str | None = None
+) -> None:
     """A delivery that will not be retried any more: visible, never silently dropped."""
     message.delivery_status = "failed"
-    message.delivery_error = error
+    message.delivery_error = delivery.describe_error(code, error)
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
     record_message(session, message, conversation, "message.updated")

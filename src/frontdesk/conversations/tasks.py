@@ -8,10 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations import attachments, repository, service
+from frontdesk.conversations.delivery import drop_stale_pending
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.customers import repository as customers_repository
 from frontdesk.inboxes import repository as inboxes_repository
-from frontdesk.inboxes.port import Outbound, OutboundAttachment, PermanentSendError, adapter_for
+from frontdesk.inboxes.port import (
+    Outbound,
+    OutboundAttachment,
+    PermanentSendError,
+    RateLimited,
+    adapter_for,
+)
+from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import JobContext, PermanentJobError, RetryLater, every, handler
@@ -21,7 +29,8 @@ DONE = ("sent", "delivered", "read")
 
 async def _delivery_failed(session: AsyncSession, payload: dict[str, Any], error: str) -> None:
     message = await repository.get_message(session, int(payload["message_id"]))
-    if message is not None and message.delivery_status not in DONE:
+    # A refusal from the provider was already recorded, with its own code and reason.
+    if message is not None and message.delivery_status not in (*DONE, "failed"):
         await service.mark_failed(session, message, error=error)
         MESSAGES.labels(direction="outbound", outcome="failed").inc()
 
@@ -56,6 +65,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise PermanentJobError(refused)
     adapter = adapter_for(inbox.channel)
     await _take_rate_slot(ctx, adapter, inbox)
+    inbox = opened_inbox(inbox, ctx.settings)
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
     blobs = BlobStore(ctx.settings.blob_dir)
     outbound = Outbound(
@@ -80,7 +90,11 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     )
     try:
         result = await adapter.send(inbox, outbound, ctx.settings)
+    except RateLimited as exc:
+        # The provider's throttle, not a failure of this message: wait as long as it asks.
+        raise RetryLater(exc.retry_after, str(exc)) from exc
     except PermanentSendError as exc:
+        await _refused(ctx, message_id, exc)
         raise PermanentJobError(str(exc)) from exc
     async with ctx.db.session() as session:
         message = await repository.get_message(session, message_id)
@@ -91,6 +105,15 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
         await uow.commit(session)
     MESSAGES.labels(direction="outbound", outcome=result.status).inc()
+
+
+async def _refused(ctx: JobContext, message_id: int, exc: PermanentSendError) -> None:
+    async with ctx.db.session() as session:
+        message = await repository.get_message(session, message_id)
+        if message is not None and message.delivery_status not in DONE:
+            await service.mark_failed(session, message, error=exc.reason, code=exc.code)
+            await uow.commit(session)
+            MESSAGES.labels(direction="outbound", outcome="failed").inc()
 
 
 async def _refusal(session: AsyncSession, inbox: Any, identity: Any) -> str | None:
@@ -133,3 +156,11 @@ async def drop_stale_uploads(session: AsyncSession, payload: dict[str, Any]) -> 
 
 
 every("conversations.drop_stale_uploads", "17 * * * *", "conversations.drop_stale_uploads")
+
+
+@handler("conversations.drop_stale_pending")
+async def drop_stale_pending_updates(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await drop_stale_pending(session)
+
+
+every("conversations.drop_stale_pending", "41 3 * * *", "conversations.drop_stale_pending")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -69,6 +70,9 @@ class Inbound:
     # DMARC fail at the trusted hop): `receive` then threads it into no existing conversation
     # and opens a new one flagged possible-spoof, whatever it references.
     spoofed: bool = False
+    # The id the provider's later status and edit notices name (Telegram: "chat:message").
+    # Statuses or edits that arrived before this message are applied when it is stored.
+    provider_message_id: str | None = None
 
 
 @dataclass
@@ -105,11 +109,28 @@ class Outbound:
 @dataclass
 class SendResult:
     status: str  # sent | delivered
+    # The provider's id of the message: stored as the message's provider_message_id, the key
+    # its status notices name.
     external_id: str | None = None
 
 
 class PermanentSendError(Exception):
-    """The remote side refused for good (4xx): retrying cannot help."""
+    """The remote side refused for good (4xx): retrying cannot help. `code` is the
+    provider's own error code, kept with the reason on the message."""
+
+    def __init__(self, reason: str, *, code: str | int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = None if code is None else str(code)
+
+
+class RateLimited(Exception):
+    """The provider asked us to slow down (HTTP 429, a throttling code): the delivery is tried
+    again after `retry_after` seconds, without counting as a failed attempt."""
+
+    def __init__(self, retry_after: float, reason: str = "rate limited by the provider") -> None:
+        super().__init__(reason)
+        self.retry_after = max(float(retry_after), 0.0)
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,10 @@ class Capabilities:
 
 
 class ChannelAdapter(Protocol):
+    """Optional hooks an adapter may also define (looked up with getattr): `webhook_path(inbox)`
+    (the path under BASE_URL its provider calls), `upload_limits(inbox, app)`,
+    `outbound_per_minute(inbox)` and `refusal(session, inbox, address)`."""
+
     channel: str
     # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").
     handle_kind: str
@@ -188,6 +213,37 @@ def register_channel(plugin: ChannelPlugin) -> ChannelPlugin:
 def channel_plugins() -> list[ChannelPlugin]:
     """The installed channels, in the order they registered (frontdesk.channels.INSTALLED)."""
     return list(_PLUGINS.values())
+
+
+def plugin_for(channel: str) -> ChannelPlugin | None:
+    return _PLUGINS.get(channel)
+
+
+def secret_settings(channel: str) -> frozenset[str]:
+    """The settings a channel declares secret: write-only fields of its settings schema
+    (pydantic `SecretStr`, or `Field(json_schema_extra={"writeOnly": True})`). They are sealed
+    at rest and never read back through the API."""
+    plugin = _PLUGINS.get(channel)
+    if plugin is None or plugin.settings_schema is None:
+        return frozenset()
+    return _write_only(plugin.settings_schema)
+
+
+@cache
+def _write_only(schema: type[BaseModel]) -> frozenset[str]:
+    properties = schema.model_json_schema().get("properties", {})
+    return frozenset(
+        name
+        for name, spec in properties.items()
+        if spec.get("writeOnly") or any(part.get("writeOnly") for part in spec.get("anyOf", []))
+    )
+
+
+def webhook_url(inbox: Inbox, app: Settings) -> str | None:
+    """The absolute URL (under BASE_URL) the inbox's provider must call; None if it calls none."""
+    hook = getattr(find_adapter(inbox.channel), "webhook_path", None)
+    path: str | None = hook(inbox) if hook is not None else None
+    return app.base_url.rstrip("/") + path if path else None
 
 
 def find_adapter(channel: str) -> ChannelAdapter | None:

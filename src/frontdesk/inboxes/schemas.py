@@ -49,6 +49,8 @@ class InboxRead(BaseModel):
     created_at: datetime
     # Only admins see the secret (it signs inbound webhooks and outbound deliveries).
     secret: str | None = None
+    # The absolute URL the provider must call (paste it in its console); null = none.
+    webhook_url: str | None = None
 
 
 class ChannelRead(BaseModel):

@@ -12,13 +12,12 @@ from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.config import Settings
 from frontdesk.inboxes import repository
+from frontdesk.inboxes import secrets as sealed
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.port import adapter_for
+from frontdesk.inboxes.port import adapter_for, webhook_url
 from frontdesk.inboxes.schemas import InboxCreate, InboxRead, InboxUpdate
 from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.kit.events import record
-
-SECRET_FIELDS = {"password"}
 
 
 async def visible_inbox_ids(session: AsyncSession, agent: Agent) -> set[int] | None:
@@ -45,7 +44,7 @@ async def create_inbox(session: AsyncSession, data: InboxCreate, app: Settings) 
     inbox = Inbox(
         name=data.name,
         channel=data.channel,
-        settings=adapter.validate_settings(raw, app),
+        settings=sealed.seal_settings(data.channel, adapter.validate_settings(raw, app), app),
         secret=secrets.token_hex(32),
         active=True,
     )
@@ -67,10 +66,13 @@ async def update_inbox(
     if data.rotate_secret:
         inbox.secret = secrets.token_hex(32)
     if data.settings is not None or data.webhook_url is not None:
-        merged = {**inbox.settings, **(data.settings or {})}
+        # Secrets are write-only: one left out (or sent back masked) keeps its stored value.
+        current = sealed.editable(inbox, app)
+        merged = {**current, **sealed.without_masks(data.settings or {})}
         if data.webhook_url is not None:
             merged["webhook_url"] = data.webhook_url
-        inbox.settings = adapter_for(inbox.channel).validate_settings(merged, app)
+        validated = adapter_for(inbox.channel).validate_settings(merged, app)
+        inbox.settings = sealed.seal_settings(inbox.channel, validated, app)
     if data.team_ids is not None:
         await _check_teams(session, data.team_ids)
         before = set(await repository.inbox_team_ids(session, inbox.id))
@@ -97,26 +99,17 @@ async def get_inbox_or_raise(session: AsyncSession, inbox_id: int, *, agent: Age
     return inbox
 
 
-def _redact(settings: dict[str, Any]) -> dict[str, Any]:
-    clean: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            clean[key] = _redact(value)
-        elif key in SECRET_FIELDS and value:
-            clean[key] = "********"
-        else:
-            clean[key] = value
-    return clean
-
-
-async def read_inbox(session: AsyncSession, inbox: Inbox, *, agent: Agent) -> InboxRead:
+async def read_inbox(
+    session: AsyncSession, inbox: Inbox, *, agent: Agent, app: Settings
+) -> InboxRead:
     return InboxRead(
         id=inbox.id,
         name=inbox.name,
         channel=inbox.channel,
         active=inbox.active,
         team_ids=await repository.inbox_team_ids(session, inbox.id),
-        settings=_redact(inbox.settings),
+        settings=sealed.redact(inbox.channel, inbox.settings),
+        webhook_url=webhook_url(inbox, app),
         created_at=inbox.created_at,
         secret=inbox.secret if agent.role == "admin" else None,
     )

@@ -19,7 +19,11 @@ router = APIRouter(tags=["inboxes"])
 
 @router.get("/inboxes", response_model=Page[InboxRead])
 async def list_inboxes(
-    session: SessionDep, agent: CurrentAgent, cursor: str | None = None, limit: int | None = None
+    session: SessionDep,
+    agent: CurrentAgent,
+    runtime: RuntimeDep,
+    cursor: str | None = None,
+    limit: int | None = None,
 ) -> Page[InboxRead]:
     size = clamp_limit(limit)
     rows = await repository.list_inboxes(
@@ -28,7 +32,9 @@ async def list_inboxes(
         after=decode_cursor(cursor),
         limit=size,
     )
-    items = [await service.read_inbox(session, row, agent=agent) for row in rows]
+    items = [
+        await service.read_inbox(session, row, agent=agent, app=runtime.settings) for row in rows
+    ]
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
 
@@ -38,13 +44,15 @@ async def create_inbox(
 ) -> InboxRead:
     inbox = await service.create_inbox(session, data, runtime.settings)
     await uow.commit(session)
-    return await service.read_inbox(session, inbox, agent=admin)
+    return await service.read_inbox(session, inbox, agent=admin, app=runtime.settings)
 
 
 @router.get("/inboxes/{inbox_id}", response_model=InboxRead)
-async def read_inbox(inbox_id: int, session: SessionDep, agent: CurrentAgent) -> InboxRead:
+async def read_inbox(
+    inbox_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
+) -> InboxRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
-    return await service.read_inbox(session, inbox, agent=agent)
+    return await service.read_inbox(session, inbox, agent=agent, app=runtime.settings)
 
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxRead)
@@ -55,7 +63,7 @@ async def update_inbox(
     await service.update_inbox(session, inbox, data, runtime.settings)
     await uow.commit(session)
     runtime.inboxes.forget(inbox.id)
-    return await service.read_inbox(session, inbox, agent=admin)
+    return await service.read_inbox(session, inbox, agent=admin, app=runtime.settings)
 
 
 @router.delete("/inboxes/{inbox_id}", status_code=204)

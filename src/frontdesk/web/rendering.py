@@ -33,7 +33,9 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "object-src 'none'"
 )
-CHANNEL_ICONS = {"api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "voice": "☎"}
+CHANNEL_ICONS = {
+    "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "voice": "☎", "telegram": "✈",
+}  # fmt: skip
 
 
 class LoginRequired(Exception):

@@ -1,0 +1,158 @@
+"""Delivery truth: what a provider says about a message (a delivery status, an edit) lands
+on it, as an event, and never moves it backwards. A notice about a message we do not know by
+that provider id yet is kept and applied when the message gets the id.
+
+The order of statuses: queued < sent < delivered < read. `failed` replaces queued or sent,
+never delivered or read (the customer has it: a later failure notice is stale). After
+`failed`, only a delivered or read notice moves the message on: that is the provider's proof
+that it arrived after all; a late `sent` is not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations import repository
+from frontdesk.conversations.events import record_message
+from frontdesk.conversations.models import Conversation, Message, PendingProviderUpdate
+from frontdesk.db import utcnow
+from frontdesk.kit.errors import Invalid
+
+RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+PROVIDER_STATUSES = (*RANK, "failed")
+# Status notices kept on the message (meta.statuses), newest last.
+HISTORY = 20
+# A notice whose message never arrives is dropped after this (tasks: drop_pending_updates).
+PENDING_DAYS = 7
+
+
+def moves_forward(current: str, new: str) -> bool:
+    """Whether a message in `current` may take status `new` (see the module docstring)."""
+    if new == current or new not in PROVIDER_STATUSES:
+        return False
+    if current == "failed":
+        return new in ("delivered", "read")
+    if current not in RANK:  # received (inbound): providers report nothing on those
+        return False
+    if new == "failed":
+        return current in ("queued", "sent")
+    return RANK[new] > RANK[current]
+
+
+def describe_error(code: str | None, text: str | None) -> str:
+    if code and text:
+        return f"{code}: {text}"
+    return text or code or "failed"
+
+
+async def apply_provider_status(
+    session: AsyncSession,
+    inbox_id: int,
+    provider_message_id: str,
+    status: str,
+    *,
+    code: str | int | None = None,
+    text: str | None = None,
+    at: datetime | None = None,
+) -> Message | None:
+    """Land a provider's delivery status on the message it names (or keep it until that
+    message gets the id); None when it was kept."""
+    if status not in PROVIDER_STATUSES:
+        raise Invalid(f"unknown delivery status {status!r}", code="invalid_status")
+    notice = {
+        "status": status,
+        # NUL cannot be stored in PostgreSQL text or JSON; providers' texts are untrusted.
+        "code": None if code is None else str(code).replace("\x00", "")[:100],
+        "text": None if text is None else text.replace("\x00", "")[:1000],
+        "at": (at or utcnow()).isoformat(),
+    }
+    message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
+    if message is None:
+        _keep(session, inbox_id, provider_message_id, "status", notice)
+        return None
+    await _status(session, message, notice)
+    return message
+
+
+async def apply_provider_edit(
+    session: AsyncSession, inbox_id: int, provider_message_id: str, *, text: str, at: datetime
+) -> Message | None:
+    """The customer edited a message: its text becomes the newest version, every version is
+    kept (meta.versions, the original first). Repeats are no-ops; None when it was kept for
+    a message that has not arrived yet."""
+    notice = {"text": text, "at": at.isoformat()}
+    message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
+    if message is None:
+        _keep(session, inbox_id, provider_message_id, "edit", notice)
+        return None
+    await _edit(session, message, notice)
+    return message
+
+
+async def settle_pending(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Apply the notices kept for these messages' provider ids, oldest first."""
+    by_key = {(m.inbox_id, m.provider_message_id): m for m in messages if m.provider_message_id}
+    if not by_key:
+        return
+    for row in await repository.take_pending_updates(session, set(by_key)):
+        message = by_key[(row.inbox_id, row.provider_message_id)]
+        if row.kind == "status":
+            await _status(session, message, row.payload)
+        elif row.kind == "edit":
+            await _edit(session, message, row.payload)
+
+
+def _keep(
+    session: AsyncSession, inbox_id: int, provider_id: str, kind: str, notice: dict[str, Any]
+) -> None:
+    session.add(
+        PendingProviderUpdate(
+            inbox_id=inbox_id, provider_message_id=provider_id[:300], kind=kind, payload=notice
+        )
+    )
+
+
+async def _status(session: AsyncSession, message: Message, notice: dict[str, Any]) -> None:
+    if message.direction != "outbound":
+        return
+    history = [*message.meta.get("statuses", []), notice][-HISTORY:]
+    message.meta = {**message.meta, "statuses": history}
+    new = notice["status"]
+    if moves_forward(message.delivery_status, new):
+        message.delivery_status = new
+        if new == "failed":
+            message.delivery_error = describe_error(notice.get("code"), notice.get("text"))
+        else:
+            message.delivery_error = None
+            if message.sent_at is None:
+                message.sent_at = datetime.fromisoformat(notice["at"])
+    await _updated(session, message)
+
+
+async def _edit(session: AsyncSession, message: Message, notice: dict[str, Any]) -> None:
+    versions: list[dict[str, Any]] = list(message.meta.get("versions") or [])
+    if not versions:
+        original = message.sent_at or message.created_at or utcnow()
+        versions = [{"text": message.text, "at": original.isoformat()}]
+    if any(v["at"] == notice["at"] and v["text"] == notice["text"] for v in versions):
+        return
+    versions = sorted([*versions, notice], key=lambda v: str(v["at"]))
+    message.text = str(versions[-1]["text"])
+    message.meta = {**message.meta, "versions": versions, "edited": True}
+    await _updated(session, message)
+
+
+async def _updated(session: AsyncSession, message: Message) -> None:
+    conversation = await session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    record_message(session, message, conversation, "message.updated")
+
+
+async def drop_stale_pending(session: AsyncSession) -> int:
+    """Forget notices whose message never came (a provider id of another system)."""
+    return await repository.drop_pending_updates(
+        session, before=utcnow() - timedelta(days=PENDING_DAYS)
+    )
