@@ -21,6 +21,7 @@ from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates
 from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
@@ -28,6 +29,7 @@ from frontdesk.kit.events import record
 from frontdesk.kit.security import sanitize_html
 
 DELIVER_JOB = "conversations.deliver"
+READ_JOB = "conversations.mark_read"
 
 __all__ = [
     "DELIVER_JOB",
@@ -140,6 +142,21 @@ async def _reply_identity(
     if not identities:
         raise Conflict("the customer has no address to reply to", code="no_identity")
     return identities[0]
+
+
+async def opened_by_agent(session: AsyncSession, conversation: Conversation) -> bool:
+    """An agent opened the conversation: on channels with read receipts whose adapter can say
+    so (`mark_read`), the customer's last message is marked read, once, by a job."""
+    inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
+    if inbox is None or not adapter_for(inbox.channel).capabilities.read_receipts:
+        return False
+    if getattr(adapter_for(inbox.channel), "mark_read", None) is None:
+        return False
+    last = await repository.last_inbound(session, conversation.id)
+    if last is None or not last.provider_message_id:
+        return False
+    await jobs.enqueue(session, READ_JOB, {"message_id": last.id}, key=f"mark-read:{last.id}")
+    return True
 
 
 async def mark_delivered(

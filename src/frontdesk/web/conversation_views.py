@@ -154,9 +154,15 @@ async def conversation_page(
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    # Opening the conversation reads the agent's mentions in it.
-    if await desk.mark_mentions_read(session, agent, conversation_id=conversation.id):
-        await uow.commit(session)
+
+    # Opening the conversation reads the agent's mentions in it, and tells the customer's
+    # provider that their message was read (where the channel has read receipts).
+    # Two agents opening it at once race on the read job's key: the loser runs again.
+    async def opened() -> None:
+        await desk.mark_mentions_read(session, agent, conversation_id=conversation.id)
+        await conversations.opened_by_agent(session, conversation)
+
+    await uow.retrying(session, opened)
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")

@@ -244,3 +244,20 @@ class TestTemplateRegistry:
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "templates_unsupported"
+
+
+class TestMarkRead:
+    async def test_opening_the_conversation_marks_the_customers_message_read_once(
+        self, client, number, runtime, cast, graph_api
+    ):
+        conversation_id = await conversation(client, number, runtime)
+        from tests.web.test_views import log_in  # the desktop's own login helper
+
+        await log_in(client, cast.alice)
+        for _ in range(2):
+            opened = await client.get(f"/conversations/{conversation_id}")
+            assert opened.status_code == 200, opened.text
+        await run_jobs(runtime)
+        reads = [m for m in graph_api.messages if m.get("status") == "read"]
+        wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+        assert reads == [{"messaging_product": "whatsapp", "status": "read", "message_id": wamid}]
