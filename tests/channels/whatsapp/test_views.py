@@ -351,3 +351,49 @@ class TestStatuses:
         await deliver(client, number, notification("status_sent", id="wamid.SENT0001"))
         items = await messages_of(client, cast, sent["conversation_id"])
         assert items[-1]["delivery_status"] == "read"
+
+
+def _poison() -> list[bytes]:
+    def with_message(**fields: Any) -> bytes:
+        payload = notification("text")
+        payload["entry"][0]["changes"][0]["value"]["messages"][0].update(fields)
+        return json.dumps(payload).encode()
+
+    return [
+        b"",
+        b"null",
+        b"[]",
+        b"\xff\xfe\x00garbage",
+        b'{"object": "whatsapp_business_account"}',
+        b'{"object": "whatsapp_business_account", "entry": {}}',
+        b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": []}]}]}',
+        with_message(timestamp="999999999999"),
+        with_message(timestamp="-5"),
+        with_message(**{"from": "not-a-number"}),
+        with_message(type="location", location={"latitude": 1e400, "longitude": 0}),
+        with_message(type="image", image={"mime_type": "image/jpeg"}),
+        with_message(text={"body": 5}),
+        with_message(id=""),
+    ]
+
+
+class TestPoison:
+    async def test_malformed_notifications_are_refused_never_500_and_nothing_stored(
+        self, client, number, runtime
+    ):
+        for body in _poison():
+            response = await deliver(client, number, body)
+            assert response.status_code in (400, 422), (body, response.status_code, response.text)
+            assert "error" in response.json()
+        assert await count(runtime, Message) == 0
+
+    async def test_nul_characters_are_dropped_not_fatal(self, client, number, runtime):
+        payload = notification("text", text="hello\x00 there")
+        payload["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = "Sh\x00eena"
+        response = await deliver(client, number, payload)
+        assert response.status_code == 200, response.text
+        message = await only_message(runtime)
+        assert message.text == "hello there"
+        status = notification("status_failed", id="wamid.\x00X")
+        status["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"][0]["title"] = "b\x00ad"
+        assert (await deliver(client, number, status)).status_code == 200

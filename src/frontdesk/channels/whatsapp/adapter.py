@@ -84,6 +84,17 @@ def read_notification(body: bytes) -> Notification:
     return notification
 
 
+def _clean(value: Any) -> Any:
+    """Strings without NUL (PostgreSQL stores none in text or JSON; the body is untrusted)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(item) for item in value)
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    return value
+
+
 def e164(raw: str, region: str | None) -> str:
     """A WhatsApp id or phone as E.164 (wa_id has its country code, without the +), so the
     same number on SMS is the same identity."""
@@ -170,11 +181,11 @@ class WhatsAppChannel:
                     first = status.errors[0] if status.errors else None
                     notices.append(
                         StatusNotice(
-                            status.id,
+                            _clean(status.id),
                             status.status,
                             _when(status.timestamp),
                             code=str(first.code) if first and first.code is not None else None,
-                            text=(first.title or first.message) if first else None,
+                            text=_clean(first.title or first.message) if first else None,
                         )
                     )
         return notices
@@ -182,16 +193,18 @@ class WhatsAppChannel:
     def _item(
         self, inbox: Inbox, message: WaMessage, names: dict[str, str | None], region: Any
     ) -> Item:
-        text, meta, media = _content(message)
+        text, meta, media = _clean(_content(message))
         references = [message.context.id] if message.context and message.context.id else []
         if message.reaction is not None:
             references = [message.reaction.message_id]
+        references = _clean(references)
+        wamid = _clean(message.id)
         inbound = Inbound(
             inbox_id=inbox.id,
-            external_id=message.id,
-            provider_message_id=message.id,
+            external_id=wamid,
+            provider_message_id=wamid,
             address=e164(message.sender, region),
-            name=names.get(message.sender),
+            name=_clean(names.get(message.sender)),
             text=text,
             sent_at=_when(message.timestamp),
             references=references,

@@ -55,8 +55,8 @@ class Media(_Loose):
 
 
 class Location(_Loose):
-    latitude: float
-    longitude: float
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
     name: str | None = Field(default=None, max_length=1000)
     address: str | None = Field(default=None, max_length=1000)
 
@@ -92,7 +92,8 @@ class Context(_Loose):
 class Message(_Loose):
     sender: str = Field(alias="from", min_length=1, max_length=40)
     id: str = Field(min_length=1, max_length=300)
-    timestamp: str = Field(pattern=r"^\d{1,12}$")
+    # Unix seconds; 11 digits reach year 5138 (more would overflow a datetime).
+    timestamp: str = Field(pattern=r"^\d{1,11}$")
     type: str = Field(max_length=40)
     text: Text | None = None
     image: Media | None = None
@@ -117,7 +118,8 @@ class StatusError(_Loose):
 class Status(_Loose):
     id: str = Field(min_length=1, max_length=300)
     status: str = Field(max_length=40)
-    timestamp: str = Field(pattern=r"^\d{1,12}$")
+    # Unix seconds; 11 digits reach year 5138 (more would overflow a datetime).
+    timestamp: str = Field(pattern=r"^\d{1,11}$")
     recipient_id: str | None = Field(default=None, max_length=40)
     errors: list[StatusError] = Field(default=[], max_length=20)
 
