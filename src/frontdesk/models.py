@@ -15,7 +15,7 @@ from frontdesk.conversations.models import (
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.db import Base
 from frontdesk.desk.models import CannedResponse
-from frontdesk.inboxes.models import Inbox, InboxTeam
+from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
 from frontdesk.kit.ratelimit import RateWindow
@@ -25,6 +25,7 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
-    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "Job", "Message",
-    "Note", "PendingProviderUpdate", "RateWindow", "Schedule", "Tag", "Team", "TeamMember",
+    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "InboxTemplate",
+    "Job", "Message", "Note", "PendingProviderUpdate", "RateWindow", "Schedule", "Tag", "Team",
+    "TeamMember",
 ]  # fmt: skip

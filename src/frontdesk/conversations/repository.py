@@ -223,6 +223,22 @@ async def last_inbound(session: AsyncSession, conversation_id: int) -> Message |
     )
 
 
+async def last_inbound_from(
+    session: AsyncSession, inbox_id: int, customer_id: int
+) -> Message | None:
+    """The customer's newest message on this inbox (in any of its conversations)."""
+    return await session.scalar(
+        select(Message)
+        .where(
+            Message.inbox_id == inbox_id,
+            Message.customer_id == customer_id,
+            Message.direction == "inbound",
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
 async def mark_answered(
     session: AsyncSession, *, conversation_id: int, before_message_id: int
 ) -> int:

@@ -78,6 +78,38 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
 
 
+class TemplateSend(BaseModel):
+    """An approved template of the inbox (GET /inboxes/{id}/templates), with its parameters."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=20)
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ReplyButton(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class ListRow(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class ListSection(BaseModel):
+    title: str = Field(default="", max_length=24)
+    rows: list[ListRow] = Field(min_length=1, max_length=10)
+
+
+class InteractiveSend(BaseModel):
+    """Choices under the reply's text: up to 3 buttons, or a list opened by `button`."""
+
+    buttons: list[ReplyButton] = Field(default_factory=list, max_length=3)
+    button: str | None = Field(default=None, max_length=20)
+    sections: list[ListSection] = Field(default_factory=list, max_length=10)
+
+
 class ReplyCreate(BaseModel):
     text: str = Field(default="", max_length=100_000)
     html: str | None = Field(default=None, max_length=1_000_000)
@@ -86,6 +118,10 @@ class ReplyCreate(BaseModel):
     private: bool = False
     # Ids of the agent's own uploads to this conversation (POST .../uploads), at most 10.
     attachment_ids: list[int] = Field(default_factory=list, max_length=10)
+    # Channels with templates (WhatsApp): send this approved template instead of `text`;
+    # the only thing allowed once the reply window has closed.
+    template: TemplateSend | None = None
+    interactive: InteractiveSend | None = None
 
 
 class NoteRead(BaseModel):

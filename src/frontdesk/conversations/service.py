@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.conversations import delivery, repository
+from frontdesk.conversations import delivery, repository, window
 from frontdesk.conversations.delivery import apply_provider_edit, apply_provider_status
 from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
@@ -18,6 +19,9 @@ from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes import templates
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
@@ -25,6 +29,7 @@ from frontdesk.kit.events import record
 from frontdesk.kit.security import sanitize_html
 
 DELIVER_JOB = "conversations.deliver"
+READ_JOB = "conversations.mark_read"
 
 __all__ = [
     "DELIVER_JOB",
@@ -58,7 +63,10 @@ async def reply(
             "conversation on an inbox of that channel",
             code="channel_mismatch",
         )
-    if not data.text.strip() and not data.html and not attachments:
+    text, meta = data.text, await _structured(session, conversation, inbox, data)
+    if "template" in meta:
+        text = meta["template"]["text"]
+    elif not data.text.strip() and not data.html and not attachments:
         raise Invalid("a reply needs text, html or a file", code="empty_message")
     identity = await _reply_identity(session, conversation, data.identity_id)
     message = Message(
@@ -70,11 +78,11 @@ async def reply(
         author_kind=author_kind,
         author_agent_id=author.id if author else None,
         identity_id=identity.id,
-        text=data.text,
+        text=text,
         html=sanitize_html(data.html),
         delivery_status="queued",
         answered=False,
-        meta={},
+        meta=meta,
     )
     session.add(message)
     await session.flush()
@@ -86,6 +94,35 @@ async def reply(
     conversation.last_message_at = conversation.updated_at = utcnow()
     record_message(session, message, conversation, "message.created")
     return message
+
+
+async def _structured(
+    session: AsyncSession, conversation: Conversation, inbox: Inbox, data: ReplyCreate
+) -> dict[str, Any]:
+    """The template or choices a reply carries, checked against the inbox's channel: outside
+    its reply window only an approved template may go."""
+    meta: dict[str, Any] = {}
+    if data.interactive is not None:
+        meta["interactive"] = data.interactive.model_dump(exclude_defaults=True)
+    if data.template is None:
+        window.check_open(await window.reply_window(session, conversation, inbox))
+        return meta
+    found = await templates.approved(
+        session,
+        inbox,
+        name=data.template.name,
+        language=data.template.language,
+        parameters=data.template.parameters,
+    )
+    rendered = templates.render(found.body, data.template.parameters) or f"[{found.name}]"
+    meta["template"] = {
+        "name": found.name,
+        "language": found.language,
+        "parameters": list(data.template.parameters),
+        "components": found.components,
+        "text": rendered,
+    }
+    return meta
 
 
 async def _reply_identity(
@@ -105,6 +142,21 @@ async def _reply_identity(
     if not identities:
         raise Conflict("the customer has no address to reply to", code="no_identity")
     return identities[0]
+
+
+async def opened_by_agent(session: AsyncSession, conversation: Conversation) -> bool:
+    """An agent opened the conversation: on channels with read receipts whose adapter can say
+    so (`mark_read`), the customer's last message is marked read, once, by a job."""
+    inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
+    if inbox is None or not adapter_for(inbox.channel).capabilities.read_receipts:
+        return False
+    if getattr(adapter_for(inbox.channel), "mark_read", None) is None:
+        return False
+    last = await repository.last_inbound(session, conversation.id)
+    if last is None or not last.provider_message_id:
+        return False
+    await jobs.enqueue(session, READ_JOB, {"message_id": last.id}, key=f"mark-read:{last.id}")
+    return True
 
 
 async def mark_delivered(

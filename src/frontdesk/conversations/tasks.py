@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations import attachments, repository, service
 from frontdesk.conversations.delivery import drop_stale_pending
-from frontdesk.conversations.service import DELIVER_JOB
+from frontdesk.conversations.service import DELIVER_JOB, READ_JOB
 from frontdesk.customers import repository as customers_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.port import (
@@ -83,6 +83,8 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         in_reply_to=answered.external_id if answered else None,
         author_kind=message.author_kind,
         answers_automated=bool(answered and answered.meta.get("automated")),
+        template=message.meta.get("template"),
+        interactive=message.meta.get("interactive"),
         attachments=[
             OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
             for item in attachments
@@ -140,6 +142,20 @@ async def _take_rate_slot(ctx: JobContext, adapter: Any, inbox: Any) -> None:
         await uow.commit(session)
     if wait:
         raise RetryLater(wait, f"outbound cap of {limit}/min for inbox {inbox.id} reached")
+
+
+@handler(READ_JOB, transactional=False)
+async def mark_read(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Tell the provider an agent read the customer's message (WhatsApp's blue ticks)."""
+    async with ctx.db.session() as session:
+        message = await repository.get_message(session, int(payload["message_id"]))
+        inbox = await inboxes_repository.get_inbox(session, message.inbox_id) if message else None
+        await session.commit()
+    if message is None or inbox is None or not message.provider_message_id:
+        return
+    hook = getattr(adapter_for(inbox.channel), "mark_read", None)
+    if hook is not None:
+        await hook(opened_inbox(inbox, ctx.settings), message.provider_message_id, ctx.settings)
 
 
 @handler("conversations.wake_snoozed")

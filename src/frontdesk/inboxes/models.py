@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -35,3 +35,24 @@ class InboxTeam(Base):
     team_id: Mapped[int] = mapped_column(
         ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class InboxTemplate(Base):
+    """A message template the provider approved for an inbox (WhatsApp): the only thing such
+    a channel may send outside its reply window. `body` holds the text with {{1}}, {{2}}...
+    placeholders; `components` the provider's own components (header, buttons), as given."""
+
+    __tablename__ = "inbox_templates"
+    __table_args__ = (UniqueConstraint("inbox_id", "name", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(20))
+    # marketing | utility | authentication (the provider's categories).
+    category: Mapped[str] = mapped_column(String(20))
+    # approved | pending | rejected | paused: only approved ones may be sent.
+    status: Mapped[str] = mapped_column(String(20), default="approved")
+    body: Mapped[str] = mapped_column(Text, default="")
+    components: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

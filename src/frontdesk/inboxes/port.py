@@ -104,6 +104,11 @@ class Outbound:
     author_kind: str = "agent"
     # The customer message being answered was sent by a machine (auto-reply, bounce, bulk).
     answers_automated: bool = False
+    # Structured content for channels that carry it (Capabilities.templates): an approved
+    # template {"name", "language", "parameters", "components"?} sent instead of free text,
+    # or buttons / a list {"buttons": [{"id", "title"}]} | {"button", "sections"} under `text`.
+    template: dict[str, Any] | None = None
+    interactive: dict[str, Any] | None = None
 
 
 @dataclass
@@ -151,7 +156,8 @@ class Capabilities:
 class ChannelAdapter(Protocol):
     """Optional hooks an adapter may also define (looked up with getattr): `webhook_path(inbox)`
     (the path under BASE_URL its provider calls), `upload_limits(inbox, app)`,
-    `outbound_per_minute(inbox)` and `refusal(session, inbox, address)`."""
+    `outbound_per_minute(inbox)`, `refusal(session, inbox, address)` and
+    `mark_read(inbox, provider_message_id, app)` (tell the customer an agent read it)."""
 
     channel: str
     # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, TeamMember
-from frontdesk.inboxes.models import Inbox, InboxTeam
+from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 
 
 async def get_inbox(session: AsyncSession, inbox_id: int) -> Inbox | None:
@@ -69,3 +69,28 @@ async def team_ids_by_inbox(session: AsyncSession, inbox_ids: set[int]) -> dict[
     for inbox_id, team_id in rows.all():
         teams.setdefault(inbox_id, []).append(team_id)
     return teams
+
+
+async def list_templates(session: AsyncSession, inbox_id: int) -> Sequence[InboxTemplate]:
+    query = (
+        select(InboxTemplate)
+        .where(InboxTemplate.inbox_id == inbox_id)
+        .order_by(InboxTemplate.name, InboxTemplate.language)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_template(session: AsyncSession, template_id: int) -> InboxTemplate | None:
+    return await session.get(InboxTemplate, template_id)
+
+
+async def find_template(
+    session: AsyncSession, inbox_id: int, *, name: str, language: str
+) -> InboxTemplate | None:
+    return await session.scalar(
+        select(InboxTemplate).where(
+            InboxTemplate.inbox_id == inbox_id,
+            InboxTemplate.name == name,
+            InboxTemplate.language == language,
+        )
+    )

@@ -58,3 +58,45 @@ class ChannelRead(BaseModel):
     # reply_window is in seconds (null = replies are always allowed).
     capabilities: dict[str, Any]
     settings_schema: dict[str, Any] | None
+
+
+TemplateCategory = Literal["marketing", "utility", "authentication"]
+TemplateStatus = Literal["approved", "pending", "rejected", "paused"]
+# The provider's rules: lower-case letters, digits and underscores; a locale like en_US or ar.
+TEMPLATE_NAME = r"^[a-z0-9_]{1,512}$"
+TEMPLATE_LANGUAGE = r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$"
+
+
+class TemplateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TEMPLATE_NAME)
+    language: str = Field(pattern=TEMPLATE_LANGUAGE)
+    category: TemplateCategory = "utility"
+    status: TemplateStatus = "approved"
+    # The body text with {{1}}, {{2}}... where the parameters go, in order.
+    body: str = Field(default="", max_length=1024)
+    components: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+
+
+class TemplateUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: TemplateCategory | None = None
+    status: TemplateStatus | None = None
+    body: str | None = Field(default=None, max_length=1024)
+    components: list[dict[str, Any]] | None = Field(default=None, max_length=10)
+
+
+class TemplateRead(BaseModel):
+    id: int
+    inbox_id: int
+    name: str
+    language: str
+    category: str
+    status: str
+    body: str
+    # How many parameters the body takes ({{1}}..{{n}}).
+    parameters: int
+    components: list[dict[str, Any]]
+    created_at: datetime

@@ -8,9 +8,17 @@ from typing import Any
 from fastapi import APIRouter
 
 from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
-from frontdesk.inboxes import repository, service
+from frontdesk.inboxes import repository, service, templates
 from frontdesk.inboxes.port import Capabilities, channel_plugins
-from frontdesk.inboxes.schemas import ChannelRead, InboxCreate, InboxRead, InboxUpdate
+from frontdesk.inboxes.schemas import (
+    ChannelRead,
+    InboxCreate,
+    InboxRead,
+    InboxUpdate,
+    TemplateCreate,
+    TemplateRead,
+    TemplateUpdate,
+)
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 
@@ -74,6 +82,46 @@ async def delete_inbox(
     await service.deactivate_inbox(session, inbox)
     await uow.commit(session)
     runtime.inboxes.forget(inbox.id)
+
+
+@router.get("/inboxes/{inbox_id}/templates", response_model=list[TemplateRead])
+async def list_templates(
+    inbox_id: int, session: SessionDep, agent: CurrentAgent
+) -> list[TemplateRead]:
+    """The inbox's message templates (agents who serve it pick from these)."""
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
+    return [templates.read(t) for t in await repository.list_templates(session, inbox.id)]
+
+
+@router.post("/inboxes/{inbox_id}/templates", response_model=TemplateRead, status_code=201)
+async def create_template(
+    inbox_id: int, data: TemplateCreate, session: SessionDep, admin: AdminAgent
+) -> TemplateRead:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    template = await templates.create_template(session, inbox, data)
+    await uow.commit(session)
+    return templates.read(template)
+
+
+@router.patch("/inboxes/{inbox_id}/templates/{template_id}", response_model=TemplateRead)
+async def update_template(
+    inbox_id: int, template_id: int, data: TemplateUpdate, session: SessionDep, admin: AdminAgent
+) -> TemplateRead:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    template = await templates.get_template_or_raise(session, inbox, template_id)
+    await templates.update_template(session, template, data)
+    await uow.commit(session)
+    return templates.read(template)
+
+
+@router.delete("/inboxes/{inbox_id}/templates/{template_id}", status_code=204)
+async def delete_template(
+    inbox_id: int, template_id: int, session: SessionDep, admin: AdminAgent
+) -> None:
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    template = await templates.get_template_or_raise(session, inbox, template_id)
+    await templates.delete_template(session, template)
+    await uow.commit(session)
 
 
 @router.get("/channels", response_model=list[ChannelRead])

@@ -17,14 +17,17 @@ from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
-from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
+from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate, TemplateSend
 from frontdesk.conversations.views import attachment_response, store_upload
+from frontdesk.conversations.window import reply_window
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes import templates as inbox_templates
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
@@ -42,6 +45,10 @@ ERROR_TEXT = {
     "attachment_too_large": "The file is too large for this inbox.",
     "too_many_files": "At most 10 files per message.",
     "empty_message": "Write a message or attach a file.",
+    "reply_window_closed": "The reply window has closed: send one of this inbox's templates.",
+    "unknown_template": "Choose one of this inbox's templates.",
+    "template_not_approved": "This template is not approved yet.",
+    "template_parameters": "This template needs a different number of parameters.",
 }
 
 
@@ -97,7 +104,18 @@ async def _context(
     identities = await customers_repository.identities_of(session, customer.id)
     email = next((i.address for i in identities if i.kind == "email"), None)
     canned = await desk.list_canned(session, agent)
+    assert inbox is not None
+    window = await reply_window(session, conversation, inbox)
+    offered = []
+    if adapter_for(inbox.channel).capabilities.templates:
+        offered = [
+            inbox_templates.read(t)
+            for t in await inboxes_repository.list_templates(session, inbox.id)
+            if t.status == "approved"
+        ]
     return {
+        "window": window,
+        "templates": offered,
         "conversation": conversation,
         "customer": customer,
         "inbox": inbox,
@@ -136,9 +154,15 @@ async def conversation_page(
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    # Opening the conversation reads the agent's mentions in it.
-    if await desk.mark_mentions_read(session, agent, conversation_id=conversation.id):
-        await uow.commit(session)
+
+    # Opening the conversation reads the agent's mentions in it, and tells the customer's
+    # provider that their message was read (where the channel has read receipts).
+    # Two agents opening it at once race on the read job's key: the loser runs again.
+    async def opened() -> None:
+        await desk.mark_mentions_read(session, agent, conversation_id=conversation.id)
+        await conversations.opened_by_agent(session, conversation)
+
+    await uow.retrying(session, opened)
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
@@ -209,6 +233,34 @@ async def reply_form(
         await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
     except FrontdeskError as exc:
         return _done(request, conversation_id, exc.code, lang=agent.language)
+    await uow.commit(session)
+    return _done(request, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/template")
+async def template_form(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+    template: Annotated[str, Form()] = "",
+    parameters: Annotated[str, Form()] = "",
+) -> Response:
+    """Send one of the inbox's approved templates (the only reply once the window closed);
+    `template` is "name:language", `parameters` one per line."""
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    name, _, language = template.partition(":")
+    values = [line.strip() for line in parameters.splitlines() if line.strip()]
+    try:
+        chosen = TemplateSend(name=name or "-", language=language or "--", parameters=values)
+        data = ReplyCreate(template=chosen)
+        await conversations.reply(session, conversation, author=agent, data=data)
+    except FrontdeskError as exc:
+        return _done(request, conversation_id, exc.code, lang=agent.language)
+    except ValueError:
+        return _done(request, conversation_id, "unknown_template", lang=agent.language)
     await uow.commit(session)
     return _done(request, conversation_id)
 
@@ -299,9 +351,7 @@ async def customer_page(
     profile = await customers.read(session, customer)
     inboxes = {
         i.id: i
-        for i in await inboxes_repository.list_inboxes(
-            session, only=visible, after=None, limit=500
-        )
+        for i in await inboxes_repository.list_inboxes(session, only=visible, after=None, limit=500)
     }
     return render(
         request,

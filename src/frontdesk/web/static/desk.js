@@ -117,11 +117,43 @@
       t.selectedIndex = 0;
     }
   });
+  // The reply window (WhatsApp and the like): a countdown; once it closes, the inbox's
+  // templates take the free-form box's place (the server refuses free-form replies anyway).
+  var windowNote = document.getElementById("fd-window");
+  function closeWindow() {
+    if (!windowNote) return;
+    windowNote.textContent = windowNote.getAttribute("data-closed");
+    windowNote.setAttribute("data-state", "closed");
+    var replyForm = document.getElementById("fd-reply-form");
+    var templateForm = document.getElementById("fd-template-form");
+    if (replyForm) replyForm.hidden = true;
+    if (templateForm) templateForm.hidden = false;
+  }
+  if (windowNote) {
+    var closesAt = Date.parse(windowNote.getAttribute("data-closes-at") || "");
+    var tick = function () {
+      var left = Math.floor(((isNaN(closesAt) ? 0 : closesAt) - Date.now()) / 1000);
+      if (left <= 0) { closeWindow(); return false; }
+      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      var time = Math.floor(left / 3600) + ":" + pad(Math.floor(left % 3600 / 60)) + ":" + pad(left % 60);
+      windowNote.textContent = windowNote.getAttribute("data-left").replace("{time}", time);
+      windowNote.setAttribute("data-state", "open");
+      return true;
+    };
+    if (tick()) {
+      var timer = setInterval(function () { if (!tick()) clearInterval(timer); }, 1000);
+    }
+  }
+
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
     if (!form || form.tagName !== "FORM") return;
     if (e.detail.successful) { form.reset(); refresh(); }
     else {
+      if (e.detail.xhr && e.detail.xhr.responseText.indexOf("reply_window_closed") >= 0) {
+        closeWindow();
+        form = document.getElementById("fd-template-form") || form;
+      }
       var note = form.querySelector(".form-error") || form.appendChild(document.createElement("p"));
       note.className = "form-error error"; note.setAttribute("role", "alert");
       note.textContent = e.detail.xhr ? e.detail.xhr.responseText : "error";
