@@ -25,9 +25,12 @@ from frontdesk.channels.webchat.views import router as webchat_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
+from frontdesk.deps import get_admin, get_current_agent
 from frontdesk.desk.views import router as desk_router
-from frontdesk.kit.errors import FrontdeskError, TooLarge, error_body
+from frontdesk.kit import openapi
+from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge, error_body, invalid_input
 from frontdesk.kit.jobs import count_by_state
+from frontdesk.kit.security import MAX_JSON_DEPTH, NestingGuard
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.runtime import Runtime
 from frontdesk.web.views import LoginRequired
@@ -84,6 +87,7 @@ def create_app(
     )
     app.state.runtime = rt
     _install_error_handlers(app)
+    openapi.install(app, authenticated=get_current_agent, admin=get_admin)
     api = APIRouter(prefix="/api/v1")
     for router in (
         auth_router,
@@ -112,25 +116,29 @@ def app_from_environment() -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
     async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        return _error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        body = error_body("invalid", f"{where}: {first.get('msg')}")
-        body["error"]["details"] = [  # type: ignore[assignment]
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors
-        ]
-        return JSONResponse(body, status_code=422)
+        return _error_response(invalid_input(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, FrontdeskError):
+            # Raised while FastAPI read the body (size or nesting limit): FastAPI wraps
+            # whatever the body reader raises in a 400, which would hide the real answer.
+            return _error_response(exc.__cause__)
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+            # Not UTF-8, or a broken multipart body: as malformed as broken JSON (422).
+            return _error_response(
+                Invalid("the body cannot be read", details=[{"loc": ["body"], "msg": "unreadable"}])
+            )
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -140,6 +148,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
+BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+def _error_response(exc: FrontdeskError) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
 
 def _ops_router() -> APIRouter:
@@ -180,7 +195,9 @@ def _ops_router() -> APIRouter:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over the limit before the app reads them (413, uniform body)."""
+    """Refuse request bodies over the limit before the app reads them (413, uniform body),
+    and JSON bodies that nest deeper than MAX_JSON_DEPTH while they arrive (422): every
+    route, the unauthenticated widget ones included, reads its body through here."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -199,17 +216,32 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         seen = 0
+        guard = NestingGuard(MAX_JSON_DEPTH) if _may_be_json(scope) else None
 
         async def limited() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > self.max_bytes:
                     raise TooLarge(f"request body is over {self.max_bytes} bytes")
+                if guard is not None:
+                    guard.feed(chunk)
             return message
 
         await self.app(scope, limited, send)
+
+
+# Bodies read as JSON: FastAPI parses a body without a content type as JSON, and the widget
+# sends its JSON as text/plain (a "simple" cross-origin request).
+_JSON_TYPES = (b"application/json", b"text/plain")
+
+
+def _may_be_json(scope: Scope) -> bool:
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+    media = content_type.split(b";")[0].strip()
+    return not media or media in _JSON_TYPES or media.endswith(b"+json")
 
 
 class MetricsMiddleware:

@@ -14,6 +14,7 @@ from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["inboxes"])
@@ -44,14 +45,14 @@ async def create_inbox(
 
 
 @router.get("/inboxes/{inbox_id}", response_model=InboxRead)
-async def read_inbox(inbox_id: int, session: SessionDep, agent: CurrentAgent) -> InboxRead:
+async def read_inbox(inbox_id: Id, session: SessionDep, agent: CurrentAgent) -> InboxRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
     return await service.read_inbox(session, inbox, agent=agent)
 
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxRead)
 async def update_inbox(
-    inbox_id: int, data: InboxUpdate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, data: InboxUpdate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> InboxRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.update_inbox(session, inbox, data, runtime.settings)
@@ -62,7 +63,7 @@ async def update_inbox(
 
 @router.delete("/inboxes/{inbox_id}", status_code=204)
 async def delete_inbox(
-    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> None:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.deactivate_inbox(session, inbox)
@@ -76,7 +77,7 @@ async def delete_inbox(
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}},
 )
-async def inbound(inbox_id: int, request: Request) -> JSONResponse:
+async def inbound(inbox_id: Id, request: Request) -> JSONResponse:
     """Signed inbound message (X-Frontdesk-Signature: sha256=HMAC(inbox secret, raw body)).
     Answers 202 only once the message is committed; a repeat answers `duplicate: true`."""
     # The hot path: no dependencies to solve, no request session (the ingestor writes).

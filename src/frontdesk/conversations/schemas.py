@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from frontdesk.kit.schemas import Id, NotNull, RequestBody
+
 Status = Literal["open", "pending", "snoozed", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
@@ -28,15 +30,16 @@ class ConversationRead(BaseModel):
     last_message_at: datetime | None
 
 
-class ConversationUpdate(BaseModel):
-    status: Status | None = None
-    priority: Priority | None = None
-    assignee_id: int | None = None
-    team_id: int | None = None
+class ConversationUpdate(RequestBody):
+    status: NotNull[Status] = None
+    priority: NotNull[Priority] = None
+    # null unassigns (no agent, no team); left out leaves them as they are.
+    assignee_id: Id | None = None
+    team_id: Id | None = None
     subject: str | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=10)
     snoozed_until: datetime | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: NotNull[list[str]] = Field(default=None, max_length=50)
 
 
 class AttachmentRead(BaseModel):
@@ -67,14 +70,14 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
 
 
-class ReplyCreate(BaseModel):
+class ReplyCreate(RequestBody):
     text: str = Field(default="", max_length=100_000)
     html: str | None = Field(default=None, max_length=1_000_000)
     channel: str | None = None
-    identity_id: int | None = None
+    identity_id: Id | None = None
     private: bool = False
     # Ids of the agent's own uploads to this conversation (POST .../uploads), at most 10.
-    attachment_ids: list[int] = Field(default_factory=list, max_length=10)
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=10)
 
 
 class NoteRead(BaseModel):

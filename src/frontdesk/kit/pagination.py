@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from frontdesk.kit.errors import Invalid
+from frontdesk.kit.schemas import MAX_ID
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -28,9 +29,13 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+        key = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except ValueError as exc:
         raise Invalid("malformed cursor", code="invalid_cursor") from exc
+    # Cursors are ids: one outside the id range names no row (and no database takes it).
+    if not 0 <= key <= MAX_ID:
+        raise Invalid("malformed cursor", code="invalid_cursor")
+    return key
 
 
 def clamp_limit(limit: int | None) -> int:

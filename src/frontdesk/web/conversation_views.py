@@ -30,6 +30,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -132,7 +133,7 @@ async def _context(
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
@@ -148,7 +149,7 @@ async def conversation_page(
 
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
 async def timeline_partial(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     return render(
@@ -192,7 +193,7 @@ async def _uploads(
 @router.post("/conversations/{conversation_id}/reply")
 async def reply_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,
@@ -216,7 +217,7 @@ async def reply_form(
 @router.post("/conversations/{conversation_id}/note")
 async def note_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,
@@ -248,7 +249,7 @@ def _snooze_until(value: str) -> datetime | None:
 @router.post("/conversations/{conversation_id}/update")
 async def update_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     csrf: Annotated[str, Form()],
@@ -282,7 +283,7 @@ async def update_form(
 
 @router.get("/desk/attachments/{attachment_id}")
 async def attachment(
-    attachment_id: int, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
+    attachment_id: Id, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
 ) -> Response:
     """A file as visible as its conversation; safe images inline, everything else downloads."""
     item = await files.get_or_raise(session, attachment_id, agent=agent)
@@ -291,7 +292,7 @@ async def attachment(
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 async def customer_page(
-    request: Request, customer_id: int, session: SessionDep, agent: PageAgent
+    request: Request, customer_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     customer = await customers.get_or_raise(session, customer_id, agent=agent)
     visible = await visible_inbox_ids(session, agent)
@@ -322,7 +323,7 @@ async def customer_page(
 @router.post("/customers/{customer_id}/merge")
 async def merge_form(
     request: Request,
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     agent: PageAgent,
     other: Annotated[str, Form()],

@@ -49,7 +49,7 @@ class TestSettings:
             headers=cast.ada.headers,
         )
         assert response.status_code == 422
-        assert response.json()["error"]["code"] == "invalid_settings"
+        assert response.json()["error"]["code"] == "invalid"
 
     async def test_script_capable_upload_types_are_refused(self, client, cast):
         response = await client.post(

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from frontdesk.channels.base import (
     Inbound,
@@ -21,24 +21,25 @@ from frontdesk.channels.base import (
 )
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
-from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
-from frontdesk.kit.security import check_outbound_url, sign, verify_signature
+from frontdesk.kit.errors import Invalid, TooLarge, invalid_input
+from frontdesk.kit.schemas import RequestBody
+from frontdesk.kit.security import check_outbound_url, loads, sign, verify_signature
 
 SIGNATURE_HEADER = "x-frontdesk-signature"
 
 
-class _From(BaseModel):
+class _From(RequestBody):
     address: str = Field(min_length=1, max_length=320)
     name: str | None = Field(default=None, max_length=300)
 
 
-class _Attachment(BaseModel):
+class _Attachment(RequestBody):
     filename: str = Field(min_length=1, max_length=300)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     data_base64: str
 
 
-class ApiInbound(BaseModel):
+class ApiInbound(RequestBody):
     external_id: str = Field(min_length=1, max_length=300)
     from_: _From = Field(alias="from")
     text: str = Field(default="", max_length=1_000_000)
@@ -64,15 +65,17 @@ class ApiChannel:
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
         try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FrontdeskError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+            raw = loads(body)
+        except Invalid:
+            raise
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise Invalid(
+                f"body is not valid JSON: {exc}", details=[{"loc": ["body"], "msg": "not JSON"}]
+            ) from exc
         try:
             data = ApiInbound.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_payload") from exc
+            raise invalid_input(exc.errors(), where=["body"]) from exc
         if not data.text.strip() and not data.html and not data.attachments:
             raise Invalid("a message needs text, html or an attachment", code="empty_message")
         return Inbound(

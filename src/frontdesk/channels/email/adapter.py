@@ -20,7 +20,7 @@ from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
-from frontdesk.kit.errors import Invalid
+from frontdesk.kit.errors import Invalid, invalid_input
 from frontdesk.kit.text import normalize_email
 
 _REPLY_PREFIXES = ("re:", "aw:", "sv:", "رد:", "پاسخ:")
@@ -34,9 +34,7 @@ class EmailChannel:
         try:
             parsed = EmailSettings.model_validate(settings)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_settings") from exc
+            raise invalid_input(exc.errors()) from exc
         parsed.address = normalize_email(parsed.address)
         if "+" in parsed.address.split("@")[0]:
             raise Invalid("the inbox address cannot contain '+'", code="invalid_address")

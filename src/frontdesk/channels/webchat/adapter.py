@@ -20,7 +20,7 @@ from frontdesk.channels.base import (
 )
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
-from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
+from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge, invalid_input
 from frontdesk.kit.security import safe_filename
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
@@ -102,9 +102,7 @@ class WebchatChannel:
         try:
             parsed = WebchatSettings.model_validate(settings)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_settings") from exc
+            raise invalid_input(exc.errors()) from exc
         parsed.max_upload_bytes = min(parsed.max_upload_bytes, app.max_attachment_bytes)
         return parsed.model_dump()
 
