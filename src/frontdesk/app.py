@@ -128,11 +128,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             # Raised while FastAPI read the body (size or nesting limit): FastAPI wraps
             # whatever the body reader raises in a 400, which would hide the real answer.
             return _error_response(exc.__cause__)
-        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
-            # Not UTF-8, or a broken multipart body: as malformed as broken JSON (422).
-            return _error_response(
-                Invalid("the body cannot be read", details=[{"loc": ["body"], "msg": "unreadable"}])
-            )
+        if exc.status_code == 400:
+            # Starlette and FastAPI answer 400 for a body they cannot read (not UTF-8, broken
+            # multipart): as malformed as broken JSON, so the same 422 "invalid".
+            message = str(exc.detail)
+            return _error_response(Invalid(message, details=[{"loc": ["body"], "msg": message}]))
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
@@ -148,9 +148,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
-
-
-BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 def _error_response(exc: FrontdeskError) -> JSONResponse:
@@ -196,8 +193,8 @@ def _ops_router() -> APIRouter:
 
 class BodyLimitMiddleware:
     """Refuse request bodies over the limit before the app reads them (413, uniform body),
-    and JSON bodies that nest deeper than MAX_JSON_DEPTH while they arrive (422): every
-    route, the unauthenticated widget ones included, reads its body through here."""
+    JSON bodies that nest deeper than MAX_JSON_DEPTH while they arrive, and URLs with a NUL
+    (422): every route, the unauthenticated widget ones included, is reached through here."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -206,6 +203,11 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            # No column can hold a NUL (PostgreSQL text), so no id, filter or name has one.
+            refused = Invalid("a NUL character is not allowed in the URL")
+            await _error_response(refused)(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:

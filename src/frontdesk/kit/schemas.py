@@ -7,22 +7,63 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-# Ids are 64-bit integer keys on both databases: anything outside them names no row, and
-# would otherwise reach the driver (OverflowError, NumericValueOutOfRange) as a 500.
-MAX_ID = 2**63 - 1
+# Row ids are INTEGER columns (32-bit on PostgreSQL, 64-bit on SQLite): a number outside
+# the narrower range names no row, and would otherwise reach the driver as a 500
+# (NumericValueOutOfRange on PostgreSQL, OverflowError past 2^63 on SQLite). Raise it with
+# the columns, if they ever become BIGINT.
+MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Ge(1), Le(MAX_ID)]
-"""A row id in a path, a query or a body: 1 … 2^63-1, else 422 before any lookup."""
+"""A row id in a path, a query or a body: 1 … 2^31-1, else 422 before any lookup."""
 
 
 class RequestBody(BaseModel):
-    """Every request body: unknown fields are refused (422 naming them), never ignored."""
+    """Every request body: unknown fields are refused (422 naming them), never ignored, and
+    so is a NUL character anywhere in it (PostgreSQL cannot store one in text)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = _nul_at(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "nul_character", "a NUL character is not allowed (at {where})", {"where": where}
+            )
+        return data
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """Where the first NUL is in a JSON value (keys included), or None."""
+    if isinstance(value, str):
+        return path or "." if "\x00" in value else None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        name = str(key).replace("\x00", "\\0")  # never echo the NUL itself
+        here = f"{path}.{name}" if path else name
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = _nul_at(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True, slots=True)

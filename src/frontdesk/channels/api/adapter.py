@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frontdesk.channels.base import (
     Inbound,
@@ -22,24 +22,29 @@ from frontdesk.channels.base import (
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.kit.errors import Invalid, TooLarge, invalid_input
-from frontdesk.kit.schemas import RequestBody
 from frontdesk.kit.security import check_outbound_url, loads, sign, verify_signature
 
 SIGNATURE_HEADER = "x-frontdesk-signature"
 
 
-class _From(RequestBody):
+class _From(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     address: str = Field(min_length=1, max_length=320)
     name: str | None = Field(default=None, max_length=300)
 
 
-class _Attachment(RequestBody):
+class _Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     filename: str = Field(min_length=1, max_length=300)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     data_base64: str
 
 
-class ApiInbound(RequestBody):
+class ApiInbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     external_id: str = Field(min_length=1, max_length=300)
     from_: _From = Field(alias="from")
     text: str = Field(default="", max_length=1_000_000)
