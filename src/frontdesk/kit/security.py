@@ -143,20 +143,33 @@ def check_outbound_host(host: str, port: int, *, allow_private: bool = False) ->
 
 
 async def public_address(host: str, port: int, *, allow_private: bool = False) -> str:
-    """The address to connect to for `host`, checked at connect time: the caller connects to
-    this very address (never resolving the name again), so a DNS answer that changed since the
-    inbox was saved (rebinding) cannot point the connection inward. With `allow_private` the
-    name is returned unresolved."""
-    if allow_private:
-        return host
+    """The address to connect to for `host`, resolved and checked at connect time: the
+    caller connects to this very address (the name is never resolved again), so a DNS answer
+    that changed since the inbox was saved (rebinding) cannot point the connection inward.
+    `allow_private` skips only the check."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (OSError, UnicodeError) as exc:
         raise Invalid(f"cannot resolve host {host!r}", code="invalid_host") from exc
     addresses = [str(info[4][0]) for info in infos]
-    _public_only(addresses, what=f"host {host!r}")
+    if not allow_private:
+        _public_only(addresses, what=f"host {host!r}")
     return addresses[0]
+
+
+async def open_connection(address: str, port: int, *, timeout: float) -> socket.socket:
+    """A connected, non-blocking TCP socket to an address `public_address` gave."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _public_only(addresses: list[Any], *, what: str) -> None:

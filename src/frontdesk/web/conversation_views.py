@@ -137,14 +137,31 @@ async def conversation_page(
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    # Opening the conversation reads the agent's mentions in it.
-    if await desk.mark_mentions_read(session, agent, conversation_id=conversation.id):
-        await uow.commit(session)
+    # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
     context["error_text"] = ERROR_TEXT.get(context["error"] or "")
     return render(request, "conversation.html", context, agent=agent)
+
+
+@router.post("/conversations/{conversation_id}/mentions/read")
+async def read_mentions_here(
+    request: Request,
+    conversation_id: Id,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Opening a conversation reads the agent's mentions in it: the page posts here when it
+    has loaded (htmx), and the header badge refreshes."""
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    await desk.mark_mentions_read(session, agent, conversation_id=conversation.id)
+    await uow.commit(session)
+    response = Response(status_code=204, headers={"hx-trigger": "fd:mentions"})
+    secure_headers(response)
+    return response
 
 
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)

@@ -60,10 +60,18 @@ class ApiChannel:
     handle_kind = "api"
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
+        unknown = sorted(str(key) for key in settings if key != "webhook_url")
+        if unknown:
+            raise invalid_input(
+                [
+                    {"loc": ("settings", key), "msg": "Extra inputs are not permitted"}
+                    for key in unknown
+                ]
+            )
         url = settings.get("webhook_url")
         if url:
             check_outbound_url(str(url), allow_private=app.allow_private_webhooks)
-        return {"webhook_url": url} | {k: v for k, v in settings.items() if k != "webhook_url"}
+        return {"webhook_url": url}
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         return verify_signature(inbox.secret, body, headers.get(SIGNATURE_HEADER))

@@ -21,6 +21,7 @@ from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import Invalid, invalid_input
+from frontdesk.kit.security import check_outbound_host, open_connection, public_address
 from frontdesk.kit.text import normalize_email
 
 _REPLY_PREFIXES = ("re:", "aw:", "sv:", "رد:", "پاسخ:")
@@ -38,6 +39,13 @@ class EmailChannel:
         parsed.address = normalize_email(parsed.address)
         if "+" in parsed.address.split("@")[0]:
             raise Invalid("the inbox address cannot contain '+'", code="invalid_address")
+        # The webhook guard: an admin must not reach the internal network through a relay
+        # or a mailbox (checked again at each connection, see public_address).
+        for server in (parsed.imap, parsed.smtp):
+            if server is not None:
+                check_outbound_host(
+                    server.host, server.port, allow_private=app.allow_private_webhooks
+                )
         return parsed.model_dump()
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
@@ -194,10 +202,20 @@ class EmailChannel:
             raise PermanentSendError("automatic replies to automated or imported mail are off")
         msg = self.build(inbox, outbound, app)
         try:
+            address = await public_address(
+                config.smtp.host, config.smtp.port, allow_private=app.allow_private_webhooks
+            )
+        except Invalid as exc:
+            if exc.code == "forbidden_url":
+                raise PermanentSendError(f"relay refused by the SSRF guard: {exc}") from exc
+            raise  # a name that does not resolve now may resolve later
+        sock = await open_connection(address, config.smtp.port, timeout=config.smtp.timeout_seconds)
+        try:
             await aiosmtplib.send(
                 msg,
                 sender=config.address,
                 recipients=[outbound.to_address],
+                sock=sock,
                 **_connection(config.smtp),
             )
         except aiosmtplib.SMTPResponseException as exc:
@@ -221,9 +239,10 @@ def _connection(server: SmtpServer) -> dict[str, Any]:
     if not server.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    # The socket is already connected to the checked address; the name is for TLS (SNI and
+    # certificate verification) and the greeting.
     return {
         "hostname": server.host,
-        "port": server.port,
         "username": server.username,
         "password": server.password,
         "use_tls": server.security == "tls",

@@ -46,6 +46,7 @@ WIDGET_STRINGS = (
     "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
     "{name}: files of this type are not accepted.",
     "{name}: the file is too large (at most {size}).",
+    "Too many requests: try again in a minute.",
 )  # fmt: skip
 
 
