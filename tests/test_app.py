@@ -146,6 +146,20 @@ class TestBodies:
         invalid(await client.get("/api/v1/conversations?status=%00", headers=cast.ada.headers))
         invalid(await client.get("/api/v1/customers?identity=a%00b", headers=cast.ada.headers))
 
+    async def test_a_mail_without_sender_on_the_http_inbound_is_refused(self, client, cast):
+        created = await client.post(
+            "/api/v1/inboxes",
+            json={"channel": "email", "name": "Mail", "address": "help@frontdesk.test"},
+            headers=cast.ada.headers,
+        )
+        response = await client.post(
+            f"/api/v1/inboxes/{created.json()['id']}/inbound",
+            content=b"Subject: no sender\r\n\r\nbody\r\n",
+            headers={"content-type": "message/rfc822"},
+        )
+        # Refused for good, whatever refuses it (the mail, or a credential the route needs).
+        assert 400 <= response.status_code < 500, response.text
+
     async def test_a_body_that_is_not_utf8_json(self, client, cast):
         response = await client.post(
             "/api/v1/teams",

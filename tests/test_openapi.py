@@ -128,8 +128,8 @@ class ServerThread:
 
 
 def _history(api: Api) -> None:
-    """Something for every operation to find: conversations on both inboxes, an agent reply,
-    a note that mentions Ada, an upload."""
+    """Something for every operation to find: conversations on both API inboxes, an agent
+    reply, a note that mentions Ada, an upload, and an e-mail and a webchat inbox."""
     with httpx.Client(base_url=api.base_url, headers=api.cast.ada.headers) as http:
         for n, (inbox, address) in enumerate(
             [
@@ -159,6 +159,17 @@ def _history(api: Api) -> None:
             files={"file": ("note.txt", b"hello", "text/plain")},
         )
         assert upload.status_code == 201, upload.text
+        for inbox in (
+            {
+                "channel": "email",
+                "name": "Mail",
+                "address": "help@frontdesk.test",
+                "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"},
+            },
+            {"channel": "webchat", "name": "Chat"},
+        ):
+            created = http.post("/api/v1/inboxes", json=inbox)
+            assert created.status_code == 201, created.text
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

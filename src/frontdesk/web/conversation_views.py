@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
@@ -30,7 +31,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
-from frontdesk.kit.schemas import Id
+from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -221,7 +222,12 @@ async def reply_form(
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
+    try:
+        data = ReplyCreate(
+            text=text, identity_id=int(identity_id) if identity_id.isdigit() else None
+        )
+    except ValidationError:
+        return _done(request, conversation_id, "invalid", lang=agent.language)
     try:
         taken = await _uploads(session, conversation, agent, runtime, attach)
         await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
@@ -350,7 +356,7 @@ async def merge_form(
     check_csrf(request, csrf)
     keep = await customers.get_or_raise(session, customer_id, agent=agent)
     try:
-        if other.strip().isdigit():
+        if other.strip().isdigit() and int(other) <= MAX_ID:
             found = [await customers.get_or_raise(session, int(other.strip()), agent=agent)]
         else:
             found = await customers.find_by_identity(session, other, agent=agent)

@@ -25,6 +25,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.deps import SESSION_COOKIE
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
+from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
@@ -109,8 +110,8 @@ async def _read(desk: _Desk) -> None:
     last_beat = time.monotonic()
     while True:
         try:
-            frame = json.loads(await desk.websocket.receive_text())
-        except ValueError:
+            frame = loads(await desk.websocket.receive_text())
+        except ValueError:  # not JSON, or nested too deep (Invalid is a ValueError)
             continue
         if not isinstance(frame, dict):
             continue

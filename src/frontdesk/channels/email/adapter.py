@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.base import Inbound, Outbound, PermanentSendError, SendResult, register
 from frontdesk.channels.email import repository, threading
-from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
+from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, html_to_text, parse_mail
 from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
@@ -145,9 +145,13 @@ class EmailChannel:
         )
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
-        return self.to_inbound(
-            inbox, self.parse(inbox, body, app), app, raw_key=None, recipients=[]
-        )
+        try:
+            mail = self.parse(inbox, body, app)
+        except BrokenMail as exc:
+            # Over HTTP the sender hears why at once (a permanent 422, never a 500); the
+            # listener and IMAP quarantine such mail instead.
+            raise Invalid(f"not a mail that can be taken in: {exc}", code="broken_mail") from exc
+        return self.to_inbound(inbox, mail, app, raw_key=None, recipients=[])
 
     def build(self, inbox: Inbox, outbound: Outbound, app: Settings) -> EmailMessage:
         """The outbound mail: multipart/alternative (text + HTML), attachments, threading."""

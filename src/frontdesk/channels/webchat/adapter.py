@@ -159,11 +159,15 @@ class WebchatChannel:
         settings = read_settings(inbox)
         if not settings.email:
             raise PermanentSendError("this webchat inbox has no e-mail settings")
+        try:  # checks the relay's host against the SSRF guard too
+            checked = email.validate_settings(dict(settings.email), app)
+        except Invalid as exc:
+            raise PermanentSendError(f"the inbox's e-mail settings are refused: {exc}") from exc
         relay = Inbox(
             id=inbox.id,
             name=inbox.name,
             channel="email",
-            settings=email.validate_settings(dict(settings.email), app),
+            settings=checked,
             secret=inbox.secret,
             active=True,
         )

@@ -38,6 +38,7 @@ from frontdesk.channels.webchat.tokens import VisitorClaims
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
+from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
@@ -140,7 +141,7 @@ async def _reader(
     while True:
         raw = await conn.websocket.receive_text()
         try:
-            frame = json.loads(raw)
+            frame = loads(raw)  # too deep a nesting is a ValueError too, not a RecursionError
             if not isinstance(frame, dict):
                 raise ValueError("not an object")
         except ValueError:
