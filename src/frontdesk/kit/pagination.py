@@ -31,10 +31,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         key = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except ValueError as exc:
-        raise Invalid("malformed cursor", code="invalid_cursor") from exc
+        raise _invalid("cursor", "malformed cursor") from exc
     # Cursors are ids: one outside the id range names no row (and no database takes it).
     if not 0 <= key <= MAX_ID:
-        raise Invalid("malformed cursor", code="invalid_cursor")
+        raise _invalid("cursor", "malformed cursor")
     return key
 
 
@@ -42,5 +42,10 @@ def clamp_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT
     if limit < 1:
-        raise Invalid("limit must be at least 1", code="invalid_limit")
+        raise _invalid("limit", "limit must be at least 1")
     return min(limit, MAX_LIMIT)
+
+
+def _invalid(name: str, message: str) -> Invalid:
+    # The one validation error, like a query parameter of the wrong type.
+    return Invalid(f"query.{name}: {message}", details=[{"loc": ["query", name], "msg": message}])
