@@ -158,6 +158,11 @@ class Cast:
 
 @pytest.fixture
 async def cast(runtime: Runtime) -> Cast:
+    return await seed_cast(runtime)
+
+
+async def seed_cast(runtime: Runtime) -> Cast:
+    """Ada, Sara, Alice and Bob, the Support and Billing teams and their two API inboxes."""
     people: dict[str, Person] = {}
     async with runtime.db.session() as session:
         for key, role in (

@@ -24,17 +24,22 @@ from frontdesk.auth.views import router as auth_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
+from frontdesk.deps import get_admin, get_current_agent
 from frontdesk.desk.views import router as desk_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
 from frontdesk.inboxes.views import router as inboxes_router
+from frontdesk.kit import openapi
 from frontdesk.kit.errors import (
     FrontdeskError,
+    Invalid,
     TooLarge,
     TooManyRequests,
     Unauthorized,
     error_body,
+    invalid_input,
 )
 from frontdesk.kit.jobs import count_by_state
+from frontdesk.kit.security import MAX_JSON_DEPTH, NestingGuard
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.runtime import Runtime
 from frontdesk.web.views import LoginRequired
@@ -97,6 +102,7 @@ def create_app(
     app.state.runtime = rt
     app.sockets = {}
     _install_error_handlers(app)
+    openapi.install(app, authenticated=get_current_agent, admin=get_admin)
     plugins = channel_plugins()
     api = APIRouter(prefix="/api/v1")
     for router in (
@@ -133,32 +139,29 @@ def app_from_environment() -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
     async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:
-        headers = (
-            {"retry-after": str(math.ceil(exc.retry_after))}
-            if isinstance(exc, TooManyRequests)
-            else None
-        )
-        return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status, headers=headers
-        )
+        return _error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        body = error_body("invalid", f"{where}: {first.get('msg')}")
-        body["error"]["details"] = [  # type: ignore[assignment]
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors
-        ]
-        return JSONResponse(body, status_code=422)
+        return _error_response(invalid_input(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, FrontdeskError):
+            # Raised while FastAPI read the body (size or nesting limit): FastAPI wraps
+            # whatever the body reader raises in a 400, which would hide the real answer.
+            return _error_response(exc.__cause__)
+        if exc.status_code == 400:
+            # Starlette and FastAPI answer 400 for a body they cannot read (not UTF-8, broken
+            # multipart): as malformed as broken JSON, so the same 422 "invalid".
+            message = str(exc.detail)
+            return _error_response(Invalid(message, details=[{"loc": ["body"], "msg": message}]))
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -168,6 +171,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
+def _error_response(exc: FrontdeskError) -> JSONResponse:
+    headers = (
+        {"retry-after": str(math.ceil(exc.retry_after))}
+        if isinstance(exc, TooManyRequests)
+        else None
+    )
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
+    )
 
 
 def _ops_router() -> APIRouter:
@@ -213,7 +227,9 @@ def _ops_router() -> APIRouter:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over the limit before the app reads them (413, uniform body)."""
+    """Refuse request bodies over the limit before the app reads them (413, uniform body),
+    JSON bodies that nest deeper than MAX_JSON_DEPTH while they arrive, and URLs with a NUL
+    (422): every route, the unauthenticated widget ones included, is reached through here."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -222,6 +238,11 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            # No column can hold a NUL (PostgreSQL text), so no id, filter or name has one.
+            refused = Invalid("a NUL character is not allowed in the URL")
+            await _error_response(refused)(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
@@ -232,14 +253,18 @@ class BodyLimitMiddleware:
             await response(scope, receive, send)
             return
         seen = 0
+        guard = NestingGuard(MAX_JSON_DEPTH) if _may_be_json(scope) else None
 
         async def limited() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > self.max_bytes:
                     raise TooLarge(f"request body is over {self.max_bytes} bytes")
+                if guard is not None:
+                    guard.feed(chunk)
             return message
 
         await self.app(scope, limited, send)
@@ -264,6 +289,17 @@ class StrictTransportMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_header)
+
+
+# Bodies read as JSON: FastAPI parses a body without a content type as JSON, and the widget
+# sends its JSON as text/plain (a "simple" cross-origin request).
+_JSON_TYPES = (b"application/json", b"text/plain")
+
+
+def _may_be_json(scope: Scope) -> bool:
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+    media = content_type.split(b";")[0].strip()
+    return not media or media in _JSON_TYPES or media.endswith(b"+json")
 
 
 class MetricsMiddleware:

@@ -186,8 +186,8 @@ class TestBadInput:
 
     async def test_malformed_json(self, client, cast, runtime):
         response = await post_inbound(client, cast.website, b'{"external_id": "b2", "from": ')
-        assert response.status_code == 400
-        assert response.json()["error"]["code"] == "malformed_json"
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid"
         await self.assert_nothing_stored(runtime)
 
     async def test_unknown_inbox(self, client, cast, runtime):
@@ -213,7 +213,7 @@ class TestBadInput:
     async def test_invalid_address(self, client, cast, runtime, address):
         response = await post_inbound(client, cast.website, inbound_payload("b5", address))
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["code"] in {"invalid_address", "invalid_payload"}
+        assert response.json()["error"]["code"] in {"invalid_address", "invalid"}
         await self.assert_nothing_stored(runtime)
 
     async def test_attachment_over_the_limit(self, client, cast, runtime):

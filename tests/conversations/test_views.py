@@ -255,6 +255,40 @@ class TestUpdate:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_assignee"
 
+    async def test_null_for_a_field_that_has_no_nothing_is_refused(self, client, cast):
+        conversation = await new_conversation(client, cast)
+        for field in ("status", "priority", "tags"):
+            response = await client.patch(
+                f"/api/v1/conversations/{conversation}",
+                json={field: None},
+                headers=cast.alice.headers,
+            )
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["details"][0]["loc"] == ["body", field]
+        still = await client.get(
+            f"/api/v1/conversations/{conversation}", headers=cast.alice.headers
+        )
+        assert (still.json()["status"], still.json()["priority"]) == ("open", "normal")
+
+    async def test_null_unassigns(self, client, cast):
+        conversation = await new_conversation(client, cast)
+        url = f"/api/v1/conversations/{conversation}"
+        await client.patch(url, json={"assignee_id": cast.alice.id}, headers=cast.alice.headers)
+        response = await client.patch(
+            url, json={"assignee_id": None, "team_id": None}, headers=cast.alice.headers
+        )
+        assert response.status_code == 200 and response.json()["assignee_id"] is None
+
+    async def test_an_unknown_team_is_refused(self, client, cast):
+        conversation = await new_conversation(client, cast)
+        response = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"team_id": 999_999},
+            headers=cast.alice.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "unknown_team"
+
     async def test_snooze_needs_a_time(self, client, cast):
         conversation = await new_conversation(client, cast)
         response = await client.patch(

@@ -95,6 +95,25 @@ class TestIdentities:
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "identity_taken"
 
+    async def test_an_address_of_another_teams_customer_is_refused_without_saying_so(
+        self, client, cast
+    ):
+        mine = await inbound(client, cast.website, "m1", "layla@example.com")
+        await inbound(client, cast.website, "m2", "seen@example.com")
+        await inbound(client, cast.app, "m3", "hidden@example.org")  # Billing's: Alice cannot see
+
+        async def add(address: str):  # type: ignore[no-untyped-def]
+            return await client.post(
+                f"/api/v1/customers/{mine['customer_id']}/identities",
+                json={"address": address},
+                headers=cast.alice.headers,
+            )
+
+        hidden, seen = await add("hidden@example.org"), await add("seen@example.com")
+        assert hidden.status_code == seen.status_code == 409
+        assert hidden.json() == seen.json()
+        assert "another customer" not in hidden.text
+
     async def test_invalid_address_is_refused(self, client, cast):
         one = await inbound(client, cast.website, "m1", "layla@example.com")
         response = await client.post(

@@ -108,15 +108,32 @@ class TestDesktop:
     async def test_badge_list_and_opening_the_conversation_reads_them(self, client, cast):
         conversation = await website_conversation(client, cast)
         await note(client, cast.sara, conversation, "@alice <b>look</b>")
-        await login(client, cast.alice)
+        csrf = await login(client, cast.alice)
         badge = await client.get("/partials/mentions-badge")
         assert 'data-count="1"' in badge.text
         listing = await client.get("/mentions")
         assert listing.status_code == 200
         assert "&lt;b&gt;look&lt;/b&gt;" in listing.text and "<b>look" not in listing.text
         assert f'href="/conversations/{conversation}"' in listing.text
-        await client.get(f"/conversations/{conversation}")
+        page = await client.get(f"/conversations/{conversation}")
+        # Viewing changes nothing (a GET); the open page posts that the mentions are read.
+        assert 'data-count="1"' in (await client.get("/partials/mentions-badge")).text
+        assert f'hx-post="/conversations/{conversation}/mentions/read"' in page.text
+        read = await client.post(
+            f"/conversations/{conversation}/mentions/read", data={"csrf": csrf}
+        )
+        assert read.status_code == 204 and read.headers["hx-trigger"] == "fd:mentions"
         assert "data-count" not in (await client.get("/partials/mentions-badge")).text
+
+    async def test_reading_the_mentions_of_a_conversation_needs_csrf(self, client, cast):
+        conversation = await website_conversation(client, cast)
+        await note(client, cast.sara, conversation, "@alice look")
+        await login(client, cast.alice)
+        refused = await client.post(
+            f"/conversations/{conversation}/mentions/read", data={"csrf": "forged"}
+        )
+        assert refused.status_code in (401, 403)
+        assert len(await mentions(client, cast.alice, unread="true")) == 1
 
     async def test_mark_read_form_needs_csrf_and_own_mention(self, client, cast):
         conversation = await website_conversation(client, cast)

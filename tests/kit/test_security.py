@@ -7,10 +7,14 @@ import pytest
 from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import (
+    NestingGuard,
+    check_outbound_host,
     check_outbound_url,
     check_password,
     hash_password,
     hash_password_async,
+    loads,
+    public_address,
     sanitize_html,
     sign,
     verify_password,
@@ -102,3 +106,71 @@ async def test_password_checks_run_off_the_event_loop() -> None:
     await check_password("wrong", hashed)
     ticking.cancel()
     assert ticks >= 3  # the loop kept running while argon2 worked
+
+
+class TestImages:
+    """Only the message's own parts (cid:) may be images: any other source is fetched by the
+    agent's browser on sight (relative ones with the desk's cookies)."""
+
+    @pytest.mark.parametrize(
+        "src",
+        [
+            "/api/v1/me/mentions/read",
+            "/conversations/1",
+            "conversations/1",
+            "//evil.example/pixel.gif",
+            "https://tracker.example/pixel.gif",
+            "http://tracker.example/p.gif",
+        ],
+    )
+    def test_non_cid_image_sources_are_dropped(self, src):
+        clean = sanitize_html(f'<p>hi<img src="{src}" alt="logo"></p>') or ""
+        assert "src=" not in clean and 'alt="logo"' in clean
+
+    def test_cid_images_stay(self):
+        assert 'src="cid:logo@x"' in (sanitize_html('<img src="cid:logo@x">') or "")
+
+    def test_links_are_not_images(self):
+        assert 'href="/conversations/1"' in (
+            sanitize_html('<a href="/conversations/1">x</a>') or ""
+        )
+
+
+class TestNesting:
+    @pytest.mark.parametrize("chunk", [1, 3, 1000])
+    def test_depth_is_measured_across_chunks(self, chunk):
+        body = b'{"a": "[[[[[\\"[[[[", "b": [[[1]]], "c": "\\\\"}'
+        guard = NestingGuard(4)
+        for start in range(0, len(body), chunk):
+            guard.feed(body[start : start + chunk])
+        assert guard.depth == 0
+        with pytest.raises(Invalid):
+            deeper = NestingGuard(3)
+            for start in range(0, len(body), chunk):
+                deeper.feed(body[start : start + chunk])
+
+    def test_a_hundred_thousand_levels_are_refused_not_a_recursion_error(self):
+        with pytest.raises(Invalid):
+            loads("[" * 100_000 + "]" * 100_000)
+        assert loads('{"a": [[1]]}') == {"a": [[1]]}
+
+
+class TestServerHosts:
+    def test_private_hosts_are_refused_when_saved(self):
+        for host in ("127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254"):
+            with pytest.raises(Invalid) as raised:
+                check_outbound_host(host, 25)
+            assert raised.value.code == "forbidden_url"
+        check_outbound_host("127.0.0.1", 25, allow_private=True)
+
+    async def test_private_hosts_are_refused_at_connect_time(self):
+        with pytest.raises(Invalid) as raised:
+            await public_address("localhost", 993)
+        assert raised.value.code == "forbidden_url"
+        # Allowed (tests, demo): still resolved once, and the connection goes to that address.
+        assert await public_address("localhost", 993, allow_private=True) in {"127.0.0.1", "::1"}
+
+    async def test_an_unknown_host_is_invalid(self):
+        with pytest.raises(Invalid) as raised:
+            await public_address("no-such-host.invalid", 25)
+        assert raised.value.code == "invalid_host"

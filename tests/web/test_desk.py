@@ -160,6 +160,33 @@ class TestSafety:
         assert "onerror" not in page
         assert "<p>hi</p>" in page
 
+    async def test_relative_and_remote_images_are_not_fetched_by_the_agent(self, client, cast):
+        payload = inbound_payload(
+            "i-1",
+            "layla@example.com",
+            html='<p>hi</p><img src="/api/v1/me/mentions/read"><img src="https://t.example/p.gif">',
+        )
+        found = int((await post_inbound(client, cast.website, payload)).json()["conversation_id"])
+        await login(client, cast.alice)
+        page = (await client.get(f"/conversations/{found}")).text
+        assert "/api/v1/me/mentions/read" not in page and "t.example" not in page
+        stored = await client.get(
+            f"/api/v1/conversations/{found}/messages", headers=cast.alice.headers
+        )
+        assert "src=" not in (stored.json()["items"][0]["html"] or "")
+
+    async def test_ids_past_the_range_in_forms_are_refused_not_a_500(self, client, cast):
+        found = await conversation_id(client, cast, "big-1")
+        csrf = await login(client, cast.alice)
+        huge = str(2**64)
+        reply = await client.post(
+            f"/conversations/{found}/reply", data={"text": "hi", "identity_id": huge, "csrf": csrf}
+        )
+        assert reply.headers["location"] == f"/conversations/{found}?error=invalid"
+        merge = await client.post("/customers/1/merge", data={"other": huge, "csrf": csrf})
+        assert merge.status_code == 303 and "error=" in merge.headers["location"]
+        assert (await client.get(f"/conversations/{huge}")).status_code == 422
+
     async def test_forms_need_the_csrf_token(self, client, cast):
         found = await conversation_id(client, cast, "k-1")
         await login(client, cast.alice)

@@ -5,12 +5,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from frontdesk.kit.schemas import Id, NotNull, RequestBody
 from frontdesk.kit.text import normalize_email
 
 Role = Literal["admin", "supervisor", "agent"]
 
 
-class AgentCreate(BaseModel):
+class AgentCreate(RequestBody):
     email: str
 
     @field_validator("email")
@@ -24,12 +25,12 @@ class AgentCreate(BaseModel):
     language: Literal["en", "ar", "fa"] = "en"
 
 
-class AgentUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    password: str | None = Field(default=None, min_length=8, max_length=200)
-    role: Role | None = None
-    language: Literal["en", "ar", "fa"] | None = None
-    active: bool | None = None
+class AgentUpdate(RequestBody):
+    name: NotNull[str] = Field(default=None, min_length=1, max_length=200)
+    password: NotNull[str] = Field(default=None, min_length=8, max_length=200)
+    role: NotNull[Role] = None
+    language: NotNull[Literal["en", "ar", "fa"]] = None
+    active: NotNull[bool] = None
 
 
 class AgentRead(BaseModel):
@@ -44,14 +45,14 @@ class AgentRead(BaseModel):
     created_at: datetime
 
 
-class TeamCreate(BaseModel):
+class TeamCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
-    agent_ids: list[int] = []
+    agent_ids: list[Id] = []
 
 
-class TeamUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    agent_ids: list[int] | None = None
+class TeamUpdate(RequestBody):
+    name: NotNull[str] = Field(default=None, min_length=1, max_length=200)
+    agent_ids: NotNull[list[Id]] = None
 
 
 class TeamRead(BaseModel):
@@ -60,7 +61,7 @@ class TeamRead(BaseModel):
     agent_ids: list[int]
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestBody):
     name: str = Field(default="api", max_length=200)
 
 

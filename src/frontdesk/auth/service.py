@@ -244,7 +244,9 @@ async def create_team(session: AsyncSession, data: TeamCreate) -> TeamRead:
 
 async def update_team(session: AsyncSession, team: Team, data: TeamUpdate) -> TeamRead:
     """Rename a team or replace its members."""
-    if data.name is not None:
+    if data.name is not None and data.name != team.name:
+        if await repository.get_team_by_name(session, data.name):
+            raise Conflict(f"team {data.name!r} exists", code="team_exists")
         team.name = data.name
     if data.agent_ids is not None:
         await _check_agents(session, data.agent_ids)

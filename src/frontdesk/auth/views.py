@@ -17,7 +17,9 @@ from frontdesk.auth.schemas import (
 )
 from frontdesk.deps import AdminAgent, CurrentAgent, SessionDep, bearer_token
 from frontdesk.kit import uow
+from frontdesk.kit.openapi import errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 
 router = APIRouter(tags=["agents"])
 
@@ -37,7 +39,7 @@ async def list_agents(
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
 
-@router.post("/agents", response_model=AgentRead, status_code=201)
+@router.post("/agents", response_model=AgentRead, status_code=201, responses=errors(409))
 async def create_agent(data: AgentCreate, session: SessionDep, admin: AdminAgent) -> AgentRead:
     await uow.commit(session)  # ends the auth read: argon2 runs outside any transaction
     agent = await service.create_agent(session, data)
@@ -46,13 +48,13 @@ async def create_agent(data: AgentCreate, session: SessionDep, admin: AdminAgent
 
 
 @router.get("/agents/{agent_id}", response_model=AgentRead)
-async def read_agent(agent_id: int, session: SessionDep, agent: CurrentAgent) -> AgentRead:
+async def read_agent(agent_id: Id, session: SessionDep, agent: CurrentAgent) -> AgentRead:
     return AgentRead.model_validate(await service.get_agent_or_raise(session, agent_id))
 
 
 @router.patch("/agents/{agent_id}", response_model=AgentRead)
 async def update_agent(
-    agent_id: int, data: AgentUpdate, request: Request, session: SessionDep, admin: AdminAgent
+    agent_id: Id, data: AgentUpdate, request: Request, session: SessionDep, admin: AdminAgent
 ) -> AgentRead:
     """A new password ends the agent's other sessions and tokens (an admin changing their own
     keeps the token of this request); deactivation ends all of them."""
@@ -66,7 +68,7 @@ async def update_agent(
 
 @router.post("/agents/{agent_id}/tokens", response_model=TokenRead, status_code=201)
 async def create_token(
-    agent_id: int, data: TokenCreate, session: SessionDep, admin: AdminAgent
+    agent_id: Id, data: TokenCreate, session: SessionDep, admin: AdminAgent
 ) -> TokenRead:
     agent = await service.get_agent_or_raise(session, agent_id)
     token = await service.issue_token(session, agent, name=data.name)
@@ -79,16 +81,16 @@ async def list_teams(session: SessionDep, agent: CurrentAgent) -> list[TeamRead]
     return [await service.read_team(session, team) for team in await repository.list_teams(session)]
 
 
-@router.post("/teams", response_model=TeamRead, status_code=201)
+@router.post("/teams", response_model=TeamRead, status_code=201, responses=errors(409))
 async def create_team(data: TeamCreate, session: SessionDep, admin: AdminAgent) -> TeamRead:
     team = await service.create_team(session, data)
     await uow.commit(session)
     return team
 
 
-@router.patch("/teams/{team_id}", response_model=TeamRead)
+@router.patch("/teams/{team_id}", response_model=TeamRead, responses=errors(409))
 async def update_team(
-    team_id: int, data: TeamUpdate, session: SessionDep, admin: AdminAgent
+    team_id: Id, data: TeamUpdate, session: SessionDep, admin: AdminAgent
 ) -> TeamRead:
     team = await service.update_team(
         session, await service.get_team_or_raise(session, team_id), data

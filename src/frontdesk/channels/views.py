@@ -13,6 +13,7 @@ from frontdesk.conversations.schemas import InboundAccepted
 from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["inboxes"])
@@ -24,7 +25,7 @@ router = APIRouter(tags=["inboxes"])
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}},
 )
-async def inbound(inbox_id: int, request: Request) -> JSONResponse:
+async def inbound(inbox_id: Id, request: Request) -> JSONResponse:
     """Signed inbound message (X-Frontdesk-Signature: sha256=HMAC(inbox secret, raw body)).
     Answers 202 only once the message is committed; a repeat answers `duplicate: true`."""
     # The hot path: no dependencies to solve, no request session (the ingestor writes).

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from frontdesk.kit.schemas import Id, NotNull, RequestBody
+
 Status = Literal["open", "pending", "snoozed", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
@@ -28,15 +30,16 @@ class ConversationRead(BaseModel):
     last_message_at: datetime | None
 
 
-class ConversationUpdate(BaseModel):
-    status: Status | None = None
-    priority: Priority | None = None
-    assignee_id: int | None = None
-    team_id: int | None = None
+class ConversationUpdate(RequestBody):
+    status: NotNull[Status] = None
+    priority: NotNull[Priority] = None
+    # null unassigns (no agent, no team); left out leaves them as they are.
+    assignee_id: Id | None = None
+    team_id: Id | None = None
     subject: str | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=10)
     snoozed_until: datetime | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: NotNull[list[str]] = Field(default=None, max_length=50)
 
 
 class AttachmentRead(BaseModel):
@@ -78,7 +81,7 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
 
 
-class TemplateSend(BaseModel):
+class TemplateSend(RequestBody):
     """An approved template of the inbox (GET /inboxes/{id}/templates), with its parameters."""
 
     name: str = Field(min_length=1, max_length=512)
@@ -86,23 +89,23 @@ class TemplateSend(BaseModel):
     parameters: list[str] = Field(default_factory=list, max_length=20)
 
 
-class ReplyButton(BaseModel):
+class ReplyButton(RequestBody):
     id: str = Field(min_length=1, max_length=256)
     title: str = Field(min_length=1, max_length=20)
 
 
-class ListRow(BaseModel):
+class ListRow(RequestBody):
     id: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=24)
     description: str | None = Field(default=None, max_length=72)
 
 
-class ListSection(BaseModel):
+class ListSection(RequestBody):
     title: str = Field(default="", max_length=24)
     rows: list[ListRow] = Field(min_length=1, max_length=10)
 
 
-class InteractiveSend(BaseModel):
+class InteractiveSend(RequestBody):
     """Choices under the reply's text: up to 3 buttons, or a list opened by `button`."""
 
     buttons: list[ReplyButton] = Field(default_factory=list, max_length=3)
@@ -110,14 +113,14 @@ class InteractiveSend(BaseModel):
     sections: list[ListSection] = Field(default_factory=list, max_length=10)
 
 
-class ReplyCreate(BaseModel):
+class ReplyCreate(RequestBody):
     text: str = Field(default="", max_length=100_000)
     html: str | None = Field(default=None, max_length=1_000_000)
     channel: str | None = None
-    identity_id: int | None = None
+    identity_id: Id | None = None
     private: bool = False
     # Ids of the agent's own uploads to this conversation (POST .../uploads), at most 10.
-    attachment_ids: list[int] = Field(default_factory=list, max_length=10)
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=10)
     # Channels with templates (WhatsApp): send this approved template instead of `text`;
     # the only thing allowed once the reply window has closed.
     template: TemplateSend | None = None

@@ -218,6 +218,9 @@ async def update(
     if "assignee_id" in changes:
         await _check_assignee(session, conversation, changes["assignee_id"])
         conversation.assignee_id = changes["assignee_id"]
+    team_id = changes.get("team_id")
+    if team_id is not None and await auth_repository.get_team(session, team_id) is None:
+        raise Invalid(f"team {team_id} does not exist", code="unknown_team")
     for name in ("priority", "team_id", "subject", "language"):
         if name in changes:
             setattr(conversation, name, changes[name])

@@ -26,7 +26,9 @@ from frontdesk.desk import service as desk
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
+from frontdesk.kit.openapi import FILE, errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["conversations"])
@@ -137,9 +139,9 @@ async def list_conversations(
     session: SessionDep,
     agent: CurrentAgent,
     status: str | None = None,
-    inbox_id: int | None = None,
-    assignee_id: int | None = None,
-    customer_id: int | None = None,
+    inbox_id: Id | None = None,
+    assignee_id: Id | None = None,
+    customer_id: Id | None = None,
     cursor: str | None = None,
     limit: int | None = None,
 ) -> Page[ConversationRead]:
@@ -160,7 +162,7 @@ async def list_conversations(
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationRead)
 async def get_conversation(
-    conversation_id: int, session: SessionDep, agent: CurrentAgent
+    conversation_id: Id, session: SessionDep, agent: CurrentAgent
 ) -> ConversationRead:
     return await read_conversation(
         session, await service.get_or_raise(session, conversation_id, agent=agent)
@@ -169,7 +171,7 @@ async def get_conversation(
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationRead)
 async def update_conversation(
-    conversation_id: int, data: ConversationUpdate, session: SessionDep, agent: CurrentAgent
+    conversation_id: Id, data: ConversationUpdate, session: SessionDep, agent: CurrentAgent
 ) -> ConversationRead:
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
     await service.update(session, conversation, data, by=agent)
@@ -179,7 +181,7 @@ async def update_conversation(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=Page[MessageRead])
 async def list_messages(
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: CurrentAgent,
     cursor: str | None = None,
@@ -198,7 +200,7 @@ async def list_messages(
     "/conversations/{conversation_id}/uploads", response_model=AttachmentRead, status_code=201
 )
 async def upload_file(
-    conversation_id: int,
+    conversation_id: Id,
     file: UploadFile,
     session: SessionDep,
     agent: CurrentAgent,
@@ -237,9 +239,10 @@ async def store_upload(
     "/conversations/{conversation_id}/messages",
     response_model=MessageRead | NoteRead,
     status_code=201,
+    responses=errors(409),
 )
 async def post_message(
-    conversation_id: int, data: ReplyCreate, session: SessionDep, agent: CurrentAgent
+    conversation_id: Id, data: ReplyCreate, session: SessionDep, agent: CurrentAgent
 ) -> MessageRead | NoteRead:
     """An agent reply (queued for delivery), or an internal note with `private: true`; both
     may carry the agent's uploads by `attachment_ids`."""
@@ -258,15 +261,15 @@ async def post_message(
 
 @router.get("/conversations/{conversation_id}/notes", response_model=list[NoteRead])
 async def list_notes(
-    conversation_id: int, session: SessionDep, agent: CurrentAgent
+    conversation_id: Id, session: SessionDep, agent: CurrentAgent
 ) -> list[NoteRead]:
     conversation = await service.get_or_raise(session, conversation_id, agent=agent)
     return await read_notes(session, await repository.list_notes(session, conversation.id))
 
 
-@router.get("/attachments/{attachment_id}", response_class=Response)
+@router.get("/attachments/{attachment_id}", response_class=Response, responses=FILE)
 async def download_attachment(
-    attachment_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
+    attachment_id: Id, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
 ) -> Response:
     # Ownership: as visible as its conversation; a pending upload only to its uploader.
     attachment = await files.get_or_raise(session, attachment_id, agent=agent)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.kit.schemas import Id, NotNull, RequestBody
+
 
 class IdentityRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -14,7 +16,7 @@ class IdentityRead(BaseModel):
     address: str
 
 
-class IdentityCreate(BaseModel):
+class IdentityCreate(RequestBody):
     address: str = Field(min_length=1, max_length=320)
     # Omitted: e-mail or phone is recognised from the address; anything else needs a kind.
     kind: str | None = Field(default=None, max_length=20)
@@ -28,13 +30,13 @@ class CustomerRead(BaseModel):
     created_at: datetime
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(RequestBody):
     name: str | None = Field(default=None, max_length=300)
-    attributes: dict[str, Any] | None = None
+    attributes: NotNull[dict[str, Any]] = None
 
 
-class MergeRequest(BaseModel):
-    other_id: int
+class MergeRequest(RequestBody):
+    other_id: Id
 
 
 class TimelineItem(BaseModel):

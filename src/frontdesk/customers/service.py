@@ -128,7 +128,9 @@ async def update_customer(
 
 
 async def add_identity(session: AsyncSession, customer: Customer, data: IdentityCreate) -> Identity:
-    """Attach an address to a customer; an address belongs to one customer only."""
+    """Attach an address to a customer; an address belongs to one customer only. Another
+    customer's address is refused with the same answer whoever owns it: the caller learns
+    nothing about customers of inboxes they do not serve."""
     kind, address = classify_address(data.address, handle_kind=data.kind or "")
     if not kind:
         raise Invalid(
@@ -139,9 +141,7 @@ async def add_identity(session: AsyncSession, customer: Customer, data: Identity
     if existing is not None:
         if existing.customer_id == customer.id:
             return existing
-        raise Conflict(
-            "this address belongs to another customer (merge them instead)", code="identity_taken"
-        )
+        raise Conflict("this address is not available", code="identity_taken")
     identity = Identity(customer_id=customer.id, kind=kind, address=address)
     session.add(identity)
     await session.flush()

@@ -16,7 +16,9 @@ from frontdesk.customers.schemas import (
 from frontdesk.deps import CurrentAgent, SessionDep
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
+from frontdesk.kit.openapi import errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 
 router = APIRouter(tags=["customers"])
 
@@ -44,7 +46,7 @@ async def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
-async def read_customer(customer_id: int, session: SessionDep, agent: CurrentAgent) -> CustomerRead:
+async def read_customer(customer_id: Id, session: SessionDep, agent: CurrentAgent) -> CustomerRead:
     return await service.read(
         session, await service.get_or_raise(session, customer_id, agent=agent)
     )
@@ -52,7 +54,7 @@ async def read_customer(customer_id: int, session: SessionDep, agent: CurrentAge
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead)
 async def update_customer(
-    customer_id: int, data: CustomerUpdate, session: SessionDep, agent: CurrentAgent
+    customer_id: Id, data: CustomerUpdate, session: SessionDep, agent: CurrentAgent
 ) -> CustomerRead:
     customer = await service.get_or_raise(session, customer_id, agent=agent)
     await service.update_customer(session, customer, data)
@@ -62,7 +64,7 @@ async def update_customer(
 
 @router.get("/customers/{customer_id}/timeline", response_model=Page[TimelineItem])
 async def read_timeline(
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     agent: CurrentAgent,
     cursor: str | None = None,
@@ -78,9 +80,14 @@ async def read_timeline(
     )
 
 
-@router.post("/customers/{customer_id}/identities", response_model=IdentityRead, status_code=201)
+@router.post(
+    "/customers/{customer_id}/identities",
+    response_model=IdentityRead,
+    status_code=201,
+    responses=errors(409),
+)
 async def add_identity(
-    customer_id: int, data: IdentityCreate, session: SessionDep, agent: CurrentAgent
+    customer_id: Id, data: IdentityCreate, session: SessionDep, agent: CurrentAgent
 ) -> IdentityRead:
     customer = await service.get_or_raise(session, customer_id, agent=agent)
     identity = await service.add_identity(session, customer, data)
@@ -90,7 +97,7 @@ async def add_identity(
 
 @router.delete("/customers/{customer_id}/identities/{identity_id}", status_code=204)
 async def remove_identity(
-    customer_id: int, identity_id: int, session: SessionDep, agent: CurrentAgent
+    customer_id: Id, identity_id: Id, session: SessionDep, agent: CurrentAgent
 ) -> None:
     customer = await service.get_or_raise(session, customer_id, agent=agent)
     await service.remove_identity(session, customer, identity_id)
@@ -99,7 +106,7 @@ async def remove_identity(
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
 async def merge_customers(
-    customer_id: int, data: MergeRequest, session: SessionDep, agent: CurrentAgent
+    customer_id: Id, data: MergeRequest, session: SessionDep, agent: CurrentAgent
 ) -> CustomerRead:
     """Merge `other_id` into this customer; the caller must be able to see both."""
     keep = await service.get_or_raise(session, customer_id, agent=agent)

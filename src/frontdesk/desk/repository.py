@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from frontdesk.desk.models import CannedResponse, Mention
 from frontdesk.inboxes.models import Inbox, InboxTeam
 
 VIEWS = ("mine", "unassigned", "teams", "all")
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
 
 
 @dataclass
@@ -62,19 +64,21 @@ def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) ->
             )
         )
     if f.q:
-        needle = f"%{f.q.lower()}%"
+        # The search is for the words typed: % and _ are letters here, not wildcards.
+        needle = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", f.q.lower()) + "%"
         query = query.where(
             or_(
                 exists().where(
-                    Customer.id == Conversation.customer_id, func.lower(Customer.name).like(needle)
+                    Customer.id == Conversation.customer_id,
+                    func.lower(Customer.name).like(needle, escape="\\"),
                 ),
                 exists().where(
                     Identity.customer_id == Conversation.customer_id,
-                    func.lower(Identity.address).like(needle),
+                    func.lower(Identity.address).like(needle, escape="\\"),
                 ),
                 exists().where(
                     Message.conversation_id == Conversation.id,
-                    func.lower(Message.text).like(needle),
+                    func.lower(Message.text).like(needle, escape="\\"),
                 ),
             )
         )

@@ -4,8 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from frontdesk.kit.schemas import RequestBody
 
-class CannedCreate(BaseModel):
+
+class CannedCreate(RequestBody):
     shortcut: str = Field(min_length=1, max_length=50, pattern=r"^[\w-]+$")
     title: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=20_000)

@@ -9,6 +9,7 @@ from frontdesk.desk import service
 from frontdesk.desk.schemas import MentionRead
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 
 router = APIRouter(tags=["mentions"])
 
@@ -32,7 +33,7 @@ async def list_mentions(
 
 
 @router.post("/me/mentions/{mention_id}/read", status_code=204, response_class=Response)
-async def read_mention(mention_id: int, session: SessionDep, agent: CurrentAgent) -> Response:
+async def read_mention(mention_id: Id, session: SessionDep, agent: CurrentAgent) -> Response:
     await service.mark_mention_read(session, agent, mention_id)
     await uow.commit(session)
     return Response(status_code=204)

@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.kit.schemas import Id, NotNull, RequestBody
+
 Security = Literal["none", "starttls", "tls"]
 
 
@@ -19,10 +21,10 @@ class MailServer(BaseModel):
     security: Security = "tls"
 
 
-class InboxCreate(BaseModel):
+class InboxCreate(RequestBody):
     channel: str = Field(min_length=1, max_length=20)
     name: str = Field(min_length=1, max_length=200)
-    team_ids: list[int] = []
+    team_ids: list[Id] = []
     webhook_url: str | None = None
     address: str | None = None
     imap: MailServer | None = None
@@ -30,13 +32,13 @@ class InboxCreate(BaseModel):
     settings: dict[str, Any] = {}
 
 
-class InboxUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    team_ids: list[int] | None = None
+class InboxUpdate(RequestBody):
+    name: NotNull[str] = Field(default=None, min_length=1, max_length=200)
+    team_ids: NotNull[list[Id]] = None
     webhook_url: str | None = None
-    active: bool | None = None
+    active: NotNull[bool] = None
     rotate_secret: bool = False
-    settings: dict[str, Any] | None = None
+    settings: NotNull[dict[str, Any]] = None
 
 
 class InboxRead(BaseModel):

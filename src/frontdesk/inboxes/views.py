@@ -21,6 +21,7 @@ from frontdesk.inboxes.schemas import (
 )
 from frontdesk.kit import uow
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 
 router = APIRouter(tags=["inboxes"])
 
@@ -57,7 +58,7 @@ async def create_inbox(
 
 @router.get("/inboxes/{inbox_id}", response_model=InboxRead)
 async def read_inbox(
-    inbox_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
+    inbox_id: Id, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
 ) -> InboxRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
     return await service.read_inbox(session, inbox, agent=agent, app=runtime.settings)
@@ -65,7 +66,7 @@ async def read_inbox(
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxRead)
 async def update_inbox(
-    inbox_id: int, data: InboxUpdate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, data: InboxUpdate, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> InboxRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.update_inbox(session, inbox, data, runtime.settings)
@@ -76,7 +77,7 @@ async def update_inbox(
 
 @router.delete("/inboxes/{inbox_id}", status_code=204)
 async def delete_inbox(
-    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> None:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     await service.deactivate_inbox(session, inbox)
@@ -86,7 +87,7 @@ async def delete_inbox(
 
 @router.get("/inboxes/{inbox_id}/templates", response_model=list[TemplateRead])
 async def list_templates(
-    inbox_id: int, session: SessionDep, agent: CurrentAgent
+    inbox_id: Id, session: SessionDep, agent: CurrentAgent
 ) -> list[TemplateRead]:
     """The inbox's message templates (agents who serve it pick from these)."""
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=agent)
@@ -95,7 +96,7 @@ async def list_templates(
 
 @router.post("/inboxes/{inbox_id}/templates", response_model=TemplateRead, status_code=201)
 async def create_template(
-    inbox_id: int, data: TemplateCreate, session: SessionDep, admin: AdminAgent
+    inbox_id: Id, data: TemplateCreate, session: SessionDep, admin: AdminAgent
 ) -> TemplateRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     template = await templates.create_template(session, inbox, data)
@@ -105,7 +106,7 @@ async def create_template(
 
 @router.patch("/inboxes/{inbox_id}/templates/{template_id}", response_model=TemplateRead)
 async def update_template(
-    inbox_id: int, template_id: int, data: TemplateUpdate, session: SessionDep, admin: AdminAgent
+    inbox_id: Id, template_id: int, data: TemplateUpdate, session: SessionDep, admin: AdminAgent
 ) -> TemplateRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     template = await templates.get_template_or_raise(session, inbox, template_id)
@@ -116,7 +117,7 @@ async def update_template(
 
 @router.delete("/inboxes/{inbox_id}/templates/{template_id}", status_code=204)
 async def delete_template(
-    inbox_id: int, template_id: int, session: SessionDep, admin: AdminAgent
+    inbox_id: Id, template_id: int, session: SessionDep, admin: AdminAgent
 ) -> None:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     template = await templates.get_template_or_raise(session, inbox, template_id)

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from frontdesk.kit.errors import Invalid
+from frontdesk.kit.schemas import MAX_ID
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -28,14 +29,23 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+        key = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except ValueError as exc:
-        raise Invalid("malformed cursor", code="invalid_cursor") from exc
+        raise _invalid("cursor", "malformed cursor") from exc
+    # Cursors are ids: one outside the id range names no row (and no database takes it).
+    if not 0 <= key <= MAX_ID:
+        raise _invalid("cursor", "malformed cursor")
+    return key
 
 
 def clamp_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT
     if limit < 1:
-        raise Invalid("limit must be at least 1", code="invalid_limit")
+        raise _invalid("limit", "limit must be at least 1")
     return min(limit, MAX_LIMIT)
+
+
+def _invalid(name: str, message: str) -> Invalid:
+    # The one validation error, like a query parameter of the wrong type.
+    return Invalid(f"query.{name}: {message}", details=[{"loc": ["query", name], "msg": message}])

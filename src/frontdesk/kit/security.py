@@ -1,4 +1,5 @@
-"""HMAC signatures, token hashing, password hashing, HTML sanitising and the SSRF guard."""
+"""HMAC signatures, token hashing, password hashing, HTML sanitising, the SSRF guard and
+the JSON nesting limit."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import json
+import re
 import secrets
 import socket
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -98,7 +102,10 @@ ALLOWED_ATTRIBUTES = {
 
 
 def sanitize_html(html: str | None) -> str | None:
-    """Strip scripts, event handlers, styles and unsafe URL schemes; None stays None."""
+    """Strip scripts, event handlers, styles and unsafe URL schemes; None stays None. Images
+    keep only `cid:` sources (the message's own parts): any other source, relative ones
+    included, would make the agent's browser fetch it on sight, with the desk's cookies when
+    it is one of our URLs (a GET that acts) and as a read receipt when it is someone else's."""
     if html is None:
         return None
     return nh3.clean(
@@ -107,7 +114,14 @@ def sanitize_html(html: str | None) -> str | None:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "cid"},
         link_rel="noopener noreferrer nofollow",
+        attribute_filter=_only_cid_images,
     )
+
+
+def _only_cid_images(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not value.strip().lower().startswith("cid:"):
+        return None
+    return value
 
 
 # Bidirectional overrides and isolates: "invoice\u202egnp.exe" shows as "invoiceexe.png".
@@ -145,7 +159,106 @@ def check_outbound_url(url: str, *, allow_private: bool = False) -> None:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise Invalid(f"cannot resolve host {parts.hostname!r}", code="invalid_url") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    _public_only([info[4][0] for info in infos], what="URL")
+
+
+def check_outbound_host(host: str, port: int, *, allow_private: bool = False) -> None:
+    """The same guard for a server we connect to by host and port (an SMTP relay, an IMAP
+    server), when an inbox is saved: an admin must not probe the internal network with it."""
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Invalid(f"cannot resolve host {host!r}", code="invalid_host") from exc
+    _public_only([info[4][0] for info in infos], what=f"host {host!r}")
+
+
+async def public_address(host: str, port: int, *, allow_private: bool = False) -> str:
+    """The address to connect to for `host`, resolved and checked at connect time: the
+    caller connects to this very address (the name is never resolved again), so a DNS answer
+    that changed since the inbox was saved (rebinding) cannot point the connection inward.
+    `allow_private` skips only the check."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise Invalid(f"cannot resolve host {host!r}", code="invalid_host") from exc
+    addresses = [str(info[4][0]) for info in infos]
+    if not allow_private:
+        _public_only(addresses, what=f"host {host!r}")
+    return addresses[0]
+
+
+async def open_connection(address: str, port: int, *, timeout: float) -> socket.socket:
+    """A connected, non-blocking TCP socket to an address `public_address` gave."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _public_only(addresses: list[Any], *, what: str) -> None:
+    # Every address the name has, not just the first: a client may pick any of them.
+    for raw in addresses:
+        address = ipaddress.ip_address(str(raw).split("%")[0])
         if not address.is_global:
-            raise Invalid(f"URL points to a non-public address ({address})", code="forbidden_url")
+            raise Invalid(
+                f"{what} points to a non-public address ({address})", code="forbidden_url"
+            )
+
+
+# Deeper JSON than any request of ours needs; Python's parser recurses per level, and a
+# 100,000-level body would raise RecursionError (a 500) instead of a refusal.
+MAX_JSON_DEPTH = 64
+_JSON_STRUCTURE = re.compile(rb'["\\\[\]{}]')
+
+
+class NestingGuard:
+    """Measures how deep a JSON text nests while it arrives in pieces, and refuses it past
+    `limit` (422 "invalid") before anything parses it. Only quotes, backslashes and brackets
+    are looked at (a regex finds them), so long strings and base64 cost next to nothing."""
+
+    def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.in_string = False
+        self.offset = 0
+        self.escaped_at = -1  # absolute position of the character after a backslash
+
+    def feed(self, chunk: bytes) -> None:
+        for match in _JSON_STRUCTURE.finditer(chunk):
+            at = self.offset + match.start()
+            if at == self.escaped_at:
+                continue
+            char = match.group()
+            if self.in_string:
+                if char == b"\\":
+                    self.escaped_at = at + 1
+                elif char == b'"':
+                    self.in_string = False
+            elif char == b'"':
+                self.in_string = True
+            elif char in b"[{":
+                self.depth += 1
+                if self.depth > self.limit:
+                    raise Invalid(
+                        f"JSON nests deeper than {self.limit} levels",
+                        details=[{"loc": ["body"], "msg": f"nested deeper than {self.limit}"}],
+                    )
+            elif char in b"]}":
+                self.depth -= 1
+        self.offset += len(chunk)
+
+
+def loads(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads for untrusted input: too deep a nesting is refused (Invalid), not a
+    RecursionError; malformed JSON raises ValueError as json.loads does."""
+    NestingGuard(max_depth).feed(data.encode() if isinstance(data, str) else data)
+    return json.loads(data)

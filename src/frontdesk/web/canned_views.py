@@ -13,6 +13,7 @@ from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
+from frontdesk.kit.schemas import Id
 from frontdesk.web.rendering import PageAgent, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +58,7 @@ async def create_canned(
 @router.post("/canned/{canned_id}/delete")
 async def delete_canned(
     request: Request,
-    canned_id: int,
+    canned_id: Id,
     session: SessionDep,
     agent: PageAgent,
     csrf: Annotated[str, Form()],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
@@ -33,6 +34,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
+from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -150,19 +152,11 @@ async def _context(
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-
-    # Opening the conversation reads the agent's mentions in it, and tells the customer's
-    # provider that their message was read (where the channel has read receipts).
-    # Two agents opening it at once race on the read job's key: the loser runs again.
-    async def opened() -> None:
-        await desk.mark_mentions_read(session, agent, conversation_id=conversation.id)
-        await conversations.opened_by_agent(session, conversation)
-
-    await uow.retrying(session, opened)
+    # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
@@ -170,9 +164,34 @@ async def conversation_page(
     return render(request, "conversation.html", context, agent=agent)
 
 
+@router.post("/conversations/{conversation_id}/mentions/read")
+async def read_mentions_here(
+    request: Request,
+    conversation_id: Id,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Opening a conversation reads the agent's mentions in it and tells the customer's
+    provider that their message was read (where the channel has read receipts): the page
+    posts here when it has loaded (htmx), and the header badge refreshes."""
+    check_csrf(request, csrf)
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+
+    # Two agents opening it at once race on the read job's key: the loser runs again.
+    async def opened() -> None:
+        await desk.mark_mentions_read(session, agent, conversation_id=conversation.id)
+        await conversations.opened_by_agent(session, conversation)
+
+    await uow.retrying(session, opened)
+    response = Response(status_code=204, headers={"hx-trigger": "fd:mentions"})
+    secure_headers(response)
+    return response
+
+
 @router.get("/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
 async def timeline_partial(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     return render(
@@ -216,7 +235,7 @@ async def _uploads(
 @router.post("/conversations/{conversation_id}/reply")
 async def reply_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,
@@ -227,7 +246,12 @@ async def reply_form(
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    data = ReplyCreate(text=text, identity_id=int(identity_id) if identity_id.isdigit() else None)
+    try:
+        data = ReplyCreate(
+            text=text, identity_id=int(identity_id) if identity_id.isdigit() else None
+        )
+    except ValidationError:
+        return _done(request, conversation_id, "invalid", lang=agent.language)
     try:
         taken = await _uploads(session, conversation, agent, runtime, attach)
         await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
@@ -268,7 +292,7 @@ async def template_form(
 @router.post("/conversations/{conversation_id}/note")
 async def note_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,
@@ -300,7 +324,7 @@ def _snooze_until(value: str) -> datetime | None:
 @router.post("/conversations/{conversation_id}/update")
 async def update_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     csrf: Annotated[str, Form()],
@@ -334,7 +358,7 @@ async def update_form(
 
 @router.get("/desk/attachments/{attachment_id}")
 async def attachment(
-    attachment_id: int, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
+    attachment_id: Id, session: SessionDep, agent: PageAgent, runtime: RuntimeDep
 ) -> Response:
     """A file as visible as its conversation; safe images inline, everything else downloads."""
     item = await files.get_or_raise(session, attachment_id, agent=agent)
@@ -343,7 +367,7 @@ async def attachment(
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 async def customer_page(
-    request: Request, customer_id: int, session: SessionDep, agent: PageAgent
+    request: Request, customer_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     customer = await customers.get_or_raise(session, customer_id, agent=agent)
     visible = await visible_inbox_ids(session, agent)
@@ -372,7 +396,7 @@ async def customer_page(
 @router.post("/customers/{customer_id}/merge")
 async def merge_form(
     request: Request,
-    customer_id: int,
+    customer_id: Id,
     session: SessionDep,
     agent: PageAgent,
     other: Annotated[str, Form()],
@@ -382,7 +406,7 @@ async def merge_form(
     check_csrf(request, csrf)
     keep = await customers.get_or_raise(session, customer_id, agent=agent)
     try:
-        if other.strip().isdigit():
+        if other.strip().isdigit() and int(other) <= MAX_ID:
             found = [await customers.get_or_raise(session, int(other.strip()), agent=agent)]
         else:
             found = await customers.find_by_identity(session, other, agent=agent)

@@ -12,6 +12,7 @@ from frontdesk.deps import SessionDep
 from frontdesk.desk import service as desk
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
+from frontdesk.kit.schemas import Id
 from frontdesk.web.rendering import PageAgent, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,7 @@ async def mentions_badge(request: Request, session: SessionDep, agent: PageAgent
 @router.post("/mentions/{mention_id}/read")
 async def read_mention(
     request: Request,
-    mention_id: int,
+    mention_id: Id,
     session: SessionDep,
     agent: PageAgent,
     csrf: Annotated[str, Form()],

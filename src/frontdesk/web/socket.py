@@ -30,6 +30,7 @@ from frontdesk.inboxes.port import DESK_SIGNALS, VISITOR_SIGNALS
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
+from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
@@ -145,8 +146,8 @@ async def _read(desk: _Desk) -> None:
     last_beat = time.monotonic()
     while True:
         try:
-            frame = json.loads(await desk.websocket.receive_text())
-        except ValueError:
+            frame = loads(await desk.websocket.receive_text())
+        except ValueError:  # not JSON, or nested too deep (Invalid is a ValueError)
             continue
         except (WebSocketDisconnect, RuntimeError):
             return

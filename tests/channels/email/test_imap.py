@@ -14,6 +14,7 @@ from sqlalchemy import delete, update
 from frontdesk.channels.email.imap import ImapError, ImapPoller, MailboxSync
 from frontdesk.channels.email.models import Mailbox
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.kit.errors import Invalid
 from tests.channels.email.conftest import create_email_inbox
 from tests.channels.email.dovecot import PASSWORD, running_dovecot
 from tests.channels.email.helpers import count, events, message_by_external, quarantined
@@ -342,3 +343,37 @@ class TestSecurity:
             with pytest.raises(ImapError, match="does not offer STARTTLS"):
                 await MailboxSync(runtime, inbox, owner="test").once()
             assert "Login" not in (plain.root / "dovecot.log").read_text()
+
+
+class TestInternalHosts:
+    """The webhook SSRF guard covers the mailbox's server: refused when the inbox is saved,
+    and again when connecting (the address may have changed since: DNS rebinding), unless
+    private addresses are allowed (tests, demo)."""
+
+    async def test_a_private_host_is_refused_when_saved(self, client, cast, runtime):
+        runtime.settings.allow_private_webhooks = False
+        response = await client.post(
+            "/api/v1/inboxes",
+            json={
+                "channel": "email",
+                "name": "Probe",
+                "address": "probe@frontdesk.test",
+                "imap": {"host": "127.0.0.1", "port": 22, "username": "x", "password": "y"},
+            },
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "forbidden_url"
+
+    async def test_a_private_host_is_refused_at_connect_time(
+        self, cast, runtime, dovecot, imap_user
+    ):
+        inbox = await imap_inbox(runtime, dovecot, imap_user)  # saved while allowed
+        dovecot.append(imap_user, "INBOX", batch("ss", 1))  # the helper logs in itself
+        before = (dovecot.root / "dovecot.log").read_text().count("imap-login:")
+        runtime.settings.allow_private_webhooks = False
+        with pytest.raises(Invalid, match="non-public address"):
+            await MailboxSync(runtime, inbox, owner="test").once()
+        assert await count(runtime, Message) == 0
+        # Never connected at all.
+        assert (dovecot.root / "dovecot.log").read_text().count("imap-login:") == before

@@ -264,3 +264,38 @@ class TestAgentFiles:
         [part] = list(relay.mails[0].iter_attachments())
         assert part.get_filename() == "فاتورة.pdf"
         assert part.get_content() == b"%PDF-1.4 list"
+
+
+class TestInternalRelays:
+    """The webhook SSRF guard covers the SMTP relay: refused when the inbox is saved, and at
+    each connection (a permanent failure: nothing retries against an internal host)."""
+
+    async def test_a_private_relay_is_refused_when_saved(self, client, cast, runtime):
+        runtime.settings.allow_private_webhooks = False
+        for host in ("127.0.0.1", "localhost", "169.254.169.254", "10.0.0.8"):
+            response = await client.post(
+                "/api/v1/inboxes",
+                json={
+                    "channel": "email",
+                    "name": "Probe",
+                    "address": "probe@frontdesk.test",
+                    "smtp": {"host": host, "port": 6379, "security": "none"},
+                },
+                headers=cast.ada.headers,
+            )
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["code"] == "forbidden_url"
+
+    async def test_a_private_relay_is_refused_at_connect_time(
+        self, support, mailer, relay, runtime
+    ):
+        await mailer.send(mail(message_id="<probe@x>"))
+        runtime.settings.allow_private_webhooks = False  # saved while allowed
+        message_id = await reply_to(runtime, "<probe@x>")
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "failed"
+        assert relay.envelopes == []
+        async with runtime.db.session() as session:
+            message = await session.get(Message, message_id)
+            assert message is not None and "SSRF" in (message.delivery_error or "")
+            await session.commit()

@@ -74,6 +74,8 @@ class TestVisitorMessages:
         visitor = await Visitor.connect(live_server, await visitor_token(client, chat))
         await visitor.ws.send("{not json")
         assert (await visitor.next("error"))["code"] == "invalid_payload"
+        await visitor.ws.send("[" * 100_000 + "]" * 100_000)  # was a RecursionError
+        assert (await visitor.next("error"))["code"] == "invalid_payload"
         await visitor.ws.send(json.dumps({"type": "message", "id": "x", "text": "short id"}))
         error = await visitor.next("error")
         assert error["id"] == "x"

@@ -49,7 +49,7 @@ class TestSettings:
             headers=cast.ada.headers,
         )
         assert response.status_code == 422
-        assert response.json()["error"]["code"] == "invalid_settings"
+        assert response.json()["error"]["code"] == "invalid"
 
     async def test_script_capable_upload_types_are_refused(self, client, cast):
         response = await client.post(
@@ -283,6 +283,64 @@ class TestNoAgentOnline:
         [mail] = relay_sink.mails
         assert mail["To"].addresses[0].addr_spec == "nour@example.com"
         assert "hi there" in mail.get_body(("plain",)).get_content()
+
+    async def test_a_transcript_goes_only_to_the_visitors_own_address(
+        self, client, cast, runtime, relay_sink
+    ):
+        chat = await make_chat(runtime, cast, email=email_settings(relay_sink))
+        token = await visitor_token(client, chat)
+        await post(
+            client,
+            "/widget/api/email",
+            {"token": token, "email": "nour@example.com", "text": "hi", "id": "mail-0005"},
+        )
+        elsewhere = await post(
+            client,
+            "/widget/api/transcript",
+            {"token": token, "email": "victim@example.org", "id": "transcript-0002"},
+        )
+        assert elsewhere.status_code == 403
+        assert elsewhere.json()["error"]["code"] == "not_your_address"
+        own = await post(
+            client,
+            "/widget/api/transcript",
+            {"token": token, "email": "NOUR@example.com", "id": "transcript-0003"},
+        )
+        assert own.status_code == 200 and own.json()["email"] == "nour@example.com"
+        await run_jobs(runtime)
+        assert [m["To"].addresses[0].addr_spec for m in relay_sink.mails] == ["nour@example.com"]
+
+    async def test_nor_to_an_address_another_customer_owns(self, client, cast, runtime):
+        from tests.conftest import inbound_payload, post_inbound
+
+        await post_inbound(client, cast.website, inbound_payload("w-2", "owner@example.com"))
+        chat = await make_chat(runtime, cast)
+        token = await visitor_token(client, chat, email="owner@example.com")
+        await post(
+            client,
+            "/widget/api/email",
+            {"token": token, "email": "owner@example.com", "text": "hi", "id": "mail-0006"},
+        )
+        response = await post(client, "/widget/api/transcript", {"token": token, "id": "tr-000004"})
+        assert response.status_code == 403
+
+    async def test_transcripts_are_rate_limited(self, client, cast, runtime, relay_sink):
+        chat = await make_chat(runtime, cast, email=email_settings(relay_sink))
+        token = await visitor_token(client, chat)
+        await post(
+            client,
+            "/widget/api/email",
+            {"token": token, "email": "nour@example.com", "text": "hi", "id": "mail-0007"},
+        )
+        answers = [
+            (await post(client, "/widget/api/transcript", {"token": token, "id": f"tr-limit-{n}"}))
+            for n in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 429, 429]
+        assert answers[-1].json()["error"]["code"] == "rate_limited"
+        async with runtime.db.session() as session:
+            queued = await session.scalars(select(Job).where(Job.kind == "webchat.transcript"))
+            assert len(queued.all()) == 2
 
     async def test_email_of_another_customer_is_not_taken_over(self, client, cast, runtime):
         from tests.conftest import inbound_payload, post_inbound

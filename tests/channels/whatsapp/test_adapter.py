@@ -251,12 +251,21 @@ class TestMarkRead:
         self, client, number, runtime, cast, graph_api
     ):
         conversation_id = await conversation(client, number, runtime)
-        from tests.web.test_views import log_in  # the desktop's own login helper
+        from tests.web.test_views import csrf_of, log_in  # the desktop's own helpers
 
         await log_in(client, cast.alice)
         for _ in range(2):
             opened = await client.get(f"/conversations/{conversation_id}")
             assert opened.status_code == 200, opened.text
+            await run_jobs(runtime)
+            # A GET changes nothing: the page posts that it was opened once it has loaded.
+            assert not [m for m in graph_api.messages if m.get("status") == "read"]
+        for _ in range(2):
+            read = await client.post(
+                f"/conversations/{conversation_id}/mentions/read",
+                data={"csrf": csrf_of(opened.text)},
+            )
+            assert read.status_code == 204, read.text
         await run_jobs(runtime)
         reads = [m for m in graph_api.messages if m.get("status") == "read"]
         wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="

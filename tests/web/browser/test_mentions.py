@@ -1,5 +1,6 @@
 """@mention notifications in a real browser: the badge updates live, the list links to the
-conversation, opening it reads the mention, and the state survives a reload."""
+conversation, opening it reads the mention (the page posts it), and the state survives a
+reload."""
 
 from __future__ import annotations
 
@@ -42,7 +43,10 @@ class TestMentions:
         assert "onerror=alert(1)" in (await item.text_content() or "")
         assert await alice.locator("[data-testid=fd-mention] img").count() == 0
         assert await axe_violations(alice) == []
-        await item.get_by_role("link").click()
+        # Opening the page reads the mention by a POST once loaded (a GET changes nothing).
+        async with alice.expect_response(f"**/conversations/{conversation}/mentions/read") as read:
+            await item.get_by_role("link").click()
+        assert (await read.value).status == 204
         await alice.wait_for_url(f"{base}/conversations/{conversation}")
         await alice.get_by_test_id("fd-mentions").wait_for()
         await alice.goto(f"{base}/mentions")

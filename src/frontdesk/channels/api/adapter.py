@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
@@ -21,24 +21,30 @@ from frontdesk.inboxes.port import (
     PermanentSendError,
     SendResult,
 )
-from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
-from frontdesk.kit.security import check_outbound_url, sign, verify_signature
+from frontdesk.kit.errors import Invalid, TooLarge, invalid_input
+from frontdesk.kit.security import check_outbound_url, loads, sign, verify_signature
 
 SIGNATURE_HEADER = "x-frontdesk-signature"
 
 
 class _From(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     address: str = Field(min_length=1, max_length=320)
     name: str | None = Field(default=None, max_length=300)
 
 
 class _Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     filename: str = Field(min_length=1, max_length=300)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     data_base64: str
 
 
 class ApiInbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     external_id: str = Field(min_length=1, max_length=300)
     from_: _From = Field(alias="from")
     text: str = Field(default="", max_length=1_000_000)
@@ -61,25 +67,35 @@ class ApiChannel:
     capabilities = Capabilities(media=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
+        unknown = sorted(str(key) for key in settings if key != "webhook_url")
+        if unknown:
+            raise invalid_input(
+                [
+                    {"loc": ("settings", key), "msg": "Extra inputs are not permitted"}
+                    for key in unknown
+                ]
+            )
         url = settings.get("webhook_url")
         if url:
             check_outbound_url(str(url), allow_private=app.allow_private_webhooks)
-        return {"webhook_url": url} | {k: v for k, v in settings.items() if k != "webhook_url"}
+        return {"webhook_url": url}
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         return verify_signature(inbox.secret, body, headers.get(SIGNATURE_HEADER))
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
         try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise FrontdeskError(f"body is not valid JSON: {exc}", code="malformed_json") from exc
+            raw = loads(body)
+        except Invalid:
+            raise
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise Invalid(
+                f"body is not valid JSON: {exc}", details=[{"loc": ["body"], "msg": "not JSON"}]
+            ) from exc
         try:
             data = ApiInbound.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_payload") from exc
+            raise invalid_input(exc.errors(), where=["body"]) from exc
         if not data.text.strip() and not data.html and not data.attachments:
             raise Invalid("a message needs text, html or an attachment", code="empty_message")
         return Inbound(

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.email import repository, threading
-from frontdesk.channels.email.parsing import ParsedMail, html_to_text, parse_mail
+from frontdesk.channels.email.parsing import BrokenMail, ParsedMail, html_to_text, parse_mail
 from frontdesk.channels.email.schemas import EmailSettings, SmtpServer, settings_of
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
@@ -26,7 +26,8 @@ from frontdesk.inboxes.port import (
     PermanentSendError,
     SendResult,
 )
-from frontdesk.kit.errors import Invalid
+from frontdesk.kit.errors import Invalid, invalid_input
+from frontdesk.kit.security import check_outbound_host, open_connection, public_address
 from frontdesk.kit.text import normalize_email
 
 _REPLY_PREFIXES = ("re:", "aw:", "sv:", "رد:", "پاسخ:")
@@ -41,12 +42,17 @@ class EmailChannel:
         try:
             parsed = EmailSettings.model_validate(settings)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_settings") from exc
+            raise invalid_input(exc.errors()) from exc
         parsed.address = normalize_email(parsed.address)
         if "+" in parsed.address.split("@")[0]:
             raise Invalid("the inbox address cannot contain '+'", code="invalid_address")
+        # The webhook guard: an admin must not reach the internal network through a relay
+        # or a mailbox (checked again at each connection, see public_address).
+        for server in (parsed.imap, parsed.smtp):
+            if server is not None:
+                check_outbound_host(
+                    server.host, server.port, allow_private=app.allow_private_webhooks
+                )
         return parsed.model_dump()
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
@@ -149,9 +155,13 @@ class EmailChannel:
         )
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
-        return self.to_inbound(
-            inbox, self.parse(inbox, body, app), app, raw_key=None, recipients=[]
-        )
+        try:
+            mail = self.parse(inbox, body, app)
+        except BrokenMail as exc:
+            # Over HTTP the sender hears why at once (a permanent 422, never a 500); the
+            # listener and IMAP quarantine such mail instead.
+            raise Invalid(f"not a mail that can be taken in: {exc}", code="broken_mail") from exc
+        return self.to_inbound(inbox, mail, app, raw_key=None, recipients=[])
 
     def build(self, inbox: Inbox, outbound: Outbound, app: Settings) -> EmailMessage:
         """The outbound mail: multipart/alternative (text + HTML), attachments, threading."""
@@ -206,10 +216,20 @@ class EmailChannel:
             raise PermanentSendError("automatic replies to automated or imported mail are off")
         msg = self.build(inbox, outbound, app)
         try:
+            address = await public_address(
+                config.smtp.host, config.smtp.port, allow_private=app.allow_private_webhooks
+            )
+        except Invalid as exc:
+            if exc.code == "forbidden_url":
+                raise PermanentSendError(f"relay refused by the SSRF guard: {exc}") from exc
+            raise  # a name that does not resolve now may resolve later
+        sock = await open_connection(address, config.smtp.port, timeout=config.smtp.timeout_seconds)
+        try:
             await aiosmtplib.send(
                 msg,
                 sender=config.address,
                 recipients=[outbound.to_address],
+                sock=sock,
                 **_connection(config.smtp),
             )
         except aiosmtplib.SMTPResponseException as exc:
@@ -233,9 +253,10 @@ def _connection(server: SmtpServer) -> dict[str, Any]:
     if not server.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    # The socket is already connected to the checked address; the name is for TLS (SNI and
+    # certificate verification) and the greeting.
     return {
         "hostname": server.host,
-        "port": server.port,
         "username": server.username,
         "password": server.password,
         "use_tls": server.security == "tls",

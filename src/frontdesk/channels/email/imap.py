@@ -24,6 +24,7 @@ from frontdesk.channels.email.models import Mailbox
 from frontdesk.channels.email.schemas import ImapServer, settings_of
 from frontdesk.inboxes.models import Inbox
 from frontdesk.kit import uow
+from frontdesk.kit.security import public_address
 from frontdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,49 @@ class LeaseLost(Exception):
     """Another process holds the mailbox now; this one stops touching it."""
 
 
-async def connect(server: ImapServer) -> aioimaplib.IMAP4:
-    context = _tls_context(server) if server.security != "none" else None
-    if server.security == "tls":
-        client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-            server.host, server.port, timeout=server.timeout_seconds, ssl_context=context
+class _PinnedIMAP4(aioimaplib.IMAP4):
+    """aioimaplib's client connecting to the address the SSRF guard checked (never the name
+    again), while TLS still verifies the certificate for the host name the inbox names."""
+
+    def __init__(
+        self, host: str, port: int, *, address: str, timeout: float, tls: ssl.SSLContext | None
+    ) -> None:
+        self.address = address
+        super().__init__(host, port, timeout=timeout, ssl_context=tls)
+
+    def create_client(
+        self,
+        host: str,
+        port: int,
+        loop: asyncio.AbstractEventLoop | None,
+        conn_lost_cb: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        running = loop or asyncio.get_running_loop()
+        self.protocol = aioimaplib.IMAP4ClientProtocol(running, conn_lost_cb)
+        self._client_task = running.create_task(
+            running.create_connection(
+                lambda: self.protocol,
+                self.address,
+                port,
+                ssl=ssl_context,
+                server_hostname=host if ssl_context is not None else None,
+            )
         )
-    else:
-        client = aioimaplib.IMAP4(server.host, server.port, timeout=server.timeout_seconds)
+
+
+async def connect(server: ImapServer, *, allow_private: bool) -> aioimaplib.IMAP4:
+    """Log in to the mailbox's server; a host that resolves to a private address is refused
+    here too (unless allowed), as when the inbox was saved."""
+    address = await public_address(server.host, server.port, allow_private=allow_private)
+    context = _tls_context(server) if server.security != "none" else None
+    client = _PinnedIMAP4(
+        server.host,
+        server.port,
+        address=address,
+        timeout=server.timeout_seconds,
+        tls=context if server.security == "tls" else None,
+    )
     await client.wait_hello_from_server()
     if context is not None and server.security == "starttls":
         await asyncio.wait_for(_starttls(client, server.host, context), server.timeout_seconds)
@@ -275,7 +311,7 @@ class MailboxSync:
         if not await self.acquire():
             return 0
         _, server, _ = await self._load()
-        client = await connect(server)
+        client = await connect(server, allow_private=self.runtime.settings.allow_private_webhooks)
         try:
             return await self.sync(client)
         finally:
@@ -382,7 +418,7 @@ class ImapPoller:
                 await asyncio.sleep(delay)
 
     async def _session(self, sync: MailboxSync, server: ImapServer) -> None:
-        client = await connect(server)
+        client = await connect(server, allow_private=self.runtime.settings.allow_private_webhooks)
         try:
             while True:
                 await sync.sync(client)

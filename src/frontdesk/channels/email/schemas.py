@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from frontdesk.inboxes.schemas import Security
 
 
 class SmtpServer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     host: str = Field(min_length=1, max_length=255)
     port: int = Field(ge=1, le=65535)
     username: str | None = None
@@ -31,6 +33,8 @@ class ImapServer(SmtpServer):
 
 
 class EmailSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     address: str = Field(min_length=3, max_length=320)
     imap: ImapServer | None = None
     smtp: SmtpServer | None = None

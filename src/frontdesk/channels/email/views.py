@@ -24,7 +24,9 @@ from frontdesk.conversations import service as conversations
 from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
+from frontdesk.kit.openapi import EML
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from frontdesk.kit.schemas import Id
 
 router = APIRouter(tags=["email"])
 
@@ -39,7 +41,7 @@ async def _email_message(session: AsyncSession, message_id: int, agent: Any) -> 
 
 @router.get("/email/messages/{message_id}", response_model=EmailMessageRead)
 async def read_email(
-    message_id: int,
+    message_id: Id,
     session: SessionDep,
     agent: CurrentAgent,
     runtime: RuntimeDep,
@@ -82,9 +84,9 @@ async def read_email(
     )
 
 
-@router.get("/email/messages/{message_id}/raw", response_class=Response)
+@router.get("/email/messages/{message_id}/raw", response_class=Response, responses=EML)
 async def raw_email(
-    message_id: int, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
+    message_id: Id, session: SessionDep, agent: CurrentAgent, runtime: RuntimeDep
 ) -> Response:
     """The original mail, byte for byte (message/rfc822, as a download)."""
     message = await _email_message(session, message_id, agent)
@@ -98,7 +100,7 @@ async def raw_email(
 async def list_quarantine(
     session: SessionDep,
     admin: AdminAgent,
-    inbox_id: int | None = None,
+    inbox_id: Id | None = None,
     cursor: str | None = None,
     limit: int | None = None,
 ) -> Page[QuarantineRead]:
@@ -121,9 +123,9 @@ async def list_quarantine(
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
 
 
-@router.get("/email/quarantine/{quarantine_id}/raw", response_class=Response)
+@router.get("/email/quarantine/{quarantine_id}/raw", response_class=Response, responses=EML)
 async def quarantined_raw(
-    quarantine_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    quarantine_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> Response:
     item = await repository.get_quarantined(session, quarantine_id)
     if item is None:

@@ -23,7 +23,7 @@ from frontdesk.inboxes.port import (
     check_file,
     find_adapter,
 )
-from frontdesk.kit.errors import FrontdeskError, Invalid
+from frontdesk.kit.errors import FrontdeskError, Invalid, invalid_input
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -101,9 +101,7 @@ class WebchatChannel:
         try:
             parsed = WebchatSettings.model_validate(settings)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise Invalid(f"{where}: {first['msg']}", code="invalid_settings") from exc
+            raise invalid_input(exc.errors()) from exc
         parsed.max_upload_bytes = min(parsed.max_upload_bytes, app.max_attachment_bytes)
         return parsed.model_dump()
 
@@ -165,11 +163,15 @@ class WebchatChannel:
         settings = read_settings(inbox)
         if not settings.email:
             raise PermanentSendError("this webchat inbox has no e-mail settings")
+        try:  # checks the relay's host against the SSRF guard too
+            checked = email.validate_settings(dict(settings.email), app)
+        except Invalid as exc:
+            raise PermanentSendError(f"the inbox's e-mail settings are refused: {exc}") from exc
         relay = Inbox(
             id=inbox.id,
             name=inbox.name,
             channel="email",
-            settings=email.validate_settings(dict(settings.email), app),
+            settings=checked,
             secret=inbox.secret,
             active=True,
         )

@@ -35,13 +35,25 @@ from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound, InboundAttachment
-from frontdesk.kit import jobs
+from frontdesk.kit import jobs, ratelimit
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.errors import Conflict, FrontdeskError, Invalid, NotFound, Unauthorized
+from frontdesk.kit.errors import (
+    Conflict,
+    Forbidden,
+    FrontdeskError,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from frontdesk.kit.events import record
 from frontdesk.kit.text import normalize_email
 
 TRANSCRIPT_JOB = "webchat.transcript"
+# Transcripts per minute: per visitor (a second try is fine, a loop is not) and per inbox
+# (many throwaway visitors still cannot turn the widget into a mailer).
+TRANSCRIPTS_PER_VISITOR = 2
+TRANSCRIPTS_PER_INBOX = 30
 TOKEN_EXPIRED = "token_expired"
 # Messages this recent are replayed on reconnect even below the client's `since`.
 REPLAY_SLACK = timedelta(seconds=10)
@@ -276,7 +288,10 @@ async def request_transcript(
     email: str | None,
     request_id: str,
 ) -> str:
-    """Queue the chat's transcript for e-mail; answers the address it will go to."""
+    """Queue the chat's transcript for e-mail; answers the address it will go to. Only to the
+    visitor's own address: one that their customer record holds (given in the pre-chat form
+    or when continuing by e-mail, and never another customer's), a few times a minute, so
+    the widget cannot be used to mail anyone else."""
     visitor = await repository.get_visitor(session, claims.key)
     address = normalize_email(email) if email else (visitor.email if visitor else None)
     if not address:
@@ -284,6 +299,17 @@ async def request_transcript(
     customer_id = await customer_id_of(session, claims)
     if customer_id is None:
         raise NotFound("there is no conversation yet", code="no_conversation")
+    own = await customers_repository.find_identity(session, "email", address)
+    if own is None or own.customer_id != customer_id:
+        raise Forbidden("transcripts go only to your own e-mail address", code="not_your_address")
+    for key, limit in (
+        (f"transcript:{claims.key}", TRANSCRIPTS_PER_VISITOR),
+        (f"transcript-inbox:{inbox.id}", TRANSCRIPTS_PER_INBOX),
+    ):
+        if wait := await ratelimit.take(session, key, limit=limit):
+            raise TooManyRequests(
+                "too many transcripts: try again in a minute", retry_after=wait, code="rate_limited"
+            )
     await jobs.enqueue(
         session,
         TRANSCRIPT_JOB,

@@ -33,6 +33,7 @@ from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import DESK_SIGNALS, VISITOR_SIGNALS
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
+from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
@@ -135,7 +136,7 @@ async def _reader(
     while True:
         raw = await conn.websocket.receive_text()
         try:
-            frame = json.loads(raw)
+            frame = loads(raw)  # too deep a nesting is a ValueError too, not a RecursionError
             if not isinstance(frame, dict):
                 raise ValueError("not an object")
         except ValueError:

@@ -7,10 +7,9 @@ are involved — the signed visitor token is the only key."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -25,8 +24,10 @@ from frontdesk.conversations.views import attachment_response
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit import uow
-from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, error_body
+from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, error_body, invalid_input
 from frontdesk.kit.i18n import direction, translator
+from frontdesk.kit.schemas import Id
+from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +46,11 @@ WIDGET_STRINGS = (
     "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
     "{name}: files of this type are not accepted.",
     "{name}: the file is too large (at most {size}).",
+    "Too many requests: try again in a minute.",
 )  # fmt: skip
+
+
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 
 def _cors(data: Any, status: int = 200) -> JSONResponse:
@@ -56,14 +61,24 @@ async def _answer(work: Callable[[], Awaitable[Any]]) -> JSONResponse:
     try:
         return _cors(await work())
     except FrontdeskError as exc:
-        return _cors(error_body(exc.code, exc.message), exc.status)
+        return _cors(error_body(exc.code, exc.message, exc.details), exc.status)
 
 
-async def _body(request: Request, model: type[BaseModel]) -> Any:
+async def _body(request: Request, model: type[BaseModelT]) -> BaseModelT:
+    """The JSON body as `model`; anything else (not JSON, not an object, wrong fields) is
+    the one validation error (422 "invalid"), never a 500."""
     try:
-        return model.model_validate(json.loads(await request.body()))
-    except (ValueError, ValidationError) as exc:
-        raise Invalid(f"invalid request: {exc}", code="invalid") from exc
+        raw = loads(await request.body())
+    except Invalid:
+        raise
+    except ValueError as exc:
+        raise Invalid(
+            "the body is not JSON", details=[{"loc": ["body"], "msg": "not JSON"}]
+        ) from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_input(exc.errors(), where=["body"]) from exc
 
 
 def _static(name: str, media_type: str) -> Response:
@@ -90,7 +105,7 @@ async def demo_css() -> Response:
 
 
 @router.get("/widget/api/config")
-async def widget_config(session: SessionDep, inbox: int) -> JSONResponse:
+async def widget_config(session: SessionDep, inbox: Id) -> JSONResponse:
     async def work() -> dict[str, Any]:
         found = await service.get_webchat_inbox(session, inbox)
         settings = read_settings(found)
@@ -160,18 +175,13 @@ async def upload(request: Request, session: SessionDep, runtime: RuntimeDep) -> 
     return await _answer(work)
 
 
-async def _token(request: Request, runtime: Any) -> tuple[Any, dict[str, Any]]:
-    raw = json.loads(await request.body() or b"{}")
-    return service.read_token(runtime.settings, raw.get("token")), raw
-
-
 @router.post("/widget/api/email")
 async def continue_by_email(
     request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> JSONResponse:
     async def work() -> dict[str, Any]:
-        claims, raw = await _token(request, runtime)
-        data = EmailContinue.model_validate(raw)
+        data = await _body(request, EmailContinue)
+        claims = service.read_token(runtime.settings, data.token)
         inbox = await service.get_webchat_inbox(session, claims.inbox_id)
         await session.commit()
         received = await uow.retrying(
@@ -187,7 +197,7 @@ async def continue_by_email(
                 app=runtime.settings,
             ),
         )
-        shown = await service.widget_messages(session, [received.message], token=raw["token"])
+        shown = await service.widget_messages(session, [received.message], token=data.token or "")
         return {"message": shown[0].model_dump(), "email": data.email.strip().lower()}
 
     return await _answer(work)
@@ -196,8 +206,8 @@ async def continue_by_email(
 @router.post("/widget/api/transcript")
 async def transcript(request: Request, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
     async def work() -> dict[str, Any]:
-        claims, raw = await _token(request, runtime)
-        data = TranscriptRequest.model_validate(raw)
+        data = await _body(request, TranscriptRequest)
+        claims = service.read_token(runtime.settings, data.token)
         inbox = await service.get_webchat_inbox(session, claims.inbox_id)
         address = await service.request_transcript(
             session, inbox, claims, email=data.email, request_id=data.id
@@ -210,7 +220,7 @@ async def transcript(request: Request, session: SessionDep, runtime: RuntimeDep)
 
 @router.get("/widget/api/attachments/{attachment_id}")
 async def visitor_attachment(
-    attachment_id: int, token: str, session: SessionDep, runtime: RuntimeDep
+    attachment_id: Id, token: str, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """A visitor's own file (or one an agent sent them); anything else is not found."""
     claims = service.read_token(runtime.settings, token)
@@ -238,7 +248,7 @@ async def visitor_attachment(
 
 @router.get("/demo/site", response_class=HTMLResponse)
 async def demo_site(
-    request: Request, session: SessionDep, runtime: RuntimeDep, inbox: int | None = None
+    request: Request, session: SessionDep, runtime: RuntimeDep, inbox: Id | None = None
 ) -> HTMLResponse:
     """A sample customer website with the demo webchat inbox's widget (development only)."""
     if runtime.settings.env != "development":

@@ -94,6 +94,7 @@
 
   function handle(err) {
     if (err.code === "token_expired" || err.code === "bad_token") restart();
+    else if (err.code === "rate_limited") notice(t("Too many requests: try again in a minute."));
     else notice(err.message);
   }
 
@@ -380,12 +381,17 @@
     try { return n.replace(/[\d.]+/, function (d) { return Number(d).toLocaleString(cfg.language); }); } catch (e) { return n; }
   }
 
+  // Transcripts go only to the visitor's own address (the one given before): without one,
+  // the e-mail form asks for it first.
   function askTranscript() {
-    var email = state.email || (els.offline.querySelector("input").value || "");
-    if (!email) { els.offline.hidden = false; els.offline.querySelector("input").focus(); return; }
-    post("/widget/api/transcript", { token: state.token, email: email, id: newId() })
+    post("/widget/api/transcript", { token: state.token, email: state.email || null, id: newId() })
       .then(function (d) { notice(t("Transcript on its way to {email}.").replace("{email}", d.email)); })
-      .catch(handle);
+      .catch(function (err) {
+        if (err.code === "email_required" || err.code === "not_your_address") {
+          els.offline.hidden = false; els.offline.querySelector("input").focus(); return;
+        }
+        handle(err);
+      });
   }
 
   function scroll() { els.list.scrollTop = els.list.scrollHeight; }

@@ -1,0 +1,230 @@
+"""No bad input gets a 500: ids outside the id range, NUL characters, JSON nested 100,000
+levels deep, unreadable bodies and unknown fields all get the one validation error (422
+"invalid"), on every route, and the app's routes are built so that it stays that way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from frontdesk.kit.openapi import api_routes
+from frontdesk.kit.pagination import encode_cursor
+from frontdesk.kit.schemas import MAX_ID
+from tests.conftest import inbound_payload, post_inbound
+from tests.helpers import make_chat, visitor_token
+
+DEEP = "[" * 100_000 + "]" * 100_000
+# Integer parameters that are not row ids (clamped, never looked up).
+NOT_IDS = {"limit"}
+
+
+def invalid(response: Any) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == "invalid", error
+    return error
+
+
+async def a_conversation(client, cast) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    response = await post_inbound(client, cast.website, inbound_payload("x-1", "layla@example.com"))
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+class TestIds:
+    @pytest.mark.parametrize("value", [2**31, 2**63, 2**63 + 1, 2**64 * 10, 0])
+    async def test_outside_the_id_range_in_a_path(self, client, cast, value):
+        for path in (
+            f"/api/v1/customers/{value}",
+            f"/api/v1/conversations/{value}/messages",
+            f"/api/v1/inboxes/{value}",
+            f"/api/v1/agents/{value}",
+        ):
+            invalid(await client.get(path, headers=cast.ada.headers))
+
+    async def test_outside_the_id_range_in_a_query(self, client, cast):
+        for query in ("inbox_id", "assignee_id", "customer_id"):
+            response = await client.get(
+                f"/api/v1/conversations?{query}={2**63 + 1}", headers=cast.ada.headers
+            )
+            assert invalid(response)["details"][0]["loc"] == ["query", query]
+
+    async def test_outside_the_id_range_in_a_body(self, client, cast):
+        body = await a_conversation(client, cast)
+        customer, conversation = body["customer_id"], body["conversation_id"]
+        cases = [
+            (f"/api/v1/customers/{customer}/merge", "post", {"other_id": 2**63 + 1}),
+            (f"/api/v1/conversations/{conversation}", "patch", {"team_id": 2**31}),
+            (f"/api/v1/conversations/{conversation}", "patch", {"assignee_id": 2**64}),
+            ("/api/v1/teams", "post", {"name": "T", "agent_ids": [2**63]}),
+            (f"/api/v1/conversations/{conversation}/messages", "post", {"attachment_ids": [2**40]}),
+        ]
+        for path, method, data in cases:
+            invalid(await client.request(method, path, json=data, headers=cast.ada.headers))
+
+    async def test_a_cursor_past_the_id_range(self, client, cast):
+        cursor = encode_cursor(2**63 + 1)
+        invalid_cursor = await client.get(
+            f"/api/v1/conversations?cursor={cursor}", headers=cast.ada.headers
+        )
+        assert invalid(invalid_cursor)["details"][0]["loc"] == ["query", "cursor"]
+
+    async def test_the_widget_and_the_desk_bound_ids_too(self, client, cast):
+        invalid(await client.get(f"/widget/api/config?inbox={2**63}"))
+        response = await client.post(
+            "/widget/api/session", content=json.dumps({"inbox_id": 2**63 + 1})
+        )
+        invalid(response)
+        assert response.headers["access-control-allow-origin"] == "*"
+
+    def test_every_integer_parameter_of_every_route_is_a_bounded_id(self, app):
+        for route in api_routes(app):
+            params = [*route.dependant.path_params, *route.dependant.query_params]
+            for child in route.dependant.dependencies:
+                params += [*child.path_params, *child.query_params]
+            for param in params:
+                if param.field_info.annotation is not int or param.name in NOT_IDS:
+                    continue
+                limits = [getattr(m, "le", None) for m in param.field_info.metadata]
+                assert any(le is not None and le <= MAX_ID for le in limits), (
+                    f"{route.path_format}: {param.name} is not an Id"
+                )
+
+
+class TestBodies:
+    async def test_unknown_fields_are_refused_by_name(self, client, cast):
+        body = await a_conversation(client, cast)
+        response = await client.patch(
+            f"/api/v1/conversations/{body['conversation_id']}",
+            json={"status": "pending", "colour": "red"},
+            headers=cast.ada.headers,
+        )
+        error = invalid(response)
+        assert error["details"][0]["loc"] == ["body", "colour"]
+        assert "colour" in error["message"]
+
+    async def test_unknown_settings_of_an_inbox_are_refused(self, client, cast):
+        for body in (
+            {"channel": "api", "name": "A", "settings": {"webhook": "https://x.example"}},
+            {
+                "channel": "email",
+                "name": "E",
+                "address": "help@example.com",
+                "smtp": {"host": "127.0.0.1", "port": 25, "colour": "red"},
+            },
+        ):
+            response = await client.post("/api/v1/inboxes", json=body, headers=cast.ada.headers)
+            assert invalid(response)["details"][0]["loc"][-1] in {"webhook", "colour"}
+
+    async def test_unknown_fields_are_refused_on_the_signed_inbound(self, client, cast):
+        payload = inbound_payload("u-1", "layla@example.com", priority="high")
+        error = invalid(await post_inbound(client, cast.website, payload))
+        assert error["details"][0]["loc"] == ["body", "priority"]
+
+    def test_every_body_under_api_v1_refuses_unknown_fields(self, app):
+        document = app.openapi()
+        schemas = document["components"]["schemas"]
+        checked = 0
+        for path, operations in document["paths"].items():
+            for operation in operations.values():
+                content = operation.get("requestBody", {}).get("content", {})
+                schema = content.get("application/json", {}).get("schema")
+                if not path.startswith("/api/v1/") or schema is None:
+                    continue
+                name = schema["$ref"].rsplit("/", 1)[-1]
+                assert schemas[name].get("additionalProperties") is False, name
+                checked += 1
+        assert checked >= 12
+
+    async def test_a_nul_in_a_body_or_a_url_is_refused(self, client, cast):
+        invalid(
+            await client.post("/api/v1/teams", json={"name": "a\x00b"}, headers=cast.ada.headers)
+        )
+        invalid(await client.get("/api/v1/conversations?status=%00", headers=cast.ada.headers))
+        invalid(await client.get("/api/v1/customers?identity=a%00b", headers=cast.ada.headers))
+
+    async def test_a_mail_without_sender_on_the_http_inbound_is_refused(self, client, cast):
+        created = await client.post(
+            "/api/v1/inboxes",
+            json={"channel": "email", "name": "Mail", "address": "help@frontdesk.test"},
+            headers=cast.ada.headers,
+        )
+        response = await client.post(
+            f"/api/v1/inboxes/{created.json()['id']}/inbound",
+            content=b"Subject: no sender\r\n\r\nbody\r\n",
+            headers={"content-type": "message/rfc822"},
+        )
+        # Refused for good, whatever refuses it (the mail, or a credential the route needs).
+        assert 400 <= response.status_code < 500, response.text
+
+    async def test_a_body_that_is_not_utf8_json(self, client, cast):
+        response = await client.post(
+            "/api/v1/teams",
+            content=b'{"name": "\xff\xfe"}',
+            headers={**cast.ada.headers, "content-type": "application/json"},
+        )
+        invalid(response)
+
+    async def test_a_broken_multipart_body(self, client, cast):
+        body = await a_conversation(client, cast)
+        response = await client.post(
+            f"/api/v1/conversations/{body['conversation_id']}/uploads",
+            content=b"--b\r\nTrue--b--\r\n",
+            headers={**cast.ada.headers, "content-type": "multipart/form-data; boundary=b"},
+        )
+        invalid(response)
+
+
+class TestNesting:
+    """Python's JSON parser recurses per level: 100,000 levels used to be a RecursionError."""
+
+    async def test_an_api_body(self, client, cast):
+        body = await a_conversation(client, cast)
+        response = await client.patch(
+            f"/api/v1/customers/{body['customer_id']}",
+            content=f'{{"attributes": {{"x": {DEEP}}}}}',
+            headers={**cast.ada.headers, "content-type": "application/json"},
+        )
+        assert "deeper" in invalid(response)["message"]
+
+    async def test_the_signed_inbound(self, client, cast):
+        invalid(await post_inbound(client, cast.website, DEEP.encode()))
+
+    async def test_a_body_without_content_type(self, client, cast):
+        invalid(await client.post("/api/v1/teams", content=DEEP, headers=cast.ada.headers))
+
+    async def test_depth_that_requests_need_still_passes(self, client, cast):
+        body = await a_conversation(client, cast)
+        nested: Any = "leaf"
+        for _ in range(40):
+            nested = {"n": nested}
+        response = await client.patch(
+            f"/api/v1/customers/{body['customer_id']}",
+            json={"attributes": nested},
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize(
+        "path", ["/widget/api/session", "/widget/api/email", "/widget/api/transcript"]
+    )
+    async def test_unauthenticated_widget_routes(self, client, cast, runtime, path):
+        await make_chat(runtime, cast)
+        response = await client.post(path, content=DEEP)
+        invalid(response)
+        assert response.headers["access-control-allow-origin"] == "*"
+
+
+class TestWidgetBodies:
+    @pytest.mark.parametrize("path", ["/widget/api/email", "/widget/api/transcript"])
+    @pytest.mark.parametrize(
+        "body", [b"not json", b"[1, 2]", b'"token"', b"", b'{"token": 5}', b"\xff\xfe"]
+    )
+    async def test_non_json_or_wrong_shape(self, client, cast, runtime, path, body):
+        chat = await make_chat(runtime, cast)
+        await visitor_token(client, chat)
+        response = await client.post(path, content=body)
+        invalid(response)
+        assert response.headers["access-control-allow-origin"] == "*"
