@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.conversations import delivery, repository
-from frontdesk.conversations.delivery import apply_provider_edit, apply_provider_status
+from frontdesk.conversations import delivery, repository, window
+from frontdesk.conversations.delivery import (
+    apply_provider_edit,
+    apply_provider_status,
+    apply_watermark,
+)
 from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
-from frontdesk.conversations.receiving import Received, receive, receive_many, set_status
+from frontdesk.conversations.receiving import (
+    Received,
+    receive,
+    receive_many,
+    record_opened,
+    set_status,
+)
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
@@ -31,6 +42,7 @@ __all__ = [
     "Received",
     "apply_provider_edit",
     "apply_provider_status",
+    "apply_watermark",
     "receive",
     "receive_many",
     "reply",
@@ -45,9 +57,13 @@ async def reply(
     data: ReplyCreate,
     author_kind: str = "agent",
     attachments: Sequence[Attachment] = (),
+    meta: dict[str, Any] | None = None,
+    check_window: bool = True,
 ) -> Message:
     """Queue an outbound message (with the given pending uploads) and its delivery job in
-    this transaction."""
+    this transaction. Past the channel's reply window it is refused, or sent as the channel
+    allows (`meta`, e.g. a message tag); `check_window=False` is for sends that carry their
+    own rule (a private reply to a public comment)."""
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
     if not inbox.active:
@@ -61,6 +77,7 @@ async def reply(
     if not data.text.strip() and not data.html and not attachments:
         raise Invalid("a reply needs text, html or a file", code="empty_message")
     identity = await _reply_identity(session, conversation, data.identity_id)
+    allowed = await window.check(session, inbox, conversation) if check_window else {}
     message = Message(
         conversation_id=conversation.id,
         inbox_id=inbox.id,
@@ -74,7 +91,7 @@ async def reply(
         html=sanitize_html(data.html),
         delivery_status="queued",
         answered=False,
-        meta={},
+        meta={**allowed, **(meta or {})},
     )
     session.add(message)
     await session.flush()
@@ -105,6 +122,28 @@ async def _reply_identity(
     if not identities:
         raise Conflict("the customer has no address to reply to", code="no_identity")
     return identities[0]
+
+
+async def open_thread(
+    session: AsyncSession, *, inbox_id: int, customer_id: int, thread_key: str
+) -> Conversation:
+    """The customer's newest conversation of this thread on the inbox (reopened if closed),
+    or a new one that the business starts (e.g. a private reply to a public comment)."""
+    found = await repository.find_by_thread(
+        session, inbox_id=inbox_id, customer_id=customer_id, thread_key=thread_key
+    )
+    if found is not None:
+        if found.status not in ("open", "pending"):
+            await set_status(session, found, "open")
+        return found
+    conversation = Conversation(
+        inbox_id=inbox_id, customer_id=customer_id, status="open", priority="normal",
+        thread_key=thread_key,
+    )  # fmt: skip
+    session.add(conversation)
+    await session.flush()
+    record_opened(session, conversation)
+    return conversation
 
 
 async def mark_delivered(

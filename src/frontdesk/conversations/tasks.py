@@ -83,6 +83,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         in_reply_to=answered.external_id if answered else None,
         author_kind=message.author_kind,
         answers_automated=bool(answered and answered.meta.get("automated")),
+        meta=dict(message.meta),
         attachments=[
             OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
             for item in attachments
