@@ -43,6 +43,9 @@ def payload(name: str) -> dict[str, Any]:
         for item in entry.get("messaging", []):
             if "timestamp" in item:
                 item["timestamp"] = now
+        for change in entry.get("changes", []):
+            if "created_time" in change["value"]:
+                change["value"]["created_time"] = now // 1000
     return data
 
 
