@@ -125,3 +125,40 @@ class TestPublicActions:
         response = await act(client, cast, message.conversation_id, action="hide")
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "not_public"
+
+
+class TestDesktop:
+    async def test_buttons_on_a_public_conversation_hide_and_reply_privately(
+        self, client, page, runtime, cast, graph
+    ):
+        from tests.web.test_views import csrf_of, log_in
+
+        conversation = await public_conversation(client, page, runtime, cast)
+        await log_in(client, cast.alice)
+        html = (await client.get(f"/conversations/{conversation['id']}")).text
+        assert 'data-testid="fd-public-actions"' in html
+        assert 'data-testid="fd-public-comment"' in html
+        form = {"csrf": csrf_of(html)}
+        hidden = await client.post(
+            f"/conversations/{conversation['id']}/public-action", data={**form, "action": "hide"}
+        )
+        assert hidden.status_code == 303
+        assert graph.sent(COMMENT) == [{"?is_hidden": "true"}]
+        private = await client.post(
+            f"/conversations/{conversation['id']}/public-action",
+            data={**form, "action": "reply_privately", "text": "ما رقم طلبك؟"},
+        )
+        assert private.status_code == 303
+        private_page = (await client.get(private.headers["location"])).text
+        assert 'data-testid="fd-public-origin"' in private_page
+        html = (await client.get(f"/conversations/{conversation['id']}")).text
+        assert 'data-testid="fd-private-thread"' in html
+
+    async def test_a_private_conversation_has_no_public_buttons(self, client, page, runtime, cast):
+        from tests.web.test_views import log_in
+
+        await page.deliver(client, payload("message_text"))
+        [message] = await all_messages(runtime)
+        await log_in(client, cast.alice)
+        html = (await client.get(f"/conversations/{message.conversation_id}")).text
+        assert 'data-testid="fd-public-actions"' not in html

@@ -5,9 +5,10 @@ public comment: POST /api/v1/conversations/{id}/public-actions."""
 from __future__ import annotations
 
 import hmac
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.meta import actions, service
@@ -17,8 +18,9 @@ from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import uow
-from frontdesk.kit.errors import Forbidden, NotFound, Unauthorized
+from frontdesk.kit.errors import Forbidden, FrontdeskError, NotFound, Unauthorized
 from frontdesk.runtime import Runtime
+from frontdesk.web.rendering import PageAgent, check_csrf
 
 router = APIRouter(tags=["meta"])
 api_router = APIRouter(tags=["meta"])
@@ -91,3 +93,29 @@ async def public_action(
     done = await actions.act(session, conversation_id, data, agent=agent, app=runtime.settings)
     await uow.commit(session)
     return done
+
+
+@router.post("/conversations/{conversation_id}/public-action", include_in_schema=False)
+async def public_action_form(
+    request: Request,
+    conversation_id: int,
+    session: SessionDep,
+    agent: PageAgent,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form()],
+    action: Annotated[Literal["reply_publicly", "hide", "unhide", "reply_privately"], Form()],
+    text: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The desktop's buttons on a public conversation (reply publicly / hide / reply
+    privately); a private reply opens the private conversation it went to."""
+    check_csrf(request, csrf)
+    try:
+        done = await actions.act(
+            session, conversation_id, PublicAction(action=action, text=text),
+            agent=agent, app=runtime.settings,
+        )  # fmt: skip
+    except FrontdeskError as exc:
+        return RedirectResponse(f"/conversations/{conversation_id}?error={exc.code}", 303)
+    await uow.commit(session)
+    target = done.conversation_id or conversation_id
+    return RedirectResponse(f"/conversations/{target}", status_code=303)
