@@ -157,6 +157,17 @@ async def thread_messages(
     ).all()
 
 
+async def inbound_of(session: AsyncSession, conversation_id: int) -> Sequence[Message]:
+    """The conversation's inbound messages, oldest first."""
+    return (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
+            .order_by(Message.id)
+        )
+    ).all()
+
+
 async def find_active(
     session: AsyncSession, *, inbox_id: int, customer_id: int
 ) -> Conversation | None:

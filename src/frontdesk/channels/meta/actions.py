@@ -65,12 +65,8 @@ async def act(
 async def _comment(
     session: AsyncSession, conversation: Conversation, comment_id: str | None
 ) -> Message:
-    messages = await conversations_repository.thread_messages(
-        session, conversation.id, before_id=2**62
-    )
-    comments = [
-        m for m in messages if m.direction == "inbound" and isinstance(m.meta.get("public"), dict)
-    ]
+    messages = await conversations_repository.inbound_of(session, conversation.id)
+    comments = [m for m in messages if isinstance(m.meta.get("public"), dict)]
     if comment_id is not None:
         comments = [m for m in comments if m.meta["public"].get("comment_id") == comment_id]
     if not comments:
