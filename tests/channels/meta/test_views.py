@@ -162,6 +162,13 @@ class TestMalformed:
         assert response.status_code == 422
         assert await count(runtime, Message) == 0
 
+    async def test_comment_without_comment_id_is_422(self, client, page: Page, runtime):
+        data = payload("feed_comment")
+        del data["entry"][0]["changes"][0]["value"]["comment_id"]
+        response = await page.deliver(client, data)
+        assert response.status_code == 422
+        assert await count(runtime, Message) == 0
+
     async def test_instagram_object_on_a_messenger_inbox_is_422(self, client, page: Page, runtime):
         response = await page.deliver(client, payload("instagram_story_reply"))
         assert response.status_code == 422
@@ -291,6 +298,16 @@ class TestOutbound:
             job = await session.scalar(select(Job).where(Job.kind == "conversations.deliver"))
         assert job is not None and job.attempts == 0 and job.run_at > utcnow()
 
+    async def test_http_429_waits_as_asked(self, client, page, runtime, cast, graph):
+        conversation_id = await self._conversation(client, page, runtime)
+        graph.fail(429, 32, "Page request limit reached", **{"Retry-After": "120"})
+        await reply(client, cast, conversation_id, "Hello")
+        await run_jobs(runtime)
+        async with runtime.db.session() as session:
+            job = await session.scalar(select(Job).where(Job.kind == "conversations.deliver"))
+        assert job is not None and job.attempts == 0
+        assert job.run_at > utcnow() + timedelta(seconds=100)
+
     async def test_a_refusal_fails_with_code_and_message(self, client, page, runtime, cast, graph):
         conversation_id = await self._conversation(client, page, runtime)
         graph.fail(400, 551, "This person isn't available right now.")
@@ -336,6 +353,18 @@ class TestInstagram:
         [message] = await all_messages(runtime)
         assert message.text == "[story mention]"
         assert message.meta["instagram"]["story_mention"] == {"url": "<STORY_CDN_URL>"}
+
+    async def test_read_by_mid_marks_that_message_read(self, client, ig: Page, runtime, cast):
+        await ig.deliver(client, payload("instagram_story_reply"))
+        [message] = await all_messages(runtime)
+        await reply(client, cast, message.conversation_id, "Thanks")
+        await run_jobs(runtime)
+        ours = (await all_messages(runtime))[1]
+        data = payload("instagram_story_reply")
+        event(data).pop("message")
+        event(data)["read"] = {"mid": ours.provider_message_id}
+        assert (await ig.deliver(client, data)).status_code == 200
+        assert (await all_messages(runtime))[1].delivery_status == "read"
 
     async def test_replies_go_through_the_send_api(self, client, ig: Page, runtime, cast, graph):
         from tests.channels.meta.conftest import IG_ID
