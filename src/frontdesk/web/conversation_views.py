@@ -42,6 +42,10 @@ ERROR_TEXT = {
     "attachment_too_large": "The file is too large for this inbox.",
     "too_many_files": "At most 10 files per message.",
     "empty_message": "Write a message or attach a file.",
+    "reply_window_closed": "This channel allows no reply now: the customer wrote too long ago.",
+    "not_public": "This is not a public comment.",
+    "already_replied": "This comment was already answered privately.",
+    "provider_refused": "The provider refused.",
 }
 
 
