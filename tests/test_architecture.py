@@ -107,9 +107,14 @@ class TestChannels:
         packages = {
             info.name for info in pkgutil.iter_modules([str(SRC / "channels")]) if info.ispkg
         }
-        assert packages == set(channels.INSTALLED)
+        assert packages == {channels.package_of(name) for name in channels.INSTALLED}
         channels.load()
         assert [plugin.name for plugin in channel_plugins()] == list(channels.INSTALLED)
+        for plugin in channel_plugins():
+            # A package registers only the channels INSTALLED lists under it.
+            assert concrete_channel(type(plugin.adapter).__module__) == channels.package_of(
+                plugin.name
+            ), plugin.name
 
     def test_the_runtime_runs_channels_through_the_registry(self):
         for target in imports(SRC / "runtime.py"):

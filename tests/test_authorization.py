@@ -12,6 +12,8 @@ from tests.conftest import b64, inbound_payload, post_inbound
 SIGNED_ROUTES = {
     ("POST", "/api/v1/inboxes/{inbox_id}/inbound"),
     ("POST", "/webhooks/telegram/{inbox_id}"),  # X-Telegram-Bot-Api-Secret-Token
+    ("GET", "/webhooks/meta/{inbox_id}"),  # hub.verify_token
+    ("POST", "/webhooks/meta/{inbox_id}"),  # X-Hub-Signature-256
 }
 ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
@@ -21,6 +23,7 @@ ADMIN_ONLY = re.compile(
 BODIES = {
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"text": "leak?"},
+    ("POST", "/api/v1/conversations/{conversation_id}/public-actions"): {"action": "hide"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "x"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"address": "x@example.com"},
     ("PATCH", "/api/v1/inboxes/{inbox_id}"): {"name": "x"},

@@ -92,8 +92,9 @@ class TestInbound:
         ).json()
         assert customer["name"] == "Layla"
         assert customer["identities"] == [
-            {"id": 1, "kind": "email", "address": "layla@example.com"}
-        ]
+            {"id": 1, "kind": "email", "address": "layla@example.com", "name": None,
+             "picture_url": None}
+        ]  # fmt: skip
 
     async def test_same_external_id_posted_concurrently_is_stored_once(self, client, cast, runtime):
         payload = inbound_payload("dup-1", "+44 20 7946 0958", "once")

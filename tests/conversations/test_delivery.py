@@ -229,3 +229,43 @@ class TestApplyProviderEdit:
             message = (await session.scalars(select(Message))).one()
         assert message.text == "v3"
         assert [v["text"] for v in message.meta["versions"]] == ["v1", "v2", "v3"]
+
+
+class TestApplyWatermark:
+    async def test_marks_earlier_outbound_messages_and_not_later_ones(self, runtime, cast):
+        first = await outbound_message(runtime, cast)
+        await sent(runtime, first, "wm-1")
+        async with runtime.db.session() as session:
+            message = await session.get(Message, first)
+            assert message is not None and message.identity_id is not None
+            identity_id = message.identity_id
+            assert message.sent_at is not None
+            before = message.sent_at - timedelta(seconds=1)
+            moved = await service.apply_watermark(
+                session, cast.website.id, [identity_id], "read", until=before
+            )
+            assert moved == 0
+            moved = await service.apply_watermark(
+                session, cast.website.id, [identity_id], "read", until=before + timedelta(hours=1)
+            )
+            await uow.commit(session)
+        assert moved == 1
+        assert (await row(runtime, first)).delivery_status == "read"
+
+
+class TestBusinessMessagesFromTheProvidersTools:
+    async def test_an_agent_inbound_is_stored_as_a_sent_outbound_message(self, runtime, cast):
+        received = await runtime.ingestor.receive(
+            Inbound(
+                inbox_id=cast.website.id, external_id="echo-1", address="c@example.com",
+                text="sent from the provider's inbox", author_kind="agent", tags=["public"],
+            )
+        )  # fmt: skip
+        message = await row(runtime, received.message.id)
+        assert message.direction == "outbound" and message.author_kind == "agent"
+        assert message.author_agent_id is None and message.delivery_status == "sent"
+        async with runtime.db.session() as session:
+            from frontdesk.conversations import repository
+
+            tags = await repository.tag_names(session, message.conversation_id)
+        assert tags == ["public"]

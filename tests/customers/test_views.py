@@ -29,6 +29,9 @@ class TestLookup:
             "id": 1,
             "kind": "phone",
             "address": "+442079460958",
+            # Provider profiles (Messenger, Instagram); none for a phone.
+            "name": None,
+            "picture_url": None,
         }
 
     async def test_an_agent_does_not_find_customers_of_other_inboxes(self, client, cast):

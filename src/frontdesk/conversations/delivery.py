@@ -77,6 +77,25 @@ async def apply_provider_status(
     return message
 
 
+async def apply_watermark(
+    session: AsyncSession,
+    inbox_id: int,
+    identity_ids: Sequence[int],
+    status: str,
+    *,
+    until: datetime,
+) -> int:
+    """A provider's watermark (Messenger: "everything sent before this time was delivered /
+    read") lands on every earlier outbound message to these identities; returns how many."""
+    moved = 0
+    for message in await repository.outbound_until(session, inbox_id, identity_ids, until):
+        if moves_forward(message.delivery_status, status):
+            await _status(session, message, {"status": status, "code": None, "text": None,
+                                             "at": until.isoformat()})  # fmt: skip
+            moved += 1
+    return moved
+
+
 async def apply_provider_edit(
     session: AsyncSession, inbox_id: int, provider_message_id: str, *, text: str, at: datetime
 ) -> Message | None:

@@ -136,6 +136,8 @@ async def receive_many(
                 )
             )
         item.conversation.last_message_at = item.conversation.updated_at = now
+        for tag in item.inbound.tags:
+            await repository.add_tag(session, item.conversation.id, tag)
         record_message(session, message, item.conversation, "message.created")
         outcomes[item.index] = Received(message, item.conversation, duplicate=False)
     await session.flush()
@@ -254,25 +256,27 @@ async def _flush_opened(session: AsyncSession, opened: list[Conversation]) -> No
         await assign_ids(session, Conversation)
         await session.flush()
         for conversation in opened:
-            _record_opened(session, conversation)
+            record_opened(session, conversation)
         opened.clear()
 
 
 def _new_message(item: _Item) -> Message:
     inbound = item.inbound
+    # The business wrote it from the provider's own tools (no agent of ours): outbound, sent.
+    ours = inbound.author_kind != "customer"
     return Message(
         conversation_id=item.conversation.id,
         inbox_id=item.inbox.id,
         customer_id=item.customer.id,
         channel=item.inbox.channel,
-        direction="inbound",
-        author_kind="customer",
+        direction="outbound" if ours else "inbound",
+        author_kind=inbound.author_kind,
         identity_id=item.identity_id,
         text=inbound.text,
         html=inbound.html if inbound.html_sanitized else sanitize_html(inbound.html),
         external_id=inbound.external_id,
         provider_message_id=inbound.provider_message_id,
-        delivery_status="received",
+        delivery_status="sent" if ours else "received",
         answered=False,
         meta=inbound.meta,
         sent_at=inbound.sent_at,
@@ -293,7 +297,7 @@ def _new_conversation(
     )
 
 
-def _record_opened(session: AsyncSession, conversation: Conversation) -> None:
+def record_opened(session: AsyncSession, conversation: Conversation) -> None:
     record(
         session,
         "conversation.created",
@@ -348,7 +352,7 @@ async def _thread(
     conversation = _new_conversation(inbox, customer, inbound, await teams_of(inbox.id))
     session.add(conversation)
     await session.flush()
-    _record_opened(session, conversation)
+    record_opened(session, conversation)
     if flagged:
         tag = await repository.get_or_create_tag(session, SPOOF_TAG)
         await repository.set_tags(session, conversation.id, [tag.id])

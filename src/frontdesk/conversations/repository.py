@@ -157,6 +157,17 @@ async def thread_messages(
     ).all()
 
 
+async def inbound_of(session: AsyncSession, conversation_id: int) -> Sequence[Message]:
+    """The conversation's inbound messages, oldest first."""
+    return (
+        await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
+            .order_by(Message.id)
+        )
+    ).all()
+
+
 async def find_active(
     session: AsyncSession, *, inbox_id: int, customer_id: int
 ) -> Conversation | None:
@@ -368,6 +379,44 @@ async def set_tags(session: AsyncSession, conversation_id: int, tag_ids: Sequenc
     )
 
 
+async def add_tag(session: AsyncSession, conversation_id: int, name: str) -> None:
+    """Tag the conversation (kept tags stay; a tag it has already is a no-op)."""
+    tag = await get_or_create_tag(session, name)
+    has = await session.scalar(
+        select(ConversationTag).where(
+            ConversationTag.conversation_id == conversation_id, ConversationTag.tag_id == tag.id
+        )
+    )
+    if has is None:
+        session.add(ConversationTag(conversation_id=conversation_id, tag_id=tag.id))
+        await session.flush()
+
+
+async def outbound_until(
+    session: AsyncSession, inbox_id: int, identity_ids: Sequence[int], until: datetime
+) -> Sequence[Message]:
+    """Outbound messages of the inbox to these identities, sent at or before `until`, that a
+    provider watermark may still move forward (not yet read)."""
+    if not identity_ids:
+        return []
+    # Uses index: ix_messages_provider (inbox_id, provider_message_id).
+    return (
+        await session.scalars(
+            select(Message)
+            .where(
+                Message.inbox_id == inbox_id,
+                Message.provider_message_id.is_not(None),
+                Message.identity_id.in_(list(identity_ids)),
+                Message.direction == "outbound",
+                Message.delivery_status.in_(("queued", "sent", "delivered", "failed")),
+                Message.sent_at <= until,
+            )
+            .order_by(Message.id)
+            .with_for_update()
+        )
+    ).all()
+
+
 async def due_snoozed(session: AsyncSession, now: datetime) -> Sequence[Conversation]:
     return (
         await session.scalars(
@@ -392,6 +441,19 @@ async def find_by_provider_id(
         .with_for_update()
     )
     return (await session.scalars(query)).first()
+
+
+async def find_message_by_provider_id(
+    session: AsyncSession, inbox_id: int, provider_message_id: str
+) -> Message | None:
+    """`find_by_provider_id` without the lock: a read to recognise a provider's echo."""
+    # Uses index: ix_messages_provider (inbox_id, provider_message_id).
+    return await session.scalar(
+        select(Message)
+        .where(Message.inbox_id == inbox_id, Message.provider_message_id == provider_message_id)
+        .order_by(Message.id)
+        .limit(1)
+    )
 
 
 async def take_pending_updates(

@@ -10,10 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import delivery, repository, window
-from frontdesk.conversations.delivery import apply_provider_edit, apply_provider_status
+from frontdesk.conversations.delivery import (
+    apply_provider_edit,
+    apply_provider_status,
+    apply_watermark,
+)
 from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
-from frontdesk.conversations.receiving import Received, receive, receive_many, set_status
+from frontdesk.conversations.receiving import (
+    Received,
+    receive,
+    receive_many,
+    record_opened,
+    set_status,
+)
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
@@ -36,6 +46,7 @@ __all__ = [
     "Received",
     "apply_provider_edit",
     "apply_provider_status",
+    "apply_watermark",
     "receive",
     "receive_many",
     "reply",
@@ -50,9 +61,13 @@ async def reply(
     data: ReplyCreate,
     author_kind: str = "agent",
     attachments: Sequence[Attachment] = (),
+    meta: dict[str, Any] | None = None,
+    check_window: bool = True,
 ) -> Message:
     """Queue an outbound message (with the given pending uploads) and its delivery job in
-    this transaction."""
+    this transaction. Past the channel's reply window it is refused, or sent as the channel
+    allows (`meta`, e.g. a message tag); `check_window=False` is for sends that carry their
+    own rule (a private reply to a public comment)."""
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
     if not inbox.active:
@@ -63,12 +78,17 @@ async def reply(
             "conversation on an inbox of that channel",
             code="channel_mismatch",
         )
-    text, meta = data.text, await _structured(session, conversation, inbox, data)
-    if "template" in meta:
-        text = meta["template"]["text"]
+    text, structured = data.text, await _structured(session, inbox, data)
+    if "template" in structured:
+        text = structured["template"]["text"]
     elif not data.text.strip() and not data.html and not attachments:
         raise Invalid("a reply needs text, html or a file", code="empty_message")
     identity = await _reply_identity(session, conversation, data.identity_id)
+    allowed = (
+        await window.check(session, inbox, conversation, template=data.template is not None)
+        if check_window
+        else {}
+    )
     message = Message(
         conversation_id=conversation.id,
         inbox_id=inbox.id,
@@ -82,7 +102,7 @@ async def reply(
         html=sanitize_html(data.html),
         delivery_status="queued",
         answered=False,
-        meta=meta,
+        meta={**allowed, **structured, **(meta or {})},
     )
     session.add(message)
     await session.flush()
@@ -96,16 +116,13 @@ async def reply(
     return message
 
 
-async def _structured(
-    session: AsyncSession, conversation: Conversation, inbox: Inbox, data: ReplyCreate
-) -> dict[str, Any]:
-    """The template or choices a reply carries, checked against the inbox's channel: outside
-    its reply window only an approved template may go."""
+async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) -> dict[str, Any]:
+    """The template or choices a reply carries, checked against the inbox's channel (the
+    reply window is `window.check`'s: outside it only an approved template may go)."""
     meta: dict[str, Any] = {}
     if data.interactive is not None:
         meta["interactive"] = data.interactive.model_dump(exclude_defaults=True)
     if data.template is None:
-        window.check_open(await window.reply_window(session, conversation, inbox))
         return meta
     found = await templates.approved(
         session,
@@ -157,6 +174,28 @@ async def opened_by_agent(session: AsyncSession, conversation: Conversation) -> 
         return False
     await jobs.enqueue(session, READ_JOB, {"message_id": last.id}, key=f"mark-read:{last.id}")
     return True
+
+
+async def open_thread(
+    session: AsyncSession, *, inbox_id: int, customer_id: int, thread_key: str
+) -> Conversation:
+    """The customer's newest conversation of this thread on the inbox (reopened if closed),
+    or a new one that the business starts (e.g. a private reply to a public comment)."""
+    found = await repository.find_by_thread(
+        session, inbox_id=inbox_id, customer_id=customer_id, thread_key=thread_key
+    )
+    if found is not None:
+        if found.status not in ("open", "pending"):
+            await set_status(session, found, "open")
+        return found
+    conversation = Conversation(
+        inbox_id=inbox_id, customer_id=customer_id, status="open", priority="normal",
+        thread_key=thread_key,
+    )  # fmt: skip
+    session.add(conversation)
+    await session.flush()
+    record_opened(session, conversation)
+    return conversation
 
 
 async def mark_delivered(

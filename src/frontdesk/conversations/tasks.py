@@ -85,6 +85,7 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
         answers_automated=bool(answered and answered.meta.get("automated")),
         template=message.meta.get("template"),
         interactive=message.meta.get("interactive"),
+        meta=dict(message.meta),
         attachments=[
             OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
             for item in attachments

@@ -31,4 +31,7 @@ class Identity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(320))
+    # What the provider says about this address (Messenger / Instagram profile), if anything.
+    name: Mapped[str | None] = mapped_column(String(200))
+    picture_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

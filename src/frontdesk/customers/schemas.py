@@ -14,6 +14,9 @@ class IdentityRead(BaseModel):
     id: int
     kind: str
     address: str
+    # The provider's profile of this address (Messenger, Instagram), when it gives one.
+    name: str | None = None
+    picture_url: str | None = None
 
 
 class IdentityCreate(RequestBody):

@@ -223,3 +223,21 @@ def timeline_item(message: Message) -> TimelineItem:
         answered=message.answered if message.direction == "inbound" else None,
         created_at=message.created_at,
     )
+
+
+async def set_identity_profile(
+    session: AsyncSession, kind: str, address: str, *, name: str | None, picture_url: str | None
+) -> Identity | None:
+    """Cache what a provider says about one of its addresses (name, picture) on the identity;
+    the customer takes the name if it has none."""
+    identity = await repository.find_identity(session, kind, address)
+    if identity is None:
+        return None
+    if name:
+        identity.name = name[:200]
+    if picture_url:
+        identity.picture_url = picture_url[:1000]
+    customer = await repository.get_customer(session, identity.customer_id)
+    if customer is not None and name and not customer.name:
+        customer.name = name[:200]
+    return identity

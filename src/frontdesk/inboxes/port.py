@@ -73,6 +73,12 @@ class Inbound:
     # The id the provider's later status and edit notices name (Telegram: "chat:message").
     # Statuses or edits that arrived before this message are applied when it is stored.
     provider_message_id: str | None = None
+    # "customer" for what the customer wrote; "agent" for what the business sent from the
+    # provider's own tools (a Page inbox echo): stored once as an outbound agent message
+    # with no agent id, already sent.
+    author_kind: str = "customer"
+    # Tags the conversation takes when this message is stored (e.g. "public" for a comment).
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +115,9 @@ class Outbound:
     # or buttons / a list {"buttons": [{"id", "title"}]} | {"button", "sections"} under `text`.
     template: dict[str, Any] | None = None
     interactive: dict[str, Any] | None = None
+    # The message's meta: how `reply` decided it may be sent (a message tag outside the
+    # reply window, a private reply to a public comment).
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,8 +165,11 @@ class Capabilities:
 class ChannelAdapter(Protocol):
     """Optional hooks an adapter may also define (looked up with getattr): `webhook_path(inbox)`
     (the path under BASE_URL its provider calls), `upload_limits(inbox, app)`,
-    `outbound_per_minute(inbox)`, `refusal(session, inbox, address)` and
-    `mark_read(inbox, provider_message_id, app)` (tell the customer an agent read it)."""
+    `outbound_per_minute(inbox)`, `refusal(session, inbox, address)`,
+    `mark_read(inbox, provider_message_id, app)` (tell the customer an agent read it), and for
+    channels with a `reply_window`: `window_applies(thread)` (False: this conversation has no
+    window) and `outside_window(inbox, elapsed)` (the message meta a reply past the window is
+    sent with, e.g. a message tag, or None: refused) — see conversations/window.py."""
 
     channel: str
     # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").

@@ -51,6 +51,9 @@ ERROR_TEXT = {
     "unknown_template": "Choose one of this inbox's templates.",
     "template_not_approved": "This template is not approved yet.",
     "template_parameters": "This template needs a different number of parameters.",
+    "not_public": "This is not a public comment.",
+    "already_replied": "This comment was already answered privately.",
+    "provider_refused": "The provider refused.",
 }
 
 

@@ -35,6 +35,7 @@ CSP = (
 )
 CHANNEL_ICONS = {
     "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "voice": "☎", "telegram": "✈",
+    "messenger": "ⓜ", "instagram": "◎",
 }  # fmt: skip
 
 
