@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 # The registry entries, in the order their routes are mounted.
-INSTALLED: tuple[str, ...] = ("api", "email", "webchat", "telegram")
+INSTALLED: tuple[str, ...] = ("api", "email", "webchat", "telegram", "sms", "sms_gateway")
 
 
 def load() -> None:

@@ -18,6 +18,8 @@ from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Refusal, find_adapter
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
@@ -61,6 +63,9 @@ async def reply(
     if not data.text.strip() and not data.html and not attachments:
         raise Invalid("a reply needs text, html or a file", code="empty_message")
     identity = await _reply_identity(session, conversation, data.identity_id)
+    refused = await send_refusal(session, inbox, identity.address)
+    if refused is not None:
+        raise Conflict(refused.reason, code=refused.code)
     message = Message(
         conversation_id=conversation.id,
         inbox_id=inbox.id,
@@ -86,6 +91,15 @@ async def reply(
     conversation.last_message_at = conversation.updated_at = utcnow()
     record_message(session, message, conversation, "message.created")
     return message
+
+
+async def send_refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
+    """Why the inbox's channel will not send to this address now (opted out...), or None."""
+    hook = getattr(find_adapter(inbox.channel), "send_refusal", None)
+    if hook is None:
+        return None
+    refused: Refusal | None = await hook(session, inbox, address)
+    return refused
 
 
 async def _reply_identity(

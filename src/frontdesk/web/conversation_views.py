@@ -299,9 +299,7 @@ async def customer_page(
     profile = await customers.read(session, customer)
     inboxes = {
         i.id: i
-        for i in await inboxes_repository.list_inboxes(
-            session, only=visible, after=None, limit=500
-        )
+        for i in await inboxes_repository.list_inboxes(session, only=visible, after=None, limit=500)
     }
     return render(
         request,
