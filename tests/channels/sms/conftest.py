@@ -50,9 +50,7 @@ class FakeTwilio:
         self.next_sids: deque[str] = deque()
         self.app = Starlette(
             routes=[
-                Route(
-                    "/2010-04-01/Accounts/{sid}/Messages.json", self.create, methods=["POST"]
-                ),
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self.create, methods=["POST"]),
                 Route(
                     "/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}",
                     self.serve_media,

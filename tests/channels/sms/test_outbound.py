@@ -85,14 +85,10 @@ class TestSend:
         assert read["provider_message_id"] == "SM" + "a" * 32
         assert read["delivery_status"] == "sent"
 
-    async def test_a_messaging_service_sender_is_sent_as_such(
-        self, client, runtime, cast, twilio
-    ):
+    async def test_a_messaging_service_sender_is_sent_as_such(self, client, runtime, cast, twilio):
         from tests.channels.sms.conftest import create_sms_inbox
 
-        inbox = await create_sms_inbox(
-            client, runtime, cast, twilio, from_number="MG" + "b" * 32
-        )
+        inbox = await create_sms_inbox(client, runtime, cast, twilio, from_number="MG" + "b" * 32)
         conversation_id = await conversation_with_customer(client, inbox)
         await reply(client, cast, conversation_id)
         await run_jobs(runtime)
@@ -201,9 +197,7 @@ class TestOptOut:
 
 
 class TestAccount:
-    async def test_wrong_credentials_are_a_permanent_failure(
-        self, client, runtime, cast, twilio
-    ):
+    async def test_wrong_credentials_are_a_permanent_failure(self, client, runtime, cast, twilio):
         from tests.channels.sms.conftest import create_sms_inbox
 
         inbox = await create_sms_inbox(client, runtime, cast, twilio, auth_token="w" * 32)

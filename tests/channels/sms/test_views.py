@@ -120,7 +120,8 @@ class TestStoring:
         arabic = "مرحبا، أين طلبي رقم ١٢٣؟"
         persian = "سلام، سفارش من کی می‌رسد؟"
         await deliver(client, sms, fixture("incoming_sms", Body=arabic))
-        await deliver(client, sms, fixture("incoming_sms", MessageSid="SM" + "3" * 32, Body=persian))
+        later = fixture("incoming_sms", MessageSid="SM" + "3" * 32, Body=persian)
+        await deliver(client, sms, later)
         first, second = await all_messages(runtime)
         assert (first.text, second.text) == (arabic, persian)
         items = (
@@ -146,9 +147,7 @@ class TestMedia:
         [message] = await all_messages(runtime)
         assert message.text == "Photo of the broken part"
         async with runtime.db.session() as session:
-            files = (
-                await session.scalars(select(Attachment).order_by(Attachment.id))
-            ).all()
+            files = (await session.scalars(select(Attachment).order_by(Attachment.id))).all()
         assert [(f.content_type, f.filename) for f in files] == [
             ("image/jpeg", "media-0.jpg"),
             ("application/pdf", "media-1.pdf"),
@@ -284,16 +283,15 @@ class TestKeywords:
     async def test_a_repeated_stop_does_not_undo_a_later_start(self, client, sms, runtime):
         stop = fixture("incoming_sms", Body="STOP")
         await deliver(client, sms, stop)
-        await deliver(client, sms, fixture("incoming_sms", MessageSid="SM" + "5" * 32, Body="START"))
+        start = fixture("incoming_sms", MessageSid="SM" + "5" * 32, Body="START")
+        await deliver(client, sms, start)
         again = await deliver(client, sms, stop)  # Twilio retries the first webhook
         assert again.headers["x-frontdesk-outcome"] == "duplicate"
         async with runtime.db.session() as session:
             [row] = (await session.scalars(select(OptOut))).all()
         assert row.opted_out is False
 
-    async def test_help_is_answered_with_the_inboxs_help_text(
-        self, client, sms, runtime, twilio
-    ):
+    async def test_help_is_answered_with_the_inboxs_help_text(self, client, sms, runtime, twilio):
         from tests.conftest import run_jobs
 
         await deliver(client, sms, fixture("incoming_sms", Body="مساعدة"))
@@ -335,9 +333,7 @@ class TestMalformed:
         assert await count(runtime, Message) == 0
 
     async def test_unknown_inbox_is_404(self, client, sms, runtime):
-        response = await deliver(
-            client, SmsInbox(9999, sms.base_url), fixture("incoming_sms")
-        )
+        response = await deliver(client, SmsInbox(9999, sms.base_url), fixture("incoming_sms"))
         assert response.status_code == 404
 
 
