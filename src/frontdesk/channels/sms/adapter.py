@@ -109,8 +109,9 @@ class SmsChannel:
             where = ".".join(str(part) for part in first["loc"])
             raise Invalid(f"settings.{where}: {first['msg']}", code="invalid_settings") from exc
         check_outbound_url(parsed.api_base_url, allow_private=app.allow_private_webhooks)
-        if not parsed.from_number.startswith("MG"):
-            parsed.from_number = sender_address(parsed.from_number, parsed.default_region)
+        number = parsed.from_number.strip()
+        # A +-number is tidied to E.164; short codes and Messaging Service SIDs stay as given.
+        parsed.from_number = sender_address(number, None) if number[:1] == "+" else number
         return parsed.model_dump()
 
     def webhook_path(self, inbox: Inbox) -> str:

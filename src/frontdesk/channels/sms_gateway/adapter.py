@@ -119,7 +119,10 @@ class SmsGatewayChannel:
         if parsed.secret is None:
             parsed.secret = secrets.token_urlsafe(32)
         if parsed.from_number:
-            parsed.from_number = sender_address(parsed.from_number, parsed.default_region)
+            # As given: operators' line numbers are often service numbers a region would
+            # misread ("30001234" is not +98 30001234); only a +-number is tidied.
+            number = parsed.from_number.strip()
+            parsed.from_number = sender_address(number, None) if number[:1] == "+" else number
         return parsed.model_dump(by_alias=True)
 
     def webhook_path(self, inbox: Inbox) -> str:
