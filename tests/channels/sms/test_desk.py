@@ -39,9 +39,7 @@ class TestSegmentCounter:
         assert "71 characters · 2 SMS segments (UCS-2)" in persian.text
         assert "70 characters per segment" in persian.text
 
-    async def test_a_persian_agent_reads_the_counter_in_persian(
-        self, client, sms, runtime, cast
-    ):
+    async def test_a_persian_agent_reads_the_counter_in_persian(self, client, sms, runtime, cast):
         await client.patch(
             f"/api/v1/agents/{cast.alice.id}", json={"language": "fa"}, headers=cast.ada.headers
         )
