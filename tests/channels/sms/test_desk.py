@@ -48,7 +48,7 @@ class TestSegmentCounter:
         counted = await client.get(
             f"/conversations/{conversation_id}/sms-segments", params={"text": "سلام"}
         )
-        assert "۴ نویسه · ۱ بخش پیامک (UCS-2)" in counted.text
+        assert "\u06f4 نویسه · \u06f1 بخش پیامک (UCS-2)" in counted.text  # Persian 4 and 1
 
     async def test_other_channels_have_no_counter(self, client, cast):
         body = (
