@@ -51,6 +51,7 @@ class FakeTwilio:
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self.create, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}.json", self.account, methods=["GET"]),
                 Route(
                     "/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}",
                     self.serve_media,
@@ -102,6 +103,11 @@ class FakeTwilio:
         body = fixture("message_created", sid=sid, to=form["To"], body=form["Body"])
         body["from"] = form["From"]
         return JSONResponse(body, status_code=201)
+
+    async def account(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse(fixture("error_20003"), status_code=401)
+        return JSONResponse(fixture("account", friendly_name="Acme support"))
 
     async def serve_media(self, request: Request) -> Response:
         self.media_requests.append(request.path_params["media"])

@@ -356,3 +356,37 @@ class TestInboxSettings:
         )  # fmt: skip
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_settings"
+
+
+class TestConnectionCheck:
+    async def test_an_admin_checks_the_credentials(self, client, sms, cast, runtime, twilio):
+        response = await client.post(
+            f"/api/v1/inboxes/{sms.id}/sms/check", headers=cast.ada.headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "ok": True,
+            "account_name": "Acme support",
+            "account_status": "active",
+            "webhook_url": runtime.settings.base_url.rstrip("/") + sms.hook,
+        }
+        assert twilio.bad_auth == 0
+
+    async def test_a_wrong_token_is_reported_with_twilios_words(
+        self, client, runtime, cast, twilio
+    ):
+        inbox = await create_sms_inbox(client, runtime, cast, twilio, auth_token="w" * 32)
+        response = await client.post(
+            f"/api/v1/inboxes/{inbox.id}/sms/check", headers=cast.ada.headers
+        )
+        assert response.status_code == 422
+        assert response.json()["error"] == {
+            "code": "provider_refused",
+            "message": "the provider refused: 20003: Authenticate",
+        }
+
+    async def test_agents_may_not_check(self, client, sms, cast):
+        response = await client.post(
+            f"/api/v1/inboxes/{sms.id}/sms/check", headers=cast.alice.headers
+        )
+        assert response.status_code == 403
