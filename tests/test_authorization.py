@@ -12,10 +12,15 @@ from tests.conftest import b64, inbound_payload, post_inbound
 SIGNED_ROUTES = {
     ("POST", "/api/v1/inboxes/{inbox_id}/inbound"),
     ("POST", "/webhooks/telegram/{inbox_id}"),  # X-Telegram-Bot-Api-Secret-Token
+    ("POST", "/webhooks/sms/{inbox_id}"),  # X-Twilio-Signature
+    ("POST", "/webhooks/sms/{inbox_id}/status"),
+    ("POST", "/webhooks/sms_gateway/{inbox_id}"),  # the inbox's configured HMAC
+    ("POST", "/webhooks/sms_gateway/{inbox_id}/status"),
 }
 ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
     r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/sms/"
 )
 
 BODIES = {
