@@ -14,10 +14,15 @@ SIGNED_ROUTES = {
     ("POST", "/webhooks/telegram/{inbox_id}"),  # X-Telegram-Bot-Api-Secret-Token
     ("GET", "/webhooks/meta/{inbox_id}"),  # hub.verify_token
     ("POST", "/webhooks/meta/{inbox_id}"),  # X-Hub-Signature-256
+    ("POST", "/webhooks/sms/{inbox_id}"),  # X-Twilio-Signature
+    ("POST", "/webhooks/sms/{inbox_id}/status"),
+    ("POST", "/webhooks/sms_gateway/{inbox_id}"),  # the inbox's configured HMAC
+    ("POST", "/webhooks/sms_gateway/{inbox_id}/status"),
 }
 ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
     r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/sms/"
 )
 
 BODIES = {

@@ -13,7 +13,7 @@ from alembic import op
 import frontdesk.db
 
 revision: str = "0014_whatsapp"
-down_revision: str | None = "0012_messaging"
+down_revision: str | None = "0013_sms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -127,6 +127,17 @@ class ReplyCreate(RequestBody):
     interactive: InteractiveSend | None = None
 
 
+class SegmentsRead(BaseModel):
+    """How a text travels as SMS: its encoding, length and the segments it costs."""
+
+    encoding: Literal["GSM-7", "UCS-2"]
+    # Septets (GSM-7; extension-table characters count 2) or UTF-16 code units (UCS-2).
+    units: int
+    segments: int
+    per_segment: int
+    remaining: int
+
+
 class NoteRead(BaseModel):
     id: int
     conversation_id: int

@@ -31,7 +31,7 @@ from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.port import adapter_for
+from frontdesk.inboxes.port import Refusal, adapter_for, find_adapter
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
@@ -89,6 +89,9 @@ async def reply(
         if check_window
         else {}
     )
+    refused = await send_refusal(session, inbox, identity.address)
+    if refused is not None:
+        raise Conflict(refused.reason, code=refused.code)
     message = Message(
         conversation_id=conversation.id,
         inbox_id=inbox.id,
@@ -140,6 +143,13 @@ async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) ->
         "text": rendered,
     }
     return meta
+async def send_refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
+    """Why the inbox's channel will not send to this address now (opted out...), or None."""
+    hook = getattr(find_adapter(inbox.channel), "send_refusal", None)
+    if hook is None:
+        return None
+    refused: Refusal | None = await hook(session, inbox, address)
+    return refused
 
 
 async def _reply_identity(

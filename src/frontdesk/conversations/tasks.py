@@ -17,6 +17,7 @@ from frontdesk.inboxes.port import (
     OutboundAttachment,
     PermanentSendError,
     RateLimited,
+    Refusal,
     adapter_for,
 )
 from frontdesk.inboxes.secrets import opened_inbox
@@ -62,7 +63,8 @@ async def deliver(ctx: JobContext, payload: dict[str, Any]) -> None:
     if inbox is None or identity is None or conversation is None:
         raise PermanentJobError("message has no inbox, recipient or conversation any more")
     if refused:  # e.g. the address hard-bounced: fail clearly instead of sending again
-        raise PermanentJobError(refused)
+        await _refused(ctx, message_id, PermanentSendError(refused.reason, code=refused.code))
+        raise PermanentJobError(refused.reason)
     adapter = adapter_for(inbox.channel)
     await _take_rate_slot(ctx, adapter, inbox)
     inbox = opened_inbox(inbox, ctx.settings)
@@ -119,16 +121,19 @@ async def _refused(ctx: JobContext, message_id: int, exc: PermanentSendError) ->
             MESSAGES.labels(direction="outbound", outcome="failed").inc()
 
 
-async def _refusal(session: AsyncSession, inbox: Any, identity: Any) -> str | None:
+async def _refusal(session: AsyncSession, inbox: Any, identity: Any) -> Refusal | None:
     """Channels may refuse a recipient before anything is sent (e-mail: suppressed after a
-    hard bounce)."""
+    hard bounce; SMS: the customer opted out since the reply was queued)."""
     if inbox is None or identity is None:
         return None
+    refused = await service.send_refusal(session, inbox, identity.address)
+    if refused is not None:
+        return refused
     refusal = getattr(adapter_for(inbox.channel), "refusal", None)
     if refusal is None:
         return None
     reason: str | None = await refusal(session, inbox, identity.address)
-    return reason
+    return Refusal(reason, code="") if reason else None
 
 
 async def _take_rate_slot(ctx: JobContext, adapter: Any, inbox: Any) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response, UploadFile
+from fastapi import APIRouter, Query, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
@@ -20,6 +21,7 @@ from frontdesk.conversations.schemas import (
     MessageVersion,
     NoteRead,
     ReplyCreate,
+    SegmentsRead,
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
@@ -29,6 +31,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.openapi import FILE, errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from frontdesk.kit.schemas import Id
+from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["conversations"])
@@ -132,6 +135,14 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
         )
         for m in messages
     ]
+
+
+@router.get("/sms/segments", response_model=SegmentsRead)
+async def sms_segments(
+    agent: CurrentAgent, text: str = Query(default="", max_length=20_000)
+) -> SegmentsRead:
+    """What a reply costs on SMS (GSM-7 160/153 characters per segment, UCS-2 70/67)."""
+    return SegmentsRead(**asdict(count_segments(text)))
 
 
 @router.get("/conversations", response_model=Page[ConversationRead])

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -35,3 +35,21 @@ class Identity(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     picture_url: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OptOut(Base):
+    """Whether the customer allows messages to one identity on one medium ("sms"): the last
+    keyword they sent (STOP / START) wins. Every send to the identity on that medium asks."""
+
+    __tablename__ = "identity_opt_outs"
+    __table_args__ = (UniqueConstraint("identity_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(20))
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    # How: the word the customer sent, and the inbox and message that carried it.
+    keyword: Mapped[str] = mapped_column(String(40))
+    inbox_id: Mapped[int | None] = mapped_column()
+    message_id: Mapped[int | None] = mapped_column()
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

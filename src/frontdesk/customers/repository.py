@@ -8,7 +8,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.models import Customer, Identity, OptOut
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> Customer | None:
@@ -50,6 +50,13 @@ async def find_identities_by_address(
     if kind is not None:
         query = query.where(Identity.kind == kind)
     return (await session.scalars(query)).all()
+
+
+async def get_opt_out(session: AsyncSession, identity_id: int, scope: str) -> OptOut | None:
+    # Uses index: uq_identity_opt_outs_identity_id_scope.
+    return await session.scalar(
+        select(OptOut).where(OptOut.identity_id == identity_id, OptOut.scope == scope)
+    )
 
 
 async def get_identity(session: AsyncSession, identity_id: int) -> Identity | None:

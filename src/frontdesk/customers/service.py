@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Message
 from frontdesk.customers import repository
-from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.models import Customer, Identity, OptOut
 from frontdesk.customers.schemas import (
     CustomerRead,
     CustomerUpdate,
@@ -17,7 +17,7 @@ from frontdesk.customers.schemas import (
     IdentityRead,
     TimelineItem,
 )
-from frontdesk.db import assign_ids
+from frontdesk.db import assign_ids, utcnow
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
@@ -80,6 +80,47 @@ async def resolve_many(
         (customers_by_id[found[(r.kind, r.address)].customer_id], found[(r.kind, r.address)])
         for r in refs
     ]
+
+
+async def set_opt_out(
+    session: AsyncSession,
+    identity: Identity,
+    *,
+    scope: str,
+    opted_out: bool,
+    keyword: str,
+    inbox_id: int | None = None,
+    message_id: int | None = None,
+) -> OptOut:
+    """Record the customer's STOP (opted_out) or START for this identity on this medium; the
+    latest word wins. Recorded as an event on the customer."""
+    row = await repository.get_opt_out(session, identity.id, scope)
+    if row is None:
+        row = OptOut(identity_id=identity.id, scope=scope)
+        session.add(row)
+    row.opted_out = opted_out
+    row.keyword = keyword[:40]
+    row.inbox_id, row.message_id = inbox_id, message_id
+    row.changed_at = utcnow()
+    await session.flush()
+    record(
+        session,
+        "customer.opted_out" if opted_out else "customer.opted_in",
+        {"customer_id": identity.customer_id, "identity_id": identity.id, "scope": scope,
+         "keyword": row.keyword},
+        customer_id=identity.customer_id,
+        inbox_id=inbox_id,
+    )  # fmt: skip
+    return row
+
+
+async def opted_out(session: AsyncSession, *, kind: str, address: str, scope: str) -> OptOut | None:
+    """The standing opt-out of this address on this medium, or None if it may be messaged."""
+    identity = await repository.find_identity(session, kind, address)
+    if identity is None:
+        return None
+    row = await repository.get_opt_out(session, identity.id, scope)
+    return row if row is not None and row.opted_out else None
 
 
 async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent) -> Customer:

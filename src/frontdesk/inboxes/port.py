@@ -148,6 +148,15 @@ class RateLimited(Exception):
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a channel will not send to an address now (the customer opted out, a window
+    closed). `code` is the API error code the agent's reply is refused with."""
+
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a channel can carry; the desktop and `reply` ask this instead of the channel name."""
 
@@ -160,12 +169,16 @@ class Capabilities:
     read_receipts: bool = False
     # The provider reports edits of earlier messages (Telegram).
     edits: bool = False
+    # Text travels as SMS segments (GSM-7 or UCS-2): the desktop counts them as the agent types.
+    sms_segments: bool = False
 
 
 class ChannelAdapter(Protocol):
     """Optional hooks an adapter may also define (looked up with getattr): `webhook_path(inbox)`
     (the path under BASE_URL its provider calls), `upload_limits(inbox, app)`,
-    `outbound_per_minute(inbox)`, `refusal(session, inbox, address)`,
+    `outbound_per_minute(inbox)`, `refusal(session, inbox, address) -> str | None` (asked by
+    the delivery job only), `send_refusal(session, inbox, address) -> Refusal | None` (asked
+    when the agent replies, refused with its code, and again by the delivery job),
     `mark_read(inbox, provider_message_id, app)` (tell the customer an agent read it), and for
     channels with a `reply_window`: `window_applies(thread)` (False: this conversation has no
     window) and `outside_window(inbox, elapsed)` (the message meta a reply past the window is

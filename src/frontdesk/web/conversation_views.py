@@ -28,13 +28,14 @@ from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates as inbox_templates
-from frontdesk.inboxes.port import adapter_for
+from frontdesk.inboxes.port import adapter_for, find_adapter
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
 from frontdesk.kit.schemas import MAX_ID, Id
+from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -54,6 +55,7 @@ ERROR_TEXT = {
     "not_public": "This is not a public comment.",
     "already_replied": "This comment was already answered privately.",
     "provider_refused": "The provider refused.",
+    "opted_out": "The customer opted out of SMS (they sent STOP); they must send START first.",
 }
 
 
@@ -124,6 +126,11 @@ async def _context(
         "conversation": conversation,
         "customer": customer,
         "inbox": inbox,
+        # The reply box counts SMS segments as the agent types (channels that carry SMS).
+        "sms_segments": bool(
+            inbox and (adapter := find_adapter(inbox.channel)) and adapter.capabilities.sms_segments
+        ),
+        "counted": count_segments(""),
         "identities": identities,
         "timeline": await _timeline(session, conversation, agent),
         "tags": await conversations_repository.tag_names(session, conversation.id),
@@ -202,6 +209,17 @@ async def timeline_partial(
         "_timeline.html",
         {"conversation": conversation, "timeline": await _timeline(session, conversation, agent)},
         agent=agent,
+    )
+
+
+@router.get("/conversations/{conversation_id}/sms-segments", response_class=HTMLResponse)
+async def sms_segments_partial(
+    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent, text: str = ""
+) -> HTMLResponse:
+    """The reply box's SMS counter: characters, segments and encoding of the text so far."""
+    await conversations.get_or_raise(session, conversation_id, agent=agent)
+    return render(
+        request, "_sms_segments.html", {"counted": count_segments(text[:20_000])}, agent=agent
     )
 
 

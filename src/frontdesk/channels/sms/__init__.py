@@ -1,0 +1,1 @@
+"""The SMS channel (Twilio-compatible REST API and webhooks)."""

@@ -1,0 +1,1 @@
+"""A generic HTTP SMS gateway with configurable JSON field mappings and HMAC."""
