@@ -39,6 +39,9 @@ class Inbound:
     # `receive` joins such a conversation only when the sender is its customer.
     conversation_hints: list[int] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    # True when the sender cannot correct its address (mail): one that no rule normalises is
+    # kept as a raw identity and the message stored, instead of the message being refused.
+    raw_address_ok: bool = False
 
 
 @dataclass

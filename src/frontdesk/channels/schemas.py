@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.kit.text import OneLine
+
 Security = Literal["none", "starttls", "tls"]
 
 
@@ -21,7 +23,7 @@ class MailServer(BaseModel):
 
 class InboxCreate(BaseModel):
     channel: str = Field(min_length=1, max_length=20)
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     team_ids: list[int] = []
     webhook_url: str | None = None
     address: str | None = None
@@ -31,7 +33,7 @@ class InboxCreate(BaseModel):
 
 
 class InboxUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=200)
     team_ids: list[int] | None = None
     webhook_url: str | None = None
     active: bool | None = None

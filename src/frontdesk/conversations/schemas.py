@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from frontdesk.kit.text import OneLine
+
 Status = Literal["open", "pending", "snoozed", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
@@ -33,7 +35,7 @@ class ConversationUpdate(BaseModel):
     priority: Priority | None = None
     assignee_id: int | None = None
     team_id: int | None = None
-    subject: str | None = Field(default=None, max_length=500)
+    subject: OneLine | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=10)
     snoozed_until: datetime | None = None
     tags: list[str] | None = Field(default=None, max_length=50)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.kit.text import OneLine
+
 
 class IdentityRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -29,7 +31,7 @@ class CustomerRead(BaseModel):
 
 
 class CustomerUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=300)
+    name: OneLine | None = Field(default=None, max_length=300)
     attributes: dict[str, Any] | None = None
 
 

@@ -44,5 +44,12 @@ class TooLarge(FrontdeskError):
     code = "too_large"
 
 
+class Unavailable(FrontdeskError):
+    """A temporary cause (the database is down or busy): the same request may succeed later."""
+
+    status = 503
+    code = "unavailable"
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}

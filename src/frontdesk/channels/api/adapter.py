@@ -22,14 +22,21 @@ from frontdesk.channels.base import (
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
-from frontdesk.kit.security import check_outbound_url, sign, verify_signature
+from frontdesk.kit.security import (
+    check_outbound_url,
+    safe_content_type,
+    safe_filename,
+    sign,
+    verify_signature,
+)
+from frontdesk.kit.text import OneLine
 
 SIGNATURE_HEADER = "x-frontdesk-signature"
 
 
 class _From(BaseModel):
     address: str = Field(min_length=1, max_length=320)
-    name: str | None = Field(default=None, max_length=300)
+    name: OneLine | None = Field(default=None, max_length=300)
 
 
 class _Attachment(BaseModel):
@@ -44,7 +51,7 @@ class ApiInbound(BaseModel):
     text: str = Field(default="", max_length=1_000_000)
     html: str | None = Field(default=None, max_length=5_000_000)
     thread: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
+    subject: OneLine | None = Field(default=None, max_length=500)
     attachments: list[_Attachment] = Field(default=[], max_length=50)
     sent_at: datetime | None = None
 
@@ -106,7 +113,10 @@ class ApiChannel:
                 f"attachment {item.filename!r} is over {app.max_attachment_bytes} bytes",
                 code="attachment_too_large",
             )
-        return InboundAttachment(item.filename, item.content_type, data)
+        # Names and types as e-mail and uploads have them: no paths, control or bidi
+        # characters, no header tricks in the type.
+        kind = safe_content_type(item.content_type)
+        return InboundAttachment(safe_filename(item.filename, kind), kind, data)
 
     async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         url = inbox.settings.get("webhook_url")

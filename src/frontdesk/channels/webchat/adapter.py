@@ -21,7 +21,7 @@ from frontdesk.channels.base import (
 from frontdesk.channels.models import Inbox
 from frontdesk.config import Settings
 from frontdesk.kit.errors import FrontdeskError, Invalid, TooLarge
-from frontdesk.kit.security import safe_filename
+from frontdesk.kit.security import safe_content_type, safe_filename
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -185,7 +185,7 @@ def check_file(
     *, types: list[str], max_bytes: int, filename: str, content_type: str, data: bytes
 ) -> InboundAttachment:
     """A file within the type and size limits, its name made safe to show and save."""
-    kind = content_type.split(";")[0].strip().lower()
+    kind = safe_content_type(content_type)
     if kind not in types:
         raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
     if len(data) > max_bytes:

@@ -45,6 +45,7 @@ WIDGET_STRINGS = (
     "Your chat session expired. A new chat has started; messages not yet sent will be sent in it.",
     "{name}: files of this type are not accepted.",
     "{name}: the file is too large (at most {size}).",
+    "This message could not be stored. Please write it differently and send it again.",
 )  # fmt: skip
 
 
