@@ -7,6 +7,7 @@ from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import (
     check_outbound_url,
     hash_password,
+    safe_content_type,
     sanitize_html,
     sign,
     verify_password,
@@ -79,3 +80,20 @@ def test_production_refuses_the_example_secret():
         Settings(env="production", secret_key="short").check_production()
     Settings(env="production", secret_key="x" * 32).check_production()
     Settings(env="development").check_production()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("text/plain", "text/plain"),
+        ("Image/PNG; name=x.png", "image/png"),
+        ("application/vnd.ms-excel", "application/vnd.ms-excel"),
+        ("text/plain\r\nX-Injected: 1", "application/octet-stream"),
+        ("text/\x00plain", "application/octet-stream"),
+        ("../../etc/passwd", "application/octet-stream"),
+        ("", "application/octet-stream"),
+        (None, "application/octet-stream"),
+    ],
+)
+def test_content_types_are_bare_media_types(given, kept):
+    assert safe_content_type(given) == kept
