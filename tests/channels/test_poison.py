@@ -24,11 +24,12 @@ from frontdesk.channels.base import ADAPTERS
 from frontdesk.channels.email.imap import MailboxSync
 from frontdesk.channels.email.models import Quarantined
 from frontdesk.conversations.models import Message
+from frontdesk.kit.jobs import Job
 from frontdesk.runtime import Runtime
 from tests.channels.email.conftest import create_email_inbox
 from tests.channels.email.dovecot import PASSWORD
 from tests.channels.email.mails import SUPPORT, mail, raw
-from tests.conftest import inbound_payload, post_inbound
+from tests.conftest import inbound_payload, post_inbound, run_jobs
 from tests.helpers import make_chat, visitor_token
 
 GOOD = 100
@@ -466,3 +467,9 @@ async def test_poison_messages_never_block_a_channel(
     )
     for check in fed.checks:
         await check()
+    # What the stored messages set off (jobs) runs through, none of it failing.
+    await run_jobs(runtime)
+    async with runtime.db.session() as session:
+        failing = (await session.scalars(select(Job).where(Job.last_error.is_not(None)))).all()
+        await session.commit()
+    assert [(job.kind, job.last_error) for job in failing] == []

@@ -151,10 +151,11 @@ def _make_storable(inbound: Inbound) -> None:
     message that is stored: the one place every channel's text passes before storage."""
     inbound.external_id = storable(inbound.external_id)
     inbound.text = storable(inbound.text)
-    inbound.name = storable(inbound.name) if inbound.name else inbound.name
+    # Cut to their columns' sizes: a 400-character display name is a name, not an error.
+    inbound.name = storable(inbound.name)[:300] if inbound.name else inbound.name
     inbound.html = storable(inbound.html) if inbound.html else inbound.html
-    inbound.thread = storable(inbound.thread) if inbound.thread else inbound.thread
-    inbound.subject = storable(inbound.subject) if inbound.subject else inbound.subject
+    inbound.thread = storable(inbound.thread)[:300] if inbound.thread else inbound.thread
+    inbound.subject = storable(inbound.subject)[:500] if inbound.subject else inbound.subject
     inbound.references = [storable(reference) for reference in inbound.references]
     inbound.meta = storable_json(inbound.meta)
     for attachment in inbound.attachments:

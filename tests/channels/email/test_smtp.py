@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from frontdesk.channels.email import service
 from frontdesk.channels.email.models import SeenMail
 from frontdesk.conversations.models import Message
-from frontdesk.customers.models import Identity
+from frontdesk.customers.models import Customer, Identity
 from frontdesk.kit import uow
 from tests.channels.email.helpers import (
     count,
@@ -219,6 +219,16 @@ class TestUnreadableSenders:
             identity = await session.get(Identity, stored.identity_id)
             await session.commit()
         assert identity is not None and (identity.kind, identity.address) == (kind, address)
+
+    async def test_a_display_name_longer_than_its_column_is_cut(self, support, mailer, runtime):
+        # Was 451 for ever on PostgreSQL (customers.name is 300 characters).
+        _, reply = await mailer.send(mail(sender=f'"{"N" * 400}" <n@example.com>'))
+        assert reply.startswith("2.0.0")
+        [stored] = await messages(runtime)
+        async with runtime.db.session() as session:
+            customer = await session.get(Customer, stored.customer_id)
+            await session.commit()
+        assert customer is not None and customer.name == "N" * 300
 
     async def test_nul_bytes_anywhere_in_a_mail_are_stored_as_replacement_characters(
         self, support, mailer, runtime
