@@ -12,6 +12,7 @@ import time
 
 import aiosmtplib
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from frontdesk.channels.email import service
@@ -75,6 +76,25 @@ class TestAccepting:
         await mailer.send(mail(message_id="<tmp@x>"))
         assert await count(runtime, Message) == 1
 
+    async def test_a_database_failure_while_reading_the_recipients_answers_451_not_500(
+        self, support, mailer, runtime, listener
+    ):
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=mailer.port) as smtp:
+            await smtp.ehlo()
+            await smtp.mail("a@example.com")
+            await smtp.rcpt(SUPPORT)
+            # The address table is read again at DATA (its cache expired) and the read fails.
+            listener.handler._loaded_at = float("-inf")
+            await rename_inboxes(runtime, "inboxes", "inboxes_away")
+            try:
+                with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                    await smtp.data(mail(message_id="<down@x>"))
+            finally:
+                await rename_inboxes(runtime, "inboxes_away", "inboxes")
+        assert refused.value.code == 451
+        await mailer.send(mail(message_id="<down@x>"))  # the relay's retry is stored
+        assert await count(runtime, Message) == 1
+
     async def test_oversized_mail_is_refused(self, support, mailer, runtime, listener):
         runtime.settings.smtp_max_bytes = 20_000
         await listener.stop()
@@ -135,6 +155,13 @@ def committed_raws(monkeypatch) -> set[bytes]:
 
     monkeypatch.setattr(uow, "commit", spy)
     return committed
+
+
+async def rename_inboxes(runtime, old: str, new: str) -> None:  # type: ignore[no-untyped-def]
+    """A real database failure for every reader of the inboxes table, until renamed back."""
+    async with runtime.db.session() as session:
+        await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        await session.commit()
 
 
 class TestConcurrentSessions:

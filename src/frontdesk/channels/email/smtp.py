@@ -114,10 +114,15 @@ class MailHandler:
         data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogateescape")
         sender = envelope.mail_from
         targets: dict[int, list[str]] = {}
-        for address in envelope.rcpt_tos:
-            inbox_id = await self.inbox_for(address)
-            if inbox_id is not None:
-                targets.setdefault(inbox_id, []).append(address.lower())
+        try:
+            for address in envelope.rcpt_tos:
+                inbox_id = await self.inbox_for(address)
+                if inbox_id is not None:
+                    targets.setdefault(inbox_id, []).append(address.lower())
+        except Exception:
+            # Unanswered, aiosmtpd would say "500": a permanent refusal for a passing cause.
+            log.exception("looking up the recipients of a mail from %s failed", sender)
+            return "451 4.3.0 Temporary failure; try again later"
         mails = [
             service.IncomingMail(
                 inbox_id,
