@@ -149,15 +149,13 @@ class GroupCommit(Generic[T, R]):
     async def _rescue(self, session: AsyncSession, pending: _Pending[T, R], exc: Exception) -> None:
         """The item failed on its own: its caller learns why, unless `rescue` keeps what is
         left of it (then the caller gets that, once committed)."""
-        if self.rescue is None or uow.is_temporary(exc):
+        rescue = self.rescue
+        if rescue is None or uow.is_temporary(exc):
             pending.future.set_exception(exc)
             return
         log.warning("%s: an item failed for good (%r); rescuing it", self.name, exc)
         try:
-            result = await uow.retrying(
-                session,
-                lambda: self.rescue(session, pending.item, exc),  # type: ignore[misc]
-            )
+            result = await uow.retrying(session, lambda: rescue(session, pending.item, exc))
         except Exception as again:
             await uow.rollback(session)
             log.exception("%s: rescuing an item failed", self.name)
