@@ -210,14 +210,33 @@ class MailboxSync:
                 if uow.is_temporary(exc):
                     raise  # the sync fails and starts again from the same UID later
                 # A concurrent copy (same Message-ID over SMTP, or a lease that ran out under a
-                # slow batch), or a mail that cannot be stored: settle each mail on its own, so
+                # slow batch), or a mail that cannot be stored: settle the batch in halves, so
                 # the good ones are stored, the bad one quarantined, and the UID moves past both.
-                outcomes = [await self._settle(session, mail) for mail in batch]
+                outcomes = await self._settle_halves(session, batch)
                 await self._advance(session, mailbox_id, chunk[-1], outcomes)
                 await uow.commit(session)
         for outcome in outcomes:
             MESSAGES.labels(direction="inbound", outcome=outcome.status).inc()
         return sum(1 for outcome in outcomes if outcome.status == "stored")
+
+    async def _settle_halves(
+        self, session: AsyncSession, batch: list[service.IncomingMail]
+    ) -> list[service.Taken]:
+        """Each half in its own transaction, halved again while it fails: one bad mail in 100
+        costs about 14 transactions instead of 100."""
+        if len(batch) == 1:
+            return [await self._settle(session, batch[0])]
+        try:
+            return await uow.retrying(session, lambda: self._take_in(session, batch))
+        except Exception as exc:
+            await uow.rollback(session)
+            if uow.is_temporary(exc) or isinstance(exc, LookupError):
+                raise
+        half = len(batch) // 2
+        return [
+            *await self._settle_halves(session, batch[:half]),
+            *await self._settle_halves(session, batch[half:]),
+        ]
 
     async def _settle(self, session: AsyncSession, mail: service.IncomingMail) -> service.Taken:
         """One mail in its own transaction; quarantined if it fails for good on its own."""
