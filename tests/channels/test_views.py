@@ -4,7 +4,7 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from frontdesk.conversations.models import Attachment, Conversation, Message
 from frontdesk.customers.models import Customer
@@ -39,6 +39,21 @@ class TestInboxes:
         items = (await client.get("/api/v1/inboxes", headers=cast.alice.headers)).json()["items"]
         assert [item["id"] for item in items] == [cast.website.id]
         assert items[0]["secret"] is None
+
+    async def test_an_inbox_name_with_a_line_break_is_refused(self, client, cast):
+        # An inbox's name is the display name of the From header of its mail.
+        response = await client.post(
+            "/api/v1/inboxes",
+            json={"channel": "api", "name": "Support\r\nBcc: x@example.com"},
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 422
+        response = await client.patch(
+            f"/api/v1/inboxes/{cast.website.id}",
+            json={"name": "Web\nsite"},
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 422
 
     async def test_unknown_channel_is_refused(self, client, cast):
         response = await client.post(
@@ -243,3 +258,131 @@ class TestBadInput:
         assert response.status_code == 422
         assert "from" in response.json()["error"]["message"]
         await self.assert_nothing_stored(runtime)
+
+
+class TestHostileInput:
+    """Issue 9: what an API caller sends is stored safely or refused with a 4xx, never 500."""
+
+    async def stored_attachments(self, runtime) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        async with runtime.db.session() as session:
+            rows = list((await session.scalars(select(Attachment).order_by(Attachment.id))).all())
+            await session.commit()
+            return rows
+
+    async def test_attachment_names_and_types_are_sanitised_like_uploads(
+        self, client, cast, runtime
+    ):
+        files = [
+            ("../../etc/passwd", "text/plain"),
+            ("a\x00b.txt", "text/plain"),
+            ("invoice\u202egnp.exe", "application/pdf"),
+            ("report.txt", "text/plain\r\nX-Injected: 1"),
+            ("..\\..\\boot.ini", "Application/PDF; name=x"),
+        ]
+        payload = inbound_payload(
+            "h1",
+            "a@example.com",
+            attachments=[
+                {"filename": name, "content_type": kind, "data_base64": b64(b"data")}
+                for name, kind in files
+            ],
+        )
+        response = await post_inbound(client, cast.website, payload)
+        assert response.status_code == 202, response.text
+        stored = await self.stored_attachments(runtime)
+        assert [(row.filename, row.content_type) for row in stored] == [
+            ("_.._etc_passwd", "text/plain"),
+            ("ab.txt", "text/plain"),
+            ("invoicegnp.exe", "application/pdf"),
+            ("report.txt", "application/octet-stream"),
+            ("_.._boot.ini", "application/pdf"),
+        ]
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            {"text": "nul \x00 in the text"},
+            {"external_id": "ext\x00id"},
+            {"thread": "thread\x00one"},
+            {"html": "<p>nul \x00</p>"},
+        ],
+    )
+    async def test_characters_a_database_cannot_hold_are_replaced(
+        self, client, cast, runtime, field
+    ):
+        payload = {**inbound_payload("h2", "a@example.com"), **field}
+        first = await post_inbound(client, cast.website, payload)
+        again = await post_inbound(client, cast.website, payload)
+        assert first.status_code == again.status_code == 202, first.text
+        assert again.json()["duplicate"] is True
+        async with runtime.db.session() as session:
+            message = await session.scalar(select(Message))
+            await session.commit()
+        assert message is not None
+        stored = [message.text, message.external_id, message.html or ""]
+        assert not any("\x00" in value for value in stored)
+        assert any("\ufffd" in value for value in stored) or "thread" in field
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            {"from": {"address": "a@example.com", "name": "Layla\r\nBcc: x@example.com"}},
+            {"from": {"address": "a@example.com", "name": "nul\x00name"}},
+            {"subject": "Order\r\nBcc: x@example.com"},
+        ],
+    )
+    async def test_line_breaks_in_names_and_subjects_are_refused(
+        self, client, cast, runtime, field
+    ):
+        payload = {**inbound_payload("h3", "a@example.com"), **field}
+        response = await post_inbound(client, cast.website, payload)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_payload"
+        assert await count(runtime, Message) == 0
+
+    async def test_a_message_the_database_refuses_is_a_422_not_a_retry(self, client, cast, runtime):
+        # Stands for any failure no rule foresees that fails the same way every time: here
+        # the database refuses the row (a trigger), so the message fails alone.
+        postgres = runtime.db.engine.dialect.name == "postgresql"
+        async with runtime.db.session() as session:
+            if postgres:
+                await session.execute(
+                    text(
+                        "CREATE OR REPLACE FUNCTION fd_test_refuse() RETURNS trigger AS $$ "
+                        "BEGIN IF NEW.text = 'refuse me' THEN RAISE EXCEPTION 'refused' "
+                        "USING ERRCODE = '22023'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                    )
+                )
+                await session.execute(
+                    text(
+                        "CREATE TRIGGER fd_test_refuse BEFORE INSERT ON messages FOR EACH ROW "
+                        "EXECUTE FUNCTION fd_test_refuse()"
+                    )
+                )
+            else:
+                await session.execute(
+                    text(
+                        "CREATE TRIGGER fd_test_refuse BEFORE INSERT ON messages "
+                        "WHEN NEW.text = 'refuse me' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                    )
+                )
+            await session.commit()
+        try:
+            bad, good = (
+                inbound_payload("h4", "a@example.com", "refuse me"),
+                inbound_payload("h5", "b@example.com", "store me"),
+            )
+            responses = await asyncio.gather(
+                post_inbound(client, cast.website, bad), post_inbound(client, cast.website, good)
+            )
+        finally:
+            async with runtime.db.session() as session:
+                await session.execute(
+                    text("DROP TRIGGER fd_test_refuse" + (" ON messages" if postgres else ""))
+                )
+                if postgres:
+                    await session.execute(text("DROP FUNCTION fd_test_refuse()"))
+                await session.commit()
+        assert [r.status_code for r in responses] == [422, 202]
+        assert responses[0].json()["error"]["code"] == "not_storable"
+        assert await count(runtime, Message) == 1

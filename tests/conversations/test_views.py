@@ -245,6 +245,23 @@ class TestUpdate:
         )
         assert [c["id"] for c in mine.json()["items"]] == [conversation]
 
+    async def test_a_subject_with_a_line_break_is_refused(self, client, cast):
+        # It would become a mail header (Subject: ...\r\nBcc: ...).
+        conversation = await new_conversation(client, cast)
+        for subject in ("Refund\r\nBcc: x@example.com", "Refund\nnow", "nul\x00"):
+            response = await client.patch(
+                f"/api/v1/conversations/{conversation}",
+                json={"subject": subject},
+                headers=cast.alice.headers,
+            )
+            assert response.status_code == 422, response.text
+        response = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"subject": "استرداد المبلغ"},
+            headers=cast.alice.headers,
+        )
+        assert response.json()["subject"] == "استرداد المبلغ"
+
     async def test_cannot_assign_an_agent_outside_the_inbox(self, client, cast):
         conversation = await new_conversation(client, cast)
         response = await client.patch(

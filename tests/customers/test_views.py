@@ -178,3 +178,15 @@ class TestMerge:
             headers=cast.alice.headers,
         )
         assert response.status_code == 404
+
+
+class TestRename:
+    async def test_a_name_with_a_line_break_is_refused(self, client, cast):
+        # A customer's name becomes the display name of the To header of every reply.
+        created = await inbound(client, cast.website, "r1", "layla@example.com")
+        url = f"/api/v1/customers/{created['customer_id']}"
+        for name in ("Layla\r\nBcc: x@example.com", "Layla\n", "La\x00yla"):
+            response = await client.patch(url, json={"name": name}, headers=cast.alice.headers)
+            assert response.status_code == 422, response.text
+        response = await client.patch(url, json={"name": "لیلا"}, headers=cast.alice.headers)
+        assert response.status_code == 200 and response.json()["name"] == "لیلا"

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from frontdesk.kit.groupcommit import GroupCommit
+from frontdesk.kit.uow import is_temporary
 
 
 class TestGroupCommit:
@@ -63,3 +66,66 @@ class TestGroupCommit:
         for task in (in_flight, queued):
             with pytest.raises(RuntimeError, match="shutting down"):
                 await task
+
+
+class TestPoison:
+    """One item that fails its batch on every try (issue 9): its batch-mates are stored, and
+    only its own caller hears of it — or gets what `rescue` keeps of it."""
+
+    @staticmethod
+    def writer(calls: list[list[int]], error: Exception):  # type: ignore[no-untyped-def]
+        async def write_many(session, items):  # type: ignore[no-untyped-def]
+            calls.append(list(items))
+            await session.execute(text("SELECT 1"))
+            if -1 in items:
+                raise error  # e.g. the database refuses the row, whatever batch it is in
+            return [item * 2 for item in items]
+
+        return write_many
+
+    async def burst(self, group: GroupCommit[int, int]) -> list[object]:
+        items = (100, 1, 2, -1, 3, 4)
+        return await asyncio.gather(*(group.submit(n) for n in items), return_exceptions=True)
+
+    async def test_a_poison_item_fails_alone(self, runtime):
+        calls: list[list[int]] = []
+        group: GroupCommit[int, int] = GroupCommit(runtime.db, self.writer(calls, ValueError("x")))
+        try:
+            outcomes = await self.burst(group)
+        finally:
+            await group.stop()
+        assert outcomes[:3] == [200, 2, 4] and outcomes[4:] == [6, 8]
+        assert isinstance(outcomes[3], ValueError)
+        assert any(len(batch) > 1 and -1 in batch for batch in calls)  # it had batch-mates
+
+    async def test_rescue_keeps_what_is_left_of_a_poison_item(self, runtime):
+        rescued: list[tuple[int, str]] = []
+
+        async def rescue(session, item, error):  # type: ignore[no-untyped-def]
+            await session.execute(text("SELECT 1"))
+            rescued.append((item, type(error).__name__))
+            return 0
+
+        group: GroupCommit[int, int] = GroupCommit(
+            runtime.db, self.writer([], ValueError("x")), rescue=rescue
+        )
+        try:
+            outcomes = await self.burst(group)
+        finally:
+            await group.stop()
+        assert outcomes == [200, 2, 4, 0, 6, 8]
+        assert rescued == [(-1, "ValueError")]
+
+    async def test_a_temporary_failure_is_never_rescued(self, runtime):
+        async def rescue(session, item, error):  # type: ignore[no-untyped-def]
+            raise AssertionError("a temporary failure must reach the caller as it is")
+
+        down = OperationalError("SELECT 1", {}, Exception("the database is down"))
+        group: GroupCommit[int, int] = GroupCommit(runtime.db, self.writer([], down), rescue=rescue)
+        try:
+            outcomes = await self.burst(group)
+        finally:
+            await group.stop()
+        assert isinstance(outcomes[3], OperationalError)
+        assert is_temporary(outcomes[3])
+        assert outcomes[4:] == [6, 8]

@@ -15,6 +15,7 @@ from frontdesk.kit.security import (
     hash_password_async,
     loads,
     public_address,
+    safe_content_type,
     sanitize_html,
     sign,
     verify_password,
@@ -174,3 +175,18 @@ class TestServerHosts:
         with pytest.raises(Invalid) as raised:
             await public_address("no-such-host.invalid", 25)
         assert raised.value.code == "invalid_host"
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("text/plain", "text/plain"),
+        ("Image/PNG; name=x.png", "image/png"),
+        ("application/vnd.ms-excel", "application/vnd.ms-excel"),
+        ("text/plain\r\nX-Injected: 1", "application/octet-stream"),
+        ("text/\x00plain", "application/octet-stream"),
+        ("../../etc/passwd", "application/octet-stream"),
+        ("", "application/octet-stream"),
+        (None, "application/octet-stream"),
+    ],
+)
+def test_content_types_are_bare_media_types(given, kept):
+    assert safe_content_type(given) == kept

@@ -5,7 +5,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from frontdesk.kit.errors import Invalid
-from frontdesk.kit.text import classify_address, normalize_email, normalize_phone
+from frontdesk.kit.text import (
+    classify_address,
+    normalize_email,
+    normalize_phone,
+    one_line,
+    raw_address,
+    storable,
+    storable_json,
+)
 
 
 class TestClassify:
@@ -23,7 +31,9 @@ class TestClassify:
     def test_recognises_kinds(self, raw, expected):
         assert classify_address(raw, handle_kind="api") == expected
 
-    @pytest.mark.parametrize("raw", ["", "   ", "a@b@c", "x@", "@example.com", "+1 (55", "a\x07b"])
+    @pytest.mark.parametrize(
+        "raw", ["", "   ", "a@b@c", "x@", "@example.com", "+1 (55", "a\x07b", "a\x00b", "a\ud800b"]
+    )
     def test_refuses_invalid(self, raw):
         with pytest.raises(Invalid):
             classify_address(raw, handle_kind="api")
@@ -42,3 +52,54 @@ def test_phone_normalises_to_e164():
     assert normalize_phone("+1 (202) 555-0143") == "+12025550143"
     with pytest.raises(Invalid):
         normalize_phone("+1 2")
+
+
+class TestStorable:
+    def test_nul_and_lone_surrogates_become_replacement_characters(self):
+        assert storable("a\x00b") == "a\ufffdb"
+        assert storable("مرحبا\ud800!\udcff") == "مرحبا\ufffd!\ufffd"
+        assert storable("plain ascii") == "plain ascii"
+        assert storable("سلام 👋") == "سلام 👋"  # real text, astral characters included
+
+    def test_every_string_of_a_json_value(self):
+        assert storable_json({"k\x00": ["v\x00", 1, None, {"x": "\ud800"}]}) == {
+            "k\ufffd": ["v\ufffd", 1, None, {"x": "\ufffd"}]
+        }
+
+    @given(st.text())
+    def test_the_result_always_encodes_and_holds_no_nul(self, value):
+        clean = storable(value)
+        assert "\x00" not in clean
+        clean.encode("utf-8")
+        assert storable(clean) == clean
+
+
+class TestAddresses:
+    def test_the_root_dot_of_a_domain_is_the_same_address(self):
+        assert normalize_email("Someone@Yahoo.com.") == "someone@yahoo.com"
+
+    @pytest.mark.parametrize(
+        ("written", "kept"),
+        [
+            (
+                '"Millions Lottery Spain transfer"@example.com',
+                '"millions lottery spain transfer"@example.com',
+            ),
+            ("redacted@redacted", "redacted@redacted"),
+            ("Test  test@Example.com", "test test@example.com"),
+            ("a\x00\u202eb@x", "ab@x"),
+            ("\x00", "(none)"),
+        ],
+    )
+    def test_an_unreadable_sender_is_kept_as_a_raw_identity(self, written, kept):
+        assert raw_address(written) == ("raw", kept)
+
+
+class TestOneLine:
+    @pytest.mark.parametrize("value", ["a\r\nBcc: x@y", "a\nb", "a\x00", "tab\there"])
+    def test_line_breaks_and_control_characters_are_refused(self, value):
+        with pytest.raises(ValueError):
+            one_line(value)
+
+    def test_a_name_in_any_script_passes(self):
+        assert one_line("لیلا حداد (Layla)") == "لیلا حداد (Layla)"

@@ -20,10 +20,10 @@ from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound, adapter_for
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.errors import FrontdeskError, NotFound
+from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import record
 from frontdesk.kit.security import sanitize_html
-from frontdesk.kit.text import classify_address
+from frontdesk.kit.text import classify_address, raw_address, storable, storable_json
 
 SPOOF_TAG = "possible-spoof"
 
@@ -100,12 +100,11 @@ async def receive_many(
         try:
             if inbox is None or not inbox.active:
                 raise NotFound("inbox not found")
-            kind, address = classify_address(
-                inbound.address, handle_kind=adapter_for(inbox.channel).handle_kind
-            )
+            kind, address = _identity(inbound, adapter_for(inbox.channel).handle_kind)
         except FrontdeskError as exc:
             outcomes[index] = exc
             continue
+        _make_storable(inbound)
         items.append(
             _Item(index, inbound, inbox, IdentityRef(kind, address, inbound.name, inbox.id))
         )
@@ -145,6 +144,32 @@ async def receive_many(
     await delivery.settle_pending(session, messages)
     _answer_repeats(inbounds, outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _identity(inbound: Inbound, handle_kind: str) -> tuple[str, str]:
+    try:
+        return classify_address(inbound.address, handle_kind=handle_kind)
+    except Invalid:
+        if not inbound.raw_address_ok:
+            raise
+        return raw_address(inbound.address)
+
+
+def _make_storable(inbound: Inbound) -> None:
+    """Replace what a text column cannot hold (NUL, lone surrogates) in everything of the
+    message that is stored: the one place every channel's text passes before storage."""
+    inbound.external_id = storable(inbound.external_id)
+    inbound.text = storable(inbound.text)
+    # Cut to their columns' sizes: a 400-character display name is a name, not an error.
+    inbound.name = storable(inbound.name)[:300] if inbound.name else inbound.name
+    inbound.html = storable(inbound.html) if inbound.html else inbound.html
+    inbound.thread = storable(inbound.thread)[:300] if inbound.thread else inbound.thread
+    inbound.subject = storable(inbound.subject)[:500] if inbound.subject else inbound.subject
+    inbound.references = [storable(reference) for reference in inbound.references]
+    inbound.meta = storable_json(inbound.meta)
+    for attachment in inbound.attachments:
+        attachment.filename = storable(attachment.filename)
+        attachment.content_type = storable(attachment.content_type)
 
 
 async def _drop_duplicates(

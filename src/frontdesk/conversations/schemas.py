@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
+from frontdesk.kit.text import OneLine
 
 Status = Literal["open", "pending", "snoozed", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -36,7 +37,7 @@ class ConversationUpdate(RequestBody):
     # null unassigns (no agent, no team); left out leaves them as they are.
     assignee_id: Id | None = None
     team_id: Id | None = None
-    subject: str | None = Field(default=None, max_length=500)
+    subject: OneLine | None = Field(default=None, max_length=500)
     language: str | None = Field(default=None, max_length=10)
     snoozed_until: datetime | None = None
     tags: NotNull[list[str]] = Field(default=None, max_length=50)

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
+from frontdesk.kit.text import OneLine
 
 
 class IdentityRead(BaseModel):
@@ -34,7 +35,7 @@ class CustomerRead(BaseModel):
 
 
 class CustomerUpdate(RequestBody):
-    name: str | None = Field(default=None, max_length=300)
+    name: OneLine | None = Field(default=None, max_length=300)
     attributes: NotNull[dict[str, Any]] = None
 
 

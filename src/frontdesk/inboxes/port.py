@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
 from frontdesk.kit.errors import Invalid, TooLarge
-from frontdesk.kit.security import safe_filename
+from frontdesk.kit.security import safe_content_type, safe_filename
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -70,6 +70,9 @@ class Inbound:
     # DMARC fail at the trusted hop): `receive` then threads it into no existing conversation
     # and opens a new one flagged possible-spoof, whatever it references.
     spoofed: bool = False
+    # True when the sender cannot correct its address (mail): one that no rule normalises is
+    # kept as a raw identity and the message stored, instead of the message being refused.
+    raw_address_ok: bool = False
     # The id the provider's later status and edit notices name (Telegram: "chat:message").
     # Statuses or edits that arrived before this message are applied when it is stored.
     provider_message_id: str | None = None
@@ -306,7 +309,7 @@ def check_file(
     *, types: list[str], max_bytes: int, filename: str, content_type: str, data: bytes
 ) -> InboundAttachment:
     """A file within the type and size limits, its name made safe to show and save."""
-    kind = content_type.split(";")[0].strip().lower()
+    kind = safe_content_type(content_type)
     if kind not in types:
         raise Invalid(f"files of type {kind!r} are not accepted here", code="upload_type")
     if len(data) > max_bytes:

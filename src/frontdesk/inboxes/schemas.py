@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
+from frontdesk.kit.text import OneLine
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -23,7 +24,7 @@ class MailServer(BaseModel):
 
 class InboxCreate(RequestBody):
     channel: str = Field(min_length=1, max_length=20)
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     team_ids: list[Id] = []
     webhook_url: str | None = None
     address: str | None = None
@@ -33,7 +34,7 @@ class InboxCreate(RequestBody):
 
 
 class InboxUpdate(RequestBody):
-    name: NotNull[str] = Field(default=None, min_length=1, max_length=200)
+    name: NotNull[OneLine] = Field(default=None, min_length=1, max_length=200)
     team_ids: NotNull[list[Id]] = None
     webhook_url: str | None = None
     active: NotNull[bool] = None

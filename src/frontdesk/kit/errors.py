@@ -88,3 +88,10 @@ def invalid_input(errors: Iterable[Mapping[str, Any]], *, where: Iterable[str] =
     ]
     first = details[0] if details else {"loc": prefix, "msg": "invalid input"}
     return Invalid(f"{'.'.join(first['loc'])}: {first['msg']}", code=INVALID, details=details)
+
+
+class Unavailable(FrontdeskError):
+    """A temporary cause (the database is down or busy): the same request may succeed later."""
+
+    status = 503
+    code = "unavailable"

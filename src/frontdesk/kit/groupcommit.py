@@ -32,6 +32,9 @@ R = TypeVar("R")
 # anything of it was written); an exception *raised* rolls the batch back, which is then
 # replayed one item per transaction.
 WriteMany = Callable[[AsyncSession, list[T]], Awaitable[Sequence[R | Exception]]]
+# Stores what is left of an item whose write failed alone, for a reason a retry cannot cure
+# (kit.uow.is_temporary is False), e.g. e-mail's quarantine; committed in a fresh transaction.
+Rescue = Callable[[AsyncSession, T, Exception], Awaitable[R]]
 
 
 @dataclass
@@ -54,9 +57,11 @@ class GroupCommit(Generic[T, R]):
         writers: int = 1,
         linger: float = 0.0,
         name: str = "batch",
+        rescue: Rescue[T, R] | None = None,
     ) -> None:
         self.db = db
         self.write_many = write_many
+        self.rescue = rescue
         self.writers = writers
         self.linger = linger
         self.name = name
@@ -85,7 +90,7 @@ class GroupCommit(Generic[T, R]):
                 await task
         self._tasks = []
         while not self._queue.empty():
-            _fail([self._queue.get_nowait()], RuntimeError(f"{self.name}: shutting down"))
+            _fail([self._queue.get_nowait()], uow.TryLater(f"{self.name}: shutting down"))
 
     async def _write_loop(self) -> None:
         previous = 1
@@ -99,7 +104,7 @@ class GroupCommit(Generic[T, R]):
             try:
                 await self._write(batch)
             except asyncio.CancelledError:
-                _fail(batch, RuntimeError(f"{self.name}: shutting down"))
+                _fail(batch, uow.TryLater(f"{self.name}: shutting down"))
                 raise
             except Exception as exc:  # never let the loop die: fail the callers, keep going
                 log.exception("%s: group commit failed", self.name)
@@ -127,15 +132,36 @@ class GroupCommit(Generic[T, R]):
                 async def work(session: AsyncSession = session, item: T = pending.item) -> R:
                     [outcome] = await self.write_many(session, [item])
                     if isinstance(outcome, Exception):
-                        raise outcome
+                        raise _Refused(outcome)
                     return outcome
 
                 try:
                     result = await uow.retrying(session, work)
+                except _Refused as refused:  # the writer's answer for this item, not a failure
+                    await uow.rollback(session)
+                    pending.future.set_exception(refused.reason)
                 except Exception as exc:
-                    pending.future.set_exception(exc)
+                    await uow.rollback(session)
+                    await self._rescue(session, pending, exc)
                 else:
                     pending.future.set_result(result)
+
+    async def _rescue(self, session: AsyncSession, pending: _Pending[T, R], exc: Exception) -> None:
+        """The item failed on its own: its caller learns why, unless `rescue` keeps what is
+        left of it (then the caller gets that, once committed)."""
+        rescue = self.rescue
+        if rescue is None or uow.is_temporary(exc):
+            pending.future.set_exception(exc)
+            return
+        log.warning("%s: an item failed for good (%r); rescuing it", self.name, exc)
+        try:
+            result = await uow.retrying(session, lambda: rescue(session, pending.item, exc))
+        except Exception as again:
+            await uow.rollback(session)
+            log.exception("%s: rescuing an item failed", self.name)
+            pending.future.set_exception(again)
+        else:
+            pending.future.set_result(result)
 
     async def _write_together(self, batch: list[_Pending[T, R]]) -> bool:
         """One transaction for the whole batch; False (nothing committed) if it must be split,
@@ -155,6 +181,12 @@ class GroupCommit(Generic[T, R]):
             else:
                 pending.future.set_result(outcome)
         return True
+
+
+class _Refused(Exception):
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 def _fail(batch: list[_Pending[T, R]], exc: BaseException) -> None:

@@ -148,6 +148,16 @@ def safe_filename(name: str | None, content_type: str) -> str:
     return clean[:200]
 
 
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def safe_content_type(content_type: str | None) -> str:
+    """The bare media type (`type/subtype`, lower-cased, parameters dropped) when it is one,
+    else application/octet-stream: no line breaks or other header tricks reach a response."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind if _MEDIA_TYPE.match(kind) else "application/octet-stream"
+
+
 def check_outbound_url(url: str, *, allow_private: bool = False) -> None:
     """Refuse URLs that would make us call into our own network (SSRF)."""
     parts = urlsplit(url)

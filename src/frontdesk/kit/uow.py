@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import next_keys
@@ -74,3 +75,19 @@ async def retrying(
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def is_temporary(exc: BaseException) -> bool:
+    """Whether trying the same write again later can succeed: the database is down, busy or
+    locked, a deadlock or serialisation failure, a pool or network timeout, a full disk, or
+    a shutdown. Anything else a message causes fails the same way on every retry, so the
+    channel refuses it for good or quarantines it instead of asking for a retry for ever."""
+    if isinstance(exc, OperationalError | PoolTimeout | TimeoutError | OSError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TryLater)
+
+
+class TryLater(RuntimeError):
+    """Nothing was written and the same write may succeed later (e.g. its writer stopped)."""

@@ -1,12 +1,10 @@
-"""E-mail fixtures: an e-mail inbox, our SMTP listener, an aiosmtpd relay sink for outbound
-mail, and a private Dovecot (started once per test session)."""
+"""E-mail fixtures: an e-mail inbox and an aiosmtpd relay sink for outbound mail (the SMTP
+listener and the private Dovecot are shared with other channel tests: ../conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -21,7 +19,6 @@ from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.runtime import Runtime
-from tests.channels.email.dovecot import Dovecot, running_dovecot
 from tests.channels.email.mails import SUPPORT
 
 TRUSTED = "mx.frontdesk.test"
@@ -89,20 +86,6 @@ def _authenticator(relay: Relay) -> Any:
     return check
 
 
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
-
-
 async def start_relay(relay: Relay, **smtp_kwargs: Any) -> asyncio.base_events.Server:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
@@ -148,34 +131,5 @@ async def support(runtime: Runtime, cast: Any, relay: Relay) -> int:
 
 
 @pytest.fixture
-async def listener(runtime: Runtime) -> AsyncIterator[SmtpListener]:
-    runtime.settings.smtp_port = 0
-    smtp = SmtpListener(runtime)
-    await smtp.start()
-    yield smtp
-    await smtp.stop()
-
-
-@pytest.fixture
 def mailer(listener: SmtpListener) -> Mailer:
     return Mailer(listener.port)
-
-
-ACCOUNTS = 300
-_next_account = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def dovecot(tls_files: tuple[str, str]) -> Iterator[Dovecot]:
-    """Plain IMAP offering STARTTLS, and IMAPS, with the self-signed `tls_files` certificate."""
-    users = [f"user{i}" for i in range(ACCOUNTS)]
-    with running_dovecot(users=users, tls=tls_files) as server:
-        yield server
-
-
-@pytest.fixture
-def imap_user(dovecot: Dovecot) -> str:
-    """A fresh Dovecot account for this test (the server is shared by the whole session)."""
-    number = next(_next_account)
-    assert number < ACCOUNTS, "out of Dovecot test accounts; raise ACCOUNTS"
-    return f"user{number}"

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import ssl
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Attachment, Message
+from frontdesk.conversations.models import Attachment, Conversation, Message
 from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.customers.models import Customer
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import Job
 from tests.channels.email.conftest import Relay, create_email_inbox, start_relay
@@ -299,3 +300,47 @@ class TestInternalRelays:
             message = await session.get(Message, message_id)
             assert message is not None and "SSRF" in (message.delivery_error or "")
             await session.commit()
+class TestHeaderInjection:
+    async def test_line_breaks_stored_in_a_name_or_subject_fold_into_one_header_line(
+        self, support, mailer, relay, runtime
+    ):
+        # Stored before the API refused such input (or by a path that does not check it).
+        await mailer.send(mail(sender="Layla <layla@example.com>", message_id="<crlf@x>"))
+        stored = await message_by_external(runtime, "<crlf@x>")
+        assert stored is not None
+        async with runtime.db.session() as session:
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == stored.customer_id)
+                .values(name="Layla\r\nBcc: victim@example.com")
+            )
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == stored.conversation_id)
+                .values(subject="Order\r\nBcc: victim@example.com")
+            )
+            await session.commit()
+        message_id = await reply_to(runtime, "<crlf@x>")
+        await run_jobs(runtime)
+        assert await status_of(runtime, message_id) == "sent"
+        sent = relay.mails[0]
+        assert str(sent["Subject"]) == "Re: Order Bcc: victim@example.com"
+        assert sent["To"].addresses[0].display_name == "Layla Bcc: victim@example.com"
+        assert sent["Bcc"] is None
+        assert [e.rcpt_tos for e in relay.envelopes] == [["layla@example.com"]]
+
+    async def test_a_raw_sender_identity_fails_the_reply_for_good(
+        self, support, mailer, relay, runtime
+    ):
+        await mailer.send(mail(sender="redacted@redacted", message_id="<raw@x>"))
+        message_id = await reply_to(runtime, "<raw@x>")
+        await run_jobs(runtime, rounds=1)
+        async with runtime.db.session() as session:
+            message = await session.get(Message, message_id)
+            assert message is not None
+            jobs = (await session.scalars(select(Job))).all()
+            await session.commit()
+        assert message.delivery_status == "failed"
+        assert "not an e-mail address" in (message.delivery_error or "")
+        assert all(job.attempts <= 1 for job in jobs)  # refused at once, never retried
+        assert relay.envelopes == []

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from frontdesk.channels.email import service
 from frontdesk.channels.email.models import Quarantined, SeenMail
 from frontdesk.conversations.models import Message
+from frontdesk.customers.models import Identity
 from frontdesk.inboxes.models import Inbox
 from frontdesk.kit import uow
 from tests.channels.email.conftest import TRUSTED, create_email_inbox
@@ -75,9 +76,11 @@ class TestTakeInMany:
             service.IncomingMail(support, mail(message_id="<ok2@x>")),
         ]
         outcomes = await take_in_many(runtime, batch)
-        assert statuses(outcomes) == ["stored", "LookupError", "Invalid", "stored"]
-        assert await count(runtime, Message) == 2
-        assert await count(runtime, SeenMail) == 2  # the refused ones may come back later
+        # A sender address no rule normalises is kept as a raw identity: the mail is stored.
+        assert statuses(outcomes) == ["stored", "LookupError", "stored", "stored"]
+        assert await count(runtime, Message) == 3
+        assert await count(runtime, SeenMail) == 3  # the refused one may come back later
+        assert await count(runtime, Identity, Identity.kind == "raw") == 1
 
 
 class TestParseAhead:

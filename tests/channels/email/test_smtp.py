@@ -12,13 +12,21 @@ import time
 
 import aiosmtplib
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from frontdesk.channels.email import service
 from frontdesk.channels.email.models import SeenMail
 from frontdesk.conversations.models import Message
+from frontdesk.customers.models import Customer, Identity
 from frontdesk.kit import uow
-from tests.channels.email.helpers import count, events, message_by_external, quarantined
+from tests.channels.email.helpers import (
+    count,
+    events,
+    message_by_external,
+    messages,
+    quarantined,
+)
 from tests.channels.email.mails import SUPPORT, corpus, mail
 from tests.conftest import free_port
 
@@ -66,6 +74,25 @@ class TestAccepting:
         assert failed.value.code == 451
         assert await count(runtime, Message) == 0
         await mailer.send(mail(message_id="<tmp@x>"))
+        assert await count(runtime, Message) == 1
+
+    async def test_a_database_failure_while_reading_the_recipients_answers_451_not_500(
+        self, support, mailer, runtime, listener
+    ):
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=mailer.port) as smtp:
+            await smtp.ehlo()
+            await smtp.mail("a@example.com")
+            await smtp.rcpt(SUPPORT)
+            # The address table is read again at DATA (its cache expired) and the read fails.
+            listener.handler._loaded_at = float("-inf")
+            await rename_inboxes(runtime, "inboxes", "inboxes_away")
+            try:
+                with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                    await smtp.data(mail(message_id="<down@x>"))
+            finally:
+                await rename_inboxes(runtime, "inboxes_away", "inboxes")
+        assert refused.value.code == 451
+        await mailer.send(mail(message_id="<down@x>"))  # the relay's retry is stored
         assert await count(runtime, Message) == 1
 
     async def test_oversized_mail_is_refused(self, support, mailer, runtime, listener):
@@ -130,6 +157,13 @@ def committed_raws(monkeypatch) -> set[bytes]:
     return committed
 
 
+async def rename_inboxes(runtime, old: str, new: str) -> None:  # type: ignore[no-untyped-def]
+    """A real database failure for every reader of the inboxes table, until renamed back."""
+    async with runtime.db.session() as session:
+        await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        await session.commit()
+
+
 class TestConcurrentSessions:
     async def test_sessions_share_a_commit_and_each_250_follows_it(
         self, support, mailer, runtime, monkeypatch
@@ -160,17 +194,17 @@ class TestConcurrentSessions:
         assert await count(runtime, Message) == 3
         assert await count(runtime, SeenMail) == 3
 
-    async def test_a_refused_mail_gets_451_alone(self, support, mailer, runtime, monkeypatch):
+    async def test_a_mail_from_an_unreadable_sender_is_stored_with_its_batch(
+        self, support, mailer, runtime, monkeypatch
+    ):
+        # Was 451 for ever (issue 9): the sender is kept as a raw identity instead.
         sizes = batching(monkeypatch)
         good = [mail(message_id=f"<g{n}@x>") for n in range(4)]
-        refused = mail(message_id="<refused@x>", sender="who@localhost")
-        results = await asyncio.gather(
-            *(mailer.send(r) for r in [*good[:2], refused, *good[2:]]), return_exceptions=True
-        )
-        assert isinstance(results[2], aiosmtplib.SMTPDataError) and results[2].code == 451
-        assert all(not isinstance(r, Exception) for r in [*results[:2], *results[3:]])
+        odd = mail(message_id="<odd@x>", sender="who@localhost")
+        results = await asyncio.gather(*(mailer.send(r) for r in [*good[:2], odd, *good[2:]]))
+        assert all(reply.startswith("2.0.0") for _, reply in results)
         assert max(sizes) > 1
-        assert await count(runtime, Message) == 4
+        assert await count(runtime, Message) == 5
 
     async def test_a_batch_that_fails_is_replayed_mail_by_mail(
         self, support, mailer, runtime, monkeypatch
@@ -183,6 +217,59 @@ class TestConcurrentSessions:
         assert sizes.count(1) > 1  # replayed one per transaction after the batch failed
         assert committed == set(raws)
         assert await count(runtime, Message) == 5
+
+
+class TestUnreadableSenders:
+    @pytest.mark.parametrize(
+        ("sender", "kind", "address"),
+        [
+            ("someone@yahoo.com.", "email", "someone@yahoo.com"),
+            (
+                '"Millions Lottery Spain transfer"@example.com',
+                "raw",
+                '"millions lottery spain transfer"@example.com',
+            ),
+            ("redacted@redacted", "raw", "redacted@redacted"),
+            ("Test test@example.com", "raw", "test test@example.com"),
+        ],
+    )
+    async def test_real_senders_the_store_once_refused_are_stored(
+        self, support, mailer, runtime, sender, kind, address
+    ):
+        _, reply = await mailer.send(mail(sender=sender, message_id="<sender@x>"))
+        assert reply.startswith("2.0.0")
+        _, again = await mailer.send(mail(sender=sender, message_id="<sender@x>"))
+        assert again.startswith("2.0.0")
+        stored = await message_by_external(runtime, "<sender@x>")
+        assert stored is not None and await count(runtime, Message) == 1
+        async with runtime.db.session() as session:
+            identity = await session.get(Identity, stored.identity_id)
+            await session.commit()
+        assert identity is not None and (identity.kind, identity.address) == (kind, address)
+
+    async def test_a_display_name_longer_than_its_column_is_cut(self, support, mailer, runtime):
+        # Was 451 for ever on PostgreSQL (customers.name is 300 characters).
+        _, reply = await mailer.send(mail(sender=f'"{"N" * 400}" <n@example.com>'))
+        assert reply.startswith("2.0.0")
+        [stored] = await messages(runtime)
+        async with runtime.db.session() as session:
+            customer = await session.get(Customer, stored.customer_id)
+            await session.commit()
+        assert customer is not None and customer.name == "N" * 300
+
+    async def test_nul_bytes_anywhere_in_a_mail_are_stored_as_replacement_characters(
+        self, support, mailer, runtime
+    ):
+        raw = (
+            b'From: "La\x00yla" <layla@example.com>\r\nTo: support@frontdesk.test\r\n'
+            b"Subject: Order\x00 4411\r\nMessage-ID: <nul\x00@x>\r\nX-Trace: \x00\r\n"
+            b"\r\nWhere is\x00 my order?\r\n"
+        )
+        _, reply = await mailer.send(raw)
+        assert reply.startswith("2.0.0")
+        [stored] = await messages(runtime)
+        assert "\x00" not in stored.text and "\ufffd" in stored.text
+        assert "\x00" not in (stored.external_id or "")
 
 
 class TestBrokenMail:

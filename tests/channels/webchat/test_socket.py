@@ -122,7 +122,7 @@ class TestGroupCommit:
         for tab in tabs:
             await tab.close()
 
-    async def test_a_failing_write_answers_an_error_and_a_retry_stores_once(
+    async def test_a_message_that_fails_alone_is_refused_for_good_and_a_resend_stores_once(
         self, client, cast, runtime, live_server
     ):
         chat = await make_chat(runtime, cast)
@@ -142,10 +142,11 @@ class TestGroupCommit:
         assert ack["id"] == "fine-0001"
         assert await count_messages(runtime, "fine") == 1
         assert error["id"] == "fail-0001"
-        assert error["code"] == "unavailable"
-        assert error["retry"] is True
+        # It failed alone too, the same way every time: no retry for ever (issue 9).
+        assert error["code"] == "not_storable"
+        assert error["retry"] is False
         assert await count_messages(runtime, "the database says no") == 0
-        # The widget sends it again: stored once.
+        # The visitor sends it again once the cause is gone: stored once.
         again = await bad.say("fail-0001", "the database says no")
         assert again["duplicate"] is False
         assert await count_messages(runtime, "the database says no") == 1

@@ -99,6 +99,14 @@ class TestSessions:
         assert first is not None and second is not None
         assert (first.key, first.user_id) == (second.key, second.user_id) == (first.key, "user-42")
 
+    async def test_a_visitor_name_that_cannot_be_stored_is_refused(self, client, cast, runtime):
+        chat = await make_chat(runtime, cast)
+        for name in ("a\x00b", "Layla\r\nBcc: x@example.com"):
+            response = await post(
+                client, "/widget/api/session", {"inbox_id": chat.id, "name": name}
+            )
+            assert response.status_code == 422, response.text  # was a 500 (NUL on PostgreSQL)
+
     async def test_wrong_user_hash_is_refused(self, client, cast, runtime):
         chat = await make_chat(runtime, cast)
         response = await post(

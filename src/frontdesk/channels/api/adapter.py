@@ -22,7 +22,15 @@ from frontdesk.inboxes.port import (
     SendResult,
 )
 from frontdesk.kit.errors import Invalid, TooLarge, invalid_input
-from frontdesk.kit.security import check_outbound_url, loads, sign, verify_signature
+from frontdesk.kit.security import (
+    check_outbound_url,
+    loads,
+    safe_content_type,
+    safe_filename,
+    sign,
+    verify_signature,
+)
+from frontdesk.kit.text import OneLine
 
 SIGNATURE_HEADER = "x-frontdesk-signature"
 
@@ -31,7 +39,7 @@ class _From(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: str = Field(min_length=1, max_length=320)
-    name: str | None = Field(default=None, max_length=300)
+    name: OneLine | None = Field(default=None, max_length=300)
 
 
 class _Attachment(BaseModel):
@@ -50,7 +58,7 @@ class ApiInbound(BaseModel):
     text: str = Field(default="", max_length=1_000_000)
     html: str | None = Field(default=None, max_length=5_000_000)
     thread: str | None = Field(default=None, max_length=300)
-    subject: str | None = Field(default=None, max_length=500)
+    subject: OneLine | None = Field(default=None, max_length=500)
     attachments: list[_Attachment] = Field(default=[], max_length=50)
     sent_at: datetime | None = None
 
@@ -129,7 +137,10 @@ class ApiChannel:
                 f"attachment {item.filename!r} is over {app.max_attachment_bytes} bytes",
                 code="attachment_too_large",
             )
-        return InboundAttachment(item.filename, item.content_type, data)
+        # Names and types as e-mail and uploads have them: no paths, control or bidi
+        # characters, no header tricks in the type.
+        kind = safe_content_type(item.content_type)
+        return InboundAttachment(safe_filename(item.filename, kind), kind, data)
 
     async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         url = inbox.settings.get("webhook_url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import unicodedata
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -56,17 +57,19 @@ class EmailChannel:
         return parsed.model_dump()
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
-        # Mail has no signature of ours: the listener is reached only through the MX relay,
-        # and what the sender claims is judged by the trusted Authentication-Results.
-        return True
+        # Mail comes in only through the SMTP listener (behind the MX) and IMAP, where the
+        # sender limit, the seen-index and the quarantine apply and Authentication-Results is
+        # trusted only from the configured host. The HTTP inbound route has none of that, so
+        # it refuses every request for an e-mail inbox (docs/email.md).
+        return False
 
     async def refusal(self, session: AsyncSession, inbox: Inbox, address: str) -> str | None:
         """Why no mail may go to `address` now (it hard-bounced), or None. The delivery job
         asks before sending: a suppressed address fails the message instead of bouncing again."""
         try:
             normalised = normalize_email(address)
-        except ValueError:
-            return None
+        except ValueError:  # a raw identity kept from a mail we could not read an address in
+            return f"not sent: {address!r} is not an e-mail address mail can be sent to"
         found = await repository.get_suppression(session, normalised)
         if found is None:
             return None
@@ -152,6 +155,7 @@ class EmailChannel:
             # A From that fails DMARC at our own MX is someone else writing under the
             # customer's address: it joins none of the customer's conversations.
             spoofed=mail.sender_forged,
+            raw_address_ok=True,  # the sender's MTA cannot correct the From we could not read
         )
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
@@ -168,8 +172,10 @@ class EmailChannel:
         config = settings_of(inbox.settings)
         domain = threading.domain_of(config.address)
         msg = EmailMessage(policy=policy.SMTP)
-        msg["From"] = Address(display_name=inbox.name, addr_spec=config.address)
-        msg["To"] = Address(display_name=outbound.to_name or "", addr_spec=outbound.to_address)
+        msg["From"] = Address(display_name=_one_line(inbox.name), addr_spec=config.address)
+        msg["To"] = Address(
+            display_name=_one_line(outbound.to_name or ""), addr_spec=outbound.to_address
+        )
         if config.reply_token:
             token = threading.reply_address(
                 key=app.secret_key,
@@ -177,8 +183,8 @@ class EmailChannel:
                 address=config.address,
                 conversation_id=outbound.conversation_id,
             )
-            msg["Reply-To"] = Address(display_name=inbox.name, addr_spec=token)
-        msg["Subject"] = _reply_subject(outbound.subject, inbox.name)
+            msg["Reply-To"] = Address(display_name=_one_line(inbox.name), addr_spec=token)
+        msg["Subject"] = _reply_subject(_one_line(outbound.subject or ""), _one_line(inbox.name))
         msg["Date"] = format_datetime(utcnow())
         msg["Message-ID"] = threading.message_id_for(
             key=app.secret_key,
@@ -214,7 +220,10 @@ class EmailChannel:
         if outbound.author_kind != "agent" and (config.import_only or outbound.answers_automated):
             # No mail loops and no answers to a backlog: only a person answers these.
             raise PermanentSendError("automatic replies to automated or imported mail are off")
-        msg = self.build(inbox, outbound, app)
+        try:
+            msg = self.build(inbox, outbound, app)
+        except ValueError as exc:  # e.g. an address the headers cannot hold: the same each try
+            raise PermanentSendError(f"the mail cannot be written: {exc}") from exc
         try:
             address = await public_address(
                 config.smtp.host, config.smtp.port, allow_private=app.allow_private_webhooks
@@ -239,6 +248,12 @@ class EmailChannel:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentSendError(f"relay refused the recipient: {exc.recipients}") from exc
         return SendResult(status="sent", external_id=str(msg["Message-ID"]))
+
+
+def _one_line(value: str) -> str:
+    """Header text on one line: line breaks (stored before inputs refused them, or from
+    another channel) fold to spaces, other control characters go."""
+    return " ".join("".join(c if unicodedata.category(c) != "Cc" else " " for c in value).split())
 
 
 def _reply_subject(subject: str | None, fallback: str) -> str:

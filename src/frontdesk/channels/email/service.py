@@ -24,9 +24,11 @@ from frontdesk.customers import repository as customers_repository
 from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Inbound
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.events import record
+from frontdesk.kit.text import storable
 
 log = logging.getLogger(__name__)
 # Consecutive failures of a mailbox before the alert event is raised.
@@ -146,12 +148,46 @@ async def _store(
     readable = [read for read in fresh if read.mail is not None]
     bounces, readable = await _match_bounces(session, readable, settings)
     seen = [
-        *await _quarantine_all(session, broken, source, blobs, outcomes),
         *await _settle_bounces(session, bounces, blobs, outcomes),
-        *await _store_all(session, readable, blobs, settings, outcomes, inboxes),
+        *await _store_all(session, readable, blobs, settings, outcomes, inboxes, broken),
     ]
+    # Last: _store_all adds the mails that could be read but not stored (a refused sender).
+    seen += await _quarantine_all(session, broken, source, blobs, outcomes)
     # The seen rows are the exactly-once guarantee; their unique index settles concurrent copies.
     await repository.add_seen(session, seen)
+
+
+async def quarantine(
+    session: AsyncSession,
+    incoming: IncomingMail,
+    *,
+    error: Exception,
+    blobs: BlobStore,
+    settings: Settings,
+    source: str,
+) -> Taken:
+    """Keep a mail whose storing failed for a reason a retry cannot cure (it failed alone in
+    its own transaction too) in the quarantine, marked seen so a resend answers duplicate.
+    The caller commits; then the mail may be acknowledged."""
+    inboxes = await inboxes_repository.get_inboxes(session, {incoming.inbox_id})
+    inbox = inboxes.get(incoming.inbox_id)
+    if inbox is None or not inbox.active:
+        raise LookupError(f"inbox {incoming.inbox_id} is gone or inactive")
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    read = _refused(
+        _read(0, inbox, incoming, settings),
+        f"not storable: {error.__class__.__name__}: {first_line}",
+    )
+    outcomes: list[Taken | Exception | None] = [None]
+    fresh, _ = await _drop_seen(session, [read], outcomes)
+    if fresh:
+        await blobs.put_many_async([incoming.raw])
+        await repository.add_seen(
+            session, await _quarantine_all(session, fresh, source, blobs, outcomes)
+        )
+    outcome = outcomes[0]
+    assert isinstance(outcome, Taken)
+    return outcome
 
 
 def parse_ahead(incoming: IncomingMail, *, trusted_authserv_id: str | None, app: Settings) -> None:
@@ -180,6 +216,11 @@ def _read(index: int, inbox: Inbox, incoming: IncomingMail, settings: Settings) 
             )
         except BrokenMail as exc:
             parsed = exc
+        except Exception as exc:
+            # A parser bug fails the same way on every retry: the mail is kept in the
+            # quarantine, never answered with a temporary error for ever.
+            log.exception("parsing a mail failed")
+            parsed = BrokenMail(f"unreadable: {exc.__class__.__name__}: {exc}"[:300])
     if isinstance(parsed, BrokenMail):
         key = message_key("raw:" + hashlib.sha256(incoming.raw).hexdigest())
         return _Read(index, inbox, incoming, None, str(parsed), key)
@@ -217,30 +258,42 @@ async def _store_all(
     settings: Settings,
     outcomes: list[Taken | Exception | None],
     inboxes: dict[int, Inbox],
+    refused: list[_Read],
 ) -> list[dict[str, Any]]:
-    """Receive the readable mails; their seen rows."""
-    inbounds = [
-        email_channel.to_inbound(
-            read.inbox,
-            read.mail,
-            settings,
-            raw_key=blobs.key(read.incoming.raw),
-            recipients=read.incoming.recipients,
-        )
-        for read in readable
-        if read.mail is not None
-    ]
+    """Receive the readable mails; their seen rows. A mail `receive_many` refuses joins
+    `refused` with the reason, for the quarantine."""
+    inbounds: list[Inbound] = []
+    for read in list(readable):
+        assert read.mail is not None
+        try:
+            inbounds.append(
+                email_channel.to_inbound(
+                    read.inbox,
+                    read.mail,
+                    settings,
+                    raw_key=blobs.key(read.incoming.raw),
+                    recipients=read.incoming.recipients,
+                )
+            )
+        except Exception as exc:  # as for the parser: the same on every retry
+            log.exception("reading a parsed mail failed")
+            readable.remove(read)
+            refused.append(_refused(read, f"unreadable: {exc.__class__.__name__}: {exc}"))
     received = await conversations.receive_many(session, inbounds, blobs=blobs, inboxes=inboxes)
     seen: list[dict[str, Any]] = []
     for read, outcome in zip(readable, received, strict=True):
         if isinstance(outcome, FrontdeskError):
-            outcomes[read.index] = outcome
+            refused.append(_refused(read, f"refused ({outcome.code}): {outcome.message}"))
             continue
         message = outcome.message
         seen.append({"inbox_id": read.inbox.id, "message_key": read.key, "message_id": message.id})
         status = "duplicate" if outcome.duplicate else "stored"
         outcomes[read.index] = Taken(status, message.id, outcome.conversation.id)
     return seen
+
+
+def _refused(read: _Read, reason: str) -> _Read:
+    return _Read(read.index, read.inbox, read.incoming, None, reason, read.key)
 
 
 async def _quarantine_all(
@@ -255,7 +308,7 @@ async def _quarantine_all(
         Quarantined(
             inbox_id=read.inbox.id,
             source=source,
-            reason=read.broken[:300],
+            reason=storable(read.broken)[:300],
             blob_key=blobs.key(read.incoming.raw),
             size=len(read.incoming.raw),
         )
@@ -351,12 +404,14 @@ async def bounced(
     recipient = next((r for r in failed if r.address == sent_to), failed[0] if failed else None)
     status = (recipient.status if recipient else "") or report.text_status
     diagnostic = recipient.diagnostic if recipient else ""
+    # What the report says is the remote side's text: made storable like any inbound text.
+    status, diagnostic = storable(status)[:100], storable(diagnostic)[:2000]
     details = {
-        "recipient": (recipient.address if recipient else "") or sent_to,
+        "recipient": storable((recipient.address if recipient else "") or sent_to),
         "status": status,
         "diagnostic": diagnostic,
         "permanent": status.startswith("5"),
-        "from": mail.from_address,
+        "from": storable(mail.from_address),
         "raw": raw_key,
     }
     where = {
@@ -384,7 +439,9 @@ async def _suppress(
         return
     await repository.add_suppression(
         session,
-        Suppression(address=address, status=status, reason=reason[:500], message_id=message.id),
+        Suppression(
+            address=address, status=status[:20], reason=reason[:500], message_id=message.id
+        ),
     )
 
 

@@ -1,6 +1,7 @@
 """Inbound SMTP (aiosmtpd) inside the process's event loop: 250 only after the mail is
-committed (RFC 1123 §5.3.3), 4xx when anything is temporarily wrong (the sender retries and
-the seen-index dedupes the retry), 550 for addresses that are no inbox of ours."""
+committed (RFC 1123 §5.3.3) — stored, or kept in the quarantine when it cannot be stored —
+4xx only when something is temporarily wrong (the sender retries and the seen-index dedupes
+the retry), 5xx for addresses that are no inbox of ours and for a mail nothing can keep."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.email import repository, service
 from frontdesk.channels.email.threading import base_address
+from frontdesk.kit import uow
 from frontdesk.kit.groupcommit import GroupCommit
 from frontdesk.kit.text import normalize_email
 from frontdesk.runtime import Runtime
@@ -64,6 +66,7 @@ class MailHandler:
             writers=runtime.settings.ingest_writers,
             linger=LINGER_SECONDS,
             name="smtp",
+            rescue=self._quarantine,
         )
 
     async def inbox_for(self, address: str) -> int | None:
@@ -111,10 +114,15 @@ class MailHandler:
         data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8", "surrogateescape")
         sender = envelope.mail_from
         targets: dict[int, list[str]] = {}
-        for address in envelope.rcpt_tos:
-            inbox_id = await self.inbox_for(address)
-            if inbox_id is not None:
-                targets.setdefault(inbox_id, []).append(address.lower())
+        try:
+            for address in envelope.rcpt_tos:
+                inbox_id = await self.inbox_for(address)
+                if inbox_id is not None:
+                    targets.setdefault(inbox_id, []).append(address.lower())
+        except Exception:
+            # Unanswered, aiosmtpd would say "500": a permanent refusal for a passing cause.
+            log.exception("looking up the recipients of a mail from %s failed", sender)
+            return "451 4.3.0 Temporary failure; try again later"
         mails = [
             service.IncomingMail(
                 inbox_id,
@@ -135,11 +143,8 @@ class MailHandler:
             if isinstance(outcome, service.Taken):
                 MESSAGES.labels(direction="inbound", outcome=outcome.status).inc()
         if failed:
-            # Nothing was acknowledged: the sender keeps the mail and retries; inboxes that
-            # did commit see the retry as a duplicate.
             log.error("storing mail from %s failed", sender, exc_info=failed[0])
-            return "451 4.3.0 Temporary failure storing the message; try again later"
-        return "250 2.0.0 OK: stored"
+        return _reply(stored=len(outcomes) - len(failed), failed=failed)
 
     def _parse_ahead(self, mails: list[service.IncomingMail]) -> None:
         """Parse here, while the writer waits for the database with the previous batch: the
@@ -162,6 +167,28 @@ class MailHandler:
         return await service.take_in_many(
             session, mails, blobs=rt.blobs, settings=rt.settings, source="smtp"
         )
+
+    async def _quarantine(
+        self, session: AsyncSession, mail: service.IncomingMail, error: Exception
+    ) -> service.Taken:
+        rt = self.runtime
+        return await service.quarantine(
+            session, mail, error=error, blobs=rt.blobs, settings=rt.settings, source="smtp"
+        )
+
+
+def _reply(*, stored: int, failed: list[BaseException]) -> str:
+    """The answer to DATA once every copy is settled (stored, duplicate or quarantined)."""
+    if any(uow.is_temporary(exc) for exc in failed):
+        # Nothing was acknowledged: the sender keeps the mail and retries; inboxes that did
+        # commit see the retry as a duplicate.
+        return "451 4.3.0 Temporary failure storing the message; try again later"
+    if stored or not failed:
+        return "250 2.0.0 OK: stored"
+    if all(isinstance(exc, LookupError) for exc in failed):  # deactivated since RCPT
+        return "550 5.1.1 No such mailbox here"
+    # It failed alone and could not even be quarantined: a retry would fail the same way.
+    return "554 5.3.0 The message cannot be stored here"
 
 
 # <local@domain> in its plain dot-atom form: what relays send in MAIL FROM and RCPT TO.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from frontdesk.kit.schemas import Id
+from frontdesk.kit.text import OneLine
 
 
 class SessionStart(BaseModel):
@@ -13,7 +14,7 @@ class SessionStart(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=200)
     user_hash: str | None = Field(default=None, max_length=128)
     # The pre-chat form.
-    name: str | None = Field(default=None, max_length=300)
+    name: OneLine | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=320)
 
 

@@ -59,6 +59,8 @@ async def visitor_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
 
 
 PATH = "/widget/ws"
+# The error code of a message refused for good after it failed alone (not a temporary cause).
+NOT_STORABLE = "not_storable"
 
 
 async def visitor_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
@@ -218,7 +220,21 @@ async def _on_message(
         )
     except WebSocketDisconnect:
         raise
-    except Exception:
+    except Exception as exc:
+        if not uow.is_temporary(exc):
+            # It failed alone, for a reason a resend cannot cure: refused for good, so the
+            # widget stops sending it (and tells the visitor) instead of retrying for ever.
+            log.exception("visitor message %s cannot be stored", client_id)
+            await conn.send(
+                {
+                    "type": "error",
+                    "id": client_id,
+                    "code": NOT_STORABLE,
+                    "retry": False,
+                    "message": "this message cannot be stored",
+                }
+            )
+            return
         # Nothing was acknowledged, so nothing is lost: the widget keeps the message and sends
         # it again; `receive` stores it once whenever that succeeds.
         log.exception("visitor message %s not stored; the client will retry", client_id)

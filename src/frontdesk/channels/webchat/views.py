@@ -47,6 +47,7 @@ WIDGET_STRINGS = (
     "{name}: files of this type are not accepted.",
     "{name}: the file is too large (at most {size}).",
     "Too many requests: try again in a minute.",
+    "This message could not be stored. Please write it differently and send it again.",
 )  # fmt: skip
 
 

@@ -293,7 +293,10 @@
         return;
       }
       if (frame.id) state.outbox = (state.outbox || []).filter(function (i) { return i.id !== frame.id; });
-      save(); notice(frame.message);
+      save();
+      notice(frame.code === "not_storable"
+        ? t("This message could not be stored. Please write it differently and send it again.")
+        : frame.message);
     }
   }
 
