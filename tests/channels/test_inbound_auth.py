@@ -7,25 +7,38 @@ make its inbox)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import websockets
 from sqlalchemy import func, select
 
 import frontdesk.handlers  # noqa: F401  (imports every channel, which registers its adapter)
+from frontdesk.channels import INSTALLED
 from frontdesk.channels.email.models import Quarantined
 from frontdesk.channels.webchat import tokens
 from frontdesk.conversations.models import Message
 from frontdesk.customers.models import Customer
 from frontdesk.inboxes import service as inboxes
-from frontdesk.inboxes.port import ADAPTERS
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
 from frontdesk.kit.security import sign
 from frontdesk.runtime import Runtime
 from tests.channels.email.mails import mail
 from tests.conftest import inbound_payload
+
+TESTS = Path(__file__).parent
+# An unused loopback port: no provider is called before a webhook's credential is checked.
+NOWHERE = "http://127.0.0.1:9"
+
+
+def fixture(*parts: str) -> str:
+    return (TESTS.joinpath(*parts)).read_text(encoding="utf-8")
+
 
 # What an inbox of each channel needs, and a body its inbound route would take if signed.
 CHANNELS: dict[str, dict[str, Any]] = {
@@ -45,7 +58,73 @@ CHANNELS: dict[str, dict[str, Any]] = {
         ).decode(),
     },
     "webchat": {"settings": {}, "body": json.dumps({"id": "walk-0001", "text": "hi"})},
+    "telegram": {
+        "settings": {"settings": {"bot_token": "123456:walk-token-abc", "api_base_url": NOWHERE}},
+        "body": fixture("telegram", "updates", "message_text.json"),
+    },
+    "whatsapp": {
+        "settings": {
+            "settings": {
+                "phone_number_id": "106540352242922",
+                "access_token": "walk-token",
+                "app_secret": "walk-app-secret",
+                "api_base_url": NOWHERE,
+            }
+        },
+        "body": fixture("whatsapp", "fixtures", "text.json"),
+    },
+    **{
+        channel: {
+            "settings": {
+                "settings": {
+                    "page_id": "1234567890",
+                    "page_access_token": "walk-token",
+                    "app_secret": "walk-app-secret",
+                    "api_base_url": NOWHERE,
+                    "fetch_profiles": False,
+                }
+            },
+            "body": fixture("meta", "fixtures", "message_text.json"),
+        }
+        for channel in ("messenger", "instagram")
+    },
+    "sms": {
+        "settings": {
+            "settings": {
+                "account_sid": "AC" + "0" * 32,
+                "auth_token": "walk-auth-token",
+                "from_number": "+14155550100",
+                "default_region": "AE",
+                "api_base_url": NOWHERE,
+            }
+        },
+        "body": urlencode(json.loads(fixture("sms", "fixtures", "incoming_sms.json"))),
+        "content_type": "application/x-www-form-urlencoded",
+    },
+    "sms_gateway": {
+        "settings": {
+            "settings": {
+                "from_number": "30001234",
+                "default_region": "IR",
+                "outbound_url": NOWHERE,
+                "signing": {"header": "X-Gateway-Signature", "algorithm": "sha256"},
+                "inbound_fields": {"from": "data.sender", "text": "data.message", "id": "msg_id"},
+                "outbound_fields": {"to": "recipient", "text": "message"},
+            }
+        },
+        "body": fixture("sms_gateway", "fixtures", "incoming.json"),
+    },
 }
+# Forged credentials of every scheme a channel here uses: none of them may open any route.
+FORGED: list[dict[str, str]] = [
+    {},
+    {"X-Frontdesk-Signature": sign("not-the-secret", b"")},
+    {"X-Frontdesk-Signature": "sha256=" + "0" * 64},
+    {"X-Telegram-Bot-Api-Secret-Token": "not-the-secret"},
+    {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+    {"X-Twilio-Signature": "bm90LXRoZS1zaWduYXR1cmU="},
+    {"X-Gateway-Signature": "sha256=" + "0" * 64},
+]
 # Routes of a channel's own (beyond the shared inbound route), by path prefix: every POST
 # route under it takes the channel's credential. The widget hands out its visitor tokens at
 # /widget/api/session (anonymous by design); everything else there needs one.
@@ -94,27 +173,58 @@ async def nothing_stored(runtime: Runtime) -> None:
 
 
 def test_the_walk_knows_every_registered_channel() -> None:
-    assert sorted(CHANNELS) == sorted(ADAPTERS)
+    assert sorted(CHANNELS) == sorted(INSTALLED)
 
 
-@pytest.mark.parametrize("channel", sorted(ADAPTERS))
+def provider_routes(app: Any) -> list[str]:
+    """POST routes of the providers' webhooks (one inbox each), outside the API."""
+    return [
+        path
+        for methods, path in app_routes(app)
+        if "POST" in methods and path.startswith("/webhooks/") and "{inbox_id}" in path
+    ]
+
+
+def webhook_prefix(channel: str) -> str | None:
+    """Where the channel's provider webhooks live (`webhook_path` of a made-up inbox 0)."""
+    hook = getattr(adapter_for(channel), "webhook_path", None)
+    if hook is None:
+        return None
+    path: str | None = hook(Inbox(id=0, channel=channel, settings={}))
+    return None if path is None else path.rsplit("/", 1)[0] + "/{inbox_id}"
+
+
+def test_every_provider_webhook_belongs_to_a_channel(app) -> None:
+    prefixes = {webhook_prefix(channel) for channel in INSTALLED} - {None}
+    orphans = [
+        path
+        for path in provider_routes(app)
+        if not any(path == p or path.startswith(f"{p}/") for p in prefixes if p is not None)
+    ]
+    assert orphans == [], "a webhook route no channel claims is not walked"
+
+
+@pytest.mark.parametrize("channel", sorted(INSTALLED))
 async def test_the_signed_inbound_routes_refuse_missing_and_wrong_credentials(
     channel, app, client, runtime, cast
 ):
     inbox = await make_inbox(runtime, channel)
     body = CHANNELS[channel]["body"].encode()
+    content_type = CHANNELS[channel].get("content_type", "application/json")
     routes = [
         path for methods, path in app_routes(app) if "POST" in methods and "{inbox_id}" in path
     ]
     inbound = [path for path in routes if path.rsplit("/", 1)[-1] in ("inbound", "webhook")]
     assert "/api/v1/inboxes/{inbox_id}/inbound" in inbound
+    prefix = webhook_prefix(channel)
+    if prefix is not None:
+        own = [p for p in provider_routes(app) if p == prefix or p.startswith(f"{prefix}/")]
+        assert own, f"{channel} names a webhook path but has no route there"
+        inbound += own
     for path in inbound:
         url = path.replace("{inbox_id}", str(inbox.id))
-        for headers in (
-            {},
-            {"X-Frontdesk-Signature": sign("not-the-secret", body)},
-            {"X-Frontdesk-Signature": "sha256=" + "0" * 64},
-        ):
+        for forged in FORGED:
+            headers = {"content-type": content_type, **forged}
             response = await client.post(url, content=body, headers=headers)
             assert response.status_code in (401, 403), (channel, path, headers, response.text)
     await nothing_stored(runtime)
