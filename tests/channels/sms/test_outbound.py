@@ -3,6 +3,7 @@ as provider_message_id, 429 backoff, Twilio's refusals, and opt-outs enforced.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -141,6 +142,8 @@ class TestSend:
         twilio.failures.append((503, {"code": 20500, "message": "Service unavailable"}, {}))
         message_id = await reply(client, cast, conversation_id)
         await run_jobs(runtime)
+        # The retry is due once its backoff has passed (at most job_backoff_max_seconds).
+        await asyncio.sleep(2 * runtime.settings.job_backoff_max_seconds)
         await run_jobs(runtime)
         assert (await message(runtime, message_id)).delivery_status == "sent"
         assert len(twilio.sent) == 2
