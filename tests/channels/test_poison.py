@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiosmtplib
 import pytest
@@ -20,16 +21,21 @@ import websockets
 from sqlalchemy import func, select, text
 
 import frontdesk.handlers  # noqa: F401  (imports every channel, which registers its adapter)
+from frontdesk.channels import INSTALLED
 from frontdesk.channels.email.imap import MailboxSync
 from frontdesk.channels.email.models import Quarantined
 from frontdesk.conversations.models import Message
-from frontdesk.inboxes.port import ADAPTERS
 from frontdesk.kit.jobs import Job
 from frontdesk.runtime import Runtime
 from tests.channels.email.conftest import create_email_inbox
 from tests.channels.email.dovecot import PASSWORD
 from tests.channels.email.mails import SUPPORT, mail, raw
-from tests.conftest import inbound_payload, post_inbound, run_jobs
+from tests.channels.meta import conftest as meta
+from tests.channels.sms import conftest as sms
+from tests.channels.sms_gateway import conftest as sms_gateway
+from tests.channels.telegram import conftest as telegram
+from tests.channels.whatsapp import conftest as whatsapp
+from tests.conftest import inbound_payload, post_inbound, run_jobs, serve_app
 from tests.helpers import make_chat, visitor_token
 
 GOOD = 100
@@ -360,17 +366,250 @@ async def feed_widget(rig: Rig) -> Fed:
     return fed
 
 
+# --- provider webhooks -------------------------------------------------------------------
+# Each driver posts what the provider would post (signed with the inbox's real credential) to
+# the channel's own webhook route. The poisons of every messaging channel: NUL and a lone
+# surrogate in the text, NUL in the sender's display name where the payload carries one, a
+# text the database refuses, and a structurally malformed event (no message id). JSON bodies
+# go out with ensure_ascii, so NUL and the surrogate travel as \u escapes, as providers send.
+
+SENDERS = 20
+
+
+def text_poisons() -> dict[str, str]:
+    """The texts of the poisons every messaging channel gets (label -> text)."""
+    return {
+        "poison-nul-text": "poison-nul-text \x00 x",
+        "poison-surrogate-text": "poison-surrogate-text \ud800",
+        "poison-db-refuses": f"poison-db-refuses {REFUSED_BY_DB}",
+    }
+
+
+async def feed_webhook(
+    items: list[tuple[str, V]], poisons: list[str], post: Callable[[V], Awaitable[Any]]
+) -> Fed:
+    """Post every item concurrently: 2xx ok, 4xx refused, anything else temporary."""
+    fed = Fed(poisons=poisons)
+
+    async def one(label: str, item: V) -> None:
+        status = (await post(item)).status_code
+        fed.outcomes[label] = (
+            "ok" if 200 <= status < 300 else "refused" if 400 <= status < 500 else "temporary"
+        )
+
+    await gather_limited([one(label, item) for label, item in items])
+    return fed
+
+
+def as_json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()  # ensure_ascii: NUL and surrogates as \u escapes
+
+
+async def feed_telegram(rig: Rig) -> Fed:
+    api = telegram.FakeBotApi()
+    async with serve_app(api.app) as address:
+        api.address = address
+        bot = await telegram.create_bot(rig.client, rig.runtime, rig.cast, api)
+
+        def message(n: int, text: str, chat: int, **changes: Any) -> dict[str, Any]:
+            return telegram.update(
+                "message_text", update_id=n, message_id=n, text=text, chat_id=chat, **changes
+            )
+
+        goods = {
+            f"good telegram {i}": message(i + 1, f"good telegram {i}", 7000 + i % SENDERS)
+            for i in range(GOOD)
+        }
+        poisons = {
+            label: message(1000 + n, words, 8000 + n)
+            for n, (label, words) in enumerate(text_poisons().items())
+        }
+        poisons["poison-nul-name"] = message(1100, "poison-nul-name", 8100)
+        poisons["poison-nul-name"]["message"]["from"]["first_name"] = "La\x00yla"
+        poisons["poison-nul-name"]["message"]["chat"]["first_name"] = "La\x00yla"
+        malformed = message(1200, "poison-no-message-id", 8200)
+        del malformed["message"]["message_id"]
+        poisons["poison-no-message-id"] = malformed
+
+        async def post(payload: dict[str, Any]) -> Any:
+            return await rig.client.post(bot.hook, content=as_json(payload), headers=bot.headers)
+
+        return await feed_webhook(mixed(goods, poisons), list(poisons), post)
+
+
+async def feed_whatsapp(rig: Rig) -> Fed:
+    api = whatsapp.FakeGraphApi()
+    async with serve_app(api.app) as address:
+        api.address = address
+        number = await whatsapp.create_number(rig.client, rig.runtime, rig.cast, api)
+
+        def message(key: str, text: str, sender: str) -> dict[str, Any]:
+            return whatsapp.notification(
+                "text", id=f"wamid.{key}", text=text, sender=sender,
+                timestamp=whatsapp.now_stamp(),
+            )  # fmt: skip
+
+        goods = {
+            f"good whatsapp {i}": message(
+                f"good{i}", f"good whatsapp {i}", f"9715010{i % SENDERS:05d}"
+            )
+            for i in range(GOOD)
+        }
+        poisons = {
+            label: message(label, words, f"9715020{n:05d}")
+            for n, (label, words) in enumerate(text_poisons().items())
+        }
+        named = message("poison-nul-name", "poison-nul-name", "971503000001")
+        named["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = "La\x00yla"
+        poisons["poison-nul-name"] = named
+        malformed = message("poison-no-message-id", "poison-no-message-id", "971503000002")
+        del malformed["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        poisons["poison-no-message-id"] = malformed
+
+        async def post(payload: dict[str, Any]) -> Any:
+            return await whatsapp.deliver(rig.client, number, as_json(payload))
+
+        return await feed_webhook(mixed(goods, poisons), list(poisons), post)
+
+
+async def feed_meta(rig: Rig, channel: str) -> Fed:
+    """Messenger and Instagram: their events carry no display name (profiles are fetched, and
+    not here: `fetch_profiles` is off)."""
+    api = meta.FakeGraphApi()
+    example = "message_text" if channel == "messenger" else "instagram_story_reply"
+    async with serve_app(api.app) as address:
+        api.address = address
+        page = await meta.create_page(
+            rig.client, rig.runtime, rig.cast, api, channel=channel, fetch_profiles=False
+        )
+
+        def message(key: str, text: str, sender: str) -> dict[str, Any]:
+            data = meta.payload(example)
+            item = meta.event(data)
+            item["sender"]["id"] = sender
+            item["message"] = {"mid": f"mid.{key}", "text": text}
+            return data
+
+        goods = {
+            f"good {channel} {i}": message(
+                f"good{i}", f"good {channel} {i}", f"6100{i % SENDERS:04d}"
+            )
+            for i in range(GOOD)
+        }
+        poisons = {
+            label: message(label, words, f"6200{n:04d}")
+            for n, (label, words) in enumerate(text_poisons().items())
+        }
+        malformed = message("poison-no-message-id", "poison-no-message-id", "62009999")
+        del meta.event(malformed)["message"]["mid"]
+        poisons["poison-no-message-id"] = malformed
+
+        async def post(payload: dict[str, Any]) -> Any:
+            return await page.deliver(rig.client, as_json(payload))
+
+        return await feed_webhook(mixed(goods, poisons), list(poisons), post)
+
+
+async def feed_messenger(rig: Rig) -> Fed:
+    return await feed_meta(rig, "messenger")
+
+
+async def feed_instagram(rig: Rig) -> Fed:
+    return await feed_meta(rig, "instagram")
+
+
+async def feed_sms(rig: Rig) -> Fed:
+    """Twilio posts a form (no display name). A lone surrogate cannot be UTF-8: the closest a
+    sender gets is its WTF-8 bytes (%ED%A0%80), which no signature can cover."""
+    api = sms.FakeTwilio()
+    async with serve_app(api.app) as address:
+        api.address = address
+        inbox = await sms.create_sms_inbox(rig.client, rig.runtime, rig.cast, api)
+
+        def message(key: str, text: str, sender: str) -> dict[str, str]:
+            sid = f"SM{key}"
+            return sms.fixture(
+                "incoming_sms", Body=text, From=sender, MessageSid=sid, SmsSid=sid,
+                SmsMessageSid=sid,
+            )  # fmt: skip
+
+        goods = {
+            f"good sms {i}": message(f"good{i}", f"good sms {i}", f"+9715010{i % SENDERS:05d}")
+            for i in range(GOOD)
+        }
+        poisons = {
+            label: message(label, words, f"+9715020{n:05d}")
+            for n, (label, words) in enumerate(text_poisons().items())
+        }
+        malformed = message("poison-no-message-id", "poison-no-message-id", "+971503000002")
+        for key in ("MessageSid", "SmsSid", "SmsMessageSid"):
+            del malformed[key]
+        poisons["poison-no-message-id"] = malformed
+
+        async def post(params: dict[str, str]) -> Any:
+            try:
+                body, headers = inbox.signed(inbox.hook, params)
+            except UnicodeEncodeError:  # the surrogate: sent as bytes, signed as read back
+                body = urlencode(params, encoding="utf-8", errors="surrogatepass").encode()
+                readable = {k: v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+                            for k, v in params.items()}  # fmt: skip
+                headers = inbox.signed(inbox.hook, readable)[1]
+            return await rig.client.post(inbox.hook, content=body, headers=headers)
+
+        return await feed_webhook(mixed(goods, poisons), list(poisons), post)
+
+
+async def feed_sms_gateway(rig: Rig) -> Fed:
+    """The operator's JSON as the inbox's field mapping reads it (no display name)."""
+    gateway = sms_gateway.FakeGateway()
+    async with serve_app(gateway.app) as address:
+        gateway.address = address
+        inbox = await sms_gateway.create_gateway_inbox(rig.client, rig.runtime, rig.cast, gateway)
+
+        def message(key: str, text: str, sender: str) -> dict[str, Any]:
+            data = sms_gateway.fixture("incoming")
+            data["msg_id"] = f"gw-{key}"
+            data["data"].update(sender=sender, message=text)
+            return data
+
+        goods = {
+            f"good sms_gateway {i}": message(
+                f"good{i}", f"good sms_gateway {i}", f"0912100{i % SENDERS:04d}"
+            )
+            for i in range(GOOD)
+        }
+        poisons = {
+            label: message(label, words, f"0912200{n:04d}")
+            for n, (label, words) in enumerate(text_poisons().items())
+        }
+        malformed = message("poison-no-message-id", "poison-no-message-id", "09123000002")
+        del malformed["msg_id"]
+        poisons["poison-no-message-id"] = malformed
+
+        async def post(payload: dict[str, Any]) -> Any:
+            body = as_json(payload)
+            return await rig.client.post(inbox.hook, content=body, headers=inbox.headers(body))
+
+        return await feed_webhook(mixed(goods, poisons), list(poisons), post)
+
+
 DRIVERS: dict[str, list[Driver]] = {
     "api": [feed_api],
     "email": [feed_smtp, feed_imap],
     "webchat": [feed_widget],
+    "telegram": [feed_telegram],
+    "whatsapp": [feed_whatsapp],
+    "messenger": [feed_messenger],
+    "instagram": [feed_instagram],
+    "sms": [feed_sms],
+    "sms_gateway": [feed_sms_gateway],
 }
 
 
 def cases() -> list[Any]:
     """A case per channel driver; a registered channel without a driver is a failing case."""
     found = []
-    for channel in sorted(ADAPTERS):
+    for channel in sorted(INSTALLED):
         drivers: list[Driver | None] = [*DRIVERS.get(channel, [])] or [None]
         for driver in drivers:
             name = driver.__name__ if driver else "missing"
@@ -433,7 +672,7 @@ async def quarantined(runtime: Runtime) -> int:
 
 
 def test_every_registered_channel_has_a_poison_driver() -> None:
-    assert sorted(DRIVERS) == sorted(ADAPTERS), (
+    assert sorted(DRIVERS) == sorted(INSTALLED), (
         "a channel without a driver here is not proven safe against poison messages"
     )
 

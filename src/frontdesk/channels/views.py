@@ -5,22 +5,16 @@ every request here in `verify`."""
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from frontdesk.analytics.metrics import MESSAGES
-from frontdesk.conversations.receiving import Received
 from frontdesk.conversations.schemas import InboundAccepted
-from frontdesk.inboxes.port import Inbound, adapter_for
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.inboxes.secrets import opened_inbox
-from frontdesk.kit import uow
-from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, Unauthorized, Unavailable
+from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["inboxes"])
 
@@ -45,7 +39,7 @@ async def inbound(inbox_id: Id, request: Request) -> JSONResponse:
     if not adapter.verify(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     parsed = adapter.parse_inbound(inbox, body, runtime.settings)
-    received = await _receive(runtime, parsed)
+    received = await runtime.ingestor.take(parsed)
     MESSAGES.labels(
         direction="inbound", outcome="duplicate" if received.duplicate else "stored"
     ).inc()
@@ -56,19 +50,3 @@ async def inbound(inbox_id: Id, request: Request) -> JSONResponse:
         duplicate=received.duplicate,
     )
     return JSONResponse(result.model_dump(), status_code=202)
-
-
-async def _receive(runtime: Runtime, inbound: Inbound) -> Received:
-    """Stored, or refused with a clear answer: 503 when a retry can succeed (the database is
-    down or busy), 422 when the message failed alone for a reason a retry cannot cure, so a
-    client never retries such a message for ever."""
-    try:
-        return await runtime.ingestor.receive(inbound)
-    except FrontdeskError:
-        raise
-    except Exception as exc:
-        if uow.is_temporary(exc):
-            log.warning("inbound message not stored yet: %r", exc)
-            raise Unavailable("not stored; try again later") from exc
-        log.exception("inbound message %r cannot be stored", inbound.external_id)
-        raise Invalid("this message cannot be stored", code="not_storable") from exc

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import repository
-from frontdesk.conversations.ingest import Ingestor
+from frontdesk.conversations.ingest import Ingestor, stored_or_refused
 from frontdesk.conversations.receiving import Received, receive
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.conversations.service import reply, send_refusal
@@ -93,14 +93,18 @@ async def receive_text(
 ) -> Received:
     """Store an inbound SMS exactly once. A keyword message is stored together with what it
     does (opt-out recorded, help answer queued) in one transaction; anything else takes the
-    group-commit path."""
+    group-commit path. What cannot be stored is refused as `stored_or_refused` says."""
     if keyword_of(inbound.text) is None:
-        return await ingestor.receive(inbound)
-    async with db.session() as session:
+        return await ingestor.take(inbound)
 
-        async def work() -> Received:
-            received = await receive(session, inbound, blobs=blobs)
-            await apply_keyword(session, received, scope=scope, help_text=help_text)
-            return received
+    async def keyword() -> Received:
+        async with db.session() as session:
 
-        return await uow.retrying(session, work)
+            async def work() -> Received:
+                received = await receive(session, inbound, blobs=blobs)
+                await apply_keyword(session, received, scope=scope, help_text=help_text)
+                return received
+
+            return await uow.retrying(session, work)
+
+    return await stored_or_refused(keyword(), inbound)

@@ -67,7 +67,7 @@ async def take_webhook(runtime: Runtime, inbox: Inbox, channel: MetaChannel, bod
             continue
         await _fetch_media(api, incoming, runtime.settings)
         profile = await _profile(runtime, api, inbox, channel, incoming)
-        received = await runtime.ingestor.receive(incoming.inbound)
+        received = await runtime.ingestor.take(incoming.inbound)
         taken.message_ids.append(received.message.id)
         if received.duplicate:
             taken.duplicate += 1

@@ -94,7 +94,7 @@ async def take_update(runtime: Runtime, inbox: Inbox, body: bytes) -> Taken:
     prepared = await prepare(inbox, update, runtime.settings)
     if prepared.inbound is None:
         return Taken(update.update_id, "ignored")
-    received = await runtime.ingestor.receive(prepared.inbound)
+    received = await runtime.ingestor.take(prepared.inbound)
     return Taken(update.update_id, "duplicate" if received.duplicate else "stored")
 
 

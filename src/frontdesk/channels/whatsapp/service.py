@@ -89,7 +89,7 @@ async def take_notification(runtime: Runtime, inbox: Inbox, body: bytes) -> Take
     for item in items:
         await prepare(inbox, item, runtime.settings)
     for item in items:
-        received = await runtime.ingestor.receive(item.inbound)
+        received = await runtime.ingestor.take(item.inbound)
         if received.duplicate:
             taken.duplicates += 1
         else:
