@@ -337,7 +337,7 @@ class TestHostileInput:
         payload = {**inbound_payload("h3", "a@example.com"), **field}
         response = await post_inbound(client, cast.website, payload)
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["code"] == "invalid_payload"
+        assert response.json()["error"]["code"] == "invalid"
         assert await count(runtime, Message) == 0
 
     async def test_a_message_the_database_refuses_is_a_422_not_a_retry(self, client, cast, runtime):
