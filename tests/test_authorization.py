@@ -18,11 +18,14 @@ SIGNED_ROUTES = {
     ("POST", "/webhooks/sms/{inbox_id}/status"),
     ("POST", "/webhooks/sms_gateway/{inbox_id}"),  # the inbox's configured HMAC
     ("POST", "/webhooks/sms_gateway/{inbox_id}/status"),
+    ("GET", "/webhooks/whatsapp/{inbox_id}"),  # hub.verify_token
+    ("POST", "/webhooks/whatsapp/{inbox_id}"),  # X-Hub-Signature-256
 }
 ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
     r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
     r"|^/api/v1/inboxes/\{inbox_id\}/sms/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/templates"
 )
 
 BODIES = {
@@ -76,6 +79,7 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         "address": "gone@example.net",
         "agent_id": cast.bob.id,
         "team_id": 2,
+        "template_id": 1,
     }
     # Bob is mentioned in his team's conversation: nobody else may read or mark that.
     noted = await client.post(

@@ -16,10 +16,13 @@ class TestListChannels:
             "reply_window": None,
             "read_receipts": False,
             "edits": False,
+            "sms_segments": False,
         }
         assert "webhook_url" in api["settings_schema"]["properties"]
         assert "imap" in listed["email"]["settings_schema"]["properties"]
         assert listed["webchat"]["capabilities"]["read_receipts"] is True
+        assert listed["whatsapp"]["capabilities"]["reply_window"] == 24 * 3600
+        assert listed["sms"]["capabilities"]["sms_segments"] is True
 
     async def test_needs_a_token(self, client):
         response = await client.get("/api/v1/channels")

@@ -139,7 +139,7 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
 
 @router.get("/sms/segments", response_model=SegmentsRead)
 async def sms_segments(
-    agent: CurrentAgent, text: str = Query(default="", max_length=20_000)
+    agent: CurrentAgent, text: str = Query(default="", max_length=1_000)
 ) -> SegmentsRead:
     """What a reply costs on SMS (GSM-7 160/153 characters per segment, UCS-2 70/67)."""
     return SegmentsRead(**asdict(count_segments(text)))

@@ -106,7 +106,7 @@ async def create_template(
 
 @router.patch("/inboxes/{inbox_id}/templates/{template_id}", response_model=TemplateRead)
 async def update_template(
-    inbox_id: Id, template_id: int, data: TemplateUpdate, session: SessionDep, admin: AdminAgent
+    inbox_id: Id, template_id: Id, data: TemplateUpdate, session: SessionDep, admin: AdminAgent
 ) -> TemplateRead:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     template = await templates.get_template_or_raise(session, inbox, template_id)
@@ -117,7 +117,7 @@ async def update_template(
 
 @router.delete("/inboxes/{inbox_id}/templates/{template_id}", status_code=204)
 async def delete_template(
-    inbox_id: Id, template_id: int, session: SessionDep, admin: AdminAgent
+    inbox_id: Id, template_id: Id, session: SessionDep, admin: AdminAgent
 ) -> None:
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
     template = await templates.get_template_or_raise(session, inbox, template_id)

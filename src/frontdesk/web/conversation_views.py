@@ -214,7 +214,7 @@ async def timeline_partial(
 
 @router.get("/conversations/{conversation_id}/sms-segments", response_class=HTMLResponse)
 async def sms_segments_partial(
-    request: Request, conversation_id: int, session: SessionDep, agent: PageAgent, text: str = ""
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent, text: str = ""
 ) -> HTMLResponse:
     """The reply box's SMS counter: characters, segments and encoding of the text so far."""
     await conversations.get_or_raise(session, conversation_id, agent=agent)
@@ -224,7 +224,7 @@ async def sms_segments_partial(
 
 
 def _done(
-    request: Request, conversation_id: int, error: str | None = None, *, lang: str = "en"
+    request: Request, conversation_id: Id, error: str | None = None, *, lang: str = "en"
 ) -> Response:
     url = f"/conversations/{conversation_id}" + (f"?error={error}" if error else "")
     if request.headers.get("hx-request"):
@@ -285,7 +285,7 @@ async def reply_form(
 @router.post("/conversations/{conversation_id}/template")
 async def template_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     csrf: Annotated[str, Form()],

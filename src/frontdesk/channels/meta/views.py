@@ -19,6 +19,7 @@ from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import uow
 from frontdesk.kit.errors import Forbidden, FrontdeskError, NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import PageAgent, check_csrf
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["meta"])
 api_router = APIRouter(tags=["meta"])
 
 
-async def _inbox(runtime: Runtime, inbox_id: int) -> tuple[Inbox, MetaChannel]:
+async def _inbox(runtime: Runtime, inbox_id: Id) -> tuple[Inbox, MetaChannel]:
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel not in CHANNELS:
         raise NotFound("inbox not found", code="unknown_inbox")
@@ -34,7 +35,7 @@ async def _inbox(runtime: Runtime, inbox_id: int) -> tuple[Inbox, MetaChannel]:
 
 
 @router.get("/webhooks/meta/{inbox_id}", responses={403: {}, 404: {}})
-async def subscribe(inbox_id: int, request: Request) -> PlainTextResponse:
+async def subscribe(inbox_id: Id, request: Request) -> PlainTextResponse:
     """The subscription handshake: echo `hub.challenge` when `hub.verify_token` matches."""
     inbox, _ = await _inbox(request.app.state.runtime, inbox_id)
     params = request.query_params
@@ -50,7 +51,7 @@ async def subscribe(inbox_id: int, request: Request) -> PlainTextResponse:
 
 
 @router.post("/webhooks/meta/{inbox_id}", responses={400: {}, 401: {}, 404: {}, 422: {}, 502: {}})
-async def webhook(inbox_id: int, request: Request) -> JSONResponse:
+async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
     """A notification from Meta, checked by X-Hub-Signature-256. Answers 200 only once all
     it carries is committed; a repeat answers 200 again and stores nothing."""
     runtime: Runtime = request.app.state.runtime
@@ -81,7 +82,7 @@ async def webhook(inbox_id: int, request: Request) -> JSONResponse:
     responses={404: {}, 409: {}, 422: {}, 502: {}},
 )
 async def public_action(
-    conversation_id: int,
+    conversation_id: Id,
     data: PublicAction,
     session: SessionDep,
     agent: CurrentAgent,
@@ -98,7 +99,7 @@ async def public_action(
 @router.post("/conversations/{conversation_id}/public-action", include_in_schema=False)
 async def public_action_form(
     request: Request,
-    conversation_id: int,
+    conversation_id: Id,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,

@@ -20,6 +20,7 @@ from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.kit.security import check_outbound_url
 from frontdesk.runtime import Runtime
 
@@ -30,7 +31,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_BODY = 256 * 1024
 
 
-async def _signed(request: Request, inbox_id: int) -> tuple[Runtime, Inbox, dict[str, str]]:
+async def _signed(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox, dict[str, str]]:
     """The inbox and the form parameters of a request Twilio signed for this exact URL."""
     runtime: Runtime = request.app.state.runtime
     inbox = await runtime.inboxes.get(inbox_id)
@@ -55,7 +56,7 @@ async def _signed(request: Request, inbox_id: int) -> tuple[Runtime, Inbox, dict
 
 
 @router.post("/webhooks/sms/{inbox_id}", responses={401: {}, 404: {}, 422: {}, 502: {}})
-async def incoming(inbox_id: int, request: Request) -> Response:
+async def incoming(inbox_id: Id, request: Request) -> Response:
     """An incoming SMS or MMS. Answers (empty TwiML) only once it is committed; Twilio's
     retries of the same MessageSid are stored once."""
     runtime, inbox, params = await _signed(request, inbox_id)
@@ -66,7 +67,7 @@ async def incoming(inbox_id: int, request: Request) -> Response:
 
 
 @router.post("/webhooks/sms/{inbox_id}/status", responses={401: {}, 404: {}, 422: {}})
-async def status_callback(inbox_id: int, request: Request) -> JSONResponse:
+async def status_callback(inbox_id: Id, request: Request) -> JSONResponse:
     """A delivery status (queued, sent, delivered, undelivered, failed with ErrorCode)."""
     runtime, inbox, params = await _signed(request, inbox_id)
     outcome = await service.take_status(runtime, inbox, params)
@@ -88,7 +89,7 @@ class ConnectionChecked(BaseModel):
     responses={403: {}, 404: {}, 422: {}},
 )
 async def check_connection(
-    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> ConnectionChecked:
     """Test connection: fetch the account (GET /2010-04-01/Accounts/{sid}.json) with the
     inbox's credentials; a refusal answers 422 provider_refused with the provider's words."""

@@ -12,12 +12,13 @@ from frontdesk.channels.sms_gateway.adapter import MAX_BODY, sms_gateway_channel
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import FrontdeskError, NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["sms_gateway"])
 
 
-async def _signed(request: Request, inbox_id: int) -> tuple[Runtime, Inbox, bytes]:
+async def _signed(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox, bytes]:
     runtime: Runtime = request.app.state.runtime
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != sms_gateway_channel.channel:
@@ -32,7 +33,7 @@ async def _signed(request: Request, inbox_id: int) -> tuple[Runtime, Inbox, byte
 
 
 @router.post("/webhooks/sms_gateway/{inbox_id}", responses={400: {}, 401: {}, 404: {}, 422: {}})
-async def incoming(inbox_id: int, request: Request) -> JSONResponse:
+async def incoming(inbox_id: Id, request: Request) -> JSONResponse:
     """An incoming SMS; 200 only once committed, repeats of one id stored once."""
     runtime, inbox, body = await _signed(request, inbox_id)
     received = await service.take_message(runtime, inbox, body)
@@ -44,7 +45,7 @@ async def incoming(inbox_id: int, request: Request) -> JSONResponse:
 @router.post(
     "/webhooks/sms_gateway/{inbox_id}/status", responses={400: {}, 401: {}, 404: {}, 422: {}}
 )
-async def status_report(inbox_id: int, request: Request) -> JSONResponse:
+async def status_report(inbox_id: Id, request: Request) -> JSONResponse:
     runtime, inbox, body = await _signed(request, inbox_id)
     outcome = await service.take_status(runtime, inbox, body)
     return JSONResponse({"ok": True, "outcome": outcome})

@@ -16,6 +16,7 @@ from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import Invalid, NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["telegram"])
@@ -31,7 +32,7 @@ class WebhookRegistered(BaseModel):
 @router.post(
     "/webhooks/telegram/{inbox_id}", responses={400: {}, 401: {}, 404: {}, 422: {}, 502: {}}
 )
-async def webhook(inbox_id: int, request: Request) -> JSONResponse:
+async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
     """One Update from Telegram, checked by X-Telegram-Bot-Api-Secret-Token. Answers 200 only
     once it is committed; a repeat (Telegram retries) answers 200 again and stores nothing."""
     runtime: Runtime = request.app.state.runtime
@@ -54,7 +55,7 @@ async def webhook(inbox_id: int, request: Request) -> JSONResponse:
     responses={403: {}, 404: {}, 422: {}},
 )
 async def register_webhook(
-    inbox_id: int, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+    inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> WebhookRegistered:
     """Tell Telegram where to deliver (setWebhook with the inbox's secret token), or, in
     polling mode, remove the webhook so getUpdates works. Doubles as a check of the token."""

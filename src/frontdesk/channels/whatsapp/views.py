@@ -12,12 +12,13 @@ from frontdesk.channels.whatsapp.adapter import whatsapp_channel
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit.errors import Forbidden, NotFound, Unauthorized
+from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["whatsapp"])
 
 
-async def _inbox(request: Request, inbox_id: int) -> tuple[Runtime, Inbox]:
+async def _inbox(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox]:
     runtime: Runtime = request.app.state.runtime
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != whatsapp_channel.channel:
@@ -26,7 +27,7 @@ async def _inbox(request: Request, inbox_id: int) -> tuple[Runtime, Inbox]:
 
 
 @router.get("/webhooks/whatsapp/{inbox_id}", responses={403: {}, 404: {}})
-async def verify_subscription(inbox_id: int, request: Request) -> PlainTextResponse:
+async def verify_subscription(inbox_id: Id, request: Request) -> PlainTextResponse:
     """Meta's handshake: hub.mode=subscribe with our verify token → echo hub.challenge."""
     _, inbox = await _inbox(request, inbox_id)
     challenge = whatsapp_channel.verify_subscription(inbox, dict(request.query_params))
@@ -38,7 +39,7 @@ async def verify_subscription(inbox_id: int, request: Request) -> PlainTextRespo
 @router.post(
     "/webhooks/whatsapp/{inbox_id}", responses={400: {}, 401: {}, 404: {}, 422: {}, 502: {}}
 )
-async def webhook(inbox_id: int, request: Request) -> JSONResponse:
+async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
     """One notification (messages and/or statuses), checked by X-Hub-Signature-256. Answers
     200 only once everything in it is committed; a repeat stores nothing new."""
     runtime, inbox = await _inbox(request, inbox_id)
