@@ -12,6 +12,7 @@ from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate, TeamCreate
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.demo import seeding as demo_seeding
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
 from frontdesk.inboxes import service as inboxes
@@ -49,6 +50,12 @@ async def seed(runtime: Runtime) -> Seeded:
         admin = await auth_repository.get_agent_by_email(session, DEMO_AGENTS[0][0])
         if admin is None:
             admin = await _load(session, runtime)
+        if runtime.settings.env == "development":
+            # The demo's own providers and mail sink: seeded once, re-pointed at every start.
+            support = await auth_repository.get_team_by_name(session, "Support")
+            team_ids = [support.id] if support is not None else []
+            await demo_seeding.seed_messaging(session, runtime.settings, team_ids)
+            await demo_seeding.repoint(session, runtime.settings)
         token = await auth.issue_token(session, admin, name="demo")
         await uow.commit(session)
     return Seeded(
