@@ -88,7 +88,11 @@ def create_app(
         if own_runtime:
             await rt.start()
         # `frontdesk demo`: the outbound mail sink its e-mail inbox relays through.
-        sink = MailSink(settings) if settings.env == "development" and settings.demo_mail_port else None
+        sink = (
+            MailSink(settings)
+            if settings.env == "development" and settings.demo_mail_port
+            else None
+        )
         try:
             if sink is not None:
                 await sink.start()

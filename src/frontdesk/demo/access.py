@@ -29,8 +29,6 @@ async def demo_inboxes(runtime: Runtime, channel: str) -> list[Inbox]:
     async with runtime.db.session() as session:
         rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=500)
     opened = [
-        opened_inbox(row, runtime.settings)
-        for row in rows
-        if row.channel == channel and row.active
+        opened_inbox(row, runtime.settings) for row in rows if row.channel == channel and row.active
     ]
     return [inbox for inbox in opened if is_demo_inbox(inbox.settings)]

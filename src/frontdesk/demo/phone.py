@@ -105,7 +105,9 @@ def _seen(request: Request, channel: str, who: Persona, entries: list[Entry]) ->
             if world.advance(entry.id, "read"):
                 note = wire.whatsapp_status(inbox.settings, entry.id, who.phone, "read")
                 await wire.deliver(
-                    request.app, runtime.settings, wire.hub(hook, str(inbox.settings["app_secret"]), note)
+                    request.app,
+                    runtime.settings,
+                    wire.hub(hook, str(inbox.settings["app_secret"]), note),
                 )
 
     return BackgroundTask(report)
@@ -129,8 +131,8 @@ async def phone_send(
     inbox = await _inbox(runtime, chosen)
     media_id = world.keep_media(*picture) if picture else None
     entry_id, delivery = _delivery(runtime, inbox, chosen, who, text.strip(), media_id, picture)
-    entry = world.add(chosen, who.address(chosen), Entry(entry_id, True, text.strip(), now(),
-                                                         "sent", media_id=media_id))  # fmt: skip
+    entry = Entry(entry_id, True, text.strip(), now(), "sent", media_id=media_id)
+    world.add(chosen, who.address(chosen), entry)
     answer = await wire.deliver(request.app, runtime.settings, delivery)
     if answer.is_success:
         world.advance(entry.id, "delivered")

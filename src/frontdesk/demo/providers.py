@@ -125,7 +125,9 @@ async def twilio_send(sid: str, request: Request) -> JSONResponse:
             if callback:
                 params = wire.sms_status(conf, message_sid, to, value)
                 path = wire.path_of(callback)
-                await _report(request, wire.twilio(runtime.settings, path, conf["auth_token"], params))
+                await _report(
+                    request, wire.twilio(runtime.settings, path, conf["auth_token"], params)
+                )
 
         return step
 
@@ -134,7 +136,9 @@ async def twilio_send(sid: str, request: Request) -> JSONResponse:
         "body": body, "status": "queued", "num_segments": "1", "api_version": "2010-04-01",
         "direction": "outbound-api", "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000"),
     }  # fmt: skip
-    return JSONResponse(answer, status_code=201, background=_later(request, status("sent"), status("delivered")))
+    return JSONResponse(
+        answer, status_code=201, background=_later(request, status("sent"), status("delivered"))
+    )
 
 
 @router.get("/sms/2010-04-01/Accounts/{sid}/Messages/{message_sid}/Media/{media_id}")
@@ -225,8 +229,9 @@ async def whatsapp_send(phone_number_id: str, request: Request) -> JSONResponse:
         return _graph_error("(#100) Invalid parameter", 100)
     wamid = "wamid." + secrets.token_urlsafe(24)
     phone = "+" + to.lstrip("+")
-    world.add("whatsapp", phone, Entry(wamid, False, _wa_text(payload), now(), "sent", inbox_id=inbox.id,
-                                       media_id=_wa_media(payload)))  # fmt: skip
+    entry = Entry(wamid, False, _wa_text(payload), now(), "sent", media_id=_wa_media(payload))
+    entry.inbox_id = inbox.id
+    world.add("whatsapp", phone, entry)
     conf = inbox.settings
     hook = webhook_url(inbox, runtime.settings) or ""
 
@@ -247,7 +252,8 @@ async def whatsapp_send(phone_number_id: str, request: Request) -> JSONResponse:
 
 def _wa_text(payload: dict[str, Any]) -> str:
     kind = str(payload.get("type") or "text")
-    part = payload.get(kind) if isinstance(payload.get(kind), dict) else {}
+    found = payload.get(kind)
+    part: dict[str, Any] = found if isinstance(found, dict) else {}
     if kind == "text":
         return str(part.get("body") or "")
     if kind == "template":
@@ -333,13 +339,14 @@ async def telegram_method(token: str, method: str, request: Request) -> JSONResp
     if method != "sendMessage":
         upload = params.get("photo") or params.get("document")
         if upload is not None and not isinstance(upload, str):
-            media_id = world.keep_media(upload.content_type or "application/octet-stream",
-                                        await upload.read(), upload.filename or "file")  # fmt: skip
+            kind = upload.content_type or "application/octet-stream"
+            media_id = world.keep_media(kind, await upload.read(), upload.filename or "file")
         text = str(params.get("caption") or f"[{method.removeprefix('send').lower()}]")
     message_id = secrets.randbelow(2**31)
     # The Bot API reports no delivery to bots: what it accepted is on the phone.
-    world.add("telegram", chat_id, Entry(f"tg:{chat_id}:{message_id}", False, text, now(),
-                                         "delivered", media_id=media_id, inbox_id=inbox.id))  # fmt: skip
+    entry = Entry(f"tg:{chat_id}:{message_id}", False, text, now(), "delivered", media_id)
+    entry.inbox_id = inbox.id
+    world.add("telegram", chat_id, entry)
     chat = {"id": int(chat_id), "type": "private"}
     return _tg({"message_id": message_id, "from": bot, "chat": chat, "date": int(time.time()),
                 "text": text})  # fmt: skip
@@ -447,5 +454,6 @@ async def gateway_send(request: Request) -> JSONResponse:
         note = {"id": gateway_id, "status": "DELIVRD"}
         await _report(request, wire.gateway(hook, secret, note))
 
-    return JSONResponse({"id": gateway_id, "status": "accepted"}, background=_later(request, report))
-
+    return JSONResponse(
+        {"id": gateway_id, "status": "accepted"}, background=_later(request, report)
+    )

@@ -35,7 +35,9 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     """Base64 HMAC-SHA1 (auth token) over the full URL plus each POST field's name and value,
     sorted by name (twilio.com/docs/usage/security#validating-requests)."""
     payload = url + "".join(name + params[name] for name in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), "sha1").digest()).decode()
+    return base64.b64encode(
+        hmac.new(auth_token.encode(), payload.encode(), "sha1").digest()
+    ).decode()
 
 
 def hub_signature(app_secret: str, body: bytes) -> str:
@@ -94,7 +96,10 @@ def hub(path: str, app_secret: str, payload: dict[str, Any]) -> Delivery:
     return Delivery(
         path,
         body,
-        {"content-type": "application/json", "x-hub-signature-256": hub_signature(app_secret, body)},
+        {
+            "content-type": "application/json",
+            "x-hub-signature-256": hub_signature(app_secret, body),
+        },
     )
 
 
@@ -166,7 +171,7 @@ def telegram_update(
     user = {"id": user_id, "is_bot": False, "first_name": first, "language_code": language}
     if last:
         user["last_name"] = last
-    chat = {key: user[key] for key in ("id", "first_name") } | {"type": "private"}
+    chat = {key: user[key] for key in ("id", "first_name")} | {"type": "private"}
     message: dict[str, Any] = {
         "message_id": message_id, "from": user, "chat": chat, "date": int(time.time()),
     }  # fmt: skip
