@@ -44,18 +44,17 @@ class Seeded:
     logins: list[tuple[str, str]]
 
 
-async def seed(runtime: Runtime) -> Seeded:
-    """Load the demo organisation once; later calls only issue a fresh admin token."""
+async def seed(runtime: Runtime, *, history: bool = True) -> Seeded:
+    """Load the demo organisation once; later calls only issue a fresh admin token. In
+    development (`frontdesk demo`) also the demo's messaging inboxes and, with `history`,
+    several weeks of conversations on every channel."""
     async with runtime.db.session() as session:
         admin = await auth_repository.get_agent_by_email(session, DEMO_AGENTS[0][0])
+        fresh = admin is None
         if admin is None:
             admin = await _load(session, runtime)
         if runtime.settings.env == "development":
-            # The demo's own providers and mail sink: seeded once, re-pointed at every start.
-            support = await auth_repository.get_team_by_name(session, "Support")
-            team_ids = [support.id] if support is not None else []
-            await demo_seeding.seed_messaging(session, runtime.settings, team_ids)
-            await demo_seeding.repoint(session, runtime.settings)
+            await demo_seeding.demo_world(session, runtime, history=fresh and history)
         token = await auth.issue_token(session, admin, name="demo")
         await uow.commit(session)
     return Seeded(

@@ -58,7 +58,7 @@ class Demo:
 
 @pytest.fixture
 async def demo(runtime: Runtime, app: Any, demo_port: int) -> AsyncIterator[Demo]:
-    seeded = await seed(runtime)
+    seeded = await seed(runtime, history=False)
     sink = MailSink(runtime.settings)
     await sink.start()
     try:

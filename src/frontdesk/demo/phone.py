@@ -21,7 +21,7 @@ from frontdesk.demo.world import Entry, World, now, world_of
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.kit.errors import Invalid, NotFound
-from frontdesk.kit.i18n import language
+from frontdesk.kit.i18n import language, localise_digits
 from frontdesk.runtime import Runtime
 from frontdesk.web.rendering import check_csrf, render
 
@@ -232,8 +232,7 @@ def clock(at: str, lang: str) -> str:
         value = datetime.fromisoformat(at).strftime("%H:%M")
     except ValueError:
         return ""
-    digits = {"ar": "٠١٢٣٤٥٦٧٨٩", "fa": "۰۱۲۳۴۵۶۷۸۹"}.get(lang)
-    return value.translate(str.maketrans("0123456789", digits)) if digits else value
+    return localise_digits(value, lang)
 
 
 def _feed(request: Request, channel: str, entries: list[Entry], **extra: Any) -> HTMLResponse:

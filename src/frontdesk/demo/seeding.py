@@ -7,14 +7,33 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.config import Settings
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
+from frontdesk.demo.history import seed_history
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate
 from frontdesk.inboxes.secrets import opened
+from frontdesk.runtime import Runtime
+
+# The agents who answered the demo's history (they exist once the organisation is loaded).
+HISTORY_AGENTS = ("alice@frontdesk.test", "bob@frontdesk.test", "sara@frontdesk.test")
 
 DEMO_MAIL_ADDRESS = "support@frontdesk.test"
+
+
+async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) -> None:
+    """The demo's own providers and mail sink (seeded once, re-pointed at every start), and
+    with `history` the weeks of conversations a newcomer finds."""
+    support = await auth_repository.get_team_by_name(session, "Support")
+    team_ids = [support.id] if support is not None else []
+    await seed_messaging(session, runtime.settings, team_ids)
+    await repoint(session, runtime.settings)
+    if history:
+        rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=500)
+        agents = [await auth_repository.get_agent_by_email(session, e) for e in HISTORY_AGENTS]
+        await seed_history(session, runtime, list(rows), [a for a in agents if a is not None])
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:
