@@ -24,8 +24,8 @@ from frontdesk.auth.views import router as auth_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
-from frontdesk.demo import router as demo_router
 from frontdesk.demo.mail import MailSink
+from frontdesk.demo.views import router as demo_router
 from frontdesk.deps import get_admin, get_current_agent
 from frontdesk.desk.views import router as desk_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
