@@ -347,7 +347,7 @@ async def telegram_method(token: str, method: str, request: Request) -> JSONResp
     entry = Entry(f"tg:{chat_id}:{message_id}", False, text, now(), "delivered", media_id)
     entry.inbox_id = inbox.id
     world.add("telegram", chat_id, entry)
-    chat = {"id": int(chat_id), "type": "private"}
+    chat = {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id, "type": "private"}
     return _tg({"message_id": message_id, "from": bot, "chat": chat, "date": int(time.time()),
                 "text": text})  # fmt: skip
 

@@ -3,8 +3,10 @@ an agent answers in the desktop, and the answer appears on the phone with its ti
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 import httpx
 from playwright.async_api import Browser
 
@@ -53,3 +55,26 @@ async def test_whatsapp_customer_and_agent_talk(
     # The desk sees the customer's app report it read.
     await agent.locator("[data-testid=fd-timeline]").get_by_text("سيصل غداً").wait_for()
     await agent.screenshot(path=str(artifacts / "demo-phone-desk.png"), full_page=True)
+
+
+async def test_the_mailbox_reads_well_in_every_language(
+    browser: Browser,
+    demo: Demo,  # noqa: F811  (the fixture imported above)
+    artifacts: Path,
+) -> None:
+    mail = EmailMessage()
+    mail["From"] = "Support <support@frontdesk.test>"
+    mail["To"] = "Omar Khalil <omar@example.org>"
+    mail["Subject"] = "Re: استرداد المبلغ"
+    mail.set_content("plain")
+    mail.add_alternative("<p>مرحبا عمر، <b>تم الاسترداد</b>.</p>", subtype="html")
+    await aiosmtplib.send(mail, hostname="127.0.0.1", port=demo.sink.port)
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+    for lang in ("en", "ar", "fa"):
+        await page.goto(f"{demo.base}/demo/mail?lang={lang}")
+        await page.get_by_test_id("fd-mail-item").first.locator("a").click()
+        await page.get_by_test_id("fd-mail-body").get_by_text("تم الاسترداد").wait_for()
+        assert await page.locator("html").get_attribute("dir") == ("ltr" if lang == "en" else "rtl")
+        await page.screenshot(path=str(artifacts / f"demo-mail-{lang}.png"), full_page=True)
+        assert await axe_violations(page) == []
