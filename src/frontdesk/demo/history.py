@@ -6,7 +6,7 @@ resolved, some snoozed, some waiting for an answer. People who write on several 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -106,25 +106,23 @@ def _people(rng: random.Random, inboxes: dict[str, Inbox]) -> list[Person]:
 
 
 async def seed_history(
-    session: AsyncSession, runtime: Runtime, inboxes: list[Inbox], agents: list[Any]
+    session: AsyncSession, runtime: Runtime, *, inboxes: list[Inbox], agents: list[Any]
 ) -> int:
     """The conversations, back-dated over the last DAYS days; returns how many were made."""
-    rng = random.Random(20261205)
+    story = Story(session, runtime, agents)
     by_channel: dict[str, Inbox] = {}
     for inbox in inboxes:
         by_channel.setdefault(inbox.channel, inbox)
-    people = _people(rng, by_channel)
-    now = utcnow()
-    moments = sorted(now - timedelta(days=rng.uniform(0.05, DAYS)) for _ in range(EVENTS))
+    people = _people(story.rng, by_channel)
+    moments = sorted(
+        story.now - timedelta(days=story.rng.uniform(0.05, DAYS)) for _ in range(EVENTS)
+    )
     made: set[int] = set()
     owners: dict[int, set[int]] = {}
     for index, when in enumerate(moments):
-        person = rng.choice(people)
-        channel = rng.choice(person.channels)
-        topic = rng.choice([t for t in TOPICS if t[0] == person.language])
-        conversation = await _one(
-            session, runtime, by_channel[channel], person, topic, index, when, now, rng, agents
-        )
+        person = story.rng.choice(people)
+        inbox = by_channel[story.rng.choice(person.channels)]
+        conversation = await story.tell(inbox, person, index=index, when=when)
         made.add(conversation.id)
         owners.setdefault(person.number, set()).add(conversation.customer_id)
     await _one_customer_each(session, owners)
@@ -143,23 +141,25 @@ async def _one_customer_each(session: AsyncSession, owners: dict[int, set[int]])
                 await customers.merge(session, keep, other)
 
 
-async def _one(
-    session: AsyncSession,
-    runtime: Runtime,
-    inbox: Inbox,
-    person: Person,
-    topic: tuple[str, str, str, str],
-    index: int,
-    when: datetime,
-    now: datetime,
-    rng: random.Random,
-    agents: list[Any],
-) -> Conversation:
-    language, subject, asked, answer = topic
-    order = localise_digits(str(4000 + index * 7), language)  # as people there type it
-    received = await conversations.receive(
-        session,
-        Inbound(
+@dataclass
+class Story:
+    """One seeded run: the same seed tells the same weeks every time."""
+
+    session: AsyncSession
+    runtime: Runtime
+    agents: list[Any]
+    rng: random.Random = field(default_factory=lambda: random.Random(20261205))
+    now: datetime = field(default_factory=utcnow)
+
+    async def tell(
+        self, inbox: Inbox, person: Person, *, index: int, when: datetime
+    ) -> Conversation:
+        """A customer writes at `when`; most are answered, resolved or snoozed after it."""
+        language, subject, asked, answer = self.rng.choice(
+            [t for t in TOPICS if t[0] == person.language]
+        )
+        order = localise_digits(str(4000 + index * 7), language)  # as people there type it
+        inbound = Inbound(
             inbox_id=inbox.id,
             external_id=f"history-{index}",
             address=person.address(inbox.channel, inbox),
@@ -167,36 +167,39 @@ async def _one(
             text=asked.format(n=order),
             subject=subject if inbox.channel == "email" else None,
             raw_address_ok=inbox.channel == "email",
-        ),
-        blobs=runtime.blobs,
-    )
-    conversation, message = received.conversation, received.message
-    conversation.language = language
-    conversation.created_at = min(conversation.created_at, when)
-    age = now - when
-    fate = rng.random()
-    last = when
-    if fate < 0.8 and age > timedelta(hours=1):  # answered (the rest still waits)
-        agent = rng.choice(agents)
-        reply = await conversations.reply(
-            session, conversation, author=agent, data=ReplyCreate(text=answer.format(n=order))
         )
-        await conversations.mark_delivered(session, reply, status="delivered", remote_id=None)
-        last = when + timedelta(minutes=rng.randint(3, 50))
-        _at(reply, last)
-        if fate < 0.6:
-            await conversations.update(
-                session, conversation, ConversationUpdate(status="resolved"), by=agent
-            )
-        elif fate < 0.7:
-            later = now + timedelta(days=rng.randint(1, 5))
-            snooze = ConversationUpdate(status="snoozed", snoozed_until=later)
-            await conversations.update(session, conversation, snooze, by=agent)
-    # Back-dated only now: the reply window is checked against the customer's message.
-    _at(message, when)
-    conversation.last_message_at = conversation.updated_at = last
-    await session.flush()
-    return conversation
+        received = await conversations.receive(self.session, inbound, blobs=self.runtime.blobs)
+        conversation = received.conversation
+        conversation.language = language
+        conversation.created_at = min(conversation.created_at, when)
+        last = when
+        if self.now - when > timedelta(hours=1) and self.rng.random() < 0.8:  # the rest waits
+            last = await self._answer(conversation, answer.format(n=order), when)
+        # Back-dated only now: the reply window is checked against the customer's message.
+        _at(received.message, when)
+        conversation.last_message_at = conversation.updated_at = last
+        await self.session.flush()
+        return conversation
+
+    async def _answer(self, conversation: Conversation, text: str, asked: datetime) -> datetime:
+        """An agent's answer (recorded as delivered, never sent), then resolve or snooze."""
+        agent = self.rng.choice(self.agents)
+        reply = await conversations.reply(
+            self.session, conversation, author=agent, data=ReplyCreate(text=text)
+        )
+        await conversations.mark_delivered(self.session, reply, status="delivered", remote_id=None)
+        answered = asked + timedelta(minutes=self.rng.randint(3, 50))
+        _at(reply, answered)
+        fate = self.rng.random()
+        if fate < 0.75:
+            change = ConversationUpdate(status="resolved")
+        elif fate < 0.88:
+            later = self.now + timedelta(days=self.rng.randint(1, 5))
+            change = ConversationUpdate(status="snoozed", snoozed_until=later)
+        else:
+            return answered
+        await conversations.update(self.session, conversation, change, by=agent)
+        return answered
 
 
 def _at(message: Any, when: datetime) -> None:

@@ -6,6 +6,7 @@ demo provider took from our adapters, with their ticks."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
+from frontdesk.config import Settings
 from frontdesk.demo import wire
 from frontdesk.demo.access import demo_inboxes, demo_only
 from frontdesk.demo.cast import PERSONAS, PHONE_CHANNELS, Persona, persona
@@ -130,7 +132,8 @@ async def phone_send(
     runtime, world = _world(request)
     inbox = await _inbox(runtime, chosen)
     media_id = world.keep_media(*picture) if picture else None
-    entry_id, delivery = _delivery(runtime, inbox, chosen, who, text.strip(), media_id, picture)
+    kept = (media_id, picture[0], len(picture[1])) if media_id and picture else None
+    entry_id, delivery = _delivery(runtime, inbox, Said(who, text.strip(), kept))
     entry = Entry(entry_id, True, text.strip(), now(), "sent", media_id=media_id)
     world.add(chosen, who.address(chosen), entry)
     answer = await wire.deliver(request.app, runtime.settings, delivery)
@@ -157,38 +160,59 @@ async def _picture(image: UploadFile | None) -> tuple[str, bytes, str] | None:
     return kind, data, image.filename
 
 
-def _delivery(
-    runtime: Runtime,
-    inbox: Inbox,
-    channel: str,
-    who: Persona,
-    text: str,
-    media_id: str | None,
-    picture: tuple[str, bytes, str] | None,
-) -> tuple[str, wire.Delivery]:
+@dataclass
+class Said:
+    """What the customer typed on the phone, and the image they attached (kept by the demo
+    provider: its media id, content type and size)."""
+
+    who: Persona
+    text: str
+    image: tuple[str, str, int] | None
+
+
+def _delivery(runtime: Runtime, inbox: Inbox, said: Said) -> tuple[str, wire.Delivery]:
     """The customer's message as the provider would post it: (its id, the signed request)."""
-    conf: dict[str, Any] = inbox.settings
     path = wire.path_of(webhook_url(inbox, runtime.settings) or "")
-    if channel == "sms":
-        sid = "SM" + secrets.token_hex(16)
-        base = str(conf["api_base_url"]).rstrip("/")
-        media = [
-            (f"{base}/2010-04-01/Accounts/{conf['account_sid']}/Messages/{sid}/Media/{media_id}",
-             picture[0])
-        ] if media_id and picture else []  # fmt: skip
-        params = wire.sms_message(sid, conf, who.phone, text, media)
-        return sid, wire.twilio(runtime.settings, path, str(conf["auth_token"]), params)
-    if channel == "whatsapp":
-        image = (media_id, picture[0]) if media_id and picture else None
-        wamid, note = wire.whatsapp_message(conf, who.phone, who.name, text, image)
-        return wamid, wire.hub(path, str(conf["app_secret"]), note)
-    message_id = secrets.randbelow(2**31)
-    photo = (media_id, len(picture[1])) if media_id and picture else None
-    update = wire.telegram_update(
-        secrets.randbelow(2**31), message_id, who.telegram_id, who.name, who.language, text, photo
+    build = {"sms": _as_sms, "whatsapp": _as_whatsapp, "telegram": _as_telegram}[inbox.channel]
+    return build(runtime.settings, inbox.settings, path, said)
+
+
+def _as_sms(
+    app: Settings, conf: dict[str, Any], path: str, said: Said
+) -> tuple[str, wire.Delivery]:
+    sid = "SM" + secrets.token_hex(16)
+    media = []
+    if said.image is not None:
+        base = f"{str(conf['api_base_url']).rstrip('/')}/2010-04-01/Accounts/{conf['account_sid']}"
+        media.append((f"{base}/Messages/{sid}/Media/{said.image[0]}", said.image[1]))
+    params = wire.sms_message(
+        conf, sid=sid, sender=said.who.phone, text=said.text, media_urls=media
     )
-    entry_id = f"tg:{who.telegram_id}:{message_id}:in"
-    return entry_id, wire.telegram(path, str(conf["secret_token"]), update)
+    return sid, wire.twilio(app, path, str(conf["auth_token"]), params)
+
+
+def _as_whatsapp(
+    app: Settings, conf: dict[str, Any], path: str, said: Said
+) -> tuple[str, wire.Delivery]:
+    image = said.image[:2] if said.image is not None else None
+    wamid, note = wire.whatsapp_message(
+        conf, phone=said.who.phone, name=said.who.name, text=said.text, media=image
+    )
+    return wamid, wire.hub(path, str(conf["app_secret"]), note)
+
+
+def _as_telegram(
+    app: Settings, conf: dict[str, Any], path: str, said: Said
+) -> tuple[str, wire.Delivery]:
+    who, message_id = said.who, secrets.randbelow(2**31)
+    update = wire.telegram_update(
+        update_id=secrets.randbelow(2**31), message_id=message_id, user_id=who.telegram_id,
+        name=who.name, language=who.language, text=said.text,
+        photo=(said.image[0], said.image[2]) if said.image is not None else None,
+    )  # fmt: skip
+    return f"tg:{who.telegram_id}:{message_id}:in", wire.telegram(
+        path, str(conf["secret_token"]), update
+    )
 
 
 @router.get("/phone/media/{media_id}")

@@ -33,7 +33,9 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
     if history:
         rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=500)
         agents = [await auth_repository.get_agent_by_email(session, e) for e in HISTORY_AGENTS]
-        await seed_history(session, runtime, list(rows), [a for a in agents if a is not None])
+        await seed_history(
+            session, runtime, inboxes=list(rows), agents=[a for a in agents if a is not None]
+        )
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:

@@ -59,8 +59,9 @@ def twilio(settings: Settings, path: str, auth_token: str, params: dict[str, str
 
 
 def sms_message(
-    sid: str, conf: dict[str, Any], sender: str, text: str, media_urls: list[tuple[str, str]]
+    conf: dict[str, Any], *, sid: str, sender: str, text: str, media_urls: list[tuple[str, str]]
 ) -> dict[str, str]:
+    """An incoming SMS/MMS as Twilio posts it (media: (url, content type) pairs)."""
     params = {
         "MessageSid": sid,
         "AccountSid": str(conf["account_sid"]),
@@ -129,8 +130,9 @@ def whatsapp_value(conf: dict[str, Any], **value: Any) -> dict[str, Any]:
 
 
 def whatsapp_message(
-    conf: dict[str, Any], phone: str, name: str, text: str, media: tuple[str, str] | None
+    conf: dict[str, Any], *, phone: str, name: str, text: str, media: tuple[str, str] | None
 ) -> tuple[str, dict[str, Any]]:
+    """(wamid, notification) of a customer's text, or image (media id, type) with caption."""
     wa_id = phone.lstrip("+")
     wamid = "wamid." + base64.b64encode(secrets.token_bytes(24)).decode()
     message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": str(int(time.time()))}
@@ -164,9 +166,10 @@ def telegram(path: str, secret_token: str, update: dict[str, Any]) -> Delivery:
 
 
 def telegram_update(
-    update_id: int, message_id: int, user_id: int, name: str, language: str, text: str,
+    *, update_id: int, message_id: int, user_id: int, name: str, language: str, text: str,
     photo: tuple[str, int] | None,
 ) -> dict[str, Any]:  # fmt: skip
+    """A private chat's new message: text, or a photo (file id, size) with its caption."""
     first, _, last = name.partition(" ")
     user = {"id": user_id, "is_bot": False, "first_name": first, "language_code": language}
     if last:
