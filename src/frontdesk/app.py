@@ -24,6 +24,8 @@ from frontdesk.auth.views import router as auth_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
+from frontdesk.demo.mail import MailSink
+from frontdesk.demo.views import router as demo_router
 from frontdesk.deps import get_admin, get_current_agent
 from frontdesk.desk.views import router as desk_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
@@ -85,9 +87,19 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if own_runtime:
             await rt.start()
+        # `frontdesk demo`: the outbound mail sink its e-mail inbox relays through.
+        sink = (
+            MailSink(settings)
+            if settings.env == "development" and settings.demo_mail_port
+            else None
+        )
         try:
+            if sink is not None:
+                await sink.start()
             yield
         finally:
+            if sink is not None:
+                await sink.stop()
             if own_runtime:
                 await rt.stop()
 
@@ -120,6 +132,7 @@ def create_app(
     app.include_router(api)
     app.include_router(_ops_router())
     app.include_router(web_router)
+    app.include_router(demo_router)  # every demo route answers 404 outside development
     for plugin in plugins:
         for router in plugin.routers:
             app.include_router(router)

@@ -68,6 +68,9 @@ def demo(
     smtp_port: int = typer.Option(
         2525, "--smtp-port", help="Inbound SMTP listener of the e-mail channel (0: off)."
     ),
+    mail_sink_port: int = typer.Option(
+        0, "--mail-sink-port", help="Loopback port of the outbound mail sink (0: any free one)."
+    ),
 ) -> None:
     """Everything in one process on SQLite, with a seeded demo organisation."""
     from frontdesk.app import create_app
@@ -81,6 +84,7 @@ def demo(
         base_url=f"http://{host}:{port}",
         smtp_port=smtp_port or None,
         allow_private_webhooks=True,
+        demo_mail_port=mail_sink_port or _free_port(host="127.0.0.1"),
     )
     if settings.secret_key == EXAMPLE_SECRET:  # FRONTDESK_SECRET_KEY, when set, wins
         settings.secret_key = demo_secret(settings.data_dir)
@@ -97,6 +101,14 @@ def demo(
     uvicorn.run(
         create_app(settings, runtime=None), host=host, port=port, log_level="warning", **WS_OPTIONS
     )
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 async def _seed(runtime: Any, seed: Any) -> Any:

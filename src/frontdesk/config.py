@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     secret_key: str = EXAMPLE_SECRET
     base_url: str = "http://127.0.0.1:8000"
     smtp_port: int | None = None
+    # `frontdesk demo` only: the loopback port of the outbound mail sink (/demo/mail) that the
+    # demo's e-mail inbox relays through. Unset = no sink.
+    demo_mail_port: int | None = None
     # Inbound SMTP listener (e-mail channel): started when smtp_port is set. Put it behind
     # your MX (Postfix, a provider's relay); bind 0.0.0.0 only when that relay is elsewhere.
     smtp_host: str = "127.0.0.1"

@@ -12,6 +12,7 @@ from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate, TeamCreate
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
+from frontdesk.demo import seeding as demo_seeding
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
 from frontdesk.inboxes import service as inboxes
@@ -43,12 +44,17 @@ class Seeded:
     logins: list[tuple[str, str]]
 
 
-async def seed(runtime: Runtime) -> Seeded:
-    """Load the demo organisation once; later calls only issue a fresh admin token."""
+async def seed(runtime: Runtime, *, history: bool = True) -> Seeded:
+    """Load the demo organisation once; later calls only issue a fresh admin token. In
+    development (`frontdesk demo`) also the demo's messaging inboxes and, with `history`,
+    several weeks of conversations on every channel."""
     async with runtime.db.session() as session:
         admin = await auth_repository.get_agent_by_email(session, DEMO_AGENTS[0][0])
+        fresh = admin is None
         if admin is None:
             admin = await _load(session, runtime)
+        if runtime.settings.env == "development":
+            await demo_seeding.demo_world(session, runtime, history=fresh and history)
         token = await auth.issue_token(session, admin, name="demo")
         await uow.commit(session)
     return Seeded(

@@ -93,6 +93,8 @@ def render(
             "safe_html": safe_html,
             "icons": CHANNEL_ICONS,
             "presence": getattr(request.state, "presence", "offline"),
+            # `frontdesk demo` (development): the desktop links the demo's phone and mailbox.
+            "demo_mode": request.app.state.runtime.settings.env == "development",
         },
         status_code=status,
     )

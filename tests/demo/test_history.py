@@ -1,0 +1,54 @@
+"""The demo's history (issue 14 item 6): weeks of conversations on every channel, in three
+languages, resolved, snoozed and unanswered, with people who write on several channels."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import httpx
+
+from frontdesk.db import utcnow
+from frontdesk.runtime import Runtime
+from frontdesk.seed import seed
+
+
+async def all_conversations(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        query = f"&cursor={cursor}" if cursor else ""
+        page = (await client.get(f"/api/v1/conversations?limit=100{query}", headers=headers)).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+async def test_the_demo_has_weeks_of_history(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    seeded = await seed(runtime)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    items = await all_conversations(client, headers)
+    assert 180 <= len(items) <= 230
+    channels = Counter(c["channel"] for c in items)
+    wanted = {"api", "email", "webchat", "sms", "whatsapp", "telegram", "messenger", "instagram"}
+    assert wanted <= set(channels), channels
+    statuses = Counter(c["status"] for c in items)
+    assert statuses["resolved"] > 50 and statuses["snoozed"] > 3 and statuses["open"] > 10
+    assert {"en", "ar", "fa"} <= {c["language"] for c in items}
+    oldest = min(c["created_at"] for c in items)
+    assert oldest < (utcnow() - timedelta(days=21)).isoformat()
+    per_customer = defaultdict(set)
+    for c in items:
+        per_customer[c["customer_id"]].add(c["channel"])
+    assert sum(1 for seen in per_customer.values() if len(seen) > 1) >= 5
+    waiting = 0
+    for c in [c for c in items if c["status"] == "open" and c["language"]][:15]:
+        rows = await client.get(f"/api/v1/conversations/{c['id']}/messages", headers=headers)
+        waiting += all(m["direction"] == "inbound" for m in rows.json()["items"])
+    assert waiting >= 1  # some customers still wait for an answer
+    # Seeding again (a restart) adds nothing.
+    again = await seed(runtime)
+    assert len(await all_conversations(client, {"Authorization": f"Bearer {again.token}"})) == len(
+        items
+    )
