@@ -35,7 +35,7 @@ class TestEvaluation:
             ("tier in ['L1']", False),
             ("languages HAS ['ar', 'en']", True),
             ("languages HAS ['ar', 'fa']", False),
-            ("location == \"cairo\"", True),
+            ('location == "cairo"', True),
             ("location = 'tehran'", False),
             ("location != 'tehran'", True),
             ("vip", True),
@@ -107,9 +107,7 @@ _values = st.one_of(
     st.integers(-5, 5).map(str), st.sampled_from(["'L1'", "'L2'", "'ar'", "'billing'"])
 )
 _atoms = st.one_of(
-    st.tuples(_names, st.sampled_from(["==", "!=", "<", ">=", "HAS", "IN"]), _values).map(
-        " ".join
-    ),
+    st.tuples(_names, st.sampled_from(["==", "!=", "<", ">=", "HAS", "IN"]), _values).map(" ".join),
     st.sampled_from(["TRUE", "FALSE", "vip"]),
 )
 
