@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(length=2), nullable=False),
         sa.Column("auto_accept", sa.JSON(), nullable=False),
         sa.Column("reserved", sa.JSON(), nullable=False),
+        sa.Column("last_offered_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["agent_id"], ["agents.id"], name=op.f("fk_routing_workers_agent_id_agents"),
@@ -130,9 +131,7 @@ def _create_tasks() -> None:
         "ix_routing_tasks_queue_rank", "routing_tasks", ["status", "queue_id", "rank_at", "id"]
     )
     op.create_index("ix_routing_tasks_assignee", "routing_tasks", ["assignee_id", "status"])
-    op.create_index(
-        op.f("ix_routing_tasks_conversation_id"), "routing_tasks", ["conversation_id"]
-    )
+    op.create_index(op.f("ix_routing_tasks_conversation_id"), "routing_tasks", ["conversation_id"])
     op.create_index(op.f("ix_routing_tasks_customer_id"), "routing_tasks", ["customer_id"])
 
 

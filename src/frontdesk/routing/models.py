@@ -50,6 +50,8 @@ class WorkerProfile(Base):
     auto_accept: Mapped[list[str]] = mapped_column(JSON, default=list)  # channels
     # Slots of the total kept for a channel: {"chat": 1} stops work items filling the last one.
     reserved: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The longest idle agent is offered first.
+    last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
