@@ -57,28 +57,18 @@ def task_view(task: RoutingTask) -> TaskView:
     )
 
 
-async def snapshot(
-    session: AsyncSession, *, agent_ids: Sequence[int] | None = None, lock: bool = True
-) -> Snapshot:
+async def snapshot(session: AsyncSession, *, agent_ids: Sequence[int] | None = None) -> Snapshot:
+    """Available agents, their loads as last committed (unlocked), and who is in each queue."""
     rows = await repository.workers_snapshot(
         session, seen_after=utcnow() - STALE_AFTER, agent_ids=agent_ids
     )
     ids = [agent.id for agent, _, _ in rows]
     teams = await repository.team_names_of(session, ids)
-    channels = await repository.capacity_channels(session, ids)
-    # Only agents no other router holds right now; the rest wait for the next pass.
-    capacities = await repository.capacities_of(session, ids, lock=lock)
+    capacities = await repository.capacities_of(session, ids)
     slots: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
     for row in capacities:
         capacity, load = slots.setdefault(row.agent_id, ({}, {}))
         capacity[row.channel], load[row.channel] = row.capacity, row.active
-    # An agent counts only with every capacity row in hand (the total among them).
-    whole = {
-        a
-        for a, (capacity, _) in slots.items()
-        if len(capacity) == sum(1 for x, _ in channels if x == a)
-    }
-    slots = {a: v for a, v in slots.items() if a in whole}
     workers, auto_accept = {}, {}
     for agent, profile, presence in rows:
         if agent.id not in slots:
@@ -130,25 +120,50 @@ async def queues_of_agent(session: AsyncSession, agent: Agent) -> set[int]:
 
 
 async def route(session: AsyncSession, *, limit: int = ROUTE_BATCH) -> int:
-    """Push: offer waiting tasks, best ranked first, to the agents idle longest."""
-    tasks = await repository.waiting_tasks(session, limit=limit)
-    if not tasks:
-        return 0
+    """Push: offer waiting tasks, best ranked first, to the agents idle longest. Only the
+    (queue, channel) lines where someone has room are read, so a full line never blocks others."""
     found = await snapshot(session)
+    open_lines = sorted(
+        {
+            (queue_id, channel)
+            for queue_id, members in found.eligible.items()
+            for worker in (found.workers[i] for i in members)
+            for channel in worker.channels()
+            if worker.free(channel)
+        }
+    )
+    if not open_lines:
+        return 0
     offered = 0
-    for task in tasks:
+    locked: set[int] = set()
+    for task in await repository.waiting_tasks(session, lines=open_lines, limit=limit):
         view = task_view(task)
-        candidates = [found.workers[i] for i in found.eligible.get(task.queue_id or -1, ())]
-        worker = engine.choose_agent(view, candidates)
-        if worker is not None and await _offer(session, task, worker, found):
-            offered += 1
+        candidates = {i: found.workers[i] for i in found.eligible.get(task.queue_id or -1, ())}
+        while (worker := engine.choose_agent(view, candidates.values())) is not None:
+            if await _lock(session, worker, locked) and worker.free(task.channel):
+                offered += await _offer(session, task, worker, found)
+                break
+            candidates.pop(worker.id)  # another router holds them: try the next agent
     return offered
+
+
+async def _lock(session: AsyncSession, worker: Worker, locked: set[int]) -> bool:
+    """Hold all the agent's capacity rows (or none: SKIP LOCKED), with their loads of now."""
+    if worker.id in locked:
+        return True
+    rows = await repository.capacities_of(session, [worker.id], lock=True)
+    if {row.channel for row in rows} != set(worker.capacity):
+        return False
+    worker.capacity = {row.channel: row.capacity for row in rows}
+    worker.load = {row.channel: row.active for row in rows if row.channel != TOTAL}
+    locked.add(worker.id)
+    return True
 
 
 async def take_next(session: AsyncSession, agent: Agent) -> RoutingTask | None:
     """Pull: the agent takes the first-ranked waiting task of their queues."""
     await repository.lock_capacity_waiting(session, agent.id)
-    found = await snapshot(session, agent_ids=[agent.id], lock=False)
+    found = await snapshot(session, agent_ids=[agent.id])
     worker = found.workers.get(agent.id)
     if worker is None:
         raise Conflict("set yourself available, with capacity, to take work", code="not_available")
@@ -163,12 +178,12 @@ async def take_next(session: AsyncSession, agent: Agent) -> RoutingTask | None:
     return task
 
 
-async def _offer(session: AsyncSession, task: RoutingTask, worker: Worker, found: Snapshot) -> bool:
+async def _offer(session: AsyncSession, task: RoutingTask, worker: Worker, found: Snapshot) -> int:
     auto = task.channel in found.auto_accept.get(worker.id, [])
     if not await _claim(session, task, worker, status="assigned" if auto else "offered"):
-        return False
+        return 0
     worker.take(task.channel)
-    return True
+    return 1
 
 
 async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, status: str) -> bool:
@@ -335,7 +350,11 @@ async def transfer(
     if agent_id is not None:
         found = await snapshot(session, agent_ids=[agent_id])
         worker = found.workers.get(agent_id)
-        if worker is None or not worker.free(task.channel):
+        if (
+            worker is None
+            or not await _lock(session, worker, set())
+            or not worker.free(task.channel)
+        ):
             raise Conflict("that agent is not available with room for it", code="no_capacity")
         if not await _claim(session, task, worker, status="offered"):
             raise Conflict("that agent is not available with room for it", code="no_capacity")

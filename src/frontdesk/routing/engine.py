@@ -74,6 +74,9 @@ class Worker:
         )
         return held + 1 + kept <= total
 
+    def channels(self) -> list[str]:
+        return [channel for channel in self.capacity if channel != TOTAL]
+
     def take(self, channel: str) -> None:
         self.load[channel] = self.load.get(channel, 0) + 1
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, Team, TeamMember
@@ -237,7 +237,11 @@ async def open_task_of_conversation(
 
 
 async def waiting_tasks(
-    session: AsyncSession, *, queue_ids: Sequence[int] | None = None, limit: int = 100
+    session: AsyncSession,
+    *,
+    queue_ids: Sequence[int] | None = None,
+    lines: Sequence[tuple[int, str]] | None = None,
+    limit: int = 100,
 ) -> list[RoutingTask]:
     """Waiting tasks in rank order, only those no other router holds (SKIP LOCKED).
     Uses index: ix_routing_tasks_queue_rank."""
@@ -251,6 +255,19 @@ async def waiting_tasks(
     )
     if queue_ids is not None:
         query = query.where(RoutingTask.queue_id.in_(queue_ids or [-1]))
+    if lines is not None:  # (queue, channel) pairs
+        by_queue: dict[int, list[str]] = {}
+        for queue_id, channel in lines:
+            by_queue.setdefault(queue_id, []).append(channel)
+        query = query.where(
+            or_(
+                *(
+                    and_(RoutingTask.queue_id == queue_id, RoutingTask.channel.in_(channels))
+                    for queue_id, channels in by_queue.items()
+                ),
+                false(),
+            )
+        )
     return list((await session.scalars(query)).all())
 
 
@@ -340,17 +357,6 @@ async def mark_offered(session: AsyncSession, agent_id: int, at: datetime) -> No
         .values(last_offered_at=at)
         .execution_options(synchronize_session=False)
     )
-
-
-async def capacity_channels(
-    session: AsyncSession, agent_ids: Sequence[int]
-) -> set[tuple[int, str]]:
-    rows = await session.execute(
-        select(AgentCapacity.agent_id, AgentCapacity.channel).where(
-            AgentCapacity.agent_id.in_(agent_ids)
-        )
-    )
-    return {(int(agent_id), str(channel)) for agent_id, channel in rows.all()}
 
 
 async def waiting_counts(session: AsyncSession) -> dict[int, int]:

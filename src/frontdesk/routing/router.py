@@ -63,7 +63,7 @@ class Router:
     def _changed(self, worker: Worker) -> None:
         version = self._version.get(worker.id, 0) + 1
         self._version[worker.id] = version
-        if not worker.available or not any(worker.free(ch) for ch in worker.capacity):
+        if not worker.available or not any(worker.free(ch) for ch in worker.channels()):
             return
         entry = (worker.idle_since, worker.id, version)
         for queue_id in self._eligible[worker.id]:
@@ -126,7 +126,7 @@ class Router:
         if not worker.available:
             return
         for queue_id in self._eligible.get(worker.id, ()):
-            for channel in worker.capacity:
+            for channel in worker.channels():
                 if worker.free(channel):
                     top = self._top(queue_id, channel)
                     if top is not None:
