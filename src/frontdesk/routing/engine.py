@@ -116,6 +116,8 @@ def required_skills(task: TaskView) -> list[str]:
 
 def suits(worker: Worker, task: TaskView) -> bool:
     """Whether this agent may work this task (not counting capacity or the queue)."""
+    if task.constraint is None and not task.rejected_by and not task.attributes.get("skills"):
+        return True  # the common case, decided by the queue alone
     if worker.id in task.rejected_by:
         return False
     has = worker.attributes.get("skills") or {}
