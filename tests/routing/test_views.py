@@ -229,3 +229,22 @@ class TestWorkItems:
             moved.json()["status"] == "waiting" and moved.json()["queue_id"] == billing.json()["id"]
         )
         assert [t["type"] for t in await tasks(client, cast.bob)] == ["refund"]
+
+    async def test_a_work_item_cannot_link_a_conversation_its_author_cannot_see(
+        self, client, cast, runtime
+    ):
+        conversation = await customer_writes(client, cast, runtime, 1)  # the Website inbox
+        answer = await client.post(
+            "/api/v1/tasks",
+            json={"type": "call back", "conversation_id": conversation},
+            headers=cast.bob.headers,
+        )
+        assert answer.status_code == 422
+        assert answer.json()["error"]["code"] == "unknown_conversation"
+        answer = await client.post(
+            "/api/v1/tasks",
+            json={"type": "call back", "conversation_id": conversation},
+            headers=cast.alice.headers,
+        )
+        assert answer.status_code == 201
+        assert answer.json()["customer_id"] is not None

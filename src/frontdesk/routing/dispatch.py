@@ -346,7 +346,13 @@ async def transfer(
     if task.status != "waiting":
         await _back_to_queue(session, task, from_status=task.status, rejected=False)
     if queue is not None:
-        await _move(session, task, "waiting", {"queue_id": queue.id, "agent_expression": None})
+        # Out of its policy too: an escalation still pending must not move it back.
+        values: dict[str, object] = {
+            "queue_id": queue.id,
+            "agent_expression": None,
+            "policy_id": None,
+        }
+        await _move(session, task, "waiting", values)
     if agent_id is not None:
         found = await snapshot(session, agent_ids=[agent_id])
         worker = found.workers.get(agent_id)

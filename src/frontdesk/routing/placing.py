@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
+from frontdesk.conversations import service as conversations_service
 from frontdesk.conversations.models import Conversation
 from frontdesk.db import utcnow
 from frontdesk.kit import jobs
-from frontdesk.kit.errors import Invalid
+from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.routing import engine, repository
 from frontdesk.routing.events import record_task
 from frontdesk.routing.expressions import parse
@@ -101,7 +102,7 @@ async def create_work_item(session: AsyncSession, data: TaskCreate, *, by: Agent
         created_at=utcnow(),
         rejected_by=[],
     )
-    await _link(session, task)
+    await _link(session, task, by)
     session.add(task)
     await session.flush()
     await place(session, task, queue_id=data.queue_id)
@@ -109,17 +110,24 @@ async def create_work_item(session: AsyncSession, data: TaskCreate, *, by: Agent
     return task
 
 
-async def _link(session: AsyncSession, task: RoutingTask) -> None:
+async def _link(session: AsyncSession, task: RoutingTask, by: Agent) -> None:
+    """Link the conversation and customer; one the author may not see is as unknown as one
+    that does not exist (422 either way: nothing about other inboxes leaks)."""
     if task.conversation_id is not None:
-        conversation = await session.get(Conversation, task.conversation_id)
-        if conversation is None:
-            raise Invalid(f"conversation {task.conversation_id} does not exist", code="unknown")
+        try:
+            conversation = await conversations_service.get_or_raise(
+                session, task.conversation_id, agent=by
+            )
+        except NotFound as exc:
+            raise Invalid(
+                f"conversation {task.conversation_id} does not exist", code="unknown_conversation"
+            ) from exc
         task.customer_id = task.customer_id or conversation.customer_id
         task.inbox_id = conversation.inbox_id
     if task.customer_id is not None and not await repository.customer_exists(
         session, task.customer_id
     ):
-        raise Invalid(f"customer {task.customer_id} does not exist", code="unknown")
+        raise Invalid(f"customer {task.customer_id} does not exist", code="unknown_customer")
 
 
 async def task_for_conversation(

@@ -366,3 +366,10 @@ async def waiting_counts(session: AsyncSession) -> dict[int, int]:
         .group_by(RoutingTask.queue_id)
     )
     return {int(queue_id): int(n) for queue_id, n in rows.all() if queue_id is not None}
+
+
+async def get_agent_for_routing(session: AsyncSession, agent_id: int) -> Agent:
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise LookupError(f"agent {agent_id}")
+    return agent

@@ -139,7 +139,7 @@ async def get_worker(agent_id: Id, session: SessionDep, agent: CurrentAgent) -> 
     return await _worker_read(session, await setup.get_agent_or_raise(session, agent_id))
 
 
-@router.patch("/routing/agents/{agent_id}", response_model=WorkerRead)
+@router.patch("/routing/agents/{agent_id}", response_model=WorkerRead, responses=errors(403))
 async def update_worker(
     agent_id: Id, data: WorkerUpdate, session: SessionDep, agent: CurrentAgent
 ) -> WorkerRead:
@@ -267,7 +267,7 @@ async def take_next(session: SessionDep, agent: CurrentAgent) -> TaskRead | None
     return (await _read_tasks(session, [task]))[0] if task else None
 
 
-@router.post("/tasks/{task_id}/transfer", response_model=TaskRead, responses=errors(409))
+@router.post("/tasks/{task_id}/transfer", response_model=TaskRead, responses=errors(403, 409))
 async def transfer(
     task_id: Id, data: TransferCreate, session: SessionDep, agent: CurrentAgent
 ) -> TaskRead:
