@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -170,6 +171,25 @@ class TestConversationTasks:
         ).json()
         assert worker["active"]["api"] == 0
 
+    async def test_a_reopened_conversation_gets_a_new_task(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"status": "resolved"},
+            headers=cast.ada.headers,
+        )
+        await run_jobs(runtime)
+        reopened = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"status": "open"},
+            headers=cast.ada.headers,
+        )
+        assert reopened.status_code == 200
+        await run_jobs(runtime)
+        [task] = await tasks(client, cast.ada)
+        assert task["conversation_id"] == conversation and task["reopened_at"] is not None
+
     async def test_others_cannot_see_or_touch_a_task(self, client, cast, runtime):
         await setup_support(client, cast)
         await customer_writes(client, cast, runtime, 1)
@@ -207,6 +227,21 @@ class TestWorkItems:
         assert {t["type"] for t in mine} == {"process refund", "call back"}
         taken = await client.post("/api/v1/tasks/next", headers=cast.alice.headers)
         assert taken.status_code == 200 and taken.json() is None  # at capacity
+
+    async def test_a_task_near_its_due_time_outranks_older_ones(self, client, cast, runtime):
+        queue_id = await setup_support(client, cast)
+        await set_worker(client, cast, cast.alice.id, presence="away")
+        soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+        for kind, extra in (("old", {}), ("same", {}), ("due soon", {"due_at": soon})):
+            answer = await client.post(
+                "/api/v1/tasks",
+                json={"type": kind, "queue_id": queue_id, **extra},
+                headers=cast.ada.headers,
+            )
+            assert answer.status_code == 201, answer.text
+        listed = await tasks(client, cast.ada)
+        assert [t["type"] for t in listed] == ["due soon", "old", "same"]  # equals: FIFO
+        assert listed[0]["effective_priority"] > listed[1]["effective_priority"]
 
     async def test_transfer_to_another_queue(self, client, cast, runtime):
         queue_id = await setup_support(client, cast)
