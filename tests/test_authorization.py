@@ -26,6 +26,7 @@ ADMIN_ONLY = re.compile(
     r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
     r"|^/api/v1/inboxes/\{inbox_id\}/sms/"
     r"|^/api/v1/inboxes/\{inbox_id\}/templates"
+    r"|^/api/v1/routing/(queues|policies|agents)/"
 )
 
 BODIES = {
@@ -38,6 +39,9 @@ BODIES = {
     ("PATCH", "/api/v1/agents/{agent_id}"): {"name": "x"},
     ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
     ("PATCH", "/api/v1/teams/{team_id}"): {"name": "x"},
+    ("PATCH", "/api/v1/routing/queues/{queue_id}"): {"name": "x"},
+    ("PATCH", "/api/v1/routing/policies/{policy_id}"): {"name": "x"},
+    ("PATCH", "/api/v1/routing/agents/{agent_id}"): {"presence": "away"},
 }
 # Multipart routes: sent as files, so that the walk reaches the authorization check.
 FILES = {
@@ -45,6 +49,32 @@ FILES = {
         "file": ("a.png", b"\x89PNG", "image/png")
     },
 }
+
+
+async def _their_routing(client, cast, conversation_id: int) -> dict[str, object]:
+    """A Billing queue and policy, and a task on the Billing team's conversation."""
+    queue = await client.post(
+        "/api/v1/routing/queues",
+        json={"name": "Billing", "agent_expression": "teams HAS 'Billing'"},
+        headers=cast.ada.headers,
+    )
+    policy = await client.post(
+        "/api/v1/routing/policies",
+        json={"name": "Billing", "targets": [{"queue_id": queue.json()["id"]}]},
+        headers=cast.ada.headers,
+    )
+    task = await client.post(
+        "/api/v1/tasks",
+        json={"type": "refund", "conversation_id": conversation_id, "queue_id": queue.json()["id"]},
+        headers=cast.ada.headers,
+    )
+    assert task.status_code == 201, task.text
+    return {
+        "queue_id": queue.json()["id"],
+        "policy_id": policy.json()["id"],
+        "task_id": task.json()["id"],
+        "action": "accept",
+    }
 
 
 async def test_every_route_hides_other_teams_objects(client, cast, app):
@@ -90,6 +120,8 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
     mentions = await client.get("/api/v1/me/mentions", headers=cast.bob.headers)
     assert noted.status_code == 201 and len(mentions.json()["items"]) == 1
     values["mention_id"] = mentions.json()["items"][0]["id"]
+    values.update(await _their_routing(client, cast, other["conversation_id"]))
+    BODIES[("POST", "/api/v1/tasks/{task_id}/transfer")] = {"queue_id": values["queue_id"]}
     BODIES[("POST", "/api/v1/customers/{customer_id}/merge")] = {
         "other_id": mine.json()["customer_id"]
     }

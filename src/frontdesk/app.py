@@ -43,6 +43,7 @@ from frontdesk.kit.errors import (
 from frontdesk.kit.jobs import count_by_state
 from frontdesk.kit.security import MAX_JSON_DEPTH, NestingGuard
 from frontdesk.realtime.views import router as realtime_router
+from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
 from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
@@ -124,6 +125,7 @@ def create_app(
         conversations_router,
         desk_router,
         realtime_router,
+        routing_router,
     ):
         api.include_router(router)
     for plugin in plugins:

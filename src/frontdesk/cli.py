@@ -1,8 +1,10 @@
-"""frontdesk demo | serve | worker | migrate | seed | admin create | token create"""
+"""frontdesk demo | serve | worker | migrate | seed | admin create | token create | simulate |
+staffing"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -245,6 +247,46 @@ def token_create(agent: str = typer.Option(..., "--agent"), name: str = "cli") -
             await runtime.db.dispose()
 
     typer.echo(asyncio.run(run()))
+
+
+@app.command()
+def simulate(
+    arrivals_per_hour: float = typer.Option(..., "--arrivals-per-hour", min=0.001),
+    aht: float = typer.Option(..., "--aht", min=0.001, help="Mean handling time, seconds."),
+    agents: int = typer.Option(..., "--agents", min=1),
+    threshold: float = typer.Option(20.0, "--threshold", min=0, help="Service-level seconds."),
+    hours: float = typer.Option(2000.0, "--hours", min=0.001, help="Simulated, not wall, hours."),
+    seed: int = typer.Option(1, "--seed"),
+    patience: float = typer.Option(None, "--patience", min=0.001, help="Mean patience, seconds."),
+) -> None:
+    """Simulate one queue through the real router; print service level, ASA, abandon, occupancy."""
+    from frontdesk.routing.simulator import Simulation
+
+    found = Simulation(arrivals_per_hour, aht, agents, threshold, hours, seed, patience).run()
+    typer.echo(json.dumps(found.as_dict()))
+
+
+@app.command()
+def staffing(
+    arrivals_per_hour: float = typer.Option(..., "--arrivals-per-hour", min=0.001),
+    aht: float = typer.Option(..., "--aht", min=0.001),
+    threshold: float = typer.Option(20.0, "--threshold", min=0),
+    target: float = typer.Option(0.8, "--target", min=0.0, max=0.9999),
+    patience: float = typer.Option(None, "--patience", min=0.001),
+    shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, max=0.99),
+) -> None:
+    """The fewest agents meeting the target (Erlang C, or Erlang A with --patience)."""
+    from frontdesk.analytics.staffing import staffing as needed
+
+    found = needed(
+        arrivals_per_hour=arrivals_per_hour,
+        aht=aht,
+        threshold=threshold,
+        target=target,
+        patience=patience,
+        shrinkage=shrinkage,
+    )
+    typer.echo(json.dumps(found.as_dict()))
 
 
 def main() -> None:

@@ -19,13 +19,21 @@ from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
 from frontdesk.kit.ratelimit import RateWindow
-from frontdesk.routing.models import AgentPresence
+from frontdesk.routing.models import (
+    AgentCapacity,
+    AgentPresence,
+    RoutingPolicy,
+    RoutingQueue,
+    RoutingTask,
+    WorkerProfile,
+)
 
 channels.load()
 
 __all__ = [
-    "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
-    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "InboxTemplate",
-    "Job", "Message", "Note", "PendingProviderUpdate", "RateWindow", "Schedule", "Tag", "Team",
-    "TeamMember",
+    "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse",
+    "Conversation", "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam",
+    "InboxTemplate", "Job", "Message", "Note", "PendingProviderUpdate", "RateWindow",
+    "RoutingPolicy", "RoutingQueue", "RoutingTask", "Schedule", "Tag", "Team", "TeamMember",
+    "WorkerProfile",
 ]  # fmt: skip

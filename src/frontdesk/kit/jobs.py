@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from frontdesk.config import Settings
 from frontdesk.db import Base, Database, UTCDateTime, utcnow
 from frontdesk.kit import uow
+from frontdesk.kit.events import event_message
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,19 @@ class CronSpec:
 SCHEDULES: list[CronSpec] = []
 
 
+@dataclass
+class Subscription:
+    """Run job `kind` for each event of a type that `wants`; `enabled` (one query per commit
+    that has such events) lets a domain switch its reaction off until it is configured."""
+
+    kind: str
+    wants: Callable[[dict[str, Any]], bool]
+    enabled: Callable[[AsyncSession], Awaitable[bool]] | None = None
+
+
+SUBSCRIPTIONS: dict[str, list[Subscription]] = {}
+
+
 def handler(
     kind: str,
     *,
@@ -116,6 +130,35 @@ def handler(
         return fn
 
     return register
+
+
+def on_event(
+    event_type: str,
+    kind: str,
+    *,
+    wants: Callable[[dict[str, Any]], bool] = lambda event: True,
+    enabled: Callable[[AsyncSession], Awaitable[bool]] | None = None,
+) -> None:
+    """React to an event through the job queue: the job is enqueued in the transaction that
+    records the event (payload: the event as clients get it, keyed by its sequence)."""
+    SUBSCRIPTIONS.setdefault(event_type, []).append(Subscription(kind, wants, enabled))
+
+
+async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
+    wanted: dict[int, tuple[Subscription, list[dict[str, Any]]]] = {}
+    for item in pending:
+        for subscription in SUBSCRIPTIONS.get(item["type"], ()):
+            if subscription.wants(item):
+                wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
+    for subscription, items in wanted.values():
+        if subscription.enabled is not None and not await subscription.enabled(session):
+            continue
+        for item in items:
+            key = f"{subscription.kind}:{item['sequence']}"
+            await enqueue(session, subscription.kind, event_message(**item), key=key)
+
+
+uow.BEFORE_COMMIT.append(_enqueue_subscribed)
 
 
 def every(name: str, cron: str, kind: str) -> None:

@@ -14,6 +14,9 @@ from frontdesk.db import next_keys
 from frontdesk.kit.events import PENDING_EVENTS, Event, event_message
 
 AFTER_COMMIT = "frontdesk.after_commit"
+# Called with (session, the events about to be written, sequences assigned) just before the
+# commit, so what they add (jobs reacting to events) commits atomically with the events.
+BEFORE_COMMIT: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]] = []
 EVENTS = Event.metadata.tables["events"]
 # Any constant works; it only has to be the same in every process sharing the database.
 EVENT_LOCK_KEY = 7_242_001
@@ -43,6 +46,8 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
         ):
             item["sequence"] = sequence
         await session.execute(insert(EVENTS), pending)
+        for before in BEFORE_COMMIT:
+            await before(session, pending)
     await session.commit()
     hooks = session.info.pop(AFTER_COMMIT, [])
     messages = [event_message(**item) for item in pending]

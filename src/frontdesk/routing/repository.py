@@ -1,17 +1,27 @@
-"""All SQL about agent presence."""
+"""All SQL of routing: presence, workers and capacity, queues, policies, tasks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.auth.models import Agent, TeamMember
+from frontdesk.auth.models import Agent, Team, TeamMember
 from frontdesk.conversations.models import Conversation
+from frontdesk.customers.models import Customer
 from frontdesk.inboxes.models import InboxTeam
-from frontdesk.routing.models import AgentPresence
+from frontdesk.routing.models import (
+    OPEN_TASK_STATUSES,
+    AgentCapacity,
+    AgentPresence,
+    RoutingPolicy,
+    RoutingQueue,
+    RoutingTask,
+    WorkerProfile,
+)
 
 
 async def get_presence(session: AsyncSession, agent_id: int) -> AgentPresence | None:
@@ -67,3 +77,299 @@ async def open_conversations_of(
             .limit(limit)
         )
     ).all()
+
+
+# Workers, capacity, queues, policies (routing setup)
+
+
+async def get_worker(session: AsyncSession, agent_id: int) -> WorkerProfile | None:
+    return await session.get(WorkerProfile, agent_id)
+
+
+async def capacities_of(
+    session: AsyncSession, agent_ids: Sequence[int], *, lock: bool = False
+) -> list[AgentCapacity]:
+    """Capacity rows; with `lock`, only those no other transaction holds (SKIP LOCKED)."""
+    query = select(AgentCapacity).where(AgentCapacity.agent_id.in_(agent_ids))
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query.execution_options(populate_existing=True))).all())
+
+
+async def lock_capacity_waiting(session: AsyncSession, agent_id: int) -> list[AgentCapacity]:
+    """The agent's own capacity rows, waiting for a router that holds them (pull)."""
+    query = select(AgentCapacity).where(AgentCapacity.agent_id == agent_id).with_for_update()
+    return list((await session.scalars(query.execution_options(populate_existing=True))).all())
+
+
+async def take_slot(session: AsyncSession, agent_id: int, channel: str) -> bool:
+    """One conditional UPDATE: true only if the slot existed and was free."""
+    result = await session.execute(
+        update(AgentCapacity)
+        .where(
+            AgentCapacity.agent_id == agent_id,
+            AgentCapacity.channel == channel,
+            AgentCapacity.active < AgentCapacity.capacity,
+        )
+        .values(active=AgentCapacity.active + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def give_slot(session: AsyncSession, agent_id: int, channel: str) -> None:
+    await session.execute(
+        update(AgentCapacity)
+        .where(
+            AgentCapacity.agent_id == agent_id,
+            AgentCapacity.channel == channel,
+            AgentCapacity.active > 0,
+        )
+        .values(active=AgentCapacity.active - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def set_capacity(session: AsyncSession, agent_id: int, capacity: dict[str, int]) -> None:
+    """Replace the agent's capacities, keeping how many tasks each channel holds now."""
+    rows = {row.channel: row for row in await capacities_of(session, [agent_id])}
+    for channel, row in rows.items():
+        if channel not in capacity:
+            if row.active:
+                row.capacity = 0  # still holding tasks: closed for new ones
+            else:
+                await session.delete(row)
+    for channel, slots in capacity.items():
+        if channel in rows:
+            rows[channel].capacity = slots
+        else:
+            session.add(AgentCapacity(agent_id=agent_id, channel=channel, capacity=slots, active=0))
+    await session.flush()
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def workers_snapshot(
+    session: AsyncSession, *, seen_after: datetime, agent_ids: Sequence[int] | None = None
+) -> list[tuple[Agent, WorkerProfile | None, AgentPresence]]:
+    """Active agents who say they are available and were seen lately, with their profiles."""
+    query = (
+        select(Agent, WorkerProfile, AgentPresence)
+        .join(AgentPresence, AgentPresence.agent_id == Agent.id)
+        .outerjoin(WorkerProfile, WorkerProfile.agent_id == Agent.id)
+        .where(
+            Agent.active.is_(True),
+            AgentPresence.status == "available",
+            AgentPresence.last_seen_at > seen_after,
+        )
+        .order_by(Agent.id)
+    )
+    if agent_ids is not None:
+        query = query.where(Agent.id.in_(agent_ids))
+    return [(a, w, p) for a, w, p in (await session.execute(query)).all()]
+
+
+async def team_names_of(session: AsyncSession, agent_ids: Sequence[int]) -> dict[int, list[str]]:
+    rows = await session.execute(
+        select(TeamMember.agent_id, Team.name)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(TeamMember.agent_id.in_(agent_ids))
+    )
+    found: dict[int, list[str]] = {}
+    for agent_id, name in rows.all():
+        found.setdefault(int(agent_id), []).append(name)
+    return found
+
+
+async def list_queues(session: AsyncSession) -> Sequence[RoutingQueue]:
+    return (await session.scalars(select(RoutingQueue).order_by(RoutingQueue.id))).all()
+
+
+async def get_queue(session: AsyncSession, queue_id: int) -> RoutingQueue | None:
+    return await session.get(RoutingQueue, queue_id)
+
+
+async def list_policies(session: AsyncSession) -> Sequence[RoutingPolicy]:
+    return (
+        await session.scalars(
+            select(RoutingPolicy).order_by(RoutingPolicy.position, RoutingPolicy.id)
+        )
+    ).all()
+
+
+async def get_policy(session: AsyncSession, policy_id: int) -> RoutingPolicy | None:
+    return await session.get(RoutingPolicy, policy_id)
+
+
+async def any_policy(session: AsyncSession) -> bool:
+    return await session.scalar(select(RoutingPolicy.id).limit(1)) is not None
+
+
+async def queue_in_use(session: AsyncSession, queue_id: int) -> bool:
+    found = await session.scalar(
+        select(RoutingTask.id)
+        .where(RoutingTask.queue_id == queue_id, RoutingTask.status.in_(OPEN_TASK_STATUSES))
+        .limit(1)
+    )
+    return found is not None
+
+
+# Tasks
+
+
+async def get_task(
+    session: AsyncSession, task_id: int, *, lock: bool = False
+) -> RoutingTask | None:
+    if not lock:
+        return await session.get(RoutingTask, task_id)
+    query = select(RoutingTask).where(RoutingTask.id == task_id).with_for_update()
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def open_task_of_conversation(
+    session: AsyncSession, conversation_id: int
+) -> RoutingTask | None:
+    return await session.scalar(
+        select(RoutingTask).where(RoutingTask.open_conversation_id == conversation_id)
+    )
+
+
+async def waiting_tasks(
+    session: AsyncSession,
+    *,
+    queue_ids: Sequence[int] | None = None,
+    lines: Sequence[tuple[int, str]] | None = None,
+    limit: int = 100,
+) -> list[RoutingTask]:
+    """Waiting tasks in rank order, only those no other router holds (SKIP LOCKED).
+    Uses index: ix_routing_tasks_queue_rank."""
+    query = (
+        select(RoutingTask)
+        .where(RoutingTask.status == "waiting", RoutingTask.queue_id.is_not(None))
+        .order_by(RoutingTask.rank_at, RoutingTask.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if queue_ids is not None:
+        query = query.where(RoutingTask.queue_id.in_(queue_ids or [-1]))
+    if lines is not None:  # (queue, channel) pairs
+        by_queue: dict[int, list[str]] = {}
+        for queue_id, channel in lines:
+            by_queue.setdefault(queue_id, []).append(channel)
+        query = query.where(
+            or_(
+                *(
+                    and_(RoutingTask.queue_id == queue_id, RoutingTask.channel.in_(channels))
+                    for queue_id, channels in by_queue.items()
+                ),
+                false(),
+            )
+        )
+    return list((await session.scalars(query)).all())
+
+
+async def claim_task(
+    session: AsyncSession, task_id: int, *, from_status: str, values: dict[str, Any]
+) -> bool:
+    """Move a task on only if it is still in `from_status`: whoever changes it first wins."""
+    result = await session.execute(
+        update(RoutingTask)
+        .where(RoutingTask.id == task_id, RoutingTask.status == from_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str],
+    assignee_id: int | None = None,
+    queue_ids: Sequence[int] | None = None,
+    kind: str | None = None,
+    channel: str | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[RoutingTask]:
+    """The task list in priority order (rank, then id), filtered; keyset-paginated."""
+    query = select(RoutingTask).where(RoutingTask.status.in_(statuses))
+    if assignee_id is not None:
+        query = query.where(RoutingTask.assignee_id == assignee_id)
+    if queue_ids is not None:
+        query = query.where(RoutingTask.queue_id.in_(queue_ids or [-1]))
+    if kind is not None:
+        query = query.where(RoutingTask.kind == kind)
+    if channel is not None:
+        query = query.where(RoutingTask.channel == channel)
+    if after is not None:
+        rank, task_id = after
+        query = query.where(
+            (RoutingTask.rank_at > rank)
+            | ((RoutingTask.rank_at == rank) & (RoutingTask.id > task_id))
+        )
+    query = query.order_by(RoutingTask.rank_at, RoutingTask.id).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def position_in_queue(session: AsyncSession, task: RoutingTask) -> int:
+    ahead = await session.scalar(
+        select(func.count())
+        .select_from(RoutingTask)
+        .where(
+            RoutingTask.status == "waiting",
+            RoutingTask.queue_id == task.queue_id,
+            (RoutingTask.rank_at < task.rank_at)
+            | ((RoutingTask.rank_at == task.rank_at) & (RoutingTask.id < task.id)),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+async def customer_exists(session: AsyncSession, customer_id: int) -> bool:
+    return await session.get(Customer, customer_id) is not None
+
+
+async def customer_attributes(session: AsyncSession, customer_id: int) -> dict[str, Any]:
+    """What a task inherits from its customer: value, tier, VIP (from customer attributes)."""
+    customer = await session.get(Customer, customer_id)
+    attributes = (customer.attributes or {}) if customer else {}
+    return {key: attributes[key] for key in ("value", "tier", "vip") if key in attributes}
+
+
+async def last_agent_of(session: AsyncSession, customer_id: int) -> int | None:
+    """Whoever last helped this customer (the sticky agent)."""
+    return await session.scalar(
+        select(Conversation.assignee_id)
+        .where(Conversation.customer_id == customer_id, Conversation.assignee_id.is_not(None))
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+
+
+async def mark_offered(session: AsyncSession, agent_id: int, at: datetime) -> None:
+    await session.execute(
+        update(WorkerProfile)
+        .where(WorkerProfile.agent_id == agent_id)
+        .values(last_offered_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def waiting_counts(session: AsyncSession) -> dict[int, int]:
+    rows = await session.execute(
+        select(RoutingTask.queue_id, func.count())
+        .where(RoutingTask.status == "waiting", RoutingTask.queue_id.is_not(None))
+        .group_by(RoutingTask.queue_id)
+    )
+    return {int(queue_id): int(n) for queue_id, n in rows.all() if queue_id is not None}
+
+
+async def get_agent_for_routing(session: AsyncSession, agent_id: int) -> Agent:
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise LookupError(f"agent {agent_id}")
+    return agent

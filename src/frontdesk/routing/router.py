@@ -1,0 +1,163 @@
+"""The in-memory indexed router: the engine's decisions at scale, for one process that owns
+its agents and tasks (the simulator, the benchmark, and any caller that keeps state in memory).
+
+Indexes. Each agent's queues are found once, when the agent is added or changes (a queue's
+agent expression evaluated over the agent's attributes). Waiting tasks sit in one heap per
+(queue, channel) ordered by (rank, id); tasks that narrow their queue further (an agent
+expression, required skills, a rejection) sit in a small per-queue side list that is scanned.
+Agents with room sit in one heap per queue ordered by (idle since, id). A decision then costs
+(the agent's queues) * log(tasks) for a pull, and log(agents) for a push, instead of a scan.
+
+Heaps are lazy: a removed task or a changed agent leaves a stale entry that is skipped (tasks
+by membership, agents by a version stamp)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from frontdesk.routing.engine import TaskView, Worker, constrained, suits, worker_env
+from frontdesk.routing.expressions import Expression
+
+
+@dataclass
+class Router:
+    queues: Mapping[int, Expression]
+    workers: dict[int, Worker] = field(default_factory=dict)
+    waiting: dict[int, TaskView] = field(default_factory=dict)
+    _eligible: dict[int, tuple[int, ...]] = field(default_factory=dict)  # agent → queues
+    _tasks: dict[tuple[int, str], list[tuple[float, int]]] = field(default_factory=dict)
+    _narrow: dict[int, dict[int, TaskView]] = field(default_factory=dict)  # queue → tasks
+    _idle: dict[int, list[tuple[float, int, int]]] = field(default_factory=dict)
+    _version: dict[int, int] = field(default_factory=dict)
+
+    # Agents
+
+    def add_worker(self, worker: Worker) -> None:
+        """Add or replace an agent; their queues are evaluated again."""
+        self.workers[worker.id] = worker
+        env = worker_env(worker.attributes)
+        self._eligible[worker.id] = tuple(
+            queue_id for queue_id, expression in self.queues.items() if expression.matches(env)
+        )
+        self._changed(worker)
+
+    def eligible_queues(self, worker_id: int) -> tuple[int, ...]:
+        return self._eligible.get(worker_id, ())
+
+    def set_available(self, worker_id: int, available: bool, *, now: float) -> None:
+        worker = self.workers[worker_id]
+        if worker.available != available:
+            worker.available = available
+            worker.idle_since = now
+            self._changed(worker)
+
+    def release(self, worker_id: int, channel: str, *, now: float) -> None:
+        """The agent finished a task of `channel`: the slot is free again."""
+        worker = self.workers[worker_id]
+        worker.release(channel)
+        worker.idle_since = now
+        self._changed(worker)
+
+    def _changed(self, worker: Worker) -> None:
+        version = self._version.get(worker.id, 0) + 1
+        self._version[worker.id] = version
+        if not worker.available or not any(worker.free(ch) for ch in worker.channels()):
+            return
+        entry = (worker.idle_since, worker.id, version)
+        for queue_id in self._eligible[worker.id]:
+            heapq.heappush(self._idle.setdefault(queue_id, []), entry)
+
+    # Tasks
+
+    def add_task(self, task: TaskView) -> None:
+        """A task starts waiting in its queue."""
+        if task.queue_id is None:
+            raise ValueError("a waiting task needs a queue")
+        self.waiting[task.id] = task
+        if constrained(task):
+            self._narrow.setdefault(task.queue_id, {})[task.id] = task
+        else:
+            heapq.heappush(self._tasks.setdefault((task.queue_id, task.channel), []), task.key)
+
+    def remove_task(self, task_id: int) -> TaskView | None:
+        """The task left the queue (abandoned, canceled, moved); its heap entry goes stale."""
+        task = self.waiting.pop(task_id, None)
+        if task is not None and task.queue_id is not None:
+            self._narrow.get(task.queue_id, {}).pop(task_id, None)
+        return task
+
+    # Decisions
+
+    def route(self, task: TaskView, *, now: float) -> Worker | None:
+        """Push: give a waiting task to the eligible agent idle longest, if one has room."""
+        heap = self._idle.get(task.queue_id or -1, [])
+        skipped: list[tuple[float, int, int]] = []
+        chosen: Worker | None = None
+        while heap:
+            _, worker_id, version = heap[0]
+            if self._version.get(worker_id) != version:
+                heapq.heappop(heap)
+                continue
+            worker = self.workers[worker_id]
+            if worker.free(task.channel) and suits(worker, task):
+                chosen = worker
+                break
+            skipped.append(heapq.heappop(heap))
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        if chosen is not None:
+            self._assign(chosen, task, now=now)
+        return chosen
+
+    def take_next(self, worker_id: int, *, now: float) -> TaskView | None:
+        """Pull: the agent takes the first-ranked waiting task they may work."""
+        worker = self.workers[worker_id]
+        best: TaskView | None = None
+        for candidate in self._candidates(worker):
+            if best is None or candidate.key < best.key:
+                best = candidate
+        if best is not None:
+            self._assign(worker, best, now=now)
+        return best
+
+    def _candidates(self, worker: Worker) -> Iterator[TaskView]:
+        if not worker.available:
+            return
+        for queue_id in self._eligible.get(worker.id, ()):
+            for channel in worker.channels():
+                if worker.free(channel):
+                    top = self._top(queue_id, channel)
+                    if top is not None:
+                        yield top
+            for task in self._narrow.get(queue_id, {}).values():
+                if worker.free(task.channel) and suits(worker, task):
+                    yield task
+
+    def _top(self, queue_id: int, channel: str) -> TaskView | None:
+        heap = self._tasks.get((queue_id, channel))
+        while heap:
+            task = self.waiting.get(heap[0][1])
+            if task is not None and task.key == heap[0]:
+                return task
+            heapq.heappop(heap)  # stale: the task left or was re-ranked
+        return None
+
+    def _assign(self, worker: Worker, task: TaskView, *, now: float) -> None:
+        self.remove_task(task.id)
+        worker.take(task.channel)
+        worker.idle_since = now
+        self._changed(worker)
+
+    def position(self, task_id: int) -> int | None:
+        """1-based place of a waiting task among its queue's waiting tasks (for the visitor)."""
+        task = self.waiting.get(task_id)
+        if task is None:
+            return None
+        ahead = sum(
+            1
+            for other in self.waiting.values()
+            if other.queue_id == task.queue_id and other.key < task.key
+        )
+        return ahead + 1

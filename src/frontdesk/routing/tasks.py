@@ -1,0 +1,85 @@
+"""Routing's job handlers: tasks from the event log, offer timeouts, escalations, the sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.kit.jobs import every, handler, on_event
+from frontdesk.routing import dispatch, placing, repository
+
+INTAKE_JOB = "routing.enqueue"
+SWEEP_JOB = "routing.sweep"
+CLOSED = ("resolved", "closed")
+
+
+def _customer_wrote(event: dict[str, Any]) -> bool:
+    payload = event.get("payload") or {}
+    return payload.get("direction") == "inbound" and payload.get("author_kind") == "customer"
+
+
+def _status_moved(event: dict[str, Any]) -> bool:
+    payload = event.get("payload") or {}
+    return payload.get("to") == "open" or payload.get("to") in CLOSED
+
+
+# Routing is off until an admin makes a routing policy: no task, no job before that.
+on_event("message.created", INTAKE_JOB, wants=_customer_wrote, enabled=repository.any_policy)
+on_event(
+    "conversation.status_changed", INTAKE_JOB, wants=_status_moved, enabled=repository.any_policy
+)
+
+
+@handler(INTAKE_JOB)
+async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
+    """A conversation needs a human (an unassigned inbound message, a reopen), or no longer."""
+    conversation_id = event.get("conversation_id")
+    conversation = (
+        await conversations_repository.get_conversation(session, int(conversation_id))
+        if conversation_id
+        else None
+    )
+    if conversation is None:
+        return
+    payload = event.get("payload") or {}
+    if event["type"] == "conversation.status_changed" and payload.get("to") in CLOSED:
+        task = await repository.open_task_of_conversation(session, conversation.id)
+        if task is not None:
+            await dispatch.complete(session, task, None)
+        return
+    if conversation.status != "open" or conversation.assignee_id is not None:
+        return
+    channels = await inboxes_repository.channels_of(session, {conversation.inbox_id})
+    reopened = event["type"] == "conversation.status_changed" and payload.get("from") in CLOSED
+    made = await placing.task_for_conversation(
+        session,
+        conversation,
+        channel=channels.get(conversation.inbox_id, "chat"),
+        reopened=reopened,
+    )
+    if made is not None:
+        await dispatch.route(session)
+
+
+@handler(placing.OFFER_TIMEOUT_JOB)
+async def offer_timeout(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await dispatch.expire_offer(session, int(payload["task_id"]), str(payload["offered_at"]))
+    await dispatch.route(session)
+
+
+@handler(placing.ESCALATE_JOB)
+async def escalate(session: AsyncSession, payload: dict[str, Any]) -> None:
+    await dispatch.escalate(session, int(payload["task_id"]), int(payload["target_index"]))
+    await dispatch.route(session)
+
+
+@handler(SWEEP_JOB)
+async def sweep(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Offer what waits to agents who became free without a decision being made for them."""
+    await dispatch.route(session)
+
+
+every(SWEEP_JOB, "* * * * *", SWEEP_JOB)
