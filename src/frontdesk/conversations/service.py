@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.conversations import delivery, repository, window
+from frontdesk.conversations import delivery, repository, switching, window
 from frontdesk.conversations.delivery import (
     apply_provider_edit,
     apply_provider_status,
@@ -72,11 +72,9 @@ async def reply(
     assert inbox is not None
     if not inbox.active:
         raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")
-    if data.channel is not None and data.channel != inbox.channel:
-        raise Invalid(
-            f"this conversation is on {inbox.channel!r}; replying on {data.channel!r} needs a "
-            "conversation on an inbox of that channel",
-            code="channel_mismatch",
+    if switching.switches(inbox, data):
+        return await _reply_elsewhere(
+            session, conversation, inbox, author=author, data=data, attachments=attachments
         )
     text, structured = data.text, await _structured(session, inbox, data)
     if "template" in structured:
@@ -119,6 +117,36 @@ async def reply(
     return message
 
 
+async def _reply_elsewhere(
+    session: AsyncSession,
+    source: Conversation,
+    inbox: Inbox,
+    *,
+    author: Agent | None,
+    data: ReplyCreate,
+    attachments: Sequence[Attachment],
+) -> Message:
+    """The reply on another of the customer's channels (ADR 0007): sent in their conversation
+    on that inbox under its rules; the switch is shown in both conversations."""
+    found = await switching.target(session, source, data, agent=author)
+    target = await switching.conversation_for(session, found, customer_id=source.customer_id)
+    for attachment in attachments:
+        attachment.conversation_id = target.id
+    there = data.model_copy(
+        update={"channel": None, "inbox_id": None, "identity_id": found.identity.id}
+    )
+    origin = {"conversation_id": source.id, "channel": inbox.channel}
+    try:
+        message = await reply(
+            session, target, author=author, data=there, attachments=attachments,
+            meta={"switched_from": origin},
+        )  # fmt: skip
+    except Conflict as exc:  # the target channel's rules: the choice of channel is refused
+        raise Invalid(exc.message, code=exc.code) from exc
+    switching.record_switch(session, source, target, message, from_channel=inbox.channel, by=author)
+    return message
+
+
 async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) -> dict[str, Any]:
     """The template or choices a reply carries, checked against the inbox's channel (the
     reply window is `window.check`'s: outside it only an approved template may go)."""
@@ -143,6 +171,8 @@ async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) ->
         "text": rendered,
     }
     return meta
+
+
 async def send_refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
     """Why the inbox's channel will not send to this address now (opted out...), or None."""
     hook = getattr(find_adapter(inbox.channel), "send_refusal", None)

@@ -115,7 +115,11 @@ class WhatsAppChannel:
     channel = "whatsapp"
     handle_kind = "whatsapp"
     capabilities = Capabilities(
-        media=True, templates=True, reply_window=timedelta(hours=24), read_receipts=True
+        media=True,
+        templates=True,
+        reply_window=timedelta(hours=24),
+        read_receipts=True,
+        phone_numbers=True,
     )
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
