@@ -121,9 +121,7 @@ async def _context(
         "customer": customer,
         "inbox": inbox,
         # The reply box counts SMS segments as the agent types (channels that carry SMS).
-        "sms_segments": bool(
-            inbox and (adapter := find_adapter(inbox.channel)) and adapter.capabilities.sms_segments
-        ),
+        "sms_segments": adapter.capabilities.sms_segments,
         "counted": count_segments(""),
         "identities": identities,
         "timeline": await _timeline(session, conversation, agent),
