@@ -82,9 +82,9 @@ async def conversations_on(runtime, inbox_id: int) -> int:  # type: ignore[no-un
     async with runtime.db.session() as session:
         return int(
             await session.scalar(
-                select(func.count()).select_from(Conversation).where(
-                    Conversation.inbox_id == inbox_id
-                )
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.inbox_id == inbox_id)
             )
             or 0
         )

@@ -64,7 +64,12 @@ def whatsapp_batch(*texts: str, senders: tuple[str, ...] = ()) -> dict[str, Any]
 
 class TestWhatsAppBatch:
     async def test_one_unstorable_message_leaves_the_others_stored_and_answers_200(
-        self, client, runtime, cast, graph, refusing_database  # noqa: F811
+        self,
+        client,
+        runtime,
+        cast,
+        graph,
+        refusing_database,  # noqa: F811
     ):
         number = await wa_kit.create_number(client, runtime, cast, graph)
         batch = whatsapp_batch("first", f"poison {REFUSED_BY_DB}", "third")
@@ -72,9 +77,7 @@ class TestWhatsAppBatch:
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["stored"] == 2
-        assert [(r["id"], r["code"]) for r in body["refused"]] == [
-            ("wamid.batch1", "not_storable")
-        ]
+        assert [(r["id"], r["code"]) for r in body["refused"]] == [("wamid.batch1", "not_storable")]
         assert await stored_texts(runtime) == ["first", "third"]
         # The provider's retry of the same delivery stores nothing twice.
         again = await wa_kit.deliver(client, number, batch)
@@ -93,7 +96,12 @@ class TestWhatsAppBatch:
         assert await stored_texts(runtime) == ["good"]
 
     async def test_a_delivery_of_nothing_but_a_bad_message_is_still_refused(
-        self, client, runtime, cast, graph, refusing_database  # noqa: F811
+        self,
+        client,
+        runtime,
+        cast,
+        graph,
+        refusing_database,  # noqa: F811
     ):
         number = await wa_kit.create_number(client, runtime, cast, graph)
         response = await wa_kit.deliver(client, number, whatsapp_batch(f"x {REFUSED_BY_DB}"))
@@ -103,11 +111,14 @@ class TestWhatsAppBatch:
 
 class TestMessengerBatch:
     async def test_one_unstorable_event_leaves_the_others_stored_and_answers_200(
-        self, client, runtime, cast, meta_graph, refusing_database  # noqa: F811
+        self,
+        client,
+        runtime,
+        cast,
+        meta_graph,
+        refusing_database,  # noqa: F811
     ):
-        page = await meta_kit.create_page(
-            client, runtime, cast, meta_graph, fetch_profiles=False
-        )
+        page = await meta_kit.create_page(client, runtime, cast, meta_graph, fetch_profiles=False)
         data = meta_kit.payload("message_text")
         first = meta_kit.event(data)
         events = []
