@@ -258,3 +258,16 @@ class TestWhichInbox:
         response = await post(client, cast.alice, on_sms, channel="sms", inbox_id=sms.id)
         assert response.status_code == 201, response.text
         assert response.json()["conversation_id"] == on_sms
+
+    async def test_a_deactivated_inboxs_conversation_can_still_be_answered_elsewhere(
+        self, client, runtime, cast, sms, number
+    ):
+        on_sms = await sms_conversation(client, cast, sms)
+        on_wa = await wa_conversation(client, cast, number)
+        closed = await client.delete(f"/api/v1/inboxes/{sms.id}", headers=cast.ada.headers)
+        assert closed.status_code in (200, 204), closed.text
+        here = await post(client, cast.alice, on_sms)
+        assert here.json()["error"]["code"] == "inbox_inactive"
+        elsewhere = await post(client, cast.alice, on_sms, channel="whatsapp")
+        assert elsewhere.status_code == 201, elsewhere.text
+        assert elsewhere.json()["conversation_id"] == on_wa

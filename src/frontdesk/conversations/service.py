@@ -70,12 +70,12 @@ async def reply(
     own rule (a private reply to a public comment)."""
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
-    if not inbox.active:
-        raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")
-    if switching.switches(inbox, data):
+    if switching.switches(inbox, data):  # also the way out of a deactivated inbox
         return await _reply_elsewhere(
             session, conversation, inbox, author=author, data=data, attachments=attachments
         )
+    if not inbox.active:
+        raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")
     text, structured = data.text, await _structured(session, inbox, data)
     if "template" in structured:
         text = structured["template"]["text"]
