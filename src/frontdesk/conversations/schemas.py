@@ -117,7 +117,10 @@ class InteractiveSend(RequestBody):
 class ReplyCreate(RequestBody):
     text: str = Field(default="", max_length=100_000)
     html: str | None = Field(default=None, max_length=1_000_000)
-    channel: str | None = None
+    # Reply on another of the customer's channels ("reply on WhatsApp instead", ADR 0007):
+    # the message goes out through an inbox of `channel` (`inbox_id` when it has several).
+    channel: str | None = Field(default=None, max_length=40)
+    inbox_id: Id | None = None
     identity_id: Id | None = None
     private: bool = False
     # Ids of the agent's own uploads to this conversation (POST .../uploads), at most 10.

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
-from frontdesk.conversations import delivery, repository, window
+from frontdesk.conversations import delivery, repository, switching, window
 from frontdesk.conversations.delivery import (
     apply_provider_edit,
     apply_provider_status,
@@ -70,14 +70,12 @@ async def reply(
     own rule (a private reply to a public comment)."""
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     assert inbox is not None
+    if switching.switches(inbox, data):  # also the way out of a deactivated inbox
+        return await _reply_elsewhere(
+            session, conversation, inbox, author=author, data=data, attachments=attachments
+        )
     if not inbox.active:
         raise Conflict("this inbox is deactivated; reply from another inbox", code="inbox_inactive")
-    if data.channel is not None and data.channel != inbox.channel:
-        raise Invalid(
-            f"this conversation is on {inbox.channel!r}; replying on {data.channel!r} needs a "
-            "conversation on an inbox of that channel",
-            code="channel_mismatch",
-        )
     text, structured = data.text, await _structured(session, inbox, data)
     if "template" in structured:
         text = structured["template"]["text"]
@@ -116,6 +114,36 @@ async def reply(
     )
     conversation.last_message_at = conversation.updated_at = utcnow()
     record_message(session, message, conversation, "message.created")
+    return message
+
+
+async def _reply_elsewhere(
+    session: AsyncSession,
+    source: Conversation,
+    inbox: Inbox,
+    *,
+    author: Agent | None,
+    data: ReplyCreate,
+    attachments: Sequence[Attachment],
+) -> Message:
+    """The reply on another of the customer's channels (ADR 0007): sent in their conversation
+    on that inbox under its rules; the switch is shown in both conversations."""
+    found = await switching.target(session, source, data, agent=author)
+    target = await switching.conversation_for(session, found, customer_id=source.customer_id)
+    for attachment in attachments:
+        attachment.conversation_id = target.id
+    there = data.model_copy(
+        update={"channel": None, "inbox_id": None, "identity_id": found.identity.id}
+    )
+    origin = {"conversation_id": source.id, "channel": inbox.channel}
+    try:
+        message = await reply(
+            session, target, author=author, data=there, attachments=attachments,
+            meta={"switched_from": origin},
+        )  # fmt: skip
+    except Conflict as exc:  # the target channel's rules: the choice of channel is refused
+        raise Invalid(exc.message, code=exc.code) from exc
+    switching.record_switch(session, source, target, message, from_channel=inbox.channel, by=author)
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from frontdesk.db import assign_ids, utcnow
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
-from frontdesk.kit.text import classify_address
+from frontdesk.kit.text import MAX_ADDRESS, classify_address, raw_address
 
 
 @dataclass(frozen=True)
@@ -140,19 +141,34 @@ async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent)
 
 
 async def find_by_identity(session: AsyncSession, address: str, *, agent: Agent) -> list[Customer]:
-    """Customers with this exact (normalised) address, as far as the agent may see them."""
-    kind, normalised = classify_address(address, handle_kind="handle")
-    # E-mail and phone are unambiguous; a bare handle may exist on several channels.
-    identities = await repository.find_identities_by_address(
-        session, normalised, kind=kind if kind != "handle" else None
-    )
+    """Customers with this exact address, normalised the way it was stored: as an e-mail or
+    phone, a channel's own id (Telegram, Messenger, Instagram), or a raw sender address no
+    rule could normalise — as far as the agent may see them."""
+    identities: dict[int, Identity] = {}
+    for kind, normalised in _lookup_keys(address):
+        # E-mail and phone are unambiguous; a bare handle may exist on several channels.
+        for identity in await repository.find_identities_by_address(
+            session, normalised, kind=kind if kind != "handle" else None
+        ):
+            identities.setdefault(identity.id, identity)
     customers: list[Customer] = []
-    for identity in identities:
+    for identity in identities.values():
         try:
             customers.append(await get_or_raise(session, identity.customer_id, agent=agent))
         except NotFound:
             continue
     return customers
+
+
+def _lookup_keys(address: str) -> list[tuple[str, str]]:
+    """The (kind, address) forms an address may be stored under: its normalised form (if it
+    has one) and the raw form a channel keeps when it has none (e-mail senders)."""
+    if not address.strip() or len(address) > MAX_ADDRESS:
+        raise Invalid(f"not a valid address: {address!r}", code="invalid_address")
+    keys = [raw_address(address)]
+    with contextlib.suppress(Invalid):  # no normalised form: only the raw one
+        keys.insert(0, classify_address(address, handle_kind="handle"))
+    return keys
 
 
 async def update_customer(

@@ -174,6 +174,9 @@ class Capabilities:
     edits: bool = False
     # Text travels as SMS segments (GSM-7 or UCS-2): the desktop counts them as the agent types.
     sms_segments: bool = False
+    # Addresses are phone numbers: a customer's `phone` identity (E.164) reaches them here, so
+    # a number known from SMS can be answered on WhatsApp and back (ADR 0007).
+    phone_numbers: bool = False
 
 
 class ChannelAdapter(Protocol):
@@ -185,7 +188,9 @@ class ChannelAdapter(Protocol):
     `mark_read(inbox, provider_message_id, app)` (tell the customer an agent read it), and for
     channels with a `reply_window`: `window_applies(thread)` (False: this conversation has no
     window) and `outside_window(inbox, elapsed)` (the message meta a reply past the window is
-    sent with, e.g. a message tag, or None: refused) — see conversations/window.py."""
+    sent with, e.g. a message tag, or None: refused) — see conversations/window.py. A channel
+    whose direct messages carry a thread key names it as `direct_thread` (Meta: "dm"): a
+    conversation the business opens there takes it, so the customer's answer joins it."""
 
     channel: str
     # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").

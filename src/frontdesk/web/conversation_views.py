@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +18,7 @@ from frontdesk.auth.models import Agent
 from frontdesk.conversations import attachments as files
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations import switching
 from frontdesk.conversations.models import PRIORITIES, STATUSES, Attachment, Conversation
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate, TemplateSend
 from frontdesk.conversations.views import attachment_response, store_upload
@@ -37,26 +39,11 @@ from frontdesk.kit.i18n import translator
 from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
+from frontdesk.web.form_errors import error_text, window_rule
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
 router = APIRouter(include_in_schema=False)
 TIMELINE_LIMIT = 500
-# Only these are shown inline; everything else downloads. Never SVG or HTML (they script).
-# Form errors the agent can fix, said in their language (the code follows, for support).
-ERROR_TEXT = {
-    "upload_type": "This type of file is not accepted here.",
-    "attachment_too_large": "The file is too large for this inbox.",
-    "too_many_files": "At most 10 files per message.",
-    "empty_message": "Write a message or attach a file.",
-    "reply_window_closed": "The reply window has closed: send one of this inbox's templates.",
-    "unknown_template": "Choose one of this inbox's templates.",
-    "template_not_approved": "This template is not approved yet.",
-    "template_parameters": "This template needs a different number of parameters.",
-    "not_public": "This is not a public comment.",
-    "already_replied": "This comment was already answered privately.",
-    "provider_refused": "The provider refused.",
-    "opted_out": "The customer opted out of SMS (they sent STOP); they must send START first.",
-}
 
 
 async def _timeline(
@@ -113,6 +100,8 @@ async def _context(
     canned = await desk.list_canned(session, agent)
     assert inbox is not None
     window = await reply_window(session, conversation, inbox)
+    adapter = adapter_for(inbox.channel)
+    beyond = getattr(adapter, "outside_window", None)
     offered = []
     if adapter_for(inbox.channel).capabilities.templates:
         offered = [
@@ -122,14 +111,17 @@ async def _context(
         ]
     return {
         "window": window,
+        "window_rule": window_rule(inbox.channel),
+        # Past the window the channel may still take a reply (a message tag): the box stays.
+        "can_reply": window.open
+        or (beyond is not None and window.elapsed is not None and beyond(inbox, window.elapsed)),
+        "reach": await _reply_on(session, conversation, agent),
         "templates": offered,
         "conversation": conversation,
         "customer": customer,
         "inbox": inbox,
         # The reply box counts SMS segments as the agent types (channels that carry SMS).
-        "sms_segments": bool(
-            inbox and (adapter := find_adapter(inbox.channel)) and adapter.capabilities.sms_segments
-        ),
+        "sms_segments": adapter.capabilities.sms_segments,
         "counted": count_segments(""),
         "identities": identities,
         "timeline": await _timeline(session, conversation, agent),
@@ -160,6 +152,21 @@ async def _context(
     }
 
 
+async def _reply_on(
+    session: AsyncSession, conversation: Conversation, agent: Agent
+) -> list[dict[str, Any]]:
+    """The "Reply on" choices: the customer's other reachable inboxes, each with its state."""
+    return [
+        {
+            "reach": reach,
+            "rule": window_rule(reach.inbox.channel),
+            # Bidi-isolated (FSI … PDI): an <option> holds text only, so no <bdi>.
+            "address": f"\u2068{reach.identity.address}\u2069" if reach.identity else "",
+        }
+        for reach in await switching.reachable(session, conversation, agent=agent)
+    ]
+
+
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
     request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
@@ -170,7 +177,9 @@ async def conversation_page(
     context = await _context(session, conversation, agent)
     context["since"] = since
     context["error"] = request.query_params.get("error")
-    context["error_text"] = ERROR_TEXT.get(context["error"] or "")
+    # A refusal of a reply on another channel names that channel (`on`); else this one's.
+    on = request.query_params.get("on") or context["inbox"].channel
+    context["error_text"] = error_text(context["error"], on if find_adapter(on) else None)
     return render(request, "conversation.html", context, agent=agent)
 
 
@@ -224,15 +233,26 @@ async def sms_segments_partial(
 
 
 def _done(
-    request: Request, conversation_id: Id, error: str | None = None, *, lang: str = "en"
+    request: Request,
+    conversation_id: Id,
+    error: str | None = None,
+    *,
+    lang: str = "en",
+    channel: str | None = None,
+    moved_to: int | None = None,
 ) -> Response:
-    url = f"/conversations/{conversation_id}" + (f"?error={error}" if error else "")
+    """The answer to a desktop form: refresh (htmx) or back to the page; an error in the
+    agent's language, for the channel it came from; `moved_to` the conversation a reply on
+    another channel landed in (the agent is taken there)."""
+    query = f"?error={error}" + (f"&on={quote(channel)}" if channel else "") if error else ""
+    url = f"/conversations/{moved_to or conversation_id}{query}"
     if request.headers.get("hx-request"):
         response = Response(status_code=204, headers={"hx-trigger": "fd:refresh"})
+        if moved_to:
+            response.headers["hx-redirect"] = url
         if error:
-            text = (
-                f"{translator(lang)(ERROR_TEXT[error])} ({error})" if error in ERROR_TEXT else error
-            )
+            known = error_text(error, channel)
+            text = f"{translator(lang)(known)} ({error})" if known else error
             response = Response(text, status_code=422, media_type="text/plain")
         secure_headers(response)
         return response
@@ -263,23 +283,39 @@ async def reply_form(
     csrf: Annotated[str, Form()],
     text: Annotated[str, Form()] = "",
     identity_id: Annotated[str, Form()] = "",
+    reply_on: Annotated[str, Form()] = "",
     attach: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
+    """A reply, here or — with `reply_on` "INBOX:IDENTITY" from the "Reply on" list — on
+    another of the customer's channels (the agent is then taken to that conversation)."""
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    inbox_id, _, on_identity = reply_on.partition(":")
+    chosen = on_identity if inbox_id else identity_id
     try:
         data = ReplyCreate(
-            text=text, identity_id=int(identity_id) if identity_id.isdigit() else None
+            text=text,
+            inbox_id=int(inbox_id) if inbox_id.isdigit() else None,
+            identity_id=int(chosen) if chosen.isdigit() else None,
         )
     except ValidationError:
         return _done(request, conversation_id, "invalid", lang=agent.language)
+    channel = await _channel_of(session, data.inbox_id or conversation.inbox_id)
     try:
         taken = await _uploads(session, conversation, agent, runtime, attach)
-        await conversations.reply(session, conversation, author=agent, data=data, attachments=taken)
+        message = await conversations.reply(
+            session, conversation, author=agent, data=data, attachments=taken
+        )
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code, lang=agent.language)
+        return _done(request, conversation_id, exc.code, lang=agent.language, channel=channel)
     await uow.commit(session)
-    return _done(request, conversation_id)
+    moved = message.conversation_id if message.conversation_id != conversation.id else None
+    return _done(request, conversation_id, moved_to=moved)
+
+
+async def _channel_of(session: AsyncSession, inbox_id: int) -> str | None:
+    inbox = await inboxes_repository.get_inbox(session, inbox_id)
+    return inbox.channel if inbox is not None else None
 
 
 @router.post("/conversations/{conversation_id}/template")
@@ -303,7 +339,9 @@ async def template_form(
         data = ReplyCreate(template=chosen)
         await conversations.reply(session, conversation, author=agent, data=data)
     except FrontdeskError as exc:
-        return _done(request, conversation_id, exc.code, lang=agent.language)
+        inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
+        on = inbox.channel if inbox is not None else None
+        return _done(request, conversation_id, exc.code, lang=agent.language, channel=on)
     except ValueError:
         return _done(request, conversation_id, "unknown_template", lang=agent.language)
     await uow.commit(session)

@@ -109,3 +109,23 @@ class TestParseAhead:
         service.parse_ahead(incoming, trusted_authserv_id=TRUSTED, app=runtime.settings)
         assert statuses(await take_in_many(runtime, [incoming])) == ["quarantined"]
         assert await count(runtime, Quarantined) == 1
+
+
+class TestRawIdentityLookup:
+    async def test_the_customer_of_a_raw_sender_is_found_by_that_address(
+        self, support, runtime, client, cast
+    ):
+        # Was 422 invalid_address: the lookup normalised it as an e-mail, which it is not.
+        [outcome] = await take_in_many(
+            runtime,
+            [service.IncomingMail(support, mail(message_id="<raw@x>", sender="Who@LocalHost"))],
+        )
+        assert statuses([outcome]) == ["stored"]
+        found = await client.get(
+            "/api/v1/customers", params={"identity": " who@localhost"}, headers=cast.ada.headers
+        )
+        assert found.status_code == 200, found.text
+        [customer] = found.json()["items"]
+        assert [(i["kind"], i["address"]) for i in customer["identities"]] == [
+            ("raw", "who@localhost")
+        ]

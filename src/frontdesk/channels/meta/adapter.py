@@ -106,6 +106,8 @@ class MetaChannel:
 
     handle_kind: str
     capabilities = Capabilities(media=True, read_receipts=True, reply_window=timedelta(hours=24))
+    # Direct messages thread under this key; comment threads have their own.
+    direct_thread = DM_THREAD
 
     def __init__(self, channel: str, platform: str, text_limit: int) -> None:
         self.channel = self.handle_kind = channel

@@ -53,6 +53,8 @@ class Taken:
     statuses: int = 0
     ignored: int = 0
     message_ids: list[int] = field(default_factory=list)
+    # Events of the delivery refused alone for good (mid, why): reported, never retried.
+    refused: list[tuple[str, FrontdeskError]] = field(default_factory=list)
 
 
 async def take_webhook(runtime: Runtime, inbox: Inbox, channel: MetaChannel, body: bytes) -> Taken:
@@ -67,7 +69,13 @@ async def take_webhook(runtime: Runtime, inbox: Inbox, channel: MetaChannel, bod
             continue
         await _fetch_media(api, incoming, runtime.settings)
         profile = await _profile(runtime, api, inbox, channel, incoming)
-        received = await runtime.ingestor.take(incoming.inbound)
+        try:
+            received = await runtime.ingestor.take(incoming.inbound)
+        except FrontdeskError as exc:
+            if exc.status >= 500:  # temporary: the whole delivery comes again (deduplicated)
+                raise
+            taken.refused.append((incoming.inbound.external_id, exc))
+            continue
         taken.message_ids.append(received.message.id)
         if received.duplicate:
             taken.duplicate += 1
@@ -79,6 +87,17 @@ async def take_webhook(runtime: Runtime, inbox: Inbox, channel: MetaChannel, bod
         async with runtime.db.session() as session:
             await uow.retrying(session, lambda: _statuses(session, inbox, channel, parsed.statuses))
         taken.statuses = len(parsed.statuses)
+    return _refused_alone(taken, inbox)
+
+
+def _refused_alone(taken: Taken, inbox: Inbox) -> Taken:
+    """A delivery whose every event was refused is refused (422, as a single one is); one
+    with good events too is answered 200 so Meta does not deliver it again, and the refused
+    ones are reported (log, metric, the answer's `refused`), never silently lost."""
+    for mid, exc in taken.refused:
+        log.error("%s inbox %s: event %r refused: %s", inbox.channel, inbox.id, mid, exc.message)
+    if taken.refused and not (taken.stored or taken.duplicate or taken.statuses or taken.ignored):
+        raise taken.refused[0][1]
     return taken
 
 

@@ -64,6 +64,8 @@ async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
         MESSAGES.labels(direction="inbound", outcome="stored").inc(taken.stored)
     if taken.duplicate:
         MESSAGES.labels(direction="inbound", outcome="duplicate").inc(taken.duplicate)
+    if taken.refused:
+        MESSAGES.labels(direction="inbound", outcome="refused").inc(len(taken.refused))
     return JSONResponse(
         {
             "ok": True,
@@ -71,6 +73,9 @@ async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
             "duplicate": taken.duplicate,
             "statuses": taken.statuses,
             "ignored": taken.ignored,
+            "refused": [
+                {"id": mid, "code": exc.code, "message": exc.message} for mid, exc in taken.refused
+            ],
         }
     )
 

@@ -99,7 +99,7 @@ class SmsChannel:
     # Senders that are no phone number (short codes, alphanumeric ids) keep this kind.
     handle_kind = "sms"
     # Inbound MMS media are stored; outbound media need a public URL (not offered yet).
-    capabilities = Capabilities(sms_segments=True)
+    capabilities = Capabilities(sms_segments=True, phone_numbers=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         try:

@@ -106,7 +106,7 @@ def _text(
 class SmsGatewayChannel:
     channel = "sms_gateway"
     handle_kind = "sms"
-    capabilities = Capabilities(sms_segments=True)
+    capabilities = Capabilities(sms_segments=True, phone_numbers=True)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         try:

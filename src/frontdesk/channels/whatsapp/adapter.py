@@ -115,7 +115,11 @@ class WhatsAppChannel:
     channel = "whatsapp"
     handle_kind = "whatsapp"
     capabilities = Capabilities(
-        media=True, templates=True, reply_window=timedelta(hours=24), read_receipts=True
+        media=True,
+        templates=True,
+        reply_window=timedelta(hours=24),
+        read_receipts=True,
+        phone_numbers=True,
     )
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
@@ -159,7 +163,15 @@ class WhatsAppChannel:
             raise Invalid("this notification carries no message", code="invalid_payload")
         return items[0].inbound
 
-    def items_of(self, inbox: Inbox, notification: Notification) -> list[Item]:
+    def items_of(
+        self,
+        inbox: Inbox,
+        notification: Notification,
+        refused: list[tuple[str, FrontdeskError]] | None = None,
+    ) -> list[Item]:
+        """Each message of the notification as an Item. With `refused`, a message that cannot
+        be read (a sender no rule makes a phone number) is listed there by its wamid and the
+        others still come out; without it, it fails the whole notification."""
         region = inbox.settings.get("default_region")
         items: list[Item] = []
         for entry in notification.entry:
@@ -168,7 +180,12 @@ class WhatsAppChannel:
                     c.wa_id: c.profile.name if c.profile else None for c in change.value.contacts
                 }
                 for message in change.value.messages:
-                    items.append(self._item(inbox, message, names, region))
+                    try:
+                        items.append(self._item(inbox, message, names, region))
+                    except FrontdeskError as exc:
+                        if refused is None:
+                            raise
+                        refused.append((_clean(message.id), exc))
         return items
 
     def statuses_of(self, notification: Notification) -> list[StatusNotice]:

@@ -46,6 +46,8 @@ class Taken:
     duplicates: int = 0
     statuses: int = 0
     message_ids: list[int] = field(default_factory=list)
+    # Messages of the delivery refused alone for good (wamid, why): reported, never retried.
+    refused: list[tuple[str, FrontdeskError]] = field(default_factory=list)
 
 
 async def prepare(inbox: Inbox, item: Item, app: Settings) -> None:
@@ -83,13 +85,19 @@ async def take_notification(runtime: Runtime, inbox: Inbox, body: bytes) -> Take
     """One webhook delivery: its messages stored once each, then its statuses, all committed
     before the caller answers 200."""
     notification = read_notification(body)
-    items = whatsapp_channel.items_of(inbox, notification)
-    notices = whatsapp_channel.statuses_of(notification)
     taken = Taken()
+    items = whatsapp_channel.items_of(inbox, notification, taken.refused)
+    notices = whatsapp_channel.statuses_of(notification)
     for item in items:
         await prepare(inbox, item, runtime.settings)
     for item in items:
-        received = await runtime.ingestor.take(item.inbound)
+        try:
+            received = await runtime.ingestor.take(item.inbound)
+        except FrontdeskError as exc:
+            if exc.status >= 500:  # temporary: the whole delivery comes again (deduplicated)
+                raise
+            taken.refused.append((item.inbound.external_id, exc))
+            continue
         if received.duplicate:
             taken.duplicates += 1
         else:
@@ -99,6 +107,17 @@ async def take_notification(runtime: Runtime, inbox: Inbox, body: bytes) -> Take
         async with runtime.db.session() as session:
             await uow.retrying(session, lambda: _statuses(session, inbox, notices))
         taken.statuses = len(notices)
+    return refused_alone(taken, inbox)
+
+
+def refused_alone(taken: Taken, inbox: Inbox) -> Taken:
+    """A delivery whose every message was refused is refused (422, as a single message is);
+    one with good messages too is answered 200 so Meta does not deliver it again, and the
+    refused ones are reported (log, metric, the answer's `refused`), never silently lost."""
+    for wamid, exc in taken.refused:
+        log.error("whatsapp inbox %s: message %r refused: %s", inbox.id, wamid, exc.message)
+    if taken.refused and not (taken.stored or taken.duplicates or taken.statuses):
+        raise taken.refused[0][1]
     return taken
 
 

@@ -41,7 +41,8 @@ async def verify_subscription(inbox_id: Id, request: Request) -> PlainTextRespon
 )
 async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
     """One notification (messages and/or statuses), checked by X-Hub-Signature-256. Answers
-    200 only once everything in it is committed; a repeat stores nothing new."""
+    200 only once everything in it is committed; a repeat stores nothing new. A message that
+    cannot be stored alone is listed in `refused` (422 if nothing else in it was taken)."""
     runtime, inbox = await _inbox(request, inbox_id)
     body = await request.body()
     if not whatsapp_channel.verify(inbox, dict(request.headers), body):
@@ -51,6 +52,8 @@ async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
         MESSAGES.labels(direction="inbound", outcome="stored").inc(taken.stored)
     if taken.duplicates:
         MESSAGES.labels(direction="inbound", outcome="duplicate").inc(taken.duplicates)
+    if taken.refused:
+        MESSAGES.labels(direction="inbound", outcome="refused").inc(len(taken.refused))
     return JSONResponse(
         {
             "ok": True,
@@ -58,5 +61,9 @@ async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
             "duplicates": taken.duplicates,
             "statuses": taken.statuses,
             "message_ids": taken.message_ids,
+            "refused": [
+                {"id": wamid, "code": exc.code, "message": exc.message}
+                for wamid, exc in taken.refused
+            ],
         }
     )

@@ -124,6 +124,8 @@
     if (!windowNote) return;
     windowNote.textContent = windowNote.getAttribute("data-closed");
     windowNote.setAttribute("data-state", "closed");
+    // A message tag still lets a person answer (Messenger's HUMAN_AGENT): the box stays.
+    if (windowNote.getAttribute("data-rule") === "tagged") return;
     var replyForm = document.getElementById("fd-reply-form");
     var templateForm = document.getElementById("fd-template-form");
     if (replyForm) replyForm.hidden = true;
@@ -150,7 +152,10 @@
     if (!form || form.tagName !== "FORM") return;
     if (e.detail.successful) { form.reset(); refresh(); }
     else {
-      if (e.detail.xhr && e.detail.xhr.responseText.indexOf("reply_window_closed") >= 0) {
+      // Refused on this conversation's own channel (not on another one picked in "Reply on").
+      var replyOn = document.getElementById("fd-reply-channel");
+      var here = !replyOn || !replyOn.value || form.id !== "fd-reply-form";
+      if (here && e.detail.xhr && e.detail.xhr.responseText.indexOf("reply_window_closed") >= 0) {
         closeWindow();
         form = document.getElementById("fd-template-form") || form;
       }
