@@ -39,7 +39,7 @@ async def _smtp(server: SmtpServer, app: Settings) -> str:
     try:
         sock = await open_connection(address, server.port, timeout=server.timeout_seconds)
     except (OSError, TimeoutError) as exc:
-        raise provider_unreachable(f"SMTP {server.host}:{server.port}: {exc}") from exc
+        raise provider_unreachable(f"SMTP {server.host}:{server.port}: {_reason(exc)}") from exc
     client = aiosmtplib.SMTP(
         hostname=server.host,
         sock=sock,
@@ -56,7 +56,7 @@ async def _smtp(server: SmtpServer, app: Settings) -> str:
     except aiosmtplib.SMTPResponseException as exc:
         raise provider_refused(f"SMTP {exc.code} {exc.message}") from exc
     except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise provider_unreachable(f"SMTP {server.host}:{server.port}: {exc}") from exc
+        raise provider_unreachable(f"SMTP {server.host}:{server.port}: {_reason(exc)}") from exc
     finally:
         client.close()
     return f"SMTP {server.host}:{server.port}"
@@ -72,7 +72,7 @@ async def _imap(server: ImapServer, app: Settings) -> str:
     except Invalid:
         raise
     except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise provider_unreachable(f"IMAP {server.host}:{server.port}: {exc}") from exc
+        raise provider_unreachable(f"IMAP {server.host}:{server.port}: {_reason(exc)}") from exc
     try:
         response = await asyncio.wait_for(
             client.select(quote_folder(server.folder)), server.timeout_seconds
@@ -90,3 +90,7 @@ def _tls_context(server: SmtpServer) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or ("timed out" if isinstance(exc, TimeoutError) else type(exc).__name__)
