@@ -68,7 +68,7 @@ async def update_inbox(
     if data.settings is not None or data.webhook_url is not None:
         # Secrets are write-only: one left out (or sent back masked) keeps its stored value.
         current = sealed.editable(inbox, app)
-        merged = {**current, **sealed.without_masks(data.settings or {})}
+        merged = {**current, **sealed.without_masks(data.settings or {}, current)}
         if data.webhook_url is not None:
             merged["webhook_url"] = data.webhook_url
         validated = adapter_for(inbox.channel).validate_settings(merged, app)
