@@ -254,7 +254,7 @@ def _words() -> dict[str, Any]:
 
 
 def _team_ids(form: FormData) -> list[int]:
-    return [int(v) for v in form.getlist("team_ids") if str(v).isdigit()][:100]
+    return [int(str(v)) for v in form.getlist("team_ids") if str(v).isdigit()][:100]
 
 
 def _refill(fields: list[Field], form: FormData) -> list[Field]:
