@@ -9,6 +9,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import channel_plugins, secret_settings
 from frontdesk.inboxes.secrets import opened
 from frontdesk.kit.i18n import catalogue
 from frontdesk.web import settings_text
@@ -93,6 +94,20 @@ class TestList:
         assert 'dir="rtl"' in html
         assert catalogue("ar")["Website chat"] in html
         assert ">webchat<" not in html
+
+
+class TestForms:
+    async def test_every_installed_channel_has_its_form(self, client, cast):
+        await log_in(client, cast.ada)
+        picker = (await client.get("/settings/inboxes/new")).text
+        for plugin in channel_plugins():
+            assert f'data-testid="fd-channel-{plugin.name}"' in picker
+            html = (await client.get(f"/settings/inboxes/new?channel={plugin.name}")).text
+            schema = plugin.settings_schema.model_json_schema() if plugin.settings_schema else {}
+            for name in schema.get("required", []):
+                assert f'name="s.{name}"' in html, (plugin.name, name)
+            for name in secret_settings(plugin.name):
+                assert f'name="s.{name}" id="fd-set-s-{name.replace("_", "-")}"' in html
 
 
 class TestCreateAndEdit:
