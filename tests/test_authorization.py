@@ -25,6 +25,7 @@ ADMIN_ONLY = re.compile(
     r"^/api/v1/(agents|teams)/|^/api/v1/inboxes/\{inbox_id\}$|^/api/v1/email/quarantine/|^/api/v1/email/suppressions/"
     r"|^/api/v1/inboxes/\{inbox_id\}/telegram/"
     r"|^/api/v1/inboxes/\{inbox_id\}/sms/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/check$"
     r"|^/api/v1/inboxes/\{inbox_id\}/templates"
     r"|^/api/v1/routing/(queues|policies|agents)/"
 )

@@ -51,6 +51,10 @@ EXAMPLES = 50
 SEED = 20261205
 # Revoking the token the run is made with would leave nothing to test after it.
 SKIPPED = {("DELETE", "/api/v1/me/token")}
+# Test connection calls the inbox's provider: its answer depends on the world outside the run,
+# which a derandomized state machine cannot replay (each is checked alone above, and against
+# fake providers in tests/channels/*/test_check.py).
+NOT_IN_WORKFLOWS = {("POST", "/api/v1/inboxes/{inbox_id}/check")}
 
 
 @dataclass
@@ -234,7 +238,11 @@ def test_every_operation_answers_as_documented(api: Api, api_schema: Any) -> Non
 
 
 def test_links_between_operations_hold(api: Api, api_schema: Any) -> None:
-    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+    workflows = api_schema.exclude(
+        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in NOT_IN_WORKFLOWS
+    )
+
+    class Workflow(workflows.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             self.headers = api.as_admin()
 

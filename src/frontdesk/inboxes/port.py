@@ -141,6 +141,27 @@ class PermanentSendError(Exception):
         self.code = None if code is None else str(code)
 
 
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What a Test connection found. `checked` is False when the channel has no credential
+    to try (nothing was called); `facts` are the provider's own words about the account
+    (a bot's username, a number's display name), shown as they are."""
+
+    ok: bool
+    checked: bool = True
+    detail: str | None = None
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+def provider_refused(words: str) -> Invalid:
+    """The provider turned a check or a registration down: a 422 that names its words."""
+    return Invalid(f"the provider refused: {words}", code="provider_refused")
+
+
+def provider_unreachable(reason: object) -> Invalid:
+    return Invalid(f"the provider could not be reached: {reason}", code="provider_unreachable")
+
+
 class RateLimited(Exception):
     """The provider asked us to slow down (HTTP 429, a throttling code): the delivery is tried
     again after `retry_after` seconds, without counting as a failed attempt."""
@@ -190,7 +211,11 @@ class ChannelAdapter(Protocol):
     window) and `outside_window(inbox, elapsed)` (the message meta a reply past the window is
     sent with, e.g. a message tag, or None: refused) — see conversations/window.py. A channel
     whose direct messages carry a thread key names it as `direct_thread` (Meta: "dm"): a
-    conversation the business opens there takes it, so the customer's answer joins it."""
+    conversation the business opens there takes it, so the customer's answer joins it.
+    `check_connection(inbox, app) -> ConnectionCheck` (Test connection: one harmless call
+    with the inbox's credentials, the inbox handed with its secrets opened; a refusal raises
+    `provider_refused(...)`) and `register_webhook(inbox, app) -> str | None` (tell a provider
+    that is configured through its API, not a console, where to deliver; the URL set)."""
 
     channel: str
     # Identity kind for addresses that are neither e-mail nor phone (e.g. "api", "webchat").
@@ -283,6 +308,25 @@ def webhook_url(inbox: Inbox, app: Settings) -> str | None:
     hook = getattr(find_adapter(inbox.channel), "webhook_path", None)
     path: str | None = hook(inbox) if hook is not None else None
     return app.base_url.rstrip("/") + path if path else None
+
+
+def can_check(channel: str) -> bool:
+    """True when the channel has a credential Test connection can try."""
+    return getattr(find_adapter(channel), "check_connection", None) is not None
+
+
+def can_register_webhook(channel: str) -> bool:
+    return getattr(find_adapter(channel), "register_webhook", None) is not None
+
+
+async def check_connection(inbox: Inbox, app: Settings) -> ConnectionCheck:
+    """Test connection through the inbox's channel (`inbox` with its secrets opened); an
+    honest "nothing to check" where the channel has no credential to try."""
+    hook = getattr(find_adapter(inbox.channel), "check_connection", None)
+    if hook is None:
+        return ConnectionCheck(ok=False, checked=False, detail="nothing to check")
+    result: ConnectionCheck = await hook(inbox, app)
+    return result
 
 
 def find_adapter(channel: str) -> ChannelAdapter | None:

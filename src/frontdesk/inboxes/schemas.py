@@ -56,6 +56,19 @@ class InboxRead(BaseModel):
     webhook_url: str | None = None
 
 
+class ConnectionCheckRead(BaseModel):
+    # True when the provider accepted the inbox's credentials.
+    ok: bool
+    # False when the channel has no credential to try (nothing was called; `ok` is false).
+    checked: bool
+    # A short summary in the provider's words (a bot's @username, a Page's name).
+    detail: str | None
+    # What the provider said about the account (display number, verified name, status...).
+    facts: dict[str, str]
+    # The absolute URL the provider must call (paste it in its console); null = none.
+    webhook_url: str | None
+
+
 class ChannelRead(BaseModel):
     name: str
     # reply_window is in seconds (null = replies are always allowed).

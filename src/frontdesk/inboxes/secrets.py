@@ -60,9 +60,27 @@ def editable(inbox: Inbox, app: Settings) -> dict[str, Any]:
     return result
 
 
-def without_masks(changes: dict[str, Any]) -> dict[str, Any]:
-    """A PATCH's settings minus secrets sent back masked: write-only means the old one stays."""
-    return {key: value for key, value in changes.items() if value != MASK}
+def without_masks(changes: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A PATCH's settings minus secrets sent back masked: write-only means the old one stays.
+    A block (e-mail's imap, smtp) replaces the stored one whole, so a secret masked inside it
+    takes the stored value back (`current`, opened)."""
+    kept: dict[str, Any] = {}
+    for key, value in changes.items():
+        if value == MASK:
+            continue
+        if isinstance(value, dict):
+            before = (current or {}).get(key)
+            value = _unmasked(value, before if isinstance(before, dict) else {})
+        kept[key] = value
+    return kept
+
+
+def _unmasked(block: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: before.get(key) if value == MASK else value
+        for key, value in block.items()
+        if value != MASK or key in before
+    }
 
 
 def redact(channel: str, settings: dict[str, Any]) -> dict[str, Any]:

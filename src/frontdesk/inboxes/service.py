@@ -11,11 +11,11 @@ from frontdesk.auth import repository as auth_repository
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.config import Settings
-from frontdesk.inboxes import repository
+from frontdesk.inboxes import port, repository
 from frontdesk.inboxes import secrets as sealed
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import adapter_for, webhook_url
-from frontdesk.inboxes.schemas import InboxCreate, InboxRead, InboxUpdate
+from frontdesk.inboxes.schemas import ConnectionCheckRead, InboxCreate, InboxRead, InboxUpdate
 from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.kit.events import record
 
@@ -68,7 +68,7 @@ async def update_inbox(
     if data.settings is not None or data.webhook_url is not None:
         # Secrets are write-only: one left out (or sent back masked) keeps its stored value.
         current = sealed.editable(inbox, app)
-        merged = {**current, **sealed.without_masks(data.settings or {})}
+        merged = {**current, **sealed.without_masks(data.settings or {}, current)}
         if data.webhook_url is not None:
             merged["webhook_url"] = data.webhook_url
         validated = adapter_for(inbox.channel).validate_settings(merged, app)
@@ -112,4 +112,17 @@ async def read_inbox(
         webhook_url=webhook_url(inbox, app),
         created_at=inbox.created_at,
         secret=inbox.secret if agent.role == "admin" else None,
+    )
+
+
+async def check_connection(inbox: Inbox, app: Settings) -> ConnectionCheckRead:
+    """Test connection through the inbox's channel (it writes nothing)."""
+    found = await port.check_connection(sealed.opened_inbox(inbox, app), app)
+    hook = webhook_url(inbox, app)
+    return ConnectionCheckRead(
+        ok=found.ok,
+        checked=found.checked,
+        detail=found.detail,
+        facts=found.facts,
+        webhook_url=hook,
     )

@@ -12,6 +12,7 @@ from frontdesk.inboxes import repository, service, templates
 from frontdesk.inboxes.port import Capabilities, channel_plugins
 from frontdesk.inboxes.schemas import (
     ChannelRead,
+    ConnectionCheckRead,
     InboxCreate,
     InboxRead,
     InboxUpdate,
@@ -83,6 +84,21 @@ async def delete_inbox(
     await service.deactivate_inbox(session, inbox)
     await uow.commit(session)
     runtime.inboxes.forget(inbox.id)
+
+
+@router.post(
+    "/inboxes/{inbox_id}/check",
+    response_model=ConnectionCheckRead,
+    responses={403: {}, 404: {}, 422: {}},
+)
+async def check_connection(
+    inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
+) -> ConnectionCheckRead:
+    """Test connection: one harmless call to the provider with the inbox's credentials. A
+    refusal answers 422 provider_refused naming the provider's words; a channel with no
+    credential to try answers `checked: false`."""
+    inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
+    return await service.check_connection(inbox, runtime.settings)
 
 
 @router.get("/inboxes/{inbox_id}/templates", response_model=list[TemplateRead])

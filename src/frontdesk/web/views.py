@@ -27,6 +27,7 @@ from frontdesk.web import (
     conversation_views,
     inbox_views,
     mention_views,
+    settings_views,
     socket,
     supervisor_views,
 )
@@ -47,6 +48,7 @@ for module in (
     canned_views,
     supervisor_views,
     mention_views,
+    settings_views,
     socket,
 ):
     router.include_router(module.router)

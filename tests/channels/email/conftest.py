@@ -81,7 +81,8 @@ def _authenticator(relay: Relay) -> Any:
         ok = isinstance(data, LoginPassword) and data.password == b"relay-pass"
         if ok:
             relay.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers a refusal with 535 (handled=True sends nothing).
+        return AuthResult(success=ok, handled=False)
 
     return check
 

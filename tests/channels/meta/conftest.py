@@ -102,6 +102,9 @@ class FakeGraphApi:
         if self.failures:
             status, error, headers = self.failures.popleft()
             return JSONResponse(error, status_code=status, headers=headers)
+        if request.method == "GET" and path in (PAGE_ID, IG_ID):
+            # GET /{page-id}?fields=id,name: the Page node (an Instagram inbox's id here).
+            return JSONResponse({"id": path, "name": "Acme Outfitters"})
         if request.method == "GET":
             profile = self.profiles.get(path)
             if profile is None:

@@ -45,7 +45,7 @@ def update(name: str, **changes: Any) -> dict[str, Any]:
 
 
 class FakeBotApi:
-    """Bot API methods we call: getUpdates, getFile, sendMessage, sendPhoto, sendDocument,
+    """Bot API methods we call: getMe, getUpdates, getFile, sendMessage, sendPhoto, sendDocument,
     and the file URL. Failures are queued per method as Telegram-shaped error bodies."""
 
     def __init__(self, token: str = TOKEN) -> None:
@@ -128,6 +128,13 @@ class FakeBotApi:
             if file_path == path[len(prefix) :]:
                 return Response(data, media_type="application/octet-stream")
         return Response(status_code=404)
+
+    def _getMe(self, payload: dict[str, Any]) -> Any:
+        # https://core.telegram.org/bots/api#getme: the bot as a User.
+        return {"id": int(self.token.split(":")[0]), "is_bot": True,
+                "first_name": "Acme Support", "username": "acme_support_bot",
+                "can_join_groups": True, "can_read_all_group_messages": False,
+                "supports_inline_queries": False}  # fmt: skip
 
     def _getUpdates(self, payload: dict[str, Any]) -> Any:
         offset = int(payload.get("offset") or 0)

@@ -57,8 +57,9 @@ def sign(body: bytes, secret: str = APP_SECRET) -> str:
 
 
 class FakeGraphApi:
-    """What we call: POST /{phone}/messages and /{phone}/media, GET /{media_id} and the media
-    URL. Every call must carry the bearer token; failures are queued as Meta's error bodies."""
+    """What we call: POST /{phone}/messages and /{phone}/media, GET /{phone} (the number),
+    GET /{media_id} and the media URL. Every call must carry the bearer token; failures are
+    queued as Meta's error bodies."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
@@ -103,6 +104,8 @@ class FakeGraphApi:
             return Response(self.media[media_id][1], media_type=self.media[media_id][0])
         version, _, rest = path.partition("/")
         assert version == "v21.0", path
+        if request.method == "GET" and rest == PHONE_NUMBER_ID:
+            return self._phone_number(request)
         if request.method == "GET":
             return self._media_info(rest)
         phone, _, edge = rest.partition("/")
@@ -116,6 +119,16 @@ class FakeGraphApi:
         if edge == "messages":
             return self._message(json.loads(await request.body()))
         return self._error(404, 100, "Unknown path components")
+
+    def _phone_number(self, request: Request) -> Response:
+        # GET /{phone_number_id}?fields=...: the WhatsApp Business phone number node.
+        node = {"id": PHONE_NUMBER_ID, "display_phone_number": "+1 555-010-0199",
+                "verified_name": "Acme Outfitters", "quality_rating": "GREEN",
+                "code_verification_status": "VERIFIED"}  # fmt: skip
+        asked = request.query_params.get("fields")
+        if asked:
+            node = {k: v for k, v in node.items() if k == "id" or k in asked.split(",")}
+        return JSONResponse(node)
 
     def _media_info(self, media_id: str) -> Response:
         if self.media_down:

@@ -22,6 +22,7 @@ from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
+    ConnectionCheck,
     Inbound,
     Outbound,
     PermanentSendError,
@@ -55,6 +56,12 @@ class EmailChannel:
                     server.host, server.port, allow_private=app.allow_private_webhooks
                 )
         return parsed.model_dump()
+
+    async def check_connection(self, inbox: Inbox, app: Settings) -> ConnectionCheck:
+        # Imported here: the check reaches for the IMAP client, which the adapter never needs.
+        from frontdesk.channels.email.check import check_servers
+
+        return await check_servers(inbox, app)
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         # Mail comes in only through the SMTP listener (behind the MX) and IMAP, where the

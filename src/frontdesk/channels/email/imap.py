@@ -130,7 +130,7 @@ def _last(lines: list[Any]) -> str:
     return bytes(lines[-1]).decode("utf-8", "replace") if lines else ""
 
 
-def _quote(folder: str) -> str:
+def quote_folder(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -193,7 +193,7 @@ class MailboxSync:
     async def sync(self, client: aioimaplib.IMAP4) -> int:
         """Take in every mail past the stored UID; returns how many were new."""
         inbox, server, mailbox = await self._load()
-        response = await client.select(_quote(server.folder))
+        response = await client.select(quote_folder(server.folder))
         if response.result != "OK":
             raise ImapError(f"SELECT {server.folder}: {_last(response.lines)}")
         uidvalidity = _uidvalidity(response.lines)
@@ -352,7 +352,7 @@ class MailboxSync:
         try:
             return await self.sync(client)
         finally:
-            await _logout(client)
+            await logout(client)
 
 
 def _uidvalidity(lines: list[Any]) -> int:
@@ -363,7 +363,7 @@ def _uidvalidity(lines: list[Any]) -> int:
     raise ImapError("server sent no UIDVALIDITY")
 
 
-async def _logout(client: aioimaplib.IMAP4) -> None:
+async def logout(client: aioimaplib.IMAP4) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(client.logout(), 5)
 
@@ -465,7 +465,7 @@ class ImapPoller:
                 else:
                     await asyncio.sleep(server.poll_seconds)
         finally:
-            await _logout(client)
+            await logout(client)
 
     async def _failed(self, sync: MailboxSync, exc: Exception) -> int:
         error = f"{exc.__class__.__name__}: {exc}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from frontdesk.channels.meta.client import GraphApi, GraphError
@@ -27,11 +28,14 @@ from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
+    ConnectionCheck,
     Inbound,
     Outbound,
     PermanentSendError,
     RateLimited,
     SendResult,
+    provider_refused,
+    provider_unreachable,
 )
 from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
@@ -128,6 +132,20 @@ class MetaChannel:
 
     def webhook_path(self, inbox: Inbox) -> str:
         return f"/webhooks/meta/{inbox.id}"
+
+    async def check_connection(self, inbox: Inbox, app: Settings) -> ConnectionCheck:
+        """Test connection: the Page (GET /{page_id}) as the Graph API shows it to the Page
+        token (an Instagram account is reached through its linked Page, so the same call)."""
+        try:
+            page = await GraphApi(inbox.settings, app).get(
+                str(inbox.settings.get("page_id")), {"fields": "id,name"}
+            )
+        except GraphError as exc:
+            raise provider_refused(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise provider_unreachable(exc) from exc
+        facts = {"page_name": str(page["name"])} if page.get("name") else {}
+        return ConnectionCheck(ok=True, detail=facts.get("page_name"), facts=facts)
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         """X-Hub-Signature-256: "sha256=" + hex HMAC-SHA256 of the raw body with the app secret."""

@@ -14,12 +14,14 @@ import httpx
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.channels.sms.check import check_account
 from frontdesk.channels.sms.schemas import SmsSettings
 from frontdesk.config import Settings
 from frontdesk.conversations.keywords import opt_out_refusal
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
+    ConnectionCheck,
     Inbound,
     Outbound,
     PermanentSendError,
@@ -116,6 +118,9 @@ class SmsChannel:
 
     def webhook_path(self, inbox: Inbox) -> str:
         return f"/webhooks/sms/{inbox.id}"
+
+    async def check_connection(self, inbox: Inbox, app: Settings) -> ConnectionCheck:
+        return await check_account(inbox, app)
 
     def status_path(self, inbox: Inbox) -> str:
         return f"/webhooks/sms/{inbox.id}/status"

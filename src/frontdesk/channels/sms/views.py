@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.sms import service
-from frontdesk.channels.sms.adapter import SIGNATURE_HEADER, settings_of, sms_channel
+from frontdesk.channels.sms.adapter import SIGNATURE_HEADER, sms_channel
 from frontdesk.deps import AdminAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
-from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound, Unauthorized
+from frontdesk.kit.errors import FrontdeskError, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
-from frontdesk.kit.security import check_outbound_url
 from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["sms"])
@@ -92,32 +90,17 @@ async def check_connection(
     inbox_id: Id, session: SessionDep, admin: AdminAgent, runtime: RuntimeDep
 ) -> ConnectionChecked:
     """Test connection: fetch the account (GET /2010-04-01/Accounts/{sid}.json) with the
-    inbox's credentials; a refusal answers 422 provider_refused with the provider's words."""
+    inbox's credentials; a refusal answers 422 provider_refused with the provider's words.
+    The same check as POST /inboxes/{id}/check, in this route's older shape."""
     inbox = await inboxes.get_inbox_or_raise(session, inbox_id, agent=admin)
     if inbox.channel != sms_channel.channel:
         raise NotFound("inbox not found")
-    opened = opened_inbox(inbox, runtime.settings)
-    conf = settings_of(opened)
-    check_outbound_url(conf.api_base_url, allow_private=runtime.settings.allow_private_webhooks)
-    url = f"{conf.api_base_url.rstrip('/')}/2010-04-01/Accounts/{conf.account_sid}.json"
-    try:
-        async with httpx.AsyncClient(
-            timeout=runtime.settings.webhook_timeout_seconds, follow_redirects=False
-        ) as client:
-            response = await client.get(url, auth=sms_channel.auth(opened))
-        body = response.json() if response.content else {}
-    except (httpx.HTTPError, ValueError) as exc:
-        raise Invalid(f"the provider could not be reached: {exc}", code="provider_refused") from exc
-    if not response.is_success or not isinstance(body, dict):
-        code = body.get("code") if isinstance(body, dict) else None
-        message = body.get("message") if isinstance(body, dict) else None
-        raise Invalid(
-            f"the provider refused: {code or response.status_code}: {message or 'error'}",
-            code="provider_refused",
-        )
+    found = await sms_channel.check_connection(
+        opened_inbox(inbox, runtime.settings), runtime.settings
+    )
     return ConnectionChecked(
-        ok=True,
-        account_name=body.get("friendly_name"),
-        account_status=body.get("status"),
+        ok=found.ok,
+        account_name=found.facts.get("account_name"),
+        account_status=found.facts.get("account_status"),
         webhook_url=webhook_url(inbox, runtime.settings),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from frontdesk.channels.telegram.check import get_me, register
 from frontdesk.channels.telegram.client import BotApi, TelegramError
 from frontdesk.channels.telegram.schemas import Message as TgMessage
 from frontdesk.channels.telegram.schemas import TelegramSettings, Update
@@ -19,6 +20,7 @@ from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
+    ConnectionCheck,
     Inbound,
     Outbound,
     PermanentSendError,
@@ -29,8 +31,6 @@ from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
-# The update kinds we ask Telegram for (webhook and getUpdates alike).
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # sendMessage takes at most 4096 characters; longer replies go as several messages.
 TEXT_LIMIT = 4096
 
@@ -96,6 +96,12 @@ class TelegramChannel:
         if inbox.settings.get("mode") == "polling":
             return None
         return f"/webhooks/telegram/{inbox.id}"
+
+    async def check_connection(self, inbox: Inbox, app: Settings) -> ConnectionCheck:
+        return await get_me(inbox, app)
+
+    async def register_webhook(self, inbox: Inbox, app: Settings) -> str | None:
+        return await register(inbox, app)
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         expected = str(inbox.settings.get("secret_token") or "")

@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.telegram import repository, service
-from frontdesk.channels.telegram.adapter import ALLOWED_UPDATES, update_of
+from frontdesk.channels.telegram.adapter import update_of
+from frontdesk.channels.telegram.check import ALLOWED_UPDATES
 from frontdesk.channels.telegram.client import BotApi
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.secrets import opened_inbox

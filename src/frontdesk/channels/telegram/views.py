@@ -9,13 +9,11 @@ from pydantic import BaseModel
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.telegram import service
-from frontdesk.channels.telegram.adapter import ALLOWED_UPDATES, telegram_channel
-from frontdesk.channels.telegram.client import BotApi, TelegramError
+from frontdesk.channels.telegram.adapter import telegram_channel
 from frontdesk.deps import AdminAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
-from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
-from frontdesk.kit.errors import Invalid, NotFound, Unauthorized
+from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
 
@@ -62,21 +60,7 @@ async def register_webhook(
     inbox = await inboxes.get_inbox_or_raise(session, inbox_id, agent=admin)
     if inbox.channel != telegram_channel.channel:
         raise NotFound("inbox not found")
-    opened = opened_inbox(inbox, runtime.settings)
-    api = BotApi(opened.settings, runtime.settings)
-    url = webhook_url(inbox, runtime.settings)
-    try:
-        if url is None:
-            await api.call("deleteWebhook", {"drop_pending_updates": False})
-        else:
-            await api.call(
-                "setWebhook",
-                {
-                    "url": url,
-                    "secret_token": opened.settings["secret_token"],
-                    "allowed_updates": ALLOWED_UPDATES,
-                },
-            )
-    except TelegramError as exc:
-        raise Invalid(f"Telegram refused: {exc}", code="provider_refused") from exc
+    url = await telegram_channel.register_webhook(
+        opened_inbox(inbox, runtime.settings), runtime.settings
+    )
     return WebhookRegistered(mode=str(inbox.settings.get("mode")), webhook_url=url)

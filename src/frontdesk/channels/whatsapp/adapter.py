@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from frontdesk.channels.whatsapp.client import GraphApi, GraphError
@@ -22,12 +23,15 @@ from frontdesk.config import Settings
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
+    ConnectionCheck,
     Inbound,
     Outbound,
     OutboundAttachment,
     PermanentSendError,
     RateLimited,
     SendResult,
+    provider_refused,
+    provider_unreachable,
 )
 from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
@@ -136,6 +140,21 @@ class WhatsAppChannel:
 
     def webhook_path(self, inbox: Inbox) -> str:
         return f"/webhooks/whatsapp/{inbox.id}"
+
+    async def check_connection(self, inbox: Inbox, app: Settings) -> ConnectionCheck:
+        """Test connection: the number as the Graph API shows it to the inbox's token."""
+        try:
+            number = await GraphApi(inbox.settings, app).phone_number()
+        except GraphError as exc:
+            raise provider_refused(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise provider_unreachable(exc) from exc
+        facts = {
+            key: str(number[key])
+            for key in ("display_phone_number", "verified_name", "quality_rating")
+            if number.get(key)
+        }
+        return ConnectionCheck(ok=True, detail=facts.get("verified_name"), facts=facts)
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         """X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>."""

@@ -60,6 +60,16 @@ class GraphApi:
             response = await client.post(url, json=body, headers=self._auth)
         return _result(response)
 
+    async def phone_number(self) -> dict[str, Any]:
+        """The number itself (GET /{phone_number_id}): its display number, verified name and
+        quality rating. Test connection: proves the token may use this number."""
+        self._check(self.base)
+        url = f"{self.base}/{self.phone_number_id}"
+        fields = {"fields": "display_phone_number,verified_name,quality_rating"}
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            response = await client.get(url, params=fields, headers=self._auth)
+        return _result(response)
+
     async def upload(self, filename: str, data: bytes, content_type: str) -> str:
         """A file uploaded for sending (POST /{phone_number_id}/media): its media id."""
         self._check(self.base)

@@ -191,3 +191,25 @@
   events();
   deskSocket();
 })();
+
+// Settings: copy buttons (data-copy names the field whose value is copied).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!button) return;
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) return;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = button.getAttribute("data-copied") || label;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+    } else {
+      field.select();
+      try { document.execCommand("copy"); done(); } catch (err) { /* selected for Ctrl+C */ }
+    }
+  });
+})();
