@@ -86,7 +86,7 @@ class JobContext:
 
 @dataclass
 class Handler:
-    fn: Callable[..., Awaitable[None]]
+    fn: Callable[..., Awaitable[Any]]
     # Transactional handlers get (session, payload) and commit together with the job's
     # completion; I/O handlers get (JobContext, payload) and open short transactions themselves.
     transactional: bool = True
@@ -324,6 +324,9 @@ class JobRunner:
 
     async def execute(self, job: Claimed) -> None:
         spec = HANDLERS.get(job.kind)
+        if spec is not None and spec.batch:
+            await self.execute_batch(job.kind, [job])  # a batch of one
+            return
         job.max_attempts = job.max_attempts or self.settings.job_max_attempts
         try:
             if spec is None:
