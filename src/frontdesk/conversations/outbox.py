@@ -39,6 +39,8 @@ from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater
 
 DONE = ("sent", "delivered", "read")
+# Sends of one batch in flight at once (kit.jobs runs two batches of a kind in parallel).
+SEND_CONCURRENCY = 16
 
 
 @dataclass
@@ -68,10 +70,13 @@ async def deliver_batch(ctx: JobContext, jobs: Sequence[Claimed]) -> dict[int, E
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if any(_capped(send) for send in batch.sends):
         await _take_rate_slots(ctx, batch)
-    results = await asyncio.gather(
-        *(send.adapter.send(send.inbox, send.outbound, ctx.settings) for send in batch.sends),
-        return_exceptions=True,
-    )
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def send_one(send: Send) -> SendResult:
+        async with gate:
+            return await send.adapter.send(send.inbox, send.outbound, ctx.settings)
+
+    results = await asyncio.gather(*map(send_one, batch.sends), return_exceptions=True)
     await _record(ctx, batch, list(results))
     return batch.outcomes
 

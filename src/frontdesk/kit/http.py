@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 
-# Connections one process keeps to all providers together; a batch of deliveries sends
-# concurrently (kit.jobs batch handlers), so this bounds how many sockets a burst opens.
-MAX_CONNECTIONS = 200
-KEEPALIVE_CONNECTIONS = 100
+# Connections one process keeps to all providers together. httpcore's pool scans every
+# connection for each waiting request, so a bigger pool costs CPU on every call: callers bound
+# their own concurrency instead (conversations.outbox.SEND_CONCURRENCY per batch).
+MAX_CONNECTIONS = 64
+KEEPALIVE_CONNECTIONS = 32
 KEEPALIVE_SECONDS = 30.0
 
 _pooled: ContextVar[httpx.AsyncClient | None] = ContextVar("frontdesk_http_pool", default=None)

@@ -91,8 +91,10 @@ class Handler:
     # completion; I/O handlers get (JobContext, payload) and open short transactions themselves.
     transactional: bool = True
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None
-    # > 0: a batch handler (`batch_handler`), given up to this many claimed jobs at once.
+    # > 0: a batch handler (`batch_handler`), given up to this many claimed jobs at once,
+    # with at most `parallel` batches of the kind running in one runner.
     batch: int = 0
+    parallel: int = 1
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -125,16 +127,22 @@ def batch_handler(
     kind: str,
     *,
     size: int,
+    parallel: int = 2,
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
 ) -> Callable[[BatchFn], BatchFn]:
     """Register `fn(ctx, jobs) -> {job id: exception}` for up to `size` jobs of one kind
     claimed together (one claim, the handler's own few transactions, one completion). A job
     missing from the answer is done; one that maps to RetryLater waits without spending an
     attempt; any other exception is a failed attempt of that job alone. An exception out of
-    the handler fails the attempt of every job in the batch (they are retried as usual)."""
+    the handler fails the attempt of every job in the batch (they are retried as usual).
+    At most `parallel` batches of the kind run at once in a runner: two overlap one batch's
+    network wait with the next one's database work; more would only queue, and a batch
+    that queues past the job lease is claimed again."""
 
     def register(fn: BatchFn) -> BatchFn:
-        HANDLERS[kind] = Handler(fn, transactional=False, on_failure=on_failure, batch=size)
+        HANDLERS[kind] = Handler(
+            fn, transactional=False, on_failure=on_failure, batch=size, parallel=parallel
+        )
         return fn
 
     return register
@@ -202,8 +210,8 @@ class Claimed:
 BatchFn = Callable[[JobContext, list[Claimed]], Awaitable[Mapping[int, Exception]]]
 
 
-def _batch_sizes() -> dict[str, int]:
-    return {kind: spec.batch for kind, spec in HANDLERS.items() if spec.batch > 0}
+def _batch_kinds() -> dict[str, Handler]:
+    return {kind: spec for kind, spec in HANDLERS.items() if spec.batch > 0}
 
 
 @dataclass
@@ -215,6 +223,8 @@ class JobRunner:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: set[asyncio.Task[None]] = field(default_factory=set)
+    # Batches running now, per kind (Handler.parallel caps them).
+    _batches: dict[str, int] = field(default_factory=dict)
     _stopping: bool = False
 
     def wake(self) -> None:
@@ -250,21 +260,30 @@ class JobRunner:
         (more may be waiting)."""
         free = self.settings.job_concurrency - len(self._running)
         full = False
-        batches = _batch_sizes()
-        for kind, size in batches.items():
+        batches = _batch_kinds()
+        for kind, spec in batches.items():
             if free <= 0:
                 return full
-            jobs = await self.claim(size, kinds=(kind,))
+            if self._batches.get(kind, 0) >= spec.parallel:
+                continue
+            jobs = await self.claim(spec.batch, kinds=(kind,))
             if jobs:
-                self._start(self.execute_batch(kind, jobs))
+                self._batches[kind] = self._batches.get(kind, 0) + 1
+                self._start(self._run_batch(kind, jobs))
                 free -= 1
-                full = full or len(jobs) == size
+                full = full or len(jobs) == spec.batch
         if free <= 0:
             return full
         claimed = await self.claim(free, exclude=tuple(batches))
         for job in claimed:
             self._start(self.execute(job))
         return full or len(claimed) == free
+
+    async def _run_batch(self, kind: str, jobs: list[Claimed]) -> None:
+        try:
+            await self.execute_batch(kind, jobs)
+        finally:
+            self._batches[kind] -= 1
 
     def _start(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
