@@ -243,8 +243,8 @@ def webhook(channel: str, i: int, status: bool, *, path: str, base: str, secret:
         payload = {"external_id": f"bench-{i}", "text": TEXT,
                    "from": {"address": f"customer{who}@example.com"}}  # fmt: skip
         body = json.dumps(payload).encode()
-        return Hook(path, body, {"content-type": "application/json",
-                                 "x-frontdesk-signature": sign(secret, body)}, f"bench-{i}")  # fmt: skip
+        signed = {"content-type": "application/json", "x-frontdesk-signature": sign(secret, body)}
+        return Hook(path, body, signed, f"bench-{i}")
     if channel == "sms":
         params = (
             {"MessageSid": f"SMst{i:030d}", "MessageStatus": "delivered",
@@ -299,8 +299,9 @@ def webhook(channel: str, i: int, status: bool, *, path: str, base: str, secret:
     page = PAGE_ID if channel == "messenger" else IG_ID
     psid = f"{7_000_000 + who}"
     if status:
+        receipt = {"mids": [f"mid.st{i}"], "watermark": stamp * 1000}
         item: dict[str, Any] = {"sender": {"id": psid}, "recipient": {"id": page},
-                                "delivery": {"mids": [f"mid.st{i}"], "watermark": stamp * 1000}}  # fmt: skip
+                                "delivery": receipt}  # fmt: skip
         if channel == "instagram":  # Instagram reports reads (no delivery receipts)
             item = {"sender": {"id": psid}, "recipient": {"id": page},
                     "timestamp": stamp * 1000, "read": {"mid": f"mid.st{i}"}}  # fmt: skip
@@ -642,8 +643,9 @@ async def inbound(
         expected = {hook.message for hook in hooks if hook.message}
         count, distinct = await stored(settings, inbox_id)
         lost, duplicated = max(len(expected) - distinct, 0), count - distinct
+        p50 = statistics.median(latencies) * 1000
         print(
-            f"  {channel:<11} {rate:7.1f} webhooks/s  ack p50 {statistics.median(latencies) * 1000:6.1f} ms"
+            f"  {channel:<11} {rate:7.1f} webhooks/s  ack p50 {p50:6.1f} ms"
             f"  p99 {percentile(latencies, 0.99) * 1000:6.1f} ms  vs api {rate / baseline:6.1%}"
             f"  stored {count}/{len(expected)} lost {lost} duplicated {duplicated}"
             f" errors {errors}  (load {load()})",
@@ -678,8 +680,9 @@ async def outbound(
     await wait_for(lambda: expected <= set(fakes.arrivals), 900)
     waits = [fakes.arrivals[k] - accepted[k] for k in expected if k in fakes.arrivals]
     span = max(accepted.values()) - min(accepted.values())
+    p50 = statistics.median(waits) * 1000
     print(f"  live:    {len(waits)}/{len(expected)} delivered, replies accepted at "
-          f"{len(expected) / span:6.1f}/s; reply->provider p50 {statistics.median(waits) * 1000:6.1f} ms "
+          f"{len(expected) / span:6.1f}/s; reply->provider p50 {p50:6.1f} ms "
           f"p99 {percentile(waits, 0.99) * 1000:6.1f} ms  (load {load()})")  # fmt: skip
     print(f"  providers: {fakes.calls} calls, {fakes.refused} refused (auth), "
           f"{fakes.duplicates} replies delivered twice")  # fmt: skip
