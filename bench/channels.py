@@ -572,6 +572,14 @@ class Deployment:
                 stop(process)
         self.server = self.worker = None
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the process that runs the jobs has used so far."""
+        process = self.server if self.sqlite else self.worker
+        if process is None:
+            return 0.0
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def describe(self) -> str:
         if self.sqlite:
             return "sqlite; 1 `frontdesk serve` process running the jobs too (embedded)"
@@ -606,10 +614,18 @@ async def main_async(args: argparse.Namespace) -> None:
         await deployment.start_server()
         if not deployment.sqlite:
             await deployment.start_jobs()
-        await inbound(args, setup, settings, port, base)
+        if args.only in ("both", "inbound"):
+            await inbound(args, setup, settings, port, base)
+        else:  # conversations to reply in: one message from each sender, not measured
+            for channel in CHANNELS:
+                _, path, secret = setup.inboxes[channel]
+                hooks = [webhook(channel, i, False, path=path, base=base, secret=secret)
+                         for i in range(SENDERS)]  # fmt: skip
+                await post_all(port, hooks, args.c)
         if not await wait_for_jobs(settings, 600):
             print("  ! the inbound jobs did not drain in 600 s")
-        await outbound(args, setup, settings, deployment, fakes)
+        if args.only in ("both", "outbound"):
+            await outbound(args, setup, settings, deployment, fakes)
     finally:
         if deployment is not None:
             deployment.stop_all()
@@ -667,12 +683,16 @@ async def outbound(
     deployment.stop_jobs()
     await queue_replies(settings, targets, args.replies)
     await deployment.start_jobs()
+    cpu_before = deployment.cpu_seconds()
     if not await wait_for(lambda: len(fakes.arrivals) >= args.replies, 900):
         print(f"  ! only {len(fakes.arrivals)} of {args.replies} replies reached the providers")
+    cpu = deployment.cpu_seconds() - cpu_before
     times = sorted(fakes.arrivals.values())
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
     print(f"  backlog: {len(times)} deliveries by 1 process at {rate:7.1f}/s "
-          f"(first to last provider call)  (load {load()})", flush=True)  # fmt: skip
+          f"(first to last provider call); its CPU: {cpu:.1f} s = "
+          f"{len(times) / cpu if cpu else float('nan'):.0f} deliveries per CPU-second "
+          f"(includes its start-up)  (load {load()})", flush=True)  # fmt: skip
     # Live: agents reply through the API while the jobs run.
     first = args.replies
     accepted = await reply_all(deployment.port, setup.token, targets, first, args.replies, args.c)
@@ -723,6 +743,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="webhooks per channel")
     parser.add_argument("--c", type=int, default=32, help="concurrent clients")
     parser.add_argument("--replies", type=int, default=5000, help="agent replies per phase")
+    parser.add_argument("--only", choices=("both", "inbound", "outbound"), default="both")
     parser.add_argument(
         "--database-url",
         default=None,
