@@ -143,8 +143,6 @@ async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) ->
         "text": rendered,
     }
     return meta
-
-
 async def send_refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
     """Why the inbox's channel will not send to this address now (opted out...), or None."""
     hook = getattr(find_adapter(inbox.channel), "send_refusal", None)
