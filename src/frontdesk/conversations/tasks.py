@@ -26,11 +26,18 @@ async def _delivery_failed(session: AsyncSession, payload: dict[str, Any], error
 
 
 # Up to this many deliveries are claimed, sent (concurrently) and recorded together; one
-# batch holds one of the runner's FRONTDESK_JOB_CONCURRENCY slots.
+# batch holds one of the runner's FRONTDESK_JOB_CONCURRENCY slots. On SQLite a batch's read
+# and write transactions hold the one write lock, so its batches are smaller.
 DELIVERY_BATCH = 64
+SQLITE_DELIVERY_BATCH = 16
 
 
-@batch_handler(DELIVER_JOB, size=DELIVERY_BATCH, on_failure=_delivery_failed)
+@batch_handler(
+    DELIVER_JOB,
+    size=DELIVERY_BATCH,
+    sqlite_size=SQLITE_DELIVERY_BATCH,
+    on_failure=_delivery_failed,
+)
 async def deliver(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     """Send queued messages through their inboxes' channel adapters (idempotent)."""
     return await deliver_batch(ctx, jobs)

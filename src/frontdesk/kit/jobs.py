@@ -95,6 +95,8 @@ class Handler:
     # with at most `parallel` batches of the kind running in one runner.
     batch: int = 0
     parallel: int = 1
+    # The batch size on SQLite, where every transaction holds the one write lock.
+    sqlite_batch: int = 0
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -127,6 +129,7 @@ def batch_handler(
     kind: str,
     *,
     size: int,
+    sqlite_size: int | None = None,
     parallel: int = 2,
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
 ) -> Callable[[BatchFn], BatchFn]:
@@ -137,11 +140,18 @@ def batch_handler(
     the handler fails the attempt of every job in the batch (they are retried as usual).
     At most `parallel` batches of the kind run at once in a runner: two overlap one batch's
     network wait with the next one's database work; more would only queue, and a batch
-    that queues past the job lease is claimed again."""
+    that queues past the job lease is claimed again. On SQLite every transaction holds the
+    database's one write lock (BEGIN IMMEDIATE), so a batch's read and write transactions
+    there take `sqlite_size` jobs, to keep requests from waiting behind them."""
 
     def register(fn: BatchFn) -> BatchFn:
         HANDLERS[kind] = Handler(
-            fn, transactional=False, on_failure=on_failure, batch=size, parallel=parallel
+            fn,
+            transactional=False,
+            on_failure=on_failure,
+            batch=size,
+            parallel=parallel,
+            sqlite_batch=sqlite_size or size,
         )
         return fn
 
@@ -266,12 +276,13 @@ class JobRunner:
                 return full
             if self._batches.get(kind, 0) >= spec.parallel:
                 continue
-            jobs = await self.claim(spec.batch, kinds=(kind,))
+            size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
+            jobs = await self.claim(size, kinds=(kind,))
             if jobs:
                 self._batches[kind] = self._batches.get(kind, 0) + 1
                 self._start(self._run_batch(kind, jobs))
                 free -= 1
-                full = full or len(jobs) == spec.batch
+                full = full or len(jobs) == size
         if free <= 0:
             return full
         claimed = await self.claim(free, exclude=tuple(batches))
