@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from contextvars import Token
 from dataclasses import dataclass, field
+
+import httpx
 
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
 from frontdesk.inboxes.cache import InboxCache
 from frontdesk.inboxes.port import Runner, channel_plugins
+from frontdesk.kit import http
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
 from frontdesk.kit.gcfreeze import freeze_periodically
@@ -35,6 +39,10 @@ class Runtime:
     inboxes: InboxCache = field(init=False)
     # What the channels run in this process (listeners, pollers), from their plugins.
     services: list[Runner] = field(default_factory=list)
+    # The process's pooled HTTP client for providers and webhooks (kit/http.py), from start
+    # to stop; the job runner and the channels' runners started here use it.
+    http_client: httpx.AsyncClient | None = None
+    _http_token: Token[httpx.AsyncClient | None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -60,6 +68,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.bus.start()
+        # Before any task starts: tasks copy the context (and so the installed client).
+        self.http_client = http.open_pool(self.settings.webhook_timeout_seconds)
+        self._http_token = http.install(self.http_client)
         if self.settings.gc_freeze_seconds > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -92,4 +103,13 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.bus.stop()
+        await self._close_http()
         await self.db.dispose()
+
+    async def _close_http(self) -> None:
+        if self._http_token is not None:
+            http.uninstall(self._http_token)
+            self._http_token = None
+        if self.http_client is not None:
+            await self.http_client.aclose()  # a task still holding it falls back to its own client
+            self.http_client = None

@@ -497,3 +497,28 @@ async def drop_pending_updates(session: AsyncSession, *, before: datetime) -> in
         delete(PendingProviderUpdate).where(PendingProviderUpdate.created_at < before)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_messages(session: AsyncSession, message_ids: set[int]) -> dict[int, Message]:
+    if not message_ids:
+        return {}
+    rows = await session.scalars(select(Message).where(Message.id.in_(message_ids)))
+    return {message.id: message for message in rows.all()}
+
+
+async def thread_messages_many(
+    session: AsyncSession, conversation_ids: set[int], *, before_id: int
+) -> dict[int, list[Message]]:
+    """The messages before `before_id` of each conversation, oldest first (a delivery batch's
+    References, one query for the batch)."""
+    threads: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return threads
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.conversation_id.in_(conversation_ids), Message.id < before_id)
+        .order_by(Message.id)
+    )
+    for message in rows.all():
+        threads[message.conversation_id].append(message)
+    return threads

@@ -135,3 +135,17 @@ async def timeline(
     if inbox_ids is not None:
         query = query.where(Message.inbox_id.in_(inbox_ids or {-1}))
     return (await session.scalars(query)).all()
+
+
+async def get_identities(session: AsyncSession, identity_ids: set[int]) -> dict[int, Identity]:
+    if not identity_ids:
+        return {}
+    rows = await session.scalars(select(Identity).where(Identity.id.in_(identity_ids)))
+    return {identity.id: identity for identity in rows.all()}
+
+
+async def get_customers(session: AsyncSession, customer_ids: set[int]) -> dict[int, Customer]:
+    if not customer_ids:
+        return {}
+    rows = await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
+    return {customer.id: customer for customer in rows.all()}

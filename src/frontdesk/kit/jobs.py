@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,17 +80,24 @@ class RetryLater(Exception):
 class JobContext:
     db: Database
     settings: Settings
+    # 0 for a batch handler: its jobs carry their own ids and attempts.
     job_id: int
     attempt: int
 
 
 @dataclass
 class Handler:
-    fn: Callable[..., Awaitable[None]]
+    fn: Callable[..., Awaitable[Any]]
     # Transactional handlers get (session, payload) and commit together with the job's
     # completion; I/O handlers get (JobContext, payload) and open short transactions themselves.
     transactional: bool = True
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None
+    # > 0: a batch handler (`batch_handler`), given up to this many claimed jobs at once,
+    # with at most `parallel` batches of the kind running in one runner.
+    batch: int = 0
+    parallel: int = 1
+    # The batch size on SQLite, where every transaction holds the one write lock.
+    sqlite_batch: int = 0
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -127,6 +134,39 @@ def handler(
 ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
     def register(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         HANDLERS[kind] = Handler(fn, transactional, on_failure)
+        return fn
+
+    return register
+
+
+def batch_handler(
+    kind: str,
+    *,
+    size: int,
+    sqlite_size: int | None = None,
+    parallel: int = 2,
+    on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
+) -> Callable[[BatchFn], BatchFn]:
+    """Register `fn(ctx, jobs) -> {job id: exception}` for up to `size` jobs of one kind
+    claimed together (one claim, the handler's own few transactions, one completion). A job
+    missing from the answer is done; one that maps to RetryLater waits without spending an
+    attempt; any other exception is a failed attempt of that job alone. An exception out of
+    the handler fails the attempt of every job in the batch (they are retried as usual).
+    At most `parallel` batches of the kind run at once in a runner: two overlap one batch's
+    network wait with the next one's database work; more would only queue, and a batch
+    that queues past the job lease is claimed again. On SQLite every transaction holds the
+    database's one write lock (BEGIN IMMEDIATE), so a batch's read and write transactions
+    there take `sqlite_size` jobs, to keep requests from waiting behind them."""
+
+    def register(fn: BatchFn) -> BatchFn:
+        HANDLERS[kind] = Handler(
+            fn,
+            transactional=False,
+            on_failure=on_failure,
+            batch=size,
+            parallel=parallel,
+            sqlite_batch=sqlite_size or size,
+        )
         return fn
 
     return register
@@ -220,6 +260,13 @@ class Claimed:
     max_attempts: int | None
 
 
+BatchFn = Callable[[JobContext, list[Claimed]], Awaitable[Mapping[int, Exception]]]
+
+
+def _batch_kinds() -> dict[str, Handler]:
+    return {kind: spec for kind, spec in HANDLERS.items() if spec.batch > 0}
+
+
 @dataclass
 class JobRunner:
     """Claims and runs jobs until stopped; any number may run against one database."""
@@ -229,6 +276,8 @@ class JobRunner:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: set[asyncio.Task[None]] = field(default_factory=set)
+    # Batches running now, per kind (Handler.parallel caps them).
+    _batches: dict[str, int] = field(default_factory=dict)
     _stopping: bool = False
 
     def wake(self) -> None:
@@ -247,13 +296,7 @@ class JobRunner:
         while not self._stopping:
             try:
                 await self.fire_schedules()
-                free = self.settings.job_concurrency - len(self._running)
-                claimed = await self.claim(free) if free > 0 else []
-                for job in claimed:
-                    task = asyncio.create_task(self.execute(job))
-                    self._running.add(task)
-                    task.add_done_callback(self._done)
-                if claimed and len(claimed) == free:
+                if await self._claim_and_start():
                     await asyncio.sleep(0)
                     continue
             except asyncio.CancelledError:
@@ -263,6 +306,43 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_seconds)
             self._wake.clear()
+
+    async def _claim_and_start(self) -> bool:
+        """Claim what the free slots take and start it: a batch kind fills one slot with up
+        to its batch size, any other job takes one slot. True when a claim came back full
+        (more may be waiting)."""
+        free = self.settings.job_concurrency - len(self._running)
+        full = False
+        batches = _batch_kinds()
+        for kind, spec in batches.items():
+            if free <= 0:
+                return full
+            if self._batches.get(kind, 0) >= spec.parallel:
+                continue
+            size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
+            jobs = await self.claim(size, kinds=(kind,))
+            if jobs:
+                self._batches[kind] = self._batches.get(kind, 0) + 1
+                self._start(self._run_batch(kind, jobs))
+                free -= 1
+                full = full or len(jobs) == size
+        if free <= 0:
+            return full
+        claimed = await self.claim(free, exclude=tuple(batches))
+        for job in claimed:
+            self._start(self.execute(job))
+        return full or len(claimed) == free
+
+    async def _run_batch(self, kind: str, jobs: list[Claimed]) -> None:
+        try:
+            await self.execute_batch(kind, jobs)
+        finally:
+            self._batches[kind] -= 1
+
+    def _start(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._running.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -274,7 +354,15 @@ class JobRunner:
         if self._running:
             await asyncio.wait(self._running, timeout=10)
 
-    async def claim(self, limit: int) -> list[Claimed]:
+    async def claim(
+        self,
+        limit: int,
+        *,
+        kinds: Collection[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Claimed]:
+        """Up to `limit` due jobs (of `kinds` only, or of any kind but `exclude`), leased to
+        this runner in one transaction."""
         now = utcnow()
         async with self.db.session() as session:
             due = (
@@ -286,6 +374,7 @@ class JobRunner:
                         and_(Job.state == RUNNING, Job.locked_until < now),
                     )
                 )
+                .where(*_kind_filter(kinds, exclude))
                 .order_by(Job.run_at, Job.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -308,6 +397,9 @@ class JobRunner:
 
     async def execute(self, job: Claimed) -> None:
         spec = HANDLERS.get(job.kind)
+        if spec is not None and spec.batch:
+            await self.execute_batch(job.kind, [job])  # a batch of one
+            return
         job.max_attempts = job.max_attempts or self.settings.job_max_attempts
         try:
             if spec is None:
@@ -332,22 +424,70 @@ class JobRunner:
         except Exception as exc:
             await self._failed(job, spec, exc)
 
+    async def execute_batch(self, kind: str, jobs: list[Claimed]) -> None:
+        spec = HANDLERS[kind]
+        ready: list[Claimed] = []
+        for job in jobs:
+            job.max_attempts = job.max_attempts or self.settings.job_max_attempts
+            if job.attempts > job.max_attempts:
+                exhausted = PermanentJobError("attempts exhausted (lease expired on the last one)")
+                await self._failed(job, spec, exhausted)
+            else:
+                ready.append(job)
+        if not ready:
+            return
+        try:
+            outcomes = dict(await spec.fn(JobContext(self.db, self.settings, 0, 0), ready))
+        except Exception as exc:
+            log.exception("batch of %s %s jobs failed", len(ready), kind)
+            outcomes = {job.id: exc for job in ready}
+        await self._settle(ready, outcomes)
+        for job in ready:
+            error = outcomes.get(job.id)
+            if error is not None and not isinstance(error, RetryLater):
+                await self._failed(job, spec, error)
+
+    async def _settle(self, jobs: list[Claimed], outcomes: dict[int, Exception]) -> None:
+        """One transaction for the batch's done jobs and those that wait (RetryLater)."""
+        done = [job.id for job in jobs if job.id not in outcomes]
+        waiting = [job for job in jobs if isinstance(outcomes.get(job.id), RetryLater)]
+        if not done and not waiting:
+            return
+        async with self.db.session() as session:
+            if done:
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_(done), Job.locked_by == self.name, Job.state == RUNNING)
+                    .values(
+                        state=COMPLETED, finished_at=utcnow(), locked_until=None, last_error=None
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            for job in waiting:
+                exc = outcomes[job.id]
+                assert isinstance(exc, RetryLater)
+                await self._postpone_in(session, job, exc)
+            await uow.commit(session)
+
     async def _postpone(self, job: Claimed, exc: RetryLater) -> None:
         async with self.db.session() as session:
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.locked_by == self.name)
-                .values(
-                    state=AVAILABLE,
-                    attempts=Job.attempts - 1,
-                    run_at=utcnow() + timedelta(seconds=max(exc.seconds, 0.01)),
-                    locked_by=None,
-                    locked_until=None,
-                    last_error=str(exc)[:4000],
-                )
-                .execution_options(synchronize_session=False)
-            )
+            await self._postpone_in(session, job, exc)
             await uow.commit(session)
+
+    async def _postpone_in(self, session: AsyncSession, job: Claimed, exc: RetryLater) -> None:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.locked_by == self.name)
+            .values(
+                state=AVAILABLE,
+                attempts=Job.attempts - 1,
+                run_at=utcnow() + timedelta(seconds=max(exc.seconds, 0.01)),
+                locked_by=None,
+                locked_until=None,
+                last_error=str(exc)[:4000],
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     async def _complete(self, session: AsyncSession, job: Claimed) -> bool:
         # Guarded by the lock owner: if our lease ran out and another worker took the job,
@@ -403,6 +543,15 @@ class JobRunner:
                     key = f"schedule:{item.name}:{item.next_run_at.isoformat()}"
                     await enqueue(session, item.kind, {}, key=key, max_attempts=1)
             await uow.commit(session)
+
+
+def _kind_filter(kinds: Collection[str] | None, exclude: Collection[str]) -> list[Any]:
+    clauses: list[Any] = []
+    if kinds is not None:
+        clauses.append(Job.kind.in_(list(kinds)))
+    if exclude:
+        clauses.append(Job.kind.not_in(list(exclude)))
+    return clauses
 
 
 async def sync_schedules(db: Database) -> None:

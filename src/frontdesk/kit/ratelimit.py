@@ -49,6 +49,45 @@ async def take(
     return (window + 1) * period - moment + 0.01
 
 
+async def take_many(
+    session: AsyncSession,
+    key: str,
+    n: int,
+    *,
+    limit: int,
+    now: float | None = None,
+    period: int = 60,
+) -> tuple[int, float]:
+    """Take up to `n` slots of `key`'s current window at once: (how many were granted,
+    seconds until the next window when fewer than `n` were). One atomic increment, so
+    concurrent takers (other workers) never get more than `limit` between them: each one's
+    share is what was left below the limit before its own increment."""
+    if n <= 0:
+        return 0, 0.0
+    moment = time.time() if now is None else now
+    window = int(moment // period)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(RateWindow).values(key=key, window=window, count=0).on_conflict_do_nothing()
+    )
+    after = await session.scalar(
+        update(RateWindow)
+        .where(RateWindow.key == key, RateWindow.window == window)
+        .values(count=RateWindow.count + n)
+        .returning(RateWindow.count)
+        .execution_options(synchronize_session=False)
+    )
+    # The count may pass the limit: the window is full then (and `take`, used on the same
+    # keys elsewhere, refuses too).
+    granted = max(0, min(n, limit - (int(after or 0) - n)))
+    if granted:
+        await session.execute(
+            delete(RateWindow).where(RateWindow.key == key, RateWindow.window < window)
+        )
+    wait = 0.0 if granted == n else (window + 1) * period - moment + 0.01
+    return granted, wait
+
+
 def retry_after(*, now: float | None = None, period: int = 60) -> float:
     """Seconds until the current window of `period` ends."""
     moment = time.time() if now is None else now

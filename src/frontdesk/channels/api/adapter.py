@@ -8,7 +8,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from frontdesk.config import Settings
@@ -21,6 +20,7 @@ from frontdesk.inboxes.port import (
     PermanentSendError,
     SendResult,
 )
+from frontdesk.kit import http
 from frontdesk.kit.errors import Invalid, TooLarge, invalid_input
 from frontdesk.kit.security import (
     check_outbound_url,
@@ -173,9 +173,7 @@ class ApiChannel:
             "idempotency-key": outbound.idempotency_key,
             "user-agent": "Frontdesk-Webhook/1",
         }
-        async with httpx.AsyncClient(
-            timeout=app.webhook_timeout_seconds, follow_redirects=False
-        ) as client:
+        async with http.calls(app.webhook_timeout_seconds) as client:
             response = await client.post(url, content=body, headers=headers)
         if 200 <= response.status_code < 300:
             return SendResult(status="delivered", external_id=response.headers.get("x-message-id"))

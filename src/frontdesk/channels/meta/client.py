@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from frontdesk.config import Settings
+from frontdesk.kit import http
 from frontdesk.kit.security import check_outbound_url
 
 # Graph error codes that mean "slow down": 4 (app), 17 (user), 32 (page), 613 (call rate).
@@ -58,7 +59,7 @@ class GraphApi:
     ) -> dict[str, Any]:
         url = f"{self.base}/{path.lstrip('/')}"
         self._check(url)
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             if files:
                 data = {
                     k: v if isinstance(v, str) else json.dumps(v)
@@ -76,14 +77,14 @@ class GraphApi:
     async def get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         url = f"{self.base}/{path.lstrip('/')}"
         self._check(url)
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.get(url, params=params, headers=self._auth)
         return _result(response)
 
     async def download(self, url: str, *, max_bytes: int) -> tuple[str, bytes]:
         """(content type, bytes) of a file a webhook names by URL (Meta's CDN)."""
         self._check(url)
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.get(url)
         if response.status_code != 200:
             raise GraphError(response.status_code, None, "file download failed", retry_after=None)

@@ -30,6 +30,7 @@ from frontdesk.inboxes.port import (
     SendResult,
     webhook_url,
 )
+from frontdesk.kit import http
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import check_outbound_url
 from frontdesk.kit.sms import sender_address
@@ -228,9 +229,7 @@ class SmsChannel:
             form["StatusCallback"] = hook + "/status"
         base = conf.api_base_url.rstrip("/")
         url = f"{base}/2010-04-01/Accounts/{conf.account_sid}/Messages.json"
-        async with httpx.AsyncClient(
-            timeout=app.webhook_timeout_seconds, follow_redirects=False
-        ) as client:
+        async with http.calls(app.webhook_timeout_seconds) as client:
             response = await client.post(url, data=form, auth=self.auth(inbox))
         return _result(response)
 

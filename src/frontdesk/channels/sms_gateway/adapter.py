@@ -28,6 +28,7 @@ from frontdesk.inboxes.port import (
     Refusal,
     SendResult,
 )
+from frontdesk.kit import http
 from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
 from frontdesk.kit.sms import sender_address
@@ -208,9 +209,7 @@ class SmsGatewayChannel:
             "idempotency-key": outbound.idempotency_key,
             conf.signing.header: sign(conf, str(inbox.settings.get("secret") or ""), body),
         }
-        async with httpx.AsyncClient(
-            timeout=app.webhook_timeout_seconds, follow_redirects=False
-        ) as client:
+        async with http.calls(app.webhook_timeout_seconds) as client:
             response = await client.post(conf.outbound_url, content=body, headers=headers)
         return _result(conf, response)
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from frontdesk.config import Settings
+from frontdesk.kit import http
 from frontdesk.kit.security import check_outbound_url
 
 
@@ -46,9 +47,7 @@ class BotApi:
     ) -> Any:
         self._check()
         url = f"{self.base}/bot{self.token}/{method}"
-        async with httpx.AsyncClient(
-            timeout=timeout or self.timeout, follow_redirects=False
-        ) as client:
+        async with http.calls(timeout or self.timeout) as client:
             if files:
                 data = {k: str(v) for k, v in (payload or {}).items()}
                 response = await client.post(url, data=data, files=files)
@@ -65,7 +64,7 @@ class BotApi:
         if int(info.get("file_size") or 0) > max_bytes:
             raise TelegramError(413, f"file is over {max_bytes} bytes")
         self._check()
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.get(f"{self.base}/file/bot{self.token}/{path}")
         if response.status_code != 200:
             raise TelegramError(response.status_code, "file download failed")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from frontdesk.config import Settings
+from frontdesk.kit import http
 from frontdesk.kit.security import check_outbound_url
 
 # Throttling codes: Cloud API (130429), pair rate (131056), account (80007), app (4).
@@ -56,7 +57,7 @@ class GraphApi:
         self._check(self.base)
         url = f"{self.base}/{self.phone_number_id}/messages"
         body = {"messaging_product": "whatsapp", **payload}
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.post(url, json=body, headers=self._auth)
         return _result(response)
 
@@ -74,7 +75,7 @@ class GraphApi:
         """A file uploaded for sending (POST /{phone_number_id}/media): its media id."""
         self._check(self.base)
         url = f"{self.base}/{self.phone_number_id}/media"
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.post(
                 url,
                 data={"messaging_product": "whatsapp", "type": content_type},
@@ -87,7 +88,7 @@ class GraphApi:
         """(mime type, bytes) of a file the customer sent: its URL from GET /{media_id},
         then the URL itself, both with the bearer token."""
         self._check(self.base)
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             info = _result(await client.get(f"{self.base}/{media_id}", headers=self._auth))
             url = str(info.get("url") or "")
             if not url:

@@ -1,0 +1,265 @@
+"""Delivering queued replies in batches: one read transaction loads a batch of messages with
+everything their adapters need, the per-inbox rate slots are taken in one transaction, the
+sends run concurrently over the process's pooled HTTP client (kit/http.py), and one write
+transaction records every result.
+
+What a batch keeps from one-message-per-job delivery: each message is sent under its stable
+idempotency key (`frontdesk-message-<id>`), a message already sent or delivered is never sent
+again, statuses only move forward (conversations/delivery.py), and a job whose batch crashed
+(an exception, a killed process: the lease runs out) is claimed and run again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.analytics.metrics import MESSAGES
+from frontdesk.conversations import repository, service
+from frontdesk.conversations.models import Message
+from frontdesk.customers import repository as customers_repository
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import (
+    ChannelAdapter,
+    Outbound,
+    OutboundAttachment,
+    PermanentSendError,
+    RateLimited,
+    Refusal,
+    SendResult,
+    adapter_for,
+)
+from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.kit import ratelimit, uow
+from frontdesk.kit.blobs import BlobStore
+from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater
+
+DONE = ("sent", "delivered", "read")
+# Sends of one batch in flight at once (kit.jobs runs two batches of a kind in parallel).
+SEND_CONCURRENCY = 16
+
+
+@dataclass
+class Send:
+    """One message of the batch, ready for its adapter."""
+
+    job_id: int
+    inbox: Inbox  # secrets opened: never added to a session
+    adapter: ChannelAdapter
+    outbound: Outbound
+
+
+@dataclass
+class Batch:
+    sends: list[Send]
+    # job id -> how the job ends without a send (PermanentJobError, RetryLater).
+    outcomes: dict[int, Exception]
+    # message id -> the refusal to record on it (an opt-out since the reply was queued).
+    refused: dict[int, PermanentSendError]
+
+
+async def deliver_batch(ctx: JobContext, jobs: Sequence[Claimed]) -> dict[int, Exception]:
+    """Send the queued messages these deliver jobs name; {job id: exception} for the jobs
+    that did not end done (see kit.jobs.batch_handler)."""
+    async with ctx.db.session() as session:
+        batch = await _prepare(session, ctx, jobs)
+        await session.commit()  # read-only; commit keeps the loaded rows usable
+    if any(_capped(send) for send in batch.sends):
+        await _take_rate_slots(ctx, batch)
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def send_one(send: Send) -> SendResult:
+        async with gate:
+            return await send.adapter.send(send.inbox, send.outbound, ctx.settings)
+
+    results = await asyncio.gather(*map(send_one, batch.sends), return_exceptions=True)
+    await _record(ctx, batch, list(results))
+    return batch.outcomes
+
+
+async def _prepare(session: AsyncSession, ctx: JobContext, jobs: Sequence[Claimed]) -> Batch:
+    ids = {job.id: int(job.payload["message_id"]) for job in jobs}
+    messages = await repository.get_messages(session, set(ids.values()))
+    live = [m for m in messages.values() if m.delivery_status not in DONE]
+    inboxes = await inboxes_repository.get_inboxes(session, {m.inbox_id for m in live})
+    identities = await customers_repository.get_identities(
+        session, {m.identity_id for m in live if m.identity_id}
+    )
+    customers = await customers_repository.get_customers(session, {m.customer_id for m in live})
+    conversations = await repository.get_conversations(session, {m.conversation_id for m in live})
+    threads = await repository.thread_messages_many(
+        session,
+        {m.conversation_id for m in live},
+        before_id=max((m.id for m in live), default=0),
+    )
+    files = await repository.attachments_of(session, [m.id for m in live])
+    blobs = BlobStore(ctx.settings.blob_dir)
+    opened: dict[int, Inbox] = {}
+    batch = Batch([], {}, {})
+    for job_id, message_id in ids.items():
+        message = messages.get(message_id)
+        if message is None or message.delivery_status in DONE:
+            continue  # done already (a retry after the write of an earlier run)
+        inbox = inboxes.get(message.inbox_id)
+        identity = identities.get(message.identity_id) if message.identity_id else None
+        conversation = conversations.get(message.conversation_id)
+        if inbox is None or identity is None or conversation is None:
+            batch.outcomes[job_id] = PermanentJobError(
+                "message has no inbox, recipient or conversation any more"
+            )
+            continue
+        refused = await _refusal(session, inbox, identity.address)
+        if refused:  # e.g. the address hard-bounced: fail clearly instead of sending again
+            batch.refused[message_id] = PermanentSendError(refused.reason, code=refused.code)
+            batch.outcomes[job_id] = PermanentJobError(refused.reason)
+            continue
+        if inbox.id not in opened:
+            opened[inbox.id] = opened_inbox(inbox, ctx.settings)
+        earlier = [m for m in threads[message.conversation_id] if m.id < message.id]
+        customer = customers.get(message.customer_id)
+        outbound = _outbound(
+            message,
+            address=identity.address,
+            subject=conversation.subject,
+            thread=conversation.thread_key,
+            to_name=customer.name if customer else None,
+            earlier=earlier,
+            attachments=[
+                OutboundAttachment(item.filename, item.content_type, blobs.get(item.blob_key))
+                for item in files
+                if item.message_id == message.id
+            ],
+        )
+        adapter = adapter_for(inbox.channel)
+        batch.sends.append(Send(job_id, opened[inbox.id], adapter, outbound))
+    return batch
+
+
+def _outbound(
+    message: Message,
+    *,
+    address: str,
+    subject: str | None,
+    thread: str | None,
+    to_name: str | None,
+    earlier: list[Message],
+    attachments: list[OutboundAttachment],
+) -> Outbound:
+    answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
+    return Outbound(
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        customer_id=message.customer_id,
+        to_address=address,
+        text=message.text,
+        html=message.html,
+        subject=subject,
+        thread=thread,
+        idempotency_key=f"frontdesk-message-{message.id}",
+        to_name=to_name,
+        references=[ref for m in earlier if (ref := m.external_id or m.meta.get("remote_id"))],
+        in_reply_to=answered.external_id if answered else None,
+        author_kind=message.author_kind,
+        answers_automated=bool(answered and answered.meta.get("automated")),
+        template=message.meta.get("template"),
+        interactive=message.meta.get("interactive"),
+        meta=dict(message.meta),
+        attachments=attachments,
+    )
+
+
+async def _refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
+    """Channels may refuse a recipient before anything is sent (e-mail: suppressed after a
+    hard bounce; SMS: the customer opted out since the reply was queued)."""
+    refused = await service.send_refusal(session, inbox, address)
+    if refused is not None:
+        return refused
+    refusal = getattr(adapter_for(inbox.channel), "refusal", None)
+    if refusal is None:
+        return None
+    reason: str | None = await refusal(session, inbox, address)
+    return Refusal(reason, code="") if reason else None
+
+
+def _cap(send: Send) -> int | None:
+    cap = getattr(send.adapter, "outbound_per_minute", None)
+    limit: int | None = cap(send.inbox) if cap is not None else None
+    return limit or None
+
+
+def _capped(send: Send) -> bool:
+    return _cap(send) is not None
+
+
+async def _take_rate_slots(ctx: JobContext, batch: Batch) -> None:
+    """Channels may cap sends per inbox per minute (e-mail relays do): the batch takes the
+    slots of each inbox at once; the messages past the cap wait for the next window without
+    spending an attempt (in message order, so the oldest go first)."""
+    by_inbox: dict[int, list[Send]] = {}
+    for send in batch.sends:
+        if _capped(send):
+            by_inbox.setdefault(send.inbox.id, []).append(send)
+    late: set[int] = set()
+    async with ctx.db.session() as session:
+        for inbox_id, sends in by_inbox.items():
+            limit = _cap(sends[0])
+            assert limit is not None
+            sends.sort(key=lambda send: send.outbound.message_id)
+            granted, wait = await ratelimit.take_many(
+                session, f"outbound:{inbox_id}", len(sends), limit=limit
+            )
+            for send in sends[granted:]:
+                late.add(send.job_id)
+                batch.outcomes[send.job_id] = RetryLater(
+                    wait, f"outbound cap of {limit}/min for inbox {inbox_id} reached"
+                )
+        await uow.commit(session)
+    batch.sends = [send for send in batch.sends if send.job_id not in late]
+
+
+async def _record(ctx: JobContext, batch: Batch, results: list[Any]) -> None:
+    """One transaction for the batch's results: sent, refused by the provider (failed with
+    its code), throttled (RetryLater) or an error (the job's attempt fails, retried)."""
+    sent: dict[int, SendResult] = {}
+    refused = dict(batch.refused)
+    for send, result in zip(batch.sends, results, strict=True):
+        message_id = send.outbound.message_id
+        if isinstance(result, SendResult):
+            sent[message_id] = result
+        elif isinstance(result, RateLimited):
+            # The provider's throttle, not a failure of this message: wait as long as it asks.
+            batch.outcomes[send.job_id] = RetryLater(result.retry_after, str(result))
+        elif isinstance(result, PermanentSendError):
+            refused[message_id] = result
+            batch.outcomes[send.job_id] = PermanentJobError(str(result))
+        elif isinstance(result, Exception):
+            batch.outcomes[send.job_id] = result
+        else:  # BaseException (cancelled): let the runner see it
+            raise result
+    if not sent and not refused:
+        return
+    outcomes: list[str] = []
+    async with ctx.db.session() as session:
+        messages = await repository.get_messages(session, set(sent) | set(refused))
+        # Loaded once for the batch: mark_delivered / mark_failed find them in the session.
+        await repository.get_conversations(session, {m.conversation_id for m in messages.values()})
+        for message_id, message in sorted(messages.items()):
+            if message.delivery_status in DONE:
+                continue
+            if message_id in sent:
+                result = sent[message_id]
+                await service.mark_delivered(
+                    session, message, status=result.status, remote_id=result.external_id
+                )
+                outcomes.append(result.status)
+            else:
+                error = refused[message_id]
+                await service.mark_failed(session, message, error=error.reason, code=error.code)
+                outcomes.append("failed")
+        await uow.commit(session)
+    for outcome in outcomes:
+        MESSAGES.labels(direction="outbound", outcome=outcome).inc()

@@ -1,0 +1,196 @@
+"""Deliveries in batches (conversations/outbox.py through kit.jobs batch handlers), on the API
+channel against a loopback receiver that processes each Idempotency-Key once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from frontdesk.conversations.models import Message
+from frontdesk.conversations.outbox import deliver_batch
+from frontdesk.conversations.service import DELIVER_JOB
+from frontdesk.db import utcnow
+from frontdesk.kit import http, jobs, uow
+from frontdesk.kit.jobs import Job, JobContext, JobRunner
+from tests.conftest import WebhookReceiver, inbound_payload, post_inbound, run_jobs, serve_app
+
+
+class Receiver(WebhookReceiver):
+    """The shared receiver, noting the client port of each request (one port = one pooled
+    connection)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ports: list[int] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.ports.append(scope["client"][1])
+        await super().__call__(scope, receive, send)
+
+
+async def replies(client, cast, count: int, address_of_hook: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """`count` agent replies, each in the conversation of a different customer."""
+    response = await client.patch(
+        f"/api/v1/inboxes/{cast.website.id}",
+        json={"webhook_url": f"http://{address_of_hook}/hook"},
+        headers=cast.ada.headers,
+    )
+    assert response.status_code == 200, response.text
+    ids = []
+    for n in range(count):
+        inbound = await post_inbound(
+            client, cast.website, inbound_payload(f"in-{n}", f"customer{n}@example.com")
+        )
+        assert inbound.status_code == 202, inbound.text
+        sent = await client.post(
+            f"/api/v1/conversations/{inbound.json()['conversation_id']}/messages",
+            json={"text": f"Reply {n}"},
+            headers=cast.alice.headers,
+        )
+        assert sent.status_code == 201, sent.text
+        ids.append(sent.json()["id"])
+    return ids
+
+
+async def statuses(runtime, ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        rows = await session.execute(
+            select(Message.id, Message.delivery_status).where(Message.id.in_(ids))
+        )
+        by_id = dict(rows.tuples().all())
+    return [by_id[i] for i in ids]
+
+
+async def deliver_jobs(runtime) -> list[Job]:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        rows = await session.scalars(select(Job).where(Job.kind == DELIVER_JOB).order_by(Job.id))
+        return list(rows.all())
+
+
+async def settle_other_jobs(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Run what the inbound messages queued (routing, events...), leaving the deliveries."""
+    runner = JobRunner(runtime.db, runtime.settings, name="others")
+    while claimed := await runner.claim(50, exclude=(DELIVER_JOB,)):
+        for job in claimed:
+            await runner.execute(job)
+
+
+def key(message_id: int) -> str:
+    return f"frontdesk-message-{message_id}"
+
+
+class TestBatchClaim:
+    async def test_deliveries_are_claimed_together_and_apart_from_other_jobs(
+        self, client, cast, runtime
+    ):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 3, address)
+        async with runtime.db.session() as session:
+            await jobs.enqueue(session, "test.other", {})
+            await uow.commit(session)
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        others = await runner.claim(100, exclude=(DELIVER_JOB,))
+        assert "test.other" in {job.kind for job in others}
+        assert all(job.kind != DELIVER_JOB for job in others)
+        batch = await runner.claim(64, kinds=(DELIVER_JOB,))
+        assert sorted(job.payload["message_id"] for job in batch) == ids
+        assert await runner.claim(64, kinds=(DELIVER_JOB,)) == []  # leased to this runner
+
+
+class TestBatchDelivery:
+    async def test_one_batch_sends_each_reply_once_and_records_every_result(
+        self, client, cast, runtime
+    ):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 4, address)
+            await settle_other_jobs(runtime)
+            runner = JobRunner(runtime.db, runtime.settings, name="r")
+            batch = await runner.claim(64, kinds=(DELIVER_JOB,))
+            await runner.execute_batch(DELIVER_JOB, batch)
+        assert await statuses(runtime, ids) == ["delivered"] * 4
+        assert Counter(receiver.requests) == {key(i): 1 for i in ids}
+        assert {receiver.processed[key(i)]["text"] for i in ids} == {f"Reply {n}" for n in range(4)}
+        assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}
+
+    async def test_a_failed_send_fails_only_its_own_job_which_is_retried(
+        self, client, cast, runtime
+    ):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret}, fail_first=1)
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 3, address)
+            await settle_other_jobs(runtime)
+            runner = JobRunner(runtime.db, runtime.settings, name="r")
+            await runner.execute_batch(DELIVER_JOB, await runner.claim(64, kinds=(DELIVER_JOB,)))
+            assert sorted(await statuses(runtime, ids)) == ["delivered", "delivered", "queued"]
+            [waiting] = [job for job in await deliver_jobs(runtime) if job.state == "available"]
+            assert waiting.attempts == 1 and "503" in (waiting.last_error or "")
+            async with runtime.db.session() as session:  # its backoff is over
+                await session.execute(
+                    update(Job).where(Job.id == waiting.id).values(run_at=utcnow())
+                )
+                await uow.commit(session)
+            assert await run_jobs(runtime) == 1
+        assert await statuses(runtime, ids) == ["delivered"] * 3
+        assert set(receiver.processed) == {key(i) for i in ids}  # each processed once
+
+    async def test_a_batch_cut_off_after_its_write_is_finished_without_sending_again(
+        self, client, cast, runtime
+    ):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 3, address)
+            await settle_other_jobs(runtime)
+            dead = JobRunner(runtime.db, runtime.settings, name="dead")
+            claimed = await dead.claim(64, kinds=(DELIVER_JOB,))
+            # The dead worker sent and recorded the first reply, then died before it could
+            # complete the jobs (and never touched the other two).
+            context = JobContext(runtime.db, runtime.settings, 0, 0)
+            assert await deliver_batch(context, claimed[:1]) == {}
+            async with runtime.db.session() as session:  # its lease runs out
+                await session.execute(
+                    update(Job)
+                    .where(Job.kind == DELIVER_JOB)
+                    .values(locked_until=utcnow() - timedelta(seconds=1))
+                )
+                await uow.commit(session)
+            alive = JobRunner(runtime.db, runtime.settings, name="alive")
+            again = await alive.claim(64, kinds=(DELIVER_JOB,))
+            assert len(again) == 3 and {job.attempts for job in again} == {2}
+            await alive.execute_batch(DELIVER_JOB, again)
+        assert await statuses(runtime, ids) == ["delivered"] * 3
+        assert Counter(receiver.requests) == {key(i): 1 for i in ids}
+        assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}
+
+    async def test_the_running_worker_delivers_through_one_pooled_connection(
+        self, client, cast, runtime
+    ):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        pool = http.open_pool(5.0)
+        token = http.install(pool)  # as Runtime.start does for the runner it starts
+        runner = JobRunner(runtime.db, runtime.settings, name="live")
+        task = asyncio.create_task(runner.run())
+        try:
+            async with serve_app(receiver) as address:
+                ids = []
+                for _ in range(3):  # one after another: each a batch of its own
+                    ids += await replies(client, cast, 1, address)
+                    async with asyncio.timeout(30):
+                        while key(ids[-1]) not in receiver.processed:
+                            await asyncio.sleep(0.02)
+        finally:
+            await runner.stop()
+            task.cancel()
+            http.uninstall(token)
+            await pool.aclose()
+        async with asyncio.timeout(30):
+            while await statuses(runtime, ids) != ["delivered"] * 3:
+                await asyncio.sleep(0.02)
+        assert len(set(receiver.ports)) == 1  # kept alive across the batches
+        assert Counter(receiver.requests) == {key(i): 1 for i in ids}
