@@ -101,6 +101,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         job_backoff_max_seconds=0.05,
         job_lease_seconds=5,
         job_max_attempts=3,
+        # argon2id at its lowest cost (~1 ms, not ~150 ms, per hash): the cast alone hashes four
+        # passwords per test. Tests of the hashing cost itself raise it again (web/test_views.py).
+        password_time_cost=1,
+        password_memory_kib=1024,
     )
 
 
@@ -177,6 +181,7 @@ async def seed_cast(runtime: Runtime) -> Cast:
                 AgentCreate(
                     email=f"{key}@frontdesk.test", name=key.title(), password=password, role=role
                 ),
+                cost=runtime.settings.password_cost,
             )
             token = await auth.issue_token(session, agent)
             people[key] = Person(agent.id, agent.email, password, token)
