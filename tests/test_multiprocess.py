@@ -106,6 +106,8 @@ def settings(pg_url, tmp_path):  # type: ignore[no-untyped-def]
         data_dir=tmp_path / "data",
         database_url=pg_url,
         allow_private_webhooks=True,
+        password_time_cost=1,  # as tests/conftest.py's settings: the cast hashes cheaply
+        password_memory_kib=1024,
     )
 
 
