@@ -230,8 +230,10 @@ async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             )
             assert response.status_code == 201
             reply_ids.append(response.json()["id"])
+        # The lease outlasts any one delivery even on a loaded machine (at 2 s, deliveries slowed
+        # by a load average of 20 outlived it and ran twice in the live worker: 15 repeats).
         env = process_env(
-            pg_url, tmp_path, FRONTDESK_JOB_LEASE_SECONDS="2", FRONTDESK_JOB_CONCURRENCY="8"
+            pg_url, tmp_path, FRONTDESK_JOB_LEASE_SECONDS="10", FRONTDESK_JOB_CONCURRENCY="8"
         )
         first = processes.start(["worker"], env, tmp_path / "w1.log")
         for _ in range(2400):  # up to 120 s under load
