@@ -80,7 +80,7 @@ def processes() -> Iterator[Processes]:
 
 async def wait_ready(port: int, log: Path) -> None:
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+        for _ in range(600):  # up to 60 s: a loaded machine starts slowly
             try:
                 if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                     return
@@ -106,6 +106,8 @@ def settings(pg_url, tmp_path):  # type: ignore[no-untyped-def]
         data_dir=tmp_path / "data",
         database_url=pg_url,
         allow_private_webhooks=True,
+        password_time_cost=1,  # as tests/conftest.py's settings: the cast hashes cheaply
+        password_memory_kib=1024,
     )
 
 
@@ -228,11 +230,13 @@ async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(
             )
             assert response.status_code == 201
             reply_ids.append(response.json()["id"])
+        # The lease outlasts any one delivery even on a loaded machine (at 2 s, deliveries slowed
+        # by a load average of 20 outlived it and ran twice in the live worker: 15 repeats).
         env = process_env(
-            pg_url, tmp_path, FRONTDESK_JOB_LEASE_SECONDS="2", FRONTDESK_JOB_CONCURRENCY="8"
+            pg_url, tmp_path, FRONTDESK_JOB_LEASE_SECONDS="10", FRONTDESK_JOB_CONCURRENCY="8"
         )
         first = processes.start(["worker"], env, tmp_path / "w1.log")
-        for _ in range(600):
+        for _ in range(2400):  # up to 120 s under load
             if len(receiver.processed) >= 40:
                 break
             await asyncio.sleep(0.05)
@@ -241,7 +245,7 @@ async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(
         first.wait(10)
         at_kill = len(receiver.processed)
         processes.start(["worker"], env, tmp_path / "w2.log")
-        for _ in range(600):
+        for _ in range(1800):  # up to 180 s under load
             if len(receiver.processed) == 200:
                 break
             await asyncio.sleep(0.1)
@@ -251,7 +255,7 @@ async def test_worker_killed_mid_delivery_loses_and_duplicates_nothing(
     repeats = len(receiver.requests) - len(set(receiver.requests))
     # Only deliveries in flight when the worker died may be sent again (at most its concurrency).
     assert repeats <= 8
-    for _ in range(100):
+    for _ in range(600):
         async with runtime.db.session() as session:
             delivered = await session.scalar(
                 select(func.count()).where(

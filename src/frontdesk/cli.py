@@ -214,7 +214,9 @@ def admin_create(
         try:
             async with runtime.db.session() as session:
                 await service.create_agent(
-                    session, AgentCreate(email=email, name=name, password=chosen, role="admin")
+                    session,
+                    AgentCreate(email=email, name=name, password=chosen, role="admin"),
+                    cost=settings.password_cost,
                 )
                 await uow.commit(session)
         finally:

@@ -11,11 +11,18 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from frontdesk.kit.security import PasswordCost
+
 # The example secret: accepted only in development (demo, tests); `serve` and `worker` refuse it.
 EXAMPLE_SECRET = "change-me-frontdesk-example-secret"
 
 
 DEMO_SECRET_FILE = "secret_key"
+
+# OWASP's minimum argon2id configurations, 46 MiB x 1 pass to 7 MiB x 5 passes (19 MiB x 2 in
+# the middle), all walk at least 35 MiB in all: production refuses less, or under 7 MiB.
+PASSWORD_FLOOR_KIB_PASSES = 7 * 1024 * 5
+PASSWORD_FLOOR_KIB = 7 * 1024
 
 
 def demo_secret(data_dir: Path) -> str:
@@ -109,6 +116,13 @@ class Settings(BaseSettings):
     login_account_failures: int = 50
     login_delay_seconds: float = 0.5
 
+    # argon2id cost of new password hashes (~100 ms and 64 MiB each at these defaults; a hash
+    # keeps its own cost, so changing them re-costs passwords as they are next set). The test
+    # suite lowers them (thousands of cast agents); production refuses less than OWASP's
+    # argon2id floor (PASSWORD_FLOOR_*), and stronger machines may raise them.
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=8)
+
     # GET /metrics: unset = open (bind the port privately); set = needs `Bearer <token>`.
     metrics_token: str | None = None
 
@@ -132,15 +146,25 @@ class Settings(BaseSettings):
         return self.base_url.lower().startswith("https://")
 
     @property
+    def password_cost(self) -> PasswordCost:
+        return PasswordCost(self.password_time_cost, self.password_memory_kib)
+
+    @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
     def check_production(self) -> None:
-        """Refuse to run a production process with the example secret."""
-        if self.env == "production" and (
-            self.secret_key == EXAMPLE_SECRET or len(self.secret_key) < 16
-        ):
+        """Refuse to run a production process with the example secret or weak password hashing."""
+        if self.env != "production":
+            return
+        if self.secret_key == EXAMPLE_SECRET or len(self.secret_key) < 16:
             raise InsecureSettings(
                 "FRONTDESK_SECRET_KEY must be set to a random value of at least 16 characters "
                 "outside development (python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        memory, passes = self.password_memory_kib, self.password_time_cost
+        if memory < PASSWORD_FLOOR_KIB or memory * passes < PASSWORD_FLOOR_KIB_PASSES:
+            raise InsecureSettings(
+                "FRONTDESK_PASSWORD_MEMORY_KIB x FRONTDESK_PASSWORD_TIME_COST is below argon2id's "
+                "floor (35840 KiB in all passes, at least 7168 KiB): raise them or unset them"
             )

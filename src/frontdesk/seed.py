@@ -76,6 +76,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
                     "language": language,
                 }
             ),
+            cost=runtime.settings.password_cost,
         )
     support = await auth.create_team(
         session, TeamCreate(name="Support", agent_ids=[agents["alice@frontdesk.test"].id])

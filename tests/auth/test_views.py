@@ -3,6 +3,9 @@ change or deactivation ends, and conflicts and nulls refused (never a 500)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from frontdesk.auth.repository import get_agent
 from tests.web.test_desk import login
 
 
@@ -35,6 +38,27 @@ class TestUpdateAgent:
         assert (await client.get("/api/v1/me", headers=cast.alice.headers)).status_code == 401
         # Others are untouched.
         assert (await client.get("/api/v1/me", headers=cast.bob.headers)).status_code == 200
+
+    async def test_new_passwords_are_hashed_at_the_configured_cost(self, client, cast, runtime):
+        """Settings.password_* set the cost of new hashes (cheap in this suite; production
+        refuses less than OWASP's floor): created and changed passwords both follow it."""
+        runtime.settings.password_time_cost, runtime.settings.password_memory_kib = 2, 2048
+        created = await client.post(
+            "/api/v1/agents",
+            json={"email": "cy@frontdesk.test", "name": "Cy", "password": "cy-password-1"},
+            headers=cast.ada.headers,
+        )
+        assert created.status_code == 201, created.text
+        await client.patch(
+            f"/api/v1/agents/{cast.bob.id}",
+            json={"password": "a-new-password-2"},
+            headers=cast.ada.headers,
+        )
+        async with runtime.db.session() as session:
+            for agent_id in (created.json()["id"], cast.bob.id):
+                agent = await get_agent(session, agent_id)
+                assert agent is not None and "$m=2048,t=2,p=4$" in agent.password_hash
+        await login(client, replace(cast.bob, password="a-new-password-2"))
 
     async def test_deactivation_ends_every_session_and_token(self, client, cast):
         await login(client, cast.bob)

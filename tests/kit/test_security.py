@@ -8,6 +8,7 @@ from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import (
     NestingGuard,
+    PasswordCost,
     check_outbound_host,
     check_outbound_url,
     check_password,
@@ -88,6 +89,25 @@ def test_production_refuses_the_example_secret():
         Settings(env="production", secret_key="short").check_production()
     Settings(env="production", secret_key="x" * 32).check_production()
     Settings(env="development").check_production()
+
+
+def test_production_refuses_password_hashing_below_the_floor():
+    strong = {"env": "production", "secret_key": "x" * 32}
+    for passes, memory in ((1, 1024), (1, 19456), (10, 4096)):
+        weak = Settings(**strong, password_time_cost=passes, password_memory_kib=memory)
+        with pytest.raises(InsecureSettings):
+            weak.check_production()
+    for passes, memory in ((2, 19456), (1, 47104), (5, 7168), (3, 65536)):
+        Settings(**strong, password_time_cost=passes, password_memory_kib=memory).check_production()
+    Settings(env="development", password_time_cost=1, password_memory_kib=8).check_production()
+
+
+def test_new_hashes_follow_the_cost_and_any_cost_verifies():
+    cheap = hash_password("correct horse", PasswordCost(time_cost=1, memory_kib=1024))
+    assert cheap.startswith("$argon2id$v=19$m=1024,t=1,")
+    assert hash_password("correct horse").startswith("$argon2id$v=19$m=65536,t=3,")
+    assert verify_password("correct horse", cheap)
+    assert not verify_password("wrong", cheap)
 
 
 async def test_password_checks_run_off_the_event_loop() -> None:
@@ -175,6 +195,8 @@ class TestServerHosts:
         with pytest.raises(Invalid) as raised:
             await public_address("no-such-host.invalid", 25)
         assert raised.value.code == "invalid_host"
+
+
 @pytest.mark.parametrize(
     ("given", "kept"),
     [

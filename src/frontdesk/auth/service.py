@@ -19,7 +19,14 @@ from frontdesk.db import utcnow
 from frontdesk.kit import ratelimit
 from frontdesk.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from frontdesk.kit.events import record
-from frontdesk.kit.security import check_password, hash_password_async, new_token, token_digest
+from frontdesk.kit.security import (
+    RECOMMENDED,
+    PasswordCost,
+    check_password,
+    hash_password_async,
+    new_token,
+    token_digest,
+)
 
 SESSION_LIFETIME = timedelta(days=14)
 # Fixed windows of the login limits (Settings.login_*): failures of one (account, IP) pair
@@ -37,11 +44,13 @@ class BadCredentials(Unauthorized):
         self.delay = delay
 
 
-async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
-    """Create an agent with an argon2-hashed password."""
+async def create_agent(
+    session: AsyncSession, data: AgentCreate, *, cost: PasswordCost = RECOMMENDED
+) -> Agent:
+    """Create an agent with an argon2-hashed password (`cost`: Settings.password_cost)."""
     email = data.email.strip().lower()
     # Before any query: argon2 runs outside a transaction (an SQLite one holds the write lock).
-    password_hash = await hash_password_async(data.password)
+    password_hash = await hash_password_async(data.password, cost)
     if await repository.get_agent_by_email(session, email):
         raise Conflict(f"an agent with e-mail {email} exists", code="agent_exists")
     agent = Agent(
@@ -59,7 +68,12 @@ async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
 
 
 async def update_agent(
-    session: AsyncSession, agent: Agent, data: AgentUpdate, *, keep_token: str | None = None
+    session: AsyncSession,
+    agent: Agent,
+    data: AgentUpdate,
+    *,
+    keep_token: str | None = None,
+    cost: PasswordCost = RECOMMENDED,
 ) -> Agent:
     """Change an agent's profile, role, password or active flag.
 
@@ -71,7 +85,7 @@ async def update_agent(
     password = changes.pop("password", None)
     if password is not None:
         # Outside any transaction when the caller committed first (auth/views.py does).
-        agent.password_hash = await hash_password_async(password)
+        agent.password_hash = await hash_password_async(password, cost)
         keep = token_digest(keep_token) if keep_token else None
         await repository.delete_agent_tokens(session, agent.id, keep_digest=keep)
         reason = "password_changed"
@@ -158,7 +172,7 @@ async def finish_login(
     """Check the password (in the password threads, before this session opens a transaction)
     and return the agent, or count and audit the failure and raise BadCredentials: the same
     for an unknown e-mail, a wrong password and a deactivated agent, after the same work."""
-    matched = await check_password(password, attempt.password_hash)
+    matched = await check_password(password, attempt.password_hash, limits.password_cost)
     if matched and attempt.agent_id is not None:
         agent = await repository.get_agent(session, attempt.agent_id)
         if agent is not None and agent.active:

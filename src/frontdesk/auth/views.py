@@ -15,7 +15,7 @@ from frontdesk.auth.schemas import (
     TokenCreate,
     TokenRead,
 )
-from frontdesk.deps import AdminAgent, CurrentAgent, SessionDep, bearer_token
+from frontdesk.deps import AdminAgent, CurrentAgent, RuntimeDep, SessionDep, bearer_token
 from frontdesk.kit import uow
 from frontdesk.kit.openapi import errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
@@ -40,9 +40,11 @@ async def list_agents(
 
 
 @router.post("/agents", response_model=AgentRead, status_code=201, responses=errors(409))
-async def create_agent(data: AgentCreate, session: SessionDep, admin: AdminAgent) -> AgentRead:
+async def create_agent(
+    data: AgentCreate, session: SessionDep, runtime: RuntimeDep, admin: AdminAgent
+) -> AgentRead:
     await uow.commit(session)  # ends the auth read: argon2 runs outside any transaction
-    agent = await service.create_agent(session, data)
+    agent = await service.create_agent(session, data, cost=runtime.settings.password_cost)
     await uow.commit(session)
     return AgentRead.model_validate(agent)
 
@@ -54,14 +56,25 @@ async def read_agent(agent_id: Id, session: SessionDep, agent: CurrentAgent) -> 
 
 @router.patch("/agents/{agent_id}", response_model=AgentRead)
 async def update_agent(
-    agent_id: Id, data: AgentUpdate, request: Request, session: SessionDep, admin: AdminAgent
+    agent_id: Id,
+    data: AgentUpdate,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    admin: AdminAgent,
 ) -> AgentRead:
     """A new password ends the agent's other sessions and tokens (an admin changing their own
     keeps the token of this request); deactivation ends all of them."""
     target = await service.get_agent_or_raise(session, agent_id)
     if data.password is not None:
         await uow.commit(session)  # argon2 runs outside any transaction (SQLite's hold the lock)
-    agent = await service.update_agent(session, target, data, keep_token=bearer_token(request))
+    agent = await service.update_agent(
+        session,
+        target,
+        data,
+        keep_token=bearer_token(request),
+        cost=runtime.settings.password_cost,
+    )
     await uow.commit(session)
     return AgentRead.model_validate(agent)
 

@@ -13,16 +13,16 @@ import secrets
 import socket
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from frontdesk.kit.errors import Invalid
-
-_passwords = PasswordHash.recommended()  # argon2id
 
 SIGNATURE_PREFIX = "sha256="
 
@@ -33,39 +33,59 @@ PASSWORD_THREADS = 2
 _password_pool = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="password")
 
 
-def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+@dataclass(frozen=True)
+class PasswordCost:
+    """argon2id's work factors for new hashes (Settings.password_*). A hash records its own
+    cost, so any hash verifies whatever the cost set now; only new hashes follow it."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536  # argon2id's recommended 3 passes over 64 MiB (pwdlib's default)
+
+
+RECOMMENDED = PasswordCost()
+
+
+@cache
+def _hasher(cost: PasswordCost) -> PasswordHash:
+    return PasswordHash((Argon2Hasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib),))
+
+
+def hash_password(password: str, cost: PasswordCost = RECOMMENDED) -> str:
+    return _hasher(cost).hash(password)
 
 
 def verify_password(password: str, hashed: str) -> bool:
     try:
-        return _passwords.verify(password, hashed)
+        return _hasher(RECOMMENDED).verify(password, hashed)
     except Exception:
         return False
 
 
 @cache
-def _dummy_hash() -> str:
-    return _passwords.hash(secrets.token_urlsafe(16))
+def _dummy_hash(cost: PasswordCost) -> str:
+    return _hasher(cost).hash(secrets.token_urlsafe(16))
 
 
-def _verify_or_dummy(password: str, hashed: str | None) -> bool:
-    # An unknown account is checked against a dummy hash of the same cost, so its answer
-    # takes as long as a known account's (no enumeration by timing).
-    ok = verify_password(password, hashed if hashed is not None else _dummy_hash())
+def _verify_or_dummy(password: str, hashed: str | None, cost: PasswordCost) -> bool:
+    # An unknown account is checked against a dummy hash of the cost new hashes get, so its
+    # answer takes as long as a known account's (no enumeration by timing).
+    ok = verify_password(password, hashed if hashed is not None else _dummy_hash(cost))
     return ok and hashed is not None
 
 
-async def hash_password_async(password: str) -> str:
+async def hash_password_async(password: str, cost: PasswordCost = RECOMMENDED) -> str:
     """hash_password off the event loop, in the bounded password pool."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_password_pool, hash_password, password)
+    return await loop.run_in_executor(_password_pool, hash_password, password, cost)
 
 
-async def check_password(password: str, hashed: str | None) -> bool:
-    """Verify off the event loop; `hashed=None` (no such account) costs the same and fails."""
+async def check_password(
+    password: str, hashed: str | None, cost: PasswordCost = RECOMMENDED
+) -> bool:
+    """Verify off the event loop; `hashed=None` (no such account) costs a hash of `cost` and
+    fails."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_password_pool, _verify_or_dummy, password, hashed)
+    return await loop.run_in_executor(_password_pool, _verify_or_dummy, password, hashed, cost)
 
 
 def new_token(prefix: str = "fd") -> str:

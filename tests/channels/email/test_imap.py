@@ -257,7 +257,7 @@ class TestOutages:
         poller = ImapPoller(runtime, name="alerting")
         await poller.start()
         try:
-            for _ in range(200):
+            for _ in range(1200):  # up to 60 s under load
                 if await events(runtime, "email.mailbox_failing"):
                     break
                 await asyncio.sleep(0.05)
@@ -285,7 +285,7 @@ class TestPoller:
         try:
             await asyncio.sleep(0.5)
             dovecot.append(imap_user, "INBOX", batch("p", 2))
-            for _ in range(100):
+            for _ in range(1200):  # up to 60 s under load
                 if await count(runtime, Message) == 2:
                     break
                 await asyncio.sleep(0.05)

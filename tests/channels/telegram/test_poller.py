@@ -106,7 +106,7 @@ class TestPolling:
         poller = TelegramPoller(runtime, name="runner-test")
         await poller.start()
         try:
-            for _ in range(100):
+            for _ in range(1200):  # up to 60 s under load
                 if await count(runtime, Message):
                     break
                 await asyncio.sleep(0.05)
