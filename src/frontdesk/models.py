@@ -19,13 +19,21 @@ from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
 from frontdesk.kit.ratelimit import RateWindow
+from frontdesk.knowledge.models import (
+    Article,
+    Feedback,
+    IndexStamp,
+    Question,
+    Translation,
+    Version,
+)
 from frontdesk.routing.models import AgentPresence
 
 channels.load()
 
 __all__ = [
-    "Agent", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse", "Conversation",
-    "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam", "InboxTemplate",
-    "Job", "Message", "Note", "PendingProviderUpdate", "RateWindow", "Schedule", "Tag", "Team",
-    "TeamMember",
+    "Agent", "AgentPresence", "ApiToken", "Article", "Attachment", "Base", "CannedResponse",
+    "Conversation", "ConversationTag", "Customer", "Event", "Feedback", "Identity", "Inbox",
+    "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note", "PendingProviderUpdate",
+    "Question", "RateWindow", "Schedule", "Tag", "Team", "TeamMember", "Translation", "Version",
 ]  # fmt: skip

@@ -1,0 +1,123 @@
+"""The per-process search index: every non-draft article's vectors (translations and example
+questions) as numpy matrices, and a prefix index of titles and questions for autocomplete.
+Rebuilt from the database when the knowledge base's stamp changes (any process's write)."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.kit.text import search_tokens
+from frontdesk.knowledge import repository
+from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, from_blobs
+
+# Autocomplete stops collecting after this many entries for a prefix (a one-letter prefix
+# matches most of the knowledge base; the best of the first few thousand is plenty).
+PREFIX_SCAN_LIMIT = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A row of the index: a translation (kind "article") or an example question."""
+
+    kind: str
+    article_id: int
+    language: str
+    status: str
+    text: str  # the title or the question, as written
+
+
+@dataclass
+class KnowledgeIndex:
+    stamp: str
+    embedder: Embedder
+    entries: list[Entry] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    # Autocomplete: the sorted vocabulary of entries' words and, per word, the entries
+    # holding it (ids into `entries`).
+    words: list[str] = field(default_factory=list)
+    postings: list[list[int]] = field(default_factory=list)
+    # Which languages each article exists in (any status but draft), and its titles.
+    languages: dict[int, set[str]] = field(default_factory=dict)
+    titles: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, stamp: str, embedder: Embedder, translations: list[tuple[Any, ...]],
+        questions: list[tuple[Any, ...]],
+    ) -> KnowledgeIndex:  # fmt: skip
+        entries = [
+            Entry("article", a, lang, status, title)
+            for _, a, lang, status, title, _ in translations
+        ]
+        entries += [Entry("question", a, lang, status, q) for a, lang, status, q, _ in questions]
+        blobs = [row[5] for row in translations] + [row[4] for row in questions]
+        index = cls(stamp, embedder, entries, from_blobs(blobs, embedder.dim))
+        by_word: dict[str, list[int]] = {}
+        for position, entry in enumerate(entries):
+            index.languages.setdefault(entry.article_id, set()).add(entry.language)
+            if entry.kind == "article":
+                index.titles[(entry.article_id, entry.language)] = entry.text
+            for word in dict.fromkeys(search_tokens(entry.text)):
+                by_word.setdefault(word, []).append(position)
+        index.words = sorted(by_word)
+        index.postings = [by_word[word] for word in index.words]
+        return index
+
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of one L2-normalised query vector with every entry."""
+        if not self.entries:
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors @ query
+
+    def with_prefix(self, prefix: str) -> set[int]:
+        """Entries holding a word that starts with `prefix`."""
+        found: set[int] = set()
+        start = bisect.bisect_left(self.words, prefix)
+        for position in range(start, len(self.words)):
+            if not self.words[position].startswith(prefix):
+                break
+            found.update(self.postings[position])
+            if len(found) >= PREFIX_SCAN_LIMIT:
+                break
+        return found
+
+    def with_word(self, word: str) -> set[int]:
+        position = bisect.bisect_left(self.words, word)
+        if position < len(self.words) and self.words[position] == word:
+            return set(self.postings[position])
+        return set()
+
+
+# One index per database engine in this process, dropped with the engine.
+_INDEXES: weakref.WeakKeyDictionary[Any, KnowledgeIndex] = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def current(session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER) -> KnowledgeIndex:
+    """This process's index, rebuilt first when another write has changed the knowledge base
+    since it was built (costs one primary-key read when nothing changed)."""
+    engine = session.get_bind()
+    stamp = await repository.get_stamp(session)
+    index = _INDEXES.get(engine)
+    if index is not None and index.stamp == stamp and index.embedder is embedder:
+        return index
+    lock = _LOCKS.setdefault(engine, asyncio.Lock())
+    async with lock:
+        index = _INDEXES.get(engine)
+        if index is not None and index.stamp == stamp and index.embedder is embedder:
+            return index
+        index = KnowledgeIndex.build(
+            stamp,
+            embedder,
+            await repository.index_translations(session),
+            await repository.index_questions(session),
+        )
+        _INDEXES[engine] = index
+        return index
