@@ -46,6 +46,11 @@ class KnowledgeIndex:
     # Which languages each article exists in (any status but draft), and its titles.
     languages: dict[int, set[str]] = field(default_factory=dict)
     titles: dict[tuple[int, str], str] = field(default_factory=dict)
+    # Per-dimension weights (inverse document frequency over the entries) when the embedder
+    # asks for them, and each article's centroid: the mean of its weighted entry vectors.
+    weights: np.ndarray | None = None
+    centroid_position: dict[int, int] = field(default_factory=dict)
+    centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
 
     @classmethod
     def build(
@@ -68,7 +73,28 @@ class KnowledgeIndex:
                 by_word.setdefault(word, []).append(position)
         index.words = sorted(by_word)
         index.postings = [by_word[word] for word in index.words]
+        index._weigh()
         return index
+
+    def _weigh(self) -> None:
+        if self.embedder.reweight and self.entries:
+            # The square root of idf: measured better than idf itself for short questions.
+            df = np.count_nonzero(self.vectors, axis=0) + 1
+            self.weights = np.sqrt(np.log((len(self.entries) + 1) / df)).astype(np.float32)
+            self.vectors = _normalised(self.vectors * self.weights)
+        articles = sorted(self.languages)
+        rows = np.array([entry.article_id for entry in self.entries], dtype=np.int64)
+        sums = np.zeros((len(articles), self.vectors.shape[1]), dtype=np.float32)
+        np.add.at(sums, np.searchsorted(articles, rows), self.vectors)
+        self.centroid_position = {article_id: row for row, article_id in enumerate(articles)}
+        self.centroids = _normalised(sums)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """`text` embedded and weighted like the entries."""
+        vector = self.embedder.embed([text])[0]
+        if self.weights is not None:
+            vector = _normalised((vector * self.weights)[None, :])[0]
+        return vector
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """Cosine similarity of one L2-normalised query vector with every entry."""
@@ -93,6 +119,11 @@ class KnowledgeIndex:
         if position < len(self.words) and self.words[position] == word:
             return set(self.postings[position])
         return set()
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
 # One index per database engine in this process, dropped with the engine.

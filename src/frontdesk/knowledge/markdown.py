@@ -20,6 +20,9 @@ _ATTRIBUTES = {
     "img": {"src", "alt", "title"},
     "*": {"dir", "lang"},
 }
+_BLOCK = re.compile(
+    r"<(?:br|hr|img)\b[^>]*>|</?(?:p|li|ul|ol|h[1-6]|tr|td|th|pre|blockquote|table)\b[^>]*>"
+)
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -38,7 +41,7 @@ def render(body: str) -> str:
 
 def plain_text(html: str) -> str:
     """The words of rendered HTML, for snippets and the search index."""
-    text = _TAG.sub(" ", html)
+    text = _TAG.sub("", _BLOCK.sub(" ", html))
     for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'")):
         text = text.replace(entity, char)
     return _SPACE.sub(" ", text.replace("&amp;", "&")).strip()

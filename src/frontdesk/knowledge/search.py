@@ -32,6 +32,8 @@ MAX_QUERY_TOKENS = 32
 # Tuned with bench/intent.py on CLINC150's validation split (see docs/knowledge.md).
 ANSWER_THRESHOLD = 0.55
 SNIPPET_WORDS = 30
+# Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
+VECTOR_FLOOR = 0.25
 
 
 def same_language(a: str, b: str) -> bool:
@@ -70,7 +72,7 @@ async def search(
     for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in lexical)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
-    for rank, hit in enumerate(_nearest(idx, embedder.embed([q])[0], statuses, DEPTH)):
+    for rank, hit in enumerate(_nearest(idx, idx.query_vector(q), statuses, DEPTH)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
     best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
@@ -113,7 +115,7 @@ def _nearest(
     out: dict[int, str] = {}
     for position in order[: depth * 8]:
         entry = idx.entries[int(position)]
-        if sims[position] <= 0:
+        if sims[position] < VECTOR_FLOOR:
             break
         if entry.status in statuses:
             out.setdefault(entry.article_id, entry.language)
@@ -148,17 +150,8 @@ async def answer(
     """The bot's decision for a customer's message: the published article whose example
     questions (or title) are nearest, if near enough; else no answer, with the candidates."""
     idx = await knowledge_index.current(session, embedder)
-    sims = idx.similarities(embedder.embed([text])[0])
-    best: dict[int, tuple[float, str]] = {}
-    for position in np.argsort(-sims, kind="stable")[:200]:
-        entry = idx.entries[int(position)]
-        if entry.status != "published":
-            continue
-        score = float(sims[position])
-        if entry.article_id not in best:
-            best[entry.article_id] = (score, entry.language)
-            if len(best) >= candidates:
-                break
+    query = idx.query_vector(text)
+    best = _intent_scores(idx, query, candidates)
     ranked = [
         Candidate(
             article_id=article_id,
@@ -175,6 +168,29 @@ async def answer(
         else None
     )
     return AnswerResult(answer=chosen_answer, candidates=ranked)
+
+
+def _intent_scores(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, candidates: int
+) -> dict[int, tuple[float, str]]:
+    """Published articles by intent score, best first: the mean of the similarity to the
+    article's nearest entry (example question or title) and to its centroid. Both measured
+    better together than either alone (bench/intent.py)."""
+    sims = idx.similarities(query)
+    nearest: dict[int, tuple[float, str]] = {}
+    for position in np.argsort(-sims, kind="stable")[:400]:
+        entry = idx.entries[int(position)]
+        if entry.status == "published" and entry.article_id not in nearest:
+            nearest[entry.article_id] = (float(sims[position]), entry.language)
+    if not nearest:
+        return {}
+    to_centroid = idx.centroids @ query
+    scored = {
+        article_id: ((near + float(to_centroid[idx.centroid_position[article_id]])) / 2, lang)
+        for article_id, (near, lang) in nearest.items()
+    }
+    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
+    return {article_id: scored[article_id] for article_id in ranked}
 
 
 async def autocomplete(

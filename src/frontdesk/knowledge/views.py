@@ -39,16 +39,19 @@ SearchLimit = Annotated[int, Query(ge=1, le=50)]
 # second in bursts; these caps stop scraping, not people.
 AUTOCOMPLETE_PER_MINUTE = 300
 FEEDBACK_PER_MINUTE = 20
-_autocomplete_windows = LocalWindows(AUTOCOMPLETE_PER_MINUTE)
-_feedback_windows = LocalWindows(FEEDBACK_PER_MINUTE)
+LIMITS = {"autocomplete": AUTOCOMPLETE_PER_MINUTE, "feedback": FEEDBACK_PER_MINUTE}
 
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limit(windows: LocalWindows, request: Request) -> None:
-    if wait := windows.take(_client(request)):
+def _limit(request: Request, what: str) -> None:
+    # One set of windows per app (so per process), made on first use.
+    state = request.app.state
+    if not hasattr(state, "kb_windows"):
+        state.kb_windows = {name: LocalWindows(cap) for name, cap in LIMITS.items()}
+    if wait := state.kb_windows[what].take(_client(request)):
         raise TooManyRequests(
             "too many requests: try again in a minute", retry_after=wait, code="rate_limited"
         )
@@ -177,7 +180,7 @@ async def autocomplete(
 ) -> Suggestions:
     """Suggested questions and articles for what a customer has typed so far (published
     articles only; no authentication)."""
-    _limit(_autocomplete_windows, request)
+    _limit(request, "autocomplete")
     return Suggestions(items=await search.autocomplete(session, q, language=language))
 
 
@@ -191,7 +194,7 @@ async def give_feedback(
     article_id: Id, data: FeedbackCreate, request: Request, session: SessionDep
 ) -> Response:
     """Whether a published article helped, with an optional comment (no authentication)."""
-    _limit(_feedback_windows, request)
+    _limit(request, "feedback")
     article = await service.get_or_raise(session, article_id, statuses=service.PUBLIC)
     await service.add_feedback(session, article, data)
     await uow.commit(session)
