@@ -74,6 +74,29 @@ async def translations_of(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class HitText:
+    article_id: int
+    language: str
+    title: str
+    html: str
+
+
+async def hit_texts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[HitText]]:
+    """What a search result shows of each language of each article (no bodies or vectors)."""
+    found: dict[int, list[HitText]] = {article_id: [] for article_id in article_ids}
+    if not article_ids:
+        return found
+    rows = await session.execute(
+        select(Translation.article_id, Translation.language, Translation.title, Translation.html)
+        .where(Translation.article_id.in_(article_ids))
+        .order_by(Translation.id)
+    )
+    for article_id, language, title, html in rows:
+        found[article_id].append(HitText(article_id, language, title, html))
+    return found
+
+
 async def get_translation(
     session: AsyncSession, article_id: int, language: str
 ) -> Translation | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.kit.text import search_key, search_tokens
+from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge import repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
@@ -76,7 +76,7 @@ async def search(
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
     best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
-    texts = await repository.translations_of(session, best)
+    texts = await repository.hit_texts(session, best)
     hits = []
     for article_id in best:
         by_language = {t.language: t for t in texts.get(article_id, [])}
@@ -111,9 +111,8 @@ def _nearest(
     sims = idx.similarities(query)
     if sims.size == 0:
         return []
-    order = np.argsort(-sims, kind="stable")
     out: dict[int, str] = {}
-    for position in order[: depth * 8]:
+    for position in _top(sims, depth * 8):
         entry = idx.entries[int(position)]
         if sims[position] < VECTOR_FLOOR:
             break
@@ -122,6 +121,14 @@ def _nearest(
             if len(out) >= depth:
                 break
     return list(out.items())
+
+
+def _top(sims: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` largest values, largest first (a partial sort: O(len))."""
+    if sims.size > n:
+        part = np.argpartition(-sims, n)[:n]
+        return part[np.argsort(-sims[part], kind="stable")]
+    return np.argsort(-sims, kind="stable")
 
 
 def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
@@ -178,13 +185,13 @@ def _intent_scores(
     better together than either alone (bench/intent.py)."""
     sims = idx.similarities(query)
     nearest: dict[int, tuple[float, str]] = {}
-    for position in np.argsort(-sims, kind="stable")[:400]:
+    for position in _top(sims, 400):
         entry = idx.entries[int(position)]
         if entry.status == "published" and entry.article_id not in nearest:
             nearest[entry.article_id] = (float(sims[position]), entry.language)
     if not nearest:
         return {}
-    to_centroid = idx.centroids @ query
+    to_centroid = idx.centroid_similarities(query)
     scored = {
         article_id: ((near + float(to_centroid[idx.centroid_position[article_id]])) / 2, lang)
         for article_id, (near, lang) in nearest.items()
@@ -216,7 +223,7 @@ async def autocomplete(
     entries.sort(
         key=lambda e: (
             not (language and same_language(e.language, language)),
-            not search_key(e.text).startswith(tokens[0]),
+            not e.key.startswith(tokens[0]),
             len(e.text),
             e.article_id,
         )
@@ -224,10 +231,9 @@ async def autocomplete(
     out: list[Suggestion] = []
     seen: set[str] = set()
     for entry in entries:
-        key = search_key(entry.text)
-        if key in seen:
+        if entry.key in seen:
             continue
-        seen.add(key)
+        seen.add(entry.key)
         out.append(
             Suggestion(
                 kind="article" if entry.kind == "article" else "question",
