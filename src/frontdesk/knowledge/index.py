@@ -5,7 +5,6 @@ Rebuilt from the database when the knowledge base's stamp changes (any process's
 from __future__ import annotations
 
 import asyncio
-import bisect
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,13 +12,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.kit.text import search_key, search_tokens
+from frontdesk.kit.text import search_key
 from frontdesk.knowledge import repository
+from frontdesk.knowledge.completion import Completer, completion
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, from_blobs
-
-# Autocomplete stops collecting after this many entries for a prefix (a one-letter prefix
-# matches most of the knowledge base; the best of the first few thousand is plenty).
-PREFIX_SCAN_LIMIT = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +37,8 @@ class KnowledgeIndex:
     entries: list[Entry] = field(default_factory=list)
     # Entry vectors, dimension by dimension (dim x entries) once built.
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
-    # Autocomplete: the sorted vocabulary of entries' words and, per word, the entries
-    # holding it (ids into `entries`).
-    words: list[str] = field(default_factory=list)
-    postings: list[list[int]] = field(default_factory=list)
+    # Autocomplete over the published entries.
+    completer: Completer = field(default_factory=lambda: Completer([]))
     # Which languages each article exists in (any status but draft), and its titles.
     languages: dict[int, set[str]] = field(default_factory=dict)
     titles: dict[tuple[int, str], str] = field(default_factory=dict)
@@ -69,28 +63,35 @@ class KnowledgeIndex:
         ]
         blobs = [row[5] for row in translations] + [row[4] for row in questions]
         index = cls(stamp, embedder, entries, from_blobs(blobs, embedder.dim))
-        by_word: dict[str, list[int]] = {}
-        for position, entry in enumerate(entries):
+        for entry in entries:
             index.languages.setdefault(entry.article_id, set()).add(entry.language)
             if entry.kind == "article":
                 index.titles[(entry.article_id, entry.language)] = entry.text
-            for word in dict.fromkeys(search_tokens(entry.key)):
-                by_word.setdefault(word, []).append(position)
-        index.words = sorted(by_word)
-        index.postings = [by_word[word] for word in index.words]
+        index.completer = Completer(
+            [
+                completion(e.kind, e.article_id, e.language, e.text, e.key)
+                for e in entries
+                if e.status == "published"
+            ]
+        )
         index._weigh()
         return index
 
     def _weigh(self) -> None:
-        if self.embedder.reweight and self.entries:
+        if not self.entries:
+            return  # the empty defaults answer every query with nothing
+        if self.embedder.reweight:
             # The square root of idf: measured better than idf itself for short questions.
             df = np.count_nonzero(self.vectors, axis=0) + 1
             self.weights = np.sqrt(np.log((len(self.entries) + 1) / df)).astype(np.float32)
             self.vectors = _normalised(self.vectors * self.weights)
         articles = sorted(self.languages)
-        rows = np.array([entry.article_id for entry in self.entries], dtype=np.int64)
-        sums = np.zeros((len(articles), self.vectors.shape[1]), dtype=np.float32)
-        np.add.at(sums, np.searchsorted(articles, rows), self.vectors)
+        rows = np.searchsorted(
+            articles, np.array([entry.article_id for entry in self.entries], dtype=np.int64)
+        )
+        order = np.argsort(rows, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(rows[order]) != 0])
+        sums = np.add.reduceat(self.vectors[order], starts, axis=0)
         self.centroid_position = {article_id: row for row, article_id in enumerate(articles)}
         # Stored by dimension (one contiguous row per dimension): a hashed query touches a few
         # dozen dimensions, so scoring reads those rows only, not the whole matrix (a full
@@ -116,24 +117,6 @@ class KnowledgeIndex:
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
         return _dot(self.centroids, query)
-
-    def with_prefix(self, prefix: str) -> set[int]:
-        """Entries holding a word that starts with `prefix`."""
-        found: set[int] = set()
-        start = bisect.bisect_left(self.words, prefix)
-        for position in range(start, len(self.words)):
-            if not self.words[position].startswith(prefix):
-                break
-            found.update(self.postings[position])
-            if len(found) >= PREFIX_SCAN_LIMIT:
-                break
-        return found
-
-    def with_word(self, word: str) -> set[int]:
-        position = bisect.bisect_left(self.words, word)
-        if position < len(self.words) and self.words[position] == word:
-            return set(self.postings[position])
-        return set()
 
 
 def _dot(by_dimension: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ MAX_QUERY_TOKENS = 32
 # Tuned with bench/intent.py on CLINC150's validation split (see docs/knowledge.md).
 ANSWER_THRESHOLD = 0.55
 SNIPPET_WORDS = 30
+# Words of a body looked at for the snippet's anchor; past them the opening is shown.
+SNIPPET_SCAN = 200
 # Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
 VECTOR_FLOOR = 0.25
 
@@ -136,7 +138,7 @@ def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
     parts = text.split()
     wanted = set(tokens)
     start = 0
-    for position, word in enumerate(parts):
+    for position, word in enumerate(parts[:SNIPPET_SCAN]):
         keys = search_tokens(word)
         if any(key in wanted or key.startswith(tokens[-1]) for key in keys):
             start = max(0, position - words // 3)
@@ -209,39 +211,18 @@ async def autocomplete(
     embedder: Embedder = DEFAULT_EMBEDDER,
 ) -> list[Suggestion]:
     """Published questions and titles holding every word typed so far (the last one as a
-    prefix), in the asker's language first, shortest first."""
-    tokens = search_tokens(q)[:MAX_QUERY_TOKENS]
-    if not tokens:
-        return []
+    prefix), in the asker's language first, shortest first (knowledge/completion.py)."""
+    if not search_tokens(q):
+        return []  # nothing to complete: no database read either
     idx = await knowledge_index.current(session, embedder)
-    found = idx.with_prefix(tokens[-1])
-    for token in tokens[:-1]:
-        if not found:
-            break
-        found &= idx.with_word(token)
-    entries = [idx.entries[p] for p in found if idx.entries[p].status == "published"]
-    entries.sort(
-        key=lambda e: (
-            not (language and same_language(e.language, language)),
-            not e.key.startswith(tokens[0]),
-            len(e.text),
-            e.article_id,
+    return [
+        Suggestion(
+            kind="article" if item.kind == "article" else "question",
+            text=item.text,
+            article_id=item.article_id,
+            language=item.language,
         )
-    )
-    out: list[Suggestion] = []
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.key in seen:
-            continue
-        seen.add(entry.key)
-        out.append(
-            Suggestion(
-                kind="article" if entry.kind == "article" else "question",
-                text=entry.text,
-                article_id=entry.article_id,
-                language=entry.language,
-            )
+        for item in idx.completer.complete(
+            " ".join(search_tokens(q)[:MAX_QUERY_TOKENS]), preferred=language, limit=limit
         )
-        if len(out) >= limit:
-            break
-    return out
+    ]
