@@ -44,7 +44,8 @@ Rows = list[tuple[str, str]]
 
 def read(path: str) -> Rows:
     with open(path, newline="", encoding="utf-8") as handle:
-        return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+        # A row may hold line breaks; a question is one line.
+        return [(" ".join(row["text"].split()), row["label"]) for row in csv.DictReader(handle)]
 
 
 def holdout(rows: Rows, fraction: float, seed: int = 7) -> tuple[Rows, Rows]:
