@@ -180,11 +180,11 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             await runtime.db.dispose()
     result = scores(test, predicted, threshold, args.oos_label)
-    top1 = scores(test, predicted, 0.0, None)["accuracy"]
+    top1 = scores(test, predicted, 0.0, args.oos_label)["accuracy"]
     print(f"train rows: {len(train)}  test rows: {len(test)}  intents: {len(labels)}")
     print(f"threshold: {threshold:.2f}{' (tuned on --val)' if args.val else ''}")
     print(f"accuracy (in scope, after threshold): {result['accuracy']:.4f}")
-    print(f"accuracy (top-1, no threshold): {top1:.4f}")
+    print(f"accuracy (in scope, top-1, no threshold): {top1:.4f}")
     print(f"macro-F1: {result['macro_f1']:.4f}")
     if args.oos_label:
         print(

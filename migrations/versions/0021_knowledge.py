@@ -105,6 +105,8 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, tokenize = "
             "\"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\")"
         )
+        # `rank` is bm25 with a word in the title counting three times one in the body.
+        op.execute("INSERT INTO kb_fts(kb_fts, rank) VALUES ('rank', 'bm25(3.0, 1.0)')")
 
 
 def downgrade() -> None:

@@ -113,6 +113,15 @@ class TestSearch:
         await create(client, cast, PASSWORD)
         assert await find(client, cast, " ?! ") == []
 
+    async def test_a_bad_language_tag_is_refused(self, client, cast):
+        response = await client.get(
+            "/api/v1/kb/search",
+            params={"q": "x", "language": "no such"},
+            headers=cast.alice.headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid"
+
     async def test_needs_a_token(self, client, cast):
         assert (await client.get("/api/v1/kb/search", params={"q": "x"})).status_code == 401
 

@@ -26,8 +26,8 @@ from frontdesk.knowledge.models import (
 PG_DOCUMENT = (
     "(setweight(to_tsvector('simple', search_title), 'A') || to_tsvector('simple', search_body))"
 )
-# bm25 weights of the SQLite columns: a word in the title counts three times one in the body.
-SQLITE_RANK = "bm25(kb_fts, 3.0, 1.0)"
+# Matches ranked by the full-text engine before the status filter (see fts_search).
+FTS_DEPTH = 200
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -212,33 +212,36 @@ class TextHit:
 async def fts_search(
     session: AsyncSession, tokens: list[str], *, statuses: Sequence[str], limit: int
 ) -> list[TextHit]:
-    """Translations holding any of `tokens` (search keys), best first; the last token also
-    matches as a prefix (a word still being typed)."""
+    """Translations holding any of `tokens` (search keys), best first (whole words: prefixes
+    are autocomplete's business, and typos the vectors')."""
     if not tokens:
         return []
     status_list = ", ".join(f"'{status}'" for status in statuses)  # fixed literals, never input
+    # The best FTS_DEPTH matches are ranked inside the full-text engine first and only those
+    # are joined for their status: a common word matches thousands of rows, and joining them
+    # all before ranking cost more than the ranking.
     if _postgres(session):
-        terms = [f"'{token}'" for token in tokens[:-1]] + [f"'{tokens[-1]}':*"]
+        query = " | ".join(f"'{token}'" for token in tokens)
         sql = (
-            "SELECT t.id, t.article_id, t.language FROM kb_translations t"
-            " JOIN kb_articles a ON a.id = t.article_id"
-            f" WHERE a.status IN ({status_list})"
-            f" AND {PG_DOCUMENT} @@ to_tsquery('simple', :query)"
-            f" ORDER BY ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) DESC, t.id"
-            " LIMIT :limit"
+            "WITH best AS (SELECT id, article_id, language,"
+            f" ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) AS score"
+            f" FROM kb_translations WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query)"
+            " ORDER BY score DESC, id LIMIT :depth)"
+            " SELECT best.id, best.article_id, best.language FROM best"
+            " JOIN kb_articles a ON a.id = best.article_id"
+            f" WHERE a.status IN ({status_list}) ORDER BY best.score DESC, best.id LIMIT :limit"
         )
-        query = " | ".join(terms)
     else:
-        terms = [f'"{token}"' for token in tokens[:-1]] + [f'"{tokens[-1]}"*']
+        query = " OR ".join(f'"{token}"' for token in tokens)
         sql = (
-            "SELECT t.id, t.article_id, t.language FROM kb_fts"
-            " JOIN kb_translations t ON t.id = kb_fts.rowid"
+            "WITH best AS (SELECT rowid AS id, rank AS score FROM kb_fts"
+            " WHERE kb_fts MATCH :query ORDER BY rank LIMIT :depth)"
+            " SELECT t.id, t.article_id, t.language FROM best"
+            " JOIN kb_translations t ON t.id = best.id"
             " JOIN kb_articles a ON a.id = t.article_id"
-            f" WHERE kb_fts MATCH :query AND a.status IN ({status_list})"
-            f" ORDER BY {SQLITE_RANK}, t.id LIMIT :limit"
+            f" WHERE a.status IN ({status_list}) ORDER BY best.score, t.id LIMIT :limit"
         )
-        query = " OR ".join(terms)
-    rows = await session.execute(text(sql), {"query": query, "limit": limit})
+    rows = await session.execute(text(sql), {"query": query, "limit": limit, "depth": FTS_DEPTH})
     return [TextHit(int(a), int(b), str(c)) for a, b, c in rows]
 
 
