@@ -31,7 +31,9 @@ def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for name, (sqlite, pg) in META_INDEXES.items():
         expression = pg if postgresql else sqlite
-        op.execute(f"CREATE INDEX {name} ON messages ({expression}) WHERE {expression} IS NOT NULL")
+        op.execute(
+            f"CREATE INDEX {name} ON messages ({expression}) WHERE {expression} IS NOT NULL"
+        )
 
 
 def downgrade() -> None:

@@ -175,8 +175,6 @@ class TestServerHosts:
         with pytest.raises(Invalid) as raised:
             await public_address("no-such-host.invalid", 25)
         assert raised.value.code == "invalid_host"
-
-
 @pytest.mark.parametrize(
     ("given", "kept"),
     [

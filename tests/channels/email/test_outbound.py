@@ -300,8 +300,6 @@ class TestInternalRelays:
             message = await session.get(Message, message_id)
             assert message is not None and "SSRF" in (message.delivery_error or "")
             await session.commit()
-
-
 class TestHeaderInjection:
     async def test_line_breaks_stored_in_a_name_or_subject_fold_into_one_header_line(
         self, support, mailer, relay, runtime
