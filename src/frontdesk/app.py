@@ -42,6 +42,8 @@ from frontdesk.kit.errors import (
 )
 from frontdesk.kit.jobs import count_by_state
 from frontdesk.kit.security import MAX_JSON_DEPTH, NestingGuard
+from frontdesk.knowledge.views import public_router as knowledge_public_router
+from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
@@ -124,6 +126,8 @@ def create_app(
         customers_router,
         conversations_router,
         desk_router,
+        knowledge_router,
+        knowledge_public_router,
         realtime_router,
         routing_router,
     ):

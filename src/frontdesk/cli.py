@@ -1,5 +1,5 @@
 """frontdesk demo | serve | worker | migrate | seed | admin create | token create | simulate |
-staffing"""
+staffing | kb"""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ WS_OPTIONS: dict[str, Any] = {
 app = typer.Typer(help="Frontdesk: omnichannel customer service.", no_args_is_help=True)
 admin_app = typer.Typer(help="Manage admin agents.")
 token_app = typer.Typer(help="Manage API tokens.")
+kb_app = typer.Typer(help="Knowledge base: import and export articles.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
+app.add_typer(kb_app, name="kb")
 
 
 def _build_runtime(settings: Settings, *, with_runner: bool) -> Runtime:
@@ -289,6 +291,53 @@ def staffing(
         shrinkage=shrinkage,
     )
     typer.echo(json.dumps(found.as_dict()))
+
+
+@kb_app.command("import")
+def kb_import(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Create an article per line of a JSON Lines file (all or nothing)."""
+    from frontdesk.kit import uow
+    from frontdesk.kit.errors import Invalid
+    from frontdesk.knowledge.transfer import import_lines
+
+    settings = _settings()
+
+    async def run() -> int:
+        runtime = _build_runtime(settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                with path.open(encoding="utf-8") as lines:
+                    created = await import_lines(session, lines)
+                await uow.commit(session)
+                return created
+        finally:
+            await runtime.db.dispose()
+
+    try:
+        created = asyncio.run(run())
+    except Invalid as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"imported {created} articles")
+
+
+@kb_app.command("export")
+def kb_export() -> None:
+    """Print every article as JSON Lines (importable with `kb import`)."""
+    from frontdesk.knowledge.transfer import export_lines
+
+    settings = _settings()
+
+    async def run() -> None:
+        runtime = _build_runtime(settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                async for line in export_lines(session):
+                    typer.echo(line)
+        finally:
+            await runtime.db.dispose()
+
+    asyncio.run(run())
 
 
 def main() -> None:

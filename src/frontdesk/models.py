@@ -19,6 +19,14 @@ from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
 from frontdesk.kit.ratelimit import RateWindow
+from frontdesk.knowledge.models import (
+    Article,
+    Feedback,
+    IndexStamp,
+    Question,
+    Translation,
+    Version,
+)
 from frontdesk.routing.models import (
     AgentCapacity,
     AgentPresence,
@@ -31,9 +39,10 @@ from frontdesk.routing.models import (
 channels.load()
 
 __all__ = [
-    "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Attachment", "Base", "CannedResponse",
-    "Conversation", "ConversationTag", "Customer", "Event", "Identity", "Inbox", "InboxTeam",
-    "InboxTemplate", "Job", "Message", "Note", "PendingProviderUpdate", "RateWindow",
-    "RoutingPolicy", "RoutingQueue", "RoutingTask", "Schedule", "Tag", "Team", "TeamMember",
+    "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
+    "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
+    "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
+    "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
+    "RoutingTask", "Schedule", "Tag", "Team", "TeamMember", "Translation", "Version",
     "WorkerProfile",
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.port import Inbound
 from frontdesk.inboxes.schemas import InboxCreate
 from frontdesk.kit import uow
+from frontdesk.knowledge.demo import seed_articles
 from frontdesk.runtime import Runtime
 
 DEMO_AGENTS = [
@@ -145,6 +146,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         data=ReplyCreate(text="Sorry about that, Layla — I am checking with the courier now."),
     )
     await _load_desk(session, runtime, chat, agents)
+    await seed_articles(session, author=agents["admin@frontdesk.test"])
     return agents["admin@frontdesk.test"]
 
 

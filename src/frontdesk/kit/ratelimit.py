@@ -106,3 +106,28 @@ async def used(
 
 async def reset(session: AsyncSession, key: str) -> None:
     await session.execute(delete(RateWindow).where(RateWindow.key == key))
+
+
+class LocalWindows:
+    """Fixed one-minute windows counted in this process's memory: for public reads made on
+    every keystroke (autocomplete), where a database write per request would cost more than
+    the read it guards. With N server processes the effective cap is at most N times `limit`."""
+
+    def __init__(self, limit: int, *, period: int = 60, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.period = period
+        self.max_keys = max_keys
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def take(self, key: str, *, now: float | None = None) -> float:
+        """0 when granted, else seconds until the window ends."""
+        moment = time.time() if now is None else now
+        window = int(moment // self.period)
+        if window != self._window or len(self._counts) >= self.max_keys:
+            self._window, self._counts = window, {}
+        used = self._counts.get(key, 0)
+        if used >= self.limit:
+            return (window + 1) * self.period - moment + 0.01
+        self._counts[key] = used + 1
+        return 0.0

@@ -111,3 +111,67 @@ def one_line(value: str) -> str:
 
 
 OneLine = Annotated[str, AfterValidator(one_line)]
+
+
+# --- Search keys ---------------------------------------------------------------------------
+# One folding for every search (the knowledge base, the desktop's search): applied to what is
+# indexed and to what is asked, so the two meet whatever way a word was typed.
+
+# Letters that Arabic and Persian write differently for the same word, and the forms that only
+# presentation differs in. Hamza carriers (أ إ آ ؤ ئ ۀ) lose their hamza or madda when the
+# combining marks are stripped below, so only the base letters need mapping here.
+_LETTERS = str.maketrans(
+    {
+        "\u0649": "\u064a",  # alef maksura → Arabic ya
+        "\u06cc": "\u064a",  # Persian ye → Arabic ya
+        "\u06d2": "\u064a",  # yeh barree → Arabic ya
+        "\u06a9": "\u0643",  # keheh (Persian kaf) → Arabic kaf
+        "\u0629": "\u0647",  # ta marbuta → heh
+        "\u06c1": "\u0647",  # heh goal → heh
+        "\u06be": "\u0647",  # heh doachashmee → heh
+        "\u06d5": "\u0647",  # ae → heh
+        "\u0671": "\u0627",  # alef wasla → alef
+        "\u0621": None,  # a lone hamza is written or left out freely
+        "\u0640": None,  # tatweel (kashida), only stretches a line
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian (extended) digits
+    }
+)
+# Combining marks removed from a search key: Latin accents (café = cafe) and Arabic
+# diacritics (harakat, shadda, sukun, superscript alef, Quranic marks, the hamza and madda
+# that NFKD splits off a carrier). Marks of other scripts (Devanagari vowel signs, Japanese
+# dakuten) carry meaning and stay.
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
+)
+# Invisible characters that change how a word is drawn, not which word it is: the zero-width
+# non-joiner Persian writes inside words (می‌خواهم = میخواهم), joiners, bidi marks and
+# isolates, the soft hyphen and the byte-order mark.
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Scripts written without spaces between words: each character is a token of its own.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def search_key(value: str) -> str:
+    """`value` folded for search: case folded, compatibility forms and accents removed,
+    Arabic and Persian letter variants unified, diacritics, tatweel and zero-width characters
+    removed, every digit ASCII. Idempotent, so a key may be folded again safely."""
+    # Folding may expose a form that folds further (a ligature that decomposes into a
+    # letter with a mark, a case fold that adds one): repeat until nothing changes.
+    for _ in range(4):
+        folded = unicodedata.normalize("NFC", _MARKS.sub("", _fold_once(value)))
+        if folded == value:
+            break
+        value = folded
+    return value
+
+
+def _fold_once(value: str) -> str:
+    return unicodedata.normalize("NFKD", _INVISIBLE.sub("", value).casefold()).translate(_LETTERS)
+
+
+def search_tokens(value: str) -> list[str]:
+    """The words of `value`'s search key: runs of letters, digits and marks; punctuation and
+    symbols separate words, and each Chinese or Japanese character is a word of its own."""
+    key = _UNSPACED.sub(r" \g<0> ", search_key(value))
+    return "".join(c if unicodedata.category(c)[0] in "LNM" else " " for c in key).split()

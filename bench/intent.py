@@ -1,0 +1,216 @@
+# ruff: noqa: E402  (the path fix below must run before the imports)
+"""Intent benchmark through the product path: each label of TRAIN becomes a published article
+(title = the label, example questions = its rows) written by the knowledge service, then each
+row of TEST is asked as a customer would ask it (knowledge.search.answer, the bot's decision).
+
+    .venv/bin/python bench/intent.py --train TRAIN.csv --test TEST.csv [--oos-label oos]
+        [--val VAL.csv] [--holdout 0.1] [--threshold T] [--language en] [--database-url URL]
+
+CSV files have a header `text,label`. `--holdout F` takes a stratified fraction F of TRAIN as
+the test set when TEST is not given (BANKING77 ships only train). `--val` tunes the
+out-of-scope threshold on a validation file (the best macro of in-scope accuracy and OOS F1);
+without it the product's default threshold is used. Prints accuracy, macro-F1, OOS
+precision/recall/F1, training (loading) time and per-query p50/p99 ms; the last line is
+`accuracy=… oos_f1=… p99_ms=…`. Nothing is asserted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/email.py would shadow the standard library's `email`: drop this folder from the path.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse
+import asyncio
+import csv
+import random
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+
+import frontdesk.handlers  # noqa: F401  (job handlers and channels, as the server loads them)
+from frontdesk.config import Settings
+from frontdesk.kit import uow
+from frontdesk.knowledge import search, service
+from frontdesk.knowledge.schemas import ArticleCreate
+from frontdesk.migrate import upgrade
+from frontdesk.runtime import Runtime
+
+Rows = list[tuple[str, str]]
+
+
+def read(path: str) -> Rows:
+    with open(path, newline="", encoding="utf-8") as handle:
+        # A row may hold line breaks; a question is one line.
+        return [(" ".join(row["text"].split()), row["label"]) for row in csv.DictReader(handle)]
+
+
+def holdout(rows: Rows, fraction: float, seed: int = 7) -> tuple[Rows, Rows]:
+    by_label: dict[str, Rows] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    train: Rows = []
+    test: Rows = []
+    rng = random.Random(seed)
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        cut = max(1, round(len(group) * fraction))
+        test += group[:cut]
+        train += group[cut:]
+    return train, test
+
+
+async def load(runtime: Runtime, train: Rows, *, oos: str | None, language: str) -> dict[int, str]:
+    """One published article per label; answers article id → label."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for text, label in train:
+        if label != oos:
+            by_label[label].append(text[:500])
+    labels: dict[int, str] = {}
+    async with runtime.db.session() as session:
+        for label, questions in sorted(by_label.items()):
+            article = await service.create_article(
+                session,
+                ArticleCreate(
+                    language=language,
+                    title=label.replace("_", " ")[:300],
+                    body=f"Answer for {label}.",
+                    status="published",
+                    questions=list(dict.fromkeys(questions))[:500],
+                ),
+                author=None,
+            )
+            labels[article.id] = label
+        await uow.commit(session)
+    return labels
+
+
+async def ask_all(
+    runtime: Runtime, rows: Rows, labels: dict[int, str], language: str
+) -> tuple[list[tuple[str | None, float]], list[float]]:
+    """(predicted label at any confidence, confidence) per row, and the ms each query took."""
+    out: list[tuple[str | None, float]] = []
+    took: list[float] = []
+    async with runtime.db.session() as session:
+        await search.answer(session, "warm up", language=language)  # builds the index once
+        for text, _ in rows:
+            started = time.perf_counter()
+            result = await search.answer(session, text, language=language, threshold=0.0)
+            took.append((time.perf_counter() - started) * 1000)
+            top = result.candidates[0] if result.candidates else None
+            out.append((labels[top.article_id], top.confidence) if top else (None, 0.0))
+    return out, took
+
+
+def scores(
+    rows: Rows, predicted: list[tuple[str | None, float]], threshold: float, oos: str | None
+) -> dict[str, float]:
+    gold = [label for _, label in rows]
+    guess = [
+        label if label is not None and confidence >= threshold else (oos or "<none>")
+        for label, confidence in predicted
+    ]
+    in_scope = [(g, p) for g, p in zip(gold, guess, strict=True) if g != oos]
+    accuracy = sum(g == p for g, p in in_scope) / max(len(in_scope), 1)
+    f1s = []
+    for label in sorted({g for g, _ in in_scope}):
+        tp = sum(g == p == label for g, p in in_scope)
+        fp = sum(p == label and g != label for g, p in zip(gold, guess, strict=True))
+        fn = sum(g == label and p != label for g, p in in_scope)
+        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
+    result = {"accuracy": accuracy, "macro_f1": statistics.fmean(f1s) if f1s else 0.0}
+    if oos is not None:
+        tp = sum(g == p == oos for g, p in zip(gold, guess, strict=True))
+        predicted_oos = sum(p == oos for p in guess)
+        actual_oos = sum(g == oos for g in gold)
+        precision = tp / max(predicted_oos, 1)
+        recall = tp / max(actual_oos, 1)
+        result.update(
+            oos_precision=precision,
+            oos_recall=recall,
+            oos_f1=2 * precision * recall / max(precision + recall, 1e-9),
+        )
+    return result
+
+
+def tune(rows: Rows, predicted: list[tuple[str | None, float]], oos: str | None) -> float:
+    best, chosen = -1.0, search.ANSWER_THRESHOLD
+    for step in range(0, 101):
+        threshold = step / 100
+        s = scores(rows, predicted, threshold, oos)
+        value = (s["accuracy"] + s.get("oos_f1", s["accuracy"])) / 2
+        if value > best:
+            best, chosen = value, threshold
+    return chosen
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main(args: argparse.Namespace) -> None:
+    train = read(args.train)
+    test = read(args.test) if args.test else []
+    if not test:
+        train, test = holdout(train, args.holdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'intent.db'}"
+        upgrade(url)
+        settings = Settings(env="development", data_dir=Path(tmp), database_url=url)
+        runtime = Runtime.build(settings, with_runner=False)
+        try:
+            started = time.perf_counter()
+            labels = await load(runtime, train, oos=args.oos_label, language=args.language)
+            async with runtime.db.session() as session:
+                await search.answer(session, "warm up", language=args.language)
+            training = time.perf_counter() - started
+            threshold = args.threshold
+            if args.val:
+                val = read(args.val)
+                predicted_val, _ = await ask_all(runtime, val, labels, args.language)
+                threshold = tune(val, predicted_val, args.oos_label)
+            elif threshold is None:
+                threshold = search.ANSWER_THRESHOLD if args.oos_label else 0.0
+            predicted, took = await ask_all(runtime, test, labels, args.language)
+        finally:
+            await runtime.db.dispose()
+    result = scores(test, predicted, threshold, args.oos_label)
+    top1 = scores(test, predicted, 0.0, args.oos_label)["accuracy"]
+    print(f"train rows: {len(train)}  test rows: {len(test)}  intents: {len(labels)}")
+    print(f"threshold: {threshold:.2f}{' (tuned on --val)' if args.val else ''}")
+    print(f"accuracy (in scope, after threshold): {result['accuracy']:.4f}")
+    print(f"accuracy (in scope, top-1, no threshold): {top1:.4f}")
+    print(f"macro-F1: {result['macro_f1']:.4f}")
+    if args.oos_label:
+        print(
+            f"OOS precision: {result['oos_precision']:.4f}  recall: {result['oos_recall']:.4f}"
+            f"  F1: {result['oos_f1']:.4f}"
+        )
+    print(f"training (loading articles + index): {training:.2f} s")
+    print(f"per query: p50 {percentile(took, 0.5):.2f} ms  p99 {percentile(took, 0.99):.2f} ms")
+    print(
+        f"accuracy={result['accuracy']:.4f} oos_f1={result.get('oos_f1', float('nan')):.4f}"
+        f" p99_ms={percentile(took, 0.99):.2f}"
+    )
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--test")
+    parser.add_argument("--val")
+    parser.add_argument("--oos-label")
+    parser.add_argument("--holdout", type=float, default=0.1)
+    parser.add_argument("--threshold", type=float)
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--database-url")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -1,0 +1,293 @@
+"""All SQL of the knowledge base, the full-text queries of both databases included."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.knowledge.models import (
+    Article,
+    Feedback,
+    IndexStamp,
+    Question,
+    Translation,
+    Version,
+)
+
+# The PostgreSQL full-text document, exactly as the GIN index of migration 0021 has it: a
+# query that spells it differently cannot use the index.
+PG_DOCUMENT = (
+    "(setweight(to_tsvector('simple', search_title), 'A') || to_tsvector('simple', search_body))"
+)
+# Matches ranked by the full-text engine before the status filter (see fts_search).
+FTS_DEPTH = 200
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def get_article(session: AsyncSession, article_id: int) -> Article | None:
+    return await session.get(Article, article_id)
+
+
+async def list_articles(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str],
+    category: str | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Article]:
+    query = select(Article).where(Article.status.in_(statuses))
+    if category is not None:
+        query = query.where(Article.category == category)
+    if after is not None:
+        query = query.where(Article.id > after)
+    return (await session.scalars(query.order_by(Article.id).limit(limit))).all()
+
+
+async def all_articles(session: AsyncSession) -> Sequence[Article]:
+    return (await session.scalars(select(Article).order_by(Article.id))).all()
+
+
+async def translations_of(
+    session: AsyncSession, article_ids: Sequence[int]
+) -> dict[int, list[Translation]]:
+    found: dict[int, list[Translation]] = {article_id: [] for article_id in article_ids}
+    if not article_ids:
+        return found
+    rows = await session.scalars(
+        select(Translation)
+        .where(Translation.article_id.in_(article_ids))
+        .order_by(Translation.article_id, Translation.id)
+    )
+    for row in rows:
+        found[row.article_id].append(row)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class HitText:
+    article_id: int
+    language: str
+    title: str
+    html: str
+
+
+async def hit_texts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[HitText]]:
+    """What a search result shows of each language of each article (no bodies or vectors)."""
+    found: dict[int, list[HitText]] = {article_id: [] for article_id in article_ids}
+    if not article_ids:
+        return found
+    rows = await session.execute(
+        select(Translation.article_id, Translation.language, Translation.title, Translation.html)
+        .where(Translation.article_id.in_(article_ids))
+        .order_by(Translation.id)
+    )
+    for article_id, language, title, html in rows:
+        found[article_id].append(HitText(article_id, language, title, html))
+    return found
+
+
+async def get_translation(
+    session: AsyncSession, article_id: int, language: str
+) -> Translation | None:
+    return await session.scalar(
+        select(Translation).where(
+            Translation.article_id == article_id, Translation.language == language
+        )
+    )
+
+
+async def translations_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Translation]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Translation).where(Translation.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def questions_of(
+    session: AsyncSession, article_ids: Sequence[int]
+) -> dict[tuple[int, str], list[str]]:
+    found: dict[tuple[int, str], list[str]] = {}
+    if not article_ids:
+        return found
+    rows = await session.execute(
+        select(Question.article_id, Question.language, Question.text)
+        .where(Question.article_id.in_(article_ids))
+        .order_by(Question.id)
+    )
+    for article_id, language, question in rows:
+        found.setdefault((article_id, language), []).append(question)
+    return found
+
+
+async def replace_questions(
+    session: AsyncSession, article_id: int, language: str, rows: list[dict[str, Any]]
+) -> None:
+    await session.execute(
+        delete(Question).where(Question.article_id == article_id, Question.language == language)
+    )
+    session.add_all(
+        Question(article_id=article_id, language=language, text=row["text"], vector=row["vector"])
+        for row in rows
+    )
+
+
+async def next_version_number(session: AsyncSession, article_id: int, language: str) -> int:
+    latest = await session.scalar(
+        select(func.max(Version.number)).where(
+            Version.article_id == article_id, Version.language == language
+        )
+    )
+    return int(latest or 0) + 1
+
+
+async def list_versions(session: AsyncSession, article_id: int) -> Sequence[Version]:
+    return (
+        await session.scalars(
+            select(Version)
+            .where(Version.article_id == article_id)
+            .order_by(Version.language, Version.number.desc())
+        )
+    ).all()
+
+
+async def feedback_summary(session: AsyncSession, article_id: int) -> list[tuple[str, bool, int]]:
+    rows = await session.execute(
+        select(Feedback.language, Feedback.helpful, func.count())
+        .where(Feedback.article_id == article_id)
+        .group_by(Feedback.language, Feedback.helpful)
+        .order_by(Feedback.language)
+    )
+    return [(language, bool(helpful), int(count)) for language, helpful, count in rows]
+
+
+async def delete_article(session: AsyncSession, article: Article) -> None:
+    ids = (
+        await session.scalars(select(Translation.id).where(Translation.article_id == article.id))
+    ).all()
+    await fts_forget(session, list(ids))
+    await session.delete(article)
+
+
+# --- Full text --------------------------------------------------------------------------
+
+
+async def fts_store(session: AsyncSession, translation: Translation) -> None:
+    """Keep the SQLite FTS table in step with a written translation (PostgreSQL's index is
+    an expression over the row itself)."""
+    if _postgres(session):
+        return
+    await session.flush()
+    await fts_forget(session, [translation.id])
+    await session.execute(
+        text("INSERT INTO kb_fts(rowid, title, body) VALUES (:id, :title, :body)"),
+        {"id": translation.id, "title": translation.search_title, "body": translation.search_body},
+    )
+
+
+async def fts_forget(session: AsyncSession, translation_ids: list[int]) -> None:
+    if _postgres(session) or not translation_ids:
+        return
+    for translation_id in translation_ids:
+        await session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": translation_id})
+
+
+@dataclass(frozen=True, slots=True)
+class TextHit:
+    translation_id: int
+    article_id: int
+    language: str
+
+
+async def fts_search(
+    session: AsyncSession, tokens: list[str], *, statuses: Sequence[str], limit: int
+) -> list[TextHit]:
+    """Translations holding any of `tokens` (search keys), best first (whole words: prefixes
+    are autocomplete's business, and typos the vectors')."""
+    if not tokens:
+        return []
+    status_list = ", ".join(f"'{status}'" for status in statuses)  # fixed literals, never input
+    # The best FTS_DEPTH matches are ranked inside the full-text engine first and only those
+    # are joined for their status: a common word matches thousands of rows, and joining them
+    # all before ranking cost more than the ranking.
+    if _postgres(session):
+        query = " | ".join(f"'{token}'" for token in tokens)
+        sql = (
+            "WITH best AS (SELECT id, article_id, language,"
+            f" ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) AS score"
+            f" FROM kb_translations WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query)"
+            " ORDER BY score DESC, id LIMIT :depth)"
+            " SELECT best.id, best.article_id, best.language FROM best"
+            " JOIN kb_articles a ON a.id = best.article_id"
+            f" WHERE a.status IN ({status_list}) ORDER BY best.score DESC, best.id LIMIT :limit"
+        )
+    else:
+        query = " OR ".join(f'"{token}"' for token in tokens)
+        sql = (
+            "WITH best AS (SELECT rowid AS id, rank AS score FROM kb_fts"
+            " WHERE kb_fts MATCH :query ORDER BY rank LIMIT :depth)"
+            " SELECT t.id, t.article_id, t.language FROM best"
+            " JOIN kb_translations t ON t.id = best.id"
+            " JOIN kb_articles a ON a.id = t.article_id"
+            f" WHERE a.status IN ({status_list}) ORDER BY best.score, t.id LIMIT :limit"
+        )
+    rows = await session.execute(text(sql), {"query": query, "limit": limit, "depth": FTS_DEPTH})
+    return [TextHit(int(a), int(b), str(c)) for a, b, c in rows]
+
+
+# --- What the in-memory index loads ------------------------------------------------------
+
+
+async def index_translations(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(translation id, article id, language, status, title, vector) of every non-draft."""
+    rows = await session.execute(
+        select(
+            Translation.id,
+            Translation.article_id,
+            Translation.language,
+            Article.status,
+            Translation.title,
+            Translation.vector,
+        )
+        .join(Article, Article.id == Translation.article_id)
+        .where(Article.status != "draft")
+        .order_by(Translation.id)
+    )
+    return [tuple(row) for row in rows]
+
+
+async def index_questions(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """(article id, language, status, text, vector) of every non-draft article's questions."""
+    rows = await session.execute(
+        select(
+            Question.article_id, Question.language, Article.status, Question.text, Question.vector
+        )
+        .join(Article, Article.id == Question.article_id)
+        .where(Article.status != "draft")
+        .order_by(Question.id)
+    )
+    return [tuple(row) for row in rows]
+
+
+async def get_stamp(session: AsyncSession) -> str:
+    # Uses index: the primary key; one row.
+    return str(await session.scalar(select(IndexStamp.stamp).where(IndexStamp.id == 1)) or "")
+
+
+async def renew_stamp(session: AsyncSession) -> None:
+    insert = pg_insert if _postgres(session) else sqlite_insert
+    stamp = uuid.uuid4().hex
+    statement = insert(IndexStamp).values(id=1, stamp=stamp)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["id"], set_={"stamp": stamp})
+    )

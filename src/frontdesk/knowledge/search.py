@@ -1,0 +1,228 @@
+"""Finding answers: hybrid search (full text + vectors fused by reciprocal rank), the bot's
+answer decision (intent match against example questions and titles, with an out-of-scope
+threshold) and autocomplete. Reads only; the index comes from knowledge.index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.kit.text import search_tokens
+from frontdesk.knowledge import index as knowledge_index
+from frontdesk.knowledge import repository
+from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
+from frontdesk.knowledge.markdown import plain_text
+from frontdesk.knowledge.schemas import (
+    Answer,
+    AnswerResult,
+    Candidate,
+    SearchHit,
+    Suggestion,
+)
+
+# Reciprocal rank fusion constant (Cormack et al. 2009): rank r contributes 1 / (K + r).
+RRF_K = 60
+# How many hits each retriever contributes before fusion.
+DEPTH = 50
+MAX_QUERY_TOKENS = 32
+# The bot answers only at or above this intent score (see _intent_scores); below it, "I don't
+# know" (hand-off). Tuned with bench/intent.py on CLINC150's validation split for the
+# hashing embedder (docs/knowledge.md); a model embedder needs its own.
+ANSWER_THRESHOLD = 0.32
+SNIPPET_WORDS = 30
+# Words of a body looked at for the snippet's anchor; past them the opening is shown.
+SNIPPET_SCAN = 200
+# Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
+VECTOR_FLOOR = 0.25
+
+
+def same_language(a: str, b: str) -> bool:
+    """fa and fa-IR are one language for choosing a translation."""
+    return a.split("-")[0] == b.split("-")[0]
+
+
+def _pick_language(available: Iterable[str], wanted: str | None, fallback: str) -> str:
+    languages = list(available)
+    if wanted:
+        if wanted in languages:
+            return wanted
+        for language in languages:
+            if same_language(language, wanted):
+                return language
+    return fallback
+
+
+async def search(
+    session: AsyncSession,
+    q: str,
+    *,
+    language: str | None,
+    statuses: Sequence[str],
+    limit: int,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> list[SearchHit]:
+    """Articles for `q`, best first, each in the asker's language when it exists there."""
+    tokens = search_tokens(q)[:MAX_QUERY_TOKENS]
+    if not tokens:
+        return []
+    idx = await knowledge_index.current(session, embedder)
+    lexical = await repository.fts_search(session, tokens, statuses=statuses, limit=DEPTH)
+    scores: dict[int, float] = {}
+    matched: dict[int, str] = {}
+    for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in lexical)):
+        scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
+        matched.setdefault(hit[0], hit[1])
+    for rank, hit in enumerate(_nearest(idx, idx.query_vector(q), statuses, DEPTH)):
+        scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
+        matched.setdefault(hit[0], hit[1])
+    best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
+    texts = await repository.hit_texts(session, best)
+    hits = []
+    for article_id in best:
+        by_language = {t.language: t for t in texts.get(article_id, [])}
+        if not by_language:
+            continue  # deleted since the index was read
+        chosen = by_language[
+            _pick_language(by_language, language, matched.get(article_id, next(iter(by_language))))
+        ]
+        hits.append(
+            SearchHit(
+                article_id=article_id,
+                language=chosen.language,
+                title=chosen.title,
+                snippet=snippet(plain_text(chosen.html), tokens),
+                score=round(scores[article_id], 6),
+            )
+        )
+    return hits
+
+
+def _first_per_article(hits: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    seen: dict[int, str] = {}
+    for article_id, language in hits:
+        seen.setdefault(article_id, language)
+    return list(seen.items())
+
+
+def _nearest(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, statuses: Sequence[str], depth: int
+) -> list[tuple[int, str]]:
+    """(article id, language) of the entries most similar to `query`, one per article."""
+    sims = idx.similarities(query)
+    if sims.size == 0:
+        return []
+    out: dict[int, str] = {}
+    for position in _top(sims, depth * 8):
+        entry = idx.entries[int(position)]
+        if sims[position] < VECTOR_FLOOR:
+            break
+        if entry.status in statuses:
+            out.setdefault(entry.article_id, entry.language)
+            if len(out) >= depth:
+                break
+    return list(out.items())
+
+
+def _top(sims: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` largest values, largest first (a partial sort: O(len))."""
+    if sims.size > n:
+        part = np.argpartition(-sims, n)[:n]
+        return part[np.argsort(-sims[part], kind="stable")]
+    return np.argsort(-sims, kind="stable")
+
+
+def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
+    """About `words` words of `text` around the first word that matches a query token."""
+    parts = text.split()
+    wanted = set(tokens)
+    start = 0
+    for position, word in enumerate(parts[:SNIPPET_SCAN]):
+        keys = search_tokens(word)
+        if any(key in wanted or key.startswith(tokens[-1]) for key in keys):
+            start = max(0, position - words // 3)
+            break
+    chosen = parts[start : start + words]
+    return ("… " if start else "") + " ".join(chosen) + (" …" if start + words < len(parts) else "")
+
+
+async def answer(
+    session: AsyncSession,
+    text: str,
+    *,
+    language: str | None,
+    threshold: float = ANSWER_THRESHOLD,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+    candidates: int = 3,
+) -> AnswerResult:
+    """The bot's decision for a customer's message: the published article whose example
+    questions (or title) are nearest, if near enough; else no answer, with the candidates."""
+    idx = await knowledge_index.current(session, embedder)
+    query = idx.query_vector(text)
+    best = _intent_scores(idx, query, candidates)
+    ranked = [
+        Candidate(
+            article_id=article_id,
+            language=(chosen := _pick_language(idx.languages[article_id], language, matched)),
+            title=idx.titles.get((article_id, chosen), ""),
+            confidence=round(max(score, 0.0), 4),
+        )
+        for article_id, (score, matched) in best.items()
+    ]
+    top = ranked[0] if ranked else None
+    chosen_answer = (
+        Answer(article_id=top.article_id, language=top.language, confidence=top.confidence)
+        if top is not None and top.confidence >= threshold
+        else None
+    )
+    return AnswerResult(answer=chosen_answer, candidates=ranked)
+
+
+def _intent_scores(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, candidates: int
+) -> dict[int, tuple[float, str]]:
+    """Published articles by intent score, best first: the mean of the similarity to the
+    article's nearest entry (example question or title) and to its centroid. Both measured
+    better together than either alone (bench/intent.py)."""
+    sims = idx.similarities(query)
+    nearest: dict[int, tuple[float, str]] = {}
+    for position in _top(sims, 400):
+        entry = idx.entries[int(position)]
+        if entry.status == "published" and entry.article_id not in nearest:
+            nearest[entry.article_id] = (float(sims[position]), entry.language)
+    if not nearest:
+        return {}
+    to_centroid = idx.centroid_similarities(query)
+    scored = {
+        article_id: ((near + float(to_centroid[idx.centroid_position[article_id]])) / 2, lang)
+        for article_id, (near, lang) in nearest.items()
+    }
+    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
+    return {article_id: scored[article_id] for article_id in ranked}
+
+
+async def autocomplete(
+    session: AsyncSession,
+    q: str,
+    *,
+    language: str | None,
+    limit: int = 8,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> list[Suggestion]:
+    """Published questions and titles holding every word typed so far (the last one as a
+    prefix), in the asker's language first, shortest first (knowledge/completion.py)."""
+    if not search_tokens(q):
+        return []  # nothing to complete: no database read either
+    idx = await knowledge_index.current(session, embedder)
+    return [
+        Suggestion(
+            kind="article" if item.kind == "article" else "question",
+            text=item.text,
+            article_id=item.article_id,
+            language=item.language,
+        )
+        for item in idx.completer.complete(
+            " ".join(search_tokens(q)[:MAX_QUERY_TOKENS]), preferred=language, limit=limit
+        )
+    ]

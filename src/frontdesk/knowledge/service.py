@@ -1,0 +1,283 @@
+"""Knowledge-base rules: who reads which article, and the only writers (articles,
+translations with their versions and example questions, feedback)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.auth.models import Agent
+from frontdesk.db import utcnow
+from frontdesk.kit.errors import NotFound
+from frontdesk.kit.text import search_tokens
+from frontdesk.knowledge import repository
+from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
+from frontdesk.knowledge.markdown import plain_text, render
+from frontdesk.knowledge.models import Article, Feedback, Translation, Version
+from frontdesk.knowledge.schemas import (
+    ArticleCreate,
+    ArticleRead,
+    ArticleUpdate,
+    FeedbackCreate,
+    FeedbackSummary,
+    TranslationRead,
+    TranslationWrite,
+    VersionRead,
+)
+
+PUBLIC = ("published",)
+STAFF = ("published", "internal")
+EVERY_STATUS = ("draft", "published", "internal")
+# How much of a body the search vector reads: the opening says what an article is about
+# (full text covers the rest; more words only blur a hashed vector).
+VECTOR_BODY_CHARS = 300
+
+
+def readable_statuses(agent: Agent | None) -> tuple[str, ...]:
+    """Admins (the authors) see drafts; other agents published and internal articles; the
+    public only published ones."""
+    if agent is None:
+        return PUBLIC
+    return EVERY_STATUS if agent.role == "admin" else STAFF
+
+
+async def get_or_raise(
+    session: AsyncSession, article_id: int, *, statuses: Sequence[str]
+) -> Article:
+    """The article if the caller may read it; else 404, the same as for no article at all."""
+    article = await repository.get_article(session, article_id)
+    if article is None or article.status not in statuses:
+        raise NotFound("no such article", code="article_not_found")
+    return article
+
+
+async def create_article(
+    session: AsyncSession,
+    data: ArticleCreate,
+    *,
+    author: Agent | None,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> Article:
+    """A new article with its source-language text and example questions."""
+    article = Article(
+        source_language=data.language,
+        status=data.status,
+        category=data.category,
+        tags=list(dict.fromkeys(data.tags)),
+        revision=1,
+        author_id=author.id if author else None,
+    )
+    session.add(article)
+    await session.flush()
+    text = TranslationWrite(
+        language=data.language, title=data.title, body=data.body, questions=data.questions
+    )
+    await _write_translation(session, article, text, author=author, embedder=embedder)
+    await repository.renew_stamp(session)
+    return article
+
+
+async def update_article(
+    session: AsyncSession,
+    article: Article,
+    data: ArticleUpdate,
+    *,
+    author: Agent | None,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> Article:
+    """Change status, category or tags, and the source text (a new version when the title
+    or body changes, which makes the other languages' translations stale)."""
+    if data.status is not None:
+        article.status = data.status
+    if "category" in data.model_fields_set:
+        article.category = data.category
+    if data.tags is not None:
+        article.tags = list(dict.fromkeys(data.tags))
+    if data.title is not None or data.body is not None or data.questions is not None:
+        source = await repository.get_translation(session, article.id, article.source_language)
+        assert source is not None  # written with the article, deleted only with it
+        kept = await repository.questions_of(session, [article.id])
+        text = TranslationWrite(
+            language=article.source_language,
+            title=data.title if data.title is not None else source.title,
+            body=data.body if data.body is not None else source.body,
+            questions=data.questions
+            if data.questions is not None
+            else kept.get((article.id, article.source_language), []),
+        )
+        await _write_translation(session, article, text, author=author, embedder=embedder)
+    article.updated_at = utcnow()
+    await repository.renew_stamp(session)
+    return article
+
+
+async def write_translation(
+    session: AsyncSession,
+    article: Article,
+    data: TranslationWrite,
+    *,
+    author: Agent | None,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> Translation:
+    """Add the article in another language, or replace the text of one it has."""
+    translation = await _write_translation(session, article, data, author=author, embedder=embedder)
+    article.updated_at = utcnow()
+    await repository.renew_stamp(session)
+    return translation
+
+
+async def delete_article(session: AsyncSession, article: Article) -> None:
+    await repository.delete_article(session, article)
+    await repository.renew_stamp(session)
+
+
+async def _write_translation(
+    session: AsyncSession,
+    article: Article,
+    data: TranslationWrite,
+    *,
+    author: Agent | None,
+    embedder: Embedder,
+) -> Translation:
+    html = render(data.body)
+    plain = plain_text(html)
+    translation = await repository.get_translation(session, article.id, data.language)
+    changed = translation is None or (translation.title, translation.body) != (
+        data.title,
+        data.body,
+    )
+    number = (
+        await repository.next_version_number(session, article.id, data.language) if changed else 0
+    )
+    fresh = translation is None
+    if translation is None:
+        translation = Translation(article_id=article.id, language=data.language, version=0)
+    if changed:
+        translation.version += 1
+        session.add(
+            Version(
+                article_id=article.id,
+                language=data.language,
+                number=number,
+                title=data.title,
+                body=data.body,
+                author_id=author.id if author else None,
+            )
+        )
+        if data.language == article.source_language and translation.version > 1:
+            article.revision += 1
+    translation.title = data.title
+    translation.body = data.body
+    translation.html = html
+    translation.search_title = " ".join(search_tokens(data.title))
+    translation.search_body = " ".join(search_tokens(" ".join([plain, *data.questions])))
+    vectors = embedder.embed([f"{data.title}\n{plain[:VECTOR_BODY_CHARS]}", *data.questions])
+    translation.vector = to_blob(vectors[0])
+    if changed:
+        # Written against the source as it is now (for the source itself: always current).
+        translation.based_on_revision = article.revision
+    translation.updated_at = utcnow()
+    if fresh:
+        session.add(translation)
+    await repository.replace_questions(
+        session,
+        article.id,
+        data.language,
+        [
+            {"text": q, "vector": to_blob(v)}
+            for q, v in zip(data.questions, vectors[1:], strict=True)
+        ],
+    )
+    await repository.fts_store(session, translation)
+    return translation
+
+
+async def read_article(session: AsyncSession, article: Article) -> ArticleRead:
+    translations = (await repository.translations_of(session, [article.id]))[article.id]
+    questions = await repository.questions_of(session, [article.id])
+    reads = [
+        TranslationRead(
+            language=t.language,
+            title=t.title,
+            body=t.body,
+            html=t.html,
+            questions=questions.get((article.id, t.language), []),
+            version=t.version,
+            stale=t.language != article.source_language and t.based_on_revision < article.revision,
+            updated_at=t.updated_at,
+        )
+        for t in translations
+    ]
+    source = next(r for r in reads if r.language == article.source_language)
+    return ArticleRead(
+        id=article.id,
+        language=article.source_language,
+        status=article.status,
+        category=article.category,
+        tags=list(article.tags),
+        title=source.title,
+        body=source.body,
+        html=source.html,
+        questions=source.questions,
+        revision=article.revision,
+        translations=reads,
+        created_at=article.created_at,
+        updated_at=article.updated_at,
+    )
+
+
+async def list_articles(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str],
+    category: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> list[ArticleRead]:
+    articles = await repository.list_articles(
+        session, statuses=statuses, category=category, after=after, limit=limit
+    )
+    return [await read_article(session, article) for article in articles]
+
+
+async def versions(session: AsyncSession, article: Article) -> list[VersionRead]:
+    rows = await repository.list_versions(session, article.id)
+    return [
+        VersionRead(
+            language=v.language,
+            number=v.number,
+            title=v.title,
+            body=v.body,
+            author_id=v.author_id,
+            created_at=v.created_at,
+        )
+        for v in rows
+    ]
+
+
+async def add_feedback(session: AsyncSession, article: Article, data: FeedbackCreate) -> None:
+    """Record whether the article helped, in the language it was read in."""
+    if await repository.get_translation(session, article.id, data.language) is None:
+        raise NotFound("the article has no text in that language", code="translation_not_found")
+    session.add(
+        Feedback(
+            article_id=article.id,
+            language=data.language,
+            helpful=data.helpful,
+            comment=data.comment or None,
+        )
+    )
+
+
+async def feedback_summary(session: AsyncSession, article: Article) -> list[FeedbackSummary]:
+    summary: dict[str, FeedbackSummary] = {}
+    for language, helpful, count in await repository.feedback_summary(session, article.id):
+        row = summary.setdefault(
+            language, FeedbackSummary(language=language, helpful=0, not_helpful=0)
+        )
+        if helpful:
+            row.helpful = count
+        else:
+            row.not_helpful = count
+    return list(summary.values())

@@ -1,0 +1,33 @@
+"""The demo's articles: English with Arabic and Persian translations, answerable in each."""
+
+from __future__ import annotations
+
+from frontdesk.auth import service as auth
+from frontdesk.auth.schemas import AgentCreate
+from frontdesk.kit import uow
+from frontdesk.knowledge import search
+from frontdesk.knowledge.demo import ARTICLES, seed_articles
+from frontdesk.runtime import Runtime
+
+
+async def test_demo_articles_answer_in_three_languages(runtime: Runtime):
+    async with runtime.db.session() as session:
+        admin = await auth.create_agent(
+            session,
+            AgentCreate(email="a@demo.test", name="A", password="a-password-1", role="admin"),
+        )
+        await seed_articles(session, author=admin)
+        await uow.commit(session)
+    async with runtime.db.session() as session:
+        for text, language, title in (
+            ("I forgot my password", "en", "Reset your password"),
+            ("نسيت كلمة المرور", "ar", "إعادة تعيين كلمة المرور"),
+            ("سفارشم کجاست", "fa", "سفارش من کجاست؟"),
+        ):
+            result = await search.answer(session, text, language=language)
+            assert result.answer is not None, text
+            assert result.answer.language == language
+            assert result.candidates[0].title == title
+        suggestions = await search.autocomplete(session, "پیگ", language="fa")
+        assert [s.text for s in suggestions] == ["پیگیری بسته"]
+    assert len(ARTICLES) >= 3

@@ -1,0 +1,236 @@
+# ruff: noqa: RUF001  (Arabic and Persian samples)
+"""Search, the bot's answer and autocomplete through the contract API: Arabic and Persian
+spellings meet, a question in a language without a translation finds the article in another,
+typos are forgiven, and only what the asker may see is found."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from frontdesk.kit import uow
+from frontdesk.knowledge import search, service
+from frontdesk.knowledge.schemas import ArticleCreate
+from frontdesk.runtime import Runtime
+from tests.conftest import Cast
+
+PASSWORD = {
+    "language": "en",
+    "title": "Reset your password",
+    "body": "Open **Settings**, choose *Security* and press Reset password.\nA link arrives.",
+    "status": "published",
+    "questions": ["I forgot my password", "How do I change my password?", "can't log in"],
+}
+SHIPPING = {
+    "language": "en",
+    "title": "Shipping times",
+    "body": "Parcels arrive within 3 working days in Europe and 10 elsewhere.",
+    "status": "published",
+    "questions": ["When will my parcel arrive?", "How long does delivery take?"],
+}
+BOOK = {
+    "language": "fa",
+    "title": "خرید کتاب",
+    "body": "کتاب‌ها را از فروشگاه ما بخرید. ارسال ۱۲۳ تومان است.",
+    "status": "published",
+    "questions": ["می‌خواهم کتاب بخرم"],
+}
+
+
+async def create(
+    client: httpx.AsyncClient, cast: Cast, article: dict[str, Any], **changes: Any
+) -> int:
+    response = await client.post(
+        "/api/v1/kb/articles", json={**article, **changes}, headers=cast.ada.headers
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+async def find(
+    client: httpx.AsyncClient, cast: Cast, q: str, **params: Any
+) -> list[dict[str, Any]]:
+    response = await client.get(
+        "/api/v1/kb/search", params={"q": q, **params}, headers=cast.alice.headers
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+class TestSearch:
+    async def test_best_match_first_with_a_snippet(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        await create(client, cast, SHIPPING)
+        items = await find(client, cast, "reset password")
+        assert items[0]["article_id"] == password
+        assert items[0]["language"] == "en"
+        assert items[0]["title"] == "Reset your password"
+        assert "Reset password" in items[0]["snippet"]
+        assert items[0]["score"] > 0
+        assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
+
+    async def test_arabic_and_persian_spellings_meet(self, client, cast):
+        book = await create(client, cast, BOOK)
+        for q in ("كتاب", "کتاب", "ميخواهم كتاب", "١٢٣", "123"):
+            items = await find(client, cast, q)
+            assert [i["article_id"] for i in items][:1] == [book], q
+
+    async def test_typos_are_forgiven(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        await create(client, cast, SHIPPING)
+        items = await find(client, cast, "pasword resset")
+        assert items[0]["article_id"] == password
+
+    async def test_the_askers_language_is_preferred(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        await client.post(
+            f"/api/v1/kb/articles/{password}/translations",
+            json={
+                "language": "fa",
+                "title": "بازنشانی گذرواژه",
+                "body": "به تنظیمات بروید و گذرواژه را بازنشانی کنید.",
+            },
+            headers=cast.ada.headers,
+        )
+        items = await find(client, cast, "password", language="fa")
+        assert (items[0]["article_id"], items[0]["language"]) == (password, "fa")
+        assert items[0]["title"] == "بازنشانی گذرواژه"
+
+    async def test_without_a_translation_any_language_is_found_and_named(self, client, cast):
+        shipping = await create(client, cast, SHIPPING)
+        items = await find(client, cast, "delivery", language="fa")
+        assert (items[0]["article_id"], items[0]["language"]) == (shipping, "en")
+
+    async def test_agents_find_internal_articles_but_never_drafts(self, client, cast):
+        internal = await create(client, cast, PASSWORD, status="internal")
+        await create(client, cast, SHIPPING, status="draft")
+        assert [i["article_id"] for i in await find(client, cast, "password")] == [internal]
+        assert await find(client, cast, "parcels") == []
+
+    async def test_nothing_to_search_for_finds_nothing(self, client, cast):
+        await create(client, cast, PASSWORD)
+        assert await find(client, cast, " ?! ") == []
+
+    async def test_a_bad_language_tag_is_refused(self, client, cast):
+        response = await client.get(
+            "/api/v1/kb/search",
+            params={"q": "x", "language": "no such"},
+            headers=cast.alice.headers,
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid"
+
+    async def test_needs_a_token(self, client, cast):
+        assert (await client.get("/api/v1/kb/search", params={"q": "x"})).status_code == 401
+
+
+class TestAnswer:
+    async def ask(self, client, cast, text: str, **extra: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/api/v1/kb/answer", json={"text": text, **extra}, headers=cast.alice.headers
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def test_a_known_question_is_answered(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        await create(client, cast, SHIPPING)
+        result = await self.ask(client, cast, "I forgot my pasword")
+        assert result["answer"]["article_id"] == password
+        assert result["answer"]["language"] == "en"
+        assert result["answer"]["confidence"] >= search.ANSWER_THRESHOLD
+        assert result["candidates"][0]["article_id"] == password
+
+    async def test_an_unknown_question_gets_no_answer(self, client, cast):
+        await create(client, cast, PASSWORD)
+        await create(client, cast, SHIPPING)
+        result = await self.ask(client, cast, "what is the capital of mongolia")
+        assert result["answer"] is None
+        assert all(c["confidence"] < search.ANSWER_THRESHOLD for c in result["candidates"])
+
+    async def test_the_bot_answers_only_from_published_articles(self, client, cast):
+        await create(client, cast, PASSWORD, status="internal")
+        result = await self.ask(client, cast, "I forgot my password")
+        assert result == {"answer": None, "candidates": []}
+
+    async def test_persian_question_in_persian_spelling_variants(self, client, cast):
+        book = await create(client, cast, BOOK)
+        result = await self.ask(client, cast, "مي‌خواهم كتاب بخرم", language="fa")
+        assert (result["answer"]["article_id"], result["answer"]["language"]) == (book, "fa")
+
+
+class TestAutocomplete:
+    async def suggest(self, client, q: str, **params: Any) -> list[dict[str, Any]]:
+        response = await client.get("/api/v1/public/kb/autocomplete", params={"q": q, **params})
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    async def test_suggests_questions_and_titles_by_prefix_without_auth(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        items = await self.suggest(client, "how do I ch")
+        assert items[0] == {
+            "kind": "question",
+            "text": "How do I change my password?",
+            "article_id": password,
+            "language": "en",
+        }
+        titles = await self.suggest(client, "rese")
+        assert {
+            "kind": "article",
+            "text": "Reset your password",
+            "article_id": password,
+            "language": "en",
+        } in titles
+
+    async def test_only_published_articles_are_suggested(self, client, cast):
+        await create(client, cast, PASSWORD, status="internal")
+        await create(client, cast, SHIPPING, status="draft")
+        assert await self.suggest(client, "pass") == []
+        assert await self.suggest(client, "ship") == []
+
+    async def test_persian_prefix_in_arabic_letters(self, client, cast):
+        book = await create(client, cast, BOOK)
+        items = await self.suggest(client, "ميخواهم ك", language="fa")
+        assert [(i["article_id"], i["text"]) for i in items] == [(book, "می‌خواهم کتاب بخرم")]
+
+    async def test_changes_show_at_once(self, client, cast):
+        password = await create(client, cast, PASSWORD)
+        assert await self.suggest(client, "forgot")
+        await client.patch(
+            f"/api/v1/kb/articles/{password}", json={"status": "draft"}, headers=cast.ada.headers
+        )
+        assert await self.suggest(client, "forgot") == []
+
+    async def test_rate_limited_per_client(self, client, cast):
+        from frontdesk.knowledge.views import AUTOCOMPLETE_PER_MINUTE
+
+        url = "/api/v1/public/kb/autocomplete"
+        for _ in range(2):  # a second try if the burst straddled a minute boundary
+            minute = time.time() // 60
+            answers = [
+                await client.get(url, params={"q": "a"}) for _ in range(AUTOCOMPLETE_PER_MINUTE + 1)
+            ]
+            if time.time() // 60 == minute:
+                break
+        assert answers[0].status_code == 200
+        assert answers[-1].status_code == 429
+        assert answers[-1].json()["error"]["code"] == "rate_limited"
+        assert int(answers[-1].headers["retry-after"]) >= 1
+
+
+class TestOtherProcesses:
+    async def test_a_write_elsewhere_reaches_this_processs_index(self, runtime: Runtime, cast):
+        other = Runtime.build(runtime.settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                assert await search.autocomplete(session, "forgot", language=None) == []
+            async with other.db.session() as session:
+                await service.create_article(session, ArticleCreate(**PASSWORD), author=None)
+                await uow.commit(session)
+            async with runtime.db.session() as session:
+                found = await search.autocomplete(session, "forgot", language=None)
+                assert [s.text for s in found] == ["I forgot my password"]
+        finally:
+            await other.db.dispose()
