@@ -33,9 +33,10 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "object-src 'none'"
 )
+# Glyphs from DejaVu Sans (Debian's default font), so none renders as an empty box.
 CHANNEL_ICONS = {
-    "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "voice": "☎", "telegram": "✈",
-    "messenger": "ⓜ", "instagram": "◎",
+    "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "sms_gateway": "✆",
+    "whatsapp": "☏", "telegram": "✈", "messenger": "◉", "instagram": "◎", "voice": "☎",
 }  # fmt: skip
 
 

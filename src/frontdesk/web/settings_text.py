@@ -4,14 +4,12 @@ here; Arabic and Persian in locale/*/messages.po (tests/web/test_settings.py che
 
 from __future__ import annotations
 
+from frontdesk.web.rendering import CHANNEL_ICONS as CHANNEL_ICONS  # one glyph per channel
+
 CHANNEL_NAMES = {
     "api": "API", "email": "E-mail", "webchat": "Website chat", "sms": "SMS (Twilio)",
     "sms_gateway": "SMS gateway", "whatsapp": "WhatsApp", "telegram": "Telegram",
     "messenger": "Messenger", "instagram": "Instagram", "voice": "Voice",
-}  # fmt: skip
-CHANNEL_ICONS = {
-    "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "sms_gateway": "✆",
-    "whatsapp": "☏", "telegram": "✈", "messenger": "ⓜ", "instagram": "◎", "voice": "☎",
 }  # fmt: skip
 
 # One sentence per channel: what to paste where in the provider's console.
