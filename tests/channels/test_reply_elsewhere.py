@@ -4,7 +4,6 @@ WhatsApp instead — in the customer's WhatsApp conversation, under WhatsApp's r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,28 +11,16 @@ from sqlalchemy import func, select
 
 from frontdesk.conversations.models import Conversation
 from frontdesk.kit.events import Event
+from tests.channels import fakes
 from tests.channels.sms import conftest as sms_kit
 from tests.channels.whatsapp import conftest as wa_kit
-from tests.conftest import inbound_payload, post_inbound, run_jobs, serve_app
+from tests.conftest import inbound_payload, post_inbound, run_jobs
+
+graph = fakes.graph  # the fixture
+twilio = fakes.twilio  # the fixture
 
 PHONE = "+971501234567"  # the SMS fixture's sender
 WA_ID = PHONE.lstrip("+")
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[wa_kit.FakeGraphApi]:
-    fake = wa_kit.FakeGraphApi()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[sms_kit.FakeTwilio]:
-    fake = sms_kit.FakeTwilio()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
 
 
 @pytest.fixture

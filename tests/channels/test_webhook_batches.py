@@ -6,33 +6,18 @@ one is reported in `refused`, and the answer is 200 so nothing is delivered agai
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from frontdesk.conversations.models import Message
+from tests.channels import fakes
 from tests.channels.meta import conftest as meta_kit
 from tests.channels.test_poison import REFUSED_BY_DB, refusing_database  # noqa: F401 (fixture)
 from tests.channels.whatsapp import conftest as wa_kit
-from tests.conftest import serve_app
 
-
-@pytest.fixture
-async def graph() -> AsyncIterator[wa_kit.FakeGraphApi]:
-    fake = wa_kit.FakeGraphApi()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
-
-
-@pytest.fixture
-async def meta_graph() -> AsyncIterator[meta_kit.FakeGraphApi]:
-    fake = meta_kit.FakeGraphApi()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
+graph = fakes.graph  # the fixture
+meta_graph = fakes.meta_graph  # the fixture
 
 
 async def stored_texts(runtime) -> list[str]:  # type: ignore[no-untyped-def]

@@ -4,45 +4,23 @@ channel works: templates on WhatsApp, the HUMAN_AGENT tag's 7 days on Messenger.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
+from tests.channels import fakes
 from tests.channels.meta import conftest as meta_kit
 from tests.channels.sms import conftest as sms_kit
 from tests.channels.whatsapp import conftest as wa_kit
-from tests.conftest import serve_app
 from tests.web.test_views import csrf_of, log_in
 
+graph = fakes.graph  # the fixture
+meta_graph = fakes.meta_graph  # the fixture
+twilio = fakes.twilio  # the fixture
+
 WA_ID = "971501234567"  # the SMS fixture's sender, as WhatsApp names it
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[wa_kit.FakeGraphApi]:
-    fake = wa_kit.FakeGraphApi()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
-
-
-@pytest.fixture
-async def meta_graph() -> AsyncIterator[meta_kit.FakeGraphApi]:
-    fake = meta_kit.FakeGraphApi()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
-
-
-@pytest.fixture
-async def twilio() -> AsyncIterator[sms_kit.FakeTwilio]:
-    fake = sms_kit.FakeTwilio()
-    async with serve_app(fake.app) as address:
-        fake.address = address
-        yield fake
 
 
 async def age_inbound(runtime, by: timedelta) -> None:  # type: ignore[no-untyped-def]
