@@ -243,6 +243,15 @@ class TestWorkItems:
         assert [t["type"] for t in listed] == ["due soon", "old", "same"]  # equals: FIFO
         assert listed[0]["effective_priority"] > listed[1]["effective_priority"]
 
+    async def test_an_implausible_due_time_is_refused_not_a_500(self, client, cast):
+        # Year 1 minus the urgency lead overflowed the ordering arithmetic (a 500).
+        for due in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+            answer = await client.post(
+                "/api/v1/tasks", json={"type": "refund", "due_at": due}, headers=cast.ada.headers
+            )
+            assert answer.status_code == 422, answer.text
+            assert "due_at" in answer.text
+
     async def test_transfer_to_another_queue(self, client, cast, runtime):
         queue_id = await setup_support(client, cast)
         billing = await client.post(

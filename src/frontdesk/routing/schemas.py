@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -16,6 +16,20 @@ Channel = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z][a-z0-9_]{0,29})$
 Word = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Slots = Annotated[int, Field(ge=0, le=1000)]
 Presence = Literal["available", "busy", "away", "after_call_work", "offline"]
+# A due time far outside any working life is a typo, and the ordering arithmetic (rank_at:
+# minus priority and urgency lead) would overflow near year 1 or 9999.
+EARLIEST_DUE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DUE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST_DUE <= aware <= LATEST_DUE:
+        raise ValueError("must be between the years 2000 and 9000")
+    return value
+
+
+DueAt = Annotated[datetime, AfterValidator(_plausible)]
 
 
 class QueueCreate(RequestBody):
@@ -94,7 +108,7 @@ class TaskCreate(RequestBody):
 
     type: Word
     description: Annotated[str, StringConstraints(max_length=10_000)] = ""
-    due_at: datetime | None = None
+    due_at: DueAt | None = None
     customer_id: Id | None = None
     conversation_id: Id | None = None
     base_priority: Annotated[int, Field(ge=-10, le=10)] = 0
