@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Persian samples)
 """Settings → Knowledge base: admins only; create an article from the form (tags and
 example questions parsed, draft by default), edit it, add a translation whose boxes are
 right to left, see it flagged stale after the source changes; a refused form keeps what was
@@ -37,7 +36,11 @@ async def test_admin_creates_edits_and_translates(client, cast):
     url = await create(client, cast)
     article_id = int(url.rsplit("/", 1)[1])
     read = (await client.get(f"/api/v1/kb/articles/{article_id}", headers=cast.ada.headers)).json()
-    assert (read["title"], read["status"], read["category"]) == ("Opening hours", "published", "General")
+    assert (read["title"], read["status"], read["category"]) == (
+        "Opening hours",
+        "published",
+        "General",
+    )
     assert read["tags"] == ["hours", "open"]
     assert read["questions"] == ["When are you open?", "Are you open on Sunday?"]
 
@@ -50,7 +53,10 @@ async def test_admin_creates_edits_and_translates(client, cast):
     )  # fmt: skip
     assert translated.status_code == 303
     form = await client.get(f"{url}/translations?language=fa")
-    assert 'id="fd-kb-title" name="title" value="ساعت کاری" required maxlength="300" dir="rtl"' in form.text
+    assert (
+        'id="fd-kb-title" name="title" value="ساعت کاری" required maxlength="300" dir="rtl"'
+        in form.text
+    )
     assert 'data-testid="fd-kb-stale"' not in form.text
 
     edited = await client.post(url, data=article_form(csrf, body="We open at **10** now."))

@@ -103,9 +103,7 @@ async def help_search(
     hits = await search.search(
         session, q, language=lang, statuses=service.PUBLIC, limit=SEARCH_RESULTS
     )
-    return _page(
-        request, lang, "help_search.html", {"q": q, "hits": hits, "path_tail": "search"}
-    )
+    return _page(request, lang, "help_search.html", {"q": q, "hits": hits, "path_tail": "search"})
 
 
 @router.get("/help/{lang}/articles/{article_id}", response_class=HTMLResponse)

@@ -38,12 +38,8 @@ FIELDS = ("language", "title", "body", "status", "category", "tags", "questions"
 
 @router.get("/settings/knowledge", response_class=HTMLResponse)
 async def articles_page(request: Request, session: SessionDep, admin: AdminPage) -> HTMLResponse:
-    articles = await service.list_articles(
-        session, statuses=service.EVERY_STATUS, limit=LIST_LIMIT
-    )
-    return render(
-        request, "settings_kb.html", {"articles": articles, **_words()}, agent=admin
-    )
+    articles = await service.list_articles(session, statuses=service.EVERY_STATUS, limit=LIST_LIMIT)
+    return render(request, "settings_kb.html", {"articles": articles, **_words()}, agent=admin)
 
 
 @router.get("/settings/knowledge/new", response_class=HTMLResponse)
@@ -213,7 +209,9 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[0] in FIELDS:
-            found.setdefault(loc[0], "missing" if error["type"] == "string_too_short" else "invalid")
+            found.setdefault(
+                loc[0], "missing" if error["type"] == "string_too_short" else "invalid"
+            )
     return found or {"title": "invalid"}
 
 

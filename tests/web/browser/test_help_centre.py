@@ -61,9 +61,7 @@ async def test_persian_help_centre(browser, live_server, client, cast, runtime, 
     await page.screenshot(path=str(artifacts / "help-centre-fa.png"), full_page=True)
     async with runtime.db.session() as session:
         rows = (await session.scalars(select(Feedback))).all()
-    assert [(r.language, r.helpful, r.comment) for r in rows] == [
-        ("fa", False, "هنوز پولم نرسیده")
-    ]
+    assert [(r.language, r.helpful, r.comment) for r in rows] == [("fa", False, "هنوز پولم نرسیده")]
 
     await page.goto(f"{base}/help/fa/articles/999999")
     assert await page.get_by_test_id("fd-help-not-found").is_visible()
