@@ -66,6 +66,8 @@ class TestPortal:
         results = await client.get("/help/fa/search", params={"q": "بازگشت"})
         assert results.status_code == 200
         assert f"/help/fa/articles/{article['id']}" in results.text
+        # The language picker keeps the search.
+        assert 'href="/help/ar/search?q=%D8%A8' in results.text
         # "1 article found" with the Persian digit one.
         count = re.search(r'data-testid="fd-help-result-count">([^<]+)<', results.text)
         assert count and "۱" in count.group(1) and "1" not in count.group(1)

@@ -6,6 +6,7 @@ from the public API), `/help/{lang}/search` and `/help/{lang}/articles/{id}` wit
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -103,7 +104,12 @@ async def help_search(
     hits = await search.search(
         session, q, language=lang, statuses=service.PUBLIC, limit=SEARCH_RESULTS
     )
-    return _page(request, lang, "help_search.html", {"q": q, "hits": hits, "path_tail": "search"})
+    return _page(
+        request,
+        lang,
+        "help_search.html",
+        {"q": q, "hits": hits, "path_tail": "search?" + urlencode({"q": q})},
+    )
 
 
 @router.get("/help/{lang}/articles/{article_id}", response_class=HTMLResponse)
