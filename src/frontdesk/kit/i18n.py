@@ -30,6 +30,18 @@ def direction(lang: str) -> str:
     return "rtl" if lang in RTL_LANGUAGES else "ltr"
 
 
+# Languages written right to left, for content in any BCP-47 tag (not only the UI's).
+_RTL_SCRIPTS = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv", "sd", "ug", "syr"})
+
+
+def script_direction(tag: str) -> str:
+    """`rtl` or `ltr` for text in the language `tag` (`fa-IR`, `ur`, `en-GB`, `az-Arab`)."""
+    parts = tag.split("-")
+    if "Arab" in parts or "Hebr" in parts:
+        return "rtl"
+    return "rtl" if parts[0].lower() in _RTL_SCRIPTS else "ltr"
+
+
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """msgid → msgstr of a language (read once from its .po file; empty for English)."""

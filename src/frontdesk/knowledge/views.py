@@ -46,7 +46,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limit(request: Request, what: str) -> None:
+def rate_limit(request: Request, what: str) -> None:
     # One set of windows per app (so per process), made on first use.
     state = request.app.state
     if not hasattr(state, "kb_windows"):
@@ -180,7 +180,7 @@ async def autocomplete(
 ) -> Suggestions:
     """Suggested questions and articles for what a customer has typed so far (published
     articles only; no authentication)."""
-    _limit(request, "autocomplete")
+    rate_limit(request, "autocomplete")
     return Suggestions(items=await search.autocomplete(session, q, language=language))
 
 
@@ -194,7 +194,7 @@ async def give_feedback(
     article_id: Id, data: FeedbackCreate, request: Request, session: SessionDep
 ) -> Response:
     """Whether a published article helped, with an optional comment (no authentication)."""
-    _limit(request, "feedback")
+    rate_limit(request, "feedback")
     article = await service.get_or_raise(session, article_id, statuses=service.PUBLIC)
     await service.add_feedback(session, article, data)
     await uow.commit(session)

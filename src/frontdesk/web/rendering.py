@@ -69,9 +69,12 @@ def render(
     *,
     agent: Agent | None = None,
     status: int = 200,
+    page_language: str | None = None,
 ) -> HTMLResponse:
+    """A page in the agent's language, else `page_language` (public pages name theirs in
+    the path), else the `lang` query parameter."""
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    lang = language(agent.language if agent else request.query_params.get("lang"))
+    lang = language(agent.language if agent else page_language or request.query_params.get("lang"))
 
     def when(value: datetime | None) -> str:
         return format_when(value, lang)

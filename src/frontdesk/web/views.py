@@ -25,7 +25,9 @@ from frontdesk.routing import service as routing
 from frontdesk.web import (
     canned_views,
     conversation_views,
+    help_views,
     inbox_views,
+    kb_settings_views,
     mention_views,
     settings_views,
     socket,
@@ -46,6 +48,8 @@ for module in (
     inbox_views,
     conversation_views,
     canned_views,
+    help_views,
+    kb_settings_views,
     supervisor_views,
     mention_views,
     settings_views,
@@ -58,6 +62,9 @@ STATIC_FILES = {
     "app.css": "text/css",
     "desk.js": "application/javascript",
     "htmx.min.js": "application/javascript",
+    "help.js": "application/javascript",
+    "help.css": "text/css",
+    "kb-edit.js": "application/javascript",
 }
 
 
