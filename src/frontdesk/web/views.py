@@ -27,9 +27,11 @@ from frontdesk.web import (
     conversation_views,
     inbox_views,
     mention_views,
+    routing_settings_views,
     settings_views,
     socket,
     supervisor_views,
+    work_views,
 )
 from frontdesk.web.rendering import (
     LoginRequired,
@@ -49,6 +51,8 @@ for module in (
     supervisor_views,
     mention_views,
     settings_views,
+    routing_settings_views,
+    work_views,
     socket,
 ):
     router.include_router(module.router)
