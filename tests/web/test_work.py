@@ -46,9 +46,7 @@ async def page(client: httpx.AsyncClient, path: str = "/work") -> str:
 
 
 class TestMyWork:
-    async def test_an_agent_sees_only_their_queues_and_filters_stay_in_the_url(
-        self, client, cast
-    ):
+    async def test_an_agent_sees_only_their_queues_and_filters_stay_in_the_url(self, client, cast):
         support = await make_queue(client, cast, "Support", "Support")
         billing = await make_queue(client, cast, "Billing", "Billing")
         mine = await work_item(client, cast, support, "call back Layla")
@@ -81,9 +79,7 @@ class TestMyWork:
         csrf = csrf_of(html)
         assert 'data-testid="fd-task-accept"' in html
         back = f"queue={support}"
-        done = await client.post(
-            f"/work/tasks/{first}/accept", data={"csrf": csrf, "back": back}
-        )
+        done = await client.post(f"/work/tasks/{first}/accept", data={"csrf": csrf, "back": back})
         assert done.status_code == 303
         assert done.headers["location"] == f"/work?queue={support}&notice=accept"
         assert (await task(client, cast, first))["status"] == "assigned"
@@ -148,6 +144,13 @@ class TestMyWork:
         assert item["due_at"].startswith("2030-01-02T09:30")
         bad = await client.post("/work/items", data={"csrf": csrf, "type": " ", "customer_id": "x"})
         assert bad.headers["location"] == "/work?error=invalid"
+        # A due time at the very start of the calendar ranks first rather than failing.
+        early = await client.post(
+            "/work/items", data={"csrf": csrf, "type": "ancient", "due_at": "0001-01-01T00:05"}
+        )
+        assert early.headers["location"] == "/work?notice=created"
+        html = await page(client)
+        assert html.index("ancient") < html.index("order 12")
 
 
 class TestRoutingSettings:
@@ -157,9 +160,7 @@ class TestRoutingSettings:
         for path in ("queues", "policies", "agents"):
             assert (await client.get(f"/settings/routing/{path}")).status_code == 403
         csrf = csrf_of(await page(client))
-        posted = await client.post(
-            "/settings/routing/queues", data={"csrf": csrf, "name": "Mine"}
-        )
+        posted = await client.post("/settings/routing/queues", data={"csrf": csrf, "name": "Mine"})
         assert posted.status_code == 403
         answer = await client.get("/api/v1/routing/queues", headers=cast.ada.headers)
         assert answer.json() == []

@@ -293,13 +293,17 @@ async def save_worker(
 ) -> Response:
     form = await _form(request)
     member = await setup.get_agent_or_raise(session, agent_id)
-    values = {name: str(form.get(name) or "") for name in ("skills", "languages", "tier", "capacity")}
+    values = {
+        name: str(form.get(name) or "") for name in ("skills", "languages", "tier", "capacity")
+    }
     try:
-        data = WorkerUpdate(
-            skills=pairs(values["skills"], "skills"),
-            languages=[w.strip() for w in values["languages"].split(",") if w.strip()],
-            tier=values["tier"],
-            capacity=pairs(values["capacity"], "capacity"),
+        data = WorkerUpdate.model_validate(
+            {
+                "skills": pairs(values["skills"], "skills"),
+                "languages": [w.strip() for w in values["languages"].split(",") if w.strip()],
+                "tier": values["tier"],
+                "capacity": pairs(values["capacity"], "capacity"),
+            }
         )
         await setup.update_worker(session, member, data)
         await dispatch.route(session)

@@ -23,7 +23,9 @@ class TestOfferBanner:
         task_id = await work_item(client, cast, support, "call back Layla")
         assert (await task(client, cast, task_id))["status"] == "offered"
         await banner.wait_for(state="visible", timeout=15_000)
-        assert "call back Layla" in (await alice.get_by_test_id("fd-offer-what").text_content() or "")
+        assert "call back Layla" in (
+            await alice.get_by_test_id("fd-offer-what").text_content() or ""
+        )
         left = await alice.get_by_test_id("fd-offer-left").text_content() or ""
         assert any(ch.isdigit() for ch in left)
         # The list refreshed live too: the task shows as offered.
