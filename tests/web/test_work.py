@@ -243,3 +243,17 @@ class TestRoutingSettings:
             await client.get(f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers)
         ).json()
         assert worker["skills"] == {"billing": 4, "refunds": 2}
+
+
+class TestRightToLeft:
+    async def test_pages_in_persian_keep_expressions_left_to_right(self, client, cast):
+        await log_in(client, cast.ada)
+        csrf = csrf_of(await page(client))
+        switched = await client.post("/me/language", data={"csrf": csrf, "language": "fa"})
+        assert switched.status_code == 303
+        await make_queue(client, cast, "Support", "Support")
+        html = await page(client, "/settings/routing/queues")
+        assert 'dir="rtl"' in html and "صف‌ها" in html
+        assert "<code dir=\"ltr\">teams HAS 'Support'</code>" in html.replace("&#39;", "'")
+        work = await page(client)
+        assert "کارهای من" in work and "{seconds}" in work  # the countdown's template

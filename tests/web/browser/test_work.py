@@ -39,3 +39,21 @@ class TestOfferBanner:
         assert await row.get_attribute("data-status") == "assigned"
         assert await alice.get_by_test_id("fd-offer").is_hidden()
         assert await axe_violations(alice) == []
+
+    async def test_routing_settings_pages_are_axe_clean_with_an_error_shown(
+        self, browser, live_server, cast, client
+    ):
+        base = f"http://{live_server}"
+        await make_queue(client, cast, "Support", "Support")
+        ada = await agent_page(browser, base, cast.ada)
+        await ada.goto(f"{base}/settings/routing/queues")
+        await ada.locator("#fd-q-name").fill("Broken")
+        await ada.locator("#fd-q-expr").fill("skills HAS")
+        await ada.locator("[data-testid=fd-queue-form] button[type=submit]").click()
+        error = ada.get_by_test_id("fd-expr-error")
+        await error.wait_for()
+        assert await error.get_attribute("data-position") == "10"
+        assert await axe_violations(ada) == []
+        for path in ("policies", f"agents?agent={cast.alice.id}"):
+            await ada.goto(f"{base}/settings/routing/{path}")
+            assert await axe_violations(ada) == [], path
