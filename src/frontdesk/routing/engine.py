@@ -36,6 +36,8 @@ def rank_at(created_at: datetime, base_priority: int, due_at: datetime | None) -
     by_priority = created_at - timedelta(seconds=base_priority * PRIORITY_SECONDS)
     if due_at is None:
         return by_priority
+    if due_at - datetime.min.replace(tzinfo=due_at.tzinfo) < URGENCY_LEAD:
+        return due_at  # a due time in the first minutes of year 1 (no earlier instant exists)
     return min(by_priority, due_at - URGENCY_LEAD)
 
 

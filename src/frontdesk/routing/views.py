@@ -113,7 +113,7 @@ async def delete_policy(policy_id: Id, session: SessionDep, admin: AdminAgent) -
 # Agents as workers
 
 
-async def _worker_read(session: AsyncSession, agent: Agent) -> WorkerRead:
+async def worker_read(session: AsyncSession, agent: Agent) -> WorkerRead:
     profile = await repository.get_worker(session, agent.id)
     rows = await repository.capacities_of(session, [agent.id])
     teams = await repository.team_names_of(session, [agent.id])
@@ -136,7 +136,7 @@ async def _worker_read(session: AsyncSession, agent: Agent) -> WorkerRead:
 async def get_worker(agent_id: Id, session: SessionDep, agent: CurrentAgent) -> WorkerRead:
     if agent.id != agent_id and agent.role not in SEES_ALL:
         raise NotFound("agent not found")
-    return await _worker_read(session, await setup.get_agent_or_raise(session, agent_id))
+    return await worker_read(session, await setup.get_agent_or_raise(session, agent_id))
 
 
 @router.patch("/routing/agents/{agent_id}", response_model=WorkerRead, responses=errors(403))
@@ -150,13 +150,13 @@ async def update_worker(
     await setup.update_worker(session, worker, data)
     await dispatch.route(session)
     await uow.commit(session)
-    return await _worker_read(session, worker)
+    return await worker_read(session, worker)
 
 
 # The task list
 
 
-async def _read_tasks(session: AsyncSession, tasks: list[RoutingTask]) -> list[TaskRead]:
+async def read_tasks(session: AsyncSession, tasks: list[RoutingTask]) -> list[TaskRead]:
     now = utcnow()
     items = []
     for task in tasks:
@@ -179,7 +179,7 @@ async def _read_tasks(session: AsyncSession, tasks: list[RoutingTask]) -> list[T
     return items
 
 
-async def _visible_task(session: AsyncSession, task_id: int, agent: Agent) -> RoutingTask:
+async def visible_task(session: AsyncSession, task_id: int, agent: Agent) -> RoutingTask:
     task = await repository.get_task(session, task_id)
     if task is None or not await _may_see(session, task, agent):
         raise NotFound("task not found")
@@ -230,7 +230,7 @@ async def list_tasks(
         limit=size,
     )
     next_cursor = encode_cursor(rows[-1].id) if len(rows) == size else None
-    return Page(items=await _read_tasks(session, rows), next_cursor=next_cursor)
+    return Page(items=await read_tasks(session, rows), next_cursor=next_cursor)
 
 
 async def _after(session: AsyncSession, task_id: int | None) -> tuple[datetime, int] | None:
@@ -251,12 +251,12 @@ async def create_task(data: TaskCreate, session: SessionDep, agent: CurrentAgent
     task = await placing.create_work_item(session, data, by=agent)
     await dispatch.route(session)
     await uow.commit(session)
-    return (await _read_tasks(session, [task]))[0]
+    return (await read_tasks(session, [task]))[0]
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead)
 async def get_task(task_id: Id, session: SessionDep, agent: CurrentAgent) -> TaskRead:
-    return (await _read_tasks(session, [await _visible_task(session, task_id, agent)]))[0]
+    return (await read_tasks(session, [await visible_task(session, task_id, agent)]))[0]
 
 
 @router.post("/tasks/next", response_model=TaskRead | None, responses=errors(409))
@@ -264,7 +264,7 @@ async def take_next(session: SessionDep, agent: CurrentAgent) -> TaskRead | None
     """Pull: take the first-ranked waiting task of your queues (null when none fits)."""
     task = await dispatch.take_next(session, agent)
     await uow.commit(session)
-    return (await _read_tasks(session, [task]))[0] if task else None
+    return (await read_tasks(session, [task]))[0] if task else None
 
 
 @router.post("/tasks/{task_id}/transfer", response_model=TaskRead, responses=errors(403, 409))
@@ -274,7 +274,7 @@ async def transfer(
     """Hand a task you hold (or, for supervisors, any) to an agent or a queue."""
     if (data.agent_id is None) == (data.queue_id is None):
         raise Invalid("give exactly one of agent_id and queue_id", code="invalid")
-    task = await _visible_task(session, task_id, agent)
+    task = await visible_task(session, task_id, agent)
     if agent.role not in SEES_ALL and task.assignee_id != agent.id:
         raise Forbidden("you do not hold this task", code="not_yours")
     queue = await setup.get_queue_or_raise(session, data.queue_id) if data.queue_id else None
@@ -283,7 +283,7 @@ async def transfer(
     await dispatch.transfer(session, task, by=agent, agent_id=data.agent_id, queue=queue)
     await dispatch.route(session)
     await uow.commit(session)
-    return (await _read_tasks(session, [task]))[0]
+    return (await read_tasks(session, [task]))[0]
 
 
 Action = Literal["accept", "reject", "wrap-up", "complete"]
@@ -292,7 +292,7 @@ Action = Literal["accept", "reject", "wrap-up", "complete"]
 @router.post("/tasks/{task_id}/{action}", response_model=TaskRead, responses=errors(409))
 async def act(task_id: Id, action: Action, session: SessionDep, agent: CurrentAgent) -> TaskRead:
     """Accept or reject an offer; wrap up or complete a task you hold."""
-    task = await _visible_task(session, task_id, agent)
+    task = await visible_task(session, task_id, agent)
     if action == "accept":
         await dispatch.accept(session, task, agent)
     elif action == "reject":
@@ -304,4 +304,4 @@ async def act(task_id: Id, action: Action, session: SessionDep, agent: CurrentAg
     if action != "accept":
         await dispatch.route(session)
     await uow.commit(session)
-    return (await _read_tasks(session, [task]))[0]
+    return (await read_tasks(session, [task]))[0]

@@ -29,9 +29,11 @@ from frontdesk.web import (
     inbox_views,
     kb_settings_views,
     mention_views,
+    routing_settings_views,
     settings_views,
     socket,
     supervisor_views,
+    work_views,
 )
 from frontdesk.web.rendering import (
     LoginRequired,
@@ -53,6 +55,8 @@ for module in (
     supervisor_views,
     mention_views,
     settings_views,
+    routing_settings_views,
+    work_views,
     socket,
 ):
     router.include_router(module.router)

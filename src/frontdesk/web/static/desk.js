@@ -31,7 +31,45 @@
     if (page === "conversation") {
       return event.conversation_id === conversationId || event.customer_id === customerId;
     }
+    if (page === "work") return String(event.type || "").indexOf("task.") === 0;
     return page === "customer" && event.customer_id === customerId;
+  }
+
+  // A task offered to this agent (task.offered names them): a banner with Accept / Reject
+  // and a countdown; the server-rendered banner is filled with text only.
+  var offerTimer = null, offeredTask = 0;
+  function hideOffer() {
+    var banner = document.getElementById("fd-offer");
+    if (banner) banner.hidden = true;
+    clearInterval(offerTimer); offeredTask = 0;
+  }
+  function showOffer(p) {
+    var banner = document.getElementById("fd-offer");
+    if (!banner) return;
+    var ends = Date.parse(p.expires_at || "");
+    if (isNaN(ends) || ends <= Date.now()) return;
+    offeredTask = Number(p.task_id);
+    document.getElementById("fd-offer-what").textContent = (p.type || "") + (p.channel ? " · " + p.channel : "");
+    Array.prototype.forEach.call(banner.querySelectorAll("form[data-offer-action]"), function (f) {
+      f.action = "/work/tasks/" + offeredTask + "/" + f.getAttribute("data-offer-action");
+    });
+    var left = document.getElementById("fd-offer-left");
+    var lang = document.documentElement.lang || "en";
+    var tick = function () {
+      var seconds = Math.ceil((ends - Date.now()) / 1000);
+      if (seconds <= 0) { hideOffer(); return; }
+      left.textContent = banner.getAttribute("data-left").replace("{seconds}", seconds.toLocaleString(lang));
+    };
+    clearInterval(offerTimer);
+    tick();
+    banner.hidden = false;
+    offerTimer = setInterval(tick, 1000);
+  }
+  function offers(event) {
+    var p = event.payload || {};
+    var mine = String(p.agent_id) === body.getAttribute("data-agent-id");
+    if (event.type === "task.offered" && mine) showOffer(p);
+    else if (offeredTask && Number(p.task_id) === offeredTask && event.type !== "task.offered") hideOffer();
   }
 
   function events() {
@@ -43,6 +81,7 @@
       since = event.sequence;
       body.setAttribute("data-since", String(since));
       if (relevant(event)) refresh();
+      if (String(event.type || "").indexOf("task.") === 0) offers(event);
       // Mentions of this agent refresh the header badge (server-rendered, like everything).
       if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
         if (window.htmx) htmx.trigger(body, "fd:mentions");
