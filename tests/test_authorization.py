@@ -28,6 +28,7 @@ ADMIN_ONLY = re.compile(
     r"|^/api/v1/inboxes/\{inbox_id\}/check$"
     r"|^/api/v1/inboxes/\{inbox_id\}/templates"
     r"|^/api/v1/routing/(queues|policies|agents)/"
+    r"|^/api/v1/kb/articles/\{article_id\}(/translations)?$"
 )
 
 BODIES = {
@@ -43,6 +44,16 @@ BODIES = {
     ("PATCH", "/api/v1/routing/queues/{queue_id}"): {"name": "x"},
     ("PATCH", "/api/v1/routing/policies/{policy_id}"): {"name": "x"},
     ("PATCH", "/api/v1/routing/agents/{agent_id}"): {"presence": "away"},
+    ("PATCH", "/api/v1/kb/articles/{article_id}"): {"title": "x"},
+    ("POST", "/api/v1/kb/articles/{article_id}/translations"): {
+        "language": "ar",
+        "title": "x",
+        "body": "x",
+    },
+    ("POST", "/api/v1/public/kb/articles/{article_id}/feedback"): {
+        "language": "en",
+        "helpful": True,
+    },
 }
 # Multipart routes: sent as files, so that the walk reaches the authorization check.
 FILES = {
@@ -122,6 +133,14 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
     assert noted.status_code == 201 and len(mentions.json()["items"]) == 1
     values["mention_id"] = mentions.json()["items"][0]["id"]
     values.update(await _their_routing(client, cast, other["conversation_id"]))
+    # A draft article: only admins write articles, and a draft is theirs alone to read.
+    draft = await client.post(
+        "/api/v1/kb/articles",
+        json={"language": "en", "title": "Refunds", "body": "Soon.", "status": "draft"},
+        headers=cast.ada.headers,
+    )
+    assert draft.status_code == 201, draft.text
+    values["article_id"] = draft.json()["id"]
     BODIES[("POST", "/api/v1/tasks/{task_id}/transfer")] = {"queue_id": values["queue_id"]}
     BODIES[("POST", "/api/v1/customers/{customer_id}/merge")] = {
         "other_id": mine.json()["customer_id"]

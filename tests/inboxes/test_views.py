@@ -17,6 +17,7 @@ class TestListChannels:
             "read_receipts": False,
             "edits": False,
             "sms_segments": False,
+            "phone_numbers": False,
         }
         assert "webhook_url" in api["settings_schema"]["properties"]
         assert "imap" in listed["email"]["settings_schema"]["properties"]

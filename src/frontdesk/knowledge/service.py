@@ -48,7 +48,7 @@ async def get_or_raise(
     """The article if the caller may read it; else 404, the same as for no article at all."""
     article = await repository.get_article(session, article_id)
     if article is None or article.status not in statuses:
-        raise NotFound("no such article", code="article_not_found")
+        raise NotFound("article not found")
     return article
 
 

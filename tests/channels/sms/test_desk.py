@@ -75,7 +75,7 @@ class TestRefusedReply:
             data={"text": "are you there?", "csrf": csrf_of(page.text)},
         )
         assert response.status_code == 303
-        assert response.headers["location"].endswith("?error=opted_out")
+        assert "?error=opted_out" in response.headers["location"]
         shown = await client.get(response.headers["location"])
         assert "they must send START first" in shown.text
         async with runtime.db.session() as session:
