@@ -51,10 +51,22 @@ EXAMPLES = 50
 SEED = 20261205
 # Revoking the token the run is made with would leave nothing to test after it.
 SKIPPED = {("DELETE", "/api/v1/me/token")}
-# Test connection calls the inbox's provider: its answer depends on the world outside the run,
-# which a derandomized state machine cannot replay (each is checked alone above, and against
-# fake providers in tests/channels/*/test_check.py).
-NOT_IN_WORKFLOWS = {("POST", "/api/v1/inboxes/{inbox_id}/check")}
+# Left out of the stateful workflows only (each is still checked alone above), because a
+# derandomized state machine must see the same answers when it replays an example, and these
+# answer from state outside the example:
+# - Test connection calls the inbox's provider (checked against fake providers in
+#   tests/channels/*/test_check.py);
+# - the public knowledge-base routes count requests per client in the process (a limit that
+#   earlier examples used up answers 429);
+# - routing queues: their names are unique in a database that outlives each example, so a
+#   replayed create can answer 409 and leave the bundle of queue ids its links draw from empty
+#   (hypothesis: FlakyStrategyDefinition).
+NOT_IN_WORKFLOWS = {
+    ("POST", "/api/v1/inboxes/{inbox_id}/check"),
+    ("GET", "/api/v1/public/kb/autocomplete"),
+    ("POST", "/api/v1/public/kb/articles/{article_id}/feedback"),
+}
+NOT_IN_WORKFLOWS_UNDER = ("/api/v1/routing/queues",)
 
 
 @dataclass
@@ -239,7 +251,10 @@ def test_every_operation_answers_as_documented(api: Api, api_schema: Any) -> Non
 
 def test_links_between_operations_hold(api: Api, api_schema: Any) -> None:
     workflows = api_schema.exclude(
-        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in NOT_IN_WORKFLOWS
+        func=lambda ctx: (
+            (ctx.operation.method.upper(), ctx.operation.path) in NOT_IN_WORKFLOWS
+            or ctx.operation.path.startswith(NOT_IN_WORKFLOWS_UNDER)
+        )
     )
 
     class Workflow(workflows.as_state_machine()):  # type: ignore[misc]
