@@ -26,6 +26,7 @@ from frontdesk.routing import service as routing
 from frontdesk.web import (
     canned_views,
     conversation_views,
+    delivery_views,
     inbox_views,
     mention_views,
     settings_views,
@@ -46,6 +47,7 @@ router = APIRouter(include_in_schema=False)
 for module in (
     inbox_views,
     conversation_views,
+    delivery_views,
     canned_views,
     supervisor_views,
     mention_views,
