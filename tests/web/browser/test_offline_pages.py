@@ -39,9 +39,7 @@ class TestOffline:
         assert await page.get_by_text("/api/v1/inboxes", exact=True).count() >= 1
         assert refused == []
 
-    async def test_a_dead_link_is_an_error_page_in_arabic(
-        self, browser, live_server, cast, client
-    ):
+    async def test_a_dead_link_is_an_error_page_in_arabic(self, browser, live_server, cast, client):
         await client.patch(
             f"/api/v1/agents/{cast.alice.id}", json={"language": "ar"}, headers=cast.ada.headers
         )
