@@ -123,6 +123,42 @@ class TestBodies:
         error = invalid(await post_inbound(client, cast.website, payload))
         assert error["details"][0]["loc"] == ["body", "priority"]
 
+    async def test_the_widget_refuses_unknown_fields_by_name(self, client, cast, runtime):
+        chat = await make_chat(runtime, cast)
+        for path, body in (
+            ("/widget/api/session", {"inbox_id": chat.id, "colour": "red"}),
+            ("/widget/api/transcript", {"id": "abcdefgh", "colour": "red"}),
+            ("/widget/api/email", {"id": "abcdefgh", "email": "a@b.example", "colour": "red"}),
+        ):
+            error = invalid(await client.post(path, content=json.dumps(body)))
+            assert error["details"][0]["loc"] == ["body", "colour"], path
+
+    async def test_patching_an_inbox_takes_the_smtp_block_of_the_create_route(self, client, cast):
+        created = await client.post(
+            "/api/v1/inboxes",
+            json={"channel": "email", "name": "E", "address": "help@example.com"},
+            headers=cast.ada.headers,
+        )
+        assert created.status_code == 201, created.text
+        inbox_id = created.json()["id"]
+        relay = {"host": "127.0.0.1", "port": 2525, "security": "none", "password": "pw-1"}
+        response = await client.patch(
+            f"/api/v1/inboxes/{inbox_id}", json={"smtp": relay}, headers=cast.ada.headers
+        )
+        assert response.status_code == 200, response.text
+        shown = (await client.get(f"/api/v1/inboxes/{inbox_id}", headers=cast.ada.headers)).json()
+        assert shown["settings"]["smtp"]["host"] == "127.0.0.1"
+        assert shown["settings"]["smtp"]["port"] == 2525
+        assert shown["settings"]["smtp"]["password"] != "pw-1"  # write-only, masked
+
+    async def test_a_channel_without_a_relay_refuses_the_smtp_block_by_name(self, client, cast):
+        response = await client.patch(
+            f"/api/v1/inboxes/{cast.website.id}",
+            json={"smtp": {"host": "127.0.0.1", "port": 25}},
+            headers=cast.ada.headers,
+        )
+        assert "smtp" in invalid(response)["message"]
+
     def test_every_body_under_api_v1_refuses_unknown_fields(self, app):
         document = app.openapi()
         schemas = document["components"]["schemas"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,6 +47,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
+from frontdesk.web import error_pages
 from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
 
@@ -111,7 +112,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs is web.views.api_docs: Swagger UI from the package, offline
         redoc_url=None,
     )
     app.state.runtime = rt
@@ -157,7 +158,9 @@ def app_from_environment() -> FastAPI:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
-    async def domain_error(request: Request, exc: FrontdeskError) -> JSONResponse:
+    async def domain_error(request: Request, exc: FrontdeskError) -> Response:
+        if error_pages.wants_page(request, exc.status):
+            return await error_pages.error_page(request, exc.status)
         return _error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -165,7 +168,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_response(invalid_input(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if error_pages.wants_page(request, exc.status_code):
+            return await error_pages.error_page(request, exc.status_code)
         if isinstance(exc.__cause__, FrontdeskError):
             # Raised while FastAPI read the body (size or nesting limit): FastAPI wraps
             # whatever the body reader raises in a 400, which would hide the real answer.

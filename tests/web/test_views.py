@@ -50,6 +50,16 @@ class TestLogin:
         customer = await client.get(f"/customers/{body['customer_id']}")
         assert "layla@example.com" in customer.text
 
+    async def test_the_subject_is_shown_in_the_list_and_the_header(self, client, cast):
+        payload = inbound_payload("s1", "layla@example.com", "hi", subject="Order 1234 <late>")
+        body = (await post_inbound(client, cast.website, payload)).json()
+        await log_in(client, cast.alice)
+        row = re.search(r'data-testid="fd-row-subject"[^>]*>([^<]*)<', (await client.get("/")).text)
+        assert row and row.group(1) == "Order 1234 &lt;late&gt;"
+        page = (await client.get(f"/conversations/{body['conversation_id']}")).text
+        header = re.search(r'data-testid="fd-conv-subject".*?<bdi dir="auto">([^<]*)</bdi>', page)
+        assert header and header.group(1) == "Order 1234 &lt;late&gt;"
+
     async def test_wrong_password(self, client, cast):
         page = await client.get("/login")
         response = await client.post(

@@ -42,6 +42,16 @@ def moves_forward(current: str, new: str) -> bool:
     return RANK[new] > RANK[current]
 
 
+# The meta key of a failed delivery's code (ours, e.g. "not_configured", or the provider's):
+# what the desktop says about the failure comes from it, never from the error's text.
+FAILURE_CODE = "failure_code"
+
+
+def with_failure_code(meta: dict[str, Any], code: str | int | None) -> dict[str, Any]:
+    kept = {k: v for k, v in meta.items() if k != FAILURE_CODE}
+    return kept if code is None else {**kept, FAILURE_CODE: str(code)}
+
+
 def describe_error(code: str | None, text: str | None) -> str:
     if code and text:
         return f"{code}: {text}"
@@ -144,6 +154,7 @@ async def _status(session: AsyncSession, message: Message, notice: dict[str, Any
         message.delivery_status = new
         if new == "failed":
             message.delivery_error = describe_error(notice.get("code"), notice.get("text"))
+            message.meta = with_failure_code(message.meta, notice.get("code"))
         else:
             message.delivery_error = None
             if message.sent_at is None:

@@ -265,9 +265,32 @@ async def mark_failed(
     """A delivery that will not be retried any more: visible, never silently dropped."""
     message.delivery_status = "failed"
     message.delivery_error = delivery.describe_error(code, error)
+    message.meta = delivery.with_failure_code(message.meta, code)
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
     record_message(session, message, conversation, "message.updated")
+
+
+async def retry_delivery(
+    session: AsyncSession, conversation: Conversation, message_id: int
+) -> Message:
+    """Send a failed reply of the conversation again, as a new delivery job."""
+    message = await repository.get_message(session, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("message not found")
+    if message.direction != "outbound" or message.delivery_status != "failed":
+        raise Conflict("only a failed reply can be sent again", code="not_failed")
+    retries = int(message.meta.get("retries", 0)) + 1
+    message.delivery_status = "queued"
+    message.delivery_error = None
+    # The bounce and the code belong to the failed try (the events keep them).
+    kept = {k: v for k, v in message.meta.items() if k not in ("bounce", delivery.FAILURE_CODE)}
+    message.meta = {**kept, "retries": retries}
+    await jobs.enqueue(
+        session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}:{retries}"
+    )
+    record_message(session, message, conversation, "message.updated")
+    return message
 
 
 async def get_or_raise(

@@ -40,6 +40,11 @@ class InboxUpdate(RequestBody):
     active: NotNull[bool] = None
     rotate_secret: bool = False
     settings: NotNull[dict[str, Any]] = None
+    # The create route's top-level channel settings, accepted here too (an `email` inbox's
+    # address and relay blocks); a channel that has no such setting refuses it by name.
+    address: NotNull[str] = None
+    imap: NotNull[MailServer] = None
+    smtp: NotNull[MailServer] = None
 
 
 class InboxRead(BaseModel):

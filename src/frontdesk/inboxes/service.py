@@ -65,12 +65,11 @@ async def update_inbox(
         inbox.active = data.active
     if data.rotate_secret:
         inbox.secret = secrets.token_hex(32)
-    if data.settings is not None or data.webhook_url is not None:
+    changes = _settings_changes(data)
+    if changes is not None:
         # Secrets are write-only: one left out (or sent back masked) keeps its stored value.
         current = sealed.editable(inbox, app)
-        merged = {**current, **sealed.without_masks(data.settings or {}, current)}
-        if data.webhook_url is not None:
-            merged["webhook_url"] = data.webhook_url
+        merged = {**current, **sealed.without_masks(changes, current)}
         validated = adapter_for(inbox.channel).validate_settings(merged, app)
         inbox.settings = sealed.seal_settings(inbox.channel, validated, app)
     if data.team_ids is not None:
@@ -82,6 +81,15 @@ async def update_inbox(
     await session.flush()
     record(session, "inbox.updated", {"inbox_id": inbox.id})
     return inbox
+
+
+def _settings_changes(data: InboxUpdate) -> dict[str, Any] | None:
+    """The settings a PATCH changes: `settings` plus the top-level keys the create route
+    takes too (webhook_url, address, imap, smtp); None = settings untouched."""
+    top = data.model_dump(include={"webhook_url", "address", "imap", "smtp"}, exclude_none=True)
+    if data.settings is None and not top:
+        return None
+    return {**(data.settings or {}), **top}
 
 
 async def deactivate_inbox(session: AsyncSession, inbox: Inbox) -> None:

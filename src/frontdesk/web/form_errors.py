@@ -22,7 +22,10 @@ ERROR_TEXT = {
     "no_identity": "The customer has no address on that channel.",
     "inbox_required": "Choose which inbox of that channel to reply from.",
     "no_inbox": "You serve no inbox of that channel.",
+    "invalid": "Some of what you entered is not valid.",
 }
+# Any other code: a sentence, never the code alone (it follows in brackets, for support).
+GENERIC_ERROR = "It was not saved. Try again; if it keeps failing, tell an admin."
 # What a closed reply window means depends on the channel (its capabilities, not its name):
 # templates may still go (WhatsApp); a person may still answer for 7 days with a message tag
 # (Messenger and Instagram's HUMAN_AGENT, `outside_window` on the adapter); or nothing may.
@@ -48,4 +51,6 @@ def error_text(code: str | None, channel: str | None) -> str | None:
     """The English text of a form error the agent can fix, for the channel it came from."""
     if code == "reply_window_closed" and channel is not None:
         return CLOSED_WINDOW_TEXT[window_rule(channel)]
-    return ERROR_TEXT.get(code or "")
+    if not code:
+        return None
+    return ERROR_TEXT.get(code, GENERIC_ERROR)

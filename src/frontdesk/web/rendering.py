@@ -23,6 +23,7 @@ from frontdesk.kit.errors import Unauthorized
 from frontdesk.kit.i18n import direction, format_number, format_when, language, translator
 from frontdesk.kit.security import sanitize_html
 from frontdesk.routing import service as routing
+from frontdesk.web.delivery_text import failure
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -94,6 +95,7 @@ def render(
             "_": translator(lang),
             "when": when,
             "number": number,
+            "failure": failure,
             "safe_html": safe_html,
             "icons": CHANNEL_ICONS,
             "presence": getattr(request.state, "presence", "offline"),

@@ -11,6 +11,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from frontdesk.auth import service as auth_service
@@ -25,6 +26,7 @@ from frontdesk.routing import service as routing
 from frontdesk.web import (
     canned_views,
     conversation_views,
+    delivery_views,
     help_views,
     inbox_views,
     kb_settings_views,
@@ -49,6 +51,7 @@ router = APIRouter(include_in_schema=False)
 for module in (
     inbox_views,
     conversation_views,
+    delivery_views,
     canned_views,
     help_views,
     kb_settings_views,
@@ -69,7 +72,14 @@ STATIC_FILES = {
     "help.js": "application/javascript",
     "help.css": "text/css",
     "kb-edit.js": "application/javascript",
+    # Swagger UI for /docs, vendored (Apache-2.0, see static/swagger-ui/README.md).
+    "swagger-ui/swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui/swagger-ui.css": "text/css",
+    "swagger-ui/LICENSE": "text/plain",
+    "swagger-ui/NOTICE": "text/plain",
+    "swagger-ui/swagger-ui-bundle.js.LICENSE.txt": "text/plain",
 }
+SWAGGER_UI = "5.35.0"  # the vendored swagger-ui-dist version (cache-busts its URLs)
 
 
 # The login page's messages (translated in locale/*/messages.po).
@@ -187,8 +197,23 @@ async def set_presence(
     return RedirectResponse(_back(request), status_code=303)
 
 
-@router.get("/static/{name}")
+@router.get("/docs", include_in_schema=False)
+async def api_docs() -> HTMLResponse:
+    """Swagger UI over /openapi.json, from the package's own files: it works offline."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Frontdesk API",
+        swagger_js_url=f"/static/swagger-ui/swagger-ui-bundle.js?v={SWAGGER_UI}",
+        swagger_css_url=f"/static/swagger-ui/swagger-ui.css?v={SWAGGER_UI}",
+        swagger_favicon_url="data:,",
+        # Swagger UI would otherwise send the document to validator.swagger.io for a badge.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+@router.get("/static/{name:path}")
 async def static_file(name: str) -> Response:
+    # Only the names listed are served: the path never reaches the file system unchecked.
     media_type = STATIC_FILES.get(name)
     if media_type is None:
         raise NotFound("not found")

@@ -66,6 +66,8 @@ class ApiInbound(BaseModel):
 class ApiSettings(BaseModel):
     """Where replies are POSTed (signed with the inbox secret); unset = replies are not sent."""
 
+    model_config = ConfigDict(extra="forbid")
+
     webhook_url: str | None = None
 
 

@@ -223,10 +223,12 @@ class EmailChannel:
     async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         config = settings_of(inbox.settings)
         if config.smtp is None:
-            raise PermanentSendError("inbox has no smtp relay configured")
+            raise PermanentSendError("inbox has no smtp relay configured", code="not_configured")
         if outbound.author_kind != "agent" and (config.import_only or outbound.answers_automated):
             # No mail loops and no answers to a backlog: only a person answers these.
-            raise PermanentSendError("automatic replies to automated or imported mail are off")
+            raise PermanentSendError(
+                "automatic replies to automated or imported mail are off", code="automatic_off"
+            )
         try:
             msg = self.build(inbox, outbound, app)
         except ValueError as exc:  # e.g. an address the headers cannot hold: the same each try

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from frontdesk.kit.schemas import Id
+from frontdesk.kit.schemas import Id, RequestBody
 from frontdesk.kit.text import OneLine
 
 
-class SessionStart(BaseModel):
+class SessionStart(RequestBody):
     inbox_id: Id
     # A token the browser already holds: the same visitor carries on (across pages and tabs).
     token: str | None = Field(default=None, max_length=2000)
@@ -27,14 +27,14 @@ class SessionRead(BaseModel):
     expired: bool = False
 
 
-class EmailContinue(BaseModel):
+class EmailContinue(RequestBody):
     token: str | None = Field(default=None, max_length=2000)
     email: str = Field(min_length=3, max_length=320)
     text: str = Field(default="", max_length=10_000)
     id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-class TranscriptRequest(BaseModel):
+class TranscriptRequest(RequestBody):
     token: str | None = Field(default=None, max_length=2000)
     email: str | None = Field(default=None, max_length=320)
     id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
