@@ -343,6 +343,10 @@ class WebhookReceiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The sender died mid-request (a worker killed with -9): the body is cut
+                # short, and like any server we process nothing of it.
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
