@@ -187,3 +187,19 @@ async def test_the_providers_refuse_wrong_credentials(
     assert graph.status_code == 401 and graph.json()["error"]["code"] == 190
     bot = await client.post("/demo/provider/telegram/bot1:nope/sendMessage", json={})
     assert bot.status_code == 401 and bot.json()["ok"] is False
+
+
+async def test_test_connection_answers_from_the_demo_providers(demo: Demo) -> None:
+    # The check ends its read transaction before waiting on the provider: on SQLite that
+    # transaction held the write lock the demo provider needs, and the check timed out
+    # ("the provider could not be reached").
+    async with httpx.AsyncClient(base_url=demo.base, headers=demo.headers, timeout=60) as http:
+        listed = (await http.get("/api/v1/inboxes", params={"limit": 100})).json()["items"]
+        checked = []
+        for inbox in listed:
+            if inbox["channel"] in ("sms", "whatsapp", "telegram", "messenger", "instagram"):
+                answer = await http.post(f"/api/v1/inboxes/{inbox['id']}/check")
+                assert answer.status_code == 200, (inbox["channel"], answer.text)
+                assert answer.json()["ok"] is True
+                checked.append(inbox["channel"])
+    assert sorted(checked) == ["instagram", "messenger", "sms", "telegram", "whatsapp"]

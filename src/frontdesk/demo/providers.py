@@ -187,6 +187,14 @@ async def whatsapp_media_info(media_id: str, request: Request) -> JSONResponse:
     inbox = await _whatsapp_inbox(request, None)
     if inbox is None:
         return _graph_error("Invalid OAuth access token.", 190, 401)
+    if media_id == str(inbox.settings.get("phone_number_id")):
+        # GET /{phone_number_id}: the business number itself (Test connection).
+        return JSONResponse(
+            {
+                "id": media_id, "display_phone_number": "+1 555-010-0200",
+                "verified_name": "Acme Outfitters", "quality_rating": "GREEN",
+            }
+        )  # fmt: skip
     _, world = _context(request)
     media = world.media.get(media_id)
     if media is None:

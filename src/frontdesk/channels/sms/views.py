@@ -18,6 +18,7 @@ from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
@@ -95,6 +96,9 @@ async def check_connection(
     inbox = await inboxes.get_inbox_or_raise(session, inbox_id, agent=admin)
     if inbox.channel != sms_channel.channel:
         raise NotFound("inbox not found")
+    # End the read transaction before waiting on the provider: on SQLite every transaction
+    # holds the write lock (the demo's providers answer from this same database).
+    await uow.commit(session)
     found = await sms_channel.check_connection(
         opened_inbox(inbox, runtime.settings), runtime.settings
     )

@@ -67,7 +67,7 @@ class GraphApi:
         self._check(self.base)
         url = f"{self.base}/{self.phone_number_id}"
         fields = {"fields": "display_phone_number,verified_name,quality_rating"}
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+        async with http.calls(self.timeout) as client:
             response = await client.get(url, params=fields, headers=self._auth)
         return _result(response)
 
