@@ -98,9 +98,7 @@ async def check_connection(
     refusal answers 422 provider_refused naming the provider's words; a channel with no
     credential to try answers `checked: false`."""
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
-    # End the read transaction before waiting on the provider: on SQLite every transaction
-    # holds the write lock (the demo's providers answer from this same database).
-    await uow.commit(session)
+    await uow.end_read(session)
     return await service.check_connection(inbox, runtime.settings)
 
 

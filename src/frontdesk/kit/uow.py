@@ -59,6 +59,14 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
     return messages
 
 
+async def end_read(session: AsyncSession) -> None:
+    """End a request's read-only transaction before it waits on the outside world (a
+    provider's answer): on SQLite every transaction holds the one write lock, and nobody may
+    write meanwhile (the demo's providers answer from this same database). Instances stay
+    loaded (the sessions do not expire on commit)."""
+    await commit(session)
+
+
 async def rollback(session: AsyncSession) -> None:
     session.info.pop(PENDING_EVENTS, None)
     session.info.pop(AFTER_COMMIT, None)

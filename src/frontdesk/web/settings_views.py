@@ -168,9 +168,7 @@ async def check_connection(
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
     inbox = await service.get_inbox_or_raise(session, inbox_id, agent=admin)
-    # End the read transaction before waiting on the provider: on SQLite every transaction
-    # holds the write lock (the demo's providers answer from this same database).
-    await uow.commit(session)
+    await uow.end_read(session)
     try:
         found = await service.check_connection(inbox, runtime.settings)
         result: dict[str, Any] = {"outcome": "ok" if found.ok else "nothing", "check": found}
@@ -190,9 +188,7 @@ async def register_webhook(
     hook = getattr(find_adapter(inbox.channel), "register_webhook", None)
     if hook is None:
         raise NotFound("nothing to register")
-    # End the read transaction before waiting on the provider: on SQLite every transaction
-    # holds the write lock (the demo's providers answer from this same database).
-    await uow.commit(session)
+    await uow.end_read(session)
     try:
         url = await hook(sealed.opened_inbox(inbox, runtime.settings), runtime.settings)
         result: dict[str, Any] = {"outcome": "registered", "url": url}

@@ -96,9 +96,7 @@ async def check_connection(
     inbox = await inboxes.get_inbox_or_raise(session, inbox_id, agent=admin)
     if inbox.channel != sms_channel.channel:
         raise NotFound("inbox not found")
-    # End the read transaction before waiting on the provider: on SQLite every transaction
-    # holds the write lock (the demo's providers answer from this same database).
-    await uow.commit(session)
+    await uow.end_read(session)
     found = await sms_channel.check_connection(
         opened_inbox(inbox, runtime.settings), runtime.settings
     )
