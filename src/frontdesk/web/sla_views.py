@@ -40,6 +40,7 @@ def clock_view(clock: SlaClockRead) -> dict[str, Any]:
         "kind": clock.kind,
         "state": clock.state,
         "due_at": clock.due_at.isoformat() if clock.due_at else "",
+        "due": clock.due_at,
         "breached": clock.breached_at is not None,
         "at_risk": clock.warned_at is not None
         or (running and clock.remaining_seconds <= clock.target_seconds * 0.2),
