@@ -66,9 +66,7 @@ class TestSettings:
         assert answer.status_code == 422
         assert 'data-testid="fd-sla-problem"' in answer.text
         assert 'value="Nowhere/City"' in answer.text
-        answer = await client.post(
-            "/settings/sla/policies", data={"csrf": csrf, "name": "Nothing"}
-        )
+        answer = await client.post("/settings/sla/policies", data={"csrf": csrf, "name": "Nothing"})
         assert answer.status_code == 422
         assert 'data-code="no_target"' in answer.text
 
