@@ -81,7 +81,9 @@ class TestBreachCountdown:
         assert await ada.evaluate("document.documentElement.dir") == "rtl"
         # Persian digits in the countdown.
         await ada.wait_for_function(
-            "sel => /[۰-۹]+:[۰-۹]{2}:[۰-۹]{2}/.test(document.querySelector(sel).textContent)",
+            # Extended Arabic-Indic digits U+06F0..U+06F9.
+            "sel => /[\\u06f0-\\u06f9]+:[\\u06f0-\\u06f9]{2}:[\\u06f0-\\u06f9]{2}/"
+            ".test(document.querySelector(sel).textContent)",
             arg=FIRST,
         )
         assert "نخستین پاسخ" in (await ada.locator(FIRST).text_content() or "")
