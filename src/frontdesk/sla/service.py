@@ -145,11 +145,7 @@ async def _apply(
 ) -> None:
     payload = event.get("payload") or {}
     if not held:  # the first event under a policy starts what it has targets for
-        start = conversation.created_at if event["type"] == "conversation.created" else at
-        replied = conversation.first_response_at is not None
-        for kind in ("first_response", "resolution"):
-            if getattr(policy, TARGETS[kind]) and not (kind == "first_response" and replied):
-                held[kind] = _new_clock(session, conversation, policy, kind, start, cal)
+        held.update(_first_clocks(session, conversation, policy, at, cal))
     if conversation.status in CLOSED:
         for kind, clock in held.items():
             clocks.stop(clock, at, cal, state="met" if kind == "resolution" else "canceled")
@@ -200,6 +196,38 @@ async def _waiting(
     if conversation.status in WAITING:
         return True
     return await repository.last_message_direction(session, conversation.id) == "outbound"
+
+
+def _first_clocks(
+    session: AsyncSession,
+    conversation: Conversation,
+    policy: SlaPolicy,
+    at: datetime,
+    cal: bt.Calendar,
+) -> dict[str, SlaClock]:
+    replied = conversation.first_response_at is not None
+    return {
+        kind: _new_clock(session, conversation, policy, kind, at, cal)
+        for kind in ("first_response", "resolution")
+        if getattr(policy, TARGETS[kind]) and not (kind == "first_response" and replied)
+    }
+
+
+async def start_clocks(
+    session: AsyncSession, conversation: Conversation, *, at: datetime
+) -> list[SlaClock]:
+    """Start a conversation's clocks at `at` under the policy it matches (the demo seeds
+    conversations whose clocks started earlier); nothing when it has clocks already."""
+    if await _clocks(session, conversation):
+        return []
+    policy = await select_policy(session, conversation)
+    if policy is None:
+        return []
+    made = _first_clocks(session, conversation, policy, at, await calendar_of(session, policy))
+    for clock in made.values():
+        await _schedule(session, clock)
+    await _feed_routing(session, conversation, made)
+    return list(made.values())
 
 
 def _new_clock(
