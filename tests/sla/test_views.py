@@ -37,6 +37,7 @@ class TestCalendars:
         ("change", "words"),
         [
             ({"time_zone": "Mars/Olympus"}, "time zone"),
+            ({"time_zone": "America"}, "time zone"),  # a directory of the tz database
             ({"hours": {"mon": ["09:00-13:00", "12:00-17:00"]}}, "overlap"),
             ({"hours": {"mon": ["17:00-09:00"]}}, "start before"),
             ({"hours": {"funday": ["09:00-17:00"]}}, "weekday"),
