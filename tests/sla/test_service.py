@@ -4,15 +4,16 @@ and escalate; lifecycle timestamps; policy selection."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from frontdesk.db import utcnow
 from frontdesk.kit.jobs import Job
 from frontdesk.routing.models import RoutingTask
 from frontdesk.sla.service import BREACH_JOB, WARN_JOB
-from tests.conftest import run_jobs
+from tests.conftest import inbound_payload, post_inbound, run_jobs
 from tests.routing.test_views import set_worker, setup_support
 from tests.sla.helpers import (
     HOUR,
@@ -219,3 +220,65 @@ class TestPolicySelection:
         assert names[now["first_response"]["policy_id"]] == expected
         if expected == "Gold":
             assert now["first_response"]["target_seconds"] == 600
+
+
+class TestOrder:
+    async def test_events_applied_out_of_order_never_rewind_the_clocks(self, client, cast, runtime):
+        """Workers may run a conversation's jobs in any order: an event older than one
+        already applied is skipped, and the reply (stamped on the conversation) still meets
+        the first response."""
+        await make_policy(client, cast, next_response_seconds=2 * HOUR)
+        conversation_id = await customer_writes(client, cast, runtime, "m1")
+        await agent_replies_later(client, cast, conversation_id)
+        await customer_writes_later(client, cast, "m2")
+        async with runtime.db.session() as session:
+            pending = list(
+                await session.scalars(
+                    select(Job.id).where(Job.kind == "sla.track", Job.state == "available")
+                )
+            )
+            assert len(pending) == 2
+            # The newest event first: the reply's job waits until after it.
+            await session.execute(
+                update(Job)
+                .where(Job.id == min(pending))
+                .values(run_at=utcnow() + timedelta(hours=1))
+            )
+            await session.commit()
+        await run_jobs(runtime)
+        now = await clocks(client, cast, conversation_id)
+        assert now["first_response"]["state"] == "met"
+        assert now["next_response"]["state"] == "running"
+        assert now["resolution"]["state"] == "running"
+        await make_due_all(runtime)
+        await run_jobs(runtime)  # the reply's event, now older than one applied: no change
+        after = await clocks(client, cast, conversation_id)
+        assert {k: (c["state"], c["due_at"]) for k, c in after.items()} == {
+            k: (c["state"], c["due_at"]) for k, c in now.items()
+        }
+
+
+async def agent_replies_later(client, cast, conversation_id):  # type: ignore[no-untyped-def]
+    answer = await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"text": "on it"},
+        headers=cast.ada.headers,
+    )
+    assert answer.status_code in (200, 201), answer.text
+
+
+async def customer_writes_later(client, cast, external_id):  # type: ignore[no-untyped-def]
+    answer = await post_inbound(
+        client, cast.website, inbound_payload(external_id, "mona@example.com", "again")
+    )
+    assert answer.status_code == 202, answer.text
+
+
+async def make_due_all(runtime):  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.kind == "sla.track", Job.state == "available")
+            .values(run_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()

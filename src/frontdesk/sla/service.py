@@ -146,7 +146,12 @@ async def _apply(
     payload = event.get("payload") or {}
     if not held:  # the first event under a policy starts what it has targets for
         held.update(_first_clocks(session, conversation, policy, at, cal))
-    if conversation.status in CLOSED:
+    first = held.get("first_response")
+    if first is not None and conversation.first_response_at is not None:
+        # The reply is stamped on the conversation in its own transaction: a clock still
+        # open here missed the reply's event (skipped as older than one applied before it).
+        clocks.stop(first, conversation.first_response_at, cal)
+    if _closed(conversation, event):
         for kind, clock in held.items():
             clocks.stop(clock, at, cal, state="met" if kind == "resolution" else "canceled")
         return
@@ -193,9 +198,20 @@ async def _waiting(
     a customer message ends the wait whatever the status; pending or snoozed starts one."""
     if event["type"] == "message.created":
         return not _customer_wrote(event)
-    if conversation.status in WAITING:
+    if _status_after(conversation, event) in WAITING:
         return True
     return await repository.last_message_direction(session, conversation.id) == "outbound"
+
+
+def _status_after(conversation: Conversation, event: dict[str, Any]) -> str:
+    """The status this event left (a later change has its own event, applied after it)."""
+    if event["type"] == "conversation.status_changed":
+        return str((event.get("payload") or {}).get("to") or conversation.status)
+    return conversation.status
+
+
+def _closed(conversation: Conversation, event: dict[str, Any]) -> bool:
+    return _status_after(conversation, event) in CLOSED
 
 
 def _first_clocks(
