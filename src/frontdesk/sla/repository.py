@@ -121,13 +121,3 @@ async def mark_fired(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
-
-
-async def at_risk(session: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, SlaClock]:
-    """Each conversation's running clock due first (its countdown), for the desk's lists."""
-    earliest: dict[int, SlaClock] = {}
-    for conversation_id, clocks in (await clocks_of(session, conversation_ids)).items():
-        running = [c for c in clocks if c.state == "running" and c.due_at is not None]
-        if running:
-            earliest[conversation_id] = min(running, key=lambda c: c.due_at or c.started_at)
-    return earliest
