@@ -3,8 +3,16 @@ conversation, the inbox list and My work."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select, update
+
+from frontdesk.db import utcnow
+from frontdesk.kit.jobs import Job
+from frontdesk.sla.models import SlaClock
+from frontdesk.sla.service import WARN_JOB
+from tests.conftest import run_jobs
 from tests.sla.helpers import agent_replies, customer_writes, make_policy
 from tests.web.test_views import csrf_of, log_in
 from tests.web.test_work import page
@@ -102,3 +110,29 @@ class TestCountdowns:
         await log_in(client, cast.bob)  # Billing: serves the app inbox only
         answer = await client.get(f"/conversations/{conversation_id}/sla")
         assert answer.status_code == 404
+
+
+class TestSupervisor:
+    async def test_at_risk_conversations_are_listed_for_supervisors(self, client, cast, runtime):
+        await make_policy(client, cast, first_response_seconds=4 * 3600)
+        calm = await customer_writes(client, cast, runtime, "m1")
+        risky = await customer_writes(
+            client, cast, runtime, "m2", address="omar@example.org", inbox=cast.app
+        )
+        await log_in(client, cast.sara)
+        html = await page(client, "/supervisor")
+        assert 'data-testid="fd-sla-risk-row"' not in html
+        # Omar's warning fires (80 % of the first response used).
+        async with runtime.db.session() as session:
+            await session.execute(
+                update(Job)
+                .where(Job.kind == WARN_JOB, Job.payload["clock_id"].as_integer().in_(
+                    select(SlaClock.id).where(SlaClock.conversation_id == risky)
+                ))
+                .values(run_at=utcnow() - timedelta(seconds=1))
+            )  # fmt: skip
+            await session.commit()
+        await run_jobs(runtime)
+        html = await page(client, "/supervisor")
+        assert f'data-testid="fd-sla-risk-row" data-conversation-id="{risky}"' in html
+        assert f'data-testid="fd-sla-risk-row" data-conversation-id="{calm}"' not in html

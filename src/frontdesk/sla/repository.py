@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
@@ -121,3 +121,24 @@ async def mark_fired(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def clocks_at_risk(session: AsyncSession, *, due_before: datetime, limit: int) -> list[int]:
+    """Conversations with a running clock that is breached, warned, or due before
+    `due_before`, the soonest due first (the supervisor's "SLA at risk")."""
+    # Uses index: ix_sla_clocks_state_due.
+    rows = await session.execute(
+        select(SlaClock.conversation_id, func.min(SlaClock.due_at))
+        .where(
+            SlaClock.state == "running",
+            or_(
+                SlaClock.breached_at.is_not(None),
+                SlaClock.warned_at.is_not(None),
+                SlaClock.due_at <= due_before,
+            ),
+        )
+        .group_by(SlaClock.conversation_id)
+        .order_by(func.min(SlaClock.due_at), SlaClock.conversation_id)
+        .limit(limit)
+    )
+    return [int(conversation_id) for conversation_id, _ in rows.all()]

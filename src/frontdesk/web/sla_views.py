@@ -5,6 +5,7 @@ static/sla.js, turned to "breached" live by the sla.breached event), and Setting
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from frontdesk.auth.models import Agent
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import PRIORITIES
 from frontdesk.conversations.schemas import SlaClockRead
+from frontdesk.db import utcnow
 from frontdesk.deps import SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
@@ -76,6 +78,14 @@ async def row_badges(
 ) -> dict[int, dict[str, Any]]:
     views = await clock_views(session, conversation_ids)
     return {cid: badge for cid, v in views.items() if (badge := most_urgent(v)) is not None}
+
+
+async def at_risk(session: AsyncSession, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The supervisor's list: conversations breached, warned or due within the hour."""
+    soon = utcnow() + timedelta(hours=1)
+    ids = await repository.clocks_at_risk(session, due_before=soon, limit=limit)
+    badges = await row_badges(session, ids)
+    return [{"conversation_id": cid, "clock": badges[cid]} for cid in ids if cid in badges]
 
 
 @router.get("/conversations/{conversation_id}/sla", response_class=HTMLResponse)
