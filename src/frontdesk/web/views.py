@@ -33,6 +33,7 @@ from frontdesk.web import (
     mention_views,
     routing_settings_views,
     settings_views,
+    sla_views,
     socket,
     supervisor_views,
     work_views,
@@ -59,6 +60,7 @@ for module in (
     mention_views,
     settings_views,
     routing_settings_views,
+    sla_views,
     work_views,
     socket,
 ):
@@ -68,6 +70,7 @@ STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
     "app.css": "text/css",
     "desk.js": "application/javascript",
+    "sla.js": "application/javascript",
     "htmx.min.js": "application/javascript",
     "help.js": "application/javascript",
     "help.css": "text/css",
