@@ -35,6 +35,7 @@ from frontdesk.web import (
     settings_views,
     socket,
     supervisor_views,
+    survey_views,
     work_views,
 )
 from frontdesk.web.rendering import (
@@ -59,6 +60,7 @@ for module in (
     mention_views,
     settings_views,
     routing_settings_views,
+    survey_views,
     work_views,
     socket,
 ):
