@@ -23,7 +23,9 @@ async def configure(client, cast, inbox_id: int, **settings: Any) -> dict[str, A
     return dict(response.json())
 
 
-async def wrote(client, inbox: InboxInfo, address: str, external_id: str, text: str = "help") -> int:  # type: ignore[no-untyped-def]
+async def wrote(
+    client, inbox: InboxInfo, address: str, external_id: str, text: str = "help"
+) -> int:  # type: ignore[no-untyped-def]
     response = await post_inbound(client, inbox, inbound_payload(external_id, address, text))
     assert response.status_code == 202, response.text
     return int(response.json()["conversation_id"])

@@ -17,7 +17,9 @@ class TestOnResolve:
         assert (survey["conversation_id"], survey["kind"], survey["status"]) == (
             conversation, "csat", "sent",
         )  # fmt: skip
-        asked = [m for m in await messages(client, cast, conversation) if m["direction"] == "outbound"]
+        asked = [
+            m for m in await messages(client, cast, conversation) if m["direction"] == "outbound"
+        ]
         assert len(asked) == 1 and asked[0]["author_kind"] == "system"
         assert "How satisfied are you" in asked[0]["text"]
         assert LINK.search(asked[0]["text"])  # the API channel gets the survey page's link
@@ -44,7 +46,9 @@ class TestOnResolve:
         await resolve(client, runtime, cast, conversation, language="ar")
         [survey] = await surveys(client, cast)
         assert survey["language"] == "ar"
-        [asked] = [m for m in await messages(client, cast, conversation) if m["direction"] == "outbound"]
+        [asked] = [
+            m for m in await messages(client, cast, conversation) if m["direction"] == "outbound"
+        ]
         assert "ما مدى احتمال" in asked["text"]
 
 

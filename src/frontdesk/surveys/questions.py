@@ -114,7 +114,9 @@ def by_choices(survey_id: int, kind: str, lang: str) -> Asking:
         end = _(first) if n == low else _(last) if n == high else ""
         title = f"{label} · {end}" if end else label
         rows.append({"id": choice_id(survey_id, n), "title": title[:24]})
-    interactive = {"button": _("Choose a score")[:20], "sections": [{"title": "", "rows": rows}]}
+    # A list section holds at most 10 rows (InteractiveSend): NPS's 11 take two.
+    sections = [{"title": "", "rows": rows[i : i + 10]} for i in range(0, len(rows), 10)]
+    interactive = {"button": _("Choose a score")[:20], "sections": sections}
     return Asking(text=question(kind, lang), interactive=interactive)
 
 

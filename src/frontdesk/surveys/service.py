@@ -285,7 +285,8 @@ def _via(message: Message) -> str:
 
 
 def _choice_text(message: Message) -> str | None:
-    reply = message.meta.get("reply")
+    whatsapp = message.meta.get("whatsapp")
+    reply = whatsapp.get("reply") if isinstance(whatsapp, dict) else None
     if isinstance(reply, dict) and isinstance(reply.get("id"), str):
         return str(reply["id"])
     if (
