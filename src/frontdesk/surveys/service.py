@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.config import Settings
 from frontdesk.conversations import repository as conversations_repository
@@ -48,6 +49,10 @@ async def configure(session: AsyncSession, inbox_id: int, data: SurveyConfigWrit
         raise Invalid(f"inbox {inbox_id} does not exist", code="unknown_inbox")
     if data.low_threshold is not None and data.low_threshold > SCALES[data.kind][1]:
         raise Invalid("low_threshold is above the survey's scale", code="invalid_threshold")
+    if data.alert_agent_id is not None:
+        agent = await auth_repository.get_agent(session, data.alert_agent_id)
+        if agent is None or not agent.active:
+            raise Invalid("alert_agent_id is not an active agent", code="invalid_assignee")
     config = await repository.get_config(session, inbox_id)
     if config is None:
         config = SurveyConfig(inbox_id=inbox_id)
