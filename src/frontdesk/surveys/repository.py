@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.surveys.models import Survey, SurveyConfig
 
 
@@ -128,3 +128,16 @@ async def list_surveys(
     if before is not None:
         query = query.where(Survey.id < before)
     return (await session.scalars(query.order_by(Survey.id.desc()).limit(limit))).all()
+
+
+async def resolved_without_survey(session: AsyncSession, *, limit: int) -> Sequence[Conversation]:
+    """Resolved or closed conversations that were never asked, oldest first (the demo)."""
+    asked = select(Survey.conversation_id)
+    return (
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.status.in_(("resolved", "closed")), Conversation.id.not_in(asked))
+            .order_by(Conversation.id)
+            .limit(limit)
+        )
+    ).all()

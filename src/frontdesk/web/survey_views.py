@@ -152,16 +152,18 @@ async def save_settings(
     check_csrf(request, str(form.get("csrf") or ""))
     values = {name: str(form.get(name) or "").strip() for name in SurveyConfigWrite.model_fields}
     try:
-        data = SurveyConfigWrite(
-            enabled=form.get("enabled") == "on",
-            kind=values["kind"] or "csat",
-            trigger=values["trigger"] or "resolve",
-            delay_hours=values["delay_hours"] or 0,
-            sample_percent=values["sample_percent"] or 100,
-            dedupe_days=values["dedupe_days"] or 0,
-            expiry_hours=values["expiry_hours"] or 168,
-            low_threshold=values["low_threshold"] or None,
-            alert_agent_id=values["alert_agent_id"] or None,
+        data = SurveyConfigWrite.model_validate(
+            {
+                "enabled": form.get("enabled") == "on",
+                "kind": values["kind"] or "csat",
+                "trigger": values["trigger"] or "resolve",
+                "delay_hours": values["delay_hours"] or 0,
+                "sample_percent": values["sample_percent"] or 100,
+                "dedupe_days": values["dedupe_days"] or 0,
+                "expiry_hours": values["expiry_hours"] or 168,
+                "low_threshold": values["low_threshold"] or None,
+                "alert_agent_id": values["alert_agent_id"] or None,
+            }
         )
         await service.configure(session, inbox_id, data)
     except ValidationError as exc:
