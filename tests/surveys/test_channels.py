@@ -62,6 +62,16 @@ class TestSmsDigit:
         [kept] = await messages(client, cast, other)
         assert kept["text"].strip() == "2"
 
+    async def test_the_answer_is_never_asked_about_itself(self, client, runtime, cast, twilio):
+        inbox, _ = await self.sms_survey(client, runtime, cast, twilio, kind="csat", dedupe_days=0)
+        digit = sms_fixture(
+            "incoming_sms", Body="4", MessageSid="SMdigit0003", SmsSid="SMdigit0003"
+        )
+        await deliver_sms(client, inbox, digit)
+        await run_jobs(runtime)
+        assert len(await surveys(client, cast)) == 1
+        assert len([m for m in twilio.sent if "How satisfied" in m["Body"]]) == 1
+
     async def test_persian_digits_answer_too(self, client, runtime, cast, twilio):
         inbox, _ = await self.sms_survey(client, runtime, cast, twilio, kind="nps")
         digit = sms_fixture(

@@ -108,8 +108,8 @@ async def ask(
     if await repository.survey_of_conversation(session, conversation.id) is not None:
         return None
     last = await conversations_repository.last_inbound(session, conversation.id)
-    if last is None or last.author_kind != "customer":
-        return None
+    if last is None or last.author_kind != "customer" or "survey_answer" in last.meta:
+        return None  # no customer; or only an answer, whose conversation closed at once
     identity = await _address(session, last)
     if machine_sender(last, identity):
         return None
