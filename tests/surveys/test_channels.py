@@ -16,6 +16,7 @@ from tests.channels.whatsapp.conftest import create_number, notification, now_st
 from tests.channels.whatsapp.conftest import deliver as deliver_wa
 from tests.conftest import run_jobs
 from tests.surveys.helpers import configure, messages, resolve, surveys
+from tests.web.test_settings import open_as
 
 twilio = sms_kit.twilio  # the fixtures
 graph_api = wa_kit.graph_api
@@ -61,6 +62,10 @@ class TestSmsDigit:
         assert await conversation_status(runtime, other) == "closed"
         [kept] = await messages(client, cast, other)
         assert kept["text"].strip() == "2"
+        page = await open_as(client, cast.ada, f"/conversations/{other}")
+        assert 'data-testid="fd-survey-answer"' in page and f"#{conversation}" in page
+        asked_page = await client.get(f"/conversations/{conversation}")
+        assert 'data-testid="fd-survey-asked"' in asked_page.text
 
     async def test_the_answer_is_never_asked_about_itself(self, client, runtime, cast, twilio):
         inbox, _ = await self.sms_survey(client, runtime, cast, twilio, kind="csat", dedupe_days=0)

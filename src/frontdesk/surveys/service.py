@@ -275,7 +275,8 @@ async def answer_from_message(session: AsyncSession, message_id: int) -> Survey 
         await answer(session, survey, score=score, comment=None, via=_via(message))
     except (SurveyRefused, Invalid):
         return None
-    message.meta = {**message.meta, "survey_answer": {"survey_id": survey.id, "score": score}}
+    answered = {"survey_id": survey.id, "score": score, "conversation_id": survey.conversation_id}
+    message.meta = {**message.meta, "survey_answer": answered}
     if message.conversation_id != survey.conversation_id:
         conversation = await conversations_repository.get_conversation(
             session, message.conversation_id
