@@ -228,6 +228,7 @@ async def answer(
             raise Invalid(f"score must be from {low} to {high}", code="invalid_score")
         survey.score, survey.status, survey.answered_at = score, "answered", utcnow()
         survey.answered_via = via
+        await _mark_asking_message(session, survey)
         survey.low = score <= _threshold(await repository.get_config(session, survey.inbox_id),
                                          survey.kind)  # fmt: skip
     if comment is not None and comment.strip():
@@ -242,6 +243,18 @@ async def answer(
     if score is not None and survey.low:
         await alerts.follow_up(session, survey, reason="low_score")
     return survey
+
+
+async def _mark_asking_message(session: AsyncSession, survey: Survey) -> None:
+    """The widget's card shows the answer after a reload: its message's `survey` says so."""
+    message = (
+        await conversations_repository.get_message(session, survey.message_id)
+        if survey.message_id is not None
+        else None
+    )
+    card = message.meta.get("survey") if message is not None else None
+    if message is not None and isinstance(card, dict):
+        message.meta = {**message.meta, "survey": {**card, "answered": survey.score}}
 
 
 def check_open(survey: Survey) -> None:

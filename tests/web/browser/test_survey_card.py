@@ -34,5 +34,11 @@ async def test_csat_card_answered_in_the_widget(
     await customer.wait_for_selector("[data-testid=fd-survey-card][data-answered='4']")
     assert await scores.nth(0).is_disabled()
     await customer.screenshot(path=str(artifacts / "survey-card-widget.png"))
+    # After a reload the card shows the answer it took, and takes no other.
+    await customer.reload()
+    await customer.wait_for_selector(
+        "[data-testid=fd-survey-card][data-answered='4']", timeout=15_000
+    )
+    assert await customer.get_by_test_id("fd-survey-score").nth(0).is_disabled()
     [survey] = await surveys(client, cast)
     assert (survey["score"], survey["answered_via"], survey["status"]) == (4, "widget", "answered")

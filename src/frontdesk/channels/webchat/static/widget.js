@@ -352,6 +352,15 @@
       row.appendChild(button);
     });
     card.appendChild(row);
+    if (sv.answered != null) {  // answered before (this page, another tab, a reload)
+      var buttons = row.querySelectorAll("button");
+      for (var b = 0; b < buttons.length; b++) {
+        buttons[b].disabled = true;
+        if (buttons[b].getAttribute("data-score") === String(sv.answered)) buttons[b].setAttribute("aria-pressed", "true");
+      }
+      card.setAttribute("data-answered", String(sv.answered));
+      note.textContent = sv.thanks;
+    }
     if (sv.ends) card.appendChild(el("p", { "class": "fdw-survey-ends" }, (sv.labels[0] || "") + " = " + sv.ends[0] + " · " + (sv.labels[sv.labels.length - 1] || "") + " = " + sv.ends[1]));
     card.appendChild(note);
     return card;
