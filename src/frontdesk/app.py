@@ -48,6 +48,8 @@ from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
 from frontdesk.sla.views import router as sla_router
+from frontdesk.surveys.views import public_router as surveys_public_router
+from frontdesk.surveys.views import router as surveys_router
 from frontdesk.web import error_pages
 from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
@@ -133,6 +135,7 @@ def create_app(
         realtime_router,
         routing_router,
         sla_router,
+        surveys_router,
     ):
         api.include_router(router)
     for plugin in plugins:
@@ -141,6 +144,7 @@ def create_app(
     app.include_router(api)
     app.include_router(_ops_router())
     app.include_router(web_router)
+    app.include_router(surveys_public_router)
     app.include_router(demo_router)  # every demo route answers 404 outside development
     for plugin in plugins:
         for router in plugin.routers:

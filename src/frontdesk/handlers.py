@@ -5,7 +5,8 @@ import frontdesk.blobgc
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs
 import frontdesk.routing.tasks
-import frontdesk.sla.tasks  # noqa: F401
+import frontdesk.sla.tasks
+import frontdesk.surveys.tasks  # noqa: F401
 from frontdesk import channels
 
 channels.load()

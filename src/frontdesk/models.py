@@ -36,6 +36,7 @@ from frontdesk.routing.models import (
     WorkerProfile,
 )
 from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
+from frontdesk.surveys.models import Survey, SurveyConfig
 
 channels.load()
 
@@ -44,6 +45,6 @@ __all__ = [
     "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
     "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
     "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
-    "RoutingTask", "Schedule", "SlaCalendar", "SlaClock", "SlaPolicy", "Tag", "Team",
-    "TeamMember", "Translation", "Version", "WorkerProfile",
+    "RoutingTask", "Schedule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey", "SurveyConfig",
+    "Tag", "Team", "TeamMember", "Translation", "Version", "WorkerProfile",
 ]  # fmt: skip

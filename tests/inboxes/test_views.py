@@ -18,12 +18,15 @@ class TestListChannels:
             "edits": False,
             "sms_segments": False,
             "phone_numbers": False,
+            "choices": 0,
         }
         assert "webhook_url" in api["settings_schema"]["properties"]
         assert "imap" in listed["email"]["settings_schema"]["properties"]
         assert listed["webchat"]["capabilities"]["read_receipts"] is True
         assert listed["whatsapp"]["capabilities"]["reply_window"] == 24 * 3600
         assert listed["sms"]["capabilities"]["sms_segments"] is True
+        assert listed["whatsapp"]["capabilities"]["choices"] == 10
+        assert listed["telegram"]["capabilities"]["choices"] > 10
 
     async def test_needs_a_token(self, client):
         response = await client.get("/api/v1/channels")

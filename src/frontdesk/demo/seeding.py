@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.config import Settings
+from frontdesk.db import utcnow
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.history import seed_history
 from frontdesk.inboxes import repository as inboxes_repository
@@ -16,6 +18,7 @@ from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate
 from frontdesk.inboxes.secrets import opened
 from frontdesk.runtime import Runtime
+from frontdesk.surveys.demo import seed_surveys
 
 # The agents who answered the demo's history (they exist once the organisation is loaded).
 HISTORY_AGENTS = ("alice@frontdesk.test", "bob@frontdesk.test", "sara@frontdesk.test")
@@ -36,6 +39,9 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
         await seed_history(
             session, runtime, inboxes=list(rows), agents=[a for a in agents if a is not None]
         )
+        # After the history: its resolved conversations carry their answers, so the survey
+        # triggers their resolves raise find them asked already.
+        await seed_surveys(session, list(rows), now=utcnow(), rng=random.Random(20261206))
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:

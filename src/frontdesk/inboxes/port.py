@@ -198,6 +198,10 @@ class Capabilities:
     # Addresses are phone numbers: a customer's `phone` identity (E.164) reaches them here, so
     # a number known from SMS can be answered on WhatsApp and back (ADR 0007).
     phone_numbers: bool = False
+    # How many tappable choices one message can carry under its text (`Outbound.interactive`:
+    # buttons, or a list's rows); 0 = none (the text goes alone). WhatsApp: a list of 10;
+    # Telegram: an inline keyboard whose presses come back as callback queries.
+    choices: int = 0
 
 
 class ChannelAdapter(Protocol):

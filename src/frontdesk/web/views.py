@@ -36,6 +36,7 @@ from frontdesk.web import (
     sla_views,
     socket,
     supervisor_views,
+    survey_views,
     work_views,
 )
 from frontdesk.web.rendering import (
@@ -61,6 +62,7 @@ for module in (
     settings_views,
     routing_settings_views,
     sla_views,
+    survey_views,
     work_views,
     socket,
 ):

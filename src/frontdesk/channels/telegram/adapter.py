@@ -31,6 +31,9 @@ from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.security import check_outbound_url
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+# An inline keyboard: its buttons, and how many share one row on a phone's screen.
+INLINE_KEYBOARD_CHOICES = 100
+INLINE_ROW = 6
 # sendMessage takes at most 4096 characters; longer replies go as several messages.
 TEXT_LIMIT = 4096
 
@@ -78,7 +81,7 @@ def update_of(raw: Any) -> Update:
 class TelegramChannel:
     channel = "telegram"
     handle_kind = "telegram"
-    capabilities = Capabilities(media=True, edits=True)
+    capabilities = Capabilities(media=True, edits=True, choices=INLINE_KEYBOARD_CHOICES)
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:
         try:
@@ -192,9 +195,12 @@ class TelegramChannel:
         sent: list[Any] = []
         try:
             text = outbound.text.strip()
-            for start in range(0, len(text), TEXT_LIMIT):
-                chunk = text[start : start + TEXT_LIMIT]
-                sent.append(await api.call("sendMessage", {"chat_id": chat_id, "text": chunk}))
+            chunks = [text[start : start + TEXT_LIMIT] for start in range(0, len(text), TEXT_LIMIT)]
+            for index, chunk in enumerate(chunks):
+                body: dict[str, Any] = {"chat_id": chat_id, "text": chunk}
+                if outbound.interactive and index == len(chunks) - 1:
+                    body["reply_markup"] = inline_keyboard(outbound.interactive)
+                sent.append(await api.call("sendMessage", body))
             for item in outbound.attachments:
                 method, field = (
                     ("sendPhoto", "photo")
@@ -222,6 +228,26 @@ class TelegramChannel:
             status="sent",
             external_id=provider_id(chat_id, message_id) if message_id is not None else None,
         )
+
+
+def inline_keyboard(spec: dict[str, Any]) -> dict[str, Any]:
+    """`Outbound.interactive` (buttons, or a list's rows) as an inline keyboard: one row per
+    button or list section, at most INLINE_ROW buttons a row; a press comes back as a
+    callback_query whose data is the choice's id (64 bytes at most, Telegram's limit)."""
+    if spec.get("buttons"):
+        groups = [list(spec["buttons"])]
+    else:
+        groups = [list(section.get("rows") or []) for section in spec.get("sections") or []]
+    rows = []
+    for group in groups:
+        for start in range(0, len(group), INLINE_ROW):
+            rows.append(
+                [
+                    {"text": str(choice["title"]), "callback_data": str(choice["id"])[:64]}
+                    for choice in group[start : start + INLINE_ROW]
+                ]
+            )
+    return {"inline_keyboard": rows}
 
 
 telegram_channel = TelegramChannel()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from frontdesk.kit.schemas import Id, RequestBody
@@ -58,3 +60,6 @@ class WidgetMessage(BaseModel):
     status: str
     at: str
     attachments: list[WidgetAttachment]
+    # A survey asked in the chat: the card's question, scale, labels and signed token (the
+    # card posts the score to /surveys/answer); None for every other message.
+    survey: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -390,6 +391,14 @@ async def widget_messages(
                 status=m.delivery_status,
                 at=m.created_at.isoformat(),
                 attachments=files.get(m.id, []),
+                survey=_survey_card(m),
             )
         )
     return result
+
+
+def _survey_card(message: Message) -> dict[str, Any] | None:
+    card = (message.meta or {}).get("survey")
+    if message.direction != "outbound" or not isinstance(card, dict) or "token" not in card:
+        return None
+    return card

@@ -124,6 +124,7 @@ class WhatsAppChannel:
         reply_window=timedelta(hours=24),
         read_receipts=True,
         phone_numbers=True,
+        choices=10,
     )
 
     def validate_settings(self, settings: dict[str, Any], app: Settings) -> dict[str, Any]:

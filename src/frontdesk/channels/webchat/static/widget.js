@@ -320,11 +320,50 @@
       else link.textContent = a.name;
       li.appendChild(link);
     });
+    if (m.survey) li.appendChild(surveyCard(m.survey));
     li.appendChild(el("span", { "class": "fdw-meta" }, m.direction === "outbound" ? "" : (m.status === "read" ? t("Seen") : "")));
     shown[m.id] = li;
     since = Math.max(since, m.id);
     if (m.direction === "outbound") { showTyping(false); markRead(); }
     scroll();
+  }
+
+  // A survey asked in the chat: one button per score; the answer goes to /surveys/answer
+  // with the survey's signed token (the server takes one answer per survey).
+  function surveyCard(sv) {
+    var card = el("div", { "class": "fdw-survey", "data-testid": "fd-survey-card", "data-survey-id": sv.id, dir: sv.dir || "auto" });
+    var row = el("div", { "class": "fdw-survey-scale", role: "group", "aria-label": sv.question });
+    var note = el("p", { "class": "fdw-survey-note", role: "status" });
+    (sv.labels || []).forEach(function (label, i) {
+      var score = sv.low + i;
+      var button = el("button", { type: "button", "class": "fdw-survey-score", "data-testid": "fd-survey-score", "data-score": String(score) }, label);
+      button.addEventListener("click", function () {
+        var all = row.querySelectorAll("button");
+        for (var k = 0; k < all.length; k++) all[k].disabled = true;
+        post("/surveys/answer", { token: sv.token, score: score }).then(function () {
+          button.setAttribute("aria-pressed", "true");
+          card.setAttribute("data-answered", String(score));
+          note.textContent = sv.thanks;
+        }).catch(function (err) {
+          if (err.code === "answered") card.setAttribute("data-answered", "");
+          note.textContent = err.message;
+        });
+      });
+      row.appendChild(button);
+    });
+    card.appendChild(row);
+    if (sv.answered != null) {  // answered before (this page, another tab, a reload)
+      var buttons = row.querySelectorAll("button");
+      for (var b = 0; b < buttons.length; b++) {
+        buttons[b].disabled = true;
+        if (buttons[b].getAttribute("data-score") === String(sv.answered)) buttons[b].setAttribute("aria-pressed", "true");
+      }
+      card.setAttribute("data-answered", String(sv.answered));
+      note.textContent = sv.thanks;
+    }
+    if (sv.ends) card.appendChild(el("p", { "class": "fdw-survey-ends" }, (sv.labels[0] || "") + " = " + sv.ends[0] + " · " + (sv.labels[sv.labels.length - 1] || "") + " = " + sv.ends[1]));
+    card.appendChild(note);
+    return card;
   }
 
   function setStatus(id, status) {

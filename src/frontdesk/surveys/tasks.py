@@ -1,0 +1,66 @@
+"""Surveys' job handlers: the resolve trigger, the delayed ask, and inbound messages that
+may answer a pending survey (a digit on SMS, a button on WhatsApp or Telegram)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.kit import uow
+from frontdesk.kit.jobs import JobContext, handler, on_event
+from frontdesk.surveys import repository, service
+
+TRIGGER_JOB = "surveys.trigger"
+ANSWER_JOB = "surveys.answer_message"
+ANSWERING_CHANNELS = ("sms", "sms_gateway", "whatsapp", "telegram")
+# Longer than any score, list-row title (24) or callback data ("survey:<id>:<n>").
+LONGEST_ANSWER = 40
+
+
+def _resolved(event: dict[str, Any]) -> bool:
+    payload = event.get("payload") or {}
+    return payload.get("to") in service.CLOSED and payload.get("from") not in service.CLOSED
+
+
+def _may_answer(event: dict[str, Any]) -> bool:
+    payload = event.get("payload") or {}
+    return (
+        payload.get("direction") == "inbound"
+        and payload.get("author_kind") == "customer"
+        and payload.get("channel") in ANSWERING_CHANNELS
+        and len(str(payload.get("text") or "").strip()) <= LONGEST_ANSWER
+    )
+
+
+# Surveys are off until an inbox has them enabled; answers are looked for only while some
+# survey waits for one.
+on_event(
+    "conversation.status_changed", TRIGGER_JOB, wants=_resolved, enabled=repository.any_enabled
+)
+on_event("message.created", ANSWER_JOB, wants=_may_answer, enabled=repository.any_pending)
+
+
+@handler(TRIGGER_JOB, transactional=False)
+async def trigger(ctx: JobContext, event: dict[str, Any]) -> None:
+    async with ctx.db.session() as session:
+        await service.resolved(session, int(event["conversation_id"]), ctx.settings)
+        await uow.commit(session)
+
+
+@handler(service.SEND_JOB, transactional=False)
+async def send_delayed(ctx: JobContext, payload: dict[str, Any]) -> None:
+    async with ctx.db.session() as session:
+        conversation = await conversations_repository.get_conversation(
+            session, int(payload["conversation_id"])
+        )
+        config = (
+            await repository.get_config(session, conversation.inbox_id) if conversation else None
+        )
+        if conversation is not None and config is not None:
+            await service.ask(session, conversation, config, ctx.settings)
+        await uow.commit(session)
+
+
+@handler(ANSWER_JOB)
+async def answer_message(session: Any, event: dict[str, Any]) -> None:
+    await service.answer_from_message(session, int(event["payload"]["message_id"]))
