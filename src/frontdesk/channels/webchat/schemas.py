@@ -48,6 +48,11 @@ class WidgetAttachment(BaseModel):
     url: str
 
 
+class WidgetButton(BaseModel):
+    id: str
+    title: str
+
+
 class WidgetMessage(BaseModel):
     id: int
     client_id: str | None
@@ -58,3 +63,6 @@ class WidgetMessage(BaseModel):
     status: str
     at: str
     attachments: list[WidgetAttachment]
+    # Choices under an outbound message (the bot's "did that help?"): pressing one sends
+    # its title as the visitor's next message.
+    buttons: list[WidgetButton] = []

@@ -20,6 +20,7 @@ from frontdesk.channels.webchat.schemas import (
     SessionRead,
     SessionStart,
     WidgetAttachment,
+    WidgetButton,
     WidgetMessage,
 )
 from frontdesk.channels.webchat.tokens import VisitorClaims
@@ -390,6 +391,11 @@ async def widget_messages(
                 status=m.delivery_status,
                 at=m.created_at.isoformat(),
                 attachments=files.get(m.id, []),
+                buttons=[
+                    WidgetButton(id=str(b.get("id", "")), title=str(b.get("title", "")))
+                    for b in ((m.meta or {}).get("interactive") or {}).get("buttons", [])
+                    if m.direction == "outbound"
+                ],
             )
         )
     return result

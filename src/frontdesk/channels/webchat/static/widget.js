@@ -257,6 +257,8 @@
     if (!text) return;
     sticky = "";
     els.input.value = "";
+    // Choices answer only the message before them: once the visitor writes, they go.
+    Array.prototype.forEach.call(els.list.querySelectorAll(".fdw-choices"), function (n) { n.parentNode.removeChild(n); });
     var item = { id: newId(), text: text };
     state.outbox = (state.outbox || []).concat([item]); save();
     pending(item);
@@ -321,10 +323,22 @@
       li.appendChild(link);
     });
     li.appendChild(el("span", { "class": "fdw-meta" }, m.direction === "outbound" ? "" : (m.status === "read" ? t("Seen") : "")));
+    if (m.direction === "outbound" && (m.buttons || []).length) choices(li, m.buttons);
     shown[m.id] = li;
     since = Math.max(since, m.id);
     if (m.direction === "outbound") { showTyping(false); markRead(); }
     scroll();
+  }
+
+  // The bot's "did that help?": a press sends the button's title as the visitor's answer.
+  function choices(li, buttons) {
+    var box = el("div", { "class": "fdw-choices", role: "group" });
+    buttons.forEach(function (b) {
+      var button = el("button", { type: "button", "class": "fdw-choice", "data-testid": "fd-widget-choice", "data-choice": b.id }, b.title);
+      button.addEventListener("click", function () { els.input.value = b.title; submit(); });
+      box.appendChild(button);
+    });
+    li.appendChild(box);
   }
 
   function setStatus(id, status) {
