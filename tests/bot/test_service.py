@@ -1,4 +1,3 @@
-
 """The bot on a real inbox through the product path: customer messages come in signed, the
 bot answers from the knowledge base in a job after commit, asks whether that helped, and hands
 off (with what it learned) when it does not know, when asked for a person, or after two

@@ -1,4 +1,3 @@
-
 """What the bot reads in a customer's words: the language they write, a yes or no to "did
 that help?", and a request for a person, in English, Arabic and Persian. Every phrase is
 compared as a search key (kit.text), so spelling variants (ی/ي, ک/ك, the zero-width
@@ -21,6 +20,10 @@ _LATIN = re.compile("[A-Za-z]")
 _PERSIAN_WORDS = frozenset(
     search_tokens("را با است می‌خواهم میخوام چطور کنم کند بله از این که هست نیست شما برای چرا")
 )
+# What only Arabic writes: ta marbuta, alef maksura, hamza carriers, the article al-, and
+# common words. Without any of it, a short reply ("نه") keeps the dialogue's language.
+_ARABIC_LETTERS = re.compile("[\u0629\u0649\u0623\u0625\u0624\u0626]")
+_ARABIC_WORDS = frozenset(search_tokens("لا نعم في على هل أريد ما هذا لم كيف أين متى لماذا"))
 
 YES = {
     "en": ["yes", "y", "yeah", "yep", "yup", "sure", "it did", "it helped", "that helped",
@@ -50,12 +53,21 @@ SHORT_ANSWER_WORDS = 5
 
 
 def detect_language(text: str, *, fallback: str = "en") -> str:
-    """`fa` for Persian letters, `ar` for other Arabic script, `en` for Latin, else
+    """`fa` for Persian letters or words, `ar` for other Arabic script (unless `fallback`
+    is Arabic or Persian and nothing in the text is only Arabic), `en` for Latin, else
     `fallback` (digits, emoji)."""
     if _PERSIAN.search(text):
         return "fa"
     if _ARABIC_SCRIPT.search(text):
-        return "fa" if _PERSIAN_WORDS.intersection(search_tokens(text)) else "ar"
+        words = search_tokens(text)
+        if _PERSIAN_WORDS.intersection(words):
+            return "fa"
+        arabic = (
+            _ARABIC_LETTERS.search(text)
+            or _ARABIC_WORDS.intersection(words)
+            or any(w.startswith("ال") and len(w) > 3 for w in words)
+        )
+        return "ar" if arabic or fallback not in ("ar", "fa") else fallback
     if _LATIN.search(text):
         return "en"
     return fallback
