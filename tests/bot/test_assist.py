@@ -1,10 +1,9 @@
-
 """Agent assist: articles for the customer's recent messages, in the customer's language when
 the article has it, flagged when the customer was already shown one and said it did not help."""
 
 from __future__ import annotations
 
-from tests.bot.test_service import PASSWORD, PASSWORD_FA, SHIPPING, Customer, article, maya  # noqa: F401
+from tests.bot.test_service import PASSWORD, PASSWORD_FA, SHIPPING, Customer, article
 
 
 async def suggestions(client, cast, conversation_id: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
@@ -52,3 +51,15 @@ class TestSuggestions:
         maya = Customer(client, cast, runtime)
         await maya.says("👍")  # no words to search with
         assert (await suggestions(client, cast, maya.conversation_id))["items"] == []
+
+    async def test_a_failed_article_stays_flagged_after_the_subject_moved_on(
+        self, client, cast, maya
+    ):
+        password = await article(client, cast, PASSWORD)
+        await maya.says("I forgot my password")
+        await maya.says("no")
+        for text in ("Do you tune harpsichords?", "Or sell harpsichord strings?", "Quills?"):
+            await maya.says(text)
+        found = await suggestions(client, cast, maya.conversation_id)
+        [item] = [i for i in found["items"] if i["article_id"] == password]
+        assert item["did_not_help"] is True

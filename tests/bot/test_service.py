@@ -103,12 +103,6 @@ async def bot_messages(runtime: Runtime, conversation_id: int, *, after: int = 0
     return found
 
 
-@pytest.fixture
-async def maya(client, cast, runtime) -> Customer:
-    await enable_bot(client, cast, cast.website.id)
-    return Customer(client, cast, runtime)
-
-
 class TestAnswers:
     async def test_answers_with_the_article_and_asks_whether_it_helped(self, client, cast, maya):
         password = await article(client, cast, PASSWORD)

@@ -1,4 +1,3 @@
-
 """The bot in the desktop: the hand-off context at the top of a conversation (in the agent's
 language, right to left for Persian), agent assist with its warning and insert button, and
 Settings → Bot, where an admin turns the bot on for an inbox."""
@@ -19,7 +18,7 @@ async def test_the_agent_sees_the_hand_off_and_the_failed_article(client, cast, 
     await maya.says("no")
     await maya.says(UNKNOWN)
     page = await open_as(client, cast.alice, f"/conversations/{maya.conversation_id}")
-    assert 'hx-get="/conversations/%d/handoff"' % maya.conversation_id in page
+    assert f'hx-get="/conversations/{maya.conversation_id}/handoff"' in page
     panel = (await client.get(f"/conversations/{maya.conversation_id}/handoff")).text
     assert 'data-testid="fd-handoff"' in panel and 'data-status="handed_off"' in panel
     assert 'data-reason="low_confidence"' in panel

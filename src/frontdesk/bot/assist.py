@@ -14,6 +14,8 @@ from frontdesk.knowledge import repository as knowledge_repository
 from frontdesk.knowledge import search as knowledge_search
 from frontdesk.knowledge import service as knowledge
 from frontdesk.knowledge.markdown import plain_text
+from frontdesk.knowledge.schemas import SearchHit
+from frontdesk.knowledge.search import same_language
 
 # The customer's newest messages that make up the query.
 RECENT_MESSAGES = 3
@@ -48,7 +50,8 @@ async def suggestions(
         else []
     )
     items = []
-    for hit in hits:
+    missing = sorted(failed - {hit.article_id for hit in hits})
+    for hit in [*hits, *await _failed_hits(session, missing, language)]:
         translation = await knowledge_repository.get_translation(
             session, hit.article_id, hit.language
         )
@@ -67,3 +70,30 @@ async def suggestions(
             )
         )
     return AssistSuggestions(language=language, items=items)
+
+
+async def _failed_hits(
+    session: AsyncSession, article_ids: list[int], language: str
+) -> list[SearchHit]:
+    """The articles that failed this customer but no longer match their words: listed last,
+    so the warning is never lost."""
+    texts = await knowledge_repository.hit_texts(session, article_ids)
+    hits = []
+    for article_id in article_ids:
+        by_language = {t.language: t for t in texts.get(article_id, [])}
+        if not by_language:
+            continue  # deleted
+        chosen = next(
+            (t for lang, t in by_language.items() if same_language(lang, language)),
+            next(iter(by_language.values())),
+        )
+        hits.append(
+            SearchHit(
+                article_id=article_id,
+                language=chosen.language,
+                title=chosen.title,
+                snippet="",
+                score=0.0,
+            )
+        )
+    return hits
