@@ -149,6 +149,13 @@ class TestAnswers:
         )
         assert feedback.json() == [{"language": "en", "helpful": 1, "not_helpful": 0}]
 
+    async def test_a_stray_yes_with_no_question_open_is_no_hand_off(self, client, cast, maya):
+        await article(client, cast, PASSWORD)
+        await maya.says("I forgot my password")
+        await maya.says("yes")
+        assert await maya.says("Yes") == []  # a second press of an old button
+        assert (await maya.handoff()).json()["status"] == "active"
+
     async def test_an_inbox_without_the_bot_gets_no_answer(self, client, cast, runtime):
         await article(client, cast, PASSWORD)
         await enable_bot(client, cast, cast.app.id)  # the other inbox

@@ -163,6 +163,8 @@ async def _converse(
             else:
                 await _say(session, conversation, dialogue, RETRY)
             return
+    elif verdict(text) is not None:
+        return  # a bare "yes", "no" or "thanks" with no question open: nothing to answer
     await _answer(session, conversation, dialogue, bot, text)
 
 

@@ -257,8 +257,7 @@
     if (!text) return;
     sticky = "";
     els.input.value = "";
-    // Choices answer only the message before them: once the visitor writes, they go.
-    Array.prototype.forEach.call(els.list.querySelectorAll(".fdw-choices"), function (n) { n.parentNode.removeChild(n); });
+    dropChoices();
     var item = { id: newId(), text: text };
     state.outbox = (state.outbox || []).concat([item]); save();
     pending(item);
@@ -309,6 +308,7 @@
       li = el("li", { "data-testid": "fd-widget-message", dir: "auto" });
       els.list.appendChild(li);
     }
+    dropChoices();  // choices answer only the newest message (also after a reload's replay)
     li.textContent = "";
     li.className = "fdw-msg " + (m.direction === "inbound" ? "fdw-visitor" : "fdw-agent");
     li.setAttribute("data-id", m.id);
@@ -328,6 +328,10 @@
     since = Math.max(since, m.id);
     if (m.direction === "outbound") { showTyping(false); markRead(); }
     scroll();
+  }
+
+  function dropChoices() {
+    Array.prototype.forEach.call(els.list.querySelectorAll(".fdw-choices"), function (n) { n.parentNode.removeChild(n); });
   }
 
   // The bot's "did that help?": a press sends the button's title as the visitor's answer.
