@@ -40,9 +40,7 @@ async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
     assert await handoff.get_attribute("data-status") == "handed_off"
     reason = agent.get_by_test_id("fd-handoff-reason")
     assert await reason.get_attribute("data-reason") == "low_confidence"
-    failed_shown = agent.locator(
-        f'[data-testid=fd-handoff-article][data-article-id="{password}"]'
-    )
+    failed_shown = agent.locator(f'[data-testid=fd-handoff-article][data-article-id="{password}"]')
     assert await failed_shown.get_attribute("data-verdict") == "not_helpful"
     await agent.get_by_test_id("fd-handoff-words").get_by_text(UNKNOWN).wait_for()
     # The hand-off context sits above the timeline.
