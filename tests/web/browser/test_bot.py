@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from frontdesk.bot import service as bot
 from tests.bot.test_service import PASSWORD, UNKNOWN, article, enable_bot
-from tests.web.browser.conftest import agent_page, customer_page, widget_say
+from tests.web.browser.conftest import AXE, agent_page, customer_page, widget_say
 
 
 async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
@@ -56,3 +56,21 @@ async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
     assert (await agent.get_by_test_id("fd-reply-input").input_value()).startswith(
         "Reset your password"
     )
+
+    # In Persian the page turns right to left; the context is translated and the customer's
+    # English words keep their own direction. axe finds nothing serious in either panel.
+    await agent.select_option("#fd-language", "fa")
+    await agent.wait_for_function("() => document.documentElement.dir === 'rtl'")
+    handoff = agent.get_by_test_id("fd-handoff")
+    await handoff.get_by_text("ربات این گفتگو را واگذار کرد").wait_for(timeout=10_000)
+    word = agent.get_by_test_id("fd-handoff-words").locator("bdi").last
+    assert await word.evaluate("n => getComputedStyle(n).direction") == "ltr"
+    await flagged.get_by_test_id("fd-assist-warning").wait_for()
+    assert AXE.exists(), f"axe-core is missing at {AXE}: run scripts/services.sh"
+    await agent.evaluate(AXE.read_text())
+    result = await agent.evaluate(
+        "axe.run({include: [['[data-testid=fd-handoff]'], ['[data-testid=fd-assist]']]},"
+        " {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
+    )
+    serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
