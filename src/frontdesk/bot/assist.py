@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.bot import repository
 from frontdesk.bot.phrases import detect_language
-from frontdesk.bot.schemas import AssistSuggestion, AssistSuggestions
+from frontdesk.bot.schemas import ArticleRead, AssistSuggestion, AssistSuggestions
 from frontdesk.conversations.models import Conversation
 from frontdesk.knowledge import repository as knowledge_repository
 from frontdesk.knowledge import search as knowledge_search
@@ -42,6 +42,8 @@ async def suggestions(
             shown.add(int(item["article_id"]))
             if item.get("verdict") == "not_helpful":
                 failed.add(int(item["article_id"]))
+    read_first = await repository.help_articles_read(session, conversation.id)
+    shown.update(read_first)
     hits = (
         await knowledge_search.search(
             session, " ".join(texts), language=language, statuses=knowledge.STAFF, limit=limit
@@ -51,7 +53,7 @@ async def suggestions(
     )
     items = []
     missing = sorted(failed - {hit.article_id for hit in hits})
-    for hit in [*hits, *await _failed_hits(session, missing, language)]:
+    for hit in [*hits, *await _texts(session, missing, language)]:
         translation = await knowledge_repository.get_translation(
             session, hit.article_id, hit.language
         )
@@ -69,14 +71,13 @@ async def suggestions(
                 did_not_help=hit.article_id in failed,
             )
         )
-    return AssistSuggestions(language=language, items=items)
+    read = await read_titles(session, read_first, language)
+    return AssistSuggestions(language=language, items=items, read_first=read)
 
 
-async def _failed_hits(
-    session: AsyncSession, article_ids: list[int], language: str
-) -> list[SearchHit]:
-    """The articles that failed this customer but no longer match their words: listed last,
-    so the warning is never lost."""
+async def _texts(session: AsyncSession, article_ids: list[int], language: str) -> list[SearchHit]:
+    """Articles by id as hits, in `language` when they have it (the articles that failed the
+    customer but no longer match their words are listed last, so the warning is never lost)."""
     texts = await knowledge_repository.hit_texts(session, article_ids)
     hits = []
     for article_id in article_ids:
@@ -97,3 +98,12 @@ async def _failed_hits(
             )
         )
     return hits
+
+
+async def read_titles(
+    session: AsyncSession, article_ids: list[int], language: str
+) -> list[ArticleRead]:
+    return [
+        ArticleRead(article_id=h.article_id, language=h.language, title=h.title)
+        for h in await _texts(session, article_ids, language)
+    ]

@@ -86,3 +86,18 @@ async def article_ids_sent(session: AsyncSession, customer_id: int) -> set[int]:
         )
     )
     return {int(meta["kb_article_id"]) for meta in rows if meta and meta.get("kb_article_id")}
+
+
+async def help_articles_read(session: AsyncSession, conversation_id: int) -> list[int]:
+    """Articles the customer read in the help centre before writing (the contact form)."""
+    rows = await session.scalars(
+        select(Message.meta)
+        .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
+        .order_by(Message.id)
+    )
+    found: list[int] = []
+    for meta in rows:
+        for article_id in (meta or {}).get("help_articles_read", []):
+            if int(article_id) not in found:
+                found.append(int(article_id))
+    return found

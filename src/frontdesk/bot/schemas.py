@@ -72,6 +72,14 @@ class AssistSuggestion(BaseModel):
     did_not_help: bool
 
 
+class ArticleRead(BaseModel):
+    article_id: int
+    language: str
+    title: str
+
+
 class AssistSuggestions(BaseModel):
     language: str
     items: list[AssistSuggestion]
+    # Read in the help centre before the customer wrote (the contact form), in order.
+    read_first: list[ArticleRead] = []

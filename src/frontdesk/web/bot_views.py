@@ -38,7 +38,11 @@ async def handoff_partial(
 ) -> HTMLResponse:
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     dialogue = await bot_repository.get_dialogue(session, conversation.id)
+    read_ids = await bot_repository.help_articles_read(session, conversation.id)
     context = {
+        "read_first": await assist.read_titles(
+            session, read_ids, dialogue.language if dialogue else "en"
+        ),
         "handoff": bot.handoff_read(dialogue) if dialogue else None,
         "reasons": REASONS,
         "text_dir": script_direction,

@@ -74,3 +74,24 @@ async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
     )
     serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
+
+
+async def test_the_contact_form_sends_the_articles_read_first(
+    browser, live_server, cast, client, runtime
+):
+    from tests.web.test_help_contact import messages, support_mail
+
+    await support_mail(runtime)
+    password = await article(client, cast, PASSWORD)
+    base = f"http://{live_server}"
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{base}/help/fa/articles/{password}")
+    await page.get_by_test_id("fd-help-article").wait_for()
+    await page.get_by_test_id("fd-help-contact").click()
+    await page.get_by_test_id("fd-help-contact-email").fill("maya@example.com")
+    await page.get_by_test_id("fd-help-contact-message").fill("هنوز نمی‌توانم وارد شوم")
+    await page.get_by_test_id("fd-help-contact-send").click()
+    await page.get_by_test_id("fd-help-contact-sent").wait_for(timeout=10_000)
+    [stored] = await messages(runtime)
+    assert stored.meta["help_articles_read"] == [password]
