@@ -37,7 +37,6 @@ def upgrade() -> None:
             sa.ForeignKey("conversations.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        sa.Column("customer_id", sa.Integer(), sa.ForeignKey("customers.id"), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("language", sa.String(35), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
@@ -47,10 +46,8 @@ def upgrade() -> None:
         sa.Column("handed_off_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_bot_conversations_customer_id", "bot_conversations", ["customer_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_bot_conversations_customer_id", table_name="bot_conversations")
     op.drop_table("bot_conversations")
     op.drop_table("bot_inboxes")

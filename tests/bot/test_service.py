@@ -64,6 +64,7 @@ class Customer:
         self.client, self.cast, self.runtime = client, cast, runtime
         self.count = 0
         self.conversation_id = 0
+        self.customer_id = 0
 
     async def says(self, text: str, *, run: bool = True) -> list[Message]:
         """Send `text`; the bot's replies to it (after the jobs ran)."""
@@ -75,6 +76,7 @@ class Customer:
         )
         assert response.status_code == 202, response.text
         self.conversation_id = int(response.json()["conversation_id"])
+        self.customer_id = int(response.json()["customer_id"])
         before = int(response.json()["message_id"])
         if run:
             await run_jobs(self.runtime)
@@ -289,6 +291,26 @@ class TestRouting:
             [task] = (await session.scalars(select(RoutingTask))).all()
             await session.commit()
         assert task.conversation_id == maya.conversation_id
+
+
+class TestMerge:
+    async def test_the_context_follows_a_merged_customer(self, client, cast, maya):
+        await article(client, cast, PASSWORD)
+        await maya.says(UNKNOWN)
+        other = await post_inbound(
+            client, cast.website, inbound_payload("m-other", "maya.work@example.com", "hi")
+        )
+        keep = int(other.json()["customer_id"])
+        merged = await client.post(
+            f"/api/v1/customers/{keep}/merge", json={"other_id": maya.customer_id},
+            headers=cast.ada.headers,
+        )  # fmt: skip
+        assert merged.status_code == 200, merged.text
+        assert (await maya.handoff()).json()["reason"] == "low_confidence"
+        found = await client.get(
+            f"/api/v1/conversations/{maya.conversation_id}/suggestions", headers=cast.alice.headers
+        )
+        assert found.status_code == 200
 
 
 class TestAccess:

@@ -38,7 +38,6 @@ class BotConversation(Base):
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
     language: Mapped[str] = mapped_column(String(35), default="en")
     failures: Mapped[int] = mapped_column(Integer, default=0)

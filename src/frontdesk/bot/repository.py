@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.bot.models import BotConversation, BotInbox
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 
 
 async def get_inbox_bot(session: AsyncSession, inbox_id: int) -> BotInbox | None:
@@ -38,10 +38,13 @@ async def lock_dialogue(session: AsyncSession, conversation_id: int) -> BotConve
 
 
 async def dialogues_of_customer(session: AsyncSession, customer_id: int) -> list[BotConversation]:
+    """The bot's dialogues with the customer's conversations (after a merge too: it follows
+    the conversations, not a copy of their customer)."""
     return list(
         await session.scalars(
             select(BotConversation)
-            .where(BotConversation.customer_id == customer_id)
+            .join(Conversation, Conversation.id == BotConversation.conversation_id)
+            .where(Conversation.customer_id == customer_id)
             .order_by(BotConversation.conversation_id)
         )
     )

@@ -116,9 +116,9 @@ async def on_customer_message(
     dialogue = await repository.lock_dialogue(session, conversation.id)
     if dialogue is None:
         dialogue = BotConversation(
-            conversation_id=conversation.id, customer_id=conversation.customer_id,
-            status="active", language=conversation.language or "en", failures=0,
-            last_message_id=0, context={"intents": [], "articles": [], "words": []},
+            conversation_id=conversation.id, status="active",
+            language=conversation.language or "en", failures=0, last_message_id=0,
+            context={"intents": [], "articles": [], "words": []},
         )  # fmt: skip
         session.add(dialogue)
         await session.flush()
