@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import frontdesk.handlers  # noqa: F401  (every job handler and installed channel)
 from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
 from frontdesk.auth.views import router as auth_router
+from frontdesk.bot.views import router as bot_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
 from frontdesk.customers.views import router as customers_router
@@ -136,6 +137,7 @@ def create_app(
         routing_router,
         sla_router,
         surveys_router,
+        bot_router,
     ):
         api.include_router(router)
     for plugin in plugins:

@@ -3,6 +3,7 @@ here, the channels' through their plugins (frontdesk.channels.INSTALLED)."""
 
 from frontdesk import channels
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
+from frontdesk.bot.models import BotConversation, BotInbox
 from frontdesk.conversations.models import (
     Attachment,
     Conversation,
@@ -42,6 +43,7 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
+    "BotConversation", "BotInbox",
     "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
     "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
     "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",

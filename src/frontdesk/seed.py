@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate, TeamCreate
+from frontdesk.bot import service as bot
+from frontdesk.bot.schemas import BotSettingsWrite
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.demo import seeding as demo_seeding
@@ -150,6 +152,8 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     await seed_sla(session, breached=received[1].conversation, at_risk=received[3].conversation)
     await _load_desk(session, runtime, chat, agents)
     await seed_articles(session, author=agents["admin@frontdesk.test"])
+    # The bot answers the website chat from those articles (Settings → Bot turns it off).
+    await bot.set_settings(session, chat.id, BotSettingsWrite(enabled=True))
     return agents["admin@frontdesk.test"]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.bot import service as bot
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit.jobs import every, handler, on_event
@@ -52,6 +53,8 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
         return
     if conversation.status != "open" or conversation.assignee_id is not None:
         return
+    if await bot.holds(session, conversation):
+        return  # the bot answers first; its hand-off makes the task (bot.service.hand_off)
     channels = await inboxes_repository.channels_of(session, {conversation.inbox_id})
     reopened = event["type"] == "conversation.status_changed" and payload.get("from") in CLOSED
     made = await placing.task_for_conversation(

@@ -5,6 +5,8 @@ from the public API), `/help/{lang}/search` and `/help/{lang}/articles/{id}` wit
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,7 +14,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from frontdesk.deps import SessionDep
+from frontdesk.conversations import service as conversations
+from frontdesk.deps import RuntimeDep, SessionDep
+from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Inbound
 from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.i18n import LANGUAGES, script_direction
@@ -25,6 +31,10 @@ router = APIRouter(include_in_schema=False)
 # The help centre lists at most this many articles on its home page.
 HOME_ARTICLES = 1000
 SEARCH_RESULTS = 20
+# The articles a contact form records (the newest the visitor read, see help.js).
+MAX_READ = 20
+CONTACT_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+CONTACT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 LANGUAGE_NAMES = {"en": "English", "ar": "العربية", "fa": "فارسی"}
 
 
@@ -160,6 +170,85 @@ async def help_feedback(
     return RedirectResponse(
         f"/help/{lang}/articles/{article_id}?thanks=1#fd-help-feedback", status_code=303
     )
+
+
+async def _contact_inbox(session: SessionDep) -> Inbox | None:
+    """Where the contact form writes: the first active e-mail inbox (replies go by e-mail)."""
+    for inbox in await inboxes_repository.list_inboxes(
+        session, only=None, after=None, limit=HOME_ARTICLES
+    ):
+        if inbox.channel == "email" and inbox.active:
+            return inbox
+    return None
+
+
+@router.get("/help/{lang}/contact", response_class=HTMLResponse)
+async def help_contact(request: Request, lang: str, session: SessionDep) -> HTMLResponse:
+    if lang not in LANGUAGES or await _contact_inbox(session) is None:
+        return not_found(request, lang)
+    context = {
+        "sent": request.query_params.get("sent") == "1",
+        "error": request.query_params.get("error") == "1",
+        "path_tail": "contact",
+        "form_id": secrets.token_urlsafe(12),
+    }
+    return _page(request, lang, "help_contact.html", context)
+
+
+@router.post("/help/{lang}/contact", response_model=None)
+async def help_contact_send(
+    request: Request,
+    lang: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form()] = "",
+    form_id: Annotated[str, Form(max_length=64)] = "",
+    name: Annotated[str, Form(max_length=300)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    message: Annotated[str, Form(max_length=10_000)] = "",
+    read: Annotated[str, Form(max_length=2_000)] = "",
+) -> Response:
+    """The contact form opens a conversation (in the contact inbox) that records the
+    published articles the customer read first, in the order they read them."""
+    inbox = await _contact_inbox(session)
+    if lang not in LANGUAGES or inbox is None:
+        return not_found(request, lang)
+    check_csrf(request, csrf)
+    rate_limit(request, "feedback")
+    address = email.strip()
+    if not message.strip() or not CONTACT_EMAIL.match(address) or not CONTACT_ID.match(form_id):
+        return RedirectResponse(f"/help/{lang}/contact?error=1", status_code=303)
+    articles = await _read_first(session, read)
+    inbound = Inbound(
+        inbox_id=inbox.id,
+        external_id=f"help-contact:{form_id}",  # a second press of Send is stored once
+        address=address,
+        name=one_line_or_none(name),
+        text=message.strip(),
+        subject=f"{message.strip().splitlines()[0][:80]}",
+        meta={"help_articles_read": articles, "via": "help_contact", "language": lang},
+    )
+    await conversations.receive(session, inbound, blobs=runtime.blobs)
+    await uow.commit(session)
+    return RedirectResponse(f"/help/{lang}/contact?sent=1", status_code=303)
+
+
+async def _read_first(session: SessionDep, read: str) -> list[int]:
+    """The published articles among the ids the page's script sent, in reading order."""
+    found: list[int] = []
+    for part in read.split(",")[:MAX_READ]:
+        if part.strip().isdigit() and len(part.strip()) < 10 and int(part) not in found:
+            try:
+                await service.get_or_raise(session, int(part), statuses=service.PUBLIC)
+            except NotFound:
+                continue
+            found.append(int(part))
+    return found
+
+
+def one_line_or_none(value: str) -> str | None:
+    cleaned = " ".join(value.split())
+    return cleaned or None
 
 
 @router.get("/help/{lang}/{rest:path}", response_class=HTMLResponse)

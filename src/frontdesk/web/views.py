@@ -24,6 +24,7 @@ from frontdesk.kit.i18n import LANGUAGES, translator
 from frontdesk.kit.security import verify_signature
 from frontdesk.routing import service as routing
 from frontdesk.web import (
+    bot_views,
     canned_views,
     conversation_views,
     delivery_views,
@@ -64,6 +65,7 @@ for module in (
     sla_views,
     survey_views,
     work_views,
+    bot_views,
     socket,
 ):
     router.include_router(module.router)

@@ -50,6 +50,11 @@ class WidgetAttachment(BaseModel):
     url: str
 
 
+class WidgetButton(BaseModel):
+    id: str
+    title: str
+
+
 class WidgetMessage(BaseModel):
     id: int
     client_id: str | None
@@ -63,3 +68,7 @@ class WidgetMessage(BaseModel):
     # A survey asked in the chat: the card's question, scale, labels and signed token (the
     # card posts the score to /surveys/answer); None for every other message.
     survey: dict[str, Any] | None = None
+
+    # Choices under an outbound message (the bot's "did that help?"): pressing one sends
+    # its title as the visitor's next message.
+    buttons: list[WidgetButton] = []

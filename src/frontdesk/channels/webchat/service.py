@@ -21,6 +21,7 @@ from frontdesk.channels.webchat.schemas import (
     SessionRead,
     SessionStart,
     WidgetAttachment,
+    WidgetButton,
     WidgetMessage,
 )
 from frontdesk.channels.webchat.tokens import VisitorClaims
@@ -392,6 +393,11 @@ async def widget_messages(
                 at=m.created_at.isoformat(),
                 attachments=files.get(m.id, []),
                 survey=_survey_card(m),
+                buttons=[
+                    WidgetButton(id=str(b.get("id", "")), title=str(b.get("title", "")))
+                    for b in ((m.meta or {}).get("interactive") or {}).get("buttons", [])
+                    if m.direction == "outbound"
+                ],
             )
         )
     return result

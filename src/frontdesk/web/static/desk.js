@@ -144,6 +144,15 @@
     announce("typing", target);
   });
 
+  // Agent assist: "Insert" puts the article's text (in the customer's language) into the reply.
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest && e.target.closest("[data-assist-target]");
+    if (!t) return;
+    var area = document.getElementById(t.getAttribute("data-assist-target"));
+    if (!area) return;
+    area.value = (area.value ? area.value + "\n\n" : "") + t.getAttribute("data-text");
+    area.focus();
+  });
   // Forms: selects that save on change; reply and note forms reset after htmx sends them.
   document.addEventListener("change", function (e) {
     var t = e.target;

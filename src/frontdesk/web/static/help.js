@@ -1,3 +1,19 @@
+// The articles this visitor read (newest 20, in order, this browser only): the contact
+// form sends them, so the agent knows what the customer already tried.
+(function () {
+  "use strict";
+  var KEY = "fd-help-read";
+  var read = [];
+  try { read = JSON.parse(localStorage.getItem(KEY)) || []; } catch (e) { read = []; }
+  var article = document.querySelector("[data-help-article-id]");
+  if (article) {
+    var id = Number(article.getAttribute("data-help-article-id"));
+    read = read.filter(function (n) { return n !== id; }).concat([id]).slice(-20);
+    try { localStorage.setItem(KEY, JSON.stringify(read)); } catch (e) { /* private mode */ }
+  }
+  var field = document.querySelector("[data-help-read]");
+  if (field) field.value = read.join(",");
+})();
 // The help centre's search box: suggestions from the public autocomplete API as the visitor
 // types (a combobox: arrows move, Enter opens, Escape closes). No build step, no library.
 (function () {

@@ -257,6 +257,7 @@
     if (!text) return;
     sticky = "";
     els.input.value = "";
+    dropChoices();
     var item = { id: newId(), text: text };
     state.outbox = (state.outbox || []).concat([item]); save();
     pending(item);
@@ -307,6 +308,7 @@
       li = el("li", { "data-testid": "fd-widget-message", dir: "auto" });
       els.list.appendChild(li);
     }
+    dropChoices();  // choices answer only the newest message (also after a reload's replay)
     li.textContent = "";
     li.className = "fdw-msg " + (m.direction === "inbound" ? "fdw-visitor" : "fdw-agent");
     li.setAttribute("data-id", m.id);
@@ -322,6 +324,7 @@
     });
     if (m.survey) li.appendChild(surveyCard(m.survey));
     li.appendChild(el("span", { "class": "fdw-meta" }, m.direction === "outbound" ? "" : (m.status === "read" ? t("Seen") : "")));
+    if (m.direction === "outbound" && (m.buttons || []).length) choices(li, m.buttons);
     shown[m.id] = li;
     since = Math.max(since, m.id);
     if (m.direction === "outbound") { showTyping(false); markRead(); }
@@ -364,6 +367,21 @@
     if (sv.ends) card.appendChild(el("p", { "class": "fdw-survey-ends" }, (sv.labels[0] || "") + " = " + sv.ends[0] + " · " + (sv.labels[sv.labels.length - 1] || "") + " = " + sv.ends[1]));
     card.appendChild(note);
     return card;
+  }
+
+  function dropChoices() {
+    Array.prototype.forEach.call(els.list.querySelectorAll(".fdw-choices"), function (n) { n.parentNode.removeChild(n); });
+  }
+
+  // The bot's "did that help?": a press sends the button's title as the visitor's answer.
+  function choices(li, buttons) {
+    var box = el("div", { "class": "fdw-choices", role: "group" });
+    buttons.forEach(function (b) {
+      var button = el("button", { type: "button", "class": "fdw-choice", "data-testid": "fd-widget-choice", "data-choice": b.id }, b.title);
+      button.addEventListener("click", function () { els.input.value = b.title; submit(); });
+      box.appendChild(button);
+    });
+    li.appendChild(box);
   }
 
   function setStatus(id, status) {
