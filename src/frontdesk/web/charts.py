@@ -29,7 +29,7 @@ from frontdesk.kit.i18n import direction, format_number, language, localise_digi
 CHART_STRINGS = ("No data for this period", "Period", "Value", "Category", "Hour")
 SVG_NS = "http://www.w3.org/2000/svg"
 WIDTH = 640
-SERIES_CLASSES = 6  # app.css colours .s0 … .s5; further series reuse them in turn
+SERIES_CLASSES = 7  # app.css colours .s0 … .s6 (a week); further series reuse them in turn
 _AXIS_MARGIN = 52  # room for the value axis' tick labels
 _FAR_MARGIN = 14
 _TOP = 22
@@ -266,8 +266,9 @@ def line_chart(
 
 def _legend(frame: _Frame, names: Sequence[str]) -> list[str]:
     out = []
+    spacing = min(120.0, frame.length / len(names))
     for n, name in enumerate(names):
-        logical = n * 120
+        logical = n * spacing
         x = frame.rect_x(logical, 10)
         text_x = frame.x(logical + 14)
         anchor = "end" if frame.rtl else "start"
