@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Arabic digits are the samples)
 """The staffing page: supervisors and admins only, the form's parameters, charts drawn from
 the measured history, CSV, bad input answered with the defaults and a message."""
 
@@ -67,7 +66,9 @@ class TestStaffingPage:
         hour0, hour23 = cells(heat)[0], cells(heat)[23]
         assert float(hour0.attrib["x"]) > float(hour23.attrib["x"])  # mirrored
 
-    async def test_bad_input_shows_the_defaults(self, client: httpx.AsyncClient, cast: Cast) -> None:
+    async def test_bad_input_shows_the_defaults(
+        self, client: httpx.AsyncClient, cast: Cast
+    ) -> None:
         await log_in(client, cast.sara)
         page = await client.get("/staffing", params={"target": "2", "weeks": "lots"})
         assert page.status_code == 200

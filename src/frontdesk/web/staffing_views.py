@@ -39,7 +39,7 @@ def _query(request: Request) -> tuple[StaffingQuery, bool]:
     try:
         return StaffingQuery.model_validate(values), True
     except ValidationError:
-        return StaffingQuery(), False
+        return StaffingQuery.model_validate({}), False
 
 
 def _charts(plan: planner.Plan, lang: str) -> dict[str, Any]:
