@@ -88,8 +88,10 @@ class TestBarChart:
         bar_title = bar.find("svg:title", NS)
         assert bar_title is not None and bar_title.text == "email: 3"
         # The hidden table carries the same numbers and links for screen readers.
-        table = figure.find("table")
-        assert table is not None and table.attrib["class"] == "sr"
+        hidden = figure.find("div")
+        assert hidden is not None and hidden.attrib["class"] == "sr"
+        table = hidden.find("table")
+        assert table is not None
         assert [a.attrib["href"] for a in table.iter("a")] == ["/e"]
 
     def test_arabic_digits_and_mirrored_axis(self) -> None:

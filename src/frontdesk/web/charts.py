@@ -159,8 +159,9 @@ def _table(
         rest = "".join(f"<td>{escape(c)}</td>" for c in cells[1:])
         body.append(f'<tr><th scope="row">{first}</th>{rest}</tr>')
     return (
-        f'<table class="sr"><caption>{escape(title)}</caption><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        # The wrapper hides it: a table ignores the 1-pixel box .sr gives it and grows.
+        f'<div class="sr"><table><caption>{escape(title)}</caption><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
