@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Arabic samples)
 """The staffing page in Arabic: right to left, both charts drawn (mirrored, Arabic-Indic
 digits), the form re-plans, axe clean; screenshots kept in test-artifacts/."""
 
