@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Integer, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.conversations.models import Conversation
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.inboxes.models import Inbox
 from frontdesk.routing.models import RoutingTask
 
@@ -75,3 +75,54 @@ async def handle_times(
     )
     rows = (await session.execute(query)).all()
     return {channel: (float(mean), int(count)) for channel, mean, count in rows}
+
+
+async def journey_conversations(
+    session: AsyncSession, customer_id: int, *, visible: set[int] | None, limit: int
+) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    """(id, channel, status, created_at, last_message_at) of a customer's latest
+    conversations in the inboxes `visible` (None: all), oldest first.
+    Uses index: ix_conversations_customer_inbox."""
+    query = (
+        select(
+            Conversation.id,
+            Inbox.channel,
+            Conversation.status,
+            Conversation.created_at,
+            Conversation.last_message_at,
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Conversation.id.desc())
+        .limit(limit)
+    )
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    rows = (await session.execute(query)).all()
+    return [(int(i), ch, st, created, last) for i, ch, st, created, last in reversed(rows)]
+
+
+async def journey_messages(
+    session: AsyncSession, conversation_ids: list[int], *, limit: int
+) -> list[tuple[int, str, str, datetime, str | None]]:
+    """(conversation id, channel, direction, created_at, sentiment label or None) of the
+    latest `limit` messages of these conversations, oldest first. The label is read when the
+    messages table has a `sentiment_label` column (the sentiment work adds it); until then
+    it is None. Uses index: ix_messages_conversation."""
+    if not conversation_ids:
+        return []
+    sentiment = getattr(Message, "sentiment_label", None)
+    query = (
+        select(
+            Message.conversation_id,
+            Message.channel,
+            Message.direction,
+            Message.created_at,
+            sentiment if sentiment is not None else literal(None, String),
+        )
+        .where(Message.conversation_id.in_(conversation_ids))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    return [(int(c), ch, d, at, label) for c, ch, d, at, label in reversed(rows)]
