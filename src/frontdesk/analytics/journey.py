@@ -76,12 +76,7 @@ class Journey:
     @property
     def channels(self) -> list[str]:
         """Channels in the order the customer first used them."""
-        seen: dict[str, None] = {}
-        for stage in self.stages:
-            seen.setdefault(stage.channel, None)
-            for touch in stage.touches:
-                seen.setdefault(touch.channel, None)
-        return list(seen)
+        return list(dict.fromkeys(stage.channel for stage in self.stages))
 
 
 async def journey(session: AsyncSession, customer_id: int, *, visible: set[int] | None) -> Journey:
@@ -106,4 +101,4 @@ async def journey(session: AsyncSession, customer_id: int, *, visible: set[int] 
                 stages[marker.conversation_id].markers.append(marker)
                 stage = stages[marker.conversation_id]
                 stage.end = max(stage.end, marker.at)
-    return Journey(customer_id, list(stages.values()))
+    return Journey(customer_id, sorted(stages.values(), key=lambda s: (s.start, s.conversation_id)))

@@ -122,10 +122,15 @@ class _Frame:
 
 def _svg(frame: _Frame, title: str, body: list[str], testid: str | None) -> str:
     test = f' data-testid="{escape(testid)}"' if testid else ""
+    marks = "".join(body)
+    # An image's children are presentational: with links inside, the chart is a named group
+    # instead (a link inside role="img" is unreachable to screen readers; axe:
+    # nested-interactive).
+    role = "group" if "<a " in marks else "img"
     return (
         f'<svg xmlns="{SVG_NS}" class="fd-chart-svg" viewBox="0 0 {frame.width} {frame.height}" '
-        f'role="img" aria-label="{escape(title)}" direction="ltr"{test}>'
-        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+        f'role="{role}" aria-label="{escape(title)}" direction="ltr"{test}>'
+        f"<title>{escape(title)}</title>{marks}</svg>"
     )
 
 

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from frontdesk.analytics.journey import Journey, Stage
 from frontdesk.kit.i18n import language, localise_digits, translator
-from frontdesk.web.charts import _empty, _figure, _Frame, _mark, _num, _svg, _table
+from frontdesk.web.charts import _empty, _figure, _Frame, _num, _svg, _table
 
 WIDTH = 320
 LANE = 30
@@ -69,17 +69,6 @@ def journey_chart(
     rows = []
     for stage in journey.stages:
         body += _stage(frame, stage, lanes.index(stage.channel), at, lang, current)
-        for touch in stage.touches:
-            y = TOP + lanes.index(touch.channel) * LANE + 15
-            tone = f" tone-{touch.sentiment}" if touch.sentiment else ""
-            kind = "in" if touch.direction == "inbound" else "out"
-            tip = f"{_(DIRECTIONS.get(touch.direction, touch.direction))} · {_day(touch.at, lang)}"
-            if touch.sentiment:
-                tip += f" · {_(MOODS[touch.sentiment])}"
-            body.append(
-                f'<circle class="touch {kind}{tone}" cx="{_num(frame.x(at(touch.at)))}" '
-                f'cy="{y}" r="2.5"><title>{escape(tip)}</title></circle>'
-            )
         rows.append(((_stage_name(stage, lang), _stage_text(stage, lang)), _href(stage)))
     headers = [_("Conversation"), _("Stage details")]
     svg = _svg(frame, title, body, "fd-journey")
@@ -118,14 +107,14 @@ def _stage(
     tone = f" tone-{stage.sentiment}" if stage.sentiment else ""
     here = " current" if stage.conversation_id == current else ""
     tip = f"{_stage_name(stage, lang)} · {_stage_text(stage, lang)}"
+    # The bar and its message dots are one link: a click on a dot opens the conversation too.
     out = [
-        _mark(
-            f'<rect class="stage{tone}{here}" x="{_num(frame.rect_x(start, width))}" '
-            f'y="{y + 9}" width="{_num(width)}" height="12" rx="3"/>',
-            tip=tip,
-            href=_href(stage),
-            value=stage.conversation_id,
-        )
+        f'<a href="{_href(stage)}" aria-label="{escape(tip)}">'
+        f'<rect class="stage{tone}{here}" x="{_num(frame.rect_x(start, width))}" '
+        f'y="{y + 9}" width="{_num(width)}" height="12" rx="3" '
+        f'data-value="{stage.conversation_id}"><title>{escape(tip)}</title></rect>',
+        *_touches(frame, stage, lane, at, lang),
+        "</a>",
     ]
     for marker in stage.markers:
         x = frame.x(at(marker.at))
@@ -134,5 +123,26 @@ def _stage(
             f'<polygon class="marker {escape(marker.kind)}{tone}" '
             f'points="{_num(x)},{y} {_num(x + 4)},{y + 4} {_num(x)},{y + 8} {_num(x - 4)},{y + 4}">'
             f"<title>{escape(marker.label)}</title></polygon>"
+        )
+    return out
+
+
+def _touches(
+    frame: _Frame, stage: Stage, lane: int, at: Callable[[datetime], float], lang: str
+) -> list[str]:
+    """A dot per message on the stage's bar: filled from the customer (by mood), hollow ours.
+    A message sent on another channel than its conversation's still sits on this bar."""
+    _ = translator(lang)
+    y = TOP + lane * LANE + 15
+    out = []
+    for touch in stage.touches:
+        tone = f" tone-{touch.sentiment}" if touch.sentiment else ""
+        kind = "in" if touch.direction == "inbound" else "out"
+        tip = f"{_(DIRECTIONS.get(touch.direction, touch.direction))} · {_day(touch.at, lang)}"
+        if touch.sentiment:
+            tip += f" · {_(MOODS[touch.sentiment])}"
+        out.append(
+            f'<circle class="touch {kind}{tone}" cx="{_num(frame.x(at(touch.at)))}" '
+            f'cy="{y}" r="2.5"><title>{escape(tip)}</title></circle>'
         )
     return out
