@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
@@ -126,3 +126,42 @@ async def journey_messages(
     )
     rows = (await session.execute(query)).all()
     return [(int(c), ch, d, at, label) for c, ch, d, at, label in reversed(rows)]
+
+
+async def first_replies(
+    session: AsyncSession, *, since: datetime
+) -> list[tuple[int, int, int, str, datetime, datetime]]:
+    """(conversation, inbox, customer, channel, first customer message, first agent reply)
+    of conversations started since `since` that an agent answered and no routing task
+    covers — what the demo turns into handled tasks."""
+    asked = func.min(case((Message.direction == "inbound", Message.created_at)))
+    answered = func.min(
+        case(
+            (
+                and_(Message.direction == "outbound", Message.author_kind == "agent"),
+                Message.created_at,
+            )
+        )
+    )
+    covered = select(RoutingTask.conversation_id).where(RoutingTask.conversation_id.is_not(None))
+    query = (
+        select(
+            Conversation.id,
+            Conversation.inbox_id,
+            Conversation.customer_id,
+            Inbox.channel,
+            asked,
+            answered,
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Message, Message.conversation_id == Conversation.id)
+        .where(Conversation.created_at >= since, Conversation.id.not_in(covered))
+        .group_by(Conversation.id, Conversation.inbox_id, Conversation.customer_id, Inbox.channel)
+        .order_by(Conversation.id)
+    )
+    rows = (await session.execute(query)).all()
+    return [
+        (int(c), int(i), int(cu), ch, a, b)
+        for c, i, cu, ch, a, b in rows
+        if a is not None and b is not None and b >= a
+    ]
