@@ -8,6 +8,7 @@ import pytest
 
 from frontdesk.analytics.planner import Parameters, build, servers_needed, window
 from frontdesk.analytics.staffing import erlang_c
+from frontdesk.kit.errors import Invalid
 
 SINCE = datetime(2026, 11, 2, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
@@ -112,3 +113,9 @@ def test_window_is_whole_weeks_ending_this_hour() -> None:
     since, until = window(2, datetime(2026, 12, 5, 14, 37, 12, tzinfo=UTC))
     assert until == datetime(2026, 12, 5, 14, tzinfo=UTC)
     assert since == datetime(2026, 11, 21, 14, tzinfo=UTC)
+
+
+def test_a_target_no_roster_meets_is_refused() -> None:
+    with pytest.raises(Invalid) as refused:
+        plan_for([("voice", 0, 9, 10_000)], aht=86_400.0)
+    assert refused.value.code == "target_unreachable"

@@ -110,7 +110,9 @@ class TestStaffingReport:
         assert (await client.get(URL)).status_code == 401
 
     async def test_bad_parameters_are_refused(self, client: httpx.AsyncClient, cast: Cast) -> None:
-        for params in ({"target": 1.5}, {"weeks": 0}, {"shrinkage": 0.95}, {"surprise": 1}):
+        bad = ({"target": 1.5}, {"weeks": 0}, {"shrinkage": 0.95}, {"surprise": 1},
+               {"patience": 0}, {"threshold": 7200}, {"aht": 0.5})  # fmt: skip
+        for params in bad:
             answer = await client.get(URL, params=params, headers=cast.ada.headers)
             assert answer.status_code == 422, params
             assert answer.json()["error"]["code"] == "invalid"

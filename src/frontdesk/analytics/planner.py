@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics import repository
 from frontdesk.analytics.staffing import Figures, figures
+from frontdesk.kit.errors import Invalid
 
 # Channels whose agents hold several conversations at once.
 CHAT_CHANNELS = frozenset(
@@ -30,6 +31,7 @@ MAX_HANDLE_SECONDS = 3600.0
 # Fewer measured tasks than this and a channel's handle time falls back to the default.
 MIN_SAMPLES = 5
 HOURS_OF_WEEK = 168
+MAX_SERVERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,19 @@ def _load(
 
 
 def _add(interval: Interval, load: ChannelLoad, rate: float, parameters: Parameters) -> None:
-    found = servers_needed(
-        round(rate, 4),
-        load.aht,
-        parameters.threshold,
-        parameters.target,
-        parameters.patience,
-    )
+    try:
+        found = servers_needed(
+            round(rate, 4),
+            load.aht,
+            parameters.threshold,
+            parameters.target,
+            parameters.patience,
+        )
+    except ValueError as exc:  # beyond MAX_SERVERS: a target no roster can meet
+        raise Invalid(
+            f"{load.channel}: {exc}; lower the target or the handle time",
+            code="target_unreachable",
+        ) from exc
     on_floor = math.ceil(found.agents / load.concurrency)
     interval.by_channel[load.channel] = {
         "arrivals_per_hour": rate,
@@ -216,8 +224,8 @@ def servers_needed(
         low = high
         step *= 2
         high = low + step
-        if high > 100_000:
-            raise ValueError("no staffing up to 100000 agents meets the target")
+        if high > MAX_SERVERS:
+            raise ValueError(f"no staffing up to {MAX_SERVERS} agents meets the target")
     best = found
     while high - low > 1:  # meets(low) is None, meets(high) is not
         middle = (low + high) // 2

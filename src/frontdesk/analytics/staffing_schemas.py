@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,14 +18,16 @@ class StaffingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weeks: int = Field(4, ge=1, le=26, description="Measured weeks, ending this hour.")
-    threshold: float = Field(20.0, ge=0, le=DAY, description="Service-level seconds.")
-    target: float = Field(0.8, gt=0, lt=1, description="Share answered within threshold.")
+    threshold: float = Field(20.0, ge=0, le=3600, description="Service-level seconds.")
+    target: float = Field(0.8, ge=0.01, le=0.999, description="Share answered in threshold.")
     shrinkage: float = Field(0.3, ge=0, le=0.9, description="Share of paid time off the floor.")
-    patience: float | None = Field(None, gt=0, le=DAY, description="Mean patience: Erlang A.")
+    patience: float | None = Field(None, ge=5, le=DAY, description="Mean patience: Erlang A.")
     concurrency: int = Field(2, ge=1, le=10, description="Chats one agent holds at once.")
-    default_aht: float = Field(300.0, gt=0, le=DAY, description="Handle time, unmeasured.")
-    aht: float | None = Field(None, gt=0, le=DAY, description="Override every handle time.")
-    channel: list[str] = Field(default_factory=list, description="Only these channels.")
+    default_aht: float = Field(300.0, ge=1, le=DAY, description="Handle time, unmeasured.")
+    aht: float | None = Field(None, ge=1, le=DAY, description="Override every handle time.")
+    channel: list[Annotated[str, Field(max_length=30)]] = Field(
+        default_factory=list, max_length=20, description="Only these channels."
+    )
     format: Literal["json", "csv"] = "json"
 
     def parameters(self) -> Parameters:

@@ -13,7 +13,7 @@ from frontdesk.analytics import planner
 from frontdesk.analytics.staffing_schemas import StaffingQuery, as_csv
 from frontdesk.db import utcnow
 from frontdesk.deps import SessionDep
-from frontdesk.kit.errors import NotFound
+from frontdesk.kit.errors import Invalid, NotFound
 from frontdesk.kit.i18n import format_number, language, localise_digits, translator
 from frontdesk.web import charts
 from frontdesk.web.rendering import PageAgent, render, secure_headers
@@ -69,7 +69,11 @@ async def staffing_page(request: Request, session: SessionDep, agent: PageAgent)
     if not agent.sees_everything:
         raise NotFound("not found")
     query, valid = _query(request)
-    plan = await planner.plan(session, query.parameters(), now=utcnow())
+    try:
+        plan = await planner.plan(session, query.parameters(), now=utcnow())
+    except Invalid:  # a target no roster meets: the defaults, and say so
+        query, valid = StaffingQuery.model_validate({}), False
+        plan = await planner.plan(session, query.parameters(), now=utcnow())
     lang = language(agent.language)
     return render(
         request,
