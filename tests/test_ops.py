@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -170,3 +171,14 @@ def test_migrate_admin_and_token_commands(tmp_path: Path):
     seeded = frontdesk("seed")
     assert seeded.returncode == 0 and "API token: fd_" in seeded.stdout
     assert seeded.stdout.count("Login: ") == 4
+
+
+def test_process_logging_never_writes_a_credential_from_a_request_url(caplog):
+    from frontdesk import cli
+
+    cli._logging()
+    caplog.set_level(logging.INFO)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"ok": True}))
+    with httpx.Client(transport=transport) as client:
+        client.get("https://api.telegram.org/bot123456:SECRET-TOKEN/getMe")
+    assert "SECRET-TOKEN" not in caplog.text

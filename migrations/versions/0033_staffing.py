@@ -2,7 +2,7 @@
 routed conversation tasks by completion time)
 
 Revision ID: 0033_staffing
-Revises: 0021_knowledge
+Revises: 0035_sla
 Create Date: 2026-12-05 23:20:00
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0033_staffing"
-down_revision: str | None = "0021_knowledge"
+down_revision: str | None = "0035_sla"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

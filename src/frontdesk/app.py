@@ -48,6 +48,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
+from frontdesk.sla.views import router as sla_router
 from frontdesk.web import error_pages
 from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
@@ -133,6 +134,7 @@ def create_app(
         realtime_router,
         routing_router,
         staffing_router,
+        sla_router,
     ):
         api.include_router(router)
     for plugin in plugins:

@@ -62,6 +62,10 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request line at INFO, and some providers put the credential in the
+    # URL (Telegram: /bot<token>/sendMessage): a log line must never carry a secret.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from frontdesk.auth.schemas import AgentCreate, TeamCreate
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.demo import seeding as demo_seeding
+from frontdesk.demo.sla import seed_sla
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
 from frontdesk.inboxes import service as inboxes
@@ -145,6 +146,8 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
         author=agents["alice@frontdesk.test"],
         data=ReplyCreate(text="Sorry about that, Layla — I am checking with the courier now."),
     )
+    # Layla's double charge (app) breached its first response; Omar's refund is at risk.
+    await seed_sla(session, breached=received[1].conversation, at_risk=received[3].conversation)
     await _load_desk(session, runtime, chat, agents)
     await seed_articles(session, author=agents["admin@frontdesk.test"])
     return agents["admin@frontdesk.test"]

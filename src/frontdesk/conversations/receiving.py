@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -428,6 +429,10 @@ async def set_status(session: AsyncSession, conversation: Conversation, status: 
     if status != "snoozed":
         conversation.snoozed_until = None
     conversation.updated_at = utcnow()
+    if status in CLOSED_STATUSES and previous not in CLOSED_STATUSES:
+        stamp_lifecycle(conversation, "resolved_at", conversation.updated_at)
+    elif previous in CLOSED_STATUSES and status not in CLOSED_STATUSES:
+        stamp_lifecycle(conversation, "reopened_at", conversation.updated_at)
     record(
         session,
         "conversation.status_changed",
@@ -436,3 +441,18 @@ async def set_status(session: AsyncSession, conversation: Conversation, status: 
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,
     )
+
+
+CLOSED_STATUSES = ("resolved", "closed")
+# The first offer, acceptance and agent reply are kept; resolved and reopened keep the latest.
+FIRST_ONLY = ("offered_at", "accepted_at", "first_response_at")
+LATEST = ("resolved_at", "reopened_at")
+
+
+def stamp_lifecycle(conversation: Conversation, name: str, at: datetime) -> None:
+    """Record a lifecycle instant for metrics (offers and acceptances come from sla.tasks)."""
+    if name not in FIRST_ONLY + LATEST:
+        raise ValueError(name)
+    current = getattr(conversation, name)
+    if current is None or (name in LATEST and at > current):
+        setattr(conversation, name, at)

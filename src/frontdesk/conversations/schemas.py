@@ -12,6 +12,21 @@ Status = Literal["open", "pending", "snoozed", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 
 
+class SlaClockRead(BaseModel):
+    """One SLA target of the conversation (first_response, next_response, resolution)."""
+
+    kind: str
+    state: str  # running | paused (waiting on the customer) | met | canceled
+    policy_id: int | None
+    target_seconds: int
+    remaining_seconds: float  # business seconds; negative once breached
+    due_at: datetime | None  # while running
+    warned_at: datetime | None
+    breached_at: datetime | None
+    started_at: datetime
+    stopped_at: datetime | None
+
+
 class ConversationRead(BaseModel):
     id: int
     inbox_id: int
@@ -29,6 +44,13 @@ class ConversationRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None
+    # Lifecycle (see docs/sla.md) and the SLA clocks (empty until an SLA policy applies).
+    offered_at: datetime | None = None
+    accepted_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    reopened_at: datetime | None = None
+    sla: list[SlaClockRead] = []
 
 
 class ConversationUpdate(RequestBody):

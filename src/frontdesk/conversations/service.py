@@ -23,6 +23,7 @@ from frontdesk.conversations.receiving import (
     receive_many,
     record_opened,
     set_status,
+    stamp_lifecycle,
 )
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
@@ -113,6 +114,8 @@ async def reply(
         session, DELIVER_JOB, {"message_id": message.id}, key=f"deliver:{message.id}"
     )
     conversation.last_message_at = conversation.updated_at = utcnow()
+    if author_kind == "agent":
+        stamp_lifecycle(conversation, "first_response_at", conversation.updated_at)
     record_message(session, message, conversation, "message.created")
     return message
 

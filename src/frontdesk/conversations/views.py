@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from urllib.parse import quote
 
@@ -22,6 +22,7 @@ from frontdesk.conversations.schemas import (
     NoteRead,
     ReplyCreate,
     SegmentsRead,
+    SlaClockRead,
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
@@ -36,6 +37,11 @@ from frontdesk.runtime import Runtime
 
 router = APIRouter(tags=["conversations"])
 
+# What domains above conversations add to a conversation read, by conversation id: the SLA
+# domain registers its clocks here (sla/views.py), so this module never imports it.
+SlaReader = Callable[[AsyncSession, list[int]], Awaitable[dict[int, list[SlaClockRead]]]]
+SLA_READERS: list[SlaReader] = []
+
 
 async def read_conversation(session: AsyncSession, conversation: Conversation) -> ConversationRead:
     return (await read_conversations(session, [conversation]))[0]
@@ -49,14 +55,20 @@ async def read_conversations(
     channels = await inboxes_repository.channels_of(
         session, {conversation.inbox_id for conversation in conversations}
     )
+    clocks: dict[int, list[SlaClockRead]] = {}
+    for reader in SLA_READERS:
+        clocks.update(await reader(session, ids))
     return [
-        _conversation_read(c, channels.get(c.inbox_id, ""), tags.get(c.id, []))
+        _conversation_read(c, channels.get(c.inbox_id, ""), tags.get(c.id, []), clocks.get(c.id))
         for c in conversations
     ]
 
 
 def _conversation_read(
-    conversation: Conversation, channel: str, tags: list[str]
+    conversation: Conversation,
+    channel: str,
+    tags: list[str],
+    clocks: list[SlaClockRead] | None = None,
 ) -> ConversationRead:
     return ConversationRead(
         id=conversation.id,
@@ -75,6 +87,12 @@ def _conversation_read(
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         last_message_at=conversation.last_message_at,
+        offered_at=conversation.offered_at,
+        accepted_at=conversation.accepted_at,
+        first_response_at=conversation.first_response_at,
+        resolved_at=conversation.resolved_at,
+        reopened_at=conversation.reopened_at,
+        sla=clocks or [],
     )
 
 

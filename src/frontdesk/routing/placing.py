@@ -3,7 +3,7 @@ the rank, and the jobs that end an offer or move a task to the next target on ti
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,3 +161,28 @@ async def task_for_conversation(
     await place(session, task)
     record_task(session, task, "task.created", reopened=reopened)
     return task
+
+
+async def set_due(session: AsyncSession, task: RoutingTask, due_at: datetime | None) -> bool:
+    """The SLA's due time (the earliest running clock of the task's conversation) feeds the
+    task's rank; answers whether it changed."""
+    if task.due_at == due_at:
+        return False
+    task.due_at = due_at
+    task.rank_at = engine.rank_at(task.created_at, task.base_priority, task.due_at)
+    await session.flush()
+    return True
+
+
+async def escalate_breach(
+    session: AsyncSession, task: RoutingTask, *, boost: int, queue_id: int | None
+) -> None:
+    """An SLA breach: more base priority, and a move to the escalation queue when one is
+    named and the task still waits (an offered or held task stays where it is)."""
+    task.base_priority += boost
+    moves = queue_id is not None and task.status == "waiting" and task.queue_id != queue_id
+    if moves and await repository.get_queue(session, queue_id or 0) is not None:
+        task.queue_id, task.agent_expression = queue_id, None
+    task.rank_at = engine.rank_at(task.created_at, task.base_priority, task.due_at)
+    await session.flush()
+    record_task(session, task, "task.escalated", reason="sla_breach", boost=boost)

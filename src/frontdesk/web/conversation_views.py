@@ -41,6 +41,7 @@ from frontdesk.kit.i18n import translator
 from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
+from frontdesk.web import sla_views
 from frontdesk.web.form_errors import error_text, window_rule
 from frontdesk.web.journey_chart import journey_chart
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
@@ -185,6 +186,9 @@ async def conversation_page(
     # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
     context = await _context(session, conversation, agent)
     context["since"] = since
+    context["sla_clocks"] = (await sla_views.clock_views(session, [conversation.id])).get(
+        conversation.id, []
+    )
     context["error"] = request.query_params.get("error")
     # A refusal of a reply on another channel names that channel (`on`); else this one's.
     on = request.query_params.get("on") or context["inbox"].channel

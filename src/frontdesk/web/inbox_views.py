@@ -18,6 +18,7 @@ from frontdesk.desk.repository import VIEWS, InboxFilter
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.events import last_sequence
+from frontdesk.web import sla_views
 from frontdesk.web.rendering import PageAgent, render
 
 router = APIRouter(include_in_schema=False)
@@ -83,6 +84,7 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
         "inboxes": list(inboxes.values()),
         "view_links": {view: "/?" + view_query(f, view=view) for view in VIEWS},
         "partial_url": "/partials/inbox?" + view_query(f),
+        "sla_badges": await sla_views.row_badges(session, [row.id for row in rows]),
     }
 
 

@@ -10,6 +10,7 @@ from frontdesk.deps import SessionDep
 from frontdesk.kit.errors import NotFound
 from frontdesk.routing import repository as routing_repository
 from frontdesk.routing import service as routing
+from frontdesk.web import sla_views
 from frontdesk.web.rendering import PageAgent, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,4 +33,5 @@ async def supervisor_page(request: Request, session: SessionDep, agent: PageAgen
                 "conversations": await routing_repository.open_conversations_of(session, member.id),
             }
         )
-    return render(request, "supervisor.html", {"rows": rows}, agent=agent)
+    context = {"rows": rows, "sla_risk": await sla_views.at_risk(session)}
+    return render(request, "supervisor.html", context, agent=agent)

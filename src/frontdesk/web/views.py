@@ -33,6 +33,7 @@ from frontdesk.web import (
     mention_views,
     routing_settings_views,
     settings_views,
+    sla_views,
     socket,
     staffing_views,
     supervisor_views,
@@ -61,6 +62,7 @@ for module in (
     settings_views,
     routing_settings_views,
     staffing_views,
+    sla_views,
     work_views,
     socket,
 ):
@@ -70,6 +72,7 @@ STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
     "app.css": "text/css",
     "desk.js": "application/javascript",
+    "sla.js": "application/javascript",
     "htmx.min.js": "application/javascript",
     "help.js": "application/javascript",
     "help.css": "text/css",

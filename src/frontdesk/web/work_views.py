@@ -23,6 +23,7 @@ from frontdesk.routing import dispatch, placing, repository, setup
 from frontdesk.routing.models import OPEN_TASK_STATUSES, RoutingTask
 from frontdesk.routing.schemas import TaskCreate
 from frontdesk.routing.views import SEES_ALL, read_tasks, visible_task
+from frontdesk.web import sla_views
 from frontdesk.web.rendering import PageAgent, check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -79,8 +80,11 @@ async def _tasks(session: AsyncSession, agent: Agent, found: dict[str, Any]) -> 
 
 async def _context(session: AsyncSession, agent: Agent, found: dict[str, Any]) -> dict[str, Any]:
     queues = await repository.list_queues(session)
+    tasks = await read_tasks(session, await _tasks(session, agent, found))
+    conversation_ids = [t.conversation_id for t in tasks if t.conversation_id]
     return {
-        "tasks": await read_tasks(session, await _tasks(session, agent, found)),
+        "tasks": tasks,
+        "sla_badges": await sla_views.row_badges(session, conversation_ids),
         "queues": queues,
         "queue_names": {q.id: q.name for q in queues},
         "agents": await auth_repository.list_agents(session, after=None, limit=1000),

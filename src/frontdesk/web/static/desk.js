@@ -81,6 +81,8 @@
       since = event.sequence;
       body.setAttribute("data-since", String(since));
       if (relevant(event)) refresh();
+      // Other scripts (sla.js) read the same stream instead of opening a socket of their own.
+      document.dispatchEvent(new CustomEvent("fd:event", { detail: event }));
       if (String(event.type || "").indexOf("task.") === 0) offers(event);
       // Mentions of this agent refresh the header badge (server-rendered, like everything).
       if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
