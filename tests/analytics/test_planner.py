@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from frontdesk.analytics.planner import Parameters, build, servers_needed, window
-from frontdesk.analytics.staffing import erlang_c
+from frontdesk.analytics.staffing import erlang_c, staffing
 from frontdesk.kit.errors import Invalid
 
 SINCE = datetime(2026, 11, 2, tzinfo=UTC)
@@ -119,3 +119,15 @@ def test_a_target_no_roster_meets_is_refused() -> None:
     with pytest.raises(Invalid) as refused:
         plan_for([("voice", 0, 9, 10_000)], aht=86_400.0)
     assert refused.value.code == "target_unreachable"
+
+
+@pytest.mark.parametrize("patience", [None, 30.0, 120.0, 600.0])
+@pytest.mark.parametrize("per_hour", [0.3, 5.0, 100.0, 1000.0])
+@pytest.mark.parametrize(("threshold", "target"), [(0.0, 0.5), (20.0, 0.8), (60.0, 0.95)])
+def test_the_search_agrees_with_counting_up_one_by_one(
+    per_hour: float, patience: float | None, threshold: float, target: float
+) -> None:
+    counted = staffing(
+        arrivals_per_hour=per_hour, aht=180, threshold=threshold, target=target, patience=patience
+    )
+    assert servers_needed(per_hour, 180.0, threshold, target, patience).agents == counted.agents

@@ -12,6 +12,7 @@ concurrency above 3 should be set from measured handle times, not hopes."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -200,8 +201,9 @@ def servers_needed(
     target: float,
     patience: float | None,
 ) -> Figures:
-    """The fewest servers meeting the target (service level rises with servers, so a
-    doubling then bisecting search: ~2 log2(n) evaluations instead of n)."""
+    """The fewest servers meeting the target. Service level rises with servers, so the
+    search gallops from a first guess then bisects: a few evaluations instead of n. Erlang A
+    (costly per evaluation) starts from the Erlang C answer (cheap), which is close."""
 
     def meets(n: int) -> Figures | None:
         found = figures(
@@ -214,20 +216,38 @@ def servers_needed(
         return found if found.service_level >= target else None
 
     load = arrivals_per_hour / 3600.0 * aht
-    # Without abandonment fewer servers than the load never keep up.
-    low = max(1, math.floor(load) + 1) if patience is None else 1
-    if (found := meets(low)) is not None:
-        return found
-    step = 1
-    high = low + step
-    while (found := meets(high)) is None:
-        low = high
-        step *= 2
+    if patience is None:
+        # Without abandonment fewer servers than the load never keep up.
+        return _search(meets, max(1, math.floor(load) + 1), floor=max(1, math.floor(load) + 1))
+    guess = servers_needed(arrivals_per_hour, aht, threshold, target, None).agents
+    return _search(meets, guess, floor=1)
+
+
+def _search(meets: Callable[[int], Figures | None], guess: int, *, floor: int) -> Figures:
+    """The smallest n ≥ floor with meets(n), given that meets is monotone in n."""
+    found = meets(guess)
+    if found is not None:  # gallop down to a miss (or the floor)
+        high, best, step = guess, found, 1
+        low = high - step
+        while low >= floor and (candidate := meets(low)) is not None:
+            high, best = low, candidate
+            step *= 2
+            low = high - step
+        if low < floor:
+            if high == floor:
+                return best
+            low = floor - 1  # below the floor counts as a miss
+    else:  # gallop up to a hit
+        low, step = guess, 1
         high = low + step
-        if high > MAX_SERVERS:
-            raise ValueError(f"no staffing up to {MAX_SERVERS} agents meets the target")
-    best = found
-    while high - low > 1:  # meets(low) is None, meets(high) is not
+        while (candidate := meets(high)) is None:
+            low = high
+            step *= 2
+            high = low + step
+            if high > MAX_SERVERS:
+                raise ValueError(f"no staffing up to {MAX_SERVERS} agents meets the target")
+        best = candidate
+    while high - low > 1:  # meets(low) misses (or low < floor), meets(high) hits
         middle = (low + high) // 2
         if (candidate := meets(middle)) is None:
             low = middle
