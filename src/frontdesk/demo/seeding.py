@@ -13,6 +13,7 @@ from frontdesk.config import Settings
 from frontdesk.db import utcnow
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.history import seed_history
+from frontdesk.demo.workload import seed_handled_tasks
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate
@@ -42,6 +43,7 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
         # After the history: its resolved conversations carry their answers, so the survey
         # triggers their resolves raise find them asked already.
         await seed_surveys(session, list(rows), now=utcnow(), rng=random.Random(20261206))
+        await seed_handled_tasks(session)
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:

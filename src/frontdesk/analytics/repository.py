@@ -1,0 +1,167 @@
+"""Analytics SQL: aggregates only (a report never fetches rows one by one)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.conversations.models import Conversation, Message
+from frontdesk.inboxes.models import Inbox
+from frontdesk.routing.models import RoutingTask
+
+
+def _hour_of_week(
+    session: AsyncSession, column: Any
+) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """(weekday with Sunday = 0, hour) of a UTC timestamp, on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        utc = func.timezone("UTC", column)
+        return (
+            cast(func.extract("dow", utc), Integer),
+            cast(func.extract("hour", utc), Integer),
+        )
+    # SQLite keeps UTCDateTime as naive UTC text, which strftime reads as UTC.
+    return (
+        cast(func.strftime("%w", column), Integer),
+        cast(func.strftime("%H", column), Integer),
+    )
+
+
+async def arrivals_by_hour_of_week(
+    session: AsyncSession, *, since: datetime, until: datetime
+) -> list[tuple[str, int, int, int]]:
+    """(channel, weekday Monday = 0, hour, new conversations) started in [since, until), UTC.
+    Uses index: ix_conversations_created_inbox (a range scan of the window only)."""
+    dow, hour = _hour_of_week(session, Conversation.created_at)
+    query = (
+        select(Inbox.channel, dow, hour, func.count())
+        .select_from(Conversation)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.created_at >= since, Conversation.created_at < until)
+        .group_by(Inbox.channel, dow, hour)
+    )
+    rows = (await session.execute(query)).all()
+    return [(channel, (int(d) + 6) % 7, int(h), int(n)) for channel, d, h, n in rows]
+
+
+async def handle_times(
+    session: AsyncSession, *, since: datetime, until: datetime, cap_seconds: float
+) -> dict[str, tuple[float, int]]:
+    """channel → (mean seconds from an agent accepting a conversation's task to completing
+    it, each capped at `cap_seconds`; tasks counted) for tasks completed in [since, until).
+    Uses index: ix_routing_tasks_completed."""
+    if session.get_bind().dialect.name == "postgresql":
+        spent: ColumnElement[Any] = func.extract(
+            "epoch", RoutingTask.completed_at - RoutingTask.accepted_at
+        )
+        capped = func.least(func.greatest(spent, 0), cap_seconds)
+    else:
+        spent = (
+            func.julianday(RoutingTask.completed_at) - func.julianday(RoutingTask.accepted_at)
+        ) * 86400.0
+        capped = func.min(func.max(spent, 0), cap_seconds)  # SQLite's scalar min/max
+    query = (
+        select(RoutingTask.channel, func.avg(capped), func.count())
+        .where(
+            RoutingTask.type == "conversation",
+            RoutingTask.completed_at >= since,
+            RoutingTask.completed_at < until,
+            RoutingTask.accepted_at.is_not(None),
+        )
+        .group_by(RoutingTask.channel)
+    )
+    rows = (await session.execute(query)).all()
+    return {channel: (float(mean), int(count)) for channel, mean, count in rows}
+
+
+async def journey_conversations(
+    session: AsyncSession, customer_id: int, *, visible: set[int] | None, limit: int
+) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    """(id, channel, status, created_at, last_message_at) of a customer's latest
+    conversations in the inboxes `visible` (None: all), oldest first.
+    Uses index: ix_conversations_customer_inbox."""
+    query = (
+        select(
+            Conversation.id,
+            Inbox.channel,
+            Conversation.status,
+            Conversation.created_at,
+            Conversation.last_message_at,
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.customer_id == customer_id)
+        .order_by(Conversation.id.desc())
+        .limit(limit)
+    )
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    rows = (await session.execute(query)).all()
+    return [(int(i), ch, st, created, last) for i, ch, st, created, last in reversed(rows)]
+
+
+async def journey_messages(
+    session: AsyncSession, conversation_ids: list[int], *, limit: int
+) -> list[tuple[int, str, str, datetime, str | None]]:
+    """(conversation id, channel, direction, created_at, sentiment label or None) of the
+    latest `limit` messages of these conversations, oldest first. The label is read when the
+    messages table has a `sentiment_label` column (the sentiment work adds it); until then
+    it is None. Uses index: ix_messages_conversation."""
+    if not conversation_ids:
+        return []
+    sentiment = getattr(Message, "sentiment_label", None)
+    query = (
+        select(
+            Message.conversation_id,
+            Message.channel,
+            Message.direction,
+            Message.created_at,
+            sentiment if sentiment is not None else literal(None, String),
+        )
+        .where(Message.conversation_id.in_(conversation_ids))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    return [(int(c), ch, d, at, label) for c, ch, d, at, label in reversed(rows)]
+
+
+async def first_replies(
+    session: AsyncSession, *, since: datetime
+) -> list[tuple[int, int, int, str, datetime, datetime]]:
+    """(conversation, inbox, customer, channel, first customer message, first agent reply)
+    of conversations started since `since` that an agent answered and no routing task
+    covers — what the demo turns into handled tasks."""
+    asked = func.min(case((Message.direction == "inbound", Message.created_at)))
+    answered = func.min(
+        case(
+            (
+                and_(Message.direction == "outbound", Message.author_kind == "agent"),
+                Message.created_at,
+            )
+        )
+    )
+    covered = select(RoutingTask.conversation_id).where(RoutingTask.conversation_id.is_not(None))
+    query = (
+        select(
+            Conversation.id,
+            Conversation.inbox_id,
+            Conversation.customer_id,
+            Inbox.channel,
+            asked,
+            answered,
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Message, Message.conversation_id == Conversation.id)
+        .where(Conversation.created_at >= since, Conversation.id.not_in(covered))
+        .group_by(Conversation.id, Conversation.inbox_id, Conversation.customer_id, Inbox.channel)
+        .order_by(Conversation.id)
+    )
+    rows = (await session.execute(query)).all()
+    return [
+        (int(c), int(i), int(cu), ch, a, b)
+        for c, i, cu, ch, a, b in rows
+        if a is not None and b is not None and b >= a
+    ]
