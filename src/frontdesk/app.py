@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import frontdesk.handlers  # noqa: F401  (every job handler and installed channel)
 from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
+from frontdesk.analytics.views import router as reports_router
 from frontdesk.auth.views import router as auth_router
 from frontdesk.config import Settings
 from frontdesk.conversations.views import router as conversations_router
@@ -131,6 +132,7 @@ def create_app(
         knowledge_public_router,
         realtime_router,
         routing_router,
+        reports_router,
     ):
         api.include_router(router)
     for plugin in plugins:

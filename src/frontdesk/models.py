@@ -2,6 +2,7 @@
 here, the channels' through their plugins (frontdesk.channels.INSTALLED)."""
 
 from frontdesk import channels
+from frontdesk.analytics.models import AnalyticsCursor, ConversationFact, HourlyRollup
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
 from frontdesk.conversations.models import (
     Attachment,
@@ -39,7 +40,7 @@ from frontdesk.routing.models import (
 channels.load()
 
 __all__ = [
-    "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
+    "Agent", "AgentCapacity", "AnalyticsCursor", "ConversationFact", "HourlyRollup", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
     "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
     "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
     "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
