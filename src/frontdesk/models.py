@@ -40,10 +40,10 @@ from frontdesk.routing.models import (
 channels.load()
 
 __all__ = [
-    "Agent", "AgentCapacity", "AnalyticsCursor", "ConversationFact", "HourlyRollup", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
-    "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
-    "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
-    "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
-    "RoutingTask", "Schedule", "Tag", "Team", "TeamMember", "Translation", "Version",
-    "WorkerProfile",
+    "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
+    "Attachment", "Base", "CannedResponse", "Conversation", "ConversationFact", "ConversationTag",
+    "Customer", "Event", "Feedback", "HourlyRollup", "Identity", "Inbox", "InboxTeam",
+    "InboxTemplate", "IndexStamp", "Job", "Message", "Note", "PendingProviderUpdate", "Question",
+    "RateWindow", "RoutingPolicy", "RoutingQueue", "RoutingTask", "Schedule", "Tag", "Team",
+    "TeamMember", "Translation", "Version", "WorkerProfile",
 ]  # fmt: skip

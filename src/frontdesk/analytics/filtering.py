@@ -14,6 +14,7 @@ from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import Invalid, NotFound
+from frontdesk.kit.schemas import MAX_ID
 
 # A report covers at most this long (the hourly rollups of a longer period make slow pages).
 MAX_DAYS = 400
@@ -57,9 +58,9 @@ class ReportQuery:
         start: Annotated[str | None, Query(description="YYYY-MM-DD or ISO time (UTC)")] = None,
         end: Annotated[str | None, Query(description="exclusive; default: now")] = None,
         channel: Annotated[str | None, Query(pattern=CHANNEL_PATTERN)] = None,
-        inbox_id: Annotated[int | None, Query(ge=1)] = None,
-        team_id: Annotated[int | None, Query(ge=0, description="0: no team")] = None,
-        agent_id: Annotated[int | None, Query(ge=0, description="0: unassigned")] = None,
+        inbox_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+        team_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="0: no team")] = None,
+        agent_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="0: unassigned")] = None,
         tag: Annotated[str | None, Query(max_length=100)] = None,
     ) -> None:
         self.start, self.end = start, end

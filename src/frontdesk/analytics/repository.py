@@ -193,10 +193,15 @@ async def rollup_rows(session: AsyncSession) -> dict[Key, dict[str, int]]:
 # Reports
 
 
-def _filtered(query: Select[Any], filters: ReportFilters, *, period: bool = True) -> Select[Any]:
+def _filtered(
+    query: Select[Any], filters: ReportFilters, *, period: bool = True, per_tag: bool = False
+) -> Select[Any]:
     table = HourlyRollup.__table__
     # Uses index: ix_analytics_hourly_tag_hour (tag_id, hour).
-    query = query.where(table.c.tag_id == (filters.tag_id or 0))
+    if per_tag and filters.tag_id is None:
+        query = query.where(table.c.tag_id > 0)
+    else:
+        query = query.where(table.c.tag_id == (filters.tag_id or 0))
     if period:
         query = query.where(table.c.hour >= filters.start, table.c.hour < filters.end)
     if filters.channel:
@@ -232,7 +237,9 @@ async def grouped(
 ) -> list[tuple[Any, dict[str, int]]]:
     """Sums of `measures` per value of one dimension (hour, channel, inbox_id, ...)."""
     column = HourlyRollup.__table__.c[by]
-    query = _filtered(select(column, *_sums(measures)), filters, period=period).group_by(column)
+    query = _filtered(
+        select(column, *_sums(measures)), filters, period=period, per_tag=by == "tag_id"
+    ).group_by(column)
     rows = await session.execute(query.order_by(column))
     return [
         (row[0], {m: int(v) for m, v in zip(measures, row[1:], strict=True)}) for row in rows.all()
