@@ -1,7 +1,7 @@
 """analytics: conversation facts folded from the event log, hourly rollups, the cursor
 
 Revision ID: 0032_metrics
-Revises: 0021_knowledge
+Revises: 0033_staffing (re-chained after merging charts; the merger re-chains)
 Create Date: 2026-12-05 23:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032_metrics"
-down_revision: str | None = "0021_knowledge"
+down_revision: str | None = "0033_staffing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import frontdesk.handlers  # noqa: F401  (every job handler and installed channel)
 from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
+from frontdesk.analytics.staffing_views import router as staffing_router
 from frontdesk.analytics.views import router as reports_router
 from frontdesk.auth.views import router as auth_router
 from frontdesk.config import Settings
@@ -133,6 +134,7 @@ def create_app(
         realtime_router,
         routing_router,
         reports_router,
+        staffing_router,
     ):
         api.include_router(router)
     for plugin in plugins:

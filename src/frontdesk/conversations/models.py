@@ -19,6 +19,8 @@ class Conversation(Base):
     __table_args__ = (
         # Uses index: threading looks up a customer's active conversation on an inbox.
         Index("ix_conversations_customer_inbox", "customer_id", "inbox_id", "status"),
+        # Uses index: the staffing planner counts new conversations in a window by start time.
+        Index("ix_conversations_created_inbox", "created_at", "inbox_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -104,6 +104,8 @@ class RoutingTask(Base):
         # Uses index: the pull query and the router walk waiting tasks of a queue in rank order.
         Index("ix_routing_tasks_queue_rank", "status", "queue_id", "rank_at", "id"),
         Index("ix_routing_tasks_assignee", "assignee_id", "status"),
+        # Uses index: the staffing planner averages handle times of tasks completed in a window.
+        Index("ix_routing_tasks_completed", "completed_at", "channel"),
         # At most one open task per conversation (NULL once it is closed).
         UniqueConstraint("open_conversation_id", name="uq_routing_tasks_open_conversation"),
     )

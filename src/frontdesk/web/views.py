@@ -34,6 +34,7 @@ from frontdesk.web import (
     routing_settings_views,
     settings_views,
     socket,
+    staffing_views,
     supervisor_views,
     work_views,
 )
@@ -59,6 +60,7 @@ for module in (
     mention_views,
     settings_views,
     routing_settings_views,
+    staffing_views,
     work_views,
     socket,
 ):
