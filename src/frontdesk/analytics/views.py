@@ -8,6 +8,7 @@ import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics import reports
 from frontdesk.analytics.filtering import ReportQuery
@@ -15,6 +16,7 @@ from frontdesk.analytics.schemas import (
     BreakdownRead,
     HeatmapRead,
     HistogramRead,
+    ReportFilters,
     SummaryRead,
     TimeseriesRead,
 )
@@ -77,15 +79,21 @@ async def export_csv(
 ) -> Response:
     """One report as CSV (a header row, then one row per item)."""
     filters = await query.filters(session, agent)
-    rows = await _csv_rows(session, filters, report, by, interval)
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
     name = f"frontdesk-{report}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}.csv"
     return Response(
-        buffer.getvalue(),
+        await csv_body(session, filters, report, by, interval),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+async def csv_body(
+    session: AsyncSession, filters: ReportFilters, report: str, by: str, interval: str
+) -> str:
+    """One report as CSV text (the API's export and the desktop's download)."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(await _csv_rows(session, filters, report, by, interval))
+    return buffer.getvalue()
 
 
 async def _csv_rows(

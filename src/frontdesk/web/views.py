@@ -31,6 +31,7 @@ from frontdesk.web import (
     inbox_views,
     kb_settings_views,
     mention_views,
+    reports_views,
     routing_settings_views,
     settings_views,
     socket,
@@ -61,6 +62,7 @@ for module in (
     settings_views,
     routing_settings_views,
     staffing_views,
+    reports_views,
     work_views,
     socket,
 ):
