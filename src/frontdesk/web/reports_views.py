@@ -27,7 +27,9 @@ router = APIRouter(include_in_schema=False)
 TITLES = (
     "Conversations per day", "Previous period", "This period", "Conversations by channel",
     "Conversations by inbox", "First response time", "Conversations by hour of week (UTC)",
-    "Open conversations by age",
+    "Open conversations by age", "Conversations", "First response time", "Resolution time",
+    "Resolved", "Reopen rate", "First contact resolution", "CSAT", "CES", "NPS",
+    "SLA adherence", "min", "h",
 )  # fmt: skip
 
 
