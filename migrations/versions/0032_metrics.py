@@ -1,4 +1,4 @@
-"""analytics: conversation facts folded from the event log, hourly rollups, the cursor
+"""analytics: conversation facts folded from the event log, hourly and daily rollups, the cursor
 
 Revision ID: 0032_metrics
 Revises: 0033_staffing (re-chained after merging charts; the merger re-chains)
@@ -56,25 +56,27 @@ def upgrade() -> None:
         sa.Column("sla_met", sa.Integer(), nullable=False),
         sa.Column("sla_breached", sa.Integer(), nullable=False),
     )
-    op.create_table(
-        "analytics_hourly",
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("inbox_id", sa.Integer(), nullable=False),
-        sa.Column("channel", sa.String(20), nullable=False),
-        sa.Column("team_id", sa.Integer(), nullable=False),
-        sa.Column("agent_id", sa.Integer(), nullable=False),
-        sa.Column("tag_id", sa.Integer(), nullable=False),
-        *(sa.Column(name, _big(), nullable=False) for name in MEASURES),
-        sa.PrimaryKeyConstraint(
-            "hour", "inbox_id", "channel", "team_id", "agent_id", "tag_id",
-            name=op.f("pk_analytics_hourly"),
-        ),
-    )  # fmt: skip
-    op.create_index("ix_analytics_hourly_tag_hour", "analytics_hourly", ["tag_id", "hour"])
+    for table in ("analytics_hourly", "analytics_daily"):
+        op.create_table(
+            table,
+            sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("inbox_id", sa.Integer(), nullable=False),
+            sa.Column("channel", sa.String(20), nullable=False),
+            sa.Column("team_id", sa.Integer(), nullable=False),
+            sa.Column("agent_id", sa.Integer(), nullable=False),
+            sa.Column("tag_id", sa.Integer(), nullable=False),
+            *(sa.Column(name, _big(), nullable=False) for name in MEASURES),
+            sa.PrimaryKeyConstraint(
+                "hour", "inbox_id", "channel", "team_id", "agent_id", "tag_id",
+                name=op.f(f"pk_{table}"),
+            ),
+        )  # fmt: skip
+        op.create_index(f"ix_{table}_tag_hour", table, ["tag_id", "hour"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_analytics_hourly_tag_hour", table_name="analytics_hourly")
-    op.drop_table("analytics_hourly")
+    for table in ("analytics_daily", "analytics_hourly"):
+        op.drop_index(f"ix_{table}_tag_hour", table_name=table)
+        op.drop_table(table)
     op.drop_table("analytics_conversation_facts")
     op.drop_table("analytics_cursors")

@@ -2,7 +2,12 @@
 here, the channels' through their plugins (frontdesk.channels.INSTALLED)."""
 
 from frontdesk import channels
-from frontdesk.analytics.models import AnalyticsCursor, ConversationFact, HourlyRollup
+from frontdesk.analytics.models import (
+    AnalyticsCursor,
+    ConversationFact,
+    DailyRollup,
+    HourlyRollup,
+)
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
 from frontdesk.conversations.models import (
     Attachment,
@@ -42,8 +47,8 @@ channels.load()
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
     "Attachment", "Base", "CannedResponse", "Conversation", "ConversationFact", "ConversationTag",
-    "Customer", "Event", "Feedback", "HourlyRollup", "Identity", "Inbox", "InboxTeam",
-    "InboxTemplate", "IndexStamp", "Job", "Message", "Note", "PendingProviderUpdate", "Question",
-    "RateWindow", "RoutingPolicy", "RoutingQueue", "RoutingTask", "Schedule", "Tag", "Team",
-    "TeamMember", "Translation", "Version", "WorkerProfile",
+    "Customer", "DailyRollup", "Event", "Feedback", "HourlyRollup", "Identity", "Inbox",
+    "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note", "PendingProviderUpdate",
+    "Question", "RateWindow", "RoutingPolicy", "RoutingQueue", "RoutingTask", "Schedule", "Tag",
+    "Team", "TeamMember", "Translation", "Version", "WorkerProfile",
 ]  # fmt: skip

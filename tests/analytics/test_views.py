@@ -131,10 +131,12 @@ class TestRebuild:
         await service.catch_up_all(runtime.db)  # ...then the rest
         async with runtime.db.session() as session:
             kept = await repository.rollup_rows(session)
+            kept_daily = await repository.rollup_rows(session, daily=True)
         seen: list[tuple[int, int]] = []
         folded = await service.backfill(runtime.db, progress=lambda d, t: seen.append((d, t)))
         async with runtime.db.session() as session:
             assert await repository.rollup_rows(session) == kept
+            assert await repository.rollup_rows(session, daily=True) == kept_daily
             assert await service.lag(session) == 0
         assert folded > 0 and seen[-1][0] == seen[-1][1]
 

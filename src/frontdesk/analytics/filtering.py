@@ -36,10 +36,10 @@ def _moment(value: str | None, name: str) -> datetime | None:
 
 
 def period(start: str | None, end: str | None) -> tuple[datetime, datetime]:
-    """[start, end) on hour boundaries; the default is the last 28 days up to this hour."""
-    stop = _moment(end, "end") or utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(
-        hours=1
-    )
+    """[start, end) on hour boundaries; the default is the 28 whole UTC days up to and
+    including today (whole days read the daily rollups)."""
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    stop = _moment(end, "end") or today + timedelta(days=1)
     begin = _moment(start, "start") or stop - timedelta(days=DEFAULT_DAYS)
     begin, stop = (m.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
                    for m in (begin, stop))  # fmt: skip

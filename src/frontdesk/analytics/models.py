@@ -71,12 +71,9 @@ def _measure() -> Mapped[int]:
     return mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
-class HourlyRollup(Base):
-    __tablename__ = "analytics_hourly"
-    __table_args__ = (
-        # Uses index: every report filters one tag_id (0 = all) and a period.
-        Index("ix_analytics_hourly_tag_hour", "tag_id", "hour"),
-    )
+class _Rollup:
+    """A rollup row: its key (`hour` is the start of the bucket: an hour, or a day in the
+    daily table) and the sums of its conversations' contributions."""
 
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -111,3 +108,20 @@ class HourlyRollup(Base):
     nps_detractors: Mapped[int] = _measure()
     sla_met: Mapped[int] = _measure()
     sla_breached: Mapped[int] = _measure()
+
+
+class HourlyRollup(_Rollup, Base):
+    """Per hour: the heat map, hourly series and the backlog's age read these."""
+
+    __tablename__ = "analytics_hourly"
+    __table_args__ = (
+        # Uses index: every report filters one tag_id (0 = all) and a period.
+        Index("ix_analytics_hourly_tag_hour", "tag_id", "hour"),
+    )
+
+
+class DailyRollup(_Rollup, Base):
+    """Per UTC day: reports over whole days read these (24 times fewer rows than hourly)."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (Index("ix_analytics_daily_tag_hour", "tag_id", "hour"),)

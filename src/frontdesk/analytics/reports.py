@@ -87,7 +87,9 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryRead:
 
 async def backlog(session: AsyncSession, filters: ReportFilters) -> Backlog:
     """Conversations open now (whatever the period), by age since they were opened."""
-    rows = await repository.grouped(session, filters, "hour", ["open_now"], period=False)
+    rows = await repository.grouped(
+        session, filters, "hour", ["open_now"], period=False, hourly=True
+    )
     now = utcnow()
     buckets = {label: 0 for _, label in AGE_BUCKETS}
     oldest: datetime | None = None
@@ -114,7 +116,7 @@ def _bucket_start(moment: datetime, interval: str) -> datetime:
 
 async def _series(session: AsyncSession, filters: ReportFilters, interval: str) -> list[PointRead]:
     wanted = ["created", "resolved", "frt_sum", "first_responses"]
-    rows = await repository.grouped(session, filters, "hour", wanted)
+    rows = await repository.grouped(session, filters, "hour", wanted, hourly=interval == "hour")
     points: dict[datetime, dict[str, int]] = {}
     for hour, sums in rows:
         point = points.setdefault(_bucket_start(hour, interval), dict.fromkeys(wanted, 0))
@@ -189,6 +191,6 @@ def _duration_label(low: int, high: int | None) -> str:
 
 async def heatmap(session: AsyncSession, filters: ReportFilters) -> HeatmapRead:
     cells = [[0] * 24 for _ in range(7)]
-    for hour, sums in await repository.grouped(session, filters, "hour", ["created"]):
+    for hour, sums in await repository.grouped(session, filters, "hour", ["created"], hourly=True):
         cells[hour.weekday()][hour.hour] += sums["created"]
     return HeatmapRead(cells=cells, max=max(max(row) for row in cells))

@@ -15,7 +15,7 @@ from frontdesk.kit import uow
 
 # Events folded per transaction: big enough to amortise the round trips, small enough that a
 # catch-up holds the cursor (and, on SQLite, the write lock) for well under a second.
-BATCH = 2000
+BATCH = 5000
 # Delivery receipts and edits are most of the log and move no metric or dimension.
 IGNORED = frozenset({"message.updated"})
 
