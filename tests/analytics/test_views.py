@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from frontdesk.analytics import repository, service
+from frontdesk.analytics import rollup_repository as repository
+from frontdesk.analytics import service
 from frontdesk.runtime import Runtime
 from tests.conftest import Cast, InboxInfo, Person, inbound_payload, post_inbound
 

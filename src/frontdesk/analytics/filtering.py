@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.analytics import repository
+from frontdesk.analytics import rollup_repository as repository
 from frontdesk.analytics.schemas import ReportFilters
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.analytics import repository
+from frontdesk.analytics import rollup_repository as repository
 from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, MEASURES
 from frontdesk.analytics.schemas import (
     Backlog,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics import facts as f
-from frontdesk.analytics import repository
+from frontdesk.analytics import rollup_repository as repository
 from frontdesk.db import Database
 from frontdesk.kit import uow
 

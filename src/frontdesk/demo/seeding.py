@@ -11,6 +11,7 @@ from frontdesk.auth import repository as auth_repository
 from frontdesk.config import Settings
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.history import seed_history
+from frontdesk.demo.workload import seed_handled_tasks
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate
@@ -36,6 +37,7 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
         await seed_history(
             session, runtime, inboxes=list(rows), agents=[a for a in agents if a is not None]
         )
+        await seed_handled_tasks(session)
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:

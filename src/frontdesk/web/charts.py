@@ -90,17 +90,20 @@ class _Frame:
     """Plot geometry in logical coordinates (measured from the value axis' side), drawn
     mirrored in right-to-left languages."""
 
-    def __init__(self, *, height: int, lang: str, start: int = _AXIS_MARGIN) -> None:
+    def __init__(
+        self, *, height: int, lang: str, start: int = _AXIS_MARGIN, width: int = WIDTH
+    ) -> None:
         self.lang = language(lang)
         self.rtl = direction(self.lang) == "rtl"
         self.height = height
+        self.width = width
         self.start = start
-        self.length = WIDTH - start - _FAR_MARGIN
+        self.length = width - start - _FAR_MARGIN
         self.top = _TOP
         self.bottom = height - _BOTTOM
 
     def x(self, logical: float) -> float:
-        return WIDTH - self.start - logical if self.rtl else self.start + logical
+        return self.width - self.start - logical if self.rtl else self.start + logical
 
     def rect_x(self, logical: float, width: float) -> float:
         return self.x(logical + width) if self.rtl else self.x(logical)
@@ -119,10 +122,15 @@ class _Frame:
 
 def _svg(frame: _Frame, title: str, body: list[str], testid: str | None) -> str:
     test = f' data-testid="{escape(testid)}"' if testid else ""
+    marks = "".join(body)
+    # An image's children are presentational: with links inside, the chart is a named group
+    # instead (a link inside role="img" is unreachable to screen readers; axe:
+    # nested-interactive).
+    role = "group" if "<a " in marks else "img"
     return (
-        f'<svg xmlns="{SVG_NS}" class="fd-chart-svg" viewBox="0 0 {WIDTH} {frame.height}" '
-        f'role="img" aria-label="{escape(title)}" direction="ltr"{test}>'
-        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+        f'<svg xmlns="{SVG_NS}" class="fd-chart-svg" viewBox="0 0 {frame.width} {frame.height}" '
+        f'role="{role}" aria-label="{escape(title)}" direction="ltr"{test}>'
+        f"<title>{escape(title)}</title>{marks}</svg>"
     )
 
 
@@ -192,7 +200,7 @@ def _category_labels(frame: _Frame, labels: Sequence[str], centres: list[float])
 def _empty(frame: _Frame, title: str, testid: str | None) -> Markup:
     text = translator(frame.lang)("No data for this period")
     body = [
-        f'<text class="empty" x="{WIDTH / 2}" y="{frame.height / 2}" text-anchor="middle">'
+        f'<text class="empty" x="{frame.width / 2}" y="{frame.height / 2}" text-anchor="middle">'
         f"{escape(text)}</text>"
     ]
     return _figure(title, _svg(frame, title, body, testid), "", testid)

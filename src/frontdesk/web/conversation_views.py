@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.analytics.journey import journey
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import attachments as files
@@ -25,6 +26,7 @@ from frontdesk.conversations.views import attachment_response, store_upload
 from frontdesk.conversations.window import reply_window
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
+from frontdesk.db import utcnow
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
@@ -40,6 +42,7 @@ from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 from frontdesk.web.form_errors import error_text, window_rule
+from frontdesk.web.journey_chart import journey_chart
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
 router = APIRouter(include_in_schema=False)
@@ -133,6 +136,12 @@ async def _context(
         ],
         "past": await desk_repository.conversations_of_customer(
             session, customer.id, visible=visible
+        ),
+        "journey": journey_chart(
+            await journey(session, customer.id, visible=visible),
+            lang=agent.language,
+            now=utcnow(),
+            current=conversation.id,
         ),
         "canned": [
             {
@@ -446,6 +455,11 @@ async def customer_page(
                 session, customer.id, visible=visible
             ),
             "inboxes": inboxes,
+            "journey": journey_chart(
+                await journey(session, customer.id, visible=visible),
+                lang=agent.language,
+                now=utcnow(),
+            ),
             "error": request.query_params.get("error"),
         },
         agent=agent,
