@@ -17,6 +17,7 @@ from frontdesk.analytics.views import csv_body
 from frontdesk.auth import repository as auth_repository
 from frontdesk.deps import SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.i18n import format_number, language, localise_digits, translator
 from frontdesk.web import charts
@@ -184,8 +185,6 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
 
 
 async def _choices(session: Any, agent: Any) -> dict[str, Any]:
-    from frontdesk.inboxes.service import visible_inbox_ids
-
     visible = await visible_inbox_ids(session, agent)
     rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=500)
     inboxes = [i for i in rows if visible is None or i.id in visible]
