@@ -25,6 +25,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -106,9 +107,12 @@ def _copy(conn: psycopg.Connection, table: str, columns: list[str], rows: list[t
             copy.write_row(row)
 
 
-def load(url: str, org: dict, messages: int, *, first_id: int, seed: int, recent: bool) -> int:
-    """COPY `messages` messages in messages/10 conversations (and their events); returns the
-    number of conversations. `recent`: all in the last hour (the burst)."""
+def load(
+    url: str, org: dict, messages: int, *, first_id: int, seed: int, recent: bool
+) -> tuple[int, float]:
+    """COPY `messages` messages in messages/10 conversations (and their events) in one
+    transaction; returns the number of conversations and the moment it committed.
+    `recent`: all in the last hour (the burst)."""
     rng = random.Random(seed)
     conversations = max(1, messages // PER_CONVERSATION)
     teams, agents, boxes = org["teams"], org["agents"], org["inboxes"]
@@ -167,8 +171,10 @@ def load(url: str, org: dict, messages: int, *, first_id: int, seed: int, recent
         conn.execute("SELECT setval(pg_get_serial_sequence('conversations', 'id'), "
                      "(SELECT max(id) FROM conversations))")  # fmt: skip
         conn.commit()
-        conn.execute("ANALYZE")
-    return conversations
+        committed = time.perf_counter()
+        if not recent:
+            conn.execute("ANALYZE")
+    return conversations, committed
 
 
 def fresh(name: str) -> str:
@@ -204,6 +210,9 @@ async def requests(app: object, org: dict, count: int) -> dict[str, tuple[float,
     admin = {"Authorization": f"Bearer {org['admin']}"}
     agent = {"Authorization": f"Bearer {org['agent']}"}
     cases = [
+        # Not a report: the cost of any authenticated API request on this machine, to read
+        # the others against.
+        ("baseline GET /api/v1/inboxes", "/api/v1/inboxes", {}, admin),
         ("page /reports (admin, 28 d)", "/reports", period, None),
         ("summary (admin, 28 d)", "/api/v1/reports/summary", period, admin),
         ("summary (admin, 90 d)", "/api/v1/reports/summary", quarter, admin),
@@ -238,8 +247,9 @@ async def lag(runtime: Runtime, url: str, org: dict, first_id: int) -> float:
     """Seconds from committing a burst of 10,000 messages until the rollups hold them."""
     follower = asyncio.create_task(follow(runtime.db, 0.2))
     try:
-        await asyncio.to_thread(load, url, org, 10_000, first_id=first_id, seed=7, recent=True)
-        committed = time.perf_counter()
+        _, committed = await asyncio.to_thread(
+            load, url, org, 10_000, first_id=first_id, seed=7, recent=True
+        )
         while True:
             async with runtime.db.session() as session:
                 behind = await service.lag(session)
@@ -248,6 +258,8 @@ async def lag(runtime: Runtime, url: str, org: dict, first_id: int) -> float:
             await asyncio.sleep(0.05)
     finally:
         follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
 
 
 async def one_size(messages: int, count: int) -> dict[str, object]:
@@ -262,7 +274,7 @@ async def one_size(messages: int, count: int) -> dict[str, object]:
     try:
         org = await organisation(runtime)
         started = time.perf_counter()
-        conversations = await asyncio.to_thread(
+        conversations, _ = await asyncio.to_thread(
             load, url, org, messages, first_id=1, seed=13, recent=False
         )
         loaded = time.perf_counter() - started
@@ -298,6 +310,8 @@ def report(results: list[dict[str, object]]) -> None:
         print(f"== p99 ratio {large['messages']:,} / {small['messages']:,} messages")
         worst = 0.0
         for name, (_, p99) in large["requests"].items():  # type: ignore[attr-defined]
+            if name.startswith("baseline"):
+                continue
             ratio = p99 / small["requests"][name][1]  # type: ignore[index]
             worst = max(worst, ratio)
             print(f"  {name:32s} x{ratio:.2f}")

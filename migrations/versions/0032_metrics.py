@@ -21,6 +21,7 @@ MEASURES = (
     "resolved", "resolution_sum", "fcr", "reopened", "handle_sum", "open_now",
     "csat_count", "csat_positive", "ces_count", "ces_sum", "nps_count", "nps_promoters",
     "nps_detractors", "sla_met", "sla_breached",
+    *(f"created_h{h:02d}" for h in range(24)),
 )  # fmt: skip
 
 
@@ -72,9 +73,18 @@ def upgrade() -> None:
             ),
         )  # fmt: skip
         op.create_index(f"ix_{table}_tag_hour", table, ["tag_id", "hour"])
+    # The backlog reads only the rows of conversations open now.
+    op.create_index(
+        "ix_analytics_hourly_open",
+        "analytics_hourly",
+        ["tag_id"],
+        postgresql_where=sa.text("open_now <> 0"),
+        sqlite_where=sa.text("open_now <> 0"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_analytics_hourly_open", table_name="analytics_hourly")
     for table in ("analytics_daily", "analytics_hourly"):
         op.drop_index(f"ix_{table}_tag_hour", table_name=table)
         op.drop_table(table)

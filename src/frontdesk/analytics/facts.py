@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from frontdesk.analytics.durations import working_seconds
-from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS
+from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, HOUR_COLUMNS
 
 CLOSED = ("resolved", "closed")
 ACTIVE = ("open", "pending", "snoozed")
@@ -142,6 +142,7 @@ def _measures(facts: Facts) -> Iterable[tuple[datetime, dict[str, int]]]:
             "messages_in": facts.messages_in,
             "messages_out": facts.messages_out,
             "open_now": int(facts.status in ACTIVE),
+            HOUR_COLUMNS[facts.created_at.hour]: 1,
         },
     )
     if facts.first_response_at is not None and facts.first_inbound_at is not None:

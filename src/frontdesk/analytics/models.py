@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime
@@ -15,13 +15,15 @@ from frontdesk.db import Base, UTCDateTime
 # First-response-time histogram bucket upper bounds in seconds (the last bucket is open).
 FRT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 24 * 3600)
 FRT_COLUMNS = tuple(f"frt_b{i}" for i in range(len(FRT_BUCKETS) + 1))
+# Conversations opened per hour of the day (UTC): the heat map reads daily rows, not hourly.
+HOUR_COLUMNS = tuple(f"created_h{h:02d}" for h in range(24))
 
 # Every additive column of a rollup row; a row is the sum of its conversations' contributions.
 MEASURES = (
     "created", "messages_in", "messages_out", "first_responses", "frt_sum", *FRT_COLUMNS,
     "resolved", "resolution_sum", "fcr", "reopened", "handle_sum", "open_now",
     "csat_count", "csat_positive", "ces_count", "ces_sum", "nps_count", "nps_promoters",
-    "nps_detractors", "sla_met", "sla_breached",
+    "nps_detractors", "sla_met", "sla_breached", *HOUR_COLUMNS,
 )  # fmt: skip
 # The key of a rollup row. 0 stands for "none" (no team, no agent) and, in tag_id, for
 # "every conversation": tag rows repeat a conversation once per tag it carries.
@@ -108,6 +110,30 @@ class _Rollup:
     nps_detractors: Mapped[int] = _measure()
     sla_met: Mapped[int] = _measure()
     sla_breached: Mapped[int] = _measure()
+    created_h00: Mapped[int] = _measure()
+    created_h01: Mapped[int] = _measure()
+    created_h02: Mapped[int] = _measure()
+    created_h03: Mapped[int] = _measure()
+    created_h04: Mapped[int] = _measure()
+    created_h05: Mapped[int] = _measure()
+    created_h06: Mapped[int] = _measure()
+    created_h07: Mapped[int] = _measure()
+    created_h08: Mapped[int] = _measure()
+    created_h09: Mapped[int] = _measure()
+    created_h10: Mapped[int] = _measure()
+    created_h11: Mapped[int] = _measure()
+    created_h12: Mapped[int] = _measure()
+    created_h13: Mapped[int] = _measure()
+    created_h14: Mapped[int] = _measure()
+    created_h15: Mapped[int] = _measure()
+    created_h16: Mapped[int] = _measure()
+    created_h17: Mapped[int] = _measure()
+    created_h18: Mapped[int] = _measure()
+    created_h19: Mapped[int] = _measure()
+    created_h20: Mapped[int] = _measure()
+    created_h21: Mapped[int] = _measure()
+    created_h22: Mapped[int] = _measure()
+    created_h23: Mapped[int] = _measure()
 
 
 class HourlyRollup(_Rollup, Base):
@@ -117,6 +143,13 @@ class HourlyRollup(_Rollup, Base):
     __table_args__ = (
         # Uses index: every report filters one tag_id (0 = all) and a period.
         Index("ix_analytics_hourly_tag_hour", "tag_id", "hour"),
+        # Uses index: the backlog reads only rows of conversations open now (few).
+        Index(
+            "ix_analytics_hourly_open",
+            "tag_id",
+            postgresql_where=text("open_now <> 0"),
+            sqlite_where=text("open_now <> 0"),
+        ),
     )
 
 

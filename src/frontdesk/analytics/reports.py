@@ -88,7 +88,7 @@ async def summary(session: AsyncSession, filters: ReportFilters) -> SummaryRead:
 async def backlog(session: AsyncSession, filters: ReportFilters) -> Backlog:
     """Conversations open now (whatever the period), by age since they were opened."""
     rows = await repository.grouped(
-        session, filters, "hour", ["open_now"], period=False, hourly=True
+        session, filters, "hour", ["open_now"], period=False, hourly=True, open_only=True
     )
     now = utcnow()
     buckets = {label: 0 for _, label in AGE_BUCKETS}

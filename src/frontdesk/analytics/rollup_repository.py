@@ -264,6 +264,7 @@ async def grouped(
     *,
     period: bool = True,
     hourly: bool = False,
+    open_only: bool = False,
 ) -> list[tuple[Any, dict[str, int]]]:
     """Sums of `measures` per value of one dimension (hour, channel, inbox_id, ...); `hour`
     groups by day unless `hourly` (or the period is not whole days)."""
@@ -273,6 +274,9 @@ async def grouped(
         select(column, *_sums(table, measures)), table, filters, period=period,
         per_tag=by == "tag_id",
     ).group_by(column)  # fmt: skip
+    if open_only:
+        # Uses index: ix_analytics_hourly_open (partial: open_now <> 0).
+        query = query.where(table.c.open_now != 0)
     rows = await session.execute(query.order_by(column))
     return [
         (row[0], {m: int(v) for m, v in zip(measures, row[1:], strict=True)}) for row in rows.all()

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from frontdesk.analytics import reports
 from frontdesk.analytics.filtering import ReportQuery
-from frontdesk.analytics.schemas import Metrics, ReportFilters
+from frontdesk.analytics.schemas import Backlog, Metrics, ReportFilters
 from frontdesk.analytics.views import csv_body
 from frontdesk.auth import repository as auth_repository
 from frontdesk.deps import SessionDep
@@ -98,7 +98,7 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
     ]  # fmt: skip
 
 
-async def _charts(session: Any, f: ReportFilters, lang: str) -> dict[str, Any]:
+async def _charts(session: Any, f: ReportFilters, lang: str, backlog: Backlog) -> dict[str, Any]:
     _ = translator(lang)
     series = await reports.timeseries(session, f, interval="day")
     days = [f.start.replace(hour=0) + timedelta(days=i) for i in range((f.end - f.start).days or 1)]
@@ -111,7 +111,6 @@ async def _charts(session: Any, f: ReportFilters, lang: str) -> dict[str, Any]:
     inboxes = await reports.breakdown(session, f, by="inbox")
     histogram = await reports.histogram(session, f)
     heat = await reports.heatmap(session, f)
-    backlog = await reports.backlog(session, f)
     return {
         "volume": charts.line_chart(
             title=_("Conversations per day"),
@@ -178,7 +177,7 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
             "duration": lambda v: _duration(v, lang),
             "percent": lambda v: _percent(v, lang),
             "csv_query": request.url.query, "end_day": (f.end - timedelta(seconds=1)),
-            **visible, **await _charts(session, f, lang),
+            **visible, **await _charts(session, f, lang, summary.backlog),
         },
         agent=agent,
     )  # fmt: skip
