@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import frontdesk.handlers  # noqa: F401  (every job handler and installed channel)
 from frontdesk.analytics.metrics import DB_COLLECTORS, REGISTRY, REQUEST_SECONDS, REQUESTS
 from frontdesk.analytics.staffing_views import router as staffing_router
+from frontdesk.analytics.views import router as reports_router
 from frontdesk.auth.views import router as auth_router
 from frontdesk.bot.views import router as bot_router
 from frontdesk.config import Settings
@@ -136,6 +137,7 @@ def create_app(
         knowledge_public_router,
         realtime_router,
         routing_router,
+        reports_router,
         staffing_router,
         sla_router,
         surveys_router,

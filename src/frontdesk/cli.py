@@ -1,5 +1,5 @@
 """frontdesk demo | serve | worker | migrate | seed | admin create | token create | simulate |
-staffing | kb"""
+staffing | kb | analytics"""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ kb_app = typer.Typer(help="Knowledge base: import and export articles.")
 app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
 app.add_typer(kb_app, name="kb")
+analytics_app = typer.Typer(help="Report rollups.")
+app.add_typer(analytics_app, name="analytics")
 
 
 def _build_runtime(settings: Settings, *, with_runner: bool) -> Runtime:
@@ -342,6 +344,36 @@ def kb_export() -> None:
             await runtime.db.dispose()
 
     asyncio.run(run())
+
+
+@analytics_app.command("backfill")
+def analytics_backfill() -> None:
+    """Rebuild the report rollups from the whole event log, with a progress bar."""
+    import time
+
+    from frontdesk.analytics.service import backfill
+
+    settings = _settings()
+
+    async def run() -> int:
+        runtime = _build_runtime(settings, with_runner=False)
+        with typer.progressbar(length=1, label="events", file=sys.stderr) as bar:
+            shown = 0
+
+            def progress(done: int, total: int) -> None:
+                nonlocal shown
+                bar.length = max(total, 1)
+                bar.update(done - shown)
+                shown = done
+
+            try:
+                return await backfill(runtime.db, progress=progress)
+            finally:
+                await runtime.db.dispose()
+
+    started = time.perf_counter()
+    folded = asyncio.run(run())
+    typer.echo(f"rebuilt the rollups from {folded} events in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:

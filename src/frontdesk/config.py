@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Jobs: a claimed job not finished within the lease is claimed again by another worker.
     job_lease_seconds: float = 60.0
     job_poll_seconds: float = 0.5
+    # How often a process that runs jobs folds new events into the report rollups (the
+    # rollups' lag is about this); 0 turns the follower off (tests drive it by hand).
+    analytics_poll_seconds: float = 1.0
     job_concurrency: int = 8
     job_max_attempts: int = 8
     # Backoff after the n-th failure: base * 2**(n-1), capped.

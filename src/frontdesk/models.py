@@ -2,6 +2,12 @@
 here, the channels' through their plugins (frontdesk.channels.INSTALLED)."""
 
 from frontdesk import channels
+from frontdesk.analytics.models import (
+    AnalyticsCursor,
+    ConversationFact,
+    DailyRollup,
+    HourlyRollup,
+)
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
 from frontdesk.bot.models import BotConversation, BotInbox
 from frontdesk.conversations.models import (
@@ -42,11 +48,11 @@ from frontdesk.surveys.models import Survey, SurveyConfig
 channels.load()
 
 __all__ = [
-    "Agent", "AgentCapacity", "AgentPresence", "ApiToken", "Article", "Attachment", "Base",
-    "BotConversation", "BotInbox",
-    "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
-    "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
-    "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
-    "RoutingTask", "Schedule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey", "SurveyConfig",
-    "Tag", "Team", "TeamMember", "Translation", "Version", "WorkerProfile",
+    "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
+    "Attachment", "Base", "BotConversation", "BotInbox", "CannedResponse", "Conversation",
+    "ConversationFact", "ConversationTag", "Customer", "DailyRollup", "Event", "Feedback",
+    "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
+    "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
+    "RoutingQueue", "RoutingTask", "Schedule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey",
+    "SurveyConfig", "Tag", "Team", "TeamMember", "Translation", "Version", "WorkerProfile",
 ]  # fmt: skip

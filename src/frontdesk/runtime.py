@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from frontdesk.analytics.follower import follow
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
 from frontdesk.db import Database
@@ -88,6 +89,13 @@ class Runtime:
             )
         if self.runner is not None:
             self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
+            if self.settings.analytics_poll_seconds > 0:
+                self._tasks.append(
+                    asyncio.create_task(
+                        follow(self.db, self.settings.analytics_poll_seconds),
+                        name="analytics-follower",
+                    )
+                )
         for service in self.services:
             await service.start()
 

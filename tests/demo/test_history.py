@@ -52,3 +52,26 @@ async def test_the_demo_has_weeks_of_history(client: httpx.AsyncClient, runtime:
     assert len(await all_conversations(client, {"Authorization": f"Bearer {again.token}"})) == len(
         items
     )
+
+
+async def test_the_reports_show_the_weeks_of_history(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Seeding folds the back-dated history into the rollups: the reports spread it over
+    weeks, on every channel, with resolutions and first responses."""
+    seeded = await seed(runtime)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    items = await all_conversations(client, headers)
+    start = (utcnow() - timedelta(days=60)).date().isoformat()
+    summary = await client.get("/api/v1/reports/summary", params={"start": start},
+                               headers=headers)  # fmt: skip
+    current = summary.json()["current"]
+    assert current["volume"] == len(items)
+    assert current["resolved"] > 50 and current["first_responses"] > 100
+    series = await client.get("/api/v1/reports/timeseries", params={"start": start},
+                              headers=headers)  # fmt: skip
+    days = [p for p in series.json()["items"] if p["volume"]]
+    assert len(days) > 25  # weeks, not one day
+    channels = await client.get("/api/v1/reports/breakdown", params={"start": start},
+                                headers=headers)  # fmt: skip
+    assert len(channels.json()["items"]) >= 8

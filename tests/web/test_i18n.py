@@ -12,6 +12,7 @@ from frontdesk.kit.i18n import catalogue, direction, format_number, translator
 from frontdesk.web.charts import CHART_STRINGS
 from frontdesk.web.form_errors import CLOSED_WINDOW_TEXT, ERROR_TEXT
 from frontdesk.web.journey_chart import JOURNEY_STRINGS
+from frontdesk.web.reports_views import TITLES as REPORT_TITLES
 from frontdesk.web.staffing_views import TITLES as STAFFING_TITLES
 from frontdesk.web.views import LOGIN_ERRORS
 
@@ -21,7 +22,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "src/frontdesk/web/templates"
 def ui_strings() -> set[str]:
     found: set[str] = set(WIDGET_STRINGS) | set(ERROR_TEXT.values()) | set(LOGIN_ERRORS.values())
     found |= set(CLOSED_WINDOW_TEXT.values()) | set(CHART_STRINGS) | set(STAFFING_TITLES)
-    found |= set(JOURNEY_STRINGS)
+    found |= set(JOURNEY_STRINGS) | set(REPORT_TITLES)
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
         found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))

@@ -20,6 +20,7 @@ from frontdesk.customers import service as customers
 from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound
+from frontdesk.kit.events import PENDING_EVENTS
 from frontdesk.kit.i18n import localise_digits
 from frontdesk.runtime import Runtime
 
@@ -168,6 +169,7 @@ class Story:
             subject=subject if inbox.channel == "email" else None,
             raw_address_ok=inbox.channel == "email",
         )
+        recorded = len(self.session.info.get(PENDING_EVENTS, []))
         received = await conversations.receive(self.session, inbound, blobs=self.runtime.blobs)
         conversation = received.conversation
         conversation.language = language
@@ -178,8 +180,22 @@ class Story:
         # Back-dated only now: the reply window is checked against the customer's message.
         _at(received.message, when)
         conversation.last_message_at = conversation.updated_at = last
+        self._back_date(self.session.info.get(PENDING_EVENTS, [])[recorded:], when, last)
         await self.session.flush()
         return conversation
+
+    def _back_date(self, events: list[dict[str, Any]], asked: datetime, answered: datetime) -> None:
+        """The event log tells the same back-dated story (the report rollups fold it): the
+        customer writes at `asked`, the answer comes at `answered`, a resolution later."""
+        settled = min(answered + timedelta(minutes=self.rng.randint(5, 600)), self.now)
+        for event in events:
+            payload = event.get("payload") or {}
+            if event["type"] == "conversation.created" or payload.get("direction") == "inbound":
+                event["at"] = asked
+            elif event["type"].startswith("message."):
+                event["at"] = answered
+            else:
+                event["at"] = settled
 
     async def _answer(self, conversation: Conversation, text: str, asked: datetime) -> datetime:
         """An agent's answer (recorded as delivered, never sent), then resolve or snooze."""

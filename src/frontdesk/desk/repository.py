@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, update
@@ -29,6 +30,12 @@ class InboxFilter:
     tag: str | None = None
     priority: str | None = None
     q: str | None = None
+    # From the reports' charts: conversations opened in [since, until), of a team or agent
+    # (0 = none).
+    since: datetime | None = None
+    until: datetime | None = None
+    team_id: int | None = None
+    assignee_id: int | None = None
 
 
 def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) -> Select[Any]:
@@ -51,6 +58,14 @@ def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) ->
         query = query.where(Conversation.priority == f.priority)
     if f.inbox_id is not None:
         query = query.where(Conversation.inbox_id == f.inbox_id)
+    if f.since is not None:
+        query = query.where(Conversation.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(Conversation.created_at < f.until)
+    if f.team_id is not None:
+        query = query.where(Conversation.team_id == (f.team_id or None))
+    if f.assignee_id is not None:
+        query = query.where(Conversation.assignee_id == (f.assignee_id or None))
     if f.channel:
         query = query.where(
             Conversation.inbox_id.in_(select(Inbox.id).where(Inbox.channel == f.channel))

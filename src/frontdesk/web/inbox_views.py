@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,7 +37,24 @@ def _filter(request: Request) -> InboxFilter:
         tag=q.get("tag") or None,
         priority=q.get("priority") if q.get("priority") in PRIORITIES else None,
         q=(q.get("q") or "").strip()[:200] or None,
+        since=_moment(q.get("since")),
+        until=_moment(q.get("until")),
+        team_id=_number(q.get("team")),
+        assignee_id=_number(q.get("agent")),
     )
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An ISO time from a report's link (naive means UTC); anything else is no filter."""
+    try:
+        moment = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
 def view_query(f: InboxFilter, **override: object) -> str:
@@ -48,6 +66,10 @@ def view_query(f: InboxFilter, **override: object) -> str:
         "tag": f.tag or "",
         "priority": f.priority or "",
         "q": f.q or "",
+        "since": f.since.isoformat() if f.since else "",
+        "until": f.until.isoformat() if f.until else "",
+        "team": "" if f.team_id is None else f.team_id,
+        "agent": "" if f.assignee_id is None else f.assignee_id,
     }
     params.update(override)
     return urlencode({k: v for k, v in params.items() if v != "" or k == "status"})

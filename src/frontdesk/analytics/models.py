@@ -1,0 +1,161 @@
+"""Analytics tables: one fact row per conversation, folded from the event log, and the hourly
+rollups the reports read (docs/metrics.md). Both are derived data: `frontdesk analytics
+backfill` rebuilds them from the event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from frontdesk.db import Base, UTCDateTime
+
+# First-response-time histogram bucket upper bounds in seconds (the last bucket is open).
+FRT_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 24 * 3600)
+FRT_COLUMNS = tuple(f"frt_b{i}" for i in range(len(FRT_BUCKETS) + 1))
+# Conversations opened per hour of the day (UTC): the heat map reads daily rows, not hourly.
+HOUR_COLUMNS = tuple(f"created_h{h:02d}" for h in range(24))
+
+# Every additive column of a rollup row; a row is the sum of its conversations' contributions.
+MEASURES = (
+    "created", "messages_in", "messages_out", "first_responses", "frt_sum", *FRT_COLUMNS,
+    "resolved", "resolution_sum", "fcr", "reopened", "handle_sum", "open_now",
+    "csat_count", "csat_positive", "ces_count", "ces_sum", "nps_count", "nps_promoters",
+    "nps_detractors", "sla_met", "sla_breached", *HOUR_COLUMNS,
+)  # fmt: skip
+# The key of a rollup row. 0 stands for "none" (no team, no agent) and, in tag_id, for
+# "every conversation": tag rows repeat a conversation once per tag it carries.
+DIMENSIONS = ("hour", "inbox_id", "channel", "team_id", "agent_id", "tag_id")
+
+
+class AnalyticsCursor(Base):
+    """How far into the event log the rollups are (one row, name "rollups"). The catch-up
+    locks it, so two workers never fold the same events."""
+
+    __tablename__ = "analytics_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationFact(Base):
+    """What the metrics need to know about one conversation, and the dimensions its
+    contribution to the rollups was filed under (so a change can be taken back exactly)."""
+
+    __tablename__ = "analytics_conversation_facts"
+
+    conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    inbox_id: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    team_id: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[int] = mapped_column(Integer, default=0)
+    tag_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopens: Mapped[int] = mapped_column(Integer, default=0)
+    agent_replies: Mapped[int] = mapped_column(Integer, default=0)
+    messages_in: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out: Mapped[int] = mapped_column(Integer, default=0)
+    # Fed by events other domains emit (survey.answered; sla.updated and sla.breached):
+    # {"csat": [score, iso time], ..., "sla:first_response": ["met"|"breached", iso time]}
+    # and the SLA counts derived from them.
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sla_met: Mapped[int] = mapped_column(Integer, default=0)
+    sla_breached: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _measure() -> Mapped[int]:
+    return mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+
+class _Rollup:
+    """A rollup row: its key (`hour` is the start of the bucket: an hour, or a day in the
+    daily table) and the sums of its conversations' contributions."""
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tag_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created: Mapped[int] = _measure()
+    messages_in: Mapped[int] = _measure()
+    messages_out: Mapped[int] = _measure()
+    first_responses: Mapped[int] = _measure()
+    frt_sum: Mapped[int] = _measure()
+    frt_b0: Mapped[int] = _measure()
+    frt_b1: Mapped[int] = _measure()
+    frt_b2: Mapped[int] = _measure()
+    frt_b3: Mapped[int] = _measure()
+    frt_b4: Mapped[int] = _measure()
+    frt_b5: Mapped[int] = _measure()
+    frt_b6: Mapped[int] = _measure()
+    resolved: Mapped[int] = _measure()
+    resolution_sum: Mapped[int] = _measure()
+    fcr: Mapped[int] = _measure()
+    reopened: Mapped[int] = _measure()
+    handle_sum: Mapped[int] = _measure()
+    open_now: Mapped[int] = _measure()
+    csat_count: Mapped[int] = _measure()
+    csat_positive: Mapped[int] = _measure()
+    ces_count: Mapped[int] = _measure()
+    ces_sum: Mapped[int] = _measure()
+    nps_count: Mapped[int] = _measure()
+    nps_promoters: Mapped[int] = _measure()
+    nps_detractors: Mapped[int] = _measure()
+    sla_met: Mapped[int] = _measure()
+    sla_breached: Mapped[int] = _measure()
+    created_h00: Mapped[int] = _measure()
+    created_h01: Mapped[int] = _measure()
+    created_h02: Mapped[int] = _measure()
+    created_h03: Mapped[int] = _measure()
+    created_h04: Mapped[int] = _measure()
+    created_h05: Mapped[int] = _measure()
+    created_h06: Mapped[int] = _measure()
+    created_h07: Mapped[int] = _measure()
+    created_h08: Mapped[int] = _measure()
+    created_h09: Mapped[int] = _measure()
+    created_h10: Mapped[int] = _measure()
+    created_h11: Mapped[int] = _measure()
+    created_h12: Mapped[int] = _measure()
+    created_h13: Mapped[int] = _measure()
+    created_h14: Mapped[int] = _measure()
+    created_h15: Mapped[int] = _measure()
+    created_h16: Mapped[int] = _measure()
+    created_h17: Mapped[int] = _measure()
+    created_h18: Mapped[int] = _measure()
+    created_h19: Mapped[int] = _measure()
+    created_h20: Mapped[int] = _measure()
+    created_h21: Mapped[int] = _measure()
+    created_h22: Mapped[int] = _measure()
+    created_h23: Mapped[int] = _measure()
+
+
+class HourlyRollup(_Rollup, Base):
+    """Per hour: the heat map, hourly series and the backlog's age read these."""
+
+    __tablename__ = "analytics_hourly"
+    __table_args__ = (
+        # Uses index: every report filters one tag_id (0 = all) and a period.
+        Index("ix_analytics_hourly_tag_hour", "tag_id", "hour"),
+        # Uses index: the backlog reads only rows of conversations open now (few).
+        Index(
+            "ix_analytics_hourly_open",
+            "tag_id",
+            postgresql_where=text("open_now <> 0"),
+            sqlite_where=text("open_now <> 0"),
+        ),
+    )
+
+
+class DailyRollup(_Rollup, Base):
+    """Per UTC day: reports over whole days read these (24 times fewer rows than hourly)."""
+
+    __tablename__ = "analytics_daily"
+    __table_args__ = (Index("ix_analytics_daily_tag_hour", "tag_id", "hour"),)
