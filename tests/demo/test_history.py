@@ -4,7 +4,7 @@ languages, resolved, snoozed and unanswered, with people who write on several ch
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -52,3 +52,24 @@ async def test_the_demo_has_weeks_of_history(client: httpx.AsyncClient, runtime:
     assert len(await all_conversations(client, {"Authorization": f"Bearer {again.token}"})) == len(
         items
     )
+
+
+async def test_the_demo_history_has_an_activity_log(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    seeded = await seed(runtime)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    resolved = [c for c in await all_conversations(client, headers) if c["status"] == "resolved"]
+    kinds: Counter[str] = Counter()
+    for conversation in resolved[:10]:
+        page = await client.get(
+            f"/api/v1/conversations/{conversation['id']}/activity", headers=headers
+        )
+        items = page.json()["items"]
+        kinds.update(item["kind"] for item in items)
+        # Back-dated with the story: opened at the customer's message, changes after it (a
+        # merge of the person's customers happens at seeding time, today).
+        story = [datetime.fromisoformat(i["at"]) for i in items if i["kind"] != "merged"]
+        assert items[0]["kind"] == "opened"
+        assert story[0] <= story[-1] < utcnow() - timedelta(minutes=30)
+    assert kinds["opened"] == 10 and kinds["status"] == 10 and kinds["assigned"] >= 1

@@ -5,6 +5,7 @@ resolved, some snoozed, some waiting for an answer. People who write on several 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from frontdesk.customers import service as customers
 from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound
+from frontdesk.kit.errors import Invalid
+from frontdesk.kit.events import PENDING_EVENTS
 from frontdesk.kit.i18n import localise_digits
 from frontdesk.runtime import Runtime
 
@@ -168,6 +171,7 @@ class Story:
             subject=subject if inbox.channel == "email" else None,
             raw_address_ok=inbox.channel == "email",
         )
+        pending = len(self.session.info.get(PENDING_EVENTS, []))
         received = await conversations.receive(self.session, inbound, blobs=self.runtime.blobs)
         conversation = received.conversation
         conversation.language = language
@@ -179,11 +183,28 @@ class Story:
         _at(received.message, when)
         conversation.last_message_at = conversation.updated_at = last
         await self.session.flush()
+        self._backdate(pending, conversation, opened=when, changed=last)
         return conversation
+
+    def _backdate(
+        self, pending: int, conversation: Conversation, *, opened: datetime, changed: datetime
+    ) -> None:
+        """The story's events at its own times, so the activity log reads in order: what the
+        customer started at `opened`, the agent's changes at `changed`."""
+        for item in self.session.info.get(PENDING_EVENTS, [])[pending:]:
+            if item["conversation_id"] == conversation.id:
+                early = item["type"] in ("conversation.created", "message.created")
+                item["at"] = opened if early else changed
 
     async def _answer(self, conversation: Conversation, text: str, asked: datetime) -> datetime:
         """An agent's answer (recorded as delivered, never sent), then resolve or snooze."""
         agent = self.rng.choice(self.agents)
+        # Taken by the agent who answers (the activity log shows who and when), where they
+        # serve the inbox (refused before anything changes otherwise).
+        with contextlib.suppress(Invalid):
+            await conversations.update(
+                self.session, conversation, ConversationUpdate(assignee_id=agent.id), by=agent
+            )
         reply = await conversations.reply(
             self.session, conversation, author=agent, data=ReplyCreate(text=text)
         )
