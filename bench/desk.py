@@ -236,6 +236,29 @@ def bulk_load(
     return first_order, order
 
 
+class SqlClock:
+    """The time a request spends in SQL statements (from sending one to its result), so the
+    database's share can be told from Python's (templates) on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.started = 0.0
+        self.costs: dict[str, list[float]] = {}  # statement → its durations (ms)
+
+    def before(self, *_: object) -> None:
+        self.started = time.perf_counter()
+
+    def after(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        took = time.perf_counter() - self.started
+        self.total += took
+        self.costs.setdefault(" ".join(statement.split())[:90], []).append(took * 1000)
+
+    def dearest(self) -> list[tuple[float, str]]:
+        """The two statements with the highest p99."""
+        found = sorted(((percentile(v, 0.99), k) for k, v in self.costs.items()), reverse=True)
+        return found[:2]
+
+
 def _counter(seen: list[int]) -> Any:
     def count(*_: object) -> None:
         seen.append(1)
@@ -245,7 +268,7 @@ def _counter(seen: list[int]) -> Any:
 
 async def measure(
     runtime: Runtime, label: str, orders: tuple[int, int], requests: int
-) -> dict[str, tuple[float, float, int]]:
+) -> dict[str, tuple[float, ...]]:
     app = create_app(runtime.settings, runtime=runtime)
     rng = random.Random(7)
     transport = httpx.ASGITransport(app=app)
@@ -271,7 +294,7 @@ async def measure(
                 f"/?status=&q=ORD-{rng.randint(first_order + 1, max(first_order + 1, last_order))}"
             ),
         }
-        results: dict[str, tuple[float, float, int]] = {}
+        results: dict[str, tuple[float, ...]] = {}
         engine = runtime.db.engine.sync_engine
         for name, url in pages.items():
             for _ in range(5):  # warm the caches and the pool
@@ -282,20 +305,36 @@ async def measure(
             response = await http.get(url())
             event.remove(engine, "before_cursor_execute", count)
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
-            timings = []
+            timings, in_sql = [], []
+            clock = SqlClock()
+            event.listen(engine, "before_cursor_execute", clock.before)
+            event.listen(engine, "after_cursor_execute", clock.after)
             for _ in range(requests):
                 target = url()
+                clock.total = 0.0
                 started = time.perf_counter()
                 response = await http.get(target)
                 timings.append((time.perf_counter() - started) * 1000)
+                in_sql.append(clock.total * 1000)
                 assert response.status_code == 200, (target, response.status_code)
-            results[name] = (percentile(timings, 0.5), percentile(timings, 0.99), len(seen))
-            p50, p99, _ = results[name]
+            event.remove(engine, "before_cursor_execute", clock.before)
+            event.remove(engine, "after_cursor_execute", clock.after)
+            results[name] = (
+                percentile(timings, 0.5),
+                percentile(timings, 0.99),
+                len(seen),
+                percentile(in_sql, 0.5),
+                percentile(in_sql, 0.99),
+            )
+            p50, p99, _, sql50, sql99 = results[name]
             print(
                 f"[{label}] {name:13} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+                f"  (in SQL: p50 {sql50:6.1f} ms  p99 {sql99:6.1f} ms)"
                 f"  {len(seen)} SQL statements per page  (mean {statistics.fmean(timings):.1f} ms)",
                 flush=True,
             )
+            for cost, statement in clock.dearest():
+                print(f"    p99 {cost:6.1f} ms  {statement}", flush=True)
     return results
 
 
@@ -337,9 +376,11 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small = await run(args.pg_server, args.small, args.requests, Path(tmp) / "small")
         large = await run(args.pg_server, args.messages, args.requests, Path(tmp) / "large")
-    print(f"p99 ratio {args.messages:,} / {args.small:,} messages:")
-    for name, (_, p99, _) in large.items():
-        print(f"  {name:13} {p99 / small[name][1]:.2f}x")
+    print(f"p99 ratio {args.messages:,} / {args.small:,} messages (page; in SQL):")
+    for name, row in large.items():
+        print(
+            f"  {name:13} {row[1] / small[name][1]:.2f}x; {row[4] / max(small[name][4], 0.01):.2f}x"
+        )
     print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
     print(json.dumps({"small": small, "large": large}))
 
