@@ -45,6 +45,12 @@ def upgrade() -> None:
     op.execute("UPDATE conversations SET sort_at = coalesce(last_message_at, created_at)")
     # Uses index: the list's order (newest activity first) within a status.
     op.create_index("ix_conversations_status_sort", "conversations", ["status", "sort_at", "id"])
+    # Uses index: the four view counts, counted from the index alone (index-only scan).
+    op.create_index(
+        "ix_conversations_status_views",
+        "conversations",
+        ["status", "inbox_id", "assignee_id", "team_id"],
+    )
     op.create_index("ix_conversation_tags_tag", "conversation_tags", ["tag_id", "conversation_id"])
     op.create_index("ix_events_conversation", "events", ["conversation_id", "sequence"])
     op.create_index("ix_events_customer", "events", ["customer_id", "sequence"])
@@ -132,6 +138,7 @@ def downgrade() -> None:
     op.drop_index("ix_events_customer", "events")
     op.drop_index("ix_events_conversation", "events")
     op.drop_index("ix_conversation_tags_tag", "conversation_tags")
+    op.drop_index("ix_conversations_status_views", "conversations")
     op.drop_index("ix_conversations_status_sort", "conversations")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("sort_at")

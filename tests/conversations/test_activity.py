@@ -138,3 +138,23 @@ class TestTimeline:
         # The time is localised: Persian digits, no Western ones.
         shown = re.sub(r"<[^>]+>", "", text["opened"])
         assert re.search("[\\u06f0-\\u06f9]", shown) and not re.search("[0-9]", shown)
+
+
+class TestSlaLines:
+    def test_warnings_and_breaches_are_lines_with_the_clock_named(self):
+        from datetime import UTC, datetime
+
+        from frontdesk.conversations.activity import lines
+        from frontdesk.kit.events import Event
+        from frontdesk.kit.i18n import translator
+        from frontdesk.web.activity_text import describe
+
+        at = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+        breached = Event(sequence=9, type="sla.breached", at=at, payload={"kind": "first_response"})
+        [item] = lines(breached)
+        assert (item.kind, item.new, item.by_agent_id) == ("sla_breached", "first_response", None)
+        text = describe(item, gettext=translator("fa"), lang="fa", agents={}, teams={})
+        assert text == "نقض توافق سطح خدمت: <bdi>هدف نخستین پاسخ</bdi> از دست رفت"
+        assert lines(Event(sequence=10, type="sla.updated", at=at, payload={}))[0].kind == (
+            "sla.updated"
+        )  # shown only if the log selects it: activity_events reads warnings and breaches

@@ -60,6 +60,8 @@ def lines(event: Event) -> list[ActivityRead]:
             return [line("switched", payload.get("from_channel"), payload.get("to_channel"))]
         case "customer.merged":
             return [line("merged", payload.get("merged_id"), payload.get("customer_id"))]
+        case "sla.warning" | "sla.breached":
+            return [line(event.type.replace(".", "_"), new=payload.get("kind"))]
     return [line(event.type)]
 
 

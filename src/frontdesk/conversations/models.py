@@ -33,6 +33,8 @@ class Conversation(Base):
         Index("ix_conversations_customer_inbox", "customer_id", "inbox_id", "status"),
         # Uses index: the desktop's lists, newest activity first within a status.
         Index("ix_conversations_status_sort", "status", "sort_at", "id"),
+        # Uses index: the four view counts, read from the index alone (desk/repository.py).
+        Index("ix_conversations_status_views", "status", "inbox_id", "assignee_id", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

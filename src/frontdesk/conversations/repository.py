@@ -527,14 +527,16 @@ async def thread_messages_many(
 
 # --- Activity ------------------------------------------------------------------------------
 
-# The events that make a conversation's activity log (changes, not messages or notes); the
-# SLA domain's `sla.*` events about the conversation join them as they come.
+# The events that make a conversation's activity log (changes, not messages or notes), the
+# SLA domain's warnings and breaches among them (not its every clock start and pause).
 ACTIVITY_TYPES = (
     "conversation.created",
     "conversation.status_changed",
     "conversation.updated",
     "conversation.flagged",
     "conversation.switched",
+    "sla.warning",
+    "sla.breached",
 )
 # Events about the conversation's customer that its activity log shows too.
 CUSTOMER_ACTIVITY_TYPES = ("customer.merged",)
@@ -550,8 +552,7 @@ async def activity_events(
     """The conversation's activity events after sequence `after`, oldest first."""
     # Uses index: ix_events_conversation and ix_events_customer.
     about_conversation = and_(
-        Event.conversation_id == conversation.id,
-        or_(Event.type.in_(ACTIVITY_TYPES), Event.type.like("sla.%")),
+        Event.conversation_id == conversation.id, Event.type.in_(ACTIVITY_TYPES)
     )
     about_customer = and_(
         Event.customer_id == conversation.customer_id,

@@ -161,7 +161,8 @@ class InboundAccepted(BaseModel):
 class ActivityRead(BaseModel):
     """One change in a conversation's activity log. `kind`: opened, status, assigned,
     unassigned, priority, team, subject, language, snoozed, tags_added, tags_removed, flagged,
-    switched, merged, or the event's own type for later domains (sla.*); `old` and `new` are
+    switched, merged, sla_warning, sla_breached (`new`: the SLA clock's kind), or the event's
+    own type for later domains; `old` and `new` are
     the values before and after (ids for agents, teams and customers; lists of tag names)."""
 
     sequence: int

@@ -37,6 +37,11 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "tags_added": ("{who} added the tags {new}", "Tags added: {new}"),
     "tags_removed": ("{who} removed the tags {old}", "Tags removed: {old}"),
     "flagged": ("Flagged as a possible spoof", "Flagged as a possible spoof"),
+    "sla_warning": (
+        "SLA warning: 80 % of the {new} has been used",
+        "SLA warning: 80 % of the {new} has been used",
+    ),
+    "sla_breached": ("SLA breached: the {new} was missed", "SLA breached: the {new} was missed"),
     "merged": (
         "{who} merged customer {old} into this customer",
         "Customer {old} was merged into this customer",
@@ -44,7 +49,13 @@ SENTENCES: dict[str, tuple[str, str]] = {
 }
 # Every msgid above and below (tests/web/test_i18n.py checks each has its translations).
 FALLBACK = ("{who}: {kind}", "{kind}")
-VALUE_WORDS = ("none", "an agent", "a team")
+# The SLA clocks' kinds, as the sentences name them.
+CLOCK_WORDS = {
+    "first_response": "first response target",
+    "next_response": "next response target",
+    "resolution": "resolution target",
+}
+VALUE_WORDS = ("none", "an agent", "a team", *CLOCK_WORDS.values())
 ACTIVITY_STRINGS = frozenset(
     {text for pair in SENTENCES.values() for text in pair} | set(FALLBACK) | set(VALUE_WORDS)
 )
@@ -78,6 +89,8 @@ def describe(
             return _BDI.format("#" + format_number(int(raw), lang))
         if field == "snoozed":
             return _BDI.format(format_when(datetime.fromisoformat(str(raw)), lang))
+        if field in ("sla_warning", "sla_breached"):
+            return _BDI.format(gettext(CLOCK_WORDS.get(str(raw), str(raw))))
         if field in ("status", "priority"):
             return _BDI.format(gettext(str(raw)))
         return _BDI.format(str(raw))
