@@ -4,7 +4,7 @@ languages, resolved, snoozed and unanswered, with people who write on several ch
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -75,3 +75,24 @@ async def test_the_reports_show_the_weeks_of_history(
     channels = await client.get("/api/v1/reports/breakdown", params={"start": start},
                                 headers=headers)  # fmt: skip
     assert len(channels.json()["items"]) >= 8
+
+
+async def test_the_demo_history_has_an_activity_log(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    seeded = await seed(runtime)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    resolved = [c for c in await all_conversations(client, headers) if c["status"] == "resolved"]
+    kinds: Counter[str] = Counter()
+    for conversation in resolved[:10]:
+        page = await client.get(
+            f"/api/v1/conversations/{conversation['id']}/activity", headers=headers
+        )
+        items = page.json()["items"]
+        kinds.update(item["kind"] for item in items)
+        # Back-dated with the story: opened at the customer's message, changes after it (a
+        # merge of the person's customers happens at seeding time, today).
+        story = [datetime.fromisoformat(i["at"]) for i in items if i["kind"] != "merged"]
+        assert items[0]["kind"] == "opened"
+        assert story[0] <= story[-1] < utcnow() - timedelta(minutes=30)
+    assert kinds["opened"] == 10 and kinds["status"] == 10 and kinds["assigned"] >= 1

@@ -1,4 +1,5 @@
-"""The desk's inbox search: what the agent types is searched for as written."""
+"""The desk's inbox search: message text by words (full text over search keys), names,
+addresses, subjects and tags by the characters typed, as written."""
 
 from __future__ import annotations
 
@@ -7,32 +8,46 @@ from frontdesk.desk.repository import InboxFilter
 from tests.conftest import inbound_payload, post_inbound
 
 
-async def search(runtime, q: str) -> list[int]:  # type: ignore[no-untyped-def]
+async def search(runtime, q: str, visible: set[int] | None = None) -> list[int]:  # type: ignore[no-untyped-def]
     async with runtime.db.session() as session:
+        matched = await repository.search_conversations(session, q, visible=visible)
         rows = await repository.list_view(
-            session, agent_id=0, visible=None, f=InboxFilter(q=q), limit=50
+            session, agent_id=0, visible=visible, f=InboxFilter(q=q), limit=50, matched=matched
         )
         return [row.id for row in rows]
 
 
-async def conversation(client, cast, external_id: str, address: str, text: str) -> int:  # type: ignore[no-untyped-def]
-    response = await post_inbound(client, cast.website, inbound_payload(external_id, address, text))
+async def conversation(
+    client, cast, external_id: str, address: str, text: str, inbox=None, **extra
+) -> int:  # type: ignore[no-untyped-def]
+    response = await post_inbound(
+        client, inbox or cast.website, inbound_payload(external_id, address, text, **extra)
+    )
     assert response.status_code == 202, response.text
     return int(response.json()["conversation_id"])
 
 
-class TestSearch:
+class TestSubstringFields:
     async def test_percent_and_underscore_are_letters_not_wildcards(self, client, cast, runtime):
-        discount = await conversation(client, cast, "s1", "a@example.com", "is 50% off real?")
-        other = await conversation(client, cast, "s2", "b@example.com", "plain question")
-        snake = await conversation(client, cast, "s3", "c@example.com", "error in order_id")
-        assert await search(runtime, "%") == [discount]
-        assert await search(runtime, "50%") == [discount]
+        snake = await conversation(client, cast, "s1", "a_b@example.com", "hello")
+        other = await conversation(client, cast, "s2", "axb@example.com", "hello")
+        assert await search(runtime, "a_b@") == [snake]
         assert await search(runtime, "_") == [snake]
-        assert await search(runtime, "plain_question") == []  # a wildcard "_" matches " "
-        assert other not in await search(runtime, "%%")
+        assert other not in await search(runtime, "%")
 
     async def test_a_backslash_is_a_letter_too(self, client, cast, runtime):
-        found = await conversation(client, cast, "s4", "d@example.com", "path C:\\temp")
+        found = await conversation(
+            client, cast, "s4", "d@example.com", "hi", sender={"name": "C:\\temp"}
+        )
         assert await search(runtime, "c:\\t") == [found]
-        assert await search(runtime, "question") == []
+        assert await search(runtime, "c:%t") == []
+
+
+class TestMessageWords:
+    async def test_words_match_whatever_punctuation_surrounds_them(self, client, cast, runtime):
+        found = await conversation(client, cast, "w1", "a@example.com", "is 50% off real?")
+        await conversation(client, cast, "w2", "b@example.com", "plain question")
+        assert await search(runtime, "50%") == [found]
+        assert await search(runtime, "REAL") == [found]
+        assert await search(runtime, "off-real") == [found]  # every word, in any order
+        assert await search(runtime, "off plain") == []

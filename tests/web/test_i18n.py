@@ -9,6 +9,7 @@ import pytest
 
 from frontdesk.channels.webchat.views import WIDGET_STRINGS
 from frontdesk.kit.i18n import catalogue, direction, format_number, translator
+from frontdesk.web.activity_text import ACTIVITY_STRINGS
 from frontdesk.web.charts import CHART_STRINGS
 from frontdesk.web.form_errors import CLOSED_WINDOW_TEXT, ERROR_TEXT
 from frontdesk.web.journey_chart import JOURNEY_STRINGS
@@ -23,6 +24,7 @@ def ui_strings() -> set[str]:
     found: set[str] = set(WIDGET_STRINGS) | set(ERROR_TEXT.values()) | set(LOGIN_ERRORS.values())
     found |= set(CLOSED_WINDOW_TEXT.values()) | set(CHART_STRINGS) | set(STAFFING_TITLES)
     found |= set(JOURNEY_STRINGS) | set(REPORT_TITLES)
+    found |= set(CLOSED_WINDOW_TEXT.values()) | ACTIVITY_STRINGS
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
         found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))

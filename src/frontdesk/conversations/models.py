@@ -3,10 +3,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.kit.text import search_tokens
 
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "pending", "snoozed")
@@ -21,6 +33,10 @@ class Conversation(Base):
         Index("ix_conversations_customer_inbox", "customer_id", "inbox_id", "status"),
         # Uses index: the staffing planner counts new conversations in a window by start time.
         Index("ix_conversations_created_inbox", "created_at", "inbox_id"),
+        # Uses index: the desktop's lists, newest activity first within a status.
+        Index("ix_conversations_status_sort", "status", "sort_at", "id"),
+        # Uses index: the four view counts, read from the index alone (desk/repository.py).
+        Index("ix_conversations_status_views", "status", "inbox_id", "assignee_id", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,6 +63,33 @@ class Conversation(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # coalesce(last_message_at, created_at), stored so an index can serve the list's order;
+    # kept in step by the attribute events below (and by the column default on inserts).
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda ctx: _sort_default(ctx))
+
+
+def _sort_default(context: DefaultExecutionContext) -> datetime:
+    row = context.get_current_parameters()
+    found = row.get("last_message_at") or row.get("created_at")
+    return found if isinstance(found, datetime) else utcnow()
+
+
+@event.listens_for(Conversation.last_message_at, "set")
+def _last_message_set(target: Conversation, value: datetime | None, *_: object) -> None:
+    # __dict__, not the attribute: an event must never trigger a load.
+    target.sort_at = value or target.__dict__.get("created_at") or utcnow()
+
+
+@event.listens_for(Conversation.created_at, "set")
+def _created_set(target: Conversation, value: datetime | None, *_: object) -> None:
+    if value is not None and target.__dict__.get("last_message_at") is None:
+        target.sort_at = value
+
+
+def message_search_key(text: str | None) -> str:
+    """What the full-text index holds of a message: its words, folded (kit.text.search_key),
+    one space apart, so both databases' tokenisers split them exactly as search_tokens does."""
+    return " ".join(search_tokens(text or ""))
 
 
 class Message(Base):
@@ -73,6 +116,10 @@ class Message(Base):
         ForeignKey("identities.id", ondelete="SET NULL")
     )
     text: Mapped[str] = mapped_column(Text, default="")
+    # message_search_key(text), under the full-text index (migration 0036); set with the text.
+    search_key: Mapped[str | None] = mapped_column(
+        Text, default=lambda ctx: message_search_key(ctx.get_current_parameters().get("text"))
+    )
     html: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(300))
     # The provider's id of the message, the one its status and edit notices name (outbound:
@@ -86,6 +133,12 @@ class Message(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(Message.text, "set")
+def _text_set(target: Message, value: str | None, *_: object) -> None:
+    # Every change of a message's text (an edit too) re-keys it in the same flush.
+    target.search_key = message_search_key(value)
 
 
 class Note(Base):

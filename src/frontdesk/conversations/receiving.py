@@ -423,7 +423,11 @@ async def _referenced(
     return None, foreign
 
 
-async def set_status(session: AsyncSession, conversation: Conversation, status: str) -> None:
+async def set_status(
+    session: AsyncSession, conversation: Conversation, status: str, *, by: int | None = None
+) -> None:
+    """Move the conversation to `status`; `by` is the agent who did it (None: the system, e.g.
+    a customer's message reopening it or a snooze running out)."""
     previous = conversation.status
     conversation.status = status
     if status != "snoozed":
@@ -436,7 +440,7 @@ async def set_status(session: AsyncSession, conversation: Conversation, status: 
     record(
         session,
         "conversation.status_changed",
-        {"conversation_id": conversation.id, "from": previous, "to": status},
+        {"conversation_id": conversation.id, "from": previous, "to": status, "by": by},
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,

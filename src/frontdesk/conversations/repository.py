@@ -18,6 +18,7 @@ from frontdesk.conversations.models import (
     PendingProviderUpdate,
     Tag,
 )
+from frontdesk.kit.events import Event
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
@@ -522,3 +523,43 @@ async def thread_messages_many(
     for message in rows.all():
         threads[message.conversation_id].append(message)
     return threads
+
+
+# --- Activity ------------------------------------------------------------------------------
+
+# The events that make a conversation's activity log (changes, not messages or notes), the
+# SLA domain's warnings and breaches among them (not its every clock start and pause).
+ACTIVITY_TYPES = (
+    "conversation.created",
+    "conversation.status_changed",
+    "conversation.updated",
+    "conversation.flagged",
+    "conversation.switched",
+    "sla.warning",
+    "sla.breached",
+)
+# Events about the conversation's customer that its activity log shows too.
+CUSTOMER_ACTIVITY_TYPES = ("customer.merged",)
+
+
+async def activity_events(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    after: int | None,
+    limit: int,
+) -> Sequence[Event]:
+    """The conversation's activity events after sequence `after`, oldest first."""
+    # Uses index: ix_events_conversation and ix_events_customer.
+    about_conversation = and_(
+        Event.conversation_id == conversation.id, Event.type.in_(ACTIVITY_TYPES)
+    )
+    about_customer = and_(
+        Event.customer_id == conversation.customer_id,
+        Event.conversation_id.is_(None),
+        Event.type.in_(CUSTOMER_ACTIVITY_TYPES),
+    )
+    query = select(Event).where(or_(about_conversation, about_customer))
+    if after is not None:
+        query = query.where(Event.sequence > after)
+    return (await session.scalars(query.order_by(Event.sequence).limit(limit))).all()

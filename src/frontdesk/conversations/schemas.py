@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -178,3 +178,18 @@ class InboundAccepted(BaseModel):
     conversation_id: int
     customer_id: int
     duplicate: bool
+
+
+class ActivityRead(BaseModel):
+    """One change in a conversation's activity log. `kind`: opened, status, assigned,
+    unassigned, priority, team, subject, language, snoozed, tags_added, tags_removed, flagged,
+    switched, merged, sla_warning, sla_breached (`new`: the SLA clock's kind), or the event's
+    own type for later domains; `old` and `new` are
+    the values before and after (ids for agents, teams and customers; lists of tag names)."""
+
+    sequence: int
+    at: datetime
+    kind: str
+    by_agent_id: int | None = None
+    old: Any = None
+    new: Any = None

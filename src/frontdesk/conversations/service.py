@@ -317,37 +317,52 @@ async def update(
     if "status" in changes and changes["status"] != conversation.status:
         if changes["status"] == "snoozed" and not data.snoozed_until:
             raise Invalid("snoozing needs snoozed_until", code="invalid_snooze")
-        await set_status(session, conversation, changes["status"])
+        await set_status(session, conversation, changes["status"], by=by.id)
+    values: dict[str, Any] = {}
     if data.snoozed_until is not None:
+        if data.snoozed_until != conversation.snoozed_until:
+            values["snoozed_until"] = [None, data.snoozed_until.isoformat()]
         conversation.snoozed_until = data.snoozed_until
     if "assignee_id" in changes:
         await _check_assignee(session, conversation, changes["assignee_id"])
-        conversation.assignee_id = changes["assignee_id"]
     team_id = changes.get("team_id")
     if team_id is not None and await auth_repository.get_team(session, team_id) is None:
         raise Invalid(f"team {team_id} does not exist", code="unknown_team")
-    for name in ("priority", "team_id", "subject", "language"):
-        if name in changes:
+    for name in ("assignee_id", "priority", "team_id", "subject", "language"):
+        if name in changes and changes[name] != getattr(conversation, name):
+            values[name] = [getattr(conversation, name), changes[name]]
             setattr(conversation, name, changes[name])
     if data.tags is not None:
-        tags = [
-            await repository.get_or_create_tag(session, name.strip()[:100])
-            for name in data.tags
-            if name.strip()
-        ]
-        await repository.set_tags(session, conversation.id, [tag.id for tag in tags])
+        values.update(await _retag(session, conversation, data.tags))
     conversation.updated_at = utcnow()
     await session.flush()
     changed = sorted(changes)
     record(
         session,
         "conversation.updated",
-        {"conversation_id": conversation.id, "changed": changed, "by": by.id},
+        # `values`: what each field really changed from and to (the activity log reads it).
+        {"conversation_id": conversation.id, "changed": changed, "by": by.id, "values": values},
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,
         customer_id=conversation.customer_id,
     )
     return conversation
+
+
+async def _retag(
+    session: AsyncSession, conversation: Conversation, names: Sequence[str]
+) -> dict[str, Any]:
+    before = set(await repository.tag_names(session, conversation.id))
+    tags = [
+        await repository.get_or_create_tag(session, name.strip()[:100])
+        for name in names
+        if name.strip()
+    ]
+    await repository.set_tags(session, conversation.id, [tag.id for tag in tags])
+    after = {tag.name for tag in tags}
+    if before == after:
+        return {}
+    return {"tags": {"added": sorted(after - before), "removed": sorted(before - after)}}
 
 
 async def _check_assignee(

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
+from frontdesk.conversations import activity, repository, service
 from frontdesk.conversations import attachments as files
-from frontdesk.conversations import repository, service
 from frontdesk.conversations.models import Attachment, Conversation, Message, Note
 from frontdesk.conversations.schemas import (
+    ActivityRead,
     AttachmentRead,
     ConversationRead,
     ConversationUpdate,
@@ -223,6 +224,23 @@ async def list_messages(
     )
     items = await read_messages(session, rows)
     return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if len(rows) == size else None)
+
+
+@router.get("/conversations/{conversation_id}/activity", response_model=Page[ActivityRead])
+async def list_activity(
+    conversation_id: Id,
+    session: SessionDep,
+    agent: CurrentAgent,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[ActivityRead]:
+    """Who changed what and when (status, assignment, priority, team, tags, snooze, subject,
+    language, merges), oldest first; the cursor is the last event's sequence."""
+    conversation = await service.get_or_raise(session, conversation_id, agent=agent)
+    items, last = await activity.list_activity(
+        session, conversation, after=decode_cursor(cursor), limit=clamp_limit(limit)
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
 
 @router.post(

@@ -226,8 +226,11 @@ async def remove_identity(session: AsyncSession, customer: Customer, identity_id
     )
 
 
-async def merge(session: AsyncSession, keep: Customer, other: Customer) -> Customer:
-    """Move the other customer's identities, conversations and messages onto `keep`."""
+async def merge(
+    session: AsyncSession, keep: Customer, other: Customer, *, by: int | None = None
+) -> Customer:
+    """Move the other customer's identities, conversations and messages onto `keep` (`by`:
+    the agent who merged them, shown in the activity of the customer's conversations)."""
     if keep.id == other.id:
         raise Invalid("cannot merge a customer into itself", code="same_customer")
     await repository.move_customer_rows(session, source=other.id, target=keep.id)
@@ -238,7 +241,7 @@ async def merge(session: AsyncSession, keep: Customer, other: Customer) -> Custo
     record(
         session,
         "customer.merged",
-        {"customer_id": keep.id, "merged_id": other.id},
+        {"customer_id": keep.id, "merged_id": other.id, "by": by},
         customer_id=keep.id,
     )
     return keep

@@ -111,6 +111,6 @@ async def merge_customers(
     """Merge `other_id` into this customer; the caller must be able to see both."""
     keep = await service.get_or_raise(session, customer_id, agent=agent)
     other = await service.get_or_raise(session, data.other_id, agent=agent)
-    await service.merge(session, keep, other)
+    await service.merge(session, keep, other, by=agent.id)
     await uow.commit(session)
     return await service.read(session, keep)

@@ -5,6 +5,7 @@ resolved, some snoozed, some waiting for an answer. People who write on several 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from frontdesk.customers import service as customers
 from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound
+from frontdesk.kit.errors import Invalid
 from frontdesk.kit.events import PENDING_EVENTS
 from frontdesk.kit.i18n import localise_digits
 from frontdesk.runtime import Runtime
@@ -169,7 +171,7 @@ class Story:
             subject=subject if inbox.channel == "email" else None,
             raw_address_ok=inbox.channel == "email",
         )
-        recorded = len(self.session.info.get(PENDING_EVENTS, []))
+        pending = len(self.session.info.get(PENDING_EVENTS, []))
         received = await conversations.receive(self.session, inbound, blobs=self.runtime.blobs)
         conversation = received.conversation
         conversation.language = language
@@ -180,26 +182,41 @@ class Story:
         # Back-dated only now: the reply window is checked against the customer's message.
         _at(received.message, when)
         conversation.last_message_at = conversation.updated_at = last
-        self._back_date(self.session.info.get(PENDING_EVENTS, [])[recorded:], when, last)
         await self.session.flush()
+        self._backdate(pending, conversation, asked=when, answered=last)
         return conversation
 
-    def _back_date(self, events: list[dict[str, Any]], asked: datetime, answered: datetime) -> None:
-        """The event log tells the same back-dated story (the report rollups fold it): the
-        customer writes at `asked`, the answer comes at `answered`, a resolution later."""
-        settled = min(answered + timedelta(minutes=self.rng.randint(5, 600)), self.now)
-        for event in events:
-            payload = event.get("payload") or {}
-            if event["type"] == "conversation.created" or payload.get("direction") == "inbound":
-                event["at"] = asked
-            elif event["type"].startswith("message."):
-                event["at"] = answered
+    def _backdate(
+        self, pending: int, conversation: Conversation, *, asked: datetime, answered: datetime
+    ) -> None:
+        """The event log tells the story at its own times (the activity log reads in order and
+        the report rollups fold it): the customer writes at `asked`, the agent takes and answers
+        it at `answered`, and settles it (resolve, snooze) a little later, at least half an hour
+        before now."""
+        latest = max(answered, self.now - timedelta(minutes=31))
+        settled = min(answered + timedelta(minutes=self.rng.randint(5, 600)), latest)
+        for item in self.session.info.get(PENDING_EVENTS, [])[pending:]:
+            if item["conversation_id"] != conversation.id:
+                continue  # a merge of the person's customers happens today
+            payload = item.get("payload") or {}
+            if item["type"] == "conversation.created" or payload.get("direction") == "inbound":
+                item["at"] = asked
+            elif item["type"].startswith("message.") or "assignee_id" in (
+                payload.get("values") or {}
+            ):
+                item["at"] = answered
             else:
-                event["at"] = settled
+                item["at"] = settled
 
     async def _answer(self, conversation: Conversation, text: str, asked: datetime) -> datetime:
         """An agent's answer (recorded as delivered, never sent), then resolve or snooze."""
         agent = self.rng.choice(self.agents)
+        # Taken by the agent who answers (the activity log shows who and when), where they
+        # serve the inbox (refused before anything changes otherwise).
+        with contextlib.suppress(Invalid):
+            await conversations.update(
+                self.session, conversation, ConversationUpdate(assignee_id=agent.id), by=agent
+            )
         reply = await conversations.reply(
             self.session, conversation, author=agent, data=ReplyCreate(text=text)
         )

@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import TeamMember
@@ -16,6 +27,7 @@ from frontdesk.conversations.models import Conversation, ConversationTag, Messag
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Mention
 from frontdesk.inboxes.models import Inbox, InboxTeam
+from frontdesk.kit.text import search_tokens
 
 VIEWS = ("mine", "unassigned", "teams", "all")
 _LIKE_SPECIAL = re.compile(r"[\\%_]")
@@ -38,20 +50,20 @@ class InboxFilter:
     assignee_id: int | None = None
 
 
-def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) -> Select[Any]:
+def _base(
+    agent_id: int,
+    visible: set[int] | None,
+    view: str,
+    f: InboxFilter,
+    matched: Sequence[int] | None = None,
+) -> Select[Any]:
+    """The filter's conversations in a view; `matched` is the search's answer (see
+    search_conversations), run once per page and shared by the list and the counts."""
     query = select(Conversation)
     if visible is not None:
         query = query.where(Conversation.inbox_id.in_(visible or {-1}))
-    if view == "mine":
-        query = query.where(Conversation.assignee_id == agent_id)
-    elif view == "unassigned":
-        query = query.where(Conversation.assignee_id.is_(None))
-    elif view == "teams":
-        my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
-        served = select(InboxTeam.inbox_id).where(InboxTeam.team_id.in_(my_teams))
-        query = query.where(
-            or_(Conversation.team_id.in_(my_teams), Conversation.inbox_id.in_(served))
-        )
+    if view != "all":
+        query = query.where(_in_view(agent_id, view))
     if f.status:
         query = query.where(Conversation.status == f.status)
     if f.priority:
@@ -78,50 +90,138 @@ def _base(agent_id: int, visible: set[int] | None, view: str, f: InboxFilter) ->
                 Tag.name == f.tag,
             )
         )
-    if f.q:
-        # The search is for the words typed: % and _ are letters here, not wildcards.
-        needle = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", f.q.lower()) + "%"
-        query = query.where(
-            or_(
-                exists().where(
-                    Customer.id == Conversation.customer_id,
-                    func.lower(Customer.name).like(needle, escape="\\"),
-                ),
-                exists().where(
-                    Identity.customer_id == Conversation.customer_id,
-                    func.lower(Identity.address).like(needle, escape="\\"),
-                ),
-                exists().where(
-                    Message.conversation_id == Conversation.id,
-                    func.lower(Message.text).like(needle, escape="\\"),
-                ),
-            )
-        )
+    if matched is not None:
+        query = query.where(Conversation.id.in_(matched or [-1]))
     return query
 
 
+def _in_view(agent_id: int, view: str) -> ColumnElement[bool]:
+    if view == "mine":
+        return Conversation.assignee_id == agent_id
+    if view == "unassigned":
+        return Conversation.assignee_id.is_(None)
+    my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
+    served = select(InboxTeam.inbox_id).where(InboxTeam.team_id.in_(my_teams))
+    return or_(Conversation.team_id.in_(my_teams), Conversation.inbox_id.in_(served))
+
+
 async def list_view(
-    session: AsyncSession, *, agent_id: int, visible: set[int] | None, f: InboxFilter, limit: int
+    session: AsyncSession,
+    *,
+    agent_id: int,
+    visible: set[int] | None,
+    f: InboxFilter,
+    limit: int,
+    matched: Sequence[int] | None = None,
 ) -> Sequence[Conversation]:
+    # Uses index: ix_conversations_status_sort (sort_at is coalesce(last_message_at,
+    # created_at), stored).
     query = (
-        _base(agent_id, visible, f.view, f)
-        .order_by(
-            func.coalesce(Conversation.last_message_at, Conversation.created_at).desc(),
-            Conversation.id.desc(),
-        )
+        _base(agent_id, visible, f.view, f, matched)
+        .order_by(Conversation.sort_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
     return (await session.scalars(query)).all()
 
 
 async def count_views(
-    session: AsyncSession, *, agent_id: int, visible: set[int] | None, f: InboxFilter
+    session: AsyncSession,
+    *,
+    agent_id: int,
+    visible: set[int] | None,
+    f: InboxFilter,
+    matched: Sequence[int] | None = None,
 ) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for view in VIEWS:
-        sub = _base(agent_id, visible, view, f).with_only_columns(Conversation.id).subquery()
-        counts[view] = int(await session.scalar(select(func.count()).select_from(sub)) or 0)
-    return counts
+    """Every view's count in one statement (one pass over the filter's rows)."""
+    sub = _base(agent_id, visible, "all", f, matched).subquery()
+    row = sub.c
+    mine = row.assignee_id == agent_id
+    my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
+    served = select(InboxTeam.inbox_id).where(InboxTeam.team_id.in_(my_teams))
+    teams = or_(row.team_id.in_(my_teams), row.inbox_id.in_(served))
+    counted = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(mine),
+                func.count().filter(row.assignee_id.is_(None)),
+                func.count().filter(teams),
+            ).select_from(sub)
+        )
+    ).one()
+    return {
+        "all": int(counted[0]),
+        "mine": int(counted[1]),
+        "unassigned": int(counted[2]),
+        "teams": int(counted[3]),
+    }
+
+
+# --- Search ------------------------------------------------------------------------------
+
+# The PostgreSQL full-text document, exactly as migration 0036's GIN index has it.
+PG_MESSAGE_DOCUMENT = "to_tsvector('simple', search_key)"
+# A search answers at most this many conversations (newest first): the list shows 100, and
+# the view counts count within these.
+SEARCH_DEPTH = 1000
+
+
+def _message_match(session: AsyncSession, tokens: list[str]) -> Select[Any]:
+    """Ids of conversations with a message holding every token (search keys); the last one
+    may be a word's beginning (as typed so far), from three letters."""
+    last_prefix = len(tokens[-1]) >= 3
+    if session.get_bind().dialect.name == "postgresql":
+        terms = [f"'{token}'" for token in tokens]  # tokens are letters, digits and marks only
+        if last_prefix:
+            terms[-1] += ":*"
+        match = text(f"{PG_MESSAGE_DOCUMENT} @@ to_tsquery('simple', :fts_query)").bindparams(
+            fts_query=" & ".join(terms)
+        )
+        return select(Message.conversation_id).where(match)
+    terms = [f'"{token}"' for token in tokens]
+    if last_prefix:
+        terms[-1] += "*"
+    rowids: Select[Any] = (
+        select(literal_column("rowid"))
+        .select_from(text("messages_fts"))
+        .where(text("messages_fts MATCH :fts_query").bindparams(fts_query=" ".join(terms)))
+    )
+    return select(Message.conversation_id).where(Message.id.in_(rowids))
+
+
+async def search_conversations(
+    session: AsyncSession, q: str, *, visible: set[int] | None
+) -> list[int]:
+    """Conversations the agent may see whose messages hold every word of `q` (full text,
+    Arabic and Persian variants folded), or whose customer's name or address, subject or a
+    tag contains `q`: one statement, newest conversations first, at most SEARCH_DEPTH."""
+    needle = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", q.lower()) + "%"
+
+    def like(column: Any) -> ColumnElement[bool]:
+        # Uses index: the trigram indexes of migration 0036 on PostgreSQL.
+        return func.lower(column).like(needle, escape="\\")
+
+    branches: list[Select[Any]] = [
+        select(Conversation.id).where(
+            Conversation.customer_id.in_(select(Customer.id).where(like(Customer.name)))
+        ),
+        select(Conversation.id).where(
+            Conversation.customer_id.in_(select(Identity.customer_id).where(like(Identity.address)))
+        ),
+        select(Conversation.id).where(like(Conversation.subject)),
+        select(ConversationTag.conversation_id).where(
+            ConversationTag.tag_id.in_(select(Tag.id).where(like(Tag.name)))
+        ),
+    ]
+    tokens = search_tokens(q)
+    if tokens:
+        branches.append(_message_match(session, tokens))
+    candidates = union(*branches).subquery()
+    query = select(Conversation.id).where(Conversation.id.in_(select(candidates.c[0])))
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    rows = await session.scalars(query.order_by(Conversation.id.desc()).limit(SEARCH_DEPTH))
+    return list(rows.all())
 
 
 async def last_messages(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, and_, or_, select
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +16,12 @@ PENDING_EVENTS = "frontdesk.pending_events"
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # Uses index: a conversation's activity log, and a customer's (merges).
+        Index("ix_events_conversation", "conversation_id", "sequence"),
+        Index("ix_events_customer", "customer_id", "sequence"),
+        {"sqlite_autoincrement": True},
+    )
 
     sequence: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

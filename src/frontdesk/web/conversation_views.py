@@ -42,6 +42,7 @@ from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 from frontdesk.web import sla_views
+from frontdesk.web.activity_text import activity_lines
 from frontdesk.web.form_errors import error_text, window_rule
 from frontdesk.web.journey_chart import journey_chart
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
@@ -89,6 +90,7 @@ async def _timeline(
                 "author": agents.get(note.agent_id or 0),
             }
         )
+    entries += await activity_lines(session, conversation, agent, agents)
     entries.sort(key=lambda entry: entry["at"])
     return entries
 
@@ -489,7 +491,7 @@ async def merge_form(
             found = await customers.find_by_identity(session, other, agent=agent)
         if not found:
             raise NotFound("no such customer", code="not_found")
-        await customers.merge(session, keep, found[0])
+        await customers.merge(session, keep, found[0], by=agent.id)
     except FrontdeskError as exc:
         return RedirectResponse(f"/customers/{keep.id}?error={exc.code}", status_code=303)
     await uow.commit(session)

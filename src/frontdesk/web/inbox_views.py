@@ -77,12 +77,19 @@ def view_query(f: InboxFilter, **override: object) -> str:
 
 async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str, Any]:
     visible = await visible_inbox_ids(session, agent)
-    rows = await desk_repository.list_view(
-        session, agent_id=agent.id, visible=visible, f=f, limit=PAGE_SIZE
+    # The search runs once; the list and the four counts filter on its answer.
+    matched = (
+        await desk_repository.search_conversations(session, f.q, visible=visible) if f.q else None
     )
-    counts = await desk_repository.count_views(session, agent_id=agent.id, visible=visible, f=f)
+    rows = await desk_repository.list_view(
+        session, agent_id=agent.id, visible=visible, f=f, limit=PAGE_SIZE, matched=matched
+    )
+    counts = await desk_repository.count_views(
+        session, agent_id=agent.id, visible=visible, f=f, matched=matched
+    )
     customers = await desk_repository.customers_by_id(session, [r.customer_id for r in rows])
     last = await desk_repository.last_messages(session, [r.id for r in rows])
+    tags = await conversations_repository.tag_names_by_conversation(session, [r.id for r in rows])
     inboxes = {
         inbox.id: inbox
         for inbox in await inboxes_repository.list_inboxes(
@@ -95,7 +102,7 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
             "customer": customers.get(row.customer_id),
             "inbox": inboxes.get(row.inbox_id),
             "last": last.get(row.id),
-            "tags": await conversations_repository.tag_names(session, row.id),
+            "tags": tags.get(row.id, []),
         }
         for row in rows
     ]
