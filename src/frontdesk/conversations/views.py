@@ -22,6 +22,7 @@ from frontdesk.conversations.schemas import (
     NoteRead,
     ReplyCreate,
     SegmentsRead,
+    call_of,
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
@@ -120,6 +121,8 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
             direction=m.direction,
             author_kind=m.author_kind,
             author_agent_id=m.author_agent_id,
+            kind=m.kind,
+            call=call_of(m.kind, m.meta),
             text=m.text,
             html=m.html,
             external_id=m.external_id,
