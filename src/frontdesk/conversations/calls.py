@@ -132,6 +132,25 @@ async def place_call(
     return message
 
 
+async def not_picked_up(session: AsyncSession, message: Message, *, agent_id: int) -> None:
+    """The agent the call was put through to did not answer: the conversation is theirs no
+    more, so another agent (or routing) can take the caller, who is waiting again."""
+    conversation = await repository.get_conversation(session, message.conversation_id)
+    assert conversation is not None
+    if conversation.assignee_id != agent_id:
+        return
+    conversation.assignee_id = None
+    conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.updated",
+        {"conversation_id": conversation.id, "changed": ["assignee_id"], "by": None},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
 async def phone_of(session: AsyncSession, customer_id: int) -> Identity | None:
     """The customer's phone number to call (their first phone identity)."""
     identities = await customers_repository.identities_of(session, customer_id)

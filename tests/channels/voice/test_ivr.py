@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Arabic and Persian digits are what the callers hear)
 """Calls through the IVR: the language menu in Arabic, Persian and English, the queue menu,
 position announcements, the callback that keeps its place, and voicemail after hours."""
 
@@ -77,7 +78,9 @@ class TestLanguageMenu:
         assert (row.state, row.queue_id) == ("queued", 1)
         assert row.language == {"1": "ar", "2": "fa", "3": "en"}[digit]
 
-    async def test_admin_audio_plays_instead_of_the_spoken_menu(self, client, runtime, cast, provider):
+    async def test_admin_audio_plays_instead_of_the_spoken_menu(
+        self, client, runtime, cast, provider
+    ):
         voice = await create_voice_inbox(
             client, runtime, cast, provider, welcome_audio_url="https://cdn.example.com/hi.mp3",
             open_days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],

@@ -289,6 +289,8 @@ async def dialed(step: Step) -> str:
             await _ended(session, call, message, duration)
             return True
         if call.state == "connecting":
+            if call.agent_id is not None:
+                await calls.not_picked_up(session, message, agent_id=call.agent_id)
             call.state, call.agent_id = "queued", None
         return call.state in ("answered", "ended")
 

@@ -145,6 +145,7 @@ async def place_call(conversation_id: Id, session: SessionDep, agent: CurrentAge
     session.add(row)
     await session.flush()
     await jobs.enqueue(session, DIAL_JOB, {"call_id": row.id}, key=f"{DIAL_JOB}:{row.id}")
+    await uow.commit(session)
     return CallPlaced(
         message_id=message.id, conversation_id=conversation.id, status="ringing",
         to_number=phone.address,
@@ -173,4 +174,5 @@ async def answer_call(message_id: Id, session: SessionDep, agent: CurrentAgent) 
     await conversations.update(
         session, conversation, ConversationUpdate(assignee_id=agent.id), by=agent
     )
+    await uow.commit(session)
     return CallAnswered(message_id=message.id, conversation_id=conversation.id, agent_id=agent.id)
