@@ -7,12 +7,15 @@ X-Twilio-Signature over the URL called: POST /webhooks/voice/{inbox_id} (the inb
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth.models import Agent
 from frontdesk.channels.voice import repository, service
 from frontdesk.channels.voice.adapter import settings_of, voice_channel
 from frontdesk.channels.voice.models import VoiceCall
@@ -21,6 +24,7 @@ from frontdesk.channels.voice.tasks import DIAL_JOB
 from frontdesk.conversations import calls
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import ConversationUpdate
 from frontdesk.deps import CurrentAgent, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
@@ -30,6 +34,7 @@ from frontdesk.kit.errors import Conflict, Forbidden, FrontdeskError, Invalid, N
 from frontdesk.kit.schemas import Id
 from frontdesk.kit.twilio import SIGNATURE_HEADER
 from frontdesk.runtime import Runtime
+from frontdesk.web.rendering import PageAgent, check_csrf
 
 router = APIRouter(tags=["voice"])
 api_router = APIRouter(tags=["voice"])
@@ -124,6 +129,33 @@ class CallPlaced(BaseModel):
 async def place_call(conversation_id: Id, session: SessionDep, agent: CurrentAgent) -> CallPlaced:
     """Click-to-call: the provider calls the conversation's customer from the voice
     inbox's number; when they pick up, the agent's softphone (client agent-ID) rings."""
+    message, to_number = await _place(session, conversation_id, agent)
+    await uow.commit(session)
+    return CallPlaced(
+        message_id=message.id, conversation_id=message.conversation_id, status="ringing",
+        to_number=to_number,
+    )  # fmt: skip
+
+
+class CallAnswered(BaseModel):
+    message_id: int
+    conversation_id: int
+    agent_id: int
+
+
+@api_router.post(
+    "/calls/{message_id}/answer", response_model=CallAnswered, responses={404: {}, 409: {}}
+)
+async def answer_call(message_id: Id, session: SessionDep, agent: CurrentAgent) -> CallAnswered:
+    """Take a waiting call: its conversation is assigned to the agent, and the caller is
+    put through to the agent's softphone at their next turn (within one hold loop)."""
+    conversation = await _answer(session, message_id, agent)
+    await uow.commit(session)
+    return CallAnswered(message_id=message_id, conversation_id=conversation.id, agent_id=agent.id)
+
+
+async def _place(session: AsyncSession, conversation_id: int, agent: Agent) -> tuple[Message, str]:
+    """The outbound call message and its dial job (the caller commits)."""
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     if inbox is None or inbox.channel != voice_channel.channel:
@@ -145,25 +177,11 @@ async def place_call(conversation_id: Id, session: SessionDep, agent: CurrentAge
     session.add(row)
     await session.flush()
     await jobs.enqueue(session, DIAL_JOB, {"call_id": row.id}, key=f"{DIAL_JOB}:{row.id}")
-    await uow.commit(session)
-    return CallPlaced(
-        message_id=message.id, conversation_id=conversation.id, status="ringing",
-        to_number=phone.address,
-    )  # fmt: skip
+    return message, phone.address
 
 
-class CallAnswered(BaseModel):
-    message_id: int
-    conversation_id: int
-    agent_id: int
-
-
-@api_router.post(
-    "/calls/{message_id}/answer", response_model=CallAnswered, responses={404: {}, 409: {}}
-)
-async def answer_call(message_id: Id, session: SessionDep, agent: CurrentAgent) -> CallAnswered:
-    """Take a waiting call: its conversation is assigned to the agent, and the caller is
-    put through to the agent's softphone at their next turn (within one hold loop)."""
+async def _answer(session: AsyncSession, message_id: int, agent: Agent) -> Conversation:
+    """Assign a waiting call's conversation to the agent (the caller commits)."""
     message = await conversations_repository.get_message(session, message_id)
     if message is None or message.kind != calls.CALL_KIND:
         raise NotFound("call not found")
@@ -171,8 +189,36 @@ async def answer_call(message_id: Id, session: SessionDep, agent: CurrentAgent) 
     row = await repository.get_call_of_message(session, message.id)
     if row is None or row.state != "queued":
         raise Conflict("this call is not waiting for an agent", code="call_not_waiting")
-    await conversations.update(
+    return await conversations.update(
         session, conversation, ConversationUpdate(assignee_id=agent.id), by=agent
     )
+
+
+@router.post("/conversations/{conversation_id}/call", include_in_schema=False)
+async def call_from_desk(
+    request: Request,
+    conversation_id: Id,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """The desktop's Call button (click-to-call)."""
+    check_csrf(request, csrf)
+    await _place(session, conversation_id, agent)
     await uow.commit(session)
-    return CallAnswered(message_id=message.id, conversation_id=conversation.id, agent_id=agent.id)
+    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+
+
+@router.post("/calls/{message_id}/take", include_in_schema=False)
+async def take_from_desk(
+    request: Request,
+    message_id: Id,
+    session: SessionDep,
+    agent: PageAgent,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """The desktop's Answer button on a waiting call."""
+    check_csrf(request, csrf)
+    conversation = await _answer(session, message_id, agent)
+    await uow.commit(session)
+    return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
