@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,7 @@ class Step:
     params: dict[str, str]
     query: dict[str, str]
 
-    @property
+    @cached_property
     def conf(self) -> VoiceSettings:
         return settings_of(self.inbox)
 
@@ -71,6 +72,14 @@ async def _write(step: Step, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 async def _call(session: AsyncSession, step: Step) -> tuple[VoiceCall, Message]:
+    """The call and its message (for steps that change what the timeline shows)."""
+    found = await _call_only(session, step)
+    message = await conversations_repository.get_message(session, found.message_id)
+    assert message is not None
+    return found, message
+
+
+async def _call_only(session: AsyncSession, step: Step) -> VoiceCall:
     """The call this webhook is about: by our id (outbound calls name it in the URL) or the
     provider's CallSid (ParentCallSid for an agent's leg)."""
     voice_channel.same_account(step.inbox, step.params)
@@ -82,9 +91,7 @@ async def _call(session: AsyncSession, step: Step) -> tuple[VoiceCall, Message]:
         found = await repository.get_call(session, step.inbox.id, sid)
     if found is None or found.inbox_id != step.inbox.id:
         raise Invalid("no such call on this inbox", code="unknown_call")
-    message = await conversations_repository.get_message(session, found.message_id)
-    assert message is not None
-    return found, message
+    return found
 
 
 async def incoming(step: Step) -> str:
@@ -156,10 +163,9 @@ async def chose_language(step: Step) -> str:
     lang = conf.languages[index] if 0 <= index < len(conf.languages) else conf.languages[0]
 
     async def work(session: AsyncSession) -> None:
-        call, message = await _call(session, step)
+        call = await _call_only(session, step)
         if call.state == "ivr":
-            call.language = lang
-            await calls.update_call(session, message, language=lang)
+            call.language = lang  # on the call's message when the caller joins the queue
 
     await _write(step, work)
     if not conf.choices():
@@ -181,7 +187,7 @@ async def chose_queue(step: Step) -> str:
 
 async def _language_of(step: Step) -> str:
     async def work(session: AsyncSession) -> str:
-        call, _ = await _call(session, step)
+        call = await _call_only(session, step)
         return call.language or step.conf.languages[0]
 
     return await _write(step, work)
@@ -195,7 +201,9 @@ async def _join(step: Step, *, queue_id: int) -> str:
         if call.state != "ivr":
             return
         call.state, call.queue_id, call.enqueued_at = "queued", queue_id, utcnow()
-        await calls.update_call(session, message, queue_id=queue_id or None)
+        await calls.update_call(
+            session, message, queue_id=queue_id or None, language=call.language
+        )
         record(
             session,
             "call.ringing",
@@ -216,7 +224,7 @@ async def wait(step: Step) -> str:
     conf = step.conf
 
     async def work(session: AsyncSession) -> tuple[VoiceCall, int]:
-        call, _ = await _call(session, step)
+        call = await _call_only(session, step)
         if call.state == "queued":
             conversation = await conversations_repository.get_conversation(
                 session, call.conversation_id
@@ -383,7 +391,7 @@ async def recording_ready(step: Step) -> str:
     url = voice_channel.provider_file_url(step.inbox, one(step.params, "RecordingUrl", limit=500))
 
     async def work(session: AsyncSession) -> str:
-        call, _ = await _call(session, step)
+        call = await _call_only(session, step)
         if call.recording_sid == sid:
             return "duplicate"
         await jobs.enqueue(
@@ -401,7 +409,7 @@ async def outbound_answered(step: Step) -> str:
     """The customer picked up a call an agent placed: ring that agent's softphone."""
 
     async def work(session: AsyncSession) -> tuple[int | None, str]:
-        call, _ = await _call(session, step)
+        call = await _call_only(session, step)
         return call.agent_id, call.language or step.conf.languages[0]
 
     agent_id, lang = await _write(step, work)
