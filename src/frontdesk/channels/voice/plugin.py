@@ -7,6 +7,7 @@ import frontdesk.channels.voice.tasks  # noqa: F401  (registers the voice jobs)
 from frontdesk.channels.voice.adapter import voice_channel
 from frontdesk.channels.voice.schemas import VoiceSettings
 from frontdesk.channels.voice.views import api_router, router
+from frontdesk.channels.voice.writer import make_writer
 from frontdesk.inboxes.port import ChannelPlugin, register_channel
 
 PLUGIN = register_channel(
@@ -14,6 +15,7 @@ PLUGIN = register_channel(
         adapter=voice_channel,
         api_routers=[api_router],
         routers=[router],
+        runners=[make_writer],
         settings_schema=VoiceSettings,
     )
 )

@@ -20,6 +20,7 @@ from frontdesk.channels.voice import ivr, repository
 from frontdesk.channels.voice.adapter import FINAL, one, seconds, settings_of, voice_channel
 from frontdesk.channels.voice.models import VoiceCall
 from frontdesk.channels.voice.schemas import DAYS, VoiceSettings
+from frontdesk.channels.voice.writer import writer_of
 from frontdesk.conversations import calls
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.models import Message
@@ -66,7 +67,12 @@ def is_open(conf: VoiceSettings, at: datetime) -> bool:
 
 
 async def _write(step: Step, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """One transaction, committed before the provider hears our answer."""
+    """Committed before the provider hears our answer: group-committed with the steps of
+    other calls (writer.py), or alone where no writer runs."""
+    writer = writer_of(step.runtime)
+    if writer is not None:
+        result: T = await writer.group.submit(work)
+        return result
     async with step.runtime.db.session() as session:
         return await uow.retrying(session, lambda: work(session))
 
@@ -201,9 +207,7 @@ async def _join(step: Step, *, queue_id: int) -> str:
         if call.state != "ivr":
             return
         call.state, call.queue_id, call.enqueued_at = "queued", queue_id, utcnow()
-        await calls.update_call(
-            session, message, queue_id=queue_id or None, language=call.language
-        )
+        await calls.update_call(session, message, queue_id=queue_id or None, language=call.language)
         record(
             session,
             "call.ringing",

@@ -30,7 +30,14 @@ from frontdesk.deps import CurrentAgent, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import jobs, uow
-from frontdesk.kit.errors import Conflict, Forbidden, FrontdeskError, Invalid, NotFound
+from frontdesk.kit.errors import (
+    Conflict,
+    Forbidden,
+    FrontdeskError,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
 from frontdesk.kit.schemas import Id
 from frontdesk.kit.twilio import SIGNATURE_HEADER
 from frontdesk.runtime import Runtime
@@ -73,13 +80,21 @@ async def _taken(
     step = await _signed(request, inbox_id)
     try:
         return await work(step)
-    except Invalid as exc:
+    except FrontdeskError as exc:
+        if not isinstance(exc, Invalid):
+            raise
+
         async with step.runtime.db.session() as session:
             repository.quarantine(
                 session, step.inbox.id, route=route, reason=exc.message, params=step.params
             )
             await uow.commit(session)
         raise
+    except Exception as exc:
+        if not uow.is_temporary(exc):
+            raise
+        # Nothing of this step was committed; the provider may try again.
+        raise Unavailable("busy; try again", code="unavailable") from exc
 
 
 def _route(path: str, route: str, work: Callable[[Step], Awaitable[str]], *, xml: bool) -> None:
