@@ -32,6 +32,7 @@ import os
 import random
 import secrets
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -132,6 +133,7 @@ class Run:
     db: Database
     client: httpx.AsyncClient
     provider: FakeProvider
+    sqlite_path: str | None = None
     timings: dict[str, list[float]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
@@ -220,15 +222,29 @@ async def one_call(run: Run, index: int, delay: float) -> bool:
 
 async def take(run: Run, sid: str) -> None:
     """The agent answers the call in the desktop (through the API; not timed)."""
-    async with run.db.session() as session:
-        row = await session.scalar(select(VoiceCall).where(VoiceCall.call_sid == sid))
-        await session.commit()
-    assert row is not None
+    message_id = await asyncio.to_thread(
+        read_sqlite, run.sqlite_path, "SELECT message_id FROM voice_calls WHERE call_sid = ?", sid
+    ) if run.sqlite_path else await message_of(run.db, sid)  # fmt: skip
     answer = await run.client.post(
-        f"/api/v1/calls/{row.message_id}/answer", headers={"authorization": f"Bearer {run.token}"}
+        f"/api/v1/calls/{message_id}/answer", headers={"authorization": f"Bearer {run.token}"}
     )
     if answer.status_code != 200:
         raise RuntimeError(f"answer: {answer.status_code} {answer.text[:200]}")
+
+
+def read_sqlite(path: str, sql: str, *args: object) -> int:
+    """One number, read without taking SQLite's write lock (the server's is busy enough)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute(sql, args).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+async def message_of(db: Database, sid: str) -> int:
+    async with db.session() as session:
+        row = await session.scalar(select(VoiceCall).where(VoiceCall.call_sid == sid))
+        await session.commit()
+    assert row is not None
+    return row.message_id
 
 
 async def prepare(settings: Settings, provider_url: str) -> tuple[str, str]:
@@ -282,9 +298,13 @@ def drop_database(url: str) -> None:
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = Path(env["FRONTDESK_DATA_DIR"]) / f"{args[0]}.log"
+    profile = os.environ.get("FRONTDESK_BENCH_PROFILE")  # a directory: cProfile each process
+    python = [sys.executable]
+    if profile:
+        python += ["-m", "cProfile", "-o", f"{profile}/voice-{args[0]}.prof"]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "frontdesk", *args], env=env,
+            [*python, "-m", "frontdesk", *args], env=env,
             stdout=subprocess.DEVNULL, stderr=out,
         )  # fmt: skip
 
@@ -300,8 +320,19 @@ async def started(base: str) -> None:
     raise RuntimeError("frontdesk serve did not start")
 
 
-async def recordings_stored(db: Database) -> tuple[int, int]:
+STORED_SQL = (
+    "SELECT COUNT(*) FROM attachments WHERE filename LIKE 'call-%'",
+    "SELECT COUNT(*) FROM (SELECT message_id FROM attachments WHERE filename LIKE 'call-%'"
+    " GROUP BY message_id HAVING COUNT(*) > 1)",
+)
+ENDED_SQL = "SELECT COUNT(*) FROM voice_calls WHERE state = 'ended'"
+
+
+async def recordings_stored(db: Database, path: str | None) -> tuple[int, int]:
     """(recordings stored, calls holding more than one)."""
+    if path:
+        total = await asyncio.to_thread(read_sqlite, path, STORED_SQL[0])
+        return total, await asyncio.to_thread(read_sqlite, path, STORED_SQL[1])
     async with db.session() as session:
         per_call = (
             select(Attachment.message_id, func.count().label("n"))
@@ -315,7 +346,9 @@ async def recordings_stored(db: Database) -> tuple[int, int]:
     return int(total or 0), int(twice or 0)
 
 
-async def ended(db: Database) -> int:
+async def ended(db: Database, path: str | None) -> int:
+    if path:
+        return await asyncio.to_thread(read_sqlite, path, ENDED_SQL)
     async with db.session() as session:
         found = await session.scalar(
             select(func.count()).select_from(VoiceCall).where(VoiceCall.state == "ended")
@@ -367,9 +400,10 @@ async def main_async(args: argparse.Namespace) -> None:
         limits = httpx.Limits(max_connections=args.n, max_keepalive_connections=args.n)
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
             # Warm-up (not counted): the server's first requests import and compile lazily.
-            warm = Run(base, hook, provider_url, token, db, client, provider)
+            path = url.split("///", 1)[1] if sqlite else None
+            warm = Run(base, hook, provider_url, token, db, client, provider, path)
             await asyncio.gather(*(one_call(warm, args.n + i, 0.1 * i) for i in range(5)))
-            run = Run(base, hook, provider_url, token, db, client, provider)
+            run = Run(base, hook, provider_url, token, db, client, provider, path)
             began = time.perf_counter()
             outcomes = await asyncio.gather(
                 *(one_call(run, i, i * args.ramp / args.n) for i in range(args.n))
@@ -377,11 +411,11 @@ async def main_async(args: argparse.Namespace) -> None:
             took = time.perf_counter() - began
         deadline = time.perf_counter() + 300
         while time.perf_counter() < deadline:
-            stored, twice = await recordings_stored(db)
+            stored, twice = await recordings_stored(db, path)
             if stored >= sum(outcomes) + 5 and len(provider.deleted) >= stored:
                 break
             await asyncio.sleep(0.5)
-        stored, twice = await recordings_stored(db)
+        stored, twice = await recordings_stored(db, path)
         all_times = [t for times in run.timings.values() for t in times]
         print(f"  {len(all_times)} webhooks in {took:.1f}s; response time "
               f"p50 {percentile(all_times, 0.5) * 1000:.1f} ms, "
@@ -390,7 +424,7 @@ async def main_async(args: argparse.Namespace) -> None:
         for step, times in run.timings.items():
             print(f"    {step:<10} n={len(times):<5} p50 {percentile(times, 0.5) * 1000:6.1f} ms"
                   f"  p99 {percentile(times, 0.99) * 1000:6.1f} ms")  # fmt: skip
-        lost = args.n + 5 - await ended(db)
+        lost = args.n + 5 - await ended(db, path)
         print(f"  calls lost: {lost} (of {args.n}; webhook failures: {len(run.failures)})")
         for failure in run.failures[:3]:
             print(f"    ! {failure}")
@@ -403,7 +437,10 @@ async def main_async(args: argparse.Namespace) -> None:
             await db.dispose()
         for process in processes:
             process.send_signal(signal.SIGINT)
-            process.wait(60)
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
         fake.should_exit = True
         await fake_task
         drop_database(url)
