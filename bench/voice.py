@@ -143,6 +143,9 @@ class Run:
 class Call:
     run: Run
     number: str
+    # Each call has its own connection, as each of the provider's webhooks would: one shared
+    # pool of N connections costs the bench O(N) per request (httpcore scans its pool).
+    client: httpx.AsyncClient
     sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     twiml: ET.Element | None = None
 
@@ -158,14 +161,14 @@ class Call:
         }
         started = time.perf_counter()
         try:
-            response = await self.run.client.post(
+            response = await self.client.post(
                 url.removeprefix(self.run.base), content=body, headers=headers
             )
         except (httpx.ReadError, httpx.RemoteProtocolError):
             # The server closed an idle keep-alive connection as we reused it: sent again on
             # a new one (counted), as the provider would retry a connection failure.
             self.run.resent += 1
-            response = await self.run.client.post(
+            response = await self.client.post(
                 url.removeprefix(self.run.base), content=body, headers=headers
             )
         self.run.timings.setdefault(step, []).append(time.perf_counter() - started)
@@ -193,7 +196,11 @@ async def one_call(run: Run, index: int, delay: float) -> bool:
     """One call from ring to hang-up; True when it ended answered."""
     rng = random.Random(index)
     await asyncio.sleep(delay)
-    call = Call(run, f"+9715{index:08d}")
+    async with httpx.AsyncClient(base_url=run.base, timeout=120) as client:
+        return await _call_steps(run, Call(run, f"+9715{index:08d}", client), index, rng)
+
+
+async def _call_steps(run: Run, call: Call, index: int, rng: random.Random) -> bool:
     try:
         await call.post("incoming", run.hook, CallStatus="ringing")
         await think(rng)
@@ -202,7 +209,7 @@ async def one_call(run: Run, index: int, delay: float) -> bool:
         )
         await think(rng)
         await call.post("menu", call.find("Gather").get("action") or "", Digits=str(index % 2 + 1))
-        await take(run, call.sid)
+        await take(run, call.sid, call.client)
         await think(rng)
         await call.post("wait", (call.find("Redirect").text or "").strip())
         dial = call.find("Dial")
@@ -229,12 +236,12 @@ async def one_call(run: Run, index: int, delay: float) -> bool:
         return False
 
 
-async def take(run: Run, sid: str) -> None:
+async def take(run: Run, sid: str, client: httpx.AsyncClient) -> None:
     """The agent answers the call in the desktop (through the API; not timed)."""
     message_id = await asyncio.to_thread(
         read_sqlite, run.sqlite_path, "SELECT message_id FROM voice_calls WHERE call_sid = ?", sid
     ) if run.sqlite_path else await message_of(run.db, sid)  # fmt: skip
-    answer = await run.client.post(
+    answer = await client.post(
         f"/api/v1/calls/{message_id}/answer", headers={"authorization": f"Bearer {run.token}"}
     )
     if answer.status_code != 200:
