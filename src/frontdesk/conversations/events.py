@@ -30,6 +30,12 @@ def record_message(
                 else {}
             ),
             **({"edited": True} if message.meta.get("edited") else {}),
+            # A phone call: its kind and state (direction, status, duration, recording...).
+            **(
+                {"kind": message.kind, "call": message.meta.get("call") or {}}
+                if message.kind == "call"
+                else {}
+            ),
             # Set when a machine sent it (auto-reply, bounce, bulk) or it came in as an import:
             # automations must not answer it.
             **({"automated": True} if message.meta.get("automated") else {}),

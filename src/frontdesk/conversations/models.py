@@ -24,6 +24,8 @@ STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "pending", "snoozed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 DELIVERY_STATUSES = ("received", "queued", "sent", "delivered", "read", "failed")
+# What a message is: an utterance ("message") or a phone call ("call", its state in meta["call"]).
+MESSAGE_KINDS = ("message", "call")
 
 
 class Conversation(Base):
@@ -109,6 +111,7 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(20))
     direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
     author_kind: Mapped[str] = mapped_column(String(10))  # customer | agent | bot | system
+    kind: Mapped[str] = mapped_column(String(10), default="message", server_default="message")
     author_agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL")
     )

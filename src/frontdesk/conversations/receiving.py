@@ -297,6 +297,7 @@ def _new_message(item: _Item) -> Message:
         channel=item.inbox.channel,
         direction="outbound" if ours else "inbound",
         author_kind=inbound.author_kind,
+        kind=inbound.kind,
         identity_id=item.identity_id,
         text=inbound.text,
         html=inbound.html if inbound.html_sanitized else sanitize_html(inbound.html),

@@ -393,6 +393,17 @@ async def add_tag(session: AsyncSession, conversation_id: int, name: str) -> Non
         await session.flush()
 
 
+async def remove_tag(session: AsyncSession, conversation_id: int, name: str) -> None:
+    tag = await session.scalar(select(Tag).where(Tag.name == name))
+    if tag is not None:
+        await session.execute(
+            delete(ConversationTag).where(
+                ConversationTag.conversation_id == conversation_id,
+                ConversationTag.tag_id == tag.id,
+            )
+        )
+
+
 async def outbound_until(
     session: AsyncSession, inbox_id: int, identity_ids: Sequence[int], until: datetime
 ) -> Sequence[Message]:

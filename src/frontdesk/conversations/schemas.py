@@ -78,6 +78,38 @@ class MessageVersion(BaseModel):
     at: datetime
 
 
+CallStatus = Literal["ringing", "answered", "missed", "voicemail", "ended"]
+
+
+class CallRead(BaseModel):
+    """A phone call on the timeline (a message of kind "call")."""
+
+    direction: Literal["inbound", "outbound"]
+    status: CallStatus
+    from_number: str | None = None
+    to_number: str | None = None
+    duration_seconds: int | None = None
+    # The attachment id of the call's recording (or voicemail), once it is stored.
+    recording: int | None = None
+    # The agent who took (or placed) the call, and how long the caller waited for one.
+    agent_id: int | None = None
+    wait_seconds: int | None = None
+    transcript: str | None = None
+    language: str | None = None
+    # The routing queue the caller chose in the menu.
+    queue_id: int | None = None
+    # The caller asked to be called back (keeping their place in the queue).
+    callback_requested: bool = False
+
+
+def call_of(kind: str, meta: dict[str, object]) -> CallRead | None:
+    """The call object of a message of kind "call" (None for any other message)."""
+    if kind != "call":
+        return None
+    found = meta.get("call")
+    return CallRead.model_validate(found if isinstance(found, dict) else {})
+
+
 class MessageRead(BaseModel):
     id: int
     conversation_id: int
@@ -87,6 +119,9 @@ class MessageRead(BaseModel):
     direction: str
     author_kind: str
     author_agent_id: int | None
+    # "message", or "call" for a phone call (then `call` describes it).
+    kind: str = "message"
+    call: CallRead | None = None
     text: str
     html: str | None
     external_id: str | None

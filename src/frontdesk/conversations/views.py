@@ -24,6 +24,7 @@ from frontdesk.conversations.schemas import (
     ReplyCreate,
     SegmentsRead,
     SlaClockRead,
+    call_of,
 )
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.desk import service as desk
@@ -139,6 +140,8 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
             direction=m.direction,
             author_kind=m.author_kind,
             author_agent_id=m.author_agent_id,
+            kind=m.kind,
+            call=call_of(m.kind, m.meta),
             text=m.text,
             html=m.html,
             external_id=m.external_id,
@@ -325,6 +328,8 @@ async def download_attachment(
 
 # Raster images a browser shows without running anything; every other file downloads.
 INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Call recordings and voicemails play in the timeline's <audio> (media is no script vector).
+INLINE_AUDIO = ("audio/mpeg", "audio/wav", "audio/x-wav", "audio/ogg", "audio/webm")
 
 
 def attachment_response(
@@ -332,7 +337,7 @@ def attachment_response(
 ) -> Response:
     """A stored file, served the same way on every path (API, desktop, widget): with
     `preview`, safe images inline; everything else as a download; never sniffed, sandboxed."""
-    inline = preview and attachment.content_type in INLINE_IMAGES
+    inline = preview and attachment.content_type in (*INLINE_IMAGES, *INLINE_AUDIO)
     disposition = "inline" if inline else "attachment"
     if not preview:
         disposition += f"; filename*=UTF-8''{quote(attachment.filename, safe='')}"

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.conversations.schemas import CallRead
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
 from frontdesk.kit.text import OneLine
 
@@ -50,6 +51,9 @@ class TimelineItem(BaseModel):
     channel: str
     direction: str
     author_kind: str
+    # "message", or "call" for a phone call (then `call` describes it).
+    kind: str = "message"
+    call: CallRead | None = None
     text: str
     html: str | None
     delivery_status: str

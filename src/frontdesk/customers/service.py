@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Message
+from frontdesk.conversations.schemas import call_of
 from frontdesk.customers import repository
 from frontdesk.customers.models import Customer, Identity, OptOut
 from frontdesk.customers.schemas import (
@@ -277,6 +278,8 @@ def timeline_item(message: Message) -> TimelineItem:
         channel=message.channel,
         direction=message.direction,
         author_kind=message.author_kind,
+        kind=message.kind,
+        call=call_of(message.kind, message.meta),
         text=message.text,
         html=message.html,
         delivery_status=message.delivery_status,

@@ -92,4 +92,10 @@ def messaging_inboxes(base_url: str) -> list[tuple[str, str, dict[str, Any]]]:
             "app_secret": secrets.token_hex(16), "api_base_url": base("instagram"),
             "fetch_profiles": False,
         }),
+        ("voice", "Phone +1 500 555 0007", {
+            "account_sid": "AC" + secrets.token_hex(16), "auth_token": secrets.token_hex(16),
+            "phone_number": "+15005550007", "api_base_url": base("voice"),
+            "open_days": ["sat", "sun", "mon", "tue", "wed", "thu", "fri"],
+            "opens_at": "08:00", "closes_at": "20:00",
+        }),
     ]  # fmt: skip

@@ -86,10 +86,10 @@ def _same(a: str, b: str) -> bool:
 TWILIO_AUTH_ERROR = {"code": 20003, "message": "Authenticate", "status": 401}
 
 
-async def _twilio_inbox(request: Request, sid: str) -> Inbox | None:
+async def _twilio_inbox(request: Request, sid: str, *, channel: str = "sms") -> Inbox | None:
     runtime, _ = _context(request)
     user, password = _basic(request)
-    for inbox in await demo_inboxes(runtime, "sms"):
+    for inbox in await demo_inboxes(runtime, channel):
         conf = inbox.settings
         if user == sid == conf.get("account_sid") and _same(password, str(conf["auth_token"])):
             return inbox
@@ -101,6 +101,25 @@ async def twilio_account(sid: str, request: Request) -> JSONResponse:
     if await _twilio_inbox(request, sid) is None:
         return JSONResponse(TWILIO_AUTH_ERROR, status_code=401)
     return JSONResponse({"sid": sid, "friendly_name": "Frontdesk demo", "status": "active"})
+
+
+@router.get("/voice/2010-04-01/Accounts/{sid}.json")
+async def voice_account(sid: str, request: Request) -> JSONResponse:
+    if await _twilio_inbox(request, sid, channel="voice") is None:
+        return JSONResponse(TWILIO_AUTH_ERROR, status_code=401)
+    return JSONResponse({"sid": sid, "friendly_name": "Frontdesk demo", "status": "active"})
+
+
+@router.post("/voice/2010-04-01/Accounts/{sid}/Calls.json")
+async def voice_call(sid: str, request: Request) -> JSONResponse:
+    """Click-to-call in the demo: the call is accepted (no phone network rings)."""
+    if await _twilio_inbox(request, sid, channel="voice") is None:
+        return JSONResponse(TWILIO_AUTH_ERROR, status_code=401)
+    form = await request.form()
+    return JSONResponse(
+        {"sid": "CA" + secrets.token_hex(16), "status": "queued", "to": str(form.get("To"))},
+        status_code=201,
+    )
 
 
 @router.post("/sms/2010-04-01/Accounts/{sid}/Messages.json")

@@ -82,6 +82,8 @@ class Inbound:
     author_kind: str = "customer"
     # Tags the conversation takes when this message is stored (e.g. "public" for a comment).
     tags: list[str] = field(default_factory=list)
+    # "message", or "call" for a phone call (its state travels in meta["call"]).
+    kind: str = "message"
 
 
 @dataclass

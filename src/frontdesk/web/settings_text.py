@@ -31,6 +31,9 @@ CONSOLE_HINTS = {
     "Callback URL and the verify token as Verify token, then subscribe to messages.",
     "telegram": "Telegram has no console for this: press Register webhook and Frontdesk tells "
     "Telegram the webhook URL and the secret token itself.",
+    "voice": "In the Twilio Console, open the number's Voice configuration and paste the "
+    "webhook URL under “A call comes in” (HTTP POST), and the webhook URL followed by "
+    "/status as the call status callback.",
 }
 
 FIELD_LABELS = {
@@ -61,7 +64,15 @@ FIELD_LABELS = {
     "to": "Recipient", "trusted_authserv_id": "Trusted authserv-id",
     "upload_types": "Accepted file types (one per line)", "username": "User name",
     "verify_tls": "Verify TLS certificates", "verify_token": "Verify token",
-    "webhook_url": "Webhook URL",
+    "webhook_url": "Webhook URL", "phone_number": "Phone number",
+    "languages": "Languages of the menu", "welcome_audio_url": "Welcome audio file (URL)",
+    "queue_choices": "Menu choices (one per line: DIGIT=QUEUE_ID LABEL)",
+    "hold_music_url": "Hold music (URL)", "open_days": "Open on",
+    "opens_at": "Opens at (HH:MM)", "closes_at": "Closes at (HH:MM)", "timezone": "Time zone",
+    "record_calls": "Record answered calls", "voicemail_max_seconds": "Longest voicemail (seconds)",
+    "ar": "Arabic prompts", "fa": "Persian prompts", "en": "English prompts",
+    "menu_text": "Menu text", "menu_audio_url": "Menu audio file (URL)",
+    "voicemail_text": "Voicemail text", "voicemail_audio_url": "Voicemail audio file (URL)",
 }  # fmt: skip
 
 # Values of select fields that are words, not codes (codes such as "en" or "sha256" are
@@ -70,6 +81,8 @@ OPTION_LABELS = {
     "none": "None", "starttls": "STARTTLS", "tls": "TLS", "webhook": "Webhook",
     "polling": "Polling", "hex": "Hex", "base64": "Base64", "email": "E-mail",
     "name": "Name", "en": "English", "ar": "Arabic", "fa": "Persian",
+    "mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
+    "sat": "Saturday", "sun": "Sunday",
 }  # fmt: skip
 
 # What the agent reads when the service refuses, by error code (never the raw message).

@@ -3,10 +3,6 @@ media, delivery statuses), the Messages resource out."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +30,10 @@ from frontdesk.kit import http
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import check_outbound_url
 from frontdesk.kit.sms import sender_address
+from frontdesk.kit.twilio import SIGNATURE_HEADER, signature, signature_matches
 
-SIGNATURE_HEADER = "x-twilio-signature"
+__all__ = ["SIGNATURE_HEADER", "signature", "sms_channel"]
+
 # Opt-outs are per medium: a STOP by SMS stops SMS from every SMS inbox, not WhatsApp.
 SCOPE = "sms"
 # Twilio's error codes that mean "slow down" rather than "never".
@@ -59,14 +57,6 @@ ERROR_TEXTS = {
     "30007": "Message filtered by the carrier",
     "30008": "Unknown error",
 }
-
-
-def signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
-    """Twilio's X-Twilio-Signature: base64 of HMAC-SHA1, keyed with the auth token, over the
-    full URL followed by every POST parameter's name and value, sorted by name."""
-    payload = url + "".join(name + value for name, value in sorted(params))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 @dataclass
@@ -134,11 +124,7 @@ class SmsChannel:
     def check_signature(
         self, inbox: Inbox, url: str, params: list[tuple[str, str]], given: str | None
     ) -> bool:
-        token = str(inbox.settings.get("auth_token") or "")
-        if not token or not given:
-            return False
-        expected = signature(token, url, params)
-        return hmac.compare_digest(expected.encode(), given.strip().encode())
+        return signature_matches(str(inbox.settings.get("auth_token") or ""), url, params, given)
 
     def parse_inbound(self, inbox: Inbox, body: bytes, app: Settings) -> Inbound:
         raise Invalid("SMS arrives on the inbox's webhook_url", code="invalid_payload")

@@ -1,0 +1,423 @@
+"""The voice channel's rules: each provider webhook moves its call one step (stored once,
+committed before we answer) and answers the TwiML of the step the call is now at.
+
+A call is stored as an inbound message of kind "call" through `receive` (so the caller's
+number resolves to the same customer as their SMS or WhatsApp), with a `VoiceCall` row for
+where it is in the IVR and the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.channels.voice import ivr, repository
+from frontdesk.channels.voice.adapter import FINAL, one, seconds, settings_of, voice_channel
+from frontdesk.channels.voice.models import VoiceCall
+from frontdesk.channels.voice.schemas import DAYS, VoiceSettings
+from frontdesk.channels.voice.writer import writer_of
+from frontdesk.conversations import calls
+from frontdesk.conversations import repository as conversations_repository
+from frontdesk.conversations.models import Message
+from frontdesk.db import utcnow
+from frontdesk.inboxes.models import Inbox
+from frontdesk.inboxes.port import Inbound, webhook_url
+from frontdesk.kit import jobs, uow
+from frontdesk.kit.errors import Invalid
+from frontdesk.kit.events import record
+
+if TYPE_CHECKING:
+    from frontdesk.runtime import Runtime
+
+FETCH_RECORDING_JOB = "voice.fetch_recording"
+T = TypeVar("T")
+
+
+@dataclass
+class Step:
+    """One signed webhook of one call: its inbox (secrets opened), its parameters, and the
+    absolute URL of the inbox's webhook (TwiML actions hang below it)."""
+
+    runtime: Runtime
+    inbox: Inbox
+    params: dict[str, str]
+    query: dict[str, str]
+
+    @cached_property
+    def conf(self) -> VoiceSettings:
+        return settings_of(self.inbox)
+
+    @property
+    def hook(self) -> str:
+        found = webhook_url(self.inbox, self.runtime.settings)
+        assert found is not None
+        return found
+
+
+def is_open(conf: VoiceSettings, at: datetime) -> bool:
+    """Within the inbox's business hours (its static week, in its time zone)."""
+    local = at.astimezone(ZoneInfo(conf.timezone))
+    opens, closes = conf.hours()
+    return DAYS[local.weekday()] in conf.open_days and opens <= local.time() < closes
+
+
+async def _write(step: Step, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Committed before the provider hears our answer: group-committed with the steps of
+    other calls (writer.py), or alone where no writer runs."""
+    writer = writer_of(step.runtime)
+    if writer is not None:
+        result: T = await writer.group.submit(work)
+        return result
+    async with step.runtime.db.session() as session:
+        return await uow.retrying(session, lambda: work(session))
+
+
+async def _call(session: AsyncSession, step: Step) -> tuple[VoiceCall, Message]:
+    """The call and its message (for steps that change what the timeline shows)."""
+    found = await _call_only(session, step)
+    message = await conversations_repository.get_message(session, found.message_id)
+    assert message is not None
+    return found, message
+
+
+async def _call_only(session: AsyncSession, step: Step) -> VoiceCall:
+    """The call this webhook is about: by our id (outbound calls name it in the URL) or the
+    provider's CallSid (ParentCallSid for an agent's leg)."""
+    voice_channel.same_account(step.inbox, step.params)
+    found: VoiceCall | None = None
+    if step.query.get("call", "").isdigit():
+        found = await repository.get_call_by_id(session, int(step.query["call"]))
+    else:
+        sid = step.params.get("ParentCallSid") or one(step.params, "CallSid", limit=64)
+        found = await repository.get_call(session, step.inbox.id, sid)
+    if found is None or found.inbox_id != step.inbox.id:
+        raise Invalid("no such call on this inbox", code="unknown_call")
+    return found
+
+
+async def incoming(step: Step) -> str:
+    """A new call (or the provider's retry of one): stored once, then the language menu,
+    or voicemail after hours."""
+    call = voice_channel.incoming_of(step.inbox, step.params)
+    conf = step.conf
+    received = await step.runtime.ingestor.take(
+        Inbound(
+            inbox_id=step.inbox.id,
+            external_id=call.call_sid,
+            provider_message_id=call.call_sid,
+            address=call.caller,
+            text="",
+            kind=calls.CALL_KIND,
+            meta={
+                "call": {
+                    "direction": "inbound",
+                    "status": "ringing",
+                    "from_number": call.caller,
+                    "to_number": call.called or conf.phone_number,
+                }
+            },
+        )
+    )
+
+    async def work(session: AsyncSession) -> VoiceCall:
+        row = await repository.get_call(session, step.inbox.id, call.call_sid)
+        if row is not None:
+            return row
+        row = VoiceCall(
+            inbox_id=step.inbox.id,
+            call_sid=call.call_sid,
+            message_id=received.message.id,
+            conversation_id=received.conversation.id,
+            direction="inbound",
+            state="ivr",
+            queue_id=0,
+            created_at=utcnow(),
+        )
+        if not is_open(conf, row.created_at):
+            row.state = "voicemail"
+            message = await conversations_repository.get_message(session, row.message_id)
+            assert message is not None
+            await calls.update_call(session, message, status="voicemail")
+        session.add(row)
+        await session.flush()
+        return row
+
+    row = await _write(step, work)
+    if row.state == "voicemail":
+        return ivr.voicemail(conf, step.hook)
+    if row.state != "ivr":
+        return await wait(step)
+    if len(conf.languages) == 1:
+        return await chose_language(step)
+    return ivr.language_menu(conf, step.hook)
+
+
+def _digit(step: Step) -> str:
+    return (step.params.get("Digits") or "").strip()[:1]
+
+
+async def chose_language(step: Step) -> str:
+    """The language menu's answer (none or a wrong key: the first language)."""
+    conf = step.conf
+    digit = _digit(step)
+    index = int(digit) - 1 if digit.isdigit() else 0
+    lang = conf.languages[index] if 0 <= index < len(conf.languages) else conf.languages[0]
+
+    async def work(session: AsyncSession) -> None:
+        call = await _call_only(session, step)
+        if call.state == "ivr":
+            call.language = lang  # on the call's message when the caller joins the queue
+
+    await _write(step, work)
+    if not conf.choices():
+        return await _join(step, queue_id=0)
+    return ivr.queue_menu(conf, lang, step.hook)
+
+
+async def chose_queue(step: Step) -> str:
+    """The queue menu's answer: a choice joins its queue (no answer: the first choice)."""
+    conf = step.conf
+    choices = {digit: queue for digit, queue, _ in conf.choices()}
+    digit = _digit(step)
+    if digit and digit not in choices:
+        lang = await _language_of(step)
+        return ivr.queue_menu(conf, lang, step.hook, again=True)
+    queue_id = choices.get(digit) or next(iter(choices.values()), 0)
+    return await _join(step, queue_id=queue_id)
+
+
+async def _language_of(step: Step) -> str:
+    async def work(session: AsyncSession) -> str:
+        call = await _call_only(session, step)
+        return call.language or step.conf.languages[0]
+
+    return await _write(step, work)
+
+
+async def _join(step: Step, *, queue_id: int) -> str:
+    """The caller takes the last place of the queue; the inbox's agents hear it ring."""
+
+    async def work(session: AsyncSession) -> None:
+        call, message = await _call(session, step)
+        if call.state != "ivr":
+            return
+        call.state, call.queue_id, call.enqueued_at = "queued", queue_id, utcnow()
+        await calls.update_call(session, message, queue_id=queue_id or None, language=call.language)
+        record(
+            session,
+            "call.ringing",
+            {"message_id": message.id, "conversation_id": message.conversation_id,
+             "queue_id": queue_id or None, "from_number": message.meta["call"].get("from_number")},
+            inbox_id=message.inbox_id,
+            conversation_id=message.conversation_id,
+            customer_id=message.customer_id,
+        )  # fmt: skip
+
+    await _write(step, work)
+    return await wait(step)
+
+
+async def wait(step: Step) -> str:
+    """The caller's turn in the queue: connected to the agent the conversation is assigned
+    to (by routing or by an agent answering it), else their position and hold music."""
+    conf = step.conf
+
+    async def work(session: AsyncSession) -> tuple[VoiceCall, int]:
+        call = await _call_only(session, step)
+        if call.state == "queued":
+            conversation = await conversations_repository.get_conversation(
+                session, call.conversation_id
+            )
+            if conversation is not None and conversation.assignee_id is not None:
+                call.state, call.agent_id = "connecting", conversation.assignee_id
+                return call, 0
+        if call.state in ("queued", "callback"):
+            return call, await repository.position_in_queue(session, call)
+        return call, 0
+
+    call, position = await _write(step, work)
+    lang = call.language or conf.languages[0]
+    if call.state == "connecting" and call.agent_id is not None:
+        return ivr.connecting(conf, lang, step.hook, agent_id=call.agent_id)
+    if call.state == "queued":
+        return ivr.holding(conf, lang, step.hook, position=position)
+    return ivr.hangup()
+
+
+async def hold_key(step: Step) -> str:
+    """A key pressed while waiting: star asks for a callback (the caller keeps their place
+    and hangs up); any other key goes on waiting."""
+    if _digit(step) != ivr.CALLBACK_DIGIT:
+        return await wait(step)
+
+    async def work(session: AsyncSession) -> str | None:
+        call, message = await _call(session, step)
+        if call.state != "queued":
+            return None
+        call.state = "callback"
+        await calls.update_call(session, message, status="missed", callback_requested=True)
+        await calls.flag_callback(session, message, reason="callback_requested")
+        return call.language
+
+    lang = await _write(step, work)
+    return ivr.callback_taken(lang or step.conf.languages[0]) if lang else await wait(step)
+
+
+async def agent_answered(step: Step) -> str:
+    """The agent's leg was answered: the call is answered (and so is the caller)."""
+    if (step.params.get("CallStatus") or "") not in ("in-progress", "answered"):
+        return "ignored"
+
+    async def work(session: AsyncSession) -> str:
+        call, message = await _call(session, step)
+        if call.state not in ("connecting", "dialing"):
+            return "ignored"
+        now = utcnow()
+        call.state, call.answered_at = "answered", now
+        waited = int((now - (call.enqueued_at or call.created_at)).total_seconds())
+        await calls.update_call(
+            session, message, status="answered", agent_id=call.agent_id,
+            wait_seconds=max(waited, 0),
+        )  # fmt: skip
+        return "answered"
+
+    return await _write(step, work)
+
+
+async def dialed(step: Step) -> str:
+    """How the agent's leg ended: talked (the call ends) or not reached (back in the queue,
+    keeping the place)."""
+    status = (step.params.get("DialCallStatus") or "").strip()
+    duration = seconds(step.params, "DialCallDuration")
+
+    async def work(session: AsyncSession) -> bool:
+        call, message = await _call(session, step)
+        if status == "completed" and call.state in ("answered", "connecting"):
+            await _ended(session, call, message, duration)
+            return True
+        if call.state == "connecting":
+            if call.agent_id is not None:
+                await calls.not_picked_up(session, message, agent_id=call.agent_id)
+            call.state, call.agent_id = "queued", None
+        return call.state in ("answered", "ended")
+
+    if await _write(step, work):
+        return ivr.hangup()
+    return await wait(step)
+
+
+async def _ended(
+    session: AsyncSession, call: VoiceCall, message: Message, duration: int | None
+) -> None:
+    now = utcnow()
+    if call.answered_at is None:  # the agent-leg notice did not come: answered now
+        call.answered_at = now
+    call.state, call.ended_at = "ended", now
+    if duration is None:
+        duration = int((now - call.answered_at).total_seconds())
+    waited = int((call.answered_at - (call.enqueued_at or call.created_at)).total_seconds())
+    await calls.update_call(
+        session, message, status="ended", agent_id=call.agent_id,
+        duration_seconds=max(duration, 0), wait_seconds=max(waited, 0),
+    )  # fmt: skip
+
+
+async def voicemail_left(step: Step) -> str:
+    """The caller recorded a voicemail (its file comes through the recording callback)."""
+    duration = seconds(step.params, "RecordingDuration")
+
+    async def work(session: AsyncSession) -> str:
+        call, message = await _call(session, step)
+        if call.state == "voicemail" and call.ended_at is None:
+            call.ended_at = utcnow()
+            await calls.update_call(session, message, status="voicemail", duration_seconds=duration)
+            await calls.flag_callback(session, message, reason="voicemail")
+        return call.language or step.conf.languages[0]
+
+    return ivr.goodbye(await _write(step, work))
+
+
+async def call_status(step: Step) -> str:
+    """The provider's status callback: a call that ends before an agent took it is missed
+    (a callback task is made); an answered one ends; an outbound one rings, is answered."""
+    status = one(step.params, "CallStatus", limit=30)
+    duration = seconds(step.params, "CallDuration")
+
+    async def work(session: AsyncSession) -> str:
+        call, message = await _call(session, step)
+        if call.direction == "outbound":
+            return await _outbound_status(session, call, message, status, duration)
+        if status not in FINAL:
+            return "ignored"
+        if call.state in ("ivr", "queued", "connecting"):
+            call.state, call.ended_at = "missed", utcnow()
+            await calls.update_call(session, message, status="missed")
+            await calls.flag_callback(session, message, reason="missed")
+            return "missed"
+        if call.state == "answered":
+            await _ended(session, call, message, None)
+            return "ended"
+        return "ignored"
+
+    return await _write(step, work)
+
+
+async def _outbound_status(
+    session: AsyncSession, call: VoiceCall, message: Message, status: str, duration: int | None
+) -> str:
+    if call.state in ("ended", "missed"):
+        return "ignored"
+    if status == "in-progress" and call.state == "dialing":
+        call.state, call.answered_at = "answered", utcnow()
+        await calls.update_call(session, message, status="answered", agent_id=call.agent_id)
+        return "answered"
+    if status not in FINAL:
+        return "ignored"
+    if (status == "completed" and (duration or 0) > 0) or call.state == "answered":
+        await _ended(session, call, message, duration)
+        return "ended"
+    call.state, call.ended_at = "missed", utcnow()
+    await calls.update_call(session, message, status="missed")
+    return "missed"
+
+
+async def recording_ready(step: Step) -> str:
+    """A recording (the conversation or a voicemail) is ready at the provider: fetched,
+    stored and then deleted there by a job (once per recording)."""
+    if (step.params.get("RecordingStatus") or "completed") != "completed":
+        return "ignored"
+    sid = one(step.params, "RecordingSid", limit=64)
+    url = voice_channel.provider_file_url(step.inbox, one(step.params, "RecordingUrl", limit=500))
+
+    async def work(session: AsyncSession) -> str:
+        call = await _call_only(session, step)
+        if call.recording_sid == sid:
+            return "duplicate"
+        await jobs.enqueue(
+            session,
+            FETCH_RECORDING_JOB,
+            {"call_id": call.id, "recording_sid": sid, "recording_url": url},
+            key=f"{FETCH_RECORDING_JOB}:{step.inbox.id}:{sid}",
+        )
+        return "queued"
+
+    return await _write(step, work)
+
+
+async def outbound_answered(step: Step) -> str:
+    """The customer picked up a call an agent placed: ring that agent's softphone."""
+
+    async def work(session: AsyncSession) -> tuple[int | None, str]:
+        call = await _call_only(session, step)
+        return call.agent_id, call.language or step.conf.languages[0]
+
+    agent_id, lang = await _write(step, work)
+    if agent_id is None:
+        return ivr.hangup()
+    query = f"?call={step.query['call']}"
+    return ivr.connecting(step.conf, lang, step.hook, agent_id=agent_id, query=query)

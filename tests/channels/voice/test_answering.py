@@ -1,0 +1,259 @@
+"""An agent takes a call: connected at the caller's next turn, answered, ended; the recording
+is downloaded (only from the provider's host), stored once as a blob on the call, then
+deleted at the provider. A missed call waits for a callback, which click-to-call places."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from frontdesk.channels.voice.models import VoiceCall, VoiceQuarantine
+from frontdesk.conversations.models import Attachment, Message
+from frontdesk.kit.jobs import Job
+from tests.channels.voice.conftest import AUDIO, AUTH_TOKEN, OUR_NUMBER, Caller, says
+from tests.conftest import run_jobs
+
+
+async def count(runtime, model) -> int:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def first_message(runtime) -> Message:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        found = await session.scalar(select(Message).order_by(Message.id))
+        assert found is not None
+        return found
+
+
+async def queued(client, voice, number: str) -> Caller:  # type: ignore[no-untyped-def]
+    caller = Caller(client, voice, number)
+    await caller.ring()
+    await caller.press("3")
+    await caller.press("1")
+    return caller
+
+
+async def answered_call(client, runtime, cast, voice) -> tuple[Caller, Message]:  # type: ignore[no-untyped-def]
+    caller = await queued(client, voice, "+971501234567")
+    call = await first_message(runtime)
+    taken = await client.post(f"/api/v1/calls/{call.id}/answer", headers=cast.alice.headers)
+    assert taken.status_code == 200, taken.text
+    await caller.follow_redirect()  # the caller's next turn
+    client_leg = caller.verb("Dial").find("Client")
+    assert client_leg is not None and client_leg.text == f"agent-{cast.alice.id}"
+    assert caller.verb("Dial").get("record") == "record-from-answer-dual"
+    assert (await caller.agent_answers()).json()["outcome"] == "answered"
+    return caller, call
+
+
+class TestAnswering:
+    async def test_the_agent_is_rung_and_the_call_ends_with_its_duration(
+        self, client, runtime, cast, voice
+    ):
+        caller, call = await answered_call(client, runtime, cast, voice)
+        listed = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}/messages", headers=cast.alice.headers
+        )
+        [item] = listed.json()["items"]
+        assert item["kind"] == "call" and item["call"]["status"] == "answered"
+        assert item["call"]["agent_id"] == cast.alice.id
+        assert item["call"]["wait_seconds"] >= 0
+        assert item["answered"] is True
+        await caller.dial_ends("completed", duration=42)
+        assert caller.twiml.find("Hangup") is not None
+        listed = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}/messages", headers=cast.alice.headers
+        )
+        ended = listed.json()["items"][0]["call"]
+        assert (ended["status"], ended["duration_seconds"]) == ("ended", 42)
+        assert (await caller.hang_up()).json()["outcome"] == "ignored"
+
+    async def test_an_agent_who_does_not_pick_up_sends_the_caller_back_to_the_queue(
+        self, client, runtime, cast, voice
+    ):
+        caller = await queued(client, voice, "+971501234567")
+        call = await first_message(runtime)
+        await client.post(f"/api/v1/calls/{call.id}/answer", headers=cast.alice.headers)
+        await caller.follow_redirect()
+        await caller.dial_ends("no-answer", duration=0)
+        assert says(caller.twiml)[0][1] == "You are number 1 in the queue."
+        async with runtime.db.session() as session:
+            row = await session.scalar(select(VoiceCall))
+            assert row is not None and (row.state, row.agent_id) == ("queued", None)
+        conversation = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}", headers=cast.alice.headers
+        )
+        assert conversation.json()["assignee_id"] is None
+
+    async def test_an_agent_who_cannot_see_the_inbox_cannot_take_the_call(
+        self, client, runtime, cast, voice
+    ):
+        await queued(client, voice, "+971501234567")
+        call = await first_message(runtime)
+        refused = await client.post(f"/api/v1/calls/{call.id}/answer", headers=cast.bob.headers)
+        assert refused.status_code == 404
+
+
+class TestRecording:
+    async def test_it_is_stored_once_and_deleted_at_the_provider(
+        self, client, runtime, cast, voice, provider
+    ):
+        caller, call = await answered_call(client, runtime, cast, voice)
+        callback = caller.verb("Dial").get("recordingStatusCallback") or ""
+        sid, first = await caller.recording(provider, callback)
+        _, again = await caller.recording(provider, callback, sid=sid)
+        assert first.status_code == again.status_code == 200
+        assert await run_jobs(runtime) >= 2  # fetch, then delete
+        assert provider.deleted == [sid] and sid not in provider.recordings
+        assert provider.bad_auth == 0
+        assert await count(runtime, Attachment) == 1
+        listed = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}/messages", headers=cast.alice.headers
+        )
+        item = listed.json()["items"][0]
+        [attachment] = item["attachments"]
+        assert item["call"]["recording"] == attachment["id"]
+        assert attachment["content_type"] == "audio/mpeg"
+        audio = await client.get(attachment["url"], headers=cast.alice.headers)
+        assert audio.status_code == 200 and audio.content == AUTH_TOKEN.encode() + AUDIO
+        # The provider repeats the callback after we stored it: nothing more is stored.
+        provider.recordings[sid] = b"again"
+        await caller.recording(provider, callback, sid=sid)
+        await run_jobs(runtime)
+        assert await count(runtime, Attachment) == 1
+
+    async def test_a_recording_url_off_the_providers_host_is_refused(
+        self, client, runtime, cast, voice
+    ):
+        caller, _ = await answered_call(client, runtime, cast, voice)
+        callback = caller.verb("Dial").get("recordingStatusCallback") or ""
+        response = await caller.post(
+            callback, RecordingSid="RE" + "0" * 32, RecordingStatus="completed",
+            RecordingUrl="http://169.254.169.254/latest/meta-data",
+        )  # fmt: skip
+        assert response.status_code == 422
+        assert await count(runtime, Job) == 0 or not await _fetch_jobs(runtime)
+        assert await count(runtime, VoiceQuarantine) == 1
+
+    async def test_a_voicemail_lands_on_the_call(self, client, runtime, cast, provider):
+        from tests.channels.voice.conftest import create_voice_inbox
+
+        voice = await create_voice_inbox(client, runtime, cast, provider, open_days=[])
+        caller = Caller(client, voice, "+971501234567")
+        await caller.ring()
+        record = caller.verb("Record")
+        sid, _ = await caller.recording(provider, record.get("recordingStatusCallback") or "")
+        await caller.post(record.get("action") or "", RecordingDuration="9")
+        await run_jobs(runtime)
+        call = await first_message(runtime)
+        assert call.meta["call"]["status"] == "voicemail"
+        assert call.meta["call"]["recording"] is not None
+        assert provider.deleted == [sid]
+
+
+async def _fetch_jobs(runtime) -> int:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(Job).where(Job.kind == "voice.fetch_recording")
+            )
+            or 0
+        )
+
+
+class TestMissedCall:
+    async def test_a_missed_call_waits_for_a_callback_which_click_to_call_places(
+        self, client, runtime, cast, voice, provider
+    ):
+        caller = await queued(client, voice, "+971501234567")
+        assert (await caller.hang_up()).json()["outcome"] == "missed"
+        call = await first_message(runtime)
+        conversation = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}", headers=cast.alice.headers
+        )
+        assert conversation.json()["status"] == "open"
+        assert "callback" in conversation.json()["tags"]
+        assert call.answered is False and call.meta["call"]["status"] == "missed"
+        # Alice calls back.
+        placed = await client.post(
+            f"/api/v1/conversations/{call.conversation_id}/calls", headers=cast.alice.headers
+        )
+        assert placed.status_code == 201, placed.text
+        assert placed.json()["to_number"] == "+971501234567"
+        await run_jobs(runtime)
+        [created] = provider.calls_created
+        assert (created["To"], created["From"]) == ("+971501234567", OUR_NUMBER)
+        back = Caller(client, voice, "+971501234567")
+        outbound = back.params()
+        del outbound["CallSid"]
+        picked = await back.post(created["Url"], Direction="outbound-api")
+        dial = back.verb("Dial")
+        assert dial.find("Client").text == f"agent-{cast.alice.id}"
+        status = created["StatusCallback"]
+        assert (await back.post(status, CallStatus="in-progress")).json()["outcome"] == "answered"
+        done = await back.post(status, CallStatus="completed", CallDuration="65")
+        assert picked.status_code == 200 and done.json()["outcome"] == "ended"
+        listed = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}/messages", headers=cast.alice.headers
+        )
+        missed, callback = listed.json()["items"]
+        assert missed["answered"] is True  # someone called back
+        assert callback["direction"] == "outbound" and callback["kind"] == "call"
+        assert (callback["call"]["status"], callback["call"]["duration_seconds"]) == ("ended", 65)
+        conversation = await client.get(
+            f"/api/v1/conversations/{call.conversation_id}", headers=cast.alice.headers
+        )
+        assert "callback" not in conversation.json()["tags"]
+
+    async def test_click_to_call_needs_a_voice_conversation(self, client, runtime, cast):
+        from tests.conftest import inbound_payload, post_inbound
+
+        stored = await post_inbound(client, cast.website, inbound_payload("m-1", "+971501234567"))
+        refused = await client.post(
+            f"/api/v1/conversations/{stored.json()['conversation_id']}/calls",
+            headers=cast.alice.headers,
+        )
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "not_voice"
+
+
+class TestWebhooks:
+    async def test_a_bad_signature_is_403_and_nothing_is_stored(self, client, runtime, voice):
+        caller = Caller(client, voice, "+971501234567", token="x" * 32)
+        response = await caller.ring()
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "bad_signature"
+        assert await count(runtime, Message) == 0
+
+    async def test_a_signature_for_another_route_is_refused(self, client, runtime, voice):
+        caller = Caller(client, voice, "+971501234567")
+        _, body, headers = caller.signed(voice.webhook_url + "/status", caller.params())
+        response = await client.post(
+            voice.webhook_url[len(voice.base_url) :], content=body, headers=headers
+        )
+        assert response.status_code == 403
+        assert await count(runtime, Message) == 0
+
+    async def test_a_malformed_webhook_is_422_and_quarantined(self, client, runtime, voice):
+        caller = Caller(client, voice, "not a number at all")
+        response = await caller.post(voice.webhook_url, CallSid="")
+        assert response.status_code == 422
+        assert await count(runtime, Message) == 0
+        async with runtime.db.session() as session:
+            [row] = (await session.scalars(select(VoiceQuarantine))).all()
+        assert row.route == "incoming" and "CallSid" in row.reason
+        assert row.params["From"] == "not a number at all"
+
+    async def test_another_accounts_webhook_is_refused(self, client, runtime, voice):
+        caller = Caller(client, voice, "+971501234567")
+        response = await caller.post(voice.webhook_url, AccountSid="AC" + "1" * 32)
+        assert response.status_code == 422
+        assert await count(runtime, Message) == 0
+
+    async def test_the_inbox_reports_its_webhook_url(self, client, cast, voice):
+        shown = (await client.get(f"/api/v1/inboxes/{voice.id}", headers=cast.ada.headers)).json()
+        assert shown["webhook_url"].endswith(f"/webhooks/voice/{voice.id}")
+        assert (
+            "auth_token" not in shown.get("settings", {})
+            or shown["settings"]["auth_token"] != AUTH_TOKEN
+        )
