@@ -36,6 +36,7 @@ from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
+from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.security import sanitize_html
 
 DELIVER_JOB = "conversations.deliver"
@@ -99,8 +100,9 @@ async def reply(
         author_kind=author_kind,
         author_agent_id=author.id if author else None,
         identity_id=identity.id,
-        text=text,
-        html=sanitize_html(data.html),
+        # PCI: an agent never sends (or stores) a card number either.
+        text=redact_cards(text),
+        html=_redacted_html(data.html),
         delivery_status="queued",
         answered=False,
         meta={**allowed, **structured, **(meta or {})},
@@ -115,6 +117,11 @@ async def reply(
     conversation.last_message_at = conversation.updated_at = utcnow()
     record_message(session, message, conversation, "message.created")
     return message
+
+
+def _redacted_html(html: str | None) -> str | None:
+    clean = sanitize_html(html)
+    return redact_cards(clean) if clean else clean
 
 
 async def _reply_elsewhere(
@@ -371,7 +378,7 @@ async def add_note(
     """An internal note (with the given pending uploads): never sent to the customer."""
     if not text.strip() and not attachments:
         raise Invalid("a note needs text or a file", code="empty_message")
-    note = Note(conversation_id=conversation.id, agent_id=author.id, text=text)
+    note = Note(conversation_id=conversation.id, agent_id=author.id, text=redact_cards(text))
     session.add(note)
     await session.flush()
     for attachment in attachments:
@@ -383,7 +390,7 @@ async def add_note(
             "note_id": note.id,
             "conversation_id": conversation.id,
             "agent_id": author.id,
-            "text": text,
+            "text": note.text,
         },
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,
