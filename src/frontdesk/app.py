@@ -47,6 +47,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
+from frontdesk.sentiment.views import router as sentiment_router
 from frontdesk.web import error_pages
 from frontdesk.web.views import LoginRequired
 from frontdesk.web.views import router as web_router
@@ -131,6 +132,7 @@ def create_app(
         knowledge_public_router,
         realtime_router,
         routing_router,
+        sentiment_router,
     ):
         api.include_router(router)
     for plugin in plugins:

@@ -4,7 +4,8 @@ channel's plugin module registers its adapter, routes, runners and jobs)."""
 import frontdesk.blobgc
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs
-import frontdesk.routing.tasks  # noqa: F401
+import frontdesk.routing.tasks
+import frontdesk.sentiment.tasks  # noqa: F401
 from frontdesk import channels
 
 channels.load()

@@ -35,6 +35,7 @@ from frontdesk.routing.models import (
     RoutingTask,
     WorkerProfile,
 )
+from frontdesk.sentiment.models import SentimentRule
 
 channels.load()
 
@@ -43,6 +44,6 @@ __all__ = [
     "CannedResponse", "Conversation", "ConversationTag", "Customer", "Event", "Feedback",
     "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job", "Message", "Note",
     "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy", "RoutingQueue",
-    "RoutingTask", "Schedule", "Tag", "Team", "TeamMember", "Translation", "Version",
-    "WorkerProfile",
+    "RoutingTask", "Schedule", "SentimentRule", "Tag", "Team", "TeamMember", "Translation",
+    "Version", "WorkerProfile",
 ]  # fmt: skip

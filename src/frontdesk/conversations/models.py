@@ -3,7 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -37,6 +48,10 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's mood lately (sentiment/service.py): a recency-weighted mean of the
+    # scores of their last inbound messages, -1 to +1; NULL until one was analysed.
+    sentiment_trend: Mapped[float | None] = mapped_column(Float)
+    frustrated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Message(Base):
@@ -74,6 +89,10 @@ class Message(Base):
     # Inbound only: false until a reply reaches the customer after it.
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Inbound from a customer, once the sentiment job ran: negative | neutral | positive, and
+    # P(positive) - P(negative). NULL before, for other messages, and for text without words.
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

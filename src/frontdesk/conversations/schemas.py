@@ -29,6 +29,9 @@ class ConversationRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None
+    # The customer's mood lately (docs/sentiment.md): -1 to +1, null before any analysis.
+    sentiment_trend: float | None = None
+    frustrated: bool = False
 
 
 class ConversationUpdate(RequestBody):
@@ -77,6 +80,9 @@ class MessageRead(BaseModel):
     # `versions` every version, the original first.
     edited: bool = False
     versions: list[MessageVersion] = []
+    # A customer's message once analysed: negative | neutral | positive, and -1 to +1.
+    sentiment: str | None = None
+    sentiment_score: float | None = None
     attachments: list[AttachmentRead]
     created_at: datetime
     sent_at: datetime | None

@@ -354,6 +354,22 @@ async def update(
     return conversation
 
 
+async def raise_priority(
+    session: AsyncSession, conversation: Conversation, priority: str, *, reason: str
+) -> None:
+    """A rule (not an agent) sets the priority; `reason` names the rule in the event."""
+    conversation.priority = priority
+    conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.updated",
+        {"conversation_id": conversation.id, "changed": ["priority"], "by": None, "rule": reason},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
 async def _check_assignee(
     session: AsyncSession, conversation: Conversation, agent_id: int | None
 ) -> None:

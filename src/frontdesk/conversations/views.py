@@ -75,6 +75,8 @@ def _conversation_read(
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         last_message_at=conversation.last_message_at,
+        sentiment_trend=conversation.sentiment_trend,
+        frustrated=conversation.frustrated,
     )
 
 
@@ -129,6 +131,8 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
             answered=m.answered if m.direction == "inbound" else None,
             edited=bool(m.meta.get("edited")),
             versions=[MessageVersion.model_validate(v) for v in m.meta.get("versions", [])],
+            sentiment=m.sentiment,
+            sentiment_score=m.sentiment_score,
             attachments=by_message.get(m.id, []),
             created_at=m.created_at,
             sent_at=m.sent_at,

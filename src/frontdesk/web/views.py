@@ -32,6 +32,7 @@ from frontdesk.web import (
     kb_settings_views,
     mention_views,
     routing_settings_views,
+    sentiment_settings_views,
     settings_views,
     socket,
     supervisor_views,
@@ -59,6 +60,7 @@ for module in (
     mention_views,
     settings_views,
     routing_settings_views,
+    sentiment_settings_views,
     work_views,
     socket,
 ):
