@@ -162,18 +162,20 @@ async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) ->
         meta["interactive"] = data.interactive.model_dump(exclude_defaults=True)
     if data.template is None:
         return meta
+    # PCI: a card number never goes out (nor is stored) as a template parameter either.
+    parameters = [redact_cards(parameter) for parameter in data.template.parameters]
     found = await templates.approved(
         session,
         inbox,
         name=data.template.name,
         language=data.template.language,
-        parameters=data.template.parameters,
+        parameters=parameters,
     )
-    rendered = templates.render(found.body, data.template.parameters) or f"[{found.name}]"
+    rendered = templates.render(found.body, parameters) or f"[{found.name}]"
     meta["template"] = {
         "name": found.name,
         "language": found.language,
-        "parameters": list(data.template.parameters),
+        "parameters": parameters,
         "components": found.components,
         "text": rendered,
     }
