@@ -200,7 +200,7 @@ class TestCollectJob:
         async with runtime.db.session() as session:
             await enqueue(session, blobgc.COLLECT_JOB, {})
             await uow.commit(session)
-        assert await run_jobs(runtime) == 1
+        assert await run_jobs(runtime) == 2  # and the sentiment of the customer's message
         assert not runtime.blobs.exists(orphan)
         assert runtime.blobs.exists(runtime.blobs.key(b"kept"))
         assert REGISTRY.get_sample_value("frontdesk_blob_files_removed_total") == removed + 1

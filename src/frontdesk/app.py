@@ -50,6 +50,7 @@ from frontdesk.knowledge.views import router as knowledge_router
 from frontdesk.realtime.views import router as realtime_router
 from frontdesk.routing.views import router as routing_router
 from frontdesk.runtime import Runtime
+from frontdesk.sentiment.views import router as sentiment_router
 from frontdesk.sla.views import router as sla_router
 from frontdesk.surveys.views import public_router as surveys_public_router
 from frontdesk.surveys.views import router as surveys_router
@@ -142,6 +143,7 @@ def create_app(
         sla_router,
         surveys_router,
         bot_router,
+        sentiment_router,
     ):
         api.include_router(router)
     for plugin in plugins:

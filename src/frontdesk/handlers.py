@@ -6,6 +6,7 @@ import frontdesk.bot.tasks
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs
 import frontdesk.routing.tasks
+import frontdesk.sentiment.tasks
 import frontdesk.sla.tasks
 import frontdesk.surveys.tasks  # noqa: F401
 from frontdesk import channels

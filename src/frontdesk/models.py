@@ -42,6 +42,7 @@ from frontdesk.routing.models import (
     RoutingTask,
     WorkerProfile,
 )
+from frontdesk.sentiment.models import SentimentRule
 from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
 from frontdesk.surveys.models import Survey, SurveyConfig
 
@@ -53,6 +54,7 @@ __all__ = [
     "ConversationFact", "ConversationTag", "Customer", "DailyRollup", "Event", "Feedback",
     "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
     "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
-    "RoutingQueue", "RoutingTask", "Schedule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey",
-    "SurveyConfig", "Tag", "Team", "TeamMember", "Translation", "Version", "WorkerProfile",
+    "RoutingQueue", "RoutingTask", "Schedule", "SentimentRule", "SlaCalendar", "SlaClock",
+    "SlaPolicy", "Survey", "SurveyConfig", "Tag", "Team", "TeamMember", "Translation", "Version",
+    "WorkerProfile",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ import asyncio
 from sqlalchemy import select
 
 from frontdesk.conversations.models import Message
+from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.kit.jobs import Job
 from tests.conftest import WebhookReceiver, inbound_payload, post_inbound, run_jobs, serve_app
 
@@ -102,7 +103,8 @@ class TestReply:
                 f"/api/v1/conversations/{conversation}/messages", headers=cast.alice.headers
             )
             assert messages.json()["items"][0]["answered"] is False
-            assert await run_jobs(runtime) == 1
+            # The delivery, and the sentiment of the customer's message.
+            assert await run_jobs(runtime) == 2
         key = f"frontdesk-message-{reply['id']}"
         assert receiver.processed[key]["text"] == "We are on it"
         assert receiver.processed[key]["to"] == {"address": "layla@example.com"}
@@ -150,7 +152,7 @@ class TestReply:
         assert len(receiver.processed) == 1
         assert len(receiver.requests) == 3
         async with runtime.db.session() as session:
-            job = (await session.scalars(select(Job))).one()
+            job = (await session.scalars(select(Job).where(Job.kind == DELIVER_JOB))).one()
         assert job.state == "completed" and job.attempts == 3
 
     async def test_a_delivery_that_keeps_failing_ends_failed_and_visible(
@@ -169,7 +171,7 @@ class TestReply:
                 runtime, lambda: bool(receiver.requests) and len(receiver.requests) >= 3
             )
             async with runtime.db.session() as session:
-                job = (await session.scalars(select(Job))).one()
+                job = (await session.scalars(select(Job).where(Job.kind == DELIVER_JOB))).one()
         assert job.state == "failed" and job.attempts == runtime.settings.job_max_attempts
         assert "503" in (job.last_error or "")
         items = (
@@ -209,7 +211,7 @@ class TestReply:
             headers=cast.alice.headers,
         )
         assert response.status_code == 201
-        assert await run_jobs(runtime) == 0
+        assert await run_jobs(runtime) == 1  # the customer message's sentiment; nothing to send
         notes = await client.get(
             f"/api/v1/conversations/{conversation}/notes", headers=cast.alice.headers
         )

@@ -20,6 +20,8 @@ from frontdesk.conversations.events import record_message
 from frontdesk.conversations.models import Conversation, Message, PendingProviderUpdate
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import Invalid
+from frontdesk.kit.pci import redact_cards
+from frontdesk.kit.text import storable
 
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 PROVIDER_STATUSES = (*RANK, "failed")
@@ -112,7 +114,7 @@ async def apply_provider_edit(
     """The customer edited a message: its text becomes the newest version, every version is
     kept (meta.versions, the original first). Repeats are no-ops; None when it was kept for
     a message that has not arrived yet."""
-    notice = {"text": text, "at": at.isoformat()}
+    notice = {"text": redact_cards(storable(text)), "at": at.isoformat()}
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
     if message is None:
         _keep(session, inbox_id, provider_message_id, "edit", notice)

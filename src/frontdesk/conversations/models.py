@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
@@ -68,6 +70,10 @@ class Conversation(Base):
     # coalesce(last_message_at, created_at), stored so an index can serve the list's order;
     # kept in step by the attribute events below (and by the column default on inserts).
     sort_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda ctx: _sort_default(ctx))
+    # The customer's mood lately (sentiment/service.py): a recency-weighted mean of the
+    # scores of their last inbound messages, -1 to +1; NULL until one was analysed.
+    sentiment_trend: Mapped[float | None] = mapped_column(Float)
+    frustrated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 def _sort_default(context: DefaultExecutionContext) -> datetime:
@@ -134,6 +140,10 @@ class Message(Base):
     # Inbound only: false until a reply reaches the customer after it.
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Inbound from a customer, once the sentiment job ran: negative | neutral | positive, and
+    # P(positive) - P(negative). NULL before, for other messages, and for text without words.
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

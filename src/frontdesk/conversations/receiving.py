@@ -4,9 +4,11 @@ identities and threading, whatever its size (see conversations/ingest.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +25,7 @@ from frontdesk.inboxes.port import Inbound, adapter_for
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
 from frontdesk.kit.events import record
+from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.security import sanitize_html
 from frontdesk.kit.text import classify_address, raw_address, storable, storable_json
 
@@ -158,19 +161,38 @@ def _identity(inbound: Inbound, handle_kind: str) -> tuple[str, str]:
 
 def _make_storable(inbound: Inbound) -> None:
     """Replace what a text column cannot hold (NUL, lone surrogates) in everything of the
-    message that is stored: the one place every channel's text passes before storage."""
+    message that is stored, and mask card numbers in what a person wrote (PCI: no card
+    number is ever stored): the one place every channel's text passes before storage."""
     inbound.external_id = storable(inbound.external_id)
-    inbound.text = storable(inbound.text)
+    inbound.text = redact_cards(storable(inbound.text))
     # Cut to their columns' sizes: a 400-character display name is a name, not an error.
     inbound.name = storable(inbound.name)[:300] if inbound.name else inbound.name
-    inbound.html = storable(inbound.html) if inbound.html else inbound.html
+    inbound.html = redact_cards(storable(inbound.html)) if inbound.html else inbound.html
     inbound.thread = storable(inbound.thread)[:300] if inbound.thread else inbound.thread
-    inbound.subject = storable(inbound.subject)[:500] if inbound.subject else inbound.subject
+    inbound.subject = (
+        redact_cards(storable(inbound.subject))[:500] if inbound.subject else inbound.subject
+    )
     inbound.references = [storable(reference) for reference in inbound.references]
-    inbound.meta = storable_json(inbound.meta)
+    inbound.meta = _redacted_meta(storable_json(inbound.meta))
     for attachment in inbound.attachments:
         attachment.filename = storable(attachment.filename)
         attachment.content_type = storable(attachment.content_type)
+
+
+def _redacted_meta(value: Any, key: str = "") -> Any:
+    """Card numbers masked in the channel's notes on a message (an e-mail's subject, a
+    caption), except under keys that name ids (`message_id`, `sid`, `ids`): an id is the
+    provider's, never typed by a person, and must stay as the provider will name it."""
+    if isinstance(value, str):
+        return value if _ID_KEY.search(key) else redact_cards(value)
+    if isinstance(value, dict):
+        return {k: _redacted_meta(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted_meta(item, key) for item in value]
+    return value
+
+
+_ID_KEY = re.compile(r"(?i)(?:id|ids|sid|key|raw|token)$")
 
 
 async def _drop_duplicates(

@@ -51,6 +51,9 @@ class ConversationRead(BaseModel):
     resolved_at: datetime | None = None
     reopened_at: datetime | None = None
     sla: list[SlaClockRead] = []
+    # The customer's mood lately (docs/sentiment.md): -1 to +1, null before any analysis.
+    sentiment_trend: float | None = None
+    frustrated: bool = False
 
 
 class ConversationUpdate(RequestBody):
@@ -134,6 +137,9 @@ class MessageRead(BaseModel):
     # `versions` every version, the original first.
     edited: bool = False
     versions: list[MessageVersion] = []
+    # A customer's message once analysed: negative | neutral | positive, and -1 to +1.
+    sentiment: str | None = None
+    sentiment_score: float | None = None
     attachments: list[AttachmentRead]
     created_at: datetime
     sent_at: datetime | None

@@ -37,6 +37,7 @@ from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import jobs
 from frontdesk.kit.errors import Conflict, Invalid, NotFound
 from frontdesk.kit.events import record
+from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.security import sanitize_html
 
 DELIVER_JOB = "conversations.deliver"
@@ -100,8 +101,9 @@ async def reply(
         author_kind=author_kind,
         author_agent_id=author.id if author else None,
         identity_id=identity.id,
-        text=text,
-        html=sanitize_html(data.html),
+        # PCI: an agent never sends (or stores) a card number either.
+        text=redact_cards(text),
+        html=_redacted_html(data.html),
         delivery_status="queued",
         answered=False,
         meta={**allowed, **structured, **(meta or {})},
@@ -118,6 +120,11 @@ async def reply(
         stamp_lifecycle(conversation, "first_response_at", conversation.updated_at)
     record_message(session, message, conversation, "message.created")
     return message
+
+
+def _redacted_html(html: str | None) -> str | None:
+    clean = sanitize_html(html)
+    return redact_cards(clean) if clean else clean
 
 
 async def _reply_elsewhere(
@@ -158,18 +165,20 @@ async def _structured(session: AsyncSession, inbox: Inbox, data: ReplyCreate) ->
         meta["interactive"] = data.interactive.model_dump(exclude_defaults=True)
     if data.template is None:
         return meta
+    # PCI: a card number never goes out (nor is stored) as a template parameter either.
+    parameters = [redact_cards(parameter) for parameter in data.template.parameters]
     found = await templates.approved(
         session,
         inbox,
         name=data.template.name,
         language=data.template.language,
-        parameters=data.template.parameters,
+        parameters=parameters,
     )
-    rendered = templates.render(found.body, data.template.parameters) or f"[{found.name}]"
+    rendered = templates.render(found.body, parameters) or f"[{found.name}]"
     meta["template"] = {
         "name": found.name,
         "language": found.language,
-        "parameters": list(data.template.parameters),
+        "parameters": parameters,
         "components": found.components,
         "text": rendered,
     }
@@ -365,6 +374,29 @@ async def _retag(
     return {"tags": {"added": sorted(after - before), "removed": sorted(before - after)}}
 
 
+async def raise_priority(
+    session: AsyncSession, conversation: Conversation, priority: str, *, reason: str
+) -> None:
+    """A rule (not an agent) sets the priority; `reason` names the rule in the event."""
+    values = {"priority": [conversation.priority, priority]}
+    conversation.priority = priority
+    conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.updated",
+        {
+            "conversation_id": conversation.id,
+            "changed": ["priority"],
+            "values": values,  # the activity log shows the rule's change like anyone's
+            "by": None,
+            "rule": reason,
+        },
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )
+
+
 async def _check_assignee(
     session: AsyncSession, conversation: Conversation, agent_id: int | None
 ) -> None:
@@ -389,7 +421,7 @@ async def add_note(
     """An internal note (with the given pending uploads): never sent to the customer."""
     if not text.strip() and not attachments:
         raise Invalid("a note needs text or a file", code="empty_message")
-    note = Note(conversation_id=conversation.id, agent_id=author.id, text=text)
+    note = Note(conversation_id=conversation.id, agent_id=author.id, text=redact_cards(text))
     session.add(note)
     await session.flush()
     for attachment in attachments:
@@ -401,7 +433,7 @@ async def add_note(
             "note_id": note.id,
             "conversation_id": conversation.id,
             "agent_id": author.id,
-            "text": text,
+            "text": note.text,
         },
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,

@@ -95,6 +95,8 @@ def _conversation_read(
         resolved_at=conversation.resolved_at,
         reopened_at=conversation.reopened_at,
         sla=clocks or [],
+        sentiment_trend=conversation.sentiment_trend,
+        frustrated=conversation.frustrated,
     )
 
 
@@ -151,6 +153,8 @@ async def read_messages(session: AsyncSession, messages: Sequence[Message]) -> l
             answered=m.answered if m.direction == "inbound" else None,
             edited=bool(m.meta.get("edited")),
             versions=[MessageVersion.model_validate(v) for v in m.meta.get("versions", [])],
+            sentiment=m.sentiment,
+            sentiment_score=m.sentiment_score,
             attachments=by_message.get(m.id, []),
             created_at=m.created_at,
             sent_at=m.sent_at,

@@ -128,8 +128,55 @@ async def seed_history(
         conversation = await story.tell(inbox, person, index=index, when=when)
         made.add(conversation.id)
         owners.setdefault(person.number, set()).add(conversation.customer_id)
+    made |= await _moods(story, people, by_channel)
     await _one_customer_each(session, owners)
     return len(made)
+
+
+# Follow-ups that give the sentiment features something to show (docs/sentiment.md): a few
+# customers lose patience (their conversations turn frustrated and rise in priority once the
+# sentiment job has run), a few say thanks. A separate seed, so the story above is unchanged.
+MOODS = {
+    "angry": {
+        "en": "This is the third time I write and still nothing. Terrible service, "
+        "I am really disappointed.",
+        "ar": "هذه ثالث مرة أكتب لكم ولا يوجد رد. خدمة سيئة جدا وأنا غاضب.",
+        "fa": "این سومین بار است که پیام می‌دهم و هیچ جوابی نگرفتم. خیلی بد است، واقعا ناراضی‌ام.",
+    },
+    "thankful": {
+        "en": "Thanks a lot, you were very helpful!",
+        "ar": "شكرا جزيلا، كنتم متعاونين جدا!",
+        "fa": "خیلی ممنون، واقعا کمک کردید!",
+    },
+}
+
+
+async def _moods(story: Story, people: list[Person], inboxes: dict[str, Inbox]) -> set[int]:
+    rng = random.Random(13)
+    made: set[int] = set()
+    for language in ("en", "ar", "fa"):
+        speakers = [p for p in people if p.language == language]
+        for n, (mood, person) in enumerate(zip(MOODS, rng.sample(speakers, 2), strict=True)):
+            inbox = inboxes[person.channels[0]]
+            when = story.now - timedelta(minutes=rng.randint(5, 90))
+            received = await conversations.receive(
+                story.session,
+                Inbound(
+                    inbox_id=inbox.id,
+                    external_id=f"history-mood-{language}-{n}",
+                    address=person.address(inbox.channel, inbox),
+                    name=person.name,
+                    text=MOODS[mood][language],
+                    raw_address_ok=inbox.channel == "email",
+                ),
+                blobs=story.runtime.blobs,
+            )
+            _at(received.message, when)
+            received.conversation.language = language
+            received.conversation.last_message_at = received.conversation.updated_at = when
+            made.add(received.conversation.id)
+    await story.session.flush()
+    return made
 
 
 async def _one_customer_each(session: AsyncSession, owners: dict[int, set[int]]) -> None:

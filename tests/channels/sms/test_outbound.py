@@ -121,7 +121,9 @@ class TestSend:
         await run_jobs(runtime)
         assert (await message(runtime, message_id)).delivery_status == "queued"
         async with runtime.db.session() as session:
-            [job] = (await session.scalars(select(Job))).all()
+            [job] = (
+                await session.scalars(select(Job).where(Job.kind == "conversations.deliver"))
+            ).all()
         assert job.attempts == 0
         assert job.run_at.timestamp() >= before + 29
 
