@@ -163,3 +163,24 @@ class TestTrend:
         assert trend_of([-1.0]) == -1.0
         assert trend_of([1.0, -1.0]) > 0 > trend_of([-1.0, 1.0])  # type: ignore[operator]
         assert trend_of([0.5] * 5) == 0.5
+
+
+class TestAtRisk:
+    async def test_a_run_of_negative_messages_makes_a_follow_up_once(self, client, cast, runtime):
+        cid = await say(client, cast, "r1", ANGRY[0])
+        await say(client, cast, "r2", HAPPY)
+        await say(client, cast, "r3", ANGRY[1])
+        await say(client, cast, "r4", ANGRY[2])
+        await run_jobs(runtime)
+        assert "at-risk" not in (await conversation(client, cast, cid))["tags"]  # broken run
+        await say(client, cast, "r5", ANGRY[0])
+        await run_jobs(runtime)
+        found = await conversation(client, cast, cid)
+        assert "at-risk" in found["tags"] and found["assignee_id"] is not None
+        flagged = await events(runtime, "conversation.at_risk")
+        assert [(e.conversation_id, e.payload["reason"]) for e in flagged] == [
+            (cid, "negative_sentiment")
+        ]
+        await say(client, cast, "r6", ANGRY[1])  # still angry: not flagged twice
+        await run_jobs(runtime)
+        assert len(await events(runtime, "conversation.at_risk")) == 1

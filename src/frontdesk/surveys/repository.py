@@ -141,3 +141,21 @@ async def resolved_without_survey(session: AsyncSession, *, limit: int) -> Seque
             .limit(limit)
         )
     ).all()
+
+
+async def recent_sentiments(
+    session: AsyncSession, conversation_id: int, *, limit: int
+) -> list[str]:
+    """The sentiment labels of the conversation's newest analysed customer messages, oldest
+    first."""
+    rows = await session.scalars(
+        select(Message.sentiment)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == "inbound",
+            Message.sentiment.is_not(None),
+        )
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return [str(label) for label in reversed(rows.all())]

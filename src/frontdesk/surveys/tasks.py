@@ -8,10 +8,13 @@ from typing import Any
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import JobContext, handler, on_event
-from frontdesk.surveys import repository, service
+from frontdesk.surveys import alerts, repository, service
 
 TRIGGER_JOB = "surveys.trigger"
 ANSWER_JOB = "surveys.answer_message"
+AT_RISK_JOB = "surveys.negative_run"
+# This many negative customer messages in a row make a conversation at risk.
+NEGATIVE_RUN = 3
 ANSWERING_CHANNELS = ("sms", "sms_gateway", "whatsapp", "telegram")
 # Longer than any score, list-row title (24) or callback data ("survey:<id>:<n>").
 LONGEST_ANSWER = 40
@@ -38,6 +41,12 @@ on_event(
     "conversation.status_changed", TRIGGER_JOB, wants=_resolved, enabled=repository.any_enabled
 )
 on_event("message.created", ANSWER_JOB, wants=_may_answer, enabled=repository.any_pending)
+# A run of negative sentiment makes a follow-up, as a low score does (alerts.py).
+on_event(
+    "conversation.sentiment_changed",
+    AT_RISK_JOB,
+    wants=lambda event: (event.get("payload") or {}).get("label") == "negative",
+)
 
 
 @handler(TRIGGER_JOB, transactional=False)
@@ -64,3 +73,16 @@ async def send_delayed(ctx: JobContext, payload: dict[str, Any]) -> None:
 @handler(ANSWER_JOB)
 async def answer_message(session: Any, event: dict[str, Any]) -> None:
     await service.answer_from_message(session, int(event["payload"]["message_id"]))
+
+
+@handler(AT_RISK_JOB)
+async def negative_run(session: Any, event: dict[str, Any]) -> None:
+    conversation_id = int(event["payload"]["conversation_id"])
+    labels = await repository.recent_sentiments(session, conversation_id, limit=NEGATIVE_RUN)
+    await alerts.negative_run(
+        session,
+        conversation_id,
+        labels=labels,
+        run=NEGATIVE_RUN,
+        context={"trend": event["payload"].get("trend"), "labels": labels},
+    )
