@@ -12,7 +12,7 @@ from frontdesk.analytics import journey as journeys
 from frontdesk.analytics.journey import MARKER_PROVIDERS, Marker, provide_markers
 from frontdesk.db import utcnow
 from frontdesk.runtime import Runtime
-from tests.conftest import Cast, inbound_payload, post_inbound
+from tests.conftest import Cast, inbound_payload, post_inbound, run_jobs
 from tests.web.test_views import log_in
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -43,6 +43,19 @@ class TestJourney:
         )
         assert found.channels == ["api"]
         assert [s.conversation_id for s in only_website.stages] == [website]
+
+    async def test_a_touch_carries_the_sentiment_measured_on_its_message(
+        self, client: httpx.AsyncClient, runtime: Runtime, cast: Cast
+    ) -> None:
+        angry = "This is terrible, my order never arrived and nobody answers. I am very angry."
+        sent = await post_inbound(
+            client, cast.website, inbound_payload("s1", "layla@example.com", angry)
+        )
+        await run_jobs(runtime)
+        async with runtime.db.session() as session:
+            found = await journeys.journey(session, int(sent.json()["customer_id"]), visible=None)
+        assert [t.sentiment for t in found.stages[0].touches] == ["negative"]
+        assert found.stages[0].sentiment == "negative"
 
     async def test_markers_from_a_provider(
         self, client: httpx.AsyncClient, runtime: Runtime, cast: Cast

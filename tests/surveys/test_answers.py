@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from frontdesk.analytics import journey as journeys
 from frontdesk.conversations.models import Note
 from frontdesk.db import utcnow
 from frontdesk.kit import uow
@@ -185,3 +186,21 @@ class TestAtRisk:
             await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
         ).json()
         assert read["assignee_id"] == cast.sara.id and "at-risk" in read["tags"]
+
+
+class TestOnTheJourney:
+    async def test_an_answer_is_a_marker_on_its_stage_and_its_low_score_is_negative(
+        self, client, runtime, cast
+    ):
+        conversation, token = await asked(client, runtime, cast)
+        customer = int((await surveys(client, cast))[0]["customer_id"])
+
+        async def markers() -> list[tuple[str, str, str | None]]:
+            async with runtime.db.session() as session:
+                found = await journeys.journey(session, customer, visible=None)
+            [stage] = [s for s in found.stages if s.conversation_id == conversation]
+            return [(m.kind, m.label, m.tone) for m in stage.markers]
+
+        assert await markers() == []  # asked, not answered
+        await client.get(f"/surveys/r/{token}?score=1", follow_redirects=True)
+        assert await markers() == [("survey", "CSAT 1/5", "negative")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
@@ -106,19 +106,17 @@ async def journey_messages(
     session: AsyncSession, conversation_ids: list[int], *, limit: int
 ) -> list[tuple[int, str, str, datetime, str | None]]:
     """(conversation id, channel, direction, created_at, sentiment label or None) of the
-    latest `limit` messages of these conversations, oldest first. The label is read when the
-    messages table has a `sentiment_label` column (the sentiment work adds it); until then
-    it is None. Uses index: ix_messages_conversation."""
+    latest `limit` messages of these conversations, oldest first (the label: None until the
+    sentiment job has analysed the message). Uses index: ix_messages_conversation."""
     if not conversation_ids:
         return []
-    sentiment = getattr(Message, "sentiment_label", None)
     query = (
         select(
             Message.conversation_id,
             Message.channel,
             Message.direction,
             Message.created_at,
-            sentiment if sentiment is not None else literal(None, String),
+            Message.sentiment,
         )
         .where(Message.conversation_id.in_(conversation_ids))
         .order_by(Message.id.desc())

@@ -159,3 +159,17 @@ async def recent_sentiments(
         .limit(limit)
     )
     return [str(label) for label in reversed(rows.all())]
+
+
+async def answered_in(session: AsyncSession, conversation_ids: Sequence[int]) -> Sequence[Survey]:
+    """The answered surveys of these conversations (the customer journey's markers)."""
+    if not conversation_ids:
+        return []
+    found = await session.scalars(
+        select(Survey).where(
+            Survey.conversation_id.in_(conversation_ids),
+            Survey.status == "answered",
+            Survey.score.is_not(None),
+        )
+    )
+    return found.all()

@@ -8,7 +8,7 @@ from typing import Any
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import JobContext, handler, on_event
-from frontdesk.surveys import alerts, repository, service
+from frontdesk.surveys import alerts, journey, repository, service  # noqa: F401  (journey: markers)
 
 TRIGGER_JOB = "surveys.trigger"
 ANSWER_JOB = "surveys.answer_message"
