@@ -97,6 +97,42 @@ SLA_URGENCY = Ordering("sla_urgency", lambda kind, arrived: arrived + kind.thres
 BASELINES = {o.name: o for o in (LONGEST_IDLE, STATIC_SKILL_PRIORITY, SLA_URGENCY)}
 
 
+class _Draws:
+    """The random draws. Paired (scenarios): each task type's arrivals have their own stream, and
+    each task's work (handling and patience, as multiples of the means) is drawn when it
+    arrives, so every policy compared sees the very same tasks (common random numbers: the
+    difference between two policies is then theirs, not the dice's). Unpaired (the single
+    queue): one stream drawn in event order."""
+
+    def __init__(self, seed: int, types: int, paired: bool) -> None:
+        self.paired = paired
+        self.main = random.Random(seed)
+        self.arrivals = [random.Random(f"{seed}:arrivals:{i}") for i in range(types)]
+        self.work = random.Random(f"{seed}:work")
+        self.units: dict[int, tuple[float, float]] = {}
+
+    def gap(self, index: int, per_hour: float) -> float:
+        rng = self.arrivals[index] if self.paired else self.main
+        return rng.expovariate(per_hour / 3600.0)
+
+    def arrived(self, task_id: int) -> None:
+        if self.paired:
+            self.units[task_id] = (self.work.expovariate(1.0), self.work.expovariate(1.0))
+
+    def handling(self, task_id: int, mean: float) -> float:
+        if self.paired:
+            return mean * self.units.pop(task_id)[0]
+        return self.main.expovariate(1.0 / mean)
+
+    def patience(self, task_id: int, mean: float) -> float:
+        if self.paired:
+            return mean * self.units[task_id][1]
+        return self.main.expovariate(1.0 / mean)
+
+    def left(self, task_id: int) -> None:
+        self.units.pop(task_id, None)
+
+
 @dataclass
 class _Tally:
     arrivals: int = 0
@@ -138,6 +174,7 @@ class ScenarioSimulation:
     hours: float
     seed: int = 1
     ordering: Ordering = OURS
+    paired: bool = True  # common random numbers across policies (see _Draws)
     _events: list[tuple[float, int, int, int]] = field(default_factory=list)
     _arrived: dict[int, float] = field(default_factory=dict)
     _kind_of: dict[int, int] = field(default_factory=dict)  # task → task type index
@@ -146,7 +183,7 @@ class ScenarioSimulation:
     _next_id: int = 0
 
     def run(self) -> ScenarioFigures:
-        rng = random.Random(self.seed)
+        rng = _Draws(self.seed, len(self.task_types), self.paired)
         # Queue ids start at 1 (the router reads a queue id of 0 as none).
         router = Router({i + 1: k.queue_expression() for i, k in enumerate(self.task_types)})
         group_of = self._add_workers(router)
@@ -156,7 +193,7 @@ class ScenarioSimulation:
         group_busy = {group.name: 0.0 for group in self.groups}
         end = self.hours * 3600.0
         for index, kind in enumerate(self.task_types):
-            self._push(rng.expovariate(kind.arrivals_per_hour / 3600.0), ARRIVAL, index)
+            self._push(rng.gap(index, kind.arrivals_per_hour), ARRIVAL, index)
         while self._events:
             now, _, event, subject = heapq.heappop(self._events)
             if event == ARRIVAL:
@@ -168,6 +205,7 @@ class ScenarioSimulation:
                 if task is not None:
                     self._serve(rng, tallies, group_of, group_busy, now, worker_id, task.id)
             elif router.remove_task(subject) is not None:  # ABANDON of one still waiting
+                rng.left(subject)
                 tallies[self._kind_of.pop(subject)].abandoned += 1
         return self._figures(router, tallies, group_busy, end)
 
@@ -192,7 +230,7 @@ class ScenarioSimulation:
     def _arrive(
         self,
         router: Router,
-        rng: random.Random,
+        rng: _Draws,
         tallies: list[_Tally],
         group_of: dict[int, AgentGroup],
         group_busy: dict[str, float],
@@ -208,6 +246,7 @@ class ScenarioSimulation:
         tallies[index].arrivals += 1
         self._arrived[task_id] = now
         self._kind_of[task_id] = index
+        rng.arrived(task_id)
         rank = self.ordering.rank(kind, now)
         attributes = {"type": kind.name}
         task = TaskView(task_id, kind.channel, rank, queue_id=index + 1, attributes=attributes)
@@ -216,12 +255,12 @@ class ScenarioSimulation:
         if worker is not None:
             self._serve(rng, tallies, group_of, group_busy, now, worker.id, task_id)
         elif kind.patience is not None:
-            self._push(now + rng.expovariate(1.0 / kind.patience), ABANDON, task_id)
-        self._push(now + rng.expovariate(kind.arrivals_per_hour / 3600.0), ARRIVAL, index)
+            self._push(now + rng.patience(task_id, kind.patience), ABANDON, task_id)
+        self._push(now + rng.gap(index, kind.arrivals_per_hour), ARRIVAL, index)
 
     def _serve(
         self,
-        rng: random.Random,
+        rng: _Draws,
         tallies: list[_Tally],
         group_of: dict[int, AgentGroup],
         group_busy: dict[str, float],
@@ -237,7 +276,7 @@ class ScenarioSimulation:
         tally.in_threshold += wait <= kind.threshold
         group = group_of[worker_id]
         mean = kind.aht_by_group.get(group.name, kind.aht / group.speed)
-        handling = rng.expovariate(1.0 / mean)
+        handling = rng.handling(task_id, mean)
         tally.busy_seconds += handling
         group_busy[group.name] += handling
         self._sequence += 1
@@ -288,6 +327,11 @@ class Simulation:
             "calls", self.arrivals_per_hour, self.aht, self.threshold, patience=self.patience
         )
         found = ScenarioSimulation(
-            [kind], [AgentGroup("agents", self.agents)], self.hours, self.seed, LONGEST_IDLE
+            [kind],
+            [AgentGroup("agents", self.agents)],
+            self.hours,
+            self.seed,
+            LONGEST_IDLE,
+            paired=False,
         ).run()
         return found.overall
