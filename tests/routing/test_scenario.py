@@ -99,6 +99,12 @@ class TestBadFiles:
         assert message in err
         assert "Traceback" not in err
 
+    def test_a_run_too_long_to_simulate(self) -> None:
+        code, out, err = _invoke("--scenario", str(EXAMPLE), "--hours", "1000000")
+        assert code == 2
+        assert out == ""
+        assert "fewer hours" in err
+
     def test_a_missing_file(self, tmp_path: Path) -> None:
         code, _, err = _invoke("--scenario", str(tmp_path / "absent.json"))
         assert code == 2

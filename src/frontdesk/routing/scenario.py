@@ -32,6 +32,7 @@ from frontdesk.routing.simulator import (
 
 SKILL = r"^[A-Za-z_][A-Za-z0-9_]*$"
 FIGURES = ("service_level", "asa", "abandon_rate", "occupancy")
+MAX_TASKS = 20_000_000  # expected arrivals per policy run (about five minutes of simulation)
 
 
 class ScenarioError(ValueError):
@@ -117,10 +118,16 @@ class Scenario:
     def run(self, ordering_name: str = "ours", *, hours: float | None = None,
             seed: int | None = None) -> ScenarioFigures:  # fmt: skip
         ordering = OURS if ordering_name == "ours" else BASELINES[ordering_name]
+        hours = hours if hours is not None else self.hours
+        expected = sum(kind.arrivals_per_hour for kind in self.task_types) * hours
+        if expected > MAX_TASKS:
+            raise ScenarioError(
+                f"about {expected:,.0f} tasks to simulate; at most {MAX_TASKS:,} (fewer hours)"
+            )
         return ScenarioSimulation(
             self.task_types,
             self.groups,
-            hours if hours is not None else self.hours,
+            hours,
             seed if seed is not None else self.seed,
             ordering,
         ).run()
