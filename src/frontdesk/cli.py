@@ -274,20 +274,23 @@ def simulate(
         dir_okay=False,
         help="A multi-skill scenario (JSON); see docs/routing.md.",
     ),
+    as_table: bool = typer.Option(
+        False, "--table", help="With --scenario: the comparison as a Markdown table."
+    ),
 ) -> None:
     """Simulate through the real router; print service level, ASA, abandon, occupancy.
 
     One queue (--arrivals-per-hour --aht --agents), or a multi-skill --scenario FILE.json
     compared with the longest-idle, static skill priority and SLA-urgency baselines."""
     if scenario is not None:
-        from frontdesk.routing.scenario import ScenarioError, compare, load
+        from frontdesk.routing.scenario import ScenarioError, compare, load, table
 
         try:
             found = compare(load(scenario), hours=hours, seed=seed)
         except ScenarioError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        typer.echo(json.dumps(found))
+        typer.echo(table(found) if as_table else json.dumps(found))
         return
     if arrivals_per_hour is None or aht is None or agents is None:
         typer.echo("error: give --arrivals-per-hour, --aht and --agents, or --scenario", err=True)

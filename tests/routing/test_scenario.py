@@ -53,6 +53,15 @@ class TestCommand:
         assert _invoke("--scenario", str(EXAMPLE), "--hours", "10", "--seed", "5")[1] == first
         assert _invoke("--scenario", str(EXAMPLE), "--hours", "10", "--seed", "6")[1] != first
 
+    def test_table_prints_one_row_per_policy(self) -> None:
+        code, out, err = _invoke("--scenario", str(EXAMPLE), "--hours", "10", "--table")
+        assert code == 0, err
+        rows = out.strip().splitlines()
+        assert rows[0].startswith("| policy | service level")
+        assert [row.split("|")[1].strip() for row in rows[2:]] == POLICIES
+        as_json = json.loads(_invoke("--scenario", str(EXAMPLE), "--hours", "10")[1])
+        assert f"{as_json['overall']['service_level']:.2%}" in rows[2]
+
     def test_the_single_queue_form_still_needs_its_options(self) -> None:
         code, _, err = _invoke("--aht", "180")
         assert code == 2

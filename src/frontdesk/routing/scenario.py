@@ -173,3 +173,17 @@ def compare(scenario: Scenario, *, hours: float | None = None,
 def _row(run: ScenarioFigures) -> dict[str, float]:
     overall = run.overall.as_dict()
     return {name: overall[name] for name in FIGURES}
+
+
+def table(found: dict[str, Any]) -> str:
+    """The comparison as a Markdown table (`simulate --scenario FILE --table`)."""
+    lines = [
+        "| policy | service level | ASA | abandoned | occupancy |",
+        "|---|---|---|---|---|",
+    ]
+    for row in found["comparison"]:
+        lines.append(
+            f"| {row['policy']} | {row['service_level']:.2%} | {row['asa']:.1f} s"
+            f" | {row['abandon_rate']:.2%} | {row['occupancy']:.1%} |"
+        )
+    return "\n".join(lines)
