@@ -261,19 +261,47 @@ def token_create(agent: str = typer.Option(..., "--agent"), name: str = "cli") -
 
 @app.command()
 def simulate(
-    arrivals_per_hour: float = typer.Option(..., "--arrivals-per-hour", min=0.001),
-    aht: float = typer.Option(..., "--aht", min=0.001, help="Mean handling time, seconds."),
-    agents: int = typer.Option(..., "--agents", min=1),
+    arrivals_per_hour: float = typer.Option(None, "--arrivals-per-hour", min=0.001),
+    aht: float = typer.Option(None, "--aht", min=0.001, help="Mean handling time, seconds."),
+    agents: int = typer.Option(None, "--agents", min=1),
     threshold: float = typer.Option(20.0, "--threshold", min=0, help="Service-level seconds."),
-    hours: float = typer.Option(2000.0, "--hours", min=0.001, help="Simulated, not wall, hours."),
-    seed: int = typer.Option(1, "--seed"),
+    hours: float = typer.Option(None, "--hours", min=0.001, help="Simulated, not wall, hours."),
+    seed: int = typer.Option(None, "--seed"),
     patience: float = typer.Option(None, "--patience", min=0.001, help="Mean patience, seconds."),
+    scenario: Path = typer.Option(
+        None,
+        "--scenario",
+        dir_okay=False,
+        help="A multi-skill scenario (JSON); see docs/routing.md.",
+    ),
+    as_table: bool = typer.Option(
+        False, "--table", help="With --scenario: the comparison as a Markdown table."
+    ),
 ) -> None:
-    """Simulate one queue through the real router; print service level, ASA, abandon, occupancy."""
+    """Simulate through the real router; print service level, ASA, abandon, occupancy.
+
+    One queue (--arrivals-per-hour --aht --agents), or a multi-skill --scenario FILE.json
+    compared with the longest-idle, static skill priority and SLA-urgency baselines."""
+    if scenario is not None:
+        from frontdesk.routing.scenario import ScenarioError, compare, load, table
+
+        try:
+            found = compare(load(scenario), hours=hours, seed=seed)
+        except ScenarioError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(table(found) if as_table else json.dumps(found))
+        return
+    if arrivals_per_hour is None or aht is None or agents is None:
+        typer.echo("error: give --arrivals-per-hour, --aht and --agents, or --scenario", err=True)
+        raise typer.Exit(2)
     from frontdesk.routing.simulator import Simulation
 
-    found = Simulation(arrivals_per_hour, aht, agents, threshold, hours, seed, patience).run()
-    typer.echo(json.dumps(found.as_dict()))
+    simulation = Simulation(
+        arrivals_per_hour, aht, agents, threshold, 2000.0 if hours is None else hours,
+        1 if seed is None else seed, patience,
+    )  # fmt: skip
+    typer.echo(json.dumps(simulation.run().as_dict()))
 
 
 @app.command()

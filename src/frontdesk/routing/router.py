@@ -14,8 +14,9 @@ by membership, agents by a version stamp)."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from frontdesk.routing.engine import TaskView, Worker, constrained, suits, worker_env
 from frontdesk.routing.expressions import Expression
@@ -111,13 +112,33 @@ class Router:
             self._assign(chosen, task, now=now)
         return chosen
 
-    def take_next(self, worker_id: int, *, now: float) -> TaskView | None:
-        """Pull: the agent takes the first-ranked waiting task they may work."""
+    def take_next(
+        self,
+        worker_id: int,
+        *,
+        now: float,
+        prefer: Callable[[Worker, TaskView], Any] | None = None,
+    ) -> TaskView | None:
+        """Pull: the agent takes the first-ranked waiting task they may work.
+
+        `prefer` (the simulator's baselines) orders the candidates instead of their rank; the
+        candidates are the same (each queue's first task per channel, and its narrowed ones)."""
         worker = self.workers[worker_id]
         best: TaskView | None = None
+        if prefer is not None:
+            return self._take_preferred(worker, prefer, now=now)
         for candidate in self._candidates(worker):
             if best is None or candidate.key < best.key:
                 best = candidate
+        if best is not None:
+            self._assign(worker, best, now=now)
+        return best
+
+    def _take_preferred(
+        self, worker: Worker, prefer: Callable[[Worker, TaskView], Any], *, now: float
+    ) -> TaskView | None:
+        candidates = list(self._candidates(worker))
+        best = min(candidates, key=lambda task: prefer(worker, task)) if candidates else None
         if best is not None:
             self._assign(worker, best, now=now)
         return best
