@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Arabic and Persian samples)
 """Content gaps: misses from every source are counted (answered ones are not), similar
 wordings cluster (Arabic and Persian spelling variants too) and unrelated ones stay apart,
 the public endpoints cannot flood the table, and only admins read the report."""
