@@ -343,13 +343,14 @@ async def gap_totals(
     session: AsyncSession, *, since: datetime, language: str | None, limit: int
 ) -> list[tuple[str, str, str, int, datetime, datetime]]:
     """(key, language, an example, count, first seen, last seen) per key and language
-    since `since`, most missed first, at most `limit`."""
+    since `since`, most missed first, at most `limit`. Of a key's wordings the least in
+    code-point order is shown: capitalised ("Do you …") before lower case ("do you …")."""
     total = func.sum(Gap.count).label("total")
     query = (
         select(
             Gap.key,
             Gap.language,
-            func.max(Gap.example),
+            func.min(Gap.example),
             total,
             func.min(Gap.first_seen),
             func.max(Gap.last_seen),
