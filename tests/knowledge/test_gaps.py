@@ -177,3 +177,33 @@ def test_clustering_is_by_shared_words(a: str, b: str, together: bool) -> None:
     now = datetime.now(UTC)
     rows_ = [(" ".join(search_tokens(t)), "en", t, 1, now, now) for t in (a, b)]
     assert len(gaps.cluster(rows_)) == (1 if together else 2)
+
+
+def test_prefix_filtering_finds_what_comparing_every_pair_finds() -> None:
+    import random
+
+    chooser = random.Random(12)
+    vocabulary = [f"w{n}" for n in range(30)]
+    now = datetime.now(UTC)
+    rows_ = [
+        (" ".join(chooser.sample(vocabulary, chooser.randint(1, 6))), "en", f"t{n}", 100 - n,
+         now, now)
+        for n in range(200)
+    ]  # fmt: skip
+    # The same greedy rule, comparing every row with every cluster.
+    seeds: list[frozenset[str]] = []
+    totals: list[int] = []
+    for key, _, _, count, _, _ in rows_:
+        words = frozenset(key.split())
+        scores = [gaps.jaccard(words, seed) for seed in seeds]
+        best = max(range(len(seeds)), key=lambda i: (scores[i], -i), default=None)
+        if best is None or scores[best] < gaps.SIMILAR:
+            seeds.append(words)
+            totals.append(0)
+            best = len(seeds) - 1
+        totals[best] += count
+    found = gaps.cluster(rows_)
+    assert 1 < len(found) < len(rows_)  # the sample does cluster
+    assert sorted(c.count for c in found) == sorted(totals)
+    first = {row[2]: frozenset(row[0].split()) for row in rows_}
+    assert sorted(sorted(first[c.examples[0]]) for c in found) == sorted(sorted(s) for s in seeds)

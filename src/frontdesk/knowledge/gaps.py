@@ -6,6 +6,7 @@ Reads only; misses are written by knowledge.service.record_miss."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,20 +36,30 @@ def cluster(
     rows: list[tuple[str, str, str, int, datetime, datetime]], *, similar: float = SIMILAR
 ) -> list[GapCluster]:
     """Clusters of (key, language, example, count, first seen, last seen) rows, most missed
-    first. Rows must come most missed first (repository.gap_totals orders them so)."""
+    first. Rows must come most missed first (repository.gap_totals orders them so).
+
+    Candidates are found by prefix filtering (Chaudhuri et al. 2006), exact for Jaccard:
+    with the words of every set ordered rarest first, two sets with J >= t share a word
+    among the first |x| - ceil(t|x|) + 1 of each, so common words ("how", "do") never make
+    every cluster a candidate."""
+    frequency: dict[str, int] = {}
+    for row in rows:
+        for word in set(row[0].split()):
+            frequency[word] = frequency.get(word, 0) + 1
     clusters: list[_Cluster] = []
-    by_word: dict[str, list[int]] = {}  # word -> clusters whose first key holds it
+    by_word: dict[str, list[int]] = {}  # prefix word -> clusters whose first key has it
     for key, language, example, count, first, last in rows:
         words = frozenset(key.split())
+        prefix = _prefix(words, frequency, similar)
         best, best_score = None, 0.0
-        for position in sorted({p for w in words for p in by_word.get(w, ())}):
+        for position in sorted({p for w in prefix for p in by_word.get(w, ())}):
             score = jaccard(words, clusters[position].words)
             if score >= similar and score > best_score:  # ties: the earlier cluster
                 best, best_score = position, score
         if best is None:
             best = len(clusters)
             clusters.append(_Cluster(words=words, text=example))
-            for word in words:
+            for word in prefix:
                 by_word.setdefault(word, []).append(best)
         group = clusters[best]
         group.count += count
@@ -70,3 +81,8 @@ def cluster(
         )
         for _, c in ordered
     ]
+
+
+def _prefix(words: frozenset[str], frequency: dict[str, int], similar: float) -> list[str]:
+    ordered = sorted(words, key=lambda w: (frequency.get(w, 0), w))
+    return ordered[: len(ordered) - math.ceil(similar * len(ordered)) + 1]
