@@ -207,3 +207,16 @@ def test_prefix_filtering_finds_what_comparing_every_pair_finds() -> None:
     assert sorted(c.count for c in found) == sorted(totals)
     first = {row[2]: frozenset(row[0].split()) for row in rows_}
     assert sorted(sorted(first[c.examples[0]]) for c in found) == sorted(sorted(s) for s in seeds)
+
+
+async def test_addresses_and_long_numbers_are_not_kept(runtime):
+    await record(
+        runtime, "Where is order 12345678? Write to maya@example.com or ۰۹۱۲۳۴۵۶۷۸۹", source="bot"
+    )
+    [row] = await rows(runtime)
+    assert row.example == "Where is order [number]? Write to [email] or [number]"
+    assert "maya" not in row.key and "12345678" not in row.key
+    await record(
+        runtime, "Where is order 87654321? Write to ali@example.org or 0912 345 6789", source="bot"
+    )
+    assert [r.count for r in await rows(runtime)] == [2]  # one question, whoever asked it

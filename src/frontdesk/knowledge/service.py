@@ -3,6 +3,7 @@ translations with their versions and example questions, feedback)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import NotFound
+from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import gaps, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
@@ -303,6 +305,7 @@ async def record_miss(
     sends every keystroke: a miss that extends an earlier one of the same day replaces it,
     so one customer typing one question counts once."""
     assert source in GAP_SOURCES, source
+    text = _anonymous(text)
     key = " ".join(search_tokens(text))[:GAP_KEY_CHARS].strip()
     if not key:
         return
@@ -326,6 +329,17 @@ async def record_miss(
     await repository.count_gap(
         session, day=day, source=source, language=lang, key=key, example=example, now=moment
     )
+
+
+# A report is read by every admin: what customers typed loses its e-mail addresses, card
+# numbers and other long numbers (phone, order, account) before it is stored.
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_LONG_NUMBER = re.compile(r"(?:\d[\s.-]?){6,}\d")
+
+
+def _anonymous(text: str) -> str:
+    text = _EMAIL.sub("[email]", redact_cards(text))
+    return _LONG_NUMBER.sub("[number]", text)
 
 
 async def gap_report(
