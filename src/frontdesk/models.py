@@ -29,6 +29,7 @@ from frontdesk.kit.ratelimit import RateWindow
 from frontdesk.knowledge.models import (
     Article,
     Feedback,
+    Gap,
     IndexStamp,
     Question,
     Translation,
@@ -52,6 +53,7 @@ __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
     "Attachment", "Base", "BotConversation", "BotInbox", "CannedResponse", "Conversation",
     "ConversationFact", "ConversationTag", "Customer", "DailyRollup", "Event", "Feedback",
+    "Gap",
     "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
     "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
     "RoutingQueue", "RoutingTask", "Schedule", "SentimentRule", "SlaCalendar", "SlaClock",

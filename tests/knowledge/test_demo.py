@@ -5,7 +5,7 @@ from __future__ import annotations
 from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate
 from frontdesk.kit import uow
-from frontdesk.knowledge import search
+from frontdesk.knowledge import search, service
 from frontdesk.knowledge.demo import ARTICLES, seed_articles
 from frontdesk.runtime import Runtime
 
@@ -31,3 +31,7 @@ async def test_demo_articles_answer_in_three_languages(runtime: Runtime):
         suggestions = await search.autocomplete(session, "پیگ", language="fa")
         assert [s.text for s in suggestions] == ["پیگیری بسته"]
     assert len(ARTICLES) >= 3
+    async with runtime.db.session() as session:
+        report = await service.gap_report(session, since=None, language=None)
+    assert [(c.count, c.languages) for c in report.items] == [(3, ["en"]), (2, ["ar"]), (1, ["en"])]
+    assert "Canada" in report.items[0].text

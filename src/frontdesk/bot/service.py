@@ -189,6 +189,7 @@ async def _answer(
     )
     _update(dialogue, intents=[*dialogue.context.get("intents", []), tried.model_dump()])
     if result.answer is None:
+        await knowledge.record_miss(session, text, language=dialogue.language, source="bot")
         await hand_off(session, conversation, dialogue, reason="low_confidence")
         return
     failed = {

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
+from frontdesk.db import utcnow
 from frontdesk.knowledge import service
 from frontdesk.knowledge.schemas import ArticleCreate, TranslationWrite
 
@@ -50,6 +53,29 @@ ARTICLES: list[tuple[Text, list[Text], str]] = [
 ]  # fmt: skip
 
 
+# Questions the demo's knowledge base cannot answer, as customers asked them over the last
+# days (text, language, source, days ago): Settings → Knowledge base → Content gaps shows
+# them as three clusters, one of them in Arabic and Persian spellings.
+MISSES = [
+    ("Do you ship to Canada?", "en", "bot", 1),
+    ("do you ship to canada", "en", "portal", 2),
+    ("Can you ship to Canada?", "en", "search", 4),
+    ("Do you offer gift cards?", "en", "autocomplete", 3),
+    ("هل يمكنني الدفع عند الاستلام؟", "ar", "bot", 1),
+    ("هل یمکننی الدفع عند الاستلام", "ar", "portal", 5),
+]  # fmt: skip
+
+
+async def seed_gaps(session: AsyncSession, *, now: datetime | None = None) -> None:
+    """The demo's content gaps (see MISSES)."""
+    moment = now or utcnow()
+    for text, language, source, days_ago in MISSES:
+        await service.record_miss(
+            session, text, language=language, source=source,
+            now=moment - timedelta(days=days_ago),
+        )  # fmt: skip
+
+
 async def seed_articles(session: AsyncSession, *, author: Agent) -> None:
     """Published demo articles, each in English with Arabic and Persian translations."""
     for (language, title, body, questions), translations, category in ARTICLES:
@@ -74,3 +100,4 @@ async def seed_articles(session: AsyncSession, *, author: Agent) -> None:
                 ),
                 author=author,
             )
+    await seed_gaps(session)

@@ -117,3 +117,25 @@ class IndexStamp(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stamp: Mapped[str] = mapped_column(String(32))
+
+
+class Gap(Base):
+    """Searches and questions the knowledge base had no good answer for: one row per
+    normalised text, language, source and day, with a counter, so repeats cost an update and
+    the public endpoints cannot grow the table faster than their daily cap."""
+
+    __tablename__ = "kb_gaps"
+    __table_args__ = (
+        UniqueConstraint("day", "source", "language", "key", name="uq_kb_gaps_day_key"),
+        Index("ix_kb_gaps_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # ISO date (UTC)
+    source: Mapped[str] = mapped_column(String(20))  # search | portal | autocomplete | answer | bot
+    language: Mapped[str] = mapped_column(String(MAX_LANGUAGE))  # "" when unknown
+    key: Mapped[str] = mapped_column(String(200))  # kit.text search tokens, space separated
+    example: Mapped[str] = mapped_column(String(300))  # the text as typed (latest)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

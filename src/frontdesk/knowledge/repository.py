@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.knowledge.models import (
     Article,
     Feedback,
+    Gap,
     IndexStamp,
     Question,
     Translation,
@@ -291,3 +293,77 @@ async def renew_stamp(session: AsyncSession) -> None:
     await session.execute(
         statement.on_conflict_do_update(index_elements=["id"], set_={"stamp": stamp})
     )
+
+
+# --- Content gaps -----------------------------------------------------------------------
+
+
+async def count_gap(
+    session: AsyncSession, *, day: str, source: str, language: str, key: str, example: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    """One more miss of `key` on `day` (a new row, or the existing row's counter)."""
+    insert = pg_insert if _postgres(session) else sqlite_insert
+    statement = insert(Gap).values(
+        day=day, source=source, language=language, key=key, example=example, count=1,
+        first_seen=now, last_seen=now,
+    )  # fmt: skip
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "source", "language", "key"],
+            set_={"count": Gap.count + 1, "last_seen": now, "example": example},
+        )
+    )
+
+
+async def gap_with_key(
+    session: AsyncSession, *, day: str, source: str, language: str, keys: Sequence[str]
+) -> Gap | None:
+    """The longest of `keys` recorded on `day` (autocomplete: what was typed before)."""
+    if not keys:
+        return None
+    return await session.scalar(
+        select(Gap)
+        .where(Gap.day == day, Gap.source == source, Gap.language == language, Gap.key.in_(keys))
+        .order_by(func.length(Gap.key).desc())
+        .limit(1)
+    )
+
+
+async def gaps_on(session: AsyncSession, *, day: str, sources: Sequence[str]) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Gap).where(Gap.day == day, Gap.source.in_(sources))
+        )
+        or 0
+    )
+
+
+async def gap_totals(
+    session: AsyncSession, *, since: datetime, language: str | None, limit: int
+) -> list[tuple[str, str, str, int, datetime, datetime]]:
+    """(key, language, an example, count, first seen, last seen) per key and language
+    since `since`, most missed first, at most `limit`. Of a key's wordings the least in
+    code-point order is shown: capitalised ("Do you …") before lower case ("do you …")."""
+    total = func.sum(Gap.count).label("total")
+    query = (
+        select(
+            Gap.key,
+            Gap.language,
+            func.min(Gap.example),
+            total,
+            func.min(Gap.first_seen),
+            func.max(Gap.last_seen),
+        )
+        .where(Gap.last_seen >= since)
+        .group_by(Gap.key, Gap.language)
+        .order_by(total.desc(), Gap.key, Gap.language)
+        .limit(limit)
+    )
+    if language:
+        query = query.where((Gap.language == language) | Gap.language.like(f"{language}-%"))
+    rows = await session.execute(query)
+    return [
+        (key, lang, example, int(count), first, last)
+        for key, lang, example, count, first, last in rows
+    ]

@@ -160,3 +160,19 @@ class Suggestion(BaseModel):
 
 class Suggestions(BaseModel):
     items: list[Suggestion]
+
+
+class GapCluster(BaseModel):
+    """Similar searches and questions with no good answer, most missed first."""
+
+    text: str  # the most missed wording, as typed
+    count: int
+    languages: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    examples: list[str]  # up to three wordings, most missed first
+
+
+class GapReport(BaseModel):
+    since: datetime
+    items: list[GapCluster]

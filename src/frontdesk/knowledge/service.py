@@ -3,15 +3,18 @@ translations with their versions and example questions, feedback)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import NotFound
+from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.text import search_tokens
-from frontdesk.knowledge import repository
+from frontdesk.knowledge import gaps, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
 from frontdesk.knowledge.markdown import plain_text, render
 from frontdesk.knowledge.models import Article, Feedback, Translation, Version
@@ -21,6 +24,7 @@ from frontdesk.knowledge.schemas import (
     ArticleUpdate,
     FeedbackCreate,
     FeedbackSummary,
+    GapReport,
     TranslationRead,
     TranslationWrite,
     VersionRead,
@@ -32,6 +36,16 @@ EVERY_STATUS = ("draft", "published", "internal")
 # How much of a body the search vector reads: the opening says what an article is about
 # (full text covers the rest; more words only blur a hashed vector).
 VECTOR_BODY_CHARS = 300
+# Content gaps. Sources that anyone may call without signing in share a cap of new rows per
+# day (past it their misses are not recorded; the agents' and the bot's always are).
+GAP_SOURCES = ("search", "portal", "autocomplete", "answer", "bot")
+PUBLIC_GAP_SOURCES = ("portal", "autocomplete")
+PUBLIC_GAPS_PER_DAY = 2_000
+GAP_KEY_CHARS = 200
+GAP_EXAMPLE_CHARS = 300
+GAP_DAYS = 30
+# Distinct wordings read for a report (most missed first); the long tail past them is noise.
+GAP_REPORT_KEYS = 5_000
 
 
 def readable_statuses(agent: Agent | None) -> tuple[str, ...]:
@@ -281,3 +295,59 @@ async def feedback_summary(session: AsyncSession, article: Article) -> list[Feed
         else:
             row.not_helpful = count
     return list(summary.values())
+
+
+async def record_miss(
+    session: AsyncSession, text: str, *, language: str | None, source: str,
+    now: datetime | None = None,
+) -> None:  # fmt: skip
+    """Count a search or question with no good answer (see knowledge.gaps). Autocomplete
+    sends every keystroke: a miss that extends an earlier one of the same day replaces it,
+    so one customer typing one question counts once."""
+    assert source in GAP_SOURCES, source
+    text = _anonymous(text)
+    key = " ".join(search_tokens(text))[:GAP_KEY_CHARS].strip()
+    if not key:
+        return
+    moment = now or utcnow()
+    day = moment.date().isoformat()
+    lang = (language or "")[:35]
+    example = " ".join(text.split())[:GAP_EXAMPLE_CHARS]
+    if source == "autocomplete":
+        earlier = [key[:size] for size in range(1, len(key) + 1)]
+        typed = await repository.gap_with_key(
+            session, day=day, source=source, language=lang, keys=earlier
+        )
+        if typed is not None and typed.key != key:
+            typed.key, typed.example, typed.last_seen = key, example, moment
+            await session.flush()
+            return
+    if source in PUBLIC_GAP_SOURCES:
+        recorded = await repository.gaps_on(session, day=day, sources=PUBLIC_GAP_SOURCES)
+        if recorded >= PUBLIC_GAPS_PER_DAY:
+            return
+    await repository.count_gap(
+        session, day=day, source=source, language=lang, key=key, example=example, now=moment
+    )
+
+
+# A report is read by every admin: what customers typed loses its e-mail addresses, card
+# numbers and other long numbers (phone, order, account) before it is stored.
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_LONG_NUMBER = re.compile(r"(?:\d[\s.-]?){6,}\d")
+
+
+def _anonymous(text: str) -> str:
+    text = _EMAIL.sub("[email]", redact_cards(text))
+    return _LONG_NUMBER.sub("[number]", text)
+
+
+async def gap_report(
+    session: AsyncSession, *, since: datetime | None, language: str | None
+) -> GapReport:
+    """Clusters of similar misses since `since` (default: the last 30 days)."""
+    start = since or utcnow() - timedelta(days=GAP_DAYS)
+    rows = await repository.gap_totals(
+        session, since=start, language=language, limit=GAP_REPORT_KEYS
+    )
+    return GapReport(since=start, items=gaps.cluster(rows))

@@ -4,7 +4,8 @@ only, no authentication, rate-limited per client address)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -23,6 +24,7 @@ from frontdesk.knowledge.schemas import (
     ArticleUpdate,
     FeedbackCreate,
     FeedbackSummary,
+    GapReport,
     Language,
     SearchResults,
     Suggestions,
@@ -39,19 +41,35 @@ SearchLimit = Annotated[int, Query(ge=1, le=50)]
 # second in bursts; these caps stop scraping, not people.
 AUTOCOMPLETE_PER_MINUTE = 300
 FEEDBACK_PER_MINUTE = 20
-LIMITS = {"autocomplete": AUTOCOMPLETE_PER_MINUTE, "feedback": FEEDBACK_PER_MINUTE}
+# Misses recorded as content gaps per client address and minute (past it the request is
+# answered as ever, only not counted).
+GAPS_PER_MINUTE = 10
+LIMITS = {
+    "autocomplete": AUTOCOMPLETE_PER_MINUTE,
+    "feedback": FEEDBACK_PER_MINUTE,
+    "gaps": GAPS_PER_MINUTE,
+}
 
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limit(request: Request, what: str) -> None:
+def _windows(request: Request) -> dict[str, LocalWindows]:
     # One set of windows per app (so per process), made on first use.
     state = request.app.state
     if not hasattr(state, "kb_windows"):
         state.kb_windows = {name: LocalWindows(cap) for name, cap in LIMITS.items()}
-    if wait := state.kb_windows[what].take(_client(request)):
+    return cast(dict[str, LocalWindows], state.kb_windows)
+
+
+def may_record_gap(request: Request) -> bool:
+    """Whether this client's miss may be counted (public endpoints: a flood is not)."""
+    return not _windows(request)["gaps"].take(_client(request))
+
+
+def rate_limit(request: Request, what: str) -> None:
+    if wait := _windows(request)[what].take(_client(request)):
         raise TooManyRequests(
             "too many requests: try again in a minute", retry_after=wait, code="rate_limited"
         )
@@ -162,6 +180,9 @@ async def search_articles(
     """Published and internal articles for `q`, best first; each in `language` when the
     article has it, else in the language that matched (the item says which)."""
     items = await search.search(session, q, language=language, statuses=service.STAFF, limit=limit)
+    if not items:
+        await service.record_miss(session, q, language=language, source="search")
+        await uow.commit(session)
     return SearchResults(items=items)
 
 
@@ -169,7 +190,23 @@ async def search_articles(
 async def answer(data: AnswerAsk, session: SessionDep, agent: CurrentAgent) -> AnswerResult:
     """Exactly the bot's decision for a customer's message: `answer` null means "I don't
     know" (the bot would hand off)."""
-    return await search.answer(session, data.text, language=data.language)
+    result = await search.answer(session, data.text, language=data.language)
+    if result.answer is None:
+        await service.record_miss(session, data.text, language=data.language, source="answer")
+        await uow.commit(session)
+    return result
+
+
+@router.get("/kb/gaps", response_model=GapReport, responses=openapi.errors())
+async def gaps(
+    session: SessionDep,
+    admin: AdminAgent,
+    since: datetime | None = None,
+    language: Language | None = None,
+) -> GapReport:
+    """Content gaps: searches and questions with no good answer since `since` (default the
+    last 30 days), clustered by wording, most missed first (admins only)."""
+    return await service.gap_report(session, since=since, language=language)
 
 
 @public_router.get(
@@ -181,7 +218,11 @@ async def autocomplete(
     """Suggested questions and articles for what a customer has typed so far (published
     articles only; no authentication)."""
     rate_limit(request, "autocomplete")
-    return Suggestions(items=await search.autocomplete(session, q, language=language))
+    items = await search.autocomplete(session, q, language=language)
+    if not items and may_record_gap(request):
+        await service.record_miss(session, q, language=language, source="autocomplete")
+        await uow.commit(session)
+    return Suggestions(items=items)
 
 
 @public_router.post(

@@ -24,7 +24,7 @@ from frontdesk.kit.errors import NotFound
 from frontdesk.kit.i18n import LANGUAGES, script_direction
 from frontdesk.knowledge import search, service
 from frontdesk.knowledge.schemas import ArticleRead, FeedbackCreate, TranslationRead
-from frontdesk.knowledge.views import rate_limit
+from frontdesk.knowledge.views import may_record_gap, rate_limit
 from frontdesk.web.rendering import check_csrf, render
 
 router = APIRouter(include_in_schema=False)
@@ -114,6 +114,9 @@ async def help_search(
     hits = await search.search(
         session, q, language=lang, statuses=service.PUBLIC, limit=SEARCH_RESULTS
     )
+    if not hits and q.strip() and may_record_gap(request):
+        await service.record_miss(session, q, language=lang, source="portal")
+        await uow.commit(session)
     return _page(
         request,
         lang,

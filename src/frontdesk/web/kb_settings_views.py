@@ -5,6 +5,7 @@ translations are flagged. Everything goes through knowledge.service, as the API 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from frontdesk.auth.models import Agent
+from frontdesk.db import utcnow
 from frontdesk.deps import SessionDep
 from frontdesk.kit import uow
 from frontdesk.kit.i18n import script_direction
@@ -33,6 +35,8 @@ from frontdesk.web.settings_views import AdminPage
 router = APIRouter(include_in_schema=False)
 LIST_LIMIT = 1000
 STATUSES = ("draft", "published", "internal")
+GAP_PERIODS = ("7", "30", "90")
+GAP_DEFAULT_DAYS = 30
 FIELDS = ("language", "title", "body", "status", "category", "tags", "questions")
 
 
@@ -44,7 +48,32 @@ async def articles_page(request: Request, session: SessionDep, admin: AdminPage)
 
 @router.get("/settings/knowledge/new", response_class=HTMLResponse)
 async def new_article_page(request: Request, admin: AdminPage) -> HTMLResponse:
-    return _article_form(request, admin, None, _blank())
+    """The form, blank or (from Content gaps) with a customer's question as its title and
+    first example question."""
+    values = _blank()
+    question = " ".join(request.query_params.get("question", "").split())[:300]
+    if question:
+        values |= {"title": question, "questions": question}
+    language = _language_or_none(request.query_params.get("language", ""))
+    if language:
+        values["language"] = language
+    return _article_form(request, admin, None, values)
+
+
+@router.get("/settings/knowledge/gaps", response_class=HTMLResponse)
+async def gaps_page(request: Request, session: SessionDep, admin: AdminPage) -> HTMLResponse:
+    """Content gaps: what was searched or asked with no good answer, clustered, with a link
+    that starts an article from the most missed wording."""
+    days = request.query_params.get("days", "")
+    period = int(days) if days in GAP_PERIODS else GAP_DEFAULT_DAYS
+    language = _language_or_none(request.query_params.get("language", "")) or None
+    since = utcnow() - timedelta(days=period)
+    report = await service.gap_report(session, since=since, language=language)
+    context = {
+        "report": report, "days": period, "periods": [int(d) for d in GAP_PERIODS],
+        "language": language or "", **_words(),
+    }  # fmt: skip
+    return render(request, "settings_kb_gaps.html", context, agent=admin)
 
 
 @router.post("/settings/knowledge/new", response_class=HTMLResponse)
