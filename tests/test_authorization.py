@@ -28,8 +28,13 @@ ADMIN_ONLY = re.compile(
     r"|^/api/v1/inboxes/\{inbox_id\}/check$"
     r"|^/api/v1/inboxes/\{inbox_id\}/templates"
     r"|^/api/v1/routing/(queues|policies|agents)/"
+    r"|^/api/v1/sla/(calendars|policies)/"
+    r"|^/api/v1/inboxes/\{inbox_id\}/(survey|bot)$"
     r"|^/api/v1/kb/articles/\{article_id\}(/translations)?$"
 )
+
+# Admin-only routes whose reads are admin-only too (403 rather than 404).
+ADMIN_READS = re.compile(r"quarantine|^/api/v1/sla/|/(survey|bot)$")
 
 BODIES = {
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
@@ -122,6 +127,8 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
         "agent_id": cast.bob.id,
         "team_id": 2,
         "template_id": 1,
+        "calendar_id": 1,
+        "survey_id": 1,
     }
     # Bob is mentioned in his team's conversation: nobody else may read or mark that.
     noted = await client.post(
@@ -169,7 +176,7 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
             )
             if reading_org_data:
                 assert response.status_code == 200, (method, template)
-            elif ADMIN_ONLY.search(template) and (method != "GET" or "quarantine" in template):
+            elif ADMIN_ONLY.search(template) and (method != "GET" or ADMIN_READS.search(template)):
                 assert response.status_code == 403, (method, template, response.text)
             else:
                 assert response.status_code == 404, (method, template, response.text)

@@ -114,6 +114,27 @@ CHANNELS: dict[str, dict[str, Any]] = {
         },
         "body": fixture("sms_gateway", "fixtures", "incoming.json"),
     },
+    "voice": {
+        "settings": {
+            "settings": {
+                "account_sid": "AC" + "1" * 32,
+                "auth_token": "walk-auth-token",
+                "phone_number": "+14155550111",
+                "api_base_url": NOWHERE,
+            }
+        },
+        "body": urlencode(
+            {
+                "AccountSid": "AC" + "1" * 32,
+                "CallSid": "CA" + "2" * 32,
+                "From": "+971501234567",
+                "To": "+14155550111",
+                "Direction": "inbound",
+                "CallStatus": "ringing",
+            }
+        ),
+        "content_type": "application/x-www-form-urlencoded",
+    },
 }
 # Forged credentials of every scheme a channel here uses: none of them may open any route.
 FORGED: list[dict[str, str]] = [

@@ -604,12 +604,18 @@ DRIVERS: dict[str, list[Driver]] = {
     "sms": [feed_sms],
     "sms_gateway": [feed_sms_gateway],
 }
+# Channels whose messages carry no customer text, which this test counts by: each is proven
+# against the same poisons by a test of its own, named here.
+PROVEN_ELSEWHERE = {
+    "voice": "tests/channels/voice/test_answering.py::TestWebhooks::"
+    "test_poison_webhooks_are_refused_or_kept_and_never_block_the_good_ones",
+}
 
 
 def cases() -> list[Any]:
     """A case per channel driver; a registered channel without a driver is a failing case."""
     found = []
-    for channel in sorted(INSTALLED):
+    for channel in sorted(set(INSTALLED) - set(PROVEN_ELSEWHERE)):
         drivers: list[Driver | None] = [*DRIVERS.get(channel, [])] or [None]
         for driver in drivers:
             name = driver.__name__ if driver else "missing"
@@ -672,7 +678,7 @@ async def quarantined(runtime: Runtime) -> int:
 
 
 def test_every_registered_channel_has_a_poison_driver() -> None:
-    assert sorted(DRIVERS) == sorted(INSTALLED), (
+    assert sorted([*DRIVERS, *PROVEN_ELSEWHERE]) == sorted(INSTALLED), (
         "a channel without a driver here is not proven safe against poison messages"
     )
 

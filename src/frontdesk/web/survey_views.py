@@ -19,6 +19,7 @@ from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit import uow
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.i18n import localise_digits
+from frontdesk.kit.schemas import Id
 from frontdesk.surveys import questions, repository, service
 from frontdesk.surveys.models import KINDS, TRIGGERS, Survey
 from frontdesk.surveys.schemas import SurveyConfigWrite
@@ -146,7 +147,7 @@ async def _settings(
 
 @router.post("/settings/surveys/{inbox_id}", response_class=HTMLResponse)
 async def save_settings(
-    request: Request, inbox_id: int, session: SessionDep, admin: AdminPage
+    request: Request, inbox_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))

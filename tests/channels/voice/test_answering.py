@@ -244,6 +244,26 @@ class TestWebhooks:
         assert row.route == "incoming" and "CallSid" in row.reason
         assert row.params["From"] == "not a number at all"
 
+    async def test_poison_webhooks_are_refused_or_kept_and_never_block_the_good_ones(
+        self, client, runtime, voice
+    ):
+        """What the shared poison test feeds text channels, in a call's fields (a call has no
+        text): a NUL and a lone surrogate in the caller's number and name, then a good call."""
+        for n, poison in enumerate(("+97150\x001234", "+97150\ud8001234")):
+            caller = Caller(client, voice, "+971501234567")
+            try:
+                response = await caller.post(voice.webhook_url, From=poison, CallerName=poison)
+            except UnicodeEncodeError:  # the surrogate cannot be signed: sent as its bytes
+                continue
+            assert response.status_code in (200, 422), (n, response.text)
+        good = Caller(client, voice, "+971509999999")
+        response = await good.post(voice.webhook_url)
+        assert response.status_code == 200
+        async with runtime.db.session() as session:
+            calls = (await session.scalars(select(Message))).all()
+        good_calls = [m for m in calls if "9999999" in str(m.meta["call"].get("from_number"))]
+        assert [m.kind for m in good_calls] == ["call"]
+
     async def test_another_accounts_webhook_is_refused(self, client, runtime, voice):
         caller = Caller(client, voice, "+971501234567")
         response = await caller.post(voice.webhook_url, AccountSid="AC" + "1" * 32)

@@ -75,7 +75,8 @@ class TestBreachCountdown:
         await wait_for_jobs(runtime, BREACH_JOB)
         ada = await agent_page(browser, base, cast.ada)
         await ada.locator("#fd-language").select_option("fa")
-        await ada.wait_for_load_state()
+        # The choice is saved and the page reloads in Persian before we move on.
+        await ada.wait_for_function("() => document.documentElement.dir === 'rtl'")
         await ada.goto(f"{base}/conversations/{conversation_id}")
         await live(ada)
         assert await ada.evaluate("document.documentElement.dir") == "rtl"
