@@ -13,13 +13,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.auth.service import SESSION_LIFETIME
 from frontdesk.config import Settings
 from frontdesk.deps import SESSION_COOKIE, SessionDep
-from frontdesk.kit.errors import Unauthorized
+from frontdesk.kit.errors import FrontdeskError, Unauthorized
 from frontdesk.kit.i18n import direction, format_number, format_when, language, translator
 from frontdesk.kit.security import sanitize_html
 from frontdesk.routing import service as routing
@@ -142,6 +144,24 @@ def check_csrf(request: Request, submitted: str) -> None:
     origin = request.headers.get("origin")
     if origin is not None and not _own_origin(request, origin):
         raise Unauthorized("form sent from another site", code="csrf")
+
+
+async def checked_form(request: Request) -> FormData:
+    """A settings page's posted form, its CSRF token checked."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf") or ""))
+    return form
+
+
+def form_problem(exc: Exception) -> dict[str, Any]:
+    """What a settings page shows for a refused form: the error's code and message."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return {"code": "invalid", "message": f"{where}: {first.get('msg', '')}"}
+    if isinstance(exc, FrontdeskError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "invalid", "message": str(exc)}
 
 
 def _own_origin(request: Request, origin: str) -> bool:

@@ -29,7 +29,7 @@ from frontdesk.routing.schemas import (
     WorkerUpdate,
 )
 from frontdesk.routing.views import worker_read
-from frontdesk.web.rendering import check_csrf, render
+from frontdesk.web.rendering import checked_form, form_problem, render
 from frontdesk.web.settings_views import AdminPage
 
 router = APIRouter(include_in_schema=False)
@@ -49,22 +49,6 @@ def expression_error(field: str, source: str) -> dict[str, Any] | None:
     except ExpressionError as exc:
         return {"field": field, "source": source, "position": exc.position, "message": exc.message}
     return None
-
-
-def _problem(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return {"code": "invalid", "message": f"{where}: {first.get('msg', '')}"}
-    if isinstance(exc, FrontdeskError):
-        return {"code": exc.code, "message": exc.message}
-    return {"code": "invalid", "message": str(exc)}
-
-
-async def _form(request: Request) -> FormData:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf") or ""))
-    return form
 
 
 # Queues
@@ -94,7 +78,7 @@ async def _queues(
 
 @router.post("/settings/routing/queues", response_class=HTMLResponse)
 async def save_queue(request: Request, session: SessionDep, admin: AdminPage) -> Response:
-    form = await _form(request)
+    form = await checked_form(request)
     queue_id = str(form.get("id") or "")
     values = {
         "name": str(form.get("name") or ""),
@@ -108,7 +92,7 @@ async def save_queue(request: Request, session: SessionDep, admin: AdminPage) ->
             await setup.create_queue(session, QueueCreate(**values))
     except (ValidationError, FrontdeskError) as exc:
         return await _queues(
-            request, session, admin, status=422, values=values, problem=_problem(exc),
+            request, session, admin, status=422, values=values, problem=form_problem(exc),
             editing_id=int(queue_id) if queue_id.isdigit() else None,
             expr_error=expression_error("agent_expression", values["agent_expression"]),
         )  # fmt: skip
@@ -120,12 +104,12 @@ async def save_queue(request: Request, session: SessionDep, admin: AdminPage) ->
 async def delete_queue(
     request: Request, queue_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
-    await _form(request)
+    await checked_form(request)
     try:
         await setup.delete_queue(session, await setup.get_queue_or_raise(session, queue_id))
     except FrontdeskError as exc:
         return await _queues(request, session, admin, status=409, values={},
-                             problem=_problem(exc))  # fmt: skip
+                             problem=form_problem(exc))  # fmt: skip
     await uow.commit(session)
     return RedirectResponse("/settings/routing/queues?saved=1", status_code=303)
 
@@ -189,7 +173,7 @@ def _targets_from(form: FormData) -> list[dict[str, Any]]:
 
 @router.post("/settings/routing/policies", response_class=HTMLResponse)
 async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -> Response:
-    form = await _form(request)
+    form = await checked_form(request)
     policy_id = str(form.get("id") or "")
     position = str(form.get("position") or "100").strip()
     values: dict[str, Any] = {
@@ -214,7 +198,7 @@ async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -
             for i, row in enumerate(values["targets"])
         ]
         return await _policies(
-            request, session, admin, status=422, values=values, problem=_problem(exc),
+            request, session, admin, status=422, values=values, problem=form_problem(exc),
             editing_id=int(policy_id) if policy_id.isdigit() else None,
             expr_error=next((e for e in errors if e), None),
         )  # fmt: skip
@@ -226,7 +210,7 @@ async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -
 async def delete_policy(
     request: Request, policy_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
-    await _form(request)
+    await checked_form(request)
     await setup.delete_policy(session, await setup.get_policy_or_raise(session, policy_id))
     await uow.commit(session)
     return RedirectResponse("/settings/routing/policies?saved=1", status_code=303)
@@ -291,7 +275,7 @@ async def _agents(
 async def save_worker(
     request: Request, agent_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
-    form = await _form(request)
+    form = await checked_form(request)
     member = await setup.get_agent_or_raise(session, agent_id)
     values = {
         name: str(form.get(name) or "") for name in ("skills", "languages", "tier", "capacity")
@@ -309,6 +293,6 @@ async def save_worker(
         await dispatch.route(session)
     except (ValidationError, FrontdeskError, FormProblem) as exc:
         return await _agents(request, session, admin, chosen=agent_id, status=422,
-                             values=values, problem=_problem(exc))  # fmt: skip
+                             values=values, problem=form_problem(exc))  # fmt: skip
     await uow.commit(session)
     return RedirectResponse(f"/settings/routing/agents?agent={agent_id}&saved=1", status_code=303)

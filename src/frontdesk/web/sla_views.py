@@ -27,7 +27,7 @@ from frontdesk.routing import repository as routing_repository
 from frontdesk.sla import businesstime as bt
 from frontdesk.sla import repository, service, setup
 from frontdesk.sla.schemas import CalendarCreate, CalendarUpdate, PolicyCreate, PolicyUpdate
-from frontdesk.web.rendering import PageAgent, check_csrf, render
+from frontdesk.web.rendering import PageAgent, checked_form, form_problem, render
 from frontdesk.web.settings_views import AdminPage
 
 router = APIRouter(include_in_schema=False)
@@ -102,22 +102,6 @@ async def conversation_clocks(
 # Settings → SLA
 
 
-def _problem(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return {"code": "invalid", "message": f"{where}: {first.get('msg', '')}"}
-    if isinstance(exc, FrontdeskError):
-        return {"code": exc.code, "message": exc.message}
-    return {"code": "invalid", "message": str(exc)}
-
-
-async def _form(request: Request) -> FormData:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf") or ""))
-    return form
-
-
 def _words(text: str) -> list[str]:
     return [word.strip() for word in text.replace("،", ",").split(",") if word.strip()]
 
@@ -156,7 +140,7 @@ async def _calendars(
 
 @router.post("/settings/sla/calendars", response_class=HTMLResponse)
 async def save_calendar(request: Request, session: SessionDep, admin: AdminPage) -> Response:
-    form = await _form(request)
+    form = await checked_form(request)
     calendar_id = str(form.get("id") or "")
     values = {key: str(value) for key, value in form.items() if key not in ("csrf", "id")}
     fields: dict[str, Any] = {
@@ -173,7 +157,7 @@ async def save_calendar(request: Request, session: SessionDep, admin: AdminPage)
             await setup.create_calendar(session, CalendarCreate.model_validate(fields))
     except (ValidationError, FrontdeskError) as exc:
         return await _calendars(
-            request, session, admin, status=422, values=values, problem=_problem(exc),
+            request, session, admin, status=422, values=values, problem=form_problem(exc),
             editing_id=int(calendar_id) if calendar_id.isdigit() else None,
         )  # fmt: skip
     await uow.commit(session)
@@ -184,14 +168,14 @@ async def save_calendar(request: Request, session: SessionDep, admin: AdminPage)
 async def delete_calendar(
     request: Request, calendar_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
-    await _form(request)
+    await checked_form(request)
     try:
         await setup.delete_calendar(
             session, await setup.get_calendar_or_raise(session, calendar_id)
         )
     except FrontdeskError as exc:
         return await _calendars(request, session, admin, status=409, values={},
-                                problem=_problem(exc))  # fmt: skip
+                                problem=form_problem(exc))  # fmt: skip
     await uow.commit(session)
     return RedirectResponse("/settings/sla/calendars?saved=1", status_code=303)
 
@@ -268,7 +252,7 @@ def _policy_fields(form: FormData) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @router.post("/settings/sla/policies", response_class=HTMLResponse)
 async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -> Response:
-    form = await _form(request)
+    form = await checked_form(request)
     policy_id = str(form.get("id") or "")
     values, fields = _policy_fields(form)
     try:
@@ -279,7 +263,7 @@ async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -
             await setup.create_policy(session, PolicyCreate.model_validate(fields))
     except (ValidationError, FrontdeskError) as exc:
         return await _policies(
-            request, session, admin, status=422, values=values, problem=_problem(exc),
+            request, session, admin, status=422, values=values, problem=form_problem(exc),
             editing_id=int(policy_id) if policy_id.isdigit() else None,
         )  # fmt: skip
     await uow.commit(session)
@@ -290,7 +274,7 @@ async def save_policy(request: Request, session: SessionDep, admin: AdminPage) -
 async def delete_policy(
     request: Request, policy_id: Id, session: SessionDep, admin: AdminPage
 ) -> Response:
-    await _form(request)
+    await checked_form(request)
     await setup.delete_policy(session, await setup.get_policy_or_raise(session, policy_id))
     await uow.commit(session)
     return RedirectResponse("/settings/sla/policies?saved=1", status_code=303)
