@@ -2,7 +2,9 @@
 13 to 19 digits that passes the Luhn check, written in ASCII, Arabic-Indic (U+0660..) or
 Persian (U+06F0..) digits, with spaces or dashes between its groups, keeps only its last
 four digits; every other digit becomes `*`. Other numbers (order ids, phone numbers, dates)
-are left as written."""
+are left as written, and so are digits glued to Latin letters: a run inside a word is part of
+a token, a hash or an id (a survey link's signature, say), never a card someone typed. (Masking
+those broke about one survey link in 200: a signature's hex holds a Luhn-valid 13-digit run.)"""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ _SEP = (
 )
 # A maximal run of digit groups. Checked cheaply first: text without 13 digits in it stops
 # at the `_ENOUGH` test, which is most text.
-_RUN = re.compile(f"(?<![{_DIGIT}])[{_DIGIT}]+(?:{_SEP}[{_DIGIT}]+)*")
+_RUN = re.compile(f"(?<![{_DIGIT}A-Za-z])[{_DIGIT}]+(?:{_SEP}[{_DIGIT}]+)*")
+_LETTER = re.compile("[A-Za-z]")
+_SEP_CHARS = " \u00a0\u202f-\u2010\u2011\u2013\u200e\u200f\u061c"
 _GROUP = re.compile(f"[{_DIGIT}]+")
 _ENOUGH = re.compile(f"(?:[{_DIGIT}][^{_DIGIT}]{{0,6}}){{13}}")
 _VALUES = {chr(base + d): d for base in (0x30, 0x0660, 0x06F0) for d in range(10)}
@@ -37,6 +41,21 @@ def redact_cards(text: str) -> str:
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group()
+    after = match.string[match.end() : match.end() + 1]
+    if after and _LETTER.match(after):
+        # Its last group is glued to a word (a token or an id, not a card): the groups
+        # before it are checked on their own.
+        last = list(_GROUP.finditer(run))[-1].start()
+        head = run[:last]
+        body = head.rstrip(_SEP_CHARS)
+        return _masked(body) + head[len(body) :] + run[last:]
+    return _masked(run)
+
+
+def _masked(run: str) -> str:
+    """`run` (digit groups and separators) with its Luhn-valid numbers masked."""
+    if not run:
+        return run
     # (start, end) offsets in `run` of each group of digits.
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(run)]
     digits = [_VALUES[c] for c in run if c in _VALUES]

@@ -71,7 +71,10 @@ async def survey_link(
         await uow.commit(session)
     except SurveyRefused as exc:
         return _refused(request, exc, survey)
-    except Invalid:
+    except Invalid as exc:
+        if exc.code != "invalid_score":
+            raise  # not the link's fault: the error pages say what it is
+        # A score the link never offered: someone edited the address.
         return _refused(request, SurveyRefused("not a score", code="forged"), survey)
     return RedirectResponse(f"/surveys/r/{token}/comment", status_code=303)
 
