@@ -41,6 +41,19 @@ async def resolve(client, runtime, cast, conversation_id: int, **changes: Any) -
     await run_jobs(runtime)
 
 
+async def click(client, token: str, score: int, *, follow: bool = False):  # type: ignore[no-untyped-def]
+    """A customer's click on a score link: its page, then the post its script makes."""
+    from tests.web.test_views import csrf_of
+
+    page = await client.get(f"/surveys/r/{token}?score={score}")
+    assert page.status_code == 200, page.text
+    return await client.post(
+        f"/surveys/r/{token}",
+        data={"csrf": csrf_of(page.text), "score": str(score)},
+        follow_redirects=follow,
+    )
+
+
 async def surveys(client, cast, **filters: Any) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     response = await client.get("/api/v1/surveys", params=filters, headers=cast.ada.headers)
     assert response.status_code == 200, response.text

@@ -15,7 +15,7 @@ from frontdesk.kit import uow
 from frontdesk.surveys import tokens
 from frontdesk.surveys.alerts import negative_run
 from frontdesk.surveys.models import Survey
-from tests.surveys.helpers import LINK, configure, messages, resolve, surveys, wrote
+from tests.surveys.helpers import LINK, click, configure, messages, resolve, surveys, wrote
 from tests.web.test_views import csrf_of
 
 
@@ -37,7 +37,7 @@ class TestOneClickLink:
         _, token = await asked(client, runtime, cast)
         page = await client.get(f"/surveys/r/{token}")
         assert page.status_code == 200 and 'data-score="5"' in page.text
-        clicked = await client.get(f"/surveys/r/{token}?score=4", follow_redirects=True)
+        clicked = await click(client, token, 4, follow=True)
         assert clicked.status_code == 200 and 'data-testid="fd-survey-comment-form"' in clicked.text
         sent = await client.post(
             f"/surveys/r/{token}/comment",
@@ -51,9 +51,37 @@ class TestOneClickLink:
         )  # fmt: skip
         assert survey["low"] is False
 
+    async def test_opening_the_link_records_nothing_until_its_page_posts(
+        self, client, runtime, cast
+    ):
+        # A mail scanner opens every link of the message without running scripts.
+        _, token = await asked(client, runtime, cast)
+        for score in (1, 2, 3, 4, 5):
+            page = await client.get(f"/surveys/r/{token}?score={score}")
+            assert page.status_code == 200 and 'data-testid="fd-survey-confirm-form"' in page.text
+            assert f'name="score" value="{score}"' in page.text
+            assert '<script src="/static/survey.js"></script>' in page.text
+        [survey] = await surveys(client, cast)
+        assert survey["status"] == "sent" and survey["score"] is None
+        assert (await click(client, token, 2)).status_code == 303  # the customer's own click
+        [survey] = await surveys(client, cast)
+        assert survey["score"] == 2
+
+    async def test_the_score_post_needs_the_pages_form_token(self, client, runtime, cast):
+        _, token = await asked(client, runtime, cast)
+        refused = await client.post(f"/surveys/r/{token}", data={"csrf": "x", "score": "5"})
+        assert refused.status_code in (401, 403)
+        page = await client.get(f"/surveys/r/{token}?score=5")
+        edited = await client.post(
+            f"/surveys/r/{token}", data={"csrf": csrf_of(page.text), "score": "9"}
+        )
+        assert edited.status_code == 404 and 'data-reason="forged"' in edited.text
+        [survey] = await surveys(client, cast)
+        assert survey["score"] is None
+
     async def test_the_comment_is_taken_once(self, client, runtime, cast):
         _, token = await asked(client, runtime, cast)
-        page = await client.get(f"/surveys/r/{token}?score=5", follow_redirects=True)
+        page = await click(client, token, 5, follow=True)
         csrf = csrf_of(page.text)
         await client.post(f"/surveys/r/{token}/comment", data={"csrf": csrf, "comment": "one"})
         again = await client.post(
@@ -85,7 +113,7 @@ class TestRefusedTokens:
 
     async def test_reused_token_is_refused(self, client, runtime, cast):
         _, token = await asked(client, runtime, cast)
-        assert (await client.get(f"/surveys/r/{token}?score=5")).status_code == 303
+        assert (await click(client, token, 5)).status_code == 303
         again = await client.get(f"/surveys/r/{token}?score=1")
         assert again.status_code == 409 and 'data-reason="answered"' in again.text
         assert "This survey has already been answered" in again.text
@@ -111,7 +139,7 @@ class TestRefusedTokens:
 
     async def test_refusals_speak_the_surveys_language(self, client, runtime, cast):
         _, token = await asked(client, runtime, cast, language="fa")
-        await client.get(f"/surveys/r/{token}?score=5")
+        await click(client, token, 5)
         again = await client.get(f"/surveys/r/{token}?score=5")
         assert 'dir="rtl"' in again.text and "به این نظرسنجی قبلاً پاسخ داده شده است" in again.text
 
@@ -140,7 +168,7 @@ class TestWidgetRoute:
 class TestAtRisk:
     async def test_low_score_flags_and_assigns_to_a_supervisor(self, client, runtime, cast):
         conversation, token = await asked(client, runtime, cast, kind="csat")
-        await client.get(f"/surveys/r/{token}?score=1")
+        await click(client, token, 1)
         read = (
             await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
         ).json()
@@ -157,7 +185,7 @@ class TestAtRisk:
     async def test_the_inbox_names_who_follows_up(self, client, runtime, cast):
         conversation, token = await asked(client, runtime, cast, kind="nps", low_threshold=8,
                                           alert_agent_id=cast.alice.id)  # fmt: skip
-        await client.get(f"/surveys/r/{token}?score=8")
+        await click(client, token, 8)
         read = (
             await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
         ).json()
@@ -165,7 +193,7 @@ class TestAtRisk:
 
     async def test_a_good_score_changes_nothing(self, client, runtime, cast):
         conversation, token = await asked(client, runtime, cast, kind="csat")
-        await client.get(f"/surveys/r/{token}?score=3")
+        await click(client, token, 3)
         read = (
             await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
         ).json()
@@ -202,5 +230,5 @@ class TestOnTheJourney:
             return [(m.kind, m.label, m.tone) for m in stage.markers]
 
         assert await markers() == []  # asked, not answered
-        await client.get(f"/surveys/r/{token}?score=1", follow_redirects=True)
+        await click(client, token, 1, follow=True)
         assert await markers() == [("survey", "CSAT 1/5", "negative")]

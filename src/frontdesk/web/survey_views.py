@@ -21,7 +21,7 @@ from frontdesk.kit.errors import Invalid
 from frontdesk.kit.i18n import localise_digits
 from frontdesk.kit.schemas import Id
 from frontdesk.surveys import questions, repository, service
-from frontdesk.surveys.models import KINDS, TRIGGERS, Survey
+from frontdesk.surveys.models import KINDS, SCALES, TRIGGERS, Survey
 from frontdesk.surveys.schemas import SurveyConfigWrite
 from frontdesk.surveys.service import SurveyRefused
 from frontdesk.web.help_views import preferred_language
@@ -39,7 +39,10 @@ def _page(request: Request, survey: Survey | None, name: str, context: dict[str,
     response = render(request, name, context, page_language=lang, status=status)
     response.headers["cache-control"] = "no-store"
     # The token is in the path: never hand it to another site in a Referer.
-    response.headers["referrer-policy"] = "no-referrer"
+    # "same-origin", not "no-referrer": under no-referrer a browser posts the page's own
+    # forms with `Origin: null`, which the CSRF check rightly refuses (the comment form
+    # never worked in a browser that way).
+    response.headers["referrer-policy"] = "same-origin"
     return response
 
 
@@ -56,7 +59,11 @@ async def _found(session: AsyncSession, token: str, runtime: Any) -> Survey:
 async def survey_link(
     request: Request, token: str, session: SessionDep, runtime: RuntimeDep, score: str = ""
 ) -> Response:
-    """With `score`: the one-click answer, then the comment page. Without: the scale."""
+    """With `score`: the one-click link's page, which records nothing by itself. Mail
+    scanners open every link of a message; had a GET recorded the score, the first link
+    they opened would stand as the customer's answer. The page posts the score at once
+    (static/survey.js; a button without JavaScript), and the post opens the comment page.
+    Without `score`: the scale."""
     survey = None
     try:
         survey = await _found(session, token, runtime)
@@ -65,18 +72,43 @@ async def survey_link(
                 return RedirectResponse(f"/surveys/r/{token}/comment", status_code=303)
             service.check_open(survey)
             return _page(request, survey, "survey.html", _scale(survey, token))
-        if not score.isdigit() or len(score) > 2:
-            raise Invalid("not a score", code="invalid_score")
-        await service.answer(session, survey, score=int(score), comment=None, via="link")
+        value = _score(survey, score)
+        service.check_open(survey)
+    except SurveyRefused as exc:
+        return _refused(request, exc, survey)
+    label = localise_digits(str(value), survey.language)
+    return _page(request, survey, "survey_confirm.html",
+                 {"survey": survey, "token": token, "score": value, "label": label})  # fmt: skip
+
+
+@router.post("/surveys/r/{token}", response_class=HTMLResponse)
+async def post_score(
+    request: Request,
+    token: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form()] = "",
+    score: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """The score from the link's page: recorded once, then the comment page."""
+    check_csrf(request, csrf)
+    survey = None
+    try:
+        survey = await _found(session, token, runtime)
+        value = _score(survey, score)
+        await service.answer(session, survey, score=value, comment=None, via="link")
         await uow.commit(session)
     except SurveyRefused as exc:
         return _refused(request, exc, survey)
-    except Invalid as exc:
-        if exc.code != "invalid_score":
-            raise  # not the link's fault: the error pages say what it is
-        # A score the link never offered: someone edited the address.
-        return _refused(request, SurveyRefused("not a score", code="forged"), survey)
     return RedirectResponse(f"/surveys/r/{token}/comment", status_code=303)
+
+
+def _score(survey: Survey, score: str) -> int:
+    """A score the survey's scale offers; anything else means someone edited the link."""
+    low, high = SCALES[survey.kind]
+    if not score.isdigit() or len(score) > 2 or not low <= int(score) <= high:
+        raise SurveyRefused("not a score", code="forged")
+    return int(score)
 
 
 @router.get("/surveys/r/{token}/comment", response_class=HTMLResponse)

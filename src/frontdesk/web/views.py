@@ -85,6 +85,7 @@ STATIC_FILES = {
     "help.js": "application/javascript",
     "help.css": "text/css",
     "kb-edit.js": "application/javascript",
+    "survey.js": "application/javascript",
     # Swagger UI for /docs, vendored (Apache-2.0, see static/swagger-ui/README.md).
     "swagger-ui/swagger-ui-bundle.js": "application/javascript",
     "swagger-ui/swagger-ui.css": "text/css",
