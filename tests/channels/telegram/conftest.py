@@ -46,7 +46,8 @@ def update(name: str, **changes: Any) -> dict[str, Any]:
 
 class FakeBotApi:
     """Bot API methods we call: getMe, getUpdates, getFile, sendMessage, sendPhoto, sendDocument,
-    and the file URL. Failures are queued per method as Telegram-shaped error bodies."""
+    answerCallbackQuery, and the file URL. Failures are queued per method as Telegram-shaped
+    error bodies."""
 
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
@@ -176,6 +177,12 @@ class FakeBotApi:
         if not isinstance(payload.get("photo"), dict):
             return self._error(400, "Bad Request: there is no photo in the request")
         return self._sent_message(payload["chat_id"], photo=[{"file_id": "sent-photo"}])
+
+    def _answerCallbackQuery(self, payload: dict[str, Any]) -> Any:
+        query = payload.get("callback_query_id")
+        if not isinstance(query, str) or not query:
+            return self._error(400, "Bad Request: query is too old and response timeout expired")
+        return True
 
     def _sendDocument(self, payload: dict[str, Any]) -> Any:
         if not isinstance(payload.get("document"), dict):

@@ -180,6 +180,24 @@ class TestStoring:
         assert message.text == "yes"
         assert message.external_id == "callback:4382bfdwdsb323b2d9"
 
+    async def test_a_button_press_is_answered_once_stored(self, client, bot, runtime, bot_api):
+        from tests.conftest import run_jobs
+
+        await deliver(client, bot, update("callback_query"))
+        await deliver(client, bot, update("message_text", text="and a plain message"))
+        await run_jobs(runtime)
+        # Only the press is answered (Telegram's spinner on the button stops), once.
+        assert bot_api.sent("answerCallbackQuery") == [{"callback_query_id": "4382bfdwdsb323b2d9"}]
+
+    async def test_a_press_too_old_to_answer_is_still_stored(self, client, bot, runtime, bot_api):
+        from tests.conftest import run_jobs
+
+        bot_api.fail("answerCallbackQuery", 400, "Bad Request: query is too old")
+        await deliver(client, bot, update("callback_query"))
+        await run_jobs(runtime)
+        assert len(bot_api.sent("answerCallbackQuery")) == 1  # tried once, not retried for ever
+        assert (await only_message(runtime)).text == "yes"
+
 
 class TestEdits:
     async def test_edit_is_shown_as_edited_and_the_original_kept(self, client, bot, runtime, cast):

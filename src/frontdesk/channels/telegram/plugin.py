@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import frontdesk.channels.telegram.tasks  # noqa: F401  (registers the callback answer job)
 from frontdesk.channels.telegram.adapter import telegram_channel
 from frontdesk.channels.telegram.schemas import TelegramSettings
 from frontdesk.channels.telegram.views import api_router, router
