@@ -51,9 +51,9 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
-    "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox", "CannedResponse", "Conversation",
-    "ConversationFact", "ConversationTag", "Customer", "CustomerMerge", "DailyRollup", "Event", "Feedback",
-    "Gap",
+    "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox",
+    "CannedResponse", "Conversation", "ConversationFact", "ConversationTag", "Customer",
+    "CustomerMerge", "DailyRollup", "Event", "Feedback", "Gap",
     "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
     "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
     "RoutingQueue", "RoutingTask", "Schedule", "SentimentRule", "SlaCalendar", "SlaClock",
