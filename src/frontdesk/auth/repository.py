@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
@@ -137,3 +137,10 @@ async def touch_token(session: AsyncSession, digest: str, now: datetime, stale: 
         .execution_options(synchronize_session=False)
     )
     return True
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Agent).where(Agent.role == "admin", Agent.active.is_(True))
+    )
+    return int(found or 0)

@@ -126,6 +126,10 @@ async def update_agent(
     of them. Either way the agent's open sockets close within a second (auth/events.py)."""
     changes = data.model_dump(exclude_unset=True)
     reason: AccessReason | None = None
+    demoted = changes.get("role") not in (None, "admin") or changes.get("active") is False
+    last = agent.role == "admin" and agent.active and demoted
+    if last and await repository.count_active_admins(session) <= 1:
+        raise Conflict("at least one active admin must remain", code="last_admin")
     password = changes.pop("password", None)
     if password is not None:
         # Outside any transaction when the caller committed first (auth/views.py does).

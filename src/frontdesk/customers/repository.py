@@ -79,6 +79,21 @@ async def identities_of(session: AsyncSession, customer_id: int) -> Sequence[Ide
     ).all()
 
 
+async def identities_of_many(
+    session: AsyncSession, customer_ids: Sequence[int]
+) -> dict[int, list[Identity]]:
+    """Each customer's identities (one query; uses index: ix_identities_customer_id)."""
+    found: dict[int, list[Identity]] = {customer_id: [] for customer_id in customer_ids}
+    if not customer_ids:
+        return found
+    rows = await session.scalars(
+        select(Identity).where(Identity.customer_id.in_(customer_ids)).order_by(Identity.id)
+    )
+    for identity in rows.all():
+        found[identity.customer_id].append(identity)
+    return found
+
+
 async def list_customers(
     session: AsyncSession, *, inbox_ids: set[int] | None, after: int | None, limit: int
 ) -> Sequence[Customer]:
