@@ -176,10 +176,14 @@ async def update_customer(
     session: AsyncSession, customer: Customer, data: CustomerUpdate
 ) -> Customer:
     """Rename a customer, replace attributes (admin-defined ones checked) or notes."""
+    # Checked before anything changes: a refusal leaves the customer as it was.
+    checked = (
+        None if data.attributes is None else await attributes.checked(session, data.attributes)
+    )
     if data.name is not None:
         customer.name = data.name
-    if data.attributes is not None:
-        customer.attributes = await attributes.checked(session, data.attributes)
+    if checked is not None:
+        customer.attributes = checked
     if data.notes is not None:
         customer.notes = data.notes.strip()
     await session.flush()

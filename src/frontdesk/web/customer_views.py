@@ -38,8 +38,8 @@ from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.web.journey_chart import journey_chart
 from frontdesk.web.people_text import ATTRIBUTE_KINDS as KIND_NAMES
 from frontdesk.web.people_text import IDENTITY_KINDS, PEOPLE_ERRORS, error_code
+from frontdesk.web.rendering import PageAgent, checked_form, refused, render
 from frontdesk.web.settings_text import CHANNEL_NAMES
-from frontdesk.web.rendering import PageAgent, checked_form, render
 from frontdesk.web.settings_views import AdminPage
 
 router = APIRouter(include_in_schema=False)
@@ -179,7 +179,7 @@ async def save_customer(
         )
         await customers.update_customer(session, customer, data)
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, agent)
         customer = await customers.get_or_raise(session, customer_id, agent=agent)
         return await _customer_page(
             request, session, agent, customer, problem=_problem(exc),
@@ -304,7 +304,7 @@ async def create_attribute(request: Request, session: SessionDep, admin: AdminPa
     try:
         await attributes.create(session, AttributeCreate.model_validate(values))
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _attributes_page(
             request, session, admin, problem=_problem(exc), form=values, status=422
         )
@@ -328,7 +328,7 @@ async def update_attribute(
             )
             await attributes.update(session, definition, data)
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _attributes_page(request, session, admin, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse("/settings/customer-attributes?done=saved", status_code=303)

@@ -38,7 +38,7 @@ from frontdesk.web.people_text import (
     PEOPLE_ERRORS,
     error_code,
 )
-from frontdesk.web.rendering import PageAgent, checked_form, render, session_cookie
+from frontdesk.web.rendering import PageAgent, checked_form, refused, render, session_cookie
 from frontdesk.web.settings_views import AdminPage
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,7 @@ async def invite_agent(
             session, data, cost=runtime.settings.password_cost
         )
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _agents_page(
             request, session, admin, problem=_problem(exc), form=values, status=422
         )
@@ -101,7 +101,7 @@ async def update_agent(
     try:
         await service.update_agent(session, target, AgentUpdate.model_validate(changes))
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _agents_page(request, session, admin, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse(f"/settings/agents?done={action or 'saved'}", status_code=303)
@@ -169,7 +169,7 @@ async def create_team(request: Request, session: SessionDep, admin: AdminPage) -
         data = TeamCreate(name=str(form.get("name") or "").strip(), agent_ids=_ids(form))
         await service.create_team(session, data)
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _teams_page(request, session, admin, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse("/settings/teams?done=created", status_code=303)
@@ -186,7 +186,7 @@ async def update_team(
         data = TeamUpdate(name=str(form.get("name") or "").strip(), agent_ids=_ids(form))
         await service.update_team(session, team, data)
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, admin)
         return await _teams_page(request, session, admin, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse("/settings/teams?done=saved", status_code=303)
@@ -235,7 +235,7 @@ async def accept_invitation(
             session, invited, password, cost=runtime.settings.password_cost
         )
     except FrontdeskError as exc:
-        await uow.rollback(session)
+        await refused(session, invited)
         context = {"invited": invited, "token": token, "problem": _problem(exc),
                    "errors_text": PEOPLE_ERRORS}  # fmt: skip
         return render(request, "invite.html", context, page_language=invited.language,
@@ -269,7 +269,7 @@ async def save_profile(request: Request, session: SessionDep, agent: PageAgent) 
     try:
         await service.update_profile(session, agent, ProfileUpdate.model_validate(values))
     except ValidationError as exc:
-        await uow.rollback(session)
+        await refused(session, agent)
         return await _profile_page(request, session, agent, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse("/profile?done=saved", status_code=303)
@@ -295,7 +295,7 @@ async def change_password(
             session, agent, data, keep_token=_session_token(request), cost=cost
         )
     except (ValidationError, FrontdeskError) as exc:
-        await uow.rollback(session)
+        await refused(session, agent)
         return await _profile_page(request, session, agent, problem=_problem(exc), status=422)
     await uow.commit(session)
     return RedirectResponse("/profile?done=password", status_code=303)
