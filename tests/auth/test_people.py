@@ -86,7 +86,11 @@ class TestDeactivation:
         page = await client.get("/login")
         login = await client.post(
             "/login",
-            data={"email": cast.bob.email, "password": cast.bob.password, "csrf": csrf_of(page.text)},
+            data={
+                "email": cast.bob.email,
+                "password": cast.bob.password,
+                "csrf": csrf_of(page.text),
+            },
         )
         assert login.status_code == 401
         on = await client.patch(

@@ -16,9 +16,7 @@ async def inbound(client, inbox, external_id, address, name=None):  # type: igno
 
 
 async def define(client, cast, **body):  # type: ignore[no-untyped-def]
-    response = await client.post(
-        "/api/v1/customer-attributes", json=body, headers=cast.ada.headers
-    )
+    response = await client.post("/api/v1/customer-attributes", json=body, headers=cast.ada.headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -49,7 +47,10 @@ class TestAttributes:
                                      "source": "fair"})  # fmt: skip
         assert ok.status_code == 200, ok.text
         assert ok.json()["attributes"] == {
-            "plan": "Pro", "seats": 12, "renews": "2027-01-31", "source": "fair"
+            "plan": "Pro",
+            "seats": 12,
+            "renews": "2027-01-31",
+            "source": "fair",
         }
         for bad in ({"plan": "Gold"}, {"seats": "many"}, {"renews": "31/01/2027"},
                     {"seats": True}):  # fmt: skip
@@ -86,9 +87,7 @@ class TestSearch:
         await patch(client, cast, omar["customer_id"], attributes={"plan": "Pro", "city": "مشهد"})
 
         async def ids(**params):  # type: ignore[no-untyped-def]
-            found = await client.get(
-                "/api/v1/customers", params=params, headers=cast.alice.headers
-            )
+            found = await client.get("/api/v1/customers", params=params, headers=cast.alice.headers)
             assert found.status_code == 200, found.text
             return [c["id"] for c in found.json()["items"]]
 
@@ -169,8 +168,11 @@ class TestSplit:
         a = await inbound(client, cast.website, "w1", "a@example.com")
         b = await inbound(client, cast.website, "w2", "b@example.com")
         c = await inbound(client, cast.website, "w3", "c@example.com")
-        await client.post(f"/api/v1/customers/{a['customer_id']}/merge",
-                          json={"other_id": b["customer_id"]}, headers=cast.ada.headers)  # fmt: skip
+        await client.post(
+            f"/api/v1/customers/{a['customer_id']}/merge",
+            json={"other_id": b["customer_id"]},
+            headers=cast.ada.headers,
+        )
         [record] = (await client.get(f"/api/v1/customers/{a['customer_id']}/merges",
                                      headers=cast.ada.headers)).json()  # fmt: skip
         response = await client.post(

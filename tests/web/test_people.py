@@ -73,10 +73,13 @@ class TestAgents:
             data={"csrf": csrf_of(form), "password": "nadia12345", "password_again": "nadia12345"},
         )
         assert weak.status_code == 422
-        assert catalogue("fa")[
-            "Choose a password of at least 10 characters that is not your name, your e-mail "
-            "address or a common password."
-        ] in weak.text
+        assert (
+            catalogue("fa")[
+                "Choose a password of at least 10 characters that is not your name, your e-mail "
+                "address or a common password."
+            ]
+            in weak.text
+        )
         done = await client.post(
             f"/invite/{token}",
             data={"csrf": csrf_of(form), "password": STRONG, "password_again": STRONG},
@@ -94,7 +97,9 @@ class TestAgents:
         )  # fmt: skip
         assert again.status_code == 303
 
-    async def test_in_the_demo_the_invitation_lands_in_the_demo_mailbox(self, client, cast, runtime):
+    async def test_in_the_demo_the_invitation_lands_in_the_demo_mailbox(
+        self, client, cast, runtime
+    ):
         runtime.settings.env = "development"
         token = await invite_through_the_page(client, cast)
         [mail] = kept_mail(runtime.settings)
@@ -141,7 +146,8 @@ class TestAgents:
         await log_in(client, cast.ada)
         csrf = csrf_of(await page(client, "/settings/agents"))
         response = await client.post(
-            f"/settings/agents/{cast.ada.id}", data={"csrf": csrf, "action": "role", "role": "agent"}
+            f"/settings/agents/{cast.ada.id}",
+            data={"csrf": csrf, "action": "role", "role": "agent"},
         )
         assert response.status_code == 422
         assert "At least one active admin must remain." in response.text

@@ -60,7 +60,7 @@ async def read_agent(agent_id: Id, session: SessionDep, agent: CurrentAgent) -> 
     return AgentRead.model_validate(await service.get_agent_or_raise(session, agent_id))
 
 
-@router.patch("/agents/{agent_id}", response_model=AgentRead)
+@router.patch("/agents/{agent_id}", response_model=AgentRead, responses=errors(409))
 async def update_agent(
     agent_id: Id,
     data: AgentUpdate,

@@ -247,7 +247,7 @@ async def merge_form(
     except FrontdeskError as exc:
         return _back(keep.id, error=exc.code)
     await uow.commit(session)
-    return _back(keep.id, done="merged")
+    return RedirectResponse(f"/customers/{keep.id}", status_code=303)
 
 
 @router.post("/customers/{customer_id}/split")

@@ -43,7 +43,7 @@ class TestSignature:
         assert "\n-- \nAlice\nFrontdesk support" in plain
 
     async def test_not_under_other_channels_or_the_bot(self, client, cast, runtime):
-        body = (await post_inbound(client, cast.website, inbound_payload("x1", "l@example.com")))
+        body = await post_inbound(client, cast.website, inbound_payload("x1", "l@example.com"))
         conversation_id = body.json()["conversation_id"]
         api = await reply_as(runtime, conversation_id, cast.alice.id)
         assert api.text == "Refunded."

@@ -72,9 +72,7 @@ async def test_new_pages_are_axe_clean_in_three_languages(
     for lang in ("en", "ar", "fa"):
         await page.goto(f"{base}/profile")
         await page.select_option("#fd-language", lang)
-        await page.wait_for_function(
-            f"() => document.documentElement.lang === '{lang}'"
-        )
+        await page.wait_for_function(f"() => document.documentElement.lang === '{lang}'")
         for path in (*PAGES, f"/customers/{customer}"):
             await page.goto(base + path)
             assert await axe_violations(page) == [], (lang, path)
