@@ -75,7 +75,10 @@ NOT_IN_WORKFLOWS = {
     ("PUT", "/api/v1/inboxes/{inbox_id}/bot"),
     ("GET", "/api/v1/conversations/{conversation_id}/handoff"),
 }
-NOT_IN_WORKFLOWS_UNDER = ("/api/v1/routing/queues",)
+# Custom customer attributes have unique keys and invited agents unique e-mail addresses:
+# like routing queues, a replayed create answers 409 (each is still checked alone above).
+NOT_IN_WORKFLOWS |= {("POST", "/api/v1/agents/invitations")}
+NOT_IN_WORKFLOWS_UNDER = ("/api/v1/routing/queues", "/api/v1/customer-attributes")
 
 
 @dataclass
