@@ -31,6 +31,7 @@ ADMIN_ONLY = re.compile(
     r"|^/api/v1/sla/(calendars|policies)/"
     r"|^/api/v1/inboxes/\{inbox_id\}/(survey|bot)$"
     r"|^/api/v1/kb/articles/\{article_id\}(/translations)?$"
+    r"|^/api/v1/customer-attributes/"
 )
 
 # Admin-only routes whose reads are admin-only too (403 rather than 404).
@@ -50,6 +51,8 @@ BODIES = {
     ("PATCH", "/api/v1/routing/policies/{policy_id}"): {"name": "x"},
     ("PATCH", "/api/v1/routing/agents/{agent_id}"): {"presence": "away"},
     ("PATCH", "/api/v1/kb/articles/{article_id}"): {"title": "x"},
+    ("PATCH", "/api/v1/customer-attributes/{attribute_id}"): {"label": "x"},
+    ("POST", "/api/v1/customers/{customer_id}/split"): {"merge_id": 1},
     ("POST", "/api/v1/kb/articles/{article_id}/translations"): {
         "language": "ar",
         "title": "x",
@@ -140,6 +143,15 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
     assert noted.status_code == 201 and len(mentions.json()["items"]) == 1
     values["mention_id"] = mentions.json()["items"][0]["id"]
     values.update(await _their_routing(client, cast, other["conversation_id"]))
+    # Bob's own API token: nobody else may revoke it; an attribute only admins change.
+    bobs = await client.post("/api/v1/me/tokens", json={"name": "bob"}, headers=cast.bob.headers)
+    values["token_id"] = bobs.json()["id"]
+    plan = await client.post(
+        "/api/v1/customer-attributes",
+        json={"key": "plan", "label": "Plan", "kind": "text"},
+        headers=cast.ada.headers,
+    )
+    values["attribute_id"] = plan.json()["id"]
     # A draft article: only admins write articles, and a draft is theirs alone to read.
     draft = await client.post(
         "/api/v1/kb/articles",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
+from frontdesk.kit import uow
 from frontdesk.kit.errors import Forbidden, Unauthorized
 from frontdesk.runtime import Runtime
 
@@ -49,6 +50,9 @@ async def get_current_agent(request: Request, session: SessionDep) -> Agent:
     agent = await auth_service.agent_for_token(session, token)
     if agent is None:
         raise Unauthorized("invalid or expired token", code="unauthenticated")
+    if await auth_service.note_token_use(session, token):
+        # Its own short transaction, before the request's: a stamp at most every few minutes.
+        await uow.commit(session)
     return agent
 
 

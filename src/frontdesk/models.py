@@ -19,7 +19,7 @@ from frontdesk.conversations.models import (
     PendingProviderUpdate,
     Tag,
 )
-from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.models import AttributeDefinition, Customer, CustomerMerge, Identity
 from frontdesk.db import Base
 from frontdesk.desk.models import CannedResponse
 from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
@@ -51,9 +51,9 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
-    "Attachment", "Base", "BotConversation", "BotInbox", "CannedResponse", "Conversation",
-    "ConversationFact", "ConversationTag", "Customer", "DailyRollup", "Event", "Feedback",
-    "Gap",
+    "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox",
+    "CannedResponse", "Conversation", "ConversationFact", "ConversationTag", "Customer",
+    "CustomerMerge", "DailyRollup", "Event", "Feedback", "Gap",
     "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
     "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
     "RoutingQueue", "RoutingTask", "Schedule", "SentimentRule", "SlaCalendar", "SlaClock",

@@ -16,6 +16,7 @@ from frontdesk.bot.schemas import BotSettingsWrite
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.demo import seeding as demo_seeding
+from frontdesk.demo.people import seed_people
 from frontdesk.demo.sla import seed_sla
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
@@ -157,6 +158,8 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     await seed_articles(session, author=agents["admin@frontdesk.test"])
     # The bot answers the website chat from those articles (Settings → Bot turns it off).
     await bot.set_settings(session, chat.id, BotSettingsWrite(enabled=True))
+    # More agents and teams, signatures, custom customer attributes with values.
+    await seed_people(session, runtime, agents["admin@frontdesk.test"])
     return agents["admin@frontdesk.test"]
 
 

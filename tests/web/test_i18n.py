@@ -13,6 +13,7 @@ from frontdesk.web.activity_text import ACTIVITY_STRINGS
 from frontdesk.web.charts import CHART_STRINGS
 from frontdesk.web.form_errors import CLOSED_WINDOW_TEXT, ERROR_TEXT
 from frontdesk.web.journey_chart import JOURNEY_STRINGS
+from frontdesk.web.people_text import PEOPLE_STRINGS
 from frontdesk.web.reports_views import TITLES as REPORT_TITLES
 from frontdesk.web.staffing_views import TITLES as STAFFING_TITLES
 from frontdesk.web.views import LOGIN_ERRORS
@@ -25,6 +26,7 @@ def ui_strings() -> set[str]:
     found |= set(CLOSED_WINDOW_TEXT.values()) | set(CHART_STRINGS) | set(STAFFING_TITLES)
     found |= set(JOURNEY_STRINGS) | set(REPORT_TITLES)
     found |= set(CLOSED_WINDOW_TEXT.values()) | ACTIVITY_STRINGS
+    found |= PEOPLE_STRINGS
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
         found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))

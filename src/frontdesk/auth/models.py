@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -20,6 +20,8 @@ class Agent(Base):
     role: Mapped[str] = mapped_column(String(20), default="agent")
     language: Mapped[str] = mapped_column(String(10), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Appended to the agent's e-mail replies (plain text; empty = none).
+    signature: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -54,7 +56,11 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(20), default="api")  # api | session
+    kind: Mapped[str] = mapped_column(String(20), default="api")  # api | session | invite
     name: Mapped[str] = mapped_column(String(200), default="")
+    # The token's first characters, so its owner can tell tokens apart (never enough to use).
+    prefix: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bearer tokens only, refreshed at most once per TOKEN_USE_GRAIN (auth/service.py).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
@@ -85,3 +85,62 @@ async def agent_team_ids(session: AsyncSession, agent_id: int) -> list[int]:
 async def set_team_members(session: AsyncSession, team_id: int, agent_ids: Sequence[int]) -> None:
     await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
     session.add_all(TeamMember(team_id=team_id, agent_id=agent_id) for agent_id in set(agent_ids))
+
+
+async def delete_agent_tokens_of_kind(session: AsyncSession, agent_id: int, kind: str) -> None:
+    await session.execute(
+        delete(ApiToken)
+        .where(ApiToken.agent_id == agent_id, ApiToken.kind == kind)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def list_tokens(session: AsyncSession, agent_id: int, *, kind: str) -> Sequence[ApiToken]:
+    # Uses index: ix_api_tokens_agent_id.
+    return (
+        await session.scalars(
+            select(ApiToken)
+            .where(ApiToken.agent_id == agent_id, ApiToken.kind == kind)
+            .order_by(ApiToken.id.desc())
+            .limit(200)
+        )
+    ).all()
+
+
+async def get_token(session: AsyncSession, token_id: int) -> ApiToken | None:
+    return await session.get(ApiToken, token_id)
+
+
+async def has_pending_invitation(session: AsyncSession, agent_ids: Sequence[int]) -> set[int]:
+    """Which of these agents still have an invitation open (they never chose a password)."""
+    if not agent_ids:
+        return set()
+    rows = await session.scalars(
+        select(ApiToken.agent_id).where(ApiToken.agent_id.in_(agent_ids), ApiToken.kind == "invite")
+    )
+    return set(rows.all())
+
+
+async def touch_token(session: AsyncSession, digest: str, now: datetime, stale: datetime) -> bool:
+    # Read first (uses index: api_tokens.digest): the write, and on SQLite its lock, happen
+    # only when the stamp is stale.
+    last = await session.execute(
+        select(ApiToken.last_used_at).where(ApiToken.digest == digest, ApiToken.kind == "api")
+    )
+    row = last.first()
+    if row is None or (row[0] is not None and row[0] > stale):
+        return False
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.digest == digest)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Agent).where(Agent.role == "admin", Agent.active.is_(True))
+    )
+    return int(found or 0)

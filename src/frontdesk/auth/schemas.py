@@ -42,6 +42,7 @@ class AgentRead(BaseModel):
     role: str
     language: str
     active: bool
+    signature: str = ""
     created_at: datetime
 
 
@@ -68,3 +69,58 @@ class TokenCreate(RequestBody):
 class TokenRead(BaseModel):
     token: str
     agent_id: int
+
+
+Language = Literal["en", "ar", "fa"]
+
+
+class AgentInvite(RequestBody):
+    """An agent without a password yet: they choose one through the invitation link."""
+
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_email(value)
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = "agent"
+    language: Language = "en"
+
+
+class InvitationRead(BaseModel):
+    agent: AgentRead
+    # Shown once: only its digest is stored.
+    invitation_url: str
+    expires_at: datetime
+
+
+class InvitationAccept(RequestBody):
+    password: str = Field(min_length=1, max_length=200)
+
+
+class ProfileUpdate(RequestBody):
+    name: NotNull[str] = Field(default=None, min_length=1, max_length=200)
+    language: NotNull[Language] = None
+    signature: NotNull[str] = Field(default=None, max_length=2000)
+
+
+class PasswordChange(RequestBody):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class TokenInfo(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenIssued(TokenInfo):
+    # Shown once: only its digest is stored.
+    token: str

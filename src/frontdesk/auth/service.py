@@ -6,14 +6,23 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository
 from frontdesk.auth.events import LOCKED_OUT, LOGIN_FAILED, AccessReason, access_changed
 from frontdesk.auth.models import Agent, ApiToken, Team
-from frontdesk.auth.schemas import AgentCreate, AgentUpdate, TeamCreate, TeamRead, TeamUpdate
+from frontdesk.auth.schemas import (
+    AgentCreate,
+    AgentInvite,
+    AgentUpdate,
+    PasswordChange,
+    ProfileUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+)
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
 from frontdesk.kit import ratelimit
@@ -29,6 +38,41 @@ from frontdesk.kit.security import (
 )
 
 SESSION_LIFETIME = timedelta(days=14)
+INVITATION_LIFETIME = timedelta(days=7)
+# A bearer token's last use is written at most this often (one write per token per grain,
+# not one per request).
+TOKEN_USE_GRAIN = timedelta(minutes=10)
+TOKEN_PREFIX = 10  # "fd_" and 7 random characters: enough to tell tokens apart, not to use
+MIN_PASSWORD = 10
+# The most common passwords of public breach lists that pass the length rule.
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "12345678910",
+        "0123456789",
+        "qwertyuiop",
+        "1q2w3e4r5t",
+        "password12",
+        "password123",
+        "password1234",
+        "iloveyou12",
+        "qwerty1234",
+        "qwerty12345",
+        "1qaz2wsx3edc",
+        "abcdefghij",
+        "passw0rd123",
+        "letmein123",
+        "welcome123",
+        "admin12345",
+        "changeme123",
+        "frontdesk1",
+        "frontdesk123",
+        "aaaaaaaaaa",
+        "0000000000",
+        "1111111111",
+        "9876543210",
+    }
+)
 # Fixed windows of the login limits (Settings.login_*): failures of one (account, IP) pair
 # count for 15 minutes, failures of one account from anywhere for an hour.
 PAIR_WINDOW = 15 * 60
@@ -82,6 +126,10 @@ async def update_agent(
     of them. Either way the agent's open sockets close within a second (auth/events.py)."""
     changes = data.model_dump(exclude_unset=True)
     reason: AccessReason | None = None
+    demoted = changes.get("role") not in (None, "admin") or changes.get("active") is False
+    last = agent.role == "admin" and agent.active and demoted
+    if last and await repository.count_active_admins(session) <= 1:
+        raise Conflict("at least one active admin must remain", code="last_admin")
     password = changes.pop("password", None)
     if password is not None:
         # Outside any transaction when the caller committed first (auth/views.py does).
@@ -210,13 +258,14 @@ async def issue_token(
     session: AsyncSession, agent: Agent, *, kind: str = "api", name: str = "api"
 ) -> str:
     """Create a bearer token (or browser session) and return it; only its digest is stored."""
-    token = new_token("fds" if kind == "session" else "fd")
-    expires = utcnow() + SESSION_LIFETIME if kind == "session" else None
+    token = new_token({"session": "fds", "invite": "fdi"}.get(kind, "fd"))
+    expires = {"session": utcnow() + SESSION_LIFETIME, "invite": utcnow() + INVITATION_LIFETIME}
     session.add(
         ApiToken(
-            agent_id=agent.id, digest=token_digest(token), kind=kind, name=name, expires_at=expires
+            agent_id=agent.id, digest=token_digest(token), kind=kind, name=name,
+            expires_at=expires.get(kind), prefix=token[:TOKEN_PREFIX],
         )
-    )
+    )  # fmt: skip
     await session.flush()
     return token
 
@@ -292,3 +341,129 @@ async def read_team(session: AsyncSession, team: Team) -> TeamRead:
     return TeamRead(
         id=team.id, name=team.name, agent_ids=await repository.team_member_ids(session, team.id)
     )
+
+
+def password_problem(password: str, *, email: str, name: str = "") -> str | None:
+    """Why a chosen password is too weak (None if it is acceptable): at least MIN_PASSWORD
+    characters, more than three different ones, not a common password, and not the
+    agent's e-mail address or name."""
+    lowered = password.lower()
+    if len(password) < MIN_PASSWORD:
+        return "too_short"
+    if len(set(password)) <= 3 or lowered in COMMON_PASSWORDS:
+        return "too_common"
+    local = email.split("@", 1)[0].lower()
+    parts = [local, email.lower(), name.strip().lower()]
+    if any(part and len(part) >= 4 and part in lowered for part in parts):
+        return "too_personal"
+    return None
+
+
+def check_strength(password: str, *, email: str, name: str = "") -> None:
+    """Refuse a weak password (Invalid, code weak_password; `details` names why)."""
+    problem = password_problem(password, email=email, name=name)
+    if problem is not None:
+        raise Invalid(
+            f"password is too weak ({problem}): use at least {MIN_PASSWORD} characters that "
+            "are not your name, your e-mail address or a common password",
+            code="weak_password",
+            details=[{"loc": ["password"], "msg": problem}],
+        )
+
+
+async def invite_agent(
+    session: AsyncSession, data: AgentInvite, *, cost: PasswordCost = RECOMMENDED
+) -> tuple[Agent, str, datetime]:
+    """Create an agent who cannot log in until they choose a password through the returned
+    invitation token (valid INVITATION_LIFETIME; only its digest is stored)."""
+    unusable = new_token("unusable")  # nobody knows it: the agent has no password yet
+    agent = await create_agent(
+        session,
+        AgentCreate(
+            email=data.email, name=data.name, password=unusable, role=data.role,
+            language=data.language,
+        ),
+        cost=cost,
+    )  # fmt: skip
+    token = await issue_token(session, agent, kind="invite", name="invitation")
+    record(session, "agent.invited", {"agent_id": agent.id})
+    return agent, token, utcnow() + INVITATION_LIFETIME
+
+
+async def reinvite(session: AsyncSession, agent: Agent) -> tuple[str, datetime]:
+    """A new invitation link for an agent (the previous ones stop working)."""
+    await repository.delete_agent_tokens_of_kind(session, agent.id, "invite")
+    token = await issue_token(session, agent, kind="invite", name="invitation")
+    record(session, "agent.invited", {"agent_id": agent.id})
+    return token, utcnow() + INVITATION_LIFETIME
+
+
+async def invited_agent(session: AsyncSession, token: str) -> Agent | None:
+    """The active agent a live invitation token belongs to."""
+    return await agent_for_token(session, token, kind="invite")
+
+
+async def accept_invitation(
+    session: AsyncSession, agent: Agent, password: str, *, cost: PasswordCost = RECOMMENDED
+) -> Agent:
+    """Set the invited agent's first password; every invitation of theirs ends. The caller
+    commits first: argon2 runs outside any transaction."""
+    check_strength(password, email=agent.email, name=agent.name)
+    agent.password_hash = await hash_password_async(password, cost)
+    await repository.delete_agent_tokens_of_kind(session, agent.id, "invite")
+    await session.flush()
+    record(session, "agent.invitation_accepted", {"agent_id": agent.id})
+    return agent
+
+
+async def update_profile(session: AsyncSession, agent: Agent, data: ProfileUpdate) -> Agent:
+    """An agent's own name, language and e-mail signature."""
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(agent, name, value.strip() if name == "signature" else value)
+    await session.flush()
+    record(session, "agent.updated", {"agent_id": agent.id})
+    return agent
+
+
+async def verify_current_password(
+    agent: Agent, data: PasswordChange, *, cost: PasswordCost = RECOMMENDED
+) -> None:
+    """Refuse a password change without the right current password, or to a weak one.
+    Runs outside any transaction (argon2)."""
+    if not await check_password(data.current_password, agent.password_hash, cost):
+        raise Invalid("the current password is wrong", code="wrong_password",
+                      details=[{"loc": ["current_password"], "msg": "wrong"}])  # fmt: skip
+    check_strength(data.new_password, email=agent.email, name=agent.name)
+
+
+async def change_password(
+    session: AsyncSession, agent: Agent, data: PasswordChange, *, keep_token: str | None,
+    cost: PasswordCost = RECOMMENDED,
+) -> Agent:  # fmt: skip
+    """An agent's own password change (verify_current_password first): every other session
+    and token of theirs ends, the one of this request stays."""
+    return await update_agent(
+        session, agent, AgentUpdate(password=data.new_password), keep_token=keep_token, cost=cost
+    )
+
+
+async def list_tokens(session: AsyncSession, agent: Agent) -> list[ApiToken]:
+    """The agent's bearer tokens (not browser sessions or invitations), newest first."""
+    return list(await repository.list_tokens(session, agent.id, kind="api"))
+
+
+async def revoke_token_by_id(session: AsyncSession, agent: Agent, token_id: int) -> None:
+    """End one of the agent's own bearer tokens (NotFound for anyone else's)."""
+    row = await repository.get_token(session, token_id)
+    if row is None or row.agent_id != agent.id or row.kind != "api":
+        raise NotFound("token not found")
+    await repository.delete_token(session, row.digest)
+    access_changed(session, [agent.id], reason="revoked")
+
+
+async def note_token_use(session: AsyncSession, token: str) -> bool:
+    """Stamp a bearer token's last use if the stamp is older than TOKEN_USE_GRAIN; True if
+    it wrote (the caller commits)."""
+    now = utcnow()
+    return await repository.touch_token(session, token_digest(token), now, now - TOKEN_USE_GRAIN)

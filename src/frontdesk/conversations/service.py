@@ -26,6 +26,7 @@ from frontdesk.conversations.receiving import (
     stamp_lifecycle,
 )
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
+from frontdesk.conversations.signature import signed
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
@@ -83,6 +84,9 @@ async def reply(
         text = structured["template"]["text"]
     elif not data.text.strip() and not data.html and not attachments:
         raise Invalid("a reply needs text, html or a file", code="empty_message")
+    html = data.html
+    if author_kind == "agent" and "template" not in structured:
+        text, html = signed(text, html, author=author, channel=inbox.channel)
     identity = await _reply_identity(session, conversation, data.identity_id)
     allowed = (
         await window.check(session, inbox, conversation, template=data.template is not None)
@@ -103,7 +107,7 @@ async def reply(
         identity_id=identity.id,
         # PCI: an agent never sends (or stores) a card number either.
         text=redact_cards(text),
-        html=_redacted_html(data.html),
+        html=_redacted_html(html),
         delivery_status="queued",
         answered=False,
         meta={**allowed, **structured, **(meta or {})},

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
@@ -17,6 +17,8 @@ class Customer(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when this record was merged into another; lookups follow it.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Agents' free-text notes about the customer (never shown to the customer).
+    notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -53,3 +55,40 @@ class OptOut(Base):
     inbox_id: Mapped[int | None] = mapped_column()
     message_id: Mapped[int | None] = mapped_column()
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ATTRIBUTE_KINDS = ("text", "number", "date", "list")
+
+
+class AttributeDefinition(Base):
+    """A custom customer attribute defined by admins: its key in Customer.attributes, its
+    label, its kind (text, number, date, list) and, for a list, the values allowed."""
+
+    __tablename__ = "customer_attribute_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerMerge(Base):
+    """What one merge moved from `merged_id` onto `customer_id`, so it can be split back:
+    the identities and conversations (their messages follow them), the customers merged
+    earlier into the merged one, and the kept customer's name and attributes before."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    identity_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    redirected_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    name_before: Mapped[str | None] = mapped_column(String(300))
+    attributes_before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    by_agent_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    split_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import String, cast, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
-from frontdesk.customers.models import Customer, Identity, OptOut
+from frontdesk.customers.models import (
+    AttributeDefinition,
+    Customer,
+    CustomerMerge,
+    Identity,
+    OptOut,
+)
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> Customer | None:
@@ -71,6 +79,21 @@ async def identities_of(session: AsyncSession, customer_id: int) -> Sequence[Ide
     ).all()
 
 
+async def identities_of_many(
+    session: AsyncSession, customer_ids: Sequence[int]
+) -> dict[int, list[Identity]]:
+    """Each customer's identities (one query; uses index: ix_identities_customer_id)."""
+    found: dict[int, list[Identity]] = {customer_id: [] for customer_id in customer_ids}
+    if not customer_ids:
+        return found
+    rows = await session.scalars(
+        select(Identity).where(Identity.customer_id.in_(customer_ids)).order_by(Identity.id)
+    )
+    for identity in rows.all():
+        found[identity.customer_id].append(identity)
+    return found
+
+
 async def list_customers(
     session: AsyncSession, *, inbox_ids: set[int] | None, after: int | None, limit: int
 ) -> Sequence[Customer]:
@@ -99,6 +122,137 @@ async def customer_visible(session: AsyncSession, customer_id: int, inbox_ids: s
         .limit(1)
     )
     return found is not None
+
+
+async def merge_inventory(
+    session: AsyncSession, customer_id: int
+) -> tuple[list[int], list[int], list[int]]:
+    """What a merge of this customer would move: its identities, its conversations, and the
+    customers merged into it earlier."""
+    identity_ids = await session.scalars(
+        select(Identity.id).where(Identity.customer_id == customer_id)
+    )
+    conversation_ids = await session.scalars(
+        select(Conversation.id).where(Conversation.customer_id == customer_id)
+    )
+    redirected = await session.scalars(
+        select(Customer.id).where(Customer.merged_into_id == customer_id)
+    )
+    return list(identity_ids.all()), list(conversation_ids.all()), list(redirected.all())
+
+
+async def move_back(session: AsyncSession, record: CustomerMerge) -> None:
+    """Undo the moves of one merge: the identities and conversations it moved (with their
+    messages) that are still on the kept customer, and the redirects it changed."""
+    target, source = record.merged_id, record.customer_id
+    for model, ids in (
+        (Identity, record.identity_ids),
+        (Conversation, record.conversation_ids),
+    ):
+        if ids:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(ids), model.customer_id == source)
+                .values(customer_id=target)
+                .execution_options(synchronize_session=False)
+            )
+    if record.conversation_ids:
+        await session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(record.conversation_ids))
+            .values(customer_id=target)
+            .execution_options(synchronize_session=False)
+        )
+    if record.redirected_ids:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id.in_(record.redirected_ids), Customer.merged_into_id == source)
+            .values(merged_into_id=target)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def list_merges(session: AsyncSession, customer_id: int) -> Sequence[CustomerMerge]:
+    # Uses index: ix_customer_merges_customer_id.
+    return (
+        await session.scalars(
+            select(CustomerMerge)
+            .where(CustomerMerge.customer_id == customer_id)
+            .order_by(CustomerMerge.id.desc())
+            .limit(100)
+        )
+    ).all()
+
+
+async def get_merge(session: AsyncSession, merge_id: int) -> CustomerMerge | None:
+    return await session.get(CustomerMerge, merge_id)
+
+
+async def list_definitions(session: AsyncSession) -> Sequence[AttributeDefinition]:
+    return (
+        await session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.id))
+    ).all()
+
+
+async def get_definition(session: AsyncSession, definition_id: int) -> AttributeDefinition | None:
+    return await session.get(AttributeDefinition, definition_id)
+
+
+async def get_definition_by_key(session: AsyncSession, key: str) -> AttributeDefinition | None:
+    return await session.scalar(select(AttributeDefinition).where(AttributeDefinition.key == key))
+
+
+async def search_customers(
+    session: AsyncSession,
+    *,
+    inbox_ids: set[int] | None,
+    text: str,
+    filters: Sequence[tuple[AttributeDefinition, Any]],
+    after: int | None,
+    limit: int,
+) -> Sequence[Customer]:
+    """Customers (not merged away) whose name, any identity or any attribute value contains
+    `text`, and whose attributes match every filter, newest first from `after`. A scan of the
+    customers the agent may see, bounded by `limit` rows of the result."""
+    query = (
+        select(Customer)
+        .where(Customer.merged_into_id.is_(None))
+        .order_by(Customer.id.desc())
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Customer.id < after)
+    if inbox_ids is not None:
+        query = query.where(_has_conversation_in(inbox_ids))
+    if text:
+        like = f"%{_escape_like(text)}%"
+        # Attributes are stored as JSON text with non-ASCII escaped (\u0645...): match both.
+        escaped = f"%{_escape_like(json.dumps(text)[1:-1])}%"
+        values = cast(Customer.attributes, String)
+        query = query.where(
+            or_(
+                Customer.name.ilike(like, escape="\\"),
+                exists().where(
+                    Identity.customer_id == Customer.id,
+                    Identity.address.ilike(like, escape="\\"),
+                ),
+                values.ilike(like, escape="\\"),
+                values.ilike(escaped, escape="\\"),
+            )
+        )
+    for definition, value in filters:
+        field = Customer.attributes[definition.key]
+        if definition.kind == "number":
+            query = query.where(field.as_float() == float(value))
+        elif definition.kind == "text":
+            query = query.where(field.as_string().ilike(f"%{_escape_like(value)}%", escape="\\"))
+        else:
+            query = query.where(field.as_string() == str(value))
+    return (await session.scalars(query)).all()
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def move_customer_rows(session: AsyncSession, *, source: int, target: int) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Message
 from frontdesk.conversations.schemas import call_of
-from frontdesk.customers import repository
-from frontdesk.customers.models import Customer, Identity, OptOut
+from frontdesk.customers import attributes, repository
+from frontdesk.customers.models import Customer, CustomerMerge, Identity, OptOut
 from frontdesk.customers.schemas import (
     CustomerRead,
     CustomerUpdate,
@@ -175,11 +175,17 @@ def _lookup_keys(address: str) -> list[tuple[str, str]]:
 async def update_customer(
     session: AsyncSession, customer: Customer, data: CustomerUpdate
 ) -> Customer:
-    """Rename a customer or replace attributes."""
+    """Rename a customer, replace attributes (admin-defined ones checked) or notes."""
+    # Checked before anything changes: a refusal leaves the customer as it was.
+    checked = (
+        None if data.attributes is None else await attributes.checked(session, data.attributes)
+    )
     if data.name is not None:
         customer.name = data.name
-    if data.attributes is not None:
-        customer.attributes = data.attributes
+    if checked is not None:
+        customer.attributes = checked
+    if data.notes is not None:
+        customer.notes = data.notes.strip()
     await session.flush()
     record(session, "customer.updated", {"customer_id": customer.id}, customer_id=customer.id)
     return customer
@@ -234,6 +240,14 @@ async def merge(
     the agent who merged them, shown in the activity of the customer's conversations)."""
     if keep.id == other.id:
         raise Invalid("cannot merge a customer into itself", code="same_customer")
+    identity_ids, conversation_ids, redirected = await repository.merge_inventory(session, other.id)
+    session.add(
+        CustomerMerge(
+            customer_id=keep.id, merged_id=other.id, identity_ids=identity_ids,
+            conversation_ids=conversation_ids, redirected_ids=redirected,
+            name_before=keep.name, attributes_before=dict(keep.attributes), by_agent_id=by,
+        )
+    )  # fmt: skip
     await repository.move_customer_rows(session, source=other.id, target=keep.id)
     keep.attributes = {**other.attributes, **keep.attributes}
     keep.name = keep.name or other.name
@@ -248,12 +262,73 @@ async def merge(
     return keep
 
 
+async def search(
+    session: AsyncSession, *, agent: Agent, text: str, filters: dict[str, str],
+    after: int | None, limit: int,
+) -> list[Customer]:  # fmt: skip
+    """Customers the agent may see matching `text` (name, any identity, any attribute value)
+    and every attribute filter (key → value, admin-defined attributes only: text contains,
+    others equal), newest first."""
+    defined = {d.key: d for d in await attributes.definitions(session)}
+    checked = []
+    for key, value in filters.items():
+        if key not in defined:
+            raise Invalid(f"attr.{key}: no such attribute", code="invalid")
+        stored = attributes.check_value(defined[key], value)
+        checked.append((defined[key], stored if defined[key].kind != "text" else value))
+    rows = await repository.search_customers(
+        session, inbox_ids=await visible_inbox_ids(session, agent), text=text.strip()[:200],
+        filters=checked, after=after, limit=limit,
+    )  # fmt: skip
+    return list(rows)
+
+
+async def merges(session: AsyncSession, customer: Customer) -> list[CustomerMerge]:
+    """The merges into this customer, newest first (split ones included)."""
+    return list(await repository.list_merges(session, customer.id))
+
+
+async def split(
+    session: AsyncSession, keep: Customer, merge_id: int, *, by: int | None = None
+) -> Customer:
+    """Split a merge back: the merged customer comes back with the identities and
+    conversations (and their messages) the merge moved, and the customers merged into it
+    before; the attributes and name it brought leave the kept customer unless an agent has
+    changed them since. Conversations started after the merge stay with the kept customer."""
+    record_ = await repository.get_merge(session, merge_id)
+    if record_ is None or record_.customer_id != keep.id:
+        raise NotFound("merge not found")
+    if record_.split_at is not None:
+        raise Conflict("this merge was already split", code="already_split")
+    other = await repository.get_customer(session, record_.merged_id)
+    assert other is not None
+    await repository.move_back(session, record_)
+    other.merged_into_id = None
+    brought = {
+        key for key, value in other.attributes.items()
+        if key not in record_.attributes_before and keep.attributes.get(key) == value
+    }  # fmt: skip
+    keep.attributes = {k: v for k, v in keep.attributes.items() if k not in brought}
+    if record_.name_before is None and keep.name == other.name:
+        keep.name = None
+    record_.split_at = utcnow()
+    await session.flush()
+    record(
+        session,
+        "customer.split",
+        {"customer_id": keep.id, "split_id": other.id, "merge_id": record_.id, "by": by},
+        customer_id=keep.id,
+    )
+    return other
+
+
 async def read(session: AsyncSession, customer: Customer) -> CustomerRead:
     identities = await repository.identities_of(session, customer.id)
     return CustomerRead(
         id=customer.id,
         name=customer.name,
         attributes=customer.attributes,
+        notes=customer.notes or "",
         identities=[IdentityRead.model_validate(item) for item in identities],
         created_at=customer.created_at,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,20 @@ class _Keep:
         spare.write_bytes(data)
         spare.rename(self.folder / name)
         return "250 kept in the demo mail sink"
+
+
+def keep(settings: Settings, message: EmailMessage) -> Path:
+    """Put a mail Frontdesk itself sends (an agent's invitation) into the demo mailbox, as
+    the sink would have kept it."""
+    if message["Date"] is None:
+        message["Date"] = formatdate(localtime=False)
+    folder = mail_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns()}-{secrets.token_hex(6)}.eml"
+    spare = folder / (name + ".part")
+    spare.write_bytes(message.as_bytes(policy=policy.SMTP))
+    spare.rename(folder / name)
+    return folder / name
 
 
 class MailSink:

@@ -35,10 +35,10 @@ from frontdesk.inboxes import templates as inbox_templates
 from frontdesk.inboxes.port import adapter_for, find_adapter
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
-from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound
+from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
-from frontdesk.kit.schemas import MAX_ID, Id
+from frontdesk.kit.schemas import Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 from frontdesk.web import sla_views
@@ -437,62 +437,3 @@ async def attachment(
     """A file as visible as its conversation; safe images inline, everything else downloads."""
     item = await files.get_or_raise(session, attachment_id, agent=agent)
     return attachment_response(runtime.blobs.get(item.blob_key), item, preview=True)
-
-
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
-async def customer_page(
-    request: Request, customer_id: Id, session: SessionDep, agent: PageAgent
-) -> HTMLResponse:
-    customer = await customers.get_or_raise(session, customer_id, agent=agent)
-    visible = await visible_inbox_ids(session, agent)
-    timeline = await customers.timeline(session, customer, agent=agent, after=None, limit=500)
-    profile = await customers.read(session, customer)
-    inboxes = {
-        i.id: i
-        for i in await inboxes_repository.list_inboxes(session, only=visible, after=None, limit=500)
-    }
-    return render(
-        request,
-        "customer.html",
-        {
-            "customer": profile,
-            "timeline": timeline,
-            "past": await desk_repository.conversations_of_customer(
-                session, customer.id, visible=visible
-            ),
-            "inboxes": inboxes,
-            "journey": journey_chart(
-                await journey(session, customer.id, visible=visible),
-                lang=agent.language,
-                now=utcnow(),
-            ),
-            "error": request.query_params.get("error"),
-        },
-        agent=agent,
-    )
-
-
-@router.post("/customers/{customer_id}/merge")
-async def merge_form(
-    request: Request,
-    customer_id: Id,
-    session: SessionDep,
-    agent: PageAgent,
-    other: Annotated[str, Form()],
-    csrf: Annotated[str, Form()],
-) -> Response:
-    """Merge another customer (by id or by one of their addresses) into this one."""
-    check_csrf(request, csrf)
-    keep = await customers.get_or_raise(session, customer_id, agent=agent)
-    try:
-        if other.strip().isdigit() and int(other) <= MAX_ID:
-            found = [await customers.get_or_raise(session, int(other.strip()), agent=agent)]
-        else:
-            found = await customers.find_by_identity(session, other, agent=agent)
-        if not found:
-            raise NotFound("no such customer", code="not_found")
-        await customers.merge(session, keep, found[0], by=agent.id)
-    except FrontdeskError as exc:
-        return RedirectResponse(f"/customers/{keep.id}?error={exc.code}", status_code=303)
-    await uow.commit(session)
-    return RedirectResponse(f"/customers/{keep.id}", status_code=303)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from frontdesk.auth import service as auth_service
@@ -21,6 +22,7 @@ from frontdesk.auth.models import Agent
 from frontdesk.auth.service import SESSION_LIFETIME
 from frontdesk.config import Settings
 from frontdesk.deps import SESSION_COOKIE, SessionDep
+from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Unauthorized
 from frontdesk.kit.i18n import direction, format_number, format_when, language, translator
 from frontdesk.kit.security import sanitize_html
@@ -151,6 +153,14 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
     return form
+
+
+async def refused(session: AsyncSession, *kept: Any) -> None:
+    """Undo a refused form's writes, keeping the page's agent (and `kept`) loaded for the
+    page that explains the refusal (a rollback expires every loaded row)."""
+    await uow.rollback(session)
+    for row in kept:
+        await session.refresh(row)
 
 
 def form_problem(exc: Exception) -> dict[str, Any]:

@@ -27,11 +27,13 @@ from frontdesk.web import (
     bot_views,
     canned_views,
     conversation_views,
+    customer_views,
     delivery_views,
     help_views,
     inbox_views,
     kb_settings_views,
     mention_views,
+    people_views,
     reports_views,
     routing_settings_views,
     sentiment_settings_views,
@@ -72,6 +74,8 @@ for module in (
     sentiment_settings_views,
     work_views,
     bot_views,
+    people_views,
+    customer_views,
     socket,
 ):
     router.include_router(module.router)
