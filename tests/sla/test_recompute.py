@@ -106,9 +106,7 @@ class TestPolicyChange:
         assert len(await events_of(runtime, "sla.updated")) == updates
         assert again["first_response"].target_seconds == 2 * HOUR
 
-    async def test_a_paused_clock_takes_the_new_target_when_it_resumes(
-        self, client, cast, runtime
-    ):
+    async def test_a_paused_clock_takes_the_new_target_when_it_resumes(self, client, cast, runtime):
         policy = await make_policy(client, cast)
         conversation_id = await customer_writes(client, cast, runtime, "m1")
         await agent_replies(client, cast, runtime, conversation_id)  # resolution pauses
@@ -160,10 +158,10 @@ class TestPolicyChange:
 
 
 class TestCalendarChange:
-    async def test_a_calendar_change_moves_the_clocks_of_its_policies(
-        self, client, cast, runtime
-    ):
-        everyday = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    async def test_a_calendar_change_moves_the_clocks_of_its_policies(self, client, cast, runtime):
+        everyday = {
+            day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        }
         made = await client.post(
             "/api/v1/sla/calendars",
             json={"name": "Always", "time_zone": "UTC", "hours": everyday},
@@ -186,7 +184,7 @@ class TestCalendarChange:
         after = (await clocks(client, cast, conversation_id))["first_response"]
         due = at(after["due_at"])
         assert due != at(before["due_at"])
-        assert due.hour == 11 and due.minute == 0 or (due.hour == 10 and due.minute > 0)
+        assert (due.hour == 11 and due.minute == 0) or (due.hour == 10 and due.minute > 0)
         assert due - started < timedelta(days=2)
         async with runtime.db.session() as session:
             kinds = list(await session.scalars(select(Job.kind).where(Job.kind == RECOMPUTE_JOB)))
