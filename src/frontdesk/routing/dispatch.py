@@ -77,7 +77,7 @@ async def snapshot(session: AsyncSession, *, agent_ids: Sequence[int] | None = N
         idle = (profile.last_offered_at if profile else None) or presence.changed_at
         workers[agent.id] = Worker(
             id=agent.id,
-            attributes=_attributes(agent, profile, teams.get(agent.id, [])),
+            attributes=attributes_of(agent, profile, teams.get(agent.id, [])),
             capacity=capacity,
             load={k: v for k, v in load.items() if k != TOTAL},
             reserved=dict(profile.reserved) if profile else {},
@@ -88,7 +88,7 @@ async def snapshot(session: AsyncSession, *, agent_ids: Sequence[int] | None = N
     return Snapshot(workers, auto_accept, _eligibility(queues, workers))
 
 
-def _attributes(agent: Agent, profile: object, teams: list[str]) -> dict[str, object]:
+def attributes_of(agent: Agent, profile: object, teams: list[str]) -> dict[str, object]:
     return {
         "id": agent.id,
         "role": agent.role,
@@ -114,7 +114,7 @@ async def queues_of_agent(session: AsyncSession, agent: Agent) -> set[int]:
     """The queues whose agent expression this agent meets (whatever their presence)."""
     profile = await repository.get_worker(session, agent.id)
     teams = await repository.team_names_of(session, [agent.id])
-    env = engine.worker_env(_attributes(agent, profile, teams.get(agent.id, [])))
+    env = engine.worker_env(attributes_of(agent, profile, teams.get(agent.id, [])))
     queues = await repository.list_queues(session)
     return {queue.id for queue in queues if parse(queue.agent_expression).matches(env)}
 

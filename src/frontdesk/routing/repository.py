@@ -459,3 +459,41 @@ async def offered_conversation_tasks(
         for inbox_id, customer_id, task_id, queue_id in rows.all()
         if inbox_id is not None and customer_id is not None
     ]
+
+
+async def oldest_waiting(session: AsyncSession) -> dict[int, datetime]:
+    """When the longest-waiting task of each queue was made."""
+    rows = await session.execute(
+        select(RoutingTask.queue_id, func.min(RoutingTask.created_at))
+        .where(RoutingTask.status == "waiting", RoutingTask.queue_id.is_not(None))
+        .group_by(RoutingTask.queue_id)
+    )
+    return {int(queue_id): at for queue_id, at in rows.all() if queue_id is not None and at}
+
+
+async def due_counts(session: AsyncSession, *, due_before: datetime) -> dict[int, int]:
+    """Open tasks per queue whose SLA due time is passed or comes before `due_before`."""
+    rows = await session.execute(
+        select(RoutingTask.queue_id, func.count())
+        .where(
+            RoutingTask.status.in_(OPEN_TASK_STATUSES),
+            RoutingTask.queue_id.is_not(None),
+            RoutingTask.due_at.is_not(None),
+            RoutingTask.due_at <= due_before,
+        )
+        .group_by(RoutingTask.queue_id)
+    )
+    return {int(queue_id): int(n) for queue_id, n in rows.all() if queue_id is not None}
+
+
+async def active_workers(
+    session: AsyncSession,
+) -> list[tuple[Agent, WorkerProfile | None]]:
+    """Every active agent with their routing profile (whatever their presence)."""
+    rows = await session.execute(
+        select(Agent, WorkerProfile)
+        .outerjoin(WorkerProfile, WorkerProfile.agent_id == Agent.id)
+        .where(Agent.active.is_(True))
+        .order_by(Agent.id)
+    )
+    return [(agent, profile) for agent, profile in rows.all()]
