@@ -101,4 +101,4 @@ class TestQueueBoard:
         await login(client, cast.sara)
         page = (await client.get("/supervisor/queues")).text
         assert "قدیمی‌ترین انتظار" in page
-        assert "۷ دقیقه" in page
+        assert "۷ دقیقه" in page  # noqa: RUF001

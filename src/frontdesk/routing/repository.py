@@ -447,8 +447,9 @@ async def offered_conversation_tasks(
         return []
     customers = sorted({customer for _, customer in owners})
     rows = await session.execute(
-        select(RoutingTask.inbox_id, RoutingTask.customer_id, RoutingTask.id, RoutingTask.queue_id)
-        .where(
+        select(
+            RoutingTask.inbox_id, RoutingTask.customer_id, RoutingTask.id, RoutingTask.queue_id
+        ).where(
             RoutingTask.status == "offered",
             RoutingTask.kind == "conversation",
             RoutingTask.customer_id.in_(customers),
