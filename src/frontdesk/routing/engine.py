@@ -33,12 +33,17 @@ TOTAL = "*"  # the capacity row that bounds the agent's tasks over all channels
 
 def rank_at(created_at: datetime, base_priority: int, due_at: datetime | None) -> datetime:
     """The instant that orders a task (earlier is served first)."""
-    by_priority = created_at - timedelta(seconds=base_priority * PRIORITY_SECONDS)
+    credit = timedelta(seconds=base_priority * PRIORITY_SECONDS)
     if due_at is None:
-        return by_priority
+        return created_at - credit
     if due_at - datetime.min.replace(tzinfo=due_at.tzinfo) < URGENCY_LEAD:
         return due_at  # a due time in the first minutes of year 1 (no earlier instant exists)
-    return min(by_priority, due_at - URGENCY_LEAD)
+    urgent = due_at - URGENCY_LEAD
+    # Base priority never outranks SLA urgency: it moves a task ahead only by the slack its
+    # SLA leaves (from its arrival to its urgency point). Without this cap a priority worth
+    # more than the lead put a task ahead of others closer to breach, and lost attainment.
+    credit = min(credit, max(urgent - created_at, timedelta(0)))
+    return min(created_at - credit, urgent)
 
 
 def effective_priority(rank: datetime, now: datetime) -> float:
