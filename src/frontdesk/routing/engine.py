@@ -27,7 +27,7 @@ from frontdesk.routing.expressions import Expression
 # One point of base priority is worth five minutes of waiting.
 PRIORITY_SECONDS = 300.0
 # Within this lead of its due time a task ranks like one created now; past it, like older ones.
-URGENCY_LEAD = timedelta(minutes=15)
+URGENCY_LEAD = timedelta(minutes=30)
 TOTAL = "*"  # the capacity row that bounds the agent's tasks over all channels
 
 
