@@ -6,6 +6,9 @@ the simulator and the benchmark) and the tests all decide through these function
 Ordering. A task's place is one instant, `rank_at`: earlier is served first, ties by id (first
 in, first out). It starts at the creation time, moved earlier by PRIORITY_SECONDS per point of
 base priority, and never later than URGENCY_LEAD before the SLA is breached (its due time).
+Base priority never outranks SLA urgency: with a due time, it moves the task ahead only by the
+slack between its arrival and its urgency point (due - URGENCY_LEAD), so a high priority
+cannot put a task ahead of one closer to breach (docs/routing.md, Ordering).
 The effective priority at `now` is how long ago `rank_at` was, in priority points:
 
     effective(now) = (now - rank_at) / PRIORITY_SECONDS
@@ -27,6 +30,8 @@ from frontdesk.routing.expressions import Expression
 # One point of base priority is worth five minutes of waiting.
 PRIORITY_SECONDS = 300.0
 # Within this lead of its due time a task ranks like one created now; past it, like older ones.
+# 30 minutes, not 15: with 15, a 4-hour e-mail that had waited a quarter of an hour took the
+# agent a call due in 20 s needed (docs/routing.md, Multi-skill scenarios).
 URGENCY_LEAD = timedelta(minutes=30)
 TOTAL = "*"  # the capacity row that bounds the agent's tasks over all channels
 
