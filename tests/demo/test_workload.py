@@ -21,3 +21,20 @@ async def test_the_demo_measures_handle_times(client: httpx.AsyncClient, runtime
     assert body["peak_agents"] >= 1
     async with runtime.db.session() as session:
         assert await seed_handled_tasks(session) == 0  # every answered one has its task
+
+
+async def test_the_demo_has_queues_with_waiting_work(runtime: Runtime) -> None:
+    await seed(runtime)
+    from frontdesk.routing import board, repository
+    from frontdesk.routing.models import RoutingPolicy
+
+    async with runtime.db.session() as session:
+        lines = {line.name: line for line in await board.lines(session)}
+        assert set(lines) >= {"Support", "Billing"}
+        assert lines["Billing"].waiting == 2 and lines["Billing"].at_risk == 1
+        assert lines["Billing"].oldest_seconds is not None
+        assert lines["Billing"].oldest_seconds >= 24 * 60
+        assert lines["Support"].waiting == 1
+        # No routing policy: conversations are not routed until an admin adds one.
+        assert await session.get(RoutingPolicy, 1) is None
+        assert await repository.any_policy(session) is False

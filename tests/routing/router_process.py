@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -20,6 +21,10 @@ from frontdesk.routing.models import RoutingTask
 
 
 async def main(url: str, seed: int, loops: int) -> None:
+    # The agents' desks are not open: a run on a loaded machine outlasts the 75 s after which
+    # an agent not seen counts as offline, and pulls were refused (the proof is about double
+    # assignment and capacity, not presence).
+    dispatch.STALE_AFTER = timedelta(hours=1)
     rng = random.Random(seed)
     db = Database(url)
     agent_ids = await _agents(db)

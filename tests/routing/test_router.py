@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from frontdesk.routing.engine import (
     PRIORITY_SECONDS,
     TOTAL,
+    URGENCY_LEAD,
     TaskView,
     Worker,
     choose_agent,
@@ -41,6 +42,24 @@ class TestRank:
 
     def test_a_far_due_time_never_pushes_a_task_back(self) -> None:
         assert rank_at(NOW, 0, NOW + timedelta(days=3)) == NOW
+
+    def test_priority_never_outranks_sla_urgency(self) -> None:
+        # A 15-second target: whatever the priority, the task ranks at its urgency point,
+        # never ahead of one due sooner.
+        due = NOW + timedelta(seconds=15)
+        assert rank_at(NOW, 100, due) == rank_at(NOW, 0, due) == due - URGENCY_LEAD
+        sooner = rank_at(NOW - timedelta(seconds=10), 0, due - timedelta(seconds=1))
+        assert sooner < rank_at(NOW, 100, due)
+
+    def test_priority_counts_as_far_as_the_sla_leaves_slack(self) -> None:
+        # Four hours to go: two points (10 minutes) count in full...
+        far = NOW + timedelta(hours=4)
+        assert rank_at(NOW, 2, far) == NOW - timedelta(seconds=2 * PRIORITY_SECONDS)
+        # ...but never past the urgency point.
+        near = NOW + URGENCY_LEAD + timedelta(minutes=3)
+        assert rank_at(NOW, 5, near) == NOW - timedelta(minutes=3)
+        # A negative priority delays a task, but never past its urgency point.
+        assert rank_at(NOW, -1, NOW + timedelta(minutes=31)) == NOW + timedelta(minutes=1)
 
     def test_effective_priority_grows_with_age(self) -> None:
         rank = rank_at(NOW, 1, None)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from frontdesk.cli import app
-from frontdesk.routing.scenario import ScenarioError, compare, load
+from frontdesk.routing.scenario import Scenario, ScenarioError, _Scenario, compare, load
 from frontdesk.routing.simulator import (
     BASELINES,
     LONGEST_IDLE,
@@ -22,8 +22,13 @@ from frontdesk.routing.simulator import (
 )
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "scenarios" / "multiskill.json"
+VIP = EXAMPLE.with_name("vip.json")
 FIGURES = {"agents", "service_level", "asa", "abandon_rate", "occupancy"}
 POLICIES = ["ours", "longest_idle", "static_skill_priority", "sla_urgency"]
+
+
+def load_text(spec: dict) -> Scenario:  # type: ignore[type-arg]
+    return Scenario(_Scenario.model_validate(spec))
 
 
 def _invoke(*args: str) -> tuple[int, str, str]:
@@ -149,19 +154,36 @@ class TestSimulation:
 
 class TestAgainstBaselines:
     # All policies see the same tasks (common random numbers), so the differences are theirs.
-    # On the example, ours ranks like SLA urgency (earliest due first) moved by a constant, and
-    # differs from it only where the engine's datetime arithmetic rounds to microseconds and a
-    # near-tie flips; that is worth ±0.02 points, hence the 0.05-point allowance.
+    # Ours serves the urgent voice work by due time (base priority never outranks SLA urgency)
+    # and e-mail by age until its urgency point: on these files it serves the same tasks in the
+    # same order as SLA urgency, so the comparison is exact (no allowance). vip.json has a VIP
+    # priority of 6, above the urgency lead, which lost up to 0.2 points before the cap.
+    # 500 h each (the files' own length): over 100 h static skill priority wins some seeds by
+    # up to 0.15 points, a run too short for the comparison the issue asks for.
+    @pytest.mark.parametrize("path", [EXAMPLE, VIP], ids=["multiskill", "vip"])
     @pytest.mark.parametrize("seed", [1, 2, 3])
-    def test_ours_is_never_worse_than_the_best_baseline_on_the_example(self, seed: int) -> None:
-        found = compare(load(EXAMPLE), seed=seed)
+    def test_ours_is_never_worse_than_the_best_baseline(self, path: Path, seed: int) -> None:
+        found = compare(load(path), seed=seed)
         ours = found["overall"]["service_level"]
         rows = {row["policy"]: row["service_level"] for row in found["comparison"]}
         best = max(rows[name] for name in POLICIES[1:])
-        assert ours >= best - 0.0005, rows
+        assert ours >= best, rows
         assert ours > rows["longest_idle"], rows
         assert ours > rows["static_skill_priority"], rows
         assert found["ours_minus_best_service_level"] == pytest.approx(ours - best)
+
+    def test_a_vip_priority_never_outranks_the_sla(self) -> None:
+        # The VIP calls' 15-second target leaves no slack before their urgency point, so any
+        # priority orders them exactly as none: the same figures, to the last task.
+        runs = []
+        for priority in (0, 100):
+            spec = json.loads(VIP.read_text())
+            for kind in spec["task_types"]:
+                if kind["name"] == "vip_voice":
+                    kind["priority"] = priority
+            scenario = load_text(spec)
+            runs.append(scenario.run("ours", hours=20, seed=4).as_dict())
+        assert runs[0] == runs[1]
 
     def test_policies_see_the_same_tasks(self) -> None:
         # Equal speeds and no abandonment: every task is served, so the work done per type is

@@ -22,10 +22,10 @@ from frontdesk.conversations import service as conversations_service
 from frontdesk.conversations.schemas import ConversationUpdate
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import Conflict, Invalid
-from frontdesk.routing import engine, repository
+from frontdesk.routing import eligibility, engine, repository
 from frontdesk.routing.engine import TOTAL, TaskView, Worker
 from frontdesk.routing.events import record_task
-from frontdesk.routing.expressions import Expression, parse
+from frontdesk.routing.expressions import parse
 from frontdesk.routing.models import RoutingQueue, RoutingTask
 from frontdesk.routing.placing import enqueue_escalation, schedule_offer_timeout
 from frontdesk.routing.service import STALE_AFTER
@@ -77,7 +77,7 @@ async def snapshot(session: AsyncSession, *, agent_ids: Sequence[int] | None = N
         idle = (profile.last_offered_at if profile else None) or presence.changed_at
         workers[agent.id] = Worker(
             id=agent.id,
-            attributes=_attributes(agent, profile, teams.get(agent.id, [])),
+            attributes=attributes_of(agent, profile, teams.get(agent.id, [])),
             capacity=capacity,
             load={k: v for k, v in load.items() if k != TOTAL},
             reserved=dict(profile.reserved) if profile else {},
@@ -88,7 +88,7 @@ async def snapshot(session: AsyncSession, *, agent_ids: Sequence[int] | None = N
     return Snapshot(workers, auto_accept, _eligibility(queues, workers))
 
 
-def _attributes(agent: Agent, profile: object, teams: list[str]) -> dict[str, object]:
+def attributes_of(agent: Agent, profile: object, teams: list[str]) -> dict[str, object]:
     return {
         "id": agent.id,
         "role": agent.role,
@@ -101,22 +101,20 @@ def _attributes(agent: Agent, profile: object, teams: list[str]) -> dict[str, ob
 
 
 def _eligibility(queues: Sequence[RoutingQueue], workers: dict[int, Worker]) -> dict[int, set[int]]:
-    parsed: dict[int, Expression] = {queue.id: parse(queue.agent_expression) for queue in queues}
-    return {
-        queue_id: {
-            w.id for w in workers.values() if expression.matches(engine.worker_env(w.attributes))
-        }
-        for queue_id, expression in parsed.items()
-    }
+    # Uses the process's eligibility index: expressions run only for changed agents or queues.
+    return eligibility.INDEX.queues_of(
+        [(queue.id, queue.agent_expression) for queue in queues],
+        {worker.id: worker.attributes for worker in workers.values()},
+    )
 
 
 async def queues_of_agent(session: AsyncSession, agent: Agent) -> set[int]:
     """The queues whose agent expression this agent meets (whatever their presence)."""
     profile = await repository.get_worker(session, agent.id)
     teams = await repository.team_names_of(session, [agent.id])
-    env = engine.worker_env(_attributes(agent, profile, teams.get(agent.id, [])))
+    env = engine.worker_env(attributes_of(agent, profile, teams.get(agent.id, [])))
     queues = await repository.list_queues(session)
-    return {queue.id for queue in queues if parse(queue.agent_expression).matches(env)}
+    return {queue.id for queue in queues if eligibility.parsed(queue.agent_expression).matches(env)}
 
 
 async def route(session: AsyncSession, *, limit: int = ROUTE_BATCH) -> int:

@@ -6,6 +6,9 @@ the simulator and the benchmark) and the tests all decide through these function
 Ordering. A task's place is one instant, `rank_at`: earlier is served first, ties by id (first
 in, first out). It starts at the creation time, moved earlier by PRIORITY_SECONDS per point of
 base priority, and never later than URGENCY_LEAD before the SLA is breached (its due time).
+Base priority never outranks SLA urgency: with a due time, it moves the task ahead only by the
+slack between its arrival and its urgency point (due - URGENCY_LEAD), so a high priority
+cannot put a task ahead of one closer to breach (docs/routing.md, Ordering).
 The effective priority at `now` is how long ago `rank_at` was, in priority points:
 
     effective(now) = (now - rank_at) / PRIORITY_SECONDS
@@ -27,18 +30,25 @@ from frontdesk.routing.expressions import Expression
 # One point of base priority is worth five minutes of waiting.
 PRIORITY_SECONDS = 300.0
 # Within this lead of its due time a task ranks like one created now; past it, like older ones.
-URGENCY_LEAD = timedelta(minutes=15)
+# 30 minutes, not 15: with 15, a 4-hour e-mail that had waited a quarter of an hour took the
+# agent a call due in 20 s needed (docs/routing.md, Multi-skill scenarios).
+URGENCY_LEAD = timedelta(minutes=30)
 TOTAL = "*"  # the capacity row that bounds the agent's tasks over all channels
 
 
 def rank_at(created_at: datetime, base_priority: int, due_at: datetime | None) -> datetime:
     """The instant that orders a task (earlier is served first)."""
-    by_priority = created_at - timedelta(seconds=base_priority * PRIORITY_SECONDS)
+    credit = timedelta(seconds=base_priority * PRIORITY_SECONDS)
     if due_at is None:
-        return by_priority
+        return created_at - credit
     if due_at - datetime.min.replace(tzinfo=due_at.tzinfo) < URGENCY_LEAD:
         return due_at  # a due time in the first minutes of year 1 (no earlier instant exists)
-    return min(by_priority, due_at - URGENCY_LEAD)
+    urgent = due_at - URGENCY_LEAD
+    # Base priority never outranks SLA urgency: it moves a task ahead only by the slack its
+    # SLA leaves (from its arrival to its urgency point). Without this cap a priority worth
+    # more than the lead put a task ahead of others closer to breach, and lost attainment.
+    credit = min(credit, max(urgent - created_at, timedelta(0)))
+    return min(created_at - credit, urgent)
 
 
 def effective_priority(rank: datetime, now: datetime) -> float:

@@ -373,3 +373,128 @@ async def get_agent_for_routing(session: AsyncSession, agent_id: int) -> Agent:
     if agent is None:
         raise LookupError(f"agent {agent_id}")
     return agent
+
+
+async def waiting_order(session: AsyncSession, *, queue_ids: Sequence[int]) -> list[Any]:
+    """(id, queue_id, channel, inbox_id, customer_id, kind) of every waiting task of these
+    queues in the order they are served: queue, then rank, then id (no lock: a read for
+    display). Uses index: ix_routing_tasks_queue_rank."""
+    if not queue_ids:
+        return []
+    rows = await session.execute(
+        select(
+            RoutingTask.id,
+            RoutingTask.queue_id,
+            RoutingTask.channel,
+            RoutingTask.inbox_id,
+            RoutingTask.customer_id,
+            RoutingTask.kind,
+        )
+        .where(RoutingTask.status == "waiting", RoutingTask.queue_id.in_(queue_ids))
+        .order_by(RoutingTask.queue_id, RoutingTask.rank_at, RoutingTask.id)
+    )
+    return list(rows.all())
+
+
+async def queues_of_waiting_customers(
+    session: AsyncSession, owners: Sequence[tuple[int, int]]
+) -> list[int]:
+    """The queues where a conversation task of one of these (inbox, customer) pairs waits."""
+    if not owners:
+        return []
+    customers = sorted({customer for _, customer in owners})
+    rows = await session.scalars(
+        select(RoutingTask.queue_id)
+        .where(
+            RoutingTask.status == "waiting",
+            RoutingTask.kind == "conversation",
+            RoutingTask.customer_id.in_(customers),
+            RoutingTask.queue_id.is_not(None),
+        )
+        .distinct()
+    )
+    return [int(queue_id) for queue_id in rows if queue_id is not None]
+
+
+async def recent_handle_times(
+    session: AsyncSession, *, queue_id: int, channel: str, since: datetime, limit: int = 100
+) -> list[float]:
+    """Seconds from acceptance to completion of the queue's latest completed tasks of one
+    channel. Uses index: ix_routing_tasks_completed."""
+    rows = await session.execute(
+        select(RoutingTask.accepted_at, RoutingTask.completed_at)
+        .where(
+            RoutingTask.completed_at > since,
+            RoutingTask.channel == channel,
+            RoutingTask.queue_id == queue_id,
+            RoutingTask.accepted_at.is_not(None),
+        )
+        .order_by(RoutingTask.completed_at.desc())
+        .limit(limit)
+    )
+    return [
+        (completed - accepted).total_seconds()
+        for accepted, completed in rows.all()
+        if accepted is not None and completed is not None and completed >= accepted
+    ]
+
+
+async def offered_conversation_tasks(
+    session: AsyncSession, owners: Sequence[tuple[int, int]]
+) -> list[tuple[tuple[int, int], int, int]]:
+    """((inbox, customer), task id, queue id) of these pairs' conversation tasks on offer."""
+    if not owners:
+        return []
+    customers = sorted({customer for _, customer in owners})
+    rows = await session.execute(
+        select(
+            RoutingTask.inbox_id, RoutingTask.customer_id, RoutingTask.id, RoutingTask.queue_id
+        ).where(
+            RoutingTask.status == "offered",
+            RoutingTask.kind == "conversation",
+            RoutingTask.customer_id.in_(customers),
+        )
+    )
+    return [
+        ((int(inbox_id), int(customer_id)), int(task_id), int(queue_id or 0))
+        for inbox_id, customer_id, task_id, queue_id in rows.all()
+        if inbox_id is not None and customer_id is not None
+    ]
+
+
+async def oldest_waiting(session: AsyncSession) -> dict[int, datetime]:
+    """When the longest-waiting task of each queue was made."""
+    rows = await session.execute(
+        select(RoutingTask.queue_id, func.min(RoutingTask.created_at))
+        .where(RoutingTask.status == "waiting", RoutingTask.queue_id.is_not(None))
+        .group_by(RoutingTask.queue_id)
+    )
+    return {int(queue_id): at for queue_id, at in rows.all() if queue_id is not None and at}
+
+
+async def due_counts(session: AsyncSession, *, due_before: datetime) -> dict[int, int]:
+    """Open tasks per queue whose SLA due time is passed or comes before `due_before`."""
+    rows = await session.execute(
+        select(RoutingTask.queue_id, func.count())
+        .where(
+            RoutingTask.status.in_(OPEN_TASK_STATUSES),
+            RoutingTask.queue_id.is_not(None),
+            RoutingTask.due_at.is_not(None),
+            RoutingTask.due_at <= due_before,
+        )
+        .group_by(RoutingTask.queue_id)
+    )
+    return {int(queue_id): int(n) for queue_id, n in rows.all() if queue_id is not None}
+
+
+async def active_workers(
+    session: AsyncSession,
+) -> list[tuple[Agent, WorkerProfile | None]]:
+    """Every active agent with their routing profile (whatever their presence)."""
+    rows = await session.execute(
+        select(Agent, WorkerProfile)
+        .outerjoin(WorkerProfile, WorkerProfile.agent_id == Agent.id)
+        .where(Agent.active.is_(True))
+        .order_by(Agent.id)
+    )
+    return [(agent, profile) for agent, profile in rows.all()]

@@ -68,3 +68,29 @@ def stop(clock: SlaClock, at: datetime, cal: bt.Calendar, *, state: str = "met")
     clock.running_since = clock.due_at = clock.warn_at = None
     clock.generation = (clock.generation or 0) + 1
     return True
+
+
+def retarget(clock: SlaClock, target_seconds: int, cal: bt.Calendar) -> bool:
+    """Apply a changed target or calendar to an open clock: a running clock's due and warning
+    instants are counted again from when it last started running, on `cal`, with the time
+    used before that kept. Answers whether anything moved (then `generation` is bumped, so
+    the old warning and breach jobs do nothing); applying the same change twice moves nothing."""
+    if clock.state not in OPEN_STATES:
+        return False
+    changed = clock.target_seconds != target_seconds
+    clock.target_seconds = target_seconds
+    if clock.state == "running" and clock.running_since is not None:
+        spent = clock.elapsed_seconds or 0.0
+        due = bt.add(cal, clock.running_since, max(target_seconds - spent, 0.0))
+        warn = bt.add(cal, clock.running_since, max(target_seconds * WARN_RATIO - spent, 0.0))
+        if not (_same(due, clock.due_at) and _same(warn, clock.warn_at)):
+            clock.due_at, clock.warn_at = due, warn
+            changed = True
+    if changed:
+        clock.generation = (clock.generation or 0) + 1
+    return changed
+
+
+def _same(instant: datetime, stored: datetime | None) -> bool:
+    # Stored instants may lose sub-millisecond precision on the way through the database.
+    return stored is not None and abs((instant - stored).total_seconds()) < 0.001

@@ -142,3 +142,29 @@ async def clocks_at_risk(session: AsyncSession, *, due_before: datetime, limit: 
         .limit(limit)
     )
     return [int(conversation_id) for conversation_id, _ in rows.all()]
+
+
+async def open_clock_conversations(
+    session: AsyncSession, *, policy_ids: Sequence[int], after: int, limit: int
+) -> list[int]:
+    """Conversations (ids above `after`, ascending) with a running or paused clock under one
+    of these policies: what a policy or calendar change recomputes, one batch at a time."""
+    if not policy_ids:
+        return []
+    rows = await session.scalars(
+        select(SlaClock.conversation_id)
+        .where(
+            SlaClock.policy_id.in_(policy_ids),
+            SlaClock.state.in_(("running", "paused")),
+            SlaClock.conversation_id > after,
+        )
+        .group_by(SlaClock.conversation_id)
+        .order_by(SlaClock.conversation_id)
+        .limit(limit)
+    )
+    return [int(conversation_id) for conversation_id in rows]
+
+
+async def policies_on_calendar(session: AsyncSession, calendar_id: int) -> list[int]:
+    rows = await session.scalars(select(SlaPolicy.id).where(SlaPolicy.calendar_id == calendar_id))
+    return [int(policy_id) for policy_id in rows]

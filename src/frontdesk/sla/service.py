@@ -29,6 +29,8 @@ from frontdesk.sla.models import SlaClock, SlaPolicy
 
 WARN_JOB = "sla.warn"
 BREACH_JOB = "sla.breach"
+RECOMPUTE_JOB = "sla.recompute"
+RECOMPUTE_BATCH = 200  # conversations per job (one transaction each)
 CLOSED = ("resolved", "closed")
 WAITING = ("pending", "snoozed")
 TARGETS = {
@@ -329,6 +331,55 @@ async def _escalate(session: AsyncSession, conversation: Conversation, clock: Sl
     await placing.escalate_breach(
         session, task, boost=policy.priority_boost, queue_id=policy.escalation_queue_id
     )
+
+
+async def recompute(session: AsyncSession, *, policy_ids: list[int], after: int) -> int | None:
+    """Apply the current targets and calendars of these policies to the open clocks under
+    them, one batch of conversations; answers the last conversation done when more may
+    follow. Idempotent: a clock already recomputed is left as it is (see clocks.retarget)."""
+    batch = await repository.open_clock_conversations(
+        session, policy_ids=policy_ids, after=after, limit=RECOMPUTE_BATCH
+    )
+    policies: dict[int, tuple[SlaPolicy, bt.Calendar] | None] = {}
+    for conversation_id in batch:
+        conversation = await repository.lock_conversation(session, conversation_id)
+        if conversation is None:
+            continue
+        held = await _clocks(session, conversation)
+        moved = False
+        for clock in held.values():
+            if clock.policy_id not in policy_ids or clock.state not in clocks.OPEN_STATES:
+                continue
+            if clock.policy_id not in policies:
+                policy = await repository.get_policy(session, clock.policy_id)
+                policies[clock.policy_id] = (
+                    None if policy is None else (policy, await calendar_of(session, policy))
+                )
+            found = policies[clock.policy_id]
+            if found is None:
+                continue
+            moved |= await _retarget(session, conversation, clock, *found)
+        if moved:
+            await _feed_routing(session, conversation, held)
+    return batch[-1] if len(batch) == RECOMPUTE_BATCH else None
+
+
+async def _retarget(
+    session: AsyncSession,
+    conversation: Conversation,
+    clock: SlaClock,
+    policy: SlaPolicy,
+    cal: bt.Calendar,
+) -> bool:
+    target = getattr(policy, TARGETS[clock.kind])
+    if not target:  # the policy no longer has this target: the clock ends without it
+        changed = clocks.stop(clock, utcnow(), cal, state="canceled")
+    else:
+        changed = clocks.retarget(clock, int(target), cal)
+    if changed:
+        await _schedule(session, clock)
+        record_clock(session, conversation, clock, "sla.updated")
+    return changed
 
 
 async def read_clocks(

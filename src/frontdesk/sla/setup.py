@@ -41,7 +41,7 @@ async def create_calendar(session: AsyncSession, data: CalendarCreate) -> SlaCal
 async def update_calendar(
     session: AsyncSession, calendar: SlaCalendar, data: CalendarUpdate
 ) -> SlaCalendar:
-    """Change a calendar; clocks already running keep the due times they were given."""
+    """Change a calendar; the `sla.recompute` job then moves the open clocks of its policies."""
     if data.name is not None and data.name != calendar.name:
         await _unique_calendar(session, data.name)
         calendar.name = data.name
@@ -85,7 +85,7 @@ async def create_policy(session: AsyncSession, data: PolicyCreate) -> SlaPolicy:
 
 
 async def update_policy(session: AsyncSession, policy: SlaPolicy, data: PolicyUpdate) -> SlaPolicy:
-    """Change a policy; it applies to conversations whose clocks start from now on."""
+    """Change a policy; the `sla.recompute` job then moves the open clocks under it."""
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] != policy.name:
         await _unique_policy(session, changes["name"])

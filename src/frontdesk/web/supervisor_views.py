@@ -1,4 +1,5 @@
-"""The supervisor page: every agent, their presence and their open conversations."""
+"""The supervisor page: the live queue board, every agent with their presence and open
+conversations, and the SLA at-risk list. Supervisors and admins only (others get 404)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from frontdesk.auth import repository as auth_repository
 from frontdesk.deps import SessionDep
 from frontdesk.kit.errors import NotFound
+from frontdesk.routing import board
 from frontdesk.routing import repository as routing_repository
 from frontdesk.routing import service as routing
 from frontdesk.web import sla_views
@@ -33,5 +35,18 @@ async def supervisor_page(request: Request, session: SessionDep, agent: PageAgen
                 "conversations": await routing_repository.open_conversations_of(session, member.id),
             }
         )
-    context = {"rows": rows, "sla_risk": await sla_views.at_risk(session)}
+    context = {
+        "rows": rows,
+        "sla_risk": await sla_views.at_risk(session),
+        "queues": await board.lines(session),
+    }
     return render(request, "supervisor.html", context, agent=agent)
+
+
+@router.get("/supervisor/queues", response_class=HTMLResponse)
+async def queue_board(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    """The queue board alone (htmx polls it and swaps it in on events)."""
+    if not agent.sees_everything:
+        raise NotFound("not found")
+    context = {"queues": await board.lines(session)}
+    return render(request, "_queue_board.html", context, agent=agent)

@@ -25,6 +25,7 @@ from frontdesk.conversations.receiving import Received
 from frontdesk.inboxes.port import VISITOR_SIGNALS
 from frontdesk.kit.events import list_after
 from frontdesk.kit.groupcommit import GroupCommit
+from frontdesk.routing import waits
 from frontdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,12 @@ OUTBOX_SIZE = 256
 # Under load, how long the intake waits for as many visitors as its previous batch had, so
 # they share a commit; a message after a quiet spell is written at once (kit/groupcommit.py).
 INTAKE_LINGER_SECONDS = 0.002
+# When tasks move (or agents come and go), the waiting visitors' places are read again once
+# this long after the first such event: a burst of events costs one query for all sockets.
+QUEUE_SETTLE_SECONDS = 0.3
 
 # What the hub hands a socket: ("event", event) · ("signal", signal) · ("replay", since) ·
-# ("resync", None).
+# ("resync", None) · ("queue", Place | None) · ("queue_check", None).
 Item = tuple[str, Any]
 Deliver = Callable[["VisitorConn", Item], Awaitable[None]]
 
@@ -55,6 +59,7 @@ class VisitorConn:
         "conversation_id",
         "customer_id",
         "inflight",
+        "queue_shown",
         "sent",
         "token",
         "websocket",
@@ -78,6 +83,8 @@ class VisitorConn:
         self.sent: set[int] = set()
         # The socket's own messages between submit and ack.
         self.inflight = 0
+        # The last queue frame sent ((position, wait minutes) or None): sent again only on change.
+        self.queue_shown: tuple[int, int | None] | None = None
         self._deliver = deliver
         self._backlog: deque[Item] | None = None
         self._held: list[Item] | None = None
@@ -163,6 +170,8 @@ class VisitorHub:
         self.last: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready: list[asyncio.Event] = []
+        self._queue_dirty = False
+        self._queue_task: asyncio.Task[None] | None = None
         self.intake = self._new_intake()
 
     def _new_intake(self) -> GroupCommit[service.VisitorMessage, Received]:
@@ -223,6 +232,9 @@ class VisitorHub:
             await intake.stop()
         if self.count == 0 and self._tasks:
             tasks, self._tasks = self._tasks, []
+            if self._queue_task is not None:
+                tasks.append(self._queue_task)
+                self._queue_task = None
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -268,6 +280,8 @@ class VisitorHub:
             key = (event.get("inbox_id"), event.get("customer_id"))
             for conn in tuple(self.by_customer.get(key, ())):  # type: ignore[arg-type]
                 conn.push(("event", event))
+        elif isinstance(kind, str) and (kind.startswith("task.") or kind == "presence.changed"):
+            self.queue_moved()
         elif kind == "customer.merged":
             keep, merged = event["payload"]["customer_id"], event["payload"]["merged_id"]
             for (inbox_id, customer_id), conns in list(self.by_customer.items()):
@@ -276,6 +290,31 @@ class VisitorHub:
                         _discard(self.by_customer, (inbox_id, customer_id), conn)
                         self.bind(conn, keep)
                         conn.push(("resync", None))
+
+    def queue_moved(self) -> None:
+        """Tasks moved: tell each waiting visitor of the process their place, soon, at once."""
+        self._queue_dirty = True
+        if self._queue_task is None and self.by_customer:
+            self._queue_task = asyncio.get_running_loop().create_task(self._refresh_places())
+
+    async def _refresh_places(self) -> None:
+        try:
+            while self._queue_dirty:
+                self._queue_dirty = False
+                await asyncio.sleep(QUEUE_SETTLE_SECONDS)
+                owners = [key for key, conns in self.by_customer.items() if conns]
+                try:
+                    async with self.runtime.db.session() as session:
+                        found = await waits.places(session, owners)
+                        await session.commit()
+                except Exception:
+                    log.exception("visitor hub could not read queue places")
+                    continue
+                for owner in owners:
+                    for conn in tuple(self.by_customer.get(owner, ())):
+                        conn.push(("queue", found.get(owner)))
+        finally:
+            self._queue_task = None
 
     async def _pump_signals(self, ready: asyncio.Event) -> None:
         async with self.runtime.bus.subscribe(VISITOR_SIGNALS) as queue:

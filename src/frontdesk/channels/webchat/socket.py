@@ -4,7 +4,9 @@ Client frames: {"type": "message", "id": <client id>, "text"} · {"type": "typin
 {"type": "read", "up_to": <message id>} · {"type": "ping"}.
 Server frames: {"type": "hello", "online"} · {"type": "message", "message"} ·
 {"type": "ack", "id", "message"} · {"type": "status", "id", "status"} · {"type": "typing", "on"} ·
-{"type": "error", "id"?, "code", "message"} · {"type": "pong"}.
+{"type": "error", "id"?, "code", "message"} · {"type": "pong"} ·
+{"type": "queue", "position", "wait_minutes"} (the visitor's own place while their chat waits
+for an agent; `position` null once it no longer waits).
 
 A message frame is acknowledged only after it is committed; a resend of the same client id
 (the widget resends everything unacknowledged after a reconnect) is stored once and acked
@@ -35,6 +37,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.security import loads
 from frontdesk.routing import service as routing
+from frontdesk.routing import waits
 from frontdesk.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
         renewed = service.issue_token(runtime.settings, claims)
         await conn.send({"type": "hello", "online": online, "token": renewed})
         conn.push(("replay", max(since, 0)))
+        conn.push(("queue_check", None))
         await _reader(conn, runtime, hub, inbox, visitor)
     except (WebSocketDisconnect, RuntimeError):
         pass
@@ -279,6 +283,38 @@ async def _deliver(conn: VisitorConn, item: Item) -> None:
         await conn.send({"type": value["type"], "on": value.get("on", True)})
     elif kind == "event":
         await _forward(conn, runtime, value)
+    elif kind == "queue":
+        await _show_place(conn, value)
+    elif kind == "queue_check":
+        await _check_place(conn, runtime)
+
+
+async def _check_place(conn: VisitorConn, runtime: Runtime) -> None:
+    """This socket's place alone (when it connects)."""
+    if conn.customer_id is None:
+        return
+    owner = (conn.claims.inbox_id, conn.customer_id)
+    async with visitor_session(runtime) as session:
+        found = await waits.places(session, [owner])
+        await session.commit()
+    await _show_place(conn, found.get(owner))
+
+
+async def _show_place(conn: VisitorConn, place: waits.Place | None) -> None:
+    """Only the visitor's own task is described; a frame goes out only when it changed."""
+    if place is not None and place.offered:
+        return  # an agent is being asked: what was shown stays until they answer
+    shown = None if place is None else (place.position, place.wait_minutes)
+    if shown == conn.queue_shown:
+        return
+    conn.queue_shown = shown
+    await conn.send(
+        {
+            "type": "queue",
+            "position": shown[0] if shown else None,
+            "wait_minutes": shown[1] if shown else None,
+        }
+    )
 
 
 async def _replay(conn: VisitorConn, runtime: Runtime, since: int) -> None:

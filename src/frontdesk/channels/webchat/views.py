@@ -48,6 +48,9 @@ WIDGET_STRINGS = (
     "{name}: the file is too large (at most {size}).",
     "Too many requests: try again in a minute.",
     "This message could not be stored. Please write it differently and send it again.",
+    "You are number {position} in the queue.",
+    "You are number {position} in the queue — expected wait about a minute.",
+    "You are number {position} in the queue — expected wait about {minutes} minutes.",
 )  # fmt: skip
 
 

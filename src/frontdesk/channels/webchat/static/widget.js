@@ -115,6 +115,8 @@
     var close = el("button", { type: "button", "class": "fdw-close", "aria-label": t("Close chat") }, "×");
     header.appendChild(close);
     var status = el("p", { "class": "fdw-status", role: "status" });
+    var queue = el("p", { "class": "fdw-queue", role: "status", "data-testid": "fd-widget-queue" });
+    queue.hidden = true;
     var list = el("ol", {
       "class": "fdw-messages", "data-testid": "fd-widget-messages",
       "aria-live": "polite", "aria-label": t("Messages"), tabindex: "0"
@@ -141,10 +143,10 @@
     composer.appendChild(send);
     composer.hidden = needsForm();
     var transcript = el("button", { type: "button", "class": "fdw-link" }, t("E-mail me the transcript"));
-    [header, status, list, typing, offline, form, composer, transcript].forEach(function (n) { panel.appendChild(n); });
+    [header, status, queue, list, typing, offline, form, composer, transcript].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel); root.appendChild(launcher);
     document.body.appendChild(root);
-    els = { root: root, launcher: launcher, panel: panel, list: list, input: input, status: status,
+    els = { root: root, launcher: launcher, panel: panel, list: list, input: input, status: status, queue: queue,
             typing: typing, form: form, offline: offline, composer: composer, file: file };
     setOnline(cfg.online);
     (state.outbox || []).forEach(pending);
@@ -285,6 +287,7 @@
       if (!(state.outbox || []).length) notice("");
     } else if (frame.type === "status") setStatus(frame.id, frame.status);
     else if (frame.type === "typing") showTyping(frame.on);
+    else if (frame.type === "queue") showPlace(frame.position, frame.wait_minutes);
     else if (frame.type === "error") {
       if (frame.id && frame.retry) {
         // Not stored yet (server busy): send the same id again shortly; stored once either way.
@@ -399,6 +402,31 @@
       readUpTo = up;
       socket.send(JSON.stringify({ type: "read", up_to: up }));
     }
+  }
+
+  // Digits as the widget's language writes them (as the server's kit/i18n does).
+  var DIGITS = { ar: "٠١٢٣٤٥٦٧٨٩", fa: "۰۱۲۳۴۵۶۷۸۹" };
+  function digits(n) {
+    var table = DIGITS[cfg.language];
+    var text = String(n);
+    return table ? text.replace(/[0-9]/g, function (d) { return table[Number(d)]; }) : text;
+  }
+
+  // The visitor's place while their chat waits for an agent (null: no longer waiting).
+  function showPlace(position, minutes) {
+    var box = els.queue;
+    if (position == null) {
+      box.hidden = true; box.textContent = "";
+      box.removeAttribute("data-position"); box.removeAttribute("data-wait");
+      return;
+    }
+    var text = minutes == null ? t("You are number {position} in the queue.")
+      : minutes === 1 ? t("You are number {position} in the queue — expected wait about a minute.")
+      : t("You are number {position} in the queue — expected wait about {minutes} minutes.");
+    box.textContent = text.replace("{position}", digits(position)).replace("{minutes}", digits(minutes));
+    box.setAttribute("data-position", String(position));
+    box.setAttribute("data-wait", minutes == null ? "" : String(minutes));
+    box.hidden = false;
   }
 
   function showTyping(on) {
