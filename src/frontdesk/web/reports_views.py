@@ -98,19 +98,21 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
     ]  # fmt: skip
 
 
-async def _charts(session: Any, f: ReportFilters, lang: str, backlog: Backlog) -> dict[str, Any]:
+async def _charts(
+    session: Any, f: ReportFilters, lang: str, backlog: Backlog, sums: dict[str, int]
+) -> dict[str, Any]:
     _ = translator(lang)
-    series = await reports.timeseries(session, f, interval="day")
+    # One query for the series and the heat map, one for both the inbox and the channel
+    # bars; the histogram comes from the summary's sums.
+    series, heat = await reports.timeseries_and_heatmap(session, f)
     days = [f.start.replace(hour=0) + timedelta(days=i) for i in range((f.end - f.start).days or 1)]
     current = {p.at: p.volume for p in series.items}
     before = {p.at: p.volume for p in series.previous}
     shift = f.end - f.start
     links = [conversations_link(f, since=d.isoformat(), until=(d + timedelta(days=1)).isoformat())
              for d in days]  # fmt: skip
-    channels = await reports.breakdown(session, f, by="channel")
-    inboxes = await reports.breakdown(session, f, by="inbox")
-    histogram = await reports.histogram(session, f)
-    heat = await reports.heatmap(session, f)
+    inboxes, channels = await reports.inbox_and_channel_breakdowns(session, f)
+    histogram = reports.histogram_of(sums)
     return {
         "volume": charts.line_chart(
             title=_("Conversations per day"),
@@ -166,7 +168,7 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
         problem = exc.message
         query = ReportQuery()
         f = await query.filters(session, agent)
-    summary = await reports.summary(session, f)
+    summary, sums = await reports.summary_and_sums(session, f)
     visible = await _choices(session, agent)
     return render(
         request,
@@ -177,7 +179,7 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
             "duration": lambda v: _duration(v, lang),
             "percent": lambda v: _percent(v, lang),
             "csv_query": request.url.query, "end_day": (f.end - timedelta(seconds=1)),
-            **visible, **await _charts(session, f, lang, summary.backlog),
+            **visible, **await _charts(session, f, lang, summary.backlog, sums),
         },
         agent=agent,
     )  # fmt: skip
