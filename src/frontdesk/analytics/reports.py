@@ -208,6 +208,10 @@ async def breakdown(session: AsyncSession, filters: ReportFilters, *, by: str) -
         rows = [(key, sums) for key, sums in rows if key]  # 0 is "every conversation"
     labels = await _labels(session, by, [key for key, _ in rows])
     busy = await _occupancy(session, filters, by_agent=True) if by == "agent" else None
+    if busy:  # agents staffed in the period without a conversation of their own
+        known = {int(key) for key, _ in rows}
+        rows += [(agent_id, {}) for agent_id in sorted(busy) if agent_id not in known]
+        labels.update(await _labels(session, by, [a for a in busy if a not in known]))
     items = [
         BreakdownItem(
             key=str(key), label=labels.get(key, str(key)),

@@ -30,7 +30,8 @@ TITLES = (
     "Conversations by inbox", "First response time", "Conversations by hour of week (UTC)",
     "Open conversations by age", "Conversations", "First response time", "Resolution time",
     "Resolved", "Reopen rate", "First contact resolution", "CSAT", "CES", "NPS",
-    "SLA adherence", "min", "h",
+    "SLA adherence", "min", "h", "First response time (wall clock)",
+    "Resolution time (wall clock)", "Occupancy",
 )  # fmt: skip
 
 
@@ -81,7 +82,11 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
     rows = [
         (_("Conversations"), "volume", plain),
         (_("First response time"), "first_response_avg_seconds", lambda v: _duration(v, lang)),
+        (_("First response time (wall clock)"), "first_response_avg_wall_seconds",
+         lambda v: _duration(v, lang)),
         (_("Resolution time"), "resolution_avg_seconds", lambda v: _duration(v, lang)),
+        (_("Resolution time (wall clock)"), "resolution_avg_wall_seconds",
+         lambda v: _duration(v, lang)),
         (_("Resolved"), "resolved", plain),
         (_("Reopen rate"), "reopen_rate", lambda v: _percent(v, lang)),
         (_("First contact resolution"), "first_contact_resolution_rate",
@@ -90,6 +95,7 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
         (_("CES"), "ces_average", plain),
         (_("NPS"), "nps", plain),
         (_("SLA adherence"), "sla_adherence", lambda v: _percent(v, lang)),
+        (_("Occupancy"), "occupancy", lambda v: _percent(v, lang)),
     ]  # fmt: skip
     return [
         {"name": name, "key": key, "value": fmt(getattr(current, key)),
