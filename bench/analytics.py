@@ -306,6 +306,8 @@ async def one_size(messages: int, count: int, keep: str | None) -> dict[str, obj
             started = time.perf_counter()
             events = await service.backfill(runtime.db)
             backfill = time.perf_counter() - started
+            with psycopg.connect(f"{PG_SERVER}/{name}", autocommit=True) as conn:
+                conn.execute("ANALYZE")  # as autovacuum would soon after
             if keep:
                 org_file.write_text(json.dumps(org))
         async with runtime.db.session() as session:

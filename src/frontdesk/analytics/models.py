@@ -26,6 +26,8 @@ MEASURES = (
     "nps_detractors", "sla_met", "sla_breached", *HOUR_COLUMNS,
     "frt_wall_sum", "resolution_wall_sum", "handle_wall_sum",
 )  # fmt: skip
+# What a summary or a breakdown sums (the heat map alone reads the per-hour-of-day counts).
+TOTALS = tuple(m for m in MEASURES if m not in HOUR_COLUMNS)
 # Presence states an agent is staffed in (logged in and not away), and those that count as
 # handling work even without a task (a call in progress, wrap-up): occupancy (docs/metrics.md).
 STAFFED = ("available", "busy", "after_call_work")

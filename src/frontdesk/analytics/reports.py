@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics import rollup_repository as repository
-from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, HOUR_COLUMNS, MEASURES
+from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, HOUR_COLUMNS, MEASURES, TOTALS
 from frontdesk.analytics.schemas import (
     Backlog,
     BreakdownItem,
@@ -203,7 +203,7 @@ async def timeseries_and_heatmap(
 
 async def breakdown(session: AsyncSession, filters: ReportFilters, *, by: str) -> BreakdownRead:
     column = {"inbox": "inbox_id", "team": "team_id", "agent": "agent_id", "tag": "tag_id"}
-    rows = await repository.grouped(session, filters, column.get(by, by), list(MEASURES))
+    rows = await repository.grouped(session, filters, column.get(by, by), list(TOTALS))
     if by == "tag":
         rows = [(key, sums) for key, sums in rows if key]  # 0 is "every conversation"
     labels = await _labels(session, by, [key for key, _ in rows])
@@ -227,7 +227,7 @@ async def inbox_and_channel_breakdowns(
     session: AsyncSession, filters: ReportFilters
 ) -> tuple[BreakdownRead, BreakdownRead]:
     """The breakdowns by inbox and by channel from one query (an inbox has one channel)."""
-    rows = await repository.grouped_pairs(session, filters, "inbox_id", "channel", list(MEASURES))
+    rows = await repository.grouped_pairs(session, filters, "inbox_id", "channel", list(TOTALS))
     by_inbox: dict[int, dict[str, int]] = {}
     by_channel: dict[str, dict[str, int]] = {}
     for (inbox_id, channel), sums in rows:

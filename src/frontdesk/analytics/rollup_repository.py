@@ -18,6 +18,7 @@ from frontdesk.analytics.facts import Dimensions, Facts, Key
 from frontdesk.analytics.models import (
     DIMENSIONS,
     MEASURES,
+    TOTALS,
     AgentHourly,
     AgentState,
     AnalyticsCursor,
@@ -381,13 +382,13 @@ async def totals_pair(
     table = _table(both, True)
     now = table.c.hour >= filters.start
     # FILTER, not sum(CASE ...): a third of the time on PostgreSQL (SQLite has it too).
-    columns = [func.coalesce(func.sum(table.c[m]).filter(now), 0) for m in MEASURES] + [
-        func.coalesce(func.sum(table.c[m]).filter(~now), 0) for m in MEASURES
+    columns = [func.coalesce(func.sum(table.c[m]).filter(now), 0) for m in TOTALS] + [
+        func.coalesce(func.sum(table.c[m]).filter(~now), 0) for m in TOTALS
     ]
     row = (await session.execute(_filtered(select(*columns), table, both))).one()
     values = [int(v) for v in row]
-    return (dict(zip(MEASURES, values[: len(MEASURES)], strict=True)),
-            dict(zip(MEASURES, values[len(MEASURES) :], strict=True)))  # fmt: skip
+    return (dict(zip(TOTALS, values[: len(TOTALS)], strict=True)),
+            dict(zip(TOTALS, values[len(TOTALS) :], strict=True)))  # fmt: skip
 
 
 async def open_by_hour(

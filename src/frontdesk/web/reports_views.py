@@ -119,6 +119,7 @@ async def _charts(
              for d in days]  # fmt: skip
     inboxes, channels = await reports.inbox_and_channel_breakdowns(session, f)
     histogram = reports.histogram_of(sums)
+    period_link = conversations_link(f)  # every histogram bar and heat-map cell
     return {
         "volume": charts.line_chart(
             title=_("Conversations per day"),
@@ -143,13 +144,13 @@ async def _charts(
         ),
         "frt": charts.bar_chart(
             title=_("First response time"),
-            bars=[charts.Bar(localise_digits(b.label, lang), b.count, conversations_link(f))
+            bars=[charts.Bar(localise_digits(b.label, lang), b.count, period_link)
                   for b in histogram.items],
             lang=lang, testid="fd-report-frt",
         ),
         "heat": charts.heat_map(
             title=_("Conversations by hour of week (UTC)"), cells=heat.cells, lang=lang,
-            href=lambda day, hour: conversations_link(f), testid="fd-report-heatmap",
+            href=lambda day, hour: period_link, testid="fd-report-heatmap",
         ),
         "backlog_chart": charts.bar_chart(
             title=_("Open conversations by age"),
