@@ -6,11 +6,10 @@ import csv
 import io
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from frontdesk.analytics.planner import Parameters, Plan
+from frontdesk.analytics.planner import Parameters, Plan, is_zone
 
 DAY = 86_400
 
@@ -38,11 +37,8 @@ class StaffingQuery(BaseModel):
     @field_validator("tz")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value:
-            try:
-                ZoneInfo(value)
-            except (ValueError, ZoneInfoNotFoundError):
-                raise ValueError("not a time zone (IANA, e.g. Asia/Tehran)") from None
+        if value and not is_zone(value):
+            raise ValueError("not a time zone (IANA, e.g. Asia/Tehran)")
         return value or None
 
     def parameters(self) -> Parameters:
