@@ -203,8 +203,9 @@ async def log_in(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 303, answer.text
 
 
-async def requests(app: object, org: dict, count: int) -> dict[str, tuple[float, float]]:
-    """p50/p99 in ms of each dashboard and report request."""
+async def requests(app: object, org: dict, count: int) -> dict[str, tuple[float, float, float]]:
+    """p50/p99 in ms of each dashboard and report request, and the 1-minute load average
+    just after its samples."""
     period = {"start": (NOW - timedelta(days=28)).date().isoformat()}
     quarter = {"start": (NOW - timedelta(days=DAYS)).date().isoformat()}
     admin = {"Authorization": f"Bearer {org['admin']}"}
@@ -226,7 +227,7 @@ async def requests(app: object, org: dict, count: int) -> dict[str, tuple[float,
         ("heat map (90 d)", "/api/v1/reports/heatmap", quarter, admin),
         ("CSV breakdown inbox", "/api/v1/reports/export.csv", {**period, "by": "inbox"}, admin),
     ]
-    found: dict[str, tuple[float, float]] = {}
+    found: dict[str, tuple[float, float, float]] = {}
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         await log_in(client)
@@ -239,7 +240,8 @@ async def requests(app: object, org: dict, count: int) -> dict[str, tuple[float,
                 assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
                 if attempt >= 3:  # warm-up
                     samples.append(elapsed)
-            found[name] = (statistics.median(samples), percentile(samples, 0.99))
+            found[name] = (statistics.median(samples), percentile(samples, 0.99),
+                           os.getloadavg()[0])  # fmt: skip
     return found
 
 
@@ -262,54 +264,91 @@ async def lag(runtime: Runtime, url: str, org: dict, first_id: int) -> float:
             await follower
 
 
-async def one_size(messages: int, count: int) -> dict[str, object]:
-    name = f"frontdesk_bench_analytics_{os.getpid()}_{messages}"
-    url = fresh(name)
+def _exists(name: str) -> bool:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return found is not None
+
+
+async def one_size(
+    messages: int, count: int, keep: str | None, rebuild: bool = False
+) -> dict[str, object]:
+    """keep: a database name prefix; the loaded database is kept (not dropped) and a later
+    run with the same prefix reuses it (migrated to head, not reloaded): for profiling.
+    rebuild: on a reused database, time a backfill and a 10,000-message burst's lag too."""
+    name = f"{keep}_{messages}" if keep else f"frontdesk_bench_analytics_{os.getpid()}_{messages}"
+    org_file = Path(tempfile.gettempdir()) / f"{name}.org.json"
+    reuse = bool(keep) and _exists(name) and org_file.exists()
+    if reuse:
+        url = f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+        upgrade(url)
+    else:
+        url = fresh(name)
     workdir = Path(tempfile.mkdtemp(prefix="fd-bench-analytics-"))
     settings = Settings(env="development", data_dir=workdir, database_url=url,
                         analytics_poll_seconds=0, password_time_cost=1,
                         password_memory_kib=1024)  # fmt: skip
     runtime = Runtime.build(settings, with_runner=False)
     await runtime.start()
-    try:
-        org = await organisation(runtime)
-        started = time.perf_counter()
-        conversations, _ = await asyncio.to_thread(
-            load, url, org, messages, first_id=1, seed=13, recent=False
-        )
-        loaded = time.perf_counter() - started
-        started = time.perf_counter()
-        events = await service.backfill(runtime.db)
-        backfill = time.perf_counter() - started
-        async with runtime.db.session() as session:
-            from sqlalchemy import text
+    from sqlalchemy import text
 
+    try:
+        if reuse:
+            org = json.loads(org_file.read_text())
+            loaded = backfill = 0.0
+            async with runtime.db.session() as session:
+                conversations = int(await session.scalar(text("SELECT max(id) FROM conversations")))
+                events = int(await session.scalar(text("SELECT count(*) FROM events")))
+            if rebuild:
+                started = time.perf_counter()
+                events = await service.backfill(runtime.db)
+                backfill = time.perf_counter() - started
+        else:
+            org = await organisation(runtime)
+            started = time.perf_counter()
+            conversations, _ = await asyncio.to_thread(
+                load, url, org, messages, first_id=1, seed=13, recent=False
+            )
+            loaded = time.perf_counter() - started
+            started = time.perf_counter()
+            events = await service.backfill(runtime.db)
+            backfill = time.perf_counter() - started
+            with psycopg.connect(f"{PG_SERVER}/{name}", autocommit=True) as conn:
+                conn.execute("ANALYZE")  # as autovacuum would soon after
+            if keep:
+                org_file.write_text(json.dumps(org))
+        async with runtime.db.session() as session:
             rows = await session.scalar(text("SELECT count(*) FROM analytics_hourly"))
         app = create_app(settings, runtime=runtime)
         timings = await requests(app, org, count)
-        burst = await lag(runtime, url, org, first_id=conversations + 1)
+        burst = 0.0
+        if rebuild or not reuse:
+            burst = await lag(runtime, url, org, first_id=conversations + 1)
         return {"messages": messages, "conversations": conversations, "load_s": loaded,
                 "events": events, "backfill_s": backfill, "rollup_rows": rows,
                 "requests": timings, "lag_s": burst}  # fmt: skip
     finally:
         await runtime.stop()
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(results: list[dict[str, object]]) -> None:
     for result in results:
+        load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
         print(f"== {result['messages']:,} messages, {result['conversations']:,} conversations, "
               f"{result['events']:,} events -> {result['rollup_rows']:,} rollup rows")  # fmt: skip
+        print(f"load average at the end: {load}")
         print(f"load (COPY): {result['load_s']:.1f} s   backfill: {result['backfill_s']:.1f} s   "
               f"rollup lag after a 10,000-message burst: {result['lag_s']:.2f} s")  # fmt: skip
-        for name, (p50, p99) in result["requests"].items():  # type: ignore[attr-defined]
-            print(f"  {name:32s} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+        for name, (p50, p99, load1) in result["requests"].items():  # type: ignore[attr-defined]
+            print(f"  {name:32s} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   load {load1:5.2f}")
     if len(results) > 1:
         small, large = results[0], results[-1]
         print(f"== p99 ratio {large['messages']:,} / {small['messages']:,} messages")
         worst = 0.0
-        for name, (_, p99) in large["requests"].items():  # type: ignore[attr-defined]
+        for name, (_, p99, _) in large["requests"].items():  # type: ignore[attr-defined]
             if name.startswith("baseline"):
                 continue
             ratio = p99 / small["requests"][name][1]  # type: ignore[index]
@@ -323,11 +362,17 @@ async def main() -> None:
     parser.add_argument("--messages", default="10000,1000000",
                         help="comma-separated sizes (messages), smallest first")  # fmt: skip
     parser.add_argument("--requests", type=int, default=60, help="samples per request")
+    parser.add_argument("--keep", metavar="PREFIX",
+                        help="keep each size's database as PREFIX_<size> and reuse it when it "
+                             "exists (no reload, no backfill, no lag run)")  # fmt: skip
+    parser.add_argument("--rebuild", action="store_true",
+                        help="with --keep: also time a backfill and the lag on the reused "
+                             "databases (each run adds a 10,000-message burst)")  # fmt: skip
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.messages.split(","))
     results = []
     for size in sizes:
-        results.append(await one_size(size, args.requests))
+        results.append(await one_size(size, args.requests, args.keep, args.rebuild))
         report(results[-1:])
         sys.stdout.flush()
     if len(results) > 1:

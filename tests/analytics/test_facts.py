@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frontdesk.analytics import durations
 from frontdesk.analytics import facts as f
 from frontdesk.analytics.reports import metrics
+from frontdesk.sla import businesstime
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 
@@ -75,23 +75,63 @@ class TestFirstResponse:
         facts = folded(created(), message(0, "outbound", "agent"), message(9, "inbound"))
         assert metrics(totals(facts)).first_responses == 0
 
-    def test_business_hours_calendar_replaces_wall_clock(self) -> None:
-        # A calendar that counts only 09:00-17:00: 16:50 → next day 09:10 is 20 minutes.
-        def office(start: datetime, end: datetime) -> float:
-            seconds, moment = 0.0, start
-            while moment < end:
-                if 9 <= moment.hour < 17:
-                    seconds += 60
-                moment += timedelta(minutes=1)
-            return seconds
 
-        facts = folded(created(400), message(410, "inbound"), message(1390, "outbound", "agent"))
-        assert metrics(totals(facts)).first_response_avg_seconds == 980 * 60
-        durations.set_calendar(office)
-        try:
-            assert metrics(totals(facts)).first_response_avg_seconds == 20 * 60
-        finally:
-            durations.set_calendar(None)
+def business(facts: f.Facts, calendar: businesstime.Calendar | None) -> f.Facts:
+    f.count_business(facts, 3, calendar)
+    return facts
+
+
+# Office hours 09:00-17:00 Monday to Friday in Tehran (UTC+03:30, no DST since 2022), and
+# the Friday 2026-11-06 a holiday.
+OFFICE = businesstime.calendar(
+    "Asia/Tehran",
+    {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+    ["2026-11-06"],
+)
+
+
+class TestBusinessHours:
+    def test_first_response_across_a_night_counts_only_office_time(self) -> None:
+        # Monday 16:50 Tehran (13:20 UTC) → Tuesday 09:10 Tehran (05:40 UTC): 20 minutes.
+        facts = folded(created(200), message(200, "inbound"), message(1180, "outbound", "agent"))
+        m = metrics(totals(business(facts, OFFICE)))
+        assert m.first_response_avg_seconds == 20 * 60
+        assert m.first_response_avg_wall_seconds == 980 * 60
+
+    def test_a_weekend_and_a_holiday_do_not_count(self) -> None:
+        # Thursday 2026-11-05 16:00 Tehran (12:30 UTC) → resolved Monday 2026-11-09 10:00
+        # Tehran (06:30 UTC): Thursday 1 h, Friday a holiday, weekend, Monday 1 h = 2 h.
+        start = datetime(2026, 11, 5, 12, 30, tzinfo=UTC)
+        minutes = (start - T0).total_seconds() / 60
+        end = minutes + (datetime(2026, 11, 9, 6, 30, tzinfo=UTC) - start).total_seconds() / 60
+        facts = folded(
+            created(minutes), message(minutes, "inbound"),
+            message(minutes + 30, "outbound", "agent"), status(end, "open", "resolved"),
+        )  # fmt: skip
+        m = metrics(totals(business(facts, OFFICE)))
+        assert m.resolution_avg_seconds == 2 * 3600
+        assert m.resolution_avg_wall_seconds == (end - minutes) * 60
+        assert m.first_response_avg_seconds == 30 * 60
+        assert m.handle_avg_seconds == 2 * 3600 - 30 * 60
+
+    def test_without_a_calendar_business_time_is_the_wall_clock(self) -> None:
+        facts = folded(created(), message(0, "inbound"), message(5, "outbound", "agent"))
+        m = metrics(totals(business(facts, None)))
+        assert m.first_response_avg_seconds == m.first_response_avg_wall_seconds == 300
+        assert facts.calendar_id == 0
+
+    def test_a_later_calendar_takes_back_the_old_contribution_exactly(self) -> None:
+        facts = folded(created(200), message(200, "inbound"), message(1180, "outbound", "agent"))
+        stored = business(facts, None)
+        after = business(stored.copy(), OFFICE)
+        delta = f.difference(f.contribution(stored), f.contribution(after))
+        sums = totals(stored)
+        for key, row in delta.items():
+            if key[5] == 0:
+                for name, value in row.items():
+                    sums[name] = sums.get(name, 0) + value
+        assert {k: v for k, v in sums.items() if v} == totals(after)
+        assert metrics(sums).first_response_avg_seconds == 20 * 60
 
 
 class TestResolution:

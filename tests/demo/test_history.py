@@ -75,6 +75,12 @@ async def test_the_reports_show_the_weeks_of_history(
     channels = await client.get("/api/v1/reports/breakdown", params={"start": start},
                                 headers=headers)  # fmt: skip
     assert len(channels.json()["items"]) >= 8
+    # The agents' back-dated shifts: occupancy between idle and always busy, per agent too.
+    assert 0.1 < current["occupancy"] < 0.9
+    agents = await client.get("/api/v1/reports/breakdown", params={"start": start, "by": "agent"},
+                              headers=headers)  # fmt: skip
+    busy = [i["metrics"]["occupancy"] for i in agents.json()["items"] if i["key"] != "0"]
+    assert len(busy) >= 3 and all(0.1 < value < 0.9 for value in busy)
 
 
 async def test_the_demo_history_has_an_activity_log(

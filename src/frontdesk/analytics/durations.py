@@ -1,32 +1,25 @@
-"""How long something took, for the metrics.
-
-The seam for business hours: every duration the metrics report goes through
-`working_seconds`. Today it is wall-clock time. When SLA business calendars land
-(frontdesk.sla), `set_calendar` installs one function that counts only the calendar's
-working seconds between two instants, and a backfill (`frontdesk analytics backfill`)
-recomputes the stored sums with it."""
+"""How long something took, for the metrics: on the wall clock, or in business time on
+the conversation's SLA calendar (frontdesk.sla.businesstime: working hours per weekday,
+holidays and a time zone). The fold counts both and stores the business figure on the
+conversation's facts, so a later change of calendar takes effect with a backfill
+(`frontdesk analytics backfill`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
-Calendar = Callable[[datetime, datetime], float]
+from frontdesk.sla.businesstime import Calendar, between
+
+__all__ = ["Calendar", "wall_seconds", "working_seconds"]
 
 
-def _wall_clock(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds()
+def wall_seconds(start: datetime, end: datetime) -> int:
+    """Whole seconds from start to end on the wall clock; never negative."""
+    return max(0, int((end - start).total_seconds()))
 
 
-_calendar: Calendar = _wall_clock
-
-
-def set_calendar(calendar: Calendar | None) -> None:
-    """Install the business-hours calendar (None: wall clock again)."""
-    global _calendar
-    _calendar = calendar or _wall_clock
-
-
-def working_seconds(start: datetime, end: datetime) -> int:
-    """Whole seconds from start to end under the installed calendar; never negative."""
-    return max(0, int(_calendar(start, end)))
+def working_seconds(start: datetime, end: datetime, calendar: Calendar | None = None) -> int:
+    """Whole business seconds from start to end on `calendar` (None: the wall clock)."""
+    if calendar is None:
+        return wall_seconds(start, end)
+    return max(0, int(between(calendar, start, end)))

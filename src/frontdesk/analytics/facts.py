@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from frontdesk.analytics.durations import working_seconds
+from frontdesk.analytics.durations import Calendar, wall_seconds, working_seconds
 from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, HOUR_COLUMNS
 
 CLOSED = ("resolved", "closed")
@@ -42,6 +42,12 @@ class Facts:
     scores: dict[str, Any] = field(default_factory=dict)
     sla_met: int = 0
     sla_breached: int = 0
+    # Business seconds on the conversation's SLA calendar (calendar_id; 0: none), counted
+    # when the conversation was last folded (`count_business`); None: the wall clock.
+    calendar_id: int = 0
+    frt_business: int | None = None
+    resolution_business: int | None = None
+    handle_business: int | None = None
 
     def copy(self) -> Facts:
         return replace(self, tag_ids=list(self.tag_ids), scores=dict(self.scores))
@@ -130,6 +136,39 @@ def refile(facts: Facts, dimensions: Dimensions | None) -> None:
     facts.tag_ids = sorted(dimensions.tag_ids)
 
 
+def _spans(facts: Facts) -> dict[str, tuple[datetime, datetime] | None]:
+    """The three durations' (start, end), None when the conversation has not got there."""
+    frt = resolution = handle = None
+    if facts.first_response_at is not None and facts.first_inbound_at is not None:
+        frt = (facts.first_inbound_at, facts.first_response_at)
+    if facts.status in CLOSED and facts.last_resolved_at is not None and facts.created_at:
+        end = facts.last_resolved_at
+        resolution = (facts.first_inbound_at or facts.created_at, end)
+        handle = (min(facts.first_response_at or end, end), end)
+    return {"frt": frt, "resolution": resolution, "handle": handle}
+
+
+def count_business(facts: Facts, calendar_id: int, calendar: Calendar | None) -> None:
+    """Count the durations on the conversation's SLA calendar (None: the wall clock)."""
+    facts.calendar_id = calendar_id if calendar is not None else 0
+    for name, span in _spans(facts).items():
+        seconds = None
+        if span is not None and calendar is not None:
+            seconds = working_seconds(*span, calendar)
+        setattr(facts, f"{name}_business", seconds)
+
+
+def _durations(facts: Facts) -> dict[str, tuple[int, int]]:
+    """name → (business seconds, wall-clock seconds) of the durations the facts reached."""
+    found = {}
+    for name, span in _spans(facts).items():
+        if span is not None:
+            wall = wall_seconds(*span)
+            business = getattr(facts, f"{name}_business")
+            found[name] = (wall if business is None else business, wall)
+    return found
+
+
 def contribution(facts: Facts) -> dict[Key, dict[str, int]]:
     """The rollup rows (key → measures) one conversation adds; empty before it was created."""
     if facts.created_at is None:
@@ -157,26 +196,29 @@ def _measures(facts: Facts) -> Iterable[tuple[datetime, dict[str, int]]]:
             HOUR_COLUMNS[facts.created_at.hour]: 1,
         },
     )
-    if facts.first_response_at is not None and facts.first_inbound_at is not None:
-        frt = working_seconds(facts.first_inbound_at, facts.first_response_at)
+    durations = _durations(facts)
+    if "frt" in durations:
+        assert facts.first_response_at is not None
+        frt, frt_wall = durations["frt"]
         yield (
             facts.first_response_at,
             {
                 "first_responses": 1,
                 "frt_sum": frt,
+                "frt_wall_sum": frt_wall,
                 FRT_COLUMNS[frt_bucket(frt)]: 1,
             },
         )
-    if facts.status in CLOSED and facts.last_resolved_at is not None:
-        start = facts.first_inbound_at or facts.created_at
-        handle_from = facts.first_response_at or facts.last_resolved_at
+    if "resolution" in durations:
+        assert facts.last_resolved_at is not None
         yield facts.last_resolved_at, {
             "resolved": 1,
-            "resolution_sum": working_seconds(start, facts.last_resolved_at),
+            "resolution_sum": durations["resolution"][0],
+            "resolution_wall_sum": durations["resolution"][1],
             "fcr": int(facts.reopens == 0 and facts.agent_replies <= 1),
             "reopened": int(facts.reopens > 0),
-            "handle_sum": working_seconds(min(handle_from, facts.last_resolved_at),
-                                          facts.last_resolved_at),
+            "handle_sum": durations["handle"][0],
+            "handle_wall_sum": durations["handle"][1],
         }  # fmt: skip
     yield from _survey_measures(facts)
     if facts.sla_met or facts.sla_breached:
@@ -233,9 +275,12 @@ def fold_batch(
     stored: dict[int, Facts],
     events: dict[int, list[dict[str, Any]]],
     where: dict[int, Dimensions],
+    calendars: dict[int, tuple[int, Calendar]] | None = None,
 ) -> tuple[list[Facts], list[int], dict[Key, dict[str, int]]]:
     """Fold each conversation's new events (oldest first) into its stored facts: the facts
-    to save, the conversations that are gone (deleted), and the rollup difference."""
+    to save, the conversations that are gone (deleted), and the rollup difference.
+    calendars: conversation → (calendar id, its SLA calendar); missing: the wall clock."""
+    calendars = calendars or {}
     delta: dict[Key, dict[str, int]] = {}
     changed: list[Facts] = []
     gone: list[int] = []
@@ -246,6 +291,8 @@ def fold_batch(
             apply(after, event)
         if conversation_id in where:
             refile(after, where[conversation_id])
+            calendar_id, calendar = calendars.get(conversation_id, (0, None))
+            count_business(after, calendar_id, calendar)
             changed.append(after)
         else:
             gone.append(conversation_id)  # deleted: its contribution leaves with it

@@ -69,6 +69,7 @@ class ReportQuery:
 
     async def filters(self, session: AsyncSession, agent: Agent) -> ReportFilters:
         begin, stop = period(self.start, self.end)
+        await repository.tune(session)
         visible = await visible_inbox_ids(session, agent)
         if self.inbox_id and visible is not None and self.inbox_id not in visible:
             raise NotFound("inbox not found")

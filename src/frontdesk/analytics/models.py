@@ -24,7 +24,14 @@ MEASURES = (
     "resolved", "resolution_sum", "fcr", "reopened", "handle_sum", "open_now",
     "csat_count", "csat_positive", "ces_count", "ces_sum", "nps_count", "nps_promoters",
     "nps_detractors", "sla_met", "sla_breached", *HOUR_COLUMNS,
+    "frt_wall_sum", "resolution_wall_sum", "handle_wall_sum",
 )  # fmt: skip
+# What a summary or a breakdown sums (the heat map alone reads the per-hour-of-day counts).
+TOTALS = tuple(m for m in MEASURES if m not in HOUR_COLUMNS)
+# Presence states an agent is staffed in (logged in and not away), and those that count as
+# handling work even without a task (a call in progress, wrap-up): occupancy (docs/metrics.md).
+STAFFED = ("available", "busy", "after_call_work")
+HANDLING = ("busy", "after_call_work")
 # The key of a rollup row. 0 stands for "none" (no team, no agent) and, in tag_id, for
 # "every conversation": tag rows repeat a conversation once per tag it carries.
 DIMENSIONS = ("hour", "inbox_id", "channel", "team_id", "agent_id", "tag_id")
@@ -68,6 +75,12 @@ class ConversationFact(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sla_met: Mapped[int] = mapped_column(Integer, default=0)
     sla_breached: Mapped[int] = mapped_column(Integer, default=0)
+    # The SLA calendar the durations were counted on when last folded (0: none, wall clock)
+    # and the business seconds it gave; stored so the old contribution is taken back exactly.
+    calendar_id: Mapped[int] = mapped_column(Integer, default=0)
+    frt_business: Mapped[int | None] = mapped_column(Integer)
+    resolution_business: Mapped[int | None] = mapped_column(Integer)
+    handle_business: Mapped[int | None] = mapped_column(Integer)
 
 
 def _measure() -> Mapped[int]:
@@ -135,6 +148,11 @@ class _Rollup:
     created_h21: Mapped[int] = _measure()
     created_h22: Mapped[int] = _measure()
     created_h23: Mapped[int] = _measure()
+    # frt_sum, resolution_sum and handle_sum are business seconds (the conversation's SLA
+    # calendar; wall clock without one); these are the same durations on the wall clock.
+    frt_wall_sum: Mapped[int] = _measure()
+    resolution_wall_sum: Mapped[int] = _measure()
+    handle_wall_sum: Mapped[int] = _measure()
 
 
 class HourlyRollup(_Rollup, Base):
@@ -144,10 +162,12 @@ class HourlyRollup(_Rollup, Base):
     __table_args__ = (
         # Uses index: every report filters one tag_id (0 = all) and a period.
         Index("ix_analytics_hourly_tag_hour", "tag_id", "hour"),
-        # Uses index: the backlog reads only rows of conversations open now (few).
+        # Uses index: the backlog reads only rows of conversations open now (few), and the
+        # oldest of them.
         Index(
             "ix_analytics_hourly_open",
             "tag_id",
+            "hour",
             postgresql_where=text("open_now <> 0"),
             sqlite_where=text("open_now <> 0"),
         ),
@@ -158,4 +178,39 @@ class DailyRollup(_Rollup, Base):
     """Per UTC day: reports over whole days read these (24 times fewer rows than hourly)."""
 
     __tablename__ = "analytics_daily"
-    __table_args__ = (Index("ix_analytics_daily_tag_hour", "tag_id", "hour"),)
+    __table_args__ = (
+        Index("ix_analytics_daily_tag_hour", "tag_id", "hour"),
+        # Uses index: the backlog reads the days before the last three from here.
+        Index(
+            "ix_analytics_daily_open",
+            "tag_id",
+            "hour",
+            postgresql_where=text("open_now <> 0"),
+            sqlite_where=text("open_now <> 0"),
+        ),
+    )
+
+
+class AgentState(Base):
+    """Where an agent's occupancy fold stands: the presence status since `at` (the last
+    instant already filed into analytics_agent_hourly) and the routing tasks held."""
+
+    __tablename__ = "analytics_agent_state"
+
+    agent_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(20), default="offline")
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    task_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class AgentHourly(Base):
+    """Per agent and hour: seconds staffed (available, busy or in wrap-up) and, of those,
+    seconds handling work (holding a task, busy or in wrap-up). Occupancy = handling ÷
+    staffed."""
+
+    __tablename__ = "analytics_agent_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    staffed_seconds: Mapped[int] = _measure()
+    handling_seconds: Mapped[int] = _measure()

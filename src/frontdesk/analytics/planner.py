@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,7 @@ class Parameters:
     default_aht: float = 300.0
     aht: float | None = None  # overrides every measured handle time
     channels: tuple[str, ...] = ()  # empty: every channel with arrivals
+    tz: str | None = None  # the zone of the hours of the week; None: default_zone()
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Plan:
     until: datetime
     channels: list[ChannelLoad]
     intervals: list[Interval]
+    tz: str = "UTC"  # the zone the intervals' days and hours are in
 
     @property
     def peak_agents(self) -> int:
@@ -99,11 +102,34 @@ def window(weeks: int, now: datetime) -> tuple[datetime, datetime]:
 async def plan(session: AsyncSession, parameters: Parameters, *, now: datetime) -> Plan:
     """The plan from what the database measured over the last `parameters.weeks` weeks."""
     since, until = window(parameters.weeks, now)
-    arrivals = await repository.arrivals_by_hour_of_week(session, since=since, until=until)
+    tz = parameters.tz or await repository.default_zone(session)
+    arrivals = await repository.arrivals_by_hour_of_week(
+        session, since=since, until=until, zone=zone(tz)
+    )
     handled = await repository.handle_times(
         session, since=since, until=until, cap_seconds=MAX_HANDLE_SECONDS
     )
-    return build(parameters, arrivals=arrivals, handled=handled, since=since, until=until)
+    found = build(parameters, arrivals=arrivals, handled=handled, since=since, until=until)
+    found.tz = tz
+    return found
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def is_zone(name: str) -> bool:
+    """An IANA zone name this system knows (never a path: "America" is a directory)."""
+    return name in _zones()
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone of that name; Invalid when there is none."""
+    if not is_zone(name):
+        raise Invalid(f"{name!r} is not a time zone (IANA, e.g. Asia/Tehran)",
+                      code="invalid_time_zone")  # fmt: skip
+    return ZoneInfo(name)
 
 
 def build(

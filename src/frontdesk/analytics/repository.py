@@ -2,49 +2,66 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.inboxes.models import Inbox
 from frontdesk.routing.models import RoutingTask
-
-
-def _hour_of_week(
-    session: AsyncSession, column: Any
-) -> tuple[ColumnElement[int], ColumnElement[int]]:
-    """(weekday with Sunday = 0, hour) of a UTC timestamp, on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        utc = func.timezone("UTC", column)
-        return (
-            cast(func.extract("dow", utc), Integer),
-            cast(func.extract("hour", utc), Integer),
-        )
-    # SQLite keeps UTCDateTime as naive UTC text, which strftime reads as UTC.
-    return (
-        cast(func.strftime("%w", column), Integer),
-        cast(func.strftime("%H", column), Integer),
-    )
+from frontdesk.sla.models import SlaCalendar, SlaPolicy
 
 
 async def arrivals_by_hour_of_week(
-    session: AsyncSession, *, since: datetime, until: datetime
+    session: AsyncSession, *, since: datetime, until: datetime, zone: ZoneInfo | None = None
 ) -> list[tuple[str, int, int, int]]:
-    """(channel, weekday Monday = 0, hour, new conversations) started in [since, until), UTC.
+    """(channel, weekday Monday = 0, hour, new conversations) started in [since, until),
+    by the local hour of the week in `zone` (default UTC). The database counts per UTC hour
+    (at most 168 rows a week per channel); each hour is turned into local time here, so
+    a DST change moves the hours exactly as the clocks on the wall do, on either database.
     Uses index: ix_conversations_created_inbox (a range scan of the window only)."""
-    dow, hour = _hour_of_week(session, Conversation.created_at)
+    if session.get_bind().dialect.name == "postgresql":
+        hour: ColumnElement[Any] = func.date_trunc(
+            "hour", func.timezone("UTC", Conversation.created_at)
+        )
+    else:
+        hour = func.strftime("%Y-%m-%d %H:00:00", Conversation.created_at)
     query = (
-        select(Inbox.channel, dow, hour, func.count())
+        select(Inbox.channel, hour, func.count())
         .select_from(Conversation)
         .join(Inbox, Inbox.id == Conversation.inbox_id)
         .where(Conversation.created_at >= since, Conversation.created_at < until)
-        .group_by(Inbox.channel, dow, hour)
+        .group_by(Inbox.channel, hour)
     )
-    rows = (await session.execute(query)).all()
-    return [(channel, (int(d) + 6) % 7, int(h), int(n)) for channel, d, h, n in rows]
+    counts: dict[tuple[str, int, int], int] = {}
+    for channel, at, n in (await session.execute(query)).all():
+        moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        local = moment.replace(tzinfo=UTC).astimezone(zone or UTC)
+        key = (channel, local.weekday(), local.hour)
+        counts[key] = counts.get(key, 0) + int(n)
+    return [(channel, day, h, n) for (channel, day, h), n in sorted(counts.items())]
+
+
+async def default_zone(session: AsyncSession) -> str:
+    """The zone staffing reads hours in by default: the calendar of the first SLA policy
+    (by position) that has one, else the first calendar's, else UTC."""
+    zone = await session.scalar(
+        select(SlaCalendar.time_zone)
+        .join(SlaPolicy, SlaPolicy.calendar_id == SlaCalendar.id)
+        .order_by(SlaPolicy.position, SlaPolicy.id)
+        .limit(1)
+    )
+    if zone is None:
+        zone = await session.scalar(select(SlaCalendar.time_zone).order_by(SlaCalendar.id).limit(1))
+    return str(zone or "UTC")
+
+
+async def calendar_zones(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(select(SlaCalendar.time_zone).distinct())
+    return sorted({str(z) for z in rows.all()} | {"UTC"})
 
 
 async def handle_times(

@@ -33,12 +33,20 @@ class Metrics(BaseModel):
     messages_in: int
     messages_out: int
     first_responses: int
+    # Durations in business seconds on each conversation's SLA calendar (the wall clock for
+    # a conversation without one); the *_wall_seconds are the same on the wall clock.
     first_response_avg_seconds: float | None
+    first_response_avg_wall_seconds: float | None = None
     resolved: int
     resolution_avg_seconds: float | None
+    resolution_avg_wall_seconds: float | None = None
     reopen_rate: float | None
     first_contact_resolution_rate: float | None
     handle_avg_seconds: float | None
+    handle_avg_wall_seconds: float | None = None
+    # Handling ÷ staffed time of the agents (a supervisor's figure; None for an agent who
+    # sees only some inboxes, and in breakdowns other than by agent).
+    occupancy: float | None = None
     csat_percent: float | None
     csat_responses: int
     ces_average: float | None

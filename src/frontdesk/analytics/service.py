@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics import facts as f
+from frontdesk.analytics import occupancy
 from frontdesk.analytics import rollup_repository as repository
 from frontdesk.db import Database
 from frontdesk.kit import uow
@@ -35,20 +36,34 @@ async def catch_up(session: AsyncSession, *, limit: int = BATCH, wait: bool = Fa
 
 
 async def fold(session: AsyncSession, events: list[dict[str, Any]]) -> None:
-    """Fold events (oldest first) into their conversations' facts and the rollups."""
+    """Fold events (oldest first) into their conversations' facts, the agents' occupancy
+    and the rollups."""
     by_conversation: dict[int, list[dict[str, Any]]] = {}
     for event in events:
         if event.get("conversation_id") and event["type"] not in IGNORED:
             by_conversation.setdefault(int(event["conversation_id"]), []).append(event)
+    await _fold_agents(session, [event for event in events if occupancy.is_agent_event(event)])
     if not by_conversation:
         return
     ids = sorted(by_conversation)
     stored = await repository.load_facts(session, ids)
     where = await repository.dimensions(session, ids)
-    changed, gone, delta = f.fold_batch(stored, by_conversation, where)
+    calendars = await repository.calendars(session, ids)
+    changed, gone, delta = f.fold_batch(stored, by_conversation, where, calendars)
     await repository.save_facts(session, changed)
     await repository.delete_facts(session, gone)
     await repository.add_to_rollups(session, delta)
+
+
+async def _fold_agents(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    if not events:
+        return
+    states = await repository.agent_states(session)
+    before = {key: (s.status, s.at, list(s.task_ids)) for key, s in states.items()}
+    delta = occupancy.fold(states, events)
+    changed = [s for key, s in states.items() if before.get(key) != (s.status, s.at, s.task_ids)]
+    await repository.save_agent_states(session, changed)
+    await repository.add_agent_hours(session, delta)
 
 
 async def catch_up_all(db: Database, *, wait: bool = True) -> int:

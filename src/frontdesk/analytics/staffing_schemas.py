@@ -7,9 +7,9 @@ import io
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from frontdesk.analytics.planner import Parameters, Plan
+from frontdesk.analytics.planner import Parameters, Plan, is_zone
 
 DAY = 86_400
 
@@ -28,7 +28,18 @@ class StaffingQuery(BaseModel):
     channel: list[Annotated[str, Field(max_length=30)]] = Field(
         default_factory=list, max_length=20, description="Only these channels."
     )
+    tz: str | None = Field(
+        None, max_length=64,
+        description="IANA zone of the hours of the week; default: the SLA calendar's, else UTC.",
+    )  # fmt: skip
     format: Literal["json", "csv"] = "json"
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value and not is_zone(value):
+            raise ValueError("not a time zone (IANA, e.g. Asia/Tehran)")
+        return value or None
 
     def parameters(self) -> Parameters:
         return Parameters(
@@ -41,6 +52,7 @@ class StaffingQuery(BaseModel):
             default_aht=self.default_aht,
             aht=self.aht,
             channels=tuple(sorted(set(self.channel))),
+            tz=self.tz,
         )
 
 
@@ -64,7 +76,7 @@ class ChannelIntervalRead(BaseModel):
 
 
 class IntervalRead(BaseModel):
-    day: int = Field(description="0 = Monday … 6 = Sunday (UTC)")
+    day: int = Field(description="0 = Monday … 6 = Sunday, in the plan's tz")
     hour: int
     arrivals_per_hour: float
     on_floor: int
@@ -79,6 +91,7 @@ class IntervalRead(BaseModel):
 class StaffingRead(BaseModel):
     since: datetime
     until: datetime
+    tz: str
     weeks: int
     threshold: float
     target: float
@@ -96,6 +109,7 @@ class StaffingRead(BaseModel):
         return cls(
             since=plan.since,
             until=plan.until,
+            tz=plan.tz,
             weeks=p.weeks,
             threshold=p.threshold,
             target=p.target,

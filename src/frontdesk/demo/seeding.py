@@ -15,6 +15,8 @@ from frontdesk.demo.calls import seed_calls
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.history import seed_history
 from frontdesk.demo.workload import seed_handled_tasks, seed_queues
+from frontdesk.demo.shifts import seed_shifts
+from frontdesk.demo.workload import seed_handled_tasks
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate
@@ -46,6 +48,7 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
         await seed_surveys(session, list(rows), now=utcnow(), rng=random.Random(20261206))
         await seed_handled_tasks(session)
         await seed_queues(session)
+        seed_shifts(session, staff)
 
 
 async def seed_messaging(session: AsyncSession, app: Settings, team_ids: list[int]) -> None:

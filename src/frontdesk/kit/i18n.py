@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_datetime
@@ -79,6 +79,7 @@ def localise_digits(text: str, lang: str) -> str:
     return text.translate(table) if table else text
 
 
+@lru_cache(maxsize=4096)  # Babel's formatting is dear; a chart formats hundreds of cells
 def format_number(value: int | float, lang: str) -> str:
     return localise_digits(format_decimal(value, locale=language(lang)), lang)
 

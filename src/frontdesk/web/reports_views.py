@@ -30,7 +30,8 @@ TITLES = (
     "Conversations by inbox", "First response time", "Conversations by hour of week (UTC)",
     "Open conversations by age", "Conversations", "First response time", "Resolution time",
     "Resolved", "Reopen rate", "First contact resolution", "CSAT", "CES", "NPS",
-    "SLA adherence", "min", "h",
+    "SLA adherence", "min", "h", "First response time (wall clock)",
+    "Resolution time (wall clock)", "Occupancy",
 )  # fmt: skip
 
 
@@ -81,7 +82,11 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
     rows = [
         (_("Conversations"), "volume", plain),
         (_("First response time"), "first_response_avg_seconds", lambda v: _duration(v, lang)),
+        (_("First response time (wall clock)"), "first_response_avg_wall_seconds",
+         lambda v: _duration(v, lang)),
         (_("Resolution time"), "resolution_avg_seconds", lambda v: _duration(v, lang)),
+        (_("Resolution time (wall clock)"), "resolution_avg_wall_seconds",
+         lambda v: _duration(v, lang)),
         (_("Resolved"), "resolved", plain),
         (_("Reopen rate"), "reopen_rate", lambda v: _percent(v, lang)),
         (_("First contact resolution"), "first_contact_resolution_rate",
@@ -90,6 +95,7 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
         (_("CES"), "ces_average", plain),
         (_("NPS"), "nps", plain),
         (_("SLA adherence"), "sla_adherence", lambda v: _percent(v, lang)),
+        (_("Occupancy"), "occupancy", lambda v: _percent(v, lang)),
     ]  # fmt: skip
     return [
         {"name": name, "key": key, "value": fmt(getattr(current, key)),
@@ -98,19 +104,22 @@ def _cards(current: Metrics, previous: Metrics, lang: str) -> list[dict[str, str
     ]  # fmt: skip
 
 
-async def _charts(session: Any, f: ReportFilters, lang: str, backlog: Backlog) -> dict[str, Any]:
+async def _charts(
+    session: Any, f: ReportFilters, lang: str, backlog: Backlog, sums: dict[str, int]
+) -> dict[str, Any]:
     _ = translator(lang)
-    series = await reports.timeseries(session, f, interval="day")
+    # One query for the series and the heat map, one for both the inbox and the channel
+    # bars; the histogram comes from the summary's sums.
+    series, heat = await reports.timeseries_and_heatmap(session, f)
     days = [f.start.replace(hour=0) + timedelta(days=i) for i in range((f.end - f.start).days or 1)]
     current = {p.at: p.volume for p in series.items}
     before = {p.at: p.volume for p in series.previous}
     shift = f.end - f.start
     links = [conversations_link(f, since=d.isoformat(), until=(d + timedelta(days=1)).isoformat())
              for d in days]  # fmt: skip
-    channels = await reports.breakdown(session, f, by="channel")
-    inboxes = await reports.breakdown(session, f, by="inbox")
-    histogram = await reports.histogram(session, f)
-    heat = await reports.heatmap(session, f)
+    inboxes, channels = await reports.inbox_and_channel_breakdowns(session, f)
+    histogram = reports.histogram_of(sums)
+    period_link = conversations_link(f)  # every histogram bar and heat-map cell
     return {
         "volume": charts.line_chart(
             title=_("Conversations per day"),
@@ -135,13 +144,13 @@ async def _charts(session: Any, f: ReportFilters, lang: str, backlog: Backlog) -
         ),
         "frt": charts.bar_chart(
             title=_("First response time"),
-            bars=[charts.Bar(localise_digits(b.label, lang), b.count, conversations_link(f))
+            bars=[charts.Bar(localise_digits(b.label, lang), b.count, period_link)
                   for b in histogram.items],
             lang=lang, testid="fd-report-frt",
         ),
         "heat": charts.heat_map(
             title=_("Conversations by hour of week (UTC)"), cells=heat.cells, lang=lang,
-            href=lambda day, hour: conversations_link(f), testid="fd-report-heatmap",
+            href=lambda day, hour: period_link, testid="fd-report-heatmap",
         ),
         "backlog_chart": charts.bar_chart(
             title=_("Open conversations by age"),
@@ -166,7 +175,7 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
         problem = exc.message
         query = ReportQuery()
         f = await query.filters(session, agent)
-    summary = await reports.summary(session, f)
+    summary, sums = await reports.summary_and_sums(session, f)
     visible = await _choices(session, agent)
     return render(
         request,
@@ -177,7 +186,7 @@ async def reports_page(request: Request, session: SessionDep, agent: PageAgent) 
             "duration": lambda v: _duration(v, lang),
             "percent": lambda v: _percent(v, lang),
             "csv_query": request.url.query, "end_day": (f.end - timedelta(seconds=1)),
-            **visible, **await _charts(session, f, lang, summary.backlog),
+            **visible, **await _charts(session, f, lang, summary.backlog, sums),
         },
         agent=agent,
     )  # fmt: skip

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from frontdesk.analytics import planner
+from frontdesk.analytics import planner, repository
 from frontdesk.analytics.staffing_schemas import StaffingQuery, as_csv
 from frontdesk.db import utcnow
 from frontdesk.deps import SessionDep
@@ -22,9 +22,9 @@ router = APIRouter(include_in_schema=False)
 CHANNELS = ("api", "email", "webchat", "sms", "sms_gateway", "voice", "whatsapp", "telegram",
             "messenger", "instagram")  # fmt: skip
 # Strings this module translates itself (the i18n test checks them).
-TITLES = ("Agents needed per hour of week (UTC)", "Agents needed by hour, one line per day")
+TITLES = ("Agents needed per hour of week ({zone})", "Agents needed by hour, one line per day")
 FIELDS = ("weeks", "threshold", "target", "shrinkage", "patience", "concurrency",
-          "default_aht", "aht")  # fmt: skip
+          "default_aht", "aht", "tz")  # fmt: skip
 
 
 def _query(request: Request) -> tuple[StaffingQuery, bool]:
@@ -49,7 +49,7 @@ def _charts(plan: planner.Plan, lang: str) -> dict[str, Any]:
     hours = [localise_digits(str(h), lang) for h in range(24)]
     return {
         "heat": charts.heat_map(
-            title=_("Agents needed per hour of week (UTC)"),
+            title=_("Agents needed per hour of week ({zone})", zone=plan.tz),
             cells=cells,
             lang=lang,
             testid="fd-staffing-heatmap",
@@ -83,6 +83,7 @@ async def staffing_page(request: Request, session: SessionDep, agent: PageAgent)
             "valid": valid,
             "plan": plan,
             "channels": CHANNELS,
+            "zones": sorted({*await repository.calendar_zones(session), plan.tz}),
             "csv_query": request.url.query,
             "fixed": lambda value: format_number(round(value, 1), lang),
             **_charts(plan, lang),
