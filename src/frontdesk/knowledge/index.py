@@ -99,9 +99,16 @@ class KnowledgeIndex:
         self.vectors = np.ascontiguousarray(self.vectors.T)
         self.centroids = np.ascontiguousarray(_normalised(sums).T)
 
+    async def embed_query(self, text: str) -> np.ndarray:
+        """`query_vector`, off the event loop when the embedder is a model (a forward pass
+        takes milliseconds; the loop keeps serving other requests meanwhile)."""
+        if self.embedder.inline:
+            return self.query_vector(text)
+        return await asyncio.to_thread(self.query_vector, text)
+
     def query_vector(self, text: str) -> np.ndarray:
         """`text` embedded and weighted like the entries."""
-        vector = self.embedder.embed([text])[0]
+        vector = self.embedder.embed([text], kind="query")[0]
         if self.weights is not None:
             vector = _normalised((vector * self.weights)[None, :])[0]
         return vector

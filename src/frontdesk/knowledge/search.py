@@ -74,7 +74,7 @@ async def search(
     for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in lexical)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
-    for rank, hit in enumerate(_nearest(idx, idx.query_vector(q), statuses, DEPTH)):
+    for rank, hit in enumerate(_nearest(idx, await idx.embed_query(q), statuses, DEPTH)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
     best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
@@ -159,7 +159,7 @@ async def answer(
     """The bot's decision for a customer's message: the published article whose example
     questions (or title) are nearest, if near enough; else no answer, with the candidates."""
     idx = await knowledge_index.current(session, embedder)
-    query = idx.query_vector(text)
+    query = await idx.embed_query(text)
     best = _intent_scores(idx, query, candidates)
     ranked = [
         Candidate(
