@@ -32,6 +32,10 @@ class Embedder(Protocol):
     # Cheap enough to run inside the request that saves an article (hashing: microseconds);
     # otherwise the vectors are computed by a job after the commit (knowledge/tasks.py).
     inline: bool
+    # The cosine similarity of unrelated texts: scores are rescaled from [floor, 1] to [0, 1]
+    # (knowledge/search.py), so the answer threshold and the vector floor mean the same for
+    # every embedder (a hashed vector of unrelated texts scores about 0; e5's about 0.7).
+    floor: float
 
     def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         """One L2-normalised row per text (shape len(texts) by dim, float32); an empty text
@@ -48,6 +52,7 @@ class HashingEmbedder:
     name = "hashing-v1"
     reweight = True
     inline = True
+    floor = 0.0
 
     def __init__(self, dim: int = 1024) -> None:
         self.dim = dim
@@ -120,6 +125,8 @@ class ModelEmbedder:
     dim = 384
     reweight = False
     inline = False
+    # e5 is trained with a low softmax temperature: unrelated questions still score 0.7-0.8.
+    floor = 0.7
     # Texts per forward pass: long enough to amortise reading the weights, short enough that
     # a query waiting behind a batch job's pass waits well under a second on one core.
     BATCH = 32
@@ -207,6 +214,10 @@ class ConfiguredEmbedder:
     @property
     def inline(self) -> bool:
         return self.chosen.inline
+
+    @property
+    def floor(self) -> float:
+        return self.chosen.floor
 
     def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         return self.chosen.embed(texts, kind=kind)

@@ -34,6 +34,10 @@ ANSWER_THRESHOLD = 0.32
 SNIPPET_WORDS = 30
 # Words of a body looked at for the snippet's anchor; past them the opening is shown.
 SNIPPET_SCAN = 200
+# Search and autocomplete trust the index's stamp this long after reading it (one database
+# round trip less per query; another process's write shows up to this late, this process's at
+# once). The bot's answer decision always reads the stamp.
+FRESHNESS_SECONDS = 1.0
 # Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
 VECTOR_FLOOR = 0.25
 
@@ -67,7 +71,7 @@ async def search(
     tokens = search_tokens(q)[:MAX_QUERY_TOKENS]
     if not tokens:
         return []
-    idx = await knowledge_index.current(session, embedder)
+    idx = await knowledge_index.current(session, embedder, max_age=FRESHNESS_SECONDS)
     lexical = await repository.fts_search(session, tokens, statuses=statuses, limit=DEPTH)
     scores: dict[int, float] = {}
     matched: dict[int, str] = {}
@@ -214,7 +218,9 @@ async def autocomplete(
     prefix), in the asker's language first, shortest first (knowledge/completion.py)."""
     if not search_tokens(q):
         return []  # nothing to complete: no database read either
-    idx = await knowledge_index.current(session, embedder)
+    # Within FRESHNESS_SECONDS of the last stamp read no SQL at all: a keystroke is answered
+    # from memory (bench/kb_search.py).
+    idx = await knowledge_index.current(session, embedder, max_age=FRESHNESS_SECONDS)
     return [
         Suggestion(
             kind="article" if item.kind == "article" else "question",

@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
-from frontdesk.kit import jobs
+from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import gaps, repository
+from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
 from frontdesk.knowledge.markdown import plain_text, render
 from frontdesk.knowledge.models import Article, Feedback, Translation, Version
@@ -96,7 +97,7 @@ async def create_article(
         language=data.language, title=data.title, body=data.body, questions=data.questions
     )
     await _write_translation(session, article, text, author=author, embedder=embedder)
-    await repository.renew_stamp(session)
+    await _changed(session)
     return article
 
 
@@ -130,7 +131,7 @@ async def update_article(
         )
         await _write_translation(session, article, text, author=author, embedder=embedder)
     article.updated_at = utcnow()
-    await repository.renew_stamp(session)
+    await _changed(session)
     return article
 
 
@@ -145,13 +146,13 @@ async def write_translation(
     """Add the article in another language, or replace the text of one it has."""
     translation = await _write_translation(session, article, data, author=author, embedder=embedder)
     article.updated_at = utcnow()
-    await repository.renew_stamp(session)
+    await _changed(session)
     return translation
 
 
 async def delete_article(session: AsyncSession, article: Article) -> None:
     await repository.delete_article(session, article)
-    await repository.renew_stamp(session)
+    await _changed(session)
 
 
 async def _write_translation(
@@ -217,13 +218,22 @@ async def _write_translation(
         session,
         article.id,
         data.language,
-        [
-            {"text": q, "vector": blob}
-            for q, blob in zip(data.questions, blobs[1:], strict=True)
-        ],
+        [{"text": q, "vector": blob} for q, blob in zip(data.questions, blobs[1:], strict=True)],
     )
     await repository.fts_store(session, translation)
     return translation
+
+
+async def _changed(session: AsyncSession) -> None:
+    """Every process's index is stale: a new stamp in this transaction; this process also
+    stops trusting its last stamp read once the transaction commits."""
+    await repository.renew_stamp(session)
+    engine = session.get_bind()
+
+    async def forget() -> None:
+        knowledge_index.forget(engine)
+
+    uow.after_commit(session, forget)
 
 
 def passage_text(title: str, plain: str) -> str:
@@ -262,7 +272,7 @@ async def embed_pending(
         )
     done = len(translations) + len(questions)
     if done:
-        await repository.renew_stamp(session)
+        await _changed(session)
     return done
 
 
