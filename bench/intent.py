@@ -46,7 +46,13 @@ import frontdesk.handlers  # noqa: F401  (job handlers and channels, as the serv
 from frontdesk.config import Settings
 from frontdesk.kit import uow
 from frontdesk.knowledge import search, service
-from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, Kind, make_embedder
+from frontdesk.knowledge.embedding import (
+    DEFAULT_EMBEDDER,
+    Embedder,
+    Kind,
+    ModelEmbedder,
+    make_embedder,
+)
 from frontdesk.knowledge.schemas import ArticleCreate
 from frontdesk.migrate import upgrade
 from frontdesk.runtime import Runtime
@@ -249,6 +255,8 @@ async def main(args: argparse.Namespace) -> None:
             predicted, took = await ask_all(runtime, test, labels, args.language)
             if cached is not None:
                 cached.bypass = True
+                if isinstance(embedder, ModelEmbedder):
+                    embedder.forget_recent()  # every timed query runs the forward pass
                 _, took = await ask_all(runtime, test[: args.timed], labels, args.language)
         finally:
             await runtime.db.dispose()

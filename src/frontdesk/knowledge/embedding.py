@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import zlib
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
@@ -24,18 +25,30 @@ Kind = Literal["query", "passage"]
 
 
 class Embedder(Protocol):
-    name: str
-    dim: int
-    # Whether the index should weight dimensions by inverse document frequency (hashed
-    # features are words and letter groups, where it helps; a model's dimensions are not).
-    reweight: bool
-    # Cheap enough to run inside the request that saves an article (hashing: microseconds);
-    # otherwise the vectors are computed by a job after the commit (knowledge/tasks.py).
-    inline: bool
-    # The cosine similarity of unrelated texts: scores are rescaled from [floor, 1] to [0, 1]
-    # (knowledge/search.py), so the answer threshold and the vector floor mean the same for
-    # every embedder (a hashed vector of unrelated texts scores about 0; e5's about 0.7).
-    floor: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def reweight(self) -> bool:
+        """Whether the index should weight dimensions by inverse document frequency (hashed
+        features are words and letter groups, where it helps; a model's dimensions are not)."""
+        ...
+
+    @property
+    def inline(self) -> bool:
+        """Cheap enough to run inside the request that saves an article (hashing:
+        microseconds); otherwise a job computes the vectors after the commit (tasks.py)."""
+        ...
+
+    @property
+    def floor(self) -> float:
+        """The cosine similarity of unrelated texts: scores are rescaled from [floor, 1] to
+        [0, 1] (knowledge/index.py), so the answer threshold and the vector floor mean about
+        the same for every embedder (hashed unrelated texts score about 0; e5's about 0.7)."""
+        ...
 
     def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         """One L2-normalised row per text (shape len(texts) by dim, float32); an empty text
@@ -134,10 +147,16 @@ class ModelEmbedder:
     # forward pass costs about 1 ms per token on one core of this machine.
     MAX_CHARS = 600
 
+    # Recent single questions and their vectors: customers ask the same few things in the same
+    # words ("where is my order"), and the bot, search and assist may embed one message more
+    # than once. Bounded; a hit skips the forward pass (about 15 ms on one core).
+    CACHE_SIZE = 4096
+
     def __init__(self, threads: int | None = None) -> None:
         self._threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
     @staticmethod
     def available() -> bool:
@@ -163,6 +182,30 @@ class ModelEmbedder:
         return self._model
 
     def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
+        if len(texts) == 1:
+            return self._embed_one(texts[0], kind)[None, :].copy()
+        return self._embed_many(texts, kind)
+
+    def forget_recent(self) -> None:
+        """Empty the cache of recent questions (benchmarks time the forward pass)."""
+        with self._lock:
+            self._recent.clear()
+
+    def _embed_one(self, text: str, kind: Kind) -> np.ndarray:
+        key = (kind, " ".join(text.split())[: self.MAX_CHARS])
+        with self._lock:
+            hit = self._recent.get(key)
+            if hit is not None:
+                self._recent.move_to_end(key)
+                return hit
+        vector = self._embed_many([key[1]], kind)[0]
+        with self._lock:
+            self._recent[key] = vector
+            if len(self._recent) > self.CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return vector
+
+    def _embed_many(self, texts: list[str], kind: Kind) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=DTYPE)
         todo = [(row, " ".join(t.split())[: self.MAX_CHARS]) for row, t in enumerate(texts)]
         todo = [(row, text) for row, text in todo if text]
