@@ -109,7 +109,9 @@ def read_cache(directory: str, dim: int) -> dict[str, np.ndarray]:
     cache: dict[str, np.ndarray] = {}
     for path in Path(directory).glob("*.npy"):
         matrix = np.load(path)
-        source = Path(DATA) / f"{path.stem}.csv"
+        source = path.with_suffix(".csv")  # bench/embed_cache.py writes the rows beside
+        if not source.exists():
+            source = Path(DATA) / f"{path.stem}.csv"
         if matrix.ndim != 2 or matrix.shape[1] != dim or not source.exists():
             continue
         rows = read(str(source))
