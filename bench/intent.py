@@ -105,22 +105,20 @@ class CachedEmbedder:
         return out
 
 
-def read_cache(directory: str, dim: int) -> dict[str, np.ndarray]:
+def read_cache(directory: str, dim: int, data: Path) -> dict[str, np.ndarray]:
+    """DIR/NAME.npy with its rows in DIR/NAME.csv, else in `data` (TRAIN's folder)."""
     cache: dict[str, np.ndarray] = {}
     for path in Path(directory).glob("*.npy"):
         matrix = np.load(path)
         source = path.with_suffix(".csv")  # bench/embed_cache.py writes the rows beside
         if not source.exists():
-            source = Path(DATA) / f"{path.stem}.csv"
+            source = data / f"{path.stem}.csv"
         if matrix.ndim != 2 or matrix.shape[1] != dim or not source.exists():
             continue
         rows = read(str(source))
         if len(rows) == len(matrix):
             cache.update((text, vector) for (text, _), vector in zip(rows, matrix, strict=True))
     return cache
-
-
-DATA = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "intents")
 
 
 async def embed_all(runtime: Runtime) -> None:
@@ -226,7 +224,9 @@ async def main(args: argparse.Namespace) -> None:
     embedder = make_embedder(args.embedder)
     cached = None
     if args.vector_cache:
-        cached = CachedEmbedder(embedder, read_cache(args.vector_cache, embedder.dim))
+        cached = CachedEmbedder(
+            embedder, read_cache(args.vector_cache, embedder.dim, Path(args.train).parent)
+        )
         print(f"vector cache: {len(cached.cache)} texts")
     DEFAULT_EMBEDDER.choose(cached or embedder)
     print(f"embedder: {embedder.name}")
