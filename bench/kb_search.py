@@ -7,9 +7,16 @@ it) timed per query, on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/kb_search.py [--articles 10000] [--queries 1000]
         [--pg-server postgresql://postgres@127.0.0.1:5432] [--skip-postgres]
+        [--embedder hashing|model]
 
 Targets: search p99 <= 20 ms, autocomplete p99 <= 10 ms. Prints the figures; asserts nothing.
-The first query after a write rebuilds the process's index: its time is printed apart."""
+The first query after a write rebuilds the process's index: its time is printed apart.
+
+`--embedder model` times the model path: every search query runs the model's forward pass
+(multilingual-e5-small); the 30,000 stored texts get random unit vectors of the model's
+dimension instead of the model's own (embedding them would take hours of this shared CPU), so
+those figures are latency only; relevance is measured by tests/knowledge/test_model.py and
+bench/intent.py."""
 
 from __future__ import annotations
 
@@ -25,12 +32,14 @@ import random
 import tempfile
 import time
 
+import numpy as np
 import psycopg
 
 import frontdesk.handlers  # noqa: F401  (job handlers and channels, as the server loads them)
 from frontdesk.config import Settings
 from frontdesk.kit import uow
 from frontdesk.knowledge import search, service
+from frontdesk.knowledge.embedding import HASHING, Embedder, Kind, model_embedder
 from frontdesk.knowledge.schemas import ArticleCreate, TranslationWrite
 from frontdesk.migrate import upgrade
 from frontdesk.runtime import Runtime
@@ -68,7 +77,23 @@ def article(language: str, vocab: list[str], rng: random.Random) -> tuple[str, s
     return title, body, questions
 
 
-async def load(runtime: Runtime, n: int, rng: random.Random) -> list[tuple[str, str, list[str]]]:
+class RandomVectors:
+    """Stored vectors for timing the model path: random unit vectors of the model's size."""
+
+    name, reweight, inline, floor = "random", False, True, 0.7
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.rng = np.random.default_rng(5)
+
+    def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
+        vectors = self.rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+async def load(
+    runtime: Runtime, n: int, rng: random.Random, embedder: Embedder
+) -> list[tuple[str, str, list[str]]]:
     vocabs = {language: vocabulary(language, rng) for language in LANGUAGES}
     made: list[tuple[str, str, list[str]]] = []
     batch = 200
@@ -88,6 +113,7 @@ async def load(runtime: Runtime, n: int, rng: random.Random) -> list[tuple[str, 
                         questions=questions,
                     ),
                     author=None,
+                    embedder=embedder,
                 )
                 if i % 3 == 0:
                     other = LANGUAGES[(i + 1) % 3]
@@ -99,6 +125,7 @@ async def load(runtime: Runtime, n: int, rng: random.Random) -> list[tuple[str, 
                             language=other, title=t_title, body=t_body, questions=t_questions
                         ),
                         author=None,
+                        embedder=embedder,
                     )
             await uow.commit(session)
     return made
@@ -141,20 +168,27 @@ async def run(url: str, label: str, args: argparse.Namespace, data_dir: Path) ->
     )
     try:
         started = time.perf_counter()
-        made = await load(runtime, args.articles, rng)
+        searcher: Embedder = model_embedder() if args.embedder == "model" else HASHING
+        stored = RandomVectors(searcher.dim) if args.embedder == "model" else HASHING
+        made = await load(runtime, args.articles, rng, stored)
         loaded = time.perf_counter() - started
         asked = queries(made, args.queries, rng)
         searched: list[float] = []
         completed: list[float] = []
         async with runtime.db.session() as session:
             started = time.perf_counter()
-            await search.search(session, "warm", language="en", statuses=service.STAFF, limit=10)
+            await search.search(
+                session, "warm", language="en", statuses=service.STAFF, limit=10, embedder=searcher
+            )
             first = time.perf_counter() - started
             for q, prefix, language in asked:
                 t0 = time.perf_counter()
-                await search.search(session, q, language=language, statuses=service.STAFF, limit=10)
+                await search.search(
+                    session, q, language=language, statuses=service.STAFF, limit=10,
+                    embedder=searcher,
+                )  # fmt: skip
                 t1 = time.perf_counter()
-                await search.autocomplete(session, prefix, language=language)
+                await search.autocomplete(session, prefix, language=language, embedder=searcher)
                 t2 = time.perf_counter()
                 searched.append((t1 - t0) * 1000)
                 completed.append((t2 - t1) * 1000)
@@ -173,6 +207,7 @@ async def run(url: str, label: str, args: argparse.Namespace, data_dir: Path) ->
         f"[{label}] autocomplete p50 {percentile(completed, 0.5):.2f} ms"
         f"  p99 {percentile(completed, 0.99):.2f} ms"
     )
+    print(f"[{label}] embedder: {args.embedder}")
     print(f"[{label}] load average: {Path('/proc/loadavg').read_text().strip()}")
 
 
@@ -198,6 +233,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--pg-server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--embedder", choices=("hashing", "model"), default="hashing")
     return parser.parse_args()
 
 

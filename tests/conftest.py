@@ -30,6 +30,10 @@ from frontdesk.kit.security import sign
 from frontdesk.migrate import upgrade
 from frontdesk.runtime import Runtime
 
+# The hashing embedder (deterministic, microseconds) in every test; the tests that load the
+# real model (tests/knowledge/test_model.py) name it.
+os.environ.setdefault("FRONTDESK_KB_EMBEDDER", "hashing")
+
 
 def _per_worker(database: str, redis_url: str) -> tuple[str, str]:
     """Under pytest-xdist (`-n 2`, see pyproject) worker k (PYTEST_XDIST_WORKER=gwk) gets its

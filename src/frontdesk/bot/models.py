@@ -25,7 +25,7 @@ class BotInbox(Base):
         ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
     )
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # None: the knowledge base's own out-of-scope threshold (knowledge.search.ANSWER_THRESHOLD).
+    # None: the knowledge base's own out-of-scope threshold (knowledge.search.default_threshold).
     threshold: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

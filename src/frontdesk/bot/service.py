@@ -67,7 +67,7 @@ def read_settings(inbox_id: int, bot: BotInbox | None) -> BotSettingsRead:
         inbox_id=inbox_id,
         enabled=bool(bot and bot.enabled),
         threshold=bot.threshold if bot else None,
-        default_threshold=knowledge_search.ANSWER_THRESHOLD,
+        default_threshold=knowledge_search.default_threshold(),
     )
 
 
@@ -175,9 +175,9 @@ async def _answer(
     bot: BotInbox,
     text: str,
 ) -> None:
-    threshold = bot.threshold if bot.threshold is not None else knowledge_search.ANSWER_THRESHOLD
+    # None: the knowledge base's threshold for its embedder.
     result = await knowledge_search.answer(
-        session, text, language=dialogue.language, threshold=threshold
+        session, text, language=dialogue.language, threshold=bot.threshold
     )
     top = result.candidates[0] if result.candidates else None
     tried = IntentTried(

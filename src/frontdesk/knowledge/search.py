@@ -28,14 +28,24 @@ RRF_K = 60
 DEPTH = 50
 MAX_QUERY_TOKENS = 32
 # The bot answers only at or above this intent score (see _intent_scores); below it, "I don't
-# know" (hand-off). Tuned with bench/intent.py on CLINC150's validation split for the
-# hashing embedder (docs/knowledge.md); a model embedder needs its own.
-ANSWER_THRESHOLD = 0.32
+# know" (hand-off). Tuned per embedder with bench/intent.py on CLINC150's validation split
+# (docs/knowledge.md); scores are rescaled from each embedder's floor, so they are close.
+THRESHOLDS = {"hashing-v1": 0.32, "e5-small-q4-v1": 0.56}
+ANSWER_THRESHOLD = THRESHOLDS["hashing-v1"]
 SNIPPET_WORDS = 30
 # Words of a body looked at for the snippet's anchor; past them the opening is shown.
 SNIPPET_SCAN = 200
+# Search and autocomplete trust the index's stamp this long after reading it (one database
+# round trip less per query; another process's write shows up to this late, this process's at
+# once). The bot's answer decision always reads the stamp.
+FRESHNESS_SECONDS = 1.0
 # Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
 VECTOR_FLOOR = 0.25
+
+
+def default_threshold(embedder: Embedder = DEFAULT_EMBEDDER) -> float:
+    """The answer threshold tuned for `embedder` (the hashing one's for an unknown embedder)."""
+    return THRESHOLDS.get(embedder.name, ANSWER_THRESHOLD)
 
 
 def same_language(a: str, b: str) -> bool:
@@ -67,14 +77,14 @@ async def search(
     tokens = search_tokens(q)[:MAX_QUERY_TOKENS]
     if not tokens:
         return []
-    idx = await knowledge_index.current(session, embedder)
+    idx = await knowledge_index.current(session, embedder, max_age=FRESHNESS_SECONDS)
     lexical = await repository.fts_search(session, tokens, statuses=statuses, limit=DEPTH)
     scores: dict[int, float] = {}
     matched: dict[int, str] = {}
     for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in lexical)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
-    for rank, hit in enumerate(_nearest(idx, idx.query_vector(q), statuses, DEPTH)):
+    for rank, hit in enumerate(_nearest(idx, await idx.embed_query(q), statuses, DEPTH)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
     best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
@@ -152,14 +162,17 @@ async def answer(
     text: str,
     *,
     language: str | None,
-    threshold: float = ANSWER_THRESHOLD,
+    threshold: float | None = None,
     embedder: Embedder = DEFAULT_EMBEDDER,
     candidates: int = 3,
 ) -> AnswerResult:
     """The bot's decision for a customer's message: the published article whose example
-    questions (or title) are nearest, if near enough; else no answer, with the candidates."""
+    questions (or title) are nearest, if near enough (`threshold`, default: the embedder's);
+    else no answer, with the candidates."""
+    if threshold is None:
+        threshold = default_threshold(embedder)
     idx = await knowledge_index.current(session, embedder)
-    query = idx.query_vector(text)
+    query = await idx.embed_query(text)
     best = _intent_scores(idx, query, candidates)
     ranked = [
         Candidate(
@@ -214,7 +227,9 @@ async def autocomplete(
     prefix), in the asker's language first, shortest first (knowledge/completion.py)."""
     if not search_tokens(q):
         return []  # nothing to complete: no database read either
-    idx = await knowledge_index.current(session, embedder)
+    # Within FRESHNESS_SECONDS of the last stamp read no SQL at all: a keystroke is answered
+    # from memory (bench/kb_search.py).
+    idx = await knowledge_index.current(session, embedder, max_age=FRESHNESS_SECONDS)
     return [
         Suggestion(
             kind="article" if item.kind == "article" else "question",

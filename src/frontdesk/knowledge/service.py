@@ -3,6 +3,7 @@ translations with their versions and example questions, feedback)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -11,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
+from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import gaps, repository
+from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
 from frontdesk.knowledge.markdown import plain_text, render
 from frontdesk.knowledge.models import Article, Feedback, Translation, Version
@@ -33,6 +36,12 @@ from frontdesk.knowledge.schemas import (
 PUBLIC = ("published",)
 STAFF = ("published", "internal")
 EVERY_STATUS = ("draft", "published", "internal")
+# The job that computes vectors after the commit when the embedder is a model.
+EMBED_JOB = "knowledge.embed"
+# Texts per embed job run (one transaction): about 10 s of one core for the model.
+EMBED_BATCH = 256
+# A vector not computed yet: no embedder writes an empty one.
+PENDING = b""
 # How much of a body the search vector reads: the opening says what an article is about
 # (full text covers the rest; more words only blur a hashed vector).
 VECTOR_BODY_CHARS = 300
@@ -88,7 +97,7 @@ async def create_article(
         language=data.language, title=data.title, body=data.body, questions=data.questions
     )
     await _write_translation(session, article, text, author=author, embedder=embedder)
-    await repository.renew_stamp(session)
+    await _changed(session)
     return article
 
 
@@ -122,7 +131,7 @@ async def update_article(
         )
         await _write_translation(session, article, text, author=author, embedder=embedder)
     article.updated_at = utcnow()
-    await repository.renew_stamp(session)
+    await _changed(session)
     return article
 
 
@@ -137,13 +146,13 @@ async def write_translation(
     """Add the article in another language, or replace the text of one it has."""
     translation = await _write_translation(session, article, data, author=author, embedder=embedder)
     article.updated_at = utcnow()
-    await repository.renew_stamp(session)
+    await _changed(session)
     return translation
 
 
 async def delete_article(session: AsyncSession, article: Article) -> None:
     await repository.delete_article(session, article)
-    await repository.renew_stamp(session)
+    await _changed(session)
 
 
 async def _write_translation(
@@ -186,8 +195,19 @@ async def _write_translation(
     translation.html = html
     translation.search_title = " ".join(search_tokens(data.title))
     translation.search_body = " ".join(search_tokens(" ".join([plain, *data.questions])))
-    vectors = embedder.embed([f"{data.title}\n{plain[:VECTOR_BODY_CHARS]}", *data.questions])
-    translation.vector = to_blob(vectors[0])
+    if embedder.inline:
+        vectors = [
+            embedder.embed([passage_text(data.title, plain)], kind="passage")[0],
+            *embedder.embed(list(data.questions), kind="query"),
+        ]
+        blobs = [to_blob(vector) for vector in vectors]
+    else:
+        # A model's forward pass costs about a millisecond a token: the vectors are computed
+        # by a job after the commit (knowledge/tasks.py). Until then full text and autocomplete
+        # find the article; the vector search does not.
+        blobs = [PENDING] * (1 + len(data.questions))
+        await jobs.enqueue(session, EMBED_JOB, {})
+    translation.vector = blobs[0]
     if changed:
         # Written against the source as it is now (for the source itself: always current).
         translation.based_on_revision = article.revision
@@ -198,13 +218,62 @@ async def _write_translation(
         session,
         article.id,
         data.language,
-        [
-            {"text": q, "vector": to_blob(v)}
-            for q, v in zip(data.questions, vectors[1:], strict=True)
-        ],
+        [{"text": q, "vector": blob} for q, blob in zip(data.questions, blobs[1:], strict=True)],
     )
     await repository.fts_store(session, translation)
     return translation
+
+
+async def _changed(session: AsyncSession) -> None:
+    """Every process's index is stale: a new stamp in this transaction; this process also
+    stops trusting its last stamp read once the transaction commits."""
+    await repository.renew_stamp(session)
+    engine = session.get_bind()
+
+    async def forget() -> None:
+        knowledge_index.forget(engine)
+
+    uow.after_commit(session, forget)
+
+
+def passage_text(title: str, plain: str) -> str:
+    """What a translation's vector reads: the title and the opening of the body."""
+    return f"{title}\n{plain[:VECTOR_BODY_CHARS]}"
+
+
+async def embed_pending(
+    session: AsyncSession, *, embedder: Embedder = DEFAULT_EMBEDDER, limit: int = EMBED_BATCH
+) -> int:
+    """Compute the vectors still missing (or written by another embedder), at most `limit`
+    texts; answers how many were computed (the embed job runs again while it is `limit`).
+    The forward passes run in a thread: the event loop keeps serving meanwhile."""
+    vector_bytes = embedder.dim * 4
+    translations = await repository.pending_translations(
+        session, vector_bytes=vector_bytes, limit=limit
+    )
+    questions = (
+        await repository.pending_questions(
+            session, vector_bytes=vector_bytes, limit=limit - len(translations)
+        )
+        if len(translations) < limit
+        else []
+    )
+    if translations:
+        passages = [passage_text(title, plain_text(html)) for _, title, html, _ in translations]
+        vectors = await asyncio.to_thread(embedder.embed, passages, kind="passage")
+        await repository.store_translation_vectors(
+            session,
+            [(t[0], t[3], to_blob(v)) for t, v in zip(translations, vectors, strict=True)],
+        )
+    if questions:
+        vectors = await asyncio.to_thread(embedder.embed, [q for _, q in questions], kind="query")
+        await repository.store_question_vectors(
+            session, [(q[0], to_blob(v)) for q, v in zip(questions, vectors, strict=True)]
+        )
+    done = len(translations) + len(questions)
+    if done:
+        await _changed(session)
+    return done
 
 
 async def read_article(session: AsyncSession, article: Article) -> ArticleRead:

@@ -19,7 +19,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.i18n import script_direction
 from frontdesk.kit.schemas import Id
-from frontdesk.knowledge.search import ANSWER_THRESHOLD
+from frontdesk.knowledge.search import default_threshold
 from frontdesk.web.rendering import PageAgent, check_csrf, render
 from frontdesk.web.settings_views import AdminPage
 
@@ -71,7 +71,7 @@ async def bot_settings_page(
     rows = [{"inbox": i, "bot": bot.read_settings(i.id, bots.get(i.id))} for i in inboxes]
     context = {
         "rows": rows,
-        "default_threshold": ANSWER_THRESHOLD,
+        "default_threshold": default_threshold(),
         "saved": request.query_params.get("saved"),
         "error": request.query_params.get("error"),
     }
