@@ -21,6 +21,8 @@ class Agent(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The agent's phone extension on the PBX (CTI): a call ringing it pops on their desktop.
+    extension: Mapped[str | None] = mapped_column(String(20), unique=True)
 
     @property
     def sees_everything(self) -> bool:
