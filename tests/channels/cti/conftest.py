@@ -47,12 +47,14 @@ class CtiInbox:
         return await client.post(self.path, content=body, headers=self.headers(body, secret))
 
 
-async def make_cti_inbox(runtime: Runtime, **settings: Any) -> CtiInbox:
+async def make_cti_inbox(
+    runtime: Runtime, *, team_ids: list[int] | None = None, **settings: Any
+) -> CtiInbox:
     async with runtime.db.session() as session:
         inbox = await inboxes.create_inbox(
             session,
             InboxCreate(
-                channel="cti", name="Office PBX",
+                channel="cti", name="Office PBX", team_ids=team_ids or [],
                 settings={"signing_secret": SIGNING_SECRET, "default_region": "AE", **settings},
             ),
             runtime.settings,
