@@ -14,7 +14,7 @@ from frontdesk.customers.models import Customer
 from frontdesk.kit.events import Event
 from frontdesk.runtime import Runtime
 from tests.channels.cti.conftest import CtiInbox
-from tests.conftest import Cast, post_inbound, inbound_payload
+from tests.conftest import Cast, inbound_payload, post_inbound
 
 CALLER = "+971501234567"
 

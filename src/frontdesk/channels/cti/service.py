@@ -178,7 +178,8 @@ async def _screen_pop(
             "message_id": message.id,
             "conversation_id": message.conversation_id,
             "customer_id": message.customer_id,
-            "from_number": call.get("from_number") if message.direction == "inbound"
+            "from_number": call.get("from_number")
+            if message.direction == "inbound"
             else call.get("to_number"),
             "name": customer.name if customer else None,
             "known": known,

@@ -62,7 +62,10 @@ async def cti_event(inbox_id: Id, request: Request) -> JSONResponse:
     responses={404: {}, 409: {}, 422: {}},
 )
 async def cti_call(
-    inbox_id: Id, data: OriginateCreate, session: SessionDep, agent: CurrentAgent,
+    inbox_id: Id,
+    data: OriginateCreate,
+    session: SessionDep,
+    agent: CurrentAgent,
     runtime: RuntimeDep,
 ) -> OriginateQueued:
     """Click-to-call through the PBX: the agent's extension rings, then the number is
