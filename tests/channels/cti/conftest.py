@@ -32,7 +32,7 @@ class CtiInbox:
 
     @property
     def path(self) -> str:
-        return f"/api/v1/inboxes/{self.id}/cti/events"
+        return f"/webhooks/cti/{self.id}"
 
     def headers(self, body: bytes, secret: str | None = None) -> dict[str, str]:
         return {

@@ -197,3 +197,30 @@ class TestEvents:
         assert found.status_code == 200
         assert "pbx-signing-secret" not in found.text
         assert found.json()["webhook_url"].endswith(pbx.path)
+
+
+class TestPoison:
+    async def test_poison_events_are_refused_and_never_block_the_good_ones(
+        self, client: httpx.AsyncClient, runtime: Runtime, pbx: CtiInbox
+    ) -> None:
+        """What the shared poison test feeds text channels, in a call event's fields (a call
+        has no text): NULs, lone surrogates, oversized and nested values, then a good call."""
+        poisons: list[bytes] = [
+            json.dumps(offered(caller_id="+97150\x001234")).encode(),
+            json.dumps(offered(caller_name="Layla\x00")).encode(),
+            b'{"event": "offered", "call_id": "p.1", "caller_id": "+97150\\ud8001234"}',
+            json.dumps(offered(call_id="x" * 5000)).encode(),
+            json.dumps({**offered(), "caller_id": {"nested": [1, 2, 3]}}).encode(),
+            b"[" * 5000 + b"]" * 5000,
+            b"\xff\xfe not utf-8",
+            b"x" * 20000,
+        ]
+        for n, body in enumerate(poisons):
+            response = await client.post(pbx.path, content=body, headers=pbx.headers(body))
+            assert response.status_code in (413, 422), (n, response.status_code, response.text)
+        good = await pbx.post(client, offered(call_id="good.1", caller_id="+971509999999"))
+        assert good.status_code == 202, good.text
+        async with runtime.db.session() as session:
+            stored = (await session.scalars(select(Message))).all()
+            await session.commit()
+        assert [m.external_id for m in stored] == ["good.1"]

@@ -49,7 +49,7 @@ class CtiChannel:
         return parsed.model_dump()
 
     def webhook_path(self, inbox: Inbox) -> str:
-        return f"/api/v1/inboxes/{inbox.id}/cti/events"
+        return f"/webhooks/cti/{inbox.id}"
 
     def verify(self, inbox: Inbox, headers: dict[str, str], body: bytes) -> bool:
         # Call events have their own route (webhook_path); the shared inbound route takes none.

@@ -8,6 +8,8 @@ from typing import Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from frontdesk.kit.text import OneLine
+
 EXTENSION = r"^[0-9A-Za-z*#+_.-]{1,20}$"
 
 
@@ -64,15 +66,15 @@ class CtiEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: EventName
-    call_id: str = Field(min_length=1, max_length=100)
+    call_id: OneLine = Field(min_length=1, max_length=100)
     # The customer's number (E.164, or national in the inbox's region).
-    caller_id: str = Field(min_length=2, max_length=40)
-    caller_name: str | None = Field(default=None, max_length=200)
+    caller_id: OneLine = Field(min_length=2, max_length=40)
+    caller_name: OneLine | None = Field(default=None, max_length=200)
     direction: Literal["inbound", "outbound"] = "inbound"
     # The extension the call rings or is connected to (transferred: the new one).
     extension: str | None = Field(default=None, pattern=EXTENSION)
     # The number the customer dialled (inbound) or our line (outbound).
-    called: str | None = Field(default=None, max_length=40)
+    called: OneLine | None = Field(default=None, max_length=40)
     # When it happened on the PBX (default: when it arrives).
     at: datetime | None = None
     # ended: how long the customer talked (default: from the answered event).

@@ -1,4 +1,4 @@
-"""The CTI routes: POST /api/v1/inboxes/{id}/cti/events (the PBX's signed call events: the
+"""The CTI routes: POST /webhooks/cti/{inbox_id} (the PBX's signed call events: the
 inbox's `webhook_url`) and POST /api/v1/inboxes/{id}/cti/calls (click-to-call from the
 agent's own extension, through AMI)."""
 
@@ -22,14 +22,16 @@ from frontdesk.kit.security import loads
 from frontdesk.runtime import Runtime
 
 api_router = APIRouter(tags=["cti"])
+router = APIRouter(tags=["cti"])
 MAX_BODY = 16 * 1024
 
 
-@api_router.post(
-    "/inboxes/{inbox_id}/cti/events",
+@router.post(
+    "/webhooks/cti/{inbox_id}",
     response_model=CtiAccepted,
     status_code=202,
     responses={401: {}, 404: {}, 413: {}, 422: {}, 503: {}},
+    include_in_schema=False,
 )
 async def cti_event(inbox_id: Id, request: Request) -> JSONResponse:
     """A PBX call event (offered, answered, ended, transferred), signed
