@@ -191,3 +191,32 @@ class TestRetention:
                 await uow.commit(session)
             await run_jobs(runtime)
         assert await attachments(runtime) == 1
+
+
+class TestPaymentButtons:
+    async def test_the_desktop_buttons_pause_and_resume(
+        self, client, runtime, cast, voice, provider
+    ):
+        caller, call = await answered_call(client, runtime, cast, voice)
+        csrf = await login(client, cast.alice)
+        page = await client.get(f"/conversations/{call.conversation_id}")
+        assert 'data-testid="fd-call-payment"' in page.text
+        taken = await client.post(
+            f"/calls/{call.id}/payment", data={"csrf": csrf, "action": "start"}
+        )
+        assert taken.status_code == 303
+        page = await client.get(f"/conversations/{call.conversation_id}")
+        assert 'data-testid="fd-call-paused"' in page.text
+        assert 'data-testid="fd-call-resume"' in page.text
+        resumed = await client.post(
+            f"/calls/{call.id}/payment", data={"csrf": csrf, "action": "done"}
+        )
+        assert resumed.status_code == 303
+        assert [status for _, status, _ in provider.recording_changes] == [
+            "paused", "in-progress",
+        ]  # fmt: skip
+        forged = await client.post(
+            f"/calls/{call.id}/payment", data={"csrf": "forged", "action": "start"}
+        )
+        assert forged.status_code in (400, 401, 403)
+        assert len(provider.recording_changes) == 2
