@@ -77,7 +77,15 @@ async def _taken(
     request: Request, inbox_id: int, route: str, work: Callable[[Step], Awaitable[str]]
 ) -> str:
     """Run one step; a signed webhook we cannot read is quarantined and answered 422."""
-    step = await _signed(request, inbox_id)
+    try:
+        step = await _signed(request, inbox_id)
+    except FrontdeskError:
+        raise
+    except Exception as exc:
+        if not uow.is_temporary(exc):
+            raise
+        # The inbox could not be read (SQLite busy past its timeout): the provider retries.
+        raise Unavailable("busy; try again", code="unavailable") from exc
     try:
         return await work(step)
     except FrontdeskError as exc:
