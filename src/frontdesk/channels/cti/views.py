@@ -16,7 +16,15 @@ from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import jobs, uow
-from frontdesk.kit.errors import Conflict, Invalid, NotFound, TooLarge, Unauthorized, invalid_input
+from frontdesk.kit.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    invalid_input,
+)
 from frontdesk.kit.schemas import Id
 from frontdesk.kit.security import loads
 from frontdesk.runtime import Runtime
@@ -38,7 +46,12 @@ async def cti_event(inbox_id: Id, request: Request) -> JSONResponse:
     X-Frontdesk-Signature: sha256=HMAC-SHA256(signing_secret, raw body). Answered 202 once
     committed; the call is stored once per `call_id`, and a repeated event changes nothing."""
     runtime: Runtime = request.app.state.runtime
-    inbox = await runtime.inboxes.get(inbox_id)
+    try:
+        inbox = await runtime.inboxes.get(inbox_id)
+    except Exception as exc:
+        if not uow.is_temporary(exc):
+            raise
+        raise Unavailable("busy; try again", code="unavailable") from exc
     if inbox is None or not inbox.active or inbox.channel != cti_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
     body = await request.body()
