@@ -134,6 +134,23 @@ class TestEvents:
         assert moved.json()["agent_id"] == cast.bob.id
         assert [p["agent_id"] for p in await pops(runtime)] == [cast.alice.id, cast.bob.id]
 
+    async def test_an_outbound_call_is_the_agents_call_to_the_customer(
+        self, client: httpx.AsyncClient, cast: Cast, pbx: CtiInbox
+    ) -> None:
+        await give_extension(client, cast, cast.alice.id, "201")
+        event = offered(direction="outbound", called="201")
+        await pbx.post(client, {**event, "event": "answered"})
+        ended = await pbx.post(client, {**event, "event": "ended", "duration_seconds": 61})
+        assert ended.json()["status"] == "ended"
+        messages = await client.get(
+            f"/api/v1/conversations/{ended.json()['conversation_id']}/messages",
+            headers=cast.ada.headers,
+        )
+        [call] = messages.json()["items"]
+        assert call["direction"] == "outbound"
+        assert call["call"]["to_number"] == CALLER
+        assert call["call"]["duration_seconds"] == 61
+
     async def test_the_ringing_agent_gets_one_screen_pop_per_call(
         self, client: httpx.AsyncClient, cast: Cast, runtime: Runtime, pbx: CtiInbox
     ) -> None:
