@@ -197,7 +197,7 @@ class TestPaymentButtons:
     async def test_the_desktop_buttons_pause_and_resume(
         self, client, runtime, cast, voice, provider
     ):
-        caller, call = await answered_call(client, runtime, cast, voice)
+        _, call = await answered_call(client, runtime, cast, voice)
         csrf = await login(client, cast.alice)
         page = await client.get(f"/conversations/{call.conversation_id}")
         assert 'data-testid="fd-call-payment"' in page.text
