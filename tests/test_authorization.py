@@ -58,6 +58,8 @@ BODIES = {
         "title": "x",
         "body": "x",
     },
+    ("POST", "/api/v1/calls/{message_id}/recording"): {"status": "paused"},
+    ("POST", "/api/v1/inboxes/{inbox_id}/cti/calls"): {"number": "+971501234567"},
     ("POST", "/api/v1/public/kb/articles/{article_id}/feedback"): {
         "language": "en",
         "helpful": True,

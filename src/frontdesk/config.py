@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # long. It must outlast any transaction that writes a blob and then commits a row naming
     # it (an upload in flight), hence the floor; raise it if such transactions can be slower.
     blob_grace_hours: float = Field(default=24.0, ge=1.0)
+    # Speech to text for call recordings (conversations/transcription.py): "none" (default),
+    # or "fake" (deterministic, for tests and the demo). Operators who install an engine
+    # register it there under a name of its own.
+    transcriber: str = Field(default="none", max_length=40)
 
     # Request bodies above this are refused with 413 before they are read (CONTRACT default 25 MB).
     max_body_bytes: int = 25 * 1024 * 1024

@@ -3,6 +3,7 @@ channel's plugin module registers its adapter, routes, runners and jobs)."""
 
 import frontdesk.blobgc
 import frontdesk.bot.tasks
+import frontdesk.conversations.recordings
 import frontdesk.conversations.tasks
 import frontdesk.kit.jobs
 import frontdesk.knowledge.tasks

@@ -136,6 +136,12 @@ CHANNELS: dict[str, dict[str, Any]] = {
         "content_type": "application/x-www-form-urlencoded",
     },
 }
+CHANNELS["cti"] = {
+    "settings": {"settings": {"signing_secret": "walk-signing-secret-0123456789"}},
+    "body": json.dumps(
+        {"event": "offered", "call_id": "walk.1", "caller_id": "+971501234567", "extension": "201"}
+    ),
+}
 # Forged credentials of every scheme a channel here uses: none of them may open any route.
 FORGED: list[dict[str, str]] = [
     {},

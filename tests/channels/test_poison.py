@@ -609,6 +609,8 @@ DRIVERS: dict[str, list[Driver]] = {
 PROVEN_ELSEWHERE = {
     "voice": "tests/channels/voice/test_answering.py::TestWebhooks::"
     "test_poison_webhooks_are_refused_or_kept_and_never_block_the_good_ones",
+    "cti": "tests/channels/cti/test_events.py::TestPoison::"
+    "test_poison_events_are_refused_and_never_block_the_good_ones",
 }
 
 

@@ -42,3 +42,31 @@ async def test_the_demo_has_a_call_history(client: httpx.AsyncClient, runtime: R
         )
         crossed += len({item["channel"] for item in timeline.json()["items"]}) > 1
     assert crossed >= 2
+
+
+async def test_the_demo_has_a_cti_call_history(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    seeded = await seed(runtime)
+    headers = {"Authorization": f"Bearer {seeded.token}"}
+    agents = (await client.get("/api/v1/agents", headers=headers)).json()["items"]
+    extensions = {a["email"]: a["extension"] for a in agents}
+    assert extensions["alice@frontdesk.test"] == "201"
+    pbx = [c for c in await all_conversations(client, headers) if c["channel"] == "cti"]
+    assert len(pbx) == 3
+    calls = []
+    for conversation in pbx:
+        rows = await client.get(
+            f"/api/v1/conversations/{conversation['id']}/messages", headers=headers
+        )
+        calls += rows.json()["items"]
+    assert sorted(m["call"]["status"] for m in calls) == ["ended", "ended", "missed"]
+    assert {m["call"]["extension"] for m in calls} == {"201", "202", "203"}
+    # The PBX's callers are the SMS and WhatsApp customers: their timelines cross channels.
+    layla = next(c for c in pbx if c["customer_id"])
+    timeline = await client.get(
+        f"/api/v1/customers/{layla['customer_id']}/timeline", headers=headers
+    )
+    assert len({item["channel"] for item in timeline.json()["items"]}) > 1
+    # Seeding again stores nothing twice.
+    await seed(runtime)
+    again = [c for c in await all_conversations(client, headers) if c["channel"] == "cti"]
+    assert len(again) == 3

@@ -23,6 +23,8 @@ class Agent(Base):
     # Appended to the agent's e-mail replies (plain text; empty = none).
     signature: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The agent's phone extension on the PBX (CTI): a call ringing it pops on their desktop.
+    extension: Mapped[str | None] = mapped_column(String(20), unique=True)
 
     @property
     def sees_everything(self) -> bool:

@@ -15,6 +15,10 @@ async def get_agent(session: AsyncSession, agent_id: int) -> Agent | None:
     return await session.get(Agent, agent_id)
 
 
+async def agent_with_extension(session: AsyncSession, extension: str) -> Agent | None:
+    return await session.scalar(select(Agent).where(Agent.extension == extension))
+
+
 async def get_agent_by_email(session: AsyncSession, email: str) -> Agent | None:
     return await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
 

@@ -9,6 +9,8 @@ from frontdesk.kit.schemas import Id, NotNull, RequestBody
 from frontdesk.kit.text import normalize_email
 
 Role = Literal["admin", "supervisor", "agent"]
+EXTENSION = r"^[0-9A-Za-z*#+_.-]{1,20}$"
+EXTENSION_OR_EMPTY = r"^([0-9A-Za-z*#+_.-]{1,20})?$"
 
 
 class AgentCreate(RequestBody):
@@ -23,6 +25,8 @@ class AgentCreate(RequestBody):
     password: str = Field(min_length=8, max_length=200)
     role: Role = "agent"
     language: Literal["en", "ar", "fa"] = "en"
+    # The agent's phone extension on the PBX (CTI screen pop, click-to-call).
+    extension: str | None = Field(default=None, pattern=EXTENSION)
 
 
 class AgentUpdate(RequestBody):
@@ -31,6 +35,8 @@ class AgentUpdate(RequestBody):
     role: NotNull[Role] = None
     language: NotNull[Literal["en", "ar", "fa"]] = None
     active: NotNull[bool] = None
+    # null (or "") clears it.
+    extension: str | None = Field(default=None, pattern=EXTENSION_OR_EMPTY)
 
 
 class AgentRead(BaseModel):
@@ -43,6 +49,7 @@ class AgentRead(BaseModel):
     language: str
     active: bool
     signature: str = ""
+    extension: str | None = None
     created_at: datetime
 
 

@@ -97,6 +97,7 @@ async def create_agent(
     password_hash = await hash_password_async(data.password, cost)
     if await repository.get_agent_by_email(session, email):
         raise Conflict(f"an agent with e-mail {email} exists", code="agent_exists")
+    extension = await _free_extension(session, data.extension, 0)
     agent = Agent(
         email=email,
         name=data.name,
@@ -104,6 +105,7 @@ async def create_agent(
         role=data.role,
         language=data.language,
         active=True,
+        extension=extension,
     )
     session.add(agent)
     await session.flush()
@@ -140,6 +142,8 @@ async def update_agent(
     if changes.get("active") is False and agent.active:
         await repository.delete_agent_tokens(session, agent.id)
         reason = "deactivated"
+    if "extension" in changes:
+        agent.extension = await _free_extension(session, changes.pop("extension"), agent.id)
     for name, value in changes.items():
         if value is not None:
             setattr(agent, name, value)
@@ -148,6 +152,18 @@ async def update_agent(
     if reason is not None:
         access_changed(session, [agent.id], reason=reason)
     return agent
+
+
+async def _free_extension(
+    session: AsyncSession, extension: str | None, agent_id: int
+) -> str | None:
+    """The extension, unless another agent has it (one phone pops one desktop)."""
+    if not extension:
+        return None
+    holder = await repository.agent_with_extension(session, extension)
+    if holder is not None and holder.id != agent_id:
+        raise Conflict("another agent has this extension", code="extension_taken")
+    return extension
 
 
 async def get_agent_or_raise(session: AsyncSession, agent_id: int) -> Agent:

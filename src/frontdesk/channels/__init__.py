@@ -12,7 +12,7 @@ import importlib
 # The registry entries, in the order their routes are mounted.
 INSTALLED: tuple[str, ...] = (
     "api", "email", "webchat", "telegram", "whatsapp", "messenger", "instagram", "sms",
-    "sms_gateway", "voice",
+    "sms_gateway", "voice", "cti",
 )  # fmt: skip
 # The package of each channel whose package has another name (default: the channel's name).
 PACKAGES: dict[str, str] = {"messenger": "meta", "instagram": "meta"}

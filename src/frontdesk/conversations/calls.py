@@ -20,10 +20,14 @@ from frontdesk.conversations.receiving import set_status
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers.models import Identity
 from frontdesk.db import utcnow
+from frontdesk.kit import jobs
 from frontdesk.kit.events import record
 
 CALL_KIND = "call"
 CALLBACK_TAG = "callback"
+# A stored recording is transcribed by this job (conversations/recordings.py) when an
+# engine is configured.
+TRANSCRIBE_JOB = "calls.transcribe"
 
 
 async def update_call(session: AsyncSession, message: Message, **changes: Any) -> Message:
@@ -70,6 +74,9 @@ async def attach_recording(
     session.add(row)
     await session.flush()
     await update_call(session, message, recording=row.id)
+    await jobs.enqueue(
+        session, TRANSCRIBE_JOB, {"attachment_id": row.id}, key=f"{TRANSCRIBE_JOB}:{row.id}"
+    )
     return row
 
 

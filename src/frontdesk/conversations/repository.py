@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -574,3 +574,28 @@ async def activity_events(
     if after is not None:
         query = query.where(Event.sequence > after)
     return (await session.scalars(query.order_by(Event.sequence).limit(limit))).all()
+
+
+async def calls_with_media_before(
+    session: AsyncSession, inbox_id: int, *, before: datetime, limit: int
+) -> Sequence[Message]:
+    """Calls of the inbox made before `before` that still have a recording (an attachment)
+    or a transcript (their text), oldest first (retention)."""
+    has_file = exists().where(Attachment.message_id == Message.id)
+    return (
+        await session.scalars(
+            select(Message)
+            .where(
+                Message.inbox_id == inbox_id,
+                Message.kind == "call",
+                Message.created_at < before,
+                or_(has_file, Message.text != ""),
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def delete_attachments_of(session: AsyncSession, message_id: int) -> None:
+    await session.execute(delete(Attachment).where(Attachment.message_id == message_id))

@@ -103,6 +103,12 @@ class CallRead(BaseModel):
     queue_id: int | None = None
     # The caller asked to be called back (keeping their place in the queue).
     callback_requested: bool = False
+    # CTI (a PBX): the extension the call rings or is connected to.
+    extension: str | None = None
+    # "retention": the inbox's retention policy deleted the recording and transcript.
+    recording_deleted: str | None = None
+    # The recording is paused (the agent is taking a payment).
+    recording_paused: bool = False
 
 
 def call_of(kind: str, meta: dict[str, object]) -> CallRead | None:

@@ -13,6 +13,7 @@ from frontdesk.config import Settings
 from frontdesk.db import utcnow
 from frontdesk.demo.calls import seed_calls
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
+from frontdesk.demo.cti import seed_cti, seed_cti_inbox
 from frontdesk.demo.history import seed_history
 from frontdesk.demo.workload import seed_handled_tasks, seed_queues
 from frontdesk.demo.shifts import seed_shifts
@@ -37,12 +38,14 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
     team_ids = [support.id] if support is not None else []
     await seed_messaging(session, runtime.settings, team_ids)
     await repoint(session, runtime.settings)
+    pbx = await seed_cti_inbox(session, runtime, team_ids)
     if history:
         rows = await inboxes_repository.list_inboxes(session, only=None, after=None, limit=500)
         agents = [await auth_repository.get_agent_by_email(session, e) for e in HISTORY_AGENTS]
         staff = [a for a in agents if a is not None]
         await seed_history(session, runtime, inboxes=list(rows), agents=staff)
         await seed_calls(session, runtime, inboxes=list(rows), agents=staff)
+        await seed_cti(session, runtime, inbox=pbx, agents=staff)
         # After the history: its resolved conversations carry their answers, so the survey
         # triggers their resolves raise find them asked already.
         await seed_surveys(session, list(rows), now=utcnow(), rng=random.Random(20261206))

@@ -42,6 +42,7 @@ CSP = (
 CHANNEL_ICONS = {
     "api": "⇄", "email": "✉", "webchat": "✍", "sms": "✆", "sms_gateway": "✆",
     "whatsapp": "☏", "telegram": "✈", "messenger": "◉", "instagram": "◎", "voice": "☎",
+    "cti": "☎",
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ CHANNEL_NAMES = {
     "api": "API", "email": "E-mail", "webchat": "Website chat", "sms": "SMS (Twilio)",
     "sms_gateway": "SMS gateway", "whatsapp": "WhatsApp", "telegram": "Telegram",
     "messenger": "Messenger", "instagram": "Instagram", "voice": "Voice",
+    "cti": "Phone system (CTI)",
 }  # fmt: skip
 
 # One sentence per channel: what to paste where in the provider's console.
@@ -34,6 +35,9 @@ CONSOLE_HINTS = {
     "voice": "In the Twilio Console, open the number's Voice configuration and paste the "
     "webhook URL under “A call comes in” (HTTP POST), and the webhook URL followed by "
     "/status as the call status callback.",
+    "cti": "Have your phone system post its call events to the webhook URL, signed with the "
+    "signing secret (X-Frontdesk-Signature), or fill in the Asterisk AMI fields and Frontdesk "
+    "connects to the PBX itself.",
 }
 
 FIELD_LABELS = {
@@ -73,6 +77,11 @@ FIELD_LABELS = {
     "ar": "Arabic prompts", "fa": "Persian prompts", "en": "English prompts",
     "menu_text": "Menu text", "menu_audio_url": "Menu audio file (URL)",
     "voicemail_text": "Voicemail text", "voicemail_audio_url": "Voicemail audio file (URL)",
+    "retention_days": "Delete recordings and transcripts after (days)",
+    "signing_secret": "Signing secret", "ami_host": "Asterisk AMI host",
+    "ami_port": "AMI port", "ami_username": "AMI user name", "ami_secret": "AMI secret",
+    "ami_channel": "Agent phone channel (click-to-call)",
+    "ami_context": "Dialplan context (click-to-call)",
 }  # fmt: skip
 
 # Values of select fields that are words, not codes (codes such as "en" or "sha256" are

@@ -71,6 +71,8 @@ class FakeVoiceProvider:
         self.recording_gets: list[str] = []
         self.deleted: list[str] = []
         self.calls_created: list[dict[str, str]] = []
+        # (CallSid, Status, PauseBehavior) of each recording status change, in order.
+        self.recording_changes: list[tuple[str, str, str | None]] = []
         self.bad_auth = 0
         self.app = Starlette(
             routes=[
@@ -85,6 +87,11 @@ class FakeVoiceProvider:
                     "/2010-04-01/Accounts/{sid}/Recordings/{rec}.json",
                     self.delete_recording,
                     methods=["DELETE"],
+                ),
+                Route(
+                    "/2010-04-01/Accounts/{sid}/Calls/{call}/Recordings/{rec}.json",
+                    self.update_recording,
+                    methods=["POST"],
                 ),
             ]
         )
@@ -134,6 +141,20 @@ class FakeVoiceProvider:
         if data is None:
             return JSONResponse({"code": 20404, "message": "Not found", "status": 404}, 404)
         return Response(data, media_type="audio/mpeg")
+
+    async def update_recording(self, request: Request) -> Response:
+        """Pause or resume a call's recording (Twilio.CURRENT: the one in progress)."""
+        if not self._authorised(request):
+            return self._refused()
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        status = form.get("Status", "")
+        call = request.path_params["call"]
+        if request.path_params["rec"] != "Twilio.CURRENT" or not call.startswith("CA"):
+            return JSONResponse({"code": 20404, "message": "Not found", "status": 404}, 404)
+        if status not in ("paused", "in-progress", "stopped"):
+            return JSONResponse({"code": 21220, "message": "Invalid Status", "status": 400}, 400)
+        self.recording_changes.append((call, status, form.get("PauseBehavior")))
+        return JSONResponse({"sid": "RE" + "0" * 32, "call_sid": call, "status": status})
 
     async def delete_recording(self, request: Request) -> Response:
         if not self._authorised(request):

@@ -134,7 +134,15 @@ class TestTheCallIsAConversation:
         again = await caller.ring()
         assert first.status_code == again.status_code == 200
         assert len(await messages_of(runtime)) == 1
+        # The incoming call is one transaction (its message); the call's row comes with the
+        # caller's next step, once, and a retry after that answers where the call is.
+        assert len(await call_rows(runtime)) == 0
+        await caller.press("3")
         assert len(await call_rows(runtime)) == 1
+        late = await caller.ring()
+        assert late.status_code == 200
+        assert caller.twiml is not None and caller.twiml.find("Gather") is not None
+        assert len(await messages_of(runtime)) == 1 and len(await call_rows(runtime)) == 1
 
 
 class TestQueue:

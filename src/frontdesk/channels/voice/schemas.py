@@ -67,6 +67,9 @@ class VoiceSettings(BaseModel):
     record_calls: bool = True
     # Longest voicemail, seconds.
     voicemail_max_seconds: int = Field(default=120, ge=10, le=600)
+    # Recordings and transcripts of this inbox's calls are deleted after this many days
+    # (unset: kept). The timeline keeps the call and says the recording was deleted.
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
     ar: Prompts | None = None
     fa: Prompts | None = None
     en: Prompts | None = None

@@ -95,16 +95,38 @@ async def _call_only(session: AsyncSession, step: Step) -> VoiceCall:
     else:
         sid = step.params.get("ParentCallSid") or one(step.params, "CallSid", limit=64)
         found = await repository.get_call(session, step.inbox.id, sid)
+        if found is None:
+            found = await _first_step(session, step.inbox.id, sid)
     if found is None or found.inbox_id != step.inbox.id:
         raise Invalid("no such call on this inbox", code="unknown_call")
     return found
 
 
+async def _first_step(session: AsyncSession, inbox_id: int, sid: str) -> VoiceCall | None:
+    """The call's own row, made by the first step after the incoming webhook: the incoming
+    call is one transaction (its message, through the ingest group commit), and the row
+    follows from that message (where the caller is: the IVR, or voicemail after hours)."""
+    message = await conversations_repository.find_message(session, inbox_id, sid)
+    if message is None or message.kind != calls.CALL_KIND or message.direction != "inbound":
+        return None
+    voicemail = (message.meta.get("call") or {}).get("status") == "voicemail"
+    row = VoiceCall(
+        inbox_id=inbox_id, call_sid=sid, message_id=message.id,
+        conversation_id=message.conversation_id, direction="inbound",
+        state="voicemail" if voicemail else "ivr", queue_id=0, created_at=message.created_at,
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def incoming(step: Step) -> str:
-    """A new call (or the provider's retry of one): stored once, then the language menu,
-    or voicemail after hours."""
+    """A new call (or the provider's retry of one): stored once in one transaction (the
+    call's message; its VoiceCall row comes with the caller's next step), then the language
+    menu, or voicemail after hours."""
     call = voice_channel.incoming_of(step.inbox, step.params)
     conf = step.conf
+    closed = not is_open(conf, utcnow())
     received = await step.runtime.ingestor.take(
         Inbound(
             inbox_id=step.inbox.id,
@@ -116,45 +138,34 @@ async def incoming(step: Step) -> str:
             meta={
                 "call": {
                     "direction": "inbound",
-                    "status": "ringing",
+                    "status": "voicemail" if closed else "ringing",
                     "from_number": call.caller,
                     "to_number": call.called or conf.phone_number,
                 }
             },
         )
     )
-
-    async def work(session: AsyncSession) -> VoiceCall:
-        row = await repository.get_call(session, step.inbox.id, call.call_sid)
-        if row is not None:
-            return row
-        row = VoiceCall(
-            inbox_id=step.inbox.id,
-            call_sid=call.call_sid,
-            message_id=received.message.id,
-            conversation_id=received.conversation.id,
-            direction="inbound",
-            state="ivr",
-            queue_id=0,
-            created_at=utcnow(),
-        )
-        if not is_open(conf, row.created_at):
-            row.state = "voicemail"
-            message = await conversations_repository.get_message(session, row.message_id)
-            assert message is not None
-            await calls.update_call(session, message, status="voicemail")
-        session.add(row)
-        await session.flush()
-        return row
-
-    row = await _write(step, work)
-    if row.state == "voicemail":
+    state = await _state_of_retry(step, call.call_sid) if received.duplicate else None
+    if state is None:
+        status = (received.message.meta.get("call") or {}).get("status")
+        state = "voicemail" if status == "voicemail" else "ivr"
+    if state == "voicemail":
         return ivr.voicemail(conf, step.hook)
-    if row.state != "ivr":
+    if state != "ivr":
         return await wait(step)
     if len(conf.languages) == 1:
         return await chose_language(step)
     return ivr.language_menu(conf, step.hook)
+
+
+async def _state_of_retry(step: Step, sid: str) -> str | None:
+    """Where a call whose incoming webhook came again already is (None: no step yet). A
+    read: the retry writes nothing."""
+    async with step.runtime.db.session() as session:
+        row = await repository.get_call(session, step.inbox.id, sid)
+        state = row.state if row is not None else None
+        await session.rollback()
+    return state
 
 
 def _digit(step: Step) -> str:

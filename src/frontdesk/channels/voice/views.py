@@ -7,16 +7,16 @@ X-Twilio-Signature over the URL called: POST /webhooks/voice/{inbox_id} (the inb
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.channels.voice import repository, service
+from frontdesk.channels.voice import pause, repository, service
 from frontdesk.channels.voice.adapter import settings_of, voice_channel
 from frontdesk.channels.voice.models import VoiceCall
 from frontdesk.channels.voice.service import Step
@@ -26,7 +26,7 @@ from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import ConversationUpdate
-from frontdesk.deps import CurrentAgent, SessionDep
+from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import jobs, uow
@@ -77,7 +77,15 @@ async def _taken(
     request: Request, inbox_id: int, route: str, work: Callable[[Step], Awaitable[str]]
 ) -> str:
     """Run one step; a signed webhook we cannot read is quarantined and answered 422."""
-    step = await _signed(request, inbox_id)
+    try:
+        step = await _signed(request, inbox_id)
+    except FrontdeskError:
+        raise
+    except Exception as exc:
+        if not uow.is_temporary(exc):
+            raise
+        # The inbox could not be read (SQLite busy past its timeout): the provider retries.
+        raise Unavailable("busy; try again", code="unavailable") from exc
     try:
         return await work(step)
     except FrontdeskError as exc:
@@ -237,3 +245,53 @@ async def take_from_desk(
     conversation = await _answer(session, message_id, agent)
     await uow.commit(session)
     return RedirectResponse(f"/conversations/{conversation.id}", status_code=303)
+
+
+class RecordingChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # "paused" while the agent takes a payment; "in-progress" resumes.
+    status: Literal["paused", "in-progress"]
+
+
+class RecordingState(BaseModel):
+    message_id: int
+    recording_paused: bool
+
+
+@api_router.post(
+    "/calls/{message_id}/recording",
+    response_model=RecordingState,
+    responses={404: {}, 409: {}, 422: {}, 503: {}},
+)
+async def change_recording(
+    message_id: Id,
+    data: RecordingChange,
+    session: SessionDep,
+    agent: CurrentAgent,
+    runtime: RuntimeDep,
+) -> RecordingState:
+    """Pause the call's recording while the agent takes a payment, then resume it."""
+    paused = data.status == "paused"
+    await pause.set_paused(session, message_id, agent=agent, app=runtime.settings, paused=paused)
+    await uow.commit(session)
+    return RecordingState(message_id=message_id, recording_paused=paused)
+
+
+@router.post("/calls/{message_id}/payment", include_in_schema=False)
+async def payment_from_desk(
+    request: Request,
+    message_id: Id,
+    session: SessionDep,
+    agent: PageAgent,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form()],
+    action: Annotated[Literal["start", "done"], Form()],
+) -> Response:
+    """The desktop's Take payment (pause the recording) and Resume recording buttons."""
+    check_csrf(request, csrf)
+    message = await pause.set_paused(
+        session, message_id, agent=agent, app=runtime.settings, paused=action == "start"
+    )
+    await uow.commit(session)
+    return RedirectResponse(f"/conversations/{message.conversation_id}", status_code=303)

@@ -72,6 +72,25 @@
     else if (offeredTask && Number(p.task_id) === offeredTask && event.type !== "task.offered") hideOffer();
   }
 
+  // Screen pop (call.screen_pop names this agent: their extension rings): the caller's
+  // customer, rendered by the server, fills the pop; the server checks what it shows.
+  function screenPop(event) {
+    var p = event.payload || {};
+    if (String(p.agent_id) !== body.getAttribute("data-agent-id")) return;
+    var pop = document.getElementById("fd-pop");
+    if (!pop) return;
+    fetch("/desk/pop/" + Number(p.message_id), { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : "";
+    }).then(function (html) {
+      if (!html) return;
+      document.getElementById("fd-pop-body").innerHTML = html;
+      pop.hidden = false;
+      pop.setAttribute("data-message-id", String(p.message_id));
+    });
+  }
+  var popClose = document.getElementById("fd-pop-close");
+  if (popClose) popClose.addEventListener("click", function () { document.getElementById("fd-pop").hidden = true; });
+
   function events() {
     var ws = new WebSocket(wsBase + "/api/v1/events?since=" + since);
     ws.onopen = function () { retry = 0; live(true); };
@@ -84,6 +103,7 @@
       // Other scripts (sla.js) read the same stream instead of opening a socket of their own.
       document.dispatchEvent(new CustomEvent("fd:event", { detail: event }));
       if (String(event.type || "").indexOf("task.") === 0) offers(event);
+      if (event.type === "call.screen_pop") screenPop(event);
       // Mentions of this agent refresh the header badge (server-rendered, like everything).
       if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
         if (window.htmx) htmx.trigger(body, "fd:mentions");

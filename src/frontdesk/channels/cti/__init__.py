@@ -1,0 +1,1 @@
+"""CTI for an on-premises PBX: a signed generic call-event API and an Asterisk AMI adapter."""
