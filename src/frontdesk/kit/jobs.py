@@ -319,10 +319,9 @@ class JobRunner:
                 return full
             if self._batches.get(kind, 0) >= spec.parallel:
                 continue
+            # The handler bounds what a crash repeats (conversations.outbox sends and records
+            # in waves), so a batch may be larger than JOB_CONCURRENCY.
             size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
-            # A batch's sends are recorded together, so a worker killed mid-batch sends its
-            # batches' jobs again: JOB_CONCURRENCY bounds that, as it bounds jobs in flight.
-            size = min(size, max(1, self.settings.job_concurrency // spec.parallel))
             jobs = await self.claim(size, kinds=(kind,))
             if jobs:
                 self._batches[kind] = self._batches.get(kind, 0) + 1

@@ -33,8 +33,8 @@ from frontdesk.desk import service as desk
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates as inbox_templates
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.schemas import TemplateRead
 from frontdesk.inboxes.port import adapter_for, find_adapter
+from frontdesk.inboxes.schemas import TemplateRead
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid, NotFound

@@ -100,7 +100,8 @@ async def test_reply_on_whatsapp_instead_then_refused_in_arabic_once_closed(
         assert CLOSED_AR in (await offer.text_content() or "")
         assert await agent.get_by_test_id("fd-reply-input").is_hidden()
         assert await axe_violations(agent) == []
-        await offer.get_by_test_id("fd-reply-on-template-select").select_option("order_update:en_US")
+        chosen = offer.get_by_test_id("fd-reply-on-template-select")
+        await chosen.select_option("order_update:en_US")
         await offer.get_by_test_id("fd-reply-on-template-params").fill("Layla\nA-17")
         await offer.get_by_test_id("fd-reply-on-template-send").click()
         # Sent on WhatsApp (a template may go outside the window): taken to that conversation.
