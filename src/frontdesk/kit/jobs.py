@@ -15,7 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import JSON, Index, Integer, String, Text, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,6 +41,8 @@ from frontdesk.kit.events import event_message
 log = logging.getLogger(__name__)
 
 AVAILABLE, RUNNING, COMPLETED, FAILED = "available", "running", "completed", "failed"
+# PostgreSQL's NOTIFY channel that tells job runners in other processes of new jobs.
+NOTIFY_CHANNEL = "frontdesk_jobs"
 JOB_STATES = (AVAILABLE, RUNNING, COMPLETED, FAILED)
 
 
@@ -236,7 +251,44 @@ async def enqueue(
             db.notify_jobs()
 
         uow.after_commit(session, wake)
+        if db.is_postgres:
+            await _notify_workers(session)
     return job
+
+
+async def _notify_workers(session: AsyncSession) -> None:
+    """Wake the runners of other processes (`frontdesk worker`) at this transaction's commit:
+    PostgreSQL delivers a NOTIFY only when its transaction commits (none on a rollback), and
+    folds repeats within one transaction into one. Without it a worker only sees a job at its
+    next poll (FRONTDESK_JOB_POLL_SECONDS)."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None or session.info.get("jobs_notified") is transaction:
+        return
+    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    session.info["jobs_notified"] = transaction
+
+
+async def listen_for_jobs(db: Database, wake: Callable[[], None]) -> None:
+    """LISTEN for new jobs on PostgreSQL (one connection of its own, reconnected when lost)
+    and wake the runner on each notice; the runner's poll stays as the fallback."""
+    import psycopg
+
+    conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    delay = 0.5
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                wake()  # anything committed while (re)connecting
+                delay = 0.5
+                async for _ in conn.notifies():
+                    wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("listening for new jobs failed (%s); again in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def count_by_state(session: AsyncSession) -> dict[str, int]:
