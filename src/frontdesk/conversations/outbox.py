@@ -171,10 +171,6 @@ def _outbound(
     attachments: list[OutboundAttachment],
 ) -> Outbound:
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
-    meta = dict(message.meta)
-    if answered is not None and answered.answered:
-        # An earlier reply already answered (and so marked read) the customer's message.
-        meta["answers_answered"] = True
     return Outbound(
         message_id=message.id,
         conversation_id=message.conversation_id,
@@ -190,9 +186,10 @@ def _outbound(
         in_reply_to=answered.external_id if answered else None,
         author_kind=message.author_kind,
         answers_automated=bool(answered and answered.meta.get("automated")),
+        answers_answered=bool(answered and answered.answered),
         template=message.meta.get("template"),
         interactive=message.meta.get("interactive"),
-        meta=meta,
+        meta=dict(message.meta),
         attachments=attachments,
     )
 

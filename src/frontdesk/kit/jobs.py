@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -331,6 +332,7 @@ class JobRunner:
     # Batches running now, per kind (Handler.parallel caps them).
     _batches: dict[str, int] = field(default_factory=dict)
     _stopping: bool = False
+    _schedules_due: float = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -347,7 +349,11 @@ class JobRunner:
                 await asyncio.sleep(self.settings.job_poll_seconds)
         while not self._stopping:
             try:
-                await self.fire_schedules()
+                # Cron has minute resolution: one look a second, not one per claim (a busy
+                # runner loops once per finished batch).
+                if time.monotonic() >= self._schedules_due:
+                    self._schedules_due = time.monotonic() + 1.0
+                    await self.fire_schedules()
                 if await self._claim_and_start():
                     await asyncio.sleep(0)
                     continue

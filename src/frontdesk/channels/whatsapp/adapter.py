@@ -264,7 +264,7 @@ class WhatsAppChannel:
                 raise PermanentSendError(exc.message, code=exc.code or exc.status) from exc
             raise
         # Blue ticks for the message answered, once: a later reply to it skips the call.
-        if outbound.in_reply_to and not outbound.meta.get("answers_answered"):
+        if outbound.in_reply_to and not outbound.answers_answered:
             await self.mark_read(inbox, outbound.in_reply_to, app)
         return SendResult(status="sent", external_id=ids[0] if ids else None)
 
