@@ -294,3 +294,37 @@ class TestWaves:
         assert unanswered == 0
         answered = {e.payload["message_id"]: e.payload.get("answered") for e in events}
         assert answered[sent[0]] == 2 and answered[sent[1]] == 1
+
+    async def test_a_long_batch_renews_its_lease_so_no_one_claims_it_again(
+        self, client, cast, runtime
+    ):
+        """A batch that takes longer than the job lease keeps its unsent jobs leased (it
+        renews them between waves): another worker claiming meanwhile gets none of them, and
+        each reply is sent once."""
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret}, delay=0.3)
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 8, address)
+            await settle_other_jobs(runtime)
+            settings = runtime.settings.model_copy(
+                update={"job_concurrency": 2, "job_lease_seconds": 1.5}
+            )
+            slow = JobRunner(runtime.db, settings, name="slow")
+            claimed = await slow.claim(64, kinds=(DELIVER_JOB,))
+            assert len(claimed) == 8  # 8 waves of 1 at >= 0.3 s each: past the 1.5 s lease
+            other = JobRunner(runtime.db, settings, name="other")
+            stolen: list[int] = []
+
+            async def keep_claiming() -> None:
+                while True:
+                    stolen.extend(job.id for job in await other.claim(64, kinds=(DELIVER_JOB,)))
+                    await asyncio.sleep(0.05)
+
+            thief = asyncio.create_task(keep_claiming())
+            try:
+                await slow.execute_batch(DELIVER_JOB, claimed)
+            finally:
+                thief.cancel()
+        assert stolen == []
+        assert await statuses(runtime, ids) == ["delivered"] * 8
+        assert Counter(receiver.requests) == {key(i): 1 for i in ids}
+        assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}

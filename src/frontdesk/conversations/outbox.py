@@ -38,7 +38,7 @@ from frontdesk.inboxes.port import (
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater
+from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater, renew_leases
 
 DONE = ("sent", "delivered", "read")
 # Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`).
@@ -76,20 +76,29 @@ async def deliver_batch(ctx: JobContext, jobs: Sequence[Claimed]) -> dict[int, E
     that did not end done (see kit.jobs.batch_handler). One read for the batch; the sends go
     out in waves of `window` messages, each wave's results recorded (one transaction) before
     the next wave is sent, so a crash repeats at most one wave per batch."""
+    began = time.monotonic()  # about when the jobs were claimed, the lease's start
     async with ctx.db.session() as session:
         batch = await _prepare(session, ctx, jobs)
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if any(_capped(send) for send in batch.sends):
         await _take_rate_slots(ctx, batch)
     size = window(ctx)
-    # Past half the job lease no new wave starts: the rest waits for the next claim (no
-    # attempt spent), so a slow provider never lets the lease run out under a running batch.
-    deadline = time.monotonic() + ctx.settings.job_lease_seconds / 2
+    # A long batch renews the lease of its jobs each time a third of it has passed, so they
+    # are not claimed again (and sent twice) while it works; a job whose lease was lost
+    # anyway is left to whoever holds it now.
+    renew_at = began + ctx.settings.job_lease_seconds / 3
     for start in range(0, len(batch.sends), size):
+        if time.monotonic() > renew_at:
+            rest = batch.sends[start:]
+            # The sent ones too: they are completed together at the batch's end.
+            held = await renew_leases(ctx, {job.id for job in jobs})
+            renew_at = time.monotonic() + ctx.settings.job_lease_seconds / 3
+            lost = [send for send in rest if send.job_id not in held]
+            if lost:
+                gone = {send.job_id for send in lost}
+                batch.sends = batch.sends[:start] + [s for s in rest if s.job_id not in gone]
         wave = batch.sends[start : start + size]
-        if start and time.monotonic() > deadline:
-            for send in batch.sends[start:]:
-                batch.outcomes[send.job_id] = RetryLater(0.0, "the batch ran long; sent next")
+        if not wave:
             break
         results = await asyncio.gather(
             *(send.adapter.send(send.inbox, send.outbound, ctx.settings) for send in wave),

@@ -99,6 +99,8 @@ class JobContext:
     # 0 for a batch handler: its jobs carry their own ids and attempts.
     job_id: int
     attempt: int
+    # The runner holding the jobs' lease (`renew_leases`); empty outside a runner.
+    worker: str = ""
 
 
 @dataclass
@@ -497,7 +499,8 @@ class JobRunner:
         if not ready:
             return
         try:
-            outcomes = dict(await spec.fn(JobContext(self.db, self.settings, 0, 0), ready))
+            context = JobContext(self.db, self.settings, 0, 0, worker=self.name)
+            outcomes = dict(await spec.fn(context, ready))
         except Exception as exc:
             log.exception("batch of %s %s jobs failed", len(ready), kind)
             outcomes = {job.id: exc for job in ready}
@@ -603,6 +606,26 @@ class JobRunner:
                     key = f"schedule:{item.name}:{item.next_run_at.isoformat()}"
                     await enqueue(session, item.kind, {}, key=key, max_attempts=1)
             await uow.commit(session)
+
+
+async def renew_leases(ctx: JobContext, job_ids: Collection[int]) -> set[int]:
+    """Extend the lease of these running jobs of `ctx.worker` (a long batch keeps its jobs
+    from being claimed again while it works through them): the ids still held. Outside a
+    runner (no worker) nothing is leased, so every id is kept."""
+    if not ctx.worker or not job_ids:
+        return set(job_ids)
+    until = utcnow() + timedelta(seconds=ctx.settings.job_lease_seconds)
+    async with ctx.db.session() as session:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id.in_(list(job_ids)), Job.locked_by == ctx.worker, Job.state == RUNNING)
+            .values(locked_until=until)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        )
+        held = {int(job_id) for job_id in result.scalars().all()}
+        await uow.commit(session)
+    return held
 
 
 def _kind_filter(kinds: Collection[str] | None, exclude: Collection[str]) -> list[Any]:
