@@ -1,7 +1,8 @@
 """Delivering queued replies in batches: one read transaction loads a batch of messages with
-everything their adapters need, the per-inbox rate slots are taken in one transaction, the
-sends run concurrently over the process's pooled HTTP client (kit/http.py), and one write
-transaction records every result.
+everything their adapters need (the channels' refusal checks included), the per-inbox rate
+slots are taken in one transaction, and the sends go out in waves over the process's pooled
+HTTP client (kit/http.py), each wave's results recorded in one write transaction before the
+next wave is sent: a crash repeats at most one wave per batch (JOB_CONCURRENCY in all).
 
 What a batch keeps from one-message-per-job delivery: each message is sent under its stable
 idempotency key (`frontdesk-message-<id>`), a message already sent or delivered is never sent
