@@ -254,21 +254,37 @@ async def enqueue(
             db.notify_jobs()
 
         uow.after_commit(session, wake)
-        if db.is_postgres:
-            await _notify_workers(session)
+        queued = session.info.get(uow.AFTER_COMMIT, [])
+        if db.is_postgres and not any(hook is _NOTIFY_MARK for hook in queued):
+            # Once per transaction (a rollback drops it with the other hooks).
+            uow.after_commit(session, _NOTIFY_MARK)
+
+            async def notify() -> None:
+                await notify_workers(db)
+
+            uow.after_commit(session, notify)
     return job
 
 
-async def _notify_workers(session: AsyncSession) -> None:
-    """Wake the runners of other processes (`frontdesk worker`) at this transaction's commit:
-    PostgreSQL delivers a NOTIFY only when its transaction commits (none on a rollback), and
-    folds repeats within one transaction into one. Without it a worker only sees a job at its
-    next poll (FRONTDESK_JOB_POLL_SECONDS)."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is None or session.info.get("jobs_notified") is transaction:
-        return
-    await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    session.info["jobs_notified"] = transaction
+async def _notify_mark() -> None:
+    """Marks a transaction whose commit notifies the other processes' runners."""
+
+
+_NOTIFY_MARK = _notify_mark
+
+
+async def notify_workers(db: Database) -> None:
+    """Wake the runners of other processes (`frontdesk worker`) once jobs are committed:
+    `NOTIFY frontdesk_jobs`, after the commit (a rolled-back enqueue notifies nothing) on a
+    connection of its own, outside the business transaction. Without it a worker only sees a
+    job at its next poll (FRONTDESK_JOB_POLL_SECONDS). Never raises: the poll is the
+    fallback."""
+    try:
+        async with db.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    except Exception as exc:
+        log.warning("could not notify job runners (%s); they poll", exc)
 
 
 async def listen_for_jobs(db: Database, wake: Callable[[], None]) -> None:
