@@ -20,7 +20,7 @@ from frontdesk.kit import http
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.bus import MemoryBus, make_bus
 from frontdesk.kit.gcfreeze import freeze_periodically
-from frontdesk.kit.jobs import JobRunner
+from frontdesk.kit.jobs import JobRunner, listen_for_jobs
 from frontdesk.kit.sqlite import checkpoint_periodically
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,12 @@ class Runtime:
             )
         if self.runner is not None:
             self._tasks.append(asyncio.create_task(self.runner.run(), name="job-runner"))
+            if self.db.is_postgres:  # jobs committed by other processes wake this runner
+                self._tasks.append(
+                    asyncio.create_task(
+                        listen_for_jobs(self.db, self.runner.wake), name="job-listener"
+                    )
+                )
             if self.settings.analytics_poll_seconds > 0:
                 self._tasks.append(
                     asyncio.create_task(

@@ -8,13 +8,16 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 
 from frontdesk.conversations.models import Message
-from frontdesk.conversations.outbox import deliver_batch
+from frontdesk.conversations.outbox import deliver_batch, window
 from frontdesk.conversations.service import DELIVER_JOB
 from frontdesk.db import utcnow
+from frontdesk.inboxes.port import adapter_for
 from frontdesk.kit import http, jobs, uow
+from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, JobContext, JobRunner
 from tests.conftest import WebhookReceiver, inbound_payload, post_inbound, run_jobs, serve_app
 
@@ -194,3 +197,134 @@ class TestBatchDelivery:
                 await asyncio.sleep(0.02)
         assert len(set(receiver.ports)) == 1  # kept alive across the batches
         assert Counter(receiver.requests) == {key(i): 1 for i in ids}
+
+
+class TestWaves:
+    async def test_a_crash_mid_batch_repeats_at_most_one_wave(
+        self, client, cast, runtime, monkeypatch
+    ):
+        """A batch larger than JOB_CONCURRENCY sends in waves of JOB_CONCURRENCY/2 and records
+        each before the next: a worker dying after the provider took a reply of the third wave
+        leaves the first two recorded, and only the third wave is sent again."""
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        adapter = adapter_for("api")
+        real = adapter.send
+        calls: list[int] = []
+
+        async def send(inbox, outbound, app):  # type: ignore[no-untyped-def]
+            result = await real(inbox, outbound, app)
+            calls.append(outbound.message_id)
+            if len(calls) == 5:  # the provider took it; the process dies before recording
+                raise asyncio.CancelledError()
+            return result
+
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 8, address)
+            await settle_other_jobs(runtime)
+            settings = runtime.settings.model_copy(update={"job_concurrency": 4})
+            assert window(JobContext(runtime.db, settings, 0, 0)) == 2
+            dead = JobRunner(runtime.db, settings, name="dead")
+            claimed = await dead.claim(64, kinds=(DELIVER_JOB,))
+            assert len(claimed) == 8  # one batch, larger than the concurrency
+            monkeypatch.setattr(adapter, "send", send)
+            with pytest.raises(asyncio.CancelledError):
+                await deliver_batch(JobContext(runtime.db, settings, 0, 0), claimed)
+            monkeypatch.setattr(adapter, "send", real)
+            # Two waves recorded; the third was cut off; the fourth never started.
+            assert await statuses(runtime, ids) == ["delivered"] * 4 + ["queued"] * 4
+            async with runtime.db.session() as session:  # its lease runs out
+                await session.execute(
+                    update(Job)
+                    .where(Job.kind == DELIVER_JOB)
+                    .values(locked_until=utcnow() - timedelta(seconds=1))
+                )
+                await uow.commit(session)
+            alive = JobRunner(runtime.db, settings, name="alive")
+            await alive.execute_batch(DELIVER_JOB, await alive.claim(64, kinds=(DELIVER_JOB,)))
+        assert await statuses(runtime, ids) == ["delivered"] * 8
+        assert set(receiver.processed) == {key(i) for i in ids}
+        repeats = len(receiver.requests) - len(set(receiver.requests))
+        assert 1 <= repeats <= 2  # the cut-off wave's sends, never more than one wave
+        assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}
+
+    async def test_replies_answer_what_came_before_them_each_counted_once(
+        self, client, cast, runtime
+    ):
+        """Two replies in one conversation recorded together: each inbound message is
+        answered by the first reply after it (the events say how many each answered)."""
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        async with serve_app(receiver) as address:
+            await client.patch(
+                f"/api/v1/inboxes/{cast.website.id}",
+                json={"webhook_url": f"http://{address}/hook"},
+                headers=cast.ada.headers,
+            )
+            sent = []
+            for n, texts in enumerate((["a", "b"], ["c"])):
+                for text in texts:
+                    inbound = await post_inbound(
+                        client,
+                        cast.website,
+                        inbound_payload(f"wave-{text}", "same@example.com", text=text),
+                    )
+                    assert inbound.status_code == 202, inbound.text
+                conversation = inbound.json()["conversation_id"]
+                reply = await client.post(
+                    f"/api/v1/conversations/{conversation}/messages",
+                    json={"text": f"Reply {n}"},
+                    headers=cast.alice.headers,
+                )
+                assert reply.status_code == 201, reply.text
+                sent.append(reply.json()["id"])
+            await settle_other_jobs(runtime)
+            runner = JobRunner(runtime.db, runtime.settings, name="r")
+            await runner.execute_batch(DELIVER_JOB, await runner.claim(64, kinds=(DELIVER_JOB,)))
+        assert await statuses(runtime, sent) == ["delivered", "delivered"]
+        async with runtime.db.session() as session:
+            unanswered = await session.scalar(
+                select(func.count()).where(
+                    Message.direction == "inbound", Message.answered.is_(False)
+                )
+            )
+            events = (
+                await session.scalars(
+                    select(Event).where(Event.type == "message.updated").order_by(Event.sequence)
+                )
+            ).all()
+        assert unanswered == 0
+        answered = {e.payload["message_id"]: e.payload.get("answered") for e in events}
+        assert answered[sent[0]] == 2 and answered[sent[1]] == 1
+
+    async def test_a_long_batch_renews_its_lease_so_no_one_claims_it_again(
+        self, client, cast, runtime
+    ):
+        """A batch that takes longer than the job lease keeps its unsent jobs leased (it
+        renews them between waves): another worker claiming meanwhile gets none of them, and
+        each reply is sent once."""
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret}, delay=0.3)
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 8, address)
+            await settle_other_jobs(runtime)
+            settings = runtime.settings.model_copy(
+                update={"job_concurrency": 2, "job_lease_seconds": 1.5}
+            )
+            slow = JobRunner(runtime.db, settings, name="slow")
+            claimed = await slow.claim(64, kinds=(DELIVER_JOB,))
+            assert len(claimed) == 8  # 8 waves of 1 at >= 0.3 s each: past the 1.5 s lease
+            other = JobRunner(runtime.db, settings, name="other")
+            stolen: list[int] = []
+
+            async def keep_claiming() -> None:
+                while True:
+                    stolen.extend(job.id for job in await other.claim(64, kinds=(DELIVER_JOB,)))
+                    await asyncio.sleep(0.05)
+
+            thief = asyncio.create_task(keep_claiming())
+            try:
+                await slow.execute_batch(DELIVER_JOB, claimed)
+            finally:
+                thief.cancel()
+        assert stolen == []
+        assert await statuses(runtime, ids) == ["delivered"] * 8
+        assert Counter(receiver.requests) == {key(i): 1 for i in ids}
+        assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}

@@ -41,6 +41,9 @@ async def messages(client: httpx.AsyncClient, demo: Demo, conversation_id: int) 
         ("sms", "layla", "Where is order #4411?"),
         ("whatsapp", "omar", "مرحبا، أين طلبي؟"),
         ("telegram", "reza", "سلام، سفارش من کجاست؟"),
+        ("messenger", "layla", "Hi from Messenger, where is #4411?"),
+        ("instagram", "omar", "مرحبا من إنستغرام"),
+        ("sms_gateway", "reza", "سلام از درگاه پیامک"),
     ],
 )
 async def test_the_phone_plays_the_customer_through_the_signed_webhook(
@@ -79,8 +82,8 @@ async def test_the_phone_plays_the_customer_through_the_signed_webhook(
 
     shown = await until(replied)
     assert shown["text"] == "Thanks, it ships today."
-    # Telegram reports no delivery to bots: the message stays "sent" in the desk; SMS and
-    # WhatsApp report it through the signed status webhooks.
+    # Telegram reports no delivery to bots: the message stays "sent" in the desk; the others
+    # report it through their signed status webhooks (Instagram only that it was seen).
     wanted = {"sent"} if channel == "telegram" else {"delivered", "read"}
 
     async def settled() -> dict | None:
@@ -155,6 +158,28 @@ async def test_an_image_reaches_the_desk_as_an_attachment(
     [inbound] = await until(with_file)
     [attachment] = inbound["attachments"]
     assert attachment["size"] == len(PNG)
+
+
+@pytest.mark.parametrize("channel", ["messenger", "instagram", "sms_gateway"])
+async def test_an_image_where_the_demo_cannot_carry_one_is_refused_clearly(
+    client: httpx.AsyncClient, demo: Demo, channel: str
+) -> None:
+    sent = await phone_send(client, channel, "omar", "", image=("box.png", PNG, "image/png"))
+    assert sent.status_code == 422
+    assert sent.json()["error"]["code"] == "image_unsupported"
+    assert await feed(client, channel, "omar") == []
+    page = await client.get(f"/demo/phone?channel={channel}&persona=omar")
+    assert page.status_code == 200 and 'data-testid="fd-phone-image"' not in page.text
+
+
+async def test_the_picker_offers_every_demo_messaging_channel(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    page = await client.get("/demo/phone?channel=sms_gateway&persona=reza&lang=fa")
+    assert page.status_code == 200
+    for channel in ("sms", "whatsapp", "telegram", "messenger", "instagram", "sms_gateway"):
+        assert f'<option value="{channel}"' in page.text
+    assert "+989123456789" in page.text
 
 
 async def test_the_phone_refuses_an_empty_message_and_a_stale_form(

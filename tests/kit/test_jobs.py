@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.db import utcnow
+from frontdesk.db import Database, utcnow
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.jobs import Job, JobRunner, Schedule
 
@@ -178,3 +179,48 @@ class TestSchedules:
             await session.commit()
         assert await job_row(runtime, old) is None
         assert await job_row(runtime, failed) is not None
+
+
+class TestWake:
+    async def test_a_committed_job_wakes_the_runner_at_once_a_rolled_back_one_does_not(
+        self, runtime
+    ):
+        """PostgreSQL: a job enqueued through another Database (another process: nothing
+        in-process to wake) wakes a runner within a second, through LISTEN/NOTIFY. SQLite has
+        one process: its commit wakes the runner in process."""
+        woken: list[float] = []
+        if runtime.db.is_postgres:
+            listener = asyncio.create_task(
+                jobs.listen_for_jobs(runtime.db, lambda: woken.append(time.monotonic()))
+            )
+            other = Database(runtime.db.url)  # no job listeners: as in a `frontdesk serve`
+        else:
+            listener = asyncio.create_task(asyncio.sleep(0))
+            other = Database(runtime.db.url)
+            other.job_listeners.append(lambda: woken.append(time.monotonic()))
+            woken.append(time.monotonic())  # nothing to connect
+        try:
+            async with asyncio.timeout(10):
+                while not woken:  # connected (it wakes once on connecting)
+                    await asyncio.sleep(0.01)
+            woken.clear()
+            async with other.session() as session:
+                await jobs.enqueue(session, "test.record", {"n": 1})
+                await session.rollback()
+            await asyncio.sleep(0.3)
+            assert woken == []
+            async with other.session() as session:
+                await jobs.enqueue(session, "test.record", {"n": 2})
+                await jobs.enqueue(session, "test.record", {"n": 3})
+                committed = time.monotonic()
+                await uow.commit(session)
+            async with asyncio.timeout(1):
+                while not woken:
+                    await asyncio.sleep(0.005)
+            assert woken[0] - committed < 1
+            await asyncio.sleep(0.2)
+            # PostgreSQL folds one transaction's notices into one; in process each job wakes.
+            assert len(woken) == (1 if runtime.db.is_postgres else 2)
+        finally:
+            listener.cancel()
+            await other.dispose()

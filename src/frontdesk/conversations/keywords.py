@@ -4,6 +4,8 @@ itself is stored on the timeline like any other."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import repository
@@ -13,6 +15,7 @@ from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.conversations.service import reply, send_refusal
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
+from frontdesk.customers.models import OptOut
 from frontdesk.db import Database
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.port import Inbound, Refusal
@@ -72,8 +75,19 @@ async def opt_out_refusal(session: AsyncSession, address: str, *, scope: str) ->
     """The refusal (code `opted_out`) for a phone number whose customer sent STOP on this
     medium and has not sent START since; None when it may be messaged."""
     row = await customers.opted_out(session, kind="phone", address=address, scope=scope)
-    if row is None:
-        return None
+    return None if row is None else _opted_out(address, row, scope)
+
+
+async def opt_out_refusals(
+    session: AsyncSession, addresses: Collection[str], *, scope: str
+) -> dict[str, Refusal]:
+    """`opt_out_refusal` for a batch of phone numbers at once (one query): {address: refusal}
+    for those that may not be messaged."""
+    found = await customers_repository.opt_outs_of_addresses(session, "phone", addresses, scope)
+    return {address: _opted_out(address, row, scope) for address, row in found}
+
+
+def _opted_out(address: str, row: OptOut, scope: str) -> Refusal:
     when = row.changed_at.strftime("%Y-%m-%d %H:%M UTC")
     return Refusal(
         f"{address} opted out of {scope.upper()} on {when} by sending {row.keyword!r}; "

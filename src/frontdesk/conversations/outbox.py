@@ -1,7 +1,8 @@
 """Delivering queued replies in batches: one read transaction loads a batch of messages with
-everything their adapters need, the per-inbox rate slots are taken in one transaction, the
-sends run concurrently over the process's pooled HTTP client (kit/http.py), and one write
-transaction records every result.
+everything their adapters need (the channels' refusal checks included), the per-inbox rate
+slots are taken in one transaction, and the sends go out in waves over the process's pooled
+HTTP client (kit/http.py), each wave's results recorded in one write transaction before the
+next wave is sent: a crash repeats at most one wave per batch (JOB_CONCURRENCY in all).
 
 What a batch keeps from one-message-per-job delivery: each message is sent under its stable
 idempotency key (`frontdesk-message-<id>`), a message already sent or delivered is never sent
@@ -11,6 +12,7 @@ again, statuses only move forward (conversations/delivery.py), and a job whose b
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +34,16 @@ from frontdesk.inboxes.port import (
     Refusal,
     SendResult,
     adapter_for,
+    find_adapter,
 )
 from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import ratelimit, uow
 from frontdesk.kit.blobs import BlobStore
-from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater
+from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater, renew_leases
 
 DONE = ("sent", "delivered", "read")
-# Sends of one batch in flight at once (kit.jobs runs two batches of a kind in parallel).
-SEND_CONCURRENCY = 16
+# Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`).
+PARALLEL_BATCHES = 2
 
 
 @dataclass
@@ -62,22 +65,49 @@ class Batch:
     refused: dict[int, PermanentSendError]
 
 
+def window(ctx: JobContext) -> int:
+    """Sends of one batch that may be answered by their provider but not yet recorded: a
+    worker killed now sends those again (providers without idempotency keys deliver them
+    twice). The runner's batches together keep it to FRONTDESK_JOB_CONCURRENCY."""
+    return max(1, ctx.settings.job_concurrency // PARALLEL_BATCHES)
+
+
 async def deliver_batch(ctx: JobContext, jobs: Sequence[Claimed]) -> dict[int, Exception]:
     """Send the queued messages these deliver jobs name; {job id: exception} for the jobs
-    that did not end done (see kit.jobs.batch_handler)."""
+    that did not end done (see kit.jobs.batch_handler). One read for the batch; the sends go
+    out in waves of `window` messages, each wave's results recorded (one transaction) before
+    the next wave is sent, so a crash repeats at most one wave per batch."""
+    began = time.monotonic()  # about when the jobs were claimed, the lease's start
     async with ctx.db.session() as session:
         batch = await _prepare(session, ctx, jobs)
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if any(_capped(send) for send in batch.sends):
         await _take_rate_slots(ctx, batch)
-    gate = asyncio.Semaphore(SEND_CONCURRENCY)
-
-    async def send_one(send: Send) -> SendResult:
-        async with gate:
-            return await send.adapter.send(send.inbox, send.outbound, ctx.settings)
-
-    results = await asyncio.gather(*map(send_one, batch.sends), return_exceptions=True)
-    await _record(ctx, batch, list(results))
+    size = window(ctx)
+    # A long batch renews the lease of its jobs each time a third of it has passed, so they
+    # are not claimed again (and sent twice) while it works; a job whose lease was lost
+    # anyway is left to whoever holds it now.
+    renew_at = began + ctx.settings.job_lease_seconds / 3
+    for start in range(0, len(batch.sends), size):
+        if time.monotonic() > renew_at:
+            rest = batch.sends[start:]
+            # The sent ones too: they are completed together at the batch's end.
+            held = await renew_leases(ctx, {job.id for job in jobs})
+            renew_at = time.monotonic() + ctx.settings.job_lease_seconds / 3
+            lost = [send for send in rest if send.job_id not in held]
+            if lost:
+                gone = {send.job_id for send in lost}
+                batch.sends = batch.sends[:start] + [s for s in rest if s.job_id not in gone]
+        wave = batch.sends[start : start + size]
+        if not wave:
+            break
+        results = await asyncio.gather(
+            *(send.adapter.send(send.inbox, send.outbound, ctx.settings) for send in wave),
+            return_exceptions=True,
+        )
+        await _record(ctx, batch, wave, list(results), refused=batch.refused if not start else {})
+    if not batch.sends and batch.refused:
+        await _record(ctx, batch, [], [], refused=batch.refused)
     return batch.outcomes
 
 
@@ -97,6 +127,7 @@ async def _prepare(session: AsyncSession, ctx: JobContext, jobs: Sequence[Claime
         before_id=max((m.id for m in live), default=0),
     )
     files = await repository.attachments_of(session, [m.id for m in live])
+    refusals = await _refusals(session, inboxes, identities, live)
     blobs = BlobStore(ctx.settings.blob_dir)
     opened: dict[int, Inbox] = {}
     batch = Batch([], {}, {})
@@ -112,7 +143,7 @@ async def _prepare(session: AsyncSession, ctx: JobContext, jobs: Sequence[Claime
                 "message has no inbox, recipient or conversation any more"
             )
             continue
-        refused = await _refusal(session, inbox, identity.address)
+        refused = refusals.get((inbox.id, identity.address))
         if refused:  # e.g. the address hard-bounced: fail clearly instead of sending again
             batch.refused[message_id] = PermanentSendError(refused.reason, code=refused.code)
             batch.outcomes[job_id] = PermanentJobError(refused.reason)
@@ -165,11 +196,41 @@ def _outbound(
         in_reply_to=answered.external_id if answered else None,
         author_kind=message.author_kind,
         answers_automated=bool(answered and answered.meta.get("automated")),
+        answers_answered=bool(answered and answered.answered),
         template=message.meta.get("template"),
         interactive=message.meta.get("interactive"),
         meta=dict(message.meta),
         attachments=attachments,
     )
+
+
+async def _refusals(
+    session: AsyncSession,
+    inboxes: dict[int, Inbox],
+    identities: dict[int, Any],
+    live: Sequence[Message],
+) -> dict[tuple[int, str], Refusal]:
+    """{(inbox id, address): refusal} for the batch's recipients: a channel that can check a
+    batch at once (`send_refusals`: SMS opt-outs, one query) does; others are asked per
+    recipient."""
+    wanted: dict[int, set[str]] = {}
+    for message in live:
+        identity = identities.get(message.identity_id) if message.identity_id else None
+        if identity is not None and message.inbox_id in inboxes:
+            wanted.setdefault(message.inbox_id, set()).add(identity.address)
+    found: dict[tuple[int, str], Refusal] = {}
+    for inbox_id, addresses in wanted.items():
+        inbox = inboxes[inbox_id]
+        many = getattr(find_adapter(inbox.channel), "send_refusals", None)
+        if many is not None and getattr(adapter_for(inbox.channel), "refusal", None) is None:
+            batch: dict[str, Refusal] = await many(session, inbox, addresses)
+            found.update(((inbox_id, address), refusal) for address, refusal in batch.items())
+            continue
+        for address in addresses:
+            refusal = await _refusal(session, inbox, address)
+            if refusal is not None:
+                found[(inbox_id, address)] = refusal
+    return found
 
 
 async def _refusal(session: AsyncSession, inbox: Inbox, address: str) -> Refusal | None:
@@ -221,12 +282,20 @@ async def _take_rate_slots(ctx: JobContext, batch: Batch) -> None:
     batch.sends = [send for send in batch.sends if send.job_id not in late]
 
 
-async def _record(ctx: JobContext, batch: Batch, results: list[Any]) -> None:
-    """One transaction for the batch's results: sent, refused by the provider (failed with
-    its code), throttled (RetryLater) or an error (the job's attempt fails, retried)."""
+async def _record(
+    ctx: JobContext,
+    batch: Batch,
+    wave: list[Send],
+    results: list[Any],
+    *,
+    refused: dict[int, PermanentSendError],
+) -> None:
+    """One transaction for a wave's results: sent, refused by the provider (failed with
+    its code), throttled (RetryLater) or an error (the job's attempt fails, retried); and
+    the batch's refusals before sending (`refused`, with its first wave)."""
     sent: dict[int, SendResult] = {}
-    refused = dict(batch.refused)
-    for send, result in zip(batch.sends, results, strict=True):
+    refused = dict(refused)
+    for send, result in zip(wave, results, strict=True):
         message_id = send.outbound.message_id
         if isinstance(result, SendResult):
             sent[message_id] = result
@@ -245,21 +314,21 @@ async def _record(ctx: JobContext, batch: Batch, results: list[Any]) -> None:
     outcomes: list[str] = []
     async with ctx.db.session() as session:
         messages = await repository.get_messages(session, set(sent) | set(refused))
-        # Loaded once for the batch: mark_delivered / mark_failed find them in the session.
+        # Loaded once for the wave: mark_delivered_many / mark_failed find them in the session.
         await repository.get_conversations(session, {m.conversation_id for m in messages.values()})
+        delivered: list[tuple[Message, str, str | None]] = []
         for message_id, message in sorted(messages.items()):
             if message.delivery_status in DONE:
                 continue
             if message_id in sent:
                 result = sent[message_id]
-                await service.mark_delivered(
-                    session, message, status=result.status, remote_id=result.external_id
-                )
+                delivered.append((message, result.status, result.external_id))
                 outcomes.append(result.status)
             else:
                 error = refused[message_id]
                 await service.mark_failed(session, message, error=error.reason, code=error.code)
                 outcomes.append("failed")
+        await service.mark_delivered_many(session, delivered)
         await uow.commit(session)
     for outcome in outcomes:
         MESSAGES.labels(direction="outbound", outcome=outcome).inc()

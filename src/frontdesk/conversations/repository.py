@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select, update
@@ -266,6 +266,33 @@ async def mark_answered(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mark_answered_many(
+    session: AsyncSession, bounds: Mapping[int, int]
+) -> Sequence[tuple[int, int]]:
+    """`mark_answered` for several conversations in one statement: {conversation id: the
+    reply's id}, every unanswered inbound message before it is answered. (conversation id,
+    message id) of each message it marked."""
+    if not bounds:
+        return []
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.direction == "inbound",
+            Message.answered.is_(False),
+            or_(
+                *(
+                    and_(Message.conversation_id == conversation_id, Message.id < before)
+                    for conversation_id, before in bounds.items()
+                )
+            ),
+        )
+        .values(answered=True)
+        .returning(Message.conversation_id, Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(int(c), int(m)) for c, m in result.all()]
 
 
 async def attachments_of(session: AsyncSession, message_ids: Sequence[int]) -> Sequence[Attachment]:

@@ -275,6 +275,43 @@ async def mark_delivered(
     await delivery.settle_pending(session, [message])
 
 
+async def mark_delivered_many(
+    session: AsyncSession, sent: Sequence[tuple[Message, str, str | None]]
+) -> None:
+    """`mark_delivered` for a batch of sends (message, status, the provider's id) in few
+    statements: the answered inbound messages of all their conversations in one UPDATE, the
+    status notices that came first in one lookup. The conversations must be in the session."""
+    if not sent:
+        return
+    now = utcnow()
+    bounds: dict[int, int] = {}
+    for message, status, remote_id in sent:
+        if delivery.moves_forward(message.delivery_status, status):
+            message.delivery_status = status
+            message.delivery_error = None
+        message.sent_at = message.sent_at or now
+        if remote_id:
+            message.provider_message_id = remote_id[:300]
+            message.meta = {**message.meta, "remote_id": remote_id}
+        bounds[message.conversation_id] = max(bounds.get(message.conversation_id, 0), message.id)
+    # Each answered message counts for the first reply of the batch after it.
+    replies: dict[int, list[int]] = {}
+    for message, _, _ in sent:
+        replies.setdefault(message.conversation_id, []).append(message.id)
+    answered: dict[int, int] = {}
+    for conversation_id, inbound_id in await repository.mark_answered_many(session, bounds):
+        ids = sorted(replies[conversation_id])
+        first = next(reply_id for reply_id in ids if reply_id > inbound_id)
+        answered[first] = answered.get(first, 0) + 1
+    for message, _, _ in sent:
+        conversation = await repository.get_conversation(session, message.conversation_id)
+        assert conversation is not None
+        record_message(
+            session, message, conversation, "message.updated", answered=answered.get(message.id, 0)
+        )
+    await delivery.settle_pending(session, [message for message, _, _ in sent])
+
+
 async def mark_failed(
     session: AsyncSession, message: Message, *, error: str, code: str | None = None
 ) -> None:

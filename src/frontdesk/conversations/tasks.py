@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations import attachments, repository, service
 from frontdesk.conversations.delivery import drop_stale_pending
-from frontdesk.conversations.outbox import DONE, deliver_batch
+from frontdesk.conversations.outbox import DONE, PARALLEL_BATCHES, deliver_batch
 from frontdesk.conversations.service import DELIVER_JOB, READ_JOB
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.port import adapter_for
@@ -36,6 +36,7 @@ SQLITE_DELIVERY_BATCH = 16
     DELIVER_JOB,
     size=DELIVERY_BATCH,
     sqlite_size=SQLITE_DELIVERY_BATCH,
+    parallel=PARALLEL_BATCHES,
     on_failure=_delivery_failed,
 )
 async def deliver(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import String, cast, exists, or_, select, update
@@ -58,6 +58,26 @@ async def find_identities_by_address(
     if kind is not None:
         query = query.where(Identity.kind == kind)
     return (await session.scalars(query)).all()
+
+
+async def opt_outs_of_addresses(
+    session: AsyncSession, kind: str, addresses: Collection[str], scope: str
+) -> Sequence[tuple[str, OptOut]]:
+    """(address, standing opt-out) of the identities of `kind` at these addresses that opted
+    out on `scope`: one query for a batch of sends."""
+    if not addresses:
+        return []
+    rows = await session.execute(
+        select(Identity.address, OptOut)
+        .join(OptOut, OptOut.identity_id == Identity.id)
+        .where(
+            Identity.kind == kind,
+            Identity.address.in_(list(addresses)),
+            OptOut.scope == scope,
+            OptOut.opted_out.is_(True),
+        )
+    )
+    return [(address, row) for address, row in rows.all()]
 
 
 async def get_opt_out(session: AsyncSession, identity_id: int, scope: str) -> OptOut | None:

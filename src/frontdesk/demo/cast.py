@@ -9,7 +9,11 @@ from typing import Any
 
 PROVIDER_PREFIX = "/demo/provider"
 # The channels /demo/phone can play, in the order its picker shows them.
-PHONE_CHANNELS = ("sms", "whatsapp", "telegram")
+PHONE_CHANNELS = ("sms", "whatsapp", "telegram", "messenger", "instagram", "sms_gateway")
+# Page-scoped ids (Messenger's PSID, Instagram's IGSID) of the personas: a fixed offset from
+# their Telegram id, so each persona has one stable id per platform.
+PSID_BASE = 6_100_000_000_000_000
+IGSID_BASE = 17_841_400_000_000_000
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,15 @@ class Persona:
     greeting: str
 
     def address(self, channel: str) -> str:
-        return str(self.telegram_id) if channel == "telegram" else self.phone
+        """Their address on a channel: the Telegram user id, the Page-scoped id on Messenger
+        and Instagram, else the phone number (SMS, the SMS gateway, WhatsApp)."""
+        if channel == "telegram":
+            return str(self.telegram_id)
+        if channel == "messenger":
+            return str(PSID_BASE + self.telegram_id)
+        if channel == "instagram":
+            return str(IGSID_BASE + self.telegram_id)
+        return self.phone
 
 
 PERSONAS = (

@@ -1,4 +1,5 @@
-"""/demo/phone (demo only): a newcomer plays a customer on SMS, WhatsApp or Telegram. A send
+"""/demo/phone (demo only): a newcomer plays a customer on SMS, WhatsApp, Telegram, Messenger,
+Instagram or a local operator's SMS gateway. A send
 is turned into the provider's webhook, signed as the provider signs it, and posted through
 the inbox's real webhook route; the feed shows the customer's messages and the replies the
 demo provider took from our adapters, with their ticks."""
@@ -31,7 +32,12 @@ router = APIRouter(prefix="/demo", dependencies=[demo_only], include_in_schema=F
 STATIC = Path(__file__).parent / "static"
 MAX_IMAGE = 5 * 1024 * 1024
 SAFE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram"}
+CHANNEL_NAMES = {
+    "sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram", "messenger": "Messenger",
+    "instagram": "Instagram", "sms_gateway": "SMS gateway",
+}  # fmt: skip
+# The channels whose demo provider keeps a customer's image for the adapter to fetch.
+IMAGE_CHANNELS = frozenset({"sms", "whatsapp", "telegram"})
 
 
 def _choice(channel: str | None, key: str | None) -> tuple[str, Persona]:
@@ -61,7 +67,7 @@ async def phone_page(
     entries = world.feed(chosen, who.address(chosen))
     return _feed(
         request, chosen, entries, template="demo_phone.html", persona=who, personas=PERSONAS,
-        channels=PHONE_CHANNELS, channel_names=CHANNEL_NAMES,
+        channels=PHONE_CHANNELS, channel_names=CHANNEL_NAMES, image_channels=IMAGE_CHANNELS,
     )  # fmt: skip
 
 
@@ -127,6 +133,11 @@ async def phone_send(
     check_csrf(request, csrf)
     chosen, who = _choice(channel, persona)
     picture = await _picture(image)
+    if picture is not None and chosen not in IMAGE_CHANNELS:
+        raise Invalid(
+            f"the demo phone sends images on SMS, WhatsApp and Telegram, not on {chosen}",
+            code="image_unsupported",
+        )
     if not text.strip() and picture is None:
         raise Invalid("write a message or attach an image", code="empty_message")
     runtime, world = _world(request)
@@ -173,8 +184,40 @@ class Said:
 def _delivery(runtime: Runtime, inbox: Inbox, said: Said) -> tuple[str, wire.Delivery]:
     """The customer's message as the provider would post it: (its id, the signed request)."""
     path = wire.path_of(webhook_url(inbox, runtime.settings) or "")
-    build = {"sms": _as_sms, "whatsapp": _as_whatsapp, "telegram": _as_telegram}[inbox.channel]
+    if inbox.channel in ("messenger", "instagram"):
+        return _as_page_message(inbox.channel, inbox.settings, path, said)
+    build = {
+        "sms": _as_sms, "whatsapp": _as_whatsapp, "telegram": _as_telegram,
+        "sms_gateway": _as_gateway,
+    }[inbox.channel]  # fmt: skip
     return build(runtime.settings, inbox.settings, path, said)
+
+
+def _as_page_message(
+    channel: str, conf: dict[str, Any], path: str, said: Said
+) -> tuple[str, wire.Delivery]:
+    """A Messenger Platform `messages` event (Messenger: object `page`; Instagram:
+    `instagram`) from the persona's Page-scoped id, signed with X-Hub-Signature-256."""
+    mid = "m_" + secrets.token_urlsafe(24)
+    note = wire.meta_event(
+        "page" if channel == "messenger" else "instagram",
+        str(conf["page_id"]),
+        said.who.address(channel),
+        message={"mid": mid, "text": said.text},
+    )
+    return mid, wire.hub(path, str(conf["app_secret"]), note)
+
+
+def _as_gateway(
+    app: Settings, conf: dict[str, Any], path: str, said: Said
+) -> tuple[str, wire.Delivery]:
+    """The gateway's JSON under the inbox's default field names, signed with its HMAC."""
+    gateway_id = "gw-in-" + secrets.token_hex(10)
+    payload = {
+        "id": gateway_id, "from": said.who.phone, "to": str(conf.get("from_number") or ""),
+        "text": said.text,
+    }  # fmt: skip
+    return gateway_id, wire.gateway(path, str(conf["secret"]), payload)
 
 
 def _as_sms(

@@ -115,6 +115,9 @@ class Outbound:
     author_kind: str = "agent"
     # The customer message being answered was sent by a machine (auto-reply, bounce, bulk).
     answers_automated: bool = False
+    # An earlier reply already answered `in_reply_to` (and so marked it read where the
+    # channel has read receipts): no need to mark it again.
+    answers_answered: bool = False
     # Structured content for channels that carry it (Capabilities.templates): an approved
     # template {"name", "language", "parameters", "components"?} sent instead of free text,
     # or buttons / a list {"buttons": [{"id", "title"}]} | {"button", "sections"} under `text`.

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import JSON, Index, Integer, String, Text, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,6 +42,8 @@ from frontdesk.kit.events import event_message
 log = logging.getLogger(__name__)
 
 AVAILABLE, RUNNING, COMPLETED, FAILED = "available", "running", "completed", "failed"
+# PostgreSQL's NOTIFY channel that tells job runners in other processes of new jobs.
+NOTIFY_CHANNEL = "frontdesk_jobs"
 JOB_STATES = (AVAILABLE, RUNNING, COMPLETED, FAILED)
 
 
@@ -83,6 +99,8 @@ class JobContext:
     # 0 for a batch handler: its jobs carry their own ids and attempts.
     job_id: int
     attempt: int
+    # The runner holding the jobs' lease (`renew_leases`); empty outside a runner.
+    worker: str = ""
 
 
 @dataclass
@@ -236,7 +254,60 @@ async def enqueue(
             db.notify_jobs()
 
         uow.after_commit(session, wake)
+        queued = session.info.get(uow.AFTER_COMMIT, [])
+        if db.is_postgres and not any(hook is _NOTIFY_MARK for hook in queued):
+            # Once per transaction (a rollback drops it with the other hooks).
+            uow.after_commit(session, _NOTIFY_MARK)
+
+            async def notify() -> None:
+                await notify_workers(db)
+
+            uow.after_commit(session, notify)
     return job
+
+
+async def _notify_mark() -> None:
+    """Marks a transaction whose commit notifies the other processes' runners."""
+
+
+_NOTIFY_MARK = _notify_mark
+
+
+async def notify_workers(db: Database) -> None:
+    """Wake the runners of other processes (`frontdesk worker`) once jobs are committed:
+    `NOTIFY frontdesk_jobs`, after the commit (a rolled-back enqueue notifies nothing) on a
+    connection of its own, outside the business transaction. Without it a worker only sees a
+    job at its next poll (FRONTDESK_JOB_POLL_SECONDS). Never raises: the poll is the
+    fallback."""
+    try:
+        async with db.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    except Exception as exc:
+        log.warning("could not notify job runners (%s); they poll", exc)
+
+
+async def listen_for_jobs(db: Database, wake: Callable[[], None]) -> None:
+    """LISTEN for new jobs on PostgreSQL (one connection of its own, reconnected when lost)
+    and wake the runner on each notice; the runner's poll stays as the fallback."""
+    import psycopg
+
+    conninfo = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    delay = 0.5
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                wake()  # anything committed while (re)connecting
+                delay = 0.5
+                async for _ in conn.notifies():
+                    wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("listening for new jobs failed (%s); again in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def count_by_state(session: AsyncSession) -> dict[str, int]:
@@ -279,6 +350,7 @@ class JobRunner:
     # Batches running now, per kind (Handler.parallel caps them).
     _batches: dict[str, int] = field(default_factory=dict)
     _stopping: bool = False
+    _schedules_due: float = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -295,7 +367,11 @@ class JobRunner:
                 await asyncio.sleep(self.settings.job_poll_seconds)
         while not self._stopping:
             try:
-                await self.fire_schedules()
+                # Cron has minute resolution: one look a second, not one per claim (a busy
+                # runner loops once per finished batch).
+                if time.monotonic() >= self._schedules_due:
+                    self._schedules_due = time.monotonic() + 1.0
+                    await self.fire_schedules()
                 if await self._claim_and_start():
                     await asyncio.sleep(0)
                     continue
@@ -319,10 +395,9 @@ class JobRunner:
                 return full
             if self._batches.get(kind, 0) >= spec.parallel:
                 continue
+            # The handler bounds what a crash repeats (conversations.outbox sends and records
+            # in waves), so a batch may be larger than JOB_CONCURRENCY.
             size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
-            # A batch's sends are recorded together, so a worker killed mid-batch sends its
-            # batches' jobs again: JOB_CONCURRENCY bounds that, as it bounds jobs in flight.
-            size = min(size, max(1, self.settings.job_concurrency // spec.parallel))
             jobs = await self.claim(size, kinds=(kind,))
             if jobs:
                 self._batches[kind] = self._batches.get(kind, 0) + 1
@@ -440,7 +515,8 @@ class JobRunner:
         if not ready:
             return
         try:
-            outcomes = dict(await spec.fn(JobContext(self.db, self.settings, 0, 0), ready))
+            context = JobContext(self.db, self.settings, 0, 0, worker=self.name)
+            outcomes = dict(await spec.fn(context, ready))
         except Exception as exc:
             log.exception("batch of %s %s jobs failed", len(ready), kind)
             outcomes = {job.id: exc for job in ready}
@@ -546,6 +622,26 @@ class JobRunner:
                     key = f"schedule:{item.name}:{item.next_run_at.isoformat()}"
                     await enqueue(session, item.kind, {}, key=key, max_attempts=1)
             await uow.commit(session)
+
+
+async def renew_leases(ctx: JobContext, job_ids: Collection[int]) -> set[int]:
+    """Extend the lease of these running jobs of `ctx.worker` (a long batch keeps its jobs
+    from being claimed again while it works through them): the ids still held. Outside a
+    runner (no worker) nothing is leased, so every id is kept."""
+    if not ctx.worker or not job_ids:
+        return set(job_ids)
+    until = utcnow() + timedelta(seconds=ctx.settings.job_lease_seconds)
+    async with ctx.db.session() as session:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id.in_(list(job_ids)), Job.locked_by == ctx.worker, Job.state == RUNNING)
+            .values(locked_until=until)
+            .returning(Job.id)
+            .execution_options(synchronize_session=False)
+        )
+        held = {int(job_id) for job_id in result.scalars().all()}
+        await uow.commit(session)
+    return held
 
 
 def _kind_filter(kinds: Collection[str] | None, exclude: Collection[str]) -> list[Any]:

@@ -32,7 +32,9 @@ from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates as inbox_templates
+from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import adapter_for, find_adapter
+from frontdesk.inboxes.schemas import TemplateRead
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid
@@ -108,13 +110,7 @@ async def _context(
     window = await reply_window(session, conversation, inbox)
     adapter = adapter_for(inbox.channel)
     beyond = getattr(adapter, "outside_window", None)
-    offered = []
-    if adapter_for(inbox.channel).capabilities.templates:
-        offered = [
-            inbox_templates.read(t)
-            for t in await inboxes_repository.list_templates(session, inbox.id)
-            if t.status == "approved"
-        ]
+    offered = await _approved_templates(session, inbox)
     return {
         "window": window,
         "window_rule": window_rule(inbox.channel),
@@ -164,19 +160,41 @@ async def _context(
     }
 
 
+async def _approved_templates(session: AsyncSession, inbox: Inbox) -> list[TemplateRead]:
+    """The inbox's approved templates, where its channel has templates (WhatsApp)."""
+    if not adapter_for(inbox.channel).capabilities.templates:
+        return []
+    return [
+        inbox_templates.read(t)
+        for t in await inboxes_repository.list_templates(session, inbox.id)
+        if t.status == "approved"
+    ]
+
+
 async def _reply_on(
     session: AsyncSession, conversation: Conversation, agent: Agent
 ) -> list[dict[str, Any]]:
-    """The "Reply on" choices: the customer's other reachable inboxes, each with its state."""
-    return [
-        {
-            "reach": reach,
-            "rule": window_rule(reach.inbox.channel),
-            # Bidi-isolated (FSI … PDI): an <option> holds text only, so no <bdi>.
-            "address": f"\u2068{reach.identity.address}\u2069" if reach.identity else "",
-        }
-        for reach in await switching.reachable(session, conversation, agent=agent)
-    ]
+    """The "Reply on" choices: the customer's other reachable inboxes, each with its state
+    and, where that channel's window has closed and only templates may go, its templates."""
+    choices = []
+    for reach in await switching.reachable(session, conversation, agent=agent):
+        rule = window_rule(reach.inbox.channel)
+        offered = (
+            await _approved_templates(session, reach.inbox)
+            if rule == "templates" and reach.state == "window_closed"
+            else []
+        )
+        choices.append(
+            {
+                "reach": reach,
+                "rule": rule,
+                "value": f"{reach.inbox.id}:{reach.identity.id if reach.identity else ''}",
+                "templates": offered,
+                # Bidi-isolated (FSI … PDI): an <option> holds text only, so no <bdi>.
+                "address": f"\u2068{reach.identity.address}\u2069" if reach.identity else "",
+            }
+        )
+    return choices
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -328,6 +346,13 @@ async def reply_form(
     return _done(request, conversation_id, moved_to=moved)
 
 
+def _id_or_none(value: str) -> int | None:
+    """A form's id ("12"), or None when it is empty or not an id."""
+    if not (value.isdigit() and len(value) <= 10):
+        return None
+    return int(value) if 1 <= int(value) <= MAX_ID else None
+
+
 async def _channel_of(session: AsyncSession, inbox_id: int) -> str | None:
     inbox = await inboxes_repository.get_inbox(session, inbox_id)
     return inbox.channel if inbox is not None else None
@@ -342,25 +367,32 @@ async def template_form(
     csrf: Annotated[str, Form()],
     template: Annotated[str, Form()] = "",
     parameters: Annotated[str, Form()] = "",
+    reply_on: Annotated[str, Form()] = "",
 ) -> Response:
     """Send one of the inbox's approved templates (the only reply once the window closed);
-    `template` is "name:language", `parameters` one per line."""
+    `template` is "name:language", `parameters` one per line. With `reply_on`
+    "INBOX:IDENTITY" (the "Reply on" list) the template is one of that inbox's, sent on that
+    channel (the agent is then taken to that conversation)."""
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     name, _, language = template.partition(":")
     values = [line.strip() for line in parameters.splitlines() if line.strip()]
+    inbox_id, _, on_identity = reply_on.partition(":")
+    target, identity_id = _id_or_none(inbox_id), _id_or_none(on_identity)
+    if (inbox_id and target is None) or (on_identity and identity_id is None):
+        return _done(request, conversation_id, "invalid", lang=agent.language)
+    channel = await _channel_of(session, target or conversation.inbox_id)
     try:
         chosen = TemplateSend(name=name or "-", language=language or "--", parameters=values)
-        data = ReplyCreate(template=chosen)
-        await conversations.reply(session, conversation, author=agent, data=data)
+        data = ReplyCreate(template=chosen, inbox_id=target, identity_id=identity_id)
+        message = await conversations.reply(session, conversation, author=agent, data=data)
     except FrontdeskError as exc:
-        inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
-        on = inbox.channel if inbox is not None else None
-        return _done(request, conversation_id, exc.code, lang=agent.language, channel=on)
+        return _done(request, conversation_id, exc.code, lang=agent.language, channel=channel)
     except ValueError:
         return _done(request, conversation_id, "unknown_template", lang=agent.language)
     await uow.commit(session)
-    return _done(request, conversation_id)
+    moved = message.conversation_id if message.conversation_id != conversation.id else None
+    return _done(request, conversation_id, moved_to=moved)
 
 
 @router.post("/conversations/{conversation_id}/note")

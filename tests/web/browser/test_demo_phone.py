@@ -78,3 +78,34 @@ async def test_the_mailbox_reads_well_in_every_language(
         assert await page.locator("html").get_attribute("dir") == ("ltr" if lang == "en" else "rtl")
         await page.screenshot(path=str(artifacts / f"demo-mail-{lang}.png"), full_page=True)
         assert await axe_violations(page) == []
+
+
+async def test_messenger_customer_writes_and_sees_the_answer(
+    browser: Browser,
+    demo: Demo,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Messenger on the phone page: the message goes through the signed Graph webhook, the
+    agent's answer comes back to the phone with Messenger's delivery tick."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    phone = await context.new_page()
+    await phone.goto(f"{demo.base}/demo/phone?channel=messenger&persona=reza&lang=fa")
+    picker = phone.get_by_test_id("fd-phone-channel")
+    assert await picker.locator("option[value=sms_gateway]").text_content() == (
+        "پیامک از طریق درگاه محلی"
+    )
+    assert await phone.get_by_test_id("fd-phone-image").count() == 0  # text only here
+    await phone.get_by_test_id("fd-phone-input").fill("سلام از مسنجر")
+    await phone.get_by_test_id("fd-phone-send").click()
+    await phone.locator("[data-mine=yes][data-status=delivered]").wait_for(timeout=20_000)
+
+    async with httpx.AsyncClient(base_url=demo.base, headers=demo.headers) as api:
+        listed = (await api.get("/api/v1/conversations?limit=100")).json()["items"]
+        [conversation] = [c for c in listed if c["channel"] == "messenger"]
+        answer = await api.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "سلام رضا"}
+        )
+        assert answer.status_code == 201, answer.text
+    theirs = phone.locator("[data-testid=fd-phone-message][data-mine=no]")
+    await theirs.filter(has_text="سلام رضا").wait_for(timeout=30_000)
+    await phone.locator("[data-mine=no][data-status=delivered]").wait_for(timeout=30_000)
+    assert await axe_violations(phone) == []

@@ -1,7 +1,8 @@
 """Reply on WhatsApp instead (ADR 0007), in the browser: an agent in the customer's SMS
 conversation picks WhatsApp in "Reply on", sends, lands in the WhatsApp conversation, and the
-fake WhatsApp server gets the message; once WhatsApp's window has closed the same choice is
-refused, said in the agent's language, and the SMS reply box stays usable."""
+fake WhatsApp server gets the message; once WhatsApp's window has closed the same choice offers
+WhatsApp's templates instead of the box (said in the agent's language), a template sent from
+there reaches WhatsApp, and going back to "this conversation" brings the SMS box back."""
 
 from __future__ import annotations
 
@@ -29,6 +30,17 @@ async def test_reply_on_whatsapp_instead_then_refused_in_arabic_once_closed(
         graph.address, twilio.address = wa_address, sms_address
         sms = await sms_kit.create_sms_inbox(client, runtime, cast, twilio)
         number = await wa_kit.create_number(client, runtime, cast, graph)
+        created = await client.post(
+            f"/api/v1/inboxes/{number.id}/templates",
+            json={
+                "name": "order_update",
+                "language": "en_US",
+                "category": "utility",
+                "body": "Hello {{1}}, your order {{2}} has shipped.",
+            },
+            headers=cast.ada.headers,
+        )
+        assert created.status_code == 201, created.text
         hook = await sms_kit.deliver(client, sms, sms_kit.fixture("incoming_sms", Body="Hi"))
         assert hook.status_code == 200
         payload = wa_kit.notification("text", sender=WA_ID, timestamp=wa_kit.now_stamp())
@@ -79,17 +91,47 @@ async def test_reply_on_whatsapp_instead_then_refused_in_arabic_once_closed(
         assert changed.status_code == 200, changed.text
         await agent.goto(f"{base}/conversations/{on_sms}")
         closed = choice.locator('option[data-channel="whatsapp"][data-state="window_closed"]')
-        await agent.select_option(
-            '[data-testid="fd-reply-channel"]', await closed.get_attribute("value")
-        )
-        await agent.get_by_test_id("fd-reply-input").fill("Still there?")
-        await agent.get_by_test_id("fd-reply-send").click()
-        alert = agent.locator("#fd-reply-form").get_by_role("alert")
-        await alert.wait_for(timeout=10_000)
-        said = await alert.text_content() or ""
-        assert CLOSED_AR in said and "(reply_window_closed)" in said
-        # Refused on WhatsApp, not here: the SMS reply box stays.
-        assert await agent.get_by_test_id("fd-reply-input").is_visible()
-        assert agent.url.endswith(f"/conversations/{on_sms}")
-        assert [m["text"]["body"] for m in graph.sent("text")] == ["Let us continue on WhatsApp"]
+        value = await closed.get_attribute("value")
+        await agent.select_option('[data-testid="fd-reply-channel"]', value)
+        # WhatsApp's window has closed: its templates take the reply box's place, said in
+        # Alice's language (the SMS conversation's own window is not concerned).
+        offer = agent.locator(f'[data-reply-on-templates="{value}"]')
+        await offer.wait_for(state="visible", timeout=10_000)
+        assert CLOSED_AR in (await offer.text_content() or "")
+        assert await agent.get_by_test_id("fd-reply-input").is_hidden()
         assert await axe_violations(agent) == []
+        chosen = offer.get_by_test_id("fd-reply-on-template-select")
+        await chosen.select_option("order_update:en_US")
+        await offer.get_by_test_id("fd-reply-on-template-params").fill("Layla\nA-17")
+        await offer.get_by_test_id("fd-reply-on-template-send").click()
+        # Sent on WhatsApp (a template may go outside the window): taken to that conversation.
+        await agent.wait_for_url(lambda url: f"/conversations/{on_sms}" not in url, timeout=10_000)
+        await (
+            agent.get_by_test_id("fd-timeline")
+            .get_by_text("Hello Layla, your order A-17 has shipped.")
+            .wait_for(timeout=10_000)
+        )
+        for _ in range(100):
+            if graph.sent("template"):
+                break
+            await agent.wait_for_timeout(100)
+        [template] = graph.sent("template")
+        assert template["to"] == WA_ID and template["template"]["name"] == "order_update"
+        # Back on SMS, choosing "this conversation" again brings the SMS box back.
+        await agent.goto(f"{base}/conversations/{on_sms}")
+        await agent.select_option('[data-testid="fd-reply-channel"]', value)
+        await offer.wait_for(state="visible", timeout=10_000)
+        await agent.select_option('[data-testid="fd-reply-channel"]', "")
+        await offer.wait_for(state="hidden", timeout=10_000)
+        assert await agent.get_by_test_id("fd-reply-input").is_visible()
+        assert [m["text"]["body"] for m in graph.sent("text")] == ["Let us continue on WhatsApp"]
+        assert twilio.sent == []
+
+        # A free-form reply posted anyway (an old page) is still refused by the server.
+        refused = await client.post(
+            f"/api/v1/conversations/{on_sms}/messages",
+            json={"text": "Still there?", "inbox_id": number.id},
+            headers=cast.alice.headers,
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "reply_window_closed"

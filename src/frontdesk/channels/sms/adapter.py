@@ -3,6 +3,7 @@ media, delivery statuses), the Messages resource out."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.channels.sms.check import check_account
 from frontdesk.channels.sms.schemas import SmsSettings
 from frontdesk.config import Settings
-from frontdesk.conversations.keywords import opt_out_refusal
+from frontdesk.conversations.keywords import opt_out_refusal, opt_out_refusals
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
@@ -192,6 +193,12 @@ class SmsChannel:
         self, session: AsyncSession, inbox: Inbox, address: str
     ) -> Refusal | None:
         return await opt_out_refusal(session, address, scope=SCOPE)
+
+    async def send_refusals(
+        self, session: AsyncSession, inbox: Inbox, addresses: Collection[str]
+    ) -> dict[str, Refusal]:
+        """`send_refusal` for a batch of deliveries (one query)."""
+        return await opt_out_refusals(session, addresses, scope=SCOPE)
 
     def auth(self, inbox: Inbox) -> httpx.BasicAuth:
         return httpx.BasicAuth(

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.channels.sms_gateway.schemas import SmsGatewaySettings
 from frontdesk.config import Settings
-from frontdesk.conversations.keywords import opt_out_refusal
+from frontdesk.conversations.keywords import opt_out_refusal, opt_out_refusals
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import (
     Capabilities,
@@ -186,6 +187,12 @@ class SmsGatewayChannel:
         self, session: AsyncSession, inbox: Inbox, address: str
     ) -> Refusal | None:
         return await opt_out_refusal(session, address, scope=SCOPE)
+
+    async def send_refusals(
+        self, session: AsyncSession, inbox: Inbox, addresses: Collection[str]
+    ) -> dict[str, Refusal]:
+        """`send_refusal` for a batch of deliveries (one query)."""
+        return await opt_out_refusals(session, addresses, scope=SCOPE)
 
     async def send(self, inbox: Inbox, outbound: Outbound, app: Settings) -> SendResult:
         conf = settings_of(inbox)

@@ -263,7 +263,8 @@ class WhatsAppChannel:
             if exc.permanent:
                 raise PermanentSendError(exc.message, code=exc.code or exc.status) from exc
             raise
-        if outbound.in_reply_to:
+        # Blue ticks for the message answered, once: a later reply to it skips the call.
+        if outbound.in_reply_to and not outbound.answers_answered:
             await self.mark_read(inbox, outbound.in_reply_to, app)
         return SendResult(status="sent", external_id=ids[0] if ids else None)
 

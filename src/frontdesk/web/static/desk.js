@@ -190,17 +190,38 @@
   // The reply window (WhatsApp and the like): a countdown; once it closes, the inbox's
   // templates take the free-form box's place (the server refuses free-form replies anyway).
   var windowNote = document.getElementById("fd-window");
+  var replyBox = document.getElementById("fd-reply-form");
+  // This conversation's own box was hidden (its window closed and no tag lets a reply go).
+  var hereClosed = !!(replyBox && replyBox.hidden);
+  // "Reply on" stays visible when this conversation's box is hidden: picking another channel
+  // shows the box for it, or that channel's templates when its window has closed too.
+  function applyReplyOn() {
+    var select = document.getElementById("fd-reply-channel");
+    var value = select ? select.value : "";
+    var option = select && select.selectedIndex >= 0 ? select.options[select.selectedIndex] : null;
+    var templatesThere = !!(value && option && option.getAttribute("data-state") === "window_closed" &&
+      option.getAttribute("data-rule") === "templates");
+    var templateForm = document.getElementById("fd-template-form");
+    if (replyBox) replyBox.hidden = value ? templatesThere : hereClosed;
+    if (templateForm) templateForm.hidden = value ? true : !hereClosed;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-reply-on-templates]"), function (f) {
+      f.hidden = !templatesThere || f.getAttribute("data-reply-on-templates") !== value;
+    });
+  }
   function closeWindow() {
     if (!windowNote) return;
     windowNote.textContent = windowNote.getAttribute("data-closed");
     windowNote.setAttribute("data-state", "closed");
     // A message tag still lets a person answer (Messenger's HUMAN_AGENT): the box stays.
     if (windowNote.getAttribute("data-rule") === "tagged") return;
-    var replyForm = document.getElementById("fd-reply-form");
-    var templateForm = document.getElementById("fd-template-form");
-    if (replyForm) replyForm.hidden = true;
-    if (templateForm) templateForm.hidden = false;
+    hereClosed = true;
+    applyReplyOn();
   }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "fd-reply-channel") applyReplyOn();
+  });
+  // A page restored from the history keeps the choice made before: show what it needs.
+  if (document.getElementById("fd-reply-channel")) applyReplyOn();
   if (windowNote) {
     var closesAt = Date.parse(windowNote.getAttribute("data-closes-at") || "");
     var tick = function () {
@@ -220,7 +241,7 @@
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
     if (!form || form.tagName !== "FORM") return;
-    if (e.detail.successful) { form.reset(); refresh(); }
+    if (e.detail.successful) { form.reset(); applyReplyOn(); refresh(); }
     else {
       // Refused on this conversation's own channel (not on another one picked in "Reply on").
       var replyOn = document.getElementById("fd-reply-channel");
