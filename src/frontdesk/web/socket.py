@@ -2,8 +2,9 @@
 in a conversation (collision detection), a visitor typing — and the presence heartbeat.
 Stored events (messages, status changes) come from /api/v1/events?since=N instead.
 
-Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"}
-and {"type": "heartbeat"}. Server frames: the signals of conversations this agent may see.
+Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"},
+{"type": "heartbeat"} and a browser call's signals {"type": "rtc", ...}
+(channels/webchat/call_socket.py). Server frames: the signals of conversations this agent may see.
 
 The socket lives only as long as its session: an access change naming its agent (bus channel
 `access`, from every process) or the VISIBILITY_TTL re-check closes it with 4401 once the
@@ -23,6 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.events import ACCESS_CHANNEL, CLOSE_ACCESS_ENDED, names_agent
 from frontdesk.auth.models import Agent
+from frontdesk.channels.webchat import call_socket
 from frontdesk.conversations import service as conversations
 from frontdesk.deps import SESSION_COOKIE
 from frontdesk.inboxes import repository as inboxes_repository
@@ -61,6 +63,7 @@ class _Desk:
         self.inbox_ids: set[int] | None = set()
         self.loaded = 0.0
         self.conversations: dict[int, tuple[int, int, str]] = {}
+        self.calls = call_socket.DeskCalls()
 
     async def visible(self) -> set[int] | None:
         if time.monotonic() - self.loaded > VISIBILITY_TTL:
@@ -128,6 +131,7 @@ async def desk_socket(websocket: WebSocket) -> None:
                 with contextlib.suppress(Exception):
                     await websocket.close(code=CLOSE_ACCESS_ENDED, reason="access ended")
         finally:
+            await call_socket.desk_gone(runtime, desk.agent, desk.calls)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -158,6 +162,23 @@ async def _read(desk: _Desk) -> None:
             last_beat = time.monotonic()
         if frame.get("type") in ("viewing", "typing"):
             await _signal(desk, frame)
+        elif frame.get("type") == "rtc":
+            await _rtc(desk, frame)
+
+
+async def _rtc(desk: _Desk, frame: dict[str, Any]) -> None:
+    """A browser call's signal from this agent (channels/webchat/call_socket.py)."""
+    try:
+        conversation_id = int(frame.get("conversation_id", 0))
+    except (TypeError, ValueError):
+        return
+    found = await desk.conversation(conversation_id)
+    if found is None:
+        return
+    answer = await call_socket.signal_from_desk(desk.runtime, desk.agent, desk.calls, found, frame)
+    if answer is not None:
+        with contextlib.suppress(Exception):
+            await desk.websocket.send_text(json.dumps(answer))
 
 
 async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
@@ -190,6 +211,18 @@ async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
         )
 
 
+async def _rtc_for(desk: _Desk, signal: dict[str, Any]) -> bool:
+    """A call's signals go to the agents who may see its conversation, and once the call is
+    answered only to the agent who answered it."""
+    target = signal.get("to_agent")
+    if target is not None and target != desk.agent.id:
+        return False
+    try:
+        return await desk.conversation(int(signal.get("conversation_id") or 0)) is not None
+    except (TypeError, ValueError):
+        return False
+
+
 async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
     while True:
         signal = json.loads(await queue.get())
@@ -197,6 +230,8 @@ async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
             continue
         visible = await desk.visible()
         if visible is not None and signal.get("inbox_id") not in visible:
+            continue
+        if signal.get("type") == "rtc" and not await _rtc_for(desk, signal):
             continue
         with contextlib.suppress(Exception):
             await desk.websocket.send_text(json.dumps(signal))

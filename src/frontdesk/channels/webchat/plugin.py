@@ -2,7 +2,7 @@
 script, pages and upload routes, and the transcript job."""
 
 import frontdesk.channels.webchat.tasks  # noqa: F401  (registers the transcript job)
-from frontdesk.channels.webchat import socket
+from frontdesk.channels.webchat import repository, socket
 from frontdesk.channels.webchat.adapter import WebchatSettings, webchat_channel
 from frontdesk.channels.webchat.views import router
 from frontdesk.inboxes.port import ChannelPlugin, register_channel
@@ -13,5 +13,6 @@ PLUGIN = register_channel(
         routers=[router],
         settings_schema=WebchatSettings,
         sockets={socket.PATH: socket.visitor_endpoint},
+        blob_holders=[repository.chunk_blob_keys_in_use],
     )
 )

@@ -353,7 +353,21 @@ def visitor_message(message: Message) -> WidgetMessage:
         status=message.delivery_status,
         at=message.created_at.isoformat(),
         attachments=[],
+        call=call_card(message),
     )
+
+
+def call_card(message: Message) -> dict[str, Any] | None:
+    """The public part of a call's state (no agent ids, numbers or transcripts)."""
+    call = (message.meta or {}).get("call")
+    if message.kind != "call" or not isinstance(call, dict):
+        return None
+    return {
+        "media": call.get("media", "audio"),
+        "status": call.get("status", "ringing"),
+        "duration_seconds": call.get("duration_seconds"),
+        "recorded": bool(call.get("recorded")),
+    }
 
 
 async def widget_messages(
@@ -398,6 +412,7 @@ async def widget_messages(
                     for b in ((m.meta or {}).get("interactive") or {}).get("buttons", [])
                     if m.direction == "outbound"
                 ],
+                call=call_card(m),
             )
         )
     return result
