@@ -4,7 +4,8 @@ Stored events (messages, status changes) come from /api/v1/events?since=N instea
 
 Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"},
 {"type": "heartbeat"} and a browser call's signals {"type": "rtc", ...}
-(channels/webchat/call_socket.py). Server frames: the signals of conversations this agent may see.
+(channels/webchat/call_socket.py, through FRAME_HANDLERS). Server frames: the signals of
+conversations this agent may see.
 
 The socket lives only as long as its session: an access change naming its agent (bus channel
 `access`, from every process) or the VISIBILITY_TTL re-check closes it with 4401 once the
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +26,6 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.events import ACCESS_CHANNEL, CLOSE_ACCESS_ENDED, names_agent
 from frontdesk.auth.models import Agent
-from frontdesk.channels.webchat import call_socket
 from frontdesk.conversations import service as conversations
 from frontdesk.deps import SESSION_COOKIE
 from frontdesk.inboxes import repository as inboxes_repository
@@ -37,6 +38,12 @@ from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
+# Channels that talk over this socket register here (the webchat channel's browser calls):
+# a frame type's handler gets the desk and the frame and may answer the page with a frame;
+# close handlers run when the socket ends.
+FrameHandler = Callable[["Desk", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+FRAME_HANDLERS: dict[str, FrameHandler] = {}
+CLOSE_HANDLERS: list[Callable[[Desk], Awaitable[None]]] = []
 VISIBILITY_TTL = 30.0
 HEARTBEAT_SECONDS = 30.0
 
@@ -53,7 +60,7 @@ async def _agent(websocket: WebSocket, runtime: Runtime) -> tuple[Agent, str] | 
         return (agent, token) if agent is not None else None
 
 
-class _Desk:
+class Desk:
     def __init__(self, websocket: WebSocket, runtime: Runtime, agent: Agent, token: str) -> None:
         self.websocket = websocket
         self.runtime = runtime
@@ -63,7 +70,8 @@ class _Desk:
         self.inbox_ids: set[int] | None = set()
         self.loaded = 0.0
         self.conversations: dict[int, tuple[int, int, str]] = {}
-        self.calls = call_socket.DeskCalls()
+        # What registered channels keep per socket (e.g. the calls this agent answered).
+        self.state: dict[str, Any] = {}
 
     async def visible(self) -> set[int] | None:
         if time.monotonic() - self.loaded > VISIBILITY_TTL:
@@ -113,7 +121,7 @@ async def desk_socket(websocket: WebSocket) -> None:
         await websocket.close(code=4401, reason="unauthenticated")
         return
     await websocket.accept()
-    desk = _Desk(websocket, runtime, *found)
+    desk = Desk(websocket, runtime, *found)
     await desk.heartbeat()
     async with (
         runtime.bus.subscribe(DESK_SIGNALS) as queue,
@@ -131,7 +139,9 @@ async def desk_socket(websocket: WebSocket) -> None:
                 with contextlib.suppress(Exception):
                     await websocket.close(code=CLOSE_ACCESS_ENDED, reason="access ended")
         finally:
-            await call_socket.desk_gone(runtime, desk.agent, desk.calls)
+            for close in CLOSE_HANDLERS:
+                with contextlib.suppress(Exception):
+                    await close(desk)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -139,14 +149,14 @@ async def desk_socket(websocket: WebSocket) -> None:
                     await task
 
 
-async def _watch(desk: _Desk, access: asyncio.Queue[str]) -> None:
+async def _watch(desk: Desk, access: asyncio.Queue[str]) -> None:
     """Re-check at once when any process reports an access change for this agent."""
     while True:
         if names_agent(json.loads(await access.get()), desk.agent.id):
             await desk.recheck()
 
 
-async def _read(desk: _Desk) -> None:
+async def _read(desk: Desk) -> None:
     last_beat = time.monotonic()
     while True:
         try:
@@ -162,26 +172,14 @@ async def _read(desk: _Desk) -> None:
             last_beat = time.monotonic()
         if frame.get("type") in ("viewing", "typing"):
             await _signal(desk, frame)
-        elif frame.get("type") == "rtc":
-            await _rtc(desk, frame)
+        elif str(frame.get("type")) in FRAME_HANDLERS:
+            answer = await FRAME_HANDLERS[str(frame["type"])](desk, frame)
+            if answer is not None:
+                with contextlib.suppress(Exception):
+                    await desk.websocket.send_text(json.dumps(answer))
 
 
-async def _rtc(desk: _Desk, frame: dict[str, Any]) -> None:
-    """A browser call's signal from this agent (channels/webchat/call_socket.py)."""
-    try:
-        conversation_id = int(frame.get("conversation_id", 0))
-    except (TypeError, ValueError):
-        return
-    found = await desk.conversation(conversation_id)
-    if found is None:
-        return
-    answer = await call_socket.signal_from_desk(desk.runtime, desk.agent, desk.calls, found, frame)
-    if answer is not None:
-        with contextlib.suppress(Exception):
-            await desk.websocket.send_text(json.dumps(answer))
-
-
-async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
+async def _signal(desk: Desk, frame: dict[str, Any]) -> None:
     try:
         conversation_id = int(frame.get("conversation_id", 0))
     except (TypeError, ValueError):
@@ -211,19 +209,21 @@ async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
         )
 
 
-async def _rtc_for(desk: _Desk, signal: dict[str, Any]) -> bool:
-    """A call's signals go to the agents who may see its conversation, and once the call is
-    answered only to the agent who answered it."""
+async def _addressed_to(desk: Desk, signal: dict[str, Any]) -> bool:
+    """A signal naming `to_agent` goes to that agent alone; one with `"scope":
+    "conversation"` (a call's) only to agents who may see its conversation."""
     target = signal.get("to_agent")
     if target is not None and target != desk.agent.id:
         return False
+    if signal.get("scope") != "conversation":
+        return True
     try:
         return await desk.conversation(int(signal.get("conversation_id") or 0)) is not None
     except (TypeError, ValueError):
         return False
 
 
-async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
+async def _forward(desk: Desk, queue: asyncio.Queue[str]) -> None:
     while True:
         signal = json.loads(await queue.get())
         if signal.get("who") == "agent" and signal.get("agent_id") == desk.agent.id:
@@ -231,7 +231,7 @@ async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
         visible = await desk.visible()
         if visible is not None and signal.get("inbox_id") not in visible:
             continue
-        if signal.get("type") == "rtc" and not await _rtc_for(desk, signal):
+        if not await _addressed_to(desk, signal):
             continue
         with contextlib.suppress(Exception):
             await desk.websocket.send_text(json.dumps(signal))

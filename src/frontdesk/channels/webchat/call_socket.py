@@ -28,6 +28,7 @@ from frontdesk.runtime import Runtime
 
 if TYPE_CHECKING:
     from frontdesk.channels.webchat.hub import VisitorConn, VisitorHub
+    from frontdesk.web.socket import Desk
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ async def start_from_visitor(
                 "message": visitor_message(message).model_dump(),
             }
         )
-        await _to_desk(runtime, conn, message.id, {"kind": "ring", "media": call.get("media")})
+        await _to_desk(runtime, conn, message.id, {"kind": "ring", "media": call.get("media"), "recorded": bool(call.get("recorded"))})
     except FrontdeskError as exc:
         await conn.send(
             {"type": "error", "id": client_id, "call": True, "code": exc.code,
@@ -127,6 +128,7 @@ async def _to_desk(runtime: Runtime, conn: VisitorConn, call_id: int, data: dict
                 "call_id": call_id,
                 # Once answered, only the answering agent's pages take the call's signals.
                 "to_agent": conn.call_agent,
+                "scope": "conversation",
                 "data": data,
             }
         ),
@@ -160,28 +162,23 @@ async def deliver_to_visitor(conn: VisitorConn, signal: dict[str, Any]) -> None:
     )
 
 
-class DeskCalls:
-    """The calls one desk socket answered (call id → conversation id)."""
+def _active(desk: Desk) -> dict[int, int]:
+    """The calls this desk socket answered: call id → conversation id."""
+    active: dict[int, int] = desk.state.setdefault("calls", {})
+    return active
 
-    def __init__(self) -> None:
-        self.active: dict[int, int] = {}
 
-
-async def signal_from_desk(
-    runtime: Runtime,
-    agent: Agent,
-    desk_calls: DeskCalls,
-    found: tuple[int, int, str],
-    frame: dict[str, Any],
-) -> dict[str, Any] | None:
+async def signal_from_desk(desk: Desk, frame: dict[str, Any]) -> dict[str, Any] | None:
     """An agent's signal, relayed to the visitor; returns a frame for the agent's own page
     when the signal was refused (the call was taken by someone else, or is over)."""
     conversation_id = _int(frame.get("conversation_id"))
     call_id = _int(frame.get("call_id"))
     signal = calls.clean_signal(frame.get("data"))
-    inbox_id, customer_id, channel = found
-    if call_id is None or signal is None or channel != "webchat":
+    found = await desk.conversation(conversation_id) if conversation_id else None
+    if found is None or call_id is None or signal is None or found[2] != "webchat":
         return None
+    inbox_id, customer_id, _ = found
+    runtime, agent, active = desk.runtime, desk.agent, _active(desk)
     refused = {"type": "rtc", "call_id": call_id, "conversation_id": conversation_id,
                "data": {"kind": "fail", "reason": "taken"}}  # fmt: skip
     if signal["kind"] == "accept":
@@ -189,25 +186,25 @@ async def signal_from_desk(
             await _answer(runtime, agent, call_id, conversation_id)
         except FrontdeskError:
             return refused
-        desk_calls.active[call_id] = int(conversation_id or 0)
+        active[call_id] = int(conversation_id or 0)
         # Other agents' pages stop ringing.
         await runtime.bus.publish(
             DESK_SIGNALS,
             json.dumps(
                 {"type": "rtc", "who": "agent", "agent_id": agent.id, "inbox_id": inbox_id,
                  "conversation_id": conversation_id, "call_id": call_id,
-                 "data": {"kind": "taken"}}
+                 "scope": "conversation", "data": {"kind": "taken"}}
             ),
         )  # fmt: skip
-    elif call_id not in desk_calls.active:
+    elif call_id not in active:
         return None if signal["kind"] == "decline" else refused
     reason = calls.ending_reason(signal)
     if reason is not None:
-        desk_calls.active.pop(call_id, None)
+        active.pop(call_id, None)
         await end_call(runtime, call_id, reason)
     await publish_to_visitor(
         runtime, agent, inbox_id, customer_id, conversation_id, call_id, signal
-    )
+    )  # fmt: skip
     return None
 
 
@@ -248,12 +245,13 @@ async def publish_to_visitor(
     )
 
 
-async def desk_gone(runtime: Runtime, agent: Agent, desk_calls: DeskCalls) -> None:
+async def desk_gone(desk: Desk) -> None:
     """The agent's desk socket closed: their calls end and the visitors are told."""
-    for call_id in list(desk_calls.active):
-        desk_calls.active.pop(call_id, None)
+    active = _active(desk)
+    for call_id in list(active):
+        active.pop(call_id, None)
         try:
-            async with runtime.db.session() as session:
+            async with desk.runtime.db.session() as session:
                 message = await calls.get_call_or_raise(session, call_id)
                 inbox_id, customer_id = message.inbox_id, message.customer_id
                 conversation_id = message.conversation_id
@@ -261,7 +259,7 @@ async def desk_gone(runtime: Runtime, agent: Agent, desk_calls: DeskCalls) -> No
                 await (uow.commit(session) if changed is not None else session.rollback())
             if changed is not None:
                 await publish_to_visitor(
-                    runtime, agent, inbox_id, customer_id, conversation_id, call_id,
+                    desk.runtime, desk.agent, inbox_id, customer_id, conversation_id, call_id,
                     {"kind": "hangup", "reason": "peer_offline"},
                 )  # fmt: skip
         except Exception:

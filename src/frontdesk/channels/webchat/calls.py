@@ -38,6 +38,20 @@ REASONS = (
     "hangup", "declined", "cancelled", "no_answer", "peer_offline", "connection_failed",
     "permission_denied", "taken", "unsupported",
 )  # fmt: skip
+# The sentence each side shows (widget-call.js and web/static/call.js carry the same).
+REASON_TEXTS = {
+    "hangup": "The call has ended.",
+    "declined": "The call was declined.",
+    "cancelled": "The call was cancelled.",
+    "no_answer": "Nobody answered the call.",
+    "peer_offline": "The other side went offline.",
+    "connection_failed": "The call could not connect: the network between you blocks it.",
+    "permission_denied": "The camera or microphone could not be used (permission denied).",
+    "taken": "Another agent answered this call.",
+    "unsupported": "This browser cannot make calls.",
+    "no_agent_online": "No agent is online to take a call right now.",
+    "calls_disabled": "Calls are not available in this chat.",
+}
 FINAL = ("missed", "ended")
 ASSEMBLE_JOB = "webchat.assemble_recording"
 RECORDING_TYPES = ("video/webm", "audio/webm")

@@ -374,7 +374,10 @@ async def widget_messages(
     session: AsyncSession, messages: Sequence[Message], *, token: str
 ) -> list[WidgetMessage]:
     """What the visitor sees of messages: no internal fields, agents by first name only."""
-    attachments = await conversations_repository.attachments_of(session, [m.id for m in messages])
+    # A call's recording is the agent's record, not a file for the visitor.
+    attachments = await conversations_repository.attachments_of(
+        session, [m.id for m in messages if m.kind != "call"]
+    )
     files: dict[int | None, list[WidgetAttachment]] = {}
     for item in attachments:
         files.setdefault(item.message_id, []).append(
