@@ -93,7 +93,7 @@
     end(reason);
   }
 
-  function decline() {
+  function declineCall() {
     if (!call) return;
     send(call.id, { kind: "decline", reason: "declined" });
     var id = call.id; call = null;
@@ -190,7 +190,7 @@
   }
 
   accept.addEventListener("click", answer);
-  decline.addEventListener("click", decline);
+  decline.addEventListener("click", declineCall);
   hang.addEventListener("click", function () { hangup("hangup"); });
   share.addEventListener("click", toggleShare);
   document.addEventListener("fd:rtc", function (e) {
