@@ -1,4 +1,4 @@
-"""The Proof of issue 15 §4–5 in real browsers: a visitor calls from the widget, the agent
+"""The Proof of issue 15 §4 and §5 in real browsers: a visitor calls from the widget, the agent
 answers on the desk, media flows browser to browser (no media server), the agent shares the
 screen, the call is recorded by the agent's page in chunks, and a visitor who vanishes
 mid-call leaves the recording up to the cut. Two Chromium pages with fake camera, microphone
@@ -133,10 +133,10 @@ class TestVideoCall:
             ".getAttribute('data-reason') === 'peer_offline'",
             timeout=20_000,
         )
-        assert "offline" in (await agent.get_by_test_id("fd-call-panel-status").text_content() or "")
-        await agent.wait_for_function(
-            "() => FrontdeskDeskCall.uploads()[0].done", timeout=20_000
+        assert "offline" in (
+            await agent.get_by_test_id("fd-call-panel-status").text_content() or ""
         )
+        await agent.wait_for_function("() => FrontdeskDeskCall.uploads()[0].done", timeout=20_000)
         assert await panel.get_attribute("data-recording") == "stored"
 
         message = await call_message(runtime)

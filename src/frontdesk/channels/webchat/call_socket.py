@@ -80,7 +80,8 @@ async def start_from_visitor(
                 "message": visitor_message(message).model_dump(),
             }
         )
-        await _to_desk(runtime, conn, message.id, {"kind": "ring", "media": call.get("media"), "recorded": bool(call.get("recorded"))})
+        ring = {"kind": "ring", "media": call.get("media"), "recorded": bool(call.get("recorded"))}
+        await _to_desk(runtime, conn, message.id, ring)
     except FrontdeskError as exc:
         await conn.send(
             {"type": "error", "id": client_id, "call": True, "code": exc.code,
