@@ -73,6 +73,7 @@ FIELD_LABELS = {
     "ar": "Arabic prompts", "fa": "Persian prompts", "en": "English prompts",
     "menu_text": "Menu text", "menu_audio_url": "Menu audio file (URL)",
     "voicemail_text": "Voicemail text", "voicemail_audio_url": "Voicemail audio file (URL)",
+    "calls": "Calls from the widget (audio, video, screen sharing)",
 }  # fmt: skip
 
 # Values of select fields that are words, not codes (codes such as "en" or "sha256" are

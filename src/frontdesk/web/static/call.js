@@ -111,6 +111,7 @@
     if (mine.stream) mine.stream.getTracks().forEach(function (t) { t.stop(); });
     remote.srcObject = null; local.srcObject = null;
     sharing.hidden = true;
+    $("fd-call-panel-recording").hidden = true;
     share.textContent = text("share");
     say(reasonText(reason), "ended", reason || "hangup");
     buttons(false, false);
@@ -134,6 +135,7 @@
     recorder.onstop = function () { up.close(); ctx.close(); };
     recorder.start(1000);
     panel.setAttribute("data-recording", "on");
+    $("fd-call-panel-recording").hidden = false;
     mine.recorder = {
       finish: function () { if (recorder.state !== "inactive") recorder.stop(); else up.close(); },
       uploader: up
