@@ -103,6 +103,11 @@ class CallRead(BaseModel):
     queue_id: int | None = None
     # The caller asked to be called back (keeping their place in the queue).
     callback_requested: bool = False
+    # Browser calls (WebRTC, from the chat widget): "audio" or "video"; None for phone calls.
+    media: Literal["audio", "video"] | None = None
+    # Why the call ended or never connected (hangup, no_answer, peer_offline,
+    # connection_failed, permission_denied, ...).
+    end_reason: str | None = None
 
 
 def call_of(kind: str, meta: dict[str, object]) -> CallRead | None:
