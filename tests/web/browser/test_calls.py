@@ -6,6 +6,7 @@ and screen (--use-fake-device-for-media-stream, --use-fake-ui-for-media-stream).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,7 +51,10 @@ async def open_conversation(agent: Page, customer: Page, text: str) -> None:
     await row.wait_for(timeout=10_000)
     await row.click()
     await agent.wait_for_url("**/conversations/*")
-    await agent.wait_for_function("() => window.FrontdeskDesk && window.FrontdeskDeskCall")
+    await agent.wait_for_function(
+        "() => window.FrontdeskDeskCall && window.FrontdeskDesk && FrontdeskDesk.connected()"
+    )
+    await asyncio.sleep(0.3)  # the server subscribes the socket just after accepting it
 
 
 async def call_message(runtime: Runtime) -> Message:
@@ -173,3 +177,96 @@ class TestVideoCall:
         assert response.status == 200
         assert response.headers["content-type"] == "video/webm"
         assert (await response.body()) == data
+
+
+class TestAudioCall:
+    async def test_an_audio_call_hung_up_by_the_agent_is_recorded_and_plays(
+        self, media_browser, live_server, cast, recorded_chat, runtime
+    ):
+        base = f"http://{live_server}"
+        agent = await agent_page(media_browser, base, cast.alice)
+        customer = await customer_page(media_browser, base)
+        await open_conversation(agent, customer, "Quick question by phone?")
+        await customer.get_by_test_id("fd-widget-call-audio").click()
+        await agent.get_by_test_id("fd-call-accept").click(timeout=10_000)
+        await customer.wait_for_function(
+            "() => FrontdeskWidgetCall.state() && FrontdeskWidgetCall.state().connected",
+            timeout=20_000,
+        )
+        await customer.wait_for_function(
+            "async () => (await FrontdeskWidgetCall.received()) > 2000", polling=500,
+            timeout=20_000,
+        )  # fmt: skip
+        await agent.wait_for_function(
+            "() => FrontdeskDeskCall.uploads().length && FrontdeskDeskCall.uploads()[0].sent >= 2",
+            timeout=20_000,
+        )
+        await agent.get_by_test_id("fd-call-hangup").click()
+        # The visitor is told, in words, and the call line in the widget says it ended.
+        status = customer.get_by_test_id("fd-widget-call-status")
+        await customer.wait_for_function(
+            "() => document.querySelector('[data-testid=fd-widget-call]')"
+            ".getAttribute('data-reason') === 'hangup'"
+        )
+        assert await status.text_content() == "The call has ended."
+        await agent.wait_for_function("() => FrontdeskDeskCall.uploads()[0].done", timeout=20_000)
+        call = (await call_message(runtime)).meta["call"]
+        assert call["status"] == "ended" and call["media"] == "audio"
+        async with runtime.db.session() as session:
+            recording = await session.get(Attachment, call["recording"])
+            await session.commit()
+        assert recording is not None and recording.content_type == "audio/webm"
+        player = agent.get_by_test_id("fd-call-recording")
+        await player.wait_for(timeout=10_000)
+        assert await player.evaluate("a => a.tagName") == "AUDIO"
+        duration = await player.evaluate(
+            """a => new Promise((resolve, reject) => {
+                 const done = () => isFinite(a.duration) && a.duration > 0 && resolve(a.duration);
+                 a.addEventListener('durationchange', done);
+                 a.addEventListener('error', () => reject(new Error('cannot play')));
+                 a.addEventListener('loadedmetadata', () => {
+                   if (!isFinite(a.duration)) a.currentTime = 1e9; else done();
+                 });
+                 a.preload = 'auto'; a.load();
+               })"""
+        )
+        assert duration > 0.5
+
+
+class TestCallFailures:
+    async def test_no_agent_online_and_a_refused_camera_are_told_on_both_sides(
+        self, media_browser, live_server, cast, recorded_chat, runtime
+    ):
+        base = f"http://{live_server}"
+        # Nobody is online yet: the widget says so, in words.
+        lonely = await customer_page(media_browser, base)
+        await widget_say(lonely, "Anyone there?")
+        await lonely.get_by_test_id("fd-widget-call-video").click()
+        await lonely.wait_for_function(
+            "() => document.querySelector('[data-testid=fd-widget-call]')"
+            ".getAttribute('data-reason') === 'no_agent_online'"
+        )
+        assert "No agent is online" in (
+            await lonely.get_by_test_id("fd-widget-call-status").text_content() or ""
+        )
+        await lonely.context.close()
+        # A visitor whose browser refuses the camera (no fake permission prompt here).
+        agent = await agent_page(media_browser, base, cast.alice)
+        async with async_playwright() as playwright:
+            strict = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=[*ARGS, "--use-fake-device-for-media-stream"]
+            )
+            customer = await customer_page(strict, base)
+            await open_conversation(agent, customer, "Calling you now")
+            await customer.get_by_test_id("fd-widget-call-video").click()
+            reason = "() => document.querySelector('[data-testid=fd-widget-call]')" \
+                ".getAttribute('data-reason') === 'permission_denied'"  # fmt: skip
+            await customer.wait_for_function(reason, timeout=15_000)
+            await agent.wait_for_function(reason.replace("fd-widget-call", "fd-call-panel"),
+                                          timeout=15_000)  # fmt: skip
+            assert "permission denied" in (
+                await agent.get_by_test_id("fd-call-panel-status").text_content() or ""
+            )
+            await strict.close()
+        call = (await call_message(runtime)).meta["call"]
+        assert call["status"] == "missed" and call["end_reason"] == "permission_denied"

@@ -240,6 +240,7 @@
   });
 
   window.FrontdeskDesk = {
+    connected: function () { return !!(desk && desk.readyState === 1); },
     send: function (frame) {
       if (!desk || desk.readyState !== 1) return false;
       desk.send(JSON.stringify(frame)); return true;
