@@ -270,3 +270,37 @@ class TestCallFailures:
             await strict.close()
         call = (await call_message(runtime)).meta["call"]
         assert call["status"] == "missed" and call["end_reason"] == "permission_denied"
+
+
+class TestAgentCalls:
+    async def test_the_agent_calls_the_visitor_who_accepts_in_the_widget(
+        self, media_browser, live_server, cast, recorded_chat, runtime
+    ):
+        base = f"http://{live_server}"
+        agent = await agent_page(media_browser, base, cast.alice)
+        customer = await customer_page(media_browser, base)
+        await open_conversation(agent, customer, "Could you call me back on video?")
+        await agent.get_by_test_id("fd-call-start-video").click()
+        await customer.get_by_test_id("fd-widget-call-accept").wait_for(timeout=10_000)
+        status = await customer.get_by_test_id("fd-widget-call-status").text_content()
+        assert status == "Alice is calling you (video)."
+        # The visitor is told before anything is recorded.
+        assert await customer.get_by_test_id("fd-widget-call-notice").is_visible()
+        await customer.get_by_test_id("fd-widget-call-accept").click()
+        await customer.wait_for_function(
+            "() => FrontdeskWidgetCall.state() && FrontdeskWidgetCall.state().connected",
+            timeout=20_000,
+        )
+        await receives_media(customer, "FrontdeskWidgetCall", "fd-widget-remote-video")
+        await receives_media(agent, "FrontdeskDeskCall", "fd-call-remote-video")
+        message = await call_message(runtime)
+        assert message.direction == "outbound"
+        assert message.meta["call"]["status"] == "answered"
+        assert message.meta["call"]["agent_id"] == cast.alice.id
+        await customer.get_by_test_id("fd-widget-hangup").click()
+        await agent.wait_for_function(
+            "() => document.querySelector('[data-testid=fd-call-panel]')"
+            ".getAttribute('data-reason') === 'hangup'",
+            timeout=10_000,
+        )
+        assert (await call_message(runtime)).meta["call"]["status"] == "ended"

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from frontdesk.auth.models import Agent
 from frontdesk.channels.webchat import calls
 from frontdesk.channels.webchat.service import VisitorInfo, visitor_message
+from frontdesk.conversations import service as conversations
+from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import DESK_SIGNALS, VISITOR_SIGNALS
 from frontdesk.kit import uow
@@ -97,11 +99,25 @@ async def signal_from_visitor(conn: VisitorConn, runtime: Runtime, frame: dict[s
     if call_id is None or signal is None or call_id != conn.call_id:
         await conn.send({"type": "error", "code": "unknown_call", "message": "no such call"})
         return
+    if signal["kind"] == "accept":
+        try:
+            await _accept_by_visitor(runtime, call_id)
+        except FrontdeskError as exc:
+            conn.call_id = None
+            await conn.send({"type": "error", "code": exc.code, "message": exc.message})
+            return
     reason = calls.ending_reason(signal)
     if reason is not None:
         conn.call_id = None
         await end_call(runtime, call_id, reason)
     await _to_desk(runtime, conn, call_id, signal)
+
+
+async def _accept_by_visitor(runtime: Runtime, call_id: int) -> None:
+    async with runtime.db.session() as session:
+        message = await calls.get_call_or_raise(session, call_id)
+        await calls.accept_by_visitor(session, message)
+        await uow.commit(session)
 
 
 async def visitor_gone(conn: VisitorConn, runtime: Runtime) -> None:
@@ -149,9 +165,12 @@ async def deliver_to_visitor(conn: VisitorConn, signal: dict[str, Any]) -> None:
     """An agent's signal reaches the visitor socket that holds its call (the hub delivers it
     to every socket of the customer on the inbox; the others drop it)."""
     call_id = signal.get("call_id")
+    data = signal["data"]
+    if data["kind"] == "ring" and conn.call_id is None:
+        # The agent calls this visitor: every tab of theirs rings until one answers.
+        conn.call_id, conn.call_agent = call_id, signal.get("agent_id")
     if call_id is None or call_id != conn.call_id:
         return
-    data = signal["data"]
     if data["kind"] == "accept":
         conn.call_agent = signal.get("agent_id")
     elif signal.get("agent_id") != conn.call_agent:
@@ -207,6 +226,38 @@ async def signal_from_desk(desk: Desk, frame: dict[str, Any]) -> dict[str, Any] 
         runtime, agent, inbox_id, customer_id, conversation_id, call_id, signal
     )  # fmt: skip
     return None
+
+
+async def start_from_desk(desk: Desk, frame: dict[str, Any]) -> dict[str, Any] | None:
+    """The agent calls the visitor of a chat conversation: stored as a ringing outbound call,
+    then rung in the visitor's widget. Answers the page with the call's id (or why not)."""
+    conversation_id = _int(frame.get("conversation_id"))
+    found = await desk.conversation(conversation_id) if conversation_id else None
+    if found is None or found[2] != "webchat":
+        return None
+    inbox_id, customer_id, _ = found
+    try:
+        async with desk.runtime.db.session() as session:
+            conversation = await conversations.get_or_raise(
+                session, int(conversation_id or 0), agent=desk.agent
+            )
+            inbox = await inboxes_repository.get_inbox(session, inbox_id)
+            if inbox is None:
+                raise NotFound("inbox not found")
+            message = await calls.place(
+                session, conversation, inbox, agent=desk.agent, media=str(frame.get("media", ""))
+            )
+            recorded = bool(calls.call_of(message).get("recorded"))
+            await uow.commit(session)
+    except FrontdeskError as exc:
+        return {"type": "call", "conversation_id": conversation_id, "error": exc.code}
+    _active(desk)[message.id] = int(conversation_id or 0)
+    ring = {"kind": "ring", "media": calls.call_of(message).get("media"), "recorded": recorded}
+    await publish_to_visitor(
+        desk.runtime, desk.agent, inbox_id, customer_id, conversation_id, message.id, ring
+    )
+    return {"type": "call", "conversation_id": conversation_id, "call_id": message.id,
+            "media": ring["media"], "recorded": recorded}  # fmt: skip
 
 
 async def _answer(

@@ -25,7 +25,8 @@ from frontdesk.config import Settings
 from frontdesk.conversations import calls
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.events import record_message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.kit import jobs
@@ -105,6 +106,41 @@ def visitor_call_in(
         },
     }
     return VisitorMessage(inbound, visitor.email)
+
+
+async def place(
+    session: AsyncSession, conversation: Conversation, inbox: Inbox, *, agent: Agent, media: str
+) -> Message:
+    """The agent calls the visitor of a chat: an outbound call message, ringing in the widget
+    until the visitor accepts or declines it."""
+    settings = read_settings(inbox)
+    if not settings.calls:
+        raise Forbidden("calls are not enabled on this chat", code="calls_disabled")
+    if media not in MEDIA:
+        raise Invalid("media must be audio or video", code="invalid_media")
+    message = Message(
+        conversation_id=conversation.id, inbox_id=conversation.inbox_id,
+        customer_id=conversation.customer_id, channel=webchat_channel.channel,
+        direction="outbound", author_kind="agent", author_agent_id=agent.id,
+        kind=calls.CALL_KIND, text="", delivery_status="sent", answered=False,
+        meta={"call": {"direction": "outbound", "status": "ringing", "media": media,
+                       "webrtc": True, "recorded": settings.record_calls, "agent_id": agent.id}},
+    )  # fmt: skip
+    session.add(message)
+    await session.flush()
+    conversation.last_message_at = conversation.updated_at = utcnow()
+    record_message(session, message, conversation, "message.created")
+    return message
+
+
+async def accept_by_visitor(session: AsyncSession, message: Message) -> Message:
+    """The visitor takes the agent's call (409 if it rings no more)."""
+    call = call_of(message)
+    if call.get("status") != "ringing" or message.direction != "outbound":
+        raise Conflict("this call is no longer ringing", code="taken")
+    return await calls.update_call(
+        session, message, status="answered", answered_at=utcnow().isoformat()
+    )
 
 
 async def get_call_or_raise(session: AsyncSession, message_id: int) -> Message:

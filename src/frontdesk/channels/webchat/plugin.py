@@ -10,6 +10,7 @@ from frontdesk.web import socket as desk_socket
 
 # Browser calls' signals from agents come over the desk socket.
 desk_socket.FRAME_HANDLERS["rtc"] = call_socket.signal_from_desk
+desk_socket.FRAME_HANDLERS["call"] = call_socket.start_from_desk
 desk_socket.CLOSE_HANDLERS.append(call_socket.desk_gone)
 
 PLUGIN = register_channel(

@@ -54,7 +54,8 @@ WIDGET_STRINGS = (
     "Connected with {name}", "Connected", "Hang up", "Share screen", "Stop sharing",
     "The agent is sharing their screen.", "The agent's video", "Your video",
     "This call is recorded. Staying on the call means you agree to the recording.",
-    "Ringing", "Answered", "Missed", "Ended",
+    "Ringing", "Answered", "Missed", "Ended", "Accept call", "Decline",
+    "{name} is calling you (video).", "{name} is calling you (audio).",
     *CALL_REASONS.values(),
 )  # fmt: skip
 

@@ -15,6 +15,8 @@
   var sharing = $("fd-call-panel-sharing"), remote = $("fd-call-remote-video");
   var local = $("fd-call-local-video"), accept = $("fd-call-accept"), decline = $("fd-call-decline");
   var share = $("fd-call-share"), hang = $("fd-call-hangup");
+  var startAudio = $("fd-call-start-audio"), startVideo = $("fd-call-start-video");
+  var videos = panel.querySelector(".call-videos");
   var call = null;  // { id, media, recorded, peer, stream, recorder }
   var text = function (name) { return panel.getAttribute("data-text-" + name) || ""; };
   var reasonText = function (r) { return text("reason-" + String(r || "hangup").replace(/_/g, "-")) || text("reason-hangup"); };
@@ -26,6 +28,8 @@
     if (reason) panel.setAttribute("data-reason", reason); else panel.removeAttribute("data-reason");
   }
   function buttons(ringing, live) {
+    startAudio.hidden = startVideo.hidden = ringing || live;
+    videos.hidden = !(ringing || live);
     accept.hidden = decline.hidden = !ringing;
     hang.hidden = !live;
     share.hidden = !live || !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
@@ -45,10 +49,40 @@
     buttons(true, false);
   }
 
-  function answer() {
-    if (!call || call.peer) return;
+  // The agent calls the visitor: the server stores the call and rings the widget; this page
+  // offers once the visitor accepts.
+  function place(media) {
+    if (call) return;
+    if (window.FrontdeskDesk) FrontdeskDesk.send({ type: "call", conversation_id: conversationId, media: media });
+  }
+  function placed(frame) {
+    if (frame.error) { say(reasonText(frame.error === "calls_disabled" ? "unsupported" : frame.error), "ended", frame.error); return; }
+    if (call) return;
+    var mine = call = { id: frame.call_id, media: frame.media || pendingMedia, recorded: !!frame.recorded, peer: null, outgoing: true };
+    notice.hidden = !mine.recorded;
+    remote.hidden = local.hidden = mine.media !== "video";
+    say(text("calling"), "calling");
+    buttons(false, true);
+    mine.media$ = FrontdeskRTC.getMedia(mine.media).then(function (stream) {
+      if (call !== mine) { stream.getTracks().forEach(function (t) { t.stop(); }); return null; }
+      mine.stream = stream; local.srcObject = stream;
+      return stream;
+    });
+    mine.media$.catch(function (err) { if (call === mine) hangup(err.reason || "permission_denied"); });
+  }
+  function visitorAccepted() {
     var mine = call;
-    mine.peer = new FrontdeskRTC.Peer({
+    say(text("connecting"), "connecting");
+    mine.media$.then(function (stream) {
+      if (!stream || call !== mine) return;
+      mine.peer = newPeer(mine);
+      mine.peer.attach(stream);
+      return mine.peer.offer();
+    }).catch(function () { if (call === mine) hangup("connection_failed"); });
+  }
+
+  function newPeer(mine) {
+    return new FrontdeskRTC.Peer({
       iceServers: ice,
       send: function (data) { send(mine.id, data); },
       onRemote: function (s) { if (remote.srcObject !== s) remote.srcObject = s; },
@@ -58,6 +92,12 @@
         else if (state === "failed") hangup(reason);
       }
     });
+  }
+
+  function answer() {
+    if (!call || call.peer) return;
+    var mine = call;
+    mine.peer = newPeer(mine);
     say(text("connecting"), "connecting");
     buttons(false, true);
     send(mine.id, { kind: "accept" });
@@ -76,7 +116,8 @@
     var data = s.data || {};
     if (data.kind === "ring") { ring(s.call_id, data.media, !!data.recorded); return; }
     if (!call || s.call_id !== call.id) return;
-    if (data.kind === "taken") { if (!call.peer) end("taken"); return; }
+    if (data.kind === "taken") { if (!call.peer && !call.outgoing) end("taken"); return; }
+    if (data.kind === "accept" && call.outgoing && !call.peer) { visitorAccepted(); return; }
     if (data.kind === "hangup" || data.kind === "fail" || data.kind === "decline") { end(data.reason); return; }
     if (data.kind === "screen") { sharing.hidden = !data.on; return; }
     if (!call.peer) return;
@@ -191,14 +232,19 @@
       function (err) { say(reasonText(err.reason || "unsupported"), null, err.reason); });
   }
 
+  var pendingMedia = "video";
+  startAudio.addEventListener("click", function () { pendingMedia = "audio"; place("audio"); });
+  startVideo.addEventListener("click", function () { pendingMedia = "video"; place("video"); });
   accept.addEventListener("click", answer);
   decline.addEventListener("click", declineCall);
   hang.addEventListener("click", function () { hangup("hangup"); });
   share.addEventListener("click", toggleShare);
   document.addEventListener("fd:rtc", function (e) {
     var s = e.detail;
-    if (s.conversation_id === conversationId) handle(s);
+    if (s.conversation_id !== conversationId) return;
+    if (s.type === "call") placed(s); else handle(s);
   });
+  buttons(false, false);
   // A call that was already ringing when the page opened.
   var ringing = Number(panel.getAttribute("data-ringing") || 0);
   if (ringing) ring(ringing, panel.getAttribute("data-ringing-media"), panel.getAttribute("data-ringing-recorded") === "true");

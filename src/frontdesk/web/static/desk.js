@@ -118,7 +118,7 @@
     ws.onmessage = function (e) {
       var s = JSON.parse(e.data);
       // Browser calls' signals (call.js listens; the server scoped them to this agent).
-      if (s.type === "rtc") { document.dispatchEvent(new CustomEvent("fd:rtc", { detail: s })); return; }
+      if (s.type === "rtc" || s.type === "call") { document.dispatchEvent(new CustomEvent("fd:rtc", { detail: s })); return; }
       if (s.conversation_id !== conversationId && !(s.who === "customer" && s.customer_id === customerId)) return;
       if (s.who === "customer") customerTyping = Date.now() + 5000;
       else if (s.type === "viewing") viewers[s.agent_name] = Date.now() + 12000;

@@ -39,14 +39,20 @@
     var local = el("video", { "class": "fdw-local", autoplay: "", playsinline: "", "aria-label": t("Your video") });
     local.muted = true;
     var controls = el("div", { "class": "fdw-call-controls" });
+    var take = el("button", { type: "button", "class": "fdw-callbtn", "data-testid": "fd-widget-call-accept" }, t("Accept call"));
+    var refuse = el("button", { type: "button", "class": "fdw-callbtn", "data-testid": "fd-widget-call-decline" }, t("Decline"));
     var share = el("button", { type: "button", "class": "fdw-callbtn", "data-testid": "fd-widget-share" }, t("Share screen"));
     var hang = el("button", { type: "button", "class": "fdw-callbtn fdw-hangup", "data-testid": "fd-widget-hangup" }, t("Hang up"));
+    controls.appendChild(take); controls.appendChild(refuse);
     controls.appendChild(share); controls.appendChild(hang);
     [status, notice, sharing, remote, local, controls].forEach(function (n) { box.appendChild(n); });
     a.panel.insertBefore(bar, a.list);
     a.panel.insertBefore(box, a.list);
     els = { bar: bar, box: box, status: status, notice: notice, sharing: sharing, remote: remote,
-            local: local, share: share, hang: hang, audio: audio, video: video, controls: controls };
+            local: local, share: share, hang: hang, audio: audio, video: video, controls: controls,
+            take: take, refuse: refuse };
+    take.addEventListener("click", acceptIncoming);
+    refuse.addEventListener("click", function () { hangup("declined"); });
     audio.addEventListener("click", function () { start("audio"); });
     video.addEventListener("click", function () { start("video"); });
     hang.addEventListener("click", function () { hangup(call && call.id && call.peer ? "hangup" : "cancelled"); });
@@ -57,6 +63,53 @@
   function setIdle() {
     els.audio.disabled = els.video.disabled = false;
     els.controls.hidden = true;
+    els.take.hidden = els.refuse.hidden = true;
+    els.hang.hidden = false;
+  }
+
+  // The agent calls the visitor: Accept or Decline.
+  function incoming(frame) {
+    var data = frame.data;
+    call = { id: frame.call_id, media: data.media, incoming: true, agent: frame.agent_name || "", peer: null };
+    els.audio.disabled = els.video.disabled = true;
+    els.controls.hidden = false;
+    els.take.hidden = els.refuse.hidden = false;
+    els.hang.hidden = true; els.share.hidden = true;
+    els.box.removeAttribute("data-reason");
+    els.remote.hidden = els.local.hidden = data.media !== "video";
+    els.notice.hidden = !data.recorded;
+    var line = data.media === "video" ? t("{name} is calling you (video).") : t("{name} is calling you (audio).");
+    say(line.replace("{name}", call.agent), "incoming");
+  }
+
+  function acceptIncoming() {
+    if (!call || !call.incoming || call.peer) return;
+    var mine = call;
+    els.take.hidden = els.refuse.hidden = true; els.hang.hidden = false;
+    say(t("Connecting…"), "connecting");
+    mine.media$ = window.FrontdeskRTC.getMedia(mine.media);
+    mine.media$.then(function (stream) {
+      if (call !== mine) { stream.getTracks().forEach(function (tr) { tr.stop(); }); return; }
+      mine.stream = stream; els.local.srcObject = stream;
+      mine.peer = newPeer(mine);
+      mine.peer.attach(stream);
+      signal({ kind: "accept" });  // the agent's page sends the offer now
+    }, function (err) { if (call === mine) hangup(err.reason || "permission_denied"); });
+  }
+
+  function newPeer(mine) {
+    return new window.FrontdeskRTC.Peer({
+      iceServers: api.cfg.calls.ice_servers,
+      send: signal,
+      onRemote: function (s) { if (els.remote.srcObject !== s) els.remote.srcObject = s; },
+      onState: function (state, reason) {
+        if (call !== mine) return;
+        if (state === "connected") {
+          say(mine.agent ? t("Connected with {name}").replace("{name}", mine.agent) : t("Connected"), "connected");
+          els.share.hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+        } else if (state === "failed") hangup(reason);
+      }
+    });
   }
 
   function say(text, state, reason) {
@@ -88,6 +141,7 @@
   }
 
   function receive(frame) {
+    if (!call && frame.type === "rtc" && frame.data && frame.data.kind === "ring") { incoming(frame); return; }
     if (!call) return;
     if (frame.type === "call" && frame.id === call.clientId) {
       call.id = frame.call_id;
@@ -110,18 +164,7 @@
       say(t("Connecting…"), "connecting");
       call.media$.then(function (stream) {
         if (!stream || call !== mine) return;
-        mine.peer = new window.FrontdeskRTC.Peer({
-          iceServers: api.cfg.calls.ice_servers,
-          send: signal,
-          onRemote: function (s) { if (els.remote.srcObject !== s) els.remote.srcObject = s; },
-          onState: function (state, reason) {
-            if (call !== mine) return;
-            if (state === "connected") {
-              say(mine.agent ? t("Connected with {name}").replace("{name}", mine.agent) : t("Connected"), "connected");
-              els.share.hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
-            } else if (state === "failed") hangup(reason);
-          }
-        });
+        mine.peer = newPeer(mine);
         mine.peer.attach(stream);
         return mine.peer.offer();
       }).catch(function () { if (call === mine) hangup("connection_failed"); });
@@ -142,7 +185,8 @@
   function hangup(reason) {
     if (!call) return;
     if (!call.id) { call.ending = reason; say(t(REASONS[reason] || REASONS.hangup), "ending", reason); return; }
-    signal({ kind: reason === "hangup" || reason === "cancelled" ? "hangup" : "fail", reason: reason });
+    var kind = reason === "declined" ? "decline" : (reason === "hangup" || reason === "cancelled" ? "hangup" : "fail");
+    signal({ kind: kind, reason: reason });
     end(reason);
   }
 
