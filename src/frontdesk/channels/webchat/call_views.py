@@ -6,6 +6,9 @@ never says so, by the idle job (calls.ASSEMBLE_JOB). Playback goes through
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -17,6 +20,8 @@ from frontdesk.kit.schemas import Id
 from frontdesk.web.rendering import PageAgent, check_csrf
 
 router = APIRouter(include_in_schema=False)
+# A chunk's number: from 0, bounded (an out-of-range number is the one validation error).
+Seq = Annotated[int, Ge(0), Le(calls.MAX_CHUNKS - 1)]
 CSRF_HEADER = "x-csrf-token"
 
 
@@ -24,7 +29,7 @@ CSRF_HEADER = "x-csrf-token"
 async def put_chunk(
     request: Request,
     message_id: Id,
-    seq: int,
+    seq: Seq,
     session: SessionDep,
     agent: PageAgent,
     runtime: RuntimeDep,
