@@ -361,3 +361,49 @@ class TestSignalCleaning:
             "kind": "hangup",
             "reason": "hangup",
         }
+
+
+class TestAgentCalls:
+    async def test_the_agent_calls_the_visitor_who_accepts(
+        self, client, cast, runtime, live_server
+    ):
+        chat = await make_chat(runtime, cast)
+        alice = await desk_socket(client, cast.alice, live_server)
+        bob = await desk_socket(client, cast.bob, live_server)
+        await asyncio.sleep(0.2)
+        visitor = await Visitor.connect(live_server, await visitor_token(client, chat))
+        ack = await visitor.say("hello-0001", "Please call me")
+        conversation_id = ack["message"]["id"]
+        async with runtime.db.session() as session:
+            conversation_id = (await session.get(Message, conversation_id)).conversation_id  # type: ignore[union-attr]
+            await session.commit()
+        # Bob cannot see the conversation: nothing happens.
+        await bob.send(
+            json.dumps({"type": "call", "conversation_id": conversation_id, "media": "audio"})
+        )
+        assert await frames(bob, 0.3) == []
+        await alice.send(
+            json.dumps({"type": "call", "conversation_id": conversation_id, "media": "audio"})
+        )
+        placed = [f for f in await frames(alice) if f["type"] == "call"]
+        assert len(placed) == 1 and placed[0]["media"] == "audio"
+        call_id = placed[0]["call_id"]
+        ring = await visitor.next("rtc")
+        assert ring["call_id"] == call_id and ring["agent_name"] == "Alice"
+        assert ring["data"] == {"kind": "ring", "media": "audio", "recorded": False}
+        await visitor.ws.send(
+            json.dumps({"type": "rtc", "call_id": call_id, "data": {"kind": "accept"}})
+        )
+        assert [f["data"] for f in rtc(await frames(alice))] == [{"kind": "accept"}]
+        message = await call_row(runtime, call_id)
+        assert message.direction == "outbound" and message.author_agent_id == cast.alice.id
+        assert message.meta["call"]["status"] == "answered"
+        # A signal of Alice's call named with another conversation is refused.
+        await desk_frame(alice, conversation_id + 1000, call_id, {"kind": "offer", "sdp": "v=0"})
+        await desk_frame(alice, conversation_id, call_id, {"kind": "offer", "sdp": "v=0"})
+        assert (await visitor.next("rtc"))["data"] == {"kind": "offer", "sdp": "v=0"}
+        await visitor.drain(0.3)
+        assert len([f for f in rtc(visitor.frames) if f["data"]["kind"] == "offer"]) == 1
+        for ws in (alice, bob):
+            await ws.close()
+        await visitor.close()

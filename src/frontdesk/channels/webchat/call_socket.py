@@ -216,7 +216,8 @@ async def signal_from_desk(desk: Desk, frame: dict[str, Any]) -> dict[str, Any] 
                  "scope": "conversation", "data": {"kind": "taken"}}
             ),
         )  # fmt: skip
-    elif call_id not in active:
+    elif active.get(call_id) != conversation_id:
+        # Not a call this page answered or placed, or named with another conversation.
         return None if signal["kind"] == "decline" else refused
     reason = calls.ending_reason(signal)
     if reason is not None:
