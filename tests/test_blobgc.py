@@ -184,7 +184,7 @@ class TestReferenceQueries:
             for table in Base.metadata.tables.values()
             if any("blob" in column.name for column in table.columns)
         }
-        assert named == {"attachments", "email_quarantine"}
+        assert named == {"attachments", "email_quarantine", "call_recording_chunks"}
 
 
 class TestCollectJob:

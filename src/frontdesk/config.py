@@ -6,9 +6,9 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from frontdesk.kit.security import PasswordCost
@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     # and socket connect renews it. Shorten it for shared computers (kiosks, libraries).
     webchat_token_days: float = 30.0
 
+    # Browser calls (WebRTC): the STUN/TURN servers both browsers use, as the JSON list an
+    # RTCPeerConnection takes, e.g. [{"urls": "turn:turn.example.com:3478", "username": "u",
+    # "credential": "p"}]. Empty = host candidates only, which connect on one machine or one
+    # LAN; set a coturn server for calls across the internet (docs/video.md).
+    ice_servers: list[dict[str, Any]] = []
+    # A call's recording is assembled from the chunks stored so far once none came for this
+    # long (the agent's page was closed or cut off mid-call), or at once on hang-up.
+    call_recording_idle_seconds: float = Field(default=60.0, gt=0)
+    # One chunk above this is refused (413); a recording above the total cap stops growing.
+    call_recording_chunk_bytes: int = 4 * 1024 * 1024
+    call_recording_max_bytes: int = 500 * 1024 * 1024
+
     # Login abuse (auth/login.py). Per client IP: attempts per minute, over it 429. Per
     # (account, IP): failures per 15-minute window, over it that pair is locked out until the
     # window ends; the owner logging in from elsewhere is not. Per account from all IPs: a
@@ -141,6 +153,19 @@ class Settings(BaseSettings):
     # Outbound HTTP (webhooks): loopback/private targets are refused unless allowed (tests, demo).
     allow_private_webhooks: bool = False
     webhook_timeout_seconds: float = 10.0
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for server in value:
+            urls = server.get("urls")
+            listed = urls if isinstance(urls, list) else [urls]
+            if not listed or not all(
+                isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns")
+                for u in listed
+            ):
+                raise ValueError("each ICE server needs urls of stun:, stuns:, turn: or turns:")
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

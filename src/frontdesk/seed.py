@@ -131,7 +131,8 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
             channel="webchat",
             name="Website chat",
             team_ids=[support.id],
-            settings={"greeting": "Hi! Ask us anything about your order."},
+            # Calls from the widget are recorded in the demo (both sides are told first).
+            settings={"greeting": "Hi! Ask us anything about your order.", "record_calls": True},
         ),
         runtime.settings,
     )

@@ -109,6 +109,11 @@ class CallRead(BaseModel):
     recording_deleted: str | None = None
     # The recording is paused (the agent is taking a payment).
     recording_paused: bool = False
+    # Browser calls (WebRTC, from the chat widget): "audio" or "video"; None for phone calls.
+    media: Literal["audio", "video"] | None = None
+    # Why the call ended or never connected (hangup, no_answer, peer_offline,
+    # connection_failed, permission_denied, ...).
+    end_reason: str | None = None
 
 
 def call_of(kind: str, meta: dict[str, object]) -> CallRead | None:

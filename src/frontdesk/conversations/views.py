@@ -334,6 +334,8 @@ async def download_attachment(
 INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # Call recordings and voicemails play in the timeline's <audio> (media is no script vector).
 INLINE_AUDIO = ("audio/mpeg", "audio/wav", "audio/x-wav", "audio/ogg", "audio/webm")
+# Browser video calls' recordings play in the timeline's <video>.
+INLINE_VIDEO = ("video/webm",)
 
 
 def attachment_response(
@@ -341,7 +343,7 @@ def attachment_response(
 ) -> Response:
     """A stored file, served the same way on every path (API, desktop, widget): with
     `preview`, safe images inline; everything else as a download; never sniffed, sandboxed."""
-    inline = preview and attachment.content_type in (*INLINE_IMAGES, *INLINE_AUDIO)
+    inline = preview and attachment.content_type in (*INLINE_IMAGES, *INLINE_AUDIO, *INLINE_VIDEO)
     disposition = "inline" if inline else "attachment"
     if not preview:
         disposition += f"; filename*=UTF-8''{quote(attachment.filename, safe='')}"

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.config import Settings
 from frontdesk.db import utcnow
+from frontdesk.demo.browser_calls import seed_browser_calls
 from frontdesk.demo.calls import seed_calls
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.cti import seed_cti, seed_cti_inbox
@@ -46,6 +47,7 @@ async def demo_world(session: AsyncSession, runtime: Runtime, *, history: bool) 
         await seed_history(session, runtime, inboxes=list(rows), agents=staff)
         await seed_calls(session, runtime, inboxes=list(rows), agents=staff)
         await seed_cti(session, runtime, inbox=pbx, agents=staff)
+        await seed_browser_calls(session, runtime, inboxes=list(rows), agents=staff)
         # After the history: its resolved conversations carry their answers, so the survey
         # triggers their resolves raise find them asked already.
         await seed_surveys(session, list(rows), now=utcnow(), rng=random.Random(20261206))

@@ -4,6 +4,7 @@ the conversation (status, priority, assignment, tags, snooze). Every route goes 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -210,6 +211,8 @@ async def conversation_page(
         conversation.id, []
     )
     context["error"] = request.query_params.get("error")
+    # STUN/TURN servers for browser calls (the webchat call panel).
+    context["ice_servers"] = json.dumps(request.app.state.runtime.settings.ice_servers)
     # A refusal of a reply on another channel names that channel (`on`); else this one's.
     on = request.query_params.get("on") or context["inbox"].channel
     context["error_text"] = error_text(context["error"], on if find_adapter(on) else None)

@@ -82,6 +82,7 @@ FIELD_LABELS = {
     "ami_port": "AMI port", "ami_username": "AMI user name", "ami_secret": "AMI secret",
     "ami_channel": "Agent phone channel (click-to-call)",
     "ami_context": "Dialplan context (click-to-call)",
+    "calls": "Calls from the widget (audio, video, screen sharing)",
 }  # fmt: skip
 
 # Values of select fields that are words, not codes (codes such as "en" or "sha256" are

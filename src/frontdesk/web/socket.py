@@ -2,8 +2,10 @@
 in a conversation (collision detection), a visitor typing — and the presence heartbeat.
 Stored events (messages, status changes) come from /api/v1/events?since=N instead.
 
-Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"}
-and {"type": "heartbeat"}. Server frames: the signals of conversations this agent may see.
+Client frames: {"type": "viewing" | "typing", "conversation_id", "target"?: "reply" | "note"},
+{"type": "heartbeat"} and a browser call's signals {"type": "rtc", ...}
+(channels/webchat/call_socket.py, through FRAME_HANDLERS). Server frames: the signals of
+conversations this agent may see.
 
 The socket lives only as long as its session: an access change naming its agent (bus channel
 `access`, from every process) or the VISIBILITY_TTL re-check closes it with 4401 once the
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +38,12 @@ from frontdesk.routing import service as routing
 from frontdesk.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
+# Channels that talk over this socket register here (the webchat channel's browser calls):
+# a frame type's handler gets the desk and the frame and may answer the page with a frame;
+# close handlers run when the socket ends.
+FrameHandler = Callable[["Desk", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+FRAME_HANDLERS: dict[str, FrameHandler] = {}
+CLOSE_HANDLERS: list[Callable[[Desk], Awaitable[None]]] = []
 VISIBILITY_TTL = 30.0
 HEARTBEAT_SECONDS = 30.0
 
@@ -51,7 +60,7 @@ async def _agent(websocket: WebSocket, runtime: Runtime) -> tuple[Agent, str] | 
         return (agent, token) if agent is not None else None
 
 
-class _Desk:
+class Desk:
     def __init__(self, websocket: WebSocket, runtime: Runtime, agent: Agent, token: str) -> None:
         self.websocket = websocket
         self.runtime = runtime
@@ -61,6 +70,8 @@ class _Desk:
         self.inbox_ids: set[int] | None = set()
         self.loaded = 0.0
         self.conversations: dict[int, tuple[int, int, str]] = {}
+        # What registered channels keep per socket (e.g. the calls this agent answered).
+        self.state: dict[str, Any] = {}
 
     async def visible(self) -> set[int] | None:
         if time.monotonic() - self.loaded > VISIBILITY_TTL:
@@ -110,7 +121,7 @@ async def desk_socket(websocket: WebSocket) -> None:
         await websocket.close(code=4401, reason="unauthenticated")
         return
     await websocket.accept()
-    desk = _Desk(websocket, runtime, *found)
+    desk = Desk(websocket, runtime, *found)
     await desk.heartbeat()
     async with (
         runtime.bus.subscribe(DESK_SIGNALS) as queue,
@@ -128,6 +139,9 @@ async def desk_socket(websocket: WebSocket) -> None:
                 with contextlib.suppress(Exception):
                     await websocket.close(code=CLOSE_ACCESS_ENDED, reason="access ended")
         finally:
+            for close in CLOSE_HANDLERS:
+                with contextlib.suppress(Exception):
+                    await close(desk)
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -135,14 +149,14 @@ async def desk_socket(websocket: WebSocket) -> None:
                     await task
 
 
-async def _watch(desk: _Desk, access: asyncio.Queue[str]) -> None:
+async def _watch(desk: Desk, access: asyncio.Queue[str]) -> None:
     """Re-check at once when any process reports an access change for this agent."""
     while True:
         if names_agent(json.loads(await access.get()), desk.agent.id):
             await desk.recheck()
 
 
-async def _read(desk: _Desk) -> None:
+async def _read(desk: Desk) -> None:
     last_beat = time.monotonic()
     while True:
         try:
@@ -158,9 +172,14 @@ async def _read(desk: _Desk) -> None:
             last_beat = time.monotonic()
         if frame.get("type") in ("viewing", "typing"):
             await _signal(desk, frame)
+        elif str(frame.get("type")) in FRAME_HANDLERS:
+            answer = await FRAME_HANDLERS[str(frame["type"])](desk, frame)
+            if answer is not None:
+                with contextlib.suppress(Exception):
+                    await desk.websocket.send_text(json.dumps(answer))
 
 
-async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
+async def _signal(desk: Desk, frame: dict[str, Any]) -> None:
     try:
         conversation_id = int(frame.get("conversation_id", 0))
     except (TypeError, ValueError):
@@ -190,13 +209,29 @@ async def _signal(desk: _Desk, frame: dict[str, Any]) -> None:
         )
 
 
-async def _forward(desk: _Desk, queue: asyncio.Queue[str]) -> None:
+async def _addressed_to(desk: Desk, signal: dict[str, Any]) -> bool:
+    """A signal naming `to_agent` goes to that agent alone; one with `"scope":
+    "conversation"` (a call's) only to agents who may see its conversation."""
+    target = signal.get("to_agent")
+    if target is not None and target != desk.agent.id:
+        return False
+    if signal.get("scope") != "conversation":
+        return True
+    try:
+        return await desk.conversation(int(signal.get("conversation_id") or 0)) is not None
+    except (TypeError, ValueError):
+        return False
+
+
+async def _forward(desk: Desk, queue: asyncio.Queue[str]) -> None:
     while True:
         signal = json.loads(await queue.get())
         if signal.get("who") == "agent" and signal.get("agent_id") == desk.agent.id:
             continue
         visible = await desk.visible()
         if visible is not None and signal.get("inbox_id") not in visible:
+            continue
+        if not await _addressed_to(desk, signal):
             continue
         with contextlib.suppress(Exception):
             await desk.websocket.send_text(json.dumps(signal))

@@ -87,6 +87,7 @@ STATIC_FILES = {
     "app.css": "text/css",
     "desk.js": "application/javascript",
     "sla.js": "application/javascript",
+    "call.js": "application/javascript",
     "htmx.min.js": "application/javascript",
     "help.js": "application/javascript",
     "help.css": "text/css",

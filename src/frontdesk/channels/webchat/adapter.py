@@ -56,6 +56,11 @@ class WebchatSettings(BaseModel):
     allowed_origins: list[str] = []
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD, ge=1)
     upload_types: list[str] = SAFE_UPLOAD_TYPES
+    # Browser calls: the visitor may start an audio or video call from the widget.
+    calls: bool = True
+    # Record browser calls (the agent's page records both sides). Both sides are shown a
+    # notice before recording starts; off by default.
+    record_calls: bool = False
     # The e-mail inbox settings (address, smtp) used when a visitor continues by e-mail or
     # asks for a transcript; handed to the e-mail channel adapter when it is installed.
     email: dict[str, Any] | None = None

@@ -55,6 +55,8 @@ class VisitorConn:
         "_deliver",
         "_drainer",
         "_held",
+        "call_agent",
+        "call_id",
         "claims",
         "conversation_id",
         "customer_id",
@@ -78,6 +80,9 @@ class VisitorConn:
         self.claims = claims
         self.customer_id = customer_id
         self.conversation_id: int | None = None
+        # The browser call this socket is in (its message id), and the agent who answered it.
+        self.call_id: int | None = None
+        self.call_agent: int | None = None
         self.token = token
         # Ids of the messages this socket has shown (replayed, forwarded or acknowledged).
         self.sent: set[int] = set()

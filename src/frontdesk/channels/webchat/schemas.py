@@ -72,3 +72,6 @@ class WidgetMessage(BaseModel):
     # Choices under an outbound message (the bot's "did that help?"): pressing one sends
     # its title as the visitor's next message.
     buttons: list[WidgetButton] = []
+    # A browser call (message kind "call"): media, status and duration as the widget shows
+    # them; None for every other message.
+    call: dict[str, Any] | None = None

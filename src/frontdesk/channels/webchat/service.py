@@ -353,14 +353,31 @@ def visitor_message(message: Message) -> WidgetMessage:
         status=message.delivery_status,
         at=message.created_at.isoformat(),
         attachments=[],
+        call=call_card(message),
     )
+
+
+def call_card(message: Message) -> dict[str, Any] | None:
+    """The public part of a call's state (no agent ids, numbers or transcripts)."""
+    call = (message.meta or {}).get("call")
+    if message.kind != "call" or not isinstance(call, dict):
+        return None
+    return {
+        "media": call.get("media", "audio"),
+        "status": call.get("status", "ringing"),
+        "duration_seconds": call.get("duration_seconds"),
+        "recorded": bool(call.get("recorded")),
+    }
 
 
 async def widget_messages(
     session: AsyncSession, messages: Sequence[Message], *, token: str
 ) -> list[WidgetMessage]:
     """What the visitor sees of messages: no internal fields, agents by first name only."""
-    attachments = await conversations_repository.attachments_of(session, [m.id for m in messages])
+    # A call's recording is the agent's record, not a file for the visitor.
+    attachments = await conversations_repository.attachments_of(
+        session, [m.id for m in messages if m.kind != "call"]
+    )
     files: dict[int | None, list[WidgetAttachment]] = {}
     for item in attachments:
         files.setdefault(item.message_id, []).append(
@@ -398,6 +415,7 @@ async def widget_messages(
                     for b in ((m.meta or {}).get("interactive") or {}).get("buttons", [])
                     if m.direction == "outbound"
                 ],
+                call=call_card(m),
             )
         )
     return result

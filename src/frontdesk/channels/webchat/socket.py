@@ -1,10 +1,12 @@
 """The visitor's websocket /widget/ws?token=…&since=<last message id seen>.
 
 Client frames: {"type": "message", "id": <client id>, "text"} · {"type": "typing", "on"} ·
-{"type": "read", "up_to": <message id>} · {"type": "ping"}.
+{"type": "read", "up_to": <message id>} · {"type": "ping"} · browser calls: {"type": "call"}
+and {"type": "rtc"} (call_socket.py).
 Server frames: {"type": "hello", "online"} · {"type": "message", "message"} ·
 {"type": "ack", "id", "message"} · {"type": "status", "id", "status"} · {"type": "typing", "on"} ·
-{"type": "error", "id"?, "code", "message"} · {"type": "pong"} ·
+{"type": "error", "id"?, "code", "message"} · {"type": "pong"} · {"type": "call"} and
+{"type": "rtc"} (call_socket.py) ·
 {"type": "queue", "position", "wait_minutes"} (the visitor's own place while their chat waits
 for an agent; `position` null once it no longer waits).
 
@@ -26,7 +28,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-from frontdesk.channels.webchat import service
+from frontdesk.channels.webchat import call_socket, service
 from frontdesk.channels.webchat.adapter import read_settings
 from frontdesk.channels.webchat.hub import Item, VisitorConn, VisitorHub
 from frontdesk.channels.webchat.tokens import VisitorClaims
@@ -113,6 +115,7 @@ async def visitor_socket(websocket: WebSocket, token: str = "", since: int = 0) 
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        await call_socket.visitor_gone(conn, runtime)
         await conn.close()
         await hub.detach(conn)
 
@@ -167,6 +170,10 @@ async def _reader(
             )
         elif kind == "read" and conn.customer_id is not None:
             await _on_read(conn, runtime, inbox_id, frame)
+        elif kind == "call":
+            await call_socket.start_from_visitor(conn, runtime, hub, inbox, frame, visitor)
+        elif kind == "rtc":
+            await call_socket.signal_from_visitor(conn, runtime, frame)
         elif kind == "ping":
             await conn.send({"type": "pong"})
 
@@ -196,19 +203,7 @@ async def _on_message(
         message = received.message
         conn.sent.add(message.id)
         conn.conversation_id = message.conversation_id
-        if conn.customer_id is None:
-            hub.bind(conn, message.customer_id)
-            # Other tabs of this visitor learn their customer now and start receiving.
-            await runtime.bus.publish(
-                VISITOR_SIGNALS,
-                json.dumps(
-                    {
-                        "type": "bind",
-                        "address": conn.claims.address,
-                        "customer_id": message.customer_id,
-                    }
-                ),
-            )
+        await bind_visitor(conn, runtime, hub, message.customer_id)
         shown = service.visitor_message(message)
         await conn.send(
             {
@@ -255,6 +250,20 @@ async def _on_message(
         conn.end()
 
 
+async def bind_visitor(
+    conn: VisitorConn, runtime: Runtime, hub: VisitorHub, customer_id: int
+) -> None:
+    """The socket's first stored message names its customer: it starts receiving."""
+    if conn.customer_id is not None:
+        return
+    hub.bind(conn, customer_id)
+    # Other tabs of this visitor learn their customer now and start receiving.
+    await runtime.bus.publish(
+        VISITOR_SIGNALS,
+        json.dumps({"type": "bind", "address": conn.claims.address, "customer_id": customer_id}),
+    )
+
+
 async def _on_read(
     conn: VisitorConn, runtime: Runtime, inbox_id: int, frame: dict[str, Any]
 ) -> None:
@@ -279,6 +288,8 @@ async def _deliver(conn: VisitorConn, item: Item) -> None:
         await _replay(conn, runtime, value)
     elif kind == "resync":
         await _replay(conn, runtime, max(conn.sent, default=0))
+    elif kind == "signal" and value["type"] == "rtc":
+        await call_socket.deliver_to_visitor(conn, value)
     elif kind == "signal":
         await conn.send({"type": value["type"], "on": value.get("on", True)})
     elif kind == "event":

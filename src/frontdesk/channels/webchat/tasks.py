@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontdesk.channels.webchat import repository
+from frontdesk.channels.webchat import calls, repository
 from frontdesk.channels.webchat.adapter import webchat_channel
+from frontdesk.channels.webchat.calls import ASSEMBLE_JOB
 from frontdesk.channels.webchat.service import TRANSCRIPT_JOB
 from frontdesk.db import utcnow
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.port import Outbound, PermanentSendError
+from frontdesk.kit import uow
+from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import JobContext, PermanentJobError, handler
 
 
@@ -47,3 +50,18 @@ async def send_transcript(ctx: JobContext, payload: dict[str, Any]) -> None:
         await webchat_channel.send_email(inbox, outbound, ctx.settings)
     except PermanentSendError as exc:
         raise PermanentJobError(str(exc)) from exc
+
+
+@handler(ASSEMBLE_JOB, transactional=False)
+async def assemble_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """A browser call's recording, assembled from what was uploaded once uploads stopped
+    (the agent's page closed or lost its connection mid-call)."""
+    async with ctx.db.session() as session:
+        await calls.assemble_when_idle(
+            session,
+            int(payload["message_id"]),
+            blobs=BlobStore(ctx.settings.blob_dir),
+            app=ctx.settings,
+            generation=int(payload.get("generation", 0)),
+        )
+        await uow.commit(session)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from frontdesk.channels.webchat import service
 from frontdesk.channels.webchat.adapter import read_settings, webchat_channel
+from frontdesk.channels.webchat.calls import REASON_TEXTS as CALL_REASONS
 from frontdesk.channels.webchat.schemas import EmailContinue, SessionStart, TranscriptRequest
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.views import attachment_response
@@ -51,10 +52,28 @@ WIDGET_STRINGS = (
     "You are number {position} in the queue.",
     "You are number {position} in the queue — expected wait about a minute.",
     "You are number {position} in the queue — expected wait about {minutes} minutes.",
+    # Browser calls (widget-call.js).
+    "Call us", "Audio call", "Video call", "Calling…", "Ringing…", "Connecting…",
+    "Connected with {name}", "Connected", "Hang up", "Share screen", "Stop sharing",
+    "The agent is sharing their screen.", "The agent's video", "Your video",
+    "This call is recorded. Staying on the call means you agree to the recording.",
+    "Ringing", "Answered", "Missed", "Ended", "Accept call", "Decline",
+    "{name} is calling you (video).", "{name} is calling you (audio).",
+    *CALL_REASONS.values(),
 )  # fmt: skip
 
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+
+
+@router.get("/widget-rtc.js")
+async def widget_rtc_js() -> Response:
+    return _static("rtc.js", "application/javascript")
+
+
+@router.get("/widget-call.js")
+async def widget_call_js() -> Response:
+    return _static("widget-call.js", "application/javascript")
 
 
 def _cors(data: Any, status: int = 200) -> JSONResponse:
@@ -109,7 +128,7 @@ async def demo_css() -> Response:
 
 
 @router.get("/widget/api/config")
-async def widget_config(session: SessionDep, inbox: Id) -> JSONResponse:
+async def widget_config(session: SessionDep, runtime: RuntimeDep, inbox: Id) -> JSONResponse:
     async def work() -> dict[str, Any]:
         found = await service.get_webchat_inbox(session, inbox)
         settings = read_settings(found)
@@ -127,6 +146,11 @@ async def widget_config(session: SessionDep, inbox: Id) -> JSONResponse:
             "upload": {"types": settings.upload_types, "max_bytes": settings.max_upload_bytes},
             "online": await routing.inbox_has_agent_online(session, found.id),
             "strings": {text: _(text) for text in WIDGET_STRINGS},
+            "calls": {
+                "enabled": settings.calls,
+                "recorded": settings.calls and settings.record_calls,
+                "ice_servers": runtime.settings.ice_servers,
+            },
         }
 
     return await _answer(work)

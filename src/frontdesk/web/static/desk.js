@@ -137,6 +137,8 @@
     ws.onopen = function () { announce("viewing"); };
     ws.onmessage = function (e) {
       var s = JSON.parse(e.data);
+      // Browser calls' signals (call.js listens; the server scoped them to this agent).
+      if (s.type === "rtc" || s.type === "call") { document.dispatchEvent(new CustomEvent("fd:rtc", { detail: s })); return; }
       if (s.conversation_id !== conversationId && !(s.who === "customer" && s.customer_id === customerId)) return;
       if (s.who === "customer") customerTyping = Date.now() + 5000;
       else if (s.type === "viewing") viewers[s.agent_name] = Date.now() + 12000;
@@ -277,6 +279,14 @@
       links[next].focus();
     }
   });
+
+  window.FrontdeskDesk = {
+    connected: function () { return !!(desk && desk.readyState === 1); },
+    send: function (frame) {
+      if (!desk || desk.readyState !== 1) return false;
+      desk.send(JSON.stringify(frame)); return true;
+    }
+  };
 
   setInterval(function () { collision(); announce(conversationId ? "viewing" : "heartbeat"); }, 5000);
   events();

@@ -16,6 +16,7 @@
   var state = load(), socket = null, wantSocket = true, retry = 0, retryTimer = null;
   var els = {}, shown = {}, typingTimer = null, lastTyping = 0, readUpTo = 0, since = 0;
   var sticky = "";  // a notice that stays until the visitor writes again
+  var calls = null;  // the call UI (widget-call.js), when the inbox allows calls
 
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; }
@@ -161,6 +162,28 @@
     document.addEventListener("visibilitychange", markRead);
     window.addEventListener("online", function () { if (wantSocket) connect(); });
     if (sessionStorage.getItem(KEY + ":open") === "1") toggle(true);
+    if (cfg.calls && cfg.calls.enabled && window.RTCPeerConnection) loadCalls();
+  }
+
+  // Calls load their two scripts only where the inbox allows them.
+  function loadCalls() {
+    var scripts = ["/widget-rtc.js", "/widget-call.js"], left = scripts.length;
+    scripts.forEach(function (path) {
+      var s = el("script", { src: HOST + path, async: "" });
+      s.async = false;  // in order: the call UI needs the peer code
+      s.onload = function () {
+        if (--left) return;
+        calls = window.FrontdeskWidgetCall;
+        calls.init({
+          cfg: cfg, t: t, el: el, panel: els.panel, list: els.list, newId: newId,
+          send: function (frame) {
+            if (!socket || socket.readyState !== 1) return false;
+            socket.send(JSON.stringify(frame)); return true;
+          }
+        });
+      };
+      document.head.appendChild(s);
+    });
   }
 
   function prechatForm() {
@@ -237,6 +260,7 @@
     ws.onmessage = function (e) { receive(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       if (socket === ws) socket = null;
+      if (calls) calls.gone();  // the server ends a call whose socket closed
       if (!wantSocket) return;
       if (e.code === 4440 || e.code === 4401) { restart(); return; }
       if ((state.outbox || []).length) notice(t("Offline: your messages will be sent when the connection is back."));
@@ -276,6 +300,11 @@
   }
 
   function receive(frame) {
+    if (frame.type === "call" || frame.type === "rtc" || (frame.type === "error" && frame.call)) {
+      if (frame.message) render(frame.message);
+      if (calls) calls.receive(frame);
+      return;
+    }
     if (frame.type === "hello") {
       setOnline(frame.online);
       if (frame.token) { state.token = frame.token; save(); }  // sliding expiry
@@ -317,6 +346,7 @@
     li.setAttribute("data-id", m.id);
     if (m.author_name) li.appendChild(el("span", { "class": "fdw-author" }, m.author_name));
     if (m.text) li.appendChild(el("span", { "class": "fdw-text" }, m.text));
+    if (m.call) li.appendChild(el("span", { "class": "fdw-text fdw-call-line", "data-testid": "fd-widget-call-line", "data-status": m.call.status }, callLine(m.call)));
     (m.attachments || []).forEach(function (a) {
       var href = HOST + a.url;
       var link = el("a", { href: href, "class": "fdw-file-link", rel: "noopener", target: "_blank", "data-testid": "fd-widget-file", dir: "auto" });
@@ -480,6 +510,17 @@
         }
         handle(err);
       });
+  }
+
+  function callLine(c) {
+    var what = c.media === "video" ? t("Video call") : t("Audio call");
+    var status = { ringing: t("Ringing"), answered: t("Answered"), missed: t("Missed"), ended: t("Ended") }[c.status] || "";
+    var line = "☎ " + what + (status ? " · " + status : "");
+    if (c.duration_seconds != null) {
+      var s = c.duration_seconds, pad = s % 60 < 10 ? "0" : "";
+      line += " · " + Math.floor(s / 60) + ":" + pad + (s % 60);
+    }
+    return line;
   }
 
   function scroll() { els.list.scrollTop = els.list.scrollHeight; }
