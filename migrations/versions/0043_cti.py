@@ -1,7 +1,7 @@
 """cti: agents' phone extensions, the AMI connection lease of each CTI inbox
 
 Revision ID: 0043_cti
-Revises: 0038_kb_gaps
+Revises: 0041_metrics
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import frontdesk.db
 
 revision: str = "0043_cti"
-down_revision: str | None = "0038_kb_gaps"
+down_revision: str | None = "0041_metrics"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

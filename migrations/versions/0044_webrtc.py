@@ -1,7 +1,7 @@
 """webchat: the chunks of browser calls' recordings, kept until they are assembled
 
 Revision ID: 0044_webrtc
-Revises: 0038_kb_gaps
+Revises: 0043_cti
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0044_webrtc"
-down_revision: str | None = "0038_kb_gaps"
+down_revision: str | None = "0043_cti"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 invite), customer notes, custom attribute definitions, and merge records for split
 
 Revision ID: 0045_admin
-Revises: 0038_kb_gaps
+Revises: 0044_webrtc
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0045_admin"
-down_revision: str | None = "0038_kb_gaps"
+down_revision: str | None = "0044_webrtc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,9 +16,8 @@ from frontdesk.demo.calls import seed_calls
 from frontdesk.demo.cast import PROVIDER_PREFIX, is_demo_inbox, messaging_inboxes, provider_base
 from frontdesk.demo.cti import seed_cti, seed_cti_inbox
 from frontdesk.demo.history import seed_history
-from frontdesk.demo.workload import seed_handled_tasks, seed_queues
 from frontdesk.demo.shifts import seed_shifts
-from frontdesk.demo.workload import seed_handled_tasks
+from frontdesk.demo.workload import seed_handled_tasks, seed_queues
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.schemas import InboxCreate, InboxUpdate

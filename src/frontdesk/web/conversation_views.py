@@ -41,7 +41,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Invalid
 from frontdesk.kit.events import last_sequence
 from frontdesk.kit.i18n import translator
-from frontdesk.kit.schemas import Id
+from frontdesk.kit.schemas import MAX_ID, Id
 from frontdesk.kit.sms import count_segments
 from frontdesk.runtime import Runtime
 from frontdesk.web import sla_views
