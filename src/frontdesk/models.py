@@ -21,7 +21,7 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.db import Base
-from frontdesk.desk.models import CannedResponse
+from frontdesk.desk.models import CannedResponse, Macro, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
@@ -51,7 +51,10 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
-    "Attachment", "Base", "BotConversation", "BotInbox", "CannedResponse", "Conversation",
+    "Attachment", "Base", "BotConversation", "BotInbox", "CannedResponse",
+    "Macro",
+    "SavedView",
+    "WorkspacePreference", "Conversation",
     "ConversationFact", "ConversationTag", "Customer", "DailyRollup", "Event", "Feedback",
     "Gap",
     "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
