@@ -270,6 +270,8 @@
     if (!e.target.classList || !e.target.classList.contains("pick")) return;
     var label = document.getElementById("fd-bulk-count");
     var count = document.querySelectorAll(".pick:checked").length;
+    var bar = document.getElementById("fd-bulk");
+    if (bar) bar.classList.toggle("active", count > 0);
     if (label && count) label.textContent = label.getAttribute("data-text").replace("{count}", count.toLocaleString(document.documentElement.lang || "en"));
   });
 
