@@ -115,7 +115,9 @@ class TestMacros:
         )
         assert applied.status_code == 200, applied.text
         assert applied.json()["message_id"]
-        got = (await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)).json()
+        got = (
+            await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)
+        ).json()
         assert got["status"] == "pending" and got["assignee_id"] == cast.alice.id
         assert got["tags"] == ["refund"]
         messages = await client.get(
@@ -130,7 +132,9 @@ class TestMacros:
     async def test_a_macro_in_a_conversation_out_of_reach_is_not_found(self, client, cast):
         found = await opened(client, cast.app, "mac-2")  # Billing's inbox: not Alice's
         made = await client.post(
-            "/api/v1/macros", json={"name": "Close", "status": "resolved"}, headers=cast.alice.headers
+            "/api/v1/macros",
+            json={"name": "Close", "status": "resolved"},
+            headers=cast.alice.headers,
         )
         applied = await client.post(
             f"/api/v1/macros/{made.json()['id']}/apply",

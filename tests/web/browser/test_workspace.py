@@ -23,7 +23,9 @@ async def many(client, cast, count: int, prefix: str = "ws") -> list[int]:  # ty
             f"{prefix}-{n}", f"{prefix}{n}@example.com", f"Question number {n}",
             sender={"name": f"Customer {prefix} {n}"},
         )  # fmt: skip
-        ids.append(int((await post_inbound(client, cast.website, payload)).json()["conversation_id"]))
+        ids.append(
+            int((await post_inbound(client, cast.website, payload)).json()["conversation_id"])
+        )
     return ids
 
 
@@ -119,7 +121,9 @@ class TestProductivity:
         ids = await many(client, cast, 3, "bulk")
         alice = await agent_page(browser, base, cast.alice)
         for found in ids[:2]:
-            row = alice.locator(f"[data-testid=fd-conversation-row][data-conversation-id='{found}']")
+            row = alice.locator(
+                f"[data-testid=fd-conversation-row][data-conversation-id='{found}']"
+            )
             await row.get_by_test_id("fd-row-select").check()
         await alice.get_by_test_id("fd-bulk-count").get_by_text("2").wait_for()
         await alice.get_by_test_id("fd-bulk-status").select_option("resolved")
@@ -173,7 +177,9 @@ class TestProductivity:
         await alice.get_by_test_id("fd-timeline").get_by_text("Thank you Customer!").wait_for()
         status = alice.get_by_test_id("fd-conv-status")
         await status.get_by_text("pending").wait_for()
-        got = (await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)).json()
+        got = (
+            await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)
+        ).json()
         assert got["assignee_id"] == cast.alice.id and got["tags"] == ["followup"]
 
     async def test_snooze_until_a_picked_time_in_the_agents_zone(
@@ -192,7 +198,9 @@ class TestProductivity:
         await alice.get_by_test_id("fd-snooze-at").fill("2031-03-04T09:30")
         await alice.get_by_test_id("fd-snooze-send").click()
         await alice.get_by_test_id("fd-conv-snoozed").wait_for()
-        got = (await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)).json()
+        got = (
+            await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)
+        ).json()
         assert got["status"] == "snoozed"
         expected = datetime(2031, 3, 4, 9, 30, tzinfo=ZoneInfo("Asia/Tehran"))
         assert datetime.fromisoformat(got["snoozed_until"]) == expected
@@ -225,9 +233,7 @@ class TestProductivity:
         )
         await alice.wait_for_function("() => document.title.startsWith('(2) ')", timeout=10_000)
 
-    async def test_notifications_for_what_the_agent_chose(
-        self, browser, live_server, cast, client
-    ):
+    async def test_notifications_for_what_the_agent_chose(self, browser, live_server, cast, client):
         base = f"http://{live_server}"
         alice = await agent_page(browser, base, cast.alice)
         await alice.goto(f"{base}/me/preferences")
