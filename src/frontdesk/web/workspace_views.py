@@ -43,11 +43,11 @@ async def bulk_form(request: Request, session: SessionDep, agent: PageAgent) -> 
     form = await checked_form(request)
     back = _back(str(form.get("back") or "/"))
     assignee = str(form.get("assignee") or "-")
-    ids = [int(v) for v in form.getlist("ids") if str(v).isdigit() and len(str(v)) < 10]
+    ids = [int(str(v)) for v in form.getlist("ids") if str(v).isdigit() and len(str(v)) < 10]
     try:
         data = BulkUpdate(
             ids=ids,
-            status=str(form.get("status") or "") or None,
+            status=str(form.get("status") or "") or None,  # type: ignore[arg-type]
             assignee_id=int(assignee) if assignee.isdigit() and len(assignee) < 10 else None,
             unassign=assignee == "",
             add_tag=str(form.get("tag") or "").strip() or None,
