@@ -4,8 +4,13 @@ conversation, all or nothing, one activity line per change) and workspace prefer
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import time_machine
+
+from frontdesk.conversations import service as conversations_service
+from frontdesk.kit import uow
 from tests.conftest import inbound_payload, post_inbound
 
 
@@ -264,3 +269,25 @@ class TestPreferences:
                 "/api/v1/me/preferences", json=body, headers=cast.alice.headers
             )
             assert response.status_code == 422, body
+
+
+class TestSnoozeWakes:
+    async def test_a_snooze_wakes_at_the_picked_time_by_the_system(self, client, cast, runtime):
+        found = await opened(client, cast.website, "wake-1")
+        until = datetime.now(UTC) + timedelta(minutes=30)
+        response = await client.patch(
+            f"/api/v1/conversations/{found}",
+            json={"status": "snoozed", "snoozed_until": until.isoformat()},
+            headers=cast.alice.headers,
+        )
+        assert response.status_code == 200, response.text
+        async with runtime.db.session() as session:
+            assert await conversations_service.wake_snoozed(session) == 0  # not yet
+            await uow.commit(session)
+        with time_machine.travel(until + timedelta(seconds=1), tick=True):
+            async with runtime.db.session() as session:
+                assert await conversations_service.wake_snoozed(session) == 1
+                await uow.commit(session)
+        got = await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)
+        assert got.json()["status"] == "open"
+        assert (await activity(client, cast.ada, found))[-1] == ("status", None, "open")
