@@ -291,3 +291,19 @@ class TestSnoozeWakes:
         got = await client.get(f"/api/v1/conversations/{found}", headers=cast.alice.headers)
         assert got.json()["status"] == "open"
         assert (await activity(client, cast.ada, found))[-1] == ("status", None, "open")
+
+
+class TestUnknownReferences:
+    async def test_a_view_for_a_team_that_does_not_exist_is_422(self, client, cast):
+        response = await client.post(
+            "/api/v1/saved-views", json={"name": "x", "team_id": 99999}, headers=cast.ada.headers
+        )
+        assert response.status_code == 422 and "unknown_team" in response.text
+
+    async def test_a_macro_for_an_agent_that_does_not_exist_is_422(self, client, cast):
+        response = await client.post(
+            "/api/v1/macros",
+            json={"name": "x", "assign": "agent", "assignee_id": 99999},
+            headers=cast.ada.headers,
+        )
+        assert response.status_code == 422 and "invalid_assignee" in response.text

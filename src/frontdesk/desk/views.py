@@ -21,6 +21,7 @@ from frontdesk.desk.schemas import (
     SavedViewRead,
 )
 from frontdesk.kit import uow
+from frontdesk.kit.openapi import errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from frontdesk.kit.schemas import Id, RequestBody
 
@@ -71,7 +72,9 @@ async def list_saved_views(session: SessionDep, agent: CurrentAgent) -> list[Sav
     return await workspace.list_views(session, agent)
 
 
-@workspace_router.post("/saved-views", response_model=SavedViewRead, status_code=201)
+@workspace_router.post(
+    "/saved-views", response_model=SavedViewRead, status_code=201, responses=errors(403)
+)
 async def create_saved_view(
     data: SavedViewCreate, session: SessionDep, agent: CurrentAgent
 ) -> SavedViewRead:
@@ -80,7 +83,9 @@ async def create_saved_view(
     return workspace.read_view(row)
 
 
-@workspace_router.delete("/saved-views/{view_id}", status_code=204, response_class=Response)
+@workspace_router.delete(
+    "/saved-views/{view_id}", status_code=204, response_class=Response, responses=errors(403)
+)
 async def delete_saved_view(view_id: Id, session: SessionDep, agent: CurrentAgent) -> Response:
     row = await workspace.get_view_or_raise(session, view_id, agent=agent)
     await workspace.delete_view(session, row, agent=agent)
@@ -94,14 +99,16 @@ async def list_macros(session: SessionDep, agent: CurrentAgent) -> list[MacroRea
     return await workspace.list_macros(session, agent)
 
 
-@workspace_router.post("/macros", response_model=MacroRead, status_code=201)
+@workspace_router.post("/macros", response_model=MacroRead, status_code=201, responses=errors(403))
 async def create_macro(data: MacroCreate, session: SessionDep, agent: CurrentAgent) -> MacroRead:
     row = await workspace.create_macro(session, agent, data)
     await uow.commit(session)
     return workspace.read_macro(row)
 
 
-@workspace_router.delete("/macros/{macro_id}", status_code=204, response_class=Response)
+@workspace_router.delete(
+    "/macros/{macro_id}", status_code=204, response_class=Response, responses=errors(403)
+)
 async def delete_macro(macro_id: Id, session: SessionDep, agent: CurrentAgent) -> Response:
     row = await workspace.get_macro_or_raise(session, macro_id, agent=agent)
     await workspace.delete_macro(session, row, agent=agent)
@@ -121,7 +128,7 @@ async def apply_macro(
     return MacroApplied(conversation_id=conversation.id, message_id=message.id if message else None)
 
 
-@workspace_router.post("/conversations/bulk", response_model=BulkResult)
+@workspace_router.post("/conversations/bulk", response_model=BulkResult, responses=errors(404))
 async def bulk_update(data: BulkUpdate, session: SessionDep, agent: CurrentAgent) -> BulkResult:
     """Assign, set a status or add a tag on up to 100 conversations at once; all or nothing
     (a conversation the caller may not see answers 404 and nothing changes)."""

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
@@ -26,7 +27,7 @@ from frontdesk.desk.schemas import (
     SavedViewRead,
 )
 from frontdesk.desk.service import fill_variables
-from frontdesk.kit.errors import Forbidden, NotFound
+from frontdesk.kit.errors import Forbidden, Invalid, NotFound
 
 # What the inbox page reads from its URL; a saved view keeps these and nothing else.
 VIEW_PARAMS = (
@@ -52,6 +53,8 @@ async def create_view(session: AsyncSession, agent: Agent, data: SavedViewCreate
     admins) with everyone."""
     if data.shared and data.team_id is None and not agent.sees_everything:
         raise Forbidden("only supervisors and admins share views with everyone", code="forbidden")
+    if data.team_id is not None and await auth_repository.get_team(session, data.team_id) is None:
+        raise Invalid(f"team {data.team_id} does not exist", code="unknown_team")
     if data.team_id is not None and not (
         agent.sees_everything or await repository.is_team_member(session, agent.id, data.team_id)
     ):
@@ -111,6 +114,10 @@ async def create_macro(session: AsyncSession, agent: Agent, data: MacroCreate) -
     """A personal macro, or a shared one (admins only)."""
     if data.shared and agent.role != "admin":
         raise Forbidden("only admins manage shared macros", code="forbidden")
+    if data.assignee_id is not None:
+        assignee = await auth_repository.get_agent(session, data.assignee_id)
+        if assignee is None or not assignee.active:
+            raise Invalid("assignee is not an active agent", code="invalid_assignee")
     row = Macro(
         owner_id=None if data.shared else agent.id,
         name=data.name.strip() or data.name,
