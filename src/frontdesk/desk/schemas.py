@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from frontdesk.kit.schemas import Id, RequestBody
 
@@ -46,7 +46,7 @@ class SavedViewCreate(RequestBody):
     # The inbox URL's query (view, status, channel, inbox, tag, priority, q, …); anything
     # else in it is dropped, so a view is exactly what the inbox page understands.
     query: str = Field(default="", max_length=1000)
-    shared: bool = False
+    shared: StrictBool = False
     team_id: Id | None = None
 
 
@@ -70,7 +70,7 @@ class MacroCreate(RequestBody):
     )
     assign: Assign = "keep"
     assignee_id: Id | None = None
-    shared: bool = False
+    shared: StrictBool = False
 
     @model_validator(mode="after")
     def _agent_named(self) -> MacroCreate:
@@ -108,7 +108,7 @@ class BulkUpdate(RequestBody):
     status: Literal["open", "pending", "resolved", "closed"] | None = None
     # Present (even null = unassign) means "assign"; absent means "leave as it is".
     assignee_id: Id | None = None
-    unassign: bool = False
+    unassign: StrictBool = False
     add_tag: str | None = Field(default=None, min_length=1, max_length=50)
 
     @model_validator(mode="after")
@@ -127,7 +127,7 @@ class BulkResult(BaseModel):
 class PreferencesUpdate(RequestBody):
     time_zone: str | None = Field(default=None, max_length=64)
     notify: list[Literal["new", "mentions", "assigned"]] | None = None
-    sound: bool | None = None
+    sound: StrictBool | None = None
 
     @model_validator(mode="after")
     def _known_zone(self) -> PreferencesUpdate:
