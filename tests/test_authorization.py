@@ -162,6 +162,17 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
     )
     assert draft.status_code == 201, draft.text
     values["article_id"] = draft.json()["id"]
+    # Bob's personal saved view and macro: nobody else may see, delete or apply them.
+    view = await client.post(
+        "/api/v1/saved-views", json={"name": "Bob's"}, headers=cast.bob.headers
+    )
+    macro = await client.post(
+        "/api/v1/macros", json={"name": "Bob's", "status": "resolved"}, headers=cast.bob.headers
+    )
+    values["view_id"], values["macro_id"] = view.json()["id"], macro.json()["id"]
+    BODIES[("POST", "/api/v1/macros/{macro_id}/apply")] = {
+        "conversation_id": other["conversation_id"]
+    }
     BODIES[("POST", "/api/v1/tasks/{task_id}/transfer")] = {"queue_id": values["queue_id"]}
     BODIES[("POST", "/api/v1/customers/{customer_id}/merge")] = {
         "other_id": mine.json()["customer_id"]

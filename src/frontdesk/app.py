@@ -31,6 +31,7 @@ from frontdesk.demo.mail import MailSink
 from frontdesk.demo.views import router as demo_router
 from frontdesk.deps import get_admin, get_current_agent
 from frontdesk.desk.views import router as desk_router
+from frontdesk.desk.views import workspace_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
 from frontdesk.inboxes.views import router as inboxes_router
 from frontdesk.kit import openapi
@@ -134,6 +135,7 @@ def create_app(
         customers_router,
         conversations_router,
         desk_router,
+        workspace_router,
         knowledge_router,
         knowledge_public_router,
         realtime_router,

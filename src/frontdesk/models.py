@@ -21,7 +21,7 @@ from frontdesk.conversations.models import (
 )
 from frontdesk.customers.models import AttributeDefinition, Customer, CustomerMerge, Identity
 from frontdesk.db import Base
-from frontdesk.desk.models import CannedResponse
+from frontdesk.desk.models import CannedResponse, Macro, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
 from frontdesk.kit.events import Event
 from frontdesk.kit.jobs import Job, Schedule
@@ -51,12 +51,11 @@ channels.load()
 
 __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
-    "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox",
-    "CannedResponse", "Conversation", "ConversationFact", "ConversationTag", "Customer",
-    "CustomerMerge", "DailyRollup", "Event", "Feedback", "Gap",
-    "HourlyRollup", "Identity", "Inbox", "InboxTeam", "InboxTemplate", "IndexStamp", "Job",
-    "Message", "Note", "PendingProviderUpdate", "Question", "RateWindow", "RoutingPolicy",
-    "RoutingQueue", "RoutingTask", "Schedule", "SentimentRule", "SlaCalendar", "SlaClock",
-    "SlaPolicy", "Survey", "SurveyConfig", "Tag", "Team", "TeamMember", "Translation", "Version",
-    "WorkerProfile",
+    "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox", "CannedResponse",
+    "Conversation", "ConversationFact", "ConversationTag", "Customer", "CustomerMerge",
+    "DailyRollup", "Event", "Feedback", "Gap", "HourlyRollup", "Identity", "Inbox", "InboxTeam",
+    "InboxTemplate", "IndexStamp", "Job", "Macro", "Message", "Note", "PendingProviderUpdate",
+    "Question", "RateWindow", "RoutingPolicy", "RoutingQueue", "RoutingTask", "SavedView",
+    "Schedule", "SentimentRule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey", "SurveyConfig",
+    "Tag", "Team", "TeamMember", "Translation", "Version", "WorkerProfile", "WorkspacePreference",
 ]  # fmt: skip

@@ -18,6 +18,7 @@ from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.demo import seeding as demo_seeding
 from frontdesk.demo.people import seed_people
 from frontdesk.demo.sla import seed_sla
+from frontdesk.demo.workspace import seed_workspace
 from frontdesk.desk import service as desk
 from frontdesk.desk.schemas import CannedCreate
 from frontdesk.inboxes import service as inboxes
@@ -156,6 +157,7 @@ async def _load(session: AsyncSession, runtime: Runtime) -> Any:
     # Layla's double charge (app) breached its first response; Omar's refund is at risk.
     await seed_sla(session, breached=received[1].conversation, at_risk=received[3].conversation)
     await _load_desk(session, runtime, chat, agents)
+    await seed_workspace(session)  # saved views, macros, each agent's notification choices
     await seed_articles(session, author=agents["admin@frontdesk.test"])
     # The bot answers the website chat from those articles (Settings → Bot turns it off).
     await bot.set_settings(session, chat.id, BotSettingsWrite(enabled=True))

@@ -12,6 +12,7 @@ from frontdesk.kit.i18n import catalogue, direction, format_number, translator
 from frontdesk.web.activity_text import ACTIVITY_STRINGS
 from frontdesk.web.charts import CHART_STRINGS
 from frontdesk.web.form_errors import CLOSED_WINDOW_TEXT, ERROR_TEXT
+from frontdesk.web.inbox_views import WORKSPACE_ERRORS
 from frontdesk.web.journey_chart import JOURNEY_STRINGS
 from frontdesk.web.people_text import PEOPLE_STRINGS
 from frontdesk.web.reports_views import TITLES as REPORT_TITLES
@@ -27,6 +28,7 @@ def ui_strings() -> set[str]:
     found |= set(JOURNEY_STRINGS) | set(REPORT_TITLES)
     found |= set(CLOSED_WINDOW_TEXT.values()) | ACTIVITY_STRINGS
     found |= PEOPLE_STRINGS
+    found |= set(WORKSPACE_ERRORS.values())
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
         found |= set(re.findall(r'_\(\s*"([^"]+)"\s*[,)]', text))

@@ -157,7 +157,7 @@ class TestReplyOnList:
         assert f'href="/conversations/{on_sms}"' in there.text
         back = await client.get(f"/conversations/{on_sms}")
         switched = back.text.split('data-testid="fd-switched"')[1].split("</div>")[0]
-        assert f'href="/conversations/{on_wa}"' in switched and "whatsapp" in switched
+        assert f'href="/conversations/{on_wa}"' in switched and "WhatsApp" in switched
         assert (
             json.loads(
                 (

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth.models import TeamMember
 from frontdesk.conversations.models import Conversation, ConversationTag, Message, Note, Tag
 from frontdesk.customers.models import Customer, Identity
-from frontdesk.desk.models import CannedResponse, Mention
+from frontdesk.desk.models import CannedResponse, Macro, Mention, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam
 from frontdesk.kit.text import search_tokens
 
@@ -333,3 +333,84 @@ async def mark_mentions_read(
         statement.values(read_at=at).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- Saved views, macros, preferences ------------------------------------------------------
+
+
+async def list_saved_views(
+    session: AsyncSession, agent_id: int, *, sees_everything: bool
+) -> Sequence[SavedView]:
+    """The agent's own views, views shared with everyone, and views shared with a team of
+    theirs (supervisors and admins see every shared view), by name."""
+    my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
+    shared = SavedView.shared.is_(True)
+    reach = (
+        shared
+        if sees_everything
+        else shared & or_(SavedView.team_id.is_(None), SavedView.team_id.in_(my_teams))
+    )
+    return (
+        await session.scalars(
+            select(SavedView)
+            .where(or_(SavedView.owner_id == agent_id, reach))
+            .order_by(SavedView.name, SavedView.id)
+        )
+    ).all()
+
+
+async def get_saved_view(session: AsyncSession, view_id: int) -> SavedView | None:
+    return await session.get(SavedView, view_id)
+
+
+async def list_macros(session: AsyncSession, agent_id: int) -> Sequence[Macro]:
+    """Shared macros and the agent's own, by name."""
+    return (
+        await session.scalars(
+            select(Macro)
+            .where(or_(Macro.owner_id.is_(None), Macro.owner_id == agent_id))
+            .order_by(Macro.name, Macro.id)
+        )
+    ).all()
+
+
+async def get_macro(session: AsyncSession, macro_id: int) -> Macro | None:
+    return await session.get(Macro, macro_id)
+
+
+async def get_preferences(session: AsyncSession, agent_id: int) -> WorkspacePreference | None:
+    return await session.get(WorkspacePreference, agent_id)
+
+
+async def is_team_member(session: AsyncSession, agent_id: int, team_id: int) -> bool:
+    found = await session.scalar(
+        select(TeamMember.agent_id).where(
+            TeamMember.agent_id == agent_id, TeamMember.team_id == team_id
+        )
+    )
+    return found is not None
+
+
+async def unanswered_mine(session: AsyncSession, agent_id: int, *, visible: set[int] | None) -> int:
+    """Open conversations assigned to the agent whose last message is the customer's,
+    not answered yet (the tab title's unread count)."""
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id == Conversation.id)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(Conversation)
+        .join(Message, Message.id == latest)
+        .where(
+            Conversation.assignee_id == agent_id,
+            Conversation.status == "open",
+            Message.direction == "inbound",
+            Message.answered.is_(False),
+        )
+    )
+    if visible is not None:
+        query = query.where(Conversation.inbox_id.in_(visible or {-1}))
+    return int(await session.scalar(query) or 0)

@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +32,8 @@ from frontdesk.db import utcnow
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
+from frontdesk.desk import workspace
+from frontdesk.desk.schemas import known_zone
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes import templates as inbox_templates
 from frontdesk.inboxes.models import Inbox
@@ -47,6 +50,7 @@ from frontdesk.runtime import Runtime
 from frontdesk.web import sla_views
 from frontdesk.web.activity_text import activity_lines
 from frontdesk.web.form_errors import error_text, window_rule
+from frontdesk.web.inbox_views import list_filter, view_query, workspace_context
 from frontdesk.web.journey_chart import journey_chart
 from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_headers
 
@@ -202,6 +206,9 @@ async def _reply_on(
 async def conversation_page(
     request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
+    """The workspace with this conversation open: the list (its view and filters from the
+    query string), the conversation and its context. The list opens conversations with htmx
+    (HX-Target fd-pane): those requests get the two right-hand panes only."""
     since = await last_sequence(session)  # before the reads (see inbox_page)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
     # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
@@ -216,7 +223,59 @@ async def conversation_page(
     # A refusal of a reply on another channel names that channel (`on`); else this one's.
     on = request.query_params.get("on") or context["inbox"].channel
     context["error_text"] = error_text(context["error"], on if find_adapter(on) else None)
-    return render(request, "conversation.html", context, agent=agent)
+    context.update(await _workspace_extras(session, conversation, agent))
+    pane_only = (
+        request.headers.get("hx-request")
+        and request.headers.get("hx-target") == "fd-pane"
+        and not request.headers.get("hx-history-restore-request")
+    )
+    if pane_only:
+        context["list_query"] = view_query(list_filter(request))
+        return render(request, "_conversation_pane.html", context, agent=agent)
+    context.update(await workspace_context(request, session, agent))
+    context["open_id"] = conversation.id
+    return render(request, "inbox.html", context, agent=agent)
+
+
+async def _workspace_extras(
+    session: AsyncSession, conversation: Conversation, agent: Agent
+) -> dict[str, Any]:
+    """The header's macros, assignee and the agent's time zone (for the snooze picker)."""
+    prefs = await workspace.preferences(session, agent)
+    assignee = (
+        await auth_repository.get_agent(session, conversation.assignee_id)
+        if conversation.assignee_id
+        else None
+    )
+    return {
+        "macros": await workspace.list_macros(session, agent),
+        "assignee": assignee,
+        "time_zone": prefs.time_zone,
+    }
+
+
+@router.get("/conversations/{conversation_id}/header", response_class=HTMLResponse)
+async def header_partial(
+    request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
+) -> HTMLResponse:
+    """The compact header and its toolbar, re-rendered on live events."""
+    conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    context: dict[str, Any] = {
+        "conversation": conversation,
+        "customer": customer,
+        "inbox": await inboxes_repository.get_inbox(session, conversation.inbox_id),
+        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "agents": [
+            a
+            for a in await auth_repository.list_agents(session, after=None, limit=1000)
+            if a.active
+        ],
+        "statuses": STATUSES,
+        "priorities": PRIORITIES,
+    }
+    context.update(await _workspace_extras(session, conversation, agent))
+    return render(request, "_conversation_head.html", context, agent=agent)
 
 
 @router.post("/conversations/{conversation_id}/mentions/read")
@@ -420,14 +479,20 @@ async def note_form(
     return _done(request, conversation_id)
 
 
-def _snooze_until(value: str) -> datetime | None:
+def _snooze_until(value: str, at: str = "", zone: str = "UTC") -> datetime | None:
+    """A preset (1h, 4h, 1d), or `at` (the picker's local date and time, read in the agent's
+    time zone `zone`; an ISO time with an offset keeps its offset)."""
     presets = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "1d": timedelta(days=1)}
     if value in presets:
         return datetime.now().astimezone() + presets[value]
+    picked = at or (value if value != "at" else "")
     try:
-        return datetime.fromisoformat(value).astimezone() if value else None
+        moment = datetime.fromisoformat(picked) if picked else None
     except ValueError:
         return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone if known_zone(zone) else "UTC"))
+    return moment
 
 
 @router.post("/conversations/{conversation_id}/update")
@@ -442,9 +507,13 @@ async def update_form(
     assignee: Annotated[str, Form()] = "-",
     tags: Annotated[str | None, Form()] = None,
     snooze: Annotated[str, Form()] = "",
+    snooze_at: Annotated[str, Form()] = "",
+    tz: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    if snooze_at and not snooze:
+        snooze = "at"
     changes: dict[str, Any] = {}
     if status:
         changes["status"] = status
@@ -455,7 +524,13 @@ async def update_form(
     if tags is not None:
         changes["tags"] = [t.strip() for t in tags.split(",") if t.strip()]
     if snooze:
-        changes["status"], changes["snoozed_until"] = "snoozed", _snooze_until(snooze)
+        zone = tz or (await workspace.preferences(session, agent)).time_zone
+        until = _snooze_until(snooze, snooze_at, zone)
+        if until is None:
+            return _done(request, conversation_id, "invalid_snooze", lang=agent.language)
+        if until <= utcnow():
+            return _done(request, conversation_id, "snooze_in_past", lang=agent.language)
+        changes["status"], changes["snoozed_until"] = "snoozed", until
     try:
         data = ConversationUpdate.model_validate(changes)
         await conversations.update(session, conversation, data, by=agent)

@@ -23,6 +23,9 @@ ERROR_TEXT = {
     "inbox_required": "Choose which inbox of that channel to reply from.",
     "no_inbox": "You serve no inbox of that channel.",
     "invalid": "Some of what you entered is not valid.",
+    "invalid_snooze": "Pick a date and time to snooze until.",
+    "snooze_in_past": "Pick a time in the future to snooze until.",
+    "no_macro": "Choose a macro to apply.",
 }
 # Any other code: a sentence, never the code alone (it follows in brackets, for support).
 GENERIC_ERROR = "It was not saved. Try again; if it keeps failing, tell an admin."

@@ -1,4 +1,6 @@
-"""The unified inbox: views (mine / unassigned / my teams / all), filters, counts, search."""
+"""The workspace's list pane: views (mine / unassigned / my teams / all), saved views,
+filters, counts, search and bulk actions. The list stays put while conversations open beside
+it (conversation_views renders the other two panes)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.models import PRIORITIES, STATUSES
 from frontdesk.deps import SessionDep
 from frontdesk.desk import repository as desk_repository
+from frontdesk.desk import workspace
 from frontdesk.desk.repository import VIEWS, InboxFilter
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.service import visible_inbox_ids
@@ -24,9 +28,17 @@ from frontdesk.web.rendering import PageAgent, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
+# What a refused bulk change, saved view or macro tells the agent (by error code).
+WORKSPACE_ERRORS = {
+    "not_found": "One of the conversations is out of your reach: nothing was changed.",
+    "forbidden": "You may not do that: ask an admin or a supervisor.",
+    "invalid": "Some of what you entered is not valid.",
+    "invalid_assignee": "That agent cannot take one of these conversations (not active, or "
+    "not serving its inbox).",
+}
 
 
-def _filter(request: Request) -> InboxFilter:
+def list_filter(request: Request) -> InboxFilter:
     q = request.query_params
     inbox = q.get("inbox", "")
     return InboxFilter(
@@ -113,31 +125,65 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
         "inboxes": list(inboxes.values()),
         "view_links": {view: "/?" + view_query(f, view=view) for view in VIEWS},
         "partial_url": "/partials/inbox?" + view_query(f),
+        # Every link and form of the list keeps the list's query, so opening a conversation
+        # (or going back) never loses the view, the filters or the search.
+        "list_query": view_query(f),
         "sla_badges": await sla_views.row_badges(session, [row.id for row in rows]),
     }
 
 
-@router.get("/", response_class=HTMLResponse)
-async def inbox_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
-    f = _filter(request)
-    # Read the resume point before the rows: an event committed in between is then replayed
-    # (a harmless refresh) instead of being missed.
-    since = await last_sequence(session)
+async def _share_teams(session: AsyncSession, agent: Agent) -> list[Any]:
+    """The teams a view may be shared with: the agent's own (supervisors and admins: all)."""
+    teams = await auth_repository.list_teams(session)
+    if agent.sees_everything:
+        return list(teams)
+    mine = set(await auth_repository.agent_team_ids(session, agent.id))
+    return [team for team in teams if team.id in mine]
+
+
+async def workspace_context(
+    request: Request, session: AsyncSession, agent: Agent
+) -> dict[str, Any]:
+    """Everything the list pane needs on a full page (the inbox, or a conversation opened
+    from it): rows, counts, filter choices, saved views, and the bulk bar's agents."""
+    f = list_filter(request)
     context = await _rows(session, agent, f)
     context.update(
-        since=since,
         statuses=STATUSES,
         priorities=PRIORITIES,
         views=VIEWS,
         tags=await desk_repository.all_tags(session),
         channels=sorted({inbox.channel for inbox in context["inboxes"]}),
+        saved_views=await workspace.list_views(session, agent),
+        teams=await _share_teams(session, agent),
+        bulk_agents=[
+            a
+            for a in await auth_repository.list_agents(session, after=None, limit=1000)
+            if a.active
+        ],
+        filtered=any(
+            (f.channel, f.inbox_id, f.tag, f.priority, f.status != "open", f.since, f.until)
+        ),
+        bulk_error=request.query_params.get("bulk_error"),
+        bulk_errors=WORKSPACE_ERRORS,
     )
+    return context
+
+
+@router.get("/", response_class=HTMLResponse)
+async def inbox_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    # Read the resume point before the rows: an event committed in between is then replayed
+    # (a harmless refresh) instead of being missed.
+    since = await last_sequence(session)
+    context = await workspace_context(request, session, agent)
+    context.update(since=since, open_id=None)
     return render(request, "inbox.html", context, agent=agent)
 
 
 @router.get("/partials/inbox", response_class=HTMLResponse)
 async def inbox_rows(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
     """The list and the view counts, re-rendered when live events arrive."""
-    context = await _rows(session, agent, _filter(request))
-    context.update(views=VIEWS)
+    context = await _rows(session, agent, list_filter(request))
+    open_id = request.query_params.get("open", "")
+    context.update(views=VIEWS, open_id=int(open_id) if open_id.isdigit() else None)
     return render(request, "_inbox_rows.html", context, agent=agent)

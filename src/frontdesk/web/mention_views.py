@@ -9,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from frontdesk.deps import SessionDep
+from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import service as desk
+from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.schemas import Id
@@ -26,8 +28,15 @@ async def mentions_page(request: Request, session: SessionDep, agent: PageAgent)
 
 @router.get("/partials/mentions-badge", response_class=HTMLResponse)
 async def mentions_badge(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    """The header's mentions badge, and the tab title's unread count: unread mentions plus
+    the agent's open conversations waiting for an answer."""
     count = await desk.unread_mentions(session, agent)
-    return render(request, "_mentions_badge.html", {"unread": count}, agent=agent)
+    waiting = await desk_repository.unanswered_mine(
+        session, agent.id, visible=await visible_inbox_ids(session, agent)
+    )
+    return render(
+        request, "_mentions_badge.html", {"unread": count, "waiting": waiting}, agent=agent
+    )
 
 
 @router.post("/mentions/{mention_id}/read")

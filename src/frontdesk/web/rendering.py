@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
+from zlib import crc32
 
+from babel.dates import format_timedelta
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -23,8 +25,16 @@ from frontdesk.auth.service import SESSION_LIFETIME
 from frontdesk.config import Settings
 from frontdesk.deps import SESSION_COOKIE, SessionDep
 from frontdesk.kit import uow
+from frontdesk.desk import workspace
 from frontdesk.kit.errors import FrontdeskError, Unauthorized
-from frontdesk.kit.i18n import direction, format_number, format_when, language, translator
+from frontdesk.kit.i18n import (
+    direction,
+    format_number,
+    format_when,
+    language,
+    localise_digits,
+    translator,
+)
 from frontdesk.kit.security import sanitize_html
 from frontdesk.routing import service as routing
 from frontdesk.web.delivery_text import failure
@@ -46,6 +56,39 @@ CHANNEL_ICONS = {
 }  # fmt: skip
 
 
+AVATAR_COLOURS = 8  # .av-0 … .av-7 in app.css, each with text at 4.5:1 or better
+
+
+def ago(value: datetime | None, lang: str, *, now: datetime | None = None) -> str:
+    """ "5 min. ago" / "in 2 days" in the language, its digits localised."""
+    if value is None:
+        return ""
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    delta = moment - (now or datetime.now(UTC))
+    text = format_timedelta(delta, add_direction=True, format="short", locale=language(lang))
+    return localise_digits(text, lang)
+
+
+def initials(name: str | None) -> str:
+    """Up to two letters for an avatar: the first of the first and last words."""
+    words = [w for w in (name or "").split() if w[:1].isalnum()]
+    if not words:
+        return "?"
+    return (words[0][0] + (words[-1][0] if len(words) > 1 else "")).upper()
+
+
+def avatar_class(key: object) -> str:
+    """A stable colour class per person (the same customer always the same colour)."""
+    return f"av-{crc32(str(key).encode()) % AVATAR_COLOURS}"
+
+
+def channel_names() -> dict[str, str]:
+    # Imported here: settings_text imports this module (for the icons).
+    from frontdesk.web.settings_text import CHANNEL_NAMES
+
+    return CHANNEL_NAMES
+
+
 class LoginRequired(Exception):
     pass
 
@@ -56,6 +99,8 @@ async def page_agent(request: Request, session: SessionDep) -> Agent:
     if agent is None:
         raise LoginRequired
     request.state.presence = (await routing.of(session, agent)).status
+    # Every page tells desk.js which browser notifications the agent wants (one row by key).
+    request.state.prefs = await workspace.preferences(session, agent)
     return agent
 
 
@@ -88,6 +133,9 @@ def render(
     def number(value: int) -> str:
         return format_number(value, lang)
 
+    def relative(value: datetime | None) -> str:
+        return ago(value, lang)
+
     response = templates.TemplateResponse(
         request,
         name,
@@ -103,7 +151,12 @@ def render(
             "failure": failure,
             "safe_html": safe_html,
             "icons": CHANNEL_ICONS,
+            "channel_labels": channel_names(),
+            "ago": relative,
+            "initials": initials,
+            "avatar_class": avatar_class,
             "presence": getattr(request.state, "presence", "offline"),
+            "prefs": getattr(request.state, "prefs", None),
             # `frontdesk demo` (development): the desktop links the demo's phone and mailbox.
             "demo_mode": request.app.state.runtime.settings.env == "development",
         },

@@ -45,6 +45,7 @@ from frontdesk.web import (
     supervisor_views,
     survey_views,
     work_views,
+    workspace_views,
 )
 from frontdesk.web.rendering import (
     LoginRequired,
@@ -59,6 +60,7 @@ __all__ = ["LoginRequired", "router"]
 router = APIRouter(include_in_schema=False)
 for module in (
     inbox_views,
+    workspace_views,
     conversation_views,
     delivery_views,
     canned_views,

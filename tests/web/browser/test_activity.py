@@ -22,6 +22,9 @@ class TestActivityLog:
         lines = alice.get_by_test_id("fd-activity")
         await lines.first.wait_for()
         assert await lines.count() == 1  # opened
+        await (
+            alice.get_by_test_id("fd-actions-menu").locator("summary").click()
+        )  # the toolbar's menu
         await alice.get_by_test_id("fd-status").select_option("pending")
         await alice.get_by_test_id("fd-update").click()
         changed = alice.locator("[data-testid=fd-activity][data-kind=status]")

@@ -30,7 +30,7 @@ class TestFrustratedBadge:
         await row.click()
         await agent.wait_for_url("**/conversations/*")
         await live(agent)
-        await agent.get_by_test_id("fd-frustrated-badge").wait_for()
+        await agent.locator("#fd-pane").get_by_test_id("fd-frustrated-badge").wait_for()
         label = agent.get_by_test_id("fd-message-sentiment")
         assert await label.get_attribute("data-sentiment") == "negative"
         assert await label.inner_text() == "المشاعر: سلبية"

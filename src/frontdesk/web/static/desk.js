@@ -1,6 +1,8 @@
 /* Agent desktop: live updates from /api/v1/events?since=N (replay on reconnect, so the page
    is exactly up to date), collision signals over /desk/ws, keyboard navigation, canned
-   responses. Server-rendered HTML only: this file never builds markup from message text. */
+   responses, the three-pane workspace (a conversation opens beside the list), bulk
+   selection, the shortcut sheet, the tab title's unread count and browser notifications.
+   Server-rendered HTML only: this file never builds markup from message text. */
 (function () {
   "use strict";
   var body = document.body;
@@ -10,6 +12,8 @@
   var since = Number(body.getAttribute("data-since") || 0);
   if (!body.getAttribute("data-agent-id")) return;
   var wsBase = location.origin.replace(/^http/, "ws");
+  var me = body.getAttribute("data-agent-id");
+  var baseTitle = document.title, unread = 0;
   var refreshTimer = null, retry = 0, desk = null;
 
   function refresh() {
@@ -107,7 +111,10 @@
       // Mentions of this agent refresh the header badge (server-rendered, like everything).
       if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
         if (window.htmx) htmx.trigger(body, "fd:mentions");
+      } else if (/^(conversation|message)\./.test(String(event.type || ""))) {
+        unreadSoon();
       }
+      notifyFor(event);
     };
     ws.onclose = function (e) {
       // 4401: the session ended (logout elsewhere, password change, deactivation).
@@ -191,10 +198,10 @@
   });
   // The reply window (WhatsApp and the like): a countdown; once it closes, the inbox's
   // templates take the free-form box's place (the server refuses free-form replies anyway).
-  var windowNote = document.getElementById("fd-window");
-  var replyBox = document.getElementById("fd-reply-form");
+  var windowNote = null, windowTimer = null;
+  var replyBox = null;
   // This conversation's own box was hidden (its window closed and no tag lets a reply go).
-  var hereClosed = !!(replyBox && replyBox.hidden);
+  var hereClosed = false;
   // "Reply on" stays visible when this conversation's box is hidden: picking another channel
   // shows the box for it, or that channel's templates when its window has closed too.
   function applyReplyOn() {
@@ -222,9 +229,14 @@
   document.addEventListener("change", function (e) {
     if (e.target && e.target.id === "fd-reply-channel") applyReplyOn();
   });
-  // A page restored from the history keeps the choice made before: show what it needs.
-  if (document.getElementById("fd-reply-channel")) applyReplyOn();
-  if (windowNote) {
+  function initWindow() {
+    clearInterval(windowTimer);
+    replyBox = document.getElementById("fd-reply-form");
+    hereClosed = !!(replyBox && replyBox.hidden);
+    // A page restored from the history keeps the choice made before: show what it needs.
+    if (document.getElementById("fd-reply-channel")) applyReplyOn();
+    windowNote = document.getElementById("fd-window");
+    if (!windowNote) return;
     var closesAt = Date.parse(windowNote.getAttribute("data-closes-at") || "");
     var tick = function () {
       var left = Math.floor(((isNaN(closesAt) ? 0 : closesAt) - Date.now()) / 1000);
@@ -236,9 +248,86 @@
       return true;
     };
     if (tick()) {
-      var timer = setInterval(function () { if (!tick()) clearInterval(timer); }, 1000);
+      windowTimer = setInterval(function () { if (!tick()) clearInterval(windowTimer); }, 1000);
     }
   }
+  initWindow();
+
+  // The workspace: a conversation opened from the list replaces #fd-pane only (htmx, with
+  // the URL pushed), so the list keeps its scroll, its filters and its selection.
+  function paneChanged() {
+    var pane = document.getElementById("fd-pane");
+    var id = Number((pane && pane.getAttribute("data-conversation-id")) || 0);
+    if (id === conversationId && pane && pane.getAttribute("data-seen")) return;
+    if (pane) pane.setAttribute("data-seen", "1");
+    conversationId = id;
+    customerId = Number((pane && pane.getAttribute("data-customer-id")) || 0);
+    body.setAttribute("data-conversation-id", String(conversationId || ""));
+    var ws = document.getElementById("fd-workspace");
+    if (ws) ws.classList.toggle("has-open", !!conversationId);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-testid=fd-conversation-row]"), function (li) {
+      var here = Number(li.getAttribute("data-conversation-id")) === conversationId;
+      li.classList.toggle("current", here);
+      var link = li.querySelector(".row-link");
+      if (link) { if (here) link.setAttribute("aria-current", "true"); else link.removeAttribute("aria-current"); }
+    });
+    if (pane && pane.getAttribute("data-title")) baseTitle = pane.getAttribute("data-title");
+    showUnread();
+    viewers = {}; typers = {}; customerTyping = 0;
+    initWindow();
+    announce("viewing");
+  }
+  document.addEventListener("htmx:afterSettle", paneChanged);
+  document.addEventListener("htmx:historyRestore", function () { baseTitle = document.title.replace(/^\(\S+\) /, ""); paneChanged(); });
+
+  // The tab title counts what waits for the agent (unread mentions + their unanswered
+  // conversations), read from the header badge's partial whenever it refreshes.
+  var unreadTimer = null;
+  function unreadSoon() {
+    clearTimeout(unreadTimer);
+    unreadTimer = setTimeout(function () { if (window.htmx) htmx.trigger(body, "fd:mentions"); }, 800);
+  }
+  function showUnread() {
+    var holder = document.getElementById("fd-unread");
+    if (holder) unread = Number(holder.getAttribute("data-count") || 0);
+    var lang = document.documentElement.lang || "en";
+    document.title = (unread > 0 ? "(" + unread.toLocaleString(lang) + ") " : "") + baseTitle;
+  }
+
+  // Browser notifications (and an optional sound) for what the agent chose in their
+  // preferences: new conversations, mentions of them, conversations assigned to them.
+  var wanted = (body.getAttribute("data-notify") || "").split(" ");
+  function notifyFor(event) {
+    var p = event.payload || {}, kind = null;
+    if (event.type === "conversation.created") kind = "new";
+    else if (event.type === "note.mentioned" && String(p.agent_id) === me && String(p.by) !== me) kind = "mentions";
+    else if (event.type === "conversation.updated" && p.values && p.values.assignee_id &&
+             String(p.values.assignee_id[1]) === me && String(p.by) !== me) kind = "assigned";
+    if (!kind || wanted.indexOf(kind) < 0) return;
+    var id = Number(p.conversation_id || event.conversation_id || 0);
+    document.dispatchEvent(new CustomEvent("fd:notify", { detail: { kind: kind, conversation_id: id } }));
+    FrontdeskNotify.show(body.getAttribute("data-notify-" + kind) || kind, id ? "#" + id.toLocaleString(document.documentElement.lang || "en") : "", id);
+    if (body.getAttribute("data-sound") === "on") FrontdeskNotify.beep();
+  }
+
+  // Bulk selection: the bar says how many rows are ticked.
+  document.addEventListener("change", function (e) {
+    if (!e.target.classList || !e.target.classList.contains("pick")) return;
+    var label = document.getElementById("fd-bulk-count");
+    var count = document.querySelectorAll(".pick:checked").length;
+    var bar = document.getElementById("fd-bulk");
+    if (bar) bar.classList.toggle("active", count > 0);
+    if (label && count) label.textContent = label.getAttribute("data-text").replace("{count}", count.toLocaleString(document.documentElement.lang || "en"));
+  });
+
+  // The shortcut sheet (? or the header's ? button).
+  function keysSheet() {
+    var sheet = document.getElementById("fd-keys");
+    if (sheet && !sheet.open && sheet.showModal) sheet.showModal();
+  }
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-testid=fd-keys-open]")) keysSheet();
+  });
 
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
@@ -265,11 +354,24 @@
       if (e.key === "Escape" && e.target.blur) e.target.blur();
       return;
     }
-    if (e.key === "/") {
-      var search = document.getElementById("fd-q");
-      if (search) { e.preventDefault(); search.focus(); }
-    } else if (e.key === "r" && page === "conversation") {
-      e.preventDefault(); document.getElementById("fd-reply").focus();
+    var focus = function (id) {
+      var el = document.getElementById(id);
+      if (el) { e.preventDefault(); el.focus(); }
+    };
+    if (document.getElementById("fd-keys") && document.getElementById("fd-keys").open) return;
+    if (e.key === "?") {
+      e.preventDefault(); keysSheet();
+    } else if (e.key === "/") {
+      focus("fd-q");
+    } else if (e.key === "r") {
+      focus("fd-reply");
+    } else if (e.key === "n") {
+      focus("fd-note");
+    } else if (e.key === "m") {
+      focus("fd-macro");
+    } else if (e.key === "x" && document.activeElement && document.activeElement.classList.contains("row-link")) {
+      var pick = document.activeElement.parentNode.querySelector(".pick");
+      if (pick) { e.preventDefault(); pick.click(); }
     } else if (page === "inbox" && ["j", "k", "ArrowDown", "ArrowUp"].indexOf(e.key) >= 0) {
       var links = Array.prototype.slice.call(document.querySelectorAll(".row-link"));
       if (!links.length) return;
@@ -289,8 +391,54 @@
   };
 
   setInterval(function () { collision(); announce(conversationId ? "viewing" : "heartbeat"); }, 5000);
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.detail && e.detail.target && e.detail.target.id === "fd-mentions") showUnread();
+  });
   events();
   deskSocket();
+})();
+
+// Browser notifications and their sound (WebAudio: no audio file to fetch), shared by the
+// live stream above and the preferences page's buttons.
+var FrontdeskNotify = (function () {
+  "use strict";
+  var audio = null;
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      audio = audio || new Ctx();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.18);
+    } catch (err) { /* no sound: the notification still shows */ }
+  }
+  function show(title, text, conversationId) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return null;
+    var shown = new Notification(title, { body: text, tag: "fd-" + (conversationId || title) });
+    shown.onclick = function () { window.focus(); if (conversationId) location.href = "/conversations/" + conversationId; };
+    return shown;
+  }
+  function state() {
+    var note = document.getElementById("fd-notify-state");
+    if (!note) return;
+    var now = ("Notification" in window) ? Notification.permission : "denied";
+    note.textContent = note.getAttribute("data-" + now) || "";
+  }
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest ? e.target : null;
+    if (!t) return;
+    if (t.closest("[data-notify-permission]") && "Notification" in window) {
+      Notification.requestPermission().then(state);
+    } else if (t.closest("[data-notify-test]")) {
+      show(document.title, "Frontdesk", 0);
+      var sound = document.querySelector("[data-testid=fd-prefs-sound]");
+      if (sound && sound.checked) beep();
+    }
+  });
+  if (document.readyState !== "loading") state(); else document.addEventListener("DOMContentLoaded", state);
+  return { beep: beep, show: show };
 })();
 
 // Settings: copy buttons (data-copy names the field whose value is copied).
