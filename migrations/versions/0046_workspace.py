@@ -1,7 +1,7 @@
 """desk: saved views, macros and workspace preferences (time zone, notifications)
 
 Revision ID: 0046_workspace
-Revises: 0038_kb_gaps
+Revises: 0045_admin
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0046_workspace"
-down_revision: str | None = "0038_kb_gaps"
+down_revision: str | None = "0045_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -24,8 +24,8 @@ from frontdesk.auth.models import Agent
 from frontdesk.auth.service import SESSION_LIFETIME
 from frontdesk.config import Settings
 from frontdesk.deps import SESSION_COOKIE, SessionDep
-from frontdesk.kit import uow
 from frontdesk.desk import workspace
+from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, Unauthorized
 from frontdesk.kit.i18n import (
     direction,
