@@ -220,18 +220,68 @@ async def set_presence(
     return RedirectResponse(_back(request), status_code=303)
 
 
+# The reference in parts: Swagger UI 5.35 stops drawing after about 130 operations (the
+# first tag section only, no error; tests/web/browser/test_offline_pages.py), and the API has
+# more. Each part is one page over the operations of its tags; `/openapi.json` stays whole.
+DOC_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "core": ("Agents, inboxes, customers, conversations",
+             ("agents", "inboxes", "customers", "conversations", "mentions", "workspace",
+              "operations")),
+    "channels": ("Channels", ("email", "telegram", "whatsapp", "meta", "sms", "sms_gateway",
+                              "voice", "cti")),
+    "knowledge": ("Knowledge and bot", ("knowledge", "knowledge (public)", "bot")),
+    "routing": ("Routing and SLAs", ("routing", "sla")),
+    "insights": ("Reports, surveys, sentiment", ("reports", "surveys", "sentiment")),
+}  # fmt: skip
+_NAMED_TAGS = {tag for _, tags in DOC_PARTS.values() for tag in tags}
+
+
+def _in_part(part: str, tags: list[str]) -> bool:
+    # A tag no part names goes with the channels, so no operation is ever left out.
+    wanted = DOC_PARTS[part][1]
+    return any(t in wanted or (part == "channels" and t not in _NAMED_TAGS) for t in tags)
+
+
+@router.get("/openapi/{part}.json", include_in_schema=False)
+async def openapi_part(request: Request, part: str) -> JSONResponse:
+    """The OpenAPI document with only the operations of one part of the reference."""
+    if part not in DOC_PARTS:
+        raise NotFound("no such part of the API reference")
+    spec = request.app.openapi()
+    paths = {}
+    for path, operations in spec.get("paths", {}).items():
+        kept = {m: op for m, op in operations.items() if _in_part(part, op.get("tags") or [""])}
+        if kept:
+            paths[path] = kept
+    return JSONResponse({**spec, "paths": paths})
+
+
 @router.get("/docs", include_in_schema=False)
-async def api_docs() -> HTMLResponse:
-    """Swagger UI over /openapi.json, from the package's own files: it works offline."""
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="Frontdesk API",
+async def api_docs(part: str = "core") -> HTMLResponse:
+    """Swagger UI over one part of the API, from the package's own files: it works offline."""
+    if part not in DOC_PARTS:
+        raise NotFound("no such part of the API reference")
+    page = get_swagger_ui_html(
+        openapi_url=f"/openapi/{part}.json",
+        title=f"Frontdesk API · {DOC_PARTS[part][0]}",
         swagger_js_url=f"/static/swagger-ui/swagger-ui-bundle.js?v={SWAGGER_UI}",
         swagger_css_url=f"/static/swagger-ui/swagger-ui.css?v={SWAGGER_UI}",
         swagger_favicon_url="data:,",
         # Swagger UI would otherwise send the document to validator.swagger.io for a badge.
         swagger_ui_parameters={"validatorUrl": None},
     )
+    current = ' aria-current="page"'
+    links = " · ".join(
+        f'<a href="/docs?part={name}"{current if name == part else ""}'
+        f' data-testid="fd-docs-part">{label}</a>'
+        for name, (label, _) in DOC_PARTS.items()
+    )
+    nav = (
+        '<nav aria-label="API reference" style="font:14px sans-serif;padding:8px 20px">'
+        f'{links} · <a href="/openapi.json">openapi.json</a></nav>'
+    )
+    body = bytes(page.body).decode().replace("<body>", f"<body>\n{nav}", 1)
+    return HTMLResponse(body)
 
 
 @router.get("/static/{name:path}")
