@@ -5,8 +5,20 @@
    that are retried until stored; hang-up asks the server to assemble them. */
 (function () {
   "use strict";
-  var panel = document.getElementById("fd-call-panel");
-  if (!panel || !window.FrontdeskRTC) return;
+  // The panel comes with a conversation pane that the workspace may swap in (htmx): scripts
+  // inserted that way run in any order, so wait for the peer code (/widget-rtc.js) to load,
+  // and start once per panel.
+  function start(tries) {
+    var panel = document.getElementById("fd-call-panel");
+    if (!panel || panel.getAttribute("data-started")) return;
+    if (!window.FrontdeskRTC) {
+      if (tries < 200) setTimeout(function () { start(tries + 1); }, 50);
+      return;
+    }
+    panel.setAttribute("data-started", "1");
+    init(panel);
+  }
+  function init(panel) {
   var conversationId = Number(panel.getAttribute("data-conversation-id"));
   var csrf = panel.getAttribute("data-csrf");
   var ice = JSON.parse(panel.getAttribute("data-ice") || "[]");
@@ -254,4 +266,8 @@
     received: function () { return call && call.peer ? call.peer.received() : Promise.resolve(0); },
     uploads: function () { return recorders.map(function (u) { return u.state; }); }
   };
+  }
+  start(0);
+  // A conversation opened from the list arrives by htmx: its panel starts then.
+  document.addEventListener("htmx:afterSettle", function () { start(0); });
 })();
