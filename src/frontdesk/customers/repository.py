@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, literal_column, select, update
+from sqlalchemy import ColumnElement, Select, exists, literal_column, select, update
 from sqlalchemy import text as text_clause
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -273,7 +273,7 @@ def _key_contains(session: AsyncSession, needle: str) -> ColumnElement[bool]:
         return like
     # A quoted FTS5 string matches as a substring under the trigram tokenizer ("" is a ").
     phrase = '"' + needle.replace('"', '""') + '"'
-    rowids = (
+    rowids: Select[Any] = (
         select(literal_column("rowid"))
         .select_from(text_clause("customers_fts"))
         .where(text_clause("customers_fts MATCH :customer_q").bindparams(customer_q=phrase))
