@@ -7,9 +7,11 @@ identity, conversations of ten messages each spread over the demo's inboxes and 
 with tags, in English, Arabic and Persian; one message in twenty names an order number.
 
 Measured in-process (the ASGI app, no network: the server's time), logged in as the demo
-admin: the inbox list page (`/`, open conversations), a conversation page, a customer page,
-and a search for an order number (`/?q=ORD-…&status=`), p50/p99 over `--requests` requests
-each, and the SQL statements one page runs. Prints the large/small p99 ratio per page.
+admin: the three-pane workspace (`/`, open conversations), a conversation opened in it on a
+full page load and as the pane the list swaps in (htmx, HX-Target fd-pane), a customer page,
+a search for an order number (`/?q=ORD-…&status=`) and a customers directory search
+(`/customers?q=bench…`), p50/p99 over `--requests` requests each, and the SQL statements one
+page runs. Prints the large/small p99 ratio per page, and the two dearest statements of each.
 
 Usage: python bench/desk.py [--messages 1000000] [--small 10000] [--requests 200]
        [--pg-server postgresql://postgres@127.0.0.1:5432]
@@ -43,6 +45,7 @@ import frontdesk.handlers  # noqa: F401  (job handlers and channels)
 from frontdesk.app import create_app
 from frontdesk.config import Settings
 from frontdesk.conversations.models import message_search_key
+from frontdesk.customers.models import customer_search_key
 from frontdesk.inboxes.models import Inbox
 from frontdesk.migrate import upgrade
 from frontdesk.runtime import Runtime
@@ -138,12 +141,14 @@ def bulk_load(
         _copy(
             conn,
             "customers",
-            ["id", "name", "attributes", "created_at", "updated_at"],
+            ["id", "name", "attributes", "search_key", "created_at", "updated_at"],
             (
-                (base["customers"] + i, f"Customer {i} {rng.choice(WORDS['en'])}", "{}", now, now)
+                (base["customers"] + i, name, "{}",
+                 customer_search_key(name, [f"bench{i}@example.com"], {}), now, now)
                 for i in range(1, customers + 1)
+                for name in [f"Customer {i} {rng.choice(WORDS['en'])}"]
             ),
-        )
+        )  # fmt: skip
         _copy(
             conn,
             "identities",
@@ -280,31 +285,41 @@ async def measure(
         assert login.status_code == 303, login.text
         dsn = runtime.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(dsn) as conn:
-            max_conversation, max_customer = conn.execute(
-                "SELECT (SELECT max(id) FROM conversations), (SELECT max(id) FROM customers)"
+            max_conversation, max_customer, generated = conn.execute(
+                "SELECT (SELECT max(id) FROM conversations), (SELECT max(id) FROM customers),"
+                " (SELECT count(*) FROM identities WHERE address LIKE 'bench%@example.com')"
             ).fetchone()  # type: ignore[misc]
         first_order, last_order = orders
-        pages = {
+
+        def conversation() -> str:
+            return f"/conversations/{rng.randint(max_conversation // 2, max_conversation)}"
+
+        pages: dict[str, Any] = {
             "inbox list": lambda: "/",
-            "conversation": lambda: (
-                f"/conversations/{rng.randint(max_conversation // 2, max_conversation)}"
-            ),
+            "conversation": conversation,
+            "pane": conversation,
             "customer": lambda: f"/customers/{rng.randint(max_customer // 2, max_customer)}",
             "search": lambda: (
                 f"/?status=&q=ORD-{rng.randint(first_order + 1, max(first_order + 1, last_order))}"
             ),
+            # The generated customers are `bench<i>@example.com`, i from 1 (see bulk_load).
+            "customers q": lambda: f"/customers?q=bench{rng.randint(1, generated)}@",
         }
+        pane = {"hx-request": "true", "hx-target": "fd-pane"}
         results: dict[str, tuple[float, ...]] = {}
         engine = runtime.db.engine.sync_engine
         for name, url in pages.items():
+            headers = pane if name == "pane" else {}
             for _ in range(5):  # warm the caches and the pool
-                await http.get(url())
+                await http.get(url(), headers=headers)
             seen: list[int] = []
             count = _counter(seen)
             event.listen(engine, "before_cursor_execute", count)
-            response = await http.get(url())
+            response = await http.get(url(), headers=headers)
             event.remove(engine, "before_cursor_execute", count)
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
+            if name == "customers q":  # the search finds its customer (not an empty page)
+                assert "@example.com" in response.text, response.text[-500:]
             timings, in_sql = [], []
             clock = SqlClock()
             event.listen(engine, "before_cursor_execute", clock.before)
@@ -313,7 +328,7 @@ async def measure(
                 target = url()
                 clock.total = 0.0
                 started = time.perf_counter()
-                response = await http.get(target)
+                response = await http.get(target, headers=headers)
                 timings.append((time.perf_counter() - started) * 1000)
                 in_sql.append(clock.total * 1000)
                 assert response.status_code == 200, (target, response.status_code)
@@ -339,7 +354,8 @@ async def measure(
 
 
 async def run(pg_server: str, messages: int, requests: int, data_dir: Path) -> dict[str, Any]:
-    name = f"fd_desk_bench_{messages}"
+    # Named after the branch that owns it, so a leftover is easy to trace.
+    name = f"desk-bench_{messages}"
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')

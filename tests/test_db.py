@@ -67,3 +67,12 @@ async def test_keys_stay_unique_around_rows_keyed_elsewhere(runtime):
         assert "customers" in lookups[0]
         assert len(lookups) == (3 if "identities" in lookups[0] else 4), lookups
         assert "identities" in lookups[-1] and "customers" in lookups[-1]
+
+
+async def test_postgresql_sessions_run_without_jit(runtime):
+    """JIT compiling cost the desk's short statements more than running them (bench/desk.py):
+    every application session has it off, whatever the server's default."""
+    if not runtime.db.is_postgres:
+        return  # SQLite has no JIT
+    async with runtime.db.session() as session:
+        assert await session.scalar(select(func.current_setting("jit"))) == "off"

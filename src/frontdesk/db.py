@@ -67,6 +67,11 @@ def make_engine(url: str, *, sqlite: SqliteOptions | None = None, **kwargs: Any)
         engine = make_sqlite_engine(url, pool_size=8, max_overflow=8, **kwargs)
         _configure_sqlite(engine, sqlite or SqliteOptions())
         return engine
+    # JIT off for the application's sessions: its statements are short, and PostgreSQL's JIT
+    # (on above jit_above_cost, which the desk's counts over 100,000 conversations pass)
+    # spent more compiling them than running them (bench/desk.py). Reports that would gain
+    # may SET LOCAL jit = on.
+    kwargs.setdefault("connect_args", {}).setdefault("options", "-c jit=off")
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 

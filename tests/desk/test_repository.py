@@ -3,9 +3,14 @@ addresses, subjects and tags by the characters typed, as written."""
 
 from __future__ import annotations
 
+from sqlalchemy import insert
+
+from frontdesk.conversations.models import Conversation
 from frontdesk.desk import repository
 from frontdesk.desk.repository import InboxFilter
+from frontdesk.kit import uow
 from tests.conftest import inbound_payload, post_inbound
+from tests.web.test_views import log_in
 
 
 async def search(runtime, q: str, visible: set[int] | None = None) -> list[int]:  # type: ignore[no-untyped-def]
@@ -51,3 +56,32 @@ class TestMessageWords:
         assert await search(runtime, "REAL") == [found]
         assert await search(runtime, "off-real") == [found]  # every word, in any order
         assert await search(runtime, "off plain") == []
+
+
+class TestCounts:
+    async def test_each_view_is_counted_up_to_the_cap(self, client, cast, runtime):
+        """Past COUNT_CAP a view's count stops (the list shows "1,000+"), so counting reads
+        a bounded number of rows whatever the desk's size; under it, counts are exact."""
+        first = await conversation(client, cast, "c1", "layla@example.com", "hello")
+        async with runtime.db.session() as session:
+            customer_id = (await session.get(Conversation, first)).customer_id  # type: ignore[union-attr]
+            await session.execute(
+                insert(Conversation),
+                [
+                    {"inbox_id": cast.website.id, "customer_id": customer_id, "status": "open",
+                     "priority": "normal", "assignee_id": cast.alice.id if n < 3 else None}
+                    for n in range(repository.COUNT_CAP + 5)
+                ],
+            )  # fmt: skip
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            counts = await repository.count_views(
+                session, agent_id=cast.alice.id, visible=None, f=InboxFilter()
+            )
+        assert counts["mine"] == 3
+        assert counts["all"] == repository.COUNT_CAP + 1  # capped: "more than the cap"
+        assert counts["unassigned"] == repository.COUNT_CAP + 1
+        await log_in(client, cast.alice)
+        page = (await client.get("/")).text
+        assert 'data-testid="fd-count-all">1,000+<' in page
+        assert 'data-testid="fd-count-mine">3<' in page

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -7,6 +8,25 @@ from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
+from frontdesk.kit.text import search_key
+
+# Separates the parts of a customer's search key, so a match never spans two of them.
+KEY_SEPARATOR = "\n"
+
+
+def customer_search_key(
+    name: str | None, addresses: Sequence[str], attributes: dict[str, Any]
+) -> str:
+    """What the directory's search matches by substring: the name, every identity's address
+    and every attribute value, folded as every search folds (kit.text.search_key: case,
+    accents, Arabic and Persian letter variants, digits), one per line."""
+    values = [str(v) for value in attributes.values() for v in _listed(value) if v is not None]
+    parts = [name or "", *addresses, *values]
+    return KEY_SEPARATOR.join(search_key(part).replace(KEY_SEPARATOR, " ") for part in parts)
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 class Customer(Base):
@@ -19,6 +39,9 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     # Agents' free-text notes about the customer (never shown to the customer).
     notes: Mapped[str] = mapped_column(Text, default="")
+    # customer_search_key(name, addresses, attribute values), under a substring index
+    # (migration 0047); kept by repository.refresh_search_keys after every change to them.
+    search_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, literal_column, select, update
+from sqlalchemy import text as text_clause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.customers.models import (
+    KEY_SEPARATOR,
     AttributeDefinition,
     Customer,
     CustomerMerge,
     Identity,
     OptOut,
+    customer_search_key,
 )
+from frontdesk.kit.text import search_key
+
+# FTS5's trigram tokenizer indexes substrings of three characters and more.
+TRIGRAM = 3
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> Customer | None:
@@ -232,8 +238,8 @@ async def search_customers(
     limit: int,
 ) -> Sequence[Customer]:
     """Customers (not merged away) whose name, any identity or any attribute value contains
-    `text`, and whose attributes match every filter, newest first from `after`. A scan of the
-    customers the agent may see, bounded by `limit` rows of the result."""
+    `text` (folded: customer_search_key), and whose attributes match every filter, newest
+    first from `after`, at most `limit`."""
     query = (
         select(Customer)
         .where(Customer.merged_into_id.is_(None))
@@ -244,22 +250,9 @@ async def search_customers(
         query = query.where(Customer.id < after)
     if inbox_ids is not None:
         query = query.where(_has_conversation_in(inbox_ids))
-    if text:
-        like = f"%{_escape_like(text)}%"
-        # Attributes are stored as JSON text with non-ASCII escaped (\u0645...): match both.
-        escaped = f"%{_escape_like(json.dumps(text)[1:-1])}%"
-        values = cast(Customer.attributes, String)
-        query = query.where(
-            or_(
-                Customer.name.ilike(like, escape="\\"),
-                exists().where(
-                    Identity.customer_id == Customer.id,
-                    Identity.address.ilike(like, escape="\\"),
-                ),
-                values.ilike(like, escape="\\"),
-                values.ilike(escaped, escape="\\"),
-            )
-        )
+    needle = search_key(text).replace(KEY_SEPARATOR, " ")
+    if needle:
+        query = query.where(_key_contains(session, needle))
     for definition, value in filters:
         field = Customer.attributes[definition.key]
         if definition.kind == "number":
@@ -269,6 +262,46 @@ async def search_customers(
         else:
             query = query.where(field.as_string() == str(value))
     return (await session.scalars(query)).all()
+
+
+def _key_contains(session: AsyncSession, needle: str) -> ColumnElement[bool]:
+    """The customers whose search key contains `needle`. Uses index (migration 0047), for
+    three characters and more: the trigram GIN index on PostgreSQL (where pg_trgm could be
+    created), the trigram FTS5 table customers_fts on SQLite. Shorter needles scan."""
+    like = Customer.search_key.like(f"%{_escape_like(needle)}%", escape="\\")
+    if session.get_bind().dialect.name == "postgresql" or len(needle) < TRIGRAM:
+        return like
+    # A quoted FTS5 string matches as a substring under the trigram tokenizer ("" is a ").
+    phrase = '"' + needle.replace('"', '""') + '"'
+    rowids: Select[Any] = (
+        select(literal_column("rowid"))
+        .select_from(text_clause("customers_fts"))
+        .where(text_clause("customers_fts MATCH :customer_q").bindparams(customer_q=phrase))
+    )
+    return Customer.id.in_(rowids)
+
+
+async def refresh_search_keys(session: AsyncSession, customer_ids: Collection[int]) -> None:
+    """Recompute these customers' search keys from their name, identities and attributes
+    (two queries). Reads addresses as columns: a bulk move (merge, split) leaves loaded
+    identities' customer_id stale."""
+    if not customer_ids:
+        return
+    rows = await session.execute(
+        select(Identity.customer_id, Identity.address)
+        .where(Identity.customer_id.in_(set(customer_ids)))
+        .order_by(Identity.id)
+    )
+    addresses: dict[int, list[str]] = {}
+    for customer_id, address in rows.all():
+        addresses.setdefault(customer_id, []).append(address)
+    for customer in await session.scalars(
+        select(Customer).where(Customer.id.in_(set(customer_ids)))
+    ):
+        customer.search_key = customer_search_key(
+            customer.name, addresses.get(customer.id, []), customer.attributes or {}
+        )
+    await session.flush()
 
 
 def _escape_like(value: str) -> str:

@@ -53,12 +53,14 @@ async def resolve_many(
     found = {key: identity for key, (identity, _) in pairs.items()}
     customers_by_id = {customer.id: customer for _, customer in pairs.values()}
     created: dict[tuple[str, str], tuple[Customer, IdentityRef]] = {}
+    renamed: set[int] = set()
     for ref in refs:
         key = (ref.kind, ref.address)
         if key in found:
             customer = customers_by_id[found[key].customer_id]
             if ref.name and not customer.name:
                 customer.name = ref.name
+                renamed.add(customer.id)
         elif key not in created:
             created[key] = (Customer(name=ref.name, attributes={}), ref)
     if created:
@@ -78,6 +80,9 @@ async def resolve_many(
             )
         await assign_ids(session, Identity)
         await session.flush()
+    await repository.refresh_search_keys(
+        session, renamed | {customer.id for customer, _ in created.values()}
+    )
     return [
         (customers_by_id[found[(r.kind, r.address)].customer_id], found[(r.kind, r.address)])
         for r in refs
@@ -187,6 +192,7 @@ async def update_customer(
     if data.notes is not None:
         customer.notes = data.notes.strip()
     await session.flush()
+    await repository.refresh_search_keys(session, [customer.id])
     record(session, "customer.updated", {"customer_id": customer.id}, customer_id=customer.id)
     return customer
 
@@ -209,6 +215,7 @@ async def add_identity(session: AsyncSession, customer: Customer, data: Identity
     identity = Identity(customer_id=customer.id, kind=kind, address=address)
     session.add(identity)
     await session.flush()
+    await repository.refresh_search_keys(session, [customer.id])
     record(
         session,
         "customer.identity_added",
@@ -225,6 +232,7 @@ async def remove_identity(session: AsyncSession, customer: Customer, identity_id
         raise NotFound("identity not found")
     await session.delete(identity)
     await session.flush()
+    await repository.refresh_search_keys(session, [customer.id])
     record(
         session,
         "customer.identity_removed",
@@ -253,6 +261,7 @@ async def merge(
     keep.name = keep.name or other.name
     other.merged_into_id = keep.id
     await session.flush()
+    await repository.refresh_search_keys(session, [keep.id, other.id])
     record(
         session,
         "customer.merged",
@@ -313,6 +322,7 @@ async def split(
         keep.name = None
     record_.split_at = utcnow()
     await session.flush()
+    await repository.refresh_search_keys(session, [keep.id, other.id])
     record(
         session,
         "customer.split",
@@ -378,4 +388,5 @@ async def set_identity_profile(
     customer = await repository.get_customer(session, identity.customer_id)
     if customer is not None and name and not customer.name:
         customer.name = name[:200]
+        await repository.refresh_search_keys(session, [customer.id])
     return identity

@@ -121,6 +121,7 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
     return {
         "items": items,
         "counts": counts,
+        "count_cap": desk_repository.COUNT_CAP,
         "filter": f,
         "inboxes": list(inboxes.values()),
         "view_links": {view: "/?" + view_query(f, view=view) for view in VIEWS},

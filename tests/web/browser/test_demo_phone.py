@@ -38,6 +38,7 @@ async def test_whatsapp_customer_and_agent_talk(
     [conversation] = [c for c in listed if c["channel"] == "whatsapp"]
 
     agent = await agent_page(browser, demo.base, ADMIN)
+    await agent.get_by_test_id("fd-nav-more").locator("summary").click()  # the top bar's menu
     assert await agent.get_by_test_id("fd-demo-phone-link").is_visible()
     await agent.goto(f"{demo.base}/conversations/{conversation['id']}")
     await agent.get_by_test_id("fd-timeline").get_by_text("هل وصل طلبي").wait_for(timeout=10_000)

@@ -19,6 +19,7 @@ async def test_staffing_in_arabic(browser, live_server, client, cast, runtime, a
     )
     base = f"http://{live_server}"
     page = await agent_page(browser, base, cast.sara)
+    await page.get_by_test_id("fd-nav-more").locator("summary").click()  # the top bar's menu
     await page.get_by_test_id("fd-nav-staffing").click()
     await page.wait_for_url(f"{base}/staffing")
     assert await page.locator("html").get_attribute("dir") == "rtl"

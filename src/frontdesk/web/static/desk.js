@@ -347,6 +347,24 @@
     }
   });
 
+  // The top bar's menus (details.menu): one open at a time; a click elsewhere or Escape
+  // closes them (Escape gives the focus back to the menu's button).
+  var closeMenus = function (except) {
+    document.querySelectorAll("header.top details.menu[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  };
+  document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details.menu") : null);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var menu = e.target.closest ? e.target.closest("header.top details.menu[open]") : null;
+    if (!menu) return;
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  });
+
   // Keyboard: j/k or arrows move through the list, Enter opens, / searches, r replies.
   document.addEventListener("keydown", function (e) {
     var tag = (e.target.tagName || "").toLowerCase();
