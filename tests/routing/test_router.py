@@ -187,7 +187,13 @@ class TestInvariants:
                 if not waiting:
                     continue
                 task = waiting[0]
+                # the reference: a scan of every eligible agent (longest idle, then lowest id)
+                expected = choose_agent(task, (
+                    w for w in router.workers.values()
+                    if task.queue_id in router.eligible_queues(w.id)
+                ))  # fmt: skip
                 chosen = router.route(task, now=clock)
+                assert (chosen and chosen.id) == (expected and expected.id)
                 if chosen is None:
                     continue
                 who = chosen
