@@ -155,7 +155,9 @@ class TestInvariants:
             skills = {"billing": 1} if id % 2 else {}
             attributes = {"skills": skills, "tier": ("L1", "L2")[id % 3 == 0]}
             capacity = {"chat": 2, "email": 1, TOTAL: 2}
-            router.add_worker(Worker(id, attributes, capacity, reserved={"chat": 1}))
+            # idle times out of id order, so the router's heap (not only its tail) is used
+            idle = -float(id * 5 % 8)
+            router.add_worker(Worker(id, attributes, capacity, reserved={"chat": 1}, idle_since=idle))
         held: dict[int, tuple[int, TaskView]] = {}
         next_id = 0
         for clock, (op, agent, queue, channel, rank) in enumerate(ops):
