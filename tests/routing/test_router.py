@@ -157,7 +157,9 @@ class TestInvariants:
             capacity = {"chat": 2, "email": 1, TOTAL: 2}
             # idle times out of id order, so the router's heap (not only its tail) is used
             idle = -float(id * 5 % 8)
-            router.add_worker(Worker(id, attributes, capacity, reserved={"chat": 1}, idle_since=idle))
+            router.add_worker(
+                Worker(id, attributes, capacity, reserved={"chat": 1}, idle_since=idle)
+            )
         held: dict[int, tuple[int, TaskView]] = {}
         next_id = 0
         for clock, (op, agent, queue, channel, rank) in enumerate(ops):
