@@ -95,8 +95,10 @@ async def _workers(session: AsyncSession) -> None:
         agent = await auth_repository.get_agent_by_email(session, email)
         if agent is None or not agent.active:
             continue
-        data = WorkerUpdate(skills=skills, languages=languages, tier=tier, capacity=CAPACITY,
-                            reserved={"webchat": 1})  # fmt: skip
+        data = WorkerUpdate.model_validate(
+            {"skills": skills, "languages": languages, "tier": tier, "capacity": CAPACITY,
+             "reserved": {"webchat": 1}}
+        )  # fmt: skip
         await routing_setup.update_worker(session, agent, data)
 
 

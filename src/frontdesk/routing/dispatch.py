@@ -323,8 +323,8 @@ async def cancel(session: AsyncSession, task: RoutingTask, *, reason: str) -> Ro
     if task.status not in ("waiting", "offered"):
         raise Conflict("the task is taken already", code="task_taken")
     holder = task.assignee_id if task.status == "offered" else None
-    values = {"status": "canceled", "assignee_id": None, "offer_expires_at": None,
-              "open_conversation_id": None}  # fmt: skip
+    values: dict[str, object] = {"status": "canceled", "assignee_id": None,
+              "offer_expires_at": None, "open_conversation_id": None}  # fmt: skip
     await _move(session, task, task.status, values)
     if holder is not None:
         await _release(session, holder, task.channel)
