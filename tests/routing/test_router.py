@@ -122,6 +122,15 @@ class TestRouter:
         assert taken is not None and taken.id == 3
         assert router.take_next(1, now=0.0) is None  # at capacity
 
+    def test_push_works_in_queue_zero(self) -> None:
+        # A queue id of 0 is a queue like any other (it was once read as "no queue").
+        router = Router({0: parse("TRUE")})
+        router.add_worker(worker(1))
+        task = TaskView(1, "chat", 1.0, 0)
+        router.add_task(task)
+        chosen = router.route(task, now=1.0)
+        assert chosen is not None and chosen.id == 1
+
     def test_push_waits_when_nobody_has_room(self) -> None:
         router = Router(QUEUES)
         router.add_worker(worker(1, skills={"billing": 2}))
