@@ -17,6 +17,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.schemas import ReplyCreate
 from frontdesk.demo import seeding as demo_seeding
 from frontdesk.demo.people import seed_people
+from frontdesk.demo.routing import seed_routing
 from frontdesk.demo.sla import seed_sla
 from frontdesk.demo.workspace import seed_workspace
 from frontdesk.desk import service as desk
@@ -64,6 +65,12 @@ async def seed(runtime: Runtime, *, history: bool = True) -> Seeded:
             await demo_seeding.demo_world(session, runtime, history=fresh and history)
         token = await auth.issue_token(session, admin, name="demo")
         await uow.commit(session)
+    if runtime.settings.env == "development" and fresh and history:
+        # Routing in its own transaction, after the history's events are committed: a policy
+        # makes intake jobs for every customer message of the transaction it commits with.
+        async with runtime.db.session() as session:
+            await seed_routing(session)
+            await uow.commit(session)
     # The reports open on real-looking figures: the rollups fold the history now.
     await catch_up_all(runtime.db)
     return Seeded(

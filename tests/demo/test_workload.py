@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import select
 
 from frontdesk.demo.workload import seed_handled_tasks
 from frontdesk.runtime import Runtime
@@ -25,8 +26,8 @@ async def test_the_demo_measures_handle_times(client: httpx.AsyncClient, runtime
 
 async def test_the_demo_has_queues_with_waiting_work(runtime: Runtime) -> None:
     await seed(runtime)
-    from frontdesk.routing import board, repository
-    from frontdesk.routing.models import RoutingPolicy
+    from frontdesk.routing import board
+    from frontdesk.routing.models import RoutingTask
 
     async with runtime.db.session() as session:
         lines = {line.name: line for line in await board.lines(session)}
@@ -34,7 +35,13 @@ async def test_the_demo_has_queues_with_waiting_work(runtime: Runtime) -> None:
         assert lines["Billing"].waiting == 2 and lines["Billing"].at_risk == 1
         assert lines["Billing"].oldest_seconds is not None
         assert lines["Billing"].oldest_seconds >= 24 * 60
-        assert lines["Support"].waiting == 1
-        # No routing policy: conversations are not routed until an admin adds one.
-        assert await session.get(RoutingPolicy, 1) is None
-        assert await repository.any_policy(session) is False
+        # Support: its back-office item, and the conversations routing put there.
+        items = await session.scalars(
+            select(RoutingTask).where(
+                RoutingTask.queue_id == lines["Support"].id,
+                RoutingTask.status == "waiting",
+            )
+        )
+        kinds = sorted(task.kind for task in items)
+        assert kinds.count("work_item") == 1
+        assert lines["Support"].waiting == len(kinds)

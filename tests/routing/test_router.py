@@ -122,6 +122,15 @@ class TestRouter:
         assert taken is not None and taken.id == 3
         assert router.take_next(1, now=0.0) is None  # at capacity
 
+    def test_push_works_in_queue_zero(self) -> None:
+        # A queue id of 0 is a queue like any other (it was once read as "no queue").
+        router = Router({0: parse("TRUE")})
+        router.add_worker(worker(1))
+        task = TaskView(1, "chat", 1.0, 0)
+        router.add_task(task)
+        chosen = router.route(task, now=1.0)
+        assert chosen is not None and chosen.id == 1
+
     def test_push_waits_when_nobody_has_room(self) -> None:
         router = Router(QUEUES)
         router.add_worker(worker(1, skills={"billing": 2}))
@@ -155,7 +164,11 @@ class TestInvariants:
             skills = {"billing": 1} if id % 2 else {}
             attributes = {"skills": skills, "tier": ("L1", "L2")[id % 3 == 0]}
             capacity = {"chat": 2, "email": 1, TOTAL: 2}
-            router.add_worker(Worker(id, attributes, capacity, reserved={"chat": 1}))
+            # idle times out of id order, so the router's heap (not only its tail) is used
+            idle = -float(id * 5 % 8)
+            router.add_worker(
+                Worker(id, attributes, capacity, reserved={"chat": 1}, idle_since=idle)
+            )
         held: dict[int, tuple[int, TaskView]] = {}
         next_id = 0
         for clock, (op, agent, queue, channel, rank) in enumerate(ops):
@@ -187,7 +200,13 @@ class TestInvariants:
                 if not waiting:
                     continue
                 task = waiting[0]
+                # the reference: a scan of every eligible agent (longest idle, then lowest id)
+                expected = choose_agent(task, (
+                    w for w in router.workers.values()
+                    if task.queue_id in router.eligible_queues(w.id)
+                ))  # fmt: skip
                 chosen = router.route(task, now=clock)
+                assert (chosen and chosen.id) == (expected and expected.id)
                 if chosen is None:
                     continue
                 who = chosen

@@ -171,6 +171,47 @@ class TestConversationTasks:
         ).json()
         assert worker["active"]["api"] == 0
 
+    async def test_assigning_by_hand_takes_a_waiting_task_out_of_the_queue(
+        self, client, cast, runtime
+    ):
+        await setup_support(client, cast)
+        await set_worker(client, cast, cast.alice.id, presence="away")
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.ada, status="waiting")
+        assigned = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": cast.alice.id},
+            headers=cast.ada.headers,
+        )
+        assert assigned.status_code == 200, assigned.text
+        await run_jobs(runtime)
+        assert await tasks(client, cast.ada) == []
+        gone = await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)
+        assert gone.json()["status"] == "canceled"
+        # Back at her desk, Alice is offered nothing: she works the conversation already.
+        await set_worker(client, cast, cast.alice.id, presence="available")
+        await run_jobs(runtime)
+        assert await tasks(client, cast.alice, mine="true") == []
+
+    async def test_assigning_by_hand_ends_an_offer_and_frees_the_slot(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.alice, mine="true")
+        assert task["status"] == "offered"
+        await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": cast.ada.id},
+            headers=cast.ada.headers,
+        )
+        await run_jobs(runtime)
+        assert await tasks(client, cast.alice, mine="true") == []
+        worker = (
+            await client.get(f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers)
+        ).json()
+        assert worker["active"]["api"] == 0
+        got = await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
+        assert got.json()["assignee_id"] == cast.ada.id
+
     async def test_a_reopened_conversation_gets_a_new_task(self, client, cast, runtime):
         await setup_support(client, cast)
         conversation = await customer_writes(client, cast, runtime, 1)

@@ -317,6 +317,21 @@ async def complete(session: AsyncSession, task: RoutingTask, agent: Agent | None
     return task
 
 
+async def cancel(session: AsyncSession, task: RoutingTask, *, reason: str) -> RoutingTask:
+    """The task leaves its queue unworked by routing (a person assigned its conversation by
+    hand); an offer in flight ends and frees its slot."""
+    if task.status not in ("waiting", "offered"):
+        raise Conflict("the task is taken already", code="task_taken")
+    holder = task.assignee_id if task.status == "offered" else None
+    values: dict[str, object] = {"status": "canceled", "assignee_id": None,
+              "offer_expires_at": None, "open_conversation_id": None}  # fmt: skip
+    await _move(session, task, task.status, values)
+    if holder is not None:
+        await _release(session, holder, task.channel)
+    record_task(session, task, "task.canceled", reason=reason, agent_id=holder)
+    return task
+
+
 async def _move(
     session: AsyncSession, task: RoutingTask, from_status: str, values: dict[str, object]
 ) -> None:

@@ -5,15 +5,21 @@ Indexes. Each agent's queues are found once, when the agent is added or changes 
 agent expression evaluated over the agent's attributes). Waiting tasks sit in one heap per
 (queue, channel) ordered by (rank, id); tasks that narrow their queue further (an agent
 expression, required skills, a rejection) sit in a small per-queue side list that is scanned.
-Agents with room sit in one heap per queue ordered by (idle since, id). A decision then costs
-(the agent's queues) * log(tasks) for a pull, and log(agents) for a push, instead of a scan.
+Agents with room sit per queue in (idle since, id) order, in two parts: an insertion-ordered
+tail that takes an agent whose key is past every key it took before (the usual case: an agent
+who just took or finished work is idle since now, so they go last), and a heap for the others
+(agents added with an older idle time). A decision then costs (the agent's queues) *
+log(tasks) for a pull, and log(agents) at most for a push, instead of a scan.
 
-Heaps are lazy: a removed task or a changed agent leaves a stale entry that is skipped (tasks
-by membership, agents by a version stamp)."""
+Task heaps and the agents' heap are lazy: a removed task or a changed agent leaves a stale
+entry that is skipped (tasks by membership, agents by a version stamp). The tail is not: a
+changed agent is taken out of it at once (O(1)), so its stale entries never have to be popped
+through a big heap later, which was most of a decision's cost."""
 
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +38,9 @@ class Router:
     _narrow: dict[int, dict[int, TaskView]] = field(default_factory=dict)  # queue → tasks
     _idle: dict[int, list[tuple[float, int, int]]] = field(default_factory=dict)
     _version: dict[int, int] = field(default_factory=dict)
+    # queue → agent → (idle since, id), in increasing order; _last: the largest key ever put in
+    _tail: dict[int, OrderedDict[int, tuple[float, int]]] = field(default_factory=dict)
+    _last: dict[int, tuple[float, int]] = field(default_factory=dict)
 
     # Agents
 
@@ -64,11 +73,20 @@ class Router:
     def _changed(self, worker: Worker) -> None:
         version = self._version.get(worker.id, 0) + 1
         self._version[worker.id] = version
-        if not worker.available or not any(worker.free(ch) for ch in worker.channels()):
-            return
-        entry = (worker.idle_since, worker.id, version)
+        room = worker.available and any(worker.free(ch) for ch in worker.channels())
+        key = (worker.idle_since, worker.id)
         for queue_id in self._eligible[worker.id]:
-            heapq.heappush(self._idle.setdefault(queue_id, []), entry)
+            tail = self._tail.get(queue_id)
+            if tail is None:
+                tail = self._tail[queue_id] = OrderedDict()
+            tail.pop(worker.id, None)
+            if not room:
+                continue
+            last = self._last.get(queue_id)
+            if last is None or key >= last:  # keeps the tail sorted by (idle since, id)
+                tail[worker.id] = self._last[queue_id] = key
+            else:
+                heapq.heappush(self._idle.setdefault(queue_id, []), (*key, version))
 
     # Tasks
 
@@ -93,19 +111,29 @@ class Router:
 
     def route(self, task: TaskView, *, now: float) -> Worker | None:
         """Push: give a waiting task to the eligible agent idle longest, if one has room."""
-        heap = self._idle.get(task.queue_id or -1, [])
+        queue_id = task.queue_id if task.queue_id is not None else -1
+        heap = self._idle.get(queue_id, [])
+        tail = iter(self._tail.get(queue_id, {}).items())
+        following = next(tail, None)
         skipped: list[tuple[float, int, int]] = []
         chosen: Worker | None = None
-        while heap:
-            _, worker_id, version = heap[0]
-            if self._version.get(worker_id) != version:
-                heapq.heappop(heap)
-                continue
-            worker = self.workers[worker_id]
-            if worker.free(task.channel) and suits(worker, task):
-                chosen = worker
+        while True:
+            while heap and self._version.get(heap[0][1]) != heap[0][2]:
+                heapq.heappop(heap)  # stale: the agent changed since
+            if heap and (following is None or heap[0][:2] < following[1]):
+                worker = self.workers[heap[0][1]]
+                if worker.free(task.channel) and suits(worker, task):
+                    chosen = worker
+                    break
+                skipped.append(heapq.heappop(heap))
+            elif following is not None:
+                worker = self.workers[following[0]]
+                if worker.free(task.channel) and suits(worker, task):
+                    chosen = worker
+                    break
+                following = next(tail, None)
+            else:
                 break
-            skipped.append(heapq.heappop(heap))
         for entry in skipped:
             heapq.heappush(heap, entry)
         if chosen is not None:
@@ -128,7 +156,7 @@ class Router:
         if prefer is not None:
             return self._take_preferred(worker, prefer, now=now)
         for candidate in self._candidates(worker):
-            if best is None or candidate.key < best.key:
+            if best is None or (candidate.rank, candidate.id) < (best.rank, best.id):
                 best = candidate
         if best is not None:
             self._assign(worker, best, now=now)
@@ -146,24 +174,23 @@ class Router:
     def _candidates(self, worker: Worker) -> Iterator[TaskView]:
         if not worker.available:
             return
+        free = [channel for channel in worker.channels() if worker.free(channel)]
+        tasks, waiting = self._tasks, self.waiting
         for queue_id in self._eligible.get(worker.id, ()):
-            for channel in worker.channels():
-                if worker.free(channel):
-                    top = self._top(queue_id, channel)
-                    if top is not None:
-                        yield top
-            for task in self._narrow.get(queue_id, {}).values():
-                if worker.free(task.channel) and suits(worker, task):
-                    yield task
-
-    def _top(self, queue_id: int, channel: str) -> TaskView | None:
-        heap = self._tasks.get((queue_id, channel))
-        while heap:
-            task = self.waiting.get(heap[0][1])
-            if task is not None and task.key == heap[0]:
-                return task
-            heapq.heappop(heap)  # stale: the task left or was re-ranked
-        return None
+            for channel in free:
+                heap = tasks.get((queue_id, channel))
+                while heap:
+                    rank, task_id = heap[0]
+                    task = waiting.get(task_id)
+                    if task is not None and task.rank == rank:
+                        yield task
+                        break
+                    heapq.heappop(heap)  # stale: the task left or was re-ranked
+            narrow = self._narrow.get(queue_id)
+            if narrow:
+                for task in narrow.values():
+                    if task.channel in free and suits(worker, task):
+                        yield task
 
     def _assign(self, worker: Worker, task: TaskView, *, now: float) -> None:
         self.remove_task(task.id)

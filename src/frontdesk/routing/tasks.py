@@ -13,6 +13,7 @@ from frontdesk.kit.jobs import every, handler, on_event
 from frontdesk.routing import dispatch, placing, repository
 
 INTAKE_JOB = "routing.enqueue"
+HAND_ASSIGNED_JOB = "routing.assigned_by_hand"
 SWEEP_JOB = "routing.sweep"
 CLOSED = ("resolved", "closed")
 
@@ -27,10 +28,21 @@ def _status_moved(event: dict[str, Any]) -> bool:
     return payload.get("to") == "open" or payload.get("to") in CLOSED
 
 
+def _assignee_changed(event: dict[str, Any]) -> bool:
+    payload = event.get("payload") or {}
+    return "assignee_id" in (payload.get("values") or {})
+
+
 # Routing is off until an admin makes a routing policy: no task, no job before that.
 on_event("message.created", INTAKE_JOB, wants=_customer_wrote, enabled=repository.any_policy)
 on_event(
     "conversation.status_changed", INTAKE_JOB, wants=_status_moved, enabled=repository.any_policy
+)
+on_event(
+    "conversation.updated",
+    HAND_ASSIGNED_JOB,
+    wants=_assignee_changed,
+    enabled=repository.any_policy,
 )
 
 
@@ -65,6 +77,25 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
     )
     if made is not None:
         await dispatch.route(session)
+
+
+@handler(HAND_ASSIGNED_JOB)
+async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None:
+    """A person assigned the conversation: a task still waiting (or offered to someone else)
+    leaves the queue, so nobody is offered a conversation that someone already works."""
+    conversation_id = event.get("conversation_id")
+    conversation = (
+        await conversations_repository.get_conversation(session, int(conversation_id))
+        if conversation_id
+        else None
+    )
+    if conversation is None or conversation.assignee_id is None:
+        return
+    task = await repository.open_task_of_conversation(session, conversation.id)
+    if task is None or task.status not in ("waiting", "offered"):
+        return  # none, or routing's own assignment (accepted or auto-accepted)
+    await dispatch.cancel(session, task, reason="assigned_by_hand")
+    await dispatch.route(session)
 
 
 @handler(placing.OFFER_TIMEOUT_JOB)
