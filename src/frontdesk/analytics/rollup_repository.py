@@ -22,6 +22,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -111,7 +112,7 @@ async def events_after(
     in `skip_payload` come without their payload (None): one delivery receipt apiece, they
     are most of the log, and decoding JSON nobody reads cost the job workers CPU."""
     payload = (
-        case((Event.type.in_(sorted(skip_payload)), null()), else_=Event.payload, type_=JSON)
+        type_coerce(case((Event.type.in_(sorted(skip_payload)), null()), else_=Event.payload), JSON)
         if skip_payload
         else Event.payload
     )
