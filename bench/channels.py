@@ -369,7 +369,9 @@ async def post_all(port: int, hooks: list[Hook], c: int) -> tuple[float, list[fl
 def fresh_database(url: str | None, workdir: Path) -> str:
     if url is None:
         return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    name = f"frontdesk_bench_channels_{os.getpid()}"
+    # FRONTDESK_BENCH_DB_PREFIX names the database after whoever runs it (a shared server).
+    prefix = os.environ.get("FRONTDESK_BENCH_DB_PREFIX", "frontdesk_bench_channels")
+    name = f"{prefix}_{os.getpid()}"
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from frontdesk.conversations.models import Message
 from frontdesk.conversations.outbox import deliver_batch, window
@@ -121,6 +121,34 @@ class TestBatchDelivery:
         assert Counter(receiver.requests) == {key(i): 1 for i in ids}
         assert {receiver.processed[key(i)]["text"] for i in ids} == {f"Reply {n}" for n in range(4)}
         assert {job.state for job in await deliver_jobs(runtime)} == {"completed"}
+
+    async def test_a_wave_reads_its_conversations_once_not_per_message(self, client, cast, runtime):
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 4, address)
+            await settle_other_jobs(runtime)
+            runner = JobRunner(runtime.db, runtime.settings, name="r")
+            batch = await runner.claim(64, kinds=(DELIVER_JOB,))
+            reads: list[str] = []
+
+            def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+                if (
+                    statement.lstrip().upper().startswith("SELECT")
+                    and "FROM conversations" in statement
+                ):
+                    reads.append(statement)
+
+            engine = runtime.db.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", note)
+            try:
+                await runner.execute_batch(DELIVER_JOB, batch)
+            finally:
+                event.remove(engine, "before_cursor_execute", note)
+        assert await statuses(runtime, ids) == ["delivered"] * 4
+        # One read while preparing the batch and one per recorded wave: 4 replies make one
+        # wave at the default JOB_CONCURRENCY (8); a read per message made 2 + 4.
+        waves = -(-len(ids) // window(JobContext(runtime.db, runtime.settings, 0, 0)))
+        assert len(reads) == 1 + waves, reads
 
     async def test_a_failed_send_fails_only_its_own_job_which_is_retried(
         self, client, cast, runtime

@@ -27,7 +27,7 @@ async def catch_up(session: AsyncSession, *, limit: int = BATCH, wait: bool = Fa
     cursor = await repository.lock_cursor(session, wait=wait)
     if cursor is None:
         return 0
-    events = await repository.events_after(session, cursor, limit=limit)
+    events = await repository.events_after(session, cursor, limit=limit, skip_payload=IGNORED)
     if not events:
         return 0
     await fold(session, events)

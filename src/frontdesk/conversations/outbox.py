@@ -314,8 +314,12 @@ async def _record(
     outcomes: list[str] = []
     async with ctx.db.session() as session:
         messages = await repository.get_messages(session, set(sent) | set(refused))
-        # Loaded once for the wave: mark_delivered_many / mark_failed find them in the session.
-        await repository.get_conversations(session, {m.conversation_id for m in messages.values()})
+        # Loaded once for the wave: mark_delivered_many / mark_failed find them in the session's
+        # identity map, which holds instances weakly: this name keeps them alive until then
+        # (dropped at once, each message's conversation was read again, one SELECT apiece).
+        conversations = await repository.get_conversations(
+            session, {m.conversation_id for m in messages.values()}
+        )
         delivered: list[tuple[Message, str, str | None]] = []
         for message_id, message in sorted(messages.items()):
             if message.delivery_status in DONE:
@@ -330,5 +334,6 @@ async def _record(
                 outcomes.append("failed")
         await service.mark_delivered_many(session, delivered)
         await uow.commit(session)
+    del conversations
     for outcome in outcomes:
         MESSAGES.labels(direction="outbound", outcome=outcome).inc()
