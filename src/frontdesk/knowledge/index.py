@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_key
-from frontdesk.knowledge import repository
+from frontdesk.knowledge import intents, repository
 from frontdesk.knowledge.completion import Completer, completion
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, from_blobs
 
@@ -48,6 +48,11 @@ class KnowledgeIndex:
     weights: np.ndarray | None = None
     centroid_position: dict[int, int] = field(default_factory=dict)
     centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    # The intent head's training rows (positions in `entries`) and their fingerprint, and the
+    # stored head when it was trained on exactly these (else None: nearest-question scoring).
+    examples: list[int] = field(default_factory=list)
+    fingerprint: str = ""
+    head: intents.IntentHead | None = None
 
     @classmethod
     def build(
@@ -76,7 +81,50 @@ class KnowledgeIndex:
             ]
         )
         index._weigh()
+        index._choose_examples()
         return index
+
+    def _choose_examples(self) -> None:
+        """The published example questions that have a vector, and the title of each published
+        article that has none (so the head knows every article the bot may answer with)."""
+        if not self.entries:
+            return
+        present = np.any(self.vectors != 0, axis=0)
+        with_questions = {
+            e.article_id for e in self.entries if e.kind == "question" and e.status == "published"
+        }
+        self.examples = [
+            position
+            for position, e in enumerate(self.entries)
+            if e.status == "published"
+            and present[position]
+            and (e.kind == "question" or e.article_id not in with_questions)
+        ]
+        self.fingerprint = intents.fingerprint(
+            self.embedder.name,
+            [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
+        )
+
+    def training_rows(self) -> tuple[np.ndarray, list[int]]:
+        """The head's feature rows and their articles, from the stored vectors."""
+        x = intents.features(
+            np.ascontiguousarray(self.vectors[:, self.examples].T),
+            [self.entries[p].text for p in self.examples],
+            with_grams=self.with_grams,
+        )
+        return x, [self.entries[p].article_id for p in self.examples]
+
+    @property
+    def with_grams(self) -> bool:
+        # The hashing embedder's vectors are the grams already.
+        return not self.embedder.reweight
+
+    def adopt(self, head: intents.IntentHead | None) -> None:
+        """Use `head` if it was trained on exactly this index's examples."""
+        self.head = head if head is not None and head.fingerprint == self.fingerprint else None
+
+    def head_features(self, query: np.ndarray, text: str) -> np.ndarray:
+        return intents.features(query[None, :], [text], with_grams=self.with_grams)
 
     def _weigh(self) -> None:
         if not self.entries:
@@ -190,6 +238,9 @@ async def current(
             await repository.index_translations(session),
             await repository.index_questions(session),
         )
+        stored = await repository.get_intent_model(session, embedder.name)
+        if stored is not None and stored.fingerprint == index.fingerprint:
+            index.adopt(intents.IntentHead.from_bytes(stored.fingerprint, stored.data))
         _INDEXES[engine] = index
         _CHECKED[engine] = checked
         return index

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import index as knowledge_index
-from frontdesk.knowledge import repository
+from frontdesk.knowledge import intents, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
 from frontdesk.knowledge.markdown import plain_text
 from frontdesk.knowledge.schemas import (
@@ -46,6 +46,14 @@ VECTOR_FLOOR = 0.25
 def default_threshold(embedder: Embedder = DEFAULT_EMBEDDER) -> float:
     """The answer threshold tuned for `embedder` (the hashing one's for an unknown embedder)."""
     return THRESHOLDS.get(embedder.name, ANSWER_THRESHOLD)
+
+
+async def answer_threshold(session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER) -> float:
+    """The threshold `answer` applies by default now: the trained head's (its learned
+    out-of-scope threshold is always intents.DECISION on the confidence scale), else the
+    embedder's nearest-question threshold."""
+    idx = await knowledge_index.current(session, embedder)
+    return intents.DECISION if idx.head is not None else default_threshold(embedder)
 
 
 def same_language(a: str, b: str) -> bool:
@@ -166,14 +174,18 @@ async def answer(
     embedder: Embedder = DEFAULT_EMBEDDER,
     candidates: int = 3,
 ) -> AnswerResult:
-    """The bot's decision for a customer's message: the published article whose example
-    questions (or title) are nearest, if near enough (`threshold`, default: the embedder's);
-    else no answer, with the candidates."""
-    if threshold is None:
-        threshold = default_threshold(embedder)
+    """The bot's decision for a customer's message: the published article the trained
+    intent head scores highest (knowledge.intents), or without a current head the one whose
+    example questions (or title) are nearest, if confident enough (`threshold`, default:
+    the head's learned one, else the embedder's); else no answer, with the candidates."""
     idx = await knowledge_index.current(session, embedder)
+    if threshold is None:
+        threshold = intents.DECISION if idx.head is not None else default_threshold(embedder)
     query = await idx.embed_query(text)
-    best = _intent_scores(idx, query, candidates)
+    if idx.head is not None:
+        best = _head_scores(idx, idx.head, query, text, candidates)
+    else:
+        best = _intent_scores(idx, query, candidates)
     ranked = [
         Candidate(
             article_id=article_id,
@@ -213,6 +225,43 @@ def _intent_scores(
     }
     ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
     return {article_id: scored[article_id] for article_id in ranked}
+
+
+def _head_scores(
+    idx: knowledge_index.KnowledgeIndex,
+    head: intents.IntentHead,
+    query: np.ndarray,
+    text: str,
+    candidates: int,
+) -> dict[int, tuple[float, str]]:
+    """Articles by the head's confidence, best first, each with the language of its nearest
+    entry (the language the question matched), else its first language."""
+    outputs = head.scores(idx.head_features(query, text))[0]
+    order = np.argsort(-outputs, kind="stable")[:candidates]
+    nearest = _nearest_languages(idx, query, {int(head.articles[i]) for i in order})
+    out: dict[int, tuple[float, str]] = {}
+    for i in order:
+        article_id = int(head.articles[i])
+        languages = idx.languages.get(article_id)
+        if not languages:
+            continue  # unpublished since the head was trained
+        language = nearest.get(article_id) or sorted(languages)[0]
+        out[article_id] = (head.confidence(float(outputs[i])), language)
+    return out
+
+
+def _nearest_languages(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, wanted: set[int]
+) -> dict[int, str]:
+    sims = idx.similarities(query)
+    out: dict[int, str] = {}
+    for position in _top(sims, 400):
+        entry = idx.entries[int(position)]
+        if entry.article_id in wanted:
+            out.setdefault(entry.article_id, entry.language)
+            if len(out) == len(wanted):
+                break
+    return out
 
 
 async def autocomplete(
