@@ -51,6 +51,8 @@ class KnowledgeIndex:
     # The intent head's training rows (positions in `entries`) and their fingerprint, and the
     # stored head when it was trained on exactly these (else None: nearest-question scoring).
     examples: list[int] = field(default_factory=list)
+    # Positions of each published article's entries (its nearest-question score).
+    positions: dict[int, np.ndarray] = field(default_factory=dict)
     fingerprint: str = ""
     head: intents.IntentHead | None = None
 
@@ -100,31 +102,24 @@ class KnowledgeIndex:
             and present[position]
             and (e.kind == "question" or e.article_id not in with_questions)
         ]
+        by_article: dict[int, list[int]] = {}
+        for position, e in enumerate(self.entries):
+            if e.status == "published":
+                by_article.setdefault(e.article_id, []).append(position)
+        self.positions = {a: np.array(p, dtype=np.int64) for a, p in by_article.items()}
         self.fingerprint = intents.fingerprint(
             self.embedder.name,
             [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
         )
 
     def training_rows(self) -> tuple[np.ndarray, list[int]]:
-        """The head's feature rows and their articles, from the stored vectors."""
-        x = intents.features(
-            np.ascontiguousarray(self.vectors[:, self.examples].T),
-            [self.entries[p].text for p in self.examples],
-            with_grams=self.with_grams,
-        )
+        """The head's training vectors (weighted like queries) and their articles."""
+        x = np.ascontiguousarray(self.vectors[:, self.examples].T)
         return x, [self.entries[p].article_id for p in self.examples]
-
-    @property
-    def with_grams(self) -> bool:
-        # The hashing embedder's vectors are the grams already.
-        return not self.embedder.reweight
 
     def adopt(self, head: intents.IntentHead | None) -> None:
         """Use `head` if it was trained on exactly this index's examples."""
         self.head = head if head is not None and head.fingerprint == self.fingerprint else None
-
-    def head_features(self, query: np.ndarray, text: str) -> np.ndarray:
-        return intents.features(query[None, :], [text], with_grams=self.with_grams)
 
     def _weigh(self) -> None:
         if not self.entries:
@@ -167,15 +162,15 @@ class KnowledgeIndex:
         from [the embedder's floor, 1] to [0, 1] (below the floor: negative)."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return self._rescaled(_dot(self.vectors, query))
+        return self.rescaled(_dot(self.vectors, query))
 
     def centroid_similarities(self, query: np.ndarray) -> np.ndarray:
         """Similarity (rescaled like `similarities`) of the query with each article's centroid."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return self._rescaled(_dot(self.centroids, query))
+        return self.rescaled(_dot(self.centroids, query))
 
-    def _rescaled(self, cosines: np.ndarray) -> np.ndarray:
+    def rescaled(self, cosines: np.ndarray) -> np.ndarray:
         floor = self.embedder.floor
         if not floor:
             return cosines

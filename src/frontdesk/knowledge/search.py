@@ -183,7 +183,7 @@ async def answer(
         threshold = intents.DECISION if idx.head is not None else default_threshold(embedder)
     query = await idx.embed_query(text)
     if idx.head is not None:
-        best = _head_scores(idx, idx.head, query, text, candidates)
+        best = _head_scores(idx, idx.head, query, candidates)
     else:
         best = _intent_scores(idx, query, candidates)
     ranked = [
@@ -231,37 +231,41 @@ def _head_scores(
     idx: knowledge_index.KnowledgeIndex,
     head: intents.IntentHead,
     query: np.ndarray,
-    text: str,
     candidates: int,
 ) -> dict[int, tuple[float, str]]:
-    """Articles by the head's confidence, best first, each with the language of its nearest
-    entry (the language the question matched), else its first language."""
-    outputs = head.scores(idx.head_features(query, text))[0]
-    order = np.argsort(-outputs, kind="stable")[:candidates]
-    nearest = _nearest_languages(idx, query, {int(head.articles[i]) for i in order})
-    out: dict[int, tuple[float, str]] = {}
-    for i in order:
-        article_id = int(head.articles[i])
-        languages = idx.languages.get(article_id)
-        if not languages:
-            continue  # unpublished since the head was trained
-        language = nearest.get(article_id) or sorted(languages)[0]
-        out[article_id] = (head.confidence(float(outputs[i])), language)
-    return out
+    """Articles by the head's combined score (intents.combine: its probability with the
+    nearest-question score), best first, as confidences; each with the language of its
+    nearest entry (the language the question matched). The nearest-question score is taken
+    for the head's and the nearest entries' best few articles (the others' probabilities
+    are near zero and their neighbours far)."""
+    probabilities = head.probabilities(query)[0]
+    nearest = _intent_scores(idx, query, SHORTLIST)
+    shortlist = {int(head.articles[i]) for i in np.argsort(-probabilities)[:SHORTLIST]}
+    shortlist |= {a for a in nearest if a in head.position}
+    scored: dict[int, tuple[float, str]] = {}
+    for article_id in shortlist:
+        near, language = nearest.get(article_id) or _article_nearest(idx, query, article_id)
+        probability = float(probabilities[head.position[article_id]])
+        scored[article_id] = (float(intents.combine(probability, near)), language)  # type: ignore[arg-type]
+    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
+    return {a: (head.confidence(scored[a][0]), scored[a][1]) for a in ranked}
 
 
-def _nearest_languages(
-    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, wanted: set[int]
-) -> dict[int, str]:
-    sims = idx.similarities(query)
-    out: dict[int, str] = {}
-    for position in _top(sims, 400):
-        entry = idx.entries[int(position)]
-        if entry.article_id in wanted:
-            out.setdefault(entry.article_id, entry.language)
-            if len(out) == len(wanted):
-                break
-    return out
+# Articles scored in full per answer with a head (see _head_scores).
+SHORTLIST = 10
+
+
+def _article_nearest(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, article_id: int
+) -> tuple[float, str]:
+    """The nearest-question score of one article and the language of its nearest entry."""
+    positions = idx.positions.get(article_id)
+    if positions is None or not len(positions):
+        return 0.0, ""
+    sims = idx.rescaled(query @ idx.vectors[:, positions])
+    best = int(np.argmax(sims))
+    to_centroid = idx.centroid_similarities(query)[idx.centroid_position[article_id]]
+    return (float(sims[best]) + float(to_centroid)) / 2, idx.entries[int(positions[best])].language
 
 
 async def autocomplete(

@@ -291,7 +291,11 @@ async def train_intents(
 ) -> intents.IntentHead | None:
     """Retrain and store the intent head when the published example questions differ from
     what the stored head was trained on; answers the head now in use (None: too few
-    articles, or vectors still being computed: the embed job's last run enqueues this again)."""
+    articles, or vectors still being computed: the embed job's last run enqueues this again;
+    or hashed vectors, where nearest-question scoring measured better: xSID English 91.2 %
+    against the head's 87.4 %)."""
+    if embedder.reweight:
+        return None
     if await repository.pending_questions(session, vector_bytes=embedder.dim * 4, limit=1):
         return None
     idx = await knowledge_index.current(session, embedder)
@@ -303,7 +307,7 @@ async def train_intents(
     x, articles = idx.training_rows()
     # Seconds of CPU at 10,000 questions: off the event loop.
     head = await asyncio.to_thread(
-        intents.train, x, articles, fingerprint=idx.fingerprint, with_grams=idx.with_grams
+        intents.train, x, articles, fingerprint=idx.fingerprint, floor=embedder.floor
     )
     if head is None:
         return None
