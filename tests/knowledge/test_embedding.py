@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from frontdesk.kit import uow
+from frontdesk.kit.jobs import Job
 from frontdesk.knowledge import embedding, search, service
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, HASHING, Kind, make_embedder
 from frontdesk.knowledge.models import Question, Translation
@@ -85,7 +86,10 @@ class TestEmbedJob:
                 session, "password", language=None, statuses=service.STAFF, limit=5
             )
             assert [h.article_id for h in hits] == [article.id]
-        assert await run_jobs(runtime) == 1
+        await run_jobs(runtime)
+        async with runtime.db.session() as session:  # one embed run (and the train job)
+            kinds = list(await session.scalars(select(Job.kind).order_by(Job.id)))
+        assert kinds.count(service.EMBED_JOB) == 1
         vectors = await stored_vectors(runtime)
         assert len(vectors) == 4 and all(len(v) == HASHING.dim * 4 for v in vectors)
         # The job: the title and opening as a passage, the three examples as questions.

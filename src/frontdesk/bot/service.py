@@ -62,17 +62,23 @@ BOT_STRINGS = (ASK, ASK_BY_TEXT, GLAD, RETRY, *HANDOFF_TEXT.values())
 # --- Settings ------------------------------------------------------------------------------
 
 
-def read_settings(inbox_id: int, bot: BotInbox | None) -> BotSettingsRead:
+def read_settings(inbox_id: int, bot: BotInbox | None, *, default: float) -> BotSettingsRead:
+    """`default`: the knowledge base's threshold now (knowledge.search.answer_threshold:
+    the trained intent head's decision point, else the embedder's)."""
     return BotSettingsRead(
         inbox_id=inbox_id,
         enabled=bool(bot and bot.enabled),
         threshold=bot.threshold if bot else None,
-        default_threshold=knowledge_search.default_threshold(),
+        default_threshold=default,
     )
 
 
 async def get_settings(session: AsyncSession, inbox_id: int) -> BotSettingsRead:
-    return read_settings(inbox_id, await repository.get_inbox_bot(session, inbox_id))
+    return read_settings(
+        inbox_id,
+        await repository.get_inbox_bot(session, inbox_id),
+        default=await knowledge_search.answer_threshold(session),
+    )
 
 
 async def set_settings(
@@ -87,7 +93,7 @@ async def set_settings(
     bot.threshold = data.threshold
     bot.updated_at = utcnow()
     await session.flush()
-    return read_settings(inbox_id, bot)
+    return read_settings(inbox_id, bot, default=await knowledge_search.answer_threshold(session))
 
 
 async def holds(session: AsyncSession, conversation: Conversation) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_key
-from frontdesk.knowledge import repository
+from frontdesk.knowledge import intents, repository
 from frontdesk.knowledge.completion import Completer, completion
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, from_blobs
 
@@ -48,6 +48,13 @@ class KnowledgeIndex:
     weights: np.ndarray | None = None
     centroid_position: dict[int, int] = field(default_factory=dict)
     centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    # The intent head's training rows (positions in `entries`) and their fingerprint, and the
+    # stored head when it was trained on exactly these (else None: nearest-question scoring).
+    examples: list[int] = field(default_factory=list)
+    # Positions of each published article's entries (its nearest-question score).
+    positions: dict[int, np.ndarray] = field(default_factory=dict)
+    fingerprint: str = ""
+    head: intents.IntentHead | None = None
 
     @classmethod
     def build(
@@ -76,7 +83,43 @@ class KnowledgeIndex:
             ]
         )
         index._weigh()
+        index._choose_examples()
         return index
+
+    def _choose_examples(self) -> None:
+        """The published example questions that have a vector, and the title of each published
+        article that has none (so the head knows every article the bot may answer with)."""
+        if not self.entries:
+            return
+        present = np.any(self.vectors != 0, axis=0)
+        with_questions = {
+            e.article_id for e in self.entries if e.kind == "question" and e.status == "published"
+        }
+        self.examples = [
+            position
+            for position, e in enumerate(self.entries)
+            if e.status == "published"
+            and present[position]
+            and (e.kind == "question" or e.article_id not in with_questions)
+        ]
+        by_article: dict[int, list[int]] = {}
+        for position, e in enumerate(self.entries):
+            if e.status == "published":
+                by_article.setdefault(e.article_id, []).append(position)
+        self.positions = {a: np.array(p, dtype=np.int64) for a, p in by_article.items()}
+        self.fingerprint = intents.fingerprint(
+            self.embedder.name,
+            [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
+        )
+
+    def training_rows(self) -> tuple[np.ndarray, list[int]]:
+        """The head's training vectors (weighted like queries) and their articles."""
+        x = np.ascontiguousarray(self.vectors[:, self.examples].T)
+        return x, [self.entries[p].article_id for p in self.examples]
+
+    def adopt(self, head: intents.IntentHead | None) -> None:
+        """Use `head` if it was trained on exactly this index's examples."""
+        self.head = head if head is not None and head.fingerprint == self.fingerprint else None
 
     def _weigh(self) -> None:
         if not self.entries:
@@ -119,15 +162,15 @@ class KnowledgeIndex:
         from [the embedder's floor, 1] to [0, 1] (below the floor: negative)."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return self._rescaled(_dot(self.vectors, query))
+        return self.rescaled(_dot(self.vectors, query))
 
     def centroid_similarities(self, query: np.ndarray) -> np.ndarray:
         """Similarity (rescaled like `similarities`) of the query with each article's centroid."""
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        return self._rescaled(_dot(self.centroids, query))
+        return self.rescaled(_dot(self.centroids, query))
 
-    def _rescaled(self, cosines: np.ndarray) -> np.ndarray:
+    def rescaled(self, cosines: np.ndarray) -> np.ndarray:
         floor = self.embedder.floor
         if not floor:
             return cosines
@@ -190,6 +233,9 @@ async def current(
             await repository.index_translations(session),
             await repository.index_questions(session),
         )
+        stored = await repository.get_intent_model(session, embedder.name)
+        if stored is not None and stored.fingerprint == index.fingerprint:
+            index.adopt(intents.IntentHead.from_bytes(stored.fingerprint, stored.data))
         _INDEXES[engine] = index
         _CHECKED[engine] = checked
         return index

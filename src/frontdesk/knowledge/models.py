@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -139,3 +140,21 @@ class Gap(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IntentModel(Base):
+    """The trained intent head of the knowledge base for one embedder (knowledge.intents):
+    weights over the published articles' example questions and the learned out-of-scope
+    threshold, with the fingerprint of what it was trained on (a head whose fingerprint no
+    longer matches the questions is not used until the train job has run again)."""
+
+    __tablename__ = "kb_intent_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    embedder: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # numpy .npz (intents.IntentHead)
+    articles: Mapped[int] = mapped_column(Integer)
+    examples: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column(Float)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ from frontdesk.knowledge.models import (
     Feedback,
     Gap,
     IndexStamp,
+    IntentModel,
     Question,
     Translation,
     Version,
@@ -346,6 +347,25 @@ async def renew_stamp(session: AsyncSession) -> None:
     await session.execute(
         statement.on_conflict_do_update(index_elements=["id"], set_={"stamp": stamp})
     )
+
+
+async def get_intent_model(session: AsyncSession, embedder: str) -> IntentModel | None:
+    # Uses index: the unique constraint on embedder; one row.
+    return await session.scalar(select(IntentModel).where(IntentModel.embedder == embedder))
+
+
+async def save_intent_model(
+    session: AsyncSession, *, embedder: str, fingerprint: str, data: bytes, articles: int,
+    examples: int, threshold: float, now: datetime,
+) -> None:  # fmt: skip
+    """Insert or replace the embedder's head (one row per embedder)."""
+    insert = pg_insert if _postgres(session) else sqlite_insert
+    values = {
+        "fingerprint": fingerprint, "data": data, "articles": articles, "examples": examples,
+        "threshold": threshold, "trained_at": now,
+    }  # fmt: skip
+    statement = insert(IntentModel).values(embedder=embedder, **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=["embedder"], set_=values))
 
 
 # --- Content gaps -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import index as knowledge_index
-from frontdesk.knowledge import repository
+from frontdesk.knowledge import intents, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
 from frontdesk.knowledge.markdown import plain_text
 from frontdesk.knowledge.schemas import (
@@ -46,6 +46,14 @@ VECTOR_FLOOR = 0.25
 def default_threshold(embedder: Embedder = DEFAULT_EMBEDDER) -> float:
     """The answer threshold tuned for `embedder` (the hashing one's for an unknown embedder)."""
     return THRESHOLDS.get(embedder.name, ANSWER_THRESHOLD)
+
+
+async def answer_threshold(session: AsyncSession, embedder: Embedder = DEFAULT_EMBEDDER) -> float:
+    """The threshold `answer` applies by default now: the trained head's (its learned
+    out-of-scope threshold is always intents.DECISION on the confidence scale), else the
+    embedder's nearest-question threshold."""
+    idx = await knowledge_index.current(session, embedder)
+    return intents.DECISION if idx.head is not None else default_threshold(embedder)
 
 
 def same_language(a: str, b: str) -> bool:
@@ -166,14 +174,18 @@ async def answer(
     embedder: Embedder = DEFAULT_EMBEDDER,
     candidates: int = 3,
 ) -> AnswerResult:
-    """The bot's decision for a customer's message: the published article whose example
-    questions (or title) are nearest, if near enough (`threshold`, default: the embedder's);
-    else no answer, with the candidates."""
-    if threshold is None:
-        threshold = default_threshold(embedder)
+    """The bot's decision for a customer's message: the published article the trained
+    intent head scores highest (knowledge.intents), or without a current head the one whose
+    example questions (or title) are nearest, if confident enough (`threshold`, default:
+    the head's learned one, else the embedder's); else no answer, with the candidates."""
     idx = await knowledge_index.current(session, embedder)
+    if threshold is None:
+        threshold = intents.DECISION if idx.head is not None else default_threshold(embedder)
     query = await idx.embed_query(text)
-    best = _intent_scores(idx, query, candidates)
+    if idx.head is not None:
+        best = _head_scores(idx, idx.head, query, candidates)
+    else:
+        best = _intent_scores(idx, query, candidates)
     ranked = [
         Candidate(
             article_id=article_id,
@@ -213,6 +225,47 @@ def _intent_scores(
     }
     ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
     return {article_id: scored[article_id] for article_id in ranked}
+
+
+def _head_scores(
+    idx: knowledge_index.KnowledgeIndex,
+    head: intents.IntentHead,
+    query: np.ndarray,
+    candidates: int,
+) -> dict[int, tuple[float, str]]:
+    """Articles by the head's combined score (intents.combine: its probability with the
+    nearest-question score), best first, as confidences; each with the language of its
+    nearest entry (the language the question matched). The nearest-question score is taken
+    for the head's and the nearest entries' best few articles (the others' probabilities
+    are near zero and their neighbours far)."""
+    probabilities = head.probabilities(query)[0]
+    nearest = _intent_scores(idx, query, SHORTLIST)
+    shortlist = {int(head.articles[i]) for i in np.argsort(-probabilities)[:SHORTLIST]}
+    shortlist |= {a for a in nearest if a in head.position}
+    scored: dict[int, tuple[float, str]] = {}
+    for article_id in shortlist:
+        near, language = nearest.get(article_id) or _article_nearest(idx, query, article_id)
+        probability = float(probabilities[head.position[article_id]])
+        scored[article_id] = (float(intents.combine(probability, near)), language)  # type: ignore[arg-type]
+    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
+    return {a: (head.confidence(scored[a][0]), scored[a][1]) for a in ranked}
+
+
+# Articles scored in full per answer with a head (see _head_scores).
+SHORTLIST = 10
+
+
+def _article_nearest(
+    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, article_id: int
+) -> tuple[float, str]:
+    """The nearest-question score of one article and the language of its nearest entry."""
+    positions = idx.positions.get(article_id)
+    if positions is None or not len(positions):
+        return 0.0, ""
+    sims = idx.rescaled(query @ idx.vectors[:, positions])
+    best = int(np.argmax(sims))
+    to_centroid = idx.centroid_similarities(query)[idx.centroid_position[article_id]]
+    return (float(sims[best]) + float(to_centroid)) / 2, idx.entries[int(positions[best])].language
 
 
 async def autocomplete(

@@ -16,7 +16,7 @@ from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pci import redact_cards
 from frontdesk.kit.text import search_tokens
-from frontdesk.knowledge import gaps, repository
+from frontdesk.knowledge import gaps, intents, repository
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
 from frontdesk.knowledge.markdown import plain_text, render
@@ -38,6 +38,8 @@ STAFF = ("published", "internal")
 EVERY_STATUS = ("draft", "published", "internal")
 # The job that computes vectors after the commit when the embedder is a model.
 EMBED_JOB = "knowledge.embed"
+# The job that retrains the intent head after example questions (or their vectors) change.
+TRAIN_JOB = "knowledge.train_intents"
 # Texts per embed job run (one transaction): about 10 s of one core for the model.
 EMBED_BATCH = 256
 # A vector not computed yet: no embedder writes an empty one.
@@ -226,7 +228,15 @@ async def _write_translation(
 
 async def _changed(session: AsyncSession) -> None:
     """Every process's index is stale: a new stamp in this transaction; this process also
-    stops trusting its last stamp read once the transaction commits."""
+    stops trusting its last stamp read once the transaction commits. The intent head is
+    retrained after the commit (once per transaction; a no-op when no example changed)."""
+    await _renew(session)
+    if not session.info.get(TRAIN_JOB):
+        session.info[TRAIN_JOB] = True
+        await jobs.enqueue(session, TRAIN_JOB, {})
+
+
+async def _renew(session: AsyncSession) -> None:
     await repository.renew_stamp(session)
     engine = session.get_bind()
 
@@ -274,6 +284,46 @@ async def embed_pending(
     if done:
         await _changed(session)
     return done
+
+
+async def train_intents(
+    session: AsyncSession, *, embedder: Embedder = DEFAULT_EMBEDDER
+) -> intents.IntentHead | None:
+    """Retrain and store the intent head when the published example questions differ from
+    what the stored head was trained on; answers the head now in use (None: too few
+    articles, or vectors still being computed: the embed job's last run enqueues this again;
+    or hashed vectors, where nearest-question scoring measured better: xSID English 91.2 %
+    against the head's 87.4 %)."""
+    if embedder.reweight:
+        return None
+    if await repository.pending_questions(session, vector_bytes=embedder.dim * 4, limit=1):
+        return None
+    idx = await knowledge_index.current(session, embedder)
+    if idx.head is not None:
+        return idx.head
+    stored = await repository.get_intent_model(session, embedder.name)
+    if stored is not None and stored.fingerprint == idx.fingerprint:
+        return intents.IntentHead.from_bytes(stored.fingerprint, stored.data)
+    x, articles = idx.training_rows()
+    # Seconds of CPU at 10,000 questions: off the event loop.
+    head = await asyncio.to_thread(
+        intents.train, x, articles, fingerprint=idx.fingerprint, floor=embedder.floor
+    )
+    if head is None:
+        return None
+    await repository.save_intent_model(
+        session,
+        embedder=embedder.name,
+        fingerprint=head.fingerprint,
+        data=head.to_bytes(),
+        articles=len(head.articles),
+        examples=len(articles),
+        threshold=head.threshold,
+        now=utcnow(),
+    )
+    # Every process reloads its index with the new head (not _changed: no retraining).
+    await _renew(session)
+    return head
 
 
 async def read_article(session: AsyncSession, article: Article) -> ArticleRead:

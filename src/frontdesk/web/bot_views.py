@@ -19,7 +19,7 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.i18n import script_direction
 from frontdesk.kit.schemas import Id
-from frontdesk.knowledge.search import default_threshold
+from frontdesk.knowledge.search import answer_threshold
 from frontdesk.web.rendering import PageAgent, check_csrf, render
 from frontdesk.web.settings_views import AdminPage
 
@@ -68,10 +68,14 @@ async def bot_settings_page(
         session, only=None, after=None, limit=LIST_LIMIT
     )
     bots = {b.inbox_id: b for b in await bot_repository.list_inbox_bots(session)}
-    rows = [{"inbox": i, "bot": bot.read_settings(i.id, bots.get(i.id))} for i in inboxes]
+    default = await answer_threshold(session)
+    rows = [
+        {"inbox": i, "bot": bot.read_settings(i.id, bots.get(i.id), default=default)}
+        for i in inboxes
+    ]
     context = {
         "rows": rows,
-        "default_threshold": default_threshold(),
+        "default_threshold": default,
         "saved": request.query_params.get("saved"),
         "error": request.query_params.get("error"),
     }
