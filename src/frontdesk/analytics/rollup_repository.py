@@ -5,7 +5,7 @@ event log after its cursor and the conversations its events name."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -24,7 +24,12 @@ from frontdesk.analytics.models import (
     AgentState,
     AnalyticsCursor,
     ConversationFact,
+    DailyByAgent,
+    DailyByInbox,
+    DailyByTag,
     DailyRollup,
+    HourlyByInbox,
+    HourlyByTag,
     HourlyRollup,
 )
 from frontdesk.analytics.occupancy import AgentState as AgentFold
@@ -39,10 +44,39 @@ from frontdesk.sla.businesstime import Calendar
 from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
 
 CURSOR = "rollups"
-HOURLY: Table = HourlyRollup.__table__  # type: ignore[assignment]
-DAILY: Table = DailyRollup.__table__  # type: ignore[assignment]
 FACTS: Table = ConversationFact.__table__  # type: ignore[assignment]
 FACT_FIELDS = tuple(Facts.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Cube:
+    """A rollup table: per hour or per day, and the dimensions it keeps besides the bucket
+    and tag_id (models: the coarser copies sum the same contributions over fewer)."""
+
+    table: Table
+    daily: bool
+    keeps: frozenset[str]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(d for d in DIMENSIONS if d in ("hour", "tag_id") or d in self.keeps)
+
+
+def _cube(model: Any, daily: bool, *keeps: str) -> Cube:
+    return Cube(model.__table__, daily, frozenset(keeps))
+
+
+EVERY = frozenset(DIMENSIONS) - {"hour", "tag_id"}
+# Smallest first: a report reads the first of its grain that keeps what it filters and groups.
+CUBES = (
+    _cube(HourlyByTag, False),
+    _cube(HourlyByInbox, False, "inbox_id", "channel"),
+    _cube(HourlyRollup, False, *EVERY),
+    _cube(DailyByTag, True),
+    _cube(DailyByInbox, True, "inbox_id", "channel"),
+    _cube(DailyByAgent, True, "team_id", "agent_id"),
+    _cube(DailyRollup, True, *EVERY),
+)
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -191,32 +225,37 @@ async def delete_facts(session: AsyncSession, ids: Sequence[int]) -> None:
 
 
 async def add_to_rollups(session: AsyncSession, delta: dict[Key, dict[str, int]]) -> None:
-    """Add each row of `delta` (hourly keys) to its hourly and its daily rollup row (each
-    created at zero when missing)."""
+    """Add each row of `delta` (hourly keys) to its row in every rollup table (each created
+    at zero when missing): one statement per table."""
     if not delta:
         return
-    daily: dict[Key, dict[str, int]] = {}
-    for key, row in delta.items():
-        target = daily.setdefault((key[0].replace(hour=0), *key[1:]), {})
-        for name, value in row.items():
-            target[name] = target.get(name, 0) + value
-    for table, rows in ((HOURLY, delta), (DAILY, daily)):
-        await _add(session, table, rows)
+    for cube in CUBES:
+        positions = [DIMENSIONS.index(name) for name in cube.names]
+        rows: dict[tuple[Any, ...], dict[str, int]] = {}
+        for key, row in delta.items():
+            hour = key[0].replace(hour=0) if cube.daily else key[0]
+            target = rows.setdefault((hour, *(key[i] for i in positions[1:])), {})
+            for name, value in row.items():
+                target[name] = target.get(name, 0) + value
+        await _add(session, cube, rows)
 
 
-async def _add(session: AsyncSession, table: Table, delta: dict[Key, dict[str, int]]) -> None:
+async def _add(
+    session: AsyncSession, cube: Cube, delta: dict[tuple[Any, ...], dict[str, int]]
+) -> None:
     insert = pg_insert if _postgres(session) else sqlite_insert
     values = [
-        {**dict(zip(DIMENSIONS, key, strict=True)), **{m: row.get(m, 0) for m in MEASURES}}
+        {**dict(zip(cube.names, key, strict=True)), **{m: row.get(m, 0) for m in MEASURES}}
         for key, row in delta.items()
         if any(row.values())
     ]
     if not values:
         return
+    table = cube.table
     statement = insert(table)
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=list(DIMENSIONS),
+            index_elements=list(table.primary_key.columns),
             set_={m: table.c[m] + statement.excluded[m] for m in MEASURES},
         ),
         values,
@@ -295,8 +334,8 @@ async def agent_occupancy(
 
 async def clear(session: AsyncSession) -> None:
     """Forget every fact and rollup, and rewind the cursor (a backfill starts here)."""
-    await session.execute(delete(HOURLY))
-    await session.execute(delete(DAILY))
+    for cube in CUBES:
+        await session.execute(delete(cube.table))
     await session.execute(delete(ConversationFact))
     await session.execute(delete(AgentHourly))
     await session.execute(delete(AgentState))
@@ -304,15 +343,21 @@ async def clear(session: AsyncSession) -> None:
     await move_cursor(session, 0)
 
 
-async def rollup_rows(session: AsyncSession, *, daily: bool = False) -> dict[Key, dict[str, int]]:
-    """Every non-zero rollup row (tests compare incremental rollups with a rebuild)."""
-    table = DAILY if daily else HOURLY
-    rows = await session.execute(select(*(table.c[n] for n in (*DIMENSIONS, *MEASURES))))
-    found: dict[Key, dict[str, int]] = {}
+async def rollup_rows(
+    session: AsyncSession, *, daily: bool = False, table: str | None = None
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """Every non-zero row of the full hourly (or daily) rollups, or of the named table, keyed
+    in DIMENSIONS order (tests compare incremental rollups with a rebuild)."""
+    cube = next(c for c in CUBES if c.table.name == table) if table else (
+        _cube(DailyRollup if daily else HourlyRollup, daily, *EVERY)
+    )  # fmt: skip
+    names = cube.names
+    rows = await session.execute(select(*(cube.table.c[n] for n in (*names, *MEASURES))))
+    found: dict[tuple[Any, ...], dict[str, int]] = {}
     for row in rows.all():
-        measures = {m: int(v) for m, v in zip(MEASURES, row[len(DIMENSIONS) :], strict=True) if v}
+        measures = {m: int(v) for m, v in zip(MEASURES, row[len(names) :], strict=True) if v}
         if measures:
-            found[tuple(row[: len(DIMENSIONS)])] = measures
+            found[tuple(row[: len(names)])] = measures
     return found
 
 
@@ -330,9 +375,22 @@ def whole_days(filters: ReportFilters) -> bool:
     return filters.start.hour == 0 and filters.end.hour == 0
 
 
-def _table(filters: ReportFilters, period: bool) -> Table:
-    """The daily rollups when the period is whole UTC days and nothing asks for hours."""
-    return DAILY if period and whole_days(filters) else HOURLY
+def pick(
+    filters: ReportFilters, *, daily: bool, by: Sequence[str] = (), period: bool = True
+) -> Table:
+    """The smallest rollup table of the grain that keeps every dimension the filters and
+    the grouping `by` need; daily only when asked and the period is whole UTC days."""
+    needed = {name for name in by if name not in ("hour", "tag_id")}
+    if filters.channel:
+        needed.add("channel")
+    if filters.inbox_id or filters.inbox_ids is not None:
+        needed.add("inbox_id")
+    if filters.team_id is not None:
+        needed.add("team_id")
+    if filters.agent_id is not None:
+        needed.add("agent_id")
+    daily = daily and (not period or whole_days(filters))
+    return next(c.table for c in CUBES if c.daily == daily and needed <= c.keeps)
 
 
 def _filtered(
@@ -343,7 +401,8 @@ def _filtered(
     period: bool = True,
     per_tag: bool = False,
 ) -> Select[Any]:
-    # Uses index: ix_analytics_{hourly,daily}_tag_hour (tag_id, hour).
+    # Uses index: the full tables' ix_analytics_{hourly,daily}_tag_hour (tag_id, hour); the
+    # coarser ones' primary keys lead with (tag_id, hour).
     if per_tag and filters.tag_id is None:
         query = query.where(table.c.tag_id > 0)
     else:
@@ -386,7 +445,7 @@ def _pair_columns(table: Table) -> tuple[Any, ...]:
 
 
 async def totals(session: AsyncSession, filters: ReportFilters) -> dict[str, int]:
-    table = _table(filters, True)
+    table = pick(filters, daily=True)
     row = (await session.execute(_filtered(select(*_sums(table, MEASURES)), table, filters))).one()
     return {m: int(v) for m, v in zip(MEASURES, row, strict=True)}
 
@@ -398,7 +457,7 @@ async def totals_pair(
     both periods' rows."""
     before = filters.previous()
     both = replace(filters, start=before.start)
-    table = _table(both, True)
+    table = pick(both, daily=True)
     query = _filtered(select(*_pair_columns(table)), table, both)
     row = (await session.execute(query, {"split": filters.start})).one()
     values = [int(v) for v in row]
@@ -411,19 +470,21 @@ async def open_by_hour(
 ) -> tuple[list[tuple[datetime, int]], int, datetime | None]:
     """The backlog's rows: conversations open now per hour opened since `since` (a day
     boundary; hourly rows), how many were opened before it (daily rows), and the hour the
-    oldest was opened. Uses index: ix_analytics_{hourly,daily}_open (partial: open_now <> 0;
-    tag_id, hour)."""
+    oldest was opened. Uses index: ix_analytics_*_open (partial: open_now <> 0; tag_id,
+    hour)."""
+    hourly = pick(filters, daily=False, period=False)
+    daily = pick(filters, daily=True, period=False)
     recent = (
-        _filtered(select(HOURLY.c.hour, func.sum(HOURLY.c.open_now)), HOURLY, filters, period=False)
-        .where(HOURLY.c.open_now != 0, HOURLY.c.hour >= since)
-        .group_by(HOURLY.c.hour)
+        _filtered(select(hourly.c.hour, func.sum(hourly.c.open_now)), hourly, filters, period=False)
+        .where(hourly.c.open_now != 0, hourly.c.hour >= since)
+        .group_by(hourly.c.hour)
     )
     rows = [(hour, int(n)) for hour, n in (await session.execute(recent)).all() if n]
     older = _filtered(
-        select(func.coalesce(func.sum(DAILY.c.open_now), 0)), DAILY, filters, period=False
-    ).where(DAILY.c.open_now != 0, DAILY.c.hour < since)
-    oldest = _filtered(select(func.min(HOURLY.c.hour)), HOURLY, filters, period=False).where(
-        HOURLY.c.open_now != 0
+        select(func.coalesce(func.sum(daily.c.open_now), 0)), daily, filters, period=False
+    ).where(daily.c.open_now != 0, daily.c.hour < since)
+    oldest = _filtered(select(func.min(hourly.c.hour)), hourly, filters, period=False).where(
+        hourly.c.open_now != 0
     )
     row = (await session.execute(select(older.scalar_subquery(), oldest.scalar_subquery()))).one()
     return rows, int(row[0] or 0), row[1]
@@ -440,7 +501,7 @@ async def grouped(
 ) -> list[tuple[Any, dict[str, int]]]:
     """Sums of `measures` per value of one dimension (hour, channel, inbox_id, ...); `hour`
     groups by day unless `hourly` (or the period is not whole days)."""
-    table = HOURLY if hourly else _table(filters, period)
+    table = pick(filters, daily=period and not hourly, by=[by])
     column = table.c[by]
     query = _filtered(
         select(column, *_sums(table, measures)), table, filters, period=period,
@@ -456,7 +517,7 @@ async def grouped_pairs(
     session: AsyncSession, filters: ReportFilters, first: str, second: str, measures: Sequence[str]
 ) -> list[tuple[tuple[Any, Any], dict[str, int]]]:
     """Sums of `measures` per pair of dimension values over the period."""
-    table = _table(filters, True)
+    table = pick(filters, daily=True, by=[first, second])
     columns = (table.c[first], table.c[second])
     query = _filtered(select(*columns, *_sums(table, measures)), table, filters).group_by(*columns)
     rows = await session.execute(query)
