@@ -4,6 +4,7 @@ event log after its cursor and the conversations its events name."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy import Select, Table, bindparam, delete, func, literal, select, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from frontdesk.analytics.facts import Dimensions, Facts, Key
 from frontdesk.analytics.models import (
@@ -243,22 +245,49 @@ async def add_to_rollups(session: AsyncSession, delta: dict[Key, dict[str, int]]
 async def _add(
     session: AsyncSession, cube: Cube, delta: dict[tuple[Any, ...], dict[str, int]]
 ) -> None:
-    insert = pg_insert if _postgres(session) else sqlite_insert
-    values = [
-        {**dict(zip(cube.names, key, strict=True)), **{m: row.get(m, 0) for m in MEASURES}}
-        for key, row in delta.items()
-        if any(row.values())
-    ]
-    if not values:
+    rows = [(key, row) for key, row in delta.items() if any(row.values())]
+    if not rows:
+        return
+    if _postgres(session):
+        # One set-based statement: the rows travel as one JSON array holding only the
+        # measures that move (a few of sixty), where an executemany ran one upsert per row
+        # (nine tenths of the fold's time).
+        payload = [
+            {**dict(zip(cube.names, key, strict=True)), **{m: v for m, v in row.items() if v}}
+            for key, row in rows
+        ]
+        await session.execute(
+            _json_upsert(cube.table), {"rows": json.dumps(payload, default=datetime.isoformat)}
+        )
         return
     table = cube.table
-    statement = insert(table)
+    statement = sqlite_insert(table)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=list(table.primary_key.columns),
             set_={m: table.c[m] + statement.excluded[m] for m in MEASURES},
         ),
-        values,
+        [{**dict(zip(cube.names, key, strict=True)), **{m: row.get(m, 0) for m in MEASURES}}
+         for key, row in rows],
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=16)
+def _json_upsert(table: Table) -> TextClause:
+    """PostgreSQL: add a JSON array of rows (key columns and the measures that move; a
+    missing measure adds 0) to `table`, creating missing rows."""
+    keys = list(table.primary_key.columns.keys())
+    kinds = {"hour": "timestamptz", "channel": "text"}
+    record = ", ".join(
+        [f"{k} {kinds.get(k, 'integer')}" for k in keys] + [f"{m} bigint" for m in MEASURES]
+    )
+    columns = ", ".join([*keys, *MEASURES])
+    values = ", ".join([*keys, *(f"coalesce({m}, 0)" for m in MEASURES)])
+    sums = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES)
+    return text(
+        f"INSERT INTO {table.name} ({columns}) SELECT {values} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sums}"
     )
 
 
