@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, delete, func, literal, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,7 @@ from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
 CURSOR = "rollups"
 FACTS: Table = ConversationFact.__table__  # type: ignore[assignment]
 FACT_FIELDS = tuple(Facts.__dataclass_fields__)
+_PG = postgresql.dialect()
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,12 @@ async def calendars(session: AsyncSession, ids: Sequence[int]) -> dict[int, tupl
 async def save_facts(session: AsyncSession, facts: Sequence[Facts]) -> None:
     if not facts:
         return
-    insert = pg_insert if _postgres(session) else sqlite_insert
     # Core, not the ORM's bulk path (several times slower here); shallow dicts.
     values = [{name: getattr(item, name) for name in FACT_FIELDS} for item in facts]
-    statement = insert(FACTS)
+    if _postgres(session):  # one set-based statement (see _json_upsert)
+        await session.execute(_json_upsert(FACTS), {"rows": _json(values)})
+        return
+    statement = sqlite_insert(FACTS)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["conversation_id"],
@@ -256,9 +260,7 @@ async def _add(
             {**dict(zip(cube.names, key, strict=True)), **{m: v for m, v in row.items() if v}}
             for key, row in rows
         ]
-        await session.execute(
-            _json_upsert(cube.table), {"rows": json.dumps(payload, default=datetime.isoformat)}
-        )
+        await session.execute(_json_upsert(cube.table), {"rows": _json(payload)})
         return
     table = cube.table
     statement = sqlite_insert(table)
@@ -272,22 +274,29 @@ async def _add(
     )  # fmt: skip
 
 
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=datetime.isoformat, separators=(",", ":"))
+
+
 @lru_cache(maxsize=16)
 def _json_upsert(table: Table) -> TextClause:
-    """PostgreSQL: add a JSON array of rows (key columns and the measures that move; a
-    missing measure adds 0) to `table`, creating missing rows."""
+    """PostgreSQL: upsert a JSON array of rows into `table` in one statement. A rollup row
+    names its key and the measures that move (a missing one adds 0) and is added to the
+    stored row; any other row replaces the stored one."""
     keys = list(table.primary_key.columns.keys())
-    kinds = {"hour": "timestamptz", "channel": "text"}
-    record = ", ".join(
-        [f"{k} {kinds.get(k, 'integer')}" for k in keys] + [f"{m} bigint" for m in MEASURES]
+    names = [column.name for column in table.columns]
+    record = ", ".join(f"{name} {table.c[name].type.compile(_PG)}" for name in names)
+    adds = table in {cube.table for cube in CUBES}
+    values = ", ".join(f"coalesce({n}, 0)" if adds and n in MEASURES else n for n in names)
+    sets = ", ".join(
+        f"{n} = {table.name}.{n} + excluded.{n}" if adds else f"{n} = excluded.{n}"
+        for n in names
+        if n not in keys
     )
-    columns = ", ".join([*keys, *MEASURES])
-    values = ", ".join([*keys, *(f"coalesce({m}, 0)" for m in MEASURES)])
-    sums = ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES)
     return text(
-        f"INSERT INTO {table.name} ({columns}) SELECT {values} "
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {values} "
         f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sums}"
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
 
 
