@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from frontdesk.analytics import reports, service
+from frontdesk.analytics import report_repository, reports, service
 from frontdesk.analytics import rollup_repository as repository
 from frontdesk.analytics.models import DIMENSIONS, HOUR_COLUMNS, MEASURES
 from frontdesk.analytics.schemas import ReportFilters
@@ -151,14 +151,14 @@ class TestReportsFromThePickedTable:
         await service.catch_up_all(runtime.db)
         async with runtime.db.session() as session:
             full = await repository.rollup_rows(session)
-            vip = (await repository.tag_ids_by_name(session, ["vip"]))["vip"]
+            vip = (await report_repository.tag_ids_by_name(session, ["vip"]))["vip"]
             compared = 0
             for f in cases(cast, vip):
-                whole = repository.whole_days(f)
+                whole = report_repository.whole_days(f)
                 expected = direct(full, f, None, daily=whole).get(None, dict.fromkeys(MEASURES, 0))
-                assert await repository.totals(session, f) == expected, f
+                assert await report_repository.totals(session, f) == expected, f
                 for by in ("hour", "channel", "inbox_id", "team_id", "agent_id", "tag_id"):
-                    got = dict(await repository.grouped(session, f, by, list(MEASURES)))
+                    got = dict(await report_repository.grouped(session, f, by, list(MEASURES)))
                     assert got == direct(full, f, by, daily=whole), (f, by)
                     compared += len(got)
             assert compared > 50  # the history is in the periods, not compared as empty
@@ -170,7 +170,7 @@ class TestReportsFromThePickedTable:
         await service.catch_up_all(runtime.db)
         async with runtime.db.session() as session:
             full = await repository.rollup_rows(session)
-            vip = (await repository.tag_ids_by_name(session, ["vip"]))["vip"]
+            vip = (await report_repository.tag_ids_by_name(session, ["vip"]))["vip"]
             for f in cases(cast, vip):
                 cells = [[0] * 24 for _ in range(7)]
                 opened = 0
@@ -188,11 +188,16 @@ class TestReportsFromThePickedTable:
         today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
         days = ReportFilters(start=today - timedelta(days=28), end=today)
         hours = ReportFilters(start=today, end=today + timedelta(hours=5))
-        assert repository.pick(days, daily=True).name == "analytics_daily_tag"
-        assert repository.pick(hours, daily=True).name == "analytics_hourly_tag"
-        assert repository.pick(days, daily=True, by=["tag_id"]).name == "analytics_daily_tag"
+        assert report_repository.pick(days, daily=True).name == "analytics_daily_tag"
+        assert report_repository.pick(hours, daily=True).name == "analytics_hourly_tag"
+        assert report_repository.pick(days, daily=True, by=["tag_id"]).name == "analytics_daily_tag"
         agent = ReportFilters(start=days.start, end=days.end, inbox_ids=frozenset({1}))
-        assert repository.pick(agent, daily=True).name == "analytics_daily_inbox"
-        assert repository.pick(days, daily=True, by=["agent_id"]).name == "analytics_daily_agent"
-        assert repository.pick(agent, daily=True, by=["agent_id"]).name == "analytics_daily"
-        assert repository.pick(agent, daily=False, by=["agent_id"]).name == "analytics_hourly"
+        assert report_repository.pick(agent, daily=True).name == "analytics_daily_inbox"
+        assert (
+            report_repository.pick(days, daily=True, by=["agent_id"]).name
+            == "analytics_daily_agent"
+        )
+        assert report_repository.pick(agent, daily=True, by=["agent_id"]).name == "analytics_daily"
+        assert (
+            report_repository.pick(agent, daily=False, by=["agent_id"]).name == "analytics_hourly"
+        )
