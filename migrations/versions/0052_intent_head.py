@@ -1,7 +1,7 @@
 """knowledge: the trained intent head per embedder (kb_intent_models)
 
 Revision ID: 0052_intent_head
-Revises: 0047_desk_search
+Revises: 0050_metrics_growth
 Create Date: 2026-12-06 06:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0052_intent_head"
-down_revision: str | None = "0047_desk_search"
+down_revision: str | None = "0050_metrics_growth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,12 @@ from frontdesk import channels
 from frontdesk.analytics.models import (
     AnalyticsCursor,
     ConversationFact,
+    DailyByAgent,
+    DailyByInbox,
+    DailyByTag,
     DailyRollup,
+    HourlyByInbox,
+    HourlyByTag,
     HourlyRollup,
 )
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
@@ -53,7 +58,8 @@ __all__ = [
     "Agent", "AgentCapacity", "AgentPresence", "AnalyticsCursor", "ApiToken", "Article",
     "Attachment", "AttributeDefinition", "Base", "BotConversation", "BotInbox", "CannedResponse",
     "Conversation", "ConversationFact", "ConversationTag", "Customer", "CustomerMerge",
-    "DailyRollup", "Event", "Feedback", "Gap", "HourlyRollup", "Identity", "Inbox", "InboxTeam",
+    "DailyByAgent", "DailyByInbox", "DailyByTag", "DailyRollup", "Event", "Feedback", "Gap",
+    "HourlyByInbox", "HourlyByTag", "HourlyRollup", "Identity", "Inbox", "InboxTeam",
     "InboxTemplate", "IndexStamp", "Job", "Macro", "Message", "Note", "PendingProviderUpdate",
     "Question", "RateWindow", "RoutingPolicy", "RoutingQueue", "RoutingTask", "SavedView",
     "Schedule", "SentimentRule", "SlaCalendar", "SlaClock", "SlaPolicy", "Survey", "SurveyConfig",

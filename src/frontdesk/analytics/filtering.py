@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.analytics import rollup_repository as repository
+from frontdesk.analytics import report_repository
 from frontdesk.analytics.schemas import ReportFilters
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
@@ -69,13 +69,15 @@ class ReportQuery:
 
     async def filters(self, session: AsyncSession, agent: Agent) -> ReportFilters:
         begin, stop = period(self.start, self.end)
-        await repository.tune(session)
+        await report_repository.tune(session)
         visible = await visible_inbox_ids(session, agent)
         if self.inbox_id and visible is not None and self.inbox_id not in visible:
             raise NotFound("inbox not found")
         tag_id = None
         if self.tag:
-            tag_id = (await repository.tag_ids_by_name(session, [self.tag])).get(self.tag, -1)
+            tag_id = (await report_repository.tag_ids_by_name(session, [self.tag])).get(
+                self.tag, -1
+            )
         return ReportFilters(
             start=begin,
             end=stop,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, PrimaryKeyConstraint, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime
@@ -87,16 +87,9 @@ def _measure() -> Mapped[int]:
     return mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
-class _Rollup:
-    """A rollup row: its key (`hour` is the start of the bucket: an hour, or a day in the
-    daily table) and the sums of its conversations' contributions."""
+class _Measures:
+    """The sums of a rollup row's conversations' contributions."""
 
-    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    inbox_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
-    team_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    tag_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     created: Mapped[int] = _measure()
     messages_in: Mapped[int] = _measure()
     messages_out: Mapped[int] = _measure()
@@ -155,6 +148,18 @@ class _Rollup:
     handle_wall_sum: Mapped[int] = _measure()
 
 
+class _Rollup(_Measures):
+    """A rollup row: its key (`hour` is the start of the bucket: an hour, or a day in the
+    daily table) and the sums of its conversations' contributions."""
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tag_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class HourlyRollup(_Rollup, Base):
     """Per hour: the heat map, hourly series and the backlog's age read these."""
 
@@ -189,6 +194,86 @@ class DailyRollup(_Rollup, Base):
             sqlite_where=text("open_now <> 0"),
         ),
     )
+
+
+# Coarser copies of the rollups: the same sums over fewer dimensions. A report that neither
+# filters nor groups by a dimension a copy drops reads that copy, whose rows are bounded by
+# the period's hours (or days) times the groups it keeps, however many conversations there
+# are; the full tables' rows grow with every inbox x team x agent x tag combination in use.
+# Each key leads with (tag_id, hour): every report reads one tag_id (0 = all) and a period.
+
+
+def _open_index(table: str) -> Index:
+    # Uses index: the backlog reads only rows of conversations open now, and the oldest.
+    return Index(
+        f"ix_{table}_open",
+        "tag_id",
+        "hour",
+        postgresql_where=text("open_now <> 0"),
+        sqlite_where=text("open_now <> 0"),
+    )
+
+
+class HourlyByTag(_Measures, Base):
+    """Per hour and tag: the backlog's recent hours and hourly series without filters."""
+
+    __tablename__ = "analytics_hourly_tag"
+    __table_args__ = (PrimaryKeyConstraint("tag_id", "hour"), _open_index("analytics_hourly_tag"))
+    tag_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HourlyByInbox(_Measures, Base):
+    """Per hour, inbox (and its channel) and tag: the same for an inbox, a channel, or an
+    agent who sees some inboxes."""
+
+    __tablename__ = "analytics_hourly_inbox"
+    __table_args__ = (
+        PrimaryKeyConstraint("tag_id", "hour", "inbox_id", "channel"),
+        _open_index("analytics_hourly_inbox"),
+    )
+    tag_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    inbox_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(20))
+
+
+class DailyByTag(_Measures, Base):
+    """Per UTC day and tag: summaries, series, the heat map and the tag breakdown."""
+
+    __tablename__ = "analytics_daily_tag"
+    __table_args__ = (PrimaryKeyConstraint("tag_id", "hour"), _open_index("analytics_daily_tag"))
+    tag_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DailyByInbox(_Measures, Base):
+    """Per UTC day, inbox (and its channel) and tag: inbox and channel breakdowns, and
+    every report of an agent who sees some inboxes."""
+
+    __tablename__ = "analytics_daily_inbox"
+    __table_args__ = (
+        PrimaryKeyConstraint("tag_id", "hour", "inbox_id", "channel"),
+        _open_index("analytics_daily_inbox"),
+    )
+    tag_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    inbox_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(20))
+
+
+class DailyByAgent(_Measures, Base):
+    """Per UTC day, team, agent and tag: team and agent breakdowns and filters."""
+
+    __tablename__ = "analytics_daily_agent"
+    __table_args__ = (
+        PrimaryKeyConstraint("tag_id", "hour", "team_id", "agent_id"),
+        _open_index("analytics_daily_agent"),
+    )
+    tag_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    team_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    agent_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
 
 
 class AgentState(Base):

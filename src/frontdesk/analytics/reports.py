@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.analytics import report_repository
 from frontdesk.analytics import rollup_repository as repository
 from frontdesk.analytics.models import FRT_BUCKETS, FRT_COLUMNS, HOUR_COLUMNS, MEASURES, TOTALS
 from frontdesk.analytics.schemas import (
@@ -94,7 +95,7 @@ async def summary_and_sums(
 ) -> tuple[SummaryRead, dict[str, int]]:
     """The summary, and the period's raw sums (the reports page draws the histogram from
     them)."""
-    sums, before = await repository.totals_pair(session, filters)
+    sums, before = await report_repository.totals_pair(session, filters)
     now_busy = await _occupancy(session, filters)
     then_busy = await _occupancy(session, filters.previous())
     current = metrics(sums, None if now_busy is None else now_busy.get(0, (0, 0)))
@@ -121,7 +122,7 @@ async def backlog(session: AsyncSession, filters: ReportFilters) -> Backlog:
     horizon = (now - timedelta(hours=AGE_BUCKETS[-2][0] or 0)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
-    rows, older, oldest = await repository.open_by_hour(session, filters, since=horizon)
+    rows, older, oldest = await report_repository.open_by_hour(session, filters, since=horizon)
     buckets = {label: 0 for _, label in AGE_BUCKETS}
     buckets[AGE_BUCKETS[-1][1]] += older
     for hour, count in rows:
@@ -152,7 +153,7 @@ async def _rows(
     `heat`, the created-per-hour-of-day counts too."""
     both = replace(filters, start=filters.previous().start)
     wanted = [*SERIES, *(HOUR_COLUMNS if heat else ())]
-    return await repository.grouped(session, both, "hour", wanted, hourly=interval == "hour")
+    return await report_repository.grouped(session, both, "hour", wanted, hourly=interval == "hour")
 
 
 def _points(rows: list[tuple[datetime, dict[str, int]]], interval: str) -> list[PointRead]:
@@ -192,7 +193,7 @@ async def timeseries_and_heatmap(
 ) -> tuple[TimeseriesRead, HeatmapRead]:
     """The daily series (with the previous period) and the heat map in one query, when
     the period is whole days (the reports page)."""
-    if not repository.whole_days(filters):
+    if not report_repository.whole_days(filters):
         return await timeseries(session, filters, interval="day"), await heatmap(session, filters)
     current, previous = _split(await _rows(session, filters, "day", heat=True), filters)
     series = TimeseriesRead(
@@ -203,7 +204,7 @@ async def timeseries_and_heatmap(
 
 async def breakdown(session: AsyncSession, filters: ReportFilters, *, by: str) -> BreakdownRead:
     column = {"inbox": "inbox_id", "team": "team_id", "agent": "agent_id", "tag": "tag_id"}
-    rows = await repository.grouped(session, filters, column.get(by, by), list(TOTALS))
+    rows = await report_repository.grouped(session, filters, column.get(by, by), list(TOTALS))
     if by == "tag":
         rows = [(key, sums) for key, sums in rows if key]  # 0 is "every conversation"
     labels = await _labels(session, by, [key for key, _ in rows])
@@ -227,7 +228,9 @@ async def inbox_and_channel_breakdowns(
     session: AsyncSession, filters: ReportFilters
 ) -> tuple[BreakdownRead, BreakdownRead]:
     """The breakdowns by inbox and by channel from one query (an inbox has one channel)."""
-    rows = await repository.grouped_pairs(session, filters, "inbox_id", "channel", list(TOTALS))
+    rows = await report_repository.grouped_pairs(
+        session, filters, "inbox_id", "channel", list(TOTALS)
+    )
     by_inbox: dict[int, dict[str, int]] = {}
     by_channel: dict[str, dict[str, int]] = {}
     for (inbox_id, channel), sums in rows:
@@ -248,11 +251,11 @@ async def _labels(session: AsyncSession, by: str, keys: list[Any]) -> dict[Any, 
     ids = [int(key) for key in keys if by != "channel" and key]
     if by == "channel":
         return {}
-    return await repository.names(session, by, ids)
+    return await report_repository.names(session, by, ids)
 
 
 async def histogram(session: AsyncSession, filters: ReportFilters) -> HistogramRead:
-    return histogram_of(await repository.totals(session, filters))
+    return histogram_of(await report_repository.totals(session, filters))
 
 
 def histogram_of(sums: dict[str, int]) -> HistogramRead:
@@ -283,11 +286,13 @@ def _duration_label(low: int, high: int | None) -> str:
 async def heatmap(session: AsyncSession, filters: ReportFilters) -> HeatmapRead:
     """Conversations opened per hour of week (UTC): from the daily rows' per-hour-of-day
     counts over whole days (24 times fewer rows), else from the hourly rows."""
-    if repository.whole_days(filters):
-        days = await repository.grouped(session, filters, "hour", list(HOUR_COLUMNS))
+    if report_repository.whole_days(filters):
+        days = await report_repository.grouped(session, filters, "hour", list(HOUR_COLUMNS))
         return _heat_from_days(days)
     cells = [[0] * 24 for _ in range(7)]
-    for hour, sums in await repository.grouped(session, filters, "hour", ["created"], hourly=True):
+    for hour, sums in await report_repository.grouped(
+        session, filters, "hour", ["created"], hourly=True
+    ):
         cells[hour.weekday()][hour.hour] += sums["created"]
     return HeatmapRead(cells=cells, max=max(max(row) for row in cells))
 
