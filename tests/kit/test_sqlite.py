@@ -143,9 +143,7 @@ class TestWriterQueue:
         finally:
             await engine.dispose()
 
-    async def test_a_second_writer_goes_as_soon_as_the_first_commits(
-        self, tmp_path: Path
-    ) -> None:
+    async def test_a_second_writer_goes_as_soon_as_the_first_commits(self, tmp_path: Path) -> None:
         url = f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"
         first, second = make_engine(url), make_engine(url)
         order: list[str] = []
