@@ -264,3 +264,34 @@ class TestWidgetBodies:
         response = await client.post(path, content=body)
         invalid(response)
         assert response.headers["access-control-allow-origin"] == "*"
+
+
+class TestProviderWebhooks:
+    """The providers' webhooks are found on a short list of their own, ahead of the route
+    table, and answered as before: inside the middleware and the error handlers."""
+
+    async def test_a_webhook_reaches_its_endpoint_through_the_error_handlers(self, client):
+        response = await client.post(f"/webhooks/voice/{MAX_ID}/status", content=b"")
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "unknown_inbox"
+
+    async def test_what_the_webhooks_do_not_take_goes_on_to_the_router(self, client):
+        wrong_method = await client.get("/webhooks/voice/1/status")
+        assert wrong_method.status_code == 405, wrong_method.text
+        unknown = await client.post("/webhooks/nothing/1", content=b"")
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "not_found"
+
+    async def test_a_webhook_is_counted_under_its_route(self, client, cast):
+        await client.post(f"/webhooks/sms/{MAX_ID}/status", content=b"")
+        metrics = await client.get("/metrics", headers=cast.ada.headers)
+        assert 'route="/webhooks/sms/{inbox_id}/status"' in metrics.text
+
+    def test_every_webhook_route_is_on_the_list(self, app):
+        listed = {(route.path, frozenset(route.methods)) for route in app.provider_webhooks}
+        served = {
+            (route.path_format, frozenset(route.methods))
+            for route in api_routes(app)
+            if route.path_format.startswith("/webhooks/")
+        }
+        assert served and listed == served

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from frontdesk.kit.sqlite import OneTripConnection, make_sqlite_engine
+from frontdesk.db import make_engine
+from frontdesk.kit.sqlite import OneTripConnection, make_sqlite_engine, writer_queue
 
 
 @pytest.fixture
@@ -115,3 +116,57 @@ async def test_background_checkpoints_move_the_wal_into_the_database(tmp_path: P
         assert count == 3000
     finally:
         await engine.dispose()
+
+
+class TestWriterQueue:
+    """Transactions of one process wait for the write lock in the process's queue, which
+    moves on at every COMMIT, ROLLBACK or close, never in SQLite's sleeping busy handler."""
+
+    async def test_the_lock_is_held_from_begin_to_commit(self, tmp_path: Path) -> None:
+        path = tmp_path / "queue.db"
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        queue = writer_queue(str(path.resolve()))
+        try:
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+                assert queue.taken
+                await connection.commit()
+                assert not queue.taken
+                await connection.exec_driver_sql("INSERT INTO t DEFAULT VALUES")
+                assert queue.taken
+                await connection.rollback()
+                assert not queue.taken
+                await connection.exec_driver_sql("SELECT 1")
+                assert queue.taken
+            # Closed (returned to the pool) inside a transaction: rolled back, lock released.
+            assert not queue.taken
+        finally:
+            await engine.dispose()
+
+    async def test_a_second_writer_goes_as_soon_as_the_first_commits(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"
+        first, second = make_engine(url), make_engine(url)
+        order: list[str] = []
+        try:
+            async with first.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
+            holding = await first.connect()
+            await holding.exec_driver_sql("INSERT INTO t VALUES ('first')")
+
+            async def write_second() -> None:
+                async with second.begin() as connection:
+                    order.append("second began")
+                    await connection.exec_driver_sql("INSERT INTO t VALUES ('second')")
+
+            waiting = asyncio.create_task(write_second())
+            order.append("first commits")
+            await holding.commit()
+            await holding.close()
+            await asyncio.wait_for(waiting, 10)
+            assert order == ["first commits", "second began"]
+            async with second.connect() as connection:
+                rows = (await connection.exec_driver_sql("SELECT who FROM t")).scalars().all()
+            assert rows == ["first", "second"]
+        finally:
+            await first.dispose()
+            await second.dispose()
