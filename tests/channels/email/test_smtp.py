@@ -332,7 +332,7 @@ def _start_server(db_url: str, data_dir: str, smtp_port: int) -> subprocess.Pope
 
 
 async def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts a server in tens of seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError((process.stderr.read() if process.stderr else b"").decode())

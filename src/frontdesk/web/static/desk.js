@@ -224,6 +224,7 @@
     // A message tag still lets a person answer (Messenger's HUMAN_AGENT): the box stays.
     if (windowNote.getAttribute("data-rule") === "tagged") return;
     hereClosed = true;
+    if (replyBox) replyBox.setAttribute("data-closed-here", "1");
     applyReplyOn();
   }
   document.addEventListener("change", function (e) {
@@ -232,7 +233,13 @@
   function initWindow() {
     clearInterval(windowTimer);
     replyBox = document.getElementById("fd-reply-form");
-    hereClosed = !!(replyBox && replyBox.hidden);
+    // Whether this conversation's own box is closed comes from the server (the box's hidden
+    // attribute as rendered), kept on the box: a later re-init (any htmx swap settling) must
+    // not read a box that "Reply on" hid as closed here.
+    if (replyBox && !replyBox.hasAttribute("data-closed-here")) {
+      replyBox.setAttribute("data-closed-here", replyBox.hidden ? "1" : "");
+    }
+    hereClosed = !!(replyBox && replyBox.getAttribute("data-closed-here"));
     // A page restored from the history keeps the choice made before: show what it needs.
     if (document.getElementById("fd-reply-channel")) applyReplyOn();
     windowNote = document.getElementById("fd-window");
