@@ -67,6 +67,14 @@ async def agent_page(browser: Browser, base: str, person: Person) -> Page:
     return page
 
 
+async def choose_language(page: Page, lang: str) -> None:
+    """Pick the desktop's language where an agent does: in the account menu of the top bar."""
+    menu = page.get_by_test_id("fd-account-menu")
+    if await menu.get_attribute("open") is None:
+        await menu.locator("summary").click()
+    await page.select_option("#fd-language", lang)
+
+
 async def live(page: Page) -> None:
     """Wait until the page's event socket is connected."""
     await page.wait_for_function(

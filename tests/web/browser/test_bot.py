@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from frontdesk.bot import service as bot
 from tests.bot.test_service import PASSWORD, UNKNOWN, article, enable_bot
-from tests.web.browser.conftest import AXE, agent_page, customer_page, widget_say
+from tests.web.browser.conftest import AXE, agent_page, choose_language, customer_page, widget_say
 
 
 async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
@@ -59,7 +59,7 @@ async def test_the_bot_answers_hands_off_and_the_agent_sees_why(
 
     # In Persian the page turns right to left; the context is translated and the customer's
     # English words keep their own direction. axe finds nothing serious in either panel.
-    await agent.select_option("#fd-language", "fa")
+    await choose_language(agent, "fa")
     await agent.wait_for_function("() => document.documentElement.dir === 'rtl'")
     handoff = agent.get_by_test_id("fd-handoff")
     await handoff.get_by_text("ربات این گفتگو را واگذار کرد").wait_for(timeout=10_000)

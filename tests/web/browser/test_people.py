@@ -5,7 +5,7 @@ attributes, the customer directory and page) are axe-clean in English, Arabic an
 from __future__ import annotations
 
 from tests.conftest import inbound_payload, post_inbound
-from tests.web.browser.conftest import agent_page, axe_violations
+from tests.web.browser.conftest import agent_page, axe_violations, choose_language
 
 PASSWORD = "river-lantern-42"
 PAGES = (
@@ -40,7 +40,9 @@ async def test_an_invited_agent_sets_a_password_and_logs_in(
     await newcomer.get_by_test_id("fd-accept-password-again").fill(PASSWORD)
     await newcomer.get_by_test_id("fd-accept-submit").click()
     await newcomer.wait_for_url(f"{base}/")
-    assert "Nadia Karimi" in await newcomer.get_by_test_id("fd-nav-profile").inner_text()
+    assert "Nadia Karimi" in (
+        await newcomer.get_by_test_id("fd-account-menu").locator("summary").inner_text()
+    )
 
     # And with the password, from the login page.
     again = await (await browser.new_context()).new_page()
@@ -71,7 +73,7 @@ async def test_new_pages_are_axe_clean_in_three_languages(
     page = await agent_page(browser, base, cast.ada)
     for lang in ("en", "ar", "fa"):
         await page.goto(f"{base}/profile")
-        await page.select_option("#fd-language", lang)
+        await choose_language(page, lang)
         await page.wait_for_function(f"() => document.documentElement.lang === '{lang}'")
         for path in (*PAGES, f"/customers/{customer}"):
             await page.goto(base + path)

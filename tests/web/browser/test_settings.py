@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.channels.whatsapp.conftest import APP_SECRET, PHONE_NUMBER_ID, TOKEN, FakeGraphApi
 from tests.conftest import serve_app
-from tests.web.browser.conftest import agent_page, axe_violations
+from tests.web.browser.conftest import agent_page, axe_violations, choose_language
 
 
 async def test_admin_creates_a_whatsapp_inbox_and_tests_it(
@@ -47,7 +47,7 @@ async def test_admin_creates_a_whatsapp_inbox_and_tests_it(
         await page.screenshot(path=str(artifacts / "settings-inbox-en.png"), full_page=True)
 
         # The same pages in Arabic: right to left, still axe-clean.
-        await page.select_option("#fd-language", "ar")
+        await choose_language(page, "ar")
         await page.wait_for_function("() => document.documentElement.dir === 'rtl'")
         assert await page.get_by_test_id("fd-webhook-url").get_attribute("dir") == "ltr"
         assert await axe_violations(page) == []

@@ -12,7 +12,7 @@ from frontdesk.kit.jobs import Job
 from frontdesk.runtime import Runtime
 from frontdesk.sla.service import BREACH_JOB
 from tests.sla.helpers import customer_writes, events_of, make_due, make_policy
-from tests.web.browser.conftest import agent_page, axe_violations, live
+from tests.web.browser.conftest import agent_page, axe_violations, choose_language, live
 
 # The conversation pane's clock (the list beside it shows the same clock on its row).
 FIRST = "#fd-pane [data-testid=fd-sla][data-sla-kind=first_response]"
@@ -75,7 +75,7 @@ class TestBreachCountdown:
         conversation_id = await customer_writes(client, cast, runtime, "m1")
         await wait_for_jobs(runtime, BREACH_JOB)
         ada = await agent_page(browser, base, cast.ada)
-        await ada.locator("#fd-language").select_option("fa")
+        await choose_language(ada, "fa")
         # The choice is saved and the page reloads in Persian before we move on.
         await ada.wait_for_function("() => document.documentElement.dir === 'rtl'")
         await ada.goto(f"{base}/conversations/{conversation_id}")
