@@ -81,7 +81,7 @@ async def test_countdown_then_refusal_and_template_offer(
         await alert.wait_for(timeout=10_000)
         assert "reply_window_closed" in (await alert.text_content() or "")
         # The countdown says "closed" from its next tick (a second later, more under load).
-        await countdown.filter(has_text="closed").wait_for(timeout=10_000)
+        await countdown.filter(has_text="closed").wait_for(timeout=30_000)
         assert await agent.get_by_test_id("fd-reply-input").is_hidden()
         assert (
             await agent.get_by_test_id("fd-timeline").get_by_text("Are you still there?").count()
