@@ -192,7 +192,13 @@ async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, st
         await repository.give_slot(session, worker.id, task.channel)
         return False
     now = utcnow()
-    values: dict[str, object] = {"status": status, "assignee_id": worker.id, "offered_at": now}
+    values: dict[str, object] = {
+        "status": status,
+        "assignee_id": worker.id,
+        "offered_at": now,
+        "holds_slot": True,
+        "by_hand": False,
+    }
     if status == "assigned":
         values["accepted_at"] = now
     else:
@@ -277,15 +283,18 @@ async def _back_to_queue(
     rejected_by = list(task.rejected_by or [])
     if rejected and agent_id is not None and agent_id not in rejected_by:
         rejected_by.append(agent_id)
+    held = task.holds_slot
     values = {
         "status": "waiting",
         "assignee_id": None,
         "offer_expires_at": None,
         "rejected_by": rejected_by,
+        "holds_slot": True,
+        "by_hand": False,
     }
     if not await repository.claim_task(session, task.id, from_status=from_status, values=values):
         raise Conflict("the task changed meanwhile; try again", code="task_changed")
-    if agent_id is not None:
+    if agent_id is not None and held:
         await _release(session, agent_id, task.channel)
     await session.refresh(task)
 
@@ -305,31 +314,57 @@ async def complete(session: AsyncSession, task: RoutingTask, agent: Agent | None
     if task.status not in ("assigned", "wrapping", "waiting", "offered"):
         raise Conflict("the task is closed already", code="task_closed")
     holder = task.assignee_id if task.status != "waiting" else None
+    held = task.holds_slot
     await _move(
         session,
         task,
         task.status,
         {"status": "completed", "completed_at": utcnow(), "open_conversation_id": None},
     )
-    if holder is not None:
+    if holder is not None and held:
         await _release(session, holder, task.channel)
     record_task(session, task, "task.completed", agent_id=holder)
     return task
 
 
-async def cancel(session: AsyncSession, task: RoutingTask, *, reason: str) -> RoutingTask:
-    """The task leaves its queue unworked by routing (a person assigned its conversation by
-    hand); an offer in flight ends and frees its slot."""
+async def assign_by_hand(
+    session: AsyncSession, task: RoutingTask, agent_id: int, *, by: int | None
+) -> RoutingTask:
+    """A person assigned the task's conversation to `agent_id`: the waiting or offered task
+    is accepted for that agent now (offered and accepted at this moment, `by_hand`), so the
+    work counts like any handled task. An offer to someone else ends and frees their slot;
+    the agent picked takes a slot of their own when one is free (an accepted task holds one),
+    and holds the task without one otherwise: the person decided, capacity never overfills."""
     if task.status not in ("waiting", "offered"):
         raise Conflict("the task is taken already", code="task_taken")
-    holder = task.assignee_id if task.status == "offered" else None
-    values: dict[str, object] = {"status": "canceled", "assignee_id": None,
-              "offer_expires_at": None, "open_conversation_id": None}  # fmt: skip
-    await _move(session, task, task.status, values)
-    if holder is not None:
-        await _release(session, holder, task.channel)
-    record_task(session, task, "task.canceled", reason=reason, agent_id=holder)
+    from_status, offered_to = task.status, task.assignee_id if task.status == "offered" else None
+    keeps = offered_to == agent_id  # the offer was theirs: its slot is the task's
+    holds = keeps or await _take_slots(session, agent_id, task.channel)
+    now = utcnow()
+    values: dict[str, object] = {
+        "status": "assigned", "assignee_id": agent_id, "offered_at": now, "accepted_at": now,
+        "offer_expires_at": None, "by_hand": True, "holds_slot": holds,
+    }  # fmt: skip
+    if not await repository.claim_task(session, task.id, from_status=from_status, values=values):
+        if holds and not keeps:
+            await _release(session, agent_id, task.channel)
+        raise Conflict("the task changed meanwhile; try again", code="task_changed")
+    if offered_to is not None and not keeps:
+        await _release(session, offered_to, task.channel)
+    await session.refresh(task)
+    record_task(session, task, "task.accepted", agent_id=agent_id, by_hand=True, by=by)
     return task
+
+
+async def _take_slots(session: AsyncSession, agent_id: int, channel: str) -> bool:
+    """The channel's slot and the total's (when the agent has a total), or neither."""
+    if not await repository.take_slot(session, agent_id, channel):
+        return False
+    total = await repository.has_capacity_row(session, agent_id, TOTAL)
+    if total and not await repository.take_slot(session, agent_id, TOTAL):
+        await repository.give_slot(session, agent_id, channel)
+        return False
+    return True
 
 
 async def _move(

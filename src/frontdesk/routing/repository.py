@@ -117,6 +117,15 @@ async def take_slot(session: AsyncSession, agent_id: int, channel: str) -> bool:
     return _rowcount(result) == 1
 
 
+async def has_capacity_row(session: AsyncSession, agent_id: int, channel: str) -> bool:
+    found = await session.scalar(
+        select(AgentCapacity.agent_id).where(
+            AgentCapacity.agent_id == agent_id, AgentCapacity.channel == channel
+        )
+    )
+    return found is not None
+
+
 async def give_slot(session: AsyncSession, agent_id: int, channel: str) -> None:
     await session.execute(
         update(AgentCapacity)

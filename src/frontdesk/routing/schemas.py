@@ -139,6 +139,7 @@ class TaskRead(BaseModel):
     assignee_id: int | None
     position: int | None = None
     offer_expires_at: datetime | None
+    by_hand: bool = False  # accepted for the agent a person assigned the conversation to
     created_at: datetime
     offered_at: datetime | None
     accepted_at: datetime | None

@@ -81,8 +81,9 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
 
 @handler(HAND_ASSIGNED_JOB)
 async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None:
-    """A person assigned the conversation: a task still waiting (or offered to someone else)
-    leaves the queue, so nobody is offered a conversation that someone already works."""
+    """A person assigned the conversation: a task still waiting (or offered) is accepted for
+    the agent picked, so nobody else is offered a conversation that someone already works
+    and the work counts in handled-task metrics like routed work."""
     conversation_id = event.get("conversation_id")
     conversation = (
         await conversations_repository.get_conversation(session, int(conversation_id))
@@ -94,7 +95,10 @@ async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None
     task = await repository.open_task_of_conversation(session, conversation.id)
     if task is None or task.status not in ("waiting", "offered"):
         return  # none, or routing's own assignment (accepted or auto-accepted)
-    await dispatch.cancel(session, task, reason="assigned_by_hand")
+    by = (event.get("payload") or {}).get("by")
+    await dispatch.assign_by_hand(
+        session, task, conversation.assignee_id, by=by if isinstance(by, int) else None
+    )
     await dispatch.route(session)
 
 
