@@ -22,11 +22,11 @@ from frontdesk.conversations import service as conversations_service
 from frontdesk.conversations.schemas import ConversationUpdate
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import Conflict, Invalid
-from frontdesk.routing import eligibility, engine, repository
+from frontdesk.routing import eligibility, engine, repository, service
 from frontdesk.routing.engine import TOTAL, TaskView, Worker
 from frontdesk.routing.events import record_task
 from frontdesk.routing.expressions import parse
-from frontdesk.routing.models import RoutingQueue, RoutingTask
+from frontdesk.routing.models import CALL_CHANNELS, RoutingQueue, RoutingTask
 from frontdesk.routing.placing import enqueue_escalation, schedule_offer_timeout
 from frontdesk.routing.service import STALE_AFTER
 
@@ -214,7 +214,16 @@ async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, st
     else:
         record_task(session, task, "task.assigned", agent_id=worker.id)
         await _assign_conversation(session, task, worker.id)
+        if await _on_a_call(session, task, worker.id):
+            worker.available = False  # busy now: no more offers in this pass
     return True
+
+
+async def _on_a_call(session: AsyncSession, task: RoutingTask, agent_id: int) -> bool:
+    """The presence rule: taking a call's task makes the agent busy."""
+    return await service.call_started(
+        session, agent_id, channel=task.channel, reason="task_accepted"
+    )
 
 
 async def _assign_conversation(session: AsyncSession, task: RoutingTask, agent_id: int) -> None:
@@ -252,6 +261,7 @@ async def accept(session: AsyncSession, task: RoutingTask, agent: Agent) -> Rout
     await session.refresh(task)
     record_task(session, task, "task.accepted", agent_id=agent.id)
     await _assign_conversation(session, task, agent.id)
+    await _on_a_call(session, task, agent.id)
     return task
 
 
@@ -304,6 +314,8 @@ async def wrap_up(session: AsyncSession, task: RoutingTask, agent: Agent) -> Rou
     _must_hold(task, agent, ("assigned",))
     await _move(session, task, "assigned", {"status": "wrapping"})
     record_task(session, task, "task.wrapping", agent_id=agent.id)
+    # The presence rule: wrapping up a call is after-call work.
+    await service.call_ended(session, agent.id, channel=task.channel, reason="wrap_up")
     return task
 
 
@@ -324,6 +336,9 @@ async def complete(session: AsyncSession, task: RoutingTask, agent: Agent | None
     if holder is not None and held:
         await _release(session, holder, task.channel)
     record_task(session, task, "task.completed", agent_id=holder)
+    if holder is not None and task.channel in CALL_CHANNELS:
+        # The presence rule: the call's work is done, the agent is back.
+        await service.end_after_call_work(session, holder, since=None, reason="task_completed")
     return task
 
 
@@ -353,6 +368,7 @@ async def assign_by_hand(
         await _release(session, offered_to, task.channel)
     await session.refresh(task)
     record_task(session, task, "task.accepted", agent_id=agent_id, by_hand=True, by=by)
+    await _on_a_call(session, task, agent_id)
     return task
 
 

@@ -17,6 +17,7 @@ from frontdesk.routing.models import (
     OPEN_TASK_STATUSES,
     AgentCapacity,
     AgentPresence,
+    PresenceRule,
     RoutingPolicy,
     RoutingQueue,
     RoutingTask,
@@ -24,8 +25,22 @@ from frontdesk.routing.models import (
 )
 
 
-async def get_presence(session: AsyncSession, agent_id: int) -> AgentPresence | None:
-    return await session.get(AgentPresence, agent_id)
+async def get_presence(
+    session: AsyncSession, agent_id: int, *, lock: bool = False
+) -> AgentPresence | None:
+    if not lock:
+        return await session.get(AgentPresence, agent_id)
+    query = select(AgentPresence).where(AgentPresence.agent_id == agent_id).with_for_update()
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def get_presence_rule(session: AsyncSession) -> PresenceRule | None:
+    return await session.get(PresenceRule, 1)
+
+
+async def presence_rule_on(session: AsyncSession) -> bool:
+    found = await session.scalar(select(PresenceRule.enabled).where(PresenceRule.id == 1))
+    return bool(found)
 
 
 async def list_presence(session: AsyncSession) -> Sequence[AgentPresence]:

@@ -103,6 +103,23 @@ class WorkerRead(BaseModel):
     presence: str
 
 
+CallChannel = Literal["voice", "cti"]  # routing.models.CALL_CHANNELS
+# After-call work: seconds before the agent is back (0: until they complete the wrap-up).
+AcwSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+class PresenceRuleRead(BaseModel):
+    enabled: bool
+    acw_seconds: dict[str, int]
+
+
+class PresenceRuleUpdate(RequestBody):
+    """The presence rule: busy on a call, after-call work when it ends, then back."""
+
+    enabled: NotNull[bool] = None
+    acw_seconds: NotNull[dict[CallChannel, AcwSeconds]] = None
+
+
 class TaskCreate(RequestBody):
     """A back-office work item ("process refund", "call back")."""
 
