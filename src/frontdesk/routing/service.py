@@ -121,7 +121,7 @@ def read_rule(found: PresenceRule) -> PresenceRuleRead:
 
 
 async def update_rule(
-    session: AsyncSession, data: PresenceRuleUpdate, *, by: Agent
+    session: AsyncSession, data: PresenceRuleUpdate, *, by: Agent | None
 ) -> PresenceRule:
     """Switch the rule on or off and set after-call work limits (made on first save)."""
     found = await repository.get_presence_rule(session)
@@ -135,7 +135,8 @@ async def update_rule(
         found.acw_seconds = {**_limits(found.acw_seconds), **changed}
     found.updated_at = utcnow()
     await session.flush()
-    record(session, "routing.presence_rule_changed", {**read_rule(found).model_dump(), "by": by.id})
+    payload = {**read_rule(found).model_dump(), "by": by.id if by else None}
+    record(session, "routing.presence_rule_changed", payload)
     return found
 
 
