@@ -9,8 +9,15 @@ from sqlalchemy import func, select
 from frontdesk.channels.voice.models import VoiceCall, VoiceQuarantine
 from frontdesk.conversations.models import Attachment, Message
 from frontdesk.kit.jobs import Job
+from frontdesk.routing.service import ACW_END_JOB
 from tests.channels.voice.conftest import AUDIO, AUTH_TOKEN, OUR_NUMBER, Caller, says
 from tests.conftest import run_jobs
+
+
+async def presence_of(client, cast) -> str:  # type: ignore[no-untyped-def]
+    answer = await client.get(f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["presence"])
 
 
 async def count(runtime, model) -> int:  # type: ignore[no-untyped-def]
@@ -67,6 +74,34 @@ class TestAnswering:
         ended = listed.json()["items"][0]["call"]
         assert (ended["status"], ended["duration_seconds"]) == ("ended", 42)
         assert (await caller.hang_up()).json()["outcome"] == "ignored"
+
+    async def test_with_the_presence_rule_the_agent_is_busy_then_in_after_call_work(
+        self, client, runtime, cast, voice
+    ):
+        rule = await client.patch(
+            "/api/v1/routing/presence-rule",
+            json={"enabled": True, "acw_seconds": {"voice": 20}},
+            headers=cast.ada.headers,
+        )
+        assert rule.status_code == 200
+        ready = await client.patch(
+            f"/api/v1/routing/agents/{cast.alice.id}",
+            json={"presence": "available"},
+            headers=cast.alice.headers,
+        )
+        assert ready.status_code == 200
+        caller, _ = await answered_call(client, runtime, cast, voice)
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "busy"
+        await caller.dial_ends("completed", duration=42)
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "after_call_work"
+        async with runtime.db.session() as session:
+            [job] = (await session.scalars(select(Job).where(Job.kind == ACW_END_JOB))).all()
+            assert round((job.run_at - job.created_at).total_seconds()) == 20
+        await caller.hang_up()  # the provider's final status: the call ended already
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "after_call_work"
 
     async def test_an_agent_who_does_not_pick_up_sends_the_caller_back_to_the_queue(
         self, client, runtime, cast, voice
