@@ -260,6 +260,29 @@ class TestConversationTasks:
         await run_jobs(runtime)
         assert (await set_worker(client, cast, cast.alice.id))["active"]["api"] == 0
 
+    async def test_unassigning_by_hand_puts_the_task_back(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.alice, mine="true")
+        await client.post(f"/api/v1/tasks/{task['id']}/accept", headers=cast.alice.headers)
+        await set_worker(client, cast, cast.alice.id, presence="away")
+        unassigned = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": None},
+            headers=cast.ada.headers,
+        )
+        assert unassigned.status_code == 200, unassigned.text
+        await run_jobs(runtime)
+        back = (await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)).json()
+        assert back["status"] == "waiting" and back["assignee_id"] is None
+        alice = await client.get(
+            f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers
+        )
+        assert alice.json()["active"]["api"] == 0
+        await set_worker(client, cast, cast.alice.id)
+        [again] = await tasks(client, cast.alice, mine="true")  # she may take it again
+        assert again["id"] == task["id"] and again["status"] == "offered"
+
     async def test_a_reopened_conversation_gets_a_new_task(self, client, cast, runtime):
         await setup_support(client, cast)
         conversation = await customer_writes(client, cast, runtime, 1)

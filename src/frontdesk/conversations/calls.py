@@ -191,6 +191,16 @@ async def not_picked_up(session: AsyncSession, message: Message, *, agent_id: in
     record(
         session,
         "conversation.updated",
+        # Routing gives the call's task back to the queue (routing.tasks.assigned_by_hand).
+        {"conversation_id": conversation.id, "changed": ["assignee_id"],
+         "values": {"assignee_id": [agent_id, None]}, "by": None, "rule": "not_picked_up"},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )  # fmt: skip
+    record(
+        session,
+        "conversation.updated",
         {"conversation_id": conversation.id, "changed": ["assignee_id"], "by": None},
         inbox_id=conversation.inbox_id,
         conversation_id=conversation.id,

@@ -309,6 +309,20 @@ async def _back_to_queue(
     await session.refresh(task)
 
 
+async def give_back(
+    session: AsyncSession, task: RoutingTask, *, rejected: bool, reason: str
+) -> RoutingTask:
+    """The holder's conversation was taken from them (unassigned by a person, or a call they
+    did not pick up, `rejected`: not offered to them again): the task waits again and their
+    slot is free; the presence rule's hold on them for this call ends."""
+    holder = task.assignee_id
+    await _back_to_queue(session, task, from_status=task.status, rejected=rejected)
+    record_task(session, task, "task.returned", agent_id=holder, reason=reason)
+    if holder is not None and task.channel in CALL_CHANNELS:
+        await service.end_after_call_work(session, holder, since=None, reason=reason)
+    return task
+
+
 async def wrap_up(session: AsyncSession, task: RoutingTask, agent: Agent) -> RoutingTask:
     """The agent is done with the customer and finishing notes (the slot is still held)."""
     _must_hold(task, agent, ("assigned",))

@@ -89,19 +89,29 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
 async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None:
     """A person assigned the conversation: a task still waiting (or offered) is accepted for
     the agent picked, so nobody else is offered a conversation that someone already works
-    and the work counts in handled-task metrics like routed work."""
+    and the work counts in handled-task metrics like routed work. A person (or a call the
+    agent did not pick up) unassigned it: the task its agent held waits again."""
     conversation_id = event.get("conversation_id")
     conversation = (
         await conversations_repository.get_conversation(session, int(conversation_id))
         if conversation_id
         else None
     )
-    if conversation is None or conversation.assignee_id is None:
+    if conversation is None:
         return
     task = await repository.open_task_of_conversation(session, conversation.id)
+    payload = event.get("payload") or {}
+    if conversation.assignee_id is None:
+        before = ((payload.get("values") or {}).get("assignee_id") or [None])[0]
+        held = task is not None and task.status in ("assigned", "wrapping")
+        if task is not None and held and task.assignee_id == before:
+            missed = payload.get("rule") == "not_picked_up"
+            await dispatch.give_back(session, task, rejected=missed, reason="unassigned")
+            await dispatch.route(session)
+        return
     if task is None or task.status not in ("waiting", "offered"):
         return  # none, or routing's own assignment (accepted or auto-accepted)
-    by = (event.get("payload") or {}).get("by")
+    by = payload.get("by")
     await dispatch.assign_by_hand(
         session, task, conversation.assignee_id, by=by if isinstance(by, int) else None
     )

@@ -103,6 +103,46 @@ class TestAnswering:
         await run_jobs(runtime)
         assert await presence_of(client, cast) == "after_call_work"
 
+    async def test_a_routed_call_not_picked_up_goes_back_to_the_queue_for_others(
+        self, client, runtime, cast, voice
+    ):
+        """With routing on, answering a waiting call accepts its task for the agent (by hand,
+        busy by the presence rule); not picking up gives the task back to the queue, not to
+        them again, and the agent is available again."""
+        queue = await client.post(
+            "/api/v1/routing/queues", json={"name": "Phones"}, headers=cast.ada.headers
+        )
+        policy = await client.post(
+            "/api/v1/routing/policies",
+            json={"name": "Calls", "targets": [{"queue_id": queue.json()["id"]}]},
+            headers=cast.ada.headers,
+        )
+        assert policy.status_code == 201
+        await client.patch(
+            "/api/v1/routing/presence-rule", json={"enabled": True}, headers=cast.ada.headers
+        )
+        await client.patch(
+            f"/api/v1/routing/agents/{cast.alice.id}",
+            json={"presence": "available"},
+            headers=cast.alice.headers,
+        )
+        caller = await queued(client, voice, "+971501234567")
+        await run_jobs(runtime)
+        call = await first_message(runtime)
+        await client.post(f"/api/v1/calls/{call.id}/answer", headers=cast.alice.headers)
+        await run_jobs(runtime)
+        [task] = (await client.get("/api/v1/tasks", headers=cast.ada.headers)).json()["items"]
+        assert (task["status"], task["assignee_id"], task["by_hand"]) == (
+            "assigned", cast.alice.id, True,
+        )  # fmt: skip
+        assert await presence_of(client, cast) == "busy"
+        await caller.follow_redirect()
+        await caller.dial_ends("no-answer", duration=0)
+        await run_jobs(runtime)
+        back = (await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)).json()
+        assert back["status"] == "waiting" and back["assignee_id"] is None
+        assert await presence_of(client, cast) == "available"
+
     async def test_an_agent_who_does_not_pick_up_sends_the_caller_back_to_the_queue(
         self, client, runtime, cast, voice
     ):
