@@ -82,7 +82,8 @@ class TestRuleSettings:
         mine = await client.patch(RULE, json={"enabled": True}, headers=cast.alice.headers)
         assert mine.status_code == 403
         for body in ({"acw_seconds": {"voice": 3601}}, {"acw_seconds": {"chat": 10}},
-                     {"acw_seconds": {"voice": -1}}, {"enabled": None}, {"limit": 3}):  # fmt: skip
+                     {"acw_seconds": {"voice": -1}}, {"enabled": None}, {"enabled": 0},
+                     {"limit": 3}):  # fmt: skip
             answer = await client.patch(RULE, json=body, headers=cast.ada.headers)
             assert answer.status_code == 422, body
         saved = await rule_on(client, cast, voice=0)

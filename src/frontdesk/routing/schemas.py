@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
 from frontdesk.routing.expressions import check
@@ -116,7 +116,7 @@ class PresenceRuleRead(BaseModel):
 class PresenceRuleUpdate(RequestBody):
     """The presence rule: busy on a call, after-call work when it ends, then back."""
 
-    enabled: NotNull[bool] = None
+    enabled: NotNull[StrictBool] = None  # 0 or "yes" is not a yes
     acw_seconds: NotNull[dict[CallChannel, AcwSeconds]] = None
 
 
