@@ -7,6 +7,7 @@ import io
 from datetime import datetime, timedelta
 
 import httpx
+import time_machine
 
 from frontdesk.analytics.staffing import staffing
 from frontdesk.conversations.models import Conversation
@@ -15,7 +16,7 @@ from frontdesk.db import utcnow
 from frontdesk.kit import uow
 from frontdesk.routing.models import RoutingTask
 from frontdesk.runtime import Runtime
-from tests.conftest import Cast
+from tests.conftest import Cast, run_jobs
 
 URL = "/api/v1/reports/staffing"
 
@@ -122,3 +123,35 @@ class TestStaffingReport:
     ) -> None:
         body = (await client.get(URL, headers=cast.ada.headers)).json()
         assert body["channels"] == [] and body["peak_agents"] == 0
+
+
+class TestWorkAssignedByHand:
+    async def test_counts_as_handled(
+        self, client: httpx.AsyncClient, runtime: Runtime, cast: Cast
+    ) -> None:
+        """A conversation an admin assigns by hand while its task waits is handled work: its
+        handle time is measured like routed work (it used to vanish as a canceled task)."""
+        from tests.routing.test_views import customer_writes, set_worker, setup_support
+
+        await setup_support(client, cast)
+        await set_worker(client, cast, cast.alice.id, presence="away")
+        conversation = await customer_writes(client, cast, runtime, 1)
+        await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": cast.alice.id},
+            headers=cast.ada.headers,
+        )
+        await run_jobs(runtime)
+        with time_machine.travel(utcnow() + timedelta(minutes=3), tick=True):
+            await client.patch(
+                f"/api/v1/conversations/{conversation}",
+                json={"status": "resolved"},
+                headers=cast.alice.headers,
+            )
+            await run_jobs(runtime)
+        # The report reads whole hours up to the current one: read it an hour later.
+        with time_machine.travel(utcnow() + timedelta(hours=1, minutes=5), tick=True):
+            answer = await client.get(URL, params={"weeks": 1}, headers=cast.sara.headers)
+        assert answer.status_code == 200, answer.text
+        [api] = answer.json()["channels"]
+        assert api["channel"] == "api" and api["handled"] == 1

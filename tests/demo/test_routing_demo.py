@@ -45,6 +45,9 @@ async def test_the_demo_routes_conversations(client: httpx.AsyncClient, runtime:
     bob = (await client.get(f"/api/v1/routing/agents/{agent.id}", headers=headers)).json()
     assert bob["skills"]["billing"] >= 1 and "ar" in bob["languages"] and bob["tier"] == "L2"
     assert bob["capacity"]["webchat"] >= 1
+    rule = (await client.get("/api/v1/routing/presence-rule", headers=headers)).json()
+    assert rule == {"enabled": True, "acw_seconds": {"voice": 30, "cti": 30}}
+    assert bob["capacity"]["voice"] == bob["capacity"]["cti"] == 1
     policies = (await client.get("/api/v1/routing/policies", headers=headers)).json()
     assert [p["position"] for p in policies] == sorted(p["position"] for p in policies)
     assert any(len(p["targets"]) > 1 and p["targets"][0]["timeout_seconds"] for p in policies)

@@ -171,7 +171,7 @@ class TestConversationTasks:
         ).json()
         assert worker["active"]["api"] == 0
 
-    async def test_assigning_by_hand_takes_a_waiting_task_out_of_the_queue(
+    async def test_assigning_by_hand_gives_a_waiting_task_to_the_agent_picked(
         self, client, cast, runtime
     ):
         await setup_support(client, cast)
@@ -185,13 +185,17 @@ class TestConversationTasks:
         )
         assert assigned.status_code == 200, assigned.text
         await run_jobs(runtime)
-        assert await tasks(client, cast.ada) == []
-        gone = await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)
-        assert gone.json()["status"] == "canceled"
-        # Back at her desk, Alice is offered nothing: she works the conversation already.
-        await set_worker(client, cast, cast.alice.id, presence="available")
-        await run_jobs(runtime)
-        assert await tasks(client, cast.alice, mine="true") == []
+        assert await tasks(client, cast.ada, status="waiting") == []
+        got = (await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)).json()
+        assert got["status"] == "assigned" and got["assignee_id"] == cast.alice.id
+        assert got["by_hand"] is True
+        assert got["offered_at"] is not None and got["offered_at"] == got["accepted_at"]
+        # Her slot counts the task, as an accepted one does: back at her desk with one api
+        # slot, Alice is offered nothing more.
+        worker = await set_worker(client, cast, cast.alice.id, presence="available")
+        assert worker["active"]["api"] == 1
+        await customer_writes(client, cast, runtime, 2)
+        assert [t["id"] for t in await tasks(client, cast.alice, mine="true")] == [task["id"]]
 
     async def test_assigning_by_hand_ends_an_offer_and_frees_the_slot(self, client, cast, runtime):
         await setup_support(client, cast)
@@ -211,6 +215,73 @@ class TestConversationTasks:
         assert worker["active"]["api"] == 0
         got = await client.get(f"/api/v1/conversations/{conversation}", headers=cast.ada.headers)
         assert got.json()["assignee_id"] == cast.ada.id
+        [held] = await tasks(client, cast.ada, mine="true")
+        assert held["id"] == task["id"] and held["status"] == "assigned" and held["by_hand"]
+
+    async def test_assigning_an_offer_to_its_own_agent_accepts_it(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.alice, mine="true")
+        await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": cast.alice.id},
+            headers=cast.ada.headers,
+        )
+        await run_jobs(runtime)
+        [held] = await tasks(client, cast.alice, mine="true")
+        assert held["id"] == task["id"] and held["status"] == "assigned" and held["by_hand"]
+        worker = await set_worker(client, cast, cast.alice.id)
+        assert worker["active"]["api"] == 1  # the offer's slot, not a second one
+
+    async def test_an_agent_without_room_holds_it_without_a_slot(self, client, cast, runtime):
+        await setup_support(client, cast)
+        first = await customer_writes(client, cast, runtime, 1)
+        [offer] = await tasks(client, cast.alice, mine="true")
+        await client.post(f"/api/v1/tasks/{offer['id']}/accept", headers=cast.alice.headers)
+        second = await customer_writes(client, cast, runtime, 2)
+        await client.patch(
+            f"/api/v1/conversations/{second}",
+            json={"assignee_id": cast.alice.id},
+            headers=cast.ada.headers,
+        )
+        await run_jobs(runtime)
+        mine = await tasks(client, cast.alice, mine="true")
+        assert sorted(t["status"] for t in mine) == ["assigned", "assigned"]
+        assert (await set_worker(client, cast, cast.alice.id))["active"]["api"] == 1  # never 2
+        # Letting the slot-less task go frees nothing: her first task still holds its slot.
+        await client.patch(
+            f"/api/v1/conversations/{second}", json={"status": "resolved"}, headers=cast.ada.headers
+        )
+        await run_jobs(runtime)
+        assert (await set_worker(client, cast, cast.alice.id))["active"]["api"] == 1
+        await client.patch(
+            f"/api/v1/conversations/{first}", json={"status": "resolved"}, headers=cast.ada.headers
+        )
+        await run_jobs(runtime)
+        assert (await set_worker(client, cast, cast.alice.id))["active"]["api"] == 0
+
+    async def test_unassigning_by_hand_puts_the_task_back(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.alice, mine="true")
+        await client.post(f"/api/v1/tasks/{task['id']}/accept", headers=cast.alice.headers)
+        await set_worker(client, cast, cast.alice.id, presence="away")
+        unassigned = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": None},
+            headers=cast.ada.headers,
+        )
+        assert unassigned.status_code == 200, unassigned.text
+        await run_jobs(runtime)
+        back = (await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)).json()
+        assert back["status"] == "waiting" and back["assignee_id"] is None
+        alice = await client.get(
+            f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers
+        )
+        assert alice.json()["active"]["api"] == 0
+        await set_worker(client, cast, cast.alice.id)
+        [again] = await tasks(client, cast.alice, mine="true")  # she may take it again
+        assert again["id"] == task["id"] and again["status"] == "offered"
 
     async def test_a_reopened_conversation_gets_a_new_task(self, client, cast, runtime):
         await setup_support(client, cast)

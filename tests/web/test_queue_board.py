@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from frontdesk.auth import repository as auth_repository
 from frontdesk.db import utcnow
+from frontdesk.kit import uow
 from frontdesk.routing import board
+from frontdesk.routing import service as routing_service
 from frontdesk.routing.models import RoutingTask
 from tests.routing.test_views import set_worker
 from tests.web.test_desk import login
@@ -81,7 +84,32 @@ class TestQueueBoard:
         await queue(client, cast, "Support", "teams HAS 'Support'")
         await login(client, cast.alice)
         assert (await client.get("/supervisor/queues")).status_code == 404
+        assert (await client.get("/supervisor/agents")).status_code == 404
         assert (await client.get("/supervisor")).status_code == 404
+
+    async def test_the_agents_fragment_shows_presence_set_by_the_rule(self, client, cast, runtime):
+        """The agents' table refreshes on presence events (desk.js, data-page supervisor):
+        its fragment shows what the presence rule set."""
+        async with runtime.db.session() as session:
+            alice = await auth_repository.get_agent(session, cast.alice.id)
+            assert alice is not None
+            await routing_service.set_status(session, alice, "available")
+            await session.commit()
+        await client.patch(
+            "/api/v1/routing/presence-rule", json={"enabled": True}, headers=cast.ada.headers
+        )
+        async with runtime.db.session() as session:
+            busy = await routing_service.call_started(
+                session, cast.alice.id, channel="voice", reason="call_answered"
+            )
+            await uow.commit(session)
+        assert busy
+        await login(client, cast.sara)
+        page = await client.get("/supervisor")
+        assert 'data-page="supervisor"' in page.text
+        fragment = await client.get("/supervisor/agents")
+        assert fragment.status_code == 200
+        assert f'data-agent-id="{cast.alice.id}" data-presence="busy"' in fragment.text
 
     async def test_in_persian_with_persian_digits(self, client, cast, runtime):
         support = await queue(client, cast, "Support", "teams HAS 'Support'")

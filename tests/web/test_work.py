@@ -157,7 +157,7 @@ class TestRoutingSettings:
     @pytest.mark.parametrize("who", ["alice", "sara"])
     async def test_only_admins(self, client, cast, who):
         await log_in(client, getattr(cast, who))
-        for path in ("queues", "policies", "agents"):
+        for path in ("queues", "policies", "agents", "presence"):
             assert (await client.get(f"/settings/routing/{path}")).status_code == 403
         csrf = csrf_of(await page(client))
         posted = await client.post("/settings/routing/queues", data={"csrf": csrf, "name": "Mine"})
@@ -216,6 +216,45 @@ class TestRoutingSettings:
              "timeout_seconds": 60, "priority_boost": 0},
             {"queue_id": second, "priority_boost": 2},
         ]  # fmt: skip
+
+    async def test_presence_rule_on_with_limits_per_call_channel(self, client, cast):
+        await log_in(client, cast.ada)
+        html = await page(client, "/settings/routing/presence")
+        assert 'data-testid="fd-routing-presence"' in html  # in the routing settings' links
+        assert 'data-testid="fd-presence-rule-enabled">' in html  # off until switched on
+        csrf = csrf_of(html)
+        refused = await client.post(
+            "/settings/routing/presence",
+            data={"csrf": csrf, "enabled": "1", "acw_voice": "9999", "acw_cti": "20"},
+        )
+        assert refused.status_code == 422
+        assert 'data-testid="fd-presence-rule-problem"' in refused.text
+        assert 'value="9999"' in refused.text and 'value="20"' in refused.text  # kept as typed
+        saved = await client.post(
+            "/settings/routing/presence",
+            data={"csrf": csrf, "enabled": "1", "acw_voice": "0", "acw_cti": "20"},
+        )
+        assert saved.status_code == 303
+        assert 'data-testid="fd-presence-rule-saved"' in await page(
+            client, saved.headers["location"]
+        )
+        rule = await client.get("/api/v1/routing/presence-rule", headers=cast.ada.headers)
+        assert rule.json() == {"enabled": True, "acw_seconds": {"voice": 0, "cti": 20}}
+        off = await client.post(
+            "/settings/routing/presence", data={"csrf": csrf, "acw_voice": "0", "acw_cti": "20"}
+        )
+        assert off.status_code == 303
+        rule = await client.get("/api/v1/routing/presence-rule", headers=cast.ada.headers)
+        assert rule.json()["enabled"] is False
+
+    async def test_presence_rule_page_in_arabic(self, client, cast):
+        await client.patch(
+            f"/api/v1/agents/{cast.ada.id}", json={"language": "ar"}, headers=cast.ada.headers
+        )
+        await log_in(client, cast.ada)
+        html = await page(client, "/settings/routing/presence")
+        assert translator("ar")("Set agents' presence from their calls") in html
+        assert translator("ar")("Phone system (CTI)") in html
 
     async def test_agent_attributes(self, client, cast):
         await log_in(client, cast.ada)

@@ -31,15 +31,55 @@ TRANSCRIBE_JOB = "calls.transcribe"
 
 
 async def update_call(session: AsyncSession, message: Message, **changes: Any) -> Message:
-    """Merge `changes` into the call's state and tell the desk (message.updated)."""
-    call = {**(message.meta.get("call") or {}), **changes}
+    """Merge `changes` into the call's state and tell the desk (message.updated), and say
+    when an agent starts or stops talking on it (call.answered, call.ended)."""
+    before = dict(message.meta.get("call") or {})
+    call = {**before, **changes}
     message.meta = {**message.meta, "call": call}
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
     if call.get("status") in ("answered", "ended") and call.get("agent_id"):
         await _answered(session, message, conversation)
     record_message(session, message, conversation, "message.updated")
+    _agent_moves(session, message, before, call)
     return message
+
+
+def _agent_moves(
+    session: AsyncSession, message: Message, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """call.answered when an agent comes on the call (answered, or a transfer while it is),
+    call.ended for the agent who leaves it (the call ended, or was transferred away). Each
+    is recorded once: only a change of status or agent makes one (routing's presence rule
+    reads them: busy on a call, after-call work once it ends)."""
+    was = before.get("agent_id") if before.get("status") == "answered" else None
+    now = after.get("agent_id") if after.get("status") == "answered" else None
+    if was and was != now:
+        reason = "transferred" if now else str(after.get("status") or "ended")
+        _call_event(session, message, "call.ended", int(was), reason=reason)
+    elif (
+        not was
+        and after.get("agent_id")  # talked, though the answered notice never came
+        and after.get("status") == "ended"
+        and before.get("status") != "ended"
+    ):
+        _call_event(session, message, "call.ended", int(after["agent_id"]), reason="ended")
+    if now and now != was:
+        _call_event(session, message, "call.answered", int(now), reason="answered")
+
+
+def _call_event(
+    session: AsyncSession, message: Message, type: str, agent_id: int, *, reason: str
+) -> None:
+    record(
+        session,
+        type,
+        {"message_id": message.id, "conversation_id": message.conversation_id,
+         "agent_id": agent_id, "channel": message.channel, "reason": reason},
+        inbox_id=message.inbox_id,
+        conversation_id=message.conversation_id,
+        customer_id=message.customer_id,
+    )  # fmt: skip
 
 
 async def _answered(session: AsyncSession, message: Message, conversation: Conversation) -> None:
@@ -148,6 +188,16 @@ async def not_picked_up(session: AsyncSession, message: Message, *, agent_id: in
         return
     conversation.assignee_id = None
     conversation.updated_at = utcnow()
+    record(
+        session,
+        "conversation.updated",
+        # Routing gives the call's task back to the queue (routing.tasks.assigned_by_hand).
+        {"conversation_id": conversation.id, "changed": ["assignee_id"],
+         "values": {"assignee_id": [agent_id, None]}, "by": None, "rule": "not_picked_up"},
+        inbox_id=conversation.inbox_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+    )  # fmt: skip
     record(
         session,
         "conversation.updated",

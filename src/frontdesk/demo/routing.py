@@ -1,8 +1,9 @@
 """The demo's routing set-up (issue 11): agents as workers with skills, languages, tiers and
-capacity, queues, and policies that take every conversation needing a human (sticky agent
-first, then the team, then L2/L3), so a newcomer sees routing at work: the supervisor's queue
-board with chats waiting, My work, offers once an agent says they are available, and the
-website chat's place in the queue after the bot hands a visitor over.
+capacity, queues, policies that take every conversation needing a human (sticky agent
+first, then the team, then L2/L3) and the presence rule (busy on a call, after-call work),
+so a newcomer sees routing at work: the supervisor's queue board with chats waiting, My
+work, offers once an agent says they are available, and the website chat's place in the
+queue after the bot hands a visitor over.
 
 Seeded in its own transaction after the history: a policy makes the event log's intake jobs
 run for every customer message, and the weeks of history must not all become tasks. Instead
@@ -20,13 +21,19 @@ from frontdesk.conversations import repository as conversations_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.routing import dispatch, placing
 from frontdesk.routing import repository as routing_repository
+from frontdesk.routing import service as presence
 from frontdesk.routing import setup as routing_setup
-from frontdesk.routing.schemas import PolicyCreate, QueueCreate, WorkerUpdate
+from frontdesk.routing.schemas import (
+    PolicyCreate,
+    PresenceRuleUpdate,
+    QueueCreate,
+    WorkerUpdate,
+)
 
 # Slots per channel (the inbox's channel; "backoffice" for work items, "*" the total); one chat
 # slot of the six is kept from work items.
 CAPACITY = {"webchat": 3, "api": 3, "email": 5, "sms": 2, "whatsapp": 2, "telegram": 2,
-            "messenger": 2, "instagram": 2, "sms_gateway": 2, "voice": 1, "backoffice": 2,
+            "messenger": 2, "instagram": 2, "sms_gateway": 2, "voice": 1, "cti": 1, "backoffice": 2,
             "*": 6}  # fmt: skip
 # e-mail, skills (level 1-10), languages, tier
 WORKERS = (
@@ -68,6 +75,8 @@ POLICIES: tuple[tuple[str, int, str, list[tuple[str, str | None, int | None, int
     ]),
 )  # fmt: skip
 BACKLOG = 8  # open, unassigned conversations that start waiting
+# The presence rule on: an agent on a call is busy, then 30 s of after-call work (voice, CTI).
+PRESENCE_RULE = {"enabled": True, "acw_seconds": {"voice": 30, "cti": 30}}
 
 
 async def seed_routing(session: AsyncSession) -> int:
@@ -87,6 +96,7 @@ async def seed_routing(session: AsyncSession) -> int:
         await routing_setup.create_policy(
             session, _policy(name, position, expression, targets, queues)
         )
+    await presence.update_rule(session, PresenceRuleUpdate.model_validate(PRESENCE_RULE), by=None)
     return await _backlog(session)
 
 

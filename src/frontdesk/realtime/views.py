@@ -67,10 +67,11 @@ class _Viewer:
     def may_see(self, event: dict[str, Any]) -> bool:
         if self.inbox_ids is None:
             return True
-        if str(event.get("type", "")).startswith("task.") and (
+        kind = str(event.get("type", ""))
+        if (kind.startswith("task.") or kind == "presence.changed") and (
             (event.get("payload") or {}).get("agent_id") == self.agent.id
         ):
-            return True  # routing's offers and hand-overs reach the agent they name
+            return True  # routing's offers, hand-overs and presence reach the agent they name
         inbox_id = event.get("inbox_id")
         return inbox_id is not None and inbox_id in self.inbox_ids
 

@@ -22,11 +22,11 @@ from frontdesk.conversations import service as conversations_service
 from frontdesk.conversations.schemas import ConversationUpdate
 from frontdesk.db import utcnow
 from frontdesk.kit.errors import Conflict, Invalid
-from frontdesk.routing import eligibility, engine, repository
+from frontdesk.routing import eligibility, engine, repository, service
 from frontdesk.routing.engine import TOTAL, TaskView, Worker
 from frontdesk.routing.events import record_task
 from frontdesk.routing.expressions import parse
-from frontdesk.routing.models import RoutingQueue, RoutingTask
+from frontdesk.routing.models import CALL_CHANNELS, RoutingQueue, RoutingTask
 from frontdesk.routing.placing import enqueue_escalation, schedule_offer_timeout
 from frontdesk.routing.service import STALE_AFTER
 
@@ -192,7 +192,13 @@ async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, st
         await repository.give_slot(session, worker.id, task.channel)
         return False
     now = utcnow()
-    values: dict[str, object] = {"status": status, "assignee_id": worker.id, "offered_at": now}
+    values: dict[str, object] = {
+        "status": status,
+        "assignee_id": worker.id,
+        "offered_at": now,
+        "holds_slot": True,
+        "by_hand": False,
+    }
     if status == "assigned":
         values["accepted_at"] = now
     else:
@@ -208,7 +214,16 @@ async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, st
     else:
         record_task(session, task, "task.assigned", agent_id=worker.id)
         await _assign_conversation(session, task, worker.id)
+        if await _on_a_call(session, task, worker.id):
+            worker.available = False  # busy now: no more offers in this pass
     return True
+
+
+async def _on_a_call(session: AsyncSession, task: RoutingTask, agent_id: int) -> bool:
+    """The presence rule: taking a call's task makes the agent busy."""
+    return await service.call_started(
+        session, agent_id, channel=task.channel, reason="task_accepted"
+    )
 
 
 async def _assign_conversation(session: AsyncSession, task: RoutingTask, agent_id: int) -> None:
@@ -246,6 +261,7 @@ async def accept(session: AsyncSession, task: RoutingTask, agent: Agent) -> Rout
     await session.refresh(task)
     record_task(session, task, "task.accepted", agent_id=agent.id)
     await _assign_conversation(session, task, agent.id)
+    await _on_a_call(session, task, agent.id)
     return task
 
 
@@ -277,17 +293,34 @@ async def _back_to_queue(
     rejected_by = list(task.rejected_by or [])
     if rejected and agent_id is not None and agent_id not in rejected_by:
         rejected_by.append(agent_id)
+    held = task.holds_slot
     values = {
         "status": "waiting",
         "assignee_id": None,
         "offer_expires_at": None,
         "rejected_by": rejected_by,
+        "holds_slot": True,
+        "by_hand": False,
     }
     if not await repository.claim_task(session, task.id, from_status=from_status, values=values):
         raise Conflict("the task changed meanwhile; try again", code="task_changed")
-    if agent_id is not None:
+    if agent_id is not None and held:
         await _release(session, agent_id, task.channel)
     await session.refresh(task)
+
+
+async def give_back(
+    session: AsyncSession, task: RoutingTask, *, rejected: bool, reason: str
+) -> RoutingTask:
+    """The holder's conversation was taken from them (unassigned by a person, or a call they
+    did not pick up, `rejected`: not offered to them again): the task waits again and their
+    slot is free; the presence rule's hold on them for this call ends."""
+    holder = task.assignee_id
+    await _back_to_queue(session, task, from_status=task.status, rejected=rejected)
+    record_task(session, task, "task.returned", agent_id=holder, reason=reason)
+    if holder is not None and task.channel in CALL_CHANNELS:
+        await service.end_after_call_work(session, holder, since=None, reason=reason)
+    return task
 
 
 async def wrap_up(session: AsyncSession, task: RoutingTask, agent: Agent) -> RoutingTask:
@@ -295,6 +328,8 @@ async def wrap_up(session: AsyncSession, task: RoutingTask, agent: Agent) -> Rou
     _must_hold(task, agent, ("assigned",))
     await _move(session, task, "assigned", {"status": "wrapping"})
     record_task(session, task, "task.wrapping", agent_id=agent.id)
+    # The presence rule: wrapping up a call is after-call work.
+    await service.call_ended(session, agent.id, channel=task.channel, reason="wrap_up")
     return task
 
 
@@ -305,31 +340,61 @@ async def complete(session: AsyncSession, task: RoutingTask, agent: Agent | None
     if task.status not in ("assigned", "wrapping", "waiting", "offered"):
         raise Conflict("the task is closed already", code="task_closed")
     holder = task.assignee_id if task.status != "waiting" else None
+    held = task.holds_slot
     await _move(
         session,
         task,
         task.status,
         {"status": "completed", "completed_at": utcnow(), "open_conversation_id": None},
     )
-    if holder is not None:
+    if holder is not None and held:
         await _release(session, holder, task.channel)
     record_task(session, task, "task.completed", agent_id=holder)
+    if holder is not None and task.channel in CALL_CHANNELS:
+        # The presence rule: the call's work is done, the agent is back.
+        await service.end_after_call_work(session, holder, since=None, reason="task_completed")
     return task
 
 
-async def cancel(session: AsyncSession, task: RoutingTask, *, reason: str) -> RoutingTask:
-    """The task leaves its queue unworked by routing (a person assigned its conversation by
-    hand); an offer in flight ends and frees its slot."""
+async def assign_by_hand(
+    session: AsyncSession, task: RoutingTask, agent_id: int, *, by: int | None
+) -> RoutingTask:
+    """A person assigned the task's conversation to `agent_id`: the waiting or offered task
+    is accepted for that agent now (offered and accepted at this moment, `by_hand`), so the
+    work counts like any handled task. An offer to someone else ends and frees their slot;
+    the agent picked takes a slot of their own when one is free (an accepted task holds one),
+    and holds the task without one otherwise: the person decided, capacity never overfills."""
     if task.status not in ("waiting", "offered"):
         raise Conflict("the task is taken already", code="task_taken")
-    holder = task.assignee_id if task.status == "offered" else None
-    values: dict[str, object] = {"status": "canceled", "assignee_id": None,
-              "offer_expires_at": None, "open_conversation_id": None}  # fmt: skip
-    await _move(session, task, task.status, values)
-    if holder is not None:
-        await _release(session, holder, task.channel)
-    record_task(session, task, "task.canceled", reason=reason, agent_id=holder)
+    from_status, offered_to = task.status, task.assignee_id if task.status == "offered" else None
+    keeps = offered_to == agent_id  # the offer was theirs: its slot is the task's
+    holds = keeps or await _take_slots(session, agent_id, task.channel)
+    now = utcnow()
+    values: dict[str, object] = {
+        "status": "assigned", "assignee_id": agent_id, "offered_at": now, "accepted_at": now,
+        "offer_expires_at": None, "by_hand": True, "holds_slot": holds,
+    }  # fmt: skip
+    if not await repository.claim_task(session, task.id, from_status=from_status, values=values):
+        if holds and not keeps:
+            await _release(session, agent_id, task.channel)
+        raise Conflict("the task changed meanwhile; try again", code="task_changed")
+    if offered_to is not None and not keeps:
+        await _release(session, offered_to, task.channel)
+    await session.refresh(task)
+    record_task(session, task, "task.accepted", agent_id=agent_id, by_hand=True, by=by)
+    await _on_a_call(session, task, agent_id)
     return task
+
+
+async def _take_slots(session: AsyncSession, agent_id: int, channel: str) -> bool:
+    """The channel's slot and the total's (when the agent has a total), or neither."""
+    if not await repository.take_slot(session, agent_id, channel):
+        return False
+    total = await repository.has_capacity_row(session, agent_id, TOTAL)
+    if total and not await repository.take_slot(session, agent_id, TOTAL):
+        await repository.give_slot(session, agent_id, channel)
+        return False
+    return True
 
 
 async def _move(

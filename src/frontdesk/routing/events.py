@@ -9,7 +9,8 @@ from frontdesk.routing.models import RoutingTask
 
 # task.created, task.offered (to payload.agent_id), task.assigned, task.accepted,
 # task.rejected, task.offer_expired, task.wrapping, task.completed, task.transferred,
-# task.escalated. The agent a payload names sees the event even without the inbox.
+# task.escalated, task.returned (its conversation was unassigned: it waits again).
+# The agent a payload names sees the event even without the inbox.
 
 
 def record_task(session: AsyncSession, task: RoutingTask, type: str, **extra: object) -> None:

@@ -3,14 +3,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.db import Base, UTCDateTime, utcnow
 
-# busy and after_call_work are set by the agent or by rules (a call in progress, wrap-up);
-# only an available agent is offered new work.
+# busy and after_call_work are set by the agent or by rules (a call in progress, wrap-up:
+# routing/presence.py); only an available agent is offered new work.
 PRESENCE_STATUSES = ("available", "busy", "away", "after_call_work", "offline")
+# Who set an agent's presence last: the agent (or an admin, or logging out), or a rule.
+SET_BY = ("agent", "rule")
+# The channels whose work is a call: answering one makes the agent busy, its end starts
+# after-call work (routing/presence.py). Each has its own after-call work limit.
+CALL_CHANNELS = ("voice", "cti")
 TIERS = ("L1", "L2", "L3")
 # The channel of a back-office work item, for capacity ("back-office 2").
 BACKOFFICE = "backoffice"
@@ -32,6 +46,23 @@ class AgentPresence(Base):
     status: Mapped[str] = mapped_column(String(20), default="offline")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    set_by: Mapped[str] = mapped_column(String(10), default="agent")
+    # While a rule holds the status (busy on a call, after-call work): the status the agent
+    # had chosen before, which the rule gives back. None once the agent chooses again.
+    return_to: Mapped[str | None] = mapped_column(String(20))
+
+
+class PresenceRule(Base):
+    """The organisation's one presence rule (row id 1, made on first save; defaults until
+    then): answering a call makes the agent busy, its end puts them in after-call work for at
+    most `acw_seconds[channel]` (0: until they complete the wrap-up), then back."""
+
+    __tablename__ = "routing_presence_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    acw_seconds: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WorkerProfile(Base):
@@ -142,6 +173,12 @@ class RoutingTask(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejected_by: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Accepted for the agent a person assigned the conversation to (not offered by routing).
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether the holder's capacity counts this task (a slot was taken for it). A task
+    # assigned by hand to an agent without room holds none: the person decided, and letting
+    # it go must not free a slot another task holds.
+    holds_slot: Mapped[bool] = mapped_column(Boolean, default=True)
     # Lifecycle, kept for metrics.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,6 +17,7 @@ from frontdesk.routing.models import (
     OPEN_TASK_STATUSES,
     AgentCapacity,
     AgentPresence,
+    PresenceRule,
     RoutingPolicy,
     RoutingQueue,
     RoutingTask,
@@ -24,8 +25,22 @@ from frontdesk.routing.models import (
 )
 
 
-async def get_presence(session: AsyncSession, agent_id: int) -> AgentPresence | None:
-    return await session.get(AgentPresence, agent_id)
+async def get_presence(
+    session: AsyncSession, agent_id: int, *, lock: bool = False
+) -> AgentPresence | None:
+    if not lock:
+        return await session.get(AgentPresence, agent_id)
+    query = select(AgentPresence).where(AgentPresence.agent_id == agent_id).with_for_update()
+    return await session.scalar(query.execution_options(populate_existing=True))
+
+
+async def get_presence_rule(session: AsyncSession) -> PresenceRule | None:
+    return await session.get(PresenceRule, 1)
+
+
+async def presence_rule_on(session: AsyncSession) -> bool:
+    found = await session.scalar(select(PresenceRule.enabled).where(PresenceRule.id == 1))
+    return bool(found)
 
 
 async def list_presence(session: AsyncSession) -> Sequence[AgentPresence]:
@@ -115,6 +130,15 @@ async def take_slot(session: AsyncSession, agent_id: int, channel: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
+
+
+async def has_capacity_row(session: AsyncSession, agent_id: int, channel: str) -> bool:
+    found = await session.scalar(
+        select(AgentCapacity.agent_id).where(
+            AgentCapacity.agent_id == agent_id, AgentCapacity.channel == channel
+        )
+    )
+    return found is not None
 
 
 async def give_slot(session: AsyncSession, agent_id: int, channel: str) -> None:

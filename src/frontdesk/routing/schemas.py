@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StringConstraints
 
 from frontdesk.kit.schemas import Id, NotNull, RequestBody
 from frontdesk.routing.expressions import check
@@ -103,6 +103,23 @@ class WorkerRead(BaseModel):
     presence: str
 
 
+CallChannel = Literal["voice", "cti"]  # routing.models.CALL_CHANNELS
+# After-call work: seconds before the agent is back (0: until they complete the wrap-up).
+AcwSeconds = Annotated[int, Field(ge=0, le=3600)]
+
+
+class PresenceRuleRead(BaseModel):
+    enabled: bool
+    acw_seconds: dict[str, int]
+
+
+class PresenceRuleUpdate(RequestBody):
+    """The presence rule: busy on a call, after-call work when it ends, then back."""
+
+    enabled: NotNull[StrictBool] = None  # 0 or "yes" is not a yes
+    acw_seconds: NotNull[dict[CallChannel, AcwSeconds]] = None
+
+
 class TaskCreate(RequestBody):
     """A back-office work item ("process refund", "call back")."""
 
@@ -139,6 +156,7 @@ class TaskRead(BaseModel):
     assignee_id: int | None
     position: int | None = None
     offer_expires_at: datetime | None
+    by_hand: bool = False  # accepted for the agent a person assigned the conversation to
     created_at: datetime
     offered_at: datetime | None
     accepted_at: datetime | None

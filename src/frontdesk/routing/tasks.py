@@ -10,10 +10,11 @@ from frontdesk.bot import service as bot
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.kit.jobs import every, handler, on_event
-from frontdesk.routing import dispatch, placing, repository
+from frontdesk.routing import dispatch, placing, repository, service
 
 INTAKE_JOB = "routing.enqueue"
 HAND_ASSIGNED_JOB = "routing.assigned_by_hand"
+PRESENCE_RULE_JOB = "routing.presence_rule"
 SWEEP_JOB = "routing.sweep"
 CLOSED = ("resolved", "closed")
 
@@ -44,6 +45,11 @@ on_event(
     wants=_assignee_changed,
     enabled=repository.any_policy,
 )
+
+
+# The presence rule reads when agents come on and leave calls (voice and CTI alike).
+on_event("call.answered", PRESENCE_RULE_JOB, enabled=repository.presence_rule_on)
+on_event("call.ended", PRESENCE_RULE_JOB, enabled=repository.presence_rule_on)
 
 
 @handler(INTAKE_JOB)
@@ -81,21 +87,71 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
 
 @handler(HAND_ASSIGNED_JOB)
 async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None:
-    """A person assigned the conversation: a task still waiting (or offered to someone else)
-    leaves the queue, so nobody is offered a conversation that someone already works."""
+    """A person assigned the conversation: a task still waiting (or offered) is accepted for
+    the agent picked, so nobody else is offered a conversation that someone already works
+    and the work counts in handled-task metrics like routed work. A person (or a call the
+    agent did not pick up) unassigned it: the task its agent held waits again."""
     conversation_id = event.get("conversation_id")
     conversation = (
         await conversations_repository.get_conversation(session, int(conversation_id))
         if conversation_id
         else None
     )
-    if conversation is None or conversation.assignee_id is None:
+    if conversation is None:
         return
     task = await repository.open_task_of_conversation(session, conversation.id)
+    payload = event.get("payload") or {}
+    if conversation.assignee_id is None:
+        before = ((payload.get("values") or {}).get("assignee_id") or [None])[0]
+        held = task is not None and task.status in ("assigned", "wrapping")
+        if task is not None and held and task.assignee_id == before:
+            missed = payload.get("rule") == "not_picked_up"
+            await dispatch.give_back(session, task, rejected=missed, reason="unassigned")
+            await dispatch.route(session)
+        return
     if task is None or task.status not in ("waiting", "offered"):
         return  # none, or routing's own assignment (accepted or auto-accepted)
-    await dispatch.cancel(session, task, reason="assigned_by_hand")
+    by = payload.get("by")
+    await dispatch.assign_by_hand(
+        session, task, conversation.assignee_id, by=by if isinstance(by, int) else None
+    )
     await dispatch.route(session)
+
+
+@handler(PRESENCE_RULE_JOB)
+async def presence_rule(session: AsyncSession, event: dict[str, Any]) -> None:
+    """An agent came on a call (busy) or left it (after-call work)."""
+    payload = event.get("payload") or {}
+    agent_id, channel = payload.get("agent_id"), payload.get("channel")
+    if not isinstance(agent_id, int):
+        return
+    if event["type"] == "call.ended":
+        await service.call_ended(session, agent_id, channel=channel, reason="call_ended")
+    elif await _still_talking(session, payload):
+        await service.call_started(session, agent_id, channel=channel, reason="call_answered")
+
+
+async def _still_talking(session: AsyncSession, payload: dict[str, Any]) -> bool:
+    """Whether the agent is still on the call: jobs may run out of order, and an answered
+    notice read after the call ended must not make the agent busy for good."""
+    message_id = payload.get("message_id")
+    message = (
+        await conversations_repository.get_message(session, int(message_id))
+        if isinstance(message_id, int)
+        else None
+    )
+    call = (message.meta.get("call") or {}) if message is not None else {}
+    return call.get("status") == "answered" and call.get("agent_id") == payload.get("agent_id")
+
+
+@handler(service.ACW_END_JOB)
+async def after_call_work_ends(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """The channel's after-call work limit passed: the agent is back (and may get work)."""
+    back = await service.end_after_call_work(
+        session, int(payload["agent_id"]), since=str(payload["since"]), reason="acw_timeout"
+    )
+    if back:
+        await dispatch.route(session)
 
 
 @handler(placing.OFFER_TIMEOUT_JOB)

@@ -17,12 +17,14 @@ from frontdesk.kit.errors import Forbidden, Invalid, NotFound
 from frontdesk.kit.openapi import errors
 from frontdesk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from frontdesk.kit.schemas import Id
-from frontdesk.routing import dispatch, engine, placing, repository, setup
+from frontdesk.routing import dispatch, engine, placing, repository, service, setup
 from frontdesk.routing.models import OPEN_TASK_STATUSES, RoutingTask
 from frontdesk.routing.schemas import (
     PolicyCreate,
     PolicyRead,
     PolicyUpdate,
+    PresenceRuleRead,
+    PresenceRuleUpdate,
     QueueCreate,
     QueueRead,
     QueueUpdate,
@@ -108,6 +110,24 @@ async def delete_policy(policy_id: Id, session: SessionDep, admin: AdminAgent) -
     await setup.delete_policy(session, await setup.get_policy_or_raise(session, policy_id))
     await uow.commit(session)
     return Response(status_code=204)
+
+
+# The presence rule (admins): busy on a call, after-call work, then back
+
+
+@router.get("/routing/presence-rule", response_model=PresenceRuleRead)
+async def get_presence_rule(session: SessionDep, admin: AdminAgent) -> PresenceRuleRead:
+    return service.read_rule(await service.rule(session))
+
+
+@router.patch("/routing/presence-rule", response_model=PresenceRuleRead)
+async def update_presence_rule(
+    data: PresenceRuleUpdate, session: SessionDep, admin: AdminAgent
+) -> PresenceRuleRead:
+    """Switch the rule on or off; after-call work seconds per call channel (0: no limit)."""
+    found = await service.update_rule(session, data, by=admin)
+    await uow.commit(session)
+    return service.read_rule(found)
 
 
 # Agents as workers

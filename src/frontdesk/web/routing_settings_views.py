@@ -1,6 +1,7 @@
-"""Settings → Routing (admins only): queues, policies and each agent's routing attributes,
-one page per kind of object with its list and its form. Writes go through routing.setup,
-as the routing API's do; an expression's syntax error is shown at its position."""
+"""Settings → Routing (admins only): queues, policies, each agent's routing attributes and
+the presence rule, one page per kind of object with its list and its form. Writes go through
+routing.setup and routing.service, as the routing API's do; an expression's syntax error is
+shown at its position."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.schemas import Id
 from frontdesk.routing import dispatch, repository, setup
+from frontdesk.routing import service as presence
 from frontdesk.routing.expressions import ExpressionError, parse
+from frontdesk.routing.models import CALL_CHANNELS
 from frontdesk.routing.schemas import (
     PolicyCreate,
     PolicyUpdate,
+    PresenceRuleRead,
+    PresenceRuleUpdate,
     QueueCreate,
     QueueUpdate,
     Target,
@@ -296,3 +301,45 @@ async def save_worker(
                              values=values, problem=form_problem(exc))  # fmt: skip
     await uow.commit(session)
     return RedirectResponse(f"/settings/routing/agents?agent={agent_id}&saved=1", status_code=303)
+
+
+# The presence rule
+
+
+@router.get("/settings/routing/presence", response_class=HTMLResponse)
+async def presence_rule_page(
+    request: Request, session: SessionDep, admin: AdminPage
+) -> HTMLResponse:
+    rule = presence.read_rule(await presence.rule(session))
+    return _presence(request, admin, rule, saved=bool(request.query_params.get("saved")))
+
+
+@router.post("/settings/routing/presence", response_class=HTMLResponse)
+async def save_presence_rule(request: Request, session: SessionDep, admin: AdminPage) -> Response:
+    form = await checked_form(request)
+    enabled = form.get("enabled") == "1"
+    typed = {c: str(form.get(f"acw_{c}") or "").strip() for c in CALL_CHANNELS}
+    try:
+        data = PresenceRuleUpdate.model_validate({"enabled": enabled, "acw_seconds": typed})
+    except ValidationError as exc:
+        current = presence.read_rule(await presence.rule(session))
+        shown = current.model_copy(update={"enabled": enabled})
+        return _presence(request, admin, shown, typed=typed, problem=form_problem(exc), status=422)
+    await presence.update_rule(session, data, by=admin)
+    await uow.commit(session)
+    return RedirectResponse("/settings/routing/presence?saved=1", status_code=303)
+
+
+def _presence(
+    request: Request,
+    admin: Agent,
+    rule: PresenceRuleRead,
+    *,
+    saved: bool = False,
+    typed: dict[str, str] | None = None,
+    problem: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    seconds = {c: str(rule.acw_seconds.get(c, "")) for c in CALL_CHANNELS} | (typed or {})
+    context = {"rule": rule, "seconds": seconds, "saved": saved, "problem": problem}
+    return render(request, "settings_routing_presence.html", context, agent=admin, status=status)

@@ -3,8 +3,11 @@ conversations, and the SLA at-risk list. Supervisors and admins only (others get
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.deps import SessionDep
@@ -22,6 +25,16 @@ router = APIRouter(include_in_schema=False)
 async def supervisor_page(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
     if not agent.sees_everything:
         raise NotFound("not found")
+    rows = await _agent_rows(session)
+    context = {
+        "rows": rows,
+        "sla_risk": await sla_views.at_risk(session),
+        "queues": await board.lines(session),
+    }
+    return render(request, "supervisor.html", context, agent=agent)
+
+
+async def _agent_rows(session: AsyncSession) -> list[dict[str, Any]]:
     presence = await routing.all_presence(session)
     counts = await routing_repository.open_conversation_counts(session)
     rows = []
@@ -35,12 +48,16 @@ async def supervisor_page(request: Request, session: SessionDep, agent: PageAgen
                 "conversations": await routing_repository.open_conversations_of(session, member.id),
             }
         )
-    context = {
-        "rows": rows,
-        "sla_risk": await sla_views.at_risk(session),
-        "queues": await board.lines(session),
-    }
-    return render(request, "supervisor.html", context, agent=agent)
+    return rows
+
+
+@router.get("/supervisor/agents", response_class=HTMLResponse)
+async def agent_board(request: Request, session: SessionDep, agent: PageAgent) -> HTMLResponse:
+    """The agents and their presence alone (htmx polls it and swaps it in on events)."""
+    if not agent.sees_everything:
+        raise NotFound("not found")
+    context = {"rows": await _agent_rows(session)}
+    return render(request, "_supervisor_agents.html", context, agent=agent)
 
 
 @router.get("/supervisor/queues", response_class=HTMLResponse)

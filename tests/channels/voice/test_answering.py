@@ -9,8 +9,15 @@ from sqlalchemy import func, select
 from frontdesk.channels.voice.models import VoiceCall, VoiceQuarantine
 from frontdesk.conversations.models import Attachment, Message
 from frontdesk.kit.jobs import Job
+from frontdesk.routing.service import ACW_END_JOB
 from tests.channels.voice.conftest import AUDIO, AUTH_TOKEN, OUR_NUMBER, Caller, says
 from tests.conftest import run_jobs
+
+
+async def presence_of(client, cast) -> str:  # type: ignore[no-untyped-def]
+    answer = await client.get(f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["presence"])
 
 
 async def count(runtime, model) -> int:  # type: ignore[no-untyped-def]
@@ -67,6 +74,74 @@ class TestAnswering:
         ended = listed.json()["items"][0]["call"]
         assert (ended["status"], ended["duration_seconds"]) == ("ended", 42)
         assert (await caller.hang_up()).json()["outcome"] == "ignored"
+
+    async def test_with_the_presence_rule_the_agent_is_busy_then_in_after_call_work(
+        self, client, runtime, cast, voice
+    ):
+        rule = await client.patch(
+            "/api/v1/routing/presence-rule",
+            json={"enabled": True, "acw_seconds": {"voice": 20}},
+            headers=cast.ada.headers,
+        )
+        assert rule.status_code == 200
+        ready = await client.patch(
+            f"/api/v1/routing/agents/{cast.alice.id}",
+            json={"presence": "available"},
+            headers=cast.alice.headers,
+        )
+        assert ready.status_code == 200
+        caller, _ = await answered_call(client, runtime, cast, voice)
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "busy"
+        await caller.dial_ends("completed", duration=42)
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "after_call_work"
+        async with runtime.db.session() as session:
+            [job] = (await session.scalars(select(Job).where(Job.kind == ACW_END_JOB))).all()
+            assert round((job.run_at - job.created_at).total_seconds()) == 20
+        await caller.hang_up()  # the provider's final status: the call ended already
+        await run_jobs(runtime)
+        assert await presence_of(client, cast) == "after_call_work"
+
+    async def test_a_routed_call_not_picked_up_goes_back_to_the_queue_for_others(
+        self, client, runtime, cast, voice
+    ):
+        """With routing on, answering a waiting call accepts its task for the agent (by hand,
+        busy by the presence rule); not picking up gives the task back to the queue, not to
+        them again, and the agent is available again."""
+        queue = await client.post(
+            "/api/v1/routing/queues", json={"name": "Phones"}, headers=cast.ada.headers
+        )
+        policy = await client.post(
+            "/api/v1/routing/policies",
+            json={"name": "Calls", "targets": [{"queue_id": queue.json()["id"]}]},
+            headers=cast.ada.headers,
+        )
+        assert policy.status_code == 201
+        await client.patch(
+            "/api/v1/routing/presence-rule", json={"enabled": True}, headers=cast.ada.headers
+        )
+        await client.patch(
+            f"/api/v1/routing/agents/{cast.alice.id}",
+            json={"presence": "available"},
+            headers=cast.alice.headers,
+        )
+        caller = await queued(client, voice, "+971501234567")
+        await run_jobs(runtime)
+        call = await first_message(runtime)
+        await client.post(f"/api/v1/calls/{call.id}/answer", headers=cast.alice.headers)
+        await run_jobs(runtime)
+        [task] = (await client.get("/api/v1/tasks", headers=cast.ada.headers)).json()["items"]
+        assert (task["status"], task["assignee_id"], task["by_hand"]) == (
+            "assigned", cast.alice.id, True,
+        )  # fmt: skip
+        assert await presence_of(client, cast) == "busy"
+        await caller.follow_redirect()
+        await caller.dial_ends("no-answer", duration=0)
+        await run_jobs(runtime)
+        back = (await client.get(f"/api/v1/tasks/{task['id']}", headers=cast.ada.headers)).json()
+        assert back["status"] == "waiting" and back["assignee_id"] is None
+        assert await presence_of(client, cast) == "available"
 
     async def test_an_agent_who_does_not_pick_up_sends_the_caller_back_to_the_queue(
         self, client, runtime, cast, voice

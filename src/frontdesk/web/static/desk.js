@@ -36,6 +36,9 @@
       return event.conversation_id === conversationId || event.customer_id === customerId;
     }
     if (page === "work") return String(event.type || "").indexOf("task.") === 0;
+    if (page === "supervisor") {
+      return event.type === "presence.changed" || String(event.type || "").indexOf("task.") === 0;
+    }
     return page === "customer" && event.customer_id === customerId;
   }
 
@@ -95,6 +98,15 @@
   var popClose = document.getElementById("fd-pop-close");
   if (popClose) popClose.addEventListener("click", function () { document.getElementById("fd-pop").hidden = true; });
 
+  // This agent's presence changed (by them elsewhere, an admin, or the presence rule: busy
+  // on a call, after-call work, back): the top bar's control shows it at once.
+  function presenceChanged(event) {
+    var p = event.payload || {};
+    if (String(p.agent_id) !== me) return;
+    var select = document.getElementById("fd-presence");
+    if (select && p.status) select.value = String(p.status);
+  }
+
   function events() {
     var ws = new WebSocket(wsBase + "/api/v1/events?since=" + since);
     ws.onopen = function () { retry = 0; live(true); };
@@ -108,6 +120,7 @@
       document.dispatchEvent(new CustomEvent("fd:event", { detail: event }));
       if (String(event.type || "").indexOf("task.") === 0) offers(event);
       if (event.type === "call.screen_pop") screenPop(event);
+      if (event.type === "presence.changed") presenceChanged(event);
       // Mentions of this agent refresh the header badge (server-rendered, like everything).
       if (event.type === "note.mentioned" && event.payload && String(event.payload.agent_id) === body.getAttribute("data-agent-id")) {
         if (window.htmx) htmx.trigger(body, "fd:mentions");
