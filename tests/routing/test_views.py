@@ -260,6 +260,26 @@ class TestConversationTasks:
         await run_jobs(runtime)
         assert (await set_worker(client, cast, cast.alice.id))["active"]["api"] == 0
 
+    async def test_reassigning_a_held_task_moves_it_and_its_slot(self, client, cast, runtime):
+        await setup_support(client, cast)
+        conversation = await customer_writes(client, cast, runtime, 1)
+        [task] = await tasks(client, cast.alice, mine="true")
+        await client.post(f"/api/v1/tasks/{task['id']}/accept", headers=cast.alice.headers)
+        moved = await client.patch(
+            f"/api/v1/conversations/{conversation}",
+            json={"assignee_id": cast.ada.id},
+            headers=cast.ada.headers,
+        )
+        assert moved.status_code == 200, moved.text
+        await run_jobs(runtime)
+        assert await tasks(client, cast.alice, mine="true") == []
+        alice = await client.get(
+            f"/api/v1/routing/agents/{cast.alice.id}", headers=cast.ada.headers
+        )
+        assert alice.json()["active"]["api"] == 0
+        [held] = await tasks(client, cast.ada, mine="true")
+        assert held["id"] == task["id"] and held["status"] == "assigned" and held["by_hand"]
+
     async def test_unassigning_by_hand_puts_the_task_back(self, client, cast, runtime):
         await setup_support(client, cast)
         conversation = await customer_writes(client, cast, runtime, 1)

@@ -89,8 +89,9 @@ async def intake(session: AsyncSession, event: dict[str, Any]) -> None:
 async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None:
     """A person assigned the conversation: a task still waiting (or offered) is accepted for
     the agent picked, so nobody else is offered a conversation that someone already works
-    and the work counts in handled-task metrics like routed work. A person (or a call the
-    agent did not pick up) unassigned it: the task its agent held waits again."""
+    and the work counts in handled-task metrics like routed work; one already held by another
+    agent moves to the agent picked. A person (or a call the agent did not pick up)
+    unassigned it: the task its agent held waits again."""
     conversation_id = event.get("conversation_id")
     conversation = (
         await conversations_repository.get_conversation(session, int(conversation_id))
@@ -109,8 +110,14 @@ async def assigned_by_hand(session: AsyncSession, event: dict[str, Any]) -> None
             await dispatch.give_back(session, task, rejected=missed, reason="unassigned")
             await dispatch.route(session)
         return
-    if task is None or task.status not in ("waiting", "offered"):
-        return  # none, or routing's own assignment (accepted or auto-accepted)
+    if task is None:
+        return
+    if task.status in ("assigned", "wrapping") and task.assignee_id != conversation.assignee_id:
+        # Reassigned by a person from the agent who held it: the holder's slot is freed and
+        # the task goes to the agent picked, as if it had been waiting.
+        await dispatch.give_back(session, task, rejected=False, reason="reassigned")
+    if task.status not in ("waiting", "offered"):
+        return  # routing's own assignment (accepted or auto-accepted)
     by = payload.get("by")
     await dispatch.assign_by_hand(
         session, task, conversation.assignee_id, by=by if isinstance(by, int) else None
