@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zlib import crc32
 
-from babel.dates import format_timedelta
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -30,9 +29,9 @@ from frontdesk.kit.errors import FrontdeskError, Unauthorized
 from frontdesk.kit.i18n import (
     direction,
     format_number,
+    format_relative,
     format_when,
     language,
-    localise_digits,
     translator,
 )
 from frontdesk.kit.security import sanitize_html
@@ -64,9 +63,7 @@ def ago(value: datetime | None, lang: str, *, now: datetime | None = None) -> st
     if value is None:
         return ""
     moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    delta = moment - (now or datetime.now(UTC))
-    text = format_timedelta(delta, add_direction=True, format="short", locale=language(lang))
-    return localise_digits(text, lang)
+    return format_relative(moment - (now or datetime.now(UTC)), lang)
 
 
 def initials(name: str | None) -> str:
