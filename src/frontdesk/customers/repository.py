@@ -217,9 +217,12 @@ async def get_merge(session: AsyncSession, merge_id: int) -> CustomerMerge | Non
 
 
 async def list_definitions(session: AsyncSession) -> Sequence[AttributeDefinition]:
-    return (
-        await session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.id))
-    ).all()
+    async def load() -> Sequence[AttributeDefinition]:
+        query = select(AttributeDefinition).order_by(AttributeDefinition.id)
+        return (await session.scalars(query)).all()
+
+    # Once per request: the directory's filters and its search both ask.
+    return await memo.once(session, ("attribute definitions",), load)
 
 
 async def get_definition(session: AsyncSession, definition_id: int) -> AttributeDefinition | None:

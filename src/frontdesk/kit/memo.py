@@ -10,7 +10,10 @@ nothing in the session could have changed the answer:
 - it is not used while the session holds unflushed changes (new, deleted or modified rows),
   which the repeated query would have flushed first.
 A list or dict answer is handed out as a copy, so a caller that sorts or extends its answer
-never changes the next caller's."""
+never changes the next caller's. What another transaction commits meanwhile is seen at this
+transaction's next commit or rollback, not at the next ask (PostgreSQL's READ COMMITTED would
+show it to a repeated statement): fine within a request, and nothing that loops in one long
+transaction may rely on a memoised read to notice others' changes."""
 
 from __future__ import annotations
 
