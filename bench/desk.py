@@ -12,7 +12,8 @@ full page load and as the pane the list swaps in (htmx, HX-Target fd-pane), a cu
 a search for an order number (`/?q=ORD-…&status=`) and a customers directory search
 (`/customers?q=bench…`), p50/p99 over `--requests` requests each, the SQL statements one
 page runs, and the CPU time this process spends per request (time.process_time: Python,
-templates and the driver, not PostgreSQL's own; the figure to trust on a loaded machine).
+templates and the driver, not PostgreSQL's own; the figure to trust on a loaded machine); for
+the slowest request of each page, its time in SQL and in the garbage collector.
 Prints the large/small p99 ratio per page, and the two dearest statements of each.
 
 Usage: python bench/desk.py [--messages 1000000] [--small 10000] [--requests 200]
@@ -34,6 +35,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import random
@@ -272,6 +274,21 @@ class SqlClock:
         return found[:2]
 
 
+class GcClock:
+    """The time the cyclic garbage collector pauses the process during a request (a request's
+    tail may be a collection, not its own work)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.started = 0.0
+
+    def callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self.started
+
+
 def _counter(seen: list[int]) -> Any:
     def count(*_: object) -> None:
         seen.append(1)
@@ -331,13 +348,15 @@ async def measure(
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
             if name == "customers q":  # the search finds its customer (not an empty page)
                 assert "@example.com" in response.text, response.text[-500:]
-            timings, in_sql, cpu = [], [], []
+            timings, in_sql, cpu, paused = [], [], [], []
             clock = SqlClock()
+            gc_clock = GcClock()
+            gc.callbacks.append(gc_clock.callback)
             event.listen(engine, "before_cursor_execute", clock.before)
             event.listen(engine, "after_cursor_execute", clock.after)
             for _ in range(requests):
                 target = url()
-                clock.total = 0.0
+                clock.total = gc_clock.total = 0.0
                 started, used = time.perf_counter(), time.process_time()
                 if profiler is not None:
                     profiler.enable()
@@ -347,7 +366,9 @@ async def measure(
                 cpu.append((time.process_time() - used) * 1000)
                 timings.append((time.perf_counter() - started) * 1000)
                 in_sql.append(clock.total * 1000)
+                paused.append(gc_clock.total * 1000)
                 assert response.status_code == 200, (target, response.status_code)
+            gc.callbacks.remove(gc_clock.callback)
             event.remove(engine, "before_cursor_execute", clock.before)
             event.remove(engine, "after_cursor_execute", clock.after)
             if profiler is not None:
@@ -372,6 +393,14 @@ async def measure(
             )
             for cost, statement in clock.dearest():
                 print(f"    p99 {cost:6.1f} ms  {statement}", flush=True)
+            slowest = max(range(len(timings)), key=timings.__getitem__)
+            print(
+                f"    slowest request {timings[slowest]:.1f} ms: {in_sql[slowest]:.1f} ms in SQL,"
+                f" {paused[slowest]:.1f} ms in the garbage collector"
+                f" (GC per request: p99 {percentile(paused, 0.99):.1f} ms,"
+                f" max {max(paused):.1f} ms)",
+                flush=True,
+            )
     return results
 
 
