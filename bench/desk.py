@@ -10,11 +10,17 @@ Measured in-process (the ASGI app, no network: the server's time), logged in as 
 admin: the three-pane workspace (`/`, open conversations), a conversation opened in it on a
 full page load and as the pane the list swaps in (htmx, HX-Target fd-pane), a customer page,
 a search for an order number (`/?q=ORD-…&status=`) and a customers directory search
-(`/customers?q=bench…`), p50/p99 over `--requests` requests each, and the SQL statements one
-page runs. Prints the large/small p99 ratio per page, and the two dearest statements of each.
+(`/customers?q=bench…`), p50/p99 over `--requests` requests each, the SQL statements one
+page runs, and the CPU time this process spends per request (time.process_time: Python,
+templates and the driver, not PostgreSQL's own; the figure to trust on a loaded machine); for
+the slowest request of each page, its time in SQL and in the garbage collector.
+Prints the large/small p99 ratio per page, and the two dearest statements of each.
 
 Usage: python bench/desk.py [--messages 1000000] [--small 10000] [--requests 200]
        [--pg-server postgresql://postgres@127.0.0.1:5432]
+Environment: FRONTDESK_BENCH_DB_PREFIX names the databases (`<prefix>_<messages>`, default
+`desk-bench`); FRONTDESK_BENCH_KEEP=1 keeps them after the run and measures a kept one again
+without reloading it; FRONTDESK_BENCH_PROFILE=<dir> writes a cProfile of each page there.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import asyncio
+import cProfile
+import gc
 import json
+import os
 import random
 import re
 import statistics
@@ -111,6 +120,7 @@ WORDS = {
 }
 STATUSES = ["open"] * 3 + ["pending", "resolved", "resolved", "closed"]
 TAGS = ["vip", "billing", "shipping", "bug", "refund"]
+KEPT = "frontdesk desk bench, orders "  # the comment on a kept database
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -264,6 +274,21 @@ class SqlClock:
         return found[:2]
 
 
+class GcClock:
+    """The time the cyclic garbage collector pauses the process during a request (a request's
+    tail may be a collection, not its own work)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.started = 0.0
+
+    def callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self.started
+
+
 def _counter(seen: list[int]) -> Any:
     def count(*_: object) -> None:
         seen.append(1)
@@ -306,10 +331,13 @@ async def measure(
             "customers q": lambda: f"/customers?q=bench{rng.randint(1, generated)}@",
         }
         pane = {"hx-request": "true", "hx-target": "fd-pane"}
+        # FRONTDESK_BENCH_PROFILE=<dir>: cProfile each page's measured requests into <dir>.
+        profile = os.environ.get("FRONTDESK_BENCH_PROFILE")
         results: dict[str, tuple[float, ...]] = {}
         engine = runtime.db.engine.sync_engine
         for name, url in pages.items():
             headers = pane if name == "pane" else {}
+            profiler = cProfile.Profile() if profile else None
             for _ in range(5):  # warm the caches and the pool
                 await http.get(url(), headers=headers)
             seen: list[int] = []
@@ -320,45 +348,94 @@ async def measure(
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
             if name == "customers q":  # the search finds its customer (not an empty page)
                 assert "@example.com" in response.text, response.text[-500:]
-            timings, in_sql = [], []
+            timings, in_sql, cpu, paused = [], [], [], []
             clock = SqlClock()
+            gc_clock = GcClock()
+            gc.callbacks.append(gc_clock.callback)
             event.listen(engine, "before_cursor_execute", clock.before)
             event.listen(engine, "after_cursor_execute", clock.after)
             for _ in range(requests):
                 target = url()
-                clock.total = 0.0
-                started = time.perf_counter()
+                clock.total = gc_clock.total = 0.0
+                started, used = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
                 response = await http.get(target, headers=headers)
+                if profiler is not None:
+                    profiler.disable()
+                cpu.append((time.process_time() - used) * 1000)
                 timings.append((time.perf_counter() - started) * 1000)
                 in_sql.append(clock.total * 1000)
+                paused.append(gc_clock.total * 1000)
                 assert response.status_code == 200, (target, response.status_code)
+            gc.callbacks.remove(gc_clock.callback)
             event.remove(engine, "before_cursor_execute", clock.before)
             event.remove(engine, "after_cursor_execute", clock.after)
+            if profiler is not None:
+                profiler.dump_stats(
+                    Path(profile) / f"{label.split()[0]}-{name.replace(' ', '_')}.prof"
+                )
             results[name] = (
                 percentile(timings, 0.5),
                 percentile(timings, 0.99),
                 len(seen),
                 percentile(in_sql, 0.5),
                 percentile(in_sql, 0.99),
+                statistics.fmean(cpu),
             )
-            p50, p99, _, sql50, sql99 = results[name]
+            p50, p99, _, sql50, sql99, _ = results[name]
             print(
                 f"[{label}] {name:13} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
                 f"  (in SQL: p50 {sql50:6.1f} ms  p99 {sql99:6.1f} ms)"
-                f"  {len(seen)} SQL statements per page  (mean {statistics.fmean(timings):.1f} ms)",
+                f"  {len(seen)} SQL statements per page  (mean {statistics.fmean(timings):.1f} ms;"
+                f" CPU of this process {statistics.fmean(cpu):.1f} ms per request)",
                 flush=True,
             )
             for cost, statement in clock.dearest():
                 print(f"    p99 {cost:6.1f} ms  {statement}", flush=True)
+            slowest = max(range(len(timings)), key=timings.__getitem__)
+            print(
+                f"    slowest request {timings[slowest]:.1f} ms: {in_sql[slowest]:.1f} ms in SQL,"
+                f" {paused[slowest]:.1f} ms in the garbage collector"
+                f" (GC per request: p99 {percentile(paused, 0.99):.1f} ms,"
+                f" max {max(paused):.1f} ms)",
+                flush=True,
+            )
     return results
 
 
-async def run(pg_server: str, messages: int, requests: int, data_dir: Path) -> dict[str, Any]:
-    # Named after the branch that owns it, so a leftover is easy to trace.
-    name = f"desk-bench_{messages}"
+def _database(messages: int) -> str:
+    # Named after the branch that owns it, so a leftover is easy to trace; on a shared server
+    # FRONTDESK_BENCH_DB_PREFIX names it after whoever runs it.
+    return f"{os.environ.get('FRONTDESK_BENCH_DB_PREFIX', 'desk-bench')}_{messages}"
+
+
+def _kept_orders(pg_server: str, name: str) -> tuple[int, int] | None:
+    """The order numbers of a database a run kept (FRONTDESK_BENCH_KEEP), from the comment
+    it set once its load was complete; None when there is no such database."""
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    if row is None or not row[0] or not row[0].startswith(KEPT):
+        return None
+    first, last = json.loads(row[0][len(KEPT) :])
+    return int(first), int(last)
+
+
+async def run(pg_server: str, messages: int, requests: int, data_dir: Path) -> dict[str, Any]:
+    name = _database(messages)
+    # FRONTDESK_BENCH_KEEP=1: keep the loaded database (and its data directory) and measure a
+    # kept one again without reloading it; migrations still run, so a new index applies.
+    keep = os.environ.get("FRONTDESK_BENCH_KEEP", "") not in ("", "0")
+    orders = _kept_orders(pg_server, name) if keep else None
+    if keep:
+        data_dir = Path(tempfile.gettempdir()) / f"{name}-data"
+    if orders is None:
+        with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     url = pg_server.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
     label = f"{messages:,} messages"
     try:
@@ -369,22 +446,30 @@ async def run(pg_server: str, messages: int, requests: int, data_dir: Path) -> d
         runtime = Runtime.build(settings, with_runner=False)
         await runtime.start()
         try:
-            started = time.perf_counter()
-            await seed(runtime)
-            async with runtime.db.session() as session:
-                inboxes = [
-                    (row.id, row.channel)
-                    for row in (await session.scalars(select(Inbox))).all()
-                    if row.channel in ("email", "webchat", "api")
-                ]
-            orders = bulk_load(f"{pg_server}/{name}", messages, inboxes, seed_value=messages)
-            print(f"[{label}] loaded in {time.perf_counter() - started:.0f} s", flush=True)
+            if orders is None:
+                started = time.perf_counter()
+                await seed(runtime)
+                async with runtime.db.session() as session:
+                    inboxes = [
+                        (row.id, row.channel)
+                        for row in (await session.scalars(select(Inbox))).all()
+                        if row.channel in ("email", "webchat", "api")
+                    ]
+                orders = bulk_load(f"{pg_server}/{name}", messages, inboxes, seed_value=messages)
+                print(f"[{label}] loaded in {time.perf_counter() - started:.0f} s", flush=True)
+                if keep:
+                    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+                        comment = KEPT + json.dumps(list(orders))
+                        conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'")
+            else:
+                print(f"[{label}] kept database {name}", flush=True)
             results = await measure(runtime, label, orders, requests)
         finally:
             await runtime.stop()
     finally:
-        with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if not keep:
+            with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
     return results
 
 

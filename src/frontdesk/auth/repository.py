@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
+from frontdesk.kit import memo
 
 
 async def get_agent(session: AsyncSession, agent_id: int) -> Agent | None:
@@ -61,7 +62,12 @@ async def list_agents(session: AsyncSession, *, after: int | None, limit: int) -
     query = select(Agent).order_by(Agent.id).limit(limit)
     if after is not None:
         query = query.where(Agent.id > after)
-    return (await session.scalars(query)).all()
+
+    async def load() -> Sequence[Agent]:
+        return (await session.scalars(query)).all()
+
+    # Once per request: a conversation page asks from its timeline, its header and its list.
+    return await memo.once(session, ("agents", after, limit), load)
 
 
 async def get_team(session: AsyncSession, team_id: int) -> Team | None:
@@ -73,7 +79,10 @@ async def get_team_by_name(session: AsyncSession, name: str) -> Team | None:
 
 
 async def list_teams(session: AsyncSession) -> Sequence[Team]:
-    return (await session.scalars(select(Team).order_by(Team.id))).all()
+    async def load() -> Sequence[Team]:
+        return (await session.scalars(select(Team).order_by(Team.id))).all()
+
+    return await memo.once(session, ("teams",), load)
 
 
 async def team_member_ids(session: AsyncSession, team_id: int) -> list[int]:

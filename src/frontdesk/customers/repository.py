@@ -19,6 +19,7 @@ from frontdesk.customers.models import (
     OptOut,
     customer_search_key,
 )
+from frontdesk.kit import memo
 from frontdesk.kit.text import search_key
 
 # FTS5's trigram tokenizer indexes substrings of three characters and more.
@@ -98,11 +99,12 @@ async def get_identity(session: AsyncSession, identity_id: int) -> Identity | No
 
 
 async def identities_of(session: AsyncSession, customer_id: int) -> Sequence[Identity]:
-    return (
-        await session.scalars(
-            select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
-        )
-    ).all()
+    async def load() -> Sequence[Identity]:
+        query = select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)
+        return (await session.scalars(query)).all()
+
+    # Once per request: the conversation's context and its "Reply on" menu both ask.
+    return await memo.once(session, ("identities", customer_id), load)
 
 
 async def identities_of_many(
@@ -215,9 +217,12 @@ async def get_merge(session: AsyncSession, merge_id: int) -> CustomerMerge | Non
 
 
 async def list_definitions(session: AsyncSession) -> Sequence[AttributeDefinition]:
-    return (
-        await session.scalars(select(AttributeDefinition).order_by(AttributeDefinition.id))
-    ).all()
+    async def load() -> Sequence[AttributeDefinition]:
+        query = select(AttributeDefinition).order_by(AttributeDefinition.id)
+        return (await session.scalars(query)).all()
+
+    # Once per request: the directory's filters and its search both ask.
+    return await memo.once(session, ("attribute definitions",), load)
 
 
 async def get_definition(session: AsyncSession, definition_id: int) -> AttributeDefinition | None:

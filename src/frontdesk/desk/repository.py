@@ -31,6 +31,7 @@ from frontdesk.conversations.models import Conversation, ConversationTag, Messag
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Macro, Mention, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam
+from frontdesk.kit import memo
 from frontdesk.kit.text import search_tokens
 
 VIEWS = ("mine", "unassigned", "teams", "all")
@@ -396,7 +397,12 @@ async def get_macro(session: AsyncSession, macro_id: int) -> Macro | None:
 
 
 async def get_preferences(session: AsyncSession, agent_id: int) -> WorkspacePreference | None:
-    return await session.get(WorkspacePreference, agent_id)
+    async def load() -> WorkspacePreference | None:
+        return await session.get(WorkspacePreference, agent_id)
+
+    # Once per request: every page reads them, and the conversation's header again (an agent
+    # who never saved any has no row, which the identity map cannot remember).
+    return await memo.once(session, ("preferences", agent_id), load)
 
 
 async def is_team_member(session: AsyncSession, agent_id: int, team_id: int) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, TeamMember
 from frontdesk.inboxes.models import Inbox, InboxTeam, InboxTemplate
+from frontdesk.kit import memo
 
 
 async def get_inbox(session: AsyncSession, inbox_id: int) -> Inbox | None:
@@ -23,7 +24,13 @@ async def list_inboxes(
         query = query.where(Inbox.id.in_(only or {-1}))
     if after is not None:
         query = query.where(Inbox.id > after)
-    return (await session.scalars(query)).all()
+
+    async def load() -> Sequence[Inbox]:
+        return (await session.scalars(query)).all()
+
+    # Once per request: the list's rows and the "Reply on" menu both ask.
+    key = ("inboxes", None if only is None else frozenset(only), after, limit)
+    return await memo.once(session, key, load)
 
 
 async def inbox_team_ids(session: AsyncSession, inbox_id: int) -> list[int]:

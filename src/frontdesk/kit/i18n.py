@@ -4,11 +4,12 @@ locale-aware dates and numbers with the digits each language writes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import TIMEDELTA_UNITS, format_datetime, format_timedelta
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -87,5 +88,49 @@ def format_number(value: int | float, lang: str) -> str:
 def format_when(value: datetime | None, lang: str, *, tz: str = "UTC") -> str:
     if value is None:
         return ""
-    text = format_datetime(value, "short", tzinfo=None, locale=language(lang))
+    # The text depends on the moment and the zone it is written in (babel writes a datetime in
+    # its own tzinfo): equal moments in two zones compare equal, so the zone is in the key.
+    return _when(value, value.tzinfo, language(lang))
+
+
+@lru_cache(maxsize=8192)  # a list page writes 100 of them (~50 µs each), the same on every load
+def _when(value: datetime, _zone: object, lang: str) -> str:
+    text = format_datetime(value, "short", tzinfo=None, locale=_locale(lang))
     return localise_digits(text, lang)
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
+
+
+# "5 min. ago" by what Babel's format_timedelta words it by (threshold 0.85, granularity
+# second): its direction, unit and rounded count — nothing else changes its text.
+_RELATIVE: dict[tuple[bool, str, int, str], str] = {}
+_RELATIVE_MAX = 4096
+
+
+def format_relative(delta: timedelta, lang: str) -> str:
+    """ "5 min. ago" / "in 2 days" in the language, its digits localised; Babel's words,
+    remembered by what decides them (~20 µs each otherwise, and a list writes 100)."""
+    lang = language(lang)
+    seconds = delta.total_seconds()
+    key = (seconds >= 0, *_rounded(abs(seconds)), lang)
+    text = _RELATIVE.get(key)
+    if text is None:
+        text = format_timedelta(delta, add_direction=True, format="short", locale=_locale(lang))
+        text = localise_digits(text, lang)
+        if len(_RELATIVE) < _RELATIVE_MAX:
+            _RELATIVE[key] = text
+    return text
+
+
+def _rounded(seconds: float) -> tuple[str, int]:
+    """The unit and count Babel's format_timedelta picks for `seconds` (its own loop)."""
+    for unit, per_unit in TIMEDELTA_UNITS:
+        value = seconds / per_unit
+        if value >= 0.85 or unit == "second":
+            if unit == "second" and value > 0:
+                value = max(1, value)
+            return unit, round(value)
+    return "second", 0  # not reached: "second" is the last unit

@@ -4,6 +4,7 @@ it (conversation_views renders the other two panes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -15,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import repository as conversations_repository
-from frontdesk.conversations.models import PRIORITIES, STATUSES
+from frontdesk.conversations.models import PRIORITIES, STATUSES, Conversation, Message
+from frontdesk.customers.models import Customer
 from frontdesk.deps import SessionDep
 from frontdesk.desk import repository as desk_repository
 from frontdesk.desk import workspace
 from frontdesk.desk.repository import VIEWS, InboxFilter
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.service import visible_inbox_ids
 from frontdesk.kit.events import last_sequence
 from frontdesk.web import sla_views
@@ -87,6 +90,19 @@ def view_query(f: InboxFilter, **override: object) -> str:
     return urlencode({k: v for k, v in params.items() if v != "" or k == "status"})
 
 
+@dataclass(slots=True)
+class Row:
+    """One row of the list. Attributes, not a dict: the template reads each row's parts some
+    fifteen times, and Jinja tries an attribute first (a dict answered each with an
+    AttributeError raised and caught: ~2 ms of a 100-row list)."""
+
+    conversation: Conversation
+    customer: Customer | None
+    inbox: Inbox | None
+    last: Message | None
+    tags: list[str]
+
+
 async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str, Any]:
     visible = await visible_inbox_ids(session, agent)
     # The search runs once; the list and the four counts filter on its answer.
@@ -109,13 +125,13 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
         )
     }
     items = [
-        {
-            "conversation": row,
-            "customer": customers.get(row.customer_id),
-            "inbox": inboxes.get(row.inbox_id),
-            "last": last.get(row.id),
-            "tags": tags.get(row.id, []),
-        }
+        Row(
+            conversation=row,
+            customer=customers.get(row.customer_id),
+            inbox=inboxes.get(row.inbox_id),
+            last=last.get(row.id),
+            tags=tags.get(row.id, []),
+        )
         for row in rows
     ]
     return {
