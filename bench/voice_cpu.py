@@ -268,11 +268,24 @@ async def main_async(args: argparse.Namespace) -> None:
                     profiler.dump_stats(args.profile)
             report(meter, args)
             if args.jobs:
+                jobs_profiler = cProfile.Profile() if args.profile else None
+                if jobs_profiler:
+                    jobs_profiler.enable()
+                meter.step = "jobs"
                 cpu, ran, kinds = await drain_jobs(settings, app)
+                if jobs_profiler:
+                    jobs_profiler.disable()
+                    jobs_profiler.dump_stats(args.profile + ".jobs")
                 print(f"jobs: {ran} queued in all (warm-up included), drained in {cpu:.2f} "
-                      f"CPU-s: {cpu / (args.n + 3) * 1000:.2f} ms per call")  # fmt: skip
+                      f"CPU-s: {cpu / (args.n + 3) * 1000:.2f} ms per call (the fake "
+                      "provider's side of the recordings' GET and DELETE included)")  # fmt: skip
                 for kind, n in kinds.most_common():
                     print(f"    {kind:<32} {n}")
+                print(f"  {meter.statements['jobs'] / (args.n + 3):.1f} statements per call:")
+                if args.sql:
+                    jobs_sql = [(n, sql) for (step, sql), n in meter.sql.items() if step == "jobs"]
+                    for n, sql in sorted(jobs_sql, reverse=True)[:25]:
+                        print(f"    {n / (args.n + 3):5.2f}  {sql}")
     finally:
         fake.should_exit = True
         await fake_task

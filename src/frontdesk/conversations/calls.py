@@ -62,8 +62,10 @@ async def attach_recording(
     content_type: str,
     size: int,
     blob_key: str,
+    transcribe: bool = True,
 ) -> Attachment:
-    """The call's recording (or voicemail), its blob already durable, named on the call."""
+    """The call's recording (or voicemail), its blob already durable, named on the call;
+    transcribed by a job if `transcribe` (an engine is configured)."""
     row = Attachment(
         message_id=message.id,
         filename=filename[:300],
@@ -74,9 +76,10 @@ async def attach_recording(
     session.add(row)
     await session.flush()
     await update_call(session, message, recording=row.id)
-    await jobs.enqueue(
-        session, TRANSCRIBE_JOB, {"attachment_id": row.id}, key=f"{TRANSCRIBE_JOB}:{row.id}"
-    )
+    if transcribe:
+        await jobs.enqueue(
+            session, TRANSCRIBE_JOB, {"attachment_id": row.id}, key=f"{TRANSCRIBE_JOB}:{row.id}"
+        )
     return row
 
 

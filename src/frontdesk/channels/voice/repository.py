@@ -43,6 +43,21 @@ async def calls_by_sid(
     return {call.call_sid: call for call, _, _ in rows}
 
 
+async def call_with_message(
+    session: AsyncSession, call_id: int
+) -> tuple[VoiceCall, Message, Conversation] | None:
+    """A call by our id, with its message and conversation, in one statement."""
+    row = (
+        await session.execute(
+            select(VoiceCall, Message, Conversation)
+            .join(Message, Message.id == VoiceCall.message_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(VoiceCall.id == call_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
 class _Held:
     def __init__(self, transaction: object) -> None:
         self.transaction = transaction
