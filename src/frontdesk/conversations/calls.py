@@ -32,14 +32,21 @@ TRANSCRIBE_JOB = "calls.transcribe"
 
 async def update_call(session: AsyncSession, message: Message, **changes: Any) -> Message:
     """Merge `changes` into the call's state and tell the desk (message.updated)."""
-    call = {**(message.meta.get("call") or {}), **changes}
+    before = message.meta.get("call") or {}
+    call = {**before, **changes}
     message.meta = {**message.meta, "call": call}
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
-    if call.get("status") in ("answered", "ended") and call.get("agent_id"):
+    # Once: the earlier messages were marked when an agent first spoke with the caller (the
+    # end of the call, its recording and transcript change nothing there).
+    if _spoken(call) and not _spoken(before):
         await _answered(session, message, conversation)
     record_message(session, message, conversation, "message.updated")
     return message
+
+
+def _spoken(call: dict[str, Any]) -> bool:
+    return call.get("status") in ("answered", "ended") and bool(call.get("agent_id"))
 
 
 async def _answered(session: AsyncSession, message: Message, conversation: Conversation) -> None:
