@@ -7,14 +7,20 @@ signs (X-Twilio-Signature): the incoming call (language menu), a language (queue
 queue (position announcement), the caller's next turn once an agent took the call (the
 agent's softphone is dialled), the agent's leg answered, the dial ended, the recording
 callback (10 % of them delivered twice), the call's final status. The calls start over
---ramp seconds and the caller takes 0.2-1 s between steps, so all N are in progress together
-(the provider's webhooks for them overlap, as on a busy line). The agent takes each call
-through the API (POST /api/v1/calls/{id}/answer), not timed.
+--ramp seconds and the caller takes 0.2-1 s between steps (--pace fast, the default), so all
+N are in progress together and a call lasts a few seconds: the provider's webhooks for them
+overlap, at ~500 a second for --n 500, far more than 500 real callers make. --pace listening
+has each caller hear the prompts (the menus, the position announcement, a 20-60 s
+conversation): the same N calls at once, at the rate real callers make webhooks (see PACES).
+The agent takes each call through the API (POST /api/v1/calls/{id}/answer), not timed. The
+callers are bare asyncio HTTP/1.1 connections (one per call), cheap enough that the client's
+own CPU does not show as the server's response time.
 
 Prints p50/p99/max of the webhook response times (all steps, and per step), calls lost (not
 ended as answered), and recordings: stored, stored twice, deleted at the provider.
 
-Usage: python bench/voice.py [--n 500] [--ramp 5] [--database-url postgresql+psycopg://...]
+Usage: python bench/voice.py [--n 500] [--ramp 5] [--pace fast|listening]
+       [--database-url postgresql+psycopg://...]
        [--workers N --redis-url redis://...]  (N serve processes, as `frontdesk serve --workers`)
 """
 
@@ -125,15 +131,61 @@ class FakeProvider:
         return Response(status_code=204)
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection of a caller, written with bare asyncio streams. An
+    httpx client cost this process about 4 ms of CPU a request, more than the server spent
+    answering it: with 500 webhooks a second on a shared core, the client's own backlog was
+    timed as the server's response time."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """(status, content type, body); sent again once on a new connection if the server
+        closed this one (counted by the caller through `resent`)."""
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(request)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed by the server")
+        length, kind = 0, ""
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "content-type":
+                kind = value.strip()
+            elif name.lower() == "transfer-encoding":
+                raise RuntimeError("chunked answers are not read by this bench")
+        answer = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), kind, answer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
 @dataclass
 class Run:
     base: str
+    port: int
     hook: str
     provider_url: str
     token: str
     db: Database
-    client: httpx.AsyncClient
     provider: FakeProvider
+    pace: Pace
     sqlite_path: str | None = None
     timings: dict[str, list[float]] = field(default_factory=dict)
     resent: int = 0
@@ -144,9 +196,8 @@ class Run:
 class Call:
     run: Run
     number: str
-    # Each call has its own connection, as each of the provider's webhooks would: one shared
-    # pool of N connections costs the bench O(N) per request (httpcore scans its pool).
-    client: httpx.AsyncClient
+    # Each call has its own connection, as each of the provider's webhooks would.
+    connection: Connection
     sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     twiml: ET.Element | None = None
 
@@ -158,26 +209,24 @@ class Call:
         body = urlencode(params).encode()
         headers = {
             "X-Twilio-Signature": signature(AUTH_TOKEN, url, params.items()),
-            "content-type": "application/x-www-form-urlencoded",
+            "Content-Type": "application/x-www-form-urlencoded",
         }
+        path = url.removeprefix(self.run.base)
         started = time.perf_counter()
         try:
-            response = await self.client.post(
-                url.removeprefix(self.run.base), content=body, headers=headers
-            )
-        except (httpx.ReadError, httpx.RemoteProtocolError):
+            status, kind, answer = await self.connection.post(path, body, headers)
+        except (ConnectionError, asyncio.IncompleteReadError):
             # The server closed an idle keep-alive connection as we reused it: sent again on
             # a new one (counted), as the provider would retry a connection failure.
             self.run.resent += 1
-            response = await self.client.post(
-                url.removeprefix(self.run.base), content=body, headers=headers
-            )
+            self.connection.close()
+            status, kind, answer = await self.connection.post(path, body, headers)
         self.run.timings.setdefault(step, []).append(time.perf_counter() - started)
-        if response.status_code != 200:
-            self.run.failures.append(f"{step}: {response.status_code} {response.text[:200]}")
+        if status != 200:
+            self.run.failures.append(f"{step}: {status} {answer[:200]!r}")
             raise RuntimeError(step)
-        if response.headers["content-type"].startswith("text/xml"):
-            self.twiml = ET.fromstring(response.text)
+        if kind.startswith("text/xml"):
+            self.twiml = ET.fromstring(answer)
             return self.twiml
         return None
 
@@ -189,42 +238,76 @@ class Call:
         return found
 
 
-async def think(rng: random.Random) -> None:
-    await asyncio.sleep(rng.uniform(0.2, 1.0))
+@dataclass
+class Pace:
+    """How long a caller takes between the provider's webhooks of one call (seconds)."""
+
+    language: tuple[float, float]  # hearing the language menu before pressing a key
+    menu: tuple[float, float]  # hearing the queue menu
+    hold: tuple[float, float]  # the position announcement and hold music, to the next turn
+    ring: tuple[float, float]  # the agent's softphone ringing until it is answered
+    talk: tuple[float, float]  # the conversation
+    recording: tuple[float, float]  # the dial's end to the recording callback
+
+
+PACES = {
+    # The default: every step 0.2-1 s after the last (a conversation 0.5-2 s), so a call
+    # lasts a few seconds and all N calls' webhooks come within ~10 s: ~500 webhooks a
+    # second for --n 500, far more than 500 real callers make.
+    "fast": Pace((0.2, 1), (0.2, 1), (0.2, 1), (0, 0), (0.5, 2), (0, 0)),
+    # A caller listening to the prompts: the three-language menu (6-10 s) and the queue menu
+    # (4-8 s) are heard before a key is pressed; the caller's next turn comes after the
+    # position announcement and the callback offer (~6 s) and some hold music; the agent's
+    # softphone rings 1-4 s; the conversation is 20-60 s (real ones last minutes: shorter
+    # only brings the end-of-call webhooks closer together); the recording is ready 1-5 s
+    # after the dial ends.
+    "listening": Pace((6, 10), (4, 8), (6, 20), (1, 4), (20, 60), (1, 5)),
+}
+
+
+async def think(rng: random.Random, span: tuple[float, float]) -> None:
+    if span[1] > 0:
+        await asyncio.sleep(rng.uniform(*span))
 
 
 async def one_call(run: Run, index: int, delay: float) -> bool:
     """One call from ring to hang-up; True when it ended answered."""
     rng = random.Random(index)
     await asyncio.sleep(delay)
-    async with httpx.AsyncClient(base_url=run.base, timeout=120) as client:
-        return await _call_steps(run, Call(run, f"+9715{index:08d}", client), index, rng)
+    connection = Connection(run.port)
+    try:
+        return await _call_steps(run, Call(run, f"+9715{index:08d}", connection), index, rng)
+    finally:
+        connection.close()
 
 
 async def _call_steps(run: Run, call: Call, index: int, rng: random.Random) -> bool:
+    pace = run.pace
     try:
         await call.post("incoming", run.hook, CallStatus="ringing")
-        await think(rng)
+        await think(rng, pace.language)
         await call.post(
             "language", call.find("Gather").get("action") or "", Digits=str(index % 3 + 1)
         )
-        await think(rng)
+        await think(rng, pace.menu)
         await call.post("menu", call.find("Gather").get("action") or "", Digits=str(index % 2 + 1))
-        await take(run, call.sid, call.client)
-        await think(rng)
+        await take(run, call.sid)
+        await think(rng, pace.hold)
         await call.post("wait", (call.find("Redirect").text or "").strip())
         dial = call.find("Dial")
         leg = call.find("Dial/Client")
+        await think(rng, pace.ring)
         await call.post(
             "agent-leg", leg.get("statusCallback") or "", ParentCallSid=call.sid,
             CallSid="CA" + secrets.token_hex(16),
         )  # fmt: skip
-        await asyncio.sleep(rng.uniform(0.5, 2.0))  # the conversation
+        await think(rng, pace.talk)
         await call.post("dialed", dial.get("action") or "", DialCallStatus="completed",
                         DialCallDuration="95")  # fmt: skip
         rec = "RE" + secrets.token_hex(16)
         run.provider.recordings[rec] = AUDIO
         url = f"{run.provider_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{rec}"
+        await think(rng, pace.recording)
         for _ in range(2 if index % 10 == 0 else 1):  # 10 %: the callback comes twice
             await call.post(
                 "recording", dial.get("recordingStatusCallback") or "", RecordingSid=rec,
@@ -232,21 +315,27 @@ async def _call_steps(run: Run, call: Call, index: int, rng: random.Random) -> b
             )  # fmt: skip
         await call.post("status", run.hook + "/status", CallStatus="completed", CallDuration="120")
         return True
-    except (RuntimeError, httpx.HTTPError) as exc:
+    except (RuntimeError, OSError, asyncio.IncompleteReadError) as exc:
         run.failures.append(f"call {index}: {exc!r}")
         return False
 
 
-async def take(run: Run, sid: str, client: httpx.AsyncClient) -> None:
-    """The agent answers the call in the desktop (through the API; not timed)."""
+async def take(run: Run, sid: str) -> None:
+    """The agent answers the call in the desktop (through the API, on a connection of its
+    own; not timed)."""
     message_id = await asyncio.to_thread(
         read_sqlite, run.sqlite_path, "SELECT message_id FROM voice_calls WHERE call_sid = ?", sid
     ) if run.sqlite_path else await message_of(run.db, sid)  # fmt: skip
-    answer = await client.post(
-        f"/api/v1/calls/{message_id}/answer", headers={"authorization": f"Bearer {run.token}"}
-    )
-    if answer.status_code != 200:
-        raise RuntimeError(f"answer: {answer.status_code} {answer.text[:200]}")
+    connection = Connection(run.port)
+    try:
+        status, _, answer = await connection.post(
+            f"/api/v1/calls/{message_id}/answer", b"",
+            {"Authorization": f"Bearer {run.token}"},
+        )  # fmt: skip
+    finally:
+        connection.close()
+    if status != 200:
+        raise RuntimeError(f"answer: {status} {answer[:200]!r}")
 
 
 def read_sqlite(path: str, sql: str, *args: object) -> int:
@@ -427,28 +516,28 @@ async def main_async(args: argparse.Namespace) -> None:
         if not sqlite:
             processes.append(spawn(["worker"], env))
         await started(base)
-        print(f"voice: n={args.n} calls over {args.ramp}s, cpus={os.cpu_count()}, "
+        print(f"voice: n={args.n} calls over {args.ramp}s, --pace {args.pace}, "
+              f"cpus={os.cpu_count()}, "
               f"{'sqlite' if sqlite else 'postgresql'}, serve --workers {args.workers}"
               f"{' (jobs embedded)' if sqlite else ' + 1 frontdesk worker'}"
               f"; load before {load()}", flush=True)  # fmt: skip
         db = Database(url)
-        limits = httpx.Limits(max_connections=args.n, max_keepalive_connections=args.n)
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-            # Warm-up (not counted): the server's first requests import and compile lazily.
-            path = url.split("///", 1)[1] if sqlite else None
-            warm = Run(base, hook, provider_url, token, db, client, provider, path)
-            await asyncio.gather(*(one_call(warm, args.n + i, 0.1 * i) for i in range(5)))
-            run = Run(base, hook, provider_url, token, db, client, provider, path)
-            cpu_before = [cpu_seconds(process) for process in processes]
-            own_before = time.process_time()
-            began = time.perf_counter()
-            outcomes = await asyncio.gather(
-                *(one_call(run, i, i * args.ramp / args.n) for i in range(args.n))
-            )
-            took = time.perf_counter() - began
-            own_cpu = time.process_time() - own_before
-            cpu = cpu_seconds(processes[0]) - cpu_before[0]
-            worker_cpu = sum(cpu_seconds(p) for p in processes[1:]) - sum(cpu_before[1:])
+        # Warm-up (not counted): the server's first requests import and compile lazily.
+        path = url.split("///", 1)[1] if sqlite else None
+        pace = PACES[args.pace]
+        warm = Run(base, port, hook, provider_url, token, db, provider, PACES["fast"], path)
+        await asyncio.gather(*(one_call(warm, args.n + i, 0.1 * i) for i in range(5)))
+        run = Run(base, port, hook, provider_url, token, db, provider, pace, path)
+        cpu_before = [cpu_seconds(process) for process in processes]
+        own_before = time.process_time()
+        began = time.perf_counter()
+        outcomes = await asyncio.gather(
+            *(one_call(run, i, i * args.ramp / args.n) for i in range(args.n))
+        )
+        took = time.perf_counter() - began
+        own_cpu = time.process_time() - own_before
+        cpu = cpu_seconds(processes[0]) - cpu_before[0]
+        worker_cpu = sum(cpu_seconds(p) for p in processes[1:]) - sum(cpu_before[1:])
         deadline = time.perf_counter() + 300
         while time.perf_counter() < deadline:
             stored, twice = await recordings_stored(db, path)
@@ -508,6 +597,10 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=500, help="calls in progress together")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which they start")
+    parser.add_argument(
+        "--pace", choices=sorted(PACES), default="fast",
+        help="callers' time between steps: fast (0.2-1 s) or listening (hearing the prompts)",
+    )  # fmt: skip
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
     parser.add_argument(
         "--workers", type=int, default=1, help="`frontdesk serve --workers` (>1 needs --redis-url)"

@@ -38,7 +38,9 @@ async def update_call(session: AsyncSession, message: Message, **changes: Any) -
     message.meta = {**message.meta, "call": call}
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
-    if call.get("status") in ("answered", "ended") and call.get("agent_id"):
+    # Once: the earlier messages were marked when an agent first spoke with the caller (the
+    # end of the call, its recording and transcript change nothing there).
+    if _spoken(call) and not _spoken(before):
         await _answered(session, message, conversation)
     record_message(session, message, conversation, "message.updated")
     _agent_moves(session, message, before, call)
@@ -82,6 +84,10 @@ def _call_event(
     )  # fmt: skip
 
 
+def _spoken(call: dict[str, Any]) -> bool:
+    return call.get("status") in ("answered", "ended") and bool(call.get("agent_id"))
+
+
 async def _answered(session: AsyncSession, message: Message, conversation: Conversation) -> None:
     """An agent spoke with the customer: this call and every earlier unanswered inbound
     message of the conversation (a missed call among them) are answered."""
@@ -102,8 +108,10 @@ async def attach_recording(
     content_type: str,
     size: int,
     blob_key: str,
+    transcribe: bool = True,
 ) -> Attachment:
-    """The call's recording (or voicemail), its blob already durable, named on the call."""
+    """The call's recording (or voicemail), its blob already durable, named on the call;
+    transcribed by a job if `transcribe` (an engine is configured)."""
     row = Attachment(
         message_id=message.id,
         filename=filename[:300],
@@ -114,9 +122,10 @@ async def attach_recording(
     session.add(row)
     await session.flush()
     await update_call(session, message, recording=row.id)
-    await jobs.enqueue(
-        session, TRANSCRIBE_JOB, {"attachment_id": row.id}, key=f"{TRANSCRIBE_JOB}:{row.id}"
-    )
+    if transcribe:
+        await jobs.enqueue(
+            session, TRANSCRIBE_JOB, {"attachment_id": row.id}, key=f"{TRANSCRIBE_JOB}:{row.id}"
+        )
     return row
 
 

@@ -50,6 +50,12 @@ def register(name: str, make: Callable[[], Transcriber]) -> None:
     _ENGINES[name] = make
 
 
+def configured(name: str) -> bool:
+    """Whether `name` is an engine (without making one): else nothing is transcribed, and
+    no job need be queued for it."""
+    return name in _ENGINES
+
+
 def transcriber(name: str) -> Transcriber | None:
     """The engine called `name`; None for "none" or an unknown name (nothing is transcribed)."""
     make = _ENGINES.get(name)

@@ -4,6 +4,8 @@ position announcements, the callback that keeps its place, and voicemail after h
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -92,6 +94,22 @@ class TestLanguageMenu:
         assert play is not None and play.text == "https://cdn.example.com/hi.mp3"
         assert says(caller.twiml) == []
 
+    async def test_a_changed_menu_is_heard_by_the_next_caller(self, client, cast, voice):
+        first = Caller(client, voice, "+971501234567")
+        await first.ring()
+        await first.press("3")
+        assert says(first.twiml)[0][1] == "For Sales, press 1. For Support, press 2."
+        changed = await client.patch(
+            f"/api/v1/inboxes/{voice.id}",
+            json={"settings": {"en": {"menu_text": "Press 1 for sales, 2 for help."}}},
+            headers=cast.ada.headers,
+        )
+        assert changed.status_code == 200, changed.text
+        second = Caller(client, voice, "+971501234568")
+        await second.ring()
+        await second.press("3")
+        assert says(second.twiml)[0][1] == "Press 1 for sales, 2 for help."
+
     async def test_no_key_takes_the_first_language_and_a_wrong_key_repeats_the_menu(
         self, client, voice
     ):
@@ -159,6 +177,17 @@ class TestQueue:
         assert (await first.hang_up()).json()["outcome"] == "missed"
         await third.follow_redirect()
         assert says(third.twiml)[0][1] == "You are number 2 in the queue."
+
+    async def test_callers_choosing_together_each_hear_their_own_place(self, client, voice):
+        callers = [Caller(client, voice, f"+9715011200{i:02d}") for i in range(6)]
+        for caller in callers:
+            await caller.ring()
+            await caller.press("3")
+        # At the same moment: their steps are written together (one batch, one commit).
+        answers = await asyncio.gather(*(caller.press("1") for caller in callers))
+        assert all(answer.status_code == 200 for answer in answers)
+        heard = sorted(says(caller.twiml)[0][1] for caller in callers)
+        assert heard == sorted(f"You are number {n} in the queue." for n in range(1, 7))
 
     async def test_hold_music_plays_between_announcements(self, client, runtime, cast, provider):
         voice = await create_voice_inbox(

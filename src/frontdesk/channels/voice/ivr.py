@@ -114,3 +114,6 @@ def goodbye(lang: str, text: str = "Thank you for your message. Goodbye.") -> st
 
 def hangup() -> str:
     return twiml.response(twiml.verb("Hangup"))
+
+
+HANGUP = hangup()

@@ -7,10 +7,10 @@ where it is in the IVR and the queue."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -20,13 +20,14 @@ from frontdesk.channels.voice import ivr, repository
 from frontdesk.channels.voice.adapter import FINAL, one, seconds, settings_of, voice_channel
 from frontdesk.channels.voice.models import VoiceCall
 from frontdesk.channels.voice.schemas import DAYS, VoiceSettings
-from frontdesk.channels.voice.writer import writer_of
+from frontdesk.channels.voice.writer import StepWork, settle, writer_of
 from frontdesk.conversations import calls
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.models import Message
 from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound, webhook_url
+from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.events import record
@@ -38,25 +39,67 @@ FETCH_RECORDING_JOB = "voice.fetch_recording"
 T = TypeVar("T")
 
 
+# TwiML answers a line keeps (a pure function of its settings and a few values: the
+# language, the queue position, the agent); past this many it starts again.
+MAX_ANSWERS = 2048
+
+
+@dataclass
+class Line:
+    """A voice inbox as its webhooks use it, made once per inbox row the process caches
+    (inboxes/cache.py, a few seconds): its secrets opened, its settings parsed, its webhook
+    URL, and the TwiML documents it has answered, rendered once each."""
+
+    inbox: Inbox
+    conf: VoiceSettings
+    hook: str
+    answers: dict[tuple[object, ...], str] = field(default_factory=dict)
+
+    def twiml(self, key: tuple[object, ...], render: Callable[[], str]) -> str:
+        found = self.answers.get(key)
+        if found is None:
+            if len(self.answers) >= MAX_ANSWERS:
+                self.answers.clear()
+            found = self.answers[key] = render()
+        return found
+
+
+# Keyed by the cached row itself: a row the cache replaces (a changed inbox) makes a new line.
+_LINES: weakref.WeakKeyDictionary[Inbox, Line] = weakref.WeakKeyDictionary()
+
+
+def line_of(runtime: Runtime, cached: Inbox) -> Line:
+    """The line of an inbox row from the process's inbox cache."""
+    line = _LINES.get(cached)
+    if line is None:
+        inbox = opened_inbox(cached, runtime.settings)
+        hook = webhook_url(inbox, runtime.settings)
+        assert hook is not None
+        line = _LINES[cached] = Line(inbox, settings_of(inbox), hook)
+    return line
+
+
 @dataclass
 class Step:
-    """One signed webhook of one call: its inbox (secrets opened), its parameters, and the
-    absolute URL of the inbox's webhook (TwiML actions hang below it)."""
+    """One signed webhook of one call: its line (the inbox, secrets opened), its
+    parameters, and the absolute URL of the inbox's webhook (TwiML actions hang below it)."""
 
     runtime: Runtime
-    inbox: Inbox
+    line: Line
     params: dict[str, str]
     query: dict[str, str]
 
-    @cached_property
+    @property
+    def inbox(self) -> Inbox:
+        return self.line.inbox
+
+    @property
     def conf(self) -> VoiceSettings:
-        return settings_of(self.inbox)
+        return self.line.conf
 
     @property
     def hook(self) -> str:
-        found = webhook_url(self.inbox, self.runtime.settings)
-        assert found is not None
-        return found
+        return self.line.hook
 
 
 def is_open(conf: VoiceSettings, at: datetime) -> bool:
@@ -71,14 +114,30 @@ async def _write(step: Step, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     other calls (writer.py), or alone where no writer runs."""
     writer = writer_of(step.runtime)
     if writer is not None:
-        result: T = await writer.group.submit(work)
+        result: T = await writer.group.submit(StepWork(work, _call_key(step)))
         return result
     async with step.runtime.db.session() as session:
-        return await uow.retrying(session, lambda: work(session))
+
+        async def alone() -> T:
+            result = await work(session)
+            await settle(session, [result])
+            return result
+
+        return await uow.retrying(session, alone)
+
+
+def _call_key(step: Step) -> tuple[int, str] | None:
+    """(inbox id, CallSid) of the call a step names by the provider's id, for the writer to
+    read ahead with the other calls of its batch."""
+    if step.query.get("call", "").isdigit():
+        return None
+    sid = (step.params.get("ParentCallSid") or step.params.get("CallSid") or "").strip()
+    return (step.inbox.id, sid) if 0 < len(sid) <= 64 else None
 
 
 async def _call(session: AsyncSession, step: Step) -> tuple[VoiceCall, Message]:
-    """The call and its message (for steps that change what the timeline shows)."""
+    """The call and its message (for steps that change what the timeline shows); the
+    message was read with the call, so this is no query."""
     found = await _call_only(session, step)
     message = await conversations_repository.get_message(session, found.message_id)
     assert message is not None
@@ -87,26 +146,35 @@ async def _call(session: AsyncSession, step: Step) -> tuple[VoiceCall, Message]:
 
 async def _call_only(session: AsyncSession, step: Step) -> VoiceCall:
     """The call this webhook is about: by our id (outbound calls name it in the URL) or the
-    provider's CallSid (ParentCallSid for an agent's leg)."""
+    provider's CallSid (ParentCallSid for an agent's leg), read ahead with its batch's
+    calls (writer.py) or here with its message and conversation, in one statement."""
     voice_channel.same_account(step.inbox, step.params)
     found: VoiceCall | None = None
     if step.query.get("call", "").isdigit():
         found = await repository.get_call_by_id(session, int(step.query["call"]))
     else:
         sid = step.params.get("ParentCallSid") or one(step.params, "CallSid", limit=64)
-        found = await repository.get_call(session, step.inbox.id, sid)
-        if found is None:
-            found = await _first_step(session, step.inbox.id, sid)
+        read = repository.read_call(session, step.inbox.id, sid)
+        if isinstance(read, VoiceCall):
+            found = read
+        elif isinstance(read, Message):  # no call row when read ahead, nor made since
+            found = await _first_step(session, step.inbox.id, sid, read)
+        else:
+            found = (await repository.calls_by_sid(session, step.inbox.id, [sid])).get(sid)
+            if found is None:
+                message = await conversations_repository.find_message(session, step.inbox.id, sid)
+                found = await _first_step(session, step.inbox.id, sid, message)
     if found is None or found.inbox_id != step.inbox.id:
         raise Invalid("no such call on this inbox", code="unknown_call")
     return found
 
 
-async def _first_step(session: AsyncSession, inbox_id: int, sid: str) -> VoiceCall | None:
+async def _first_step(
+    session: AsyncSession, inbox_id: int, sid: str, message: Message | None
+) -> VoiceCall | None:
     """The call's own row, made by the first step after the incoming webhook: the incoming
     call is one transaction (its message, through the ingest group commit), and the row
     follows from that message (where the caller is: the IVR, or voicemail after hours)."""
-    message = await conversations_repository.find_message(session, inbox_id, sid)
     if message is None or message.kind != calls.CALL_KIND or message.direction != "inbound":
         return None
     voicemail = (message.meta.get("call") or {}).get("status") == "voicemail"
@@ -115,8 +183,8 @@ async def _first_step(session: AsyncSession, inbox_id: int, sid: str) -> VoiceCa
         conversation_id=message.conversation_id, direction="inbound",
         state="voicemail" if voicemail else "ivr", queue_id=0, created_at=message.created_at,
     )  # fmt: skip
-    session.add(row)
-    await session.flush()
+    session.add(row)  # flushed with the step's change (its id: `_flushed`, the queue position)
+    repository.remember_call(session, row)
     return row
 
 
@@ -150,12 +218,12 @@ async def incoming(step: Step) -> str:
         status = (received.message.meta.get("call") or {}).get("status")
         state = "voicemail" if status == "voicemail" else "ivr"
     if state == "voicemail":
-        return ivr.voicemail(conf, step.hook)
+        return step.line.twiml(("voicemail",), lambda: ivr.voicemail(conf, step.hook))
     if state != "ivr":
         return await wait(step)
     if len(conf.languages) == 1:
         return await chose_language(step)
-    return ivr.language_menu(conf, step.hook)
+    return step.line.twiml(("language",), lambda: ivr.language_menu(conf, step.hook))
 
 
 async def _state_of_retry(step: Step, sid: str) -> str | None:
@@ -187,7 +255,7 @@ async def chose_language(step: Step) -> str:
     await _write(step, work)
     if not conf.choices():
         return await _join(step, queue_id=0)
-    return ivr.queue_menu(conf, lang, step.hook)
+    return step.line.twiml(("menu", lang), lambda: ivr.queue_menu(conf, lang, step.hook))
 
 
 async def chose_queue(step: Step) -> str:
@@ -197,7 +265,9 @@ async def chose_queue(step: Step) -> str:
     digit = _digit(step)
     if digit and digit not in choices:
         lang = await _language_of(step)
-        return ivr.queue_menu(conf, lang, step.hook, again=True)
+        return step.line.twiml(
+            ("menu again", lang), lambda: ivr.queue_menu(conf, lang, step.hook, again=True)
+        )
     queue_id = choices.get(digit) or next(iter(choices.values()), 0)
     return await _join(step, queue_id=queue_id)
 
@@ -211,53 +281,68 @@ async def _language_of(step: Step) -> str:
 
 
 async def _join(step: Step, *, queue_id: int) -> str:
-    """The caller takes the last place of the queue; the inbox's agents hear it ring."""
+    """The caller takes the last place of the queue; the inbox's agents hear it ring. Their
+    first turn in the queue is taken in the same transaction."""
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> repository.Waiting:
         call, message = await _call(session, step)
-        if call.state != "ivr":
-            return
-        call.state, call.queue_id, call.enqueued_at = "queued", queue_id, utcnow()
-        await calls.update_call(session, message, queue_id=queue_id or None, language=call.language)
-        record(
-            session,
-            "call.ringing",
-            {"message_id": message.id, "conversation_id": message.conversation_id,
-             "queue_id": queue_id or None, "from_number": message.meta["call"].get("from_number")},
-            inbox_id=message.inbox_id,
-            conversation_id=message.conversation_id,
-            customer_id=message.customer_id,
-        )  # fmt: skip
+        if call.state == "ivr":
+            call.state, call.queue_id, call.enqueued_at = "queued", queue_id, utcnow()
+            await calls.update_call(
+                session, message, queue_id=queue_id or None, language=call.language
+            )
+            record(
+                session,
+                "call.ringing",
+                {"message_id": message.id, "conversation_id": message.conversation_id,
+                 "queue_id": queue_id or None,
+                 "from_number": message.meta["call"].get("from_number")},
+                inbox_id=message.inbox_id,
+                conversation_id=message.conversation_id,
+                customer_id=message.customer_id,
+            )  # fmt: skip
+        return await _turn(session, call)
 
-    await _write(step, work)
-    return await wait(step)
+    return _turn_twiml(step, await _write(step, work))
 
 
 async def wait(step: Step) -> str:
     """The caller's turn in the queue: connected to the agent the conversation is assigned
     to (by routing or by an agent answering it), else their position and hold music."""
-    conf = step.conf
 
-    async def work(session: AsyncSession) -> tuple[VoiceCall, int]:
-        call = await _call_only(session, step)
-        if call.state == "queued":
-            conversation = await conversations_repository.get_conversation(
-                session, call.conversation_id
-            )
-            if conversation is not None and conversation.assignee_id is not None:
-                call.state, call.agent_id = "connecting", conversation.assignee_id
-                return call, 0
-        if call.state in ("queued", "callback"):
-            return call, await repository.position_in_queue(session, call)
-        return call, 0
+    async def work(session: AsyncSession) -> repository.Waiting:
+        return await _turn(session, await _call_only(session, step))
 
-    call, position = await _write(step, work)
-    lang = call.language or conf.languages[0]
-    if call.state == "connecting" and call.agent_id is not None:
-        return ivr.connecting(conf, lang, step.hook, agent_id=call.agent_id)
+    return _turn_twiml(step, await _write(step, work))
+
+
+async def _turn(session: AsyncSession, call: VoiceCall) -> repository.Waiting:
+    """A waiting call goes to the agent its conversation is assigned to (it is then
+    connecting); one still waiting is told its position (read at the end of the batch)."""
     if call.state == "queued":
-        return ivr.holding(conf, lang, step.hook, position=position)
-    return ivr.hangup()
+        conversation = await conversations_repository.get_conversation(
+            session, call.conversation_id
+        )
+        if conversation is not None and conversation.assignee_id is not None:
+            call.state, call.agent_id = "connecting", conversation.assignee_id
+    return repository.Waiting(call)
+
+
+def _turn_twiml(step: Step, turn: repository.Waiting) -> str:
+    call, position, conf = turn.call, turn.position, step.conf
+    lang = call.language or conf.languages[0]
+    agent_id = call.agent_id
+    if call.state == "connecting" and agent_id is not None:
+        return step.line.twiml(
+            ("connecting", lang, agent_id),
+            lambda: ivr.connecting(conf, lang, step.hook, agent_id=agent_id),
+        )
+    if call.state == "queued":
+        return step.line.twiml(
+            ("holding", lang, position),
+            lambda: ivr.holding(conf, lang, step.hook, position=position),
+        )
+    return ivr.HANGUP
 
 
 async def hold_key(step: Step) -> str:
@@ -276,7 +361,9 @@ async def hold_key(step: Step) -> str:
         return call.language
 
     lang = await _write(step, work)
-    return ivr.callback_taken(lang or step.conf.languages[0]) if lang else await wait(step)
+    if not lang:
+        return await wait(step)
+    return step.line.twiml(("callback", lang), lambda: ivr.callback_taken(lang))
 
 
 async def agent_answered(step: Step) -> str:
@@ -291,10 +378,11 @@ async def agent_answered(step: Step) -> str:
         now = utcnow()
         call.state, call.answered_at = "answered", now
         waited = int((now - (call.enqueued_at or call.created_at)).total_seconds())
-        await calls.update_call(
-            session, message, status="answered", agent_id=call.agent_id,
-            wait_seconds=max(waited, 0),
-        )  # fmt: skip
+        with session.no_autoflush:  # see _ended
+            await calls.update_call(
+                session, message, status="answered", agent_id=call.agent_id,
+                wait_seconds=max(waited, 0),
+            )  # fmt: skip
         return "answered"
 
     return await _write(step, work)
@@ -318,7 +406,7 @@ async def dialed(step: Step) -> str:
         return call.state in ("answered", "ended")
 
     if await _write(step, work):
-        return ivr.hangup()
+        return ivr.HANGUP
     return await wait(step)
 
 
@@ -332,10 +420,13 @@ async def _ended(
     if duration is None:
         duration = int((now - call.answered_at).total_seconds())
     waited = int((call.answered_at - (call.enqueued_at or call.created_at)).total_seconds())
-    await calls.update_call(
-        session, message, status="ended", agent_id=call.agent_id,
-        duration_seconds=max(duration, 0), wait_seconds=max(waited, 0),
-    )  # fmt: skip
+    # The earlier messages it marks answered are not the call's rows: the call's changes are
+    # flushed with the other steps of the batch, at commit, not before that statement.
+    with session.no_autoflush:
+        await calls.update_call(
+            session, message, status="ended", agent_id=call.agent_id,
+            duration_seconds=max(duration, 0), wait_seconds=max(waited, 0),
+        )  # fmt: skip
 
 
 async def voicemail_left(step: Step) -> str:
@@ -350,7 +441,8 @@ async def voicemail_left(step: Step) -> str:
             await calls.flag_callback(session, message, reason="voicemail")
         return call.language or step.conf.languages[0]
 
-    return ivr.goodbye(await _write(step, work))
+    lang = await _write(step, work)
+    return step.line.twiml(("goodbye", lang), lambda: ivr.goodbye(lang))
 
 
 async def call_status(step: Step) -> str:
@@ -412,12 +504,23 @@ async def recording_ready(step: Step) -> str:
         await jobs.enqueue(
             session,
             FETCH_RECORDING_JOB,
-            {"call_id": call.id, "recording_sid": sid, "recording_url": url},
+            {
+                "call_id": (await _flushed(session, call)).id,
+                "recording_sid": sid,
+                "recording_url": url,
+            },
             key=f"{FETCH_RECORDING_JOB}:{step.inbox.id}:{sid}",
         )
         return "queued"
 
     return await _write(step, work)
+
+
+async def _flushed(session: AsyncSession, call: VoiceCall) -> VoiceCall:
+    """The call with its id (a row made by this step is inserted now, not at commit)."""
+    if call.id is None:
+        await session.flush()
+    return call
 
 
 async def outbound_answered(step: Step) -> str:
@@ -429,6 +532,9 @@ async def outbound_answered(step: Step) -> str:
 
     agent_id, lang = await _write(step, work)
     if agent_id is None:
-        return ivr.hangup()
+        return ivr.HANGUP
     query = f"?call={step.query['call']}"
-    return ivr.connecting(step.conf, lang, step.hook, agent_id=agent_id, query=query)
+    return step.line.twiml(
+        ("connecting", lang, agent_id, query),
+        lambda: ivr.connecting(step.conf, lang, step.hook, agent_id=agent_id, query=query),
+    )

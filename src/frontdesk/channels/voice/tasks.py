@@ -11,7 +11,7 @@ import httpx
 from frontdesk.channels.voice import repository
 from frontdesk.channels.voice.adapter import voice_channel
 from frontdesk.channels.voice.service import FETCH_RECORDING_JOB
-from frontdesk.conversations import calls
+from frontdesk.conversations import calls, transcription
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
@@ -45,10 +45,13 @@ async def fetch_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
     sid = str(payload["recording_sid"])
     async with ctx.db.session() as session:
         call = await repository.get_call_by_id(session, int(payload["call_id"]))
+        row = await inboxes_repository.get_inbox(session, call.inbox_id) if call else None
         await session.commit()
     if call is None:
         return
-    inbox = await _inbox(ctx, call.inbox_id)
+    if row is None:
+        raise PermanentJobError("the inbox is gone")
+    inbox = opened_inbox(row, ctx.settings)
     if call.recording_sid != sid:
         url = voice_channel.provider_file_url(inbox, str(payload["recording_url"]))
         check_outbound_url(url, allow_private=ctx.settings.allow_private_webhooks)
@@ -59,14 +62,15 @@ async def fetch_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
         async with ctx.db.session() as session:
 
             async def keep() -> None:
-                row = await repository.get_call_by_id(session, call.id)
-                message = await conversations_repository.get_message(session, call.message_id)
-                if row is None or message is None or row.recording_sid == sid:
+                # The conversation is read with them: storing the recording updates it.
+                found = await repository.call_with_message(session, call.id)
+                if found is None or found[0].recording_sid == sid:
                     return  # stored meanwhile: once per recording
-                row.recording_sid = sid
+                found[0].recording_sid = sid
                 await calls.attach_recording(
-                    session, message, filename=f"call-{sid}{RECORDING_FORMAT}",
+                    session, found[1], filename=f"call-{sid}{RECORDING_FORMAT}",
                     content_type=kind, size=len(data), blob_key=key,
+                    transcribe=transcription.configured(ctx.settings.transcriber),
                 )  # fmt: skip
                 await jobs.enqueue(
                     session, DELETE_RECORDING_JOB,

@@ -28,7 +28,6 @@ from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import ConversationUpdate
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
-from frontdesk.inboxes.secrets import opened_inbox
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import (
     Conflict,
@@ -52,10 +51,10 @@ TWIML = "text/xml"
 async def _signed(request: Request, inbox_id: int) -> Step:
     """The call step of a request the provider signed for this exact URL (403 otherwise)."""
     runtime: Runtime = request.app.state.runtime
-    inbox = await runtime.inboxes.get(inbox_id)
-    if inbox is None or not inbox.active or inbox.channel != voice_channel.channel:
+    cached = await runtime.inboxes.get(inbox_id)
+    if cached is None or not cached.active or cached.channel != voice_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
-    inbox = opened_inbox(inbox, runtime.settings)
+    line = service.line_of(runtime, cached)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise FrontdeskError("webhook body is too large", code="too_large")
@@ -68,9 +67,9 @@ async def _signed(request: Request, inbox_id: int) -> Step:
     if request.url.query:
         url += "?" + request.url.query
     given = request.headers.get(SIGNATURE_HEADER)
-    if pairs is None or not voice_channel.check_signature(inbox, url, pairs, given):
+    if pairs is None or not voice_channel.check_signature(line.inbox, url, pairs, given):
         raise Forbidden("X-Twilio-Signature missing or wrong", code="bad_signature")
-    return Step(runtime, inbox, dict(pairs), dict(request.query_params))
+    return Step(runtime, line, dict(pairs), dict(request.query_params))
 
 
 async def _taken(
