@@ -125,6 +125,63 @@ class TestTrain:
         assert np.allclose(loaded.probabilities(x), head.probabilities(x))
 
 
+def near_duplicates(rng: np.random.Generator) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Questions of four articles where two share one vector cluster and differ only in a
+    word (arrived / working), as a sentence vector blurs them; texts and classes."""
+    known = centres(rng, 3)
+    subjects = ["my card", "the new card", "card", "my debit card", "the card you sent"]
+    texts, classes = [], []
+    for subject in subjects:
+        for template in (
+            "{s} has not arrived yet",
+            "{s} still not arrived",
+            "why has {s} not arrived",
+        ):
+            texts.append(template.format(s=subject))
+            classes.append(0)
+        for template in ("{s} is not working", "{s} stopped working", "why is {s} not working"):
+            texts.append(template.format(s=subject))
+            classes.append(1)
+    for k, words in ((2, "opening hours today"), (3, "refund my order")):
+        for n in range(15):
+            texts.append(f"{words} {n}")
+            classes.append(k)
+    y = np.array(classes)
+    x, _ = clusters(rng, known[np.maximum(y - 1, 0)], 1)
+    return x, texts, y
+
+
+class TestLetterGroups:
+    def test_tell_apart_wordings_that_the_vectors_confuse(self):
+        rng = np.random.default_rng(7)
+        x, texts, y = near_duplicates(rng)
+        with_grams = intents.train(x, y.tolist(), fingerprint="f", floor=0.0, texts=texts)
+        vectors_only = intents.train(x, y.tolist(), fingerprint="f", floor=0.0)
+        assert with_grams is not None and vectors_only is not None
+        fresh = ["my replacement card has not arrived", "my replacement card is not working"]
+        # One vector for both (a sentence vector that blurs them): only the words differ.
+        query, _ = clusters(rng, centres(np.random.default_rng(7), 3)[:1], 1)
+        queries = np.repeat(query, 2, axis=0)
+        assert with_grams.probabilities(queries, fresh).argmax(axis=1).tolist() == [0, 1]
+        assert vectors_only.probabilities(queries).argmax(axis=1).tolist() != [0, 1]
+
+    def test_a_head_with_letter_groups_needs_the_texts_and_keeps_them_when_stored(self):
+        rng = np.random.default_rng(8)
+        x, texts, y = near_duplicates(rng)
+        head = intents.train(x, y.tolist(), fingerprint="g", floor=0.0, texts=texts)
+        assert head is not None and head.idf.shape == (intents.GRAM_DIM,)
+        with pytest.raises(ValueError):
+            head.probabilities(x)
+        loaded = intents.IntentHead.from_bytes("g", head.to_bytes())
+        assert np.allclose(loaded.probabilities(x, texts), head.probabilities(x, texts))
+
+    def test_another_version_of_the_head_has_another_fingerprint(self, monkeypatch):
+        examples = [(1, "where is my card")]
+        before = intents.fingerprint("e5", examples)
+        monkeypatch.setattr(intents, "VERSION", "next")
+        assert intents.fingerprint("e5", examples) != before
+
+
 class TestThreshold:
     def test_falls_between_answered_and_unknown_questions(self):
         in_scope = np.linspace(0.7, 0.9, 50)
