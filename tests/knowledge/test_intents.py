@@ -101,6 +101,20 @@ class TestTrain:
         assert np.mean(answered & (known_scores.argmax(axis=1) == truth)) >= 0.9
         assert np.mean(unknown_scores < head.threshold) >= 0.8
 
+    def test_refuses_few_known_questions_when_the_articles_are_alike(self):
+        # Articles close to each other: a left-out one looks known, and the threshold best
+        # against those would refuse many known questions; at most about 1 % are refused.
+        rng = np.random.default_rng(9)
+        base = centres(rng, 1)
+        near = base + 0.35 * centres(rng, 10)
+        x, y = clusters(rng, near / np.linalg.norm(near, axis=1, keepdims=True), 40, 0.1)
+        head = intents.train(x, y.tolist(), fingerprint="f", floor=0.0)
+        assert head is not None
+        fresh, truth = clusters(rng, near / np.linalg.norm(near, axis=1, keepdims=True), 30, 0.1)
+        known = scores(head, fresh, x, y)
+        right = known.argmax(axis=1) == truth
+        assert np.mean(known.max(axis=1)[right] >= head.threshold) >= 0.93  # 0.89 uncapped
+
     def test_nothing_to_learn_from_fewer_than_three_articles(self):
         rng = np.random.default_rng(3)
         x, y = clusters(rng, centres(rng, 2), 10)

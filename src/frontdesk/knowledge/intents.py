@@ -60,6 +60,16 @@ CALIBRATION_HELD_OUT = 0.2
 # over such a pool rewards refusing (CLINC150 test: 97 % out-of-scope recall but 81 %
 # in-scope accuracy); a random subset of them is scored so they are this share.
 UNKNOWN_SHARE = 0.2
+# The left-out articles are harder to tell from the known ones than most questions nobody
+# wrote an article for (they come from the same knowledge base: the same domain, the same
+# words), so the threshold best against them refuses too many known questions. It is capped
+# at the score below which this share of the held-out known questions answered right falls.
+# Chosen on CLINC150's validation split (never its test split), with the letter groups: the
+# threshold best against the left-out articles (0.69) left 92.0 % of the in-scope questions
+# answered right; the cap (0.62) 95.1 %, with out-of-scope F1 0.89 when the out-of-scope
+# questions are weighted to the test split's share (18 %, val has 3 %); a 2 % budget (0.66)
+# 93.8 %.
+REFUSAL_BUDGET = 0.01
 SEED = 20261206
 # An article's score is this share of the head's probability plus the rest of the
 # nearest-question score (knowledge.search: the mean of the similarity to the nearest
@@ -315,7 +325,13 @@ def _calibrate(
         nearest_scores(vectors[unknown], known, labels, len(kept), floor),
     )
     right = kept[s_held.argmax(axis=1)] == y[held]
-    return best_threshold(s_held.max(axis=1), right, s_unknown.max(axis=1))
+    top = s_held.max(axis=1)
+    chosen = best_threshold(top, right, s_unknown.max(axis=1))
+    if right.any():
+        # A bot that refuses a question it knows is worse than one that answers it: never
+        # refuse more than REFUSAL_BUDGET of the held-out questions it answers right.
+        chosen = min(chosen, float(np.quantile(top[right], REFUSAL_BUDGET)))
+    return chosen
 
 
 def best_threshold(in_scope: np.ndarray, right: np.ndarray, out_of_scope: np.ndarray) -> float:
