@@ -43,6 +43,9 @@ STEPS = 100
 GRAM_DIM = 4096
 GRAM_WEIGHT = 10.0
 GRAM_SIZES = (2, 3, 4, 5)
+# Characters of a text read for its letter groups (a long e-mail costs no more than a
+# question; the model embedder reads as many: ModelEmbedder.MAX_CHARS).
+GRAM_CHARS = 600
 # Part of what a head was trained on: a head of another version is retrained.
 VERSION = "grams-v1"
 LEARNING_RATE = 0.03
@@ -106,7 +109,7 @@ def _term_counts(texts: Sequence[str]) -> list[dict[int, float]]:
     rows = []
     for text in texts:
         counts: dict[int, int] = {}
-        for gram in _grams(text):
+        for gram in _grams(text[:GRAM_CHARS]):
             bucket = zlib.crc32(gram.encode("utf-8")) % GRAM_DIM
             counts[bucket] = counts.get(bucket, 0) + 1
         rows.append({bucket: 1.0 + math.log(c) for bucket, c in counts.items()})
