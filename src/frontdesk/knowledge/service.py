@@ -4,6 +4,7 @@ translations with their versions and example questions, feedback)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -304,11 +305,14 @@ async def train_intents(
     stored = await repository.get_intent_model(session, embedder.name)
     if stored is not None and stored.fingerprint == idx.fingerprint:
         return intents.IntentHead.from_bytes(stored.fingerprint, stored.data)
-    x, articles = idx.training_rows()
+    x, articles, texts = idx.training_rows()
     # Seconds of CPU at 10,000 questions: off the event loop.
     head = await asyncio.to_thread(
-        intents.train, x, articles, fingerprint=idx.fingerprint, floor=embedder.floor
-    )
+        functools.partial(
+            intents.train, x, articles, fingerprint=idx.fingerprint, floor=embedder.floor,
+            texts=texts,
+        )
+    )  # fmt: skip
     if head is None:
         return None
     await repository.save_intent_model(
