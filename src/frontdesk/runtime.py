@@ -8,6 +8,8 @@ import logging
 from contextvars import Token
 from dataclasses import dataclass, field
 
+import httpx
+
 from frontdesk.analytics.follower import follow
 from frontdesk.config import Settings
 from frontdesk.conversations.ingest import Ingestor
@@ -40,8 +42,8 @@ class Runtime:
     services: list[Runner] = field(default_factory=list)
     # The process's pooled HTTP client for providers and webhooks (kit/http.py), from start
     # to stop; the job runner and the channels' runners started here use it.
-    http_client: http.Pool | None = None
-    _http_token: Token[http.Pool | None] | None = None
+    http_client: httpx.AsyncClient | None = None
+    _http_token: Token[httpx.AsyncClient | None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod

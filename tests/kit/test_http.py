@@ -88,22 +88,3 @@ class TestPool:
         assert answer.status_code == 302 and "/landing" not in peers.paths
         # One inbox's provider must not see another's cookies through the shared client.
         assert peers.cookies == [None, None, None]
-
-    async def test_each_host_has_its_own_client_and_kept_alive_connection(self, runtime):
-        first, second = Peers(), Peers()
-        pool = http.open_pool(5.0)
-        token = http.install(pool)
-        try:
-            async with serve_app(first) as a, serve_app(second) as b:
-                for _ in range(2):
-                    for address in (a, b):
-                        async with http.calls(5.0) as client:
-                            await client.get(f"http://{address}/a")
-                assert pool.client_for(f"http://{a}/x") is not pool.client_for(f"http://{b}/x")
-                assert pool.client_for(f"http://{a}/x") is pool.client_for(f"http://{a}/y")
-        finally:
-            http.uninstall(token)
-            await pool.aclose()
-        assert pool.is_closed
-        assert len(first.paths) == len(second.paths) == 2
-        assert len(set(first.ports)) == len(set(second.ports)) == 1
