@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
 from frontdesk.config import EXAMPLE_SECRET, InsecureSettings, Settings
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.security import (
+    HostVerdicts,
     NestingGuard,
     PasswordCost,
     check_outbound_host,
@@ -80,6 +82,42 @@ def test_ssrf_guard_refuses_internal_targets(url):
 
 def test_ssrf_guard_allows_private_when_configured():
     check_outbound_url("http://127.0.0.1:9/hook", allow_private=True)
+
+
+class TestHostVerdicts:
+    @pytest.fixture
+    def lookups(self, monkeypatch):
+        """The hosts the resolver (the standard library's, a third party here) was asked."""
+        asked: list[str] = []
+        resolve = socket.getaddrinfo
+
+        def counting(host, *args, **kwargs):
+            asked.append(host)
+            return resolve(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", counting)
+        return asked
+
+    def test_a_host_is_resolved_once_per_ttl_and_its_refusal_kept(self, lookups):
+        now = [100.0]
+        verdicts = HostVerdicts(ttl=30, clock=lambda: now[0])
+        for _ in range(3):
+            with pytest.raises(Invalid) as refused:
+                verdicts.check("localhost", 8000)
+            assert refused.value.code == "forbidden_url"
+        assert lookups == ["localhost"]
+        now[0] += 31  # past the TTL: asked again
+        with pytest.raises(Invalid):
+            verdicts.check("LOCALHOST", 8000)
+        assert lookups == ["localhost", "LOCALHOST"]
+
+    def test_hosts_and_ports_are_kept_apart_and_bounded(self, lookups):
+        verdicts = HostVerdicts(ttl=30, size=2)
+        for port in (1, 2, 3, 1):
+            with pytest.raises(Invalid):
+                verdicts.check("127.0.0.1", port)
+        # Port 1's answer was the oldest of three, dropped for port 3's: asked again.
+        assert lookups == ["127.0.0.1"] * 4
 
 
 def test_production_refuses_the_example_secret():

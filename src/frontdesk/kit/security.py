@@ -11,7 +11,9 @@ import json
 import re
 import secrets
 import socket
+import time
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -185,11 +187,51 @@ def check_outbound_url(url: str, *, allow_private: bool = False) -> None:
         raise Invalid(f"URL must be http(s) with a host: {url!r}", code="invalid_url")
     if allow_private:
         return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise Invalid(f"cannot resolve host {parts.hostname!r}", code="invalid_url") from exc
-    _public_only([info[4][0] for info in infos], what="URL")
+    HOST_VERDICTS.check(parts.hostname, parts.port or 443)
+
+
+class HostVerdicts:
+    """The SSRF guard's answer per (host, port), kept for `ttl` seconds: a worker sending to
+    one provider host checked it with a blocking DNS lookup on the event loop for every send.
+    A refusal is kept as long as an approval (a DNS change is seen within `ttl`). Bounded:
+    past `size` hosts, the oldest answers are dropped."""
+
+    def __init__(
+        self, ttl: float = 30.0, *, size: int = 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._clock = clock
+        # (host, port) -> (kept until, None or the refusal's (message, code)).
+        self._answers: dict[tuple[str, int], tuple[float, tuple[str, str] | None]] = {}
+
+    def check(self, host: str, port: int) -> None:
+        key = (host.lower(), port)
+        now = self._clock()
+        kept = self._answers.get(key)
+        if kept is None or kept[0] <= now:
+            kept = (now + self.ttl, self._verdict(host, port))
+            self._answers.pop(key, None)
+            self._answers[key] = kept
+            while len(self._answers) > self.size:
+                del self._answers[next(iter(self._answers))]
+        if kept[1] is not None:
+            raise Invalid(kept[1][0], code=kept[1][1])
+
+    @staticmethod
+    def _verdict(host: str, port: int) -> tuple[str, str] | None:
+        try:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError):
+            return f"cannot resolve host {host!r}", "invalid_url"
+        try:
+            _public_only([info[4][0] for info in infos], what="URL")
+        except Invalid as refused:
+            return refused.message, refused.code
+        return None
+
+
+HOST_VERDICTS = HostVerdicts()
 
 
 def check_outbound_host(host: str, port: int, *, allow_private: bool = False) -> None:
