@@ -124,9 +124,10 @@ class TestDesktop:
         )
         assert read.status_code == 204 and read.headers["hx-trigger"] == "fd:mentions"
         # The mentions count is gone (the tab title's hidden total has its own test).
-        assert 'data-testid="fd-mentions-count"' not in (
-            await client.get("/partials/mentions-badge")
-        ).text
+        assert (
+            'data-testid="fd-mentions-count"'
+            not in (await client.get("/partials/mentions-badge")).text
+        )
 
     async def test_reading_the_mentions_of_a_conversation_needs_csrf(self, client, cast):
         conversation = await website_conversation(client, cast)
