@@ -30,10 +30,15 @@ async def sentiment_page(request: Request, session: SessionDep, admin: AdminPage
 async def save_sentiment(request: Request, session: SessionDep, admin: AdminPage) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf") or ""))
+    below = str(form.get("frustrated_below") or "")
+    try:
+        threshold: object = float(below)  # the API's field is a strict number
+    except ValueError:
+        threshold = below  # refused below with the field's own message
     values = {
         "raise_priority": form.get("raise_priority") == "1",
         "raise_to": str(form.get("raise_to") or ""),
-        "frustrated_below": str(form.get("frustrated_below") or ""),
+        "frustrated_below": threshold,
     }
     try:
         data = RuleUpdate.model_validate(values)
