@@ -186,10 +186,7 @@ async def _offer(session: AsyncSession, task: RoutingTask, worker: Worker, found
 
 async def _claim(session: AsyncSession, task: RoutingTask, worker: Worker, *, status: str) -> bool:
     """Take the agent's slots, then the task; undo the slots if the task was gone."""
-    if not await repository.take_slot(session, worker.id, task.channel):
-        return False
-    if TOTAL in worker.capacity and not await repository.take_slot(session, worker.id, TOTAL):
-        await repository.give_slot(session, worker.id, task.channel)
+    if not await _take_slots(session, worker.id, task.channel, total=TOTAL in worker.capacity):
         return False
     now = utcnow()
     values: dict[str, object] = {
@@ -386,11 +383,15 @@ async def assign_by_hand(
     return task
 
 
-async def _take_slots(session: AsyncSession, agent_id: int, channel: str) -> bool:
-    """The channel's slot and the total's (when the agent has a total), or neither."""
+async def _take_slots(
+    session: AsyncSession, agent_id: int, channel: str, *, total: bool | None = None
+) -> bool:
+    """The channel's slot and the total's (when the agent has a total: `total`, or read from
+    their capacity rows when the caller does not know), or neither."""
     if not await repository.take_slot(session, agent_id, channel):
         return False
-    total = await repository.has_capacity_row(session, agent_id, TOTAL)
+    if total is None:
+        total = await repository.has_capacity_row(session, agent_id, TOTAL)
     if total and not await repository.take_slot(session, agent_id, TOTAL):
         await repository.give_slot(session, agent_id, channel)
         return False
