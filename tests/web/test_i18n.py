@@ -48,3 +48,19 @@ def test_digits_and_direction() -> None:
     assert format_number(1234, "en") == "1,234"
     assert direction("fa") == direction("ar") == "rtl"
     assert translator("fa")("Send") == "ارسال"
+
+
+# Input formats the agent types as shown (a decimal target, opening hours): their examples keep
+# the digits the field expects.
+TYPED_EXAMPLES = ("0.8", "09:00")
+
+
+@pytest.mark.parametrize("lang", ["ar", "fa"])
+def test_numbers_in_translations_use_the_languages_digits(lang: str) -> None:
+    western = {
+        msgid: text
+        for msgid, text in catalogue(lang).items()
+        if re.search(r"[0-9]", re.sub(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}|Base64", "", text))
+        and not any(example in text for example in TYPED_EXAMPLES)
+    }
+    assert western == {}
