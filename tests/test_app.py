@@ -335,7 +335,6 @@ class TestDispatch:
             tried.clear()
             assert (await client.get(path)).status_code == 200
             assert tried and not [route for route in tried if id(route) in api], path
-            assert len(tried) < 100
 
     async def test_the_api_is_matched_as_before(self, app, client, cast, tried):
         response = await client.get("/api/v1/inboxes", headers=cast.ada.headers)
