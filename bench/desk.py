@@ -302,7 +302,12 @@ async def measure(
     app = create_app(runtime.settings, runtime=runtime)
     rng = random.Random(7)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+    # The app's own start-up, as `frontdesk serve` runs it (the runtime is already started):
+    # ASGITransport does not run the lifespan.
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
+    ):
         page = await http.get("/login")
         csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
         email, _, _, password, _ = DEMO_AGENTS[0]

@@ -4,11 +4,15 @@ levels deep, unreadable bodies and unknown fields all get the one validation err
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 
+from frontdesk.app import API, create_app
+from frontdesk.kit import gcfreeze
 from frontdesk.kit.openapi import api_routes
 from frontdesk.kit.pagination import encode_cursor
 from frontdesk.kit.schemas import MAX_ID
@@ -295,3 +299,82 @@ class TestProviderWebhooks:
             if route.path_format.startswith("/webhooks/")
         }
         assert served and listed == served
+
+
+class TestDispatch:
+    """A path outside the API is matched only against the routes that can take it, not first
+    against the JSON API's ~300 (app.Dispatch); what none takes is answered as before."""
+
+    @pytest.fixture
+    def tried(self, monkeypatch) -> list[APIRoute]:  # type: ignore[no-untyped-def]
+        """The routes a request was matched against (FastAPI's route class)."""
+        seen: list[APIRoute] = []
+        matches = APIRoute.matches
+
+        def counted(route: APIRoute, scope: Any) -> Any:
+            seen.append(route)
+            return matches(route, scope)
+
+        monkeypatch.setattr(APIRoute, "matches", counted)
+        return seen
+
+    @staticmethod
+    def of_api(app) -> set[int]:  # type: ignore[no-untyped-def]
+        """The routes served under /api/v1 only (FastAPI's own objects: their `path` lacks
+        the prefix, their context's path_format has it)."""
+        under, elsewhere = set(), set()
+        for route in api_routes(app):
+            original = id(getattr(route, "original_route", route))
+            (under if route.path_format.startswith(API) else elsewhere).add(original)
+        assert len(under) > 100
+        return under - elsewhere
+
+    async def test_a_page_is_not_matched_against_the_api_routes(self, app, client, tried):
+        api = self.of_api(app)
+        for path in ("/login", "/healthz"):
+            tried.clear()
+            assert (await client.get(path)).status_code == 200
+            assert tried and not [route for route in tried if id(route) in api], path
+
+    async def test_the_api_is_matched_as_before(self, app, client, cast, tried):
+        response = await client.get("/api/v1/inboxes", headers=cast.ada.headers)
+        assert response.status_code == 200
+        assert [route for route in tried if id(route) in self.of_api(app)]
+
+    async def test_what_no_route_takes_gets_the_same_answers(self, client):
+        page = await client.get("/no-such-page", headers={"accept": "text/html"})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        api = await client.get("/api/v1/no-such-thing")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+        wrong_method = await client.delete("/healthz")
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+class TestStartUp:
+    """The app's start-up (its lifespan, as `frontdesk serve` runs it) collects once, freezes
+    what the process keeps and raises the collector's thresholds (kit/gcfreeze.py)."""
+
+    async def test_freezes_the_heap_and_raises_the_thresholds(self, settings, runtime):
+        app = create_app(settings, runtime=runtime)
+        before = gc.get_threshold()
+        gc.unfreeze()
+        try:
+            async with app.router.lifespan_context(app):
+                assert gc.get_threshold() == gcfreeze.THRESHOLDS
+                assert gc.get_freeze_count() > 10_000  # modules, the app, its route table
+                assert gc.get_count()[0] < 10_000
+        finally:
+            gc.set_threshold(*before)
+            gc.unfreeze()
+
+    async def test_not_when_the_freezing_is_turned_off(self, settings, runtime):
+        settings.gc_freeze_seconds = 0
+        app = create_app(settings, runtime=runtime)
+        before = gc.get_threshold()
+        gc.unfreeze()
+        try:
+            async with app.router.lifespan_context(app):
+                assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+        finally:
+            gc.set_threshold(*before)

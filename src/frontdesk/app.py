@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 import logging
 import math
@@ -36,7 +37,7 @@ from frontdesk.desk.views import router as desk_router
 from frontdesk.desk.views import workspace_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
 from frontdesk.inboxes.views import router as inboxes_router
-from frontdesk.kit import openapi
+from frontdesk.kit import gcfreeze, openapi
 from frontdesk.kit.errors import (
     FrontdeskError,
     Invalid,
@@ -73,14 +74,16 @@ class FrontdeskApp(FastAPI):
     sockets: dict[str, SocketEndpoint]  # set by create_app from the channels' plugins
     # The channels' provider webhooks (under WEBHOOKS), set by create_app.
     provider_webhooks: list[BaseRoute]
+    # The router of every /api/v1 route (included under API), set by create_app.
+    api_router: APIRouter
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        # Innermost, below the exception handlers: the router, or the webhooks in front of it.
+        # Innermost, below the exception handlers: the router, or the dispatch in front of it.
         node: Any = stack
         while node.app is not self.router:
             node = node.app
-        node.app = Webhooks(self.router, self.provider_webhooks)
+        node.app = Dispatch(self.router, self.api_router, self.provider_webhooks)
         return stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,23 +98,56 @@ class FrontdeskApp(FastAPI):
 
 # The paths of the providers' webhooks (every channel's: /webhooks/<channel>/{inbox_id}...).
 WEBHOOKS = "/webhooks/"
+# The JSON API's paths: every route of create_app's `api` router starts with it.
+API = "/api/v1"
 
 
-class Webhooks:
-    """The providers' webhooks are matched among themselves (a few dozen routes) before the
-    whole route table (some 340 routes, at ~5-10 µs each with FastAPI's included routers:
-    1.5-3 ms of CPU per request for the last ones, which the webhooks are). A provider calls
-    them on every step of every call or message, against its own timeout. A path they do not
-    take (404, 405) goes on to the router, which answers it as before. Each webhook route is
-    the same object as in the route table: only the search for it is shorter."""
+class Dispatch:
+    """Starlette's router tries its routes in order until one matches, and the route table
+    opens with the JSON API (FastAPI matches its included router's ~300 routes one by one:
+    0.5-1.7 ms of CPU before any web page, webhook or widget route is reached). An API route
+    cannot match a path that does not start with API (no path parameter comes before that
+    literal prefix), so such a request goes to `pages`: a copy of the router whose table
+    lacks the API's entries and is otherwise the same, in the same order. It answers as the
+    router would, the same route objects, the 404, 405 and slash redirects included; the
+    scope's router stays the real one (url_for reaches every route). The providers' webhooks
+    (a provider calls them on every step of every call or message, against its own timeout)
+    are matched among themselves first; what they do not take goes on as before. Every API
+    path goes to the router itself."""
 
-    def __init__(self, router: APIRouter, routes: list[BaseRoute]) -> None:
+    def __init__(self, router: APIRouter, api: APIRouter, webhooks: list[BaseRoute]) -> None:
         self.router = router
-        self.routes = routes
+        self.api = api
+        self.webhooks = webhooks
+        self._pages = router
+        self._seen: tuple[list[BaseRoute], int] | None = None  # the table _pages was made of
+
+    def pages(self) -> APIRouter:
+        """The router without the API's entries (made again if the route table changed)."""
+        routes = self.router.routes
+        if self._seen is None or self._seen[0] is not routes or self._seen[1] != len(routes):
+            pages = copy.copy(self.router)
+            pages.routes = [route for route in routes if not self._of_api(route)]
+            self._pages, self._seen = pages, (routes, len(routes))
+        return self._pages
+
+    def _of_api(self, route: BaseRoute) -> bool:
+        """The API's included router (FastAPI keeps it as one entry), or a route of it."""
+        if getattr(route, "original_router", None) is self.api:
+            return True
+        path = getattr(route, "path", None)
+        return isinstance(path, str) and path.startswith(API)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _route_path(scope).startswith(WEBHOOKS):
-            for route in self.routes:
+        if scope["type"] not in ("http", "websocket"):
+            await self.router(scope, receive, send)
+            return
+        path = _route_path(scope)
+        if path.startswith(API):
+            await self.router(scope, receive, send)
+            return
+        if scope["type"] == "http" and path.startswith(WEBHOOKS):
+            for route in self.webhooks:
                 match, child_scope = route.matches(scope)
                 if match == Match.FULL:
                     scope.setdefault("router", self.router)
@@ -119,7 +155,8 @@ class Webhooks:
                     scope.update(child_scope)
                     await route.handle(scope, receive, send)
                     return
-        await self.router(scope, receive, send)
+        scope.setdefault("router", self.router)
+        await self.pages().app(scope, receive, send)
 
 
 def _webhook_routes(routers: list[APIRouter]) -> list[BaseRoute]:
@@ -151,6 +188,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if own_runtime:
             await rt.start()
+        if settings.gc_freeze_seconds > 0:
+            # The app, the runtime and their modules are loaded: out of the collector's way.
+            gcfreeze.settle()
         # `frontdesk demo`: the outbound mail sink its e-mail inbox relays through.
         sink = (
             MailSink(settings)
@@ -178,10 +218,11 @@ def create_app(
     app.state.runtime = rt
     app.sockets = {}
     app.provider_webhooks = []
+    app.api_router = APIRouter()
     _install_error_handlers(app)
     openapi.install(app, authenticated=get_current_agent, admin=get_admin)
     plugins = channel_plugins()
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix=API)
     for router in (
         auth_router,
         inboxes_router,
@@ -205,6 +246,7 @@ def create_app(
         for router in plugin.api_routers:
             api.include_router(router)
     app.include_router(api)
+    app.api_router = api
     app.include_router(_ops_router())
     app.include_router(web_router)
     app.include_router(surveys_public_router)

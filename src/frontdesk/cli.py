@@ -163,8 +163,12 @@ def worker() -> None:
     _production(settings)
 
     async def run() -> None:
+        from frontdesk.kit import gcfreeze
+
         runtime = _build_runtime(settings, with_runner=True)
         await runtime.start()  # the job runner, the IMAP pollers (and SMTP if configured)
+        if settings.gc_freeze_seconds > 0:
+            gcfreeze.settle()  # everything the worker keeps is loaded (kit/gcfreeze.py)
         assert runtime.runner is not None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import weakref
 
-from frontdesk.kit.gcfreeze import freeze_periodically
+from frontdesk.kit.gcfreeze import THRESHOLDS, freeze_periodically, settle
 
 
 class Cycle:
@@ -51,4 +51,21 @@ async def test_each_round_frees_old_garbage_that_is_not_frozen() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        gc.unfreeze()
+
+
+def test_settle_frees_cyclic_garbage_freezes_the_rest_and_raises_the_thresholds() -> None:
+    before = gc.get_threshold()
+    gc.unfreeze()
+    kept, garbage = Cycle(), Cycle()
+    gone = weakref.ref(garbage)
+    del garbage
+    try:
+        settle()
+        assert gone() is None  # collected, not frozen
+        assert gc.get_freeze_count() > 0
+        assert all(kept is not obj for obj in gc.get_objects())  # frozen: out of the lists
+        assert gc.get_threshold() == THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
         gc.unfreeze()

@@ -117,6 +117,59 @@ class TestPanes:
         finally:
             event.remove(engine, "before_cursor_execute", count)
 
+    async def test_the_list_runs_the_same_statements_for_10_rows_as_for_50(
+        self, client, cast, runtime
+    ):
+        """Each row has its own customer and tags and an SLA-less inbox: nothing per row, on
+        the full page, the list partial and the teams view alike."""
+
+        async def add(start: int, stop: int) -> None:
+            for n in range(start, stop):
+                found = await opened(client, cast.website, f"r-{n}", f"r{n}@example.com")
+                await client.patch(
+                    f"/api/v1/conversations/{found}",
+                    json={"tags": [f"t{n % 3}", "row"]},
+                    headers=cast.ada.headers,
+                )
+
+        seen: list[int] = []
+
+        def count(*_: object) -> None:
+            seen.append(1)
+
+        async def statements(url: str, rows: int) -> int:
+            seen.clear()
+            page = await client.get(url)
+            assert page.status_code == 200
+            assert page.text.count('data-testid="fd-conversation-row"') == rows, url
+            return len(seen)
+
+        urls = ("/", "/partials/inbox", "/?view=all&status=open&tag=row")
+        await add(0, 10)
+        await log_in(client, cast.alice)
+        engine = runtime.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            few = [await statements(url, 10) for url in urls]
+            await add(10, 50)
+            many = [await statements(url, 50) for url in urls]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert many == few
+
+    async def test_the_teams_view_holds_the_conversations_of_the_agents_teams(self, client, cast):
+        """The teams view filters on the ids of the agent's teams and of the inboxes they
+        serve (desk.repository.team_scope): the same rows and counts as before."""
+        mine = await opened(client, cast.website, "tv-1", "tv1@example.com")
+        await log_in(client, cast.alice)
+        page = await client.get("/?view=teams&status=open")
+        assert f'data-conversation-id="{mine}"' in page.text
+        await log_in(client, cast.ada)  # an admin in no team: an empty teams view
+        page = await client.get("/?view=teams&status=open")
+        assert 'data-testid="fd-conversation-row"' not in page.text
+        page = await client.get("/?view=all&status=open")
+        assert f'data-conversation-id="{mine}"' in page.text
+
 
 class TestBulkForm:
     async def test_assigns_and_tags_the_ticked_rows_and_goes_back_to_the_list(self, client, cast):

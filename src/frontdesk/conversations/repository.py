@@ -19,6 +19,7 @@ from frontdesk.conversations.models import (
     Tag,
 )
 from frontdesk.kit.events import Event
+from frontdesk.kit.sql import in_ids
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
@@ -380,7 +381,7 @@ async def tag_names_by_conversation(
     rows = await session.execute(
         select(ConversationTag.conversation_id, Tag.name)
         .join(Tag, ConversationTag.tag_id == Tag.id)
-        .where(ConversationTag.conversation_id.in_(conversation_ids))
+        .where(in_ids(session, ConversationTag.conversation_id, conversation_ids))
         .order_by(Tag.name)
     )
     names: dict[int, list[str]] = {}

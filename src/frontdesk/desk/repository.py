@@ -16,6 +16,7 @@ from sqlalchemy import (
     any_,
     cast,
     exists,
+    false,
     func,
     literal_column,
     or_,
@@ -32,6 +33,7 @@ from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Macro, Mention, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam
 from frontdesk.kit import memo
+from frontdesk.kit.sql import in_ids
 from frontdesk.kit.text import search_tokens
 
 VIEWS = ("mine", "unassigned", "teams", "all")
@@ -55,20 +57,52 @@ class InboxFilter:
     assignee_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TeamScope:
+    """The agent's teams and the inboxes those teams serve: the "teams" view's conversations
+    are those of these teams or in these inboxes."""
+
+    team_ids: frozenset[int]
+    inbox_ids: frozenset[int]
+
+
+async def team_scope(session: AsyncSession, agent_id: int) -> TeamScope:
+    """The agent's TeamScope, one statement (read once per transaction). The teams view
+    filters on the ids themselves: as `IN (subquery)`s ORed together the planner walked every
+    open conversation to count the view (7.8 ms at 1M messages for an agent in no team); with
+    the ids it knows an empty view for what it is and uses the indexes otherwise."""
+
+    async def load() -> TeamScope:
+        rows = await session.execute(
+            select(TeamMember.team_id, InboxTeam.inbox_id)
+            .outerjoin(InboxTeam, InboxTeam.team_id == TeamMember.team_id)
+            .where(TeamMember.agent_id == agent_id)
+        )
+        pairs = rows.all()
+        return TeamScope(
+            frozenset(team for team, _ in pairs),
+            frozenset(inbox for _, inbox in pairs if inbox is not None),
+        )
+
+    return await memo.once(session, ("desk.team_scope", agent_id), load)
+
+
 def _base(
     agent_id: int,
     visible: set[int] | None,
     view: str,
     f: InboxFilter,
     matched: Sequence[int] | None = None,
+    teams: TeamScope | None = None,
 ) -> Select[Any]:
     """The filter's conversations in a view; `matched` is the search's answer (see
-    search_conversations), run once per page and shared by the list and the counts."""
+    search_conversations), run once per page and shared by the list and the counts; `teams`
+    is the agent's TeamScope (needed by the teams view)."""
     query = select(Conversation)
     if visible is not None:
         query = query.where(Conversation.inbox_id.in_(visible or {-1}))
     if view != "all":
-        query = query.where(_in_view(agent_id, view))
+        query = query.where(_in_view(agent_id, view, teams))
     if f.status:
         query = query.where(Conversation.status == f.status)
     if f.priority:
@@ -100,14 +134,19 @@ def _base(
     return query
 
 
-def _in_view(agent_id: int, view: str) -> ColumnElement[bool]:
+def _in_view(agent_id: int, view: str, teams: TeamScope | None) -> ColumnElement[bool]:
     if view == "mine":
         return Conversation.assignee_id == agent_id
     if view == "unassigned":
         return Conversation.assignee_id.is_(None)
-    my_teams = select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)
-    served = select(InboxTeam.inbox_id).where(InboxTeam.team_id.in_(my_teams))
-    return or_(Conversation.team_id.in_(my_teams), Conversation.inbox_id.in_(served))
+    if teams is None:
+        raise ValueError("the teams view needs the agent's TeamScope")
+    if not teams.team_ids:  # no team, so no inbox served by one either
+        return false()
+    return or_(
+        Conversation.team_id.in_(sorted(teams.team_ids)),
+        Conversation.inbox_id.in_(sorted(teams.inbox_ids or {-1})),
+    )
 
 
 async def list_view(
@@ -121,8 +160,9 @@ async def list_view(
 ) -> Sequence[Conversation]:
     # Uses index: ix_conversations_status_sort (sort_at is coalesce(last_message_at,
     # created_at), stored).
+    teams = await team_scope(session, agent_id) if f.view == "teams" else None
     query = (
-        _base(agent_id, visible, f.view, f, matched)
+        _base(agent_id, visible, f.view, f, matched, teams)
         .order_by(Conversation.sort_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
@@ -144,10 +184,11 @@ async def count_views(
 ) -> dict[str, int]:
     """Every view's count, each at most COUNT_CAP + 1 (more than the cap: "1,000+"), in one
     statement: a capped count per view, each reading at most that many index entries."""
+    teams = await team_scope(session, agent_id)
     capped = {
         view: select(func.count())
         .select_from(
-            _base(agent_id, visible, view, f, matched)
+            _base(agent_id, visible, view, f, matched, teams)
             .with_only_columns(Conversation.id)
             .limit(COUNT_CAP + 1)
             .subquery()
@@ -249,7 +290,7 @@ async def last_messages(
         return {}
     latest = (
         select(func.max(Message.id))
-        .where(Message.conversation_id.in_(conversation_ids))
+        .where(in_ids(session, Message.conversation_id, conversation_ids))
         .group_by(Message.conversation_id)
     )
     rows = (await session.scalars(select(Message).where(Message.id.in_(latest)))).all()
@@ -259,7 +300,7 @@ async def last_messages(
 async def customers_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Customer]:
     if not ids:
         return {}
-    rows = (await session.scalars(select(Customer).where(Customer.id.in_(set(ids))))).all()
+    rows = (await session.scalars(select(Customer).where(in_ids(session, Customer.id, ids)))).all()
     return {row.id: row for row in rows}
 
 
