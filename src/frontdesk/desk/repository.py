@@ -339,7 +339,9 @@ async def notes_with_files(
     return _with_files(rows.tuples().all())
 
 
-def _with_files(rows: Sequence[tuple[_Row, Attachment | None]]) -> list[tuple[_Row, list[Attachment]]]:
+def _with_files(
+    rows: Sequence[tuple[_Row, Attachment | None]],
+) -> list[tuple[_Row, list[Attachment]]]:
     """(row, file or None) pairs, a row repeated once per file, as (row, its files), in order."""
     found: dict[int, tuple[_Row, list[Attachment]]] = {}
     for row, item in rows:
