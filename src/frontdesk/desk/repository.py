@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -286,25 +286,38 @@ async def conversations_of_customer(
     return (await session.scalars(query)).all()
 
 
+class OpenedConversation(NamedTuple):
+    sequence: int  # the event log's last sequence, read with the rows
+    conversation: Conversation
+    customer: Customer
+    inbox: Inbox
+    tags: list[str]  # by name
+
+
 async def open_conversation(
     session: AsyncSession, conversation_id: int
-) -> tuple[int, Conversation, Customer, Inbox] | None:
-    """The event log's last sequence with the conversation, its customer and its inbox, in
-    one statement (None when there is no such conversation). While the caller holds the rows
-    (the session keeps only weak references), the session answers `get`s of them without SQL."""
+) -> OpenedConversation | None:
+    """A conversation with its customer, inbox and tag names and the event log's last
+    sequence, in one statement (None when there is no such conversation). While the caller
+    holds the answer (the session keeps weak references), the session answers `get`s of
+    these rows without SQL."""
     last = select(Event.sequence).order_by(Event.sequence.desc()).limit(1).scalar_subquery()
-    row = (
+    rows = (
         await session.execute(
-            select(last, Conversation, Customer, Inbox)
+            select(last, Conversation, Customer, Inbox, Tag.name)
             .join(Customer, Customer.id == Conversation.customer_id)
             .join(Inbox, Inbox.id == Conversation.inbox_id)
+            .outerjoin(ConversationTag, ConversationTag.conversation_id == Conversation.id)
+            .outerjoin(Tag, Tag.id == ConversationTag.tag_id)
             .where(Conversation.id == conversation_id)
+            .order_by(Tag.name)  # as conversations.repository.tag_names
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    sequence, conversation, customer, inbox = row
-    return int(sequence or 0), conversation, customer, inbox
+    sequence, conversation, customer, inbox, _ = rows[0]
+    tags = [name for *_, name in rows if name is not None]
+    return OpenedConversation(int(sequence or 0), conversation, customer, inbox, tags)
 
 
 async def timeline_with_files(

@@ -96,9 +96,9 @@ async def _timeline(
 
 
 async def _context(
-    session: AsyncSession, conversation: Conversation, agent: Agent
+    session: AsyncSession, conversation: Conversation, agent: Agent, *, tags: list[str]
 ) -> dict[str, Any]:
-    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    customer = await customers.of_visible_conversation(session, conversation, agent=agent)
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     visible = await visible_inbox_ids(session, agent)
     identities = await customers_repository.identities_of(session, customer.id)
@@ -126,7 +126,7 @@ async def _context(
         "counted": count_segments(""),
         "identities": identities,
         "timeline": await _timeline(session, conversation, agent),
-        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "tags": tags,
         "agents": [
             a
             for a in await auth_repository.list_agents(session, after=None, limit=1000)
@@ -207,12 +207,18 @@ async def conversation_page(
     query string), the conversation and its context. The list opens conversations with htmx
     (HX-Target fd-pane): those requests get the two right-hand panes only."""
     # The event log's sequence before the reads (see inbox_page), and with it the conversation,
-    # its customer and inbox: the `get`s below find them in the session while `opened` holds them.
+    # its customer, inbox and tags: the `get`s below find them in the session while `opened`
+    # holds them.
     opened = await desk_repository.open_conversation(session, conversation_id)
-    since = opened[0] if opened is not None else await last_sequence(session)
+    since = opened.sequence if opened is not None else await last_sequence(session)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    tags = (
+        opened.tags
+        if opened is not None
+        else await conversations_repository.tag_names(session, conversation.id)
+    )
     # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
-    context = await _context(session, conversation, agent)
+    context = await _context(session, conversation, agent, tags=tags)
     context["since"] = since
     context["sla_clocks"] = (await sla_views.clock_views(session, [conversation.id])).get(
         conversation.id, []
@@ -259,13 +265,19 @@ async def header_partial(
     request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     """The compact header and its toolbar, re-rendered on live events."""
+    # One read for the conversation, its customer, inbox and tags (see conversation_page).
+    opened = await desk_repository.open_conversation(session, conversation_id)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    customer = await customers.of_visible_conversation(session, conversation, agent=agent)
     context: dict[str, Any] = {
         "conversation": conversation,
         "customer": customer,
         "inbox": await inboxes_repository.get_inbox(session, conversation.inbox_id),
-        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "tags": (
+            opened.tags
+            if opened is not None
+            else await conversations_repository.tag_names(session, conversation.id)
+        ),
         "agents": [
             a
             for a in await auth_repository.list_agents(session, after=None, limit=1000)
