@@ -153,12 +153,28 @@ async def reachable(
         session, only=visible, after=None, limit=MAX_INBOXES
     )
     identities = await customers_repository.identities_of(session, conversation.customer_id)
-    found: list[Reach] = []
+    candidates: list[tuple[Inbox, ChannelAdapter, Identity | None]] = []
     for inbox in inboxes:
         adapter = find_adapter(inbox.channel)
         if adapter is None or not inbox.active or inbox.id == conversation.inbox_id:
             continue
-        found.append(await _reach(session, inbox, adapter, conversation, identities))
+        candidates.append(
+            (inbox, adapter, next((i for i in identities if usable(adapter, i)), None))
+        )
+    # The conversation each reachable inbox would answer in, for all of them at once.
+    there = await _active_many(
+        session,
+        [(inbox, adapter) for inbox, adapter, identity in candidates if identity is not None],
+        conversation.customer_id,
+    )
+    found: list[Reach] = []
+    for inbox, adapter, identity in candidates:
+        if identity is None:
+            found.append(Reach(inbox, None, None, None, beyond_window=False))
+            continue
+        found.append(
+            await _reach(session, inbox, adapter, conversation, identity, there.get(inbox.id))
+        )
     return found
 
 
@@ -167,12 +183,9 @@ async def _reach(
     inbox: Inbox,
     adapter: ChannelAdapter,
     conversation: Conversation,
-    identities: Sequence[Identity],
+    identity: Identity,
+    there: Conversation | None,
 ) -> Reach:
-    identity = next((i for i in identities if usable(adapter, i)), None)
-    if identity is None:
-        return Reach(inbox, None, None, None, beyond_window=False)
-    there = await _active(session, inbox, adapter, conversation.customer_id)
     probe = there or _unsaved(inbox, adapter, conversation.customer_id)
     current = await window.reply_window(session, probe, inbox)
     beyond = getattr(adapter, "outside_window", None)
@@ -246,6 +259,27 @@ async def _active(
             session, inbox_id=inbox.id, customer_id=customer_id, thread_key=thread
         )
     return await repository.find_active(session, inbox_id=inbox.id, customer_id=customer_id)
+
+
+async def _active_many(
+    session: AsyncSession, inboxes: Sequence[tuple[Inbox, ChannelAdapter]], customer_id: int
+) -> dict[int, Conversation]:
+    """`_active` of several inboxes, by inbox id: one statement for those that thread by
+    status, one per inbox that threads by a key (Meta's direct messages)."""
+    keyed = [(inbox, adapter) for inbox, adapter in inboxes if _thread_of(adapter) is not None]
+    plain = {(inbox.id, customer_id) for inbox, adapter in inboxes if _thread_of(adapter) is None}
+    active = await repository.find_active_many(session, plain)
+    found = {inbox_id: row for (inbox_id, _), row in active.items()}
+    for inbox, adapter in keyed:
+        there = await _active(session, inbox, adapter, customer_id)
+        if there is not None:
+            found[inbox.id] = there
+    return found
+
+
+def _thread_of(adapter: ChannelAdapter) -> str | None:
+    thread: str | None = getattr(adapter, "direct_thread", None)
+    return thread
 
 
 def _unsaved(inbox: Inbox, adapter: ChannelAdapter, customer_id: int) -> Conversation:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import call_of
 from frontdesk.customers import attributes, repository
 from frontdesk.customers.models import Customer, CustomerMerge, Identity, OptOut
@@ -143,6 +143,18 @@ async def get_or_raise(session: AsyncSession, customer_id: int, *, agent: Agent)
         session, customer.id, inbox_ids
     ):
         raise NotFound("customer not found")
+    return customer
+
+
+async def of_visible_conversation(
+    session: AsyncSession, conversation: Conversation, *, agent: Agent
+) -> Customer:
+    """The customer of a conversation the agent may see (checked by the caller), as
+    `get_or_raise` finds them: that conversation is what makes them visible, so only a
+    merged customer (their survivor) needs the check again."""
+    customer = await repository.get_customer(session, conversation.customer_id)
+    if customer is None or customer.merged_into_id is not None:
+        return await get_or_raise(session, conversation.customer_id, agent=agent)
     return customer
 
 

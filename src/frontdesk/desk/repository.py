@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -28,15 +28,24 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import TeamMember
-from frontdesk.conversations.models import Conversation, ConversationTag, Message, Note, Tag
+from frontdesk.conversations.models import (
+    Attachment,
+    Conversation,
+    ConversationTag,
+    Message,
+    Note,
+    Tag,
+)
 from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Macro, Mention, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam
 from frontdesk.kit import memo
 from frontdesk.kit.sql import in_ids
+from frontdesk.kit.events import Event
 from frontdesk.kit.text import search_tokens
 
 VIEWS = ("mine", "unassigned", "teams", "all")
+_Row = TypeVar("_Row", Message, Note)
 _LIKE_SPECIAL = re.compile(r"[\\%_]")
 
 
@@ -316,6 +325,85 @@ async def conversations_of_customer(
     if visible is not None:
         query = query.where(Conversation.inbox_id.in_(visible or {-1}))
     return (await session.scalars(query)).all()
+
+
+class OpenedConversation(NamedTuple):
+    sequence: int  # the event log's last sequence, read with the rows
+    conversation: Conversation
+    customer: Customer
+    inbox: Inbox
+    tags: list[str]  # by name
+
+
+async def open_conversation(
+    session: AsyncSession, conversation_id: int
+) -> OpenedConversation | None:
+    """A conversation with its customer, inbox and tag names and the event log's last
+    sequence, in one statement (None when there is no such conversation). While the caller
+    holds the answer (the session keeps weak references), the session answers `get`s of
+    these rows without SQL."""
+    last = select(Event.sequence).order_by(Event.sequence.desc()).limit(1).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(last, Conversation, Customer, Inbox, Tag.name)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .join(Inbox, Inbox.id == Conversation.inbox_id)
+            .outerjoin(ConversationTag, ConversationTag.conversation_id == Conversation.id)
+            .outerjoin(Tag, Tag.id == ConversationTag.tag_id)
+            .where(Conversation.id == conversation_id)
+            .order_by(Tag.name)  # as conversations.repository.tag_names
+        )
+    ).all()
+    if not rows:
+        return None
+    sequence, conversation, customer, inbox, _ = rows[0]
+    tags = [name for *_, name in rows if name is not None]
+    return OpenedConversation(int(sequence or 0), conversation, customer, inbox, tags)
+
+
+async def timeline_with_files(
+    session: AsyncSession, customer_id: int, *, inbox_ids: set[int] | None, limit: int
+) -> list[tuple[Message, list[Attachment]]]:
+    """The customer's first `limit` messages in the inboxes `inbox_ids` (None: all), oldest
+    first, each with its files, in one statement (customers.repository.timeline's rows).
+    Uses index: ix_messages_customer_id, then ix_attachments_message_id."""
+    chosen = select(Message.id).where(Message.customer_id == customer_id)
+    if inbox_ids is not None:
+        chosen = chosen.where(Message.inbox_id.in_(inbox_ids or {-1}))
+    page = chosen.order_by(Message.id).limit(limit).subquery()
+    rows = await session.execute(
+        select(Message, Attachment)
+        .join(page, page.c.id == Message.id)
+        .outerjoin(Attachment, Attachment.message_id == Message.id)
+        .order_by(Message.id, Attachment.id)
+    )
+    return _with_files(rows.tuples().all())
+
+
+async def notes_with_files(
+    session: AsyncSession, conversation_id: int
+) -> list[tuple[Note, list[Attachment]]]:
+    """The conversation's internal notes, oldest first, each with its files (one statement)."""
+    rows = await session.execute(
+        select(Note, Attachment)
+        .outerjoin(Attachment, Attachment.note_id == Note.id)
+        .where(Note.conversation_id == conversation_id)
+        .order_by(Note.id, Attachment.id)
+    )
+    return _with_files(rows.tuples().all())
+
+
+def _with_files(
+    rows: Sequence[tuple[_Row, Attachment | None]],
+) -> list[tuple[_Row, list[Attachment]]]:
+    """(row, file or None) pairs, a row repeated once per file, as (row, its files), in order."""
+    found: dict[int, tuple[_Row, list[Attachment]]] = {}
+    for row, item in rows:
+        # The session hands out one object per row, however many files repeat it.
+        _, files = found.setdefault(id(row), (row, []))
+        if item is not None:
+            files.append(item)
+    return list(found.values())
 
 
 async def all_tags(session: AsyncSession) -> list[str]:

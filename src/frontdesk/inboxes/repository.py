@@ -44,12 +44,16 @@ async def set_inbox_teams(session: AsyncSession, inbox_id: int, team_ids: Sequen
 
 
 async def served_inbox_ids(session: AsyncSession, agent: Agent) -> set[int]:
-    rows = await session.scalars(
-        select(InboxTeam.inbox_id)
-        .join(TeamMember, TeamMember.team_id == InboxTeam.team_id)
-        .where(TeamMember.agent_id == agent.id)
-    )
-    return set(rows.all())
+    async def load() -> set[int]:
+        rows = await session.scalars(
+            select(InboxTeam.inbox_id)
+            .join(TeamMember, TeamMember.team_id == InboxTeam.team_id)
+            .where(TeamMember.agent_id == agent.id)
+        )
+        return set(rows.all())
+
+    # Once per request: a conversation page checks visibility from half a dozen places.
+    return await memo.once(session, ("served_inboxes", agent.id), load)
 
 
 async def channels_of(session: AsyncSession, inbox_ids: set[int]) -> dict[int, str]:

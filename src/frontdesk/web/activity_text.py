@@ -112,14 +112,20 @@ async def activity_lines(
     items, _ = await activity.list_activity(session, conversation, after=None, limit=ACTIVITY_LIMIT)
     lang = language(agent.language)
     names = {agent_id: a.name for agent_id, a in agents.items()}
-    teams = {team.id: team.name for team in await auth_repository.list_teams(session)}
+    shown = [item for item in items if item.kind not in SHOWN_ELSEWHERE]
+    # Team names only where a line names a team (most conversations have none).
+    teams = (
+        {team.id: team.name for team in await auth_repository.list_teams(session)}
+        if any(item.kind == "team" for item in shown)
+        else {}
+    )
+    gettext = translator(lang)
     return [
         {
             "kind": "activity",
             "at": item.at,
             "item": item,
-            "text": describe(item, gettext=translator(lang), lang=lang, agents=names, teams=teams),
+            "text": describe(item, gettext=gettext, lang=lang, agents=names, teams=teams),
         }
-        for item in items
-        if item.kind not in SHOWN_ELSEWHERE
+        for item in shown
     ]

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.analytics.journey import journey
+from frontdesk.analytics.journey import Journey, journey
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Agent
 from frontdesk.conversations import attachments as files
@@ -56,6 +56,7 @@ from frontdesk.web.rendering import PageAgent, check_csrf, render, secure_header
 
 router = APIRouter(include_in_schema=False)
 TIMELINE_LIMIT = 500
+PAST_LIMIT = 20  # the customer panel's past conversations (at most journey.MAX_STAGES)
 
 
 async def _timeline(
@@ -64,36 +65,28 @@ async def _timeline(
     """Every message of the customer on every channel the agent may see, interleaved with
     this conversation's internal notes, oldest first."""
     visible = await visible_inbox_ids(session, agent)
-    messages = await customers_repository.timeline(
-        session, conversation.customer_id, inbox_ids=visible, after=None, limit=TIMELINE_LIMIT
+    messages = await desk_repository.timeline_with_files(
+        session, conversation.customer_id, inbox_ids=visible, limit=TIMELINE_LIMIT
     )
-    attached = await conversations_repository.attachments_of(session, [m.id for m in messages])
-    by_message: dict[int | None, list[Any]] = {}
-    for item in attached:
-        by_message.setdefault(item.message_id, []).append(item)
     agents = {a.id: a for a in await auth_repository.list_agents(session, after=None, limit=1000)}
     entries: list[dict[str, Any]] = [
         {
             "kind": "message",
             "at": m.created_at,
             "m": m,
-            "files": by_message.get(m.id, []),
+            "files": attached,
             "author": agents.get(m.author_agent_id) if m.author_agent_id else None,
             "here": m.conversation_id == conversation.id,
         }
-        for m in messages
+        for m, attached in messages
     ]
-    notes = await conversations_repository.list_notes(session, conversation.id)
-    by_note: dict[int | None, list[Any]] = {}
-    for item in await conversations_repository.attachments_of_notes(session, [n.id for n in notes]):
-        by_note.setdefault(item.note_id, []).append(item)
-    for note in notes:
+    for note, attached in await desk_repository.notes_with_files(session, conversation.id):
         entries.append(
             {
                 "kind": "note",
                 "at": note.created_at,
                 "note": note,
-                "files": by_note.get(note.id, []),
+                "files": attached,
                 "author": agents.get(note.agent_id or 0),
             }
         )
@@ -103,9 +96,9 @@ async def _timeline(
 
 
 async def _context(
-    session: AsyncSession, conversation: Conversation, agent: Agent
+    session: AsyncSession, conversation: Conversation, agent: Agent, *, tags: list[str]
 ) -> dict[str, Any]:
-    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    customer = await customers.of_visible_conversation(session, conversation, agent=agent)
     inbox = await inboxes_repository.get_inbox(session, conversation.inbox_id)
     visible = await visible_inbox_ids(session, agent)
     identities = await customers_repository.identities_of(session, customer.id)
@@ -116,6 +109,7 @@ async def _context(
     adapter = adapter_for(inbox.channel)
     beyond = getattr(adapter, "outside_window", None)
     offered = await _approved_templates(session, inbox)
+    path = await journey(session, customer.id, visible=visible)
     return {
         "window": window,
         "window_rule": window_rule(inbox.channel),
@@ -132,21 +126,14 @@ async def _context(
         "counted": count_segments(""),
         "identities": identities,
         "timeline": await _timeline(session, conversation, agent),
-        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "tags": tags,
         "agents": [
             a
             for a in await auth_repository.list_agents(session, after=None, limit=1000)
             if a.active
         ],
-        "past": await desk_repository.conversations_of_customer(
-            session, customer.id, visible=visible
-        ),
-        "journey": journey_chart(
-            await journey(session, customer.id, visible=visible),
-            lang=agent.language,
-            now=utcnow(),
-            current=conversation.id,
-        ),
+        "past": _past(path),
+        "journey": journey_chart(path, lang=agent.language, now=utcnow(), current=conversation.id),
         "canned": [
             {
                 **item.model_dump(),
@@ -163,6 +150,16 @@ async def _context(
         "statuses": STATUSES,
         "priorities": PRIORITIES,
     }
+
+
+def _past(path: Journey) -> list[dict[str, Any]]:
+    """The customer panel's past conversations, newest first: the journey's latest
+    PAST_LIMIT stages (it reads the same conversations, by id, in the same inboxes)."""
+    latest = sorted(path.stages, key=lambda stage: stage.conversation_id, reverse=True)
+    return [
+        {"id": stage.conversation_id, "status": stage.status, "created_at": stage.start}
+        for stage in latest[:PAST_LIMIT]
+    ]
 
 
 async def _approved_templates(session: AsyncSession, inbox: Inbox) -> list[TemplateRead]:
@@ -209,10 +206,19 @@ async def conversation_page(
     """The workspace with this conversation open: the list (its view and filters from the
     query string), the conversation and its context. The list opens conversations with htmx
     (HX-Target fd-pane): those requests get the two right-hand panes only."""
-    since = await last_sequence(session)  # before the reads (see inbox_page)
+    # The event log's sequence before the reads (see inbox_page), and with it the conversation,
+    # its customer, inbox and tags: the `get`s below find them in the session while `opened`
+    # holds them.
+    opened = await desk_repository.open_conversation(session, conversation_id)
+    since = opened.sequence if opened is not None else await last_sequence(session)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
+    tags = (
+        opened.tags
+        if opened is not None
+        else await conversations_repository.tag_names(session, conversation.id)
+    )
     # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
-    context = await _context(session, conversation, agent)
+    context = await _context(session, conversation, agent, tags=tags)
     context["since"] = since
     context["sla_clocks"] = (await sla_views.clock_views(session, [conversation.id])).get(
         conversation.id, []
@@ -259,13 +265,19 @@ async def header_partial(
     request: Request, conversation_id: Id, session: SessionDep, agent: PageAgent
 ) -> HTMLResponse:
     """The compact header and its toolbar, re-rendered on live events."""
+    # One read for the conversation, its customer, inbox and tags (see conversation_page).
+    opened = await desk_repository.open_conversation(session, conversation_id)
     conversation = await conversations.get_or_raise(session, conversation_id, agent=agent)
-    customer = await customers.get_or_raise(session, conversation.customer_id, agent=agent)
+    customer = await customers.of_visible_conversation(session, conversation, agent=agent)
     context: dict[str, Any] = {
         "conversation": conversation,
         "customer": customer,
         "inbox": await inboxes_repository.get_inbox(session, conversation.inbox_id),
-        "tags": await conversations_repository.tag_names(session, conversation.id),
+        "tags": (
+            opened.tags
+            if opened is not None
+            else await conversations_repository.tag_names(session, conversation.id)
+        ),
         "agents": [
             a
             for a in await auth_repository.list_agents(session, after=None, limit=1000)
