@@ -40,8 +40,8 @@ from frontdesk.customers.models import Customer, Identity
 from frontdesk.desk.models import CannedResponse, Macro, Mention, SavedView, WorkspacePreference
 from frontdesk.inboxes.models import Inbox, InboxTeam
 from frontdesk.kit import memo
-from frontdesk.kit.sql import in_ids
 from frontdesk.kit.events import Event
+from frontdesk.kit.sql import in_ids
 from frontdesk.kit.text import search_tokens
 
 VIEWS = ("mine", "unassigned", "teams", "all")
