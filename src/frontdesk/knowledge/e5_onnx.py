@@ -21,9 +21,8 @@ normalisation run in numpy; the rest is one session run per text, no padding."""
 from __future__ import annotations
 
 import mmap
-from array import array
 import struct
-from collections.abc import Iterator
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,7 +221,7 @@ class Tokenizer:
 # Field numbers and enums of onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
 # TensorProto, ValueInfoProto, TypeProto): only what this graph uses.
 FLOAT, UINT8, INT64 = 1, 2, 7
-ATTR_FLOAT, ATTR_INT, ATTR_INTS = 1, 2, 7
+ATTR_FLOAT, ATTR_INT = 1, 2
 
 
 def _varint(value: int) -> bytes:
@@ -250,10 +249,7 @@ def _str(number: int, text: str) -> bytes:
     return _field(number, text.encode())
 
 
-def _attr(name: str, value: int | float | list[int]) -> bytes:
-    if isinstance(value, list):
-        body = b"".join(_int_field(8, v) for v in value)
-        return _field(5, _str(1, name) + body + _int_field(20, ATTR_INTS))
+def _attr(name: str, value: int | float) -> bytes:
     if isinstance(value, float):
         body = _varint(2 << 3 | 5) + struct.pack("<f", value)
         return _field(5, _str(1, name) + body + _int_field(20, ATTR_FLOAT))
@@ -396,17 +392,16 @@ class OnnxE5:
         return x[None, :, :]
 
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        """One L2-normalised row per text (the mean of the last layer's token states)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, ids in enumerate(self._tokenized(texts, is_query)):
-            if ids is None:
-                out[row] = np.asarray(self._long.encode([texts[row]], is_query))[0]
+        for row, text in enumerate(texts):
+            ids = self.ids(text, is_query)
+            if len(ids) - 2 > self.max_content:
+                if self._long is None:
+                    raise ValueError(f"{len(ids)} tokens: longer than one window of the model")
+                out[row] = np.asarray(self._long.encode([text], is_query))[0]
                 continue
             (pooled,) = self._session.run(None, {"x": self._embeddings(ids)})
             vector = pooled[0]
             out[row] = vector / max(float(np.linalg.norm(vector)), 1e-6)
         return out
-
-    def _tokenized(self, texts: list[str], is_query: bool) -> Iterator[list[int] | None]:
-        for text in texts:
-            ids = self.ids(text, is_query)
-            yield ids if len(ids) - 2 <= self.max_content or self._long is None else None
