@@ -580,16 +580,23 @@ class Deployment:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the process that runs the jobs has used so far."""
-        process = self.server if self.sqlite else self.worker
-        if process is None:
-            return 0.0
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu(self.server if self.sqlite else self.worker)
+
+    def serve_cpu_seconds(self) -> float:
+        """CPU time (user + system) the `frontdesk serve` process has used so far."""
+        return process_cpu(self.server)
 
     def describe(self) -> str:
         if self.sqlite:
             return "sqlite; 1 `frontdesk serve` process running the jobs too (embedded)"
         return "postgresql; 1 `frontdesk serve` process + 1 `frontdesk worker` process"
+
+
+def process_cpu(process: subprocess.Popen[bytes] | None) -> float:
+    if process is None:
+        return 0.0
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -621,7 +628,7 @@ async def main_async(args: argparse.Namespace) -> None:
         if not deployment.sqlite:
             await deployment.start_jobs()
         if args.only in ("both", "inbound"):
-            await inbound(args, setup, settings, port, base)
+            await inbound(args, setup, settings, deployment, base)
         else:  # conversations to reply in: one message from each sender, not measured
             for channel in CHANNELS:
                 _, path, secret = setup.inboxes[channel]
@@ -650,8 +657,12 @@ async def wait_for_jobs(settings: Settings, timeout: float) -> bool:
 
 
 async def inbound(
-    args: argparse.Namespace, setup: Setup, settings: Settings, port: int, base: str
+    args: argparse.Namespace, setup: Setup, settings: Settings, deployment: Deployment, base: str
 ) -> None:
+    """Per channel also the CPU the `frontdesk serve` process spent per webhook while it
+    took them (what the ack costs, the figure that survives a loaded machine; on SQLite the
+    same process runs the jobs, whose share of that time is counted in too)."""
+    port = deployment.port
     # A warm-up on an API inbox of its own (not counted): the baseline must not run cold.
     _, warm_path, warm_secret = setup.inboxes["warm"]
     await post_all(port, plan("api", 300, path=warm_path, base=base, secret=warm_secret), args.c)
@@ -660,7 +671,9 @@ async def inbound(
     for channel in CHANNELS:
         inbox_id, path, secret = setup.inboxes[channel]
         hooks = plan(channel, args.n, path=path, base=base, secret=secret)
+        cpu_before = deployment.serve_cpu_seconds()
         rate, latencies, errors = await post_all(port, hooks, args.c)
+        cpu_ms = (deployment.serve_cpu_seconds() - cpu_before) / len(hooks) * 1000
         baseline = baseline or rate
         expected = {hook.message for hook in hooks if hook.message}
         count, distinct = await stored(settings, inbox_id)
@@ -669,6 +682,7 @@ async def inbound(
         print(
             f"  {channel:<11} {rate:7.1f} webhooks/s  ack p50 {p50:6.1f} ms"
             f"  p99 {percentile(latencies, 0.99) * 1000:6.1f} ms  vs api {rate / baseline:6.1%}"
+            f"  serve CPU {cpu_ms:5.2f} ms/webhook"
             f"  stored {count}/{len(expected)} lost {lost} duplicated {duplicated}"
             f" errors {errors}  (load {load()})",
             flush=True,

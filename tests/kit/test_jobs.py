@@ -224,3 +224,37 @@ class TestWake:
         finally:
             listener.cancel()
             await other.dispose()
+
+
+jobs.on_event("test.subscribed", "test.record")
+jobs.on_event("test.subscribed", "test.explode", wants=lambda event: event["payload"].get("n") == 0)
+
+
+class TestSubscriptions:
+    async def test_a_commit_of_many_events_reads_their_jobs_keys_in_one_statement(self, runtime):
+        from sqlalchemy import event as sa_event
+
+        from frontdesk.kit.events import record
+
+        reads: list[str] = []
+
+        def note(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if statement.startswith("SELECT") and "FROM jobs" in statement and "key" in statement:
+                reads.append(statement)
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", note)
+        try:
+            async with runtime.db.session() as session:
+                for n in range(10):
+                    record(session, "test.subscribed", {"n": n})
+                await uow.commit(session)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", note)
+        assert len(reads) == 1, reads  # was one per job: 11
+        async with runtime.db.session() as session:
+            made = (await session.execute(select(Job.kind, Job.key).order_by(Job.id))).all()
+        assert [kind for kind, _ in made].count("test.record") == 10
+        assert [kind for kind, _ in made].count("test.explode") == 1
+        assert all(key and key.startswith(f"{kind}:") for kind, key in made)
+        assert len({key for _, key in made}) == 11

@@ -54,6 +54,17 @@ def test_phone_normalises_to_e164():
         normalize_phone("+1 2")
 
 
+def test_a_number_seen_again_is_normalised_from_memory_and_a_bad_one_refused_again():
+    from frontdesk.kit import text
+
+    before = text._normalized_phone.cache_info().hits
+    for _ in range(3):
+        assert normalize_phone("09121234567", "IR") == "+989121234567"
+        with pytest.raises(Invalid):
+            normalize_phone("+1 2")
+    assert text._normalized_phone.cache_info().hits - before >= 2
+
+
 class TestStorable:
     def test_nul_and_lone_surrogates_become_replacement_characters(self):
         assert storable("a\x00b") == "a\ufffdb"

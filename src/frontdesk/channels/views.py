@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations.schemas import InboundAccepted
 from frontdesk.inboxes.port import adapter_for
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached
 from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
@@ -35,7 +35,7 @@ async def inbound(inbox_id: Id, request: Request) -> JSONResponse:
     if inbox is None or not inbox.active:
         raise NotFound("inbox not found", code="unknown_inbox")
     adapter = adapter_for(inbox.channel)
-    inbox = opened_inbox(inbox, runtime.settings)
+    inbox = opened_cached(inbox, runtime.settings)
     if not adapter.verify(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     parsed = adapter.parse_inbound(inbox, body, runtime.settings)

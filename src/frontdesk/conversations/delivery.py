@@ -10,6 +10,7 @@ that it arrived after all; a late `sent` is not."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,21 +73,78 @@ async def apply_provider_status(
 ) -> Message | None:
     """Land a provider's delivery status on the message it names (or keep it until that
     message gets the id); None when it was kept."""
-    if status not in PROVIDER_STATUSES:
-        raise Invalid(f"unknown delivery status {status!r}", code="invalid_status")
-    notice = {
-        "status": status,
-        # NUL cannot be stored in PostgreSQL text or JSON; providers' texts are untrusted.
-        "code": None if code is None else str(code).replace("\x00", "")[:100],
-        "text": None if text is None else text.replace("\x00", "")[:1000],
-        "at": (at or utcnow()).isoformat(),
-    }
+    notice = _status_notice(status, code, text, at)
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
     if message is None:
         _keep(session, inbox_id, provider_message_id, "status", notice)
         return None
     await _status(session, message, notice)
     return message
+
+
+def _status_notice(
+    status: str, code: str | int | None, text: str | None, at: datetime | None
+) -> dict[str, Any]:
+    if status not in PROVIDER_STATUSES:
+        raise Invalid(f"unknown delivery status {status!r}", code="invalid_status")
+    return {
+        "status": status,
+        # NUL cannot be stored in PostgreSQL text or JSON; providers' texts are untrusted.
+        "code": None if code is None else str(code).replace("\x00", "")[:100],
+        "text": None if text is None else text.replace("\x00", "")[:1000],
+        "at": (at or utcnow()).isoformat(),
+    }
+
+
+def _edit_notice(text: str, at: datetime) -> dict[str, Any]:
+    return {"text": redact_cards(storable(text)), "at": at.isoformat()}
+
+
+@dataclass
+class Notice:
+    """A provider's word about one message it names by its id: a delivery status (`status`,
+    with the provider's error `code` and `text`) or, with `edit` set, the customer's edit
+    (`text`, at `at`)."""
+
+    inbox_id: int
+    provider_message_id: str
+    status: str | None = None
+    code: str | int | None = None
+    text: str | None = None
+    at: datetime | None = None
+    edit: bool = False
+
+    def stored(self) -> dict[str, Any]:
+        """What is kept of it (on the message, or until the message comes); raises Invalid
+        for a status we do not know."""
+        if self.edit:
+            assert self.text is not None and self.at is not None
+            return _edit_notice(self.text, self.at)
+        return _status_notice(str(self.status), self.code, self.text, self.at)
+
+
+async def apply_notices(session: AsyncSession, notices: Sequence[Notice]) -> list[Message | None]:
+    """`apply_provider_status` / `apply_provider_edit` for many notices, in order, with one
+    query for the messages they name (and one for those messages' conversations), as if they
+    were applied one at a time: the message each landed on, or None when it was kept. Raises
+    Invalid, before anything is written, if one names an unknown status."""
+    stored = [notice.stored() for notice in notices]
+    found = await repository.find_by_provider_ids(
+        session, {(n.inbox_id, n.provider_message_id) for n in notices}
+    )
+    await repository.get_conversations(session, {m.conversation_id for m in found.values()})
+    applied: list[Message | None] = []
+    for notice, kept in zip(notices, stored, strict=True):
+        message = found.get((notice.inbox_id, notice.provider_message_id))
+        if message is None:
+            kind = "edit" if notice.edit else "status"
+            _keep(session, notice.inbox_id, notice.provider_message_id, kind, kept)
+        elif notice.edit:
+            await _edit(session, message, kept)
+        else:
+            await _status(session, message, kept)
+        applied.append(message)
+    return applied
 
 
 async def apply_watermark(
@@ -114,7 +172,7 @@ async def apply_provider_edit(
     """The customer edited a message: its text becomes the newest version, every version is
     kept (meta.versions, the original first). Repeats are no-ops; None when it was kept for
     a message that has not arrived yet."""
-    notice = {"text": redact_cards(storable(text)), "at": at.isoformat()}
+    notice = _edit_notice(text, at)
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
     if message is None:
         _keep(session, inbox_id, provider_message_id, "edit", notice)

@@ -483,6 +483,32 @@ async def find_by_provider_id(
     return (await session.scalars(query)).first()
 
 
+async def find_by_provider_ids(
+    session: AsyncSession, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], Message]:
+    """`find_by_provider_id` for many (inbox_id, provider_message_id) pairs in one query (the
+    first message of each, locked until commit on PostgreSQL); pairs with no message are
+    absent."""
+    if not keys:
+        return {}
+    by_inbox: dict[int, set[str]] = {}
+    for inbox_id, provider_id in keys:
+        by_inbox.setdefault(inbox_id, set()).add(provider_id)
+    # Uses index: ix_messages_provider (inbox_id, provider_message_id).
+    condition = or_(
+        *(
+            and_(Message.inbox_id == inbox_id, Message.provider_message_id.in_(ids))
+            for inbox_id, ids in by_inbox.items()
+        )
+    )
+    query = select(Message).where(condition).order_by(Message.id).with_for_update()
+    found: dict[tuple[int, str], Message] = {}
+    for message in (await session.scalars(query)).all():
+        assert message.provider_message_id is not None
+        found.setdefault((message.inbox_id, message.provider_message_id), message)
+    return found
+
+
 async def find_message_by_provider_id(
     session: AsyncSession, inbox_id: int, provider_message_id: str
 ) -> Message | None:

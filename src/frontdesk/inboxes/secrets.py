@@ -4,6 +4,7 @@ where an adapter talks to its provider, and never read back through the API."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from frontdesk.config import Settings
@@ -116,3 +117,22 @@ def opened_inbox(inbox: Inbox, app: Settings) -> Inbox:
         active=inbox.active,
         created_at=inbox.created_at,
     )
+
+
+# Opened copies of the rows the process's inbox cache holds (inboxes/cache.py), keyed by the
+# row itself: a row the cache replaces (a changed inbox) is opened anew, and its copy goes
+# with it. Only copies are kept: a row with nothing sealed is its own opened inbox.
+_OPENED: weakref.WeakKeyDictionary[Inbox, tuple[str, Inbox]] = weakref.WeakKeyDictionary()
+
+
+def opened_cached(cached: Inbox, app: Settings) -> Inbox:
+    """`opened_inbox` of a row from the process's inbox cache (`runtime.inboxes.get`), opened
+    once per row instead of on every webhook (like the voice lines). Never for a row a
+    session holds: its settings may change under the key."""
+    found = _OPENED.get(cached)
+    if found is not None and found[0] == app.secret_key:
+        return found[1]
+    inbox = opened_inbox(cached, app)
+    if inbox is not cached:
+        _OPENED[cached] = (app.secret_key, inbox)
+    return inbox

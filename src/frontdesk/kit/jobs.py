@@ -208,12 +208,24 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
         for subscription in SUBSCRIPTIONS.get(item["type"], ()):
             if subscription.wants(item):
                 wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
+    jobs: list[tuple[str, str, dict[str, Any]]] = []  # (kind, key, event)
     for subscription, items in wanted.values():
         if subscription.enabled is not None and not await subscription.enabled(session):
             continue
-        for item in items:
-            key = f"{subscription.kind}:{item['sequence']}"
-            await enqueue(session, subscription.kind, event_message(**item), key=key)
+        jobs += [(subscription.kind, f"{subscription.kind}:{item['sequence']}", item)
+                 for item in items]  # fmt: skip
+    # The keys already queued, read together (not one statement per job, as `enqueue`
+    # would): a burst of inbound messages commits several jobs per message.
+    queued: set[str] = set()
+    keys = [key for _, key, _ in jobs]
+    for start in range(0, len(keys), 500):
+        # Uses index: uq_jobs_key.
+        chunk = keys[start : start + 500]
+        queued.update(await session.scalars(select(Job.key).where(Job.key.in_(chunk))))
+    for kind, key, item in jobs:
+        if key not in queued:
+            job = await enqueue(session, kind, event_message(**item))  # unkeyed: no read
+            job.key = key
 
 
 uow.BEFORE_COMMIT.append(_enqueue_subscribed)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from frontdesk.conversations.models import Attachment, Message
+from frontdesk.conversations.models import Attachment, Message, PendingProviderUpdate
 from frontdesk.customers.models import Identity, OptOut
 from frontdesk.kit.blobs import BlobStore
 from tests.channels.sms.conftest import (
@@ -249,6 +249,49 @@ class TestStatuses:
             message = await session.get(Message, message_id)
             assert message is not None
             assert message.delivery_status == "delivered"
+
+    async def test_concurrent_status_callbacks_share_commits_and_land_as_one_at_a_time(
+        self, client, sms, runtime, cast, twilio
+    ):
+        from sqlalchemy import event
+
+        from tests.channels.sms.test_outbound import sent_reply
+
+        message_id, sid = await sent_reply(client, sms, runtime, cast, twilio)
+        unknown = "SM" + "e" * 32  # no message has it (yet): kept
+        calls = [(sid, "sent"), (sid, "delivered"), (sid, "delivered"), (unknown, "delivered")]
+        calls *= 4  # every callback delivered four times, as Twilio retries
+        commits: list[int] = []
+        engine = runtime.db.engine.sync_engine
+
+        def note(_connection: object) -> None:
+            commits.append(1)
+
+        event.listen(engine, "commit", note)
+        try:
+            answers = await asyncio.gather(*(
+                deliver(client, sms,
+                        fixture("status_delivered", MessageSid=which, MessageStatus=status,
+                                SmsStatus=status),
+                        path=sms.status_hook)
+                for which, status in calls
+            ))  # fmt: skip
+        finally:
+            event.remove(engine, "commit", note)
+        assert [a.json()["outcome"] for a in answers] == [
+            "pending" if which == unknown else "applied" for which, _ in calls
+        ]
+        # A transaction per callback made 16 commits; the ingest batches share them.
+        assert len(commits) <= len(calls) // 2, len(commits)
+        async with runtime.db.session() as session:
+            sent = await session.get(Message, message_id)
+            assert sent is not None and sent.delivery_status == "delivered"
+            assert len(sent.meta["statuses"]) == 12  # every notice recorded, in history
+            kept = await session.scalar(
+                select(func.count()).select_from(PendingProviderUpdate)
+                .where(PendingProviderUpdate.provider_message_id == unknown)
+            )  # fmt: skip
+            assert kept == 4
 
     async def test_a_status_for_another_account_is_refused(self, client, sms, runtime):
         params = fixture("status_delivered", AccountSid="AC" + "9" * 32)

@@ -24,6 +24,7 @@ from frontdesk.channels.meta.client import GraphApi, GraphError
 from frontdesk.config import Settings
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.delivery import Notice
 from frontdesk.customers import repository as customers_repository
 from frontdesk.customers import service as customers
 from frontdesk.inboxes.models import Inbox
@@ -84,8 +85,7 @@ async def take_webhook(runtime: Runtime, inbox: Inbox, channel: MetaChannel, bod
         if profile is not None and not received.duplicate:
             await _remember_profile(runtime, channel, incoming.inbound.address, profile)
     if parsed.statuses:
-        async with runtime.db.session() as session:
-            await uow.retrying(session, lambda: _statuses(session, inbox, channel, parsed.statuses))
+        await _statuses(runtime, inbox, channel, parsed.statuses)
         taken.statuses = len(parsed.statuses)
     return _refused_alone(taken, inbox)
 
@@ -196,18 +196,28 @@ async def _remember_profile(
 
 
 async def _statuses(
+    runtime: Runtime, inbox: Inbox, channel: MetaChannel, statuses: list[Status]
+) -> None:
+    """Receipts naming their messages ride the ingest batches (one query for all of them);
+    watermarks (everything before a time, to one person) take a transaction of their own."""
+    await runtime.ingestor.apply(
+        [Notice(inbox.id, s.mid, s.status, at=s.at) for s in statuses if s.mid]
+    )
+    watermarks = [status for status in statuses if not status.mid and status.address]
+    if watermarks:
+        async with runtime.db.session() as session:
+            await uow.retrying(session, lambda: _watermarks(session, inbox, channel, watermarks))
+
+
+async def _watermarks(
     session: AsyncSession, inbox: Inbox, channel: MetaChannel, statuses: list[Status]
 ) -> None:
     for status in statuses:
-        if status.mid:
-            await conversations.apply_provider_status(
-                session, inbox.id, status.mid, status.status, at=status.at
+        assert status.address is not None
+        identity = await customers_repository.find_identity(
+            session, channel.handle_kind, status.address
+        )
+        if identity is not None:
+            await conversations.apply_watermark(
+                session, inbox.id, [identity.id], status.status, until=status.at
             )
-        elif status.address:
-            identity = await customers_repository.find_identity(
-                session, channel.handle_kind, status.address
-            )
-            if identity is not None:
-                await conversations.apply_watermark(
-                    session, inbox.id, [identity.id], status.status, until=status.at
-                )

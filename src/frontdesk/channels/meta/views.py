@@ -16,7 +16,7 @@ from frontdesk.channels.meta.adapter import CHANNELS, MetaChannel
 from frontdesk.channels.meta.schemas import PublicAction, PublicActionRead
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached
 from frontdesk.kit import uow
 from frontdesk.kit.errors import Forbidden, FrontdeskError, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
@@ -31,7 +31,7 @@ async def _inbox(runtime: Runtime, inbox_id: Id) -> tuple[Inbox, MetaChannel]:
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel not in CHANNELS:
         raise NotFound("inbox not found", code="unknown_inbox")
-    return opened_inbox(inbox, runtime.settings), CHANNELS[inbox.channel]
+    return opened_cached(inbox, runtime.settings), CHANNELS[inbox.channel]
 
 
 @router.get("/webhooks/meta/{inbox_id}", responses={403: {}, 404: {}})

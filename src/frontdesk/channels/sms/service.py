@@ -12,12 +12,11 @@ import httpx
 
 from frontdesk.channels.sms.adapter import SCOPE, MediaRef, settings_of, sms_channel
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
+from frontdesk.conversations.delivery import Notice
 from frontdesk.conversations.keywords import receive_text
 from frontdesk.conversations.receiving import Received
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import InboundAttachment
-from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.security import check_outbound_url, safe_filename
 
@@ -91,16 +90,12 @@ async def take_status(runtime: Runtime, inbox: Inbox, params: dict[str, str]) ->
     notice = sms_channel.status_of(inbox, params)
     if notice is None:
         return "ignored"
-    async with runtime.db.session() as session:
-        applied = await uow.retrying(
-            session,
-            lambda: conversations.apply_provider_status(
-                session,
-                inbox.id,
-                notice.provider_message_id,
-                notice.status,
-                code=notice.code,
-                text=notice.text,
-            ),
-        )
+    [applied] = await runtime.ingestor.apply(
+        [
+            Notice(
+                inbox.id, notice.provider_message_id, notice.status,
+                code=notice.code, text=notice.text,
+            )
+        ]
+    )  # fmt: skip
     return "applied" if applied is not None else "pending"

@@ -17,7 +17,7 @@ from frontdesk.deps import AdminAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached, opened_inbox
 from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
@@ -36,7 +36,7 @@ async def _signed(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox, dict[
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != sms_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
-    inbox = opened_inbox(inbox, runtime.settings)
+    inbox = opened_cached(inbox, runtime.settings)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise FrontdeskError("webhook body is too large", code="too_large")

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from frontdesk.channels.sms_gateway.adapter import SCOPE, settings_of, sms_gateway_channel
-from frontdesk.conversations import service as conversations
+from frontdesk.conversations.delivery import Notice
 from frontdesk.conversations.keywords import receive_text
 from frontdesk.conversations.receiving import Received
 from frontdesk.inboxes.models import Inbox
-from frontdesk.kit import uow
 
 if TYPE_CHECKING:
     from frontdesk.runtime import Runtime
@@ -33,16 +32,12 @@ async def take_status(runtime: Runtime, inbox: Inbox, body: bytes) -> str:
     notice = sms_gateway_channel.status_of(inbox, body)
     if notice is None:
         return "ignored"
-    async with runtime.db.session() as session:
-        applied = await uow.retrying(
-            session,
-            lambda: conversations.apply_provider_status(
-                session,
-                inbox.id,
-                notice.provider_message_id,
-                notice.status,
-                code=notice.code,
-                text=notice.text,
-            ),
-        )
+    [applied] = await runtime.ingestor.apply(
+        [
+            Notice(
+                inbox.id, notice.provider_message_id, notice.status,
+                code=notice.code, text=notice.text,
+            )
+        ]
+    )  # fmt: skip
     return "applied" if applied is not None else "pending"

@@ -10,7 +10,7 @@ from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.sms_gateway import service
 from frontdesk.channels.sms_gateway.adapter import MAX_BODY, sms_gateway_channel
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached
 from frontdesk.kit.errors import FrontdeskError, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
@@ -23,7 +23,7 @@ async def _signed(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox, bytes
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != sms_gateway_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
-    inbox = opened_inbox(inbox, runtime.settings)
+    inbox = opened_cached(inbox, runtime.settings)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise FrontdeskError("webhook body is too large", code="too_large")

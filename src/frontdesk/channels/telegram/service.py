@@ -16,9 +16,9 @@ from frontdesk.channels.telegram.client import BotApi, TelegramError
 from frontdesk.channels.telegram.schemas import Update
 from frontdesk.config import Settings
 from frontdesk.conversations import service as conversations
+from frontdesk.conversations.delivery import Notice
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound, InboundAttachment
-from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.security import safe_filename
 
@@ -88,8 +88,8 @@ async def take_update(runtime: Runtime, inbox: Inbox, body: bytes) -> Taken:
     update = read_update(body)
     edit = telegram_channel.edit_of(update)
     if edit is not None:
-        async with runtime.db.session() as session:
-            await uow.retrying(session, lambda: _edit(session, inbox, update))
+        notice = Notice(inbox.id, edit.provider_message_id, text=edit.text, at=edit.at, edit=True)
+        await runtime.ingestor.apply([notice])
         return Taken(update.update_id, "edited")
     prepared = await prepare(inbox, update, runtime.settings)
     if prepared.inbound is None:

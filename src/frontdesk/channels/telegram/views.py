@@ -12,7 +12,7 @@ from frontdesk.channels.telegram import service
 from frontdesk.channels.telegram.adapter import telegram_channel
 from frontdesk.deps import AdminAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached, opened_inbox
 from frontdesk.kit.errors import NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
@@ -37,7 +37,7 @@ async def webhook(inbox_id: Id, request: Request) -> JSONResponse:
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != telegram_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
-    inbox = opened_inbox(inbox, runtime.settings)
+    inbox = opened_cached(inbox, runtime.settings)
     body = await request.body()
     if not telegram_channel.verify(inbox, dict(request.headers), body):
         raise Unauthorized("secret token missing or wrong", code="bad_signature")

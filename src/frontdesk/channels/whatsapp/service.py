@@ -8,8 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from frontdesk.channels.whatsapp.adapter import (
     Item,
     MediaRef,
@@ -19,10 +17,9 @@ from frontdesk.channels.whatsapp.adapter import (
 )
 from frontdesk.channels.whatsapp.client import GraphApi, GraphError
 from frontdesk.config import Settings
-from frontdesk.conversations import service as conversations
+from frontdesk.conversations.delivery import Notice
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import InboundAttachment
-from frontdesk.kit import uow
 from frontdesk.kit.errors import FrontdeskError
 from frontdesk.kit.security import safe_filename
 
@@ -104,8 +101,7 @@ async def take_notification(runtime: Runtime, inbox: Inbox, body: bytes) -> Take
             taken.stored += 1
         taken.message_ids.append(received.message.id)
     if notices:
-        async with runtime.db.session() as session:
-            await uow.retrying(session, lambda: _statuses(session, inbox, notices))
+        await runtime.ingestor.apply([_notice(inbox, notice) for notice in notices])
         taken.statuses = len(notices)
     return refused_alone(taken, inbox)
 
@@ -121,14 +117,8 @@ def refused_alone(taken: Taken, inbox: Inbox) -> Taken:
     return taken
 
 
-async def _statuses(session: AsyncSession, inbox: Inbox, notices: list[StatusNotice]) -> None:
-    for notice in notices:
-        await conversations.apply_provider_status(
-            session,
-            inbox.id,
-            notice.provider_message_id,
-            notice.status,
-            code=notice.code,
-            text=notice.text,
-            at=notice.at,
-        )
+def _notice(inbox: Inbox, notice: StatusNotice) -> Notice:
+    return Notice(
+        inbox.id, notice.provider_message_id, notice.status,
+        code=notice.code, text=notice.text, at=notice.at,
+    )  # fmt: skip

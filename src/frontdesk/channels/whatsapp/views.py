@@ -10,7 +10,7 @@ from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.channels.whatsapp import service
 from frontdesk.channels.whatsapp.adapter import whatsapp_channel
 from frontdesk.inboxes.models import Inbox
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached
 from frontdesk.kit.errors import Forbidden, NotFound, Unauthorized
 from frontdesk.kit.schemas import Id
 from frontdesk.runtime import Runtime
@@ -23,7 +23,7 @@ async def _inbox(request: Request, inbox_id: Id) -> tuple[Runtime, Inbox]:
     inbox = await runtime.inboxes.get(inbox_id)
     if inbox is None or not inbox.active or inbox.channel != whatsapp_channel.channel:
         raise NotFound("inbox not found", code="unknown_inbox")
-    return runtime, opened_inbox(inbox, runtime.settings)
+    return runtime, opened_cached(inbox, runtime.settings)
 
 
 @router.get("/webhooks/whatsapp/{inbox_id}", responses={403: {}, 404: {}})
