@@ -505,7 +505,8 @@ async def recording_ready(step: Step) -> str:
         # Queued at the end of the batch, with the other steps' recordings (writer.settle).
         return repository.Queued(
             FETCH_RECORDING_JOB, f"{FETCH_RECORDING_JOB}:{step.inbox.id}:{sid}", call,
-            {"recording_sid": sid, "recording_url": url}, answer="queued",
+            {"inbox_id": step.inbox.id, "recording_sid": sid, "recording_url": url},
+            answer="queued",
         )  # fmt: skip
 
     outcome = await _write(step, work)
