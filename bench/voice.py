@@ -16,8 +16,11 @@ The agent takes each call through the API (POST /api/v1/calls/{id}/answer), not 
 callers are bare asyncio HTTP/1.1 connections (one per call), cheap enough that the client's
 own CPU does not show as the server's response time.
 
-Prints p50/p99/max of the webhook response times (all steps, and per step), calls lost (not
-ended as answered), and recordings: stored, stored twice, deleted at the provider.
+Prints p50/p99/max of the webhook response times (all steps, and per step), the webhook rate,
+the load average (before, during, after), the serve process's CPU per webhook (in its event
+loop's thread and in all; with and without its idle background, measured for a few seconds
+before the calls start), calls lost (not ended as answered), and recordings: stored, stored
+twice, deleted at the provider.
 
 Usage: python bench/voice.py [--n 500] [--ramp 5] [--pace fast|listening]
        [--database-url postgresql+psycopg://...]
@@ -465,17 +468,54 @@ async def ended(db: Database, path: str | None) -> int:
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
     """CPU time (user + system) a process and its children (`--workers`) have used so far."""
-    return _tree_cpu(process.pid)
+    return sum(_tree_cpu(process.pid))
 
 
-def _tree_cpu(pid: int) -> float:
+def loop_cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """The part of `cpu_seconds` spent in the processes' main threads: the event loop, where
+    Python runs (the rest is SQLite's connection threads and the thread pool)."""
+    return _tree_cpu(process.pid)[0]
+
+
+def _tree_cpu(pid: int) -> tuple[float, float]:
+    """(main thread, all threads) CPU-s of a process and its children."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        main = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:  # gone meanwhile
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(_tree_cpu(int(child)) for child in children)
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / tick, (int(main[11]) + int(main[12])) / tick
+    below = [_tree_cpu(int(child)) for child in children]
+    return own[1] + sum(b[0] for b in below), own[0] + sum(b[1] for b in below)
+
+
+class LoadSampler:
+    """The 1-minute load average, sampled every second while the calls run."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(float(load().split()[0]))
+            await asyncio.sleep(1)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    def stop(self) -> str:
+        if self.task is not None:
+            self.task.cancel()
+        if not self.samples:
+            return "?"
+        return f"mean {sum(self.samples) / len(self.samples):.1f}, max {max(self.samples):.1f}"
+
+
+# Seconds the idle serve process is watched before the calls start.
+IDLE_SECONDS = 3.0
 
 
 def load() -> str:
@@ -528,15 +568,26 @@ async def main_async(args: argparse.Namespace) -> None:
         warm = Run(base, port, hook, provider_url, token, db, provider, PACES["fast"], path)
         await asyncio.gather(*(one_call(warm, args.n + i, 0.1 * i) for i in range(5)))
         run = Run(base, port, hook, provider_url, token, db, provider, pace, path)
+        # What the serve process spends with no call at all (job polling, gc rounds, event
+        # followers): a long run (--pace listening) counts it against its webhooks too.
+        await asyncio.sleep(1)
+        idle_before, idle_began = cpu_seconds(processes[0]), time.perf_counter()
+        await asyncio.sleep(IDLE_SECONDS)
+        idle_rate = (cpu_seconds(processes[0]) - idle_before) / (time.perf_counter() - idle_began)
         cpu_before = [cpu_seconds(process) for process in processes]
+        loop_before = loop_cpu_seconds(processes[0])
         own_before = time.process_time()
+        sampler = LoadSampler()
+        sampler.start()
         began = time.perf_counter()
         outcomes = await asyncio.gather(
             *(one_call(run, i, i * args.ramp / args.n) for i in range(args.n))
         )
         took = time.perf_counter() - began
+        load_during = sampler.stop()
         own_cpu = time.process_time() - own_before
         cpu = cpu_seconds(processes[0]) - cpu_before[0]
+        loop_cpu = loop_cpu_seconds(processes[0]) - loop_before
         worker_cpu = sum(cpu_seconds(p) for p in processes[1:]) - sum(cpu_before[1:])
         deadline = time.perf_counter() + 300
         while time.perf_counter() < deadline:
@@ -546,13 +597,20 @@ async def main_async(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.5)
         stored, twice = await recordings_stored(db, path)
         all_times = [t for times in run.timings.values() for t in times]
-        print(f"  {len(all_times)} webhooks in {took:.1f}s; response time "
+        count = max(len(all_times), 1)
+        print(f"  {len(all_times)} webhooks in {took:.1f}s ({len(all_times) / took:.0f} a second;"
+              f" load average during the run {load_during}); response time "
               f"p50 {percentile(all_times, 0.5) * 1000:.1f} ms, "
               f"p99 {percentile(all_times, 0.99) * 1000:.1f} ms, "
               f"max {max(all_times) * 1000:.1f} ms  (target p99 <= 100 ms)")  # fmt: skip
+        idle = min(idle_rate * took, cpu)
         print(f"  the serve process used {cpu:.1f} CPU-s for them: "
-              f"{cpu / max(len(all_times), 1) * 1000:.1f} ms per webhook (jobs and the "
-              f"agents' API calls included)")  # fmt: skip
+              f"{cpu / count * 1000:.2f} ms per webhook (jobs and the agents' API calls "
+              f"included); {loop_cpu / count * 1000:.2f} ms of it in the event loop's thread, "
+              f"the rest in other threads (SQLite's); {idle:.1f} CPU-s of it idle background "
+              f"({idle_rate * 1000:.0f} ms a second with no call: job polling, gc rounds, "
+              f"followers): {(cpu - idle) / count * 1000:.2f} ms per webhook without it"
+              )  # fmt: skip
         print(f"  this process (callers, provider, signing) used {own_cpu:.1f} CPU-s"
               + (f"; the worker {worker_cpu:.1f} CPU-s" if len(processes) > 1 else ""))  # fmt: skip
         for step, times in run.timings.items():

@@ -110,6 +110,8 @@ class Caller:
         return found
 
 
+# Webhooks of one call in bench/voice.py: eight steps, the recording callback twice for 10 %.
+WEBHOOKS_PER_CALL = 8.1
 STEPS = ("incoming", "language", "menu", "wait", "agent-leg", "dialed", "recording", "status")
 
 
@@ -144,6 +146,9 @@ async def run_step(meter: Meter, step: str, works: list[Any]) -> None:
     meter.step = "between"
 
 
+ANSWER = "answer (API)"
+
+
 async def wave(meter: Meter, client: httpx.AsyncClient, hook: str, token: str, first: int,
                size: int, provider_url: str, provider: Any) -> None:  # fmt: skip
     callers = [Caller(client, hook, f"+9715{first + i:08d}") for i in range(size)]
@@ -156,7 +161,7 @@ async def wave(meter: Meter, client: httpx.AsyncClient, hook: str, token: str, f
         c.post(c.find("Gather").get("action") or "", Digits=str((first + i) % 2 + 1))
         for i, c in enumerate(callers)
     ])  # fmt: skip
-    meter.step = "answer (API)"
+    meter.step = ANSWER
     for c in callers:  # the agent takes each call (an API request, not a webhook)
         message_id = await message_of(client, c.sid)
         answer = await client.post(
@@ -278,7 +283,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     jobs_profiler.dump_stats(args.profile + ".jobs")
                 print(f"jobs: {ran} queued in all (warm-up included), drained in {cpu:.2f} "
                       f"CPU-s: {cpu / (args.n + 3) * 1000:.2f} ms per call (the fake "
-                      "provider's side of the recordings' GET and DELETE included)")  # fmt: skip
+                      "provider's side of the recordings' GET and DELETE included), "
+                      f"{cpu / (args.n + 3) / WEBHOOKS_PER_CALL * 1000:.2f} ms per "
+                      "webhook")  # fmt: skip
                 for kind, n in kinds.most_common():
                     print(f"    {kind:<32} {n}")
                 print(f"  {meter.statements['jobs'] / (args.n + 3):.1f} statements per call:")
@@ -306,6 +313,11 @@ def report(meter: Meter, args: argparse.Namespace) -> None:
     print(f"  {'all':<10} {total_n:>5} {total_cpu / total_n * 1000:8.2f} "
           f"{sum(statements.get(s, 0) for s in STEPS) / total_n:6.1f} "
           f"{sum(commits.get(s, 0) for s in STEPS) / total_n:7.2f}")  # fmt: skip
+    answer, calls = ANSWER, meter.count["incoming"] or 1
+    print(f"  {answer}: {meter.cpu[answer] / calls * 1000:.2f} ms CPU, "
+          f"{statements.get(answer, 0) / calls:.1f} statements, "
+          f"{commits.get(answer, 0) / calls:.2f} commits per call (the agent's API call, not a "
+          f"webhook; {meter.cpu[answer] / total_n * 1000:.2f} ms per webhook)")  # fmt: skip
     if args.sql:
         for (step, sql), n in sorted(meter.sql.items()):
             if step in STEPS:

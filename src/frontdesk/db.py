@@ -235,6 +235,8 @@ class Database:
         # Wired by the process runtime: where committed events go, who wants to hear of new jobs.
         self.bus: Any = None
         self.job_listeners: list[Callable[[], None]] = []
+        # The process's inbox rows (inboxes/cache.py), for jobs that need an inbox's settings.
+        self.inboxes: Any = None
 
     async def publish_events(self, messages: list[dict[str, Any]]) -> None:
         """Fan committed events out to every process; never raises (the commit already stands,

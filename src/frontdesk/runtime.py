@@ -55,7 +55,7 @@ class Runtime:
         bus = make_bus(settings.redis_url, settings.bus_prefix)
         db.bus = bus
         runtime = cls(settings, db, bus, BlobStore(settings.blob_dir))
-        runtime.inboxes = InboxCache(db)
+        runtime.inboxes = db.inboxes = InboxCache(db)
         runtime.ingestor = Ingestor(db, runtime.blobs, writers=settings.ingest_writers)
         if with_runner:
             runtime.runner = JobRunner(db, settings)

@@ -43,6 +43,24 @@ class TestEnqueue:
         second = await enqueue(runtime, key="k1")
         assert first == second
 
+    async def test_enqueue_many_adds_only_the_keys_not_queued_yet(self, runtime):
+        kept = await enqueue(runtime, key="k1", payload={"n": 0})
+        async with runtime.db.session() as session:
+            await jobs.enqueue_many(
+                session, "test.record", {"k1": {"n": 1}, "k2": {"n": 2}, "k3": {"n": 3}}
+            )
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            rows = (await session.scalars(select(Job).order_by(Job.id))).all()
+            await session.commit()
+        assert [(row.key, row.payload, row.state) for row in rows] == [
+            ("k1", {"n": 0}, "available"), ("k2", {"n": 2}, "available"),
+            ("k3", {"n": 3}, "available"),
+        ]  # fmt: skip
+        assert rows[0].id == kept
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        assert sorted(job.payload["n"] for job in await runner.claim(10)) == [0, 2, 3]
+
     async def test_job_is_invisible_until_commit(self, runtime):
         runner = JobRunner(runtime.db, runtime.settings, name="r")
         async with runtime.db.session() as session:

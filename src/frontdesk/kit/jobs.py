@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from frontdesk.config import Settings
-from frontdesk.db import Base, Database, UTCDateTime, utcnow
+from frontdesk.db import Base, Database, UTCDateTime, assign_ids, utcnow
 from frontdesk.kit import uow
 from frontdesk.kit.events import event_message
 
@@ -259,6 +259,32 @@ async def enqueue(
         attempts=0,
     )
     session.add(job)
+    _announce(session)
+    return job
+
+
+async def enqueue_many(
+    session: AsyncSession, kind: str, keyed: Mapping[str, dict[str, Any]]
+) -> None:
+    """`enqueue` for many keyed jobs of one kind ({key: payload}): the keys already queued
+    are read in one statement (not one each), and the new jobs are inserted together at
+    flush. A key queued before is a no-op, as in `enqueue`."""
+    if not keyed:
+        return
+    # Uses index: uq_jobs_key.
+    found = set(await session.scalars(select(Job.key).where(Job.key.in_(list(keyed)))))
+    now = utcnow()
+    for key, payload in keyed.items():
+        if key not in found:
+            session.add(Job(kind=kind, payload=payload, key=key, run_at=now,
+                            state=AVAILABLE, attempts=0))  # fmt: skip
+    await assign_ids(session, Job)
+    _announce(session)
+
+
+def _announce(session: AsyncSession) -> None:
+    """Wake this process's runner once the transaction's jobs are committed (and, on
+    PostgreSQL, the other processes' runners)."""
     db = session.info.get("db")
     if db is not None:
 
@@ -275,7 +301,6 @@ async def enqueue(
                 await notify_workers(db)
 
             uow.after_commit(session, notify)
-    return job
 
 
 async def _notify_mark() -> None:

@@ -4,7 +4,10 @@ deleted at the provider. A missed call waits for a callback, which click-to-call
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import asyncio
+import secrets
+
+from sqlalchemy import event, func, select
 
 from frontdesk.channels.voice.models import VoiceCall, VoiceQuarantine
 from frontdesk.conversations.models import Attachment, Message
@@ -197,6 +200,54 @@ class TestRecording:
         await run_jobs(runtime)
         assert await count(runtime, Attachment) == 1
 
+    async def test_recordings_ready_together_queue_their_jobs_in_one_read_and_one_insert(
+        self, client, runtime, cast, voice, provider
+    ):
+        callers = []
+        for i in range(5):
+            caller = await queued(client, voice, f"+97150123000{i}")
+            call = await _message_of(runtime, caller.sid)
+            taken = await client.post(f"/api/v1/calls/{call}/answer", headers=cast.alice.headers)
+            assert taken.status_code == 200, taken.text
+            await caller.follow_redirect()
+            await caller.agent_answers()
+            callers.append(caller)
+        sids = ["RE" + secrets.token_hex(16) for _ in callers]
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, sql, *_):  # type: ignore[no-untyped-def]
+            statements.append(" ".join(sql.split()))
+
+        engine = runtime.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            # At the same moment (one batch of the voice writer), the first one twice.
+            answers = await asyncio.gather(*(
+                caller.recording(provider, caller.verb("Dial").get("recordingStatusCallback")
+                                 or "", sid=sid)
+                for caller, sid in [*zip(callers, sids, strict=True), (callers[0], sids[0])]
+            ))  # fmt: skip
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert [response.json()["outcome"] for _, response in answers] == ["queued"] * 6
+        reads = [sql for sql in statements if sql.startswith("SELECT jobs.")]
+        inserts = [sql for sql in statements if sql.startswith("INSERT INTO jobs")]
+        # One read of the queued keys and one insert for the batch, not one each per step.
+        assert len(reads) == 1 and "IN" in reads[0], reads
+        assert len(inserts) == 1, inserts
+        assert await _fetch_jobs(runtime) == 5
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            assert await run_jobs(runtime) >= 10  # each fetched, then deleted
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        # The jobs take the inbox from the process's inbox rows (read again at most once,
+        # should they expire meanwhile), not in a transaction each.
+        assert len([sql for sql in statements if sql.startswith("SELECT inboxes.")]) <= 1
+        assert sorted(provider.deleted) == sorted(sids)
+        assert await count(runtime, Attachment) == 5
+
     async def test_a_recording_url_off_the_providers_host_is_refused(
         self, client, runtime, cast, voice
     ):
@@ -224,6 +275,13 @@ class TestRecording:
         assert call.meta["call"]["status"] == "voicemail"
         assert call.meta["call"]["recording"] is not None
         assert provider.deleted == [sid]
+
+
+async def _message_of(runtime, sid: str) -> int:  # type: ignore[no-untyped-def]
+    async with runtime.db.session() as session:
+        found = await session.scalar(select(Message.id).where(Message.provider_message_id == sid))
+        assert found is not None
+        return int(found)
 
 
 async def _fetch_jobs(runtime) -> int:  # type: ignore[no-untyped-def]

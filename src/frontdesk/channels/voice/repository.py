@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from frontdesk.channels.voice.models import IN_QUEUE, VoiceCall, VoiceQuarantine
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.kit import jobs
 
 # The calls (and first-step messages) this transaction has read, by (inbox_id, CallSid).
 _READ = "frontdesk.voice_calls_read"
@@ -125,6 +126,35 @@ class Waiting:
 
     call: VoiceCall
     position: int = 0
+
+
+@dataclass
+class Queued:
+    """A job a step queues, keyed (once per key), enqueued at the end of its batch with the
+    other steps' jobs of its kind (one read of the keys, one insert); the step's answer is
+    then `answer`."""
+
+    kind: str
+    key: str
+    call: VoiceCall
+    payload: dict[str, Any]
+    answer: str
+
+
+async def enqueue_queued(session: AsyncSession, queued: Sequence[Queued]) -> None:
+    """The jobs of a batch's steps, each with its call's id (a call row made in this batch
+    gets it at a flush first)."""
+    if not queued:
+        return
+    if any(item.call.id is None for item in queued):
+        await session.flush()
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in queued:
+        by_kind.setdefault(item.kind, {}).setdefault(
+            item.key, {"call_id": item.call.id, **item.payload}
+        )
+    for kind, keyed in by_kind.items():
+        await jobs.enqueue_many(session, kind, keyed)
 
 
 async def place_in_queues(session: AsyncSession, turns: Sequence[Waiting]) -> None:

@@ -28,7 +28,7 @@ from frontdesk.db import utcnow
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import Inbound, webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
-from frontdesk.kit import jobs, uow
+from frontdesk.kit import uow
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.events import record
 
@@ -119,8 +119,9 @@ async def _write(step: Step, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async with step.runtime.db.session() as session:
 
         async def alone() -> T:
-            result = await work(session)
-            await settle(session, [result])
+            outcomes = [await work(session)]
+            await settle(session, outcomes)
+            result: T = outcomes[0]
             return result
 
         return await uow.retrying(session, alone)
@@ -183,7 +184,7 @@ async def _first_step(
         conversation_id=message.conversation_id, direction="inbound",
         state="voicemail" if voicemail else "ivr", queue_id=0, created_at=message.created_at,
     )  # fmt: skip
-    session.add(row)  # flushed with the step's change (its id: `_flushed`, the queue position)
+    session.add(row)  # flushed with the step's change (or for its id: the queue position, a job)
     repository.remember_call(session, row)
     return row
 
@@ -497,30 +498,20 @@ async def recording_ready(step: Step) -> str:
     sid = one(step.params, "RecordingSid", limit=64)
     url = voice_channel.provider_file_url(step.inbox, one(step.params, "RecordingUrl", limit=500))
 
-    async def work(session: AsyncSession) -> str:
+    async def work(session: AsyncSession) -> str | repository.Queued:
         call = await _call_only(session, step)
         if call.recording_sid == sid:
             return "duplicate"
-        await jobs.enqueue(
-            session,
-            FETCH_RECORDING_JOB,
-            {
-                "call_id": (await _flushed(session, call)).id,
-                "recording_sid": sid,
-                "recording_url": url,
-            },
-            key=f"{FETCH_RECORDING_JOB}:{step.inbox.id}:{sid}",
-        )
-        return "queued"
+        # Queued at the end of the batch, with the other steps' recordings (writer.settle).
+        return repository.Queued(
+            FETCH_RECORDING_JOB, f"{FETCH_RECORDING_JOB}:{step.inbox.id}:{sid}", call,
+            {"inbox_id": step.inbox.id, "recording_sid": sid, "recording_url": url},
+            answer="queued",
+        )  # fmt: skip
 
-    return await _write(step, work)
-
-
-async def _flushed(session: AsyncSession, call: VoiceCall) -> VoiceCall:
-    """The call with its id (a row made by this step is inserted now, not at commit)."""
-    if call.id is None:
-        await session.flush()
-    return call
+    outcome = await _write(step, work)
+    assert isinstance(outcome, str)  # settled into its answer
+    return outcome
 
 
 async def outbound_answered(step: Step) -> str:

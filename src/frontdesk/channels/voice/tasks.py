@@ -14,6 +14,7 @@ from frontdesk.channels.voice.service import FETCH_RECORDING_JOB
 from frontdesk.conversations import calls, transcription
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.inboxes import repository as inboxes_repository
+from frontdesk.inboxes.cache import InboxCache
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
 from frontdesk.inboxes.secrets import opened_inbox
@@ -30,9 +31,15 @@ RECORDING_FORMAT = ".mp3"
 
 
 async def _inbox(ctx: JobContext, inbox_id: int) -> Inbox:
-    async with ctx.db.session() as session:
-        inbox = await inboxes_repository.get_inbox(session, inbox_id)
-        await session.commit()
+    """The inbox, secrets opened: from the process's inbox rows (a few seconds old at most,
+    as the webhooks read it; no transaction), or read where no runtime keeps them."""
+    cache: InboxCache | None = ctx.db.inboxes
+    if cache is not None:
+        inbox = await cache.get(inbox_id)
+    else:
+        async with ctx.db.session() as session:
+            inbox = await inboxes_repository.get_inbox(session, inbox_id)
+            await session.commit()
     if inbox is None:
         raise PermanentJobError("the inbox is gone")
     return opened_inbox(inbox, ctx.settings)
@@ -43,16 +50,22 @@ async def fetch_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Download the recording with the account's credentials (only from the provider's API
     host), store it as a blob on the call, then have it deleted at the provider."""
     sid = str(payload["recording_sid"])
-    async with ctx.db.session() as session:
-        call = await repository.get_call_by_id(session, int(payload["call_id"]))
-        row = await inboxes_repository.get_inbox(session, call.inbox_id) if call else None
-        await session.commit()
-    if call is None:
-        return
-    if row is None:
-        raise PermanentJobError("the inbox is gone")
-    inbox = opened_inbox(row, ctx.settings)
-    if call.recording_sid != sid:
+    call_id = int(payload["call_id"])
+    if "inbox_id" in payload and ctx.attempt == 1:
+        # A first attempt: nothing of it is stored yet (`keep` checks again), so the call
+        # need not be read before the download.
+        inbox, stored = await _inbox(ctx, int(payload["inbox_id"])), False
+    else:  # a retry (or a job queued without its inbox): the recording may be stored
+        async with ctx.db.session() as session:
+            call = await repository.get_call_by_id(session, call_id)
+            row = await inboxes_repository.get_inbox(session, call.inbox_id) if call else None
+            await session.commit()
+        if call is None:
+            return
+        if row is None:
+            raise PermanentJobError("the inbox is gone")
+        inbox, stored = opened_inbox(row, ctx.settings), call.recording_sid == sid
+    if not stored:
         url = voice_channel.provider_file_url(inbox, str(payload["recording_url"]))
         check_outbound_url(url, allow_private=ctx.settings.allow_private_webhooks)
         data, kind = await _download(
@@ -63,7 +76,7 @@ async def fetch_recording(ctx: JobContext, payload: dict[str, Any]) -> None:
 
             async def keep() -> None:
                 # The conversation is read with them: storing the recording updates it.
-                found = await repository.call_with_message(session, call.id)
+                found = await repository.call_with_message(session, call_id)
                 if found is None or found[0].recording_sid == sid:
                     return  # stored meanwhile: once per recording
                 found[0].recording_sid = sid

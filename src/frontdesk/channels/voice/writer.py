@@ -64,9 +64,14 @@ async def _write_many(session: AsyncSession, works: list[StepWork]) -> Sequence[
 
 async def settle(session: AsyncSession, outcomes: list[Any]) -> None:
     """What the steps left to the end of their batch: the queue positions of the callers
-    still waiting."""
+    still waiting, and the jobs they queue (each such outcome becomes its answer)."""
     turns = [outcome for outcome in outcomes if isinstance(outcome, repository.Waiting)]
     await repository.place_in_queues(session, turns)
+    queued = [outcome for outcome in outcomes if isinstance(outcome, repository.Queued)]
+    await repository.enqueue_queued(session, queued)
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, repository.Queued):
+            outcomes[index] = outcome.answer
 
 
 def writer_of(runtime: Runtime) -> StepWriter | None:
