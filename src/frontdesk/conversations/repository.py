@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -543,6 +544,61 @@ async def get_messages(session: AsyncSession, message_ids: set[int]) -> dict[int
         return {}
     rows = await session.scalars(select(Message).where(Message.id.in_(message_ids)))
     return {message.id: message for message in rows.all()}
+
+
+async def delivery_states(session: AsyncSession, message_ids: set[int]) -> dict[int, Any]:
+    """{id: row} of what a delivery changes on these messages, as stored now (Core rows with
+    `delivery_status`, `delivery_error`, `provider_message_id`, `sent_at`, `meta`): a delivery
+    wave's check that nobody recorded them meanwhile, without loading the messages again."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Message.id,
+            Message.delivery_status,
+            Message.delivery_error,
+            Message.provider_message_id,
+            Message.sent_at,
+            Message.meta,
+        ).where(Message.id.in_(message_ids))
+    )
+    return {row.id: row for row in rows.all()}
+
+
+_MESSAGES = Message.__table__
+# One executemany for a delivery wave's messages (kept by the caller, not in the session).
+_SAVE_DELIVERY = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(
+        delivery_status=bindparam("b_status"),
+        delivery_error=bindparam("b_error"),
+        provider_message_id=bindparam("b_provider_id"),
+        sent_at=bindparam("b_sent_at"),
+        meta=bindparam("b_meta"),
+    )
+)
+
+
+async def save_deliveries(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Write what a delivery changed on these messages (instances outside this session, as a
+    delivery batch loaded them): one executemany instead of a load and a flush."""
+    if not messages:
+        return
+    await session.execute(
+        _SAVE_DELIVERY,
+        [
+            {
+                "b_id": message.id,
+                "b_status": message.delivery_status,
+                "b_error": message.delivery_error,
+                "b_provider_id": message.provider_message_id,
+                "b_sent_at": message.sent_at,
+                "b_meta": message.meta,
+            }
+            for message in messages
+        ],
+    )
 
 
 async def thread_messages_many(
