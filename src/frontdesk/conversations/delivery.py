@@ -127,9 +127,7 @@ async def settle_pending(session: AsyncSession, messages: Sequence[Message]) -> 
     """Apply the notices kept for these messages' provider ids, oldest first, to the messages
     as this session holds them (a delivery wave's, written outside the ORM, are loaded here
     only when a notice waits for them)."""
-    by_key = {
-        (m.inbox_id, m.provider_message_id): m.id for m in messages if m.provider_message_id
-    }
+    by_key = {(m.inbox_id, m.provider_message_id): m.id for m in messages if m.provider_message_id}
     if not by_key:
         return
     rows = await repository.take_pending_updates(session, set(by_key))

@@ -326,8 +326,10 @@ async def _record(
             if now is None or now.delivery_status in DONE:
                 continue
             message = send.message
-            message.delivery_status, message.delivery_error = now.delivery_status, now.delivery_error
-            message.provider_message_id, message.sent_at = now.provider_message_id, now.sent_at
+            message.delivery_status = now.delivery_status
+            message.delivery_error = now.delivery_error
+            message.provider_message_id = now.provider_message_id
+            message.sent_at = now.sent_at
             message.meta = dict(now.meta or {})
             delivered.append((message, result.status, result.external_id))
             outcomes.append(result.status)
