@@ -149,8 +149,9 @@ class TestBatchDelivery:
                 event.remove(engine, "before_cursor_execute", note)
         assert await statuses(runtime, ids) == ["delivered"] * 4
         assert window(JobContext(runtime.db, settings, 0, 0)) == 2  # two waves
-        # While preparing: the messages, their conversations, the earlier messages.
-        assert len(reads) == 3, reads
+        # While preparing: the messages and their conversations (the earlier messages of the
+        # threads come as a few columns, without their text).
+        assert len(reads) == 2, reads
 
     async def test_a_failed_send_fails_only_its_own_job_which_is_retried(
         self, client, cast, runtime

@@ -181,7 +181,7 @@ def _outbound(
     subject: str | None,
     thread: str | None,
     to_name: str | None,
-    earlier: list[Message],
+    earlier: list[Any],  # repository.thread_messages_many's rows
     attachments: list[OutboundAttachment],
 ) -> Outbound:
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)

@@ -603,19 +603,27 @@ async def save_deliveries(session: AsyncSession, messages: Sequence[Message]) ->
 
 async def thread_messages_many(
     session: AsyncSession, conversation_ids: set[int], *, before_id: int
-) -> dict[int, list[Message]]:
-    """The messages before `before_id` of each conversation, oldest first (a delivery batch's
-    References, one query for the batch)."""
-    threads: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+) -> dict[int, list[Any]]:
+    """The messages before `before_id` of each conversation, oldest first, as Core rows of
+    what a reply's threading needs (`id`, `direction`, `external_id`, `answered`, `meta`): a
+    delivery batch's References and what it answers, one query for the batch, no ORM objects."""
+    threads: dict[int, list[Any]] = {cid: [] for cid in conversation_ids}
     if not conversation_ids:
         return threads
-    rows = await session.scalars(
-        select(Message)
+    rows = await session.execute(
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.direction,
+            Message.external_id,
+            Message.answered,
+            Message.meta,
+        )
         .where(Message.conversation_id.in_(conversation_ids), Message.id < before_id)
         .order_by(Message.id)
     )
-    for message in rows.all():
-        threads[message.conversation_id].append(message)
+    for row in rows.all():
+        threads[row.conversation_id].append(row)
     return threads
 
 
