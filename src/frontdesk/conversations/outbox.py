@@ -2,7 +2,7 @@
 everything their adapters need (the channels' refusal checks included), the per-inbox rate
 slots are taken in one transaction, and the sends go out in waves over the process's pooled
 HTTP client (kit/http.py), each wave's results recorded in one write transaction before the
-next wave is sent: a crash repeats at most one wave per batch (JOB_CONCURRENCY in all).
+next wave is sent: a crash repeats at most one wave (JOB_CONCURRENCY sends in all).
 
 What a batch keeps from one-message-per-job delivery: each message is sent under its stable
 idempotency key (`frontdesk-message-<id>`), a message already sent or delivered is never sent
@@ -42,7 +42,11 @@ from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater, renew_leases
 
 DONE = ("sent", "delivered", "read")
-# Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`).
+# Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`). One: its
+# waves are then JOB_CONCURRENCY sends each, and every wave pays one write transaction (about
+# eight statements, the event lock among them), so fewer, larger waves cost less CPU per
+# delivery; a second batch only overlapped its waits with this one's, which the waves'
+# concurrency already covers.
 PARALLEL_BATCHES = 1
 
 
