@@ -565,7 +565,7 @@ async def delivery_states(session: AsyncSession, message_ids: set[int]) -> dict[
     return {row.id: row for row in rows.all()}
 
 
-_MESSAGES = Message.__table__
+_MESSAGES = Message.metadata.tables["messages"]
 # One executemany for a delivery wave's messages (kept by the caller, not in the session).
 _SAVE_DELIVERY = (
     update(_MESSAGES)
