@@ -182,12 +182,20 @@ async def apply_provider_edit(
 
 
 async def settle_pending(session: AsyncSession, messages: Sequence[Message]) -> None:
-    """Apply the notices kept for these messages' provider ids, oldest first."""
-    by_key = {(m.inbox_id, m.provider_message_id): m for m in messages if m.provider_message_id}
+    """Apply the notices kept for these messages' provider ids, oldest first, to the messages
+    as this session holds them (a delivery wave's, written outside the ORM, are loaded here
+    only when a notice waits for them)."""
+    by_key = {(m.inbox_id, m.provider_message_id): m.id for m in messages if m.provider_message_id}
     if not by_key:
         return
-    for row in await repository.take_pending_updates(session, set(by_key)):
-        message = by_key[(row.inbox_id, row.provider_message_id)]
+    rows = await repository.take_pending_updates(session, set(by_key))
+    if not rows:
+        return
+    loaded = await repository.get_messages(
+        session, {by_key[(row.inbox_id, row.provider_message_id)] for row in rows}
+    )
+    for row in rows:
+        message = loaded[by_key[(row.inbox_id, row.provider_message_id)]]
         if row.kind == "status":
             await _status(session, message, row.payload)
         elif row.kind == "edit":

@@ -2,7 +2,7 @@
 everything their adapters need (the channels' refusal checks included), the per-inbox rate
 slots are taken in one transaction, and the sends go out in waves over the process's pooled
 HTTP client (kit/http.py), each wave's results recorded in one write transaction before the
-next wave is sent: a crash repeats at most one wave per batch (JOB_CONCURRENCY in all).
+next wave is sent: a crash repeats at most one wave (JOB_CONCURRENCY sends in all).
 
 What a batch keeps from one-message-per-job delivery: each message is sent under its stable
 idempotency key (`frontdesk-message-<id>`), a message already sent or delivered is never sent
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.analytics.metrics import MESSAGES
 from frontdesk.conversations import repository, service
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.customers import repository as customers_repository
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
@@ -42,8 +42,12 @@ from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import Claimed, JobContext, PermanentJobError, RetryLater, renew_leases
 
 DONE = ("sent", "delivered", "read")
-# Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`).
-PARALLEL_BATCHES = 2
+# Delivery batches of one runner running at once (kit.jobs.batch_handler `parallel`). One: its
+# waves are then JOB_CONCURRENCY sends each, and every wave pays one write transaction (about
+# eight statements, the event lock among them), so fewer, larger waves cost less CPU per
+# delivery; a second batch only overlapped its waits with this one's, which the waves'
+# concurrency already covers.
+PARALLEL_BATCHES = 1
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Send:
     inbox: Inbox  # secrets opened: never added to a session
     adapter: ChannelAdapter
     outbound: Outbound
+    # As the batch loaded it (outside any session since): the wave's record writes it back.
+    message: Message
 
 
 @dataclass
@@ -63,6 +69,8 @@ class Batch:
     outcomes: dict[int, Exception]
     # message id -> the refusal to record on it (an opt-out since the reply was queued).
     refused: dict[int, PermanentSendError]
+    # The batch's conversations, as loaded with its messages (their events name them).
+    conversations: dict[int, Conversation]
 
 
 def window(ctx: JobContext) -> int:
@@ -130,7 +138,7 @@ async def _prepare(session: AsyncSession, ctx: JobContext, jobs: Sequence[Claime
     refusals = await _refusals(session, inboxes, identities, live)
     blobs = BlobStore(ctx.settings.blob_dir)
     opened: dict[int, Inbox] = {}
-    batch = Batch([], {}, {})
+    batch = Batch([], {}, {}, conversations)
     for job_id, message_id in ids.items():
         message = messages.get(message_id)
         if message is None or message.delivery_status in DONE:
@@ -166,7 +174,7 @@ async def _prepare(session: AsyncSession, ctx: JobContext, jobs: Sequence[Claime
             ],
         )
         adapter = adapter_for(inbox.channel)
-        batch.sends.append(Send(job_id, opened[inbox.id], adapter, outbound))
+        batch.sends.append(Send(job_id, opened[inbox.id], adapter, outbound, message))
     return batch
 
 
@@ -177,7 +185,7 @@ def _outbound(
     subject: str | None,
     thread: str | None,
     to_name: str | None,
-    earlier: list[Message],
+    earlier: list[Any],  # repository.thread_messages_many's rows
     attachments: list[OutboundAttachment],
 ) -> Outbound:
     answered = next((m for m in reversed(earlier) if m.direction == "inbound"), None)
@@ -293,12 +301,12 @@ async def _record(
     """One transaction for a wave's results: sent, refused by the provider (failed with
     its code), throttled (RetryLater) or an error (the job's attempt fails, retried); and
     the batch's refusals before sending (`refused`, with its first wave)."""
-    sent: dict[int, SendResult] = {}
+    sent: dict[int, tuple[Send, SendResult]] = {}
     refused = dict(refused)
     for send, result in zip(wave, results, strict=True):
         message_id = send.outbound.message_id
         if isinstance(result, SendResult):
-            sent[message_id] = result
+            sent[message_id] = (send, result)
         elif isinstance(result, RateLimited):
             # The provider's throttle, not a failure of this message: wait as long as it asks.
             batch.outcomes[send.job_id] = RetryLater(result.retry_after, str(result))
@@ -313,27 +321,31 @@ async def _record(
         return
     outcomes: list[str] = []
     async with ctx.db.session() as session:
-        messages = await repository.get_messages(session, set(sent) | set(refused))
-        # Loaded once for the wave: mark_delivered_many / mark_failed find them in the session's
-        # identity map, which holds instances weakly: this name keeps them alive until then
-        # (dropped at once, each message's conversation was read again, one SELECT apiece).
-        conversations = await repository.get_conversations(
-            session, {m.conversation_id for m in messages.values()}
-        )
+        # The sent messages are the batch's own (loaded before the send): only their stored
+        # delivery state is read again, to skip one somebody recorded meanwhile.
+        stored = await repository.delivery_states(session, set(sent))
         delivered: list[tuple[Message, str, str | None]] = []
+        for message_id, (send, result) in sorted(sent.items()):
+            now = stored.get(message_id)
+            if now is None or now.delivery_status in DONE:
+                continue
+            message = send.message
+            message.delivery_status = now.delivery_status
+            message.delivery_error = now.delivery_error
+            message.provider_message_id = now.provider_message_id
+            message.sent_at = now.sent_at
+            message.meta = dict(now.meta or {})
+            delivered.append((message, result.status, result.external_id))
+            outcomes.append(result.status)
+        # Refused by the provider or the channel: rare, through the ORM.
+        messages = await repository.get_messages(session, set(refused))
         for message_id, message in sorted(messages.items()):
             if message.delivery_status in DONE:
                 continue
-            if message_id in sent:
-                result = sent[message_id]
-                delivered.append((message, result.status, result.external_id))
-                outcomes.append(result.status)
-            else:
-                error = refused[message_id]
-                await service.mark_failed(session, message, error=error.reason, code=error.code)
-                outcomes.append("failed")
-        await service.mark_delivered_many(session, delivered)
+            error = refused[message_id]
+            await service.mark_failed(session, message, error=error.reason, code=error.code)
+            outcomes.append("failed")
+        await service.mark_delivered_many(session, delivered, batch.conversations)
         await uow.commit(session)
-    del conversations
     for outcome in outcomes:
         MESSAGES.labels(direction="outbound", outcome=outcome).inc()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -572,21 +573,84 @@ async def get_messages(session: AsyncSession, message_ids: set[int]) -> dict[int
     return {message.id: message for message in rows.all()}
 
 
+async def delivery_states(session: AsyncSession, message_ids: set[int]) -> dict[int, Any]:
+    """{id: row} of what a delivery changes on these messages, as stored now (Core rows with
+    `delivery_status`, `delivery_error`, `provider_message_id`, `sent_at`, `meta`): a delivery
+    wave's check that nobody recorded them meanwhile, without loading the messages again."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Message.id,
+            Message.delivery_status,
+            Message.delivery_error,
+            Message.provider_message_id,
+            Message.sent_at,
+            Message.meta,
+        ).where(Message.id.in_(message_ids))
+    )
+    return {row.id: row for row in rows.all()}
+
+
+_MESSAGES = Message.metadata.tables["messages"]
+# One executemany for a delivery wave's messages (kept by the caller, not in the session).
+_SAVE_DELIVERY = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(
+        delivery_status=bindparam("b_status"),
+        delivery_error=bindparam("b_error"),
+        provider_message_id=bindparam("b_provider_id"),
+        sent_at=bindparam("b_sent_at"),
+        meta=bindparam("b_meta"),
+    )
+)
+
+
+async def save_deliveries(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Write what a delivery changed on these messages (instances outside this session, as a
+    delivery batch loaded them): one executemany instead of a load and a flush."""
+    if not messages:
+        return
+    await session.execute(
+        _SAVE_DELIVERY,
+        [
+            {
+                "b_id": message.id,
+                "b_status": message.delivery_status,
+                "b_error": message.delivery_error,
+                "b_provider_id": message.provider_message_id,
+                "b_sent_at": message.sent_at,
+                "b_meta": message.meta,
+            }
+            for message in messages
+        ],
+    )
+
+
 async def thread_messages_many(
     session: AsyncSession, conversation_ids: set[int], *, before_id: int
-) -> dict[int, list[Message]]:
-    """The messages before `before_id` of each conversation, oldest first (a delivery batch's
-    References, one query for the batch)."""
-    threads: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+) -> dict[int, list[Any]]:
+    """The messages before `before_id` of each conversation, oldest first, as Core rows of
+    what a reply's threading needs (`id`, `direction`, `external_id`, `answered`, `meta`): a
+    delivery batch's References and what it answers, one query for the batch, no ORM objects."""
+    threads: dict[int, list[Any]] = {cid: [] for cid in conversation_ids}
     if not conversation_ids:
         return threads
-    rows = await session.scalars(
-        select(Message)
+    rows = await session.execute(
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.direction,
+            Message.external_id,
+            Message.answered,
+            Message.meta,
+        )
         .where(Message.conversation_id.in_(conversation_ids), Message.id < before_id)
         .order_by(Message.id)
     )
-    for message in rows.all():
-        threads[message.conversation_id].append(message)
+    for row in rows.all():
+        threads[row.conversation_id].append(row)
     return threads
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -276,11 +276,15 @@ async def mark_delivered(
 
 
 async def mark_delivered_many(
-    session: AsyncSession, sent: Sequence[tuple[Message, str, str | None]]
+    session: AsyncSession,
+    sent: Sequence[tuple[Message, str, str | None]],
+    conversations: Mapping[int, Conversation],
 ) -> None:
-    """`mark_delivered` for a batch of sends (message, status, the provider's id) in few
-    statements: the answered inbound messages of all their conversations in one UPDATE, the
-    status notices that came first in one lookup. The conversations must be in the session."""
+    """`mark_delivered` for a delivery wave (message, status, the provider's id) in few
+    statements: the messages are the batch's own, loaded before the send and outside this
+    session, with their stored delivery state copied in (`repository.delivery_states`); they
+    are written in one executemany, the answered inbound messages of all their conversations
+    in one UPDATE, the status notices that came first in one lookup."""
     if not sent:
         return
     now = utcnow()
@@ -294,6 +298,7 @@ async def mark_delivered_many(
             message.provider_message_id = remote_id[:300]
             message.meta = {**message.meta, "remote_id": remote_id}
         bounds[message.conversation_id] = max(bounds.get(message.conversation_id, 0), message.id)
+    await repository.save_deliveries(session, [message for message, _, _ in sent])
     # Each answered message counts for the first reply of the batch after it.
     replies: dict[int, list[int]] = {}
     for message, _, _ in sent:
@@ -304,8 +309,7 @@ async def mark_delivered_many(
         first = next(reply_id for reply_id in ids if reply_id > inbound_id)
         answered[first] = answered.get(first, 0) + 1
     for message, _, _ in sent:
-        conversation = await repository.get_conversation(session, message.conversation_id)
-        assert conversation is not None
+        conversation = conversations[message.conversation_id]
         record_message(
             session, message, conversation, "message.updated", answered=answered.get(message.id, 0)
         )

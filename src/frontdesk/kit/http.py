@@ -23,7 +23,7 @@ import httpx
 
 # Connections one process keeps to all providers together. httpcore's pool scans every
 # connection for each waiting request, so a bigger pool costs CPU on every call: callers bound
-# their own concurrency instead (conversations.outbox sends a wave of JOB_CONCURRENCY/2).
+# their own concurrency instead (conversations.outbox sends a wave of JOB_CONCURRENCY).
 MAX_CONNECTIONS = 64
 KEEPALIVE_CONNECTIONS = 32
 KEEPALIVE_SECONDS = 30.0
