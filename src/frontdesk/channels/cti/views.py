@@ -14,7 +14,7 @@ from frontdesk.channels.cti.schemas import CtiAccepted, CtiEvent, OriginateCreat
 from frontdesk.channels.cti.tasks import ORIGINATE_JOB
 from frontdesk.deps import CurrentAgent, RuntimeDep, SessionDep
 from frontdesk.inboxes import service as inboxes
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached, opened_inbox
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import (
     Conflict,
@@ -57,7 +57,7 @@ async def cti_event(inbox_id: Id, request: Request) -> JSONResponse:
     body = await request.body()
     if len(body) > MAX_BODY:
         raise TooLarge("a call event is at most 16 KiB", code="too_large")
-    inbox = opened_inbox(inbox, runtime.settings)
+    inbox = opened_cached(inbox, runtime.settings)
     if not cti_channel.signed(inbox, dict(request.headers), body):
         raise Unauthorized("signature missing or wrong", code="bad_signature")
     try:

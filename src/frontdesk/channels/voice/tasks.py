@@ -17,7 +17,7 @@ from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.cache import InboxCache
 from frontdesk.inboxes.models import Inbox
 from frontdesk.inboxes.port import webhook_url
-from frontdesk.inboxes.secrets import opened_inbox
+from frontdesk.inboxes.secrets import opened_cached, opened_inbox
 from frontdesk.kit import http, jobs, uow
 from frontdesk.kit.blobs import BlobStore
 from frontdesk.kit.jobs import JobContext, PermanentJobError, handler
@@ -35,11 +35,13 @@ async def _inbox(ctx: JobContext, inbox_id: int) -> Inbox:
     as the webhooks read it; no transaction), or read where no runtime keeps them."""
     cache: InboxCache | None = ctx.db.inboxes
     if cache is not None:
-        inbox = await cache.get(inbox_id)
-    else:
-        async with ctx.db.session() as session:
-            inbox = await inboxes_repository.get_inbox(session, inbox_id)
-            await session.commit()
+        cached = await cache.get(inbox_id)
+        if cached is None:
+            raise PermanentJobError("the inbox is gone")
+        return opened_cached(cached, ctx.settings)  # opened once per cached row
+    async with ctx.db.session() as session:
+        inbox = await inboxes_repository.get_inbox(session, inbox_id)
+        await session.commit()
     if inbox is None:
         raise PermanentJobError("the inbox is gone")
     return opened_inbox(inbox, ctx.settings)
