@@ -220,7 +220,7 @@ class Tokenizer:
 # ---------------------------------------------------------------- ONNX protobuf, by hand
 # Field numbers and enums of onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
 # TensorProto, ValueInfoProto, TypeProto): only what this graph uses.
-FLOAT, UINT8, INT64 = 1, 2, 7
+FLOAT, UINT8, INT8, INT64 = 1, 2, 3, 7
 ATTR_FLOAT, ATTR_INT = 1, 2
 
 
@@ -257,7 +257,12 @@ def _attr(name: str, value: int | float) -> bytes:
 
 
 def _tensor(name: str, array: np.ndarray) -> bytes:
-    kind = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int64): INT64}
+    kind = {
+        np.dtype(np.float32): FLOAT,
+        np.dtype(np.uint8): UINT8,
+        np.dtype(np.int8): INT8,
+        np.dtype(np.int64): INT64,
+    }
     body = b"".join(_int_field(1, d) for d in array.shape)
     body += _int_field(2, kind[array.dtype]) + _str(8, name)
     return body + _field(9, np.ascontiguousarray(array).tobytes())

@@ -146,7 +146,7 @@ def _nearest(
 def _top(sims: np.ndarray, n: int) -> np.ndarray:
     """Positions of the `n` largest values, largest first (a partial sort: O(len))."""
     if sims.size > n:
-        part = np.argpartition(-sims, n)[:n]
+        part = np.sort(np.argpartition(-sims, n)[:n])  # ties: the lower position first
         return part[np.argsort(-sims[part], kind="stable")]
     return np.argsort(-sims, kind="stable")
 
@@ -207,24 +207,17 @@ async def answer(
 def _intent_scores(
     idx: knowledge_index.KnowledgeIndex, query: np.ndarray, candidates: int
 ) -> dict[int, tuple[float, str]]:
-    """Published articles by intent score, best first: the mean of the similarity to the
-    article's nearest entry (example question or title) and to its centroid. Both measured
-    better together than either alone (bench/intent.py)."""
-    sims = idx.similarities(query)
-    nearest: dict[int, tuple[float, str]] = {}
-    for position in _top(sims, 400):
-        entry = idx.entries[int(position)]
-        if entry.status == "published" and entry.article_id not in nearest:
-            nearest[entry.article_id] = (float(sims[position]), entry.language)
-    if not nearest:
-        return {}
-    to_centroid = idx.centroid_similarities(query)
-    scored = {
-        article_id: ((near + float(to_centroid[idx.centroid_position[article_id]])) / 2, lang)
-        for article_id, (near, lang) in nearest.items()
+    """Published articles by intent score, best first (ties: the lower id): the mean of the
+    similarity to the article's nearest entry (example question or title) and to its
+    centroid. Both measured better together than either alone (bench/intent.py)."""
+    scores, sims = idx.article_scores(query)
+    return {
+        int(idx.published_articles[row]): (
+            float(scores[row]),
+            idx.nearest_language(sims, int(idx.published_articles[row])),
+        )
+        for row in _top(scores, candidates)
     }
-    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
-    return {article_id: scored[article_id] for article_id in ranked}
 
 
 def _head_scores(
@@ -236,37 +229,31 @@ def _head_scores(
 ) -> dict[int, tuple[float, str]]:
     """Articles by the head's combined score (intents.combine: its probability with the
     nearest-question score), best first, as confidences; each with the language of its
-    nearest entry (the language the question matched). The nearest-question score is taken
-    for the head's and the nearest entries' best few articles (the others' probabilities
-    are near zero and their neighbours far)."""
+    nearest entry (the language the question matched). Only the head's and the nearest
+    entries' best few articles are ranked (the others' probabilities are near zero and their
+    neighbours far); every score is computed in a few array operations, no loop per entry."""
     probabilities = head.probabilities(query, [text])[0]
-    nearest = _intent_scores(idx, query, SHORTLIST)
-    shortlist = {int(head.articles[i]) for i in np.argsort(-probabilities)[:SHORTLIST]}
-    shortlist |= {a for a in nearest if a in head.position}
-    scored: dict[int, tuple[float, str]] = {}
-    for article_id in shortlist:
-        near, language = nearest.get(article_id) or _article_nearest(idx, query, article_id)
-        probability = float(probabilities[head.position[article_id]])
-        scored[article_id] = (float(intents.combine(probability, near)), language)  # type: ignore[arg-type]
-    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
-    return {a: (head.confidence(scored[a][0]), scored[a][1]) for a in ranked}
+    scores, sims = idx.article_scores(query)
+    nearest = scores[idx.head_rows]  # the nearest-question score of each of the head's outputs
+    shortlist = np.zeros(len(head.articles), dtype=bool)
+    shortlist[_top(probabilities, SHORTLIST)] = True
+    near_outputs = idx.head_output[_top(scores, SHORTLIST)]
+    shortlist[near_outputs[near_outputs >= 0]] = True
+    combined = intents.combine(probabilities, nearest)
+    outputs = np.flatnonzero(shortlist)
+    # Best first; ties go to the lower article id (the outputs are in ascending id order).
+    ranked = outputs[np.argsort(-combined[outputs], kind="stable")][:candidates]
+    return {
+        int(head.articles[o]): (
+            head.confidence(float(combined[o])),
+            idx.nearest_language(sims, int(head.articles[o])),
+        )
+        for o in ranked
+    }
 
 
 # Articles scored in full per answer with a head (see _head_scores).
 SHORTLIST = 10
-
-
-def _article_nearest(
-    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, article_id: int
-) -> tuple[float, str]:
-    """The nearest-question score of one article and the language of its nearest entry."""
-    positions = idx.positions.get(article_id)
-    if positions is None or not len(positions):
-        return 0.0, ""
-    sims = idx.rescaled(query @ idx.vectors[:, positions])
-    best = int(np.argmax(sims))
-    to_centroid = idx.centroid_similarities(query)[idx.centroid_position[article_id]]
-    return (float(sims[best]) + float(to_centroid)) / 2, idx.entries[int(positions[best])].language
 
 
 async def autocomplete(
