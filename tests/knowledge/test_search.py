@@ -10,12 +10,16 @@ import time
 from typing import Any
 
 import httpx
+import numpy as np
 
 from frontdesk.kit import uow
-from frontdesk.knowledge import search, service
+from frontdesk.knowledge import index as knowledge_index
+from frontdesk.knowledge import intents, search, service
+from frontdesk.knowledge.embedding import to_blob
 from frontdesk.knowledge.schemas import ArticleCreate
 from frontdesk.runtime import Runtime
 from tests.conftest import Cast
+from tests.knowledge.test_index import Unit, unit
 
 PASSWORD = {
     "language": "en",
@@ -265,3 +269,46 @@ class TestOtherProcesses:
                 assert await search.autocomplete(session, "when will", language=None)
         finally:
             await other.db.dispose()
+
+
+class TestHeadScores:
+    def test_ranks_the_shortlist_by_the_combined_score_as_defined(self):
+        # The array version of the head's ranking against its definition: among the head's
+        # and the nearest entries' best SHORTLIST articles, 0.25 x probability + 0.75 x
+        # nearest-question score (nearest entry and centroid), best first, ties to the lower id.
+        rng = np.random.default_rng(13)
+        translations = [
+            (a, a, "en", "published", f"title {a}", to_blob(unit(rng))) for a in range(1, 31)
+        ]
+        questions = [
+            (a, "en", "published", f"question {a} {k}", to_blob(unit(rng)))
+            for a in range(1, 31)
+            for k in range(3)
+        ]
+        idx = knowledge_index.KnowledgeIndex.build("s", Unit(), translations, questions)
+        x, articles, texts = idx.training_rows()
+        head = intents.train(x, articles, fingerprint=idx.fingerprint, floor=0.5, texts=texts)
+        idx.adopt(head)
+        assert idx.head is not None and search.SHORTLIST < 30
+        for _ in range(30):
+            query = unit(rng)
+            got = search._head_scores(idx, idx.head, query, "question 7", 3)
+            probabilities = idx.head.probabilities(query, ["question 7"])[0]
+            sims = idx.similarities(query)
+            centroids = idx.centroid_similarities(query)
+            near = {}
+            for a in range(1, 31):
+                mine = [p for p, e in enumerate(idx.entries) if e.article_id == a]
+                nearest = max(float(sims[p]) for p in mine)
+                near[a] = (nearest + float(centroids[idx.centroid_position[a]])) / 2
+            by_head = sorted(range(1, 31), key=lambda a: -probabilities[a - 1])[:10]
+            by_near = sorted(range(1, 31), key=lambda a: (-near[a], a))[:10]
+            combined = {
+                a: float(intents.combine(probabilities[a - 1], near[a]))
+                for a in set(by_head) | set(by_near)
+            }
+            ranked = sorted(combined, key=lambda a: (-combined[a], a))[:3]
+            assert list(got) == ranked
+            for a in ranked:
+                assert abs(got[a][0] - idx.head.confidence(combined[a])) < 1e-5
+                assert got[a][1] == "en"
