@@ -312,3 +312,44 @@ class TestHeadScores:
             for a in ranked:
                 assert abs(got[a][0] - idx.head.confidence(combined[a])) < 1e-5
                 assert got[a][1] == "en"
+
+
+class Wide(Unit):
+    floor = -1.0  # most entries above the vector floor, some below
+
+
+class TestNearestEntries:
+    def test_the_most_similar_entry_of_each_article_with_a_status_asked_for(self):
+        # The array version against its definition: entries by similarity, none below the
+        # vector floor, only the statuses asked for, one per article, at most `depth`.
+        rng = np.random.default_rng(14)
+        statuses = ("published", "internal", "published", "draft")
+        translations = [
+            (a, a, "en" if a % 2 else "ar", statuses[a % 4], f"t {a}", to_blob(unit(rng)))
+            for a in range(1, 41)
+        ]
+        questions = [
+            (a, "fa", statuses[a % 4], f"q {a} {k}", to_blob(unit(rng)))
+            for a in range(1, 41)
+            for k in range(4)
+        ]
+        idx = knowledge_index.KnowledgeIndex.build("s", Wide(), translations, questions)
+        found = 0
+        for asked in (("published",), ("published", "internal")):
+            for depth in (1, 3, 5):
+                near = idx.vectors[:, int(rng.integers(idx.vectors.shape[1]))]
+                query = near + 0.3 * unit(rng)
+                query /= np.linalg.norm(query)
+                sims = idx.similarities(query)
+                expected: dict[int, str] = {}
+                for position in np.argsort(-sims, kind="stable")[: depth * 8]:
+                    entry = idx.entries[int(position)]
+                    if sims[position] < search.VECTOR_FLOOR:
+                        break
+                    if entry.status in asked:
+                        expected.setdefault(entry.article_id, entry.language)
+                        if len(expected) >= depth:
+                            break
+                assert search._nearest(idx, query, asked, depth) == list(expected.items())
+                found += len(expected)
+        assert found >= 12  # several articles per query above the floor

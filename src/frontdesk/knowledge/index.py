@@ -62,6 +62,10 @@ class KnowledgeIndex:
     published_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     published_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     published_centroids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Each entry's article and status as arrays (the search's nearest entries, filtered and
+    # deduplicated without a loop over them).
+    entry_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    entry_statuses: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
     # The head's outputs as rows of `published_articles`, and each row's output or -1 (set
     # with the head).
     head_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -82,6 +86,8 @@ class KnowledgeIndex:
         ]
         blobs = [row[5] for row in translations] + [row[4] for row in questions]
         index = cls(stamp, embedder, entries, from_blobs(blobs, embedder.dim))
+        index.entry_articles = np.array([e.article_id for e in entries], dtype=np.int64)
+        index.entry_statuses = np.array([e.status for e in entries], dtype=str)
         for entry in entries:
             index.languages.setdefault(entry.article_id, set()).add(entry.language)
             if entry.kind == "article":

@@ -4,6 +4,7 @@ threshold) and autocomplete. Reads only; the index comes from knowledge.index.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -131,16 +132,13 @@ def _nearest(
     sims = idx.similarities(query)
     if sims.size == 0:
         return []
-    out: dict[int, str] = {}
-    for position in _top(sims, depth * 8):
-        entry = idx.entries[int(position)]
-        if sims[position] < VECTOR_FLOOR:
-            break
-        if entry.status in statuses:
-            out.setdefault(entry.article_id, entry.language)
-            if len(out) >= depth:
-                break
-    return list(out.items())
+    top = _top(sims, depth * 8)  # most similar first
+    top = top[sims[top] >= VECTOR_FLOOR]
+    top = top[np.isin(idx.entry_statuses[top], list(statuses))]
+    # The most similar entry of each article, in the order of similarity.
+    _, first = np.unique(idx.entry_articles[top], return_index=True)
+    chosen = top[np.sort(first)][:depth]
+    return [(int(idx.entry_articles[p]), idx.entries[int(p)].language) for p in chosen]
 
 
 def _top(sims: np.ndarray, n: int) -> np.ndarray:
@@ -151,13 +149,21 @@ def _top(sims: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(-sims, kind="stable")
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """`search_tokens` of one word of a body, remembered: the snippet folds up to
+    SNIPPET_SCAN words of every hit, and the words of a knowledge base repeat (a third of a
+    search's CPU went to folding them again, bench/kb_search.py)."""
+    return tuple(search_tokens(word))
+
+
 def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
     """About `words` words of `text` around the first word that matches a query token."""
     parts = text.split()
     wanted = set(tokens)
     start = 0
     for position, word in enumerate(parts[:SNIPPET_SCAN]):
-        keys = search_tokens(word)
+        keys = _word_tokens(word)
         if any(key in wanted or key.startswith(tokens[-1]) for key in keys):
             start = max(0, position - words // 3)
             break
