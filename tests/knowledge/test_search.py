@@ -10,12 +10,16 @@ import time
 from typing import Any
 
 import httpx
+import numpy as np
 
 from frontdesk.kit import uow
-from frontdesk.knowledge import search, service
+from frontdesk.knowledge import index as knowledge_index
+from frontdesk.knowledge import intents, search, service
+from frontdesk.knowledge.embedding import to_blob
 from frontdesk.knowledge.schemas import ArticleCreate
 from frontdesk.runtime import Runtime
 from tests.conftest import Cast
+from tests.knowledge.test_index import Unit, unit
 
 PASSWORD = {
     "language": "en",
@@ -265,3 +269,87 @@ class TestOtherProcesses:
                 assert await search.autocomplete(session, "when will", language=None)
         finally:
             await other.db.dispose()
+
+
+class TestHeadScores:
+    def test_ranks_the_shortlist_by_the_combined_score_as_defined(self):
+        # The array version of the head's ranking against its definition: among the head's
+        # and the nearest entries' best SHORTLIST articles, 0.25 x probability + 0.75 x
+        # nearest-question score (nearest entry and centroid), best first, ties to the lower id.
+        rng = np.random.default_rng(13)
+        translations = [
+            (a, a, "en", "published", f"title {a}", to_blob(unit(rng))) for a in range(1, 31)
+        ]
+        questions = [
+            (a, "en", "published", f"question {a} {k}", to_blob(unit(rng)))
+            for a in range(1, 31)
+            for k in range(3)
+        ]
+        idx = knowledge_index.KnowledgeIndex.build("s", Unit(), translations, questions)
+        x, articles, texts = idx.training_rows()
+        head = intents.train(x, articles, fingerprint=idx.fingerprint, floor=0.5, texts=texts)
+        idx.adopt(head)
+        assert idx.head is not None and search.SHORTLIST < 30
+        for _ in range(30):
+            query = unit(rng)
+            got = search._head_scores(idx, idx.head, query, "question 7", 3)
+            probabilities = idx.head.probabilities(query, ["question 7"])[0]
+            sims = idx.similarities(query)
+            centroids = idx.centroid_similarities(query)
+            near = {}
+            for a in range(1, 31):
+                mine = [p for p, e in enumerate(idx.entries) if e.article_id == a]
+                nearest = max(float(sims[p]) for p in mine)
+                near[a] = (nearest + float(centroids[idx.centroid_position[a]])) / 2
+            by_head = sorted(range(1, 31), key=lambda a: -probabilities[a - 1])[:10]
+            by_near = sorted(range(1, 31), key=lambda a: (-near[a], a))[:10]
+            combined = {
+                a: float(intents.combine(probabilities[a - 1], near[a]))
+                for a in set(by_head) | set(by_near)
+            }
+            ranked = sorted(combined, key=lambda a: (-combined[a], a))[:3]
+            assert list(got) == ranked
+            for a in ranked:
+                assert abs(got[a][0] - idx.head.confidence(combined[a])) < 1e-5
+                assert got[a][1] == "en"
+
+
+class Wide(Unit):
+    floor = -1.0  # most entries above the vector floor, some below
+
+
+class TestNearestEntries:
+    def test_the_most_similar_entry_of_each_article_with_a_status_asked_for(self):
+        # The array version against its definition: entries by similarity, none below the
+        # vector floor, only the statuses asked for, one per article, at most `depth`.
+        rng = np.random.default_rng(14)
+        statuses = ("published", "internal", "published", "draft")
+        translations = [
+            (a, a, "en" if a % 2 else "ar", statuses[a % 4], f"t {a}", to_blob(unit(rng)))
+            for a in range(1, 41)
+        ]
+        questions = [
+            (a, "fa", statuses[a % 4], f"q {a} {k}", to_blob(unit(rng)))
+            for a in range(1, 41)
+            for k in range(4)
+        ]
+        idx = knowledge_index.KnowledgeIndex.build("s", Wide(), translations, questions)
+        found = 0
+        for asked in (("published",), ("published", "internal")):
+            for depth in (1, 3, 5):
+                near = idx.vectors[:, int(rng.integers(idx.vectors.shape[1]))]
+                query = near + 0.3 * unit(rng)
+                query /= np.linalg.norm(query)
+                sims = idx.similarities(query)
+                expected: dict[int, str] = {}
+                for position in np.argsort(-sims, kind="stable")[: depth * 8]:
+                    entry = idx.entries[int(position)]
+                    if sims[position] < search.VECTOR_FLOOR:
+                        break
+                    if entry.status in asked:
+                        expected.setdefault(entry.article_id, entry.language)
+                        if len(expected) >= depth:
+                            break
+                assert search._nearest(idx, query, asked, depth) == list(expected.items())
+                found += len(expected)
+        assert found >= 12  # several articles per query above the floor

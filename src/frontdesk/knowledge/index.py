@@ -55,6 +55,21 @@ class KnowledgeIndex:
     positions: dict[int, np.ndarray] = field(default_factory=dict)
     fingerprint: str = ""
     head: intents.IntentHead | None = None
+    # The published articles (ascending ids) and their entries' positions grouped by article
+    # (`published_order`, each article's group starting at `published_starts`), with each
+    # one's centroid row: every article's nearest-question score in a few array operations.
+    published_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    published_order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    published_starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    published_centroids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Each entry's article and status as arrays (the search's nearest entries, filtered and
+    # deduplicated without a loop over them).
+    entry_articles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    entry_statuses: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    # The head's outputs as rows of `published_articles`, and each row's output or -1 (set
+    # with the head).
+    head_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    head_output: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def build(
@@ -71,6 +86,8 @@ class KnowledgeIndex:
         ]
         blobs = [row[5] for row in translations] + [row[4] for row in questions]
         index = cls(stamp, embedder, entries, from_blobs(blobs, embedder.dim))
+        index.entry_articles = np.array([e.article_id for e in entries], dtype=np.int64)
+        index.entry_statuses = np.array([e.status for e in entries], dtype=str)
         for entry in entries:
             index.languages.setdefault(entry.article_id, set()).add(entry.language)
             if entry.kind == "article":
@@ -107,6 +124,15 @@ class KnowledgeIndex:
             if e.status == "published":
                 by_article.setdefault(e.article_id, []).append(position)
         self.positions = {a: np.array(p, dtype=np.int64) for a, p in by_article.items()}
+        published = sorted(by_article)
+        if published:
+            lengths = np.array([len(by_article[a]) for a in published], dtype=np.int64)
+            self.published_articles = np.array(published, dtype=np.int64)
+            self.published_order = np.concatenate([self.positions[a] for a in published])
+            self.published_starts = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+            self.published_centroids = np.array(
+                [self.centroid_position[a] for a in published], dtype=np.int64
+            )
         self.fingerprint = intents.fingerprint(
             self.embedder.name,
             [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
@@ -124,6 +150,15 @@ class KnowledgeIndex:
     def adopt(self, head: intents.IntentHead | None) -> None:
         """Use `head` if it was trained on exactly this index's examples."""
         self.head = head if head is not None and head.fingerprint == self.fingerprint else None
+        if self.head is not None:
+            rows = np.searchsorted(self.published_articles, self.head.articles)
+            rows = np.minimum(rows, max(len(self.published_articles) - 1, 0))
+            if not np.array_equal(self.published_articles[rows], self.head.articles):
+                self.head = None  # cannot happen: the head's examples are published entries
+            else:
+                self.head_rows = rows.astype(np.int64)
+                self.head_output = np.full(len(self.published_articles), -1, dtype=np.int64)
+                self.head_output[rows] = np.arange(len(rows))
 
     def _weigh(self) -> None:
         if not self.entries:
@@ -173,6 +208,22 @@ class KnowledgeIndex:
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
         return self.rescaled(_dot(self.centroids, query))
+
+    def article_scores(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every published article's nearest-question score (in `published_articles` order):
+        the mean of the similarity to its nearest entry (example question or title) and to
+        its centroid; and the similarities to every entry (for `nearest_language`)."""
+        sims = self.similarities(query)
+        if not len(self.published_articles):
+            return np.zeros(0, dtype=np.float32), sims
+        nearest = np.maximum.reduceat(sims[self.published_order], self.published_starts)
+        to_centroid = self.centroid_similarities(query)[self.published_centroids]
+        return (nearest + to_centroid) / 2, sims
+
+    def nearest_language(self, sims: np.ndarray, article_id: int) -> str:
+        """The language of the published article's entry most similar to the query."""
+        positions = self.positions[article_id]
+        return self.entries[int(positions[int(np.argmax(sims[positions]))])].language
 
     def rescaled(self, cosines: np.ndarray) -> np.ndarray:
         floor = self.embedder.floor

@@ -116,6 +116,18 @@ def _term_counts(texts: Sequence[str]) -> list[dict[int, float]]:
     return rows
 
 
+def _sparse_grams(texts: Sequence[str], idf: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each text's letter-group features as (buckets, values): the non-zero entries of its
+    `gram_features` row, the same numbers."""
+    out = []
+    for counts in _term_counts(texts):
+        buckets = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=DTYPE, count=len(counts)) * idf[buckets]
+        norm = float(np.linalg.norm(values)) if len(values) else 0.0
+        out.append((buckets, values * DTYPE(GRAM_WEIGHT / max(norm, 1e-9))))
+    return out
+
+
 def _idf(counts: list[dict[int, float]]) -> np.ndarray:
     df = np.zeros(GRAM_DIM, dtype=np.float64)
     for row in counts:
@@ -207,7 +219,10 @@ class IntentHead:
         if self.idf.size:
             if texts is None or len(texts) != len(rows):
                 raise ValueError("this head reads the texts beside their vectors")
-            logits += gram_features(texts, self.idf) @ self.weights[len(self.mean) :]
+            # A question has a few dozen letter groups of the 4,096: only their rows of the
+            # weights are read (the dense product read all 4,096 x articles of them).
+            for row, (buckets, values) in enumerate(_sparse_grams(texts, self.idf)):
+                logits[row] += values @ self.weights[len(self.mean) + buckets]
         return _softmax(np.asarray(logits, dtype=DTYPE))
 
     def confidence(self, probability: float) -> float:

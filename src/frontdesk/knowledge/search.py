@@ -4,6 +4,7 @@ threshold) and autocomplete. Reads only; the index comes from knowledge.index.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -131,24 +132,29 @@ def _nearest(
     sims = idx.similarities(query)
     if sims.size == 0:
         return []
-    out: dict[int, str] = {}
-    for position in _top(sims, depth * 8):
-        entry = idx.entries[int(position)]
-        if sims[position] < VECTOR_FLOOR:
-            break
-        if entry.status in statuses:
-            out.setdefault(entry.article_id, entry.language)
-            if len(out) >= depth:
-                break
-    return list(out.items())
+    top = _top(sims, depth * 8)  # most similar first
+    top = top[sims[top] >= VECTOR_FLOOR]
+    top = top[np.isin(idx.entry_statuses[top], list(statuses))]
+    # The most similar entry of each article, in the order of similarity.
+    _, first = np.unique(idx.entry_articles[top], return_index=True)
+    chosen = top[np.sort(first)][:depth]
+    return [(int(idx.entry_articles[p]), idx.entries[int(p)].language) for p in chosen]
 
 
 def _top(sims: np.ndarray, n: int) -> np.ndarray:
     """Positions of the `n` largest values, largest first (a partial sort: O(len))."""
     if sims.size > n:
-        part = np.argpartition(-sims, n)[:n]
+        part = np.sort(np.argpartition(-sims, n)[:n])  # ties: the lower position first
         return part[np.argsort(-sims[part], kind="stable")]
     return np.argsort(-sims, kind="stable")
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """`search_tokens` of one word of a body, remembered: the snippet folds up to
+    SNIPPET_SCAN words of every hit, and the words of a knowledge base repeat (a third of a
+    search's CPU went to folding them again, bench/kb_search.py)."""
+    return tuple(search_tokens(word))
 
 
 def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
@@ -157,7 +163,7 @@ def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
     wanted = set(tokens)
     start = 0
     for position, word in enumerate(parts[:SNIPPET_SCAN]):
-        keys = search_tokens(word)
+        keys = _word_tokens(word)
         if any(key in wanted or key.startswith(tokens[-1]) for key in keys):
             start = max(0, position - words // 3)
             break
@@ -207,24 +213,17 @@ async def answer(
 def _intent_scores(
     idx: knowledge_index.KnowledgeIndex, query: np.ndarray, candidates: int
 ) -> dict[int, tuple[float, str]]:
-    """Published articles by intent score, best first: the mean of the similarity to the
-    article's nearest entry (example question or title) and to its centroid. Both measured
-    better together than either alone (bench/intent.py)."""
-    sims = idx.similarities(query)
-    nearest: dict[int, tuple[float, str]] = {}
-    for position in _top(sims, 400):
-        entry = idx.entries[int(position)]
-        if entry.status == "published" and entry.article_id not in nearest:
-            nearest[entry.article_id] = (float(sims[position]), entry.language)
-    if not nearest:
-        return {}
-    to_centroid = idx.centroid_similarities(query)
-    scored = {
-        article_id: ((near + float(to_centroid[idx.centroid_position[article_id]])) / 2, lang)
-        for article_id, (near, lang) in nearest.items()
+    """Published articles by intent score, best first (ties: the lower id): the mean of the
+    similarity to the article's nearest entry (example question or title) and to its
+    centroid. Both measured better together than either alone (bench/intent.py)."""
+    scores, sims = idx.article_scores(query)
+    return {
+        int(idx.published_articles[row]): (
+            float(scores[row]),
+            idx.nearest_language(sims, int(idx.published_articles[row])),
+        )
+        for row in _top(scores, candidates)
     }
-    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
-    return {article_id: scored[article_id] for article_id in ranked}
 
 
 def _head_scores(
@@ -236,37 +235,31 @@ def _head_scores(
 ) -> dict[int, tuple[float, str]]:
     """Articles by the head's combined score (intents.combine: its probability with the
     nearest-question score), best first, as confidences; each with the language of its
-    nearest entry (the language the question matched). The nearest-question score is taken
-    for the head's and the nearest entries' best few articles (the others' probabilities
-    are near zero and their neighbours far)."""
+    nearest entry (the language the question matched). Only the head's and the nearest
+    entries' best few articles are ranked (the others' probabilities are near zero and their
+    neighbours far); every score is computed in a few array operations, no loop per entry."""
     probabilities = head.probabilities(query, [text])[0]
-    nearest = _intent_scores(idx, query, SHORTLIST)
-    shortlist = {int(head.articles[i]) for i in np.argsort(-probabilities)[:SHORTLIST]}
-    shortlist |= {a for a in nearest if a in head.position}
-    scored: dict[int, tuple[float, str]] = {}
-    for article_id in shortlist:
-        near, language = nearest.get(article_id) or _article_nearest(idx, query, article_id)
-        probability = float(probabilities[head.position[article_id]])
-        scored[article_id] = (float(intents.combine(probability, near)), language)  # type: ignore[arg-type]
-    ranked = sorted(scored, key=lambda a: (-scored[a][0], a))[:candidates]
-    return {a: (head.confidence(scored[a][0]), scored[a][1]) for a in ranked}
+    scores, sims = idx.article_scores(query)
+    nearest = scores[idx.head_rows]  # the nearest-question score of each of the head's outputs
+    shortlist = np.zeros(len(head.articles), dtype=bool)
+    shortlist[_top(probabilities, SHORTLIST)] = True
+    near_outputs = idx.head_output[_top(scores, SHORTLIST)]
+    shortlist[near_outputs[near_outputs >= 0]] = True
+    combined = intents.combine(probabilities, nearest)
+    outputs = np.flatnonzero(shortlist)
+    # Best first; ties go to the lower article id (the outputs are in ascending id order).
+    ranked = outputs[np.argsort(-combined[outputs], kind="stable")][:candidates]
+    return {
+        int(head.articles[o]): (
+            head.confidence(float(combined[o])),
+            idx.nearest_language(sims, int(head.articles[o])),
+        )
+        for o in ranked
+    }
 
 
 # Articles scored in full per answer with a head (see _head_scores).
 SHORTLIST = 10
-
-
-def _article_nearest(
-    idx: knowledge_index.KnowledgeIndex, query: np.ndarray, article_id: int
-) -> tuple[float, str]:
-    """The nearest-question score of one article and the language of its nearest entry."""
-    positions = idx.positions.get(article_id)
-    if positions is None or not len(positions):
-        return 0.0, ""
-    sims = idx.rescaled(query @ idx.vectors[:, positions])
-    best = int(np.argmax(sims))
-    to_centroid = idx.centroid_similarities(query)[idx.centroid_position[article_id]]
-    return (float(sims[best]) + float(to_centroid)) / 2, idx.entries[int(positions[best])].language
 
 
 async def autocomplete(
