@@ -287,6 +287,16 @@ class TestWake:
 
 
 jobs.on_event("test.subscribed", "test.record")
+GATE_ASKED: list[int] = []
+
+
+async def _gate(session: AsyncSession) -> bool:
+    GATE_ASKED.append(1)
+    return True
+
+
+jobs.on_event("test.gated_a", "test.record", enabled=_gate)
+jobs.on_event("test.gated_b", "test.record", enabled=_gate)
 jobs.on_event("test.subscribed", "test.explode", wants=lambda event: event["payload"].get("n") == 0)
 
 
@@ -318,3 +328,21 @@ class TestSubscriptions:
         assert [kind for kind, _ in made].count("test.explode") == 1
         assert all(key and key.startswith(f"{kind}:") for kind, key in made)
         assert len({key for _, key in made}) == 11
+
+    async def test_an_enabled_predicate_is_asked_once_per_commit(self, runtime):
+        """Two subscriptions gated by the same predicate (as the SLA tracker's on a new
+        conversation and its first message): one answer serves both."""
+        from frontdesk.kit.events import record
+
+        GATE_ASKED.clear()
+        async with runtime.db.session() as session:
+            record(session, "test.gated_a", {"n": 1})
+            record(session, "test.gated_b", {"n": 2})
+            await uow.commit(session)
+        assert len(GATE_ASKED) == 1
+        async with runtime.db.session() as session:
+            made = (
+                await session.scalars(select(Job.payload).where(Job.kind == "test.record"))
+            ).all()
+            await session.commit()
+        assert len(made) == 2

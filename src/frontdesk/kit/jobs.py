@@ -209,9 +209,15 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
             if subscription.wants(item):
                 wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
     jobs: list[tuple[str, str, dict[str, Any]]] = []  # (kind, key, event)
+    # Each `enabled` predicate asked once per commit: several subscriptions share one (the
+    # SLA tracker's, on a new conversation and its first message: one read, not two).
+    enabled: dict[Callable[[AsyncSession], Awaitable[bool]], bool] = {}
     for subscription, items in wanted.values():
-        if subscription.enabled is not None and not await subscription.enabled(session):
-            continue
+        if subscription.enabled is not None:
+            if subscription.enabled not in enabled:
+                enabled[subscription.enabled] = await subscription.enabled(session)
+            if not enabled[subscription.enabled]:
+                continue
         jobs += [(subscription.kind, f"{subscription.kind}:{item['sequence']}", item)
                  for item in items]  # fmt: skip
     # The keys already queued, read together (not one statement per job, as `enqueue`
