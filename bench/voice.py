@@ -467,8 +467,10 @@ async def ended(db: Database, path: str | None) -> int:
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
-    """CPU time (user + system) a process and its children (`--workers`) have used so far."""
-    return sum(_tree_cpu(process.pid))
+    """CPU time (user + system) a process and its children (`--workers`) have used so far:
+    all their threads (the main threads' part is `loop_cpu_seconds`; summing both counted the
+    main threads twice)."""
+    return _tree_cpu(process.pid)[1]
 
 
 def loop_cpu_seconds(process: subprocess.Popen[bytes]) -> float:

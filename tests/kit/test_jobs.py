@@ -149,6 +149,48 @@ class TestRunner:
         ids = [job.id for batch in batches for job in batch]
         assert len(ids) == len(set(ids)) == 40
 
+    async def test_a_round_claims_every_kind_in_one_transaction(self, runtime, monkeypatch):
+        """The batch kinds' claims and the other jobs' claim share one transaction (they were
+        one each), found work or not; what was claimed runs once it is committed."""
+        from sqlalchemy import event as sa_event
+
+        batches: list[list[int]] = []
+
+        async def batch(_ctx: jobs.JobContext, claimed: list[jobs.Claimed]) -> dict[int, Exception]:
+            batches.append(sorted(job.payload["n"] for job in claimed))
+            return {}
+
+        monkeypatch.setitem(
+            jobs.HANDLERS, "test.batch",
+            jobs.Handler(fn=batch, transactional=False, batch=4, sqlite_batch=4, parallel=1),
+        )  # fmt: skip
+        for n in range(2):
+            await enqueue(runtime, kind="test.batch", payload={"n": n})
+        await enqueue(runtime, payload={"n": 7})
+        CALLS.clear()
+        runner = JobRunner(runtime.db, runtime.settings)
+        begins: list[int] = []
+
+        def note(_conn: Any) -> None:
+            begins.append(1)
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "begin", note)
+        try:
+            assert await runner._claim_and_start() is False  # no claim came back full
+            assert len(begins) == 1
+            await asyncio.wait(runner._running)
+            assert batches == [[0, 1]] and CALLS == [{"n": 7}]
+            begins.clear()
+            assert await runner._claim_and_start() is False  # nothing due
+            assert len(begins) == 1
+        finally:
+            sa_event.remove(engine, "begin", note)
+        async with runtime.db.session() as session:
+            states = (await session.scalars(select(Job.state))).all()
+            await session.commit()
+        assert sorted(states) == ["completed"] * 3
+
 
 class TestSchedules:
     async def test_due_schedule_fires_once_across_runners(self, runtime):
@@ -245,6 +287,16 @@ class TestWake:
 
 
 jobs.on_event("test.subscribed", "test.record")
+GATE_ASKED: list[int] = []
+
+
+async def _gate(session: AsyncSession) -> bool:
+    GATE_ASKED.append(1)
+    return True
+
+
+jobs.on_event("test.gated_a", "test.record", enabled=_gate)
+jobs.on_event("test.gated_b", "test.record", enabled=_gate)
 jobs.on_event("test.subscribed", "test.explode", wants=lambda event: event["payload"].get("n") == 0)
 
 
@@ -276,3 +328,21 @@ class TestSubscriptions:
         assert [kind for kind, _ in made].count("test.explode") == 1
         assert all(key and key.startswith(f"{kind}:") for kind, key in made)
         assert len({key for _, key in made}) == 11
+
+    async def test_an_enabled_predicate_is_asked_once_per_commit(self, runtime):
+        """Two subscriptions gated by the same predicate (as the SLA tracker's on a new
+        conversation and its first message): one answer serves both."""
+        from frontdesk.kit.events import record
+
+        GATE_ASKED.clear()
+        async with runtime.db.session() as session:
+            record(session, "test.gated_a", {"n": 1})
+            record(session, "test.gated_b", {"n": 2})
+            await uow.commit(session)
+        assert len(GATE_ASKED) == 1
+        async with runtime.db.session() as session:
+            made = (
+                await session.scalars(select(Job.payload).where(Job.kind == "test.record"))
+            ).all()
+            await session.commit()
+        assert len(made) == 2

@@ -209,9 +209,15 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
             if subscription.wants(item):
                 wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
     jobs: list[tuple[str, str, dict[str, Any]]] = []  # (kind, key, event)
+    # Each `enabled` predicate asked once per commit: several subscriptions share one (the
+    # SLA tracker's, on a new conversation and its first message: one read, not two).
+    enabled: dict[Callable[[AsyncSession], Awaitable[bool]], bool] = {}
     for subscription, items in wanted.values():
-        if subscription.enabled is not None and not await subscription.enabled(session):
-            continue
+        if subscription.enabled is not None:
+            if subscription.enabled not in enabled:
+                enabled[subscription.enabled] = await subscription.enabled(session)
+            if not enabled[subscription.enabled]:
+                continue
         jobs += [(subscription.kind, f"{subscription.kind}:{item['sequence']}", item)
                  for item in items]  # fmt: skip
     # The keys already queued, read together (not one statement per job, as `enqueue`
@@ -423,30 +429,40 @@ class JobRunner:
     async def _claim_and_start(self) -> bool:
         """Claim what the free slots take and start it: a batch kind fills one slot with up
         to its batch size, any other job takes one slot. True when a claim came back full
-        (more may be waiting)."""
+        (more may be waiting). The claims of one round share a transaction: the runner
+        looks for work on every wake-up and every poll, mostly finding none, and each
+        transaction of its own cost a BEGIN and COMMIT (on SQLite, a turn of the one write
+        lock) besides its statement."""
         free = self.settings.job_concurrency - len(self._running)
+        if free <= 0:
+            return False
         full = False
         batches = _batch_kinds()
-        for kind, spec in batches.items():
-            if free <= 0:
-                return full
-            if self._batches.get(kind, 0) >= spec.parallel:
-                continue
-            # The handler bounds what a crash repeats (conversations.outbox sends and records
-            # in waves), so a batch may be larger than JOB_CONCURRENCY.
-            size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
-            jobs = await self.claim(size, kinds=(kind,))
-            if jobs:
-                self._batches[kind] = self._batches.get(kind, 0) + 1
-                self._start(self._run_batch(kind, jobs))
-                free -= 1
-                full = full or len(jobs) == size
-        if free <= 0:
-            return full
-        claimed = await self.claim(free, exclude=tuple(batches))
+        taken: list[tuple[str, list[Claimed]]] = []
+        claimed: list[Claimed] = []
+        async with self.db.session() as session:
+            for kind, spec in batches.items():
+                if free <= 0:
+                    break
+                if self._batches.get(kind, 0) >= spec.parallel:
+                    continue
+                # The handler bounds what a crash repeats (conversations.outbox sends and
+                # records in waves), so a batch may be larger than JOB_CONCURRENCY.
+                size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
+                jobs = await self._claim_in(session, size, kinds=(kind,))
+                if jobs:
+                    taken.append((kind, jobs))
+                    free -= 1
+                    full = full or len(jobs) == size
+            if free > 0:
+                claimed = await self._claim_in(session, free, exclude=tuple(batches))
+            await session.commit()
+        for kind, jobs in taken:
+            self._batches[kind] = self._batches.get(kind, 0) + 1
+            self._start(self._run_batch(kind, jobs))
         for job in claimed:
             self._start(self.execute(job))
-        return full or len(claimed) == free
+        return full or (free > 0 and len(claimed) == free)
 
     async def _run_batch(self, kind: str, jobs: list[Claimed]) -> None:
         try:
@@ -478,36 +494,48 @@ class JobRunner:
     ) -> list[Claimed]:
         """Up to `limit` due jobs (of `kinds` only, or of any kind but `exclude`), leased to
         this runner in one transaction."""
-        now = utcnow()
         async with self.db.session() as session:
-            due = (
-                select(Job.id)
-                .where(
-                    or_(
-                        and_(Job.state == AVAILABLE, Job.run_at <= now),
-                        # A worker that died holding a job: its lease ran out, run it again.
-                        and_(Job.state == RUNNING, Job.locked_until < now),
-                    )
-                )
-                .where(*_kind_filter(kinds, exclude))
-                .order_by(Job.run_at, Job.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            result = await session.execute(
-                update(Job)
-                .where(Job.id.in_(due.scalar_subquery()))
-                .values(
-                    state=RUNNING,
-                    locked_by=self.name,
-                    locked_until=now + timedelta(seconds=self.settings.job_lease_seconds),
-                    attempts=Job.attempts + 1,
-                )
-                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
-                .execution_options(synchronize_session=False)
-            )
-            claimed = [Claimed(*row) for row in result.all()]
+            claimed = await self._claim_in(session, limit, kinds=kinds, exclude=exclude)
             await session.commit()
+        return claimed
+
+    async def _claim_in(
+        self,
+        session: AsyncSession,
+        limit: int,
+        *,
+        kinds: Collection[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Claimed]:
+        """`claim` within the caller's transaction (the caller commits)."""
+        now = utcnow()
+        due = (
+            select(Job.id)
+            .where(
+                or_(
+                    and_(Job.state == AVAILABLE, Job.run_at <= now),
+                    # A worker that died holding a job: its lease ran out, run it again.
+                    and_(Job.state == RUNNING, Job.locked_until < now),
+                )
+            )
+            .where(*_kind_filter(kinds, exclude))
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await session.execute(
+            update(Job)
+            .where(Job.id.in_(due.scalar_subquery()))
+            .values(
+                state=RUNNING,
+                locked_by=self.name,
+                locked_until=now + timedelta(seconds=self.settings.job_lease_seconds),
+                attempts=Job.attempts + 1,
+            )
+            .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = [Claimed(*row) for row in result.all()]
         return sorted(claimed, key=lambda job: job.id)
 
     async def execute(self, job: Claimed) -> None:
