@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.auth.models import TeamMember
+from frontdesk.auth import repository as auth_repository
+from frontdesk.auth.models import Agent, TeamMember
 from frontdesk.conversations.models import (
     Attachment,
     Conversation,
@@ -43,6 +44,7 @@ from frontdesk.kit import memo
 from frontdesk.kit.events import Event
 from frontdesk.kit.sql import in_ids
 from frontdesk.kit.text import search_tokens
+from frontdesk.routing.models import AgentPresence
 
 VIEWS = ("mine", "unassigned", "teams", "all")
 _Row = TypeVar("_Row", Message, Note)
@@ -532,6 +534,27 @@ async def get_preferences(session: AsyncSession, agent_id: int) -> WorkspacePref
     # Once per request: every page reads them, and the conversation's header again (an agent
     # who never saved any has no row, which the identity map cannot remember).
     return await memo.once(session, ("preferences", agent_id), load)
+
+
+async def desk_agent(
+    session: AsyncSession, digest: str, now: datetime, *, kind: str
+) -> tuple[Agent, AgentPresence | None] | None:
+    """The active agent a live token belongs to (auth's query) with their presence row and
+    workspace preferences, in one statement instead of three: every desktop page reads all
+    three first. The preferences are remembered for get_preferences (no row: None), the
+    presence row stays in the session for routing's reads."""
+    query = (
+        auth_repository.agent_by_token_query(digest, now, kind=kind)
+        .add_columns(AgentPresence, WorkspacePreference)
+        .outerjoin(AgentPresence, AgentPresence.agent_id == Agent.id)
+        .outerjoin(WorkspacePreference, WorkspacePreference.agent_id == Agent.id)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    agent, presence, preferences = row
+    memo.remember(session, ("preferences", agent.id), preferences)
+    return agent, presence
 
 
 async def is_team_member(session: AsyncSession, agent_id: int, team_id: int) -> bool:

@@ -103,7 +103,11 @@ class Row:
     tags: list[str]
 
 
-async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str, Any]:
+async def _rows(
+    session: AsyncSession, agent: Agent, f: InboxFilter, *, opened: int | None = None
+) -> dict[str, Any]:
+    """The list's rows and counts; with `opened` (a conversation open beside the list), its
+    SLA clocks too, read with the rows' (`sla_clocks`)."""
     visible = await visible_inbox_ids(session, agent)
     # The search runs once; the list and the four counts filter on its answer.
     matched = (
@@ -134,6 +138,8 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
         )
         for row in rows
     ]
+    ids = [row.id for row in rows]
+    clocks = await sla_views.clock_views(session, ids if opened is None else [*ids, opened])
     return {
         "items": items,
         "counts": counts,
@@ -145,7 +151,8 @@ async def _rows(session: AsyncSession, agent: Agent, f: InboxFilter) -> dict[str
         # Every link and form of the list keeps the list's query, so opening a conversation
         # (or going back) never loses the view, the filters or the search.
         "list_query": view_query(f),
-        "sla_badges": await sla_views.row_badges(session, [row.id for row in rows]),
+        "sla_badges": sla_views.list_badges({cid: clocks[cid] for cid in ids if cid in clocks}),
+        "sla_clocks": clocks.get(opened, []) if opened is not None else [],
     }
 
 
@@ -159,12 +166,13 @@ async def _share_teams(session: AsyncSession, agent: Agent) -> list[Any]:
 
 
 async def workspace_context(
-    request: Request, session: AsyncSession, agent: Agent
+    request: Request, session: AsyncSession, agent: Agent, *, opened: int | None = None
 ) -> dict[str, Any]:
     """Everything the list pane needs on a full page (the inbox, or a conversation opened
-    from it): rows, counts, filter choices, saved views, and the bulk bar's agents."""
+    from it): rows, counts, filter choices, saved views, and the bulk bar's agents; with
+    `opened`, that conversation's SLA clocks (see _rows)."""
     f = list_filter(request)
-    context = await _rows(session, agent, f)
+    context = await _rows(session, agent, f, opened=opened)
     context.update(
         statuses=STATUSES,
         priorities=PRIORITIES,
