@@ -24,7 +24,7 @@ async def get_agent_by_email(session: AsyncSession, email: str) -> Agent | None:
     return await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
 
 
-def agent_by_token_query(digest: str, now: datetime, *, kind: str) -> Select[tuple[Agent]]:
+def agent_by_token_query(digest: str, now: datetime, *, kind: str) -> Select[Agent]:
     """The active agent a live token of this kind belongs to, as a query other reads may add
     columns to (the desktop's page_agent adds the agent's presence and preferences)."""
     # Uses index: api_tokens.digest (unique).
