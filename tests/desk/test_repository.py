@@ -3,12 +3,17 @@ addresses, subjects and tags by the characters typed, as written."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
+from frontdesk.auth import service as auth_service
+from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Conversation
+from frontdesk.db import utcnow
 from frontdesk.desk import repository
-from frontdesk.desk.repository import InboxFilter
+from frontdesk.desk.repository import PREVIEW, InboxFilter
 from frontdesk.kit import uow
+from frontdesk.kit.security import token_digest
+from frontdesk.routing import service as routing
 from tests.conftest import inbound_payload, post_inbound
 from tests.web.test_views import log_in
 
@@ -19,7 +24,7 @@ async def search(runtime, q: str, visible: set[int] | None = None) -> list[int]:
         rows = await repository.list_view(
             session, agent_id=0, visible=visible, f=InboxFilter(q=q), limit=50, matched=matched
         )
-        return [row.id for row in rows]
+        return [row.conversation.id for row in rows]
 
 
 async def conversation(
@@ -85,3 +90,82 @@ class TestCounts:
         page = (await client.get("/")).text
         assert 'data-testid="fd-count-all">1,000+<' in page
         assert 'data-testid="fd-count-mine">3<' in page
+
+
+class TestListView:
+    async def test_each_row_brings_its_customers_name_and_its_last_messages_start(
+        self, client, cast, runtime
+    ):
+        long = "word " * 60  # 300 characters
+        found = await conversation(
+            client, cast, "l1", "layla@example.com", long, sender={"name": "Layla"}
+        )
+        await conversation(client, cast, "l2", "nameless@example.com", "short")
+        async with runtime.db.session() as session:
+            rows = await repository.list_view(
+                session, agent_id=0, visible=None, f=InboxFilter(), limit=10
+            )
+        by_id = {row.conversation.id: row for row in rows}
+        layla = by_id[found]
+        assert layla.customer_name == "Layla"
+        assert layla.preview == long[:PREVIEW]
+        assert (layla.last_direction, layla.last_answered) == ("inbound", False)
+        [other] = [row for row in rows if row.conversation.id != found]
+        assert other.preview == "short"
+
+    async def test_the_preview_follows_the_last_message(self, client, cast, runtime):
+        found = await conversation(client, cast, "l1", "layla@example.com", "question")
+        await log_in(client, cast.alice)
+        page = await client.get(f"/conversations/{found}")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        sent = await client.post(
+            f"/conversations/{found}/reply", data={"csrf": csrf, "text": "the answer"}
+        )
+        assert sent.status_code == 303
+        async with runtime.db.session() as session:
+            [row] = await repository.list_view(
+                session, agent_id=0, visible=None, f=InboxFilter(), limit=10
+            )
+        assert (row.preview, row.last_direction) == ("the answer", "outbound")
+
+
+class TestDeskAgent:
+    async def test_the_agent_presence_and_preferences_in_one_statement(self, cast, runtime):
+        async with runtime.db.session() as session:
+            alice = await session.get(Agent, cast.alice.id)
+            assert alice is not None
+            token = await auth_service.issue_token(session, alice, kind="session")
+            await routing.set_status(session, alice, "busy")
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            seen: list[str] = []
+
+            def count(*args: object) -> None:
+                seen.append(str(args[2]))
+
+            engine = runtime.db.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                found = await repository.desk_agent(
+                    session, token_digest(token), utcnow(), kind="session"
+                )
+                assert found is not None
+                agent, presence = found
+                # Remembered with the agent: no statement of their own.
+                assert await repository.get_preferences(session, agent.id) is None
+                assert (await routing.of(session, agent)).status == "busy"
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert agent.id == cast.alice.id and presence is not None
+            assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 1
+
+    async def test_a_bearer_token_is_no_desktop_session(self, cast, runtime):
+        async with runtime.db.session() as session:
+            alice = await session.get(Agent, cast.alice.id)
+            assert alice is not None
+            token = await auth_service.issue_token(session, alice, kind="api")
+            await uow.commit(session)
+            found = await repository.desk_agent(
+                session, token_digest(token), utcnow(), kind="session"
+            )
+        assert found is None

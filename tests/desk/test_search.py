@@ -101,7 +101,7 @@ class TestOrder:
             listed = await repository.list_view(
                 session, agent_id=0, visible=None, f=repository.InboxFilter(), limit=10
             )
-        assert [row.id for row in listed] == [older, newer]
+        assert [row.conversation.id for row in listed] == [older, newer]
 
 
 class TestStatementsPerPage:

@@ -63,3 +63,13 @@ class TestFormatWhen:
         expected = format_datetime(moment, "short", tzinfo=None, locale=lang)
         assert format_when(moment, lang) == localise_digits(expected, lang)
         assert format_when(moment, lang) == localise_digits(expected, lang)  # remembered
+
+    @given(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+        st.sampled_from(["Asia/Tehran", "America/St_Johns", "Asia/Kathmandu", "Europe/Paris"]),
+        st.sampled_from(LANGUAGES),
+    )
+    def test_writes_a_zoned_moment_as_babel_does(self, value, zone, lang):
+        moment = value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+        expected = format_datetime(moment, "short", tzinfo=None, locale=lang)
+        assert format_when(moment, lang) == localise_digits(expected, lang)

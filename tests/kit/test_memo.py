@@ -6,7 +6,7 @@ from sqlalchemy import event, update
 
 from frontdesk.auth import repository as auth_repository
 from frontdesk.auth.models import Team
-from frontdesk.kit import uow
+from frontdesk.kit import memo, uow
 
 
 def counting(runtime):  # type: ignore[no-untyped-def]
@@ -76,3 +76,22 @@ class TestOnce:
         async with runtime.db.session() as session:
             await auth_repository.list_teams(session)
         assert len(seen) == 2
+
+
+class TestRemember:
+    async def test_a_value_read_by_a_larger_statement_answers_the_next_ask(self, runtime, cast):
+        async def load() -> str:
+            raise AssertionError("remembered: not loaded again")
+
+        async with runtime.db.session() as session:
+            memo.remember(session, "key", "read with the agent")
+            assert await memo.once(session, "key", load) == "read with the agent"
+
+    async def test_nothing_is_remembered_while_rows_wait_unflushed(self, runtime, cast):
+        async def load() -> str:
+            return "read again"
+
+        async with runtime.db.session() as session:
+            session.add(Team(name="Night shift"))
+            memo.remember(session, "key", "stale")
+            assert await memo.once(session, "key", load) == "read again"

@@ -104,6 +104,25 @@ class TestCountdowns:
         assert 'data-sla-kind="first_response" data-sla-state="met"' in fragment
         assert 'data-sla-kind="resolution" data-sla-state="paused"' in fragment
 
+    async def test_the_full_page_shows_the_open_conversations_clocks_in_or_out_of_the_list(
+        self, client, cast, runtime
+    ):
+        """The full page reads the open conversation's clocks with the list's rows: they show
+        in its SLA block whether the list (open conversations) holds it or not."""
+        await make_policy(client, cast)
+        conversation_id = await customer_writes(client, cast, runtime, "m1")
+        await log_in(client, cast.ada)
+
+        def clocks(html: str) -> str:
+            return html.split('id="fd-sla"', 1)[1].split("</div>", 1)[0]
+
+        listed = clocks(await page(client, f"/conversations/{conversation_id}"))
+        assert 'data-sla-kind="first_response" data-sla-state="running"' in listed
+        # The list shows resolved conversations, this one's not among them: still its clocks.
+        elsewhere = clocks(await page(client, f"/conversations/{conversation_id}?status=resolved"))
+        assert 'data-sla-kind="first_response" data-sla-state="running"' in elsewhere
+        assert f'data-sla-conversation="{conversation_id}"' in elsewhere
+
     async def test_the_fragment_checks_who_may_see_the_conversation(self, client, cast, runtime):
         await make_policy(client, cast)
         conversation_id = await customer_writes(client, cast, runtime, "m1")  # website inbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent, ApiToken, Team, TeamMember
@@ -24,11 +24,11 @@ async def get_agent_by_email(session: AsyncSession, email: str) -> Agent | None:
     return await session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
 
 
-async def get_agent_by_token(
-    session: AsyncSession, digest: str, now: datetime, *, kind: str
-) -> Agent | None:
+def agent_by_token_query(digest: str, now: datetime, *, kind: str) -> Select[Agent]:
+    """The active agent a live token of this kind belongs to, as a query other reads may add
+    columns to (the desktop's page_agent adds the agent's presence and preferences)."""
     # Uses index: api_tokens.digest (unique).
-    return await session.scalar(
+    return (
         select(Agent)
         .join(ApiToken, ApiToken.agent_id == Agent.id)
         .where(
@@ -38,6 +38,12 @@ async def get_agent_by_token(
             or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
         )
     )
+
+
+async def get_agent_by_token(
+    session: AsyncSession, digest: str, now: datetime, *, kind: str
+) -> Agent | None:
+    return await session.scalar(agent_by_token_query(digest, now, kind=kind))
 
 
 async def get_token_owner(session: AsyncSession, digest: str) -> int | None:

@@ -15,6 +15,7 @@ from frontdesk.conversations import service as conversations
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import ConversationUpdate, ReplyCreate
 from frontdesk.customers import repository as customers_repository
+from frontdesk.db import utcnow
 from frontdesk.desk import repository
 from frontdesk.desk.models import Macro, SavedView, WorkspacePreference
 from frontdesk.desk.schemas import (
@@ -28,6 +29,8 @@ from frontdesk.desk.schemas import (
 )
 from frontdesk.desk.service import fill_variables
 from frontdesk.kit.errors import Forbidden, Invalid, NotFound
+from frontdesk.kit.security import token_digest
+from frontdesk.routing.service import Presence, presence_of
 
 # What the inbox page reads from its URL; a saved view keeps these and nothing else.
 VIEW_PARAMS = (
@@ -232,6 +235,16 @@ async def bulk_update(session: AsyncSession, agent: Agent, data: BulkUpdate) -> 
 
 
 # --- Preferences ---------------------------------------------------------------------------
+
+
+async def desk_agent(session: AsyncSession, token: str) -> tuple[Agent, Presence] | None:
+    """The active agent a desktop session cookie belongs to and their presence; their
+    preferences come with them (`preferences` then reads nothing)."""
+    found = await repository.desk_agent(session, token_digest(token), utcnow(), kind="session")
+    if found is None:
+        return None
+    agent, row = found
+    return agent, presence_of(agent.id, row)
 
 
 async def preferences(session: AsyncSession, agent: Agent) -> PreferencesRead:

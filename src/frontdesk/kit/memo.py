@@ -36,9 +36,15 @@ async def once(session: AsyncSession, key: Hashable, load: Callable[[], Awaitabl
     if memo is not None and key in memo and _clean(sync):
         return _copy(memo[key])
     value = await load()
+    remember(session, key, value)
+    return value
+
+
+def remember(session: AsyncSession, key: Hashable, value: Any) -> None:
+    """Keep `value`, read by a larger statement, as `key`'s answer for `once` (see the module)."""
+    sync = session.sync_session
     if _clean(sync):
         sync.info.setdefault(MEMO, {})[key] = _copy(value)
-    return value
 
 
 def _copy(value: Any) -> Any:

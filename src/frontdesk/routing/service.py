@@ -76,8 +76,12 @@ def effective(row: AgentPresence | None) -> str:
 
 
 async def of(session: AsyncSession, agent: Agent) -> Presence:
-    row = await repository.get_presence(session, agent.id)
-    return Presence(agent.id, row.status if row else "offline", effective(row))
+    return presence_of(agent.id, await repository.get_presence(session, agent.id))
+
+
+def presence_of(agent_id: int, row: AgentPresence | None) -> Presence:
+    """An agent's Presence from their presence row (none: offline)."""
+    return Presence(agent_id, row.status if row else "offline", effective(row))
 
 
 async def all_presence(session: AsyncSession) -> dict[int, Presence]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.customers.models import Customer
+from frontdesk.kit.sql import in_ids
 from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
 
 
@@ -90,8 +91,11 @@ async def clocks_of(
     found: dict[int, list[SlaClock]] = {}
     if not conversation_ids:
         return found
+    # The ids as one array parameter on PostgreSQL (kit.sql.in_ids): a list page asks for 100.
     rows = await session.scalars(
-        select(SlaClock).where(SlaClock.conversation_id.in_(conversation_ids)).order_by(SlaClock.id)
+        select(SlaClock)
+        .where(in_ids(session, SlaClock.conversation_id, conversation_ids))
+        .order_by(SlaClock.id)
     )
     for clock in rows:
         found.setdefault(clock.conversation_id, []).append(clock)

@@ -220,9 +220,6 @@ async def conversation_page(
     # A GET changes nothing: the page POSTs to mentions/read once it is open (below).
     context = await _context(session, conversation, agent, tags=tags)
     context["since"] = since
-    context["sla_clocks"] = (await sla_views.clock_views(session, [conversation.id])).get(
-        conversation.id, []
-    )
     context["error"] = request.query_params.get("error")
     # STUN/TURN servers for browser calls (the webchat call panel).
     context["ice_servers"] = json.dumps(request.app.state.runtime.settings.ice_servers)
@@ -237,8 +234,12 @@ async def conversation_page(
     )
     if pane_only:
         context["list_query"] = view_query(list_filter(request))
+        context["sla_clocks"] = (await sla_views.clock_views(session, [conversation.id])).get(
+            conversation.id, []
+        )
         return render(request, "_conversation_pane.html", context, agent=agent)
-    context.update(await workspace_context(request, session, agent))
+    # The list reads this conversation's SLA clocks with its rows' (one read for both).
+    context.update(await workspace_context(request, session, agent, opened=conversation.id))
     context["open_id"] = conversation.id
     return render(request, "inbox.html", context, agent=agent)
 

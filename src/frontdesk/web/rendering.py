@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
 from frontdesk.auth.service import SESSION_LIFETIME
 from frontdesk.config import Settings
@@ -36,7 +35,6 @@ from frontdesk.kit.i18n import (
     translator,
 )
 from frontdesk.kit.security import sanitize_html
-from frontdesk.routing import service as routing
 from frontdesk.web.delivery_text import failure
 
 # auto_reload off: templates are package files, changed only by an upgrade (a restart); with
@@ -105,11 +103,14 @@ class LoginRequired(Exception):
 
 async def page_agent(request: Request, session: SessionDep) -> Agent:
     token = request.cookies.get(SESSION_COOKIE)
-    agent = await auth_service.agent_for_token(session, token, kind="session") if token else None
-    if agent is None:
+    # One statement: the agent, their presence and their preferences.
+    found = await workspace.desk_agent(session, token) if token else None
+    if found is None:
         raise LoginRequired
-    request.state.presence = (await routing.of(session, agent)).status
-    # Every page tells desk.js which browser notifications the agent wants (one row by key).
+    agent, presence = found
+    request.state.presence = presence.status
+    # Every page tells desk.js which browser notifications the agent wants (read with the
+    # agent above).
     request.state.prefs = await workspace.preferences(session, agent)
     return agent
 

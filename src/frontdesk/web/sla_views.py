@@ -76,7 +76,11 @@ def most_urgent(views: list[dict[str, Any]]) -> dict[str, Any] | None:
 async def row_badges(
     session: AsyncSession, conversation_ids: Sequence[int]
 ) -> dict[int, dict[str, Any]]:
-    views = await clock_views(session, conversation_ids)
+    return list_badges(await clock_views(session, conversation_ids))
+
+
+def list_badges(views: dict[int, list[dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+    """Each conversation's one list badge (most_urgent) from its clock views."""
     return {cid: badge for cid, v in views.items() if (badge := most_urgent(v)) is not None}
 
 
