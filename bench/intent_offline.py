@@ -110,6 +110,34 @@ def knn_votes(queries, examples, y, classes, k: int) -> np.ndarray:
 
 
 KNN = (0, 0.0)
+_plain_train = intents._train
+_plain_nearest = intents.nearest_scores
+
+
+def nearest_with_votes(queries, examples, y, classes, floor):
+    """The nearest-question score plus the k-nearest vote, scaled so that the combined score
+    is (1 - share) x the product's + share x the vote (up to one factor: same ranking, and
+    the threshold learned on the same score), in the calibration as in the measure."""
+    out = _plain_nearest(queries, examples, y, classes, floor)
+    k, share = KNN
+    alpha = share / ((1 - share) * (1 - intents.HEAD_SHARE))
+    for start in range(0, len(queries), 512):
+        block = slice(start, start + 512)
+        out[block] += alpha * knn_votes(queries[block], examples, y, classes, k)
+    return out
+
+
+def balanced_train(x: np.ndarray, y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """intents._train with each example weighted by n / (classes x its class's count): rows
+    are repeated in the loss by their weight through a scaled one-hot (same optimiser)."""
+    counts = np.bincount(y, minlength=classes).astype(np.float64)
+    weight = (len(y) / (classes * counts[y])).astype(intents.DTYPE)
+    # Scaling a row of x and its one-hot target is not a reweighting; instead resample rows
+    # so each class has about the same count (seeded), then train as usual.
+    rng = np.random.default_rng(intents.SEED)
+    reps = np.floor(weight + rng.random(len(y))).astype(int)
+    rows = np.repeat(np.arange(len(y)), np.maximum(reps, 1))
+    return _plain_train(x[rows], y[rows], classes)
 
 
 def head(spec: str, vectors, layers, texts, y, classes, *, calibrate: bool):
@@ -123,10 +151,7 @@ def head(spec: str, vectors, layers, texts, y, classes, *, calibrate: bool):
     def scores(qv, ql, qt):
         xq = np.hstack([features.apply(qv, ql), intents.gram_features(qt, idf)])
         p = intents._softmax(xq @ w + b)
-        out = intents.combine(p, intents.nearest_scores(qv, vectors, y, classes, FLOOR))
-        if KNN[0]:
-            out = (1 - KNN[1]) * out + KNN[1] * knn_votes(qv, vectors, y, classes, KNN[0])
-        return out
+        return intents.combine(p, intents.nearest_scores(qv, vectors, y, classes, FLOOR))
 
     return scores, threshold
 
@@ -199,10 +224,17 @@ def main() -> None:
     parser.add_argument("--sets", default="banking,clinc,xsid")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--knn", default="0,0", help="K,SHARE: a k-nearest vote's share")
+    parser.add_argument("--l2", type=float, default=intents.L2)
+    parser.add_argument("--balanced", action="store_true", help="class-balanced weights")
     args = parser.parse_args()
+    intents.L2 = args.l2
+    if args.balanced:
+        intents._train = balanced_train
     global KNN
     k, share = args.knn.split(",")
     KNN = (int(k), float(share))
+    if KNN[0]:
+        intents.nearest_scores = nearest_with_votes
     cache = Path(args.cache)
     for spec in args.features:
         for name in args.sets.split(","):

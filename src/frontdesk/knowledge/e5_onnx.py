@@ -420,7 +420,9 @@ class OnnxE5:
 
     def encode_layers(self, texts: list[str], is_query: bool) -> tuple[np.ndarray, np.ndarray]:
         """(one L2-normalised row per text as `encode`, the mean of every layer's token states
-        [texts, layers, H] not normalised), from one forward pass each (built with `layers`)."""
+        [texts, layers, H] not normalised), from one forward pass each (an engine built with
+        `layers`; offline measures only: a text longer than one window is cut to it, not
+        windowed)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         means = np.zeros((len(texts), self._weights.sizes.layers, self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
