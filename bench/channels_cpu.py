@@ -32,11 +32,12 @@ import time
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 import frontdesk.handlers  # noqa: F401  (job handlers and channels)
 from frontdesk.app import create_app
 from frontdesk.config import Settings
+from frontdesk.kit.jobs import Job, JobRunner
 from frontdesk.migrate import upgrade
 
 _spec = importlib.util.spec_from_file_location(
@@ -119,6 +120,41 @@ async def post_all(app: Any, hooks: list[Any], c: int) -> tuple[list[float], int
     return latencies, errors
 
 
+async def drain(settings: Settings, app: Any, profile: str | None) -> None:
+    """Run the jobs the webhooks queued to the end (nothing else running): their CPU, by kind
+    of job queued (what the embedded runner of SQLite's `frontdesk serve` adds per webhook)."""
+    db = app.state.runtime.db
+    async with db.session() as session:
+        kinds = dict(
+            (await session.execute(select(Job.kind, func.count()).group_by(Job.kind))).all()
+        )
+        await session.rollback()
+    runner = JobRunner(db, settings)
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    if profiler:
+        profiler.enable()
+    before, wall = time.process_time(), time.perf_counter()
+    task = asyncio.create_task(runner.run())
+    while True:
+        await asyncio.sleep(0.2)
+        async with db.session() as session:
+            left = await session.scalar(
+                select(func.count()).select_from(Job)
+                .where(Job.state.in_(("available", "running")), Job.run_at <= func.now())
+            )  # fmt: skip
+            await session.rollback()
+        if not left:
+            break
+    cpu = time.process_time() - before
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    await runner.stop()
+    task.cancel()
+    print(f"  jobs: {sum(kinds.values())} drained in {cpu:.2f} CPU-s "
+          f"({time.perf_counter() - wall:.1f} s): {kinds}")  # fmt: skip
+
+
 async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fd-channels-cpu-"))
     url = channels.fresh_database(args.database_url, workdir)
@@ -173,6 +209,8 @@ async def main_async(args: argparse.Namespace) -> None:
                         print(f"      {count / n:5.2f}  {sql}")
             if profiler:
                 profiler.dump_stats(args.profile)
+            if args.drain:
+                await drain(settings, app, args.profile and args.profile + ".jobs")
     finally:
         channels.drop_database(url)
 
@@ -186,6 +224,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="channels, comma-separated")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
     parser.add_argument("--sql", action="store_true", help="the most frequent statements")
+    parser.add_argument("--drain", action="store_true", help="then run the jobs: their CPU")
     parser.add_argument("--slow", type=int, default=0, help="print the slowest N webhooks")
     parser.add_argument(
         "--runner",
