@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from frontdesk.kit.groupcommit import GroupCommit
+from frontdesk.kit.sqlite import URGENT
 from frontdesk.kit.uow import is_temporary
 
 
@@ -28,6 +29,21 @@ class TestGroupCommit:
             await group.stop()
         assert doubled == [n * 2 for n in range(10)]
         assert sizes[0] == 1 and max(sizes) > 1
+
+    async def test_its_transactions_go_ahead_of_background_writers(self, runtime):
+        seen: list[bool] = []
+
+        async def write_many(session, items):  # type: ignore[no-untyped-def]
+            seen.append(URGENT.get())
+            return items
+
+        group: GroupCommit[int, int] = GroupCommit(runtime.db, write_many)
+        try:
+            assert await group.submit(1) == 1
+        finally:
+            await group.stop()
+        assert seen == [True]
+        assert not URGENT.get()  # the writer task's context only, not the caller's
 
     async def test_a_caller_that_went_away_does_not_fail_the_others(self, runtime):
         gate = asyncio.Event()

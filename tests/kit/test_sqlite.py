@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk.db import make_engine
-from frontdesk.kit.sqlite import OneTripConnection, make_sqlite_engine, writer_queue
+from frontdesk.kit import sqlite as kit_sqlite
+from frontdesk.kit.sqlite import (
+    URGENT,
+    OneTripConnection,
+    WriterQueue,
+    make_sqlite_engine,
+    writer_queue,
+)
 
 
 @pytest.fixture
@@ -170,3 +179,68 @@ class TestWriterQueue:
         finally:
             await first.dispose()
             await second.dispose()
+
+    async def test_an_urgent_writer_goes_before_a_waiting_background_one(
+        self, tmp_path: Path
+    ) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'urgent.db'}"
+        holder, background, urgent = make_engine(url), make_engine(url), make_engine(url)
+        order: list[str] = []
+        try:
+            async with holder.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
+            holding = await holder.connect()
+            await holding.exec_driver_sql("INSERT INTO t VALUES ('holder')")
+
+            async def write(engine: Any, who: str, *, is_urgent: bool) -> None:
+                URGENT.set(is_urgent)  # this task's context only
+                async with engine.begin() as connection:
+                    order.append(who)
+                    await connection.exec_driver_sql(f"INSERT INTO t VALUES ('{who}')")
+
+            waiting = [asyncio.create_task(write(background, "background", is_urgent=False))]
+            await asyncio.sleep(0.1)  # the background writer waits for the lock first
+            waiting.append(asyncio.create_task(write(urgent, "urgent", is_urgent=True)))
+            await asyncio.sleep(0.1)
+            await holding.commit()
+            await holding.close()
+            await asyncio.wait_for(asyncio.gather(*waiting), 10)
+            assert order == ["urgent", "background"]
+            assert not URGENT.get()
+        finally:
+            for engine in (holder, background, urgent):
+                await engine.dispose()
+
+    def test_a_background_writer_gives_way_for_a_bounded_time(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(kit_sqlite, "URGENT_PRECEDENCE_SECONDS", 0.2)
+        queue = WriterQueue()
+        queue._urgent = 1  # an urgent writer waiting all along: it must not starve the others
+        started = time.monotonic()
+        queue.take()
+        waited = time.monotonic() - started
+        assert queue.taken
+        assert 0.15 <= waited < 5
+        queue.release()
+        assert not queue.taken
+
+    def test_a_free_lock_is_taken_at_once_and_released_to_the_next(self) -> None:
+        queue = WriterQueue()
+        queue.take()
+        got: list[float] = []
+
+        def second() -> None:
+            queue.take(urgent=True)
+            got.append(time.monotonic())
+            queue.release()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.05)
+        assert not got  # waits while the lock is held
+        released = time.monotonic()
+        queue.release()
+        thread.join(5)
+        assert got and got[0] - released < 1
+        assert not queue.taken

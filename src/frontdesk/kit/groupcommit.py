@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import Database
 from frontdesk.kit import uow
+from frontdesk.kit.sqlite import URGENT
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ class GroupCommit(Generic[T, R]):
             _fail([self._queue.get_nowait()], uow.TryLater(f"{self.name}: shutting down"))
 
     async def _write_loop(self) -> None:
+        # Senders wait on every commit of this loop: on SQLite its transactions go ahead of
+        # background writers for the write lock (kit.sqlite.WriterQueue). The writer task's own
+        # context, so nothing else is marked.
+        URGENT.set(True)
         previous = 1
         while True:
             batch = [await self._queue.get()]

@@ -70,7 +70,28 @@ def trend_of(scores: list[float]) -> float | None:
     return round(sum(w * s for w, s in zip(weights, scores, strict=False)) / sum(weights), 4)
 
 
-async def analyse_message(session: AsyncSession, message_id: int) -> Message | None:
+async def analyse_messages(session: AsyncSession, message_ids: list[int]) -> list[Message]:
+    """`analyse_message` for each, oldest first (a conversation's trend folds its messages in
+    order): the messages, their conversations and the rule read once for all."""
+    # Held here: the session's identity map keeps instances only while something refers to
+    # them, and analyse_message finds them there instead of reading each again.
+    messages = await conversations_repository.get_messages(session, set(message_ids))
+    held = await conversations_repository.get_conversations(
+        session, {message.conversation_id for message in messages.values()}
+    )
+    current = await rule(session)
+    analysed = []
+    for message_id in sorted(set(message_ids)):
+        found = await analyse_message(session, message_id, current=current)
+        if found is not None:
+            analysed.append(found)
+    del held
+    return analysed
+
+
+async def analyse_message(
+    session: AsyncSession, message_id: int, *, current: SentimentRule | None = None
+) -> Message | None:
     """Label a customer's message and update its conversation's trend (idempotent: an
     analysed message is left alone). None when there is nothing to analyse."""
     message = await conversations_repository.get_message(session, message_id)
@@ -85,7 +106,7 @@ async def analyse_message(session: AsyncSession, message_id: int) -> Message | N
     if conversation is None:
         return message
     scores = await repository.recent_scores(session, conversation.id, limit=TREND_WINDOW)
-    current = await rule(session)
+    current = current or await rule(session)
     was_frustrated = conversation.frustrated
     conversation.sentiment_trend = trend_of(scores)
     conversation.frustrated = (

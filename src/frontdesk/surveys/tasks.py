@@ -3,11 +3,14 @@ may answer a pending survey (a digit on SMS, a button on WhatsApp or Telegram)."
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
-from frontdesk.kit.jobs import JobContext, handler, on_event
+from frontdesk.kit.jobs import Claimed, JobContext, batch_handler, handler, on_event
 from frontdesk.surveys import alerts, journey, repository, service  # noqa: F401  (journey: markers)
 
 TRIGGER_JOB = "surveys.trigger"
@@ -15,6 +18,14 @@ ANSWER_JOB = "surveys.answer_message"
 AT_RISK_JOB = "surveys.negative_run"
 # This many negative customer messages in a row make a conversation at risk.
 NEGATIVE_RUN = 3
+# Negative analyses looked at in one claim, one transaction and one completion (one job per
+# negative customer message: a claim, a transaction and a completion each cost more than the
+# look itself, in SQLite's embedded runner beside the webhooks). Smaller on SQLite, where the
+# transaction holds the one write lock.
+AT_RISK_BATCH = 64
+SQLITE_AT_RISK_BATCH = 16
+
+log = logging.getLogger(__name__)
 ANSWERING_CHANNELS = ("sms", "sms_gateway", "whatsapp", "telegram")
 # Longer than any score, list-row title (24) or callback data ("survey:<id>:<n>").
 LONGEST_ANSWER = 40
@@ -75,8 +86,33 @@ async def answer_message(session: Any, event: dict[str, Any]) -> None:
     await service.answer_from_message(session, int(event["payload"]["message_id"]))
 
 
-@handler(AT_RISK_JOB)
-async def negative_run(session: Any, event: dict[str, Any]) -> None:
+@batch_handler(AT_RISK_JOB, size=AT_RISK_BATCH, sqlite_size=SQLITE_AT_RISK_BATCH)
+async def negative_runs(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
+    """Each negative analysis, in order, in one transaction; if that fails, each in its own,
+    so a job that cannot run fails alone."""
+    try:
+        async with ctx.db.session() as session:
+            for job in jobs:
+                await negative_run(session, job.payload)
+            await uow.commit(session)
+        return {}
+    except Exception:
+        if len(jobs) == 1:
+            raise
+        log.warning("surveys: a batch of %d at-risk looks failed; one at a time", len(jobs))
+    failed: dict[int, Exception] = {}
+    for job in jobs:
+        try:
+            async with ctx.db.session() as session:
+                await negative_run(session, job.payload)
+                await uow.commit(session)
+        except Exception as exc:
+            failed[job.id] = exc
+    return failed
+
+
+async def negative_run(session: AsyncSession, event: dict[str, Any]) -> None:
+    """A run of negative sentiment makes the conversation at risk (alerts.negative_run)."""
     conversation_id = int(event["payload"]["conversation_id"])
     labels = await repository.recent_sentiments(session, conversation_id, limit=NEGATIVE_RUN)
     await alerts.negative_run(
