@@ -728,6 +728,45 @@ async def outbound(
           f"p99 {percentile(waits, 0.99) * 1000:6.1f} ms  (load {load()})")  # fmt: skip
     print(f"  providers: {fakes.calls} calls, {fakes.refused} refused (auth), "
           f"{fakes.duplicates} replies delivered twice")  # fmt: skip
+    if trace := os.environ.get("FRONTDESK_BENCH_TRACE"):
+        await write_trace(Path(trace), settings, accepted, fakes.arrivals)
+
+
+async def write_trace(
+    path: Path, settings: Settings, accepted: dict[int, float], arrivals: dict[int, float]
+) -> None:
+    """FRONTDESK_BENCH_TRACE=<file>: every job (kind, created, claimed, finished) and, per
+    live reply, its message id, API acceptance and provider receipt, on one wall clock."""
+    from frontdesk.kit.jobs import Job
+
+    offset = time.time() - time.perf_counter()  # perf_counter -> wall clock (epoch seconds)
+    runtime = Runtime.build(settings, with_runner=False)
+    try:
+        async with runtime.db.session() as session:
+            jobs = (await session.execute(select(
+                Job.id, Job.kind, Job.payload, Job.created_at, Job.run_at, Job.locked_until,
+                Job.finished_at, Job.attempts, Job.state))).all()  # fmt: skip
+            replies = (await session.execute(select(Message.id, Message.text).where(
+                Message.direction == "outbound"))).all()  # fmt: skip
+    finally:
+        await runtime.db.dispose()
+    numbers = {}
+    for message_id, text in replies:
+        if found := re.search(r"zq(\d+)qz", text or ""):
+            numbers[int(found.group(1))] = message_id
+
+    def stamp(value: Any) -> float | None:
+        return value.timestamp() if value is not None else None
+
+    path.write_text(json.dumps({
+        "lease": settings.job_lease_seconds,
+        "jobs": [[j.id, j.kind, j.payload, stamp(j.created_at), stamp(j.run_at),
+                  stamp(j.locked_until), stamp(j.finished_at), j.attempts, j.state]
+                 for j in jobs],
+        "replies": {n: [numbers.get(n), accepted.get(n, 0) + offset if n in accepted else None,
+                        arrivals[n] + offset if n in arrivals else None]
+                    for n in set(accepted) | set(arrivals)},
+    }))  # fmt: skip
 
 
 async def queue_replies(settings: Settings, targets: list[int], count: int) -> None:

@@ -202,13 +202,18 @@ def on_event(
     SUBSCRIPTIONS.setdefault(event_type, []).append(Subscription(kind, wants, enabled))
 
 
-async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
+_SUBSCRIBED = "frontdesk.jobs.subscribed"
+
+
+async def _choose_subscribed(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
+    """Which enabled subscriptions want which of the events (before the event lock: the
+    `enabled` checks read the database)."""
     wanted: dict[int, tuple[Subscription, list[dict[str, Any]]]] = {}
     for item in pending:
         for subscription in SUBSCRIPTIONS.get(item["type"], ()):
             if subscription.wants(item):
                 wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
-    jobs: list[tuple[str, str, dict[str, Any]]] = []  # (kind, key, event)
+    chosen: list[tuple[Subscription, list[dict[str, Any]]]] = []
     # Each `enabled` predicate asked once per commit: several subscriptions share one (the
     # SLA tracker's, on a new conversation and its first message: one read, not two).
     enabled: dict[Callable[[AsyncSession], Awaitable[bool]], bool] = {}
@@ -218,6 +223,16 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
                 enabled[subscription.enabled] = await subscription.enabled(session)
             if not enabled[subscription.enabled]:
                 continue
+        chosen.append((subscription, items))
+    session.info[_SUBSCRIBED] = chosen
+
+
+async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
+    if _SUBSCRIBED not in session.info:  # not chosen before the lock (uow.BEFORE_EVENTS)
+        await _choose_subscribed(session, pending)
+    chosen: list[tuple[Subscription, list[dict[str, Any]]]] = session.info.pop(_SUBSCRIBED)
+    jobs: list[tuple[str, str, dict[str, Any]]] = []  # (kind, key, event)
+    for subscription, items in chosen:
         jobs += [(subscription.kind, f"{subscription.kind}:{item['sequence']}", item)
                  for item in items]  # fmt: skip
     # The keys already queued, read together (not one statement per job, as `enqueue`
@@ -234,6 +249,7 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
             job.key = key
 
 
+uow.BEFORE_EVENTS.append(_choose_subscribed)
 uow.BEFORE_COMMIT.append(_enqueue_subscribed)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, text
+from sqlalchemy import Integer, cast, column, func, insert, select, true, values
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,10 @@ from frontdesk.db import next_keys
 from frontdesk.kit.events import PENDING_EVENTS, Event, event_message
 
 AFTER_COMMIT = "frontdesk.after_commit"
+# Called with (session, the events about to be written, no sequences yet) before the event
+# lock is taken: whatever they read (e.g. whether a subscriber is enabled) does not hold up
+# every other writer of events meanwhile.
+BEFORE_EVENTS: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]] = []
 # Called with (session, the events about to be written, sequences assigned) just before the
 # commit, so what they add (jobs reacting to events) commits atomically with the events.
 BEFORE_COMMIT: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]] = []
@@ -32,20 +36,24 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
     """Write queued events, commit, then publish them and run after-commit hooks."""
     pending = session.info.pop(PENDING_EVENTS, [])
     if pending:
-        if session.get_bind().dialect.name == "postgresql":
-            # Held from the first event insert until commit, so sequences become visible in
-            # the order they were allocated: a reader resuming after N can never miss N+1.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY}
-            )
-        # One executemany, no ORM objects: the log is append-only and nobody reads these
-        # rows back in this transaction.
+        # The transaction's own writes and reads go first, outside the lock: every writer of
+        # events in every process queues on that one lock, and a busy server's transaction
+        # holds it for each round trip it makes (plus the event loop's wait to resume it).
         await session.flush()
-        for sequence, item in zip(
-            await next_keys(session, Event, len(pending)), pending, strict=True
-        ):
+        for prepare in BEFORE_EVENTS:
+            await prepare(session, pending)
+        if session.get_bind().dialect.name == "postgresql":
+            sequences = await _append_locked(session, pending)
+        else:  # SQLite: the transaction holds the database's one write lock already
+            sequences = await next_keys(session, Event, len(pending))
+            # One executemany, no ORM objects: the log is append-only and nobody reads
+            # these rows back in this transaction.
+            await session.execute(insert(EVENTS), [
+                {**item, "sequence": sequence}
+                for sequence, item in zip(sequences, pending, strict=True)
+            ])  # fmt: skip
+        for sequence, item in zip(sequences, pending, strict=True):
             item["sequence"] = sequence
-        await session.execute(insert(EVENTS), pending)
         for before in BEFORE_COMMIT:
             await before(session, pending)
     await session.commit()
@@ -57,6 +65,45 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
     for hook in hooks:
         await hook()
     return messages
+
+
+_EVENT_COLUMNS = ("type", "at", "inbox_id", "conversation_id", "customer_id", "payload")
+# Rows per statement: 7 parameters each, far below PostgreSQL's 65,535.
+_APPEND_CHUNK = 1000
+
+
+async def _append_locked(session: AsyncSession, pending: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: take the event lock, allocate the sequences and insert the events in one
+    statement per chunk (one round trip while the lock is held, then the commit). The lock
+    is held from the allocation until commit, so sequences become visible in the order they
+    were allocated: a reader resuming after N can never miss N+1. The rows are numbered and
+    sorted before `nextval` runs (PostgreSQL evaluates volatile output columns after the
+    sort, as SQLAlchemy's own ordered bulk insert relies on), so the ascending sequences
+    returned belong to the events in the order given."""
+    allocate = func.nextval(func.pg_get_serial_sequence("events", "sequence"))
+    sequences: list[int] = []
+    for start in range(0, len(pending), _APPEND_CHUNK):
+        chunk = pending[start : start + _APPEND_CHUNK]
+        rows = values(
+            column("n", Integer),
+            *(column(name, EVENTS.c[name].type) for name in _EVENT_COLUMNS),
+            name="pending_events",
+        ).data([(n, *(item[name] for name in _EVENT_COLUMNS)) for n, item in enumerate(chunk)])
+        # A joined row needs the lock's row first: the lock is held before any nextval.
+        lock = select(func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("held")).subquery()
+        ordered = (
+            # Cast: a VALUES column of NULLs alone would be text.
+            select(allocate, *(cast(rows.c[name], EVENTS.c[name].type) for name in _EVENT_COLUMNS))
+            .select_from(rows.join(lock, true()))
+            .order_by(rows.c.n)
+        )
+        statement = (
+            insert(EVENTS)
+            .from_select(["sequence", *_EVENT_COLUMNS], ordered)
+            .returning(EVENTS.c.sequence)
+        )
+        sequences += sorted((await session.scalars(statement)).all())
+    return sequences
 
 
 async def end_read(session: AsyncSession) -> None:
