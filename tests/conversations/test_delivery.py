@@ -3,6 +3,7 @@ events, only forwards; notices that come before their message wait for it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -140,6 +141,27 @@ class TestApplyProviderStatus:
         await sent(runtime, message_id, "p-3")
         message = await row(runtime, message_id)
         assert message.delivery_status == "delivered"
+        assert await pending(runtime) == 0
+
+    async def test_a_status_and_the_send_that_names_its_message_never_miss_each_other(
+        self, runtime, cast
+    ):
+        """The status webhook keeps its notice (no message has the id yet) while, at the same
+        moment, the delivery job gives the message that id and looks for kept notices: the
+        second must wait for the first's commit and apply its notice (on PostgreSQL, read
+        committed, both used to commit without seeing each other)."""
+        message_id = await outbound_message(runtime, cast)
+        async with runtime.db.session() as webhook:
+            kept = await service.apply_provider_status(
+                webhook, cast.website.id, "p-race", "delivered"
+            )
+            assert kept is None  # kept, not yet committed
+            job = asyncio.create_task(sent(runtime, message_id, "p-race"))
+            await asyncio.sleep(0.5)
+            assert not job.done()  # it waits for the webhook's transaction
+            await uow.commit(webhook)
+        await asyncio.wait_for(job, 10)
+        assert (await row(runtime, message_id)).delivery_status == "delivered"
         assert await pending(runtime) == 0
 
     async def test_statuses_are_per_inbox(self, runtime, cast):

@@ -74,6 +74,7 @@ async def apply_provider_status(
     """Land a provider's delivery status on the message it names (or keep it until that
     message gets the id); None when it was kept."""
     notice = _status_notice(status, code, text, at)
+    await repository.lock_provider_ids(session, {(inbox_id, provider_message_id)})
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
     if message is None:
         _keep(session, inbox_id, provider_message_id, "status", notice)
@@ -129,6 +130,9 @@ async def apply_notices(session: AsyncSession, notices: Sequence[Notice]) -> lis
     were applied one at a time: the message each landed on, or None when it was kept. Raises
     Invalid, before anything is written, if one names an unknown status."""
     stored = [notice.stored() for notice in notices]
+    await repository.lock_provider_ids(
+        session, {(n.inbox_id, n.provider_message_id) for n in notices}
+    )
     found = await repository.find_by_provider_ids(
         session, {(n.inbox_id, n.provider_message_id) for n in notices}
     )
@@ -173,6 +177,7 @@ async def apply_provider_edit(
     kept (meta.versions, the original first). Repeats are no-ops; None when it was kept for
     a message that has not arrived yet."""
     notice = _edit_notice(text, at)
+    await repository.lock_provider_ids(session, {(inbox_id, provider_message_id)})
     message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
     if message is None:
         _keep(session, inbox_id, provider_message_id, "edit", notice)
@@ -188,6 +193,7 @@ async def settle_pending(session: AsyncSession, messages: Sequence[Message]) -> 
     by_key = {(m.inbox_id, m.provider_message_id): m.id for m in messages if m.provider_message_id}
     if not by_key:
         return
+    await repository.lock_provider_ids(session, set(by_key))  # see lock_provider_ids
     rows = await repository.take_pending_updates(session, set(by_key))
     if not rows:
         return

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -520,6 +521,34 @@ async def find_message_by_provider_id(
         .where(Message.inbox_id == inbox_id, Message.provider_message_id == provider_message_id)
         .order_by(Message.id)
         .limit(1)
+    )
+
+
+def _provider_id_key(inbox_id: int, provider_id: str) -> int:
+    """A signed 64-bit advisory-lock key for one (inbox, provider message id)."""
+    digest = hashlib.blake2b(f"provider-id:{inbox_id}:{provider_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+async def lock_provider_ids(session: AsyncSession, keys: set[tuple[int, str]]) -> None:
+    """Serialise, until commit, this transaction with any other that looks up or gives out
+    one of these (inbox_id, provider_message_id) pairs. On PostgreSQL (read committed) a
+    status notice that found no message and kept itself, and the send that gave a message
+    that id and then looked for kept notices, could otherwise both commit without seeing
+    each other: the notice would wait, unapplied, for a message that has arrived. Locks are
+    taken in key order, so two such transactions cannot deadlock on them; SQLite needs none
+    (its transactions hold the one write lock from BEGIN)."""
+    if not keys or session.get_bind().dialect.name != "postgresql":
+        return
+    ordered = sorted(
+        {_provider_id_key(inbox_id, provider_id[:300]) for inbox_id, provider_id in keys}
+    )
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM"
+            " (SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered"
+        ),
+        {"keys": ordered},
     )
 
 

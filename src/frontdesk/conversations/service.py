@@ -259,6 +259,8 @@ async def mark_delivered(
 ) -> None:
     """Record a successful send (with the provider's id of the message); earlier inbound
     messages of the conversation are answered, and status notices that came first apply."""
+    if remote_id:  # before any row is written (delivery.settle_pending takes them again)
+        await repository.lock_provider_ids(session, {(message.inbox_id, remote_id)})
     if delivery.moves_forward(message.delivery_status, status):
         message.delivery_status = status
         message.delivery_error = None
@@ -287,6 +289,10 @@ async def mark_delivered_many(
     in one UPDATE, the status notices that came first in one lookup."""
     if not sent:
         return
+    # Before any row is written (delivery.settle_pending takes them again, at the end).
+    await repository.lock_provider_ids(
+        session, {(message.inbox_id, remote_id) for message, _, remote_id in sent if remote_id}
+    )
     now = utcnow()
     bounds: dict[int, int] = {}
     for message, status, remote_id in sent:
