@@ -73,13 +73,8 @@ async def apply_provider_status(
 ) -> Message | None:
     """Land a provider's delivery status on the message it names (or keep it until that
     message gets the id); None when it was kept."""
-    notice = _status_notice(status, code, text, at)
-    await repository.lock_provider_ids(session, {(inbox_id, provider_message_id)})
-    message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
-    if message is None:
-        _keep(session, inbox_id, provider_message_id, "status", notice)
-        return None
-    await _status(session, message, notice)
+    notice = Notice(inbox_id, provider_message_id, status=status, code=code, text=text, at=at)
+    [message] = await apply_notices(session, [notice])
     return message
 
 
@@ -176,13 +171,8 @@ async def apply_provider_edit(
     """The customer edited a message: its text becomes the newest version, every version is
     kept (meta.versions, the original first). Repeats are no-ops; None when it was kept for
     a message that has not arrived yet."""
-    notice = _edit_notice(text, at)
-    await repository.lock_provider_ids(session, {(inbox_id, provider_message_id)})
-    message = await repository.find_by_provider_id(session, inbox_id, provider_message_id)
-    if message is None:
-        _keep(session, inbox_id, provider_message_id, "edit", notice)
-        return None
-    await _edit(session, message, notice)
+    notice = Notice(inbox_id, provider_message_id, text=text, at=at, edit=True)
+    [message] = await apply_notices(session, [notice])
     return message
 
 

@@ -469,28 +469,13 @@ async def due_snoozed(session: AsyncSession, now: datetime) -> Sequence[Conversa
     ).all()
 
 
-async def find_by_provider_id(
-    session: AsyncSession, inbox_id: int, provider_message_id: str
-) -> Message | None:
-    """The message a provider's notice names, locked until commit on PostgreSQL so that two
-    notices about one message apply one after the other (SQLite serialises writers anyway)."""
-    # Uses index: ix_messages_provider (inbox_id, provider_message_id).
-    query = (
-        select(Message)
-        .where(Message.inbox_id == inbox_id, Message.provider_message_id == provider_message_id)
-        .order_by(Message.id)
-        .limit(1)
-        .with_for_update()
-    )
-    return (await session.scalars(query)).first()
-
-
 async def find_by_provider_ids(
     session: AsyncSession, keys: set[tuple[int, str]]
 ) -> dict[tuple[int, str], Message]:
-    """`find_by_provider_id` for many (inbox_id, provider_message_id) pairs in one query (the
-    first message of each, locked until commit on PostgreSQL); pairs with no message are
-    absent."""
+    """The messages providers' notices name, by (inbox_id, provider_message_id), in one query:
+    the first message of each pair, locked until commit on PostgreSQL so that two notices
+    about one message apply one after the other (SQLite serialises writers anyway); pairs
+    with no message are absent."""
     if not keys:
         return {}
     by_inbox: dict[int, set[str]] = {}
@@ -514,7 +499,8 @@ async def find_by_provider_ids(
 async def find_message_by_provider_id(
     session: AsyncSession, inbox_id: int, provider_message_id: str
 ) -> Message | None:
-    """`find_by_provider_id` without the lock: a read to recognise a provider's echo."""
+    """The first message with this provider id, unlocked: a read to recognise a provider's
+    echo."""
     # Uses index: ix_messages_provider (inbox_id, provider_message_id).
     return await session.scalar(
         select(Message)
