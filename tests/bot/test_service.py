@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from frontdesk.bot import service as bot
-from frontdesk.conversations.models import Message
+from frontdesk.bot import tasks as bot_tasks
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.kit import uow
 from frontdesk.kit.i18n import translator
 from frontdesk.routing.models import RoutingTask
@@ -230,6 +231,48 @@ class TestHandOff:
         await maya.says("I forgot my password")
         [retry] = await maya.says("نه، کمک نکرد")
         assert retry.text == translator("fa")(bot.RETRY)
+
+    async def test_a_message_with_only_an_attachment_goes_to_a_person(self, client, cast, maya):
+        await article(client, cast, PASSWORD)
+        payload = inbound_payload("maya-photo", "maya@example.com", "")
+        payload["attachments"] = [
+            {"filename": "receipt.png", "content_type": "image/png", "data_base64": "iVBORw0KGgo="}
+        ]
+        response = await post_inbound(client, cast.website, payload)
+        assert response.status_code == 202, response.text
+        maya.conversation_id = int(response.json()["conversation_id"])
+        await run_jobs(maya.runtime)
+        [reply] = await bot_messages(maya.runtime, maya.conversation_id)
+        assert reply.text == bot.HANDOFF_TEXT["no_text"]
+        context = (await maya.handoff()).json()
+        assert context["reason"] == "no_text"
+        assert context["words"] == []  # no empty line among the customer's words
+
+    async def test_a_call_record_is_not_a_question(self, client, cast, maya, runtime):
+        await article(client, cast, PASSWORD)
+        [answer] = await maya.says("I forgot my password")
+        async with runtime.db.session() as session:
+            conversation = await session.get(Conversation, maya.conversation_id)
+            assert conversation is not None
+            call = Message(
+                conversation_id=conversation.id, inbox_id=conversation.inbox_id,
+                customer_id=conversation.customer_id, channel="api", direction="inbound",
+                author_kind="customer", kind="call", text="", meta={"call": {"status": "ended"}},
+                delivery_status="received",
+            )  # fmt: skip
+            session.add(call)
+            await uow.commit(session)
+        # Neither the job's filter nor the dialogue takes a call for a question.
+        assert not bot_tasks._customer_wrote(
+            {"payload": {"direction": "inbound", "author_kind": "customer", "kind": "call"}}
+        )
+        async with runtime.db.session() as session:
+            await bot.on_customer_message(
+                session, conversation_id=maya.conversation_id, message_id=call.id
+            )
+            await uow.commit(session)
+        assert [m.id for m in await bot_messages(runtime, maya.conversation_id)] == [answer.id]
+        assert (await maya.handoff()).json()["status"] == "active"  # not handed off
 
 
 class TestQuietAfterAPerson:

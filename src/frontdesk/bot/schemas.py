@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from frontdesk.kit.schemas import RequestBody
 
-Reason = Literal["low_confidence", "asked_for_person", "failed_answers"]
+Reason = Literal["low_confidence", "asked_for_person", "failed_answers", "no_text"]
 
 
 class BotSettingsWrite(RequestBody):

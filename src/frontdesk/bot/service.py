@@ -55,6 +55,8 @@ HANDOFF_TEXT = {
     "asked_for_person": "I am passing you to a colleague, who will reply here.",
     "failed_answers": "I could not solve this, so I am passing you to a colleague, who will "
     "reply here.",
+    "no_text": "I can only read text. I am passing your message to a colleague, who will reply "
+    "here.",
 }
 BOT_STRINGS = (ASK, ASK_BY_TEXT, GLAD, RETRY, *HANDOFF_TEXT.values())
 
@@ -138,7 +140,12 @@ async def on_customer_message(
         dialogue.status = "stopped"  # a person has the conversation: the bot keeps quiet
         return
     message = await conversations_repository.get_message(session, message_id)
-    if message is None or message.conversation_id != conversation.id:
+    if message is None or message.conversation_id != conversation.id or message.kind != "message":
+        return
+    if not (message.text or "").strip():
+        # Only attachments (a photo, a voice note): nothing the bot can search with, so a
+        # person looks at it; an empty line is not added to the customer's words.
+        await hand_off(session, conversation, dialogue, reason="no_text")
         return
     await _converse(session, conversation, dialogue, bot, message.text or "")
 

@@ -20,6 +20,8 @@ def _customer_wrote(event: dict[str, Any]) -> bool:
         and payload.get("author_kind") == "customer"
         # Auto-replies, bounces and imports: nobody is waiting for an answer.
         and not payload.get("automated")
+        # A call's record (phone, browser audio or video): a person took it, the bot keeps out.
+        and payload.get("kind", "message") == "message"
     )
 
 

@@ -28,6 +28,7 @@ REASONS = {
     "low_confidence": "The bot did not know the answer.",
     "asked_for_person": "The customer asked for a person.",
     "failed_answers": "Two answers did not help.",
+    "no_text": "The customer sent no text (only attachments).",
 }
 LIST_LIMIT = 1000
 
