@@ -3,7 +3,7 @@ addresses, subjects and tags by the characters typed, as written."""
 
 from __future__ import annotations
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, update
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
@@ -127,6 +127,45 @@ class TestListView:
                 session, agent_id=0, visible=None, f=InboxFilter(), limit=10
             )
         assert (row.preview, row.last_direction) == ("the answer", "outbound")
+
+
+class TestStatementsByShape:
+    async def test_a_filter_shape_is_built_once_and_takes_each_requests_values(
+        self, client, cast, runtime
+    ):
+        """The list's and the counts' statements are built once per filter shape and take
+        the filter's values as parameters: a second filter of the same shape reuses the
+        statement and still answers with its own values (no value baked into the text)."""
+        one = await conversation(client, cast, "s1", "one@example.com", "hello")
+        two = await conversation(client, cast, "s2", "two@example.com", "hello")
+        async with runtime.db.session() as session:
+            await session.execute(
+                update(Conversation).where(Conversation.id == two).values(status="pending")
+            )
+            await uow.commit(session)
+        visible = {cast.website.id}
+        answers = {}
+        for status in ("open", "pending", "open"):
+            before = repository._list_query.cache_info().misses
+            counted = repository._count_query.cache_info().misses
+            async with runtime.db.session() as session:
+                rows = await repository.list_view(
+                    session, agent_id=0, visible=visible, f=InboxFilter(status=status), limit=10
+                )
+                counts = await repository.count_views(
+                    session, agent_id=cast.alice.id, visible=visible, f=InboxFilter(status=status)
+                )
+            answers[status] = [row.conversation.id for row in rows]
+            assert counts["all"] == 1
+            if status == "pending":  # the shape of "open": built already
+                assert repository._list_query.cache_info().misses == before
+                assert repository._count_query.cache_info().misses == counted
+        assert answers == {"open": [one], "pending": [two]}
+        async with runtime.db.session() as session:  # an inbox the agent may not see
+            rows = await repository.list_view(
+                session, agent_id=0, visible={-5}, f=InboxFilter(status="open"), limit=10
+            )
+        assert rows == []
 
 
 class TestDeskAgent:
