@@ -141,7 +141,10 @@ async def begin_write(session: AsyncSession) -> None:
 
 def read_only_by_default(session: AsyncSession, read_only: bool = True) -> None:
     """Make every transaction the session begins from now on read-only (SQLite), except
-    those begun with `begin_write`: for requests that only read (GET pages and lists)."""
+    those begun with `begin_write`: for requests that only read (GET pages and lists).
+    Nothing on PostgreSQL."""
+    if not is_sqlite(session):
+        return
     sync = session.sync_session
     options = dict(sync.execution_options)
     if read_only:
