@@ -133,10 +133,16 @@ async def begin_read(session: AsyncSession) -> bool:
 
 
 async def begin_write(session: AsyncSession) -> None:
-    """Begin the session's next transaction as a writer (on SQLite: IMMEDIATE, in the writer
-    queue), even in a session read-only by default; nothing if one is open already."""
-    if not session.in_transaction():
-        await session.connection(execution_options={READ_ONLY: False})
+    """Make the session's transaction a writer (on SQLite: IMMEDIATE, in the writer queue),
+    even in a session read-only by default: a read-only transaction open is ended first
+    (it has nothing to commit; what it loaded stays loaded), a writer open is kept. What
+    the write depends on is to be read after this, in the writer."""
+    if session.in_transaction():
+        connection = (await session.connection()).sync_connection
+        if connection is None or not connection.get_execution_options().get(READ_ONLY):
+            return
+        await session.commit()
+    await session.connection(execution_options={READ_ONLY: False})
 
 
 def read_only_by_default(session: AsyncSession, read_only: bool = True) -> None:
