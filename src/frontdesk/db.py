@@ -315,9 +315,12 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; `read_only`: its transactions are read-only (`read_only_by_default`)."""
         async with self.sessionmaker() as session:
             session.info["db"] = self
+            if read_only:
+                read_only_by_default(session)
             try:
                 yield session
             finally:
