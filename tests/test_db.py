@@ -76,3 +76,24 @@ async def test_postgresql_sessions_run_without_jit(runtime):
         return  # SQLite has no JIT
     async with runtime.db.session() as session:
         assert await session.scalar(select(func.current_setting("jit"))) == "off"
+
+
+async def test_a_read_only_session_reads_and_cannot_write_on_sqlite(runtime):  # type: ignore[no-untyped-def]
+    """`Database.session(read_only=True)`: on SQLite its transactions begin outside the writer
+    queue and a write in one fails loudly; on PostgreSQL it is an ordinary session."""
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    async with runtime.db.session(read_only=True) as session:
+        assert await session.scalar(select(func.count()).select_from(Customer)) == 0
+        session.add(Customer(name="Nobody"))
+        if runtime.settings.is_sqlite:
+            with pytest.raises(OperationalError, match="readonly"):
+                await session.flush()
+        else:
+            await session.flush()
+        await uow.rollback(session)
+    async with runtime.db.session() as session:  # an ordinary session writes as before
+        session.add(Customer(name="Somebody"))
+        await uow.commit(session)
+        assert await session.scalar(select(func.count()).select_from(Customer)) == 1

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.util import immutabledict
 
-from frontdesk.kit.sqlite import make_sqlite_engine
+from frontdesk.kit.sqlite import READ_ONLY_BEGIN, make_sqlite_engine
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,61 @@ def _configure_sqlite(engine: AsyncEngine, options: SqliteOptions) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN: SQLite serialises writers, so event sequence
         # numbers are committed in the order they are allocated (the replay invariant), and a
-        # read-then-write transaction can never fail with SQLITE_BUSY on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # read-then-write transaction can never fail with SQLITE_BUSY on lock upgrade. A
+        # transaction declared read-only (`READ_ONLY`) begins DEFERRED outside the writer
+        # queue and cannot write (kit/sqlite.py): a writer never waits for a reader.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql(READ_ONLY_BEGIN)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# The execution option that declares a transaction read-only, given when it begins
+# (`begin_read`) or as a session's default (`read_only_by_default`). SQLite: it neither takes
+# nor waits for the write lock, and a write in it fails ("attempt to write a readonly
+# database"). PostgreSQL: ignored (a transaction there is as it always was).
+READ_ONLY = "frontdesk_read_only"
+
+
+def is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+async def begin_read(session: AsyncSession) -> bool:
+    """SQLite: begin the session's next transaction read-only; True if it did (False on
+    PostgreSQL, or when a transaction is open already: the reads then join it)."""
+    if session.in_transaction() or not is_sqlite(session):
+        return False
+    await session.connection(execution_options={READ_ONLY: True})
+    return True
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Make the session's transaction a writer (on SQLite: IMMEDIATE, in the writer queue),
+    even in a session read-only by default: a read-only transaction open is ended first
+    (it has nothing to commit; what it loaded stays loaded), a writer open is kept. What
+    the write depends on is to be read after this, in the writer."""
+    if session.in_transaction():
+        connection = (await session.connection()).sync_connection
+        if connection is None or not connection.get_execution_options().get(READ_ONLY):
+            return
+        await session.commit()
+    await session.connection(execution_options={READ_ONLY: False})
+
+
+def read_only_by_default(session: AsyncSession, read_only: bool = True) -> None:
+    """Make every transaction the session begins from now on read-only (SQLite), except
+    those begun with `begin_write`: for requests that only read (GET pages and lists).
+    Nothing on PostgreSQL."""
+    if not is_sqlite(session):
+        return
+    sync = session.sync_session
+    options = dict(sync.execution_options)
+    if read_only:
+        options[READ_ONLY] = True
+    else:
+        options.pop(READ_ONLY, None)
+    sync.execution_options = immutabledict(options)
 
 
 async def assign_ids(session: AsyncSession, model: type[Base]) -> None:
@@ -261,9 +315,12 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; `read_only`: its transactions are read-only (`read_only_by_default`)."""
         async with self.sessionmaker() as session:
             session.info["db"] = self
+            if read_only:
+                read_only_by_default(session)
             try:
                 yield session
             finally:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth import service as auth_service
 from frontdesk.auth.models import Agent
+from frontdesk.db import begin_write, read_only_by_default
 from frontdesk.kit import uow
 from frontdesk.kit.errors import Forbidden, Unauthorized
 from frontdesk.runtime import Runtime
@@ -25,10 +26,17 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+# Requests that only read: on SQLite their transactions begin read-only (db.READ_ONLY),
+# outside the one write lock; one that must write after all begins it with db.begin_write.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     # Views commit explicitly (kit.uow.commit) before they answer: commit, then acknowledge.
     async with runtime.db.session() as session:
         session.info["runtime"] = runtime
+        if request.method in READING_METHODS:
+            read_only_by_default(session)
         yield session
 
 
@@ -47,12 +55,18 @@ async def get_current_agent(request: Request, session: SessionDep) -> Agent:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("missing bearer token", code="unauthenticated")
-    agent = await auth_service.agent_for_token(session, token)
+    # A short read of its own (SQLite: outside the write lock), so that the request's
+    # transaction, if it writes, begins (and takes the lock) only after it.
+    async with uow.reading(session):
+        agent = await auth_service.agent_for_token(session, token)
+        stale = agent is not None and await auth_service.token_use_stale(session, token)
     if agent is None:
         raise Unauthorized("invalid or expired token", code="unauthenticated")
-    if await auth_service.note_token_use(session, token):
+    if stale:
         # Its own short transaction, before the request's: a stamp at most every few minutes.
-        await uow.commit(session)
+        await begin_write(session)
+        if await auth_service.note_token_use(session, token):
+            await uow.commit(session)
     return agent
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from frontdesk.db import make_engine
+from frontdesk.db import READ_ONLY, make_engine
 from frontdesk.kit import sqlite as kit_sqlite
 from frontdesk.kit.sqlite import (
     URGENT,
@@ -244,3 +244,61 @@ class TestWriterQueue:
         thread.join(5)
         assert got and got[0] - released < 1
         assert not queue.taken
+
+
+class TestReadOnlyTransactions:
+    """A transaction declared read-only (db.READ_ONLY) begins DEFERRED outside the writer
+    queue, so it neither waits for nor holds up a writer, and cannot write."""
+
+    async def test_a_reader_runs_while_a_writer_holds_the_lock(self, tmp_path: Path) -> None:
+        path = tmp_path / "readers.db"
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        queue = writer_queue(str(path.resolve()))
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+                await connection.exec_driver_sql("INSERT INTO t DEFAULT VALUES")
+            writer = await engine.connect()
+            await writer.exec_driver_sql("INSERT INTO t DEFAULT VALUES")
+            assert queue.taken
+            reader = await engine.connect()
+            reading = await reader.execution_options(**{READ_ONLY: True})
+            # Would wait WRITE_WAIT_SECONDS in the queue if it were a writer.
+            count = await asyncio.wait_for(
+                reading.exec_driver_sql("SELECT count(*) FROM t"), 2
+            )
+            assert count.scalar() == 1  # the writer's row is not committed yet
+            await reader.commit()
+            await writer.commit()
+            assert not queue.taken
+            await writer.close()
+            await reader.close()
+        finally:
+            await engine.dispose()
+
+    async def test_a_write_in_a_read_only_transaction_fails_and_the_connection_recovers(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "query_only.db"
+        # One connection at a time: the writer below reuses the one that was read-only.
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        queue = writer_queue(str(path.resolve()))
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            async with engine.connect() as connection:
+                reading = await connection.execution_options(**{READ_ONLY: True})
+                await reading.exec_driver_sql("SELECT count(*) FROM t")
+                assert not queue.taken
+                with pytest.raises(OperationalError, match="readonly"):
+                    await reading.exec_driver_sql("INSERT INTO t DEFAULT VALUES")
+                await connection.rollback()
+            async with engine.begin() as connection:  # a writer again, on the same connection
+                await connection.exec_driver_sql("INSERT INTO t DEFAULT VALUES")
+                assert queue.taken
+            assert not queue.taken
+            async with engine.connect() as connection:
+                rows = await connection.exec_driver_sql("SELECT count(*) FROM t")
+                assert rows.scalar() == 1
+        finally:
+            await engine.dispose()

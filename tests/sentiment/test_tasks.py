@@ -52,6 +52,34 @@ class TestBatch:
             True, False, False, False
         ]  # fmt: skip
 
+    async def test_on_sqlite_the_model_runs_outside_the_write_lock(
+        self, client, cast, runtime, monkeypatch
+    ):
+        """SQLite: the texts are read in a read-only transaction and analysed before the
+        write transaction begins, so the one write lock is not held while the model runs."""
+        from pathlib import Path
+
+        from frontdesk.kit.sqlite import writer_queue
+
+        sqlite = runtime.settings.is_sqlite
+        queue = writer_queue(str(Path(runtime.db.engine.url.database or "").resolve()))
+        analyse = model.analyse
+        lock_held: list[bool] = []
+
+        def noting(text: str):  # type: ignore[no-untyped-def]
+            lock_held.append(queue.taken)
+            return analyse(text)
+
+        monkeypatch.setattr(model, "analyse", noting)
+        first = await say(client, cast, "q1", ANGRY[0], address="q1@example.com")
+        await say(client, cast, "q2", HAPPY, address="q2@example.com")
+        assert await run_batch(runtime, SENTIMENT_JOB) == 2
+        assert await states(runtime, SENTIMENT_JOB) == ["completed"] * 2
+        assert [m["sentiment"] for m in await messages(client, cast, first)] == ["negative"]
+        assert len(lock_held) == 2  # each message analysed once
+        if sqlite:
+            assert lock_held == [False, False]
+
     async def test_a_message_that_cannot_be_analysed_fails_its_own_job_alone(
         self, client, cast, runtime, monkeypatch
     ):

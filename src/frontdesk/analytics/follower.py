@@ -28,7 +28,11 @@ async def follow(db: Database, every: float) -> None:
 
 async def _round(db: Database) -> bool:
     async with db.session() as session:
-        if await service.lag(session) == 0:
+        # The lag in a read of its own (SQLite: outside the write lock); the write
+        # transaction only when there is something to fold.
+        async with uow.reading(session):
+            behind = await service.lag(session)
+        if behind == 0:
             await uow.commit(session)
             return False
         done = await service.catch_up(session, wait=False)

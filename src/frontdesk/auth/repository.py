@@ -140,14 +140,18 @@ async def has_pending_invitation(session: AsyncSession, agent_ids: Sequence[int]
     return set(rows.all())
 
 
-async def touch_token(session: AsyncSession, digest: str, now: datetime, stale: datetime) -> bool:
-    # Read first (uses index: api_tokens.digest): the write, and on SQLite its lock, happen
-    # only when the stamp is stale.
+async def token_use_stale(session: AsyncSession, digest: str, stale: datetime) -> bool:
+    # Uses index: api_tokens.digest.
     last = await session.execute(
         select(ApiToken.last_used_at).where(ApiToken.digest == digest, ApiToken.kind == "api")
     )
     row = last.first()
-    if row is None or (row[0] is not None and row[0] > stale):
+    return row is not None and (row[0] is None or row[0] <= stale)
+
+
+async def touch_token(session: AsyncSession, digest: str, now: datetime, stale: datetime) -> bool:
+    # Read first: the write, and on SQLite its lock, happen only when the stamp is stale.
+    if not await token_use_stale(session, digest, stale):
         return False
     await session.execute(
         update(ApiToken)

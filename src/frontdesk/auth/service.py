@@ -478,6 +478,13 @@ async def revoke_token_by_id(session: AsyncSession, agent: Agent, token_id: int)
     access_changed(session, [agent.id], reason="revoked")
 
 
+async def token_use_stale(session: AsyncSession, token: str) -> bool:
+    """Whether a bearer token's last-use stamp is older than TOKEN_USE_GRAIN (a read only:
+    `note_token_use` stamps it)."""
+    now = utcnow()
+    return await repository.token_use_stale(session, token_digest(token), now - TOKEN_USE_GRAIN)
+
+
 async def note_token_use(session: AsyncSession, token: str) -> bool:
     """Stamp a bearer token's last use if the stamp is older than TOKEN_USE_GRAIN; True if
     it wrote (the caller commits)."""

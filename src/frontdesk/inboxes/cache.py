@@ -14,6 +14,7 @@ import time
 from frontdesk.db import Database
 from frontdesk.inboxes import repository
 from frontdesk.inboxes.models import Inbox
+from frontdesk.kit import uow
 
 TTL_SECONDS = 5.0
 
@@ -37,7 +38,7 @@ class InboxCache:
         return await asyncio.shield(read)
 
     async def _read(self, inbox_id: int) -> Inbox | None:
-        async with self.db.session() as session:
+        async with self.db.session() as session, uow.reading(session):
             return await repository.get_inbox(session, inbox_id)
 
     def _read_done(self, inbox_id: int, read: asyncio.Future[Inbox | None]) -> None:

@@ -452,6 +452,8 @@ class JobRunner:
         free = self.settings.job_concurrency - len(self._running)
         if free <= 0:
             return False
+        if self.settings.is_sqlite and not await self._any_due():
+            return False  # SQLite: an empty poll never takes the write lock
         full = False
         batches = _batch_kinds()
         taken: list[tuple[str, list[Claimed]]] = []
@@ -515,6 +517,13 @@ class JobRunner:
             await session.commit()
         return claimed
 
+    async def _any_due(self) -> bool:
+        """Whether any job is due, in a read-only transaction (SQLite: outside the write lock,
+        which the claim's UPDATE takes)."""
+        async with self.db.session() as session, uow.reading(session):
+            found = await session.scalar(select(Job.id).where(_due(utcnow())).limit(1))
+        return found is not None
+
     async def _claim_in(
         self,
         session: AsyncSession,
@@ -527,13 +536,7 @@ class JobRunner:
         now = utcnow()
         due = (
             select(Job.id)
-            .where(
-                or_(
-                    and_(Job.state == AVAILABLE, Job.run_at <= now),
-                    # A worker that died holding a job: its lease ran out, run it again.
-                    and_(Job.state == RUNNING, Job.locked_until < now),
-                )
-            )
+            .where(_due(now))
             .where(*_kind_filter(kinds, exclude))
             .order_by(Job.run_at, Job.id)
             .limit(limit)
@@ -690,7 +693,15 @@ class JobRunner:
     async def fire_schedules(self) -> None:
         now = utcnow()
         async with self.db.session() as session:
-            due = (await session.scalars(select(Schedule).where(Schedule.next_run_at <= now))).all()
+            # Looked at once a second, mostly finding nothing: a read (SQLite: outside the
+            # write lock); the update below fires each due one once even if another fired it.
+            async with uow.reading(session):
+                due = (
+                    await session.scalars(select(Schedule).where(Schedule.next_run_at <= now))
+                ).all()
+            if not due:
+                await uow.commit(session)  # PostgreSQL: the read's transaction
+                return
             for item in due:
                 following = croniter(item.cron, now).get_next(datetime)
                 fired = await session.execute(
@@ -723,6 +734,14 @@ async def renew_leases(ctx: JobContext, job_ids: Collection[int]) -> set[int]:
         held = {int(job_id) for job_id in result.scalars().all()}
         await uow.commit(session)
     return held
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Job.state == AVAILABLE, Job.run_at <= now),
+        # A worker that died holding a job: its lease ran out, run it again.
+        and_(Job.state == RUNNING, Job.locked_until < now),
+    )
 
 
 def _kind_filter(kinds: Collection[str] | None, exclude: Collection[str]) -> list[Any]:

@@ -46,6 +46,12 @@ URGENT_PRECEDENCE_SECONDS = 0.5
 # commit, whose webhooks are acknowledged only after its COMMIT. Read at BEGIN.
 URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_urgent", default=False)
 
+# How a transaction declared read-only begins (db.py `READ_ONLY`): DEFERRED, outside the
+# writer queue, with the connection in `query_only` mode until it ends, so a write in it fails
+# at once ("attempt to write a readonly database") instead of taking the lock half-way (and
+# failing later with SQLITE_BUSY_SNAPSHOT if another writer committed since its first read).
+READ_ONLY_BEGIN = "BEGIN DEFERRED"
+
 
 class WriterQueue:
     """The write lock of one database file, as this process's connections queue for it.
@@ -211,6 +217,7 @@ class OneTripConnection(aiosqlite.Connection):
     # `_queued` is read and written only in the connection's thread.
     queue: WriterQueue | None = None
     _queued = False
+    _read_only = False  # in a read-only transaction (query_only is on)
 
     def cursor(self) -> Any:  # aiosqlite's returns a Result; this returns the same shape
         return _Opened(OneTripCursor(self))
@@ -218,8 +225,12 @@ class OneTripConnection(aiosqlite.Connection):
     def _begin(
         self, connection: sqlite3.Connection, sql: str, parameters: Any, urgent: bool
     ) -> _Outcome:
-        """BEGIN, once this connection's turn to write has come (in its thread)."""
-        if self.queue is not None and not self._queued:
+        """BEGIN, once this connection's turn to write has come (in its thread); a read-only
+        transaction begins at once, and cannot write."""
+        if sql == READ_ONLY_BEGIN:
+            connection.execute("PRAGMA query_only=ON")
+            self._read_only = True
+        elif self.queue is not None and not self._queued:
             self.queue.take(urgent=urgent)
             self._queued = True
         try:
@@ -230,6 +241,9 @@ class OneTripConnection(aiosqlite.Connection):
 
     def _end(self) -> None:
         """The transaction is over (or never began): the next writer's turn."""
+        if self._read_only and self._connection and not self._connection.in_transaction:
+            self._connection.execute("PRAGMA query_only=OFF")
+            self._read_only = False
         if self._queued and not (self._connection and self._connection.in_transaction):
             self._queued = False
             assert self.queue is not None

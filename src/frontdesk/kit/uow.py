@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Integer, cast, column, func, insert, select, true, values
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.db import next_keys
+from frontdesk.db import begin_read, next_keys
 from frontdesk.kit.events import PENDING_EVENTS, Event, event_message
 
 AFTER_COMMIT = "frontdesk.after_commit"
@@ -112,6 +113,19 @@ async def end_read(session: AsyncSession) -> None:
     write meanwhile (the demo's providers answer from this same database). Instances stay
     loaded (the sessions do not expire on commit)."""
     await commit(session)
+
+
+@asynccontextmanager
+async def reading(session: AsyncSession) -> AsyncIterator[None]:
+    """A short read-only transaction for what is read in the block, ended after it (SQLite:
+    outside the writer queue, so a read before a request's writes — its token, say — does not
+    hold the one write lock while the request goes on; a write in it fails). PostgreSQL, or a
+    transaction already open: the reads simply join the session's transaction. Instances stay
+    loaded (the sessions do not expire on commit)."""
+    began = await begin_read(session)
+    yield
+    if began and session.in_transaction():
+        await commit(session)
 
 
 async def rollback(session: AsyncSession) -> None:

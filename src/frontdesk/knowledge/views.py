@@ -9,6 +9,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Query, Request, Response
 
+from frontdesk.db import begin_write
 from frontdesk.deps import AdminAgent, CurrentAgent, SessionDep
 from frontdesk.kit import openapi, uow
 from frontdesk.kit.errors import TooManyRequests
@@ -181,6 +182,7 @@ async def search_articles(
     article has it, else in the language that matched (the item says which)."""
     items = await search.search(session, q, language=language, statuses=service.STAFF, limit=limit)
     if not items:
+        await begin_write(session)  # a GET: its reads were read-only
         await service.record_miss(session, q, language=language, source="search")
         await uow.commit(session)
     return SearchResults(items=items)
@@ -220,6 +222,7 @@ async def autocomplete(
     rate_limit(request, "autocomplete")
     items = await search.autocomplete(session, q, language=language)
     if not items and may_record_gap(request):
+        await begin_write(session)  # a GET: its reads were read-only
         await service.record_miss(session, q, language=language, source="autocomplete")
         await uow.commit(session)
     return Suggestions(items=items)

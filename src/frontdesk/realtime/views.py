@@ -50,7 +50,7 @@ class _Viewer:
     async def refresh(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self.loaded_at < VISIBILITY_TTL_SECONDS:
             return
-        async with self.runtime.db.session() as session:
+        async with self.runtime.db.session(read_only=True) as session:
             agent = await auth_service.agent_for_token(session, self.token, kind=self.kind)
             if agent is None:
                 raise AccessEnded
@@ -93,7 +93,7 @@ async def _authenticate(
             token, kind = cookie, "session"
     if not token:
         return None
-    async with runtime.db.session() as session:
+    async with runtime.db.session(read_only=True) as session:
         agent = await auth_service.agent_for_token(session, token, kind=kind)
         # End the read with a commit, not the closing rollback: a rollback expires the loaded
         # agent, and a detached, expired agent cannot be read by the socket afterwards.
@@ -116,7 +116,7 @@ async def events(websocket: WebSocket, since: int = 0, token: str | None = None)
         # Subscribe before replaying: anything committed meanwhile is either in the replay or
         # queued here (and dropped as already seen).
         async with runtime.bus.subscribe("events") as queue:
-            async with runtime.db.session() as session:
+            async with runtime.db.session(read_only=True) as session:
                 # A cursor past the end (e.g. from a restored backup) means "from now on".
                 start = min(max(since, 0), await last_sequence(session))
             last = await _replay(websocket, viewer, start)
@@ -176,7 +176,7 @@ async def _replay(websocket: WebSocket, viewer: _Viewer, last: int) -> int:
     """Send every visible event after `last` from the log; return the last sequence read."""
     await viewer.refresh()
     while True:
-        async with viewer.runtime.db.session() as session:
+        async with viewer.runtime.db.session(read_only=True) as session:
             rows: list[Event] = await list_after(session, last, inbox_ids=None, limit=REPLAY_BATCH)
             # Read inside the session: closing it rolls back, which expires the rows.
             batch = [row.as_message() for row in rows]

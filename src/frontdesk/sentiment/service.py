@@ -70,9 +70,33 @@ def trend_of(scores: list[float]) -> float | None:
     return round(sum(w * s for w, s in zip(weights, scores, strict=False)) / sum(weights), 4)
 
 
-async def analyse_messages(session: AsyncSession, message_ids: list[int]) -> list[Message]:
+# {message id: (the text analysed, the model's analysis)}, computed before the transaction
+# that stores them (`precompute`).
+Precomputed = dict[int, tuple[str, model.Analysis | None]]
+
+
+async def texts_to_analyse(session: AsyncSession, message_ids: list[int]) -> dict[int, str]:
+    """The text of each of these messages that `analyse_message` would analyse (a read)."""
+    messages = await conversations_repository.get_messages(session, set(message_ids))
+    return {
+        message.id: message.text
+        for message in messages.values()
+        if message.sentiment is None and _from_customer(message)
+    }
+
+
+def precompute(texts: dict[int, str]) -> Precomputed:
+    """The model's analyses of `texts`, for `analyse_messages` to store without computing
+    them in its transaction (on SQLite, with the one write lock held)."""
+    return {message_id: (text, model.analyse(text)) for message_id, text in texts.items()}
+
+
+async def analyse_messages(
+    session: AsyncSession, message_ids: list[int], *, precomputed: Precomputed | None = None
+) -> list[Message]:
     """`analyse_message` for each, oldest first (a conversation's trend folds its messages in
-    order): the messages, their conversations and the rule read once for all."""
+    order): the messages, their conversations and the rule read once for all. An analysis
+    in `precomputed` is used when the message's text is still the one analysed."""
     # Held here: the session's identity map keeps instances only while something refers to
     # them, and analyse_message finds them there instead of reading each again.
     messages = await conversations_repository.get_messages(session, set(message_ids))
@@ -82,7 +106,9 @@ async def analyse_messages(session: AsyncSession, message_ids: list[int]) -> lis
     current = await rule(session)
     analysed = []
     for message_id in sorted(set(message_ids)):
-        found = await analyse_message(session, message_id, current=current)
+        found = await analyse_message(
+            session, message_id, current=current, precomputed=precomputed
+        )
         if found is not None:
             analysed.append(found)
     del held
@@ -90,14 +116,22 @@ async def analyse_messages(session: AsyncSession, message_ids: list[int]) -> lis
 
 
 async def analyse_message(
-    session: AsyncSession, message_id: int, *, current: SentimentRule | None = None
+    session: AsyncSession,
+    message_id: int,
+    *,
+    current: SentimentRule | None = None,
+    precomputed: Precomputed | None = None,
 ) -> Message | None:
     """Label a customer's message and update its conversation's trend (idempotent: an
     analysed message is left alone). None when there is nothing to analyse."""
     message = await conversations_repository.get_message(session, message_id)
     if message is None or message.sentiment is not None or not _from_customer(message):
         return None
-    analysis = model.analyse(message.text)
+    known = (precomputed or {}).get(message.id)
+    if known is not None and known[0] == message.text:
+        analysis = known[1]
+    else:
+        analysis = model.analyse(message.text)
     if analysis is None:
         return None
     message.sentiment, message.sentiment_score = analysis.label, analysis.score

@@ -40,9 +40,18 @@ async def analyse(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     the batch in one transaction; if that fails, each message in its own, so a message that
     cannot be analysed fails its own job alone."""
     message_ids = {job.id: int(job.payload["payload"]["message_id"]) for job in jobs}
+    precomputed = None
     try:
+        if ctx.settings.is_sqlite:
+            # The texts in a read-only transaction and the model outside any: the write
+            # transaction (and SQLite's one write lock) then only stores the outcome.
+            async with ctx.db.session() as session, uow.reading(session):
+                texts = await service.texts_to_analyse(session, list(message_ids.values()))
+            precomputed = service.precompute(texts)
         async with ctx.db.session() as session:
-            await service.analyse_messages(session, list(message_ids.values()))
+            await service.analyse_messages(
+                session, list(message_ids.values()), precomputed=precomputed
+            )
             await uow.commit(session)
         return {}
     except Exception:

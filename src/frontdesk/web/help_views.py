@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from frontdesk.conversations import service as conversations
+from frontdesk.db import begin_write
 from frontdesk.deps import RuntimeDep, SessionDep
 from frontdesk.inboxes import repository as inboxes_repository
 from frontdesk.inboxes.models import Inbox
@@ -115,6 +116,7 @@ async def help_search(
         session, q, language=lang, statuses=service.PUBLIC, limit=SEARCH_RESULTS
     )
     if not hits and q.strip() and may_record_gap(request):
+        await begin_write(session)  # a GET: its reads were read-only
         await service.record_miss(session, q, language=lang, source="portal")
         await uow.commit(session)
     return _page(

@@ -54,7 +54,7 @@ async def _agent(websocket: WebSocket, runtime: Runtime) -> tuple[Agent, str] | 
     # A session cookie counts only from our own pages: no cross-site socket hijacking.
     if not token or not origin or urlsplit(origin).netloc != websocket.headers.get("host"):
         return None
-    async with runtime.db.session() as session:
+    async with runtime.db.session(read_only=True) as session:
         agent = await auth_service.agent_for_token(session, token, kind="session")
         await session.commit()  # keeps the loaded agent readable after the session closes
         return (agent, token) if agent is not None else None
@@ -80,7 +80,7 @@ class Desk:
 
     async def recheck(self) -> None:
         """Re-read the session and the agent's inboxes; set `ended` if the session is gone."""
-        async with self.runtime.db.session() as session:
+        async with self.runtime.db.session(read_only=True) as session:
             agent = await auth_service.agent_for_token(session, self.token, kind="session")
             if agent is None:
                 self.ended.set()
@@ -94,7 +94,7 @@ class Desk:
     async def conversation(self, conversation_id: int) -> tuple[int, int, str] | None:
         """(inbox id, customer id, channel) of a conversation this agent may see."""
         if conversation_id not in self.conversations:
-            async with self.runtime.db.session() as session:
+            async with self.runtime.db.session(read_only=True) as session:
                 try:
                     found = await conversations.get_or_raise(
                         session, conversation_id, agent=self.agent

@@ -72,7 +72,8 @@ class AmiRunner:
 
     async def refresh(self) -> None:
         async with self.runtime.db.session() as session:
-            inboxes = await repository.ami_inboxes(session)
+            async with uow.reading(session):
+                inboxes = await repository.ami_inboxes(session)
             await session.commit()
         wanted = {inbox.id for inbox in inboxes if inbox.settings.get("ami_host")}
         for inbox_id in set(self.watchers) - wanted:

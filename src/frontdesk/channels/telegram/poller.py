@@ -161,7 +161,8 @@ class TelegramPoller:
 
     async def refresh(self) -> None:
         async with self.runtime.db.session() as session:
-            inboxes = await repository.polling_inboxes(session)
+            async with uow.reading(session):
+                inboxes = await repository.polling_inboxes(session)
             await session.commit()
         wanted = {inbox.id for inbox in inboxes}
         for inbox_id in set(self.watchers) - wanted:

@@ -1,0 +1,46 @@
+"""analytics/follower.py: a round reads the lag in a read of its own and writes only to fold
+(on SQLite a write transaction holds the one write lock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event as sa_event
+
+from frontdesk.analytics import follower, service
+from frontdesk.db import READ_ONLY
+
+
+async def _round_begins(runtime: Any) -> tuple[bool, list[str]]:  # type: ignore[no-untyped-def]
+    kinds: list[str] = []
+
+    def note(conn: Any) -> None:
+        kinds.append("read" if conn.get_execution_options().get(READ_ONLY) else "write")
+
+    engine = runtime.db.engine.sync_engine
+    sa_event.listen(engine, "begin", note)
+    try:
+        more = await follower._round(runtime.db)
+    finally:
+        sa_event.remove(engine, "begin", note)
+    return more, kinds
+
+
+async def test_a_round_with_nothing_to_fold_does_not_write(client, cast, runtime):  # type: ignore[no-untyped-def]
+    await service.catch_up_all(runtime.db)
+    more, kinds = await _round_begins(runtime)
+    assert more is False
+    assert kinds == (["read"] if runtime.settings.is_sqlite else ["write"])
+
+
+async def test_a_round_with_events_reads_the_lag_then_folds_in_a_writer(client, cast, runtime):  # type: ignore[no-untyped-def]
+    await service.catch_up_all(runtime.db)
+    created = await client.post(
+        "/api/v1/teams", json={"name": "Sales", "agent_ids": []}, headers=cast.ada.headers
+    )
+    assert created.status_code == 201
+    more, kinds = await _round_begins(runtime)
+    assert more is True
+    assert kinds == (["read", "write"] if runtime.settings.is_sqlite else ["write"])
+    async with runtime.db.session() as session:
+        assert await service.lag(session) == 0
