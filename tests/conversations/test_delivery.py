@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from frontdesk.conversations import service
 from frontdesk.conversations.delivery import drop_stale_pending, moves_forward
@@ -161,6 +161,28 @@ class TestApplyProviderStatus:
             assert not job.done()  # it waits for the webhook's transaction
             await uow.commit(webhook)
         await asyncio.wait_for(job, 10)
+        assert (await row(runtime, message_id)).delivery_status == "delivered"
+        assert await pending(runtime) == 0
+
+    async def test_a_send_locks_its_provider_id_once(self, runtime, cast):
+        """mark_delivered locks the provider id before it writes, and the kept notices are
+        then looked up under that same lock: not locked a second time (one statement less
+        per delivery wave)."""
+        message_id = await outbound_message(runtime, cast)
+        await status(runtime, cast, "p-once", "delivered")  # kept: it waits for the send
+        locks: list[str] = []
+
+        def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if "pg_advisory_xact_lock(k)" in statement:
+                locks.append(statement)
+
+        engine = runtime.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            await sent(runtime, message_id, "p-once")
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        assert len(locks) == (1 if runtime.db.is_postgres else 0)
         assert (await row(runtime, message_id)).delivery_status == "delivered"
         assert await pending(runtime) == 0
 

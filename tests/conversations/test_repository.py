@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from frontdesk.conversations import repository
+from frontdesk.conversations.models import PendingProviderUpdate
 from frontdesk.conversations.receiving import receive_many
 from frontdesk.conversations.service import set_status
 from frontdesk.inboxes.port import Inbound
@@ -70,3 +71,32 @@ async def test_find_active_many_reads_only_the_batch_customers(runtime, cast):
     if plan is not None:
         assert "USING INDEX ix_conversations_customer_inbox (customer_id=?)" in plan, plan
         assert "ix_conversations_inbox_id" not in plan and "ix_conversations_status" not in plan
+
+
+async def test_take_pending_updates_takes_exactly_the_pairs_asked_for(runtime, cast):
+    """Kept notices are looked up by (inbox, provider id) pairs: a notice of one inbox with
+    the id another inbox's message got is neither taken nor deleted."""
+    website, app = cast.website.id, cast.app.id
+    async with runtime.db.session() as session:
+        kept = ((website, "p-a"), (app, "p-b"), (website, "p-b"), (app, "p-a"))
+        for inbox_id, provider_id in kept:
+            session.add(
+                PendingProviderUpdate(
+                    inbox_id=inbox_id, provider_message_id=provider_id, kind="status",
+                    payload={"status": "delivered"},
+                )
+            )  # fmt: skip
+        await uow.commit(session)
+    async with runtime.db.session() as session:
+        taken = await repository.take_pending_updates(session, {(website, "p-a"), (app, "p-b")})
+        await uow.commit(session)
+    assert [(row.inbox_id, row.provider_message_id) for row in taken] == [
+        (website, "p-a"),
+        (app, "p-b"),
+    ]
+    async with runtime.db.session() as session:
+        left = (await session.execute(
+            select(PendingProviderUpdate.inbox_id, PendingProviderUpdate.provider_message_id)
+            .order_by(PendingProviderUpdate.id)
+        )).tuples().all()  # fmt: skip
+    assert left == [(website, "p-b"), (app, "p-a")]

@@ -538,6 +538,19 @@ async def lock_provider_ids(session: AsyncSession, keys: set[tuple[int, str]]) -
     )
 
 
+# Prepared once: built per call, each provider id was coerced into a parameter of its own.
+# The pairs are narrowed to the wanted ones below (an inbox's ids and another's may mix).
+# Uses index: ix_pending_provider_updates_key (inbox_id, provider_message_id).
+_PENDING_UPDATES = (
+    select(PendingProviderUpdate)
+    .where(
+        PendingProviderUpdate.inbox_id.in_(bindparam("p_inboxes", expanding=True)),
+        PendingProviderUpdate.provider_message_id.in_(bindparam("p_ids", expanding=True)),
+    )
+    .order_by(PendingProviderUpdate.id)
+)
+
+
 async def take_pending_updates(
     session: AsyncSession, keys: set[tuple[int, str]]
 ) -> list[PendingProviderUpdate]:
@@ -545,26 +558,14 @@ async def take_pending_updates(
     deleted in this transaction (applied once, whoever commits first)."""
     if not keys:
         return []
-    by_inbox: dict[int, set[str]] = {}
-    for inbox_id, provider_id in keys:
-        by_inbox.setdefault(inbox_id, set()).add(provider_id)
-    # Uses index: ix_pending_provider_updates_key (inbox_id, provider_message_id).
-    condition = or_(
-        *(
-            and_(
-                PendingProviderUpdate.inbox_id == inbox_id,
-                PendingProviderUpdate.provider_message_id.in_(ids),
-            )
-            for inbox_id, ids in by_inbox.items()
-        )
+    found = await session.scalars(
+        _PENDING_UPDATES,
+        {
+            "p_inboxes": sorted({inbox_id for inbox_id, _ in keys}),
+            "p_ids": sorted({provider_id for _, provider_id in keys}),
+        },
     )
-    rows = list(
-        (
-            await session.scalars(
-                select(PendingProviderUpdate).where(condition).order_by(PendingProviderUpdate.id)
-            )
-        ).all()
-    )
+    rows = [row for row in found.all() if (row.inbox_id, row.provider_message_id) in keys]
     if rows:
         await session.execute(
             delete(PendingProviderUpdate).where(
@@ -602,7 +603,7 @@ async def delivery_states(session: AsyncSession, message_ids: set[int]) -> dict[
             Message.provider_message_id,
             Message.sent_at,
             Message.meta,
-        ).where(Message.id.in_(message_ids))
+        ).where(in_ids(session, Message.id, message_ids))
     )
     return {row.id: row for row in rows.all()}
 

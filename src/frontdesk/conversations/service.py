@@ -259,8 +259,9 @@ async def mark_delivered(
 ) -> None:
     """Record a successful send (with the provider's id of the message); earlier inbound
     messages of the conversation are answered, and status notices that came first apply."""
-    if remote_id:  # before any row is written (delivery.settle_pending takes them again)
-        await repository.lock_provider_ids(session, {(message.inbox_id, remote_id)})
+    # Before any row is written (delivery.settle_pending needs them, and does not lock again).
+    locked = {(message.inbox_id, remote_id)} if remote_id else set()
+    await repository.lock_provider_ids(session, locked)
     if delivery.moves_forward(message.delivery_status, status):
         message.delivery_status = status
         message.delivery_error = None
@@ -274,7 +275,7 @@ async def mark_delivered(
     conversation = await repository.get_conversation(session, message.conversation_id)
     assert conversation is not None
     record_message(session, message, conversation, "message.updated", answered=answered)
-    await delivery.settle_pending(session, [message])
+    await delivery.settle_pending(session, [message], locked=locked)
 
 
 async def mark_delivered_many(
@@ -289,10 +290,10 @@ async def mark_delivered_many(
     in one UPDATE, the status notices that came first in one lookup."""
     if not sent:
         return
-    # Before any row is written (delivery.settle_pending takes them again, at the end).
-    await repository.lock_provider_ids(
-        session, {(message.inbox_id, remote_id) for message, _, remote_id in sent if remote_id}
-    )
+    # Before any row is written (delivery.settle_pending needs them at the end, and does not
+    # lock them again).
+    locked = {(message.inbox_id, remote_id) for message, _, remote_id in sent if remote_id}
+    await repository.lock_provider_ids(session, locked)
     now = utcnow()
     bounds: dict[int, int] = {}
     for message, status, remote_id in sent:
@@ -319,7 +320,7 @@ async def mark_delivered_many(
         record_message(
             session, message, conversation, "message.updated", answered=answered.get(message.id, 0)
         )
-    await delivery.settle_pending(session, [message for message, _, _ in sent])
+    await delivery.settle_pending(session, [message for message, _, _ in sent], locked=locked)
 
 
 async def mark_failed(
