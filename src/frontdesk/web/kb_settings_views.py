@@ -102,7 +102,9 @@ async def add_out_of_scope(request: Request, session: SessionDep, admin: AdminPa
         data = OutOfScopeCreate(language=values["language"], questions=_lines(values["questions"]))
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
-        errors = {name: "invalid" for name in ("language", "questions") if name in fields}
+        errors: dict[str, str] = {
+            name: "invalid" for name in ("language", "questions") if name in fields
+        }
         return await _out_of_scope_form(
             request, session, admin, values, errors=errors or {"questions": "invalid"}, status=422
         )
