@@ -6,13 +6,17 @@ row of TEST is asked as a customer would ask it (knowledge.search.answer, the bo
     .venv/bin/python bench/intent.py --train TRAIN.csv --test TEST.csv [--oos-label oos]
         [--val VAL.csv] [--holdout 0.1] [--threshold T] [--language en] [--database-url URL]
         [--embedder auto|model|hashing] [--vector-cache DIR] [--timed 300] [--no-head]
+        [--no-out-of-scope]
 
 CSV files have a header `text,label`. `--holdout F` takes a stratified fraction F of TRAIN as
 the test set when TEST is not given (BANKING77 ships only train). `--val` tunes the
 out-of-scope threshold on a validation file (the best macro of in-scope accuracy and OOS F1);
 without it the product's default threshold is used (with the trained intent head: the
 threshold it learned from the articles themselves; `--no-head` skips training the head and
-measures nearest-question scoring). Prints accuracy, macro-F1, OOS
+measures nearest-question scoring). TRAIN's `--oos-label` rows are stored as questions no
+article answers (what an admin marks in the content gaps or the knowledge base's settings),
+which the head learns as its "none of these" output; `--no-out-of-scope` drops them (the
+product before that feature). Prints accuracy, macro-F1, OOS
 precision/recall/F1, training (loading) time (and the intent head's CPU seconds, the figure to
 compare on a loaded machine) and per-query p50/p99 ms; the last line is
 `accuracy=… oos_f1=… p99_ms=…`. Nothing is asserted.
@@ -61,7 +65,7 @@ from frontdesk.knowledge.embedding import (
     ModelEmbedder,
     make_embedder,
 )
-from frontdesk.knowledge.schemas import ArticleCreate
+from frontdesk.knowledge.schemas import ArticleCreate, OutOfScopeCreate
 from frontdesk.migrate import upgrade
 from frontdesk.runtime import Runtime
 
@@ -146,14 +150,27 @@ async def train_head(runtime: Runtime) -> None:
         await uow.commit(session)
 
 
-async def load(runtime: Runtime, train: Rows, *, oos: str | None, language: str) -> dict[int, str]:
-    """One published article per label; answers article id → label."""
+async def load(
+    runtime: Runtime, train: Rows, *, oos: str | None, language: str, rejects: bool = True
+) -> dict[int, str]:
+    """One published article per label, and the `oos` rows as questions no article answers
+    (knowledge.service.add_out_of_scope, as an admin marks them; not with `rejects` off);
+    answers article id → label."""
     by_label: dict[str, list[str]] = defaultdict(list)
+    rejected: list[str] = []
     for text, label in train:
         if label != oos:
             by_label[label].append(text[:500])
+        elif rejects:
+            rejected.append(text[:500])
     labels: dict[int, str] = {}
     async with runtime.db.session() as session:
+        for start in range(0, len(rejected), 500):
+            await service.add_out_of_scope(
+                session,
+                OutOfScopeCreate(language=language, questions=rejected[start : start + 500]),
+                author=None,
+            )
         for label, questions in sorted(by_label.items()):
             article = await service.create_article(
                 session,
@@ -262,7 +279,10 @@ async def main(args: argparse.Namespace) -> None:
         runtime = Runtime.build(settings, with_runner=False)
         try:
             started = time.perf_counter()
-            labels = await load(runtime, train, oos=args.oos_label, language=args.language)
+            labels = await load(
+                runtime, train, oos=args.oos_label, language=args.language,
+                rejects=not args.no_out_of_scope,
+            )  # fmt: skip
             if not DEFAULT_EMBEDDER.inline:
                 await embed_all(runtime)
             head_started, head_cpu = time.perf_counter(), time.process_time()
@@ -295,6 +315,12 @@ async def main(args: argparse.Namespace) -> None:
     result = scores(test, predicted, threshold, args.oos_label)
     top1 = scores(test, predicted, 0.0, args.oos_label)["accuracy"]
     print(f"train rows: {len(train)}  test rows: {len(test)}  intents: {len(labels)}")
+    if args.oos_label:
+        marked = sum(label == args.oos_label for _, label in train)
+        print(
+            f"questions no article answers: {0 if args.no_out_of_scope else marked}"
+            f" (of {marked} `{args.oos_label}` training rows)"
+        )
     print(f"threshold: {threshold:.2f}{' (tuned on --val)' if args.val else ''}")
     print(f"accuracy (in scope, after threshold): {result['accuracy']:.4f}")
     print(f"accuracy (in scope, top-1, no threshold): {top1:.4f}")
@@ -342,6 +368,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--timed", type=int, default=300)
     parser.add_argument(
         "--no-head", action="store_true", help="nearest-question scoring only (no trained head)"
+    )
+    parser.add_argument(
+        "--no-out-of-scope",
+        action="store_true",
+        help="drop TRAIN's --oos-label rows (by default: questions no article answers)",
     )
     return parser.parse_args()
 

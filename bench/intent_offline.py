@@ -3,7 +3,8 @@
 training splits and validation files only, as docs/knowledge.md's "measured next" tables.
 
     .venv/bin/python bench/intent_offline.py --cache DIR --data DATA [--features F ...]
-        [--sets banking,clinc,xsid] [--folds 3]
+        [--sets banking,clinc,clinc-oos,xsid] [--folds 3] [--no-rejects]
+        [--reject-pool both|rejects|articles] [--reject-held-out 0.5]
 
 F names the head's vector part: `v` (the final normalised vector: the product's head),
 `avg:9-12` (the mean of those layers' mean states, each L2-normalised), `cat:8,12` (each
@@ -45,7 +46,13 @@ def load(cache: Path, name: str) -> tuple[Rows, np.ndarray, np.ndarray]:
     with open(cache / f"{name}.csv", newline="", encoding="utf-8") as handle:
         rows = [(r["text"], r["label"]) for r in csv.DictReader(handle)]
     vectors = np.load(cache / f"{name}.npy")[: len(rows)]
-    layers = np.load(cache / "layers" / f"{name}.npy")[: len(rows)].astype(np.float32)
+    stored = cache / "layers" / f"{name}.npy"
+    # Without --layers (embed_cache.py) only the final vector (`v`) can be measured.
+    layers = (
+        np.load(stored)[: len(rows)].astype(np.float32)
+        if stored.exists()
+        else np.zeros((len(rows), 0, 0), dtype=np.float32)
+    )
     return rows, vectors, layers
 
 
@@ -203,6 +210,64 @@ def clinc(cache: Path, spec: str) -> tuple[float, float, float]:
     return accuracy, f1, float(np.mean(right))
 
 
+def clinc_oos(cache: Path, spec: str) -> tuple[float, float, float]:
+    """CLINC150 with out-of-scope questions given to the head as rejected questions (the
+    product's "questions no article answers"): trained on the train file's in-scope rows
+    plus one file's 100 `oos` rows, measured on the validation file's in-scope rows and the
+    *other* file's 100 `oos` rows (weighted to the test file's share), both ways round
+    (train's `oos` rows given / val's measured, then the reverse); the two runs averaged."""
+    rows, vectors, _ = load(cache, "clinc150_train")
+    vrows, vv, _ = load(cache, "clinc150_val")
+    t_oos = np.array([r[1] == "oos" for r in rows])
+    v_oos = np.array([r[1] == "oos" for r in vrows])
+    labels, y = np.unique([r[1] for r in rows if r[1] != "oos"], return_inverse=True)
+    ins_texts = [r[0] for r in rows if r[1] != "oos"]
+    gold = np.searchsorted(labels, [r[1] for r in vrows if r[1] != "oos"])
+    out = []
+    for given, given_texts, measured, measured_texts in (
+        (vectors[t_oos], [r[0] for r in rows if r[1] == "oos"], vv[v_oos],
+         [r[0] for r in vrows if r[1] == "oos"]),
+        (vv[v_oos], [r[0] for r in vrows if r[1] == "oos"], vectors[t_oos],
+         [r[0] for r in rows if r[1] == "oos"]),
+    ):  # fmt: skip
+        head = intents.train(
+            vectors[~t_oos], y.tolist(), fingerprint="offline", floor=FLOOR, texts=ins_texts,
+            rejects=given if REJECTS else None, reject_texts=given_texts,
+        )  # fmt: skip
+        assert head is not None
+        examples = vectors[~t_oos]
+
+        def scores(
+            qv: np.ndarray, qt: list[str], head=head, examples=examples, given=given
+        ) -> tuple[np.ndarray, np.ndarray]:
+            """The articles' scores, and the top one refused when "none of these" wins."""
+            out = head.outputs(qv, qt)
+            s = intents.combine(
+                out[:, : len(labels)], intents.nearest_scores(qv, examples, y, len(labels), FLOOR)
+            )
+            if not head.rejects:
+                return s, s.max(1)
+            return s, intents.refused(s.max(1), intents.reject_scores(out[:, -1], qv, given, FLOOR))
+
+        s_in, top_in = scores(vv[~v_oos], [r[0] for r in vrows if r[1] != "oos"])
+        _, top_oos = scores(measured, measured_texts)
+        t = head.threshold
+        right = s_in.argmax(1) == gold
+        accuracy = float(np.mean(right & (top_in >= t)))
+        weight = (1000 / 4500) * len(top_in) / len(top_oos)
+        tp = weight * float(np.sum(top_oos < t))
+        fn = weight * len(top_oos) - tp
+        fp = float(np.sum(top_in < t))
+        f1 = 2 * tp / max(2 * tp + fp + fn, 1e-9)
+        print(f"    threshold {t:.3f}: in scope {accuracy:.4f}, OOS F1 {f1:.4f}"
+              f" (recall {tp / (weight * len(top_oos)):.3f})", flush=True)  # fmt: skip
+        out.append((accuracy, f1, float(np.mean(right))))
+    return tuple(float(np.mean([o[i] for o in out])) for i in range(3))  # type: ignore[return-value]
+
+
+REJECTS = True
+
+
 def xsid(cache: Path, spec: str) -> float:
     rows, vectors, layers = load(cache, "xsid_en_valid")
     labels, y = np.unique([r[1] for r in rows], return_inverse=True)
@@ -226,8 +291,19 @@ def main() -> None:
     parser.add_argument("--knn", default="0,0", help="K,SHARE: a k-nearest vote's share")
     parser.add_argument("--l2", type=float, default=intents.L2)
     parser.add_argument("--balanced", action="store_true", help="class-balanced weights")
+    parser.add_argument("--no-rejects", action="store_true", help="clinc-oos without rejects")
+    parser.add_argument("--reject-pool", default=intents.REJECT_POOL)
+    parser.add_argument("--reject-held-out", type=float, default=intents.REJECT_HELD_OUT)
+    parser.add_argument("--reject-wins", type=int, default=int(intents.REJECT_WINS))
+    parser.add_argument("--reject-nearest", default=intents.REJECT_NEAREST)
     args = parser.parse_args()
+    intents.REJECT_WINS = bool(args.reject_wins)
+    intents.REJECT_NEAREST = args.reject_nearest
     intents.L2 = args.l2
+    intents.REJECT_POOL = args.reject_pool
+    intents.REJECT_HELD_OUT = args.reject_held_out
+    global REJECTS
+    REJECTS = not args.no_rejects
     if args.balanced:
         intents._train = balanced_train
     global KNN
@@ -241,8 +317,8 @@ def main() -> None:
             started = time.process_time()
             if name == "banking":
                 result = f"accuracy {banking(cache, spec, args.folds):.4f}"
-            elif name == "clinc":
-                acc, f1, top1 = clinc(cache, spec)
+            elif name in ("clinc", "clinc-oos"):
+                acc, f1, top1 = (clinc if name == "clinc" else clinc_oos)(cache, spec)
                 result = f"in scope {acc:.4f} (top-1 {top1:.4f}), OOS F1 {f1:.4f}"
             else:
                 result = f"mean {xsid(cache, spec):.4f}"

@@ -31,6 +31,7 @@ ADMIN_ONLY = re.compile(
     r"|^/api/v1/sla/(calendars|policies)/"
     r"|^/api/v1/inboxes/\{inbox_id\}/(survey|bot)$"
     r"|^/api/v1/kb/articles/\{article_id\}(/translations)?$"
+    r"|^/api/v1/kb/out-of-scope/"
     r"|^/api/v1/customer-attributes/"
 )
 
@@ -162,6 +163,14 @@ async def test_every_route_hides_other_teams_objects(client, cast, app):
     )
     assert draft.status_code == 201, draft.text
     values["article_id"] = draft.json()["id"]
+    # A question no article answers: only admins mark and forget them.
+    marked = await client.post(
+        "/api/v1/kb/out-of-scope",
+        json={"language": "en", "questions": ["Do you sell cars?"]},
+        headers=cast.ada.headers,
+    )
+    assert marked.status_code == 201, marked.text
+    values["out_of_scope_id"] = marked.json()["items"][0]["id"]
     # Bob's personal saved view and macro: nobody else may see, delete or apply them.
     view = await client.post(
         "/api/v1/saved-views", json={"name": "Bob's"}, headers=cast.bob.headers

@@ -63,3 +63,22 @@ async def test_in_arabic_the_page_is_right_to_left(client, cast, runtime):
     assert '<html lang="ar" dir="rtl">' in page.text
     assert "ثغرات المحتوى" in page.text and "اكتب مقالة" in page.text
     assert "Do you repair harpsichords?</li>" in page.text  # an example, as typed
+
+
+async def test_a_gap_marked_as_one_we_do_not_answer_leaves_the_report(client, cast, runtime):
+    await miss(runtime, "Do you repair harpsichords?", "en")
+    await miss(runtime, "Do you sell gift cards?", "en")
+    await open_as(client, cast.ada, "/")
+    page = await client.get("/settings/knowledge/gaps")
+    assert page.text.count('data-testid="fd-gap-out-of-scope"') == 2
+    marked = await client.post(
+        "/settings/knowledge/gaps/out-of-scope",
+        data={"csrf": csrf_of(page.text), "language": "en",
+              "question": ["Do you repair harpsichords?", "do you repair harpsichords"]},
+    )  # fmt: skip
+    assert marked.status_code == 303
+    page = await client.get(marked.headers["location"])
+    assert 'data-testid="fd-gap-marked"' in page.text
+    assert page.text.count('data-testid="fd-gap-row"') == 1 and "harpsichord" not in page.text
+    stored = await client.get("/api/v1/kb/out-of-scope", headers=cast.ada.headers)
+    assert [i["text"] for i in stored.json()["items"]] == ["Do you repair harpsichords?"]

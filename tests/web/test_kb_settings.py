@@ -92,3 +92,44 @@ async def test_preview_renders_sanitised_markdown(client, cast):
     assert "<strong>پررنگ</strong>" in response.text
     assert "<script>" not in response.text
     assert 'lang="fa" dir="rtl"' in response.text
+
+
+async def test_questions_we_do_not_answer(client, cast):
+    # Settings → Knowledge base → Questions we do not answer: add some (one a line, the
+    # same wording twice stored once), see them, forget one; a refused form writes nothing.
+    html = await open_as(client, cast.ada, "/settings/knowledge")
+    assert 'href="/settings/knowledge/out-of-scope"' in html
+    page = await client.get("/settings/knowledge/out-of-scope")
+    assert page.status_code == 200 and 'data-testid="fd-oos-empty"' in page.text
+    csrf = csrf_of(page.text)
+    lines = "Do you sell cars?\n\ndo you sell cars\nWeather?"
+    added = await client.post(
+        "/settings/knowledge/out-of-scope",
+        data={"csrf": csrf, "language": "en", "questions": lines},
+    )
+    assert added.status_code == 303
+    page = await client.get(added.headers["location"])
+    assert page.text.count('data-testid="fd-oos-row"') == 2
+    assert 'data-testid="fd-oos-saved"' in page.text
+    refused = await client.post(
+        "/settings/knowledge/out-of-scope", data={"csrf": csrf, "language": "??", "questions": "x"}
+    )
+    assert refused.status_code == 422 and 'data-testid="fd-oos-error"' in refused.text
+    listed = await client.get("/api/v1/kb/out-of-scope", headers=cast.ada.headers)
+    first = listed.json()["items"][0]["id"]
+    deleted = await client.post(
+        f"/settings/knowledge/out-of-scope/{first}/delete", data={"csrf": csrf}
+    )
+    assert deleted.status_code == 303
+    page = await client.get(deleted.headers["location"])
+    assert page.text.count('data-testid="fd-oos-row"') == 1 and "Weather?" in page.text
+
+
+async def test_questions_we_do_not_answer_only_admins_and_in_persian(client, cast):
+    await open_as(client, cast.alice, "/")
+    assert (await client.get("/settings/knowledge/out-of-scope")).status_code == 403
+    home = await open_as(client, cast.ada, "/")
+    await client.post("/me/language", data={"language": "fa", "csrf": csrf_of(home)})
+    page = await client.get("/settings/knowledge/out-of-scope")
+    assert '<html lang="fa" dir="rtl">' in page.text
+    assert "پرسش‌هایی که پاسخ نمی‌دهیم" in page.text

@@ -70,11 +70,15 @@ class KnowledgeIndex:
     # with the head).
     head_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     head_output: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Questions no article answers (with their vectors computed): the head's "none of these"
+    # examples. Neither searched nor suggested.
+    rejects: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    reject_texts: list[str] = field(default_factory=list)
 
     @classmethod
     def build(
         cls, stamp: str, embedder: Embedder, translations: list[tuple[Any, ...]],
-        questions: list[tuple[Any, ...]],
+        questions: list[tuple[Any, ...]], rejected: list[tuple[str, bytes]] | None = None,
     ) -> KnowledgeIndex:  # fmt: skip
         entries = [
             Entry("article", a, lang, status, title, search_key(title))
@@ -100,6 +104,10 @@ class KnowledgeIndex:
             ]
         )
         index._weigh()
+        # A question whose vector is still being computed waits for the embed job.
+        ready = [(t, v) for t, v in rejected or [] if len(v) == embedder.dim * 4]
+        index.reject_texts = [t for t, _ in ready]
+        index.rejects = from_blobs([v for _, v in ready], embedder.dim)
         index._choose_examples()
         return index
 
@@ -136,6 +144,7 @@ class KnowledgeIndex:
         self.fingerprint = intents.fingerprint(
             self.embedder.name,
             [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
+            rejects=self.reject_texts,
         )
 
     def training_rows(self) -> tuple[np.ndarray, list[int], list[str]]:
@@ -287,6 +296,7 @@ async def current(
             embedder,
             await repository.index_translations(session),
             await repository.index_questions(session),
+            await repository.index_out_of_scope(session),
         )
         stored = await repository.get_intent_model(session, embedder.name)
         if stored is not None and stored.fingerprint == index.fingerprint:

@@ -73,6 +73,18 @@ UNKNOWN_SHARE = 0.2
 # questions are weighted to the test split's share (18 %, val has 3 %); a 2 % budget (0.66)
 # 93.8 %.
 REFUSAL_BUDGET = 0.01
+# Questions no article answers (knowledge.service: marked out of scope by an admin) are
+# learned as one more output of the head. For the threshold, this share of them is held out
+# of the calibration's training and scored as unknown questions, weighed (REJECT_POOL) as
+# much as the left-out articles' questions together ("both"), instead of them ("rejects"),
+# or not at all ("articles").
+REJECT_HELD_OUT = 0.5
+REJECT_POOL = "both"
+# Whether a question is refused outright when the "none of these" output scores at least as
+# high as the best article (its score: `reject_scores`, its nearest-question part over the
+# rejected questions' nearest ("nearest") or nearest and centroid ("both") as an article's).
+REJECT_WINS = True
+REJECT_NEAREST = "nearest"
 SEED = 20261206
 # An article's score is this share of the head's probability plus the rest of the
 # nearest-question score (knowledge.search: the mean of the similarity to the nearest
@@ -87,11 +99,16 @@ DECISION = 0.5
 MIN_ARTICLES = 3
 
 
-def fingerprint(embedder_name: str, examples: Sequence[tuple[int, str]]) -> str:
-    """What a head was trained on: the embedder and every (article id, question) pair."""
+def fingerprint(
+    embedder_name: str, examples: Sequence[tuple[int, str]], rejects: Sequence[str] = ()
+) -> str:
+    """What a head was trained on: the embedder, every (article id, question) pair and the
+    questions no article answers (none: the fingerprint heads had before there were any)."""
     digest = hashlib.sha256(f"{embedder_name}\x00{VERSION}".encode())
     for article_id, text in sorted(examples):
         digest.update(f"\x00{article_id}\x01{text}".encode())
+    for text in sorted(rejects):
+        digest.update(f"\x00\x02{text}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -213,7 +230,13 @@ class IntentHead:
 
     def probabilities(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """Softmax over the articles, one row per vector (and its text: a head trained with
-        letter groups needs the texts the vectors were made of)."""
+        letter groups needs the texts the vectors were made of). With questions no article
+        answers, their output's share is left out (the articles' no longer sum to one)."""
+        return self.outputs(vectors, texts)[:, : len(self.articles)]
+
+    def outputs(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Softmax over every output: the articles, then "none of these" when trained with
+        questions no article answers (`rejects`)."""
         rows = np.asarray((np.atleast_2d(vectors) - self.mean) / self.scale, dtype=DTYPE)
         logits = rows @ self.weights[: len(self.mean)] + self.biases
         if self.idf.size:
@@ -224,6 +247,11 @@ class IntentHead:
             for row, (buckets, values) in enumerate(_sparse_grams(texts, self.idf)):
                 logits[row] += values @ self.weights[len(self.mean) + buckets]
         return _softmax(np.asarray(logits, dtype=DTYPE))
+
+    @property
+    def rejects(self) -> bool:
+        """Whether the head was trained with an output for questions no article answers."""
+        return int(self.biases.shape[0]) > len(self.articles)
 
     def confidence(self, probability: float) -> float:
         """A score (`combine`) rescaled piecewise linearly so the threshold maps to DECISION."""
@@ -269,28 +297,64 @@ def train(
     fingerprint: str,
     floor: float,
     texts: Sequence[str] | None = None,
+    rejects: np.ndarray | None = None,
+    reject_texts: Sequence[str] | None = None,
 ) -> IntentHead | None:
     """A head over the examples' vectors (and, given their texts, their letter groups)
     labelled with their articles; None with fewer than MIN_ARTICLES articles (the
-    nearest-question scoring answers alone then)."""
+    nearest-question scoring answers alone then). `rejects` (with `reject_texts` when
+    `texts` are given) are questions no article answers: one more output learns them, and
+    the threshold is calibrated on some of them (see _calibrate)."""
     labels = np.asarray(article_ids, dtype=np.int64)
     articles, y = np.unique(labels, return_inverse=True)
     if len(articles) < MIN_ARTICLES:
         return None
+    reject = np.zeros(len(y), dtype=bool)
+    if rejects is not None and len(rejects):
+        vectors = np.vstack([vectors, rejects]).astype(DTYPE)
+        y = np.r_[y, np.full(len(rejects), len(articles), dtype=y.dtype)]
+        reject = np.r_[reject, np.ones(len(rejects), dtype=bool)]
+        if texts is not None:
+            if reject_texts is None or len(reject_texts) != len(rejects):
+                raise ValueError("the rejected questions' texts are needed beside their vectors")
+            texts = [*texts, *reject_texts]
     mean, scale = _standardiser(vectors)
     x = ((vectors - mean) / scale).astype(DTYPE)
     idf = np.zeros(0, dtype=DTYPE)
     if texts is not None:
         idf = _idf(_term_counts(texts))
         x = np.hstack([x, gram_features(texts, idf)])
-    threshold = _calibrate(x, vectors, y, len(articles), floor)
-    weights, biases = _train(x, y, len(articles))
+    threshold = _calibrate(x, vectors, y, len(articles), floor, reject)
+    weights, biases = _train(x, y, len(articles) + int(reject.any()))
     return IntentHead(fingerprint, articles, mean, scale, weights, biases, threshold, idf)
 
 
 def combine(probability: np.ndarray, nearest: np.ndarray) -> np.ndarray:
     """An article's score from the head's probability and its nearest-question score."""
     return HEAD_SHARE * probability + (1 - HEAD_SHARE) * nearest
+
+
+def reject_scores(
+    probability: np.ndarray, queries: np.ndarray, rejects: np.ndarray, floor: float
+) -> np.ndarray:
+    """The "none of these" output's score, as an article's (`combine`): its probability with
+    the nearest-question score over the questions no article answers."""
+    if not len(rejects):
+        return np.zeros(len(queries), dtype=DTYPE)
+    if REJECT_NEAREST == "nearest":
+        nearest = (np.max(queries @ rejects.T, axis=1) - floor) / (1 - floor)
+    else:
+        zeros = np.zeros(len(rejects), dtype=np.int64)
+        nearest = nearest_scores(queries, rejects, zeros, 1, floor)[:, 0]
+    return combine(probability, nearest)
+
+
+def refused(top: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """Top article scores with those the "none of these" output beats set to 0: questions
+    refused whatever the threshold (REJECT_WINS)."""
+    if not REJECT_WINS:
+        return top
+    return np.where(rejected >= top, 0.0, top).astype(DTYPE)
 
 
 def nearest_scores(
@@ -313,38 +377,75 @@ def nearest_scores(
 
 
 def _calibrate(
-    x: np.ndarray, vectors: np.ndarray, y: np.ndarray, classes: int, floor: float
+    x: np.ndarray,
+    vectors: np.ndarray,
+    y: np.ndarray,
+    classes: int,
+    floor: float,
+    reject: np.ndarray | None = None,
 ) -> float:
     """The top-score threshold that best separates questions of articles the head
     knows from questions of articles it has never seen: train on the kept articles minus a
     share of their questions, then score those held-out questions (in scope) and every
-    question of the left-out articles (out of scope)."""
+    question of the left-out articles (out of scope). Rows marked `reject` (label
+    `classes`: questions no article answers) are learned as one more output; a share of
+    them is held out and scored as out-of-scope questions too (REJECT_POOL)."""
+    if reject is None:
+        reject = np.zeros(len(y), dtype=bool)
     rng = np.random.default_rng(SEED)
     left_out = rng.permutation(classes)[: max(1, round(classes * CALIBRATION_SHARE))]
-    left = np.isin(y, left_out)
-    held = ~left & (rng.random(len(y)) < CALIBRATION_HELD_OUT)
-    train_rows = ~left & ~held
+    left = np.isin(y, left_out) & ~reject
+    # The article rows come first: without rejects the same draws as ever (the same head).
+    held = np.zeros(len(y), dtype=bool)
+    held[~reject] = rng.random(int((~reject).sum())) < CALIBRATION_HELD_OUT
+    held &= ~left
+    reject_held = reject & (np.random.default_rng(SEED + 1).random(len(y)) < REJECT_HELD_OUT)
+    train_rows = ~left & ~held & ~reject_held
     wanted = max(1, round(held.sum() * UNKNOWN_SHARE / (1 - UNKNOWN_SHARE)))
     unknown = np.zeros(len(y), dtype=bool)
     unknown[rng.permutation(np.flatnonzero(left))[:wanted]] = True
-    kept = np.unique(y[train_rows])
+    kept = np.unique(y[train_rows & ~reject])
     if len(kept) < 2 or not held.any():
         return DECISION
-    remap = np.zeros(classes, dtype=np.int64)
+    remap = np.zeros(classes + 1, dtype=np.int64)
     remap[kept] = np.arange(len(kept))
-    w, b = _train(x[train_rows], remap[y[train_rows]], len(kept))
-    known = vectors[train_rows]
-    labels = remap[y[train_rows]]
-    s_held = combine(
-        _softmax(x[held] @ w + b), nearest_scores(vectors[held], known, labels, len(kept), floor)
-    )
-    s_unknown = combine(
-        _softmax(x[unknown] @ w + b),
-        nearest_scores(vectors[unknown], known, labels, len(kept), floor),
-    )
+    remap[classes] = len(kept)  # the rejected questions' output, when there are any
+    outputs = len(kept) + int((train_rows & reject).any())
+    w, b = _train(x[train_rows], remap[y[train_rows]], outputs)
+    known_rows = train_rows & ~reject
+    known = vectors[known_rows]
+    labels = remap[y[known_rows]]
+
+    given = vectors[train_rows & reject]
+
+    def top_scores(rows: np.ndarray) -> np.ndarray:
+        out = _softmax(x[rows] @ w + b)
+        nearest = nearest_scores(vectors[rows], known, labels, len(kept), floor)
+        return combine(out[:, : len(kept)], nearest)
+
+    def effective(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if not len(given):
+            return scores.max(axis=1)
+        out = _softmax(x[rows] @ w + b)
+        return refused(scores.max(axis=1), reject_scores(out[:, -1], vectors[rows], given, floor))
+
+    s_held = top_scores(held)
     right = kept[s_held.argmax(axis=1)] == y[held]
-    top = s_held.max(axis=1)
-    chosen = best_threshold(top, right, s_unknown.max(axis=1))
+    top = effective(held, s_held)
+    s_unknown = effective(unknown, top_scores(unknown))
+    weights = np.ones(len(s_unknown))
+    if reject_held.any() and REJECT_POOL != "articles":
+        s_rejected = effective(reject_held, top_scores(reject_held))
+        # The held-out rejected questions weigh as much as the left-out articles' questions
+        # together ("both"), or replace them ("rejects").
+        share = 0.5 if REJECT_POOL == "both" else 1.0
+        total = float(len(s_unknown))
+        weights = np.r_[
+            np.full(len(s_unknown), (1 - share)),
+            np.full(len(s_rejected), share * total / len(s_rejected)),
+        ]
+        s_unknown = np.r_[s_unknown, s_rejected]
+    chosen = best_threshold(top, right, s_unknown, weights)
     if right.any():
         # A bot that refuses a question it knows is worse than one that answers it: never
         # refuse more than REFUSAL_BUDGET of the held-out questions it answers right.
@@ -352,16 +453,24 @@ def _calibrate(
     return chosen
 
 
-def best_threshold(in_scope: np.ndarray, right: np.ndarray, out_of_scope: np.ndarray) -> float:
+def best_threshold(
+    in_scope: np.ndarray,
+    right: np.ndarray,
+    out_of_scope: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> float:
     """The threshold maximising (in-scope accuracy + out-of-scope F1) / 2, where an in-scope
-    question counts as right only when its top answer is right and above the threshold."""
+    question counts as right only when its top answer is right and above the threshold
+    (`weights`: how much each out-of-scope question counts, 1 by default)."""
+    if weights is None:
+        weights = np.ones(len(out_of_scope))
     best, chosen = -1.0, DECISION
     for t in np.linspace(0.01, 0.99, 99):
         accepted = in_scope >= t
         accuracy = float(np.mean(right & accepted)) if len(in_scope) else 0.0
-        tp = float(np.sum(out_of_scope < t))
+        tp = float(np.sum(weights[out_of_scope < t]))
         fp = float(np.sum(~accepted))
-        fn = float(len(out_of_scope)) - tp
+        fn = float(np.sum(weights)) - tp
         f1 = 2 * tp / max(2 * tp + fp + fn, 1.0)
         value = (accuracy + f1) / 2
         if value > best:

@@ -158,3 +158,23 @@ class IntentModel(Base):
     examples: Mapped[int] = mapped_column(Integer)
     threshold: Mapped[float] = mapped_column(Float)
     trained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutOfScopeQuestion(Base):
+    """A question no article answers, on purpose ("we do not answer this"): an admin marks
+    it (from the content gaps, or in the knowledge base's settings) and the intent head
+    learns it as its "none of these" output, so the bot refuses such questions rather than
+    answering them with the nearest article. Not searched, suggested or shown to customers."""
+
+    __tablename__ = "kb_out_of_scope"
+    __table_args__ = (UniqueConstraint("language", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(MAX_LANGUAGE))
+    text: Mapped[str] = mapped_column(String(500))
+    # Its search key as content gaps store it (knowledge.service.gap_key): a gap with this key
+    # is left out of the report; one question is stored once per language.
+    key: Mapped[str] = mapped_column(String(200))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,6 +19,7 @@ from frontdesk.knowledge.models import (
     Gap,
     IndexStamp,
     IntentModel,
+    OutOfScopeQuestion,
     Question,
     Translation,
     Version,
@@ -368,6 +369,91 @@ async def save_intent_model(
     await session.execute(statement.on_conflict_do_update(index_elements=["embedder"], set_=values))
 
 
+# --- Questions no article answers ----------------------------------------------------------
+
+
+async def add_out_of_scope(
+    session: AsyncSession, language: str, rows: list[dict[str, Any]], *, author_id: int | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    """Store questions (`text`, `key`, `vector`) in `language`; a key the language already
+    has is kept as it is (a concurrent admin's insert too: no error)."""
+    if not rows:
+        return
+    insert = pg_insert if _postgres(session) else sqlite_insert
+    statement = insert(OutOfScopeQuestion).values(
+        [{"language": language, "author_id": author_id, "created_at": now, **row} for row in rows]
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["language", "key"]))
+
+
+async def out_of_scope_by_key(
+    session: AsyncSession, language: str, keys: Sequence[str]
+) -> dict[str, OutOfScopeQuestion]:
+    if not keys:
+        return {}
+    # Uses index: the unique constraint on (language, key).
+    rows = await session.scalars(
+        select(OutOfScopeQuestion).where(
+            OutOfScopeQuestion.language == language, OutOfScopeQuestion.key.in_(keys)
+        )
+    )
+    return {row.key: row for row in rows}
+
+
+async def list_out_of_scope(
+    session: AsyncSession, *, language: str | None, after: int | None, limit: int
+) -> Sequence[OutOfScopeQuestion]:
+    query = select(OutOfScopeQuestion)
+    if language:
+        query = query.where(
+            (OutOfScopeQuestion.language == language)
+            | OutOfScopeQuestion.language.like(f"{language}-%")
+        )
+    if after is not None:
+        query = query.where(OutOfScopeQuestion.id > after)
+    return (await session.scalars(query.order_by(OutOfScopeQuestion.id).limit(limit))).all()
+
+
+async def get_out_of_scope(session: AsyncSession, question_id: int) -> OutOfScopeQuestion | None:
+    return await session.get(OutOfScopeQuestion, question_id)
+
+
+async def delete_out_of_scope(session: AsyncSession, question: OutOfScopeQuestion) -> None:
+    await session.delete(question)
+
+
+async def index_out_of_scope(session: AsyncSession) -> list[tuple[str, bytes]]:
+    """(text, vector) of every question no article answers, in the order they were added."""
+    rows = await session.execute(
+        select(OutOfScopeQuestion.text, OutOfScopeQuestion.vector).order_by(OutOfScopeQuestion.id)
+    )
+    return [(str(t), bytes(v)) for t, v in rows]
+
+
+async def pending_out_of_scope(
+    session: AsyncSession, *, vector_bytes: int, limit: int
+) -> list[tuple[int, str]]:
+    """(id, text) of questions no article answers whose vector is not the embedder's."""
+    rows = await session.execute(
+        select(OutOfScopeQuestion.id, OutOfScopeQuestion.text)
+        .where(func.length(OutOfScopeQuestion.vector) != vector_bytes)
+        .order_by(OutOfScopeQuestion.id)
+        .limit(limit)
+    )
+    return [(int(i), str(t)) for i, t in rows]
+
+
+async def store_out_of_scope_vectors(session: AsyncSession, rows: list[tuple[int, bytes]]) -> None:
+    for question_id, blob in rows:
+        await session.execute(
+            update(OutOfScopeQuestion)
+            .where(OutOfScopeQuestion.id == question_id)
+            .values(vector=blob)
+            .execution_options(synchronize_session=False)
+        )
+
+
 # --- Content gaps -----------------------------------------------------------------------
 
 
@@ -429,6 +515,8 @@ async def gap_totals(
             func.max(Gap.last_seen),
         )
         .where(Gap.last_seen >= since)
+        # A question an admin marked as one no article answers is no gap any more.
+        .where(Gap.key.not_in(select(OutOfScopeQuestion.key)))
         .group_by(Gap.key, Gap.language)
         .order_by(total.desc(), Gap.key, Gap.language)
         .limit(limit)

@@ -176,3 +176,22 @@ class GapCluster(BaseModel):
 class GapReport(BaseModel):
     since: datetime
     items: list[GapCluster]
+
+
+class OutOfScopeCreate(RequestBody):
+    """Questions no article answers, in one language (one stored per wording: the same
+    search key twice is one question)."""
+
+    language: Language
+    questions: Annotated[list[QuestionText], Field(min_length=1, max_length=500)]
+
+
+class OutOfScopeRead(BaseModel):
+    id: int
+    language: str
+    text: str
+    created_at: datetime
+
+
+class OutOfScopeList(BaseModel):
+    items: list[OutOfScopeRead]

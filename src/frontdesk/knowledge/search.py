@@ -188,8 +188,9 @@ async def answer(
     if threshold is None:
         threshold = intents.DECISION if idx.head is not None else default_threshold(embedder)
     query = await idx.embed_query(text)
+    rejected = False
     if idx.head is not None:
-        best = _head_scores(idx, idx.head, query, text, candidates)
+        best, rejected = _head_scores(idx, idx.head, query, text, candidates)
     else:
         best = _intent_scores(idx, query, candidates)
     ranked = [
@@ -204,7 +205,7 @@ async def answer(
     top = ranked[0] if ranked else None
     chosen_answer = (
         Answer(article_id=top.article_id, language=top.language, confidence=top.confidence)
-        if top is not None and top.confidence >= threshold
+        if top is not None and top.confidence >= threshold and not rejected
         else None
     )
     return AnswerResult(answer=chosen_answer, candidates=ranked)
@@ -232,13 +233,16 @@ def _head_scores(
     query: np.ndarray,
     text: str,
     candidates: int,
-) -> dict[int, tuple[float, str]]:
+) -> tuple[dict[int, tuple[float, str]], bool]:
     """Articles by the head's combined score (intents.combine: its probability with the
     nearest-question score), best first, as confidences; each with the language of its
     nearest entry (the language the question matched). Only the head's and the nearest
     entries' best few articles are ranked (the others' probabilities are near zero and their
-    neighbours far); every score is computed in a few array operations, no loop per entry."""
-    probabilities = head.probabilities(query, [text])[0]
+    neighbours far); every score is computed in a few array operations, no loop per entry.
+    And whether the question is refused: its "none of these" score (questions no article
+    answers) beats the best article's (intents.refused)."""
+    outputs = head.outputs(query, [text])[0]
+    probabilities = outputs[: len(head.articles)]
     scores, sims = idx.article_scores(query)
     nearest = scores[idx.head_rows]  # the nearest-question score of each of the head's outputs
     shortlist = np.zeros(len(head.articles), dtype=bool)
@@ -246,16 +250,21 @@ def _head_scores(
     near_outputs = idx.head_output[_top(scores, SHORTLIST)]
     shortlist[near_outputs[near_outputs >= 0]] = True
     combined = intents.combine(probabilities, nearest)
-    outputs = np.flatnonzero(shortlist)
+    shortlisted = np.flatnonzero(shortlist)
     # Best first; ties go to the lower article id (the outputs are in ascending id order).
-    ranked = outputs[np.argsort(-combined[outputs], kind="stable")][:candidates]
+    ranked = shortlisted[np.argsort(-combined[shortlisted], kind="stable")][:candidates]
+    rejected = False
+    if head.rejects and len(idx.rejects) and len(ranked):
+        score = intents.reject_scores(outputs[-1:], query[None, :], idx.rejects, idx.embedder.floor)
+        top = np.array([combined[ranked[0]]], dtype=intents.DTYPE)
+        rejected = bool(intents.refused(top, score)[0] == 0.0)
     return {
         int(head.articles[o]): (
             head.confidence(float(combined[o])),
             idx.nearest_language(sims, int(head.articles[o])),
         )
         for o in ranked
-    }
+    }, rejected
 
 
 # Articles scored in full per answer with a head (see _head_scores).

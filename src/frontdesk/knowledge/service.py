@@ -21,7 +21,13 @@ from frontdesk.knowledge import gaps, intents, repository
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
 from frontdesk.knowledge.markdown import plain_text, render
-from frontdesk.knowledge.models import Article, Feedback, Translation, Version
+from frontdesk.knowledge.models import (
+    Article,
+    Feedback,
+    OutOfScopeQuestion,
+    Translation,
+    Version,
+)
 from frontdesk.knowledge.schemas import (
     ArticleCreate,
     ArticleRead,
@@ -29,6 +35,8 @@ from frontdesk.knowledge.schemas import (
     FeedbackCreate,
     FeedbackSummary,
     GapReport,
+    OutOfScopeCreate,
+    OutOfScopeRead,
     TranslationRead,
     TranslationWrite,
     VersionRead,
@@ -281,7 +289,19 @@ async def embed_pending(
         await repository.store_question_vectors(
             session, [(q[0], to_blob(v)) for q, v in zip(questions, vectors, strict=True)]
         )
-    done = len(translations) + len(questions)
+    rejected = (
+        await repository.pending_out_of_scope(
+            session, vector_bytes=vector_bytes, limit=limit - len(translations) - len(questions)
+        )
+        if len(translations) + len(questions) < limit
+        else []
+    )
+    if rejected:
+        vectors = await asyncio.to_thread(embedder.embed, [q for _, q in rejected], kind="query")
+        await repository.store_out_of_scope_vectors(
+            session, [(q[0], to_blob(v)) for q, v in zip(rejected, vectors, strict=True)]
+        )
+    done = len(translations) + len(questions) + len(rejected)
     if done:
         await _changed(session)
     return done
@@ -297,7 +317,9 @@ async def train_intents(
     against the head's 87.4 %)."""
     if embedder.reweight:
         return None
-    if await repository.pending_questions(session, vector_bytes=embedder.dim * 4, limit=1):
+    if await repository.pending_questions(
+        session, vector_bytes=embedder.dim * 4, limit=1
+    ) or await repository.pending_out_of_scope(session, vector_bytes=embedder.dim * 4, limit=1):
         return None
     idx = await knowledge_index.current(session, embedder)
     if idx.head is not None:
@@ -310,7 +332,7 @@ async def train_intents(
     head = await asyncio.to_thread(
         functools.partial(
             intents.train, x, articles, fingerprint=idx.fingerprint, floor=embedder.floor,
-            texts=texts,
+            texts=texts, rejects=idx.rejects, reject_texts=idx.reject_texts,
         )
     )  # fmt: skip
     if head is None:
@@ -429,7 +451,7 @@ async def record_miss(
     so one customer typing one question counts once."""
     assert source in GAP_SOURCES, source
     text = _anonymous(text)
-    key = " ".join(search_tokens(text))[:GAP_KEY_CHARS].strip()
+    key = gap_key(text)
     if not key:
         return
     moment = now or utcnow()
@@ -454,6 +476,12 @@ async def record_miss(
     )
 
 
+def gap_key(text: str) -> str:
+    """What a miss is counted under: the words of its search key (kit.text), so spellings of
+    one question (case, ي/ی, diacritics, digits) are one key."""
+    return " ".join(search_tokens(_anonymous(text)))[:GAP_KEY_CHARS].strip()
+
+
 # A report is read by every admin: what customers typed loses its e-mail addresses, card
 # numbers and other long numbers (phone, order, account) before it is stored.
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
@@ -474,3 +502,69 @@ async def gap_report(
         session, since=start, language=language, limit=GAP_REPORT_KEYS
     )
     return GapReport(since=start, items=gaps.cluster(rows))
+
+
+# --- Questions no article answers -------------------------------------------------------------
+
+
+async def add_out_of_scope(
+    session: AsyncSession,
+    data: OutOfScopeCreate,
+    *,
+    author: Agent | None,
+    embedder: Embedder = DEFAULT_EMBEDDER,
+) -> list[OutOfScopeRead]:
+    """Mark questions as ones no article answers, on purpose: the intent head learns them as
+    its "none of these" output (retrained after the commit, like an article's questions),
+    and content gaps with their key leave the report. A wording whose key the language
+    already has is not stored twice. Answers the stored questions, in the order given."""
+    wanted: dict[str, str] = {}
+    for question in data.questions:
+        key = gap_key(question)
+        if key:
+            wanted.setdefault(key, question)
+    existing = await repository.out_of_scope_by_key(session, data.language, list(wanted))
+    new = [(key, question) for key, question in wanted.items() if key not in existing]
+    if new:
+        if embedder.inline:
+            vectors = embedder.embed([question for _, question in new], kind="query")
+            blobs = [to_blob(vector) for vector in vectors]
+        else:
+            blobs = [PENDING] * len(new)
+            await jobs.enqueue(session, EMBED_JOB, {})
+        await repository.add_out_of_scope(
+            session,
+            data.language,
+            [
+                {"text": question, "key": key, "vector": blob}
+                for (key, question), blob in zip(new, blobs, strict=True)
+            ],
+            author_id=author.id if author else None,
+            now=utcnow(),
+        )
+        await _changed(session)
+    stored = await repository.out_of_scope_by_key(session, data.language, list(wanted))
+    return [_out_of_scope_read(stored[key]) for key in wanted if key in stored]
+
+
+async def list_out_of_scope(
+    session: AsyncSession, *, language: str | None = None, after: int | None = None,
+    limit: int = 50,
+) -> list[OutOfScopeRead]:  # fmt: skip
+    rows = await repository.list_out_of_scope(session, language=language, after=after, limit=limit)
+    return [_out_of_scope_read(row) for row in rows]
+
+
+async def delete_out_of_scope(session: AsyncSession, question_id: int) -> None:
+    """Forget a question no article answers (404 when there is none)."""
+    question = await repository.get_out_of_scope(session, question_id)
+    if question is None:
+        raise NotFound("out-of-scope question not found")
+    await repository.delete_out_of_scope(session, question)
+    await _changed(session)
+
+
+def _out_of_scope_read(row: OutOfScopeQuestion) -> OutOfScopeRead:
+    return OutOfScopeRead(
+        id=row.id, language=row.language, text=row.text, created_at=row.created_at
+    )

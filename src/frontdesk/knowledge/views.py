@@ -27,6 +27,9 @@ from frontdesk.knowledge.schemas import (
     FeedbackSummary,
     GapReport,
     Language,
+    OutOfScopeCreate,
+    OutOfScopeList,
+    OutOfScopeRead,
     SearchResults,
     Suggestions,
     TranslationWrite,
@@ -209,6 +212,52 @@ async def gaps(
     """Content gaps: searches and questions with no good answer since `since` (default the
     last 30 days), clustered by wording, most missed first (admins only)."""
     return await service.gap_report(session, since=since, language=language)
+
+
+@router.get("/kb/out-of-scope", response_model=Page[OutOfScopeRead], responses=openapi.errors())
+async def list_out_of_scope(
+    session: SessionDep,
+    admin: AdminAgent,
+    language: Language | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[OutOfScopeRead]:
+    """Questions no article answers, oldest first (admins only): the bot refuses questions
+    like these rather than answering them with the nearest article."""
+    size = clamp_limit(limit)
+    items = await service.list_out_of_scope(
+        session, language=language, after=decode_cursor(cursor), limit=size
+    )
+    return Page(
+        items=items, next_cursor=encode_cursor(items[-1].id) if len(items) == size else None
+    )
+
+
+@router.post(
+    "/kb/out-of-scope", status_code=201, response_model=OutOfScopeList, responses=openapi.errors()
+)
+async def add_out_of_scope(
+    data: OutOfScopeCreate, session: SessionDep, admin: AdminAgent
+) -> OutOfScopeList:
+    """Mark questions as ones no article answers (admins only); a wording already marked in
+    that language is not stored again. Answers the stored questions."""
+    items = await service.add_out_of_scope(session, data, author=admin)
+    await uow.commit(session)
+    return OutOfScopeList(items=items)
+
+
+@router.delete(
+    "/kb/out-of-scope/{out_of_scope_id}",
+    status_code=204,
+    response_class=Response,
+    responses=openapi.errors(),
+)
+async def delete_out_of_scope(
+    out_of_scope_id: Id, session: SessionDep, admin: AdminAgent
+) -> Response:
+    await service.delete_out_of_scope(session, out_of_scope_id)
+    await uow.commit(session)
+    return Response(status_code=204)
 
 
 @public_router.get(

@@ -25,6 +25,7 @@ from frontdesk.knowledge.schemas import (
     ArticleCreate,
     ArticleRead,
     ArticleUpdate,
+    OutOfScopeCreate,
     TranslationRead,
     TranslationWrite,
     canonical_language,
@@ -34,6 +35,8 @@ from frontdesk.web.settings_views import AdminPage
 
 router = APIRouter(include_in_schema=False)
 LIST_LIMIT = 1000
+# Questions no article answers shown on their page (newest last); more are kept, not shown.
+OUT_OF_SCOPE_LIMIT = 1000
 STATUSES = ("draft", "published", "internal")
 GAP_PERIODS = ("7", "30", "90")
 GAP_DEFAULT_DAYS = 30
@@ -72,8 +75,82 @@ async def gaps_page(request: Request, session: SessionDep, admin: AdminPage) -> 
     context = {
         "report": report, "days": period, "periods": [int(d) for d in GAP_PERIODS],
         "language": language or "", **_words(),
+        "marked": request.query_params.get("notice") == "out_of_scope",
     }  # fmt: skip
     return render(request, "settings_kb_gaps.html", context, agent=admin)
+
+
+@router.get("/settings/knowledge/out-of-scope", response_class=HTMLResponse)
+async def out_of_scope_page(
+    request: Request, session: SessionDep, admin: AdminPage
+) -> HTMLResponse:
+    """Questions no article answers (the bot refuses questions like them), with a form to
+    add some and a button to forget each."""
+    notice = request.query_params.get("notice", "")
+    return await _out_of_scope_form(
+        request, session, admin, {"language": "en", "questions": ""},
+        notice=notice if notice in ("saved", "deleted") else None,
+    )  # fmt: skip
+
+
+@router.post("/settings/knowledge/out-of-scope", response_class=HTMLResponse)
+async def add_out_of_scope(request: Request, session: SessionDep, admin: AdminPage) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf") or ""))
+    values = {name: str(form.get(name) or "") for name in ("language", "questions")}
+    try:
+        data = OutOfScopeCreate(language=values["language"], questions=_lines(values["questions"]))
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        errors: dict[str, str] = {
+            name: "invalid" for name in ("language", "questions") if name in fields
+        }
+        return await _out_of_scope_form(
+            request, session, admin, values, errors=errors or {"questions": "invalid"}, status=422
+        )
+    await service.add_out_of_scope(session, data, author=admin)
+    await uow.commit(session)
+    return RedirectResponse("/settings/knowledge/out-of-scope?notice=saved", status_code=303)
+
+
+@router.post("/settings/knowledge/out-of-scope/{question_id}/delete", response_class=HTMLResponse)
+async def delete_out_of_scope(
+    request: Request, question_id: Id, session: SessionDep, admin: AdminPage
+) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf") or ""))
+    await service.delete_out_of_scope(session, question_id)
+    await uow.commit(session)
+    return RedirectResponse("/settings/knowledge/out-of-scope?notice=deleted", status_code=303)
+
+
+@router.post("/settings/knowledge/gaps/out-of-scope", response_class=HTMLResponse)
+async def gap_out_of_scope(request: Request, session: SessionDep, admin: AdminPage) -> Response:
+    """A content gap marked as a question no article answers: its wordings are stored as
+    such (the bot learns to refuse them) and leave the report."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf") or ""))
+    language = _language_or_none(str(form.get("language") or "")) or "en"
+    questions = [" ".join(str(q).split())[:500] for q in form.getlist("question")]
+    try:
+        data = OutOfScopeCreate(language=language, questions=[q for q in questions if q][:10])
+    except ValidationError:
+        return RedirectResponse("/settings/knowledge/gaps", status_code=303)
+    await service.add_out_of_scope(session, data, author=admin)
+    await uow.commit(session)
+    return RedirectResponse("/settings/knowledge/gaps?notice=out_of_scope", status_code=303)
+
+
+async def _out_of_scope_form(
+    request: Request, session: Any, admin: Agent, values: dict[str, str], *,
+    errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    questions = await service.list_out_of_scope(session, limit=OUT_OF_SCOPE_LIMIT)
+    context = {
+        "questions": questions, "values": values, "errors": errors or {}, "notice": notice,
+        **_words(),
+    }  # fmt: skip
+    return render(request, "settings_kb_out_of_scope.html", context, agent=admin, status=status)
 
 
 @router.post("/settings/knowledge/new", response_class=HTMLResponse)
