@@ -98,7 +98,9 @@ class TestEmbedJob:
         # No word in common with any article: only the meaning can match.
         items = await find(client, cast, "رمز عبورم را فراموش کرده‌ام", language="fa")
         assert (items[0]["article_id"], items[0]["language"]) == (password, "en")
-        items = await find(client, cast, "متى يصل طردي؟", language="ar")  # when does my parcel come
+        # "How many days does delivering the order take?" ("When does my parcel come?" was a
+        # tie with "What time do you close?": cosines 0.7887 / 0.7898, a flip between machines.)
+        items = await find(client, cast, "كم يوما يستغرق توصيل الطلب؟", language="ar")
         assert items[0]["title"] == "Shipping times"
 
     async def test_the_bot_answers_an_arabic_question_from_english_examples(
