@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Executable
 
 from frontdesk.config import Settings
 from frontdesk.db import Base, Database, UTCDateTime, assign_ids, utcnow
@@ -149,13 +150,20 @@ class AnyRow:
         return found
 
 
+# The statement of each set of AnyRow predicates asked together (a handful of sets: built
+# once, not per commit).
+_ANY_ROWS: dict[tuple[AnyRow, ...], Executable] = {}
+
+
 async def _any_rows(session: AsyncSession, predicates: list[AnyRow]) -> list[bool]:
     """Each predicate's answer, in one statement."""
-    row = (
-        await session.execute(
-            select(*(exists(p.query()).label(f"any_{i}") for i, p in enumerate(predicates)))
+    key = tuple(predicates)
+    query = _ANY_ROWS.get(key)
+    if query is None:
+        query = _ANY_ROWS[key] = select(
+            *(exists(p.query()).label(f"any_{i}") for i, p in enumerate(predicates))
         )
-    ).one()
+    row = (await session.execute(query)).one()
     return [bool(value) for value in row]
 
 
