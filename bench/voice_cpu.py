@@ -262,7 +262,7 @@ async def main_async(args: argparse.Namespace) -> None:
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 await wave(meter, client, hook, token, 10_000, 3, provider_url, provider)  # warm
                 meter.reset()
-                profiler = cProfile.Profile() if args.profile else None
+                profiler = cProfile.Profile(time.process_time) if args.profile else None
                 if profiler:
                     profiler.enable()
                 for first in range(0, args.n, args.calls):
@@ -273,7 +273,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     profiler.dump_stats(args.profile)
             report(meter, args)
             if args.jobs:
-                jobs_profiler = cProfile.Profile() if args.profile else None
+                jobs_profiler = cProfile.Profile(time.process_time) if args.profile else None
                 if jobs_profiler:
                     jobs_profiler.enable()
                 meter.step = "jobs"
@@ -322,6 +322,8 @@ def report(meter: Meter, args: argparse.Namespace) -> None:
         for (step, sql), n in sorted(meter.sql.items()):
             if step in STEPS:
                 print(f"    {step:<10} {n / (meter.count[step] or 1):5.2f}  {sql}")
+            elif step == ANSWER:
+                print(f"    {'answer':<10} {n / (meter.count['incoming'] or 1):5.2f}  {sql}")
 
 
 def main() -> None:

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from frontdesk.conversations.models import Message
+from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.receiving import Received, receive_many
 from frontdesk.conversations.service import receive
-from frontdesk.customers.models import Customer, Identity
+from frontdesk.customers.models import Customer, Identity, customer_search_key
 from frontdesk.inboxes.port import Inbound
 from frontdesk.kit import uow
 
@@ -123,3 +124,48 @@ class TestReceiveManyThreading:
         # One at a time, the plain message would join Layla's newest active conversation.
         assert plain.conversation.id == one.conversation.id
         assert other.conversation.id != one.conversation.id
+
+
+async def said(runtime, inbox_id: int, external_id: str) -> Received:  # type: ignore[no-untyped-def]
+    inbound = Inbound(
+        inbox_id=inbox_id, external_id=external_id, address="nour.k@example.com", text="hello"
+    )
+    async with runtime.db.session() as session:
+        [outcome] = await receive_many(session, [inbound], blobs=runtime.blobs)
+        await uow.commit(session)
+    assert isinstance(outcome, Received)
+    return outcome
+
+
+class TestReceiveWrites:
+    async def test_a_first_message_stores_its_customer_and_conversation_without_updates(
+        self, runtime, cast
+    ):
+        """A new customer's search key and a new conversation's timestamps go in with their
+        INSERTs: no statement reads them back or updates them. A later message moves the
+        conversation on (an UPDATE, as before)."""
+        engine = runtime.db.engine.sync_engine
+        statements: list[str] = []
+
+        def grab(conn, cursor, sql, *args):  # type: ignore[no-untyped-def]
+            statements.append(" ".join(sql.split()))
+
+        sa_event.listen(engine, "before_cursor_execute", grab)
+        try:
+            first = await said(runtime, cast.website.id, "n-1")
+            opened = [sql for sql in statements if sql.startswith("UPDATE")]
+            statements.clear()
+            second = await said(runtime, cast.website.id, "n-2")
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", grab)
+        assert opened == []
+        assert any(sql.startswith("UPDATE conversations") for sql in statements)
+        async with runtime.db.session() as session:
+            customer = await session.get(Customer, first.message.customer_id)
+            conversation = await session.get(Conversation, first.conversation.id)
+            assert customer is not None and conversation is not None
+            assert customer.search_key == customer_search_key(None, ["nour.k@example.com"], {})
+            assert second.conversation.id == conversation.id
+            assert conversation.last_message_at == conversation.updated_at
+            assert conversation.sort_at == conversation.last_message_at
+            assert conversation.created_at < conversation.last_message_at

@@ -303,6 +303,11 @@ async def _gate(session: AsyncSession) -> bool:
 jobs.on_event("test.gated_a", "test.record", enabled=_gate)
 jobs.on_event("test.gated_b", "test.record", enabled=_gate)
 jobs.on_event("test.subscribed", "test.explode", wants=lambda event: event["payload"].get("n") == 0)
+# Two "anything configured?" gates: one finds a row (a job of kind test.marker), one does not.
+MARKED = jobs.AnyRow(lambda: select(Job.id).where(Job.kind == "test.marker"))
+NEVER = jobs.AnyRow(lambda: select(Job.id).where(Job.kind == "test.nothing"))
+jobs.on_event("test.any_a", "test.record", enabled=MARKED)
+jobs.on_event("test.any_b", "test.explode", enabled=NEVER)
 
 
 class TestSubscriptions:
@@ -351,3 +356,38 @@ class TestSubscriptions:
             ).all()
             await session.commit()
         assert len(made) == 2
+
+    async def test_any_row_predicates_of_one_commit_are_asked_in_one_statement(self, runtime):
+        """The bot's, routing's and the SLA tracker's gates on a new conversation's first
+        message: one statement for all, each answered as it would be alone."""
+        from sqlalchemy import event as sa_event
+
+        from frontdesk.kit.events import record
+
+        async with runtime.db.session() as session:
+            await jobs.enqueue(session, "test.marker", {}, run_at=utcnow() + timedelta(days=1))
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            assert await MARKED(session) is True
+            assert await NEVER(session) is False
+            await session.rollback()
+        asked: list[str] = []
+
+        def note(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if "EXISTS" in statement:
+                asked.append(statement)
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", note)
+        try:
+            async with runtime.db.session() as session:
+                record(session, "test.any_a", {"n": 1})
+                record(session, "test.any_b", {"n": 2})
+                await uow.commit(session)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", note)
+        assert len(asked) == 1, asked
+        async with runtime.db.session() as session:
+            kinds = (await session.scalars(select(Job.kind).where(Job.kind != "test.marker"))).all()
+            await session.rollback()
+        assert kinds == ["test.record"]

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.bot.models import BotConversation, BotInbox
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.kit import jobs
 
 
 async def get_inbox_bot(session: AsyncSession, inbox_id: int) -> BotInbox | None:
@@ -17,9 +18,8 @@ async def list_inbox_bots(session: AsyncSession) -> list[BotInbox]:
     return list(await session.scalars(select(BotInbox).order_by(BotInbox.inbox_id)))
 
 
-async def any_enabled(session: AsyncSession) -> bool:
-    found = await session.scalar(select(BotInbox.inbox_id).where(BotInbox.enabled).limit(1))
-    return found is not None
+# Whether the bot is on in any inbox (asked with the commit's other `enabled` checks).
+any_enabled = jobs.AnyRow(lambda: select(BotInbox.inbox_id).where(BotInbox.enabled))
 
 
 async def get_dialogue(session: AsyncSession, conversation_id: int) -> BotConversation | None:

@@ -116,13 +116,15 @@ async def receive_many(
     resolved = await customers.resolve_many(session, [item.ref for item in items])
     for item, (customer, identity) in zip(items, resolved, strict=True):
         item.customer, item.identity_id = customer, identity.id
-    await _thread_all(session, items)
+    # The batch's moment: a conversation it opens is stored with it (no UPDATE after the
+    # INSERT), the others are moved to it below.
+    now = utcnow()
+    await _thread_all(session, items, now)
     messages = [_new_message(item) for item in items]
     session.add_all(messages)
     await assign_ids(session, Message)
     # Flushing here makes a concurrent duplicate fail now, on the unique (inbox, external_id).
     await session.flush()
-    now = utcnow()
     # Durable before the caller commits: one round of fsyncs for the batch's attachments.
     blob_keys = iter(
         await blobs.put_many_async([a.data for item in items for a in item.inbound.attachments])
@@ -138,7 +140,9 @@ async def receive_many(
                     blob_key=next(blob_keys),
                 )
             )
-        item.conversation.last_message_at = item.conversation.updated_at = now
+        conversation = item.conversation
+        if conversation.last_message_at != now or conversation.updated_at != now:
+            conversation.last_message_at = conversation.updated_at = now
         for tag in item.inbound.tags:
             await repository.add_tag(session, item.conversation.id, tag)
         record_message(session, message, item.conversation, "message.created")
@@ -231,7 +235,7 @@ def _answer_repeats(
             outcomes[index] = Received(first[key].message, first[key].conversation, True)
 
 
-async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
+async def _thread_all(session: AsyncSession, items: list[_Item], now: datetime) -> None:
     """Plain messages join their customer's active conversation on the inbox, messages with
     only a thread key join that thread (one query each for the batch, one insert for what is
     new); messages with references are threaded one by one. Each message finds what the ones
@@ -261,7 +265,9 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
             )
             if conversation is None:
                 teams = await teams_of(item.inbox.id)
-                conversation = _new_conversation(item.inbox, item.customer, item.inbound, teams)
+                conversation = _new_conversation(
+                    item.inbox, item.customer, item.inbound, teams, now
+                )
                 session.add(conversation)
                 opened.append(conversation)
             elif conversation.status not in ("open", "pending"):
@@ -269,7 +275,7 @@ async def _thread_all(session: AsyncSession, items: list[_Item]) -> None:
         else:
             await _flush_opened(session, opened)  # references resolve to conversation ids
             conversation = await _thread(
-                session, item.inbox, item.customer, item.inbound, teams_of, earlier
+                session, item.inbox, item.customer, item.inbound, teams_of, earlier, now
             )
         item.conversation = conversation
         earlier[(item.inbox.id, item.inbound.external_id)] = conversation
@@ -333,9 +339,13 @@ def _new_message(item: _Item) -> Message:
 
 
 def _new_conversation(
-    inbox: Inbox, customer: Customer, inbound: Inbound, team_ids: list[int]
+    inbox: Inbox, customer: Customer, inbound: Inbound, team_ids: list[int], now: datetime
 ) -> Conversation:
+    """Opened at `now` with its first message (stored as it will stay: no UPDATE follows)."""
     return Conversation(
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
         inbox_id=inbox.id,
         customer_id=customer.id,
         status="open",
@@ -368,6 +378,7 @@ async def _thread(
     inbound: Inbound,
     teams_of: Callable[[int], Awaitable[list[int]]],
     earlier: dict[tuple[int, str], Conversation],
+    now: datetime,
 ) -> Conversation:
     foreign: list[int] = []
     if inbound.conversation_hints or inbound.references:
@@ -398,7 +409,7 @@ async def _thread(
         if found.status not in ("open", "pending"):
             await set_status(session, found, "open")
         return found
-    conversation = _new_conversation(inbox, customer, inbound, await teams_of(inbox.id))
+    conversation = _new_conversation(inbox, customer, inbound, await teams_of(inbox.id), now)
     session.add(conversation)
     await session.flush()
     record_opened(session, conversation)

@@ -11,7 +11,13 @@ from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.conversations.schemas import call_of
 from frontdesk.customers import attributes, repository
-from frontdesk.customers.models import Customer, CustomerMerge, Identity, OptOut
+from frontdesk.customers.models import (
+    Customer,
+    CustomerMerge,
+    Identity,
+    OptOut,
+    customer_search_key,
+)
 from frontdesk.customers.schemas import (
     CustomerRead,
     CustomerUpdate,
@@ -62,7 +68,14 @@ async def resolve_many(
                 customer.name = ref.name
                 renamed.add(customer.id)
         elif key not in created:
-            created[key] = (Customer(name=ref.name, attributes={}), ref)
+            # A new customer's key is known: its name and this one address (no statements
+            # to read it back and update it).
+            customer = Customer(
+                name=ref.name,
+                attributes={},
+                search_key=customer_search_key(ref.name, [ref.address], {}),
+            )
+            created[key] = (customer, ref)
     if created:
         session.add_all(customer for customer, _ in created.values())
         await assign_ids(session, Customer)
@@ -80,9 +93,7 @@ async def resolve_many(
             )
         await assign_ids(session, Identity)
         await session.flush()
-    await repository.refresh_search_keys(
-        session, renamed | {customer.id for customer, _ in created.values()}
-    )
+    await repository.refresh_search_keys(session, renamed)
     return [
         (customers_by_id[found[(r.kind, r.address)].customer_id], found[(r.kind, r.address)])
         for r in refs

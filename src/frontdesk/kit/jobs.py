@@ -21,11 +21,13 @@ from sqlalchemy import (
     JSON,
     Index,
     Integer,
+    Select,
     String,
     Text,
     and_,
     bindparam,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -35,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Executable
 
 from frontdesk.config import Settings
 from frontdesk.db import Base, Database, UTCDateTime, assign_ids, utcnow
@@ -133,10 +136,44 @@ class CronSpec:
 SCHEDULES: list[CronSpec] = []
 
 
+class AnyRow:
+    """An `enabled` predicate that is true while `query` finds a row (a domain's "is anything
+    configured?"). Called alone it is one statement, as a plain predicate; a commit whose
+    subscriptions need several of them asks them all in one statement (`_choose_subscribed`:
+    a new conversation's first message wants the bot's, routing's and the SLA tracker's)."""
+
+    __slots__ = ("query",)
+
+    def __init__(self, query: Callable[[], Select[Any]]) -> None:
+        self.query = query
+
+    async def __call__(self, session: AsyncSession) -> bool:
+        [found] = await _any_rows(session, [self])
+        return found
+
+
+# The statement of each set of AnyRow predicates asked together (a handful of sets: built
+# once, not per commit).
+_ANY_ROWS: dict[tuple[AnyRow, ...], Executable] = {}
+
+
+async def _any_rows(session: AsyncSession, predicates: list[AnyRow]) -> list[bool]:
+    """Each predicate's answer, in one statement."""
+    key = tuple(predicates)
+    query = _ANY_ROWS.get(key)
+    if query is None:
+        query = _ANY_ROWS[key] = select(
+            *(exists(p.query()).label(f"any_{i}") for i, p in enumerate(predicates))
+        )
+    row = (await session.execute(query)).one()
+    return [bool(value) for value in row]
+
+
 @dataclass
 class Subscription:
     """Run job `kind` for each event of a type that `wants`; `enabled` (one query per commit
-    that has such events) lets a domain switch its reaction off until it is configured."""
+    that has such events; an `AnyRow` shares a statement with the commit's other ones) lets a
+    domain switch its reaction off until it is configured."""
 
     kind: str
     wants: Callable[[dict[str, Any]], bool]
@@ -217,8 +254,14 @@ async def _choose_subscribed(session: AsyncSession, pending: list[dict[str, Any]
                 wanted.setdefault(id(subscription), (subscription, []))[1].append(item)
     chosen: list[tuple[Subscription, list[dict[str, Any]]]] = []
     # Each `enabled` predicate asked once per commit: several subscriptions share one (the
-    # SLA tracker's, on a new conversation and its first message: one read, not two).
+    # SLA tracker's, on a new conversation and its first message: one read, not two), and
+    # the `AnyRow` ones are asked together, in one statement.
     enabled: dict[Callable[[AsyncSession], Awaitable[bool]], bool] = {}
+    together = list(
+        dict.fromkeys(s.enabled for s, _ in wanted.values() if isinstance(s.enabled, AnyRow))
+    )
+    if together:
+        enabled.update(zip(together, await _any_rows(session, together), strict=True))
     for subscription, items in wanted.values():
         if subscription.enabled is not None:
             if subscription.enabled not in enabled:

@@ -13,6 +13,7 @@ from frontdesk.auth.models import Agent, Team, TeamMember
 from frontdesk.conversations.models import Conversation
 from frontdesk.customers.models import Customer
 from frontdesk.inboxes.models import InboxTeam
+from frontdesk.kit import jobs
 from frontdesk.routing.models import (
     OPEN_TASK_STATUSES,
     AgentCapacity,
@@ -227,8 +228,8 @@ async def get_policy(session: AsyncSession, policy_id: int) -> RoutingPolicy | N
     return await session.get(RoutingPolicy, policy_id)
 
 
-async def any_policy(session: AsyncSession) -> bool:
-    return await session.scalar(select(RoutingPolicy.id).limit(1)) is not None
+# Whether any routing policy exists (asked with the commit's other `enabled` checks).
+any_policy = jobs.AnyRow(lambda: select(RoutingPolicy.id))
 
 
 async def queue_in_use(session: AsyncSession, queue_id: int) -> bool:

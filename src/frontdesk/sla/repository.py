@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Conversation, Message
 from frontdesk.customers.models import Customer
+from frontdesk.kit import jobs
 from frontdesk.kit.sql import in_ids
 from frontdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy
 
-
-async def any_policy(session: AsyncSession) -> bool:
-    return await session.scalar(select(SlaPolicy.id).limit(1)) is not None
+# Whether any SLA policy exists (asked with the commit's other `enabled` checks).
+any_policy = jobs.AnyRow(lambda: select(SlaPolicy.id))
 
 
 async def list_policies(session: AsyncSession) -> Sequence[SlaPolicy]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.auth.models import Agent
 from frontdesk.conversations.models import Conversation, Message
+from frontdesk.kit import jobs
 from frontdesk.surveys.models import Survey, SurveyConfig
 
 
@@ -29,11 +30,9 @@ async def any_enabled(session: AsyncSession) -> bool:
     return found is not None
 
 
-async def any_pending(session: AsyncSession) -> bool:
-    """Whether any survey waits for its answer (then short inbound messages are checked)."""
-    # Uses index: ix_surveys_status.
-    found = await session.scalar(select(Survey.id).where(Survey.status == "sent").limit(1))
-    return found is not None
+# Whether any survey waits for its answer (then short inbound messages are checked); asked
+# with the commit's other `enabled` checks. Uses index: ix_surveys_status.
+any_pending = jobs.AnyRow(lambda: select(Survey.id).where(Survey.status == "sent"))
 
 
 async def get_survey(session: AsyncSession, survey_id: int) -> Survey | None:

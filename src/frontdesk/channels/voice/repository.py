@@ -157,6 +157,25 @@ async def enqueue_queued(session: AsyncSession, queued: Sequence[Queued]) -> Non
         await jobs.enqueue_many(session, kind, keyed)
 
 
+# The places of a waiting call's queue taken before it. Built once: an `aliased` entity
+# and this subquery cost ~3 ms of CPU to build per statement (a menu webhook's largest
+# single cost), against ~0.3 ms for the statement that uses them.
+_ahead = aliased(VoiceCall, name="ahead")
+# Uses index: ix_voice_calls_queue (one range of it per waiting call).
+_AHEAD_IN_QUEUE = (
+    select(func.count())
+    .select_from(_ahead)
+    .where(
+        _ahead.inbox_id == VoiceCall.inbox_id,
+        _ahead.queue_id == VoiceCall.queue_id,
+        _ahead.state.in_(IN_QUEUE),
+        (_ahead.enqueued_at < VoiceCall.enqueued_at)
+        | ((_ahead.enqueued_at == VoiceCall.enqueued_at) & (_ahead.id < VoiceCall.id)),
+    )
+    .scalar_subquery()
+)
+
+
 async def place_in_queues(session: AsyncSession, turns: Sequence[Waiting]) -> None:
     """The position of each waiting call: the places of its queue taken before it (callers
     who asked to be called back keep theirs)."""
@@ -164,22 +183,10 @@ async def place_in_queues(session: AsyncSession, turns: Sequence[Waiting]) -> No
     if not waiting:
         return
     await session.flush()  # the batch's own changes count (and a new call gets its id)
-    ahead = aliased(VoiceCall)
-    # Uses index: ix_voice_calls_queue (one range of it per waiting call).
-    count = (
-        select(func.count())
-        .select_from(ahead)
-        .where(
-            ahead.inbox_id == VoiceCall.inbox_id,
-            ahead.queue_id == VoiceCall.queue_id,
-            ahead.state.in_(IN_QUEUE),
-            (ahead.enqueued_at < VoiceCall.enqueued_at)
-            | ((ahead.enqueued_at == VoiceCall.enqueued_at) & (ahead.id < VoiceCall.id)),
-        )
-        .scalar_subquery()
-    )
     rows = await session.execute(
-        select(VoiceCall.id, count).where(VoiceCall.id.in_({turn.call.id for turn in waiting}))
+        select(VoiceCall.id, _AHEAD_IN_QUEUE).where(
+            VoiceCall.id.in_({turn.call.id for turn in waiting})
+        )
     )
     found = {call_id: int(n or 0) for call_id, n in rows.tuples()}
     for turn in waiting:
