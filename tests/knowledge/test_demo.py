@@ -6,7 +6,7 @@ from frontdesk.auth import service as auth
 from frontdesk.auth.schemas import AgentCreate
 from frontdesk.kit import uow
 from frontdesk.knowledge import search, service
-from frontdesk.knowledge.demo import ARTICLES, seed_articles
+from frontdesk.knowledge.demo import ARTICLES, OUT_OF_SCOPE, seed_articles
 from frontdesk.runtime import Runtime
 
 
@@ -35,3 +35,8 @@ async def test_demo_articles_answer_in_three_languages(runtime: Runtime):
         report = await service.gap_report(session, since=None, language=None)
     assert [(c.count, c.languages) for c in report.items] == [(3, ["en"]), (2, ["ar"]), (1, ["en"])]
     assert "Canada" in report.items[0].text
+    async with runtime.db.session() as session:
+        marked = await service.list_out_of_scope(session)
+    assert sorted((q.language, q.text) for q in marked) == sorted(
+        (language, text) for language, texts in OUT_OF_SCOPE.items() for text in texts
+    )

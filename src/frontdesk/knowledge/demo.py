@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.auth.models import Agent
 from frontdesk.db import utcnow
 from frontdesk.knowledge import service
-from frontdesk.knowledge.schemas import ArticleCreate, TranslationWrite
+from frontdesk.knowledge.schemas import ArticleCreate, OutOfScopeCreate, TranslationWrite
 
 # (source, translations): each text is (language, title, body, questions).
 Text = tuple[str, str, str, list[str]]
@@ -66,6 +66,16 @@ MISSES = [
 ]  # fmt: skip
 
 
+# Questions the demo shop does not answer on purpose (Settings → Knowledge base → Questions we
+# do not answer): the intent model learns them as "none of these", so the bot hands them to a
+# person instead of offering the nearest article.
+OUT_OF_SCOPE = {
+    "en": ["Are you hiring?", "Can I visit your warehouse?"],
+    "ar": ["هل لديكم وظائف شاغرة؟"],
+    "fa": ["آیا استخدام نیرو دارید؟"],
+}
+
+
 async def seed_gaps(session: AsyncSession, *, now: datetime | None = None) -> None:
     """The demo's content gaps (see MISSES)."""
     moment = now or utcnow()
@@ -100,4 +110,8 @@ async def seed_articles(session: AsyncSession, *, author: Agent) -> None:
                 ),
                 author=author,
             )
+    for language, questions in OUT_OF_SCOPE.items():
+        await service.add_out_of_scope(
+            session, OutOfScopeCreate(language=language, questions=questions), author=author
+        )
     await seed_gaps(session)
