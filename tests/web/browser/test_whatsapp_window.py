@@ -80,8 +80,11 @@ async def test_countdown_then_refusal_and_template_offer(
         alert = offer.get_by_role("alert")
         await alert.wait_for(timeout=10_000)
         assert "reply_window_closed" in (await alert.text_content() or "")
-        # The countdown says "closed" from its next tick (a second later, more under load).
+        # The refusal closes the countdown, and it stays closed: the page's own timer (drawn
+        # with the old deadline) no longer writes "left" over it a second later.
         await countdown.filter(has_text="closed").wait_for(timeout=30_000)
+        await agent.wait_for_timeout(2_500)
+        assert "closed" in (await countdown.text_content() or "")
         assert await agent.get_by_test_id("fd-reply-input").is_hidden()
         assert (
             await agent.get_by_test_id("fd-timeline").get_by_text("Are you still there?").count()

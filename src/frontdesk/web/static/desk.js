@@ -232,6 +232,9 @@
   }
   function closeWindow() {
     if (!windowNote) return;
+    // The countdown stops here: its next tick (counting to the deadline the page was drawn
+    // with) would otherwise write "… left" over "closed" a second later.
+    clearInterval(windowTimer);
     windowNote.textContent = windowNote.getAttribute("data-closed");
     windowNote.setAttribute("data-state", "closed");
     // A message tag still lets a person answer (Messenger's HUMAN_AGENT): the box stays.
