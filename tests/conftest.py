@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from sqlalchemy import event as sa_event
 
 from frontdesk.app import create_app
 from frontdesk.auth import service as auth
@@ -292,6 +293,23 @@ async def run_jobs(runtime: Runtime, *, rounds: int = 50) -> int:
             await runner.execute(job)
             done += 1
     return done
+
+
+@contextlib.contextmanager
+def statements_containing(runtime: Runtime, needle: str) -> Iterator[list[str]]:
+    """The SQL statements run on the runtime's engine inside the block that contain `needle`."""
+    found: list[str] = []
+
+    def note(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if needle in statement:
+            found.append(statement)
+
+    engine = runtime.db.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield found
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", note)
 
 
 @contextlib.asynccontextmanager

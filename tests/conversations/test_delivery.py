@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from frontdesk.conversations import service
 from frontdesk.conversations.delivery import drop_stale_pending, moves_forward
@@ -17,6 +17,7 @@ from frontdesk.inboxes.port import Inbound
 from frontdesk.kit import uow
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.events import Event
+from tests.conftest import statements_containing
 
 
 async def outbound_message(runtime, cast) -> int:  # type: ignore[no-untyped-def]
@@ -170,18 +171,8 @@ class TestApplyProviderStatus:
         per delivery wave)."""
         message_id = await outbound_message(runtime, cast)
         await status(runtime, cast, "p-once", "delivered")  # kept: it waits for the send
-        locks: list[str] = []
-
-        def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-            if "pg_advisory_xact_lock(k)" in statement:
-                locks.append(statement)
-
-        engine = runtime.db.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", note)
-        try:
+        with statements_containing(runtime, "pg_advisory_xact_lock(k)") as locks:
             await sent(runtime, message_id, "p-once")
-        finally:
-            event.remove(engine, "before_cursor_execute", note)
         assert len(locks) == (1 if runtime.db.is_postgres else 0)
         assert (await row(runtime, message_id)).delivery_status == "delivered"
         assert await pending(runtime) == 0

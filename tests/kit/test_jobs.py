@@ -360,9 +360,8 @@ class TestSubscriptions:
     async def test_any_row_predicates_of_one_commit_are_asked_in_one_statement(self, runtime):
         """The bot's, routing's and the SLA tracker's gates on a new conversation's first
         message: one statement for all, each answered as it would be alone."""
-        from sqlalchemy import event as sa_event
-
         from frontdesk.kit.events import record
+        from tests.conftest import statements_containing
 
         async with runtime.db.session() as session:
             await jobs.enqueue(session, "test.marker", {}, run_at=utcnow() + timedelta(days=1))
@@ -371,21 +370,11 @@ class TestSubscriptions:
             assert await MARKED(session) is True
             assert await NEVER(session) is False
             await session.rollback()
-        asked: list[str] = []
-
-        def note(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
-            if "EXISTS" in statement:
-                asked.append(statement)
-
-        engine = runtime.db.engine.sync_engine
-        sa_event.listen(engine, "before_cursor_execute", note)
-        try:
+        with statements_containing(runtime, "EXISTS") as asked:
             async with runtime.db.session() as session:
                 record(session, "test.any_a", {"n": 1})
                 record(session, "test.any_b", {"n": 2})
                 await uow.commit(session)
-        finally:
-            sa_event.remove(engine, "before_cursor_execute", note)
         assert len(asked) == 1, asked
         async with runtime.db.session() as session:
             kinds = (await session.scalars(select(Job.kind).where(Job.kind != "test.marker"))).all()
