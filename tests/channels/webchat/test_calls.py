@@ -268,6 +268,26 @@ class TestRecording:
         await alice.close()
         await visitor.close()
 
+    async def test_a_first_chunk_of_one_byte_is_kept_as_chromium_sends_it(
+        self, client, cast, runtime, live_server
+    ):
+        # Chromium's MediaRecorder often delivers the WebM magic's first byte (0x1A) alone:
+        # refusing it lost the byte and left the recording unplayable.
+        alice, visitor, call_id = await answered_recorded_call(client, cast, runtime, live_server)
+        csrf = await login(client, cast.alice)
+        assert (await put_chunk(client, csrf, call_id, 0, WEBM[:1])).status_code == 200
+        assert (await put_chunk(client, csrf, call_id, 1, WEBM[1:])).status_code == 200
+        done = await client.post(
+            f"/desk/calls/{call_id}/recording/finish", headers={"x-csrf-token": csrf}
+        )
+        assert done.status_code == 200
+        async with runtime.db.session() as session:
+            row = await session.get(Attachment, done.json()["recording"])
+            await session.commit()
+        assert row is not None and runtime.blobs.get(row.blob_key) == WEBM
+        await alice.close()
+        await visitor.close()
+
     async def test_only_the_answering_agent_uploads_and_bad_chunks_are_refused(
         self, client, cast, runtime, live_server
     ):
@@ -283,6 +303,7 @@ class TestRecording:
         assert html.status_code == 422 and html.json()["error"]["code"] == "bad_type"
         not_webm = await put_chunk(client, csrf, call_id, 0, b"<html>")
         assert not_webm.status_code == 422
+        assert (await put_chunk(client, csrf, call_id, 0, b"\x1aE\x00")).status_code == 422
         big = b"x" * (runtime.settings.call_recording_chunk_bytes + 1)
         assert (await put_chunk(client, csrf, call_id, 1, big)).status_code == 413
         assert (await put_chunk(client, csrf, call_id, -1, WEBM)).status_code == 422

@@ -231,7 +231,10 @@ async def store_chunk(
         raise Invalid("an empty chunk", code="bad_chunk")
     if len(chunk.data) > app.call_recording_chunk_bytes:
         raise TooLarge("this chunk is too large", code="too_large")
-    if chunk.seq == 0 and not chunk.data.startswith(WEBM_MAGIC):
+    # Chromium's MediaRecorder often hands over the header's first byte alone (0x1A), the
+    # rest in the next piece: the first chunk agrees with the magic as far as it goes.
+    head = chunk.data[: len(WEBM_MAGIC)]
+    if chunk.seq == 0 and WEBM_MAGIC[: len(head)] != head:
         raise Invalid("a recording starts with a WebM header", code="bad_type")
     if await repository.get_chunk(session, message.id, chunk.seq) is not None:
         return False
