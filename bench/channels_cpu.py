@@ -170,7 +170,8 @@ async def main_async(args: argparse.Namespace) -> None:
         meter = Meter()
         picked = args.only.split(",") if args.only else list(channels.CHANNELS)
         async with app.router.lifespan_context(app):
-            meter.listen(app.state.runtime.db.engine)
+            for engine in app.state.runtime.db.engines:  # the group commits' pool too
+                meter.listen(engine)
             _, warm_path, warm_secret = setup.inboxes["warm"]
             await post_all(app, channels.plan("api", 300, path=warm_path, base=base,
                                               secret=warm_secret), args.c)  # fmt: skip

@@ -257,7 +257,8 @@ async def main_async(args: argparse.Namespace) -> None:
         app: Any = create_app(settings, with_runner=False)
         meter = Meter()
         async with app.router.lifespan_context(app):
-            meter.listen(app.state.runtime.db.engine)
+            for engine in app.state.runtime.db.engines:  # the group commits' pool too
+                meter.listen(engine)
             transport = httpx.ASGITransport(app=Timed(app, meter))
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 await wave(meter, client, hook, token, 10_000, 3, provider_url, provider)  # warm

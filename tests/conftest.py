@@ -304,12 +304,14 @@ def statements_containing(runtime: Runtime, needle: str) -> Iterator[list[str]]:
         if needle in statement:
             found.append(statement)
 
-    engine = runtime.db.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", note)
+    engines = [engine.sync_engine for engine in runtime.db.engines]
+    for engine in engines:
+        sa_event.listen(engine, "before_cursor_execute", note)
     try:
         yield found
     finally:
-        sa_event.remove(engine, "before_cursor_execute", note)
+        for engine in engines:
+            sa_event.remove(engine, "before_cursor_execute", note)
 
 
 @contextlib.asynccontextmanager

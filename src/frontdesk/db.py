@@ -63,9 +63,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, sqlite: SqliteOptions | None = None, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    sqlite: SqliteOptions | None = None,
+    sqlite_pool: tuple[int, int] = (8, 8),
+    **kwargs: Any,
+) -> AsyncEngine:
+    """`sqlite_pool`: (pool_size, max_overflow) of a SQLite engine."""
     if url.startswith("sqlite"):
-        engine = make_sqlite_engine(url, pool_size=8, max_overflow=8, **kwargs)
+        pool_size, max_overflow = sqlite_pool
+        engine = make_sqlite_engine(url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
         _configure_sqlite(engine, sqlite or SqliteOptions())
         return engine
     # JIT off for the application's sessions: its statements are short, and PostgreSQL's JIT
@@ -278,6 +286,11 @@ def _track_flushed_keys(session: Session, _context: Any, _instances: Any) -> Non
             known[model] = value
 
 
+# (pool_size, max_overflow) of the group commits' SQLite engine: one connection per writer
+# task (ingest, voice, webchat, SMTP; `ingest_writers` each), a little room above.
+URGENT_SQLITE_POOL = (4, 8)
+
+
 class Database:
     """An engine and its session factory; one per process (created by the app or the worker)."""
 
@@ -286,6 +299,19 @@ class Database:
         self.sqlite = SqliteOptions()
         self.engine = make_engine(url, sqlite=self.sqlite)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: the group commits' own connections (`session(urgent=True)`). A request that
+        # writes holds a pooled connection while it waits for the write lock, so a crowd of
+        # them (500 agents answering calls at once) took all 16, and the voice group commit,
+        # which goes first for the lock, waited seconds for a connection to ask with.
+        self.urgent_engine: AsyncEngine | None = None
+        self._urgent_sessionmaker = self.sessionmaker
+        if self.engine.dialect.name == "sqlite":
+            self.urgent_engine = make_engine(
+                url, sqlite=self.sqlite, sqlite_pool=URGENT_SQLITE_POOL
+            )
+            self._urgent_sessionmaker = async_sessionmaker(
+                self.urgent_engine, expire_on_commit=False
+            )
         # Wired by the process runtime: where committed events go, who wants to hear of new jobs.
         self.bus: Any = None
         self.job_listeners: list[Callable[[], None]] = []
@@ -314,10 +340,19 @@ class Database:
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def engines(self) -> list[AsyncEngine]:
+        """Every engine of this database (statements may run on any of them)."""
+        return [self.engine] + ([self.urgent_engine] if self.urgent_engine is not None else [])
+
     @asynccontextmanager
-    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session; `read_only`: its transactions are read-only (`read_only_by_default`)."""
-        async with self.sessionmaker() as session:
+    async def session(
+        self, *, read_only: bool = False, urgent: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A session; `read_only`: its transactions are read-only (`read_only_by_default`);
+        `urgent`: a group commit's, on SQLite from a pool of its own (`urgent_engine`)."""
+        maker = self._urgent_sessionmaker if urgent else self.sessionmaker
+        async with maker() as session:
             session.info["db"] = self
             if read_only:
                 read_only_by_default(session)
@@ -330,4 +365,5 @@ class Database:
                     await session.rollback()
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()

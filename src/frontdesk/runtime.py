@@ -80,7 +80,7 @@ class Runtime:
             )
         if self.settings.is_sqlite:
             self.db.sqlite.background_checkpoints = True
-            await self.db.engine.dispose()  # pooled connections reopen with the setting
+            await self.db.dispose()  # pooled connections reopen with the setting
             self._tasks.append(
                 asyncio.create_task(
                     checkpoint_periodically(self.db.url, SQLITE_CHECKPOINT_SECONDS),

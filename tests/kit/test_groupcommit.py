@@ -8,12 +8,43 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from frontdesk.db import Database, begin_read
 from frontdesk.kit.groupcommit import GroupCommit
 from frontdesk.kit.sqlite import URGENT
 from frontdesk.kit.uow import is_temporary
 
 
 class TestGroupCommit:
+    async def test_on_sqlite_it_never_waits_for_a_requests_connection(self, tmp_path):
+        # 500 agents answering calls at once held all 16 pooled connections while they
+        # waited for the write lock, and the voice group commit (first in line for the
+        # lock) waited seconds for a connection to ask with. Its connections are its own.
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}")
+        async with db.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        pool = db.engine.pool
+        taken = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+        readers = []
+        for _ in range(taken):  # every connection of the request pool in use
+            session = db.sessionmaker()
+            await begin_read(session)
+            readers.append(session)
+
+        async def write_many(session, items):  # type: ignore[no-untyped-def]
+            await session.execute(text("INSERT INTO t (n) VALUES (:n)"), [{"n": n} for n in items])
+            return items
+
+        group: GroupCommit[int, int] = GroupCommit(db, write_many)
+        try:
+            assert await asyncio.wait_for(group.submit(7), 5) == 7
+        finally:
+            await group.stop()
+            for session in readers:
+                await session.close()
+        async with db.session() as session:
+            assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [7]
+        await db.dispose()
+
     async def test_a_burst_shares_a_transaction(self, runtime):
         sizes: list[int] = []
 

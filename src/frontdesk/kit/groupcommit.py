@@ -132,7 +132,7 @@ class GroupCommit(Generic[T, R]):
         for pending in batch:
             if pending.future.done():  # the caller went away (cancelled)
                 continue
-            async with self.db.session() as session:
+            async with self.db.session(urgent=True) as session:
 
                 async def work(session: AsyncSession = session, item: T = pending.item) -> R:
                     [outcome] = await self.write_many(session, [item])
@@ -171,7 +171,7 @@ class GroupCommit(Generic[T, R]):
     async def _write_together(self, batch: list[_Pending[T, R]]) -> bool:
         """One transaction for the whole batch; False (nothing committed) if it must be split,
         e.g. when another process raced us on a unique key."""
-        async with self.db.session() as session:
+        async with self.db.session(urgent=True) as session:
             try:
                 outcomes = await self.write_many(session, [pending.item for pending in batch])
                 await uow.commit(session)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from frontdesk.channels.voice.models import VoiceCall, VoiceQuarantine
 from frontdesk.conversations.models import Attachment, Message
 from frontdesk.kit.jobs import Job
 from frontdesk.routing.service import ACW_END_JOB
 from tests.channels.voice.conftest import AUDIO, AUTH_TOKEN, OUR_NUMBER, Caller, says
-from tests.conftest import run_jobs
+from tests.conftest import run_jobs, statements_containing
 
 
 async def presence_of(client, cast) -> str:  # type: ignore[no-untyped-def]
@@ -213,22 +213,15 @@ class TestRecording:
             await caller.agent_answers()
             callers.append(caller)
         sids = ["RE" + secrets.token_hex(16) for _ in callers]
-        statements: list[str] = []
-
-        def seen(_conn, _cursor, sql, *_):  # type: ignore[no-untyped-def]
-            statements.append(" ".join(sql.split()))
-
-        engine = runtime.db.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        # Every engine: the voice writer's group commits run on SQLite's own pool.
+        with statements_containing(runtime, "") as statements:
             # At the same moment (one batch of the voice writer), the first one twice.
             answers = await asyncio.gather(*(
                 caller.recording(provider, caller.verb("Dial").get("recordingStatusCallback")
                                  or "", sid=sid)
                 for caller, sid in [*zip(callers, sids, strict=True), (callers[0], sids[0])]
             ))  # fmt: skip
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
+        statements = [" ".join(sql.split()) for sql in statements]
         assert [response.json()["outcome"] for _, response in answers] == ["queued"] * 6
         reads = [sql for sql in statements if sql.startswith("SELECT jobs.")]
         inserts = [sql for sql in statements if sql.startswith("INSERT INTO jobs")]
@@ -236,15 +229,11 @@ class TestRecording:
         assert len(reads) == 1 and "IN" in reads[0], reads
         assert len(inserts) == 1, inserts
         assert await _fetch_jobs(runtime) == 5
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with statements_containing(runtime, "SELECT inboxes.") as inbox_reads:
             assert await run_jobs(runtime) >= 10  # each fetched, then deleted
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
         # The jobs take the inbox from the process's inbox rows (read again at most once,
         # should they expire meanwhile), not in a transaction each.
-        assert len([sql for sql in statements if sql.startswith("SELECT inboxes.")]) <= 1
+        assert len(inbox_reads) <= 1
         assert sorted(provider.deleted) == sorted(sids)
         assert await count(runtime, Attachment) == 5
 
