@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.util import immutabledict
 
-from frontdesk.kit.sqlite import READ_ONLY_BEGIN, make_sqlite_engine
+from frontdesk.kit.sqlite import JOB_WRITER, READ_ONLY_BEGIN, URGENT, make_sqlite_engine
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +289,8 @@ def _track_flushed_keys(session: Session, _context: Any, _instances: Any) -> Non
 # (pool_size, max_overflow) of the group commits' SQLite engine: one connection per writer
 # task (ingest, voice, webchat, SMTP; `ingest_writers` each), a little room above.
 URGENT_SQLITE_POOL = (4, 8)
+# The job runner's: its claims and completions, and FRONTDESK_JOB_CONCURRENCY jobs at once.
+JOBS_SQLITE_POOL = (8, 8)
 
 
 class Database:
@@ -299,12 +301,16 @@ class Database:
         self.sqlite = SqliteOptions()
         self.engine = make_engine(url, sqlite=self.sqlite)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite: the group commits' own connections (`session(urgent=True)`). A request that
-        # writes holds a pooled connection while it waits for the write lock, so a crowd of
-        # them (500 agents answering calls at once) took all 16, and the voice group commit,
-        # which goes first for the lock, waited seconds for a connection to ask with.
+        # SQLite: pools of their own for the group commits (`session(urgent=True)`, or any
+        # session of a task marked kit.sqlite.URGENT) and for the job runner's tasks
+        # (kit.sqlite.JOB_WRITER). A request that writes holds a pooled connection while it
+        # waits for the write lock, so a crowd of them took all 16: 500 agents answering calls
+        # kept the voice group commit, first in line for the lock, waiting seconds for a
+        # connection to ask with; 32 agents replying back to back kept the job runner from
+        # delivering anything until they stopped (ADR 0010).
         self.urgent_engine: AsyncEngine | None = None
-        self._urgent_sessionmaker = self.sessionmaker
+        self.jobs_engine: AsyncEngine | None = None
+        self._urgent_sessionmaker = self._jobs_sessionmaker = self.sessionmaker
         if self.engine.dialect.name == "sqlite":
             self.urgent_engine = make_engine(
                 url, sqlite=self.sqlite, sqlite_pool=URGENT_SQLITE_POOL
@@ -312,6 +318,8 @@ class Database:
             self._urgent_sessionmaker = async_sessionmaker(
                 self.urgent_engine, expire_on_commit=False
             )
+            self.jobs_engine = make_engine(url, sqlite=self.sqlite, sqlite_pool=JOBS_SQLITE_POOL)
+            self._jobs_sessionmaker = async_sessionmaker(self.jobs_engine, expire_on_commit=False)
         # Wired by the process runtime: where committed events go, who wants to hear of new jobs.
         self.bus: Any = None
         self.job_listeners: list[Callable[[], None]] = []
@@ -343,15 +351,22 @@ class Database:
     @property
     def engines(self) -> list[AsyncEngine]:
         """Every engine of this database (statements may run on any of them)."""
-        return [self.engine] + ([self.urgent_engine] if self.urgent_engine is not None else [])
+        extra = (self.urgent_engine, self.jobs_engine)
+        return [self.engine, *(engine for engine in extra if engine is not None)]
 
     @asynccontextmanager
     async def session(
         self, *, read_only: bool = False, urgent: bool = False
     ) -> AsyncIterator[AsyncSession]:
         """A session; `read_only`: its transactions are read-only (`read_only_by_default`);
-        `urgent`: a group commit's, on SQLite from a pool of its own (`urgent_engine`)."""
-        maker = self._urgent_sessionmaker if urgent else self.sessionmaker
+        `urgent`: a group commit's. On SQLite a group commit's (or an URGENT task's) session
+        comes from `urgent_engine`, a job runner task's from `jobs_engine`."""
+        if urgent or URGENT.get():
+            maker = self._urgent_sessionmaker
+        elif JOB_WRITER.get():
+            maker = self._jobs_sessionmaker
+        else:
+            maker = self.sessionmaker
         async with maker() as session:
             session.info["db"] = self
             if read_only:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.db import Database, utcnow
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.jobs import Job, JobRunner, Schedule
+from frontdesk.kit.sqlite import JOB_RANK, REQUEST_RANK, current_rank
 
 CALLS: list[dict[str, Any]] = []
 
@@ -18,6 +19,14 @@ CALLS: list[dict[str, Any]] = []
 @jobs.handler("test.record")
 async def record_call(session: AsyncSession, payload: dict[str, Any]) -> None:
     CALLS.append(payload)
+
+
+RANKS: list[int] = []
+
+
+@jobs.handler("test.rank")
+async def record_rank(session: AsyncSession, payload: dict[str, Any]) -> None:
+    RANKS.append(current_rank())
 
 
 @jobs.handler("test.explode")
@@ -86,6 +95,23 @@ class TestRunner:
         assert CALLS == [{"n": 7}]
         row = await job_row(runtime, job_id)
         assert (row.state, row.attempts) == ("completed", 1)
+
+    async def test_a_running_runners_jobs_write_at_the_job_rank(self, runtime):
+        # On SQLite they go before requests for the write lock (kit/sqlite.py JOB_WRITER).
+        RANKS.clear()
+        await enqueue(runtime, kind="test.rank")
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        running = asyncio.create_task(runner.run())
+        try:
+            for _ in range(200):
+                if RANKS:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await runner.stop()
+            await asyncio.wait_for(running, 10)
+        assert RANKS == [JOB_RANK]
+        assert current_rank() == REQUEST_RANK  # the runner's own context, not the caller's
 
     async def test_failure_backs_off_then_fails_for_good(self, runtime):
         job_id = await enqueue(runtime, kind="test.explode", max_attempts=2)

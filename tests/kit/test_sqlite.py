@@ -211,12 +211,48 @@ class TestWriterQueue:
             for engine in (holder, background, urgent):
                 await engine.dispose()
 
+    async def test_the_job_runners_writers_go_before_requests_and_after_urgent_ones(
+        self, tmp_path: Path
+    ) -> None:
+        # 32 agents replying back to back left the embedded job runner one turn in ~33:
+        # deliveries fell behind by tens of seconds. Its transactions now go before requests.
+        url = f"sqlite+aiosqlite:///{tmp_path / 'ranks.db'}"
+        engines = [make_engine(url) for _ in range(4)]
+        holder, request, job, urgent = engines
+        order: list[str] = []
+        try:
+            async with holder.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
+            holding = await holder.connect()
+            await holding.exec_driver_sql("INSERT INTO t VALUES ('holder')")
+
+            async def write(engine: Any, who: str) -> None:
+                URGENT.set(who == "urgent")  # this task's context only
+                kit_sqlite.JOB_WRITER.set(who == "job")
+                async with engine.begin() as connection:
+                    order.append(who)
+                    await connection.exec_driver_sql(f"INSERT INTO t VALUES ('{who}')")
+
+            waiting = []
+            for engine, who in ((request, "request"), (job, "job"), (urgent, "urgent")):
+                waiting.append(asyncio.create_task(write(engine, who)))
+                await asyncio.sleep(0.1)  # each waits for the lock before the next comes
+            await holding.commit()
+            await holding.close()
+            await asyncio.wait_for(asyncio.gather(*waiting), 10)
+            assert order == ["urgent", "job", "request"]
+            assert not kit_sqlite.JOB_WRITER.get()
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
     def test_a_background_writer_gives_way_for_a_bounded_time(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(kit_sqlite, "URGENT_PRECEDENCE_SECONDS", 0.2)
         queue = WriterQueue()
-        queue._urgent = 1  # an urgent writer waiting all along: it must not starve the others
+        queue._waiting[kit_sqlite.URGENT_RANK] = 1  # an urgent writer waiting all along: it
+        # must not starve the others
         started = time.monotonic()
         queue.take()
         waited = time.monotonic() - started
@@ -224,6 +260,25 @@ class TestWriterQueue:
         assert 0.15 <= waited < 5
         queue.release()
         assert not queue.taken
+
+    def test_a_request_gives_way_to_a_job_writer_for_a_shorter_time(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(kit_sqlite, "JOB_PRECEDENCE_SECONDS", 0.2)
+        monkeypatch.setattr(kit_sqlite, "URGENT_PRECEDENCE_SECONDS", 5.0)
+        queue = WriterQueue()
+        queue._waiting[kit_sqlite.JOB_RANK] = 1  # a job writer waiting all along
+        started = time.monotonic()
+        queue.take()
+        assert 0.15 <= time.monotonic() - started < 2  # its own bound, not the urgent one
+        queue.release()
+        queue._waiting[kit_sqlite.JOB_RANK] = 0
+        queue._waiting[kit_sqlite.URGENT_RANK] = 1
+        monkeypatch.setattr(kit_sqlite, "URGENT_PRECEDENCE_SECONDS", 0.4)
+        started = time.monotonic()
+        queue.take(rank=kit_sqlite.JOB_RANK)  # a job writer gives way to an urgent one
+        assert 0.35 <= time.monotonic() - started < 3
+        queue.release()
 
     def test_a_free_lock_is_taken_at_once_and_released_to_the_next(self) -> None:
         queue = WriterQueue()

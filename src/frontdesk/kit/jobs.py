@@ -43,6 +43,7 @@ from frontdesk.config import Settings
 from frontdesk.db import Base, Database, UTCDateTime, assign_ids, utcnow
 from frontdesk.kit import uow
 from frontdesk.kit.events import event_message
+from frontdesk.kit.sqlite import JOB_WRITER
 
 log = logging.getLogger(__name__)
 
@@ -460,6 +461,15 @@ class JobRunner:
         self._wake.set()
 
     async def run(self) -> None:
+        # On SQLite the runner's transactions (and its jobs', in the tasks it starts) go
+        # before requests for the write lock (kit/sqlite.py JOB_WRITER).
+        token = JOB_WRITER.set(True)
+        try:
+            await self._run()
+        finally:
+            JOB_WRITER.reset(token)
+
+    async def _run(self) -> None:
         while not self._stopping:
             try:
                 await sync_schedules(self.db)

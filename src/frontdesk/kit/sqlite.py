@@ -41,10 +41,30 @@ WRITE_WAIT_SECONDS = 15.0
 # How long a background writer gives way to urgent ones before it takes its turn among them:
 # a burst of intake delays the jobs' transactions by at most about this much, never starves them.
 URGENT_PRECEDENCE_SECONDS = 0.5
+# How long a request gives way to the job runner's writers. Measured with 32 agents replying
+# back to back (bench/channels.py, SQLite; without it: 110 replies/s taken, deliveries 39 s
+# behind at p99): 0.5 s, deliveries p99 51 ms but 50 replies/s; 0.2 s, 73 ms and 57/s; 0.1 s,
+# 98 ms and 74/s; 0.05 s, 1.1 s and 89/s.
+JOB_PRECEDENCE_SECONDS = 0.1
 
 # Set (in a task) when the transactions it begins are waited on by a sender: an ingest group
 # commit, whose webhooks are acknowledged only after its COMMIT. Read at BEGIN.
 URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_urgent", default=False)
+# Set in the job runner's task (and so in the tasks it starts): its transactions go after the
+# urgent writers but before requests. The runner is one writer among many: with 32 agents
+# replying back to back on the embedded setup, it got one turn in ~33 for its claims and
+# record transactions, and delivered about one reply in eight as fast as they came (reply to
+# provider p50 24 s, p99 39 s in bench/channels.py).
+JOB_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_jobs", default=False)
+
+# Who goes first for the write lock, the higher rank before the lower (`WriterQueue.take`).
+REQUEST_RANK, JOB_RANK, URGENT_RANK = 0, 1, 2
+
+
+def current_rank() -> int:
+    """The rank of the transactions this task begins."""
+    return URGENT_RANK if URGENT.get() else JOB_RANK if JOB_WRITER.get() else REQUEST_RANK
+
 
 # How a transaction declared read-only begins (db.py `READ_ONLY`): DEFERRED, outside the
 # writer queue, with the connection in `query_only` mode until it ends, so a write in it fails
@@ -65,38 +85,42 @@ class WriterQueue:
     ROLLBACK, so the next writer starts the moment the last one ends. Other processes (a CLI
     command, a reader) still meet SQLite's own lock and busy handler.
 
-    An urgent writer (`URGENT`) goes before the background writers waiting (the embedded job
-    runner's transactions, requests): measured on SQLite's embedded setup with 32 webhooks at
-    once, the ingest group waited behind several job transactions for the lock (p50 162 ms,
-    p99 712 ms), and each acknowledgement waited with it. A background writer gives way for at
-    most URGENT_PRECEDENCE_SECONDS, then takes its turn like any other."""
+    An urgent writer (`URGENT`) goes before the others waiting (the embedded job runner's
+    transactions, requests): measured on SQLite's embedded setup with 32 webhooks at once, the
+    ingest group waited behind several job transactions for the lock (p50 162 ms, p99 712 ms),
+    and each acknowledgement waited with it. The job runner's transactions (`JOB_WRITER`) go
+    before requests. A writer gives way to higher ranks for at most
+    URGENT_PRECEDENCE_SECONDS, then takes its turn like any other."""
 
     def __init__(self) -> None:
         self._turn = threading.Condition(threading.Lock())
         self._held = False
-        self._urgent = 0  # urgent writers waiting
+        self._waiting = [0, 0, 0]  # writers waiting, by rank
 
-    def take(self, *, urgent: bool = False) -> None:
+    def take(self, *, urgent: bool = False, rank: int = REQUEST_RANK) -> None:
+        rank = URGENT_RANK if urgent else rank
         now = time.monotonic()
         deadline = now + WRITE_WAIT_SECONDS
-        give_way_until = now + URGENT_PRECEDENCE_SECONDS
+        # Until when this writer gives way to each higher rank waiting.
+        give_way = [now + JOB_PRECEDENCE_SECONDS, now + URGENT_PRECEDENCE_SECONDS][rank:]
         with self._turn:
-            self._urgent += urgent
+            self._waiting[rank] += 1
             try:
                 while True:
                     now = time.monotonic()
-                    giving_way = not urgent and self._urgent > 0 and now < give_way_until
+                    higher = zip(give_way, self._waiting[rank + 1 :], strict=True)
+                    waits = [until for until, waiting in higher if waiting and now < until]
+                    giving_way = bool(waits)
                     if not self._held and not giving_way:
                         self._held = True
                         return
                     if now >= deadline:
                         raise sqlite3.OperationalError("database is locked")
-                    self._turn.wait(min(deadline, give_way_until) - now if giving_way
-                                    else deadline - now)  # fmt: skip
+                    self._turn.wait(min([deadline, *waits]) - now)
             finally:
-                self._urgent -= urgent
-                if urgent and not self._urgent:
-                    self._turn.notify_all()  # the background writers' turn, if it is free
+                self._waiting[rank] -= 1
+                if rank and not self._waiting[rank]:
+                    self._turn.notify_all()  # the lower ranks' turn, if it is free
 
     def release(self) -> None:
         with self._turn:
@@ -153,9 +177,9 @@ class OneTripCursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> OneTripCursor:
         connection = self._connection
-        if sql.startswith("BEGIN"):  # URGENT is read here, in the task that begins
+        if sql.startswith("BEGIN"):  # the rank is read here, in the task that begins
             outcome = await connection._execute(
-                connection._begin, connection._conn, sql, parameters, URGENT.get()
+                connection._begin, connection._conn, sql, parameters, current_rank()
             )
         else:
             outcome = await connection._execute(_run, connection._conn, sql, parameters, False)
@@ -223,7 +247,7 @@ class OneTripConnection(aiosqlite.Connection):
         return _Opened(OneTripCursor(self))
 
     def _begin(
-        self, connection: sqlite3.Connection, sql: str, parameters: Any, urgent: bool
+        self, connection: sqlite3.Connection, sql: str, parameters: Any, rank: int
     ) -> _Outcome:
         """BEGIN, once this connection's turn to write has come (in its thread); a read-only
         transaction begins at once, and cannot write."""
@@ -231,7 +255,7 @@ class OneTripConnection(aiosqlite.Connection):
             connection.execute("PRAGMA query_only=ON")
             self._read_only = True
         elif self.queue is not None and not self._queued:
-            self.queue.take(urgent=urgent)
+            self.queue.take(rank=rank)
             self._queued = True
         try:
             return _run(connection, sql, parameters, False)
