@@ -51,10 +51,10 @@ JOB_PRECEDENCE_SECONDS = 0.1
 # commit, whose webhooks are acknowledged only after its COMMIT. Read at BEGIN.
 URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_urgent", default=False)
 # Set in the job runner's task (and so in the tasks it starts): its transactions go after the
-# urgent writers but before requests. The runner is one writer among many: with 32 agents
-# replying back to back on the embedded setup, it got one turn in ~33 for its claims and
-# record transactions, and delivered about one reply in eight as fast as they came (reply to
-# provider p50 24 s, p99 39 s in bench/channels.py).
+# urgent writers but before requests, and on SQLite its sessions have a pool of their own
+# (db.Database.session). With 32 agents replying back to back on the embedded setup, the
+# runner, one writer among ~30 queued for connections and the lock, delivered almost nothing
+# until they stopped (reply to provider p50 24 s, p99 39 s in bench/channels.py; ADR 0010).
 JOB_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_jobs", default=False)
 
 # Who goes first for the write lock, the higher rank before the lower (`WriterQueue.take`).
@@ -89,8 +89,9 @@ class WriterQueue:
     transactions, requests): measured on SQLite's embedded setup with 32 webhooks at once, the
     ingest group waited behind several job transactions for the lock (p50 162 ms, p99 712 ms),
     and each acknowledgement waited with it. The job runner's transactions (`JOB_WRITER`) go
-    before requests. A writer gives way to higher ranks for at most
-    URGENT_PRECEDENCE_SECONDS, then takes its turn like any other."""
+    before requests. A writer gives way to an urgent one for at most
+    URGENT_PRECEDENCE_SECONDS, a request to a job writer for at most JOB_PRECEDENCE_SECONDS;
+    then it takes its turn like any other."""
 
     def __init__(self) -> None:
         self._turn = threading.Condition(threading.Lock())
