@@ -341,6 +341,28 @@ class TestDispatch:
         assert response.status_code == 200
         assert [route for route in tried if id(route) in self.of_api(app)]
 
+    async def test_the_signed_inbound_route_skips_the_api_routes(self, app, client, tried):
+        # Every API-channel message comes through POST /api/v1/inboxes/{id}/inbound: it is
+        # found on a short list of its own and answered as the included route answers.
+        api = self.of_api(app)
+        response = await client.post(f"/api/v1/inboxes/{MAX_ID}/inbound", content=b"{}")
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "unknown_inbox"
+        assert tried and not [route for route in tried if id(route) in api]
+        # Another method on the same path still goes to the router (405, as before).
+        assert (await client.get(f"/api/v1/inboxes/{MAX_ID}/inbound")).status_code == 405
+
+    def test_the_inbound_list_is_the_channels_dependency_free_api_routes(self, app):
+        listed = {(route.path, frozenset(route.methods)) for route in app.provider_inbound}
+        assert ("/api/v1/inboxes/{inbox_id}/inbound", frozenset({"POST"})) in listed
+        served = {(route.path_format, frozenset(route.methods)) for route in api_routes(app)}
+        assert listed <= served
+
+    async def test_the_inbound_route_is_counted_under_its_path(self, client, cast):
+        await client.post(f"/api/v1/inboxes/{MAX_ID}/inbound", content=b"{}")
+        metrics = await client.get("/metrics", headers=cast.ada.headers)
+        assert 'route="/api/v1/inboxes/{inbox_id}/inbound"' in metrics.text
+
     async def test_what_no_route_takes_gets_the_same_answers(self, client):
         page = await client.get("/no-such-page", headers={"accept": "text/html"})
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")

@@ -74,6 +74,8 @@ class FrontdeskApp(FastAPI):
     sockets: dict[str, SocketEndpoint]  # set by create_app from the channels' plugins
     # The channels' provider webhooks (under WEBHOOKS), set by create_app.
     provider_webhooks: list[BaseRoute]
+    # The channels' signed inbound API route(s) with their full path, set by create_app.
+    provider_inbound: list[BaseRoute]
     # The router of every /api/v1 route (included under API), set by create_app.
     api_router: APIRouter
 
@@ -83,7 +85,9 @@ class FrontdeskApp(FastAPI):
         node: Any = stack
         while node.app is not self.router:
             node = node.app
-        node.app = Dispatch(self.router, self.api_router, self.provider_webhooks)
+        node.app = Dispatch(
+            self.router, self.api_router, self.provider_webhooks, self.provider_inbound
+        )
         return stack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,10 +119,17 @@ class Dispatch:
     are matched among themselves first; what they do not take goes on as before. Every API
     path goes to the router itself."""
 
-    def __init__(self, router: APIRouter, api: APIRouter, webhooks: list[BaseRoute]) -> None:
+    def __init__(
+        self,
+        router: APIRouter,
+        api: APIRouter,
+        webhooks: list[BaseRoute],
+        inbound: list[BaseRoute] | None = None,
+    ) -> None:
         self.router = router
         self.api = api
         self.webhooks = webhooks
+        self.inbound = inbound or []
         self._pages = router
         self._seen: tuple[list[BaseRoute], int] | None = None  # the table _pages was made of
 
@@ -143,20 +154,31 @@ class Dispatch:
             await self.router(scope, receive, send)
             return
         path = _route_path(scope)
+        http = scope["type"] == "http"
         if path.startswith(API):
-            await self.router(scope, receive, send)
+            if not (http and await self._take(self.inbound, scope, receive, send)):
+                await self.router(scope, receive, send)
             return
-        if scope["type"] == "http" and path.startswith(WEBHOOKS):
-            for route in self.webhooks:
-                match, child_scope = route.matches(scope)
-                if match == Match.FULL:
-                    scope.setdefault("router", self.router)
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
+        if http and path.startswith(WEBHOOKS) and await self._take(
+            self.webhooks, scope, receive, send
+        ):
+            return
         scope.setdefault("router", self.router)
         await self.pages().app(scope, receive, send)
+
+    async def _take(
+        self, routes: list[BaseRoute], scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Handle the request with the first of `routes` that fully matches it (False: none)."""
+        for route in routes:
+            match, child_scope = route.matches(scope)
+            if match == Match.FULL:
+                scope.setdefault("router", self.router)
+                scope["route"] = route
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return True
+        return False
 
 
 def _webhook_routes(routers: list[APIRouter]) -> list[BaseRoute]:
@@ -166,6 +188,28 @@ def _webhook_routes(routers: list[APIRouter]) -> list[BaseRoute]:
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and route.path.startswith(WEBHOOKS)
+    ]
+
+
+def _inbound_routes(routers: list[APIRouter]) -> list[BaseRoute]:
+    """The channels' API routes that solve no dependencies (the shared signed inbound route,
+    channels/views.py: every API-channel message comes through it, authenticated by its
+    signature in the endpoint), as routes of their own with the full path: matched ahead of
+    the JSON API's ~300 routes, they answer as the included ones do."""
+    return [
+        APIRoute(
+            API + route.path,
+            route.endpoint,
+            methods=sorted(route.methods or ()),
+            response_model=route.response_model,
+            status_code=route.status_code,
+            responses=route.responses,
+            name=route.name,
+            include_in_schema=False,
+        )
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and not route.dependant.dependencies
     ]
 
 
@@ -218,6 +262,7 @@ def create_app(
     app.state.runtime = rt
     app.sockets = {}
     app.provider_webhooks = []
+    app.provider_inbound = []
     app.api_router = APIRouter()
     _install_error_handlers(app)
     openapi.install(app, authenticated=get_current_agent, admin=get_admin)
@@ -257,6 +302,9 @@ def create_app(
         app.sockets.update(plugin.sockets)
     app.provider_webhooks = _webhook_routes(
         [router for plugin in plugins for router in plugin.routers]
+    )
+    app.provider_inbound = _inbound_routes(
+        [router for plugin in plugins for router in plugin.api_routers]
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
