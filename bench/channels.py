@@ -186,6 +186,8 @@ async def serve_fakes(fakes: Fakes, port: int) -> asyncio.Server:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # the bench is ending: a kept-alive connection closes
+            pass
         finally:
             writer.close()
 
