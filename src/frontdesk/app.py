@@ -124,12 +124,12 @@ class Dispatch:
         router: APIRouter,
         api: APIRouter,
         webhooks: list[BaseRoute],
-        inbound: list[BaseRoute] | None = None,
+        inbound: list[BaseRoute],
     ) -> None:
         self.router = router
         self.api = api
         self.webhooks = webhooks
-        self.inbound = inbound or []
+        self.inbound = inbound
         self._pages = router
         self._seen: tuple[list[BaseRoute], int] | None = None  # the table _pages was made of
 
@@ -159,8 +159,10 @@ class Dispatch:
             if not (http and await self._take(self.inbound, scope, receive, send)):
                 await self.router(scope, receive, send)
             return
-        if http and path.startswith(WEBHOOKS) and await self._take(
-            self.webhooks, scope, receive, send
+        if (
+            http
+            and path.startswith(WEBHOOKS)
+            and await self._take(self.webhooks, scope, receive, send)
         ):
             return
         scope.setdefault("router", self.router)

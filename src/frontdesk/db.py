@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.util import immutabledict
 
-from frontdesk.kit.sqlite import JOB_WRITER, READ_ONLY_BEGIN, URGENT, make_sqlite_engine
+from frontdesk.kit.sqlite import (
+    JOB_RANK,
+    READ_ONLY_BEGIN,
+    URGENT_RANK,
+    current_rank,
+    make_sqlite_engine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -301,25 +307,28 @@ class Database:
         self.sqlite = SqliteOptions()
         self.engine = make_engine(url, sqlite=self.sqlite)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite: pools of their own for the group commits (`session(urgent=True)`, or any
-        # session of a task marked kit.sqlite.URGENT) and for the job runner's tasks
-        # (kit.sqlite.JOB_WRITER). A request that writes holds a pooled connection while it
-        # waits for the write lock, so a crowd of them took all 16: 500 agents answering calls
+        # SQLite: pools of their own for the group commits (tasks marked kit.sqlite.URGENT)
+        # and the job runner's tasks (kit.sqlite.JOB_WRITER), picked by the same rank that
+        # orders them at the write lock. A request that writes holds a pooled connection while
+        # it waits for the lock, so a crowd of them took all 16: 500 agents answering calls
         # kept the voice group commit, first in line for the lock, waiting seconds for a
         # connection to ask with; 32 agents replying back to back kept the job runner from
         # delivering anything until they stopped (ADR 0010).
         self.urgent_engine: AsyncEngine | None = None
         self.jobs_engine: AsyncEngine | None = None
-        self._urgent_sessionmaker = self._jobs_sessionmaker = self.sessionmaker
+        # By rank: REQUEST_RANK, JOB_RANK, URGENT_RANK.
+        self._sessionmakers = [self.sessionmaker] * 3
         if self.engine.dialect.name == "sqlite":
+            self.jobs_engine = make_engine(url, sqlite=self.sqlite, sqlite_pool=JOBS_SQLITE_POOL)
             self.urgent_engine = make_engine(
                 url, sqlite=self.sqlite, sqlite_pool=URGENT_SQLITE_POOL
             )
-            self._urgent_sessionmaker = async_sessionmaker(
+            self._sessionmakers[JOB_RANK] = async_sessionmaker(
+                self.jobs_engine, expire_on_commit=False
+            )
+            self._sessionmakers[URGENT_RANK] = async_sessionmaker(
                 self.urgent_engine, expire_on_commit=False
             )
-            self.jobs_engine = make_engine(url, sqlite=self.sqlite, sqlite_pool=JOBS_SQLITE_POOL)
-            self._jobs_sessionmaker = async_sessionmaker(self.jobs_engine, expire_on_commit=False)
         # Wired by the process runtime: where committed events go, who wants to hear of new jobs.
         self.bus: Any = None
         self.job_listeners: list[Callable[[], None]] = []
@@ -355,18 +364,11 @@ class Database:
         return [self.engine, *(engine for engine in extra if engine is not None)]
 
     @asynccontextmanager
-    async def session(
-        self, *, read_only: bool = False, urgent: bool = False
-    ) -> AsyncIterator[AsyncSession]:
-        """A session; `read_only`: its transactions are read-only (`read_only_by_default`);
-        `urgent`: a group commit's. On SQLite a group commit's (or an URGENT task's) session
-        comes from `urgent_engine`, a job runner task's from `jobs_engine`."""
-        if urgent or URGENT.get():
-            maker = self._urgent_sessionmaker
-        elif JOB_WRITER.get():
-            maker = self._jobs_sessionmaker
-        else:
-            maker = self.sessionmaker
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; `read_only`: its transactions are read-only (`read_only_by_default`).
+        On SQLite a group commit's session (an URGENT task's) comes from `urgent_engine`, a
+        job runner task's from `jobs_engine`."""
+        maker = self._sessionmakers[current_rank()]
         async with maker() as session:
             session.info["db"] = self
             if read_only:

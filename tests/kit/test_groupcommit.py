@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import Database, begin_read
 from frontdesk.kit.groupcommit import GroupCommit
@@ -14,21 +16,27 @@ from frontdesk.kit.sqlite import JOB_WRITER, URGENT
 from frontdesk.kit.uow import is_temporary
 
 
+async def with_request_pool_taken(path: Path) -> tuple[Database, list[AsyncSession]]:
+    """A SQLite database with a table t (n INTEGER), and every connection of its request pool
+    in use (held by open read transactions, as requests in flight hold them)."""
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    async with db.engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    pool = db.engine.pool
+    readers = []
+    for _ in range(pool.size() + pool._max_overflow):  # type: ignore[attr-defined]
+        session = db.sessionmaker()
+        await begin_read(session)
+        readers.append(session)
+    return db, readers
+
+
 class TestGroupCommit:
     async def test_on_sqlite_it_never_waits_for_a_requests_connection(self, tmp_path):
         # 500 agents answering calls at once held all 16 pooled connections while they
         # waited for the write lock, and the voice group commit (first in line for the
         # lock) waited seconds for a connection to ask with. Its connections are its own.
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}")
-        async with db.engine.begin() as connection:
-            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
-        pool = db.engine.pool
-        taken = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
-        readers = []
-        for _ in range(taken):  # every connection of the request pool in use
-            session = db.sessionmaker()
-            await begin_read(session)
-            readers.append(session)
+        db, readers = await with_request_pool_taken(tmp_path / "pool.db")
 
         async def write_many(session, items):  # type: ignore[no-untyped-def]
             await session.execute(text("INSERT INTO t (n) VALUES (:n)"), [{"n": n} for n in items])
@@ -45,20 +53,10 @@ class TestGroupCommit:
             assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [7]
         await db.dispose()
 
-    async def test_on_sqlite_the_job_runners_sessions_have_connections_of_their_own(
-        self, tmp_path
-    ):
+    async def test_on_sqlite_the_job_runners_sessions_have_connections_of_their_own(self, tmp_path):
         # 32 agents replying back to back held the request pool, and the embedded job runner
         # delivered nothing until they stopped (reply to provider p99 39 s).
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
-        async with db.engine.begin() as connection:
-            await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
-        pool = db.engine.pool
-        readers = []
-        for _ in range(pool.size() + pool._max_overflow):  # type: ignore[attr-defined]
-            session = db.sessionmaker()
-            await begin_read(session)
-            readers.append(session)
+        db, readers = await with_request_pool_taken(tmp_path / "jobs.db")
 
         async def job() -> None:
             JOB_WRITER.set(True)  # as JobRunner.run sets it for its tasks

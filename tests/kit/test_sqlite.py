@@ -127,6 +127,15 @@ async def test_background_checkpoints_move_the_wal_into_the_database(tmp_path: P
         await engine.dispose()
 
 
+async def hold_the_lock(engine: Any, who: str) -> Any:
+    """A table t (who TEXT), and an open transaction of `who` on it holding the write lock."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
+    holding = await engine.connect()
+    await holding.exec_driver_sql(f"INSERT INTO t VALUES ('{who}')")
+    return holding
+
+
 class TestWriterQueue:
     """Transactions of one process wait for the write lock in the process's queue, which
     moves on at every COMMIT, ROLLBACK or close, never in SQLite's sleeping busy handler."""
@@ -157,10 +166,7 @@ class TestWriterQueue:
         first, second = make_engine(url), make_engine(url)
         order: list[str] = []
         try:
-            async with first.begin() as connection:
-                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
-            holding = await first.connect()
-            await holding.exec_driver_sql("INSERT INTO t VALUES ('first')")
+            holding = await hold_the_lock(first, "first")
 
             async def write_second() -> None:
                 async with second.begin() as connection:
@@ -187,10 +193,7 @@ class TestWriterQueue:
         holder, background, urgent = make_engine(url), make_engine(url), make_engine(url)
         order: list[str] = []
         try:
-            async with holder.begin() as connection:
-                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
-            holding = await holder.connect()
-            await holding.exec_driver_sql("INSERT INTO t VALUES ('holder')")
+            holding = await hold_the_lock(holder, "holder")
 
             async def write(engine: Any, who: str, *, is_urgent: bool) -> None:
                 URGENT.set(is_urgent)  # this task's context only
@@ -224,10 +227,7 @@ class TestWriterQueue:
         holder, request, job, urgent = engines
         order: list[str] = []
         try:
-            async with holder.begin() as connection:
-                await connection.exec_driver_sql("CREATE TABLE t (who TEXT)")
-            holding = await holder.connect()
-            await holding.exec_driver_sql("INSERT INTO t VALUES ('holder')")
+            holding = await hold_the_lock(holder, "holder")
 
             async def write(engine: Any, who: str) -> None:
                 URGENT.set(who == "urgent")  # this task's context only
@@ -289,7 +289,7 @@ class TestWriterQueue:
         got: list[float] = []
 
         def second() -> None:
-            queue.take(urgent=True)
+            queue.take(rank=kit_sqlite.URGENT_RANK)
             got.append(time.monotonic())
             queue.release()
 

@@ -95,8 +95,9 @@ class GroupCommit(Generic[T, R]):
 
     async def _write_loop(self) -> None:
         # Senders wait on every commit of this loop: on SQLite its transactions go ahead of
-        # background writers for the write lock (kit.sqlite.WriterQueue). The writer task's own
-        # context, so nothing else is marked.
+        # background writers for the write lock (kit.sqlite.WriterQueue), and its sessions come
+        # from a pool of their own (db.Database.session). The writer task's own context, so
+        # nothing else is marked.
         URGENT.set(True)
         previous = 1
         while True:
@@ -132,7 +133,7 @@ class GroupCommit(Generic[T, R]):
         for pending in batch:
             if pending.future.done():  # the caller went away (cancelled)
                 continue
-            async with self.db.session(urgent=True) as session:
+            async with self.db.session() as session:
 
                 async def work(session: AsyncSession = session, item: T = pending.item) -> R:
                     [outcome] = await self.write_many(session, [item])
@@ -171,7 +172,7 @@ class GroupCommit(Generic[T, R]):
     async def _write_together(self, batch: list[_Pending[T, R]]) -> bool:
         """One transaction for the whole batch; False (nothing committed) if it must be split,
         e.g. when another process raced us on a unique key."""
-        async with self.db.session(urgent=True) as session:
+        async with self.db.session() as session:
             try:
                 outcomes = await self.write_many(session, [pending.item for pending in batch])
                 await uow.commit(session)

@@ -98,8 +98,7 @@ class WriterQueue:
         self._held = False
         self._waiting = [0, 0, 0]  # writers waiting, by rank
 
-    def take(self, *, urgent: bool = False, rank: int = REQUEST_RANK) -> None:
-        rank = URGENT_RANK if urgent else rank
+    def take(self, *, rank: int = REQUEST_RANK) -> None:
         now = time.monotonic()
         deadline = now + WRITE_WAIT_SECONDS
         # Until when this writer gives way to each higher rank waiting.
