@@ -444,7 +444,7 @@ async def stored(settings: Settings, inbox_id: int) -> tuple[int, int]:
 async def conversations(settings: Settings, *, skip: int) -> list[int]:
     runtime = Runtime.build(settings, with_runner=False)
     try:
-        async with runtime.db.session() as session:
+        async with runtime.db.session(read_only=True) as session:
             rows = await session.execute(select(Conversation.id, Conversation.inbox_id))
             by_inbox: dict[int, list[int]] = {}
             for conversation_id, inbox_id in rows.all():
@@ -461,8 +461,8 @@ async def queued(settings: Settings) -> int:
     from frontdesk.kit.jobs import AVAILABLE, RUNNING, Job
 
     runtime = Runtime.build(settings, with_runner=False)
-    try:
-        async with runtime.db.session() as session:
+    try:  # read-only, as `stored`: it does not queue for the busy server's write lock
+        async with runtime.db.session(read_only=True) as session:
             return int(
                 await session.scalar(
                     select(func.count()).where(Job.state.in_((AVAILABLE, RUNNING)))

@@ -87,7 +87,42 @@ def make_engine(
     # spent more compiling them than running them (bench/desk.py). Reports that would gain
     # may SET LOCAL jit = on.
     kwargs.setdefault("connect_args", {}).setdefault("options", "-c jit=off")
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _then_commit, retval=True)
+    return engine
+
+
+# The execution option of `execute_then_commit`'s statement.
+_THEN_COMMIT = "frontdesk_then_commit"
+
+
+def _then_commit(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    if context is not None and context.execution_options.get(_THEN_COMMIT):
+        statement += ";\nCOMMIT"
+    return statement, parameters
+
+
+async def execute_then_commit(session: AsyncSession, statement: Any) -> list[Any]:
+    """PostgreSQL: run `statement` and commit its transaction in one round trip (one simple
+    query of two statements, the parameters bound client-side), returning the statement's
+    rows. A lock the statement takes is then held only while the server works: never while
+    the answer travels back and waits for this process's event loop to send the COMMIT. The
+    session must have nothing left to flush; its own commit afterwards only ends SQLAlchemy's
+    transaction (psycopg sends nothing for a connection no longer in one). Any error leaves
+    the transaction to be rolled back as usual."""
+    import psycopg
+
+    assert not (session.new or session.dirty or session.deleted), "flush before"
+    driver: Any = (await (await session.connection()).get_raw_connection()).driver_connection
+    factory = driver.cursor_factory
+    driver.cursor_factory = psycopg.AsyncClientCursor  # simple query: two statements allowed
+    try:
+        result = await session.execute(statement.execution_options(**{_THEN_COMMIT: True}))
+        return list(result.all())
+    finally:
+        driver.cursor_factory = factory
 
 
 @dataclass

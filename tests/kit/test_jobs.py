@@ -357,7 +357,9 @@ class TestSubscriptions:
                 await uow.commit(session)
         finally:
             sa_event.remove(engine, "before_cursor_execute", note)
-        assert len(reads) == 1, reads  # was one per job: 11
+        # SQLite: one read (was one per job: 11); PostgreSQL: none, the statement that writes
+        # the events inserts their jobs, skipping a key queued before (uow.EVENT_JOBS).
+        assert len(reads) == (1 if runtime.settings.is_sqlite else 0), reads
         async with runtime.db.session() as session:
             made = (await session.execute(select(Job.kind, Job.key).order_by(Job.id))).all()
         assert [kind for kind, _ in made].count("test.record") == 10

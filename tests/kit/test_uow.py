@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import psycopg
+import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit import events, jobs, uow
@@ -64,3 +68,67 @@ class TestCommitEvents:
         async with runtime.db.session() as session:
             keys = list(await session.scalars(select(Job.key).where(Job.kind == "test.uow.react")))
         assert keys == [f"test.uow.react:{published['sequence']}"]
+
+
+class TestEventLockOnPostgres:
+    """The event lock is held only while the server works: the statement that takes it
+    commits in the same round trip, so no writer of events waits for another process's
+    event loop to come back and send its COMMIT."""
+
+    pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+    async def test_the_lock_is_released_before_the_answer_reaches_the_client(self, runtime, db_url):  # type: ignore[no-untyped-def]
+        seen: list[tuple[int, str]] = []  # (sessions holding the lock, the statement's end)
+        conninfo = db_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+        def look(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+            if "pg_advisory_xact_lock" in statement:
+                # The answer is here and this process has not gone on yet: who holds it now?
+                with psycopg.connect(conninfo, autocommit=True) as other:
+                    row = other.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND objid = %s AND granted",
+                        (uow.EVENT_LOCK_KEY,),
+                    ).fetchone()
+                seen.append((row[0] if row else -1, statement.rstrip()[-6:]))
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "after_cursor_execute", look)
+        try:
+            async with runtime.db.session() as session:
+                events.record(session, "test.uow.watched", {"x": 2})
+                [published] = await uow.commit(session)
+        finally:
+            sa_event.remove(engine, "after_cursor_execute", look)
+        assert seen == [(0, "COMMIT")]
+        # Committed with its subscriber's job, in that one statement.
+        async with runtime.db.session() as session:
+            stored = await session.scalar(
+                select(Event.type).where(Event.sequence == published["sequence"])
+            )
+            job = (
+                await session.execute(
+                    select(Job.key, Job.payload).where(Job.kind == "test.uow.react")
+                )
+            ).one()
+        assert stored == "test.uow.watched"
+        assert job.key == f"test.uow.react:{published['sequence']}"
+        assert job.payload == published  # the event as clients get it, sequence included
+
+    async def test_a_failing_event_statement_commits_nothing(self, runtime):  # type: ignore[no-untyped-def]
+        from frontdesk.conversations.models import Tag
+
+        async with runtime.db.session() as session:
+            session.add(Tag(name="kept-out"))
+            await session.flush()
+            # An event the statement cannot store (an inbox id beyond the column's range).
+            events.record(session, "test.uow.numbered", {"x": 3}, inbox_id=2**40)
+            with pytest.raises(DBAPIError, match="out of range"):
+                await uow.commit(session)
+            await uow.rollback(session)
+        async with runtime.db.session() as session:
+            assert await session.scalar(select(Tag.id).where(Tag.name == "kept-out")) is None
+            # The connection went back to the pool in a usable state.
+            events.record(session, "test.uow.numbered", {"n": -1})
+            [published] = await uow.commit(session)
+        assert published["sequence"] > 0

@@ -295,8 +295,20 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
             job.key = key
 
 
+def _subscribed_jobs(session: AsyncSession, pending: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """PostgreSQL: the chosen subscriptions' jobs, which uow's event statement inserts."""
+    chosen: list[tuple[Subscription, list[dict[str, Any]]]] = session.info.pop(_SUBSCRIBED, [])
+    index = {id(item): n for n, item in enumerate(pending)}
+    jobs = [(index[id(item)], subscription.kind) for subscription, items in chosen
+            for item in items]  # fmt: skip
+    if jobs:
+        _announce(session)
+    return jobs
+
+
 uow.BEFORE_EVENTS.append(_choose_subscribed)
-uow.BEFORE_COMMIT.append(_enqueue_subscribed)
+uow.BEFORE_COMMIT.append(_enqueue_subscribed)  # SQLite
+uow.EVENT_JOBS.append(_subscribed_jobs)  # PostgreSQL
 
 
 def every(name: str, cron: str, kind: str) -> None:

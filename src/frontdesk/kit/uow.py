@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, cast, column, func, insert, select, true, values
+from sqlalchemy import Integer, String, cast, column, func, insert, literal, select, true, values
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.db import begin_read, next_keys
+from frontdesk.db import begin_read, execute_then_commit, next_keys, utcnow
 from frontdesk.kit.events import PENDING_EVENTS, Event, event_message
 
 AFTER_COMMIT = "frontdesk.after_commit"
@@ -19,10 +21,19 @@ AFTER_COMMIT = "frontdesk.after_commit"
 # lock is taken: whatever they read (e.g. whether a subscriber is enabled) does not hold up
 # every other writer of events meanwhile.
 BEFORE_EVENTS: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]] = []
-# Called with (session, the events about to be written, sequences assigned) just before the
-# commit, so what they add (jobs reacting to events) commits atomically with the events.
+# SQLite: called with (session, the events about to be written, sequences assigned) just
+# before the commit, so what they add (jobs reacting to events) commits atomically with the
+# events. PostgreSQL has EVENT_JOBS instead: nothing may run between its event statement and
+# the commit.
 BEFORE_COMMIT: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]] = []
+# PostgreSQL: called with (session, the events about to be written, no sequences yet) after
+# BEFORE_EVENTS: the jobs that react to them, as (index of the event in the list, job kind).
+# The statement that writes the events inserts them too (payload: the event as clients get
+# it; key "<kind>:<sequence>", a key queued before is skipped), and the commit goes in the
+# same round trip: the event lock is never held while the client is away.
+EVENT_JOBS: list[Callable[[AsyncSession, list[dict[str, Any]]], list[tuple[int, str]]]] = []
 EVENTS = Event.metadata.tables["events"]
+JOB_AVAILABLE = "available"  # kit/jobs.py's AVAILABLE (that module imports this one)
 # Any constant works; it only has to be the same in every process sharing the database.
 EVENT_LOCK_KEY = 7_242_001
 
@@ -44,7 +55,11 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
         for prepare in BEFORE_EVENTS:
             await prepare(session, pending)
         if session.get_bind().dialect.name == "postgresql":
-            sequences = await _append_locked(session, pending)
+            reacting = [job for jobs in EVENT_JOBS for job in jobs(session, pending)]
+            await session.flush()  # what the hooks added, before the lock
+            sequences = await _append_and_commit(session, pending, reacting)
+            for sequence, item in zip(sequences, pending, strict=True):
+                item["sequence"] = sequence
         else:  # SQLite: the transaction holds the database's one write lock already
             sequences = await next_keys(session, Event, len(pending))
             # One executemany, no ORM objects: the log is append-only and nobody reads
@@ -53,11 +68,11 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
                 {**item, "sequence": sequence}
                 for sequence, item in zip(sequences, pending, strict=True)
             ])  # fmt: skip
-        for sequence, item in zip(sequences, pending, strict=True):
-            item["sequence"] = sequence
-        for before in BEFORE_COMMIT:
-            await before(session, pending)
-    await session.commit()
+            for sequence, item in zip(sequences, pending, strict=True):
+                item["sequence"] = sequence
+            for before in BEFORE_COMMIT:
+                await before(session, pending)
+    await session.commit()  # PostgreSQL with events: committed already, SQLAlchemy's state only
     hooks = session.info.pop(AFTER_COMMIT, [])
     messages = [event_message(**item) for item in pending]
     db = session.info.get("db")
@@ -73,38 +88,96 @@ _EVENT_COLUMNS = ("type", "at", "inbox_id", "conversation_id", "customer_id", "p
 _APPEND_CHUNK = 1000
 
 
-async def _append_locked(session: AsyncSession, pending: list[dict[str, Any]]) -> list[int]:
-    """PostgreSQL: take the event lock, allocate the sequences and insert the events in one
-    statement per chunk (one round trip while the lock is held, then the commit). The lock
-    is held from the allocation until commit, so sequences become visible in the order they
-    were allocated: a reader resuming after N can never miss N+1. The rows are numbered and
+async def _append_and_commit(
+    session: AsyncSession, pending: list[dict[str, Any]], jobs: list[tuple[int, str]]
+) -> list[int]:
+    """PostgreSQL: take the event lock, allocate the sequences, insert the events and the
+    jobs reacting to them (`EVENT_JOBS`) in one statement per chunk, the last one committed
+    in the same round trip (`db.execute_then_commit`). The lock is held from the allocation
+    until commit, so sequences become visible in the order they were allocated: a reader
+    resuming after N can never miss N+1; and every writer of events in every process queues
+    on it, so it is held only while the server works (on a busy server, a lock held until the
+    process's event loop came back to send the COMMIT made each holder's turn an event loop
+    turn long, and 5-7 writers waited for it at any moment). The rows are numbered and
     sorted before `nextval` runs (PostgreSQL evaluates volatile output columns after the
     sort, as SQLAlchemy's own ordered bulk insert relies on), so the ascending sequences
     returned belong to the events in the order given."""
-    allocate = func.nextval(func.pg_get_serial_sequence("events", "sequence"))
     sequences: list[int] = []
     for start in range(0, len(pending), _APPEND_CHUNK):
         chunk = pending[start : start + _APPEND_CHUNK]
-        rows = values(
-            column("n", Integer),
-            *(column(name, EVENTS.c[name].type) for name in _EVENT_COLUMNS),
-            name="pending_events",
-        ).data([(n, *(item[name] for name in _EVENT_COLUMNS)) for n, item in enumerate(chunk)])
-        # A joined row needs the lock's row first: the lock is held before any nextval.
-        lock = select(func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("held")).subquery()
-        ordered = (
-            # Cast: a VALUES column of NULLs alone would be text.
-            select(allocate, *(cast(rows.c[name], EVENTS.c[name].type) for name in _EVENT_COLUMNS))
-            .select_from(rows.join(lock, true()))
-            .order_by(rows.c.n)
-        )
-        statement = (
-            insert(EVENTS)
-            .from_select(["sequence", *_EVENT_COLUMNS], ordered)
-            .returning(EVENTS.c.sequence)
-        )
-        sequences += sorted((await session.scalars(statement)).all())
+        chunk_jobs = [(n - start, kind) for n, kind in jobs if start <= n < start + _APPEND_CHUNK]
+        statement = _append_statement(chunk, chunk_jobs)
+        if start + _APPEND_CHUNK >= len(pending):  # the last chunk: commit with it
+            rows = await execute_then_commit(session, statement)
+        else:
+            rows = list((await session.execute(statement)).all())
+        sequences += sorted(row[0] for row in rows)
     return sequences
+
+
+def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) -> Any:
+    allocate = func.nextval(func.pg_get_serial_sequence("events", "sequence"))
+    rows = values(
+        column("n", Integer),
+        *(column(name, EVENTS.c[name].type) for name in _EVENT_COLUMNS),
+        name="pending_events",
+    ).data([(n, *(item[name] for name in _EVENT_COLUMNS)) for n, item in enumerate(chunk)])
+    # A joined row needs the lock's row first: the lock is held before any nextval.
+    lock = select(func.pg_advisory_xact_lock(EVENT_LOCK_KEY).label("held")).subquery()
+    ordered = (
+        # Cast: a VALUES column of NULLs alone would be text.
+        select(allocate, *(cast(rows.c[name], EVENTS.c[name].type) for name in _EVENT_COLUMNS))
+        .select_from(rows.join(lock, true()))
+        .order_by(rows.c.n)
+    )
+    appended = (
+        insert(EVENTS)
+        .from_select(["sequence", *_EVENT_COLUMNS], ordered)
+        .returning(EVENTS.c.sequence)
+        .cte("appended")
+    )
+    if not jobs:
+        return select(appended.c.sequence)
+    # The n-th event of the chunk has the n-th smallest sequence (above).
+    numbered = select(
+        appended.c.sequence,
+        (func.row_number().over(order_by=appended.c.sequence) - 1).label("n"),
+    ).cte("numbered")
+    reacting = values(
+        column("n", Integer), column("kind", String), column("event", JSONB), name="reacting"
+    ).data([(n, kind, _event_without_sequence(chunk[n])) for n, kind in jobs])
+    jobs_table = Event.metadata.tables["jobs"]  # kit/jobs.py's Job
+    now = utcnow()
+    enqueued = (
+        pg_insert(jobs_table)
+        .from_select(
+            ["kind", "payload", "key", "state", "attempts", "run_at", "created_at"],
+            select(
+                reacting.c.kind,
+                cast(
+                    reacting.c.event.op("||")(
+                        func.jsonb_build_object("sequence", numbered.c.sequence)
+                    ),
+                    jobs_table.c.payload.type,
+                ),
+                reacting.c.kind + ":" + cast(numbered.c.sequence, String),
+                literal(JOB_AVAILABLE),
+                literal(0),
+                literal(now, jobs_table.c.run_at.type),
+                literal(now, jobs_table.c.created_at.type),
+            ).select_from(reacting.join(numbered, reacting.c.n == numbered.c.n)),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .cte("enqueued")
+    )
+    return select(numbered.c.sequence).add_cte(enqueued)
+
+
+def _event_without_sequence(item: dict[str, Any]) -> dict[str, Any]:
+    """The event as clients get it, less the sequence that the statement adds."""
+    message = event_message(sequence=0, **{name: item[name] for name in _EVENT_COLUMNS})
+    del message["sequence"]
+    return message
 
 
 async def end_read(session: AsyncSession) -> None:
