@@ -15,9 +15,11 @@ SENTIMENT_JOB = "sentiment.analyse"
 # Up to this many customer messages are analysed in one claim, one transaction and one
 # completion. A job of its own each cost ~10 ms of CPU per message in SQLite's embedded runner
 # (bench/channels_cpu.py --drain: the claim, the transaction and the completion, not the
-# model), beside the webhooks in the same process. On SQLite the transaction holds the one
-# write lock, so its batches are smaller.
-SENTIMENT_BATCH = 64
+# model), beside the webhooks in the same process. Not more: the transaction holds the
+# batch's conversations (on SQLite the one write lock) until it commits, and on PostgreSQL a
+# webhooks' group commit that touches one of them waits, its whole group with it (64 a batch:
+# every acknowledgement stalled 2-3 s at once while a busy worker went through one).
+SENTIMENT_BATCH = 16
 SQLITE_SENTIMENT_BATCH = 16
 
 
@@ -40,14 +42,16 @@ async def analyse(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     the batch in one transaction; if that fails, each message in its own, so a message that
     cannot be analysed fails its own job alone."""
     message_ids = {job.id: int(job.payload["payload"]["message_id"]) for job in jobs}
-    precomputed = None
     try:
-        if ctx.settings.is_sqlite:
-            # The texts in a read-only transaction and the model outside any: the write
-            # transaction (and SQLite's one write lock) then only stores the outcome.
-            async with ctx.db.session() as session, uow.reading(session):
-                texts = await service.texts_to_analyse(session, list(message_ids.values()))
-            precomputed = service.precompute(texts)
+        # The texts in a read-only transaction and the model outside any: the write
+        # transaction then only stores the outcome. It locks the batch's conversations (their
+        # trend) until it commits, and a webhook's group commit that touches one of them
+        # waits that long, with every acknowledgement of its group (PostgreSQL: 2-3 s stalls
+        # of all 32 webhooks at once in bench/channels.py while the worker ran the model for
+        # a batch of 64 inside the transaction); on SQLite it holds the one write lock.
+        async with ctx.db.session() as session, uow.reading(session):
+            texts = await service.texts_to_analyse(session, list(message_ids.values()))
+        precomputed = service.precompute(texts)
         async with ctx.db.session() as session:
             await service.analyse_messages(
                 session, list(message_ids.values()), precomputed=precomputed

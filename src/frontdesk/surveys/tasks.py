@@ -20,9 +20,9 @@ AT_RISK_JOB = "surveys.negative_run"
 NEGATIVE_RUN = 3
 # Negative analyses looked at in one claim, one transaction and one completion (one job per
 # negative customer message: a claim, a transaction and a completion each cost more than the
-# look itself, in SQLite's embedded runner beside the webhooks). Smaller on SQLite, where the
-# transaction holds the one write lock.
-AT_RISK_BATCH = 64
+# look itself, in SQLite's embedded runner beside the webhooks). No more: the transaction
+# holds its conversations until it commits (sentiment/tasks.py SENTIMENT_BATCH).
+AT_RISK_BATCH = 16
 SQLITE_AT_RISK_BATCH = 16
 
 log = logging.getLogger(__name__)
