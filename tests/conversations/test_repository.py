@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import event, select
 
 from frontdesk.conversations import repository
@@ -100,3 +103,46 @@ async def test_take_pending_updates_takes_exactly_the_pairs_asked_for(runtime, c
             .order_by(PendingProviderUpdate.id)
         )).tuples().all()  # fmt: skip
     assert left == [(website, "p-b"), (app, "p-a")]
+
+
+class TestTaggingAtOnce:
+    """Two transactions tag one conversation with the same new tag at once (the worker's
+    sentiment and at-risk batches both tag `at-risk`): both succeed, one tag, one link. It
+    failed on the unique name or the link's key, and a batch then redid each job alone."""
+
+    pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+    async def test_both_succeed_and_the_tag_is_linked_once(self, runtime, cast):  # type: ignore[no-untyped-def]
+        from frontdesk.conversations.models import ConversationTag, Tag
+
+        async with runtime.db.session() as session:
+            inbound = Inbound(
+                inbox_id=cast.website.id, external_id="t1", address="t@example.com", text="hi"
+            )
+            [received] = await receive_many(session, [inbound], blobs=runtime.blobs)
+            await uow.commit(session)
+        conversation_id = received.conversation.id  # type: ignore[union-attr]
+        first_tagged = asyncio.Event()
+
+        async def tag(first: bool) -> None:
+            async with runtime.db.session() as session:
+                if not first:
+                    await first_tagged.wait()  # the first holds its new rows, uncommitted
+                await repository.add_tag(session, conversation_id, "at-risk")
+                if first:
+                    first_tagged.set()
+                    await asyncio.sleep(0.3)  # the second meets the first's rows meanwhile
+                await uow.commit(session)
+
+        await asyncio.wait_for(asyncio.gather(tag(True), tag(False)), 20)
+        async with runtime.db.session() as session:
+            tags = list(await session.scalars(select(Tag.id).where(Tag.name == "at-risk")))
+            links = list(
+                await session.scalars(
+                    select(ConversationTag.tag_id).where(
+                        ConversationTag.conversation_id == conversation_id
+                    )
+                )
+            )
+        assert len(tags) == 1
+        assert links == tags
