@@ -33,7 +33,6 @@ BEFORE_COMMIT: list[Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[Non
 # same round trip: the event lock is never held while the client is away.
 EVENT_JOBS: list[Callable[[AsyncSession, list[dict[str, Any]]], list[tuple[int, str]]]] = []
 EVENTS = Event.metadata.tables["events"]
-JOB_AVAILABLE = "available"  # kit/jobs.py's AVAILABLE (that module imports this one)
 # Any constant works; it only has to be the same in every process sharing the database.
 EVENT_LOCK_KEY = 7_242_001
 
@@ -54,12 +53,11 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
         await session.flush()
         for prepare in BEFORE_EVENTS:
             await prepare(session, pending)
-        if session.get_bind().dialect.name == "postgresql":
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:  # committed with its event statement
             reacting = [job for jobs in EVENT_JOBS for job in jobs(session, pending)]
             await session.flush()  # what the hooks added, before the lock
             sequences = await _append_and_commit(session, pending, reacting)
-            for sequence, item in zip(sequences, pending, strict=True):
-                item["sequence"] = sequence
         else:  # SQLite: the transaction holds the database's one write lock already
             sequences = await next_keys(session, Event, len(pending))
             # One executemany, no ORM objects: the log is append-only and nobody reads
@@ -68,8 +66,9 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
                 {**item, "sequence": sequence}
                 for sequence, item in zip(sequences, pending, strict=True)
             ])  # fmt: skip
-            for sequence, item in zip(sequences, pending, strict=True):
-                item["sequence"] = sequence
+        for sequence, item in zip(sequences, pending, strict=True):
+            item["sequence"] = sequence
+        if not postgres:
             for before in BEFORE_COMMIT:
                 await before(session, pending)
     await session.commit()  # PostgreSQL with events: committed already, SQLAlchemy's state only
@@ -145,8 +144,11 @@ def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) 
     ).cte("numbered")
     reacting = values(
         column("n", Integer), column("kind", String), column("event", JSONB), name="reacting"
-    ).data([(n, kind, _event_without_sequence(chunk[n])) for n, kind in jobs])
+    ).data([(n, kind, event_message(sequence=0, **chunk[n])) for n, kind in jobs])
     jobs_table = Event.metadata.tables["jobs"]  # kit/jobs.py's Job
+    # Its columns' defaults by hand: SQLAlchemy fills none in a statement nested in a CTE.
+    defaults = {name: jobs_table.c[name].default for name in ("state", "attempts")}
+    state, attempts = (getattr(default, "arg", None) for default in defaults.values())
     now = utcnow()
     enqueued = (
         pg_insert(jobs_table)
@@ -154,6 +156,7 @@ def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) 
             ["kind", "payload", "key", "state", "attempts", "run_at", "created_at"],
             select(
                 reacting.c.kind,
+                # `||` puts the allocated sequence in place of the placeholder 0.
                 cast(
                     reacting.c.event.op("||")(
                         func.jsonb_build_object("sequence", numbered.c.sequence)
@@ -161,8 +164,8 @@ def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) 
                     jobs_table.c.payload.type,
                 ),
                 reacting.c.kind + ":" + cast(numbered.c.sequence, String),
-                literal(JOB_AVAILABLE),
-                literal(0),
+                literal(state),
+                literal(attempts),
                 literal(now, jobs_table.c.run_at.type),
                 literal(now, jobs_table.c.created_at.type),
             ).select_from(reacting.join(numbered, reacting.c.n == numbered.c.n)),
@@ -171,13 +174,6 @@ def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) 
         .cte("enqueued")
     )
     return select(numbered.c.sequence).add_cte(enqueued)
-
-
-def _event_without_sequence(item: dict[str, Any]) -> dict[str, Any]:
-    """The event as clients get it, less the sequence that the statement adds."""
-    message = event_message(sequence=0, **{name: item[name] for name in _EVENT_COLUMNS})
-    del message["sequence"]
-    return message
 
 
 async def end_read(session: AsyncSession) -> None:

@@ -18,9 +18,9 @@ SENTIMENT_JOB = "sentiment.analyse"
 # model), beside the webhooks in the same process. Not more: the transaction holds the
 # batch's conversations (on SQLite the one write lock) until it commits, and on PostgreSQL a
 # webhooks' group commit that touches one of them waits, its whole group with it (64 a batch:
-# every acknowledgement stalled 2-3 s at once while a busy worker went through one).
+# every acknowledgement stalled 2-3 s at once while a busy worker went through one). The same
+# on both databases.
 SENTIMENT_BATCH = 16
-SQLITE_SENTIMENT_BATCH = 16
 
 
 def _customer_wrote(event: dict[str, Any]) -> bool:
@@ -36,7 +36,7 @@ def _customer_wrote(event: dict[str, Any]) -> bool:
 on_event("message.created", SENTIMENT_JOB, wants=_customer_wrote)
 
 
-@batch_handler(SENTIMENT_JOB, size=SENTIMENT_BATCH, sqlite_size=SQLITE_SENTIMENT_BATCH)
+@batch_handler(SENTIMENT_JOB, size=SENTIMENT_BATCH)
 async def analyse(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     """Label the messages, update their conversations' trends, run the frustration hooks:
     the batch in one transaction; if that fails, each message in its own, so a message that

@@ -22,8 +22,7 @@ NEGATIVE_RUN = 3
 # negative customer message: a claim, a transaction and a completion each cost more than the
 # look itself, in SQLite's embedded runner beside the webhooks). No more: the transaction
 # holds its conversations until it commits (sentiment/tasks.py SENTIMENT_BATCH).
-AT_RISK_BATCH = 16
-SQLITE_AT_RISK_BATCH = 16
+AT_RISK_BATCH = 16  # on both databases
 
 log = logging.getLogger(__name__)
 ANSWERING_CHANNELS = ("sms", "sms_gateway", "whatsapp", "telegram")
@@ -86,7 +85,7 @@ async def answer_message(session: Any, event: dict[str, Any]) -> None:
     await service.answer_from_message(session, int(event["payload"]["message_id"]))
 
 
-@batch_handler(AT_RISK_JOB, size=AT_RISK_BATCH, sqlite_size=SQLITE_AT_RISK_BATCH)
+@batch_handler(AT_RISK_JOB, size=AT_RISK_BATCH)
 async def negative_runs(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     """Each negative analysis, in order, in one transaction; if that fails, each in its own,
     so a job that cannot run fails alone."""
