@@ -120,7 +120,9 @@ async def post_all(app: Any, hooks: list[Any], c: int) -> tuple[list[float], int
     return latencies, errors
 
 
-async def drain(settings: Settings, app: Any, profile: str | None) -> None:
+async def drain(
+    settings: Settings, app: Any, profile: str | None, meter: Meter | None = None
+) -> None:
     """Run the jobs the webhooks queued to the end (nothing else running): their CPU, by kind
     of job queued (what the embedded runner of SQLite's `frontdesk serve` adds per webhook)."""
     db = app.state.runtime.db
@@ -133,6 +135,9 @@ async def drain(settings: Settings, app: Any, profile: str | None) -> None:
     profiler = cProfile.Profile(time.process_time) if profile else None
     if profiler:
         profiler.enable()
+    if meter is not None:
+        meter.statements = meter.commits = 0
+        meter.sql.clear()
     before, wall = time.process_time(), time.perf_counter()
     task = asyncio.create_task(runner.run())
     while True:
@@ -153,6 +158,12 @@ async def drain(settings: Settings, app: Any, profile: str | None) -> None:
     task.cancel()
     print(f"  jobs: {sum(kinds.values())} drained in {cpu:.2f} CPU-s "
           f"({time.perf_counter() - wall:.1f} s): {kinds}")  # fmt: skip
+    if meter is not None:  # the drain's own polling counted in too (a few statements)
+        jobs = max(sum(kinds.values()), 1)
+        print(f"  per job: {meter.statements / jobs:.2f} statements, "
+              f"{meter.commits / jobs:.3f} commits")
+        for sql, count in meter.sql.most_common(20):
+            print(f"      {count / jobs:5.2f}  {sql}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -211,7 +222,10 @@ async def main_async(args: argparse.Namespace) -> None:
             if profiler:
                 profiler.dump_stats(args.profile)
             if args.drain:
-                await drain(settings, app, args.profile and args.profile + ".jobs")
+                await drain(
+                    settings, app, args.profile and args.profile + ".jobs",
+                    meter if args.sql else None,
+                )
     finally:
         channels.drop_database(url)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import Database, utcnow
 from frontdesk.kit import jobs, uow
+from frontdesk.kit.events import record
 from frontdesk.kit.jobs import Job, JobRunner, Schedule
 from frontdesk.kit.sqlite import JOB_RANK, REQUEST_RANK, current_rank
 
@@ -221,6 +222,65 @@ class TestRunner:
             states = (await session.scalars(select(Job.state))).all()
             await session.commit()
         assert sorted(states) == ["completed"] * 3
+
+
+class TestClaimRounds:
+    async def test_a_kind_nobody_handles_is_swept_up_and_failed(self, runtime):
+        """Rounds claim the registered kinds by name; kinds nobody handles are claimed by
+        the sweep (at the first round, then every UNKNOWN_SWEEP) and fail at once."""
+        job_id = await enqueue(runtime, kind="test.nobody-handles-this")
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        await runner._claim_and_start()
+        await asyncio.wait(runner._running)
+        row = await job_row(runtime, job_id)
+        assert row.state == "failed" and "no handler" in row.last_error
+        second = await enqueue(runtime, kind="test.nobody-handles-this")
+        await runner._claim_and_start()  # within the sweep's interval: left for later
+        assert (await job_row(runtime, second)).state == "available"
+
+    async def test_on_sqlite_a_claim_by_kind_reads_its_own_kinds_index(self, runtime):
+        """A claim for one kind reads ix_jobs_kind_claim in order and stops at its limit: a
+        backlog of other kinds is not read (with _due's OR it was read and sorted whole)."""
+        if not runtime.settings.is_sqlite:
+            return  # PostgreSQL keeps FOR UPDATE SKIP LOCKED over _due (not this plan)
+        from sqlalchemy import event as sa_event
+
+        seen: list[tuple[str, Any]] = []
+
+        def note(_conn, _cursor, statement, params, _context, _many):  # type: ignore[no-untyped-def]
+            if statement.startswith("UPDATE jobs"):
+                seen.append((statement, params))
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", note)
+        try:
+            await JobRunner(runtime.db, runtime.settings, name="r").claim(5, kinds=("test.record",))
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", note)
+        [(sql, params)] = seen
+        async with runtime.db.session() as session:
+            connection = await session.connection()
+            found = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params))
+            plan = " ".join(str(row) for row in found.all())
+            await session.rollback()
+        assert "ix_jobs_kind_claim (kind=? AND state=? AND run_at<?)" in plan
+        assert "ix_jobs_claim" not in plan
+
+    async def test_subscribed_jobs_are_inserted_in_one_statement(self, runtime):
+        """SQLite: one executemany (new Job objects were inserted one statement each: a group
+        commit of 32 webhooks made 32 INSERTs); PostgreSQL: the events' own statement."""
+        from tests.conftest import statements_containing
+
+        with statements_containing(runtime, "INSERT INTO jobs") as inserts:
+            async with runtime.db.session() as session:
+                for n in range(10):
+                    record(session, "test.subscribed", {"n": n})
+                await uow.commit(session)
+        async with runtime.db.session() as session:
+            made = (await session.scalars(select(Job.kind))).all()
+            await session.commit()
+        assert sorted(made) == ["test.explode"] + ["test.record"] * 10
+        assert len(inserts) == 1
 
 
 class TestSchedules:

@@ -29,9 +29,11 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import Executable
 
 from frontdesk.config import Settings
-from frontdesk.db import Base, Database, UTCDateTime, assign_ids, utcnow
+from frontdesk.db import Base, Database, UTCDateTime, assign_ids, is_sqlite, utcnow
 from frontdesk.kit import uow
 from frontdesk.kit.events import event_message
 from frontdesk.kit.sqlite import JOB_WRITER
@@ -55,7 +57,11 @@ JOB_STATES = (AVAILABLE, RUNNING, COMPLETED, FAILED)
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_claim", "state", "run_at"),)
+    __table_args__ = (
+        Index("ix_jobs_claim", "state", "run_at"),
+        # Claims by kind read their own kind's due jobs in order (migration 0055).
+        Index("ix_jobs_kind_claim", "kind", "state", "run_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(100))
@@ -125,6 +131,12 @@ class Handler:
 
 
 HANDLERS: dict[str, Handler] = {}
+JOBS = Job.metadata.tables["jobs"]
+
+
+# Seconds between a runner's looks for jobs of kinds no handler is registered for (claimed,
+# then failed: "no handler"); every other claim names the kinds it takes.
+UNKNOWN_SWEEP = 10.0
 
 
 @dataclass
@@ -289,10 +301,18 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
         # Uses index: uq_jobs_key.
         chunk = keys[start : start + 500]
         queued.update(await session.scalars(select(Job.key).where(Job.key.in_(chunk))))
-    for kind, key, item in jobs:
-        if key not in queued:
-            job = await enqueue(session, kind, event_message(**item))  # unkeyed: no read
-            job.key = key
+    now = utcnow()
+    rows = [
+        {"kind": kind, "payload": event_message(**item), "key": key, "state": AVAILABLE,
+         "attempts": 0, "run_at": now, "created_at": now}
+        for kind, key, item in jobs
+        if key not in queued
+    ]  # fmt: skip
+    if rows:
+        # One executemany with no ORM objects (new Job objects without keys are inserted one
+        # statement each on SQLite: a group commit of 32 webhooks made 32 INSERTs).
+        await session.execute(insert(JOBS), rows)
+        _announce(session)
 
 
 def _subscribed_jobs(session: AsyncSession, pending: list[dict[str, Any]]) -> list[tuple[int, str]]:
@@ -468,6 +488,7 @@ class JobRunner:
     _batches: dict[str, int] = field(default_factory=dict)
     _stopping: bool = False
     _schedules_due: float = 0.0
+    _sweep_due: float = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -540,7 +561,15 @@ class JobRunner:
                     free -= 1
                     full = full or len(jobs) == size
             if free > 0:
-                claimed = await self._claim_in(session, free, exclude=tuple(batches))
+                # The other kinds by name (read through ix_jobs_kind_claim, not past a
+                # backlog of batch kinds); kinds nobody handles are swept up now and then.
+                singles = tuple(sorted(kind for kind in HANDLERS if kind not in batches))
+                claimed = await self._claim_in(session, free, kinds=singles)
+            if free > len(claimed) and time.monotonic() >= self._sweep_due:
+                self._sweep_due = time.monotonic() + UNKNOWN_SWEEP
+                claimed += await self._claim_in(
+                    session, free - len(claimed), exclude=tuple(sorted(HANDLERS))
+                )
             await session.commit()
         for kind, jobs in taken:
             self._batches[kind] = self._batches.get(kind, 0) + 1
@@ -601,7 +630,9 @@ class JobRunner:
     ) -> list[Claimed]:
         """`claim` within the caller's transaction (the caller commits)."""
         now = utcnow()
-        statement = _claim_statement(None if kinds is None else tuple(kinds), tuple(exclude))
+        statement = _claim_statement(
+            None if kinds is None else tuple(kinds), tuple(exclude), is_sqlite(session)
+        )
         result = await session.execute(
             statement,
             {
@@ -803,20 +834,28 @@ def _due(now: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _claim_statement(kinds: tuple[str, ...] | None, exclude: tuple[str, ...]) -> Any:
+def _claim_statement(
+    kinds: tuple[str, ...] | None, exclude: tuple[str, ...], sqlite: bool = False
+) -> Any:
     """The claim's UPDATE for these kinds, built once: a runner claims on every wake-up (a
     reply's NOTIFY, a finished batch, each poll), up to three times a round, and building
     the statement (its clauses coerced one by one) cost more CPU than executing it from
     SQLAlchemy's compiled cache. Parameters: c_now, c_limit, c_name (the runner), c_until
-    (the lease's end)."""
-    due = (
-        select(Job.id)
-        .where(_due(bindparam("c_now", type_=UTCDateTime())))
-        .where(*_kind_filter(kinds, exclude))
-        .order_by(Job.run_at, Job.id)
-        .limit(bindparam("c_limit", type_=Integer()))
-        .with_for_update(skip_locked=True)
-    )
+    (the lease's end). SQLite: the due jobs of each state are read in order up to the limit
+    (`_sqlite_due`)."""
+    now = bindparam("c_now", type_=UTCDateTime())
+    limit = bindparam("c_limit", type_=Integer())
+    if sqlite:
+        due: Any = _sqlite_due(kinds, exclude, now, limit)
+    else:
+        due = (
+            select(Job.id)
+            .where(_due(now))
+            .where(*_kind_filter(kinds, exclude))
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
     return (
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()))
@@ -829,6 +868,30 @@ def _claim_statement(kinds: tuple[str, ...] | None, exclude: tuple[str, ...]) ->
         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
         .execution_options(synchronize_session=False)
     )
+
+
+def _sqlite_due(
+    kinds: tuple[str, ...] | None, exclude: tuple[str, ...], now: Any, limit: Any
+) -> Any:
+    """SQLite: the first `limit` due jobs as `_due` orders them, from its two parts (available
+    by run_at; running with the lease run out) read through ix_jobs_kind_claim for given
+    kinds: for one kind each part in index order, stopped at the limit; for several, only
+    their due jobs (then sorted). With `_due`'s OR in one WHERE, SQLite read every due job of
+    any kind and sorted them: with 20,000 sentiment jobs waiting, each claim took 4-9 ms with
+    the write lock held, even for a kind that had none."""
+    filters = _kind_filter(kinds, exclude)
+    in_order = kinds is None or len(kinds) == 1
+    parts = []
+    for state in (
+        and_(Job.state == AVAILABLE, Job.run_at <= now),
+        and_(Job.state == RUNNING, Job.locked_until < now),
+    ):
+        part = select(Job.id, Job.run_at).where(state, *filters)
+        if in_order:
+            part = select(*part.order_by(Job.run_at, Job.id).limit(limit).subquery().c)
+        parts.append(part)
+    both = union_all(*parts).subquery()
+    return select(both.c.id).order_by(both.c.run_at, both.c.id).limit(limit)
 
 
 def _kind_filter(kinds: Collection[str] | None, exclude: Collection[str]) -> list[Any]:

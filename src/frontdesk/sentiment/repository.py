@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import Message
@@ -11,20 +15,52 @@ from frontdesk.sentiment.models import SentimentRule
 RULE_ID = 1
 
 
-async def recent_scores(session: AsyncSession, conversation_id: int, *, limit: int) -> list[float]:
-    """Scores of the conversation's newest analysed inbound messages, newest first."""
-    # Uses index: ix_messages_conversation (conversation_id, id), read backwards.
-    rows = await session.scalars(
-        select(Message.sentiment_score)
+async def recent_analyses(
+    session: AsyncSession, conversation_ids: Collection[int], *, limit: int
+) -> dict[int, list[tuple[int, str, float]]]:
+    """Per conversation, its newest analysed inbound messages as (message id, label, score),
+    newest first: at most `limit` each, every conversation in one statement."""
+    if not conversation_ids:
+        return {}
+    ordered = sorted(conversation_ids)
+    found: dict[int, list[tuple[int, str, float]]] = {id_: [] for id_ in ordered}
+    for start in range(0, len(ordered), _RECENT_CHUNK):
+        chunk = ordered[start : start + _RECENT_CHUNK]
+        params = {f"c{n}": conversation_id for n, conversation_id in enumerate(chunk)}
+        result = await session.execute(_recent_statement(len(chunk), limit), params)
+        for conversation_id, message_id, label, score in result.all():
+            found[conversation_id].append((message_id, str(label), float(score)))
+    for rows in found.values():
+        rows.sort(key=lambda row: -row[0])
+    return found
+
+
+# Conversations per statement: SQLite allows 500 members in a compound SELECT.
+_RECENT_CHUNK = 64
+
+
+@functools.lru_cache(maxsize=128)
+def _recent_statement(conversations: int, limit: int) -> Any:
+    """`recent_analyses`' statement for this many conversations (parameters c0, c1, ...),
+    built once: one UNION ALL member per conversation, each reading ix_messages_conversation
+    (conversation_id, id) backwards and stopping after `limit` (a long conversation costs no
+    more than a short one; a window function over them would read every message). Built per
+    call, its subqueries cost more CPU than running it."""
+    parts = [
+        select(Message.conversation_id, Message.id, Message.sentiment, Message.sentiment_score)
         .where(
-            Message.conversation_id == conversation_id,
+            Message.conversation_id == bindparam(f"c{n}", type_=Integer()),
             Message.direction == "inbound",
             Message.sentiment_score.is_not(None),
         )
         .order_by(Message.id.desc())
         .limit(limit)
-    )
-    return [float(score) for score in rows.all() if score is not None]
+        .subquery()
+        for n in range(conversations)
+    ]
+    if len(parts) == 1:
+        return select(*parts[0].c)
+    return union_all(*(select(*part.c) for part in parts))
 
 
 async def get_rule(session: AsyncSession) -> SentimentRule | None:

@@ -94,78 +94,71 @@ def precompute(texts: dict[int, str]) -> Precomputed:
 async def analyse_messages(
     session: AsyncSession, message_ids: list[int], *, precomputed: Precomputed | None = None
 ) -> list[Message]:
-    """`analyse_message` for each, oldest first (a conversation's trend folds its messages in
-    order): the messages, their conversations and the rule read once for all. An analysis
-    in `precomputed` is used when the message's text is still the one analysed."""
-    # Held here: the session's identity map keeps instances only while something refers to
-    # them, and analyse_message finds them there instead of reading each again.
-    messages = await conversations_repository.get_messages(session, set(message_ids))
+    """Label each customer message not analysed yet and fold it into its conversation's
+    trend, oldest first (as one message at a time would), running the hooks: the messages,
+    their conversations, their recent analyses and the rule are read once for all, and the
+    changes are written together at the commit. An analysis in `precomputed` is used when
+    the message's text is still the one analysed. Idempotent: an analysed message is left
+    alone. Returns the messages labelled."""
+    found = await conversations_repository.get_messages(session, set(message_ids))
+    todo = [m for _, m in sorted(found.items()) if m.sentiment is None and _from_customer(m)]
+    if not todo:
+        return []
     held = await conversations_repository.get_conversations(
-        session, {message.conversation_id for message in messages.values()}
+        session, {message.conversation_id for message in todo}
     )
+    recent = await repository.recent_analyses(session, held, limit=TREND_WINDOW)
     current = await rule(session)
     analysed = []
-    for message_id in sorted(set(message_ids)):
-        found = await analyse_message(
-            session, message_id, current=current, precomputed=precomputed
+    for message in todo:
+        known = (precomputed or {}).get(message.id)
+        if known is not None and known[0] == message.text:
+            analysis = known[1]
+        else:
+            analysis = model.analyse(message.text)
+        if analysis is None:
+            continue
+        message.sentiment, message.sentiment_score = analysis.label, analysis.score
+        analysed.append(message)
+        conversation = held.get(message.conversation_id)
+        if conversation is None:
+            continue
+        # The conversation's newest analyses with this one in its place (by id, as stored).
+        history = recent.setdefault(conversation.id, [])
+        history.append((message.id, analysis.label, analysis.score))
+        history.sort(key=lambda row: -row[0])
+        del history[TREND_WINDOW:]
+        was_frustrated = conversation.frustrated
+        conversation.sentiment_trend = trend_of([score for _, _, score in history])
+        conversation.frustrated = (
+            conversation.sentiment_trend is not None
+            and conversation.sentiment_trend <= current.frustrated_below
         )
-        if found is not None:
-            analysed.append(found)
-    del held
+        record(
+            session,
+            "conversation.sentiment_changed",
+            {
+                "conversation_id": conversation.id,
+                "message_id": message.id,
+                "label": analysis.label,
+                "score": analysis.score,
+                "trend": conversation.sentiment_trend,
+                "frustrated": conversation.frustrated,
+            },
+            inbox_id=conversation.inbox_id,
+            conversation_id=conversation.id,
+            customer_id=conversation.customer_id,
+        )
+        if conversation.frustrated and not was_frustrated:
+            for hook in FRUSTRATION_HOOKS:
+                await hook(session, conversation, current)
     return analysed
 
 
-async def analyse_message(
-    session: AsyncSession,
-    message_id: int,
-    *,
-    current: SentimentRule | None = None,
-    precomputed: Precomputed | None = None,
-) -> Message | None:
-    """Label a customer's message and update its conversation's trend (idempotent: an
-    analysed message is left alone). None when there is nothing to analyse."""
-    message = await conversations_repository.get_message(session, message_id)
-    if message is None or message.sentiment is not None or not _from_customer(message):
-        return None
-    known = (precomputed or {}).get(message.id)
-    if known is not None and known[0] == message.text:
-        analysis = known[1]
-    else:
-        analysis = model.analyse(message.text)
-    if analysis is None:
-        return None
-    message.sentiment, message.sentiment_score = analysis.label, analysis.score
-    await session.flush()
-    conversation = await conversations_repository.get_conversation(session, message.conversation_id)
-    if conversation is None:
-        return message
-    scores = await repository.recent_scores(session, conversation.id, limit=TREND_WINDOW)
-    current = current or await rule(session)
-    was_frustrated = conversation.frustrated
-    conversation.sentiment_trend = trend_of(scores)
-    conversation.frustrated = (
-        conversation.sentiment_trend is not None
-        and conversation.sentiment_trend <= current.frustrated_below
-    )
-    record(
-        session,
-        "conversation.sentiment_changed",
-        {
-            "conversation_id": conversation.id,
-            "message_id": message.id,
-            "label": analysis.label,
-            "score": analysis.score,
-            "trend": conversation.sentiment_trend,
-            "frustrated": conversation.frustrated,
-        },
-        inbox_id=conversation.inbox_id,
-        conversation_id=conversation.id,
-        customer_id=conversation.customer_id,
-    )
-    if conversation.frustrated and not was_frustrated:
-        for hook in FRUSTRATION_HOOKS:
-            await hook(session, conversation, current)
-    return message
+async def analyse_message(session: AsyncSession, message_id: int) -> Message | None:
+    """`analyse_messages` for one message: it, or None when there was nothing to analyse."""
+    analysed = await analyse_messages(session, [message_id])
+    return analysed[0] if analysed else None
 
 
 def _from_customer(message: Message) -> bool:
