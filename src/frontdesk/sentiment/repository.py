@@ -15,21 +15,21 @@ from frontdesk.sentiment.models import SentimentRule
 RULE_ID = 1
 
 
-async def recent_analyses(
+async def recent_scores(
     session: AsyncSession, conversation_ids: Collection[int], *, limit: int
-) -> dict[int, list[tuple[int, str, float]]]:
-    """Per conversation, its newest analysed inbound messages as (message id, label, score),
-    newest first: at most `limit` each, every conversation in one statement."""
+) -> dict[int, list[tuple[int, float]]]:
+    """Per conversation, its newest analysed inbound messages as (message id, score), newest
+    first: at most `limit` each, every conversation in one statement."""
     if not conversation_ids:
         return {}
     ordered = sorted(conversation_ids)
-    found: dict[int, list[tuple[int, str, float]]] = {id_: [] for id_ in ordered}
+    found: dict[int, list[tuple[int, float]]] = {id_: [] for id_ in ordered}
     for start in range(0, len(ordered), _RECENT_CHUNK):
         chunk = ordered[start : start + _RECENT_CHUNK]
         params = {f"c{n}": conversation_id for n, conversation_id in enumerate(chunk)}
         result = await session.execute(_recent_statement(len(chunk), limit), params)
-        for conversation_id, message_id, label, score in result.all():
-            found[conversation_id].append((message_id, str(label), float(score)))
+        for conversation_id, message_id, score in result.all():
+            found[conversation_id].append((message_id, float(score)))
     for rows in found.values():
         rows.sort(key=lambda row: -row[0])
     return found
@@ -41,13 +41,13 @@ _RECENT_CHUNK = 64
 
 @functools.lru_cache(maxsize=128)
 def _recent_statement(conversations: int, limit: int) -> Any:
-    """`recent_analyses`' statement for this many conversations (parameters c0, c1, ...),
+    """`recent_scores`' statement for this many conversations (parameters c0, c1, ...),
     built once: one UNION ALL member per conversation, each reading ix_messages_conversation
     (conversation_id, id) backwards and stopping after `limit` (a long conversation costs no
     more than a short one; a window function over them would read every message). Built per
     call, its subqueries cost more CPU than running it."""
     parts = [
-        select(Message.conversation_id, Message.id, Message.sentiment, Message.sentiment_score)
+        select(Message.conversation_id, Message.id, Message.sentiment_score)
         .where(
             Message.conversation_id == bindparam(f"c{n}", type_=Integer()),
             Message.direction == "inbound",

@@ -95,11 +95,11 @@ async def analyse_messages(
     session: AsyncSession, message_ids: list[int], *, precomputed: Precomputed | None = None
 ) -> list[Message]:
     """Label each customer message not analysed yet and fold it into its conversation's
-    trend, oldest first (as one message at a time would), running the hooks: the messages,
-    their conversations, their recent analyses and the rule are read once for all, and the
-    changes are written together at the commit. An analysis in `precomputed` is used when
-    the message's text is still the one analysed. Idempotent: an analysed message is left
-    alone. Returns the messages labelled."""
+    trend, oldest first (as one message at a time would), running the frustration hooks:
+    the messages, their conversations, their recent scores and the rule are read once for
+    all, and the changes are written together at the commit. An analysis in `precomputed` is
+    used when the message's text is still the one analysed. Idempotent: an analysed message
+    is left alone. Returns the messages labelled."""
     found = await conversations_repository.get_messages(session, set(message_ids))
     todo = [m for _, m in sorted(found.items()) if m.sentiment is None and _from_customer(m)]
     if not todo:
@@ -107,7 +107,7 @@ async def analyse_messages(
     held = await conversations_repository.get_conversations(
         session, {message.conversation_id for message in todo}
     )
-    recent = await repository.recent_analyses(session, held, limit=TREND_WINDOW)
+    recent = await repository.recent_scores(session, held, limit=TREND_WINDOW)
     current = await rule(session)
     analysed = []
     for message in todo:
@@ -125,11 +125,11 @@ async def analyse_messages(
             continue
         # The conversation's newest analyses with this one in its place (by id, as stored).
         history = recent.setdefault(conversation.id, [])
-        history.append((message.id, analysis.label, analysis.score))
+        history.append((message.id, analysis.score))
         history.sort(key=lambda row: -row[0])
         del history[TREND_WINDOW:]
         was_frustrated = conversation.frustrated
-        conversation.sentiment_trend = trend_of([score for _, _, score in history])
+        conversation.sentiment_trend = trend_of([score for _, score in history])
         conversation.frustrated = (
             conversation.sentiment_trend is not None
             and conversation.sentiment_trend <= current.frustrated_below
