@@ -172,6 +172,15 @@ def is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+def insert_for(session: AsyncSession) -> Any:
+    """The session's dialect's `insert` (PostgreSQL's or SQLite's), for what a plain insert
+    lacks: `on_conflict_do_nothing`, `on_conflict_do_update`."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert if is_sqlite(session) else pg_insert
+
+
 async def begin_read(session: AsyncSession) -> bool:
     """SQLite: begin the session's next transaction read-only; True if it did (False on
     PostgreSQL, or when a transaction is open already: the reads then join it)."""

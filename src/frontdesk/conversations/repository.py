@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.conversations.models import (
@@ -22,6 +20,7 @@ from frontdesk.conversations.models import (
     PendingProviderUpdate,
     Tag,
 )
+from frontdesk.db import insert_for
 from frontdesk.kit.events import Event
 from frontdesk.kit.sql import in_ids
 
@@ -394,10 +393,6 @@ async def tag_names_by_conversation(
     return names
 
 
-def _insert_ignoring_conflicts(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 async def get_or_create_tag(session: AsyncSession, name: str) -> Tag:
     """The tag of this name, created if need be. Two transactions creating the same tag at
     once (the worker's sentiment and at-risk batches tag conversations `at-risk`) both
@@ -405,7 +400,7 @@ async def get_or_create_tag(session: AsyncSession, name: str) -> Tag:
     the unique name (and its whole batch with it)."""
     tag = await session.scalar(select(Tag).where(Tag.name == name))
     if tag is None:
-        insert = _insert_ignoring_conflicts(session)
+        insert = insert_for(session)
         await session.execute(
             insert(Tag).values(name=name).on_conflict_do_nothing(index_elements=["name"])
         )
@@ -426,7 +421,7 @@ async def set_tags(session: AsyncSession, conversation_id: int, tag_ids: Sequenc
 async def add_tag(session: AsyncSession, conversation_id: int, name: str) -> None:
     """Tag the conversation (kept tags stay; a tag it has already is a no-op)."""
     tag = await get_or_create_tag(session, name)
-    insert = _insert_ignoring_conflicts(session)
+    insert = insert_for(session)
     await session.execute(
         insert(ConversationTag)
         .values(conversation_id=conversation_id, tag_id=tag.id)

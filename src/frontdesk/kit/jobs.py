@@ -301,16 +301,15 @@ async def _enqueue_subscribed(session: AsyncSession, pending: list[dict[str, Any
         # Uses index: uq_jobs_key.
         chunk = keys[start : start + 500]
         queued.update(await session.scalars(select(Job.key).where(Job.key.in_(chunk))))
-    now = utcnow()
     rows = [
-        {"kind": kind, "payload": event_message(**item), "key": key, "state": AVAILABLE,
-         "attempts": 0, "run_at": now, "created_at": now}
+        {"kind": kind, "payload": event_message(**item), "key": key}
         for kind, key, item in jobs
         if key not in queued
-    ]  # fmt: skip
+    ]
     if rows:
-        # One executemany with no ORM objects (new Job objects without keys are inserted one
-        # statement each on SQLite: a group commit of 32 webhooks made 32 INSERTs).
+        # One executemany with no ORM objects, the other columns from the table's defaults
+        # (new Job objects without keys are inserted one statement each on SQLite: a group
+        # commit of 32 webhooks made 32 INSERTs).
         await session.execute(insert(JOBS), rows)
         _announce(session)
 

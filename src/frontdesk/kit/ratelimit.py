@@ -6,12 +6,10 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Integer, String, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from frontdesk.db import Base
+from frontdesk.db import Base, insert_for
 
 
 class RateWindow(Base):
@@ -31,7 +29,7 @@ async def take(
     A key is always used with the same `period`."""
     moment = time.time() if now is None else now
     window = int(moment // period)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     await session.execute(
         insert(RateWindow).values(key=key, window=window, count=0).on_conflict_do_nothing()
     )
@@ -66,7 +64,7 @@ async def take_many(
         return 0, 0.0
     moment = time.time() if now is None else now
     window = int(moment // period)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     await session.execute(
         insert(RateWindow).values(key=key, window=window, count=0).on_conflict_do_nothing()
     )

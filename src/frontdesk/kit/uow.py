@@ -147,8 +147,8 @@ def _append_statement(chunk: list[dict[str, Any]], jobs: list[tuple[int, str]]) 
     ).data([(n, kind, event_message(sequence=0, **chunk[n])) for n, kind in jobs])
     jobs_table = Event.metadata.tables["jobs"]  # kit/jobs.py's Job
     # Its columns' defaults by hand: SQLAlchemy fills none in a statement nested in a CTE.
-    defaults = {name: jobs_table.c[name].default for name in ("state", "attempts")}
-    state, attempts = (getattr(default, "arg", None) for default in defaults.values())
+    state, attempts = (getattr(jobs_table.c[name].default, "arg", None)
+                       for name in ("state", "attempts"))  # fmt: skip
     now = utcnow()
     enqueued = (
         pg_insert(jobs_table)

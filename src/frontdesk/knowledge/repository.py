@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.db import insert_for
 from frontdesk.knowledge.models import (
     Article,
     Feedback,
@@ -342,7 +341,7 @@ async def get_stamp(session: AsyncSession) -> str:
 
 
 async def renew_stamp(session: AsyncSession) -> None:
-    insert = pg_insert if _postgres(session) else sqlite_insert
+    insert = insert_for(session)
     stamp = uuid.uuid4().hex
     statement = insert(IndexStamp).values(id=1, stamp=stamp)
     await session.execute(
@@ -360,7 +359,7 @@ async def save_intent_model(
     examples: int, threshold: float, now: datetime,
 ) -> None:  # fmt: skip
     """Insert or replace the embedder's head (one row per embedder)."""
-    insert = pg_insert if _postgres(session) else sqlite_insert
+    insert = insert_for(session)
     values = {
         "fingerprint": fingerprint, "data": data, "articles": articles, "examples": examples,
         "threshold": threshold, "trained_at": now,
@@ -380,7 +379,7 @@ async def add_out_of_scope(
     has is kept as it is (a concurrent admin's insert too: no error)."""
     if not rows:
         return
-    insert = pg_insert if _postgres(session) else sqlite_insert
+    insert = insert_for(session)
     statement = insert(OutOfScopeQuestion).values(
         [{"language": language, "author_id": author_id, "created_at": now, **row} for row in rows]
     )
@@ -462,7 +461,7 @@ async def count_gap(
     now: datetime,
 ) -> None:  # fmt: skip
     """One more miss of `key` on `day` (a new row, or the existing row's counter)."""
-    insert = pg_insert if _postgres(session) else sqlite_insert
+    insert = insert_for(session)
     statement = insert(Gap).values(
         day=day, source=source, language=language, key=key, example=example, count=1,
         first_seen=now, last_seen=now,
