@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +179,18 @@ def worker() -> None:
         await stop.wait()
         await runtime.stop()
 
-    asyncio.run(run())
+    _run_loop(run())
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived process's loop on uvloop when it is installed (as uvicorn runs
+    `serve`'s: the same loop for the same code; its sockets cost less CPU per call)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux and macOS
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 @app.command()
