@@ -8,6 +8,8 @@ The database is prepared once (inboxes, 200 conversations per channel) and kept 
 (`--template`, PostgreSQL): each round copies it, so rounds of two code versions start from the
 same rows. Run two checkouts' code alternately with PYTHONPATH to compare them.
 
+On SQLite (`--database-url sqlite`) the template is a file and each round runs on a copy.
+
 Usage: python bench/outbound_cpu.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/x
        [--replies 1000] [--rounds 1] [--template fd_h4_outbound_tmpl] [--sql] [--profile f.prof]
 """
@@ -27,6 +29,7 @@ import asyncio
 import cProfile
 import importlib.util
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -177,7 +180,8 @@ async def one_round(url: str, workdir: Path, args: argparse.Namespace, fakes: An
     fakes.calls = fakes.duplicates = fakes.refused = 0
     runtime = Runtime.build(settings, with_runner=True)
     meter = channels_cpu.Meter()
-    meter.listen(runtime.db.engine)
+    for engine in runtime.db.engines:
+        meter.listen(engine)
     profiler = cProfile.Profile(time.thread_time) if args.profile else None
     if profiler:
         profiler.enable()
@@ -212,9 +216,38 @@ async def one_round(url: str, workdir: Path, args: argparse.Namespace, fakes: An
             print(f"      {count / n:6.3f}  {sql}")
 
 
+async def main_sqlite(args: argparse.Namespace, workdir: Path) -> None:
+    """`--database-url sqlite`: the template is a file (`/tmp/<template>.sqlite3`), each round
+    runs on a copy of it."""
+    template = Path(tempfile.gettempdir()) / f"{args.template}.sqlite3"
+    if not template.exists():
+        try:
+            await make_template(f"sqlite+aiosqlite:///{template}", workdir)
+        except BaseException:
+            template.unlink(missing_ok=True)
+            raise
+    fakes = channels.Fakes()
+    fakes_thread(fakes)
+    if args.stub_sends:
+        stub_sends(fakes)
+    if args.compiles:
+        count_compiles()
+    where = f"sqlite code={frontdesk_path()}"
+    print(f"outbound_cpu: replies={args.replies} {where} load {channels.load()}")
+    for _ in range(args.rounds):
+        copy = workdir / "round.sqlite3"
+        for suffix in ("-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(template, copy)
+        await one_round(f"sqlite+aiosqlite:///{copy}", workdir, args, fakes)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fd-outbound-cpu-"))
     (workdir / "blobs").mkdir(exist_ok=True)
+    if args.database_url.startswith("sqlite"):
+        await main_sqlite(args, workdir)
+        return
     if not exists(args.template):
         admin(f'CREATE DATABASE "{args.template}"')
         try:
@@ -249,7 +282,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database-url", required=True, help="a PostgreSQL URL (its server)")
+    parser.add_argument(
+        "--database-url", required=True, help="a PostgreSQL URL (its server), or sqlite"
+    )
     parser.add_argument("--template", default="fd_outbound_cpu_tmpl", help="template database")
     parser.add_argument("--replies", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1)

@@ -230,6 +230,39 @@ class TestBatchDelivery:
         assert Counter(receiver.requests) == {key(i): 1 for i in ids}
 
 
+class TestSqliteRead:
+    @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+    async def test_the_batch_reads_off_the_write_lock(self, client, cast, runtime, monkeypatch):
+        """SQLite: a batch of 64 reads its messages, recipients and threads in a read-only
+        transaction, so a request may write meanwhile (a writer then would hold the one write
+        lock for the whole read, and requests would wait behind it)."""
+        from frontdesk.conversations import outbox
+
+        receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
+        written: list[int] = []
+        original = outbox._refusals
+
+        async def refusals(*args: Any, **kwargs: Any) -> Any:
+            async def write() -> None:
+                async with runtime.db.session() as other:
+                    await jobs.enqueue(other, "test.other", {"during": "the batch's read"})
+                    await uow.commit(other)
+
+            await asyncio.wait_for(write(), 2.0)  # never waits for the batch's read to end
+            written.append(1)
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(outbox, "_refusals", refusals)
+        async with serve_app(receiver) as address:
+            ids = await replies(client, cast, 3, address)
+            await settle_other_jobs(runtime)
+            runner = JobRunner(runtime.db, runtime.settings, name="r")
+            batch = await runner.claim(64, kinds=(DELIVER_JOB,))
+            await runner.execute_batch(DELIVER_JOB, batch)
+        assert written == [1]
+        assert await statuses(runtime, ids) == ["delivered"] * 3
+
+
 class TestWaves:
     async def test_a_crash_mid_batch_repeats_at_most_one_wave(
         self, client, cast, runtime, monkeypatch

@@ -194,7 +194,7 @@ class TestRunner:
 
         monkeypatch.setitem(
             jobs.HANDLERS, "test.batch",
-            jobs.Handler(fn=batch, transactional=False, batch=4, sqlite_batch=4, parallel=1),
+            jobs.Handler(fn=batch, transactional=False, batch=4, parallel=1),
         )  # fmt: skip
         for n in range(2):
             await enqueue(runtime, kind="test.batch", payload={"n": n})

@@ -87,7 +87,8 @@ async def deliver_batch(ctx: JobContext, jobs: Sequence[Claimed]) -> dict[int, E
     the next wave is sent, so a crash repeats at most one wave per batch."""
     began = time.monotonic()  # about when the jobs were claimed, the lease's start
     async with ctx.db.session() as session:
-        batch = await _prepare(session, ctx, jobs)
+        async with uow.reading(session):  # SQLite: a reader, off the one write lock
+            batch = await _prepare(session, ctx, jobs)
         await session.commit()  # read-only; commit keeps the loaded rows usable
     if any(_capped(send) for send in batch.sends):
         await _take_rate_slots(ctx, batch)

@@ -26,16 +26,15 @@ async def _delivery_failed(session: AsyncSession, payload: dict[str, Any], error
 
 
 # Up to this many deliveries are claimed, sent (concurrently) and recorded together; one
-# batch holds one of the runner's FRONTDESK_JOB_CONCURRENCY slots. On SQLite a batch's read
-# and write transactions hold the one write lock, so its batches are smaller.
+# batch holds one of the runner's FRONTDESK_JOB_CONCURRENCY slots. On SQLite too: the batch
+# reads in a read-only transaction, off the one write lock, and records each wave of sends
+# in a short transaction of its own (conversations/outbox.py).
 DELIVERY_BATCH = 64
-SQLITE_DELIVERY_BATCH = 16
 
 
 @batch_handler(
     DELIVER_JOB,
     size=DELIVERY_BATCH,
-    sqlite_size=SQLITE_DELIVERY_BATCH,
     parallel=PARALLEL_BATCHES,
     on_failure=_delivery_failed,
 )

@@ -126,8 +126,6 @@ class Handler:
     # with at most `parallel` batches of the kind running in one runner.
     batch: int = 0
     parallel: int = 1
-    # The batch size on SQLite, where every transaction holds the one write lock.
-    sqlite_batch: int = 0
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -213,7 +211,6 @@ def batch_handler(
     kind: str,
     *,
     size: int,
-    sqlite_size: int | None = None,
     parallel: int = 2,
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
 ) -> Callable[[BatchFn], BatchFn]:
@@ -224,9 +221,10 @@ def batch_handler(
     the handler fails the attempt of every job in the batch (they are retried as usual).
     At most `parallel` batches of the kind run at once in a runner: two overlap one batch's
     network wait with the next one's database work; more would only queue, and a batch
-    that queues past the job lease is claimed again. On SQLite every transaction holds the
-    database's one write lock (BEGIN IMMEDIATE), so a batch's read and write transactions
-    there take `sqlite_size` jobs, to keep requests from waiting behind them."""
+    that queues past the job lease is claimed again. On SQLite every writing transaction
+    holds the database's one write lock (BEGIN IMMEDIATE): a handler reads in read-only
+    transactions (`uow.reading`) and writes in short ones, so that requests do not wait
+    behind a large batch."""
 
     def register(fn: BatchFn) -> BatchFn:
         HANDLERS[kind] = Handler(
@@ -235,7 +233,6 @@ def batch_handler(
             on_failure=on_failure,
             batch=size,
             parallel=parallel,
-            sqlite_batch=sqlite_size or size,
         )
         return fn
 
@@ -553,12 +550,11 @@ class JobRunner:
                     continue
                 # The handler bounds what a crash repeats (conversations.outbox sends and
                 # records in waves), so a batch may be larger than JOB_CONCURRENCY.
-                size = spec.sqlite_batch if self.settings.is_sqlite else spec.batch
-                jobs = await self._claim_in(session, size, kinds=(kind,))
+                jobs = await self._claim_in(session, spec.batch, kinds=(kind,))
                 if jobs:
                     taken.append((kind, jobs))
                     free -= 1
-                    full = full or len(jobs) == size
+                    full = full or len(jobs) == spec.batch
             if free > 0:
                 # The other kinds by name (read through ix_jobs_kind_claim, not past a
                 # backlog of batch kinds); kinds nobody handles are swept up now and then.
