@@ -267,6 +267,56 @@ class TestClaimRounds:
         assert "ix_jobs_kind_claim (kind=? AND state=? AND run_at<?)" in plan
         assert "ix_jobs_claim" not in plan
 
+    @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+    async def test_on_sqlite_a_round_with_only_busy_kinds_due_takes_no_write_lock(
+        self, runtime, monkeypatch
+    ):
+        """A backlog of a batch kind whose batches all run (deliveries while the one delivery
+        batch works): the round's read-only look asks only for the kinds it could take, finds
+        none, and does not write (each finished batch and each wake-up claimed for nothing,
+        with the write lock held). Another kind due, or the batch kind free again: claimed."""
+        from sqlalchemy import event as sa_event
+
+        from frontdesk.db import READ_ONLY
+
+        async def batch(_ctx: jobs.JobContext, claimed: list[jobs.Claimed]) -> dict[int, Exception]:
+            return {}
+
+        monkeypatch.setitem(
+            jobs.HANDLERS, "test.batch",
+            jobs.Handler(fn=batch, transactional=False, batch=4, parallel=1),
+        )  # fmt: skip
+        for n in range(6):
+            await enqueue(runtime, kind="test.batch", payload={"n": n})
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        runner._sweep_due = float("inf")
+        runner._batches["test.batch"] = 1  # its one batch is running
+        begins: list[str] = []
+
+        def note(conn: Any) -> None:
+            begins.append("read" if conn.get_execution_options().get(READ_ONLY) else "write")
+
+        engine = runtime.db.engine.sync_engine
+        sa_event.listen(engine, "begin", note)
+        try:
+            assert await runner._claim_and_start() is False
+            assert begins == ["read"]
+            CALLS.clear()
+            await enqueue(runtime, payload={"n": 9})
+            begins.clear()
+            await runner._claim_and_start()
+            await asyncio.wait(runner._running)
+            assert begins[:2] == ["read", "write"] and CALLS == [{"n": 9}]
+        finally:
+            sa_event.remove(engine, "begin", note)
+        runner._batches["test.batch"] = 0
+        assert await runner._claim_and_start() is True  # a full batch of 4: more may wait
+        await asyncio.wait(runner._running)
+        async with runtime.db.session() as session:
+            states = await session.scalars(select(Job.state).where(Job.kind == "test.batch"))
+            assert sorted(states.all()) == ["available"] * 2 + ["completed"] * 4
+            await session.commit()
+
     async def test_subscribed_jobs_are_inserted_in_one_statement(self, runtime):
         """SQLite: one executemany (new Job objects were inserted one statement each: a group
         commit of 32 webhooks made 32 INSERTs); PostgreSQL: the events' own statement."""

@@ -536,10 +536,16 @@ class JobRunner:
         free = self.settings.job_concurrency - len(self._running)
         if free <= 0:
             return False
-        if self.settings.is_sqlite and not await self._any_due():
-            return False  # SQLite: an empty poll never takes the write lock
-        full = False
         batches = _batch_kinds()
+        sweep = time.monotonic() >= self._sweep_due
+        if self.settings.is_sqlite:
+            # An empty poll never takes the write lock; nor does one that finds only jobs of
+            # kinds this runner cannot take now (a backlog of deliveries while its delivery
+            # batch runs: each finished batch and each wake-up would claim for nothing).
+            open_kinds = None if sweep else self._open_kinds(batches)
+            if not await self._any_due(open_kinds):
+                return False
+        full = False
         taken: list[tuple[str, list[Claimed]]] = []
         claimed: list[Claimed] = []
         async with self.db.session() as session:
@@ -560,7 +566,7 @@ class JobRunner:
                 # backlog of batch kinds); kinds nobody handles are swept up now and then.
                 singles = tuple(sorted(kind for kind in HANDLERS if kind not in batches))
                 claimed = await self._claim_in(session, free, kinds=singles)
-            if free > len(claimed) and time.monotonic() >= self._sweep_due:
+            if free > len(claimed) and sweep:
                 self._sweep_due = time.monotonic() + UNKNOWN_SWEEP
                 claimed += await self._claim_in(
                     session, free - len(claimed), exclude=tuple(sorted(HANDLERS))
@@ -608,11 +614,22 @@ class JobRunner:
             await session.commit()
         return claimed
 
-    async def _any_due(self) -> bool:
-        """Whether any job is due, in a read-only transaction (SQLite: outside the write lock,
-        which the claim's UPDATE takes)."""
+    def _open_kinds(self, batches: dict[str, Handler]) -> tuple[str, ...]:
+        """The kinds a claim round may take now: every handled kind but the batch kinds
+        running as many batches as they may."""
+        return tuple(
+            sorted(
+                kind
+                for kind in HANDLERS
+                if kind not in batches or self._batches.get(kind, 0) < batches[kind].parallel
+            )
+        )
+
+    async def _any_due(self, kinds: tuple[str, ...] | None = None) -> bool:
+        """Whether any job (of `kinds` only) is due, in a read-only transaction (SQLite:
+        outside the write lock, which the claim's UPDATE takes)."""
         async with self.db.session() as session, uow.reading(session):
-            found = await session.scalar(select(Job.id).where(_due(utcnow())).limit(1))
+            found = await session.scalar(_due_probe(kinds, is_sqlite(session)), {"c_now": utcnow()})
         return found is not None
 
     async def _claim_in(
@@ -863,6 +880,25 @@ def _claim_statement(
         .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
         .execution_options(synchronize_session=False)
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _due_probe(kinds: tuple[str, ...] | None, sqlite: bool) -> Any:
+    """One due job's id (of `kinds` only), any one, built once per kind list; parameter
+    c_now. SQLite: each of `_due`'s two parts stops at its first row (through
+    ix_jobs_kind_claim for given kinds), never reading or sorting a backlog."""
+    now = bindparam("c_now", type_=UTCDateTime())
+    filters = _kind_filter(kinds, ())
+    if not sqlite:
+        return select(Job.id).where(_due(now), *filters).limit(1)
+    parts = [
+        select(*select(Job.id).where(state, *filters).limit(1).subquery().c)
+        for state in (
+            and_(Job.state == AVAILABLE, Job.run_at <= now),
+            and_(Job.state == RUNNING, Job.locked_until < now),
+        )
+    ]
+    return select(union_all(*parts).subquery().c.id).limit(1)
 
 
 def _sqlite_due(
