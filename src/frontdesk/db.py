@@ -104,7 +104,9 @@ def _then_commit(
     return statement, parameters
 
 
-async def execute_then_commit(session: AsyncSession, statement: Any) -> list[Any]:
+async def execute_then_commit(
+    session: AsyncSession, statement: Any, params: dict[str, Any] | None = None
+) -> list[Any]:
     """PostgreSQL: run `statement` and commit its transaction in one round trip (one simple
     query of two statements, the parameters bound client-side), returning the statement's
     rows. A lock the statement takes is then held only while the server works: never while
@@ -119,7 +121,7 @@ async def execute_then_commit(session: AsyncSession, statement: Any) -> list[Any
     factory = driver.cursor_factory
     driver.cursor_factory = psycopg.AsyncClientCursor  # simple query: two statements allowed
     try:
-        result = await session.execute(statement.execution_options(**{_THEN_COMMIT: True}))
+        result = await session.execute(statement, params, execution_options={_THEN_COMMIT: True})
         return list(result.all())
     finally:
         driver.cursor_factory = factory

@@ -70,6 +70,38 @@ class TestCommitEvents:
         assert keys == [f"test.uow.react:{published['sequence']}"]
 
 
+class TestEventRowsAsArrays:
+    AWKWARD = {
+        "text": 'a "quoted" back\\slash, {braces}, NULL, سلام، خوبی؟\nline',
+        "nested": {"list": [1, None, "x,y"], "empty": {}},
+        "none": None,
+    }
+
+    async def test_awkward_payloads_and_times_arrive_as_written(self, runtime):  # type: ignore[no-untyped-def]
+        """PostgreSQL passes the events' rows (and the reacting jobs' events) as array
+        parameters, bound client-side: quotes, backslashes, braces, commas, the word NULL and
+        Arabic text must come back unchanged, in the events and in the jobs' payloads."""
+        async with runtime.db.session() as session:
+            events.record(session, "test.uow.watched", self.AWKWARD, conversation_id=7)
+            events.record(session, "test.uow.plain", {"n": 2}, inbox_id=None)
+            published = await uow.commit(session)
+        async with runtime.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Event.sequence, Event.type, Event.payload, Event.at, Event.conversation_id
+                    )
+                    .where(Event.type.in_(["test.uow.watched", "test.uow.plain"]))
+                    .order_by(Event.sequence)
+                )
+            ).all()
+            reacted = await session.scalar(select(Job.payload).where(Job.kind == "test.uow.react"))
+        assert [row.payload for row in rows] == [self.AWKWARD, {"n": 2}]
+        assert rows[0].at.isoformat() == published[0]["at"] and rows[0].conversation_id == 7
+        assert [row.sequence for row in rows] == [m["sequence"] for m in published]
+        assert reacted == published[0] and reacted["payload"] == self.AWKWARD
+
+
 class TestEventLockOnPostgres:
     """The event lock is held only while the server works: the statement that takes it
     commits in the same round trip, so no writer of events waits for another process's
