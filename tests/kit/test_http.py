@@ -221,6 +221,17 @@ class TestKeepAliveTransport:
             assert (await client.get(f"{url}/close")).text == "closing"
         assert len(set(server.ports)) == 3
 
+    async def test_an_answer_without_a_body_keeps_its_connection(self):
+        async def answer(method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")  # no length: none can follow
+            return True
+
+        async with scripted(answer) as (url, server), pool() as client:
+            first = await client.post(f"{url}/a", json={})
+            second = await client.post(f"{url}/b", json={})
+        assert first.status_code == second.status_code == 204 and second.content == b""
+        assert len(set(server.ports)) == 1
+
     async def test_a_connection_the_server_closed_while_idle_is_replaced(self):
         async def answer(method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
             writer.write(ok())

@@ -116,7 +116,11 @@ class _Connection(asyncio.Protocol):
             return
         self._headers_complete = True
         names = {name.lower() for name, _ in self._headers}
-        self._until_close = b"content-length" not in names and b"transfer-encoding" not in names
+        self._until_close = (
+            b"content-length" not in names
+            and b"transfer-encoding" not in names
+            and self._status not in (204, 304)  # never a body, whatever the headers say
+        )
         if self._head_only:  # no body follows a HEAD; httptools cannot be told, so stop here
             self._until_close = False
             self._complete(reuse=False)
@@ -164,6 +168,8 @@ class _Connection(asyncio.Protocol):
         self, request: httpx.Request, head: bytes, body: bytes, read_timeout: float | None
     ) -> httpx.Response:
         assert self.transport is not None
+        if self.closed:
+            raise httpx.ReadError("the connection was closed")
         self._parser = httptools.HttpResponseParser(self)
         self._done = done = self._loop.create_future()
         self._status, self._reason, self._headers, self._body = 0, b"", [], []
@@ -236,7 +242,8 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
         port = url.port or (443 if scheme == "https" else 80)
-        origin = (scheme, url.host, port)
+        # The ASCII host (an international name as IDNA), as the Host header has it.
+        origin = (scheme, url.raw_host.decode("ascii"), port)
         timeouts = request.extensions.get("timeout", {})
         body = await request.aread()  # already in memory unless it was a stream (multipart)
         head = _request_head(request, len(body))
