@@ -208,6 +208,24 @@ class TestNesting:
             for start in range(0, len(body), chunk):
                 deeper.feed(body[start : start + chunk])
 
+    @pytest.mark.parametrize("chunk", [1, 2, 1000])
+    def test_bodies_with_few_brackets_are_counted_and_many_walked(self, chunk):
+        """Up to `limit` opening brackets in all, nothing can nest deeper and nothing is
+        walked; past it, the pieces counted so far are walked from the start."""
+        deep = b"[[" + b"[[" + b"]]]]"  # the fourth opener arrives after three were counted
+        with pytest.raises(Invalid):
+            guard = NestingGuard(3)
+            for start in range(0, len(deep), chunk):
+                guard.feed(deep[start : start + chunk])
+        wide = b'{"a": "[[[[[[", "b": [1], "c": [2]}'  # 9 openers, 2 levels
+        guard = NestingGuard(2)
+        for start in range(0, len(wide), chunk):
+            guard.feed(wide[start : start + chunk])
+        assert guard.depth == 0 and guard._counted is None  # walked, and within its limit
+        few = NestingGuard(4)
+        few.feed(b'{"a": [[1]]}')
+        assert few._counted is not None  # 3 openers: counted only
+
     def test_a_hundred_thousand_levels_are_refused_not_a_recursion_error(self):
         with pytest.raises(Invalid):
             loads("[" * 100_000 + "]" * 100_000)

@@ -295,7 +295,9 @@ _JSON_STRUCTURE = re.compile(rb'["\\\[\]{}]')
 class NestingGuard:
     """Measures how deep a JSON text nests while it arrives in pieces, and refuses it past
     `limit` (422 "invalid") before anything parses it. Only quotes, backslashes and brackets
-    are looked at (a regex finds them), so long strings and base64 cost next to nothing."""
+    are looked at (a regex finds them), so long strings and base64 cost next to nothing.
+    Nothing is looked at while the text has no more opening brackets in all than `limit`
+    (it cannot nest deeper than that): most bodies are counted, not walked."""
 
     def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
         self.limit = limit
@@ -303,8 +305,22 @@ class NestingGuard:
         self.in_string = False
         self.offset = 0
         self.escaped_at = -1  # absolute position of the character after a backslash
+        self._openers = 0
+        # The pieces counted so far; None once they are walked (past `limit` openers).
+        self._counted: list[bytes] | None = []
 
     def feed(self, chunk: bytes) -> None:
+        if self._counted is not None:
+            self._openers += chunk.count(b"[") + chunk.count(b"{")
+            if self._openers <= self.limit:
+                self._counted.append(chunk)
+                return
+            counted, self._counted = self._counted, None
+            for earlier in counted:
+                self._walk(earlier)
+        self._walk(chunk)
+
+    def _walk(self, chunk: bytes) -> None:
         for match in _JSON_STRUCTURE.finditer(chunk):
             at = self.offset + match.start()
             if at == self.escaped_at:
