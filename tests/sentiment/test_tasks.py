@@ -117,3 +117,32 @@ class TestAtRiskBatch:
         assert len(await events(runtime, "conversation.at_risk")) == 1
         await run_jobs(runtime)
         assert len(await events(runtime, "conversation.at_risk")) == 1
+
+    async def test_a_batch_reads_its_conversations_labels_and_tags_once(
+        self, client, cast, runtime
+    ):
+        """Several conversations in one at-risk batch: their labels are one statement and
+        their tags another (they were three reads per job); the due ones are flagged once,
+        the others left alone, one already flagged not flagged again."""
+        from tests.conftest import statements_containing
+
+        due, other = 0, 0
+        for n, text in enumerate(ANGRY):
+            due = await say(client, cast, f"d{n}", text, address="due@example.com")
+        for n, text in enumerate(ANGRY):
+            other = await say(client, cast, f"o{n}", text, address="other@example.com")
+        calm = await say(client, cast, "c0", ANGRY[0], address="calm@example.com")
+        assert await run_batch(runtime, SENTIMENT_JOB) == 7
+        with (
+            statements_containing(runtime, "messages.sentiment IS NOT NULL") as labels,
+            statements_containing(runtime, "FROM conversation_tags JOIN tags") as tags,
+        ):
+            assert await run_batch(runtime, AT_RISK_JOB) == 7
+        assert len(labels) == 1 and len(tags) == 1
+        flagged = {e.conversation_id for e in await events(runtime, "conversation.at_risk")}
+        assert flagged == {due, other}
+        assert "at-risk" not in (await conversation(client, cast, calm))["tags"]
+        await say(client, cast, "d9", ANGRY[0], address="due@example.com")
+        assert await run_batch(runtime, SENTIMENT_JOB) == 1
+        assert await run_batch(runtime, AT_RISK_JOB) == 1
+        assert len(await events(runtime, "conversation.at_risk")) == 2  # not again

@@ -53,19 +53,43 @@ async def negative_run(
     """The hook for sentiment: given the labels of a conversation's newest inbound messages
     (oldest first), flag it when the last `run` of them are all "negative". Idempotent: a
     conversation already flagged for this is not flagged again. True when it flagged."""
-    if len(labels) < run or any(label != "negative" for label in labels[-run:]):
-        return False
-    conversation = await conversations_repository.get_conversation(session, conversation_id)
-    if conversation is None:
-        return False
-    tags = await conversations_repository.tag_names(session, conversation.id)
-    if AT_RISK_TAG in tags:
-        return False
-    await flag(
-        session, conversation, reason="negative_sentiment",
-        text=f"At risk: {run} negative messages in a row", context=dict(context or {}),
-    )  # fmt: skip
-    return True
+    flagged = await negative_runs(
+        session, {conversation_id: labels}, run=run, contexts={conversation_id: context or {}}
+    )
+    return bool(flagged)
+
+
+async def negative_runs(
+    session: AsyncSession,
+    labels: dict[int, list[str]],
+    *,
+    run: int = 3,
+    contexts: dict[int, dict[str, Any]],
+) -> list[int]:
+    """`negative_run` for several conversations (conversation id -> its labels, oldest
+    first), in the order given: the conversations and their tags are read once for all.
+    Returns the ids flagged."""
+    due = [
+        conversation_id
+        for conversation_id, found in labels.items()
+        if len(found) >= run and all(label == "negative" for label in found[-run:])
+    ]
+    if not due:
+        return []
+    conversations = await conversations_repository.get_conversations(session, set(due))
+    tags = await conversations_repository.tag_names_by_conversation(session, list(conversations))
+    flagged = []
+    for conversation_id in due:
+        conversation = conversations.get(conversation_id)
+        if conversation is None or AT_RISK_TAG in tags.get(conversation_id, ()):
+            continue
+        await flag(
+            session, conversation, reason="negative_sentiment",
+            text=f"At risk: {run} negative messages in a row",
+            context=dict(contexts.get(conversation_id) or {}),
+        )  # fmt: skip
+        flagged.append(conversation_id)
+    return flagged
 
 
 async def flag(

@@ -142,24 +142,6 @@ async def resolved_without_survey(session: AsyncSession, *, limit: int) -> Seque
     ).all()
 
 
-async def recent_sentiments(
-    session: AsyncSession, conversation_id: int, *, limit: int
-) -> list[str]:
-    """The sentiment labels of the conversation's newest analysed customer messages, oldest
-    first."""
-    rows = await session.scalars(
-        select(Message.sentiment)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == "inbound",
-            Message.sentiment.is_not(None),
-        )
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    return [str(label) for label in reversed(rows.all())]
-
-
 async def answered_in(session: AsyncSession, conversation_ids: Sequence[int]) -> Sequence[Survey]:
     """The answered surveys of these conversations (the customer journey's markers)."""
     if not conversation_ids:

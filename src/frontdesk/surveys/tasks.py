@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.conversations import repository as conversations_repository
 from frontdesk.kit import uow
 from frontdesk.kit.jobs import Claimed, JobContext, batch_handler, handler, on_event
+from frontdesk.sentiment import repository as sentiment_repository
 from frontdesk.surveys import alerts, journey, repository, service  # noqa: F401  (journey: markers)
 
 TRIGGER_JOB = "surveys.trigger"
@@ -91,8 +92,7 @@ async def negative_runs(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Excep
     so a job that cannot run fails alone."""
     try:
         async with ctx.db.session() as session:
-            for job in jobs:
-                await negative_run(session, job.payload)
+            await negative_runs_of(session, [job.payload for job in jobs])
             await uow.commit(session)
         return {}
     except Exception:
@@ -110,14 +110,28 @@ async def negative_runs(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Excep
     return failed
 
 
+async def negative_runs_of(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    """`negative_run` for each event, in order, reading the labels, conversations and tags of
+    all their conversations once. The labels do not change within the batch, so a
+    conversation's first event decides (a later one found it flagged, or not due, as well)."""
+    firsts: dict[int, dict[str, Any]] = {}
+    for event in events:
+        firsts.setdefault(int(event["payload"]["conversation_id"]), event)
+    labels = await sentiment_repository.recent_labels(session, list(firsts), limit=NEGATIVE_RUN)
+    await alerts.negative_runs(
+        session,
+        {conversation_id: labels[conversation_id] for conversation_id in firsts},
+        run=NEGATIVE_RUN,
+        contexts={
+            conversation_id: {
+                "trend": event["payload"].get("trend"),
+                "labels": labels[conversation_id],
+            }
+            for conversation_id, event in firsts.items()
+        },
+    )
+
+
 async def negative_run(session: AsyncSession, event: dict[str, Any]) -> None:
     """A run of negative sentiment makes the conversation at risk (alerts.negative_run)."""
-    conversation_id = int(event["payload"]["conversation_id"])
-    labels = await repository.recent_sentiments(session, conversation_id, limit=NEGATIVE_RUN)
-    await alerts.negative_run(
-        session,
-        conversation_id,
-        labels=labels,
-        run=NEGATIVE_RUN,
-        context={"trend": event["payload"].get("trend"), "labels": labels},
-    )
+    await negative_runs_of(session, [event])
