@@ -216,6 +216,17 @@ async def one_round(url: str, workdir: Path, args: argparse.Namespace, fakes: An
             print(f"      {count / n:6.3f}  {sql}")
 
 
+def start_fakes(args: argparse.Namespace) -> Any:
+    """The fake providers on their thread, with --stub-sends and --compiles applied."""
+    fakes = channels.Fakes()
+    fakes_thread(fakes)
+    if args.stub_sends:
+        stub_sends(fakes)
+    if args.compiles:
+        count_compiles()
+    return fakes
+
+
 async def main_sqlite(args: argparse.Namespace, workdir: Path) -> None:
     """`--database-url sqlite`: the template is a file (`/tmp/<template>.sqlite3`), each round
     runs on a copy of it."""
@@ -226,12 +237,7 @@ async def main_sqlite(args: argparse.Namespace, workdir: Path) -> None:
         except BaseException:
             template.unlink(missing_ok=True)
             raise
-    fakes = channels.Fakes()
-    fakes_thread(fakes)
-    if args.stub_sends:
-        stub_sends(fakes)
-    if args.compiles:
-        count_compiles()
+    fakes = start_fakes(args)
     where = f"sqlite code={frontdesk_path()}"
     print(f"outbound_cpu: replies={args.replies} {where} load {channels.load()}")
     for _ in range(args.rounds):
@@ -255,12 +261,7 @@ async def main_async(args: argparse.Namespace) -> None:
         except BaseException:
             admin(f'DROP DATABASE IF EXISTS "{args.template}" WITH (FORCE)')
             raise
-    fakes = channels.Fakes()
-    fakes_thread(fakes)
-    if args.stub_sends:
-        stub_sends(fakes)
-    if args.compiles:
-        count_compiles()
+    fakes = start_fakes(args)
     name = f"{args.template}_run{os.getpid()}"
     print(f"outbound_cpu: replies={args.replies} code={frontdesk_path()} load {channels.load()}")
     for _ in range(args.rounds):
