@@ -98,7 +98,7 @@ async def commit(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 _EVENT_COLUMNS = ("type", "at", "inbox_id", "conversation_id", "customer_id", "payload")
-# Rows per statement: 7 parameters each, far below PostgreSQL's 65,535.
+# Rows per statement (its arrays are bound client-side: the text sent grows with the rows).
 _APPEND_CHUNK = 1000
 
 
