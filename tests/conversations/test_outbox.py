@@ -83,6 +83,14 @@ async def settle_other_jobs(runtime) -> None:  # type: ignore[no-untyped-def]
             await runner.execute(job)
 
 
+async def deliver_one_batch(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Run what the inbound messages queued, then every due delivery as one batch, as the
+    runner does."""
+    await settle_other_jobs(runtime)
+    runner = JobRunner(runtime.db, runtime.settings, name="r")
+    await runner.execute_batch(DELIVER_JOB, await runner.claim(64, kinds=(DELIVER_JOB,)))
+
+
 def key(message_id: int) -> str:
     return f"frontdesk-message-{message_id}"
 
@@ -113,10 +121,7 @@ class TestBatchDelivery:
         receiver = Receiver(secret_for={cast.website.id: cast.website.secret})
         async with serve_app(receiver) as address:
             ids = await replies(client, cast, 4, address)
-            await settle_other_jobs(runtime)
-            runner = JobRunner(runtime.db, runtime.settings, name="r")
-            batch = await runner.claim(64, kinds=(DELIVER_JOB,))
-            await runner.execute_batch(DELIVER_JOB, batch)
+            await deliver_one_batch(runtime)
         assert await statuses(runtime, ids) == ["delivered"] * 4
         assert Counter(receiver.requests) == {key(i): 1 for i in ids}
         assert {receiver.processed[key(i)]["text"] for i in ids} == {f"Reply {n}" for n in range(4)}
@@ -159,9 +164,7 @@ class TestBatchDelivery:
         receiver = Receiver(secret_for={cast.website.id: cast.website.secret}, fail_first=1)
         async with serve_app(receiver) as address:
             ids = await replies(client, cast, 3, address)
-            await settle_other_jobs(runtime)
-            runner = JobRunner(runtime.db, runtime.settings, name="r")
-            await runner.execute_batch(DELIVER_JOB, await runner.claim(64, kinds=(DELIVER_JOB,)))
+            await deliver_one_batch(runtime)
             assert sorted(await statuses(runtime, ids)) == ["delivered", "delivered", "queued"]
             [waiting] = [job for job in await deliver_jobs(runtime) if job.state == "available"]
             assert waiting.attempts == 1 and "503" in (waiting.last_error or "")
@@ -255,10 +258,7 @@ class TestSqliteRead:
         monkeypatch.setattr(outbox, "_refusals", refusals)
         async with serve_app(receiver) as address:
             ids = await replies(client, cast, 3, address)
-            await settle_other_jobs(runtime)
-            runner = JobRunner(runtime.db, runtime.settings, name="r")
-            batch = await runner.claim(64, kinds=(DELIVER_JOB,))
-            await runner.execute_batch(DELIVER_JOB, batch)
+            await deliver_one_batch(runtime)
         assert written == [1]
         assert await statuses(runtime, ids) == ["delivered"] * 3
 
@@ -340,9 +340,7 @@ class TestWaves:
                 )
                 assert reply.status_code == 201, reply.text
                 sent.append(reply.json()["id"])
-            await settle_other_jobs(runtime)
-            runner = JobRunner(runtime.db, runtime.settings, name="r")
-            await runner.execute_batch(DELIVER_JOB, await runner.claim(64, kinds=(DELIVER_JOB,)))
+            await deliver_one_batch(runtime)
         assert await statuses(runtime, sent) == ["delivered", "delivered"]
         async with runtime.db.session() as session:
             unanswered = await session.scalar(

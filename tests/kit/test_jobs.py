@@ -36,6 +36,14 @@ async def explode(session: AsyncSession, payload: dict[str, Any]) -> None:
     raise RuntimeError("boom")
 
 
+def batch_kind(monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
+    """Register `fn` for this test as the batch kind "test.batch": 4 jobs a batch, one batch
+    at a time."""
+    monkeypatch.setitem(
+        jobs.HANDLERS, "test.batch", jobs.Handler(fn=fn, transactional=False, batch=4, parallel=1)
+    )
+
+
 async def enqueue(runtime, kind="test.record", **kwargs):  # type: ignore[no-untyped-def]
     async with runtime.db.session() as session:
         job = await jobs.enqueue(session, kind, kwargs.pop("payload", {"n": 1}), **kwargs)
@@ -192,10 +200,7 @@ class TestRunner:
             batches.append(sorted(job.payload["n"] for job in claimed))
             return {}
 
-        monkeypatch.setitem(
-            jobs.HANDLERS, "test.batch",
-            jobs.Handler(fn=batch, transactional=False, batch=4, parallel=1),
-        )  # fmt: skip
+        batch_kind(monkeypatch, batch)
         for n in range(2):
             await enqueue(runtime, kind="test.batch", payload={"n": n})
         await enqueue(runtime, payload={"n": 7})
@@ -282,10 +287,7 @@ class TestClaimRounds:
         async def batch(_ctx: jobs.JobContext, claimed: list[jobs.Claimed]) -> dict[int, Exception]:
             return {}
 
-        monkeypatch.setitem(
-            jobs.HANDLERS, "test.batch",
-            jobs.Handler(fn=batch, transactional=False, batch=4, parallel=1),
-        )  # fmt: skip
+        batch_kind(monkeypatch, batch)
         for n in range(6):
             await enqueue(runtime, kind="test.batch", payload={"n": n})
         runner = JobRunner(runtime.db, runtime.settings, name="r")
