@@ -37,7 +37,7 @@ from frontdesk.desk.views import router as desk_router
 from frontdesk.desk.views import workspace_router
 from frontdesk.inboxes.port import SocketEndpoint, channel_plugins
 from frontdesk.inboxes.views import router as inboxes_router
-from frontdesk.kit import gcfreeze, openapi
+from frontdesk.kit import gcfreeze, openapi, pressure
 from frontdesk.kit.errors import (
     FrontdeskError,
     Invalid,
@@ -507,7 +507,8 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            with pressure.serving():  # background jobs give way meanwhile (kit.pressure)
+                await self.app(scope, receive, capture)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             REQUESTS.labels(scope["method"], route, str(status["code"])).inc()

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # rollups' lag is about this); 0 turns the follower off (tests drive it by hand).
     analytics_poll_seconds: float = 1.0
     job_concurrency: int = 8
+    # Background kinds of job (sentiment, at-risk looks) give way to requests and senders in
+    # flight in the same process (SQLite's embedded runner; a worker serves nobody): while any
+    # is, their batches take at most about this share of the time (kit.jobs.JobRunner). 1.0
+    # never holds them back; they are never starved.
+    job_background_share: float = Field(default=0.25, gt=0.0, le=1.0)
     job_max_attempts: int = 8
     # Backoff after the n-th failure: base * 2**(n-1), capped.
     job_backoff_base_seconds: float = 2.0

@@ -98,7 +98,11 @@ class Runtime:
             if self.settings.analytics_poll_seconds > 0:
                 self._tasks.append(
                     asyncio.create_task(
-                        follow(self.db, self.settings.analytics_poll_seconds),
+                        follow(
+                            self.db,
+                            self.settings.analytics_poll_seconds,
+                            self.settings.job_background_share,
+                        ),
                         name="analytics-follower",
                     )
                 )

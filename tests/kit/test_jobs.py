@@ -319,6 +319,48 @@ class TestClaimRounds:
             assert sorted(states.all()) == ["available"] * 2 + ["completed"] * 4
             await session.commit()
 
+    async def test_background_kinds_give_way_while_someone_is_served(
+        self, runtime, monkeypatch
+    ):
+        """While a request is in flight, one background batch at a time, each after the last
+        one's share of the time; the other kinds as ever; nobody served: all at once."""
+        from frontdesk.kit import pressure
+
+        ran: list[str] = []
+
+        def background(kind: str) -> Any:
+            async def batch(_ctx: jobs.JobContext, claimed: list[jobs.Claimed]) -> dict[int, Any]:
+                ran.append(kind)
+                return {}
+
+            return jobs.Handler(fn=batch, transactional=False, batch=4, background=True)
+
+        for kind in ("test.bg1", "test.bg2"):
+            monkeypatch.setitem(jobs.HANDLERS, kind, background(kind))
+            for n in range(2):
+                await enqueue(runtime, kind=kind, payload={"n": n})
+        monkeypatch.setattr(pressure, "_serving", 0)
+        monkeypatch.setattr(pressure, "_last", float("-inf"))
+        runner = JobRunner(runtime.db, runtime.settings, name="r")
+        runner._sweep_due = float("inf")
+        CALLS.clear()
+        with pressure.serving():
+            await runner._claim_and_start()
+            await asyncio.wait(runner._running)
+            assert len(ran) == 1  # one background kind of the two, not both at once
+            runner._background_pace._next = time.monotonic() + 60  # its share not yet had
+            await enqueue(runtime, payload={"n": 5})
+            await runner._claim_and_start()
+            await asyncio.wait(runner._running)
+            assert len(ran) == 1 and CALLS == [{"n": 5}]  # the other kinds are not held
+            assert runner._background_timer is not None  # woken when its turn comes
+        monkeypatch.setattr(pressure, "_last", float("-inf"))  # nobody served any more
+        await runner._claim_and_start()
+        await asyncio.wait(runner._running)
+        assert sorted(ran) == ["test.bg1", "test.bg2"]
+        await runner.stop()
+        assert runner._background_timer is None
+
     async def test_subscribed_jobs_are_inserted_in_one_statement(self, runtime):
         """SQLite: one executemany (new Job objects were inserted one statement each: a group
         commit of 32 webhooks made 32 INSERTs); PostgreSQL: the events' own statement."""

@@ -1,24 +1,40 @@
 """The loop that keeps the rollups a second or so behind the event log, in every process
 that runs jobs. Several may run at once: each round locks the cursor without waiting, so
-one folds while the others skip."""
+one folds while the others skip. While the process serves someone (SQLite's embedded
+`frontdesk serve` under load) it folds smaller rounds at a background pace (kit.pressure):
+a round of a second's events held the write lock and the event loop long enough to set the
+acknowledgements' p99 (bench/channels.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from frontdesk.analytics import service
 from frontdesk.db import Database
-from frontdesk.kit import uow
+from frontdesk.kit import pressure, uow
 
 log = logging.getLogger(__name__)
 
 
-async def follow(db: Database, every: float) -> None:
+# Events folded per round while the process is busy (~10 ms of work on SQLite).
+BUSY_ROUND = 250
+
+
+async def follow(db: Database, every: float, share: float = 1.0) -> None:
+    pace = pressure.Pace(share)
     while True:
         try:
-            while await _round(db):
-                pass
+            while True:
+                if wait := pace.wait():
+                    await asyncio.sleep(wait)
+                started = time.monotonic()
+                limit = BUSY_ROUND if pressure.busy() else service.BATCH
+                more = await _round(db, limit)
+                pace.spent(started)
+                if not more:
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:  # the next round tries again; nothing was committed
@@ -26,7 +42,7 @@ async def follow(db: Database, every: float) -> None:
         await asyncio.sleep(every)
 
 
-async def _round(db: Database) -> bool:
+async def _round(db: Database, limit: int = service.BATCH) -> bool:
     async with db.session() as session:
         # The lag in a read of its own (SQLite: outside the write lock); the write
         # transaction only when there is something to fold.
@@ -35,6 +51,6 @@ async def _round(db: Database) -> bool:
         if behind == 0:
             await uow.commit(session)
             return False
-        done = await service.catch_up(session, wait=False)
+        done = await service.catch_up(session, limit=limit, wait=False)
         await uow.commit(session)
         return done > 0

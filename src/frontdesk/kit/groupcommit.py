@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.db import Database
-from frontdesk.kit import uow
+from frontdesk.kit import pressure, uow
 from frontdesk.kit.sqlite import URGENT
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,10 @@ class GroupCommit(Generic[T, R]):
                 for _ in range(self.writers)
             ]
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(item, future))
-        self._arrived.set()
-        return await future
+        with pressure.serving():  # a sender waits: background jobs give way (kit.pressure)
+            await self._queue.put(_Pending(item, future))
+            self._arrived.set()
+            return await future
 
     async def stop(self) -> None:
         """Stop the writers; callers still waiting learn that nothing of theirs was committed

@@ -43,7 +43,7 @@ from sqlalchemy.sql import Executable
 
 from frontdesk.config import Settings
 from frontdesk.db import Base, Database, UTCDateTime, assign_ids, is_sqlite, utcnow
-from frontdesk.kit import uow
+from frontdesk.kit import pressure, uow
 from frontdesk.kit.events import event_message
 from frontdesk.kit.sqlite import JOB_WRITER
 
@@ -126,6 +126,9 @@ class Handler:
     # with at most `parallel` batches of the kind running in one runner.
     batch: int = 0
     parallel: int = 1
+    # Work nobody waits on (sentiment, at-risk looks): gives way to requests in flight in the
+    # runner's process for most of the time (JobRunner, Settings.job_background_share).
+    background: bool = False
 
 
 HANDLERS: dict[str, Handler] = {}
@@ -212,6 +215,7 @@ def batch_handler(
     *,
     size: int,
     parallel: int = 2,
+    background: bool = False,
     on_failure: Callable[[AsyncSession, dict[str, Any], str], Awaitable[None]] | None = None,
 ) -> Callable[[BatchFn], BatchFn]:
     """Register `fn(ctx, jobs) -> {job id: exception}` for up to `size` jobs of one kind
@@ -224,7 +228,7 @@ def batch_handler(
     that queues past the job lease is claimed again. On SQLite every writing transaction
     holds the database's one write lock (BEGIN IMMEDIATE): a handler reads in read-only
     transactions (`uow.reading`) and writes in short ones, so that requests do not wait
-    behind a large batch."""
+    behind a large batch. `background`: see `Handler.background`."""
 
     def register(fn: BatchFn) -> BatchFn:
         HANDLERS[kind] = Handler(
@@ -233,6 +237,7 @@ def batch_handler(
             on_failure=on_failure,
             batch=size,
             parallel=parallel,
+            background=background,
         )
         return fn
 
@@ -485,6 +490,14 @@ class JobRunner:
     _stopping: bool = False
     _schedules_due: float = 0.0
     _sweep_due: float = 0.0
+    # Background batches running now, and their turns while the process serves someone
+    # (kit.pressure; `_held_back`).
+    _background: int = 0
+    _background_pace: pressure.Pace = field(init=False)
+    _background_timer: asyncio.TimerHandle | None = None
+
+    def __post_init__(self) -> None:
+        self._background_pace = pressure.Pace(self.settings.job_background_share)
 
     def wake(self) -> None:
         self._wake.set()
@@ -537,12 +550,18 @@ class JobRunner:
         if free <= 0:
             return False
         batches = _batch_kinds()
-        sweep = time.monotonic() >= self._sweep_due
+        held = self._held_back(batches)
+        # The sweep reads past every waiting job (SQLite: with the write lock held, ~15 ms
+        # at 35,000 waiting): not while someone is served, unless it is long overdue.
+        now = time.monotonic()
+        sweep = now >= self._sweep_due and (
+            not pressure.busy() or now >= self._sweep_due + 5 * UNKNOWN_SWEEP
+        )
         if self.settings.is_sqlite:
             # An empty poll never takes the write lock; nor does one that finds only jobs of
             # kinds this runner cannot take now (a backlog of deliveries while its delivery
             # batch runs: each finished batch and each wake-up would claim for nothing).
-            open_kinds = None if sweep else self._open_kinds(batches)
+            open_kinds = None if sweep else self._open_kinds(batches, held)
             if not await self._any_due(open_kinds):
                 return False
         full = False
@@ -552,7 +571,7 @@ class JobRunner:
             for kind, spec in batches.items():
                 if free <= 0:
                     break
-                if self._batches.get(kind, 0) >= spec.parallel:
+                if self._batches.get(kind, 0) >= spec.parallel or kind in held:
                     continue
                 # The handler bounds what a crash repeats (conversations.outbox sends and
                 # records in waves), so a batch may be larger than JOB_CONCURRENCY.
@@ -561,6 +580,8 @@ class JobRunner:
                     taken.append((kind, jobs))
                     free -= 1
                     full = full or len(jobs) == spec.batch
+                    if spec.background and pressure.busy():  # one at a time (`_held_back`)
+                        held = frozenset(k for k, s in batches.items() if s.background)
             if free > 0:
                 # The other kinds by name (read through ix_jobs_kind_claim, not past a
                 # backlog of batch kinds); kinds nobody handles are swept up now and then.
@@ -574,16 +595,38 @@ class JobRunner:
             await session.commit()
         for kind, jobs in taken:
             self._batches[kind] = self._batches.get(kind, 0) + 1
+            if batches[kind].background:
+                self._background += 1
             self._start(self._run_batch(kind, jobs))
         for job in claimed:
             self._start(self.execute(job))
         return full or (free > 0 and len(claimed) == free)
 
     async def _run_batch(self, kind: str, jobs: list[Claimed]) -> None:
+        started = time.monotonic()
         try:
             await self.execute_batch(kind, jobs)
         finally:
             self._batches[kind] -= 1
+            if HANDLERS[kind].background:
+                self._background -= 1
+                self._background_pace.spent(started)
+
+    def _held_back(self, batches: dict[str, Handler]) -> frozenset[str]:
+        """The background kinds this round leaves alone: while someone is being served in
+        this process, one background batch at a time, each after the last one's share of
+        the time (Settings.job_background_share). A wake-up is set for when they may go."""
+        wait = self._background_pace.wait()
+        if not wait and (self._background == 0 or not pressure.busy()):
+            return frozenset()
+        if self._background == 0 and self._background_timer is None:
+            # (A running background batch wakes the runner when it ends.)
+            def due() -> None:
+                self._background_timer = None
+                self.wake()
+
+            self._background_timer = asyncio.get_running_loop().call_later(wait, due)
+        return frozenset(kind for kind, spec in batches.items() if spec.background)
 
     def _start(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -596,6 +639,9 @@ class JobRunner:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._background_timer is not None:
+            self._background_timer.cancel()
+            self._background_timer = None
         self._wake.set()
         if self._running:
             await asyncio.wait(self._running, timeout=10)
@@ -614,14 +660,17 @@ class JobRunner:
             await session.commit()
         return claimed
 
-    def _open_kinds(self, batches: dict[str, Handler]) -> tuple[str, ...]:
+    def _open_kinds(
+        self, batches: dict[str, Handler], held: frozenset[str] = frozenset()
+    ) -> tuple[str, ...]:
         """The kinds a claim round may take now: every handled kind but the batch kinds
-        running as many batches as they may."""
+        running as many batches as they may and the background kinds `held` back."""
         return tuple(
             sorted(
                 kind
                 for kind in HANDLERS
-                if kind not in batches or self._batches.get(kind, 0) < batches[kind].parallel
+                if kind not in held
+                and (kind not in batches or self._batches.get(kind, 0) < batches[kind].parallel)
             )
         )
 

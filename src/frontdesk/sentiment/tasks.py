@@ -36,7 +36,7 @@ def _customer_wrote(event: dict[str, Any]) -> bool:
 on_event("message.created", SENTIMENT_JOB, wants=_customer_wrote)
 
 
-@batch_handler(SENTIMENT_JOB, size=SENTIMENT_BATCH)
+@batch_handler(SENTIMENT_JOB, size=SENTIMENT_BATCH, background=True)
 async def analyse(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     """Label the messages, update their conversations' trends, run the frustration hooks:
     the batch in one transaction; if that fails, each message in its own, so a message that

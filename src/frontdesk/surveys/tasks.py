@@ -86,7 +86,7 @@ async def answer_message(session: Any, event: dict[str, Any]) -> None:
     await service.answer_from_message(session, int(event["payload"]["message_id"]))
 
 
-@batch_handler(AT_RISK_JOB, size=AT_RISK_BATCH)
+@batch_handler(AT_RISK_JOB, size=AT_RISK_BATCH, background=True)
 async def negative_runs(ctx: JobContext, jobs: list[Claimed]) -> dict[int, Exception]:
     """Each negative analysis, in order, in one transaction; if that fails, each in its own,
     so a job that cannot run fails alone."""
