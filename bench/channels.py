@@ -665,19 +665,24 @@ async def inbound(
 ) -> None:
     """Per channel also the CPU the `frontdesk serve` process spent per webhook while it
     took them (what the ack costs, the figure that survives a loaded machine; on SQLite the
-    same process runs the jobs, whose share of that time is counted in too)."""
+    same process runs the jobs, whose share of that time is counted in too). Then how long
+    the jobs the webhooks queued took to drain after the last one (background kinds give way
+    to requests while they come, kit.pressure), and the CPU of the process that ran them over
+    the whole phase, drain included, per webhook."""
     port = deployment.port
     # A warm-up on an API inbox of its own (not counted): the baseline must not run cold.
     _, warm_path, warm_secret = setup.inboxes["warm"]
     await post_all(port, plan("api", 300, path=warm_path, base=base, secret=warm_secret), args.c)
     print(f"inbound  (load {load()})")
     baseline = 0.0
+    jobs_cpu_before, sent = deployment.cpu_seconds(), 0
     for channel in CHANNELS:
         inbox_id, path, secret = setup.inboxes[channel]
         hooks = plan(channel, args.n, path=path, base=base, secret=secret)
         cpu_before = deployment.serve_cpu_seconds()
         rate, latencies, errors = await post_all(port, hooks, args.c)
         cpu_ms = (deployment.serve_cpu_seconds() - cpu_before) / len(hooks) * 1000
+        sent += len(hooks)
         baseline = baseline or rate
         expected = {hook.message for hook in hooks if hook.message}
         count, distinct = await stored(settings, inbox_id)
@@ -691,6 +696,15 @@ async def inbound(
             f" errors {errors}  (load {load()})",
             flush=True,
         )
+    ended = time.perf_counter()
+    drained = await wait_for_jobs(settings, 600)
+    jobs_ms = (deployment.cpu_seconds() - jobs_cpu_before) / sent * 1000
+    print(
+        f"  jobs: {'drained' if drained else 'NOT drained'} {time.perf_counter() - ended:.1f} s"
+        f" after the last webhook; the {'serve' if deployment.sqlite else 'worker'} process's"
+        f" CPU over the channels and the drain {jobs_ms:.2f} ms/webhook  (load {load()})",
+        flush=True,
+    )
 
 
 async def outbound(
