@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # flight in the same process (SQLite's embedded runner; a worker serves nobody): while any
     # is, their batches take at most about this share of the time (kit.jobs.JobRunner). 1.0
     # never holds them back; they are never starved.
-    job_background_share: float = Field(default=0.25, gt=0.0, le=1.0)
+    job_background_share: float = Field(default=0.1, gt=0.0, le=1.0)
     job_max_attempts: int = 8
     # Backoff after the n-th failure: base * 2**(n-1), capped.
     job_backoff_base_seconds: float = 2.0
