@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,12 +35,15 @@ def test_a_failing_request_is_no_longer_counted() -> None:
 def test_pace_gives_the_rest_of_the_time_to_others_while_busy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(pressure, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     pace = pressure.Pace(0.25)
     assert pace.wait() == 0.0  # never ran: now
     with pressure.serving():
         assert pace.wait() == 0.0
-        pace.spent(time.monotonic() - 0.1)  # a piece of 0.1 s: 0.3 s for the others
-        assert 0.25 < pace.wait() <= 0.3
-        monkeypatch.setattr(pressure, "_last", float("-inf"))
-    monkeypatch.setattr(pressure, "_last", time.monotonic() - pressure.LINGER - 0.01)
+        pace.spent(clock[0] - 0.1)  # a piece of 0.1 s: 0.3 s for the others
+        assert pace.wait() == pytest.approx(0.3)
+        clock[0] += 0.2
+        assert pace.wait() == pytest.approx(0.1)
+    clock[0] += pressure.LINGER + 0.01
     assert pace.wait() == 0.0  # nobody served: flat out
