@@ -476,6 +476,10 @@ def _batch_kinds() -> dict[str, Handler]:
     return {kind: spec for kind, spec in HANDLERS.items() if spec.batch > 0}
 
 
+def _background_kinds(batches: dict[str, Handler]) -> frozenset[str]:
+    return frozenset(kind for kind, spec in batches.items() if spec.background)
+
+
 @dataclass
 class JobRunner:
     """Claims and runs jobs until stopped; any number may run against one database."""
@@ -581,7 +585,7 @@ class JobRunner:
                     free -= 1
                     full = full or len(jobs) == spec.batch
                     if spec.background and pressure.busy():  # one at a time (`_held_back`)
-                        held = frozenset(k for k, s in batches.items() if s.background)
+                        held = _background_kinds(batches)
             if free > 0:
                 # The other kinds by name (read through ix_jobs_kind_claim, not past a
                 # backlog of batch kinds); kinds nobody handles are swept up now and then.
@@ -626,7 +630,7 @@ class JobRunner:
                 self.wake()
 
             self._background_timer = asyncio.get_running_loop().call_later(wait, due)
-        return frozenset(kind for kind, spec in batches.items() if spec.background)
+        return _background_kinds(batches)
 
     def _start(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
