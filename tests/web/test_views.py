@@ -50,6 +50,24 @@ class TestLogin:
         customer = await client.get(f"/customers/{body['customer_id']}")
         assert "layla@example.com" in customer.text
 
+    async def test_the_inbox_name_is_not_repeated_when_it_is_the_channel_s_name(self, client, cast):
+        body = (
+            await post_inbound(client, cast.website, inbound_payload("n1", "l@x.io", "hi"))
+        ).json()
+        await log_in(client, cast.alice)
+        chip = (
+            r'data-testid="fd-(?:row|conv)-channel"><span aria-hidden="true">[^<]*</span> '
+            r'([^<]*)(<bdi dir="auto">[^<]*</bdi>)?'
+        )
+        path = f"/conversations/{body['conversation_id']}"
+        named = re.findall(chip, (await client.get(path)).text)
+        assert named == [("API · ", '<bdi dir="auto">Website</bdi>')] * 2  # the row and the header
+        response = await client.patch(
+            f"/api/v1/inboxes/{cast.website.id}", json={"name": "api"}, headers=cast.ada.headers
+        )
+        assert response.status_code == 200, response.text
+        assert re.findall(chip, (await client.get(path)).text) == [("API", "")] * 2
+
     async def test_the_subject_is_shown_in_the_list_and_the_header(self, client, cast):
         payload = inbound_payload("s1", "layla@example.com", "hi", subject="Order 1234 <late>")
         body = (await post_inbound(client, cast.website, payload)).json()
