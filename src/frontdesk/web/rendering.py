@@ -35,6 +35,7 @@ from frontdesk.kit.i18n import (
     format_relative,
     format_when,
     language,
+    localise_digits,
     translator,
 )
 from frontdesk.kit.security import sanitize_html
@@ -207,6 +208,9 @@ def render(
     def relative(value: datetime | None) -> str:
         return ago(value, lang)
 
+    def digits(text: str) -> str:  # durations and timers ("4:05"): the language's own digits
+        return localise_digits(text, lang)
+
     response = templates.TemplateResponse(
         request,
         name,
@@ -219,6 +223,7 @@ def render(
             "_": translator(lang),
             "when": when,
             "number": number,
+            "digits": digits,
             "failure": failure,
             "safe_html": safe_html,
             "icons": CHANNEL_ICONS,

@@ -5,6 +5,7 @@ deleted at the provider. A missed call waits for a callback, which click-to-call
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 
 from sqlalchemy import func, select
@@ -77,6 +78,24 @@ class TestAnswering:
         ended = listed.json()["items"][0]["call"]
         assert (ended["status"], ended["duration_seconds"]) == ("ended", 42)
         assert (await caller.hang_up()).json()["outcome"] == "ignored"
+
+    async def test_the_timeline_writes_the_duration_in_the_agent_s_digits(
+        self, client, runtime, cast, voice
+    ):
+        from tests.web.test_views import log_in
+
+        caller, call = await answered_call(client, runtime, cast, voice)
+        await caller.dial_ends("completed", duration=125)
+        await log_in(client, cast.alice)
+        page = f"/conversations/{call.conversation_id}"
+        duration = r'data-testid="fd-call-duration">([^<]*)<'
+        assert re.findall(duration, (await client.get(page)).text) == ["2:05"]
+        for lang, shown in (("ar", "\u0662:\u0660\u0665"), ("fa", "\u06f2:\u06f0\u06f5")):
+            changed = await client.patch(
+                f"/api/v1/agents/{cast.alice.id}", json={"language": lang}, headers=cast.ada.headers
+            )
+            assert changed.status_code == 200, changed.text
+            assert re.findall(duration, (await client.get(page)).text) == [shown]
 
     async def test_with_the_presence_rule_the_agent_is_busy_then_in_after_call_work(
         self, client, runtime, cast, voice
