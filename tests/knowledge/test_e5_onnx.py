@@ -136,6 +136,28 @@ class TestLayerMeans:
         )
 
 
+class TestTokenStates:
+    def test_the_last_layer_s_states_pool_to_the_vector_of_the_same_pass(self, onnx):
+        from frontdesk.knowledge.e5_onnx import OnnxE5
+
+        engine = onnx._loaded()
+        tapped = OnnxE5(engine._weights_path, states_of=11)
+        texts = ["where is my card?", "Meine Karte ist noch nicht angekommen"]
+        vectors, states = tapped.encode_states(texts, True)
+        assert np.allclose(vectors, engine.encode(texts, True), atol=1e-6)
+        assert [len(s) for s in states] == [len(engine.ids(t, True)) for t in texts]
+        pooled = np.stack([s.mean(0) for s in states])
+        assert np.allclose(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), vectors,
+                           atol=1e-5)  # fmt: skip
+
+    def test_a_layer_s_weights_are_its_matrices_expanded(self, onnx):
+        engine = onnx._loaded()
+        weights = engine.layer_weights(11)
+        assert weights["fi.w"].shape == (1536, 384) and weights["fo.w"].shape == (384, 1536)
+        assert weights["q.w"].dtype == np.float32 and weights["oln.b"].shape == (384,)
+        assert len(weights) == 16 and float(np.abs(weights["q.w"]).max()) > 0
+
+
 class TestEngineChoice:
     def test_auto_runs_onnxruntime_when_it_is_installed(self, monkeypatch):
         monkeypatch.setenv("FRONTDESK_KB_EMBEDDER_ENGINE", "auto")

