@@ -247,6 +247,28 @@ class TestOtherProcesses:
         finally:
             await other.db.dispose()
 
+    async def test_the_index_is_rebuilt_beside_the_event_loop_not_on_it(
+        self, runtime: Runtime, cast, monkeypatch
+    ):
+        """Seconds of CPU at 10,000 articles: the loop keeps serving while a write is indexed."""
+        import threading
+
+        built_on: list[int] = []
+        build = knowledge_index.KnowledgeIndex.build
+
+        def recording(*args: Any, **kwargs: Any) -> knowledge_index.KnowledgeIndex:
+            built_on.append(threading.get_ident())
+            return build(*args, **kwargs)
+
+        monkeypatch.setattr(knowledge_index.KnowledgeIndex, "build", staticmethod(recording))
+        async with runtime.db.session() as session:
+            await service.create_article(session, ArticleCreate(**PASSWORD), author=None)
+            await uow.commit(session)
+        async with runtime.db.session() as session:
+            answered = await search.answer(session, "I forgot my password", language=None)
+        assert answered.answer is not None
+        assert built_on and threading.get_ident() not in built_on
+
     async def test_autocomplete_trusts_a_recent_stamp_read(
         self, runtime: Runtime, cast, monkeypatch
     ):
@@ -269,6 +291,35 @@ class TestOtherProcesses:
                 assert await search.autocomplete(session, "when will", language=None)
         finally:
             await other.db.dispose()
+
+
+class TestFullText:
+    async def test_a_title_word_outranks_a_body_word_and_edits_are_found_at_once(
+        self, client, cast, runtime
+    ):
+        """The full-text document (PostgreSQL: a stored, generated column; SQLite: the FTS5
+        table kept in step) weighs the title over the body and follows every edit."""
+        from frontdesk.knowledge import repository
+
+        in_body = await create(client, cast, SHIPPING, title="Delivery", body="Refunds too.")
+        in_title = await create(client, cast, SHIPPING, title="Refunds", body="Money back.")
+
+        async def found(token: str) -> list[int]:
+            async with runtime.db.session() as session:
+                hits = await repository.fts_search(
+                    session, [token], statuses=["published"], limit=10
+                )
+            return [hit.article_id for hit in hits]
+
+        assert await found("refunds") == [in_title, in_body]
+        edited = await client.patch(
+            f"/api/v1/kb/articles/{in_title}",
+            json={"title": "Returns", "body": "Money back."},
+            headers=cast.ada.headers,
+        )
+        assert edited.status_code == 200, edited.text
+        assert await found("refunds") == [in_body]
+        assert await found("returns") == [in_title]
 
 
 class TestHeadScores:

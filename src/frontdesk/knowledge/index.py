@@ -260,6 +260,19 @@ _LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary
 _CHECKED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
+def _assemble(
+    stamp: str, embedder: Embedder, translations: list[tuple[Any, ...]],
+    questions: list[tuple[Any, ...]], rejected: list[tuple[str, bytes]],
+    stored: tuple[str, bytes] | None,
+) -> KnowledgeIndex:  # fmt: skip
+    """The index of the rows read, with the stored head (fingerprint, data) when it was trained
+    on exactly its examples."""
+    index = KnowledgeIndex.build(stamp, embedder, translations, questions, rejected)
+    if stored is not None and stored[0] == index.fingerprint:
+        index.adopt(intents.IntentHead.from_bytes(*stored))
+    return index
+
+
 def forget(engine: Any) -> None:
     """This process wrote to the knowledge base: its next query reads the stamp again."""
     _CHECKED.pop(engine, None)
@@ -291,16 +304,16 @@ async def current(
         index = _INDEXES.get(engine)
         if index is not None and index.stamp == stamp and index.embedder is embedder:
             return index
-        index = KnowledgeIndex.build(
-            stamp,
-            embedder,
-            await repository.index_translations(session),
-            await repository.index_questions(session),
-            await repository.index_out_of_scope(session),
+        translations = await repository.index_translations(session)
+        questions = await repository.index_questions(session)
+        rejected = await repository.index_out_of_scope(session)
+        model = await repository.get_intent_model(session, embedder.name)
+        stored = (model.fingerprint, model.data) if model is not None else None
+        # Seconds of CPU at 10,000 articles: in a thread, so the event loop goes on serving
+        # (webhooks, chat, searches on the previous index) while it is built.
+        index = await asyncio.to_thread(
+            _assemble, stamp, embedder, translations, questions, rejected, stored
         )
-        stored = await repository.get_intent_model(session, embedder.name)
-        if stored is not None and stored.fingerprint == index.fingerprint:
-            index.adopt(intents.IntentHead.from_bytes(stored.fingerprint, stored.data))
         _INDEXES[engine] = index
         _CHECKED[engine] = checked
         return index
