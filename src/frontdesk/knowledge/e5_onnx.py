@@ -455,11 +455,7 @@ class OnnxE5:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         means = np.zeros((len(texts), self._weights.sizes.layers, self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            ids = self.ids(text, is_query)
-            if len(ids) - 2 > self.max_content:
-                ids = [*ids[: self.max_content + 1], self.tokenizer.eos]
-            pooled, stacked = self._session.run(None, {"x": self._embeddings(ids)})
-            out[row] = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6)
+            out[row], stacked = self._cut_run(text, is_query)
             means[row] = stacked[0]
         return out, means
 
@@ -472,13 +468,18 @@ class OnnxE5:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         states: list[np.ndarray] = []
         for row, text in enumerate(texts):
-            ids = self.ids(text, is_query)
-            if len(ids) - 2 > self.max_content:
-                ids = [*ids[: self.max_content + 1], self.tokenizer.eos]
-            pooled, tokens = self._session.run(None, {"x": self._embeddings(ids)})
-            out[row] = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6)
+            out[row], tokens = self._cut_run(text, is_query)
             states.append(tokens[0])
         return out, states
+
+    def _cut_run(self, text: str, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(the L2-normalised vector, the graph's second output) of one forward pass over
+        `text` cut to one window (offline measures)."""
+        ids = self.ids(text, is_query)
+        if len(ids) - 2 > self.max_content:
+            ids = [*ids[: self.max_content + 1], self.tokenizer.eos]
+        pooled, second = self._session.run(None, {"x": self._embeddings(ids)})
+        return pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-6), second
 
     def layer_weights(self, layer: int) -> dict[str, np.ndarray]:
         """One layer's weights in float32 (the 4-bit matrices expanded), by their file names
