@@ -109,3 +109,35 @@ async def test_countdown_then_refusal_and_template_offer(
         [sent] = graph.sent("template")
         assert sent["template"]["name"] == "order_update"
         assert [m["text"]["body"] for m in graph.sent("text")] == ["Yes, it comes in purple"]
+
+
+async def test_the_countdown_ticks_in_the_agent_s_digits(
+    browser, live_server, client, runtime, cast
+):
+    """A Persian desktop counts the window down in Persian digits (the server's first render
+    and every tick of the page's timer)."""
+    base = f"http://{live_server}"
+    graph = FakeGraphApi()
+    async with serve_app(graph.app) as address:
+        graph.address = address
+        number = await create_number(client, runtime, cast, graph)
+        hook = await deliver(client, number, notification("text", timestamp=now_stamp()))
+        assert hook.status_code == 200
+        conversation_id = (
+            await client.get(
+                f"/api/v1/conversations?inbox_id={number.id}", headers=cast.ada.headers
+            )
+        ).json()["items"][0]["id"]
+        changed = await client.patch(
+            f"/api/v1/agents/{cast.alice.id}", json={"language": "fa"}, headers=cast.ada.headers
+        )
+        assert changed.status_code == 200, changed.text
+        agent = await agent_page(browser, base, cast.alice)
+        await agent.goto(f"{base}/conversations/{conversation_id}")
+        first = await agent.get_by_test_id("fd-reply-window").text_content()
+        assert first is not None and "\u06f2\u06f3:\u06f5\u06f9:" in first
+        # Two ticks later the timer has rewritten it, still in Persian digits.
+        await agent.wait_for_timeout(2_100)
+        ticked = await agent.get_by_test_id("fd-reply-window").text_content()
+        assert ticked is not None and "\u06f2\u06f3:\u06f5\u06f9:" in ticked
+        assert not any(c in ticked for c in "0123456789")
