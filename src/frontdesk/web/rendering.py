@@ -211,6 +211,15 @@ def render(
     def digits(text: str) -> str:  # durations and timers ("4:05"): the language's own digits
         return localise_digits(text, lang)
 
+    translate = translator(lang)
+
+    def inbox_name(inbox: Any) -> str:
+        """The inbox's name beside its channel's, or "" when it only repeats it ("Website
+        chat", in English or in the agent's language)."""
+        label = channel_names().get(inbox.channel, inbox.channel)
+        same = {label.casefold(), translate(label).casefold()}
+        return "" if inbox.name.casefold() in same else str(inbox.name)
+
     response = templates.TemplateResponse(
         request,
         name,
@@ -220,10 +229,11 @@ def render(
             "csrf": csrf,
             "lang": lang,
             "dir": direction(lang),
-            "_": translator(lang),
+            "_": translate,
             "when": when,
             "number": number,
             "digits": digits,
+            "inbox_name": inbox_name,
             "failure": failure,
             "safe_html": safe_html,
             "icons": CHANNEL_ICONS,

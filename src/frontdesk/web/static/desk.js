@@ -261,14 +261,14 @@
     windowNote = document.getElementById("fd-window");
     if (!windowNote) return;
     var closesAt = Date.parse(windowNote.getAttribute("data-closes-at") || "");
+    // In the page's digits (Arabic-Indic, Persian), as the server wrote it.
+    var lang = document.documentElement.lang || "en";
+    var digits = function (n, width) {
+      return n.toLocaleString(lang, { minimumIntegerDigits: width, useGrouping: false });
+    };
     var tick = function () {
       var left = Math.floor(((isNaN(closesAt) ? 0 : closesAt) - Date.now()) / 1000);
       if (left <= 0) { closeWindow(); return false; }
-      // In the page's digits (Arabic-Indic, Persian), as the server wrote it.
-      var lang = document.documentElement.lang || "en";
-      var digits = function (n, width) {
-        return n.toLocaleString(lang, { minimumIntegerDigits: width, useGrouping: false });
-      };
       var time = digits(Math.floor(left / 3600), 1) + ":" + digits(Math.floor(left % 3600 / 60), 2) + ":" + digits(left % 60, 2);
       windowNote.textContent = windowNote.getAttribute("data-left").replace("{time}", time);
       windowNote.setAttribute("data-state", "open");
