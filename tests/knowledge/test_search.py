@@ -6,6 +6,7 @@ typos are forgiven, and only what the asker may see is found."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -299,15 +300,14 @@ class TestFullText:
     ):
         """The full-text document (PostgreSQL: a stored, generated column; SQLite: the FTS5
         table kept in step) weighs the title over the body and follows every edit."""
-        from frontdesk.knowledge import repository
-
         in_body = await create(client, cast, SHIPPING, title="Delivery", body="Refunds too.")
         in_title = await create(client, cast, SHIPPING, title="Refunds", body="Money back.")
 
         async def found(token: str) -> list[int]:
             async with runtime.db.session() as session:
-                hits = await repository.fts_search(
-                    session, [token], statuses=["published"], limit=10
+                idx = await knowledge_index.current(session)
+                hits = await search.full_text(
+                    session, idx, [token], statuses=["published"], limit=10
                 )
             return [hit.article_id for hit in hits]
 
@@ -320,6 +320,43 @@ class TestFullText:
         assert edited.status_code == 200, edited.text
         assert await found("refunds") == [in_body]
         assert await found("returns") == [in_title]
+
+    async def test_ranks_a_query_as_the_engine_ranks_its_words_together(
+        self, client, cast, runtime
+    ):
+        """The per-word scores summed (knowledge.lexical) give the order the engine's own OR
+        query gives (FTS5's bm25; PostgreSQL's ts_rank), and a word's scores are kept."""
+        from sqlalchemy import text
+
+        words = ["parcel", "refund", "label", "courier"]
+        for n in range(8):
+            title = " ".join(words[(n + k) % 4] for k in range(1 + n % 3))
+            body = " ".join(words[(n * k) % 4] for k in range(2, 5 + n)) + f" filler{n}"
+            await create(client, cast, SHIPPING, title=title, body=body, questions=[])
+        postgres = runtime.db.is_postgres
+        for query in (["parcel", "refund"], ["label", "courier", "parcel"], ["courier"]):
+            async with runtime.db.session() as session:
+                idx = await knowledge_index.current(session)
+                ours = await search.full_text(session, idx, query, statuses=["published"], limit=50)
+                assert all(idx.words.get(word) is not None for word in query)
+                if postgres:
+                    sql = (
+                        "SELECT id, ts_rank(search_document, to_tsquery('simple', :q))"
+                        " FROM kb_translations WHERE search_document @@ to_tsquery('simple', :q)"
+                    )
+                    q = " | ".join(f"'{w}'" for w in query)
+                else:
+                    sql = "SELECT rowid, -rank FROM kb_fts WHERE kb_fts MATCH :q"
+                    q = " OR ".join(f'"{w}"' for w in query)
+                engine = {int(i): float(v) for i, v in await session.execute(text(sql), {"q": q})}
+            ranked = [hit.translation_id for hit in ours]
+            assert sorted(ranked) == sorted(engine)
+            # Best first by the engine's own score of the whole query (PostgreSQL's is in
+            # single precision: equal within its rounding).
+            got = [engine[i] for i in ranked]
+            assert all(a >= b - 1e-6 for a, b in itertools.pairwise(got)), got
+            if not postgres:
+                assert ranked == sorted(engine, key=lambda i: (-engine[i], i))
 
 
 class TestHeadScores:

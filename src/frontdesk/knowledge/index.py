@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_key
-from frontdesk.knowledge import intents, repository
+from frontdesk.knowledge import intents, lexical, repository
 from frontdesk.knowledge.completion import Completer, completion
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, from_blobs
 
@@ -74,12 +75,20 @@ class KnowledgeIndex:
     # examples. Neither searched nor suggested.
     rejects: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
     reject_texts: list[str] = field(default_factory=list)
+    # Full-text scores per word, fetched from the database on first use (knowledge.lexical):
+    # they hold for this version of the knowledge base only, so they live and die with it.
+    words: lexical.TermScores = field(default_factory=lexical.TermScores)
+    # Every non-draft translation by id: (article id, language, status); the full text's
+    # best matches are filtered here, without another query (search never shows drafts).
+    translation_keys: dict[int, tuple[int, str, str]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls, stamp: str, embedder: Embedder, translations: list[tuple[Any, ...]],
         questions: list[tuple[Any, ...]], rejected: list[tuple[str, bytes]] | None = None,
     ) -> KnowledgeIndex:  # fmt: skip
+        """`translations`: (id, article id, language, status, title, vector) of each
+        non-draft; `questions`: (article id, language, status, text, vector)."""
         entries = [
             Entry("article", a, lang, status, title, search_key(title))
             for _, a, lang, status, title, _ in translations
@@ -90,6 +99,9 @@ class KnowledgeIndex:
         ]
         blobs = [row[5] for row in translations] + [row[4] for row in questions]
         index = cls(stamp, embedder, entries, from_blobs(blobs, embedder.dim))
+        index.translation_keys = {
+            int(t): (int(a), str(lang), str(status)) for t, a, lang, status, *_ in translations
+        }
         index.entry_articles = np.array([e.article_id for e in entries], dtype=np.int64)
         index.entry_statuses = np.array([e.status for e in entries], dtype=str)
         for entry in entries:
@@ -146,6 +158,20 @@ class KnowledgeIndex:
             [(self.entries[p].article_id, self.entries[p].text) for p in self.examples],
             rejects=self.reject_texts,
         )
+
+    def text_hits(
+        self, ranked: list[int], *, statuses: Sequence[str], limit: int
+    ) -> list[lexical.TextHit]:
+        """The translations `ranked` (ids, best first) whose article has one of `statuses`,
+        in that order, at most `limit` (drafts and translations newer than the index: left out)."""
+        hits = []
+        for translation_id in ranked:
+            key = self.translation_keys.get(translation_id)
+            if key is not None and key[2] in statuses:
+                hits.append(lexical.TextHit(translation_id, key[0], key[1]))
+                if len(hits) >= limit:
+                    break
+        return hits
 
     def training_rows(self) -> tuple[np.ndarray, list[int], list[str]]:
         """The head's training vectors (weighted like queries), their articles and texts."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +30,6 @@ from frontdesk.knowledge.models import (
 # Ranking and rechecking a match read it; parsing the text again for each of a common word's
 # thousands of matches made a search 20 times slower.
 PG_DOCUMENT = "search_document"
-# Matches ranked by the full-text engine before the status filter (see fts_search).
-FTS_DEPTH = 200
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -205,47 +204,23 @@ async def fts_forget(session: AsyncSession, translation_ids: list[int]) -> None:
         await session.execute(text("DELETE FROM kb_fts WHERE rowid = :id"), {"id": translation_id})
 
 
-@dataclass(frozen=True, slots=True)
-class TextHit:
-    translation_id: int
-    article_id: int
-    language: str
-
-
-async def fts_search(
-    session: AsyncSession, tokens: list[str], *, statuses: Sequence[str], limit: int
-) -> list[TextHit]:
-    """Translations holding any of `tokens` (search keys), best first (whole words: prefixes
-    are autocomplete's business, and typos the vectors')."""
-    if not tokens:
-        return []
-    status_list = ", ".join(f"'{status}'" for status in statuses)  # fixed literals, never input
-    # The best FTS_DEPTH matches are ranked inside the full-text engine first and only those
-    # are joined for their status: a common word matches thousands of rows, and joining them
-    # all before ranking cost more than the ranking.
+async def fts_word_scores(session: AsyncSession, word: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every translation holding the search key `word` (ids ascending) and the full-text
+    engine's score of it for that word alone, higher better (knowledge.lexical sums them)."""
     if _postgres(session):
-        query = " | ".join(f"'{token}'" for token in tokens)
         sql = (
-            "WITH best AS (SELECT id, article_id, language,"
-            f" ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) AS score"
-            f" FROM kb_translations WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query)"
-            " ORDER BY score DESC, id LIMIT :depth)"
-            " SELECT best.id, best.article_id, best.language FROM best"
-            " JOIN kb_articles a ON a.id = best.article_id"
-            f" WHERE a.status IN ({status_list}) ORDER BY best.score DESC, best.id LIMIT :limit"
+            f"SELECT id, ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) FROM kb_translations"
+            f" WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query) ORDER BY id"
         )
+        query = f"'{word}'"  # a search key: letters, marks and digits only
     else:
-        query = " OR ".join(f'"{token}"' for token in tokens)
-        sql = (
-            "WITH best AS (SELECT rowid AS id, rank AS score FROM kb_fts"
-            " WHERE kb_fts MATCH :query ORDER BY rank LIMIT :depth)"
-            " SELECT t.id, t.article_id, t.language FROM best"
-            " JOIN kb_translations t ON t.id = best.id"
-            " JOIN kb_articles a ON a.id = t.article_id"
-            f" WHERE a.status IN ({status_list}) ORDER BY best.score, t.id LIMIT :limit"
-        )
-    rows = await session.execute(text(sql), {"query": query, "limit": limit, "depth": FTS_DEPTH})
-    return [TextHit(int(a), int(b), str(c)) for a, b, c in rows]
+        # FTS5 walks a word's rows in rowid order; `rank` is bm25(3.0, 1.0), lower better.
+        sql = "SELECT rowid, -rank FROM kb_fts WHERE kb_fts MATCH :query"
+        query = f'"{word}"'
+    rows = (await session.execute(text(sql), {"query": query})).all()
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    scores = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+    return ids, scores
 
 
 # --- What the in-memory index loads ------------------------------------------------------

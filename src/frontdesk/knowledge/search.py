@@ -4,6 +4,7 @@ threshold) and autocomplete. Reads only; the index comes from knowledge.index.""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterable, Sequence
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import index as knowledge_index
-from frontdesk.knowledge import intents, repository
+from frontdesk.knowledge import intents, lexical, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
 from frontdesk.knowledge.markdown import plain_text
 from frontdesk.knowledge.schemas import (
@@ -27,6 +28,9 @@ from frontdesk.knowledge.schemas import (
 RRF_K = 60
 # How many hits each retriever contributes before fusion.
 DEPTH = 50
+# Full-text matches ranked before the status filter (a common word matches thousands of rows;
+# only the best are looked up for their article's status).
+FTS_DEPTH = 200
 MAX_QUERY_TOKENS = 32
 # The bot answers only at or above this intent score (see _intent_scores); below it, "I don't
 # know" (hand-off). Tuned per embedder with bench/intent.py on CLINC150's validation split
@@ -87,13 +91,20 @@ async def search(
     if not tokens:
         return []
     idx = await knowledge_index.current(session, embedder, max_age=FRESHNESS_SECONDS)
-    lexical = await repository.fts_search(session, tokens, statuses=statuses, limit=DEPTH)
+    # The query's forward pass (a model's: in a thread) runs while the full text is ranked.
+    embedding = asyncio.ensure_future(idx.embed_query(q))
+    try:
+        text_hits = await full_text(session, idx, tokens, statuses=statuses, limit=DEPTH)
+    except BaseException:
+        embedding.cancel()
+        raise
+    query = await embedding
     scores: dict[int, float] = {}
     matched: dict[int, str] = {}
-    for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in lexical)):
+    for rank, hit in enumerate(_first_per_article((h.article_id, h.language) for h in text_hits)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
-    for rank, hit in enumerate(_nearest(idx, await idx.embed_query(q), statuses, DEPTH)):
+    for rank, hit in enumerate(_nearest(idx, query, statuses, DEPTH)):
         scores[hit[0]] = scores.get(hit[0], 0.0) + 1.0 / (RRF_K + rank + 1)
         matched.setdefault(hit[0], hit[1])
     best = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
@@ -116,6 +127,27 @@ async def search(
             )
         )
     return hits
+
+
+async def full_text(
+    session: AsyncSession,
+    idx: knowledge_index.KnowledgeIndex,
+    tokens: Sequence[str],
+    *,
+    statuses: Sequence[str],
+    limit: int,
+) -> list[lexical.TextHit]:
+    """Translations holding any of `tokens` (search keys), best first by the full-text
+    engine's score (whole words: prefixes are autocomplete's business, typos the vectors').
+    Each word is scored by the database once per version of the index (knowledge.lexical)."""
+    parts = []
+    for token in dict.fromkeys(tokens):
+        scores = idx.words.get(token)
+        if scores is None:
+            scores = await repository.fts_word_scores(session, token)
+            idx.words.put(token, scores)
+        parts.append(scores)
+    return idx.text_hits(lexical.rank(parts, FTS_DEPTH), statuses=statuses, limit=limit)
 
 
 def _first_per_article(hits: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
