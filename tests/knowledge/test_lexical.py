@@ -58,3 +58,16 @@ class TestTermScores:
         cache.put("common", scores({1: 1.0, 2: 1.0, 3: 1.0}))
         assert cache.get("a") is None
         assert cache.get("common") is not None
+
+
+class TestCommonestWords:
+    def test_lists_the_words_held_by_a_share_of_the_entries_commonest_first(self):
+        from frontdesk.knowledge.completion import Completer, completion
+
+        texts = ["parcel label", "parcel late", "parcel label lost", "refund"]
+        completer = Completer(
+            [completion("question", n, "en", text, text) for n, text in enumerate(texts)]
+        )
+        assert completer.commonest(share=0.5, most=10) == ["parcel", "label"]
+        assert completer.commonest(share=0.5, most=1) == ["parcel"]
+        assert completer.commonest(share=0.0, most=2) == ["parcel", "label"]

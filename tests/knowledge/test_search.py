@@ -359,6 +359,24 @@ class TestFullText:
                 assert ranked == sorted(engine, key=lambda i: (-engine[i], i))
 
 
+    async def test_the_first_search_of_an_index_scores_its_commonest_words(
+        self, client, cast, runtime, monkeypatch
+    ):
+        monkeypatch.setattr(search, "WARM_SHARE", 0.5)
+        for n in range(4):
+            await create(client, cast, SHIPPING, title=f"Parcel label {n}", questions=[])
+        await create(client, cast, PASSWORD)
+        async with runtime.db.session() as session:
+            idx = await knowledge_index.current(session)
+            assert idx.words.get("parcel") is None
+            await search.full_text(session, idx, ["reset"], statuses=["published"], limit=10)
+        # In four of the eight titles and questions: scored before any query asked for it.
+        assert idx.words.get("parcel") is not None
+        assert idx.words.get("label") is not None
+        assert idx.words.get("reset") is not None  # asked for
+        assert idx.words.get("your") is None  # in one of eight: only when asked
+
+
 class TestHeadScores:
     def test_ranks_the_shortlist_by_the_combined_score_as_defined(self):
         # The array version of the head's ranking against its definition: among the head's

@@ -59,6 +59,12 @@ class Completer:
         for prefix, lists in grouped.items():
             self.short[prefix] = np.unique(np.concatenate(lists))[:TOP_PER_PREFIX]
 
+    def commonest(self, *, share: float, most: int) -> list[str]:
+        """Up to `most` words held by at least `share` of the entries, commonest first."""
+        sizes = np.array([len(posting) for posting in self.postings], dtype=np.int64)
+        order = np.argsort(-sizes, kind="stable")[:most]
+        return [self.words[i] for i in order if sizes[i] >= max(share * len(self.items), 1)]
+
     def _word(self, word: str) -> np.ndarray | None:
         position = bisect.bisect_left(self.words, word)
         if position < len(self.words) and self.words[position] == word:

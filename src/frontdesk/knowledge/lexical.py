@@ -36,6 +36,7 @@ class TermScores:
     def __init__(self, budget: int = MAX_POSTINGS) -> None:
         self.budget = budget
         self.size = 0
+        self.warmed = False  # the common words are scored (or being scored)
         self._words: OrderedDict[str, Scores] = OrderedDict()
 
     def get(self, word: str) -> Scores | None:

@@ -44,6 +44,14 @@ SNIPPET_SCAN = 200
 # round trip less per query; another process's write shows up to this late, this process's at
 # once). The bot's answer decision always reads the stamp.
 FRESHNESS_SECONDS = 1.0
+# The words held by at least WARM_SHARE of the titles and questions (at most WARM_WORDS, the
+# commonest first, until WARM_POSTINGS rows are scored) are scored by the first search of a new
+# index, before a query needs them: a common word costs the database 2-18 ms to score, and
+# without this every search that held one after a write paid it (bench/kb_search.py's p99).
+# Their rows are then a tenth of a second of the first search (10,000 articles).
+WARM_SHARE = 0.01
+WARM_WORDS = 64
+WARM_POSTINGS = 250_000
 # Below this similarity a vector neighbour is noise (words sharing a few letters), not a hit.
 VECTOR_FLOOR = 0.25
 
@@ -140,14 +148,29 @@ async def full_text(
     """Translations holding any of `tokens` (search keys), best first by the full-text
     engine's score (whole words: prefixes are autocomplete's business, typos the vectors').
     Each word is scored by the database once per version of the index (knowledge.lexical)."""
-    parts = []
-    for token in dict.fromkeys(tokens):
-        scores = idx.words.get(token)
-        if scores is None:
-            scores = await repository.fts_word_scores(session, token)
-            idx.words.put(token, scores)
-        parts.append(scores)
+    if not idx.words.warmed:
+        await _warm(session, idx)
+    parts = [await _word_scores(session, idx, token) for token in dict.fromkeys(tokens)]
     return idx.text_hits(lexical.rank(parts, FTS_DEPTH), statuses=statuses, limit=limit)
+
+
+async def _word_scores(
+    session: AsyncSession, idx: knowledge_index.KnowledgeIndex, word: str
+) -> lexical.Scores:
+    scores = idx.words.get(word)
+    if scores is None:
+        scores = await repository.fts_word_scores(session, word)
+        idx.words.put(word, scores)
+    return scores
+
+
+async def _warm(session: AsyncSession, idx: knowledge_index.KnowledgeIndex) -> None:
+    idx.words.warmed = True  # a search meanwhile scores its own words
+    scored = 0
+    for word in idx.completer.commonest(share=WARM_SHARE, most=WARM_WORDS):
+        scored += len((await _word_scores(session, idx, word))[0])
+        if scored >= WARM_POSTINGS:
+            break
 
 
 def _first_per_article(hits: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
