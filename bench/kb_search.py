@@ -26,6 +26,13 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
+import os
+
+# As frontdesk/__init__.py sets for the server (this file loads numpy before frontdesk). Until
+# 2026-12-07 this bench ran with OpenBLAS's thread per core, unlike the server: its idle
+# threads spun beside the query's forward pass and doubled search's p99 (docs/knowledge.md).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import asyncio
 import random
