@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Arabic and Persian samples)
 from __future__ import annotations
 
 import pytest
@@ -7,10 +8,12 @@ from hypothesis import strategies as st
 from frontdesk.kit.errors import Invalid
 from frontdesk.kit.text import (
     classify_address,
+    light_stem,
     normalize_email,
     normalize_phone,
     one_line,
     raw_address,
+    stemmed_tokens,
     storable,
     storable_json,
 )
@@ -114,3 +117,28 @@ class TestOneLine:
 
     def test_a_name_in_any_script_passes(self):
         assert one_line("لیلا حداد (Layla)") == "لیلا حداد (Layla)"
+
+
+class TestLightStem:
+    @pytest.mark.parametrize(
+        ("word", "stem"),
+        [
+            ("والكتاب", "كتاب"),  # and + the + book
+            ("كتابها", "كتاب"),  # her book
+            ("المكتبات", "مكتب"),  # the libraries
+            ("للطلاب", "طلاب"),  # for the students
+            ("مدرسون", "مدرس"),  # teachers
+            ("مكتبه", "مكتب"),  # ta marbuta, folded to heh
+            ("ولد", "ولد"),  # three letters: "w" is the word's own
+            ("و", "و"),
+            ("ال", "ال"),
+            ("reset", "reset"),
+            ("١٢٣", "١٢٣"),
+        ],
+    )
+    def test_strips_arabic_affixes_only_while_two_letters_are_left(self, word, stem):
+        assert light_stem(word) == stem
+
+    def test_the_full_text_words_are_folded_then_stemmed(self):
+        # Persian plural with a zero-width non-joiner and Persian kaf: folded, then stemmed.
+        assert stemmed_tokens("کتاب‌ها والكتاب Reset") == ["كتاب", "كتاب", "reset"]

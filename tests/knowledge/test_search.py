@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 
 from frontdesk.kit import uow
+from frontdesk.kit.text import search_tokens
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge import intents, search, service
 from frontdesk.knowledge.embedding import to_blob
@@ -358,6 +359,19 @@ class TestFullText:
             if not postgres:
                 assert ranked == sorted(engine, key=lambda i: (-engine[i], i))
 
+    async def test_another_form_of_an_arabic_word_is_found_by_its_light_stem(
+        self, client, cast, runtime
+    ):
+        libraries = await create(
+            client, cast, BOOK, language="ar", title="المكتبات العامة", body="ساعات العمل."
+        )
+        async with runtime.db.session() as session:
+            idx = await knowledge_index.current(session)
+            # "library" (with ta marbuta) finds "the libraries": both are stemmed to one word.
+            hits = await search.full_text(
+                session, idx, search_tokens("مكتبة"), statuses=["published"], limit=10
+            )
+        assert [hit.article_id for hit in hits] == [libraries]
 
     async def test_the_first_search_of_an_index_scores_its_commonest_words(
         self, client, cast, runtime, monkeypatch
@@ -375,6 +389,15 @@ class TestFullText:
         assert idx.words.get("label") is not None
         assert idx.words.get("reset") is not None  # asked for
         assert idx.words.get("your") is None  # in one of eight: only when asked
+
+
+class TestSnippet:
+    def test_starts_near_a_word_of_the_query_or_another_form_of_it(self):
+        filler = " ".join(f"w{n}" for n in range(40))
+        text = f"{filler} تفتح المكتبات العامة يوميا {filler}"
+        # "library" matches "the libraries" by their light stem, as the full text did.
+        assert "المكتبات" in search.snippet(text, search_tokens("مكتبة"))
+        assert search.snippet(text, search_tokens("nothing")).startswith("w0 w1")
 
 
 class TestHeadScores:

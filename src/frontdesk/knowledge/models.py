@@ -55,8 +55,9 @@ class Translation(Base):
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)  # Markdown as written
     html: Mapped[str] = mapped_column(Text)  # rendered and sanitised
-    # Search keys (kit.text.search_key) of the title and of body + questions: the full-text
-    # indexes of both databases read these, so SQLite and PostgreSQL match the same words.
+    # Search keys of the title and of body + questions, light-stemmed (kit.text.stemmed_tokens):
+    # the full-text indexes of both databases read these, so SQLite and PostgreSQL match the
+    # same words.
     search_title: Mapped[str] = mapped_column(Text)
     search_body: Mapped[str] = mapped_column(Text)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, the embedder's dimension

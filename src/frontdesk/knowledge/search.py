@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.kit.text import search_tokens
+from frontdesk.kit.text import light_stem, search_tokens
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge import intents, lexical, repository
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder
@@ -150,7 +150,8 @@ async def full_text(
     Each word is scored by the database once per version of the index (knowledge.lexical)."""
     if not idx.words.warmed:
         await _warm(session, idx)
-    parts = [await _word_scores(session, idx, token) for token in dict.fromkeys(tokens)]
+    words = dict.fromkeys(light_stem(token) for token in tokens)  # as the text was indexed
+    parts = [await _word_scores(session, idx, word) for word in words]
     return idx.text_hits(lexical.rank(parts, FTS_DEPTH), statuses=statuses, limit=limit)
 
 
@@ -167,7 +168,8 @@ async def _word_scores(
 async def _warm(session: AsyncSession, idx: knowledge_index.KnowledgeIndex) -> None:
     idx.words.warmed = True  # a search meanwhile scores its own words
     scored = 0
-    for word in idx.completer.commonest(share=WARM_SHARE, most=WARM_WORDS):
+    common = idx.completer.commonest(share=WARM_SHARE, most=WARM_WORDS)
+    for word in dict.fromkeys(light_stem(word) for word in common):
         scored += len((await _word_scores(session, idx, word))[0])
         if scored >= WARM_POSTINGS:
             break
@@ -213,13 +215,17 @@ def _word_tokens(word: str) -> tuple[str, ...]:
 
 
 def snippet(text: str, tokens: list[str], words: int = SNIPPET_WORDS) -> str:
-    """About `words` words of `text` around the first word that matches a query token."""
+    """About `words` words of `text` around the first word that matches a query token (or
+    its light stem, as the full text matched it)."""
     parts = text.split()
     wanted = set(tokens)
+    stems = {light_stem(token) for token in tokens}
     start = 0
     for position, word in enumerate(parts[:SNIPPET_SCAN]):
         keys = _word_tokens(word)
-        if any(key in wanted or key.startswith(tokens[-1]) for key in keys):
+        if any(
+            key in wanted or key.startswith(tokens[-1]) or light_stem(key) in stems for key in keys
+        ):
             start = max(0, position - words // 3)
             break
     chosen = parts[start : start + words]

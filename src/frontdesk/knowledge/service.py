@@ -16,7 +16,7 @@ from frontdesk.db import utcnow
 from frontdesk.kit import jobs, uow
 from frontdesk.kit.errors import NotFound
 from frontdesk.kit.pci import redact_cards
-from frontdesk.kit.text import search_tokens
+from frontdesk.kit.text import search_tokens, stemmed_tokens
 from frontdesk.knowledge import gaps, intents, repository
 from frontdesk.knowledge import index as knowledge_index
 from frontdesk.knowledge.embedding import DEFAULT_EMBEDDER, Embedder, to_blob
@@ -204,8 +204,8 @@ async def _write_translation(
     translation.title = data.title
     translation.body = data.body
     translation.html = html
-    translation.search_title = " ".join(search_tokens(data.title))
-    translation.search_body = " ".join(search_tokens(" ".join([plain, *data.questions])))
+    translation.search_title = " ".join(stemmed_tokens(data.title))
+    translation.search_body = " ".join(stemmed_tokens(" ".join([plain, *data.questions])))
     if embedder.inline:
         vectors = [
             embedder.embed([passage_text(data.title, plain)], kind="passage")[0],
