@@ -20,7 +20,7 @@ import numpy as np
 # recently used words go first; a word's scores are fetched again when it comes back.
 MAX_POSTINGS = 1_000_000
 
-Scores = tuple[np.ndarray, np.ndarray]  # translation ids ascending (int64), scores (float64)
+Scores = tuple[np.ndarray, np.ndarray]  # translation ids (int64), their scores (float64)
 
 
 @dataclass(frozen=True, slots=True)

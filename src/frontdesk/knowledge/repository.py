@@ -205,16 +205,17 @@ async def fts_forget(session: AsyncSession, translation_ids: list[int]) -> None:
 
 
 async def fts_word_scores(session: AsyncSession, word: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every translation holding the search key `word` (ids ascending) and the full-text
-    engine's score of it for that word alone, higher better (knowledge.lexical sums them)."""
+    """Every translation holding the search key `word` (ids, in no set order) and the
+    full-text engine's score of it for that word alone, higher better (knowledge.lexical
+    sums them)."""
     if _postgres(session):
         sql = (
             f"SELECT id, ts_rank({PG_DOCUMENT}, to_tsquery('simple', :query)) FROM kb_translations"
-            f" WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query) ORDER BY id"
+            f" WHERE {PG_DOCUMENT} @@ to_tsquery('simple', :query)"
         )
         query = f"'{word}'"  # a search key: letters, marks and digits only
     else:
-        # FTS5 walks a word's rows in rowid order; `rank` is bm25(3.0, 1.0), lower better.
+        # `rank` is bm25(3.0, 1.0), lower better.
         sql = "SELECT rowid, -rank FROM kb_fts WHERE kb_fts MATCH :query"
         query = f'"{word}"'
     rows = (await session.execute(text(sql), {"query": query})).all()

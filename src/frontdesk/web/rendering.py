@@ -208,8 +208,13 @@ def render(
     def relative(value: datetime | None) -> str:
         return ago(value, lang)
 
-    def digits(text: str) -> str:  # durations and timers ("4:05"): the language's own digits
-        return localise_digits(text, lang)
+    def clock(seconds: int, *, hours: bool = False, with_seconds: bool = True) -> str:
+        """A duration or a timer as a clock in the language's own digits: "4:05" (minutes),
+        with `hours` "1:04:05", and without `with_seconds` "1:04"."""
+        parts = [seconds // 3600, seconds % 3600 // 60] if hours else [seconds // 60]
+        if with_seconds:
+            parts.append(seconds % 60)
+        return localise_digits(f"{parts[0]}" + "".join(f":{p:02d}" for p in parts[1:]), lang)
 
     translate = translator(lang)
 
@@ -232,7 +237,7 @@ def render(
             "_": translate,
             "when": when,
             "number": number,
-            "digits": digits,
+            "clock": clock,
             "inbox_name": inbox_name,
             "failure": failure,
             "safe_html": safe_html,
