@@ -208,7 +208,7 @@ def render(
     def relative(value: datetime | None) -> str:
         return ago(value, lang)
 
-    def clock(seconds: int, *, hours: bool = False, with_seconds: bool = True) -> str:
+    def timer(seconds: int, *, hours: bool = False, with_seconds: bool = True) -> str:
         """A duration or a timer as a clock in the language's own digits: "4:05" (minutes),
         with `hours` "1:04:05", and without `with_seconds` "1:04"."""
         parts = [seconds // 3600, seconds % 3600 // 60] if hours else [seconds // 60]
@@ -237,7 +237,7 @@ def render(
             "_": translate,
             "when": when,
             "number": number,
-            "clock": clock,
+            "timer": timer,
             "inbox_name": inbox_name,
             "failure": failure,
             "safe_html": safe_html,
